@@ -1,0 +1,70 @@
+# rustnet: `make run` and `make test` are all a fresh Debian machine needs (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# System packages: the TUI's terminal, the live tests' real peers and the benchmarks' references.
+APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping procps psmisc \
+	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux
+PREFIX ?= /usr/local
+ARGS ?=
+
+.PHONY: all deps system-deps venv run test test-fast lint bench fuzz man completions install clean
+
+all: venv
+
+deps: system-deps venv
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root (or: sudo make ...) to install:" $$missing; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+run: deps
+	$(BIN)/rustnet $(ARGS)
+
+test: deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not live and not slow" tests
+
+lint: venv
+	$(BIN)/ruff check lib cmds tests bench
+	$(BIN)/mypy lib cmds
+
+bench: deps
+	$(BIN)/python bench/run_all.py
+
+fuzz: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz --hypothesis-profile=deep
+
+man: venv
+	$(BIN)/python -m rustnet.cli.docs man man
+
+completions: venv
+	$(BIN)/python -m rustnet.cli.docs completions completions
+
+install: venv man completions
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)/usr/share/bash-completion/completions $(DESTDIR)/usr/share/zsh/vendor-completions \
+		$(DESTDIR)/usr/share/fish/vendor_completions.d
+	for f in completions/*.bash; do install -m 644 $$f $(DESTDIR)/usr/share/bash-completion/completions/$$(basename $$f .bash); done
+	for f in completions/*.zsh; do install -m 644 $$f $(DESTDIR)/usr/share/zsh/vendor-completions/_$$(basename $$f .zsh); done
+	install -m 644 completions/*.fish $(DESTDIR)/usr/share/fish/vendor_completions.d/
+
+clean:
+	rm -rf $(VENV) build *.egg-info lib/*.egg-info .pytest_cache .mypy_cache .ruff_cache

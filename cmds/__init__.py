@@ -1,0 +1,1 @@
+"""Thin click entry points, one module per command."""

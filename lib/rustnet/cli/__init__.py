@@ -1,0 +1,1 @@
+"""Shared command-line plumbing: options, exit statuses, signals, errors, the read loop."""

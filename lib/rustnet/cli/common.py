@@ -1,0 +1,172 @@
+"""What every command shares: exit statuses, one-line errors, signals, common options.
+
+Exit statuses (SPEC.md), the same for every command:
+0 success; 1 runtime error (permission, interface, I/O); 2 usage error;
+3 damaged input (everything before the damage was still emitted); 130 interrupted.
+
+Signals: the first SIGINT asks the stage to drain (stop capturing, or read its
+input to the end and write final records); a second exits at once with 130.
+SIGTERM and SIGHUP end the stage promptly: it flushes what it has and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from rustnet import __version__
+from rustnet.stream import NewerFormatError, PipeClosed
+from rustnet.stream.writer import FORMATS
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_DAMAGED = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StageError(Exception):
+    """A failure to report as one line ``prog: message`` with an exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Terminated(Exception):
+    """SIGTERM or SIGHUP arrived: flush and leave."""
+
+
+class Interrupts:
+    """SIGINT: the first sets :attr:`draining`, the second exits at once."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        self.callbacks: list[Callable[[], None]] = []
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_sigint)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGHUP, self._on_term)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.draining:
+            raise KeyboardInterrupt
+        self.draining = True
+        for cb in self.callbacks:
+            cb()
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        raise Terminated
+
+
+interrupts = Interrupts()
+
+
+def fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
+    raise StageError(message, status)
+
+
+def warn(prog: str, message: str) -> None:
+    """One line on stderr, never a traceback."""
+    try:
+        sys.stderr.write(f"{prog}: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def run_stage(prog: str, body: Callable[[], int | None], debug: bool = False) -> NoReturn:
+    """Run a command body with the shared error, pipe and signal contract, then exit."""
+    interrupts.install()
+    status = EXIT_OK
+    try:
+        status = body() or EXIT_OK
+    except PipeClosed:
+        status = EXIT_OK
+    except BrokenPipeError:
+        status = EXIT_OK
+    except NewerFormatError as exc:
+        warn(prog, str(exc))
+        status = EXIT_DAMAGED
+    except StageError as exc:
+        warn(prog, str(exc))
+        status = exc.status
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    except Terminated:
+        status = EXIT_TERMINATED
+    except MemoryError:
+        warn(prog, "out of memory")
+        status = EXIT_ERROR
+    except Exception as exc:  # the last line of defence: one line unless --debug
+        if debug:
+            traceback.print_exc()
+        else:
+            warn(prog, f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        status = EXIT_ERROR
+    _quiet_exit(status)
+
+
+def _quiet_exit(status: int) -> NoReturn:
+    # Whatever Python still buffers for a closed pipe must not become a traceback at exit.
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    os._exit(status) if status == EXIT_INTERRUPTED else sys.exit(status)
+
+
+def check_output_format(fmt: str, prog: str) -> None:
+    """Refuse to write binary records to a terminal."""
+    if fmt == "msgpack" and os.isatty(1):
+        raise click.UsageError(
+            "refusing to write binary records to a terminal; pipe into another rn- command, "
+            "redirect to a file, or use --format json")
+
+
+def stdin_hint(prog: str, paths: tuple[str, ...] | list[str]) -> None:
+    """Tell a person staring at a silent terminal what the command waits for."""
+    if (not paths or "-" in paths) and os.isatty(0):
+        warn(prog, "reading records from the terminal; pipe rn-capture into it (Ctrl+D ends input)")
+
+
+# --- shared click options ---------------------------------------------------
+def format_option(f: F) -> F:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="msgpack", show_default=True,
+                        help="Output encoding: MessagePack frames, or JSON Lines for people and jq.")(f)
+
+
+def debug_option(f: F) -> F:
+    return click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")(f)
+
+
+def inputs_argument(f: F) -> F:
+    return click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True),
+                          metavar="[FILE]...")(f)
+
+
+def version_option(prog: str) -> Callable[[F], F]:
+    return click.version_option(__version__, "-V", "--version", prog_name=prog,
+                                message="%(prog)s %(version)s")
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def producer(prog: str) -> str:
+    return f"{prog} {__version__}"

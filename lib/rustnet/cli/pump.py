@@ -1,0 +1,43 @@
+"""The read loop shared by the stages that consume a record stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, warn
+from rustnet.stream import Record, RecordWriter, open_inputs
+from rustnet.stream.records import WARNING
+
+
+def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None], writer: RecordWriter,
+         on_tick: Callable[[float], None] | None = None, tick_every: float = 1.0) -> int:
+    """Feed every input's records, in batches, to ``on_records`` until each input ends.
+
+    ``on_tick(now)`` runs about every ``tick_every`` seconds of wall-clock time while
+    records flow or the input is quiet (live streams). Output is flushed before every
+    wait, so a quiet stream is never held back. A damaged input is reported on stderr
+    and downstream as a ``warn`` record, and the status is then 3; the next input is
+    still read.
+    """
+    status = EXIT_OK
+    next_tick = time.monotonic() + tick_every
+    for reader in open_inputs(paths):
+        while not reader.done:
+            timeout = None
+            if on_tick is not None:
+                timeout = max(0.0, next_tick - time.monotonic())
+            writer.flush()
+            recs = reader.poll(timeout)
+            if recs:
+                on_records(recs)
+            if on_tick is not None:
+                now = time.monotonic()
+                if now >= next_tick:
+                    on_tick(time.time())
+                    next_tick = now + tick_every
+        if reader.damage:
+            warn(prog, reader.damage)
+            writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": reader.damage})
+            status = EXIT_DAMAGED
+    return status

@@ -1,0 +1,221 @@
+"""Read a record stream (MessagePack frames or JSON Lines) from a file descriptor.
+
+One reader for every command. It reads with ``os.read`` and feeds a streaming
+unpacker, so records arrive as soon as their bytes do (``Unpacker(file)`` would
+hold them until its buffer fills). Frames are decoded element by element: a
+stream cut or corrupted in the middle of a frame still yields every complete
+record before the damage, then the reader stops and says what happened in
+:attr:`RecordReader.damage`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+
+from rustnet.stream.records import FORMAT_VERSION, HEADER, Record, from_json_obj
+
+READ_SIZE = 1 << 20
+# Bounds what one hostile record can make us buffer.
+MAX_BUFFER = 64 << 20
+MAX_JSON_LINE = 16 << 20
+
+
+class NewerFormatError(Exception):
+    """The stream was written by a newer rustnet with a format this one cannot read."""
+
+
+class RecordReader:
+    """Records from one input, in order; format detected from the first byte."""
+
+    def __init__(self, fd: int, name: str = "-") -> None:
+        self.fd = fd
+        self.name = name
+        self.eof = False
+        self.damage: str | None = None  # one-line description once the stream is found damaged
+        self.records_read = 0
+        self._fmt: str | None = None  # "msgpack" or "json" once detected
+        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False)
+        self._fed = 0
+        self._frame_left = 0  # records still to come in the current frame
+        self._positional: list[Any] | None = None  # a positional record being assembled
+        self._positional_left = 0
+        self._array_unknown = 0  # elements of an array whose first element is not read yet
+        self._json_buf = bytearray()
+        self._json_line = 0
+
+    @property
+    def done(self) -> bool:
+        return self.eof or self.damage is not None
+
+    def __iter__(self) -> Iterator[Record]:
+        while not self.done:
+            yield from self.poll(None)
+
+    def poll(self, timeout: float | None) -> list[Record]:
+        """Records available within ``timeout`` seconds (None blocks until data or EOF)."""
+        if self.done:
+            return []
+        if timeout is not None:
+            ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
+            if not ready:
+                return []
+        try:
+            chunk = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
+            return []
+        return self.feed(chunk)
+
+    def feed(self, chunk: bytes) -> list[Record]:
+        """Decode ``chunk`` (empty at end of input) into the complete records it finishes."""
+        out: list[Record] = []
+        if not chunk:
+            self._finish(out)
+            self.eof = True
+            return out
+        if self._fmt is None:
+            stripped = chunk.lstrip(b" \t\r\n")
+            if not stripped:
+                return out
+            self._fmt = "json" if stripped[:1] == b"{" else "msgpack"
+        if self._fmt == "json":
+            self._json_buf += chunk
+            self._decode_json(out, final=False)
+        else:
+            try:
+                self._unpacker.feed(chunk)
+            except msgpack.BufferFull:
+                self.damage = f"{self.name}: record larger than {MAX_BUFFER >> 20} MiB at byte {self._fed}"
+                return out
+            self._fed += len(chunk)
+            self._decode_msgpack(out)
+        self.records_read += len(out)
+        return out
+
+    # --- MessagePack ------------------------------------------------------
+    def _decode_msgpack(self, out: list[Record]) -> None:
+        up = self._unpacker
+        try:
+            while self.damage is None:
+                if self._positional is not None:
+                    if self._positional_left:
+                        self._positional.append(up.unpack())
+                        self._positional_left -= 1
+                        continue
+                    rec, self._positional = self._positional, None
+                    self._accept(rec, out)
+                    continue
+                if self._array_unknown:
+                    first = up.unpack()
+                    n = self._array_unknown
+                    self._array_unknown = 0
+                    if isinstance(first, str):
+                        self._positional, self._positional_left = [first], n - 1
+                    else:
+                        self._frame_left = n - 1
+                        self._accept(first, out)
+                    continue
+                if self._frame_left:
+                    rec = up.unpack()
+                    self._frame_left -= 1
+                    self._accept(rec, out)
+                    continue
+                try:
+                    n = up.read_array_header()
+                except ValueError:
+                    # Not an array: a single map record, or garbage that _accept rejects.
+                    self._accept(up.unpack(), out)
+                    continue
+                self._array_unknown = n
+        except msgpack.OutOfData:
+            return
+        except Exception as exc:  # msgpack raises several types for corrupt bytes
+            self.damage = f"{self.name}: corrupt record stream near byte {up.tell()} ({type(exc).__name__})"
+
+    def _accept(self, rec: Any, out: list[Record]) -> None:
+        if isinstance(rec, dict):
+            tag = rec.get("t")
+            if not isinstance(tag, str):
+                self.damage = f"{self.name}: corrupt record stream: a map without a type tag"
+                return
+            if tag == HEADER:
+                self._check_version(rec)
+            out.append(rec)
+        elif isinstance(rec, list) and rec and isinstance(rec[0], str):
+            out.append(rec)
+        else:
+            self.damage = f"{self.name}: corrupt record stream: {type(rec).__name__} where a record belongs"
+
+    def _check_version(self, hdr: dict[str, Any]) -> None:
+        v = hdr.get("v")
+        if isinstance(v, int) and v > FORMAT_VERSION:
+            raise NewerFormatError(
+                f"{self.name}: record stream format version {v} is newer than this rustnet reads "
+                f"(version {FORMAT_VERSION}); upgrade rustnet on this side")
+
+    # --- JSON Lines -------------------------------------------------------
+    def _decode_json(self, out: list[Record], final: bool) -> None:
+        buf = self._json_buf
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            self._json_record(bytes(buf[start:nl]), out)
+            start = nl + 1
+        del buf[:start]
+        if final and buf.strip():
+            self._json_record(bytes(buf), out, last=True)
+            buf.clear()
+        elif len(buf) > MAX_JSON_LINE:
+            self.damage = f"{self.name}: JSON line {self._json_line + 1} longer than {MAX_JSON_LINE >> 20} MiB"
+            buf.clear()
+
+    def _json_record(self, line: bytes, out: list[Record], last: bool = False) -> None:
+        self._json_line += 1
+        if not line.strip():
+            return
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            what = "truncated" if last else "invalid"
+            self.damage = f"{self.name}: {what} JSON record on line {self._json_line}"
+            return
+        if not isinstance(obj, dict) or not isinstance(obj.get("t", "conn"), str):
+            self.damage = f"{self.name}: line {self._json_line} is not a record object"
+            return
+        obj.setdefault("t", "conn")
+        if obj["t"] == HEADER:
+            self._check_version(obj)
+        out.append(from_json_obj(obj))
+
+    def _finish(self, out: list[Record]) -> None:
+        if self._fmt == "json":
+            self._decode_json(out, final=True)
+            return
+        if self._fmt != "msgpack" or self.damage:
+            return
+        pending = self._fed - self._unpacker.tell()
+        if pending or self._frame_left or self._positional is not None or self._array_unknown:
+            self.damage = (f"{self.name}: record stream cut short at byte {self._fed} "
+                           f"(the last record is incomplete)")
+
+
+def open_inputs(paths: list[str]) -> Iterator[RecordReader]:
+    """A reader per input in order: stdin when ``paths`` is empty or ``-``."""
+    if not paths:
+        paths = ["-"]
+    for path in paths:
+        if path == "-":
+            yield RecordReader(0, "stdin")
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            yield RecordReader(fd, path)
+        finally:
+            os.close(fd)

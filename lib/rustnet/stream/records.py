@@ -1,0 +1,224 @@
+"""The record types of the rustnet stream, declared with their fields and units.
+
+A stream is a sequence of MessagePack objects. Each top-level object is a *frame*:
+an array of records (writers batch a few hundred records per frame). A record is
+either
+
+* a **map** with a type tag under ``"t"`` (header, stats, connection records and
+  every low-volume type), or
+* a **positional array** whose first element is the type tag (the hot per-packet
+  types ``pkt`` and ``sum``: positional arrays decode ~5x faster than maps).
+
+A top-level array whose first element is a string is a single positional record
+(an unbatched writer); a top-level map is a single map record. Readers decode a
+frame element by element, so every complete record before a cut is recovered.
+
+JSON Lines is the same stream with one record per line, always as an object:
+positional records are converted to maps with the field names below, bytes
+become text (IP addresses) or hex (packet data).
+
+Format version 1. A reader refuses a header whose ``v`` is newer than
+:data:`FORMAT_VERSION`; a header may appear anywhere (concatenated recordings).
+"""
+
+from __future__ import annotations
+
+import binascii
+import socket
+from typing import Any, Final
+
+FORMAT_VERSION: Final = 1
+
+# Type tags.
+HEADER: Final = "hdr"
+PACKET: Final = "pkt"
+SUMMARY: Final = "sum"
+CAPTURE_STATS: Final = "stats"
+DISSECT_STATS: Final = "dstats"
+CONN: Final = "conn"
+WARNING: Final = "warn"
+
+Record = list[Any] | dict[str, Any]
+
+# --- hdr (map) -------------------------------------------------------------
+# t         "hdr"
+# v         int, format version of what follows
+# producer  str, "rn-capture 0.1.0" (the last stage that rewrote the header)
+# linktype  int, libpcap DLT of the packet records that follow (1 Ethernet, 113 SLL, 276 SLL2, 0 NULL,
+#           108 LOOP, 12/101 raw IP)
+# source    str, interface name or capture file path
+# live      bool, true for a live interface (process attribution only applies then)
+# snaplen   int, bytes captured per packet at most
+# start     float, capture start, epoch seconds
+# stages    list[str], the producers this stream went through, in order
+
+# --- pkt (positional) --------------------------------------------------------
+PKT_FIELDS: Final = ("t", "ts", "wirelen", "data")
+# ts        float, epoch seconds (µs resolution)
+# wirelen   int, the frame's length on the wire (pcap ``len``); data may be shorter (snaplen)
+# data      bytes, the captured frame starting at the link-layer header of ``hdr.linktype``
+PKT_TS: Final = 1
+PKT_WIRELEN: Final = 2
+PKT_DATA: Final = 3
+
+# --- sum (positional): one packet dissected to L4 ------------------------------
+SUM_FIELDS: Final = (
+    "t", "ts", "wirelen", "proto", "src", "sport", "dst", "dport",
+    "flags", "seq", "ack", "paylen", "window", "vlan", "info",
+)
+# ts        float, epoch seconds
+# wirelen   int, frame length on the wire (what connection byte counts add up)
+# proto     int: 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, other IP protocol numbers as is, 2054 ARP
+# src, dst  bytes: packed IPv4 (4) or IPv6 (16) address; ARP: sender and target protocol address.
+#           In JSON: text.
+# sport     int: TCP/UDP source port; ICMP/ICMPv6: the message type; ARP: the opcode
+# dport     int: TCP/UDP destination port; ICMP/ICMPv6: the code; ARP: 0
+# flags     int: TCP flags (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80); else 0
+# seq, ack  int: TCP sequence and acknowledgement numbers; ICMP echo: identifier and sequence; else 0
+# paylen    int: L4 payload length in bytes, from the IP/UDP length fields (not the captured length)
+# window    int: TCP window (unscaled); else 0
+# vlan      list[int] | None: 802.1Q ids, outer first
+# info      dict | None: everything else, only when present; keys documented in
+#           rustnet.dissect.info (DPI results such as ``app`` ``sni`` ``http_host``; ``frag``; ``trunc``;
+#           ``malformed``; ARP ``sha``/``tha`` MACs)
+SUM_TS: Final = 1
+SUM_WIRELEN: Final = 2
+SUM_PROTO: Final = 3
+SUM_SRC: Final = 4
+SUM_SPORT: Final = 5
+SUM_DST: Final = 6
+SUM_DPORT: Final = 7
+SUM_FLAGS: Final = 8
+SUM_SEQ: Final = 9
+SUM_ACK: Final = 10
+SUM_PAYLEN: Final = 11
+SUM_WINDOW: Final = 12
+SUM_VLAN: Final = 13
+SUM_INFO: Final = 14
+
+PROTO_ICMP: Final = 1
+PROTO_TCP: Final = 6
+PROTO_UDP: Final = 17
+PROTO_ICMPV6: Final = 58
+PROTO_ARP: Final = 2054
+PROTO_NAMES: Final = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PROTO_ICMPV6: "icmpv6",
+                      PROTO_ARP: "arp"}
+
+# --- stats (map): capture statistics, emitted periodically by rn-capture --------
+# t         "stats"
+# ts        float, epoch seconds
+# source    str, interface or file
+# packets   int, packets written so far by rn-capture
+# received  int, packets the kernel delivered to libpcap (live only)
+# dropped   int, dropped by the kernel buffer (live only)
+# ifdropped int, dropped by the interface/driver (live only, when known)
+
+# --- dstats (map): dissection counters, emitted by rn-dissect at end and periodically --
+# t, ts, packets, malformed, truncated, non_ip, other (ints)
+
+# --- warn (map): a problem a stage wants the viewer to show ---------------------
+# t "warn", ts float, stage str (e.g. "rn-capture"), msg str (already escaped for display)
+
+# --- conn (map): the public connection record, documented in SPEC.md and
+#     rustnet.track.record; emitted by rn-track.
+
+POSITIONAL_FIELDS: Final = {PACKET: PKT_FIELDS, SUMMARY: SUM_FIELDS}
+
+
+def record_type(rec: Any) -> str | None:
+    """The type tag of a decoded record, or None when it is not a record."""
+    if isinstance(rec, dict):
+        t = rec.get("t")
+        return t if isinstance(t, str) else None
+    if isinstance(rec, list) and rec and isinstance(rec[0], str):
+        return rec[0]
+    return None
+
+
+def ip_text(packed: Any) -> Any:
+    """Packed IPv4/IPv6 bytes as text; anything else unchanged."""
+    if isinstance(packed, bytes):
+        if len(packed) == 4:
+            return socket.inet_ntop(socket.AF_INET, packed)
+        if len(packed) == 16:
+            return socket.inet_ntop(socket.AF_INET6, packed)
+        return binascii.hexlify(packed).decode()
+    return packed
+
+
+def ip_packed(text: Any) -> Any:
+    """Text IP address as packed bytes; anything else unchanged."""
+    if isinstance(text, str):
+        try:
+            return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+        except OSError:
+            return text
+    return text
+
+
+def to_json_obj(rec: Record) -> dict[str, Any]:
+    """The JSON Lines form of a record: always an object with readable values."""
+    if isinstance(rec, dict):
+        if any(isinstance(v, bytes) for v in rec.values()):
+            return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rec.items()}
+        return rec
+    tag = rec[0]
+    fields = POSITIONAL_FIELDS.get(tag)
+    if fields is None:
+        # An unknown positional record: keep it positional, as a list under "fields".
+        return {"t": tag, "fields": [v.hex() if isinstance(v, bytes) else v for v in rec[1:]]}
+    obj: dict[str, Any] = dict(zip(fields, rec, strict=False))
+    if tag == PACKET:
+        obj["data"] = rec[PKT_DATA].hex() if isinstance(rec[PKT_DATA], bytes) else rec[PKT_DATA]
+    elif tag == SUMMARY:
+        obj["src"] = ip_text(obj.get("src"))
+        obj["dst"] = ip_text(obj.get("dst"))
+        if obj.get("info") is None:
+            obj.pop("info", None)
+        if obj.get("vlan") is None:
+            obj.pop("vlan", None)
+    return obj
+
+
+def from_json_obj(obj: dict[str, Any]) -> Record:
+    """The in-memory form of a record read from JSON Lines (positional for hot types)."""
+    tag = obj.get("t")
+    fields = POSITIONAL_FIELDS.get(tag) if isinstance(tag, str) else None
+    if fields is None:
+        if isinstance(tag, str) and "fields" in obj and len(obj) == 2:
+            return [tag, *obj["fields"]]
+        return obj
+    rec: list[Any] = [obj.get(name) for name in fields]
+    rec[0] = tag
+    if tag == PACKET:
+        data = obj.get("data")
+        try:
+            rec[PKT_DATA] = bytes.fromhex(data) if isinstance(data, str) else b""
+        except ValueError:
+            rec[PKT_DATA] = b""
+    elif tag == SUMMARY:
+        rec[SUM_SRC] = ip_packed(obj.get("src"))
+        rec[SUM_DST] = ip_packed(obj.get("dst"))
+        for i in (SUM_WIRELEN, SUM_PROTO, SUM_SPORT, SUM_DPORT, SUM_FLAGS, SUM_SEQ, SUM_ACK, SUM_PAYLEN,
+                  SUM_WINDOW):
+            if rec[i] is None:
+                rec[i] = 0
+    return rec
+
+
+def make_header(producer: str, linktype: int | None, source: str, live: bool, snaplen: int | None,
+                start: float, stages: list[str] | None = None) -> dict[str, Any]:
+    """A stream header record."""
+    return {"t": HEADER, "v": FORMAT_VERSION, "producer": producer, "linktype": linktype,
+            "source": source, "live": live, "snaplen": snaplen, "start": start,
+            "stages": list(stages or []) + [producer.split()[0]]}
+
+
+def restamp_header(hdr: dict[str, Any], producer: str) -> dict[str, Any]:
+    """The header a downstream stage writes: the input's, with this stage appended."""
+    out = dict(hdr)
+    out["v"] = FORMAT_VERSION
+    out["producer"] = producer
+    stages = out.get("stages")
+    out["stages"] = (list(stages) if isinstance(stages, list) else []) + [producer.split()[0]]
+    return out

@@ -1,0 +1,96 @@
+"""Write a record stream to a file descriptor, batched into frames.
+
+MessagePack records are batched into frames of at most ``max_records`` records
+or about ``max_bytes`` bytes; JSON Lines are batched the same way into one
+``write``. Live stages call :meth:`RecordWriter.flush` before they wait for more
+input, so a quiet stream is never held back and a busy one is written in large
+frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+from typing import Any
+
+import msgpack
+
+from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
+
+FORMATS = ("msgpack", "json")
+
+
+class PipeClosed(Exception):
+    """The reader of our output went away (``| head``): a quiet, normal end."""
+
+
+class RecordWriter:
+    """Batches records and writes them as frames (msgpack) or lines (json)."""
+
+    def __init__(self, fd: int, fmt: str = "msgpack", max_records: int = 256, max_bytes: int = 64 * 1024) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}")
+        self.fd = fd
+        self.fmt = fmt
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.records_written = 0
+        self._batch: list[Any] = []
+        self._batch_bytes = 0
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._closed = False
+
+    def write(self, rec: Record) -> None:
+        """Queue one record; writes a frame when the batch is full."""
+        self._batch.append(rec)
+        if type(rec) is list and rec[0] == PACKET:
+            self._batch_bytes += len(rec[PKT_DATA]) + 24
+        else:
+            self._batch_bytes += 64
+        if len(self._batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
+            self.flush()
+
+    def write_many(self, recs: list[Record]) -> None:
+        for rec in recs:
+            self.write(rec)
+
+    def flush(self) -> None:
+        """Write the queued records now."""
+        if not self._batch:
+            return
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        self.records_written += len(batch)
+        if self.fmt == "msgpack":
+            data = self._packer.pack(batch)
+        else:
+            data = "".join(json.dumps(to_json_obj(r), ensure_ascii=False, separators=(", ", ": "),
+                                      default=_json_default) + "\n" for r in batch
+                           ).encode("utf-8", "backslashreplace")
+        self._write_all(data)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.flush()
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BrokenPipeError as exc:
+                self._batch = []
+                raise PipeClosed() from exc
+            except BlockingIOError:
+                select.select([], [self.fd], [])
+                continue
+            view = view[n:]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
