@@ -36,6 +36,7 @@ SUMMARY: Final = "sum"
 CAPTURE_STATS: Final = "stats"
 DISSECT_STATS: Final = "dstats"
 CONN: Final = "conn"
+SOCK: Final = "sock"
 WARNING: Final = "warn"
 
 Record = list[Any] | dict[str, Any]
@@ -118,6 +119,14 @@ PROTO_NAMES: Final = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PR
 
 # --- warn (map): a problem a stage wants the viewer to show ---------------------
 # t "warn", ts float, stage str (e.g. "rn-capture"), msg str (already escaped for display)
+
+# --- sock (map): a local socket and the process owning it, from rn-enrich --------
+# Emitted by rn-enrich when it runs upstream of rn-track (``rn-capture | rn-enrich``, e.g. on a
+# remote host), so whoever builds connections later (rn-track, rn-view) can attribute them with
+# rustnet.enrich.join.SocketJoiner.
+# t "sock", ts float, proto "tcp"|"udp", local str (IP text), lport int, remote str ("" when not
+# connected / listening), rport int (0 when not connected), listening bool, pid int|None,
+# process str|None, cmdline str|None, user str|None, netns str|None
 
 # --- conn (map): the public connection record, documented in SPEC.md and
 #     rustnet.track.record; emitted by rn-track.
