@@ -1,0 +1,212 @@
+"""Join ``sock`` records (local sockets and their owners) to ``conn`` records.
+
+rn-enrich emits ``sock`` records when it runs right after rn-capture (possibly on
+another host); whoever later builds connections (rn-track, rn-view) feeds them to a
+:class:`SocketJoiner` and calls :meth:`SocketJoiner.annotate` on every connection
+record it emits. rn-enrich itself uses the same joiner over its own socket table.
+
+    joiner = SocketJoiner()
+    joiner.add(sock_record)          # any time a "sock" record arrives
+    joiner.annotate(conn_record)     # before writing a "conn" record: adds pid/process/...
+
+Matching, for a connection ``src:sport -> dst:dport`` (first match wins):
+
+1. a connected socket ``local=src:sport remote=dst:dport`` (we are the client);
+2. a connected socket ``local=dst:dport remote=src:sport`` (an accepted server socket);
+3. a socket bound at ``dst:dport`` with no remote: a listener, or an unconnected UDP
+   server; the wildcard addresses ``0.0.0.0`` and ``::`` match any local address (and
+   ``::`` also matches IPv4, as a dual-stack listener does);
+4. a socket bound at ``src:sport`` with no remote (a UDP client that never called
+   ``connect``).
+
+When one socket tuple exists in several network namespaces (a veth pair between two
+namespaces on the same host has both ends local), the socket in the preferred
+namespace (``prefer_netns``, ``None`` = the host's) wins within the same step.
+
+Once a connection is attributed to a process, the answer is kept by connection
+``id`` so its later records (through the final one) carry the process even after the
+socket and the process are gone. Memory is bounded: the socket index and the id
+cache are LRU-capped.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from typing import Any, Final
+
+# Fields a sock record lends to the connections it owns.
+OWNER_FIELDS: Final = ("pid", "process", "cmdline", "user", "netns")
+
+_WILDCARD4: Final = "0.0.0.0"
+_WILDCARD6: Final = "::"
+_MAX_PER_KEY: Final = 4
+
+SockKey = tuple[str, str, int, str, int]
+BoundKey = tuple[str, str, int]
+
+
+def normalize_ip(text: Any) -> str:
+    """Canonical text for an address; IPv4-mapped IPv6 (``::ffff:a.b.c.d``) becomes IPv4.
+
+    /proc and sock_diag report IPv4 peers of dual-stack sockets in mapped form, while
+    the packets (and so the connection records) carry plain IPv4.
+    """
+    if not isinstance(text, str) or not text:
+        return ""
+    if ":" not in text:
+        return text
+    try:
+        addr = ipaddress.IPv6Address(text.split("%", 1)[0])
+    except ValueError:
+        return text
+    mapped = addr.ipv4_mapped
+    return str(mapped) if mapped is not None else addr.compressed
+
+
+def _port(value: Any) -> int:
+    return value if isinstance(value, int) and 0 <= value <= 65535 else -1
+
+
+class SocketJoiner:
+    """Index of local sockets by tuple; attributes connection records to their owners."""
+
+    def __init__(self, prefer_netns: str | None = None, max_sockets: int = 200_000,
+                 max_ids: int = 200_000) -> None:
+        self.prefer_netns = prefer_netns
+        self.max_sockets = max_sockets
+        self.max_ids = max_ids
+        self._exact: OrderedDict[SockKey, list[dict[str, Any]]] = OrderedDict()
+        self._bound: OrderedDict[BoundKey, list[dict[str, Any]]] = OrderedDict()
+        self._by_id: OrderedDict[Any, dict[str, Any]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._bound)
+
+    # --- building the index -------------------------------------------------------
+    def add(self, sock: dict[str, Any]) -> None:
+        """Index one ``sock`` record (a newer record for the same tuple and namespace replaces)."""
+        proto = sock.get("proto")
+        lport = _port(sock.get("lport"))
+        if not isinstance(proto, str) or lport < 0:
+            return
+        local = normalize_ip(sock.get("local")) or _WILDCARD4
+        remote = normalize_ip(sock.get("remote"))
+        rport = _port(sock.get("rport"))
+        if remote and remote not in (_WILDCARD4, _WILDCARD6) and rport > 0:
+            self._put(self._exact, (proto, local, lport, remote, rport), sock)
+        else:
+            self._put(self._bound, (proto, local, lport), sock)
+
+    def _put(self, index: OrderedDict[Any, list[dict[str, Any]]], key: Any, sock: dict[str, Any]) -> None:
+        entries = index.get(key)
+        if entries is None:
+            index[key] = [sock]
+            if len(index) > self.max_sockets:
+                index.popitem(last=False)
+            return
+        index.move_to_end(key)
+        ns = sock.get("netns")
+        for i, old in enumerate(entries):
+            if old.get("netns") == ns:
+                entries[i] = sock
+                return
+        entries.append(sock)
+        if len(entries) > _MAX_PER_KEY:
+            del entries[0]
+
+    def clear_sockets(self) -> None:
+        """Forget every socket (the id cache of attributed connections stays)."""
+        self._exact.clear()
+        self._bound.clear()
+
+    # --- looking up -----------------------------------------------------------------
+    def _pick(self, entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+        if not entries:
+            return None
+        for s in entries:
+            if s.get("netns") == self.prefer_netns:
+                return s
+        return entries[-1]
+
+    def _bound_at(self, proto: str, ip: str, port: int) -> dict[str, Any] | None:
+        s = self._pick(self._bound.get((proto, ip, port)))
+        if s is not None:
+            return s
+        if ":" in ip:
+            return self._pick(self._bound.get((proto, _WILDCARD6, port)))
+        return (self._pick(self._bound.get((proto, _WILDCARD4, port)))
+                or self._pick(self._bound.get((proto, _WILDCARD6, port))))
+
+    def lookup(self, proto: str, src: str, sport: int, dst: str, dport: int) -> dict[str, Any] | None:
+        """The socket owning the flow ``src:sport -> dst:dport``, or None (see the module doc)."""
+        src = normalize_ip(src)
+        dst = normalize_ip(dst)
+        exact = self._exact
+        if exact:
+            candidates = [self._pick(exact.get((proto, src, sport, dst, dport))),
+                          self._pick(exact.get((proto, dst, dport, src, sport)))]
+            found = [c for c in candidates if c is not None]
+            if found:
+                for c in found:
+                    if c.get("netns") == self.prefer_netns:
+                        return c
+                return found[0]
+        if self._bound:
+            return self._bound_at(proto, dst, dport) or self._bound_at(proto, src, sport)
+        return None
+
+    def lookup_conn(self, conn: dict[str, Any]) -> dict[str, Any] | None:
+        """:meth:`lookup` for a connection record (TCP and UDP only)."""
+        proto = conn.get("proto")
+        if proto not in ("tcp", "udp"):
+            return None
+        sport = _port(conn.get("sport"))
+        dport = _port(conn.get("dport"))
+        src = conn.get("src")
+        dst = conn.get("dst")
+        if sport < 0 or dport < 0 or not isinstance(src, str) or not isinstance(dst, str):
+            return None
+        return self.lookup(proto, src, sport, dst, dport)
+
+    # --- annotating ---------------------------------------------------------------
+    def cached(self, conn_id: Any) -> dict[str, Any] | None:
+        """The owner fields remembered for a connection id, if any."""
+        if conn_id is None:
+            return None
+        try:
+            return self._by_id.get(conn_id)
+        except TypeError:  # an unhashable id from a hostile stream
+            return None
+
+    def remember(self, conn_id: Any, fields: dict[str, Any]) -> None:
+        try:
+            self._by_id[conn_id] = fields
+            self._by_id.move_to_end(conn_id)
+        except TypeError:
+            return
+        if len(self._by_id) > self.max_ids:
+            self._by_id.popitem(last=False)
+
+    def annotate(self, conn: dict[str, Any]) -> bool:
+        """Add ``pid``/``process``/``cmdline``/``user``/``netns`` to ``conn`` in place.
+
+        Returns True when owner data was added (from the id cache or a matching socket).
+        Fields already on the record (e.g. from an earlier enrich stage) are kept.
+        """
+        conn_id = conn.get("id")
+        fields = self.cached(conn_id)
+        if fields is None:
+            sock = self.lookup_conn(conn)
+            if sock is None:
+                return False
+            fields = {k: sock[k] for k in OWNER_FIELDS if sock.get(k) is not None}
+            if not fields:
+                return False
+            # Only a known pid is final; a socket seen without its owner may be attributed later.
+            if conn_id is not None and fields.get("pid") is not None:
+                self.remember(conn_id, fields)
+        for k, v in fields.items():
+            if conn.get(k) is None:
+                conn[k] = v
+        return True
