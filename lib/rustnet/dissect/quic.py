@@ -1,0 +1,607 @@
+"""QUIC (RFC 9000/9001, v2 RFC 9369, drafts 23-34): versions, states, SNI/ALPN, closes.
+
+API (what :mod:`rustnet.dissect.dpi` calls for UDP payloads)::
+
+    flows = QuicFlows(max_flows=4096)
+    if flows.known(key) or looks_like_quic(payload):
+        info = flows.inspect(key, from_client, payload, ts)   # dict or None
+    flows.forget(key)                                         # optional, when a flow ends
+
+* ``key``: any hashable, direction-free flow key chosen by the caller.
+* ``from_client``: True when the datagram travels from the flow's originator. It is only a
+  hint: which side is the client is confirmed by which Initial keys verify.
+* ``looks_like_quic(payload)``: cheap test on the first bytes (long header with the fixed
+  bit and a plausible version, or a Version Negotiation packet). Short-header packets
+  cannot be recognised without flow state; :meth:`QuicFlows.known` says a flow has it.
+* ``inspect`` never raises on packet data. It returns None when the datagram taught
+  nothing new, else a dict with only the new facts (the caller merges):
+
+  ``app``                ``"QUIC"`` (always present in a returned dict)
+  ``quic_version``       ``"0x00000001"``; the version of the client's Initials
+  ``sni``                ClientHello server_name, escaped for display (str)
+  ``alpn``               ClientHello ALPN protocol names, escaped (list[str])
+  ``tls_version``        ``"TLSv1.3"`` when supported_versions offers 1.3
+  ``quic_state``         a hint for the tracker: QUIC_INITIAL, QUIC_HANDSHAKE,
+                         QUIC_CONNECTED, QUIC_DRAINING (a CONNECTION_CLOSE was seen),
+                         QUIC_CLOSED (both sides sent one). Never moves backwards.
+  ``quic_close``         CONNECTION_CLOSE error code (int)
+  ``quic_close_app``     True for an application close (frame 0x1d)
+  ``quic_close_reason``  its reason phrase, escaped (str, may be empty)
+  ``quic_retry``         True once a Retry packet was seen
+  ``quic_vn``            versions offered by a Version Negotiation packet (list[str])
+  ``quic_dcid``, ``quic_scid``  hex connection IDs of the client's first Initial
+
+What is decrypted: Initial packets of both sides (the server's with the keys from the
+client's original DCID, or the DCID a Retry chose). Handshake, 0-RTT and 1-RTT packets
+are counted for the state only: their keys never cross the wire.
+
+Bounds: at most ``max_flows`` flows (oldest evicted), ``CRYPTO_CAP`` bytes of CRYPTO
+data per flow, ``MAX_PACKETS_PER_DATAGRAM`` coalesced packets, ``MAX_FRAGMENTS``
+CRYPTO fragments. Malformed input raises :class:`QuicError` inside the parsers; inspect
+catches it and counts it in :attr:`QuicFlows.malformed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rustnet.dissect import quic_crypto as qc
+
+CRYPTO_CAP: Final = 64 * 1024
+MAX_FRAGMENTS: Final = 256
+MAX_PACKETS_PER_DATAGRAM: Final = 16
+MAX_FRAMES_PER_PACKET: Final = 1024
+MAX_VN_VERSIONS: Final = 32
+MAX_ALPN: Final = 16
+MAX_NAME: Final = 255
+MAX_REASON: Final = 256
+MAX_CID: Final = 20
+
+# States, in the only order they move.
+QUIC_INITIAL: Final = "QUIC_INITIAL"
+QUIC_HANDSHAKE: Final = "QUIC_HANDSHAKE"
+QUIC_CONNECTED: Final = "QUIC_CONNECTED"
+QUIC_DRAINING: Final = "QUIC_DRAINING"
+QUIC_CLOSED: Final = "QUIC_CLOSED"
+STATES: Final = (QUIC_INITIAL, QUIC_HANDSHAKE, QUIC_CONNECTED, QUIC_DRAINING, QUIC_CLOSED)
+_RANK: Final = {s: i for i, s in enumerate(STATES)}
+
+# Long-header packet types, normalised to the v1 numbering.
+PT_INITIAL: Final = 0
+PT_0RTT: Final = 1
+PT_HANDSHAKE: Final = 2
+PT_RETRY: Final = 3
+_V2_TO_V1: Final = (PT_RETRY, PT_INITIAL, PT_0RTT, PT_HANDSHAKE)
+
+# Frame types found in Initial and Handshake packets.
+F_PADDING: Final = 0x00
+F_PING: Final = 0x01
+F_ACK: Final = 0x02
+F_ACK_ECN: Final = 0x03
+F_CRYPTO: Final = 0x06
+F_CLOSE: Final = 0x1C
+F_CLOSE_APP: Final = 0x1D
+
+
+class QuicError(ValueError):
+    """The one error the parsers raise on malformed input (caught by inspect)."""
+
+
+# --- small readers -------------------------------------------------------------------
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """A variable-length integer (RFC 9000 §16) at ``pos``: (value, next position)."""
+    if pos >= len(buf):
+        raise QuicError("varint past end")
+    first = buf[pos]
+    n = 1 << (first >> 6)
+    if pos + n > len(buf):
+        raise QuicError("varint past end")
+    v = first & 0x3F
+    for i in range(1, n):
+        v = (v << 8) | buf[pos + i]
+    return v, pos + n
+
+
+def escape_text(raw: bytes, cap: int = MAX_NAME) -> str:
+    """Printable ASCII kept, everything else (controls, escapes, non-ASCII) as \\xNN.
+
+    Names from packets are data: nothing that could drive a terminal survives.
+    """
+    raw = raw[:cap]
+    if raw.isascii() and raw.decode("ascii").isprintable() and b"\\" not in raw:
+        return raw.decode("ascii")
+    out = []
+    for b in raw:
+        if 0x20 <= b < 0x7F and b != 0x5C:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    return "".join(out)
+
+
+def _version_is_plausible(version: int) -> bool:
+    """Versions seen in the wild: v1, v2, IETF drafts, greased, vendor (mvfst, gQUIC)."""
+    return (version in (qc.VERSION_1, qc.VERSION_2)
+            or (version & 0xFFFFFF00) == 0xFF000000           # IETF drafts
+            or (version & 0x0F0F0F0F) == 0x0A0A0A0A           # reserved, RFC 9000 §15
+            or (version & 0xFFFFFF00) == 0xFACEB000           # mvfst
+            or (version & 0xFFFF0000) in (0x51300000, 0x54300000)  # gQUIC Q0xx / T0xx
+            or version == 0x709A50C4)                          # v2 draft
+
+
+def looks_like_quic(payload: bytes | memoryview) -> bool:
+    """Cheap test: a QUIC long-header packet (or Version Negotiation) starts the datagram."""
+    n = len(payload)
+    if n < 7:
+        return False
+    b0 = payload[0]
+    if not b0 & 0x80:
+        return False
+    version = int.from_bytes(payload[1:5], "big")
+    dcid_len = payload[5]
+    if 6 + dcid_len >= n:
+        return False
+    scid_len = payload[6 + dcid_len]
+    rest = n - (7 + dcid_len + scid_len)
+    if version == 0:
+        return rest >= 4 and rest % 4 == 0
+    if not b0 & 0x40 or rest < 0:
+        return False
+    if _version_is_plausible(version):
+        return dcid_len <= MAX_CID or (version & 0xFFFFFF00) != 0xFF000000 and version > 2
+    # An unknown version is only believed for a full-size client Initial.
+    return (b0 & 0x30) == 0 and n >= 1200 and dcid_len <= MAX_CID
+
+
+# --- packet headers -----------------------------------------------------------------
+
+class LongHeader:
+    """One long-header packet of a datagram (offsets are absolute in the datagram)."""
+
+    __slots__ = ("start", "end", "version", "ptype", "dcid", "scid", "pn_offset", "vn")
+
+    def __init__(self) -> None:
+        self.start = 0
+        self.end = 0
+        self.version = 0
+        self.ptype = 0
+        self.dcid = b""
+        self.scid = b""
+        self.pn_offset = 0
+        self.vn: list[int] = []
+
+
+def parse_long_header(data: bytes, pos: int) -> LongHeader:
+    """Parse the long header starting at ``data[pos]``; raises QuicError when malformed."""
+    n = len(data)
+    if pos + 7 > n:
+        raise QuicError("long header cut")
+    h = LongHeader()
+    h.start = pos
+    b0 = data[pos]
+    h.version = int.from_bytes(data[pos + 1:pos + 5], "big")
+    p = pos + 5
+    dlen = data[p]
+    p += 1
+    if p + dlen + 1 > n:
+        raise QuicError("dcid cut")
+    h.dcid = bytes(data[p:p + dlen])
+    p += dlen
+    slen = data[p]
+    p += 1
+    if p + slen > n:
+        raise QuicError("scid cut")
+    h.scid = bytes(data[p:p + slen])
+    p += slen
+    if h.version == 0:  # Version Negotiation: the rest is a list of versions
+        h.ptype = -1
+        body = data[p:n]
+        if len(body) < 4:
+            raise QuicError("empty version negotiation")
+        h.vn = [int.from_bytes(body[i:i + 4], "big")
+                for i in range(0, min(len(body) // 4, MAX_VN_VERSIONS) * 4, 4)]
+        h.end = n
+        return h
+    known = qc.profile_for(h.version)
+    if known is not None and (dlen > MAX_CID or slen > MAX_CID):
+        raise QuicError("connection id too long")
+    raw_type = (b0 >> 4) & 0x03
+    h.ptype = _V2_TO_V1[raw_type] if known is not None and known.v2_types else raw_type
+    if h.ptype == PT_RETRY:
+        h.end = n
+        h.pn_offset = p
+        return h
+    if h.ptype == PT_INITIAL:
+        token_len, p = read_varint(data, p)
+        if p + token_len > n:
+            raise QuicError("token cut")
+        p += token_len
+    length, p = read_varint(data, p)
+    if p + length > n:
+        # The capture (snaplen) or the sender cut the packet: keep what is there.
+        raise QuicError("packet longer than datagram")
+    h.pn_offset = p
+    h.end = p + length
+    return h
+
+
+# --- frames ---------------------------------------------------------------------------
+
+def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool, bytes] | None]:
+    """Frames of a decrypted Initial/Handshake payload.
+
+    Returns (CRYPTO fragments as (offset, data), CONNECTION_CLOSE as (code, is_app,
+    reason) or None). Stops quietly at a frame type not allowed in these packets, since
+    its length cannot be known; raises QuicError when a known frame is cut.
+    """
+    crypto: list[tuple[int, bytes]] = []
+    close: tuple[int, bool, bytes] | None = None
+    pos = 0
+    n = len(plain)
+    frames = 0
+    while pos < n and frames < MAX_FRAMES_PER_PACKET:
+        frames += 1
+        ft = plain[pos]
+        if ft == F_PADDING:
+            pos += 1
+            while pos < n and plain[pos] == 0:
+                pos += 1
+            continue
+        if ft >= 0x40:  # a multi-byte frame type encoding: read as a varint
+            ft, pos = read_varint(plain, pos)
+        else:
+            pos += 1
+        if ft == F_PING:
+            continue
+        if ft in (F_ACK, F_ACK_ECN):
+            _, pos = read_varint(plain, pos)          # largest acknowledged
+            _, pos = read_varint(plain, pos)          # ack delay
+            count, pos = read_varint(plain, pos)      # range count
+            _, pos = read_varint(plain, pos)          # first range
+            if count > n:
+                raise QuicError("ack range count")
+            for _ in range(count):
+                _, pos = read_varint(plain, pos)
+                _, pos = read_varint(plain, pos)
+            if ft == F_ACK_ECN:
+                for _ in range(3):
+                    _, pos = read_varint(plain, pos)
+            continue
+        if ft == F_CRYPTO:
+            off, pos = read_varint(plain, pos)
+            ln, pos = read_varint(plain, pos)
+            if pos + ln > n:
+                raise QuicError("crypto frame cut")
+            crypto.append((off, plain[pos:pos + ln]))
+            pos += ln
+            continue
+        if ft in (F_CLOSE, F_CLOSE_APP):
+            code, pos = read_varint(plain, pos)
+            if ft == F_CLOSE:
+                _, pos = read_varint(plain, pos)      # offending frame type
+            rlen, pos = read_varint(plain, pos)
+            if pos + rlen > n:
+                raise QuicError("close reason cut")
+            close = (code, ft == F_CLOSE_APP, plain[pos:pos + min(rlen, MAX_REASON)])
+            pos += rlen
+            continue
+        break
+    return crypto, close
+
+
+# --- TLS ClientHello ------------------------------------------------------------------
+
+def parse_client_hello(msg: bytes) -> dict[str, Any]:
+    """SNI, ALPN and TLS 1.3 offer of a complete ClientHello handshake message.
+
+    ``msg`` starts at the handshake header (type 1, 24-bit length). Raises QuicError
+    when it is not a well-formed ClientHello.
+    """
+    if len(msg) < 4 or msg[0] != 1:
+        raise QuicError("not a ClientHello")
+    end = 4 + int.from_bytes(msg[1:4], "big")
+    if end > len(msg):
+        raise QuicError("ClientHello cut")
+    p = 4 + 2 + 32
+    if p + 1 > end:
+        raise QuicError("ClientHello cut")
+    p += 1 + msg[p]                                           # session id
+    if p + 2 > end:
+        raise QuicError("ClientHello cut")
+    p += 2 + int.from_bytes(msg[p:p + 2], "big")              # cipher suites
+    if p + 1 > end:
+        raise QuicError("ClientHello cut")
+    p += 1 + msg[p]                                           # compression methods
+    out: dict[str, Any] = {}
+    if p + 2 > end:
+        return out
+    ext_end = min(end, p + 2 + int.from_bytes(msg[p:p + 2], "big"))
+    p += 2
+    while p + 4 <= ext_end:
+        etype = int.from_bytes(msg[p:p + 2], "big")
+        elen = int.from_bytes(msg[p + 2:p + 4], "big")
+        body = msg[p + 4:p + 4 + elen]
+        p += 4 + elen
+        if p > ext_end:
+            raise QuicError("extension cut")
+        if etype == 0 and "sni" not in out:
+            q = 2
+            while q + 3 <= len(body):
+                ntype = body[q]
+                nlen = int.from_bytes(body[q + 1:q + 3], "big")
+                name = body[q + 3:q + 3 + nlen]
+                q += 3 + nlen
+                if ntype == 0 and name:
+                    out["sni"] = escape_text(name)
+                    break
+        elif etype == 16 and "alpn" not in out:
+            names = []
+            q = 2
+            while q < len(body) and len(names) < MAX_ALPN:
+                ln = body[q]
+                if ln == 0 or q + 1 + ln > len(body):
+                    break
+                names.append(escape_text(body[q + 1:q + 1 + ln]))
+                q += 1 + ln
+            out["alpn"] = names
+        elif etype == 43 and body:
+            versions = {int.from_bytes(body[i:i + 2], "big") for i in range(1, len(body) - 1, 2)}
+            if 0x0304 in versions:
+                out["tls_version"] = "TLSv1.3"
+    return out
+
+
+# --- per-flow state -------------------------------------------------------------------
+
+class _Crypto:
+    """Offset-ordered reassembly of one side's Initial CRYPTO stream, bounded."""
+
+    __slots__ = ("buf", "ranges", "fragments")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.ranges: list[list[int]] = []   # merged, sorted [start, end) intervals
+        self.fragments = 0
+
+    def add(self, off: int, data: bytes) -> None:
+        if not data or off >= CRYPTO_CAP or self.fragments >= MAX_FRAGMENTS:
+            return
+        self.fragments += 1
+        end = min(off + len(data), CRYPTO_CAP)
+        if len(self.buf) < end:
+            self.buf.extend(bytes(end - len(self.buf)))
+        self.buf[off:end] = data[:end - off]
+        merged: list[list[int]] = []
+        for r in sorted(self.ranges + [[off, end]]):
+            if merged and r[0] <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], r[1])
+            else:
+                merged.append(r)
+        self.ranges = merged
+
+    def contiguous(self) -> int:
+        """Bytes available from offset 0 without a hole."""
+        return self.ranges[0][1] if self.ranges and self.ranges[0][0] == 0 else 0
+
+
+class _Flow:
+    __slots__ = ("state", "version", "profile", "odcid", "client_keys", "server_keys",
+                 "largest", "crypto", "hello_done", "closed", "retry", "vn_seen", "reported")
+
+    def __init__(self) -> None:
+        self.state = ""
+        self.version = -1
+        self.profile: qc.Profile | None = None
+        self.odcid: bytes | None = None            # the DCID the Initial keys come from
+        self.client_keys: qc.InitialKeys | None = None
+        self.server_keys: qc.InitialKeys | None = None
+        self.largest = [-1, -1]                    # largest Initial pn, client / server
+        self.crypto: _Crypto | None = _Crypto()
+        self.hello_done = False
+        self.closed = [False, False]               # CONNECTION_CLOSE seen client / server
+        self.retry = False
+        self.vn_seen = False
+        self.reported = False
+
+
+class QuicFlows:
+    """Bounded per-flow QUIC state; see the module docstring for the contract."""
+
+    def __init__(self, max_flows: int = 4096) -> None:
+        self.max_flows = max_flows
+        self._flows: dict[Any, _Flow] = {}
+        self.malformed = 0      # datagrams with a malformed QUIC packet
+        self.decrypted = 0      # Initial packets whose AEAD tag verified
+        self.undecryptable = 0  # Initial packets no known key opened
+
+    def known(self, key: Any) -> bool:
+        """True when the flow was recognised as QUIC (short headers are then inspected)."""
+        return key in self._flows
+
+    def forget(self, key: Any) -> None:
+        self._flows.pop(key, None)
+
+    def inspect(self, key: Any, from_client: bool, payload: bytes | memoryview,
+                ts: float) -> dict[str, Any] | None:
+        """Learn from one UDP datagram; never raises on its content."""
+        flow = self._flows.get(key)
+        if flow is None:
+            if not looks_like_quic(payload):
+                return None
+            if len(self._flows) >= self.max_flows:
+                self._flows.pop(next(iter(self._flows)))
+            flow = self._flows[key] = _Flow()
+        elif payload and not payload[0] & 0x80:
+            # Short header: 1-RTT traffic, the fast path once connected.
+            if flow.state in (QUIC_CONNECTED, QUIC_DRAINING, QUIC_CLOSED) or not payload[0] & 0x40:
+                return None
+            return self._advance(flow, {}, QUIC_CONNECTED)
+        out: dict[str, Any] = {}
+        try:
+            self._datagram(flow, bytes(payload), from_client, out)
+        except QuicError:
+            self.malformed += 1
+        except (ValueError, IndexError, OverflowError):
+            # Defensive: a parser bug must not take the pipeline down; count it.
+            self.malformed += 1
+        if not flow.reported:
+            flow.reported = True
+            out.setdefault("quic_state", flow.state or QUIC_INITIAL)
+        if not out:
+            return None
+        out["app"] = "QUIC"
+        return out
+
+    # --- internals ------------------------------------------------------------------
+    def _advance(self, flow: _Flow, out: dict[str, Any], state: str) -> dict[str, Any] | None:
+        if not flow.state or _RANK[state] > _RANK[flow.state]:
+            flow.state = state
+            out["quic_state"] = state
+            out["app"] = "QUIC"
+            return out
+        return out or None
+
+    def _datagram(self, flow: _Flow, data: bytes, from_client: bool, out: dict[str, Any]) -> None:
+        pos = 0
+        n = len(data)
+        for _ in range(MAX_PACKETS_PER_DATAGRAM):
+            if pos >= n:
+                return
+            b0 = data[pos]
+            if not b0 & 0x80:
+                # A short header can only be the last packet of a datagram.
+                if b0 & 0x40 and flow.state:
+                    self._advance(flow, out, QUIC_CONNECTED)
+                return
+            h = parse_long_header(data, pos)
+            if h.version == 0:
+                if not flow.vn_seen:
+                    flow.vn_seen = True
+                    out["quic_vn"] = [f"0x{v:08x}" for v in h.vn]
+                return
+            if flow.version < 0 and h.ptype == PT_INITIAL and from_client:
+                flow.version = h.version
+                out["quic_version"] = f"0x{h.version:08x}"
+            if h.ptype == PT_RETRY:
+                if not flow.retry:
+                    flow.retry = True
+                    out["quic_retry"] = True
+                # The client restarts with the Retry's SCID as DCID: new Initial keys.
+                flow.odcid = None
+                flow.client_keys = flow.server_keys = None
+                flow.largest = [-1, -1]
+                self._advance(flow, out, QUIC_INITIAL)
+                return
+            if h.ptype == PT_INITIAL:
+                self._initial(flow, data, h, from_client, out)
+            elif h.ptype == PT_HANDSHAKE:
+                self._advance(flow, out, QUIC_HANDSHAKE)
+            else:
+                self._advance(flow, out, QUIC_INITIAL)
+            pos = h.end
+            # Datagrams are padded after the last packet (zeros, or junk when greased).
+            if pos < n and (data[pos] & 0x40) == 0 and data[pos] & 0x80 == 0:
+                return
+
+    def _initial(self, flow: _Flow, data: bytes, h: LongHeader, from_client: bool,
+                 out: dict[str, Any]) -> None:
+        opened = self._open_initial(flow, data, h, from_client)
+        self._advance(flow, out, QUIC_INITIAL)
+        if opened is None:
+            self.undecryptable += 1
+            return
+        self.decrypted += 1
+        is_server, plain = opened
+        if is_server:
+            self._advance(flow, out, QUIC_HANDSHAKE)
+        elif flow.version < 0:
+            flow.version = h.version
+            out["quic_version"] = f"0x{h.version:08x}"
+        if not is_server and "quic_dcid" not in out and flow.crypto is not None \
+                and not flow.crypto.ranges:
+            out["quic_dcid"] = h.dcid.hex()
+            out["quic_scid"] = h.scid.hex()
+        crypto, close = parse_frames(plain)
+        if not is_server and not flow.hello_done and flow.crypto is not None:
+            for off, frag in crypto:
+                flow.crypto.add(off, frag)
+            self._try_hello(flow, out)
+        if close is not None:
+            side = 1 if is_server else 0
+            if not flow.closed[side]:
+                flow.closed[side] = True
+                code, is_app, reason = close
+                out["quic_close"] = code
+                out["quic_close_app"] = is_app
+                out["quic_close_reason"] = escape_text(reason, MAX_REASON)
+                both = flow.closed[0] and flow.closed[1]
+                self._advance(flow, out, QUIC_CLOSED if both else QUIC_DRAINING)
+
+    def _open_initial(self, flow: _Flow, data: bytes, h: LongHeader,
+                      from_client: bool) -> tuple[bool, bytes] | None:
+        """Decrypt an Initial with the flow's keys, else keys from its own DCID.
+
+        Returns (sent by the server, plaintext) or None.
+        """
+        order = (False, True) if from_client else (True, False)
+        if flow.odcid is not None and flow.profile is not None:
+            for server in order:
+                keys = self._keys(flow, server)
+                r = qc.open_packet(data, h.start, h.pn_offset, h.end, keys,
+                                   flow.largest[server], True)
+                if r is not None:
+                    flow.largest[server] = max(flow.largest[server], r[1])
+                    return server, r[2]
+        # A client's first Initial (or its first after a Retry): keys from its DCID.
+        if not h.dcid:
+            return None
+        known = qc.profile_for(h.version)
+        profiles = (known,) if known is not None else qc.TRIAL_PROFILES
+        for prof in profiles:
+            keys = qc.initial_keys(h.dcid, prof, server=False)
+            r = qc.open_packet(data, h.start, h.pn_offset, h.end, keys, -1, True)
+            if r is not None:
+                flow.odcid = h.dcid
+                flow.profile = prof
+                flow.client_keys = keys
+                flow.server_keys = None
+                flow.largest = [r[1], -1]
+                return False, r[2]
+        return None
+
+    def _keys(self, flow: _Flow, server: bool) -> qc.InitialKeys:
+        assert flow.odcid is not None and flow.profile is not None
+        if server:
+            if flow.server_keys is None:
+                flow.server_keys = qc.initial_keys(flow.odcid, flow.profile, True)
+            return flow.server_keys
+        if flow.client_keys is None:
+            flow.client_keys = qc.initial_keys(flow.odcid, flow.profile, False)
+        return flow.client_keys
+
+    def _try_hello(self, flow: _Flow, out: dict[str, Any]) -> None:
+        c = flow.crypto
+        assert c is not None
+        have = c.contiguous()
+        if have < 4:
+            return
+        if c.buf[0] != 1:  # not a ClientHello: nothing to learn from this stream
+            flow.hello_done = True
+            flow.crypto = None
+            return
+        need = 4 + int.from_bytes(c.buf[1:4], "big")
+        if need > CRYPTO_CAP:
+            flow.hello_done = True
+            flow.crypto = None
+            return
+        if have < need:
+            return
+        flow.hello_done = True
+        flow.crypto = None
+        try:
+            fields = parse_client_hello(bytes(c.buf[:need]))
+        except QuicError:
+            self.malformed += 1
+            return
+        out.update(fields)
