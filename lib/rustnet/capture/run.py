@@ -1,0 +1,229 @@
+"""rn-capture as a library function: open the source, drop privileges, write the stream.
+
+Order matters for least privilege: the capture handle and the ``-w`` file are opened
+while we are still root, then root is given up before the first packet is parsed.
+The stream is a header, ``pkt`` records, ``stats`` records (every second when live,
+one final), and a ``warn`` record when the file is damaged or the interface vanishes.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pcapy
+
+from rustnet.capture.bpf import combine, ssh_self_clause
+from rustnet.capture.interfaces import NoInterfaceError, choose_default, exists, unknown_interface_message
+from rustnet.capture.live import (
+    DEFAULT_BUFFER,
+    DEFAULT_SNAPLEN,
+    DRAIN_LIMIT,
+    InterfaceGone,
+    LiveCapture,
+    LiveOpenError,
+)
+from rustnet.capture.offline import CaptureFileError, file_snaplen, open_capture_file, pump_file
+from rustnet.capture.pcapwrite import PcapWriter
+from rustnet.capture.privdrop import DEFAULT_USER, PrivDropError, drop_privileges, is_root
+from rustnet.capture.signals import StopControl
+from rustnet.cli.common import (
+    EXIT_DAMAGED,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    StageError,
+    warn,
+)
+from rustnet.stream import RecordWriter
+from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header
+
+
+@dataclass
+class CaptureOptions:
+    """Everything rn-capture can be asked to do (the click options, as data)."""
+
+    interface: str | None = None
+    read_file: str | None = None
+    bpf: str = ""
+    snaplen: int = DEFAULT_SNAPLEN
+    promisc: bool = True
+    buffer_size: int = DEFAULT_BUFFER
+    count: int = 0
+    write_pcap: str | None = None
+    drop_user: str | None = DEFAULT_USER  # None: keep root
+    include_self: bool = False
+    stats_interval: float = 1.0
+
+
+def printable(text: str) -> str:
+    """Control characters (from file names, interface names, libpcap messages) shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: str) -> int:
+    """Capture as ``opts`` says into ``writer``; returns the exit status (errors raise StageError)."""
+    ctl = StopControl()
+    ctl.install()
+    if opts.read_file is not None:
+        return _run_file(opts, opts.read_file, writer, prog, producer, ctl)
+    return _run_live(opts, writer, prog, producer, ctl)
+
+
+# --- offline -------------------------------------------------------------------
+def _run_file(opts: CaptureOptions, path: str, writer: RecordWriter, prog: str, producer: str,
+              ctl: StopControl) -> int:
+    try:
+        reader = open_capture_file(path)
+    except CaptureFileError as exc:
+        raise StageError(printable(str(exc)), EXIT_DAMAGED if exc.damaged else EXIT_ERROR) from None
+    if opts.bpf:
+        _set_filter(reader, opts.bpf)
+    linktype = int(reader.datalink())
+    dump = _open_dump(opts, linktype)
+    _maybe_drop(opts)
+    writer.write(make_header(producer, linktype, path, False, file_snaplen(path), time.time()))
+    status = EXIT_OK
+    try:
+        n, damage = pump_file(reader, writer, opts.count, dump, ctl.should_stop)
+        if damage is not None:
+            msg = printable(f"{path}: damaged capture file after {n} packets: {damage}")
+            warn(prog, msg)
+            writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": msg})
+            status = EXIT_DAMAGED
+        writer.write({"t": CAPTURE_STATS, "ts": time.time(), "source": path, "packets": n})
+        writer.close()
+    finally:
+        if dump is not None:
+            dump.close()
+    return EXIT_TERMINATED if ctl.terminated else status
+
+
+# --- live ------------------------------------------------------------------------
+def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: str, ctl: StopControl) -> int:
+    iface = opts.interface
+    if not iface:
+        try:
+            iface = choose_default()
+        except NoInterfaceError as exc:
+            raise StageError(str(exc)) from None
+    if not exists(iface):
+        raise StageError(unknown_interface_message(printable(iface)))
+    try:
+        cap = LiveCapture(iface, opts.snaplen, opts.promisc, opts.buffer_size)
+    except LiveOpenError as exc:
+        raise StageError(_open_error_message(iface, exc)) from None
+    _set_live_filter(cap, opts, prog)
+    cap.start()
+    dump = _open_dump(opts, cap.linktype)
+    _maybe_drop(opts)
+    writer.write(make_header(producer, cap.linktype, iface, True, opts.snaplen, time.time()))
+    writer.flush()
+    try:
+        return _live_loop(cap, opts, writer, dump, prog, iface, ctl)
+    finally:
+        if dump is not None:
+            dump.close()
+        cap.close()
+
+
+def _live_loop(cap: LiveCapture, opts: CaptureOptions, writer: RecordWriter, dump: PcapWriter | None,
+               prog: str, iface: str, ctl: StopControl) -> int:
+    fd, wake = cap.fileno(), ctl.wake_fd
+    interval = opts.stats_interval
+    next_stats = time.monotonic() + interval
+    n = 0
+    status = EXIT_OK
+    try:
+        while not ctl.should_stop():
+            writer.flush()  # never hold packets back while we wait
+            ready, _, _ = select.select([fd, wake], [], [], max(0.0, next_stats - time.monotonic()))
+            if wake in ready:
+                ctl.clear()
+            limit = DRAIN_LIMIT if opts.count <= 0 else min(DRAIN_LIMIT, opts.count - n)
+            n += cap.drain(writer, dump, limit)
+            if 0 < opts.count <= n:
+                break
+            now = time.monotonic()
+            if now >= next_stats:
+                writer.write(_live_stats(cap, iface, n))
+                if dump is not None:
+                    dump.flush()
+                next_stats = now + interval
+        if not ctl.terminated and (opts.count <= 0 or n < opts.count):
+            # What the kernel already handed over is still ours to report.
+            n += cap.drain(writer, dump, DRAIN_LIMIT if opts.count <= 0 else opts.count - n)
+    except InterfaceGone as exc:
+        msg = printable(f"{iface}: capture ended: the interface went down or disappeared ({exc})")
+        warn(prog, msg)
+        writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": msg})
+        status = EXIT_ERROR
+    writer.write(_live_stats(cap, iface, n))
+    writer.close()
+    return EXIT_TERMINATED if ctl.terminated else status
+
+
+def _live_stats(cap: LiveCapture, iface: str, n: int) -> dict[str, Any]:
+    received, dropped, ifdropped = cap.stats()
+    return {"t": CAPTURE_STATS, "ts": time.time(), "source": iface, "packets": n, "received": received,
+            "dropped": dropped, "ifdropped": ifdropped}
+
+
+def _open_error_message(iface: str, exc: LiveOpenError) -> str:
+    if exc.no_device:
+        return unknown_interface_message(printable(iface))
+    if exc.permission:
+        python = os.path.realpath(sys.executable)
+        return (f"no permission to capture on {printable(iface)}: run as root (sudo), or let this Python "
+                f"capture with 'sudo setcap cap_net_raw,cap_net_admin=eip {python}' (every script run by "
+                "that interpreter can then capture), or run only rn-capture privileged: "
+                "'sudo rn-capture | rn-view'")
+    return printable(f"{iface}: cannot capture: {exc.reason}")
+
+
+# --- shared steps ------------------------------------------------------------------
+def _set_filter(handle: Any, expr: str) -> None:
+    try:
+        handle.setfilter(expr)
+    except pcapy.PcapError as exc:
+        raise StageError(printable(f"bad filter {expr!r}: {exc}"), EXIT_USAGE) from None
+
+
+def _set_live_filter(cap: LiveCapture, opts: CaptureOptions, prog: str) -> None:
+    exclusion = None if opts.include_self else ssh_self_clause(os.environ.get("SSH_CONNECTION"))
+    if exclusion is None:
+        if opts.bpf:
+            _set_filter(cap, opts.bpf)
+        return
+    try:
+        cap.setfilter(combine(opts.bpf, exclusion))
+    except pcapy.PcapError:
+        # The user's expression is at fault (reported as such), or this link type cannot
+        # express the exclusion: then capture anyway and say so.
+        if opts.bpf:
+            _set_filter(cap, opts.bpf)
+        warn(prog, "cannot exclude this ssh session from the capture on this link type")
+
+
+def _open_dump(opts: CaptureOptions, linktype: int) -> PcapWriter | None:
+    if not opts.write_pcap:
+        return None
+    try:
+        return PcapWriter(opts.write_pcap, linktype, opts.snaplen)
+    except OSError as exc:
+        raise StageError(printable(f"{opts.write_pcap}: cannot write: {exc.strerror}")) from None
+
+
+def _maybe_drop(opts: CaptureOptions) -> None:
+    if opts.drop_user and is_root():
+        try:
+            drop_privileges(opts.drop_user)
+        except PrivDropError as exc:
+            raise StageError(str(exc)) from None
