@@ -134,6 +134,8 @@ class RecordReader:
                 self._array_unknown = n
         except msgpack.OutOfData:
             return
+        except NewerFormatError:
+            raise
         except Exception as exc:  # msgpack raises several types for corrupt bytes
             self.damage = f"{self.name}: corrupt record stream near byte {up.tell()} ({type(exc).__name__})"
 
