@@ -46,6 +46,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from rustnet.dissect import quic_crypto as qc
+from rustnet.dissect.errors import DissectError
+from rustnet.dissect.safe_text import escape_text
 
 CRYPTO_CAP: Final = 64 * 1024
 MAX_FRAGMENTS: Final = 256
@@ -83,8 +85,8 @@ F_CLOSE: Final = 0x1C
 F_CLOSE_APP: Final = 0x1D
 
 
-class QuicError(ValueError):
-    """The one error the parsers raise on malformed input (caught by inspect)."""
+class QuicError(DissectError):
+    """The one error the QUIC parsers raise on malformed input (caught by inspect)."""
 
 
 # --- small readers -------------------------------------------------------------------
@@ -101,23 +103,6 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     for i in range(1, n):
         v = (v << 8) | buf[pos + i]
     return v, pos + n
-
-
-def escape_text(raw: bytes, cap: int = MAX_NAME) -> str:
-    """Printable ASCII kept, everything else (controls, escapes, non-ASCII) as \\xNN.
-
-    Names from packets are data: nothing that could drive a terminal survives.
-    """
-    raw = raw[:cap]
-    if raw.isascii() and raw.decode("ascii").isprintable() and b"\\" not in raw:
-        return raw.decode("ascii")
-    out = []
-    for b in raw:
-        if 0x20 <= b < 0x7F and b != 0x5C:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return "".join(out)
 
 
 def _version_is_plausible(version: int) -> bool:
@@ -333,7 +318,7 @@ def parse_client_hello(msg: bytes) -> dict[str, Any]:
                 name = body[q + 3:q + 3 + nlen]
                 q += 3 + nlen
                 if ntype == 0 and name:
-                    out["sni"] = escape_text(name)
+                    out["sni"] = escape_text(name, MAX_NAME)
                     break
         elif etype == 16 and "alpn" not in out:
             names = []
@@ -342,7 +327,7 @@ def parse_client_hello(msg: bytes) -> dict[str, Any]:
                 ln = body[q]
                 if ln == 0 or q + 1 + ln > len(body):
                     break
-                names.append(escape_text(body[q + 1:q + 1 + ln]))
+                names.append(escape_text(body[q + 1:q + 1 + ln], MAX_NAME))
                 q += 1 + ln
             out["alpn"] = names
         elif etype == 43 and body:
@@ -605,3 +590,38 @@ class QuicFlows:
             self.malformed += 1
             return
         out.update(fields)
+
+
+# --- building packets (test input, benchmarks) -----------------------------------------
+
+def encode_varint(v: int) -> bytes:
+    """The shortest variable-length integer encoding of ``v`` (< 2**62)."""
+    if v < 0x40:
+        return bytes((v,))
+    if v < 0x4000:
+        return (v | 0x4000).to_bytes(2, "big")
+    if v < 0x40000000:
+        return (v | 0x80000000).to_bytes(4, "big")
+    return (v | 0xC000000000000000).to_bytes(8, "big")
+
+
+def build_long_packet(ptype: int, version: int, dcid: bytes, scid: bytes, pn: int,
+                      payload: bytes, keys: qc.InitialKeys, token: bytes = b"",
+                      pn_len: int = 2) -> bytes:
+    """A protected long-header packet (``ptype`` in v1 numbering, PT_INITIAL/PT_HANDSHAKE).
+
+    The payload is sealed with ``keys`` (for Handshake packets any keys do: an observer
+    cannot open them anyway).
+    """
+    known = qc.profile_for(version)
+    raw_type = ptype
+    if known is not None and known.v2_types:
+        raw_type = _V2_TO_V1.index(ptype)
+    first = 0xC0 | (raw_type << 4) | (pn_len - 1)
+    head = bytes((first,)) + version.to_bytes(4, "big")
+    head += bytes((len(dcid),)) + dcid + bytes((len(scid),)) + scid
+    if ptype == PT_INITIAL:
+        head += encode_varint(len(token)) + token
+    head += encode_varint(pn_len + len(payload) + qc.AEAD_TAG_LEN)
+    head += (pn & ((1 << (8 * pn_len)) - 1)).to_bytes(pn_len, "big")
+    return qc.seal_packet(head, pn_len, payload, pn, keys)
