@@ -4,7 +4,6 @@ RFC 9369 Appendix A (v2). The packets below are the appendices' bytes."""
 from __future__ import annotations
 
 import pytest
-
 from rustnet.dissect import quic_crypto as qc
 from rustnet.dissect.quic import parse_client_hello, parse_frames, parse_long_header
 

@@ -321,7 +321,7 @@ def parse_client_hello(msg: bytes) -> dict[str, Any]:
                     out["sni"] = escape_text(name, MAX_NAME)
                     break
         elif etype == 16 and "alpn" not in out:
-            names = []
+            names: list[str] = []
             q = 2
             while q < len(body) and len(names) < MAX_ALPN:
                 ln = body[q]
