@@ -38,6 +38,35 @@ class LiveOpenError(Exception):
         self.no_device = no_device
 
 
+# libpcap's pcap_activate() error codes (pcap/pcap.h).
+_PCAP_ERROR_NO_SUCH_DEVICE = -5
+_PCAP_ERROR_PERM_DENIED = -8
+_PCAP_ERROR_IFACE_NOT_UP = -9
+_PCAP_ERROR_PROMISC_PERM_DENIED = -11
+
+
+def _open_error(reason: str) -> LiveOpenError:
+    low = reason.lower()
+    return LiveOpenError(reason, permission="permission" in low or "not permitted" in low,
+                         no_device="no such device" in low)
+
+
+def _activate_error(iface: str, code: int, snaplen: int, promisc: bool) -> LiveOpenError:
+    if code == _PCAP_ERROR_NO_SUCH_DEVICE:
+        return LiveOpenError("no such device", no_device=True)
+    if code in (_PCAP_ERROR_PERM_DENIED, _PCAP_ERROR_PROMISC_PERM_DENIED):
+        return LiveOpenError("permission denied", permission=True)
+    if code == _PCAP_ERROR_IFACE_NOT_UP:
+        return LiveOpenError("the interface is not up")
+    # A generic failure: libpcap's text is only reachable through open_live's exception.
+    try:
+        probe = pcapy.open_live(iface, snaplen, 1 if promisc else 0, READ_TIMEOUT_MS)
+    except pcapy.PcapError as exc:
+        return _open_error(str(exc))
+    probe.close()
+    return LiveOpenError(f"pcap_activate failed with status {code}")
+
+
 class InterfaceGone(Exception):
     """Reading failed mid-capture: the interface went down or disappeared."""
 
@@ -56,12 +85,12 @@ class LiveCapture:
             handle.set_promisc(1 if promisc else 0)
             handle.set_buffer_size(buffer_size)
             handle.set_timeout(READ_TIMEOUT_MS)
-            handle.activate()
+            code = handle.activate()
         except pcapy.PcapError as exc:
-            reason = str(exc)
-            low = reason.lower()
-            raise LiveOpenError(reason, permission="permission" in low or "not permitted" in low,
-                                no_device="no such device" in low) from None
+            raise _open_error(str(exc)) from None
+        # pcapy returns activate()'s status instead of raising: negative is an error, positive a warning.
+        if isinstance(code, int) and code < 0:
+            raise _activate_error(iface, code, snaplen, promisc)
         self.handle: Any = handle
 
     def start(self) -> None:
