@@ -399,6 +399,7 @@ class QuicFlows:
         self.malformed = 0      # datagrams with a malformed QUIC packet
         self.decrypted = 0      # Initial packets whose AEAD tag verified
         self.undecryptable = 0  # Initial packets no known key opened
+        self.bugs = 0           # unexpected exceptions caught (should stay 0)
 
     def known(self, key: Any) -> bool:
         """True when the flow was recognised as QUIC (short headers are then inspected)."""
@@ -427,9 +428,10 @@ class QuicFlows:
             self._datagram(flow, bytes(payload), from_client, out)
         except QuicError:
             self.malformed += 1
-        except (ValueError, IndexError, OverflowError):
-            # Defensive: a parser bug must not take the pipeline down; count it.
-            self.malformed += 1
+        except (ValueError, IndexError, OverflowError, KeyError, TypeError):
+            # A bug in these parsers must not take the pipeline down; counted apart so
+            # the fuzz tests see it.
+            self.bugs += 1
         if not flow.reported:
             flow.reported = True
             out.setdefault("quic_state", flow.state or QUIC_INITIAL)
