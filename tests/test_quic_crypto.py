@@ -194,7 +194,7 @@ def test_client_hello_of_appendix(name: str) -> None:
     hello = parse_client_hello(crypto[0][1])
     assert hello["sni"] == "example.com"
     assert hello["alpn"] == ["alpn"]
-    assert hello["tls_version"] == "TLSv1.3"
+    assert hello["tls_version"] == "TLS 1.3"
 
 
 @pytest.mark.parametrize("name", ["v1", "v2"])

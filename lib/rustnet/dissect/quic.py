@@ -20,7 +20,7 @@ API (what :mod:`rustnet.dissect.dpi` calls for UDP payloads)::
   ``quic_version``       ``"0x00000001"``; the version of the client's Initials
   ``sni``                ClientHello server_name, escaped for display (str)
   ``alpn``               ClientHello ALPN protocol names, escaped (list[str])
-  ``tls_version``        ``"TLSv1.3"`` when supported_versions offers 1.3
+  ``tls_version``        highest offered supported_versions entry (``"TLS 1.3"``)
   ``quic_state``         a hint for the tracker: QUIC_INITIAL, QUIC_HANDSHAKE,
                          QUIC_CONNECTED, QUIC_DRAINING (a CONNECTION_CLOSE was seen),
                          QUIC_CLOSED (both sides sent one). Never moves backwards.
@@ -37,8 +37,10 @@ are counted for the state only: their keys never cross the wire.
 
 Bounds: at most ``max_flows`` flows (oldest evicted), ``CRYPTO_CAP`` bytes of CRYPTO
 data per flow, ``MAX_PACKETS_PER_DATAGRAM`` coalesced packets, ``MAX_FRAGMENTS``
-CRYPTO fragments. Malformed input raises :class:`QuicError` inside the parsers; inspect
-catches it and counts it in :attr:`QuicFlows.malformed`.
+CRYPTO fragments. Malformed input raises :class:`QuicError` (a
+:class:`~rustnet.dissect.errors.DissectError`) inside the parsers; inspect catches it and
+counts it in :attr:`QuicFlows.malformed`. The ClientHello body is read by
+:mod:`rustnet.dissect.tls`, names are escaped by :mod:`rustnet.dissect.safe_text`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from rustnet.dissect import quic_crypto as qc
+from rustnet.dissect import tls
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
@@ -54,8 +57,6 @@ MAX_FRAGMENTS: Final = 256
 MAX_PACKETS_PER_DATAGRAM: Final = 16
 MAX_FRAMES_PER_PACKET: Final = 1024
 MAX_VN_VERSIONS: Final = 32
-MAX_ALPN: Final = 16
-MAX_NAME: Final = 255
 MAX_REASON: Final = 256
 MAX_CID: Final = 20
 
@@ -278,62 +279,25 @@ def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool
 # --- TLS ClientHello ------------------------------------------------------------------
 
 def parse_client_hello(msg: bytes) -> dict[str, Any]:
-    """SNI, ALPN and TLS 1.3 offer of a complete ClientHello handshake message.
+    """SNI, ALPN and TLS version offered by a complete ClientHello handshake message.
 
-    ``msg`` starts at the handshake header (type 1, 24-bit length). Raises QuicError
-    when it is not a well-formed ClientHello.
+    ``msg`` starts at the handshake header (type 1, 24-bit length); the body is read by
+    :func:`rustnet.dissect.tls.parse_client_hello`. Raises a DissectError (QuicError when
+    the framing is wrong) when it is not a well-formed ClientHello.
     """
-    if len(msg) < 4 or msg[0] != 1:
+    if len(msg) < 4 or msg[0] != tls.HS_CLIENT_HELLO:
         raise QuicError("not a ClientHello")
     end = 4 + int.from_bytes(msg[1:4], "big")
     if end > len(msg):
         raise QuicError("ClientHello cut")
-    p = 4 + 2 + 32
-    if p + 1 > end:
-        raise QuicError("ClientHello cut")
-    p += 1 + msg[p]                                           # session id
-    if p + 2 > end:
-        raise QuicError("ClientHello cut")
-    p += 2 + int.from_bytes(msg[p:p + 2], "big")              # cipher suites
-    if p + 1 > end:
-        raise QuicError("ClientHello cut")
-    p += 1 + msg[p]                                           # compression methods
+    hello = tls.parse_client_hello(bytes(msg[4:end]))
     out: dict[str, Any] = {}
-    if p + 2 > end:
-        return out
-    ext_end = min(end, p + 2 + int.from_bytes(msg[p:p + 2], "big"))
-    p += 2
-    while p + 4 <= ext_end:
-        etype = int.from_bytes(msg[p:p + 2], "big")
-        elen = int.from_bytes(msg[p + 2:p + 4], "big")
-        body = msg[p + 4:p + 4 + elen]
-        p += 4 + elen
-        if p > ext_end:
-            raise QuicError("extension cut")
-        if etype == 0 and "sni" not in out:
-            q = 2
-            while q + 3 <= len(body):
-                ntype = body[q]
-                nlen = int.from_bytes(body[q + 1:q + 3], "big")
-                name = body[q + 3:q + 3 + nlen]
-                q += 3 + nlen
-                if ntype == 0 and name:
-                    out["sni"] = escape_text(name, MAX_NAME)
-                    break
-        elif etype == 16 and "alpn" not in out:
-            names: list[str] = []
-            q = 2
-            while q < len(body) and len(names) < MAX_ALPN:
-                ln = body[q]
-                if ln == 0 or q + 1 + ln > len(body):
-                    break
-                names.append(escape_text(body[q + 1:q + 1 + ln], MAX_NAME))
-                q += 1 + ln
-            out["alpn"] = names
-        elif etype == 43 and body:
-            versions = {int.from_bytes(body[i:i + 2], "big") for i in range(1, len(body) - 1, 2)}
-            if 0x0304 in versions:
-                out["tls_version"] = "TLSv1.3"
+    if hello.sni:
+        out["sni"] = hello.sni
+    if hello.alpn:
+        out["alpn"] = list(hello.alpn)
+    if hello.versions:
+        out["tls_version"] = tls.version_name(max(hello.versions))
     return out
 
 
@@ -588,7 +552,7 @@ class QuicFlows:
         flow.crypto = None
         try:
             fields = parse_client_hello(bytes(c.buf[:need]))
-        except QuicError:
+        except DissectError:
             self.malformed += 1
             return
         out.update(fields)
