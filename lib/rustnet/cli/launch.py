@@ -1,0 +1,163 @@
+"""What ``rustnet`` runs: the stage command lines for the options given, and the two ways to end.
+
+    live:    rn-capture -i IF | rn-dissect | rn-track | rn-enrich  -> viewer
+    --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich  -> viewer   (pcap / pcapng)
+             rn-dissect F | rn-track | rn-enrich                    -> viewer   (a recorded stream)
+    --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track -> viewer
+
+With ``--json`` there is no viewer and no local rn-enrich for files, so the output is
+exactly the final records of ``rn-capture -r F | rn-dissect | rn-track --format json``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rustnet.cli.common import EXIT_ERROR, EXIT_USAGE, StageError
+from rustnet.cli.supervise import StageSpec
+
+# First bytes of the capture formats libpcap reads (both byte orders; µs and ns pcap).
+PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
+               b"\x0a\x0d\x0d\x0a")
+# Where the remote side finds the commands; the local user's PATH means nothing there.
+REMOTE_PATH_ENV = "RUSTNET_REMOTE_PATH"
+SSH_ENV = "RUSTNET_SSH"
+
+
+@dataclass
+class Options:
+    """Everything the rustnet command line says, after parsing."""
+
+    interface: str | None = None
+    no_localhost: bool = False
+    refresh_ms: int = 1000
+    no_dpi: bool = False
+    log_level: str | None = None
+    bpf_filter: str | None = None
+    read_path: str | None = None
+    json_out: bool = False
+    duration: float | None = None
+    write_pcap: str | None = None
+    record: str | None = None
+    remote: str | None = None
+    debug: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return self.read_path is None
+
+
+def sniff_input(path: str) -> str:
+    """``"pcap"`` for a capture file, ``"records"`` for anything else (a recorded stream).
+
+    Raises StageError (status 1) when the file cannot be opened, so the user sees one line
+    before any process starts.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except IsADirectoryError:
+        raise StageError(f"{path}: is a directory", EXIT_ERROR) from None
+    except OSError as exc:
+        raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    return "pcap" if head in PCAP_MAGICS else "records"
+
+
+def command(name: str) -> list[str]:
+    """How to start stage ``name``: the script beside our interpreter, else PATH, else ``-m``."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    return [sys.executable, "-m", f"rustnet_cmds.{name.removeprefix('rn-')}"]
+
+
+def check(opts: Options) -> None:
+    """Refuse option combinations that cannot mean anything (usage errors, status 2)."""
+    if opts.read_path is not None and (opts.interface or opts.remote):
+        raise StageError("--read cannot be combined with -i/--interface or --remote", EXIT_USAGE)
+    if opts.remote is not None and opts.write_pcap is not None:
+        raise StageError("--write-pcap is not available with --remote (the packets stay on the remote "
+                         "host); run 'ssh HOST rn-capture -w FILE' there instead", EXIT_USAGE)
+    if opts.remote is not None and (not opts.remote or opts.remote.startswith("-")):
+        raise StageError(f"--remote needs [USER@]HOST, not {opts.remote!r}", EXIT_USAGE)
+    for what, path in (("--write-pcap", opts.write_pcap), ("--record", opts.record)):
+        if path is not None and opts.read_path is not None and _same_file(path, opts.read_path):
+            raise StageError(f"{what} would overwrite the --read file {opts.read_path}", EXIT_USAGE)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def plan(opts: Options) -> list[StageSpec]:
+    """The stages to start for ``opts``, first to last (the viewer is not among them)."""
+    check(opts)
+    dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else [])]
+    track = [*command("rn-track")]
+    enrich = [*command("rn-enrich")]
+    stages: list[StageSpec] = []
+    if opts.remote is not None:
+        stages.append(StageSpec("ssh", remote_command(opts)))
+        stages.append(StageSpec("rn-dissect", dissect))
+        stages.append(StageSpec("rn-track", track))
+        return stages
+    if opts.read_path is not None and sniff_input(opts.read_path) == "records":
+        if opts.bpf_filter or opts.write_pcap:
+            raise StageError(f"{opts.read_path} is a recorded record stream, not a capture: "
+                             "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
+                             EXIT_USAGE)
+        stages.append(StageSpec("rn-dissect", [*dissect, opts.read_path]))
+    else:
+        capture = [*command("rn-capture")]
+        if opts.read_path is not None:
+            capture += ["-r", opts.read_path]
+        elif opts.interface:
+            capture += ["-i", opts.interface]
+        if opts.bpf_filter:
+            capture += ["-f", opts.bpf_filter]
+        if opts.write_pcap:
+            capture += ["-w", opts.write_pcap]
+        stages.append(StageSpec("rn-capture", capture))
+        stages.append(StageSpec("rn-dissect", dissect))
+    stages.append(StageSpec("rn-track", track))
+    if not (opts.json_out and opts.read_path is not None):
+        stages.append(StageSpec("rn-enrich", enrich))
+    return stages
+
+
+def remote_command(opts: Options) -> list[str]:
+    """``ssh [options] HOST 'rn-capture ... | rn-enrich'``; the remote capture skips its own ssh."""
+    assert opts.remote is not None
+    ssh = shlex.split(os.environ.get(SSH_ENV, "ssh"))
+    capture = ["rn-capture"]
+    if opts.interface:
+        capture += ["-i", opts.interface]
+    if opts.bpf_filter:
+        capture += ["-f", opts.bpf_filter]
+    # The remote exit status is rn-capture's (a shell pipeline would report rn-enrich's), so a
+    # remote permission error ends the local run like a local one.
+    script = (f"exec 3>&1; s=$({{ {{ {shlex.join(capture)}; echo $? >&4; }} | rn-enrich >&3; }} 4>&1); "
+              "exit \"${s:-1}\"")
+    remote_path = os.environ.get(REMOTE_PATH_ENV)
+    if remote_path:
+        script = f"PATH={shlex.quote(remote_path)}:\"$PATH\"; export PATH; {script}"
+    # -T: no terminal (binary stream); BatchMode: a password prompt would fight the TUI for the tty.
+    return [*ssh, "-T", "-o", "BatchMode=yes", "--", opts.remote, script]
+
+
+def list_interfaces() -> int:
+    """``rustnet --list-interfaces``: rn-capture's own list (what it can really capture on)."""
+    import subprocess
+    return subprocess.run([*command("rn-capture"), "--list-interfaces"], stdin=subprocess.DEVNULL).returncode

@@ -1,0 +1,91 @@
+"""Optional session log for ``rustnet -l LEVEL``: one timestamped file per run, mode 0600.
+
+Logging is off unless a level is given (the seed's behaviour). The file lands in
+``logs/rustnet_YYYY-MM-DD_HH-MM-SS.log`` under the current directory and is created
+0600 before anything is written, because it holds connection data (addresses,
+host names, process names). Python has no TRACE level; we add one below DEBUG for
+per-record detail.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Final
+
+TRACE: Final = 5
+logging.addLevelName(TRACE, "TRACE")
+
+# The seed's level names, mapped onto logging's numbers.
+LEVELS: Final = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
+                 "debug": logging.DEBUG, "trace": TRACE}
+LOG_DIR: Final = "logs"
+LOGGER_NAME: Final = "rustnet"
+
+# C0/C1 controls and DEL, shown escaped so a log viewed with `cat` cannot drive the terminal.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL.pop(0x09)  # a tab is harmless in a log line
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters (including ESC) replaced by visible ``\\xNN`` escapes."""
+    return text.translate(_CONTROL)
+
+
+class _EscapingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().format(record))
+
+
+def log_file_name(now: float | None = None) -> str:
+    """``rustnet_YYYY-MM-DD_HH-MM-SS.log`` for ``now`` (local time, like the seed)."""
+    return time.strftime("rustnet_%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
+
+
+def open_private(path: Path) -> int:
+    """Open ``path`` for appending, created 0600 (never through a symlink); returns the fd."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file from the same second keeps no wider mode
+    return fd
+
+
+def setup_logging(level_name: str | None, log_dir: str | Path = LOG_DIR) -> Path | None:
+    """Start the session log at ``level_name`` (None: logging stays off). Returns the file's path.
+
+    Raises OSError when the directory or file cannot be created; the caller turns that
+    into a one-line error.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.propagate = False
+    if level_name is None:
+        logger.addHandler(logging.NullHandler())
+        logger.setLevel(logging.CRITICAL + 1)
+        return None
+    level = LEVELS[level_name.lower()]
+    directory = Path(log_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / log_file_name()
+    fd = open_private(path)
+    stream = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace", buffering=1)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_EscapingFormatter("%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s",
+                                            datefmt="%Y-%m-%d %H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return path
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    """The session logger, or a child of it (``rustnet.rn-capture``) for a stage's lines."""
+    return logging.getLogger(LOGGER_NAME if name is None else f"{LOGGER_NAME}.{name}")
+
+
+def close_logging() -> None:
+    """Flush and close the session log's handlers (end of run)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        handler.flush()
+        handler.close()
+        logger.removeHandler(handler)

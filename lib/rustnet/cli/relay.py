@@ -1,0 +1,189 @@
+"""Between the last stage and the viewer: copy the records, tee them, log them, add warnings.
+
+The relay decodes the last stage's output (connection records are few, so this is
+cheap) and re-encodes it into the pipe the viewer reads. Working on records rather
+than bytes lets it append a ``warn`` record the moment a stage dies — the viewer
+then shows why instead of going quiet — and keeps the stream valid even when a
+stage was killed in the middle of a frame. The same records go to ``--record``
+and, when logging is on, to the session log (header, capture statistics, warnings,
+connection state changes; every record at TRACE).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from rustnet.cli.logsetup import TRACE, get_logger
+from rustnet.cli.supervise import Child, Pipeline
+from rustnet.stream import PipeClosed, Record, RecordReader, RecordWriter
+from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, WARNING, record_type
+
+MAX_TRACKED_STATES = 200_000  # connection ids whose last state we remember for the log
+STATS_LOG_EVERY = 10.0  # seconds between capture statistics lines at INFO
+
+
+class RecordLog:
+    """Turns records into log lines: what the seed's log files hold."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self.states: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+        self._last_stats_at = 0.0
+        self.last_stats: dict[str, Any] | None = None
+
+    def observe(self, recs: list[Record]) -> None:
+        log = self.log
+        trace = log.isEnabledFor(TRACE)
+        debug = log.isEnabledFor(logging.DEBUG)
+        for rec in recs:
+            if trace:
+                log.log(TRACE, "record %s", _short(rec))
+            if not isinstance(rec, dict):
+                continue
+            t = rec.get("t")
+            if t == CONN:
+                if debug:
+                    self._conn(rec)
+            elif t == CAPTURE_STATS:
+                self._stats(rec)
+            elif t == HEADER:
+                log.info("stream: source=%s live=%s linktype=%s snaplen=%s stages=%s", rec.get("source"),
+                         rec.get("live"), rec.get("linktype"), rec.get("snaplen"), rec.get("stages"))
+            elif t == WARNING:
+                log.warning("%s: %s", rec.get("stage"), rec.get("msg"))
+
+    def _conn(self, rec: dict[str, Any]) -> None:
+        cid = rec.get("id")
+        state = rec.get("state")
+        try:
+            old = self.states.get(cid, None)
+        except TypeError:  # an unhashable id from a hostile stream
+            return
+        if old == state:
+            return
+        self.states[cid] = state
+        self.states.move_to_end(cid)
+        if len(self.states) > MAX_TRACKED_STATES:
+            self.states.popitem(last=False)
+        self.log.debug("conn %s %s %s:%s -> %s:%s %s -> %s", cid, rec.get("proto"), rec.get("src"),
+                       rec.get("sport"), rec.get("dst"), rec.get("dport"), old or "new", state)
+
+    def _stats(self, rec: dict[str, Any]) -> None:
+        now = time.monotonic()
+        self.last_stats = rec
+        line = ("capture statistics: source=%s packets=%s received=%s dropped=%s ifdropped=%s",
+                rec.get("source"), rec.get("packets"), rec.get("received"), rec.get("dropped"),
+                rec.get("ifdropped"))
+        if now - self._last_stats_at >= STATS_LOG_EVERY:
+            self._last_stats_at = now
+            self.log.info(*line)
+        else:
+            self.log.debug(*line)
+
+    def finish(self) -> None:
+        if self.last_stats is not None:
+            rec = self.last_stats
+            self.log.info("final capture statistics: packets=%s received=%s dropped=%s ifdropped=%s",
+                          rec.get("packets"), rec.get("received"), rec.get("dropped"), rec.get("ifdropped"))
+
+
+def _short(rec: Record) -> str:
+    text = repr(rec)
+    return text if len(text) <= 600 else text[:600] + "..."
+
+
+def warn_record(stage: str, msg: str) -> dict[str, Any]:
+    return {"t": WARNING, "ts": time.time(), "stage": stage, "msg": msg}
+
+
+class Relay:
+    """A thread copying records from ``src_fd`` to ``dst_fd`` (and ``record_path``)."""
+
+    def __init__(self, src_fd: int, dst_fd: int, pipeline: Pipeline, record_path: str | None = None) -> None:
+        self.src_fd = src_fd
+        self.dst_fd = dst_fd
+        self.pipeline = pipeline
+        self.log = get_logger()
+        self.record_log = RecordLog(get_logger("stream"))
+        self.record_fd: int | None = None
+        if record_path is not None:
+            self.record_fd = os.open(record_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.record_error: str | None = None
+        self.damage: str | None = None
+        self.records = 0
+        self._reported: set[int] = set()
+        self._thread = threading.Thread(target=self._run, name="rustnet-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        out = RecordWriter(self.dst_fd)
+        rec_out = RecordWriter(self.record_fd) if self.record_fd is not None else None
+        reader = RecordReader(self.src_fd, self.pipeline.children[-1].name if self.pipeline.children else "-")
+        try:
+            while not reader.done:
+                recs = reader.poll(0.2)
+                if recs:
+                    self.records += len(recs)
+                    self.record_log.observe(recs)
+                    out.write_many(recs)
+                    if rec_out is not None:
+                        rec_out = self._tee(rec_out, recs)
+                    out.flush()
+                self._report_failures(out)
+            self.damage = reader.damage
+            if reader.damage:
+                self.log.warning("%s", reader.damage)
+                out.write(warn_record("rustnet", reader.damage))
+            # The stream ended: the stages are exiting; say why any of them failed.
+            self.pipeline.wait_all(2.0)
+            self._report_failures(out)
+            out.close()
+            if rec_out is not None:
+                self._tee(rec_out, [])
+        except (PipeClosed, OSError):
+            pass  # the viewer is gone: nothing left to relay to
+        except Exception:  # never let the relay thread die silently: the log says why
+            self.log.exception("relay failed")
+        finally:
+            self.record_log.finish()
+            for fd in (self.src_fd, self.dst_fd, self.record_fd):
+                if fd is not None:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+
+    def _tee(self, rec_out: RecordWriter, recs: list[Record]) -> RecordWriter | None:
+        try:
+            rec_out.write_many(recs)
+            rec_out.flush()
+            return rec_out
+        except (OSError, PipeClosed) as exc:
+            self.record_error = f"--record stopped: {exc}"
+            self.log.error("%s", self.record_error)
+            return None
+
+    def _report_failures(self, out: RecordWriter) -> None:
+        for child in self.pipeline.failures():
+            if id(child) not in self._reported:
+                self._reported.add(id(child))
+                out.write(warn_record(child.name, _exit_message(child)))
+                out.flush()
+
+
+def _exit_message(child: Child) -> str:
+    return child.describe_exit().removeprefix(child.name + " ")
+
+
+__all__ = ["Relay", "RecordLog", "record_type", "warn_record"]

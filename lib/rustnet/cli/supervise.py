@@ -1,0 +1,359 @@
+"""Run the pipeline stages as child processes and make sure none outlives ``rustnet``.
+
+The stages run in one process group of their own, so a single ``killpg`` ends them
+all and a Ctrl+C typed at the terminal reaches only ``rustnet``, which decides what
+each stage gets (a first SIGINT to the capture stage only, so the others drain).
+On Linux every child also asks the kernel for SIGKILL when ``rustnet`` dies
+(``PR_SET_PDEATHSIG``), which covers the one case no handler can: ``kill -9``.
+
+Each child's stderr is read by one thread: every line is logged under the stage's
+name and the last few are kept, so when a stage dies the viewer and the final
+error message can say why.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rustnet.cli.logsetup import escape_controls, get_logger
+
+PR_SET_PDEATHSIG = 1
+MAX_LINE = 2000  # longer stderr lines are cut: a hostile stream must not grow our memory
+KEEP_LINES = 20
+
+
+@dataclass
+class StageSpec:
+    """One process of the pipeline: its display name and command line."""
+
+    name: str
+    argv: list[str]
+    stdin_path: str | None = None  # first stage only: a file to read instead of /dev/null
+
+
+@dataclass
+class Child:
+    spec: StageSpec
+    proc: subprocess.Popen[bytes]
+    stderr_fd: int
+    lines: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=KEEP_LINES))
+    partial: bytearray = field(default_factory=bytearray)
+    status: int | None = None
+    stderr_closed: bool = False
+    stopped_by_us: bool = False  # exited after teardown began: not a failure to report
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def last_line(self) -> str | None:
+        return self.lines[-1] if self.lines else None
+
+    def describe_exit(self) -> str:
+        """``rn-capture exited with status 1: <its last stderr line>`` (or killed by a signal)."""
+        status = self.status
+        if status is None:
+            what = "is still running"
+        elif status < 0:
+            what = f"was killed by {_signal_name(-status)}"
+        else:
+            what = f"exited with status {status}"
+        line = self.last_line
+        return f"{self.name} {what}" + (f": {line}" if line else "")
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def _load_prctl() -> Callable[[int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl: Callable[[int, int], int] = libc.prctl
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _child_setup(parent_pid: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec: die with the parent, default signal dispositions."""
+    prctl = _PRCTL
+
+    def setup() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                os._exit(1)
+        # Python ignores SIGPIPE; a stage must see EPIPE or die of it like any Unix filter.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    return setup
+
+
+class Pipeline:
+    """``stage0 | stage1 | ... ``: started, watched and torn down together."""
+
+    def __init__(self, specs: list[StageSpec], echo_stderr: bool = False,
+                 on_exit: Callable[[Child], None] | None = None) -> None:
+        if not specs:
+            raise ValueError("a pipeline needs at least one stage")
+        self.specs = specs
+        self.children: list[Child] = []
+        self.pgid: int | None = None
+        self.echo_stderr = echo_stderr  # copy stages' stderr to ours (headless mode)
+        self.on_exit = on_exit
+        self.log = get_logger()
+        self._cond = threading.Condition()
+        self._watcher: threading.Thread | None = None
+        self._stop = False
+        self._tearing = False
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+
+    # --- start ---------------------------------------------------------------
+    def start(self) -> int:
+        """Spawn every stage; returns the read end of the last stage's stdout (ours to close)."""
+        prev_out: int | None = None
+        setup = _child_setup(os.getpid())
+        try:
+            for i, spec in enumerate(self.specs):
+                if i == 0:
+                    stdin: int = (os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC) if spec.stdin_path
+                                  else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                else:
+                    assert prev_out is not None
+                    stdin = prev_out
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                try:
+                    proc = subprocess.Popen(
+                        spec.argv, stdin=stdin, stdout=out_w, stderr=err_w, close_fds=True,
+                        process_group=0 if self.pgid is None else self.pgid, preexec_fn=setup)
+                except OSError:
+                    os.close(out_r)
+                    os.close(err_r)
+                    raise
+                finally:
+                    os.close(stdin)
+                    os.close(out_w)
+                    os.close(err_w)
+                    prev_out = None
+                if self.pgid is None:
+                    self.pgid = proc.pid
+                self.log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(spec.argv))
+                self.children.append(Child(spec, proc, err_r))
+                prev_out = out_r
+        except BaseException:
+            if prev_out is not None:
+                os.close(prev_out)
+            self.teardown()
+            raise
+        assert prev_out is not None
+        self._watcher = threading.Thread(target=self._watch, name="rustnet-supervise", daemon=True)
+        self._watcher.start()
+        return prev_out
+
+    # --- watching ------------------------------------------------------------
+    def _watch(self) -> None:
+        """Read every stage's stderr and notice exits, until all have exited and said everything."""
+        open_fds = {c.stderr_fd: c for c in self.children}
+        while True:
+            if open_fds:
+                try:
+                    ready, _, _ = select.select([*open_fds, self._wake_r], [], [], 0.1)
+                except (OSError, ValueError):
+                    ready = []
+                for fd in ready:
+                    if fd == self._wake_r:
+                        try:
+                            os.read(self._wake_r, 4096)
+                        except OSError:
+                            pass
+                        continue
+                    child = open_fds[fd]
+                    if not self._read_stderr(child):
+                        del open_fds[fd]
+                        os.close(fd)
+                        with self._cond:
+                            child.stderr_closed = True
+                            self._cond.notify_all()
+            else:
+                time.sleep(0.05)
+            if not self._tearing:
+                self._reap()
+            with self._cond:
+                if all(c.status is not None for c in self.children) and not open_fds:
+                    self._cond.notify_all()
+                    return
+                if self._stop and not open_fds:
+                    return
+
+    def _read_stderr(self, child: Child) -> bool:
+        try:
+            chunk = os.read(child.stderr_fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            if child.partial:
+                self._line(child, bytes(child.partial))
+                child.partial.clear()
+            return False
+        child.partial += chunk
+        while True:
+            nl = child.partial.find(b"\n")
+            if nl < 0:
+                break
+            self._line(child, bytes(child.partial[:nl]))
+            del child.partial[:nl + 1]
+        if len(child.partial) > MAX_LINE:
+            self._line(child, bytes(child.partial[:MAX_LINE]))
+            child.partial.clear()
+        return True
+
+    def _line(self, child: Child, raw: bytes) -> None:
+        text = escape_controls(raw[:MAX_LINE].decode("utf-8", "backslashreplace").rstrip("\r"))
+        if not text.strip():
+            return
+        with self._cond:
+            child.lines.append(text)
+        get_logger(child.name).warning("%s", text)
+        if self.echo_stderr:
+            try:
+                sys.stderr.write(text + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+
+    def _reap(self) -> None:
+        for child in self.children:
+            if child.status is None:
+                status = child.proc.poll()
+                if status is not None:
+                    with self._cond:
+                        if child.status is not None:  # the other thread got there first
+                            continue
+                        child.status = status
+                        child.stopped_by_us = self._tearing
+                        self._cond.notify_all()
+                    level = 20 if status in (0, -signal.SIGTERM, -signal.SIGPIPE, 130, 143) else 40
+                    self.log.log(level, "%s (pid %d) %s", child.name, child.proc.pid,
+                                 child.describe_exit().removeprefix(child.name + " "))
+                    if self.on_exit is not None:
+                        self.on_exit(child)
+
+    # --- queries -------------------------------------------------------------
+    def wait_all(self, timeout: float | None = None) -> bool:
+        """Wait until every stage has exited and its stderr is read; True if they all did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watcher = self._watcher
+        if watcher is None:
+            return True
+        with self._cond:
+            while watcher.is_alive():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(0.1 if remaining is None else min(remaining, 0.1))
+        return True
+
+    def wait_exit_or(self, ready: Callable[[], bool], timeout: float) -> Child | None:
+        """Wait until ``ready()`` or a stage fails (returned), for at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            failed = self.first_failure()
+            if failed is not None:
+                # Its last stderr line may still be in the pipe: give it a moment to arrive.
+                end = time.monotonic() + 0.5
+                with self._cond:
+                    while not failed.stderr_closed and time.monotonic() < end:
+                        self._cond.wait(0.02)
+                return failed
+            if ready():
+                return None
+            with self._cond:
+                self._cond.wait(0.02)
+        return None
+
+    def first_failure(self) -> Child | None:
+        """The most upstream stage that exited abnormally (the cause, not the echoes downstream)."""
+        failures = self.failures()
+        return failures[0] if failures else None
+
+    def failures(self) -> list[Child]:
+        """Stages that exited abnormally on their own (not because we stopped them), upstream first."""
+        return [c for c in self.children
+                if c.status is not None and not c.stopped_by_us and is_failure(c.status)]
+
+    @property
+    def first(self) -> Child:
+        return self.children[0]
+
+    # --- control ---------------------------------------------------------------
+    def interrupt_source(self) -> None:
+        """Ask the first stage to stop (SIGINT); the rest drain its output and finish."""
+        child = self.children[0] if self.children else None
+        if child is not None and child.status is None:
+            self.log.info("stopping %s (SIGINT)", child.name)
+            try:
+                child.proc.send_signal(signal.SIGINT)
+            except (ProcessLookupError, OSError):
+                pass
+
+    def teardown(self, grace: float = 1.0) -> None:
+        """End every stage: SIGTERM to the group, SIGKILL after ``grace`` seconds; reap all."""
+        self._reap()  # exits that happened before now are the stages' own
+        self._tearing = True
+        if self.pgid is not None and any(c.proc.poll() is None for c in self.children):
+            self.log.info("stopping all stages (SIGTERM)")
+            self._killpg(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(c.proc.poll() is None for c in self.children):
+                time.sleep(0.01)
+            if any(c.proc.poll() is None for c in self.children):
+                self.log.warning("stages still running after %.1fs: SIGKILL", grace)
+                self._killpg(signal.SIGKILL)
+        for child in self.children:
+            try:
+                child.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - only when the kernel is stuck
+                pass
+        self._reap()
+        self._stop = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        if self._watcher is not None:
+            self._watcher.join(2.0)
+
+    def _killpg(self, sig: int) -> None:
+        assert self.pgid is not None
+        try:
+            os.killpg(self.pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def is_failure(status: int) -> bool:
+    """A stage's exit status that means something went wrong (not a normal end or our own stop)."""
+    return status not in (0, 130, 143, -signal.SIGTERM, -signal.SIGINT, -signal.SIGPIPE, 141)

@@ -1,0 +1,328 @@
+"""The body of ``rustnet``: start the stages, feed the viewer (or print JSON), end everything.
+
+Two ways to run:
+
+* TUI: the stages run as processes; a relay thread copies their records into a pipe
+  the viewer reads in this process. If a stage fails before anything arrives (no
+  permission, unknown interface, bad filter) there is no TUI at all: its one-line
+  error is printed and rustnet exits with its status.
+* ``--json``: no terminal; the final connection record of every connection is written
+  as JSON Lines when the input ends (file) or on Ctrl+C / ``--duration`` (live).
+
+Either way every stage is ended and reaped before we exit (see supervise.py).
+"""
+
+from __future__ import annotations
+
+import collections
+import getpass
+import os
+import select
+import signal
+import sys
+import threading
+from typing import Any
+
+from rustnet import __version__
+from rustnet.cli.common import (
+    EXIT_DAMAGED,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    StageError,
+    Terminated,
+    warn,
+)
+from rustnet.cli.launch import Options, plan
+from rustnet.cli.logsetup import close_logging, get_logger, setup_logging
+from rustnet.cli.relay import Relay
+from rustnet.cli.supervise import Child, Pipeline
+from rustnet.stream import PipeClosed, RecordReader, RecordWriter
+from rustnet.stream.records import CONN
+
+PROG = "rustnet"
+# How long the TUI waits for the first record before it opens anyway (first frame < 1 s).
+START_GATE_SECONDS = 0.9
+START_GATE_REMOTE_SECONDS = 10.0
+
+
+def run(opts: Options) -> int:
+    """Run rustnet as ``opts`` says; returns the exit status. Errors are one line on stderr."""
+    try:
+        log_path = setup_logging(opts.log_level)
+    except OSError as exc:
+        raise StageError(f"cannot create the log file in logs/: {exc.strerror or exc}") from None
+    log = get_logger()
+    status = EXIT_ERROR
+    try:
+        _log_start(opts, log_path)
+        specs = plan(opts)
+        if not opts.json_out and not os.isatty(1):
+            raise StageError("the TUI needs a terminal on standard output; use --json to write "
+                             "connection records to a pipe or file", EXIT_USAGE)
+        status = _run_json(opts, specs) if opts.json_out else _run_tui(opts, specs)
+        return status
+    except StageError as exc:
+        log.error("%s", exc)
+        status = exc.status
+        raise
+    finally:
+        log.info("rustnet exiting with status %s", status)
+        close_logging()
+
+
+def _log_start(opts: Options, log_path: Any) -> None:
+    log = get_logger()
+    if not log.isEnabledFor(20):
+        return
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    log.info("rustnet %s starting: pid %d, user %s (uid %d), python %s, argv %s", __version__, os.getpid(),
+             user, os.geteuid(), sys.version.split()[0], sys.argv[1:])
+    log.info("log file %s", log_path)
+    if opts.read_path is not None:
+        log.info("reading %s", opts.read_path)
+        return
+    if opts.remote is not None:
+        log.info("remote capture on %s, interface %s", opts.remote, opts.interface or "(its default)")
+        return
+    iface = opts.interface
+    try:
+        from rustnet.capture.interfaces import default_route_interface
+        iface = iface or default_route_interface()
+    except Exception as exc:  # the capture stage reports real problems; this is only for the log
+        log.debug("default interface lookup failed: %s", exc)
+    log.info("interface %s%s", iface or "(none found)", "" if opts.interface else " (default route)")
+    try:
+        import psutil
+        for addr in psutil.net_if_addrs().get(iface or "", []):
+            log.info("interface %s address %s", iface, addr.address)
+        st = psutil.net_if_stats().get(iface or "")
+        if st is not None:
+            log.info("interface %s up=%s mtu=%s speed=%sMb/s", iface, st.isup, st.mtu, st.speed)
+    except Exception as exc:
+        log.debug("interface details unavailable: %s", exc)
+
+
+# --- headless -------------------------------------------------------------------------
+def _run_json(opts: Options, specs: list[Any]) -> int:
+    pipeline = Pipeline(specs, echo_stderr=True)
+    view_r, view_w = os.pipe2(os.O_CLOEXEC)
+    _install_signals(pipeline)
+    timer: threading.Timer | None = None
+    relay: Relay | None = None
+    try:
+        last = pipeline.start()
+        relay = Relay(last, view_w, pipeline, opts.record)
+        view_w = -1
+        relay.start()
+        if opts.duration is not None:
+            timer = threading.Timer(opts.duration, pipeline.interrupt_source)
+            timer.daemon = True
+            timer.start()
+        write_final_records(view_r, RecordWriter(1, "json"), opts.no_localhost)
+        pipeline.wait_all(5.0)
+        relay.join(2.0)
+    except PipeClosed:
+        pass  # `| head`: a quiet end
+    except KeyboardInterrupt:
+        return _end(pipeline, EXIT_INTERRUPTED)
+    except Terminated:
+        return _end(pipeline, EXIT_TERMINATED)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        _restore_signals()
+        pipeline.teardown()
+        for fd in (view_r, view_w):
+            if fd >= 0:
+                _close(fd)
+    return _final_status(pipeline, relay)
+
+
+def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> None:
+    """The last record of every connection id, in the order of their last appearance."""
+    finals: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
+    reader = RecordReader(fd, PROG)
+    anonymous = 0
+    while not reader.done:
+        for rec in reader.poll(None):
+            if not isinstance(rec, dict) or rec.get("t") != CONN:
+                continue
+            key = rec.get("id")
+            if not isinstance(key, (int, str)):
+                anonymous += 1  # no usable id: every such record stands alone
+                key = ("anonymous", anonymous)
+            finals[key] = rec
+            finals.move_to_end(key)
+    for rec in finals.values():
+        if not (no_localhost and is_localhost(rec)):
+            out.write(rec)
+    out.close()
+
+
+def is_localhost(rec: dict[str, Any]) -> bool:
+    """Both ends on loopback: what ``--no-localhost`` hides."""
+    return _loopback(rec.get("src")) and _loopback(rec.get("dst"))
+
+
+def _loopback(addr: Any) -> bool:
+    if not isinstance(addr, str):
+        return False
+    import ipaddress
+    try:
+        return ipaddress.ip_address(addr).is_loopback
+    except ValueError:
+        return False
+
+
+# --- TUI ------------------------------------------------------------------------------
+def _run_tui(opts: Options, specs: list[Any]) -> int:
+    pipeline = Pipeline(specs, echo_stderr=False)
+    view_r, view_w = os.pipe2(os.O_CLOEXEC)
+    timer: threading.Timer | None = None
+    relay: Relay | None = None
+    status = EXIT_OK
+    old = _install_term_signals()
+    try:
+        last = pipeline.start()
+        relay = Relay(last, view_w, pipeline, opts.record)
+        view_w = -1
+        relay.start()
+        gate = START_GATE_REMOTE_SECONDS if opts.remote else START_GATE_SECONDS
+        failed = pipeline.wait_exit_or(lambda: _readable(view_r), gate)
+        if failed is not None:
+            return _startup_failure(pipeline, failed)
+        if opts.duration is not None:
+            timer = threading.Timer(opts.duration, pipeline.interrupt_source)
+            timer.daemon = True
+            timer.start()
+        from rustnet.cli.viewer import run_viewer
+        status = run_viewer(view_r, opts, _source_label(opts))
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    except Terminated:
+        status = EXIT_TERMINATED
+    finally:
+        if timer is not None:
+            timer.cancel()
+        pipeline.teardown()
+        for fd in (view_r, view_w):
+            if fd >= 0:
+                _close(fd)
+        if relay is not None:
+            relay.join(2.0)
+        _restore(old)
+    for child in pipeline.failures():
+        warn(PROG, child.describe_exit())
+    if relay is not None and relay.record_error:
+        warn(PROG, relay.record_error)
+    if status == EXIT_OK:
+        return _final_status(pipeline, relay)
+    return status
+
+
+def _source_label(opts: Options) -> str:
+    if opts.read_path is not None:
+        return opts.read_path
+    if opts.remote is not None:
+        return f"{opts.remote}:{opts.interface or 'default'}"
+    return opts.interface or "default interface"
+
+
+def _readable(fd: int) -> bool:
+    ready, _, _ = select.select([fd], [], [], 0)
+    return bool(ready)
+
+
+def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
+    """A stage failed before the first record: its own message, once, then its status."""
+    pipeline.teardown()
+    lines = list(failed.lines)
+    if lines:
+        for line in lines[-3:]:
+            try:
+                sys.stderr.write(line + "\n")
+            except (OSError, ValueError):
+                pass
+    else:
+        warn(PROG, failed.describe_exit())
+    status = failed.status if failed.status is not None and failed.status > 0 else EXIT_ERROR
+    return status
+
+
+# --- endings ---------------------------------------------------------------------------
+def _final_status(pipeline: Pipeline, relay: Relay | None) -> int:
+    failures = pipeline.failures()
+    if failures:
+        first = failures[0]
+        if not first.lines:  # killed without a word: say what happened
+            warn(PROG, first.describe_exit())
+        if first.status is not None and first.status > 0:
+            return first.status
+        return EXIT_ERROR
+    if relay is not None and relay.damage:
+        warn(PROG, relay.damage)
+        return EXIT_DAMAGED
+    if relay is not None and relay.record_error:
+        warn(PROG, relay.record_error)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _end(pipeline: Pipeline, status: int) -> int:
+    pipeline.teardown(grace=0.5)
+    return status
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+# --- signals ---------------------------------------------------------------------------
+_SAVED: dict[int, Any] = {}
+
+
+def _install_signals(pipeline: Pipeline) -> None:
+    """Headless: the first Ctrl+C stops the capture (the rest drain), the second ends at once."""
+    count = [0]
+
+    def on_int(signum: int, frame: Any) -> None:
+        count[0] += 1
+        if count[0] == 1:
+            pipeline.interrupt_source()
+        else:
+            raise KeyboardInterrupt
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    for sig, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, on_term), (signal.SIGHUP, on_term)):
+        _SAVED[sig] = signal.signal(sig, handler)
+
+
+def _restore_signals() -> None:
+    for sig, handler in _SAVED.items():
+        signal.signal(sig, handler)
+    _SAVED.clear()
+
+
+def _install_term_signals() -> dict[int, Any]:
+    """TUI: SIGTERM and SIGHUP unwind like an exception, so the terminal is restored on the way out."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    return {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def _restore(old: dict[int, Any]) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
