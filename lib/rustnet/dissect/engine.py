@@ -1,0 +1,340 @@
+"""The dissect stage: ``pkt`` records in, one ``sum`` record per IP or ARP packet out.
+
+A :class:`Dissector` is a :class:`~rustnet.stream.stage.Stage`. It reads each packet with
+the link type of the latest ``hdr`` record (which it passes on restamped), passes every
+other record through in order, and never raises on packet bytes or record content:
+
+* frames that are not IP or ARP (LLDP, STP, ...) are counted (``non_ip``), not emitted;
+* frames of a link type it does not know are counted (``other``), with one ``warn`` record;
+* a frame whose L3 header is cut or damaged is counted (``truncated``/``malformed``);
+* an IP packet whose L4 header is cut or damaged is emitted with ``info.malformed`` and
+  counted; one cut by snaplen after its L4 header is emitted with ``info.trunc`` and counted.
+
+The counters go downstream as a ``dstats`` record when they changed (``tick``) and at the end.
+
+The hot path (Ethernet/IPv4/TCP) is a handful of ``struct`` reads and one list; no dict is
+built unless there is something to report (see rustnet.dissect.info for the keys).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import Any, Final
+
+from rustnet.cli.common import producer
+from rustnet.dissect.arp import arp
+from rustnet.dissect.dpi import Inspector
+from rustnet.dissect.frag import FragHead, FragmentTable
+from rustnet.dissect.info import (
+    ANOMALY,
+    ARP_SHA,
+    ARP_THA,
+    FRAG,
+    FRAG_LAST,
+    FRAG_PART,
+    MALFORMED,
+    TRUNC,
+    Malformed,
+)
+from rustnet.dissect.ip import FRAG_MORE, FRAG_OFFSET_MASK, ipv4, ipv6
+from rustnet.dissect.l4 import TCP_FIN, TCP_RST, TCP_SYN, icmp, tcp, udp
+from rustnet.dissect.link import ETH_ARP, ETH_IPV4, ETH_IPV6, ETH_RARP, Decoder, decoder_for
+from rustnet.stream.records import (
+    DISSECT_STATS,
+    HEADER,
+    PACKET,
+    PROTO_ARP,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+    SUMMARY,
+    WARNING,
+    Record,
+    restamp_header,
+)
+
+PROG: Final = "rn-dissect"
+# TCP packets without payload still reach DPI when they open or close a flow.
+_DPI_FLAGS: Final = TCP_SYN | TCP_FIN | TCP_RST
+# Timestamps outside [0, this) are not packet times (year ~5138): the record is damaged.
+_MAX_TS: Final = 1e11
+
+_CUT_TCP: Final = "truncated tcp header"
+_CUT_UDP: Final = "truncated udp header"
+_CUT_ICMP: Final = "truncated icmp header"
+_CUT_REASONS: Final = frozenset((_CUT_TCP, _CUT_UDP, _CUT_ICMP))
+
+COUNTERS: Final = ("packets", "malformed", "truncated", "non_ip", "other", "fragments")
+
+
+class Dissector:
+    """L2-L4 dissection of packet records, with an optional DPI hook for TCP/UDP payloads."""
+
+    def __init__(self, dpi: bool = True, inspector: Inspector | None = None, prog: str = PROG) -> None:
+        self.prog = prog
+        self.inspector = inspector if inspector is not None else Inspector(enabled=dpi)
+        # None skips the call entirely (--no-dpi): not even a method call per packet.
+        self._inspect = self.inspector.inspect if dpi and self.inspector.enabled else None
+        self._decode: Decoder | None = None
+        self.frags = FragmentTable()
+        self.packets = 0
+        self.malformed = 0
+        self.truncated = 0
+        self.non_ip = 0
+        self.other = 0
+        self.fragments = 0
+        self._reported: tuple[int, ...] | None = None
+
+    # --- Stage ------------------------------------------------------------
+    def process(self, recs: list[Record]) -> list[Record]:
+        out: list[Record] = []
+        append = out.append
+        packet = self.packet
+        for rec in recs:
+            if type(rec) is list and rec and rec[0] == PACKET:
+                if len(rec) == 4:
+                    s = packet(rec[1], rec[2], rec[3])
+                    if s is not None:
+                        append(s)
+                else:
+                    self.packets += 1
+                    self.malformed += 1
+            elif type(rec) is dict and rec.get("t") == HEADER:
+                out.extend(self.header(rec))
+            else:
+                append(rec)
+        return out
+
+    def tick(self, now: float) -> list[Record]:
+        if self._counts() == self._reported:
+            return []
+        return [self.stats(now)]
+
+    def finish(self) -> list[Record]:
+        return [self.stats(time.time())]
+
+    # --- records ----------------------------------------------------------
+    def header(self, hdr: dict[str, Any]) -> list[Record]:
+        """Adopt a header's link type; the restamped header (and a warning if we cannot read it)."""
+        out: list[Record] = [restamp_header(hdr, producer(self.prog))]
+        linktype = hdr.get("linktype")
+        self._decode = decoder_for(linktype)
+        self.frags.clear()  # a new recording: its fragment ids have nothing to do with the last
+        if self._decode is None:
+            shown = repr(linktype)[:40]  # repr escapes control characters
+            out.append({"t": WARNING, "ts": time.time(), "stage": self.prog,
+                        "msg": f"link type {shown} is not supported: its packets are counted, not dissected"})
+        return out
+
+    def stats(self, ts: float) -> dict[str, Any]:
+        """The ``dstats`` record for the counters now."""
+        counts = self._counts()
+        self._reported = counts
+        rec: dict[str, Any] = {"t": DISSECT_STATS, "ts": ts}
+        rec.update(zip(COUNTERS, counts, strict=True))
+        return rec
+
+    def _counts(self) -> tuple[int, ...]:
+        return (self.packets, self.malformed, self.truncated, self.non_ip, self.other, self.fragments)
+
+    # --- one packet -------------------------------------------------------
+    def packet(self, ts: Any, wirelen: Any, data: Any) -> list[Any] | None:
+        """The summary of one captured frame, or None when it yields none (it is counted)."""
+        if type(data) is not bytes or type(wirelen) is not int or type(ts) is not float \
+                or not 0.0 <= ts < _MAX_TS:
+            fields = _sanitize(ts, wirelen, data)
+            if fields is None:
+                self.packets += 1
+                self.malformed += 1
+                return None
+            ts, wirelen, data = fields
+        self.packets += 1
+        decode = self._decode
+        if decode is None:
+            self.other += 1
+            return None
+        caplen = len(data)
+        if wirelen < caplen:
+            wirelen = caplen
+        try:
+            etype, off, vlan = decode(data)
+            if etype == ETH_IPV4:
+                proto, src, dst, l4off, l4len, frag, ident, anomaly = ipv4(data, off, wirelen - off)
+            elif etype == ETH_IPV6:
+                proto, src, dst, l4off, l4len, frag, ident, anomaly = ipv6(data, off, wirelen - off)
+            elif etype == ETH_ARP or etype == ETH_RARP:
+                return self._arp(ts, wirelen, data, off, vlan)
+            else:
+                self.non_ip += 1
+                return None
+        except struct.error:
+            self._short(caplen, wirelen)
+            return None
+        except Malformed:
+            self.malformed += 1
+            return None
+        if frag:
+            return self._fragment(ts, wirelen, data, proto, src, dst, l4off, l4len, frag, ident, vlan,
+                                  anomaly)
+        info: dict[str, Any] | None = None
+        if proto == PROTO_TCP:
+            try:
+                sport, dport, seq, ack, flags, window, hlen = tcp(data, l4off, l4len)
+            except struct.error:
+                return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, _CUT_TCP)
+            except Malformed as exc:
+                return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, exc.reason)
+            poff = l4off + hlen
+            paylen = l4len - hlen
+            end = poff + paylen
+            inspect = self._inspect
+            if inspect is not None and (paylen or flags & _DPI_FLAGS):
+                info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts)
+            if caplen < end or anomaly is not None:
+                info = self._flag(info, caplen < end, anomaly)
+            return [SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq, ack, paylen, window,
+                    vlan, info]
+        if proto == PROTO_UDP:
+            try:
+                sport, dport, paylen, uanomaly = udp(data, l4off, l4len)
+            except struct.error:
+                return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, _CUT_UDP)
+            except Malformed as exc:
+                return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, exc.reason)
+            poff = l4off + 8
+            end = poff + paylen
+            inspect = self._inspect
+            if inspect is not None and paylen:
+                info = inspect(PROTO_UDP, src, sport, dst, dport, data[poff:end], ts)
+            if caplen < end or anomaly is not None or uanomaly is not None:
+                info = self._flag(info, caplen < end, anomaly or uanomaly)
+            return [SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0, paylen, 0, vlan, info]
+        if proto == PROTO_ICMP or proto == PROTO_ICMPV6:
+            try:
+                typ, code, ident, seq, paylen = icmp(data, l4off, l4len, proto == PROTO_ICMPV6)
+            except struct.error:
+                return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, _CUT_ICMP)
+            except Malformed as exc:
+                return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, exc.reason)
+            end = l4off + l4len
+            if caplen < end or anomaly is not None:
+                info = self._flag(info, caplen < end, anomaly)
+            return [SUMMARY, ts, wirelen, proto, src, typ, dst, code, 0, ident, seq, paylen, 0, vlan, info]
+        # Any other IP protocol (GRE, ESP, OSPF, SCTP, ...): addresses and length only.
+        end = l4off + l4len
+        if caplen < end or anomaly is not None:
+            info = self._flag(info, caplen < end, anomaly)
+        return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
+
+    # --- the less travelled paths -------------------------------------------
+    def _short(self, caplen: int, wirelen: int) -> None:
+        """A header ran past the captured bytes: snaplen did it, or the frame is damaged."""
+        if caplen < wirelen:
+            self.truncated += 1
+        else:
+            self.malformed += 1
+
+    def _flag(self, info: dict[str, Any] | None, trunc: bool, anomaly: str | None) -> dict[str, Any]:
+        out = dict(info) if info else {}
+        if trunc:
+            out[TRUNC] = True
+            self.truncated += 1
+        if anomaly is not None:
+            out[ANOMALY] = anomaly
+            self.malformed += 1
+        return out
+
+    def _broken(self, ts: float, wirelen: int, caplen: int, proto: int, src: bytes, dst: bytes,
+                l4len: int, vlan: list[int] | None, reason: str) -> list[Any]:
+        """An IP packet whose L4 header cannot be read: addresses only, flagged."""
+        if reason in _CUT_REASONS:
+            self._short(caplen, wirelen)
+        else:
+            self.malformed += 1
+        return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, {MALFORMED: reason}]
+
+    def _arp(self, ts: float, wirelen: int, data: bytes, off: int,
+             vlan: list[int] | None) -> list[Any] | None:
+        try:
+            msg = arp(data, off)
+        except struct.error:
+            self._short(len(data), wirelen)
+            return None
+        if msg is None:
+            self.non_ip += 1  # ARP for another protocol than IPv4
+            return None
+        op, spa, tpa, sha, tha = msg
+        return [SUMMARY, ts, wirelen, PROTO_ARP, spa, op, tpa, 0, 0, 0, 0, 0, 0, vlan,
+                {ARP_SHA: sha, ARP_THA: tha}]
+
+    def _fragment(self, ts: float, wirelen: int, data: bytes, proto: int, src: bytes, dst: bytes,
+                  l4off: int, l4len: int, frag: int, ident: int, vlan: list[int] | None,
+                  anomaly: str | None) -> list[Any]:
+        """One IP fragment: see ``frag`` in rustnet.dissect.info for what is emitted and why."""
+        self.fragments += 1
+        key = (src, dst, ident, proto)
+        offset = (frag & FRAG_OFFSET_MASK) << 3
+        more = frag & FRAG_MORE
+        info: dict[str, Any] = {FRAG: FRAG_PART}
+        caplen = len(data)
+        if caplen < l4off + l4len:
+            info[TRUNC] = True
+            self.truncated += 1
+        if anomaly is not None:
+            info[ANOMALY] = anomaly
+            self.malformed += 1
+        if offset == 0:
+            head = _first_fragment_head(data, proto, l4off, l4len)
+            if head is None:
+                return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
+            self.frags.remember(key, head)
+            sport, dport, flags, seq, ack, window, hlen, _ = head
+            return [SUMMARY, ts, wirelen, proto, src, sport, dst, dport, flags, seq, ack, l4len - hlen,
+                    window, vlan, info]
+        head = self.frags.get(key) if more else self.frags.pop(key)
+        if head is None:
+            return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
+        sport, dport, flags, seq, ack, window, hlen, udp_paylen = head
+        paylen = l4len
+        if not more:
+            info[FRAG] = FRAG_LAST
+            paylen = udp_paylen if udp_paylen >= 0 else max(offset + l4len - hlen, 0)
+        return [SUMMARY, ts, wirelen, proto, src, sport, dst, dport, flags, seq, ack, paylen, window,
+                vlan, info]
+
+
+def _first_fragment_head(data: bytes, proto: int, l4off: int, l4len: int) -> FragHead | None:
+    """The L4 header fields a first fragment carries, or None when it carries none we read.
+
+    ``l4len`` is only this fragment's share, so header lengths are checked against the
+    captured bytes, not against it.
+    """
+    big = 1 << 30  # the datagram's L4 length is not known yet
+    try:
+        if proto == PROTO_TCP:
+            sport, dport, seq, ack, flags, window, hlen = tcp(data, l4off, big)
+            return (sport, dport, flags, seq, ack, window, hlen, -1)
+        if proto == PROTO_UDP:
+            sport, dport, paylen, anomaly = udp(data, l4off, big)
+            return (sport, dport, 0, 0, 0, 0, 8, -1 if anomaly or paylen > 0xFFFF else paylen)
+        if proto == PROTO_ICMP or proto == PROTO_ICMPV6:
+            typ, code, ident, seq, _ = icmp(data, l4off, big, proto == PROTO_ICMPV6)
+            return (typ, code, 0, ident, seq, 0, 8, -1)
+    except (struct.error, Malformed):
+        return None
+    return None
+
+
+def _sanitize(ts: Any, wirelen: Any, data: Any) -> tuple[float, int, bytes] | None:
+    """The fields of a ``pkt`` record that failed the fast type check, repaired if harmless."""
+    if type(data) is not bytes:
+        return None
+    if type(ts) is int:
+        ts = float(ts)
+    if type(ts) is not float or not 0.0 <= ts < _MAX_TS:
+        return None
+    if type(wirelen) is not int:
+        wirelen = len(data)
+    return ts, wirelen, data

@@ -1,0 +1,66 @@
+"""The keys of a summary's ``info`` map (``sum`` field 14), and the one error the L2-L4 parsers raise.
+
+``info`` is ``None`` for the bulk of packets: a map is only built when there is
+something to report, so the hot path allocates nothing but the summary list.
+
+Keys written by the L2-L4 dissector (rustnet.dissect.engine):
+
+``malformed``  str   The packet could not be dissected down to its L4 header, for the
+                     reason given (e.g. ``"truncated tcp header"``, ``"tcp data offset < 5"``).
+                     ``sport``/``dport``/``flags``/``seq``/``ack``/``window`` are then 0 and
+                     ``paylen`` is the L3 payload length: the packet belongs to no TCP/UDP
+                     connection (tshark's conversation tables do not count it either).
+``trunc``      bool  True: the frame was cut by the capture's snaplen after the L4 header;
+                     every field is valid, only payload bytes are missing (``paylen`` still
+                     says how many the packet carried).
+``anomaly``    str   Header fields disagree but the packet was dissected (e.g. an IPv4 total
+                     length beyond the frame, a UDP length beyond the IP payload). Fields are
+                     as decoded; counted under ``malformed`` in ``dstats``.
+``frag``       str   An IP fragment. ``"last"``: the fragment that completes a datagram whose
+                     first fragment was seen; it carries that datagram's ports and its
+                     ``paylen`` is the whole datagram's L4 payload. ``"part"``: any other
+                     fragment; its ports are known only when the first fragment came first
+                     (else 0). tshark counts a fragmented datagram once in its TCP/UDP
+                     conversation tables, at the completing fragment: a tracker matching it
+                     attributes ``"part"`` fragments to no TCP/UDP connection.
+``sha``/``tha`` str  ARP sender / target hardware address, ``"aa:bb:cc:dd:ee:ff"``.
+
+Keys merged in from DPI (rustnet.dissect.dpi, documented there and in SPEC.md's connection
+record): ``app``, ``sni``, ``alpn``, ``http_host``, ``dns_query``, ``ssh_client``, ...
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MALFORMED: Final = "malformed"
+TRUNC: Final = "trunc"
+ANOMALY: Final = "anomaly"
+FRAG: Final = "frag"
+FRAG_PART: Final = "part"
+FRAG_LAST: Final = "last"
+ARP_SHA: Final = "sha"
+ARP_THA: Final = "tha"
+
+# name -> one line, for generated docs (man page, --help of viewers)
+KEYS: Final = {
+    MALFORMED: "why the packet could not be dissected to L4 (L4 fields are then 0)",
+    TRUNC: "true when snaplen cut the frame after the L4 header",
+    ANOMALY: "header fields disagree, packet dissected anyway",
+    FRAG: "IP fragment: 'last' completes a datagram (carries its ports), 'part' otherwise",
+    ARP_SHA: "ARP sender hardware address",
+    ARP_THA: "ARP target hardware address",
+}
+
+
+class Malformed(Exception):
+    """A header whose fields make no sense (not a short read: that is ``struct.error``).
+
+    The parsers raise exactly two things on bad bytes: ``struct.error`` when the
+    captured data ends inside a header (the engine then tells a snaplen cut from a
+    damaged frame by comparing captured and wire length), and this.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
