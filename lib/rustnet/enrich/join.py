@@ -31,6 +31,7 @@ cache are LRU-capped.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import OrderedDict
 from typing import Any, Final
@@ -56,6 +57,11 @@ def normalize_ip(text: Any) -> str:
         return ""
     if ":" not in text:
         return text
+    return _normalize_v6(text)
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalize_v6(text: str) -> str:
     try:
         addr = ipaddress.IPv6Address(text.split("%", 1)[0])
     except ValueError:
@@ -84,19 +90,24 @@ class SocketJoiner:
         return len(self._exact) + len(self._bound)
 
     # --- building the index -------------------------------------------------------
-    def add(self, sock: dict[str, Any]) -> None:
-        """Index one ``sock`` record (a newer record for the same tuple and namespace replaces)."""
+    def _slot(self, sock: dict[str, Any]) -> tuple[OrderedDict[Any, list[dict[str, Any]]], Any] | None:
+        """The index and key a sock record lives under, or None when it is not usable."""
         proto = sock.get("proto")
         lport = _port(sock.get("lport"))
         if not isinstance(proto, str) or lport < 0:
-            return
+            return None
         local = normalize_ip(sock.get("local")) or _WILDCARD4
         remote = normalize_ip(sock.get("remote"))
         rport = _port(sock.get("rport"))
         if remote and remote not in (_WILDCARD4, _WILDCARD6) and rport > 0:
-            self._put(self._exact, (proto, local, lport, remote, rport), sock)
-        else:
-            self._put(self._bound, (proto, local, lport), sock)
+            return self._exact, (proto, local, lport, remote, rport)
+        return self._bound, (proto, local, lport)
+
+    def add(self, sock: dict[str, Any]) -> None:
+        """Index one ``sock`` record (a newer record for the same tuple and namespace replaces)."""
+        slot = self._slot(sock)
+        if slot is not None:
+            self._put(slot[0], slot[1], sock)
 
     def _put(self, index: OrderedDict[Any, list[dict[str, Any]]], key: Any, sock: dict[str, Any]) -> None:
         entries = index.get(key)
@@ -114,6 +125,20 @@ class SocketJoiner:
         entries.append(sock)
         if len(entries) > _MAX_PER_KEY:
             del entries[0]
+
+    def remove(self, sock: dict[str, Any]) -> None:
+        """Forget a socket added earlier (the very same record object); gone sockets should go
+        after a short grace period, so a later listener on the port is not matched to a dead one."""
+        slot = self._slot(sock)
+        if slot is None:
+            return
+        index, key = slot
+        entries = index.get(key)
+        if entries is None:
+            return
+        entries[:] = [e for e in entries if e is not sock]
+        if not entries:
+            del index[key]
 
     def clear_sockets(self) -> None:
         """Forget every socket (the id cache of attributed connections stays)."""

@@ -1,0 +1,55 @@
+"""rn-enrich: who is behind each connection (process, user, namespace, service, hostnames)."""
+
+from __future__ import annotations
+
+import click
+from rustnet.cli.common import (
+    CONTEXT_SETTINGS,
+    check_output_format,
+    debug_option,
+    format_option,
+    inputs_argument,
+    producer,
+    run_stage,
+    stdin_hint,
+    version_option,
+)
+from rustnet.cli.pump import run_stream_stage
+from rustnet.enrich.stage import PROG, Enricher
+from rustnet.stream import RecordWriter
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@inputs_argument
+@format_option
+@click.option("--poll-interval", type=click.IntRange(50, 60_000), default=1000, show_default=True,
+              metavar="MS", help="How often to re-read the socket table (a new flow also triggers a read).")
+@click.option("--reverse-dns", is_flag=True,
+              help="Also look up PTR names for addresses (in the background; makes DNS traffic).")
+@click.option("--no-process", is_flag=True, help="No process attribution: services and hostnames only.")
+@debug_option
+@version_option(PROG)
+def main(inputs: tuple[str, ...], fmt: str, poll_interval: int, reverse_dns: bool, no_process: bool,
+         debug: bool) -> None:
+    """Add process, user, network namespace, service and hostnames to records (stdin or FILEs).
+
+    After rn-track it annotates connection records; right after rn-capture (for example on
+    a remote host: ssh HOST 'rn-capture | rn-enrich' | rn-view) it passes packets through
+    and adds "sock" records that rn-track and rn-view join to connections. Processes are
+    attributed only for live streams, never for capture files or old recordings. Names
+    come from DNS answers seen on the wire (and PTR lookups with --reverse-dns).
+    """
+    check_output_format(fmt, PROG)
+    stdin_hint(PROG, inputs)
+
+    def body() -> int:
+        stage = Enricher(processes=not no_process, reverse_dns=reverse_dns,
+                         poll_interval=poll_interval / 1000.0, producer=producer(PROG))
+        return run_stream_stage(PROG, stage, list(inputs), RecordWriter(1, fmt),
+                                tick_every=min(1.0, poll_interval / 1000.0))
+
+    run_stage(PROG, body, debug)
+
+
+if __name__ == "__main__":
+    main()

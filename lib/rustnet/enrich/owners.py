@@ -1,0 +1,261 @@
+"""The local socket table with each socket's owner, kept fresh by polling and on demand.
+
+One :meth:`SocketOwners.refresh` reads the socket tables of every network namespace
+(:mod:`rustnet.enrich.sockets`), looks up the owners of sockets it has not seen
+before (:mod:`rustnet.enrich.processes`; known sockets cost one dict lookup), and
+keeps a :class:`~rustnet.enrich.join.SocketJoiner` indexed with one ``sock`` record
+per socket. Callers poll on a schedule and call :meth:`SocketOwners.refresh_on_miss`
+when a new flow has no socket yet: that refresh is rate-limited (at most a fifth of
+the time goes to refreshing) so a flood of new flows (a port scan) cannot turn the
+poller into a busy loop.
+
+Sockets that disappear stay matchable for ``linger`` seconds: a connection's first
+record often arrives after a short-lived client has already closed its socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import deque
+from typing import Any
+
+from rustnet.enrich import sockdiag
+from rustnet.enrich import sockets as socktab
+from rustnet.enrich.join import SocketJoiner
+from rustnet.enrich.processes import ProcessInfoCache, scan_socket_inodes
+from rustnet.enrich.sockets import SockEntry
+from rustnet.stream.records import SOCK
+
+DENIED_HINT = ("some sockets' processes are not readable, so those connections show only a user; "
+               "run rn-enrich as root to see every process")
+
+# Inodes no process was found for are looked for again after this many seconds.
+_UNRESOLVED_RETRY = 5.0
+
+
+class SocketOwners:
+    """Socket inode -> sock record (tuple, owner, namespace), for every namespace on the host."""
+
+    def __init__(self, all_netns: bool = True, linger: float = 10.0, protos: tuple[str, ...] = ("tcp", "udp"),
+                 max_sockets: int = 200_000, use_diag: bool = True) -> None:
+        self.all_netns = all_netns
+        self.use_diag = use_diag
+        # Namespace inode -> its sock_diag socket (None: diag failed there, read /proc instead).
+        self._diag: dict[int | None, socket.socket | None] = {}
+        self._diag_cache: dict[bytes, str] = {}
+        self.linger = linger
+        self.protos = protos
+        self.max_sockets = max_sockets
+        self.own_netns = socktab.netns_inode("self")
+        self.host_netns = socktab.host_netns_inode()
+        self._ns_names: dict[int, str] = {}
+        self.joiner = SocketJoiner(prefer_netns=self.netns_label(self.own_netns))
+        self.procs = ProcessInfoCache()
+        self._socks: dict[int, tuple[SockEntry, dict[str, Any]]] = {}
+        self._inode_pid: dict[int, int] = {}
+        self._unresolved: dict[int, float] = {}
+        self._gone: deque[tuple[float, dict[str, Any]]] = deque()
+        self._addr_cache: dict[str, str] = {}
+        self._fresh: list[dict[str, Any]] = []
+        self.denied = False          # some owner could not be read (for a one-time hint)
+        self.refreshes = 0
+        self.last_cost = 0.0         # seconds the last refresh took
+        self._last_end = 0.0
+
+    # --- namespaces ---------------------------------------------------------------------
+    def netns_label(self, ino: int | None) -> str | None:
+        """None for the host's namespace; else the ``ip netns`` name, or ``net:[inode]``."""
+        if ino is None or ino == self.host_netns:
+            return None
+        name = self._ns_names.get(ino)
+        if name is None:
+            self._ns_names = socktab.named_netns()
+            name = self._ns_names.get(ino)
+        return name if name is not None else f"net:[{ino}]"
+
+    def _diag_socket(self, ino: int | None, pid: int | None) -> socket.socket | None:
+        if not self.use_diag:
+            return None
+        if ino in self._diag:
+            return self._diag[ino]
+        sock: socket.socket | None
+        try:
+            sock = sockdiag.open_diag() if pid is None else sockdiag.open_diag_in(f"/proc/{pid}/ns/net")
+        except OSError:
+            sock = None
+        self._diag[ino] = sock
+        return sock
+
+    def _read_ns(self, ino: int | None, pid: int | None) -> list[SockEntry] | None:
+        """One namespace's sockets: sock_diag when it works there, else /proc/<pid>/net."""
+        sock = self._diag_socket(ino, pid)
+        if sock is not None:
+            try:
+                return sockdiag.dump(sock, self.protos, self._diag_cache)
+            except OSError:
+                sock.close()
+                self._diag[ino] = None
+        rows = socktab.read_tables(f"/proc/{pid if pid is not None else 'self'}/net", self.protos,
+                                   self._addr_cache)
+        return rows or None
+
+    def _read_all_tables(self) -> list[tuple[int | None, list[SockEntry]]]:
+        own_rows = self._read_ns(self.own_netns, None) or []
+        out: list[tuple[int | None, list[SockEntry]]] = [(self.own_netns, own_rows)]
+        if not self.all_netns:
+            return out
+        groups = socktab.group_by_netns(socktab.pids())
+        for ino, members in groups.items():
+            if ino == self.own_netns:
+                continue
+            for pid in members[-3:]:  # the oldest few: the namespace's long-lived init is the likeliest
+                rows = self._read_ns(ino, pid)
+                if rows is not None:
+                    out.append((ino, rows))
+                    break
+        for stale in [i for i in self._diag if i != self.own_netns and i not in groups]:
+            gone = self._diag.pop(stale)  # the namespace has no processes left
+            if gone is not None:
+                gone.close()
+        return out
+
+    def close(self) -> None:
+        for sock in self._diag.values():
+            if sock is not None:
+                sock.close()
+        self._diag.clear()
+
+    # --- refreshing -----------------------------------------------------------------------
+    def refresh(self, now: float | None = None) -> None:
+        """Read every socket table now; new and changed sockets get their owners looked up."""
+        t0 = time.perf_counter()
+        mono = time.monotonic()
+        wall = time.time() if now is None else now
+        tables = self._read_all_tables()
+        seen: dict[int, tuple[int | None, SockEntry]] = {}
+        for ino, rows in tables:
+            for e in rows:
+                if e.inode:
+                    seen[e.inode] = (ino, e)
+        # Owners of inodes we do not know yet (a fresh pid list: a process may be newer than the tables).
+        unknown = {i for i in seen if i not in self._inode_pid
+                   and mono - self._unresolved.get(i, -_UNRESOLVED_RETRY) >= _UNRESOLVED_RETRY}
+        if unknown:
+            res = scan_socket_inodes(unknown, socktab.pids())
+            self._inode_pid.update(res.found)
+            for i in unknown.difference(res.found):
+                self._unresolved[i] = mono
+            if res.denied and len(res.found) < len(unknown):
+                self.denied = True
+        self._update(seen, wall, mono)
+        self.refreshes += 1
+        end = time.monotonic()
+        self.last_cost = time.perf_counter() - t0
+        self._last_end = end
+
+    def _update(self, seen: dict[int, tuple[int | None, SockEntry]], wall: float, mono: float) -> None:
+        old = self._socks
+        new: dict[int, tuple[SockEntry, dict[str, Any]]] = {}
+        for inode, (ns, e) in seen.items():
+            prev = old.get(inode)
+            pid = self._inode_pid.get(inode)
+            if prev is not None and prev[0][:5] == e[:5] and prev[1]["pid"] == pid:
+                new[inode] = prev
+                continue
+            sock = self._make_sock(e, ns, pid, wall)
+            new[inode] = (e, sock)
+            if prev is not None:
+                self.joiner.remove(prev[1])
+            self.joiner.add(sock)
+            self._fresh.append(sock)
+            if len(self._fresh) > self.max_sockets:
+                del self._fresh[: len(self._fresh) // 2]
+        for inode, (_e, sock) in old.items():
+            if inode not in new:
+                self._gone.append((mono, sock))
+                self._inode_pid.pop(inode, None)
+        self._socks = new
+        while self._gone and mono - self._gone[0][0] > self.linger:
+            self.joiner.remove(self._gone.popleft()[1])
+        if len(self._unresolved) > 4 * len(seen) + 1024:
+            self._unresolved = {i: t for i, t in self._unresolved.items() if i in seen}
+
+    def _make_sock(self, e: SockEntry, ns: int | None, pid: int | None, wall: float) -> dict[str, Any]:
+        process = cmdline = None
+        user = self.procs.user_for_uid(e.uid)
+        if pid is not None:
+            info = self.procs.get(pid)
+            if info is not None:
+                process, cmdline = info.name, info.cmdline
+                if info.denied:
+                    self.denied = True
+        connected = e.rport != 0
+        return {"t": SOCK, "ts": wall, "proto": e.proto, "local": e.local, "lport": e.lport,
+                "remote": e.remote if connected else "", "rport": e.rport if connected else 0,
+                "listening": e.listening, "pid": pid, "process": process, "cmdline": cmdline,
+                "user": user, "netns": self.netns_label(ns)}
+
+    def refresh_on_miss(self, now: float | None = None, min_gap: float = 0.02) -> bool:
+        """Refresh at once unless the last refresh was too recent (keeps refreshing under ~20% of
+        the time); True when it refreshed."""
+        gap = max(min_gap, 4 * self.last_cost)
+        if time.monotonic() - self._last_end < gap:
+            return False
+        self.refresh(now)
+        return True
+
+    def resolve_flow(self, proto: str, src: str, sport: int, dst: str, dport: int,
+                     now: float | None = None) -> dict[str, Any] | None:
+        """The owner of a flow seen for the first time: the index, then an exact sock_diag query
+        in our namespace (one socket, microseconds), then a rate-limited full refresh."""
+        sock = self.lookup(proto, src, sport, dst, dport)
+        if sock is not None and sock["pid"] is not None:
+            return sock
+        diag = self._diag_socket(self.own_netns, None)
+        if diag is not None:
+            for local, lport, remote, rport in ((src, sport, dst, dport), (dst, dport, src, sport)):
+                try:
+                    e = sockdiag.query(diag, proto, local, lport, remote, rport)
+                    if e is None and ":" not in local:  # dual-stack sockets hold IPv4 peers as ::ffff:a.b.c.d
+                        e = sockdiag.query(diag, proto, "::ffff:" + local, lport, "::ffff:" + remote, rport)
+                except OSError:
+                    e = None
+                if e is not None and e.inode:
+                    return self._adopt(e, now)
+        if self.refresh_on_miss(now):
+            return self.lookup(proto, src, sport, dst, dport)
+        return sock
+
+    def _adopt(self, e: SockEntry, now: float | None) -> dict[str, Any]:
+        """Index one socket found by an exact query (owner looked up now, newest processes first)."""
+        pid = self._inode_pid.get(e.inode)
+        if pid is None:
+            res = scan_socket_inodes({e.inode}, socktab.pids())
+            pid = res.found.get(e.inode)
+            if pid is not None:
+                self._inode_pid[e.inode] = pid
+            elif res.denied:
+                self.denied = True
+        prev = self._socks.get(e.inode)
+        if prev is not None and prev[0][:5] == e[:5] and prev[1]["pid"] == pid:
+            return prev[1]
+        sock = self._make_sock(e, self.own_netns, pid, time.time() if now is None else now)
+        if prev is not None:
+            self.joiner.remove(prev[1])
+        self._socks[e.inode] = (e, sock)
+        self.joiner.add(sock)
+        self._fresh.append(sock)
+        return sock
+
+    # --- results ----------------------------------------------------------------------------
+    def lookup(self, proto: str, src: str, sport: int, dst: str, dport: int) -> dict[str, Any] | None:
+        return self.joiner.lookup(proto, src, sport, dst, dport)
+
+    def take_fresh(self) -> list[dict[str, Any]]:
+        """The sock records built since the last call (new sockets and newly known owners)."""
+        out, self._fresh = self._fresh, []
+        return out
+
+    def __len__(self) -> int:
+        return len(self._socks)

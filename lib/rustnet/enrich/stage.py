@@ -1,0 +1,286 @@
+"""The Enricher stage (``rn-enrich``): who is behind each connection.
+
+It can sit in two places in the pipeline; both work with the same command:
+
+1. **After rn-track** (``rn-capture | rn-dissect | rn-track | rn-enrich | rn-view``):
+   every ``conn`` record is annotated with ``process``, ``pid``, ``cmdline``, ``user``,
+   ``netns`` (only when the socket is not in the host's network namespace: an
+   ``ip netns`` name or ``net:[inode]``), ``service`` (the responder port's service
+   name, TCP and UDP) and ``hostname_src``/``hostname_dst`` (names learned from DNS
+   answers seen on the wire: the address -> the name the client asked for; with
+   ``--reverse-dns`` also PTR names, looked up in the background).
+   Processes are attributed only when the stream is live (``hdr.live`` true): a
+   capture file or an old recording is not matched against today's processes
+   (services and learned names still apply). Once a connection has a process it
+   keeps it, by connection ``id``, through its final record, even after the process
+   exited.
+
+2. **Right after rn-capture** (``ssh host 'rn-capture | rn-enrich' | rn-view``):
+   ``pkt`` records pass through untouched, and for each local socket that owns a
+   flow seen in the packets a ``sock`` record (documented in
+   :mod:`rustnet.stream.records`) is written just before the packet that showed the
+   flow. Downstream, rn-track / rn-view attribute connections with
+   :class:`rustnet.enrich.join.SocketJoiner`, so the process names are the remote
+   host's. The same happens for ``sum`` records (``rn-capture | rn-dissect | rn-enrich``).
+
+In both places the socket table is polled (``--poll-interval``, default 1 s) and,
+when a flow shows up that no known socket owns, looked up at once (an exact
+sock_diag query, else a rate-limited full refresh), so short-lived clients such as
+curl are caught while their socket still exists. A flow still unowned is retried at
+each poll for ``retry_for`` seconds. ``sock`` records arriving from upstream are
+passed on and also used to attribute ``conn`` records (they describe the host and
+time they were made, so they apply to recordings too).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any, Final
+
+from rustnet.enrich.flows import Flow, decode_key, flow_key
+from rustnet.enrich.join import SocketJoiner
+from rustnet.enrich.names import HostNames
+from rustnet.enrich.owners import DENIED_HINT, SocketOwners
+from rustnet.enrich.services import ServiceNames
+from rustnet.stream.records import (
+    CONN,
+    HEADER,
+    PACKET,
+    PKT_DATA,
+    PROTO_TCP,
+    PROTO_UDP,
+    SOCK,
+    SUM_DPORT,
+    SUM_DST,
+    SUM_INFO,
+    SUM_PROTO,
+    SUM_SPORT,
+    SUM_SRC,
+    SUMMARY,
+    WARNING,
+    Record,
+    ip_text,
+    record_type,
+    restamp_header,
+)
+
+PROG: Final = "rn-enrich"
+_MAX_FLOWS: Final = 200_000
+_MAX_PENDING: Final = 10_000
+_MAX_IDS: Final = 200_000
+_HOSTNAME_FIELDS: Final = (("src", "hostname_src"), ("dst", "hostname_dst"))
+
+
+class Enricher:
+    """The rn-enrich stage (see the module doc for the two placements)."""
+
+    def __init__(self, processes: bool = True, reverse_dns: bool = False, poll_interval: float = 1.0,
+                 retry_for: float = 5.0, producer: str = PROG, owners: SocketOwners | None = None) -> None:
+        self.processes = processes
+        self.poll_interval = poll_interval
+        self.retry_for = retry_for
+        self.producer = producer
+        self.services = ServiceNames()
+        self.names = HostNames(reverse_dns=reverse_dns)
+        self.upstream = SocketJoiner()
+        self.live = False
+        self.linktype: int | None = None
+        self._owners = owners
+        self._last_poll = 0.0
+        self._seen: set[Any] = set()
+        self._pending: dict[Flow, float] = {}
+        self._emitted: set[tuple[Any, ...]] = set()
+        self._tried: set[Any] = set()
+        self._names_by_id: OrderedDict[Any, dict[str, str]] = OrderedDict()
+        self._hinted = False
+        # Counters (for --debug and the benchmark).
+        self.flows_new = 0
+        self.flows_owned = 0
+        self.conns = 0
+        self.conns_owned = 0
+
+    # --- the socket table, only for live streams --------------------------------------------
+    def owners(self) -> SocketOwners | None:
+        """The local socket table, when processes are attributed for this stream."""
+        if not (self.live and self.processes):
+            return None
+        if self._owners is None:
+            self._owners = SocketOwners()
+        if self._last_poll == 0.0:
+            self._poll(time.time())
+        return self._owners
+
+    def _poll(self, now: float) -> None:
+        assert self._owners is not None
+        self._owners.refresh(now)
+        self._last_poll = time.monotonic()
+
+    # --- Stage protocol --------------------------------------------------------------------
+    def process(self, recs: list[Record]) -> list[Record]:
+        out: list[Record] = []
+        for rec in recs:
+            t = record_type(rec)
+            if t == PACKET:
+                if self.linktype is not None and self.live and self.processes and type(rec) is list:
+                    data = rec[PKT_DATA] if len(rec) > PKT_DATA else None
+                    if type(data) is bytes:
+                        key = flow_key(self.linktype, data)
+                        if key is not None and key not in self._seen:
+                            self._note_flow(key, decode_key(key), out)
+            elif t == SUMMARY and type(rec) is list:
+                self._on_summary(rec, out)
+            elif t == CONN and isinstance(rec, dict):
+                self._enrich_conn(rec)
+            elif t == SOCK and isinstance(rec, dict):
+                self.upstream.add(rec)
+            elif t == HEADER and isinstance(rec, dict):
+                self.live = rec.get("live") is True
+                lt = rec.get("linktype")
+                self.linktype = lt if isinstance(lt, int) else None
+                rec = restamp_header(rec, self.producer)
+            out.append(rec)
+        self._hint(out)
+        return out
+
+    def tick(self, now: float) -> list[Record]:
+        out: list[Record] = []
+        owners = self.owners()
+        if owners is None:
+            return out
+        if time.monotonic() - self._last_poll >= self.poll_interval * 0.9:
+            self._poll(now)
+        mono = time.monotonic()
+        for flow, first in list(self._pending.items()):
+            sock = owners.lookup(*flow)
+            if sock is not None and sock["pid"] is not None:
+                self._emit(sock, out)
+                self.flows_owned += 1
+                del self._pending[flow]
+            elif mono - first > self.retry_for:
+                if sock is not None:
+                    self._emit(sock, out)
+                del self._pending[flow]
+        self._hint(out)
+        return out
+
+    def finish(self) -> list[Record]:
+        out: list[Record] = []
+        self._hint(out)
+        if self._owners is not None:
+            self._owners.close()
+        return out
+
+    # --- placement 2: flows seen in packets or summaries -> sock records -------------------
+    def _on_summary(self, rec: list[Any], out: list[Record]) -> None:
+        if len(rec) <= SUM_INFO:
+            return
+        info = rec[SUM_INFO]
+        if isinstance(info, dict) and info.get("dns_answers"):
+            self.names.learn_from(info)
+        if not (self.live and self.processes) or rec[SUM_PROTO] not in (PROTO_TCP, PROTO_UDP):
+            return
+        src, dst, sport, dport = rec[SUM_SRC], rec[SUM_DST], rec[SUM_SPORT], rec[SUM_DPORT]
+        if not (type(src) is bytes and type(dst) is bytes and type(sport) is int and type(dport) is int):
+            return
+        key = (rec[SUM_PROTO], src, sport, dst, dport)
+        if key not in self._seen:
+            proto = "tcp" if rec[SUM_PROTO] == PROTO_TCP else "udp"
+            self._note_flow(key, (proto, ip_text(src), sport, ip_text(dst), dport), out)
+
+    def _note_flow(self, key: Any, flow: Flow, out: list[Record]) -> None:
+        """A flow not seen before: find its socket now, emit it, or retry it at the next polls."""
+        if len(self._seen) >= _MAX_FLOWS:
+            self._seen.clear()  # flows get looked up again: costs a lookup each, never memory
+        self._seen.add(key)
+        owners = self.owners()
+        if owners is None:
+            return
+        self.flows_new += 1
+        sock = owners.lookup(*flow)
+        if sock is None or sock["pid"] is None:
+            sock = owners.resolve_flow(*flow)
+        if sock is not None:
+            self._emit(sock, out)
+        if sock is not None and sock["pid"] is not None:
+            self.flows_owned += 1
+        elif len(self._pending) < _MAX_PENDING:
+            self._pending.setdefault(flow, time.monotonic())
+
+    def _emit(self, sock: dict[str, Any], out: list[Record]) -> None:
+        ident = (sock["proto"], sock["local"], sock["lport"], sock["remote"], sock["rport"], sock["pid"],
+                 sock["netns"])
+        if ident in self._emitted:
+            return
+        if len(self._emitted) >= _MAX_FLOWS:
+            self._emitted.clear()
+        self._emitted.add(ident)
+        out.append(sock)
+
+    # --- placement 1: connection records -----------------------------------------------------
+    def _enrich_conn(self, conn: dict[str, Any]) -> None:
+        if conn.get("dns_answers"):
+            self.names.learn_from(conn)
+        if conn.get("service") is None:
+            service = self.services.lookup(conn.get("dport"), conn.get("proto"))
+            if service is not None:
+                conn["service"] = service
+        self._add_hostnames(conn)
+        if conn.get("proto") not in ("tcp", "udp"):
+            return
+        self.conns += 1
+        owned = len(self.upstream) > 0 and self.upstream.annotate(conn)
+        owners = self.owners()
+        if not owned and owners is not None:
+            owned = owners.joiner.annotate(conn)
+            if not owned:
+                conn_id = conn.get("id")
+                try:
+                    first_time = conn_id not in self._tried
+                except TypeError:
+                    first_time = False
+                if first_time:
+                    if len(self._tried) >= _MAX_IDS:
+                        self._tried.clear()
+                    self._tried.add(conn_id)
+                    flow = _conn_flow(conn)
+                    if flow is not None:
+                        owners.resolve_flow(*flow)
+                        owned = owners.joiner.annotate(conn)
+        if owned and conn.get("pid") is not None:
+            self.conns_owned += 1
+
+    def _add_hostnames(self, conn: dict[str, Any]) -> None:
+        conn_id = conn.get("id")
+        try:
+            kept = self._names_by_id.get(conn_id) if conn_id is not None else None
+        except TypeError:
+            conn_id, kept = None, None
+        for side, field in _HOSTNAME_FIELDS:
+            if conn.get(field) is not None:
+                continue
+            name = kept.get(field) if kept else None
+            if name is None:
+                name = self.names.name_for(conn.get(side))
+                if name is not None and conn_id is not None:
+                    if kept is None:
+                        kept = self._names_by_id[conn_id] = {}
+                        if len(self._names_by_id) > _MAX_IDS:
+                            self._names_by_id.popitem(last=False)
+                    kept[field] = name
+            if name is not None:
+                conn[field] = name
+
+    def _hint(self, out: list[Record]) -> None:
+        if not self._hinted and self._owners is not None and self._owners.denied:
+            self._hinted = True
+            out.append({"t": WARNING, "ts": time.time(), "stage": PROG, "msg": DENIED_HINT})
+
+
+def _conn_flow(conn: dict[str, Any]) -> Flow | None:
+    src, dst, sport, dport = conn.get("src"), conn.get("dst"), conn.get("sport"), conn.get("dport")
+    if not (isinstance(src, str) and isinstance(dst, str) and type(sport) is int and type(dport) is int):
+        return None
+    if not (0 <= sport <= 65535 and 0 <= dport <= 65535):
+        return None
+    return str(conn["proto"]), src, sport, dst, dport
