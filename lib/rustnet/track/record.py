@@ -1,0 +1,112 @@
+"""The connection record (``"t": "conn"``), rn-track's output: every field declared here.
+
+SPEC.md's "Connection record" table is the public interface; the names below are
+the same, and fields are only ever added. A field that is not known is absent
+(never an empty string or a made-up zero), except the counters, which start at 0.
+
+Records of one connection share its ``id``. While the input runs, a connection
+that changed gets an update at most once per refresh interval (plus, with
+``--snapshot-every``, all live connections periodically, marked ``snapshot``).
+Each connection gets exactly one record with ``final: true``: when it expires,
+is evicted, is replaced by a new generation of its tuple, or at end of input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rustnet.stream.records import CONN, PROTO_NAMES, ip_text
+from rustnet.track.conn import Conn
+
+# (name, type, meaning): the documentation of every field rn-track writes.
+FIELDS: Final = (
+    ("t", "str", '"conn"'),
+    ("id", "int", "stable id of the connection, the same in every record of it; a new generation of a "
+                  "reused tuple gets a new id"),
+    ("proto", "str", "tcp, udp, icmp, icmpv6, arp; other IP protocols by name (gre, esp, ...) or ip-N"),
+    ("src", "str", "originator's IP as text (first SYN sender; else the first packet's sender; the receiver "
+                   "of a lone SYN-ACK); ARP: sender IP"),
+    ("sport", "int", "originator's port; 0 for icmp, icmpv6, arp and other protocols"),
+    ("dst", "str", "responder's IP as text; ARP: target IP"),
+    ("dport", "int", "responder's port; 0 for icmp, icmpv6, arp and other protocols"),
+    ("state", "str", "display state, a rustnet.track.states.State name (TCP: the local endpoint's when known, "
+                     "else the originator's)"),
+    ("packets", "int", "packets both ways"),
+    ("bytes", "int", "bytes both ways, on-the-wire frame length (pcap len), as tshark counts"),
+    ("packets_src", "int", "packets sent by the originator"),
+    ("bytes_src", "int", "bytes sent by the originator"),
+    ("packets_dst", "int", "packets sent by the responder"),
+    ("bytes_dst", "int", "bytes sent by the responder"),
+    ("first_seen", "float", "epoch seconds of the first packet"),
+    ("last_seen", "float", "epoch seconds of the latest packet"),
+    ("rate_src", "float", "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates)"),
+    ("rate_dst", "float", "bytes/s sent by the responder"),
+    ("rtt_ms", "float", "TCP: handshake round trip (SYN to the ACK of the SYN-ACK) in ms; QUIC: first "
+                        "packet to the first answer; absent when not seen"),
+    ("retransmits", "int", "TCP: segments that resend sequence space already seen (keep-alives excluded)"),
+    ("out_of_order", "int", "TCP: segments below the highest sequence seen that arrived too soon to be "
+                            "retransmissions"),
+    ("app", "str", "detected protocol from rn-dissect: HTTP, TLS, DNS, QUIC, SSH, MDNS, ..."),
+    ("sni", "str", "TLS/QUIC ClientHello server name"),
+    ("alpn", "list|str", "ClientHello ALPN"),
+    ("tls_version", "str", "TLS version"),
+    ("http_host", "str", "HTTP/1.x Host of the first request"),
+    ("http_method", "str", "first request's method"),
+    ("http_path", "str", "first request's path"),
+    ("http_user_agent", "str", "first request's User-Agent"),
+    ("dns_query", "str", "first query name"),
+    ("dns_queries", "list[str]", "every distinct query name seen (at most 32)"),
+    ("dns_qtype", "str|int", "first query's type"),
+    ("dns_rcode", "str|int", "first response's rcode"),
+    ("dns_answers", "list", "answers seen (at most 32)"),
+    ("ssh_client", "str", "client's SSH identification string"),
+    ("ssh_server", "str", "server's SSH identification string"),
+    ("quic_version", "str", "QUIC version, e.g. 0x00000001"),
+    ("quic_close", "int|str", "QUIC CONNECTION_CLOSE error code, if seen"),
+    ("vlan", "list[int]", "802.1Q ids of the first packet, outer first, when tagged"),
+    ("local_side", "str", '"src" or "dst": which end is this host (live capture only, when known)'),
+    ("snapshot", "bool", "true on records written by a periodic snapshot (--snapshot-every)"),
+    ("final", "bool", "true on the last record of the connection"),
+    ("end", "str", "final records: why it ended here: timeout, evicted, reused (a new generation of the "
+                   "tuple began), eof (end of input)"),
+)
+
+# Names rn-track owns: DPI data arriving in a summary's info never overwrites them.
+CORE_FIELDS: Final = frozenset(name for name, _, _ in FIELDS if name not in {
+    "app", "sni", "alpn", "tls_version", "http_host", "http_method", "http_path", "http_user_agent",
+    "dns_query", "dns_queries", "dns_qtype", "dns_rcode", "dns_answers", "ssh_client", "ssh_server",
+    "quic_version", "quic_close"})
+
+_OTHER_PROTOS: Final = {2: "igmp", 4: "ipip", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah", 89: "ospf",
+                        103: "pim", 112: "vrrp", 132: "sctp", 136: "udplite"}
+
+
+def proto_name(proto: int) -> str:
+    name = PROTO_NAMES.get(proto) or _OTHER_PROTOS.get(proto)
+    return name if name else f"ip-{proto}"
+
+
+def build(c: Conn, state: str) -> dict[str, Any]:
+    """The record of ``c`` now (rates must have been sampled by the caller)."""
+    src, sport, dst, dport = c.endpoints()
+    rec: dict[str, Any] = {
+        "t": CONN, "id": c.id, "proto": proto_name(c.proto),
+        "src": ip_text(src), "sport": sport, "dst": ip_text(dst), "dport": dport,
+        "state": state,
+        "packets": c.ps + c.pd, "bytes": c.bs + c.bd,
+        "packets_src": c.ps, "bytes_src": c.bs, "packets_dst": c.pd, "bytes_dst": c.bd,
+        "first_seen": c.first, "last_seen": c.last,
+        "rate_src": round(c.rate_src, 1), "rate_dst": round(c.rate_dst, 1),
+    }
+    if c.rtt >= 0:
+        rec["rtt_ms"] = round(c.rtt * 1000.0, 3)
+    if c.proto == 6:
+        rec["retransmits"] = c.retrans
+        rec["out_of_order"] = c.ooo
+    if c.dpi:
+        rec.update(c.dpi)
+    if c.vlan:
+        rec["vlan"] = c.vlan
+    if c.local:
+        rec["local_side"] = "src" if c.local == 1 else "dst"
+    return rec

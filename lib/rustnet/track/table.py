@@ -1,0 +1,588 @@
+"""The Tracker stage: folds packet summaries into connections and writes connection records.
+
+Time is packet time: the latest summary timestamp drives expiry, refreshes and
+snapshots, so replaying a capture gives the same records every time. When the
+stream header says the capture is live, ``tick(now)`` also moves time forward
+while no packets arrive (by the wall-clock time elapsed since the last packet, so
+a remote capture with a skewed clock does not expire everything at once), and
+updates are paced by the wall clock.
+
+Hot path (:meth:`Tracker.process`): per summary, one tuple key, one dict lookup,
+a few integer stores; the TCP state machine runs only for SYN/FIN/RST segments or
+while an endpoint waits for an ACK; DPI fields are merged only when ``info`` is
+present. Expiry uses a wheel of one-second buckets checked once per second of
+packet time; a connection is examined again only when its bucket comes due.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Final
+
+from rustnet.stream.records import HEADER, SOCK, WARNING, Record, restamp_header
+from rustnet.track import dpi as dpi_fields
+from rustnet.track import lifecycle, rates, record
+from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
+from rustnet.track.lifecycle import Timeouts
+from rustnet.track.states import NAMES, State
+from rustnet.track.tcp_state import ACK_SENSITIVE, REUSABLE, segment
+
+DEFAULT_MAX_CONNECTIONS: Final = 200_000
+DEFAULT_HISTORY: Final = 1000
+SWEEP_EVERY: Final = 1.0  # seconds of packet time between expiry checks
+EVICT_FRACTION: Final = 64  # at the cap, evict 1/64 of it at once (one scan pays for many new flows)
+MAX_TS: Final = 1e11  # timestamps beyond year 5138 are damage, not time
+
+_M32: Final = 0xFFFFFFFF
+_HALF: Final = 0x80000000
+# A segment below the highest sequence that arrives within max(this, 1 RTT) of it is out of order,
+# later it is a retransmission (no sender retransmits sooner than a round trip).
+OOO_WINDOW: Final = 0.003
+
+DNS_PORTS: Final = frozenset({53, 5353, 5355})
+_APP_KIND: Final = {"DNS": KIND_DNS, "MDNS": KIND_DNS, "LLMNR": KIND_DNS, "QUIC": KIND_QUIC, "SSH": KIND_SSH}
+_QUIC_HINTS: Final[dict[str, int]] = {
+    "initial": State.QUIC_INITIAL, "handshake": State.QUIC_HANDSHAKE, "0rtt": State.QUIC_HANDSHAKE,
+    "connected": State.QUIC_CONNECTED, "1rtt": State.QUIC_CONNECTED, "short": State.QUIC_CONNECTED,
+    "draining": State.QUIC_DRAINING, "closing": State.QUIC_DRAINING, "closed": State.QUIC_CLOSED,
+}
+_QUIC_ORDER: Final[dict[int, int]] = {State.QUIC_INITIAL: 0, State.QUIC_HANDSHAKE: 1, State.QUIC_CONNECTED: 2,
+                      State.QUIC_DRAINING: 3, State.QUIC_CLOSED: 4}
+# Without rn-dissect's quic_state hints: the handshake is taken as done once each side sent this many.
+QUIC_GUESS_CONNECTED: Final = 3
+
+_ICMP_STATE: Final[dict[tuple[int, int], int]] = {
+    (1, 8): State.ECHO_REQUEST, (1, 0): State.ECHO_REPLY, (1, 3): State.ICMP_UNREACHABLE,
+    (1, 11): State.ICMP_TIME_EXCEEDED, (58, 128): State.ECHO_REQUEST, (58, 129): State.ECHO_REPLY,
+    (58, 1): State.ICMP_UNREACHABLE, (58, 3): State.ICMP_TIME_EXCEEDED,
+}
+_S = State
+
+
+class Tracker:
+    """The connection table as a :class:`rustnet.stream.stage.Stage`."""
+
+    def __init__(self, producer: str = "rn-track", refresh: float = 1.0, timeouts: Timeouts | None = None,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS, snapshot_every: float = 0.0,
+                 history: int = DEFAULT_HISTORY, local_addrs: Iterable[bytes] | None = None,
+                 joiner: Any = None) -> None:
+        self.producer = producer
+        self.refresh = max(float(refresh), 0.0)
+        self.timeouts = timeouts or Timeouts()
+        self.max_connections = max(int(max_connections), 1)
+        self.snapshot_every = max(float(snapshot_every), 0.0)
+        self.history: deque[dict[str, Any]] = deque(maxlen=max(int(history), 0))
+        self.joiner = joiner  # rustnet.enrich.join.SocketJoiner, when sock records may arrive
+        self.live = False
+        self._local: frozenset[bytes] | None = frozenset(local_addrs) if local_addrs is not None else None
+        self.table: dict[tuple[Any, ...], Conn] = {}
+        self.clock = 0.0  # "now": packet time, advanced by tick() when live
+        self.next_event = 0.0  # the earliest of the three below: one comparison per packet
+        self._next_sweep = 0.0
+        self._next_emit = 0.0
+        self._next_snapshot = 0.0
+        self._wall_emit = 0.0  # live: wall-clock time of the next refresh
+        self._wall_at_packet = 0.0  # live: wall clock when the clock last moved by a packet
+        self._clock_at_packet = 0.0
+        self._dirty: list[Conn] = []
+        self._rating: dict[int, Conn] = {}  # conns whose last record showed a non-zero rate
+        self._wheel: dict[int, list[Conn]] = {}
+        self._wheel_heap: list[int] = []
+        self._next_id = 1
+        self._by_class = self.timeouts.by_class
+        self.snapshot_requested = False
+        # Counters (also reported at the end in a warn record when something was lost).
+        self.connections = 0
+        self.expired = 0
+        self.evicted = 0
+        self.bad_records = 0
+
+    # --- Stage protocol -------------------------------------------------------
+    def process(self, recs: list[Record]) -> list[Record]:
+        out: list[Record] = []
+        table = self.table
+        get = table.get
+        dirty = self._dirty
+        clock = self.clock
+        edge = self.next_event
+        for rec in recs:
+            if rec.__class__ is not list or rec[0] != "sum":
+                self.clock = clock
+                self._other(rec, out)
+                clock, edge = self.clock, self.next_event
+                continue
+            try:
+                try:
+                    _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = rec
+                except ValueError:
+                    _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = \
+                        (rec + [0] * 15)[:15]
+                if not 0.0 < ts < MAX_TS or wl.__class__ is not int or wl < 0 or proto.__class__ is not int:
+                    self.bad_records += 1
+                    continue
+                if ts > clock:
+                    clock = ts
+                    if clock >= edge:
+                        self.clock = clock
+                        self._timers(out)
+                        edge = self.next_event
+                if proto != 6 and proto != 17:
+                    mtype = sp
+                    sp = dp = 0
+                if src < dst or (src == dst and sp <= dp):
+                    key = (proto, src, sp, dst, dp)
+                    low = True
+                else:
+                    key = (proto, dst, dp, src, sp)
+                    low = False
+                c = get(key)
+                if c is None:
+                    self.clock = clock
+                    c = self._new(key, low, ts, proto, flags, vlan, src, dst, out)
+                elif proto == 6 and flags & 0x12 == 0x02 and (c.so in REUSABLE or c.sr in REUSABLE):
+                    # A SYN on a closed tuple: port reuse, a new generation.
+                    self.clock = clock
+                    self._end(c, "reused", out)
+                    c = self._new(key, low, ts, proto, flags, vlan, src, dst, out)
+                fwd = low is not c.flip
+                if fwd:
+                    c.ps += 1
+                    c.bs += wl
+                else:
+                    c.pd += 1
+                    c.bd += wl
+                prev = c.last
+                if ts > prev:
+                    c.last = ts
+                if proto == 6:
+                    if flags & 7 or c.watch:
+                        self._tcp_control(c, fwd, flags, seq, ack, plen, ts)
+                    if plen:
+                        # Sequence tracking: retransmissions and out-of-order segments.
+                        end = (seq + plen) & _M32
+                        if fwd:
+                            nxt = c.nxt_o
+                            if nxt < 0 or (seq - nxt) & _M32 < _HALF:
+                                c.nxt_o = end
+                                c.adv_o = ts
+                            elif not (plen == 1 and (nxt - seq) & _M32 == 1):
+                                if ts - c.adv_o < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
+                                    c.ooo += 1
+                                else:
+                                    c.retrans += 1
+                                if (end - nxt) & _M32 < _HALF and end != nxt:
+                                    c.nxt_o = end
+                        else:
+                            nxt = c.nxt_r
+                            if nxt < 0 or (seq - nxt) & _M32 < _HALF:
+                                c.nxt_r = end
+                                c.adv_r = ts
+                            elif not (plen == 1 and (nxt - seq) & _M32 == 1):
+                                if ts - c.adv_r < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
+                                    c.ooo += 1
+                                else:
+                                    c.retrans += 1
+                                if (end - nxt) & _M32 < _HALF and end != nxt:
+                                    c.nxt_r = end
+                elif proto == 17:
+                    if c.kind:
+                        self._udp_app(c, fwd, sp, dp, info)
+                elif proto == 1 or proto == 58:
+                    st = _ICMP_STATE.get((proto, mtype), _S.ICMP_OTHER)
+                    if st != c.so:
+                        c.so = st
+                elif proto == 2054:
+                    c.so = _S.ARP_REPLY if mtype == 2 or mtype == 4 else _S.ARP_REQUEST
+                if info is not None and info.__class__ is dict:
+                    self._info(c, info, fwd)
+                if not c.dirty:
+                    c.dirty = True
+                    dirty.append(c)
+            except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError):
+                # Hostile or damaged summary (wrong types, unhashable addresses): counted, skipped.
+                self.bad_records += 1
+        self.clock = clock
+        if self.live:
+            now = time.time()
+            self._clock_at_packet, self._wall_at_packet = clock, now
+            if now >= self._wall_emit:
+                self._wall_emit = now + self.refresh
+                self._emit_dirty(out)
+        if self.snapshot_requested:
+            self.snapshot_requested = False
+            self._snapshot(out)
+        return out
+
+    def tick(self, now: float) -> list[Record]:
+        """Live only: advance time while quiet, expire, refresh. Replays ignore the wall clock."""
+        out: list[Record] = []
+        if self.live and self._wall_at_packet > 0:
+            advanced = self._clock_at_packet + max(0.0, now - self._wall_at_packet)
+            if advanced > self.clock:
+                self.clock = advanced
+                if advanced >= self.next_event:
+                    self._timers(out)
+            if now >= self._wall_emit:
+                self._wall_emit = now + self.refresh
+                self._emit_dirty(out)
+        if self.snapshot_requested:
+            self.snapshot_requested = False
+            self._snapshot(out)
+        return out
+
+    def finish(self) -> list[Record]:
+        """End of input: the final record of every connection still in the table."""
+        out: list[Record] = []
+        for c in list(self.table.values()):
+            self._end(c, "eof", out)
+        self._dirty.clear()
+        self._rating.clear()
+        self._wheel.clear()
+        self._wheel_heap.clear()
+        lost = []
+        if self.evicted:
+            lost.append(f"{self.evicted} connections evicted at the cap of {self.max_connections}")
+        if self.bad_records:
+            lost.append(f"{self.bad_records} damaged packet summaries skipped")
+        if lost:
+            out.append({"t": WARNING, "ts": self.clock, "stage": self.producer.split()[0],
+                        "msg": "; ".join(lost)})
+        return out
+
+    # --- records other than summaries -------------------------------------------
+    def _other(self, rec: Record, out: list[Record]) -> None:
+        if isinstance(rec, dict):
+            tag = rec.get("t")
+            if tag == HEADER:
+                self.live = bool(rec.get("live"))
+                if self.live and self._local is None:
+                    self._local = local_addresses()
+                out.append(restamp_header(rec, self.producer))
+                return
+            if tag == SOCK and self.joiner is not None:
+                try:
+                    self.joiner.add(rec)
+                except Exception:  # a joiner problem must not stop tracking
+                    self.bad_records += 1
+        out.append(rec)
+
+    # --- connections --------------------------------------------------------------
+    def _new(self, key: tuple[Any, ...], low: bool, ts: float, proto: int, flags: int, vlan: Any,
+             src: Any, dst: Any, out: list[Record]) -> Conn:
+        table = self.table
+        if len(table) >= self.max_connections:
+            self._evict(out)
+        # Originator: the sender, except for a lone SYN-ACK, which the responder sends.
+        sender_is_orig = not (proto == 6 and flags & 0x12 == 0x12)
+        flip = (not low) if sender_is_orig else low
+        c = Conn(self._next_id, key, flip, proto, ts)
+        self._next_id += 1
+        self.connections += 1
+        if vlan:
+            c.vlan = vlan if isinstance(vlan, list) else None
+        if proto == 6:
+            pass  # states come from the first segment through the machine (watch is set)
+        elif proto == 17:
+            c.watch = False
+            _, _, ap, _, bp = key
+            if ap in DNS_PORTS or bp in DNS_PORTS:
+                c.kind = KIND_DNS
+                c.so = _S.DNS_QUERY
+            else:
+                c.so = _S.UDP_ACTIVE
+        elif proto == 1 or proto == 58:
+            c.watch = False
+            c.so = _S.ICMP_OTHER
+        elif proto == 2054:
+            c.watch = False
+            c.so = _S.ARP_REQUEST
+        else:
+            c.watch = False
+            c.so = _S.ACTIVE
+        local = self._local
+        if self.live and local:
+            orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
+            c.local = 1 if orig in local else 2 if resp in local else 0
+        table[key] = c
+        self._schedule(c, ts + self._timeout(c))
+        return c
+
+    def _end(self, c: Conn, why: str, out: list[Record]) -> None:
+        """``c`` leaves the live table: its final record goes out and into the history."""
+        if self.table.get(c.key) is c:
+            del self.table[c.key]
+        c.due = -1
+        c.dirty = True  # not queued again for updates
+        self._rating.pop(c.id, None)
+        if why == "timeout" and c.so == _S.QUIC_DRAINING:
+            c.so = _S.QUIC_CLOSED
+        rec = self._record(c, self.clock)
+        rec["final"] = True
+        rec["end"] = why
+        out.append(rec)
+        if self.history.maxlen:
+            self.history.append(rec)
+
+    def _evict(self, out: list[Record]) -> None:
+        """At the cap: the longest-idle connections go (counted), a batch at a time."""
+        n = max(1, self.max_connections // EVICT_FRACTION)
+        victims = heapq.nsmallest(n, self.table.values(), key=_last_seen)
+        for c in victims:
+            self._end(c, "evicted", out)
+        self.evicted += len(victims)
+
+    # --- TCP ------------------------------------------------------------------------
+    def _tcp_control(self, c: Conn, fwd: bool, flags: int, seq: int, ack: int, plen: int, ts: float) -> None:
+        so, sr = c.so, c.sr
+        # Does this segment's ACK cover a FIN the receiver sent?
+        fin = c.fin_r if fwd else c.fin_o
+        acks_fin = fin >= 0 and bool(flags & 0x10) and (ack - fin) & _M32 < _HALF
+        nso, nsr = segment(so, sr, flags, fwd, acks_fin)
+        if flags & 0x03:
+            if flags & 0x01:
+                end = (seq + plen + 1 + ((flags >> 1) & 1)) & _M32
+                if fwd:
+                    c.fin_o = end
+                else:
+                    c.fin_r = end
+            if flags & 0x02:
+                end = (seq + 1) & _M32
+                if fwd:
+                    c.nxt_o, c.adv_o = end, ts
+                    if not flags & 0x10 and c.syn_ts < 0:
+                        c.syn_ts = ts
+                else:
+                    c.nxt_r, c.adv_r = end, ts
+                    if flags & 0x10 and c.syn_ts >= 0 and c.rtt < 0:
+                        c.rtt = ts - c.syn_ts  # until the handshake's ACK refines it
+        if fwd and sr == _S.SYN_RECV and nsr == _S.ESTABLISHED and c.syn_ts >= 0:
+            c.rtt = ts - c.syn_ts  # SYN -> SYN-ACK -> ACK: one full round trip wherever we sit
+        c.watch = nso in ACK_SENSITIVE or nsr in ACK_SENSITIVE
+        if nso != so or nsr != sr:
+            c.so, c.sr = nso, nsr
+            self._reschedule(c)
+
+    # --- UDP applications ------------------------------------------------------------
+    def _udp_app(self, c: Conn, fwd: bool, sp: int, dp: int, info: Any) -> None:
+        kind = c.kind
+        if kind == KIND_DNS:
+            if c.so != _S.DNS_RESPONSE:
+                response = False
+                if info is not None and info.__class__ is dict and "dns_rcode" in info:
+                    response = True
+                elif sp in DNS_PORTS and dp not in DNS_PORTS:
+                    response = True
+                elif sp in DNS_PORTS and dp in DNS_PORTS:
+                    response = not fwd
+                if response:
+                    c.so = _S.DNS_RESPONSE
+                    self._reschedule(c)
+        elif kind == KIND_QUIC:
+            if not fwd and c.rtt < 0 and c.syn_ts >= 0:
+                c.rtt = c.last - c.syn_ts
+            if not c.hinted:
+                # No hints from rn-dissect: the first answer means handshake, a few each way connected.
+                st = c.so
+                if st == _S.QUIC_INITIAL and not fwd:
+                    self._quic_to(c, _S.QUIC_HANDSHAKE)
+                elif st == _S.QUIC_HANDSHAKE and min(c.ps, c.pd) >= QUIC_GUESS_CONNECTED:
+                    self._quic_to(c, _S.QUIC_CONNECTED)
+
+    def _quic_to(self, c: Conn, st: int) -> None:
+        """Move a QUIC connection forward (never back: a late Initial does not reopen it)."""
+        if _QUIC_ORDER.get(st, 0) > _QUIC_ORDER.get(c.so, -1):
+            c.so = st
+            self._reschedule(c)
+
+    def _info(self, c: Conn, info: dict[str, Any], fwd: bool) -> None:
+        d = c.dpi
+        if d is None:
+            d = c.dpi = {}
+        had_app = d.get("app")
+        dpi_fields.merge(d, info)
+        app = d.get("app")
+        if app != had_app and isinstance(app, str):
+            kind = _APP_KIND.get(app.upper(), KIND_NONE)
+            if kind and c.kind != kind and (kind == KIND_SSH) == (c.proto == 6):
+                c.kind = kind
+                if kind == KIND_QUIC:
+                    c.so = _S.QUIC_INITIAL
+                    c.syn_ts = c.first
+                elif kind == KIND_DNS and c.so not in (_S.DNS_QUERY, _S.DNS_RESPONSE):
+                    c.so = _S.DNS_RESPONSE if "dns_rcode" in info else _S.DNS_QUERY
+                self._reschedule(c)
+        if c.kind == KIND_QUIC:
+            hint = info.get("quic_state")
+            if isinstance(hint, str):
+                st = _QUIC_HINTS.get(hint.lower().removeprefix("quic_"))
+                if st is not None:
+                    c.hinted = True
+                    self._quic_to(c, st)
+            if "quic_close" in info:
+                self._quic_to(c, _S.QUIC_DRAINING)
+
+    # --- expiry ----------------------------------------------------------------------
+    def _timeout(self, c: Conn) -> float:
+        so = c.so
+        if c.proto == 6:
+            st = self._display_tcp(c)
+            if st in REUSABLE or c.so in REUSABLE or c.sr in REUSABLE:
+                cls = lifecycle.C_TCP_CLOSED
+            else:
+                cls = lifecycle.timeout_class(st, c.kind == KIND_SSH)
+        elif so == _S.QUIC_DRAINING and c.dpi is not None and "quic_close" in c.dpi:
+            cls = lifecycle.C_QUIC_CLOSED  # a CONNECTION_CLOSE was seen: 3 x RTT, 1-10 s
+        else:
+            cls = lifecycle.timeout_class(so, False)
+        return self.timeouts.timeout(cls, c.ps + c.pd, c.last - c.first, c.rtt)
+
+    def _schedule(self, c: Conn, deadline: float) -> None:
+        b = int(deadline) + 1
+        c.due = b
+        lst = self._wheel.get(b)
+        if lst is None:
+            self._wheel[b] = [c]
+            heapq.heappush(self._wheel_heap, b)
+        else:
+            lst.append(c)
+
+    def _reschedule(self, c: Conn) -> None:
+        """After a state change: bring the expiry forward if the new state's timeout is shorter."""
+        if c.due < 0:
+            return
+        deadline = c.last + self._timeout(c)
+        if int(deadline) + 1 < c.due:
+            self._schedule(c, deadline)
+
+    def _sweep(self, out: list[Record]) -> None:
+        now = self.clock
+        heap, wheel = self._wheel_heap, self._wheel
+        while heap and heap[0] <= now:
+            b = heapq.heappop(heap)
+            for c in wheel.pop(b, ()):
+                if c.due != b:
+                    continue  # rescheduled since, or gone
+                deadline = c.last + self._timeout(c)
+                if deadline <= now:
+                    self.expired += 1
+                    self._end(c, "timeout", out)
+                else:
+                    self._schedule(c, deadline)
+
+    # --- output ----------------------------------------------------------------------
+    def _timers(self, out: list[Record]) -> None:
+        now = self.clock
+        if not self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY
+            self._next_emit = now + self.refresh
+            self._next_snapshot = now + self.snapshot_every if self.snapshot_every else 0.0
+        if now >= self._next_sweep:
+            self._sweep(out)
+            self._next_sweep = now + SWEEP_EVERY
+        if not self.live and now >= self._next_emit:
+            self._emit_dirty(out)
+            self._next_emit = now + self.refresh
+        if self._next_snapshot and now >= self._next_snapshot:
+            self._snapshot(out)
+            self._next_snapshot = now + self.snapshot_every
+        nxt = self._next_sweep
+        if not self.live and self._next_emit < nxt:
+            nxt = self._next_emit
+        if self._next_snapshot and self._next_snapshot < nxt:
+            nxt = self._next_snapshot
+        self.next_event = nxt
+
+    def _emit_dirty(self, out: list[Record]) -> None:
+        now = self.clock
+        dirty, self._dirty = self._dirty, []
+        rating = self._rating
+        for c in dirty:
+            c.dirty = False
+            if c.due >= 0:
+                out.append(self._record(c, now))
+        # Connections gone quiet: their rate still falls to 0, and the viewer should see that.
+        for c in list(rating.values()):
+            if c.rate_t == now or c.due < 0:
+                continue  # just written above, or gone
+            out.append(self._record(c, now))
+
+    def _snapshot(self, out: list[Record]) -> None:
+        now = self.clock
+        for h in self.history:
+            out.append({**h, "snapshot": True})
+        for c in self.table.values():
+            rec = self._record(c, now)
+            rec["snapshot"] = True
+            out.append(rec)
+
+    def _record(self, c: Conn, now: float) -> dict[str, Any]:
+        rates.sample(c, now)
+        if c.rate_src or c.rate_dst:
+            self._rating[c.id] = c
+        else:
+            self._rating.pop(c.id, None)
+        c.emitted = True
+        rec = record.build(c, NAMES[self._display(c, now)])
+        joiner = self.joiner
+        if joiner is not None:
+            try:
+                if joiner.annotate(rec):
+                    self._keep_annotations(c, rec)
+            except Exception:  # a joiner problem must not stop tracking
+                pass
+        return rec
+
+    def _keep_annotations(self, c: Conn, rec: dict[str, Any]) -> None:
+        """Process fields found once stay on the connection's later records (SPEC)."""
+        d = c.dpi
+        if d is None:
+            d = c.dpi = {}
+        for k in ("pid", "process", "cmdline", "user", "netns"):
+            v = rec.get(k)
+            if v is not None and k not in d:
+                d[k] = v
+
+    def _display(self, c: Conn, now: float) -> int:
+        if c.proto == 6:
+            return self._display_tcp(c)
+        so = c.so
+        if so == _S.UDP_ACTIVE or so == _S.ACTIVE:
+            idle = now - c.last
+            v = self.timeouts.values
+            if idle >= v["udp.idle_after"]:
+                stale = self._timeout(c) * v["udp.stale_fraction"]
+                if so == _S.UDP_ACTIVE:
+                    return _S.UDP_STALE if idle >= stale else _S.UDP_IDLE
+                return _S.STALE if idle >= stale else _S.IDLE
+        return so
+
+    @staticmethod
+    def _display_tcp(c: Conn) -> int:
+        return c.sr if c.local == 2 else c.so
+
+
+def _last_seen(c: Conn) -> float:
+    return c.last
+
+
+def local_addresses() -> frozenset[bytes]:
+    """This host's IPv4/IPv6 addresses, packed, from psutil (empty when psutil cannot tell)."""
+    import socket
+
+    import psutil
+
+    out: set[bytes] = set()
+    try:
+        for addrs in psutil.net_if_addrs().values():
+            for a in addrs:
+                if a.family in (socket.AF_INET, socket.AF_INET6):
+                    try:
+                        out.add(socket.inet_pton(a.family, a.address.split("%", 1)[0]))
+                    except (OSError, ValueError):
+                        pass
+    except (OSError, RuntimeError):
+        pass
+    return frozenset(out)
