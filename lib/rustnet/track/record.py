@@ -29,8 +29,8 @@ FIELDS: Final = (
     ("sport", "int", "originator's port; 0 for icmp, icmpv6, arp and other protocols"),
     ("dst", "str", "responder's IP as text; ARP: target IP"),
     ("dport", "int", "responder's port; 0 for icmp, icmpv6, arp and other protocols"),
-    ("state", "str", "display state, a rustnet.track.states.State name (TCP: the local endpoint's when known, "
-                     "else the originator's)"),
+    ("state", "str", "display state, a rustnet.track.states.State name (TCP: the local "
+                     "endpoint's when known, else the originator's)"),
     ("packets", "int", "packets both ways"),
     ("bytes", "int", "bytes both ways, on-the-wire frame length (pcap len), as tshark counts"),
     ("packets_src", "int", "packets sent by the originator"),
