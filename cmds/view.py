@@ -1,0 +1,145 @@
+"""rn-view: the terminal viewer (or a JSON / plain-table dump) over any record stream."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from rustnet.cli.common import (
+    CONTEXT_SETTINGS,
+    EXIT_DAMAGED,
+    EXIT_ERROR,
+    EXIT_OK,
+    debug_option,
+    fail,
+    inputs_argument,
+    run_stage,
+    stdin_hint,
+    version_option,
+)
+from rustnet.stream import RecordWriter
+from rustnet.view.model import ConnTable
+from rustnet.view.sort import SORT_CODES
+from rustnet.view.source import Source
+from rustnet.view.state import ViewState
+from rustnet.view.table import table_lines
+
+PROG = "rn-view"
+
+
+def _joiner() -> Any:
+    try:
+        from rustnet.enrich.join import SocketJoiner
+    except ImportError:
+        return None
+    return SocketJoiner()
+
+
+def _state(table: ConnTable, no_localhost: bool, filter_text: str, sort: str | None, reverse: bool) -> ViewState:
+    state = ViewState(table, hide_localhost=no_localhost)
+    if filter_text:
+        state.set_filter(filter_text)
+    if sort:
+        state.sort_code = sort
+    state.sort_reverse = reverse
+    return state
+
+
+def _status(source: Source) -> int:
+    if source.damage:
+        return EXIT_DAMAGED
+    return EXIT_ERROR if source.errors else EXIT_OK
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@inputs_argument
+@click.option("-r", "--refresh-interval", "refresh", type=click.IntRange(20, 3_600_000), default=1000,
+              show_default=True, metavar="MS", help="Redraw period in milliseconds (keys redraw at once).")
+@click.option("--read", "read_file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Read a capture file (pcap/pcapng, via rn-capture -r) or a recorded stream.")
+@click.option("--json", "as_json", is_flag=True,
+              help="No TUI: print the final connection records as JSON Lines at the end of input.")
+@click.option("--table", "as_table", is_flag=True,
+              help="No TUI: print one plain-text table of the connections at the end of input.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None, metavar="X",
+              help="Replay at X times the recorded pace (packet timestamps); default: as fast as possible.")
+@click.option("--no-localhost", is_flag=True, help="Hide connections whose both ends are loopback.")
+@click.option("--no-dpi", is_flag=True, help="When completing the pipeline from packets: skip DPI.")
+@click.option("--filter", "filter_text", default="", metavar="QUERY",
+              help="Start with this filter (the / language: words, port:443, !state:closed ...).")
+@click.option("--sort", type=click.Choice(SORT_CODES), default=None, help="Start sorted by this column.")
+@click.option("--reverse", is_flag=True, help="Reverse the sort order.")
+@click.option("--show-closed", is_flag=True, help="Start with closed connections from history shown (t).")
+@debug_option
+@version_option(PROG)
+def main(inputs: tuple[str, ...], refresh: int, read_file: str | None, as_json: bool, as_table: bool,
+         speed: float | None, no_localhost: bool, no_dpi: bool, filter_text: str, sort: str | None,
+         reverse: bool, show_closed: bool, debug: bool) -> None:
+    """Show connections from a record stream (stdin or FILEs) in a terminal UI.
+
+    Reads any stage's output: connection records from rn-track, or packet records and
+    summaries, which it completes in-process (so `rn-capture | rn-view` works). Keys come
+    from the terminal even when stdin is the pipe. Press h in the viewer for the keys and
+    the filter language. A finished recording stays on screen until you quit (q q).
+    When standard output is not a terminal, --table is implied.
+    """
+    paths = list(inputs)
+    uses_stdin = (not paths and read_file is None) or "-" in paths
+    for p in paths:
+        if p != "-" and not os.path.isfile(p):
+            raise click.UsageError(f"{p}: no such file")
+    headless = as_json or as_table or not os.isatty(1)
+
+    def body() -> int:
+        from rustnet.cli.common import interrupts
+        if headless:
+            stdin_hint(PROG, paths if read_file is None else ["x"])
+            source = Source(paths, 0, read_file, speed, dpi=not no_dpi)
+            table = ConnTable(_joiner())
+            for batch in source.batches():
+                table.ingest(batch)
+                if interrupts.draining:
+                    break
+            if as_json:
+                state = _state(table, no_localhost, filter_text, None, False)
+                rows = state.filter.apply(r for r in table.rows.values()
+                                          if not (no_localhost and r.loopback()))
+                writer = RecordWriter(1, "json")
+                for row in rows:
+                    writer.write(row.rec)
+                writer.close()
+            else:
+                state = _state(table, no_localhost, filter_text, sort, reverse)
+                state.show_closed = show_closed
+                width = shutil.get_terminal_size((0, 0)).columns if os.isatty(1) else None
+                sys.stdout.write("\n".join(table_lines(state, width or None)) + "\n")
+                sys.stdout.flush()
+            for msg in source.damage + source.errors:
+                click.echo(f"{PROG}: {msg}", err=True)
+            return _status(source)
+        if uses_stdin and os.isatty(0):
+            raise click.UsageError("no records to show: pipe rn-capture (or any rn- stage) into rn-view, "
+                                   "or give a recording or --read FILE")
+        from rustnet.view.app import App, NoTerminal, attach_terminal
+        try:
+            pipe_fd = attach_terminal(uses_stdin)
+        except NoTerminal as exc:
+            fail(str(exc))
+        source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi)
+        table = ConnTable(_joiner())
+        state = _state(table, no_localhost, filter_text, sort, reverse)
+        state.show_closed = show_closed
+        status = App(source, state, refresh / 1000.0).run()
+        if status == EXIT_OK and source.damage:
+            status = EXIT_DAMAGED
+        return status
+
+    run_stage(PROG, body, debug)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Copy text to the clipboard: OSC 52 through the terminal, plus a system clipboard tool.
+
+OSC 52 asks the terminal itself to set the clipboard, so it works over ssh and in
+tmux (with ``set-clipboard on``); whether the terminal honours it cannot be known, so
+the status message says it was *sent*. A system tool (wl-copy, xclip, xsel, pbcopy)
+is used as well when one exists and a display is there for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from typing import Final
+
+TOOLS: Final = (
+    ("wl-copy", ("wl-copy",), "WAYLAND_DISPLAY"),
+    ("xclip", ("xclip", "-selection", "clipboard"), "DISPLAY"),
+    ("xsel", ("xsel", "--clipboard", "--input"), "DISPLAY"),
+    ("pbcopy", ("pbcopy",), None),
+)
+MAX_OSC52: Final = 100_000  # terminals cap the sequence; addresses are tiny anyway
+
+
+def osc52(text: str) -> str:
+    """The escape sequence that asks the terminal to put ``text`` on the clipboard."""
+    data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    seq = f"\x1b]52;c;{data}\x07"
+    if os.environ.get("TMUX"):
+        # tmux passes it on to the outer terminal when wrapped in its DCS passthrough.
+        seq = "\x1bPtmux;" + seq.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+    return seq if len(seq) <= MAX_OSC52 else ""
+
+
+def system_copy(text: str) -> str | None:
+    """Copy with the first usable system tool; its name, or None when there is none or it failed."""
+    for name, argv, display_var in TOOLS:
+        if display_var is not None and not os.environ.get(display_var):
+            continue
+        if shutil.which(argv[0]) is None:
+            continue
+        try:
+            proc = subprocess.run(argv, input=text.encode("utf-8"), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, timeout=2, check=False)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if proc.returncode == 0:
+            return name
+    return None
+
+
+def copy(text: str, write_terminal: Callable[[str], None] | None) -> str:
+    """Copy ``text`` both ways; returns the status message that says what happened.
+
+    ``write_terminal`` is a callable taking the escape sequence (the app's tty writer).
+    """
+    seq = osc52(text)
+    sent = False
+    if seq and write_terminal is not None:
+        try:
+            write_terminal(seq)
+            sent = True
+        except OSError:
+            sent = False
+    tool = system_copy(text)
+    how = []
+    if sent:
+        how.append("OSC 52 sent to the terminal")
+    if tool:
+        how.append(f"system clipboard via {tool}")
+    if not how:
+        return f"could not copy {text}: no terminal clipboard and no clipboard tool"
+    return f"copied {text} ({'; '.join(how)})"

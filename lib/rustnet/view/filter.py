@@ -1,0 +1,204 @@
+"""The filter language: fuzzy words and ``keyword:value`` terms, ANDed, ``!`` negates.
+
+``port:44 !state:time_wait goog`` keeps connections with a port containing "44",
+not in TIME_WAIT, whose fields fuzzy-match "goog". Keyword values match as
+case-insensitive substrings (the seed: ``port:44`` matches 443 and 8443). Plain
+words match fzf-style: the letters in order within one field, ranked so that
+exact substrings, matches at a word start and tight matches come first.
+
+Each keyword documents itself (``code``, ``help``) so the help screen is generated
+from this table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from rustnet.view.model import Row, text
+
+SEP: Final = "\x00"  # between fields in the searchable text; fuzzy matches never cross it
+
+# Every field a plain word searches (DPI data included); lists are joined.
+HAY_FIELDS: Final = (
+    "proto", "src", "sport", "dst", "dport", "state", "app", "service", "process", "pid", "cmdline", "user",
+    "sni", "alpn", "tls_version", "http_host", "http_method", "http_path", "http_user_agent", "dns_query",
+    "dns_queries", "dns_qtype", "dns_rcode", "dns_answers", "ssh_client", "ssh_server", "quic_version",
+    "hostname_src", "hostname_dst", "vlan",
+)
+
+
+def haystack(row: Row) -> str:
+    """Lower-cased searchable text of a row, cached until the row changes."""
+    hay = row.hay
+    if hay is None:
+        rec = row.rec
+        hay = SEP.join(text(rec.get(k)) for k in HAY_FIELDS).lower()
+        row.hay = hay
+    return hay
+
+
+def _values(*keys: str) -> Callable[[Row], Iterable[str]]:
+    def get(row: Row) -> Iterable[str]:
+        rec = row.rec
+        return [text(rec.get(k)) for k in keys]
+    return get
+
+
+def _remote_values(row: Row) -> Iterable[str]:
+    rec = row.rec
+    out = [text(rec.get("dst")), text(rec.get("hostname_dst"))]
+    if not row.local_is_src:
+        out += [text(rec.get("src")), text(rec.get("hostname_src"))]
+    return out
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A ``code:value`` filter term; ``help`` goes on the help screen."""
+
+    code: str
+    help: str
+    values: Callable[[Row], Iterable[str]]
+
+
+KEYWORDS: Final[dict[str, Keyword]] = {k.code: k for k in (
+    Keyword("port", "either port contains the value (port:44 matches 443, 8443)", _values("sport", "dport")),
+    Keyword("sport", "source (originator) port contains the value", _values("sport")),
+    Keyword("dport", "destination (responder) port contains the value", _values("dport")),
+    Keyword("src", "source address or its hostname", _values("src", "hostname_src")),
+    Keyword("dst", "destination / remote address or its hostname", _remote_values),
+    Keyword("sni", "TLS / QUIC server name (SNI)", _values("sni")),
+    Keyword("host", "HTTP Host, SNI, DNS name or a learned hostname",
+            _values("http_host", "sni", "dns_query", "dns_queries", "hostname_src", "hostname_dst")),
+    Keyword("process", "owning process name (or pid)", _values("process", "pid")),
+    Keyword("state", "protocol state (state:fin_wait matches FIN_WAIT1 and FIN_WAIT2)", _values("state")),
+    Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto")),
+    Keyword("app", "detected application protocol: http, tls, dns, quic, ssh ...", _values("app")),
+    Keyword("service", "well-known service name of the responder port", _values("service")),
+)}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One parsed term: a keyword test or a fuzzy word, maybe negated."""
+
+    negate: bool
+    keyword: Keyword | None
+    value: str  # lower-cased
+    pattern: re.Pattern[str] | None = None  # fuzzy words only
+
+    def keyword_match(self, row: Row) -> bool:
+        assert self.keyword is not None
+        v = self.value
+        return any(v in s.lower() for s in self.keyword.values(row))
+
+
+def _fuzzy_pattern(word: str) -> re.Pattern[str]:
+    # a[^\0b]*?b[^\0c]*?c : the letters in order inside one field, lazily.
+    parts = [re.escape(word[0])]
+    for ch in word[1:]:
+        parts.append(f"[^{SEP}{re.escape(ch)}]*?{re.escape(ch)}")
+    return re.compile("".join(parts))
+
+
+def parse(query: str) -> list[Term]:
+    """Terms of a filter string; unknown ``x:y`` words are fuzzy words."""
+    terms: list[Term] = []
+    for raw in query.split():
+        negate = raw.startswith("!")
+        word = raw[1:] if negate else raw
+        if not word:
+            continue
+        code, colon, value = word.partition(":")
+        kw = KEYWORDS.get(code.lower()) if colon else None
+        if kw is not None:
+            terms.append(Term(negate, kw, value.lower()))
+        else:
+            low = word.lower()
+            terms.append(Term(negate, None, low, _fuzzy_pattern(low)))
+    return terms
+
+
+def fuzzy_score(word: str, pattern: re.Pattern[str], hay: str) -> int:
+    """How well ``word`` matches ``hay`` (higher is better), or -1 for no match."""
+    pos = hay.find(word)
+    if pos >= 0:
+        offset = pos - hay.rfind(SEP, 0, pos) - 1  # position inside its field
+        score = 2000 - min(offset, 500)
+        if pos == 0 or not hay[pos - 1].isalnum():
+            score += 500  # at a word or field start
+        return score
+    m = pattern.search(hay)
+    if m is None:
+        return -1
+    # Tighten the leftmost match from its end backwards (fzf's second pass).
+    end = m.end() - 1
+    start = end
+    for ch in reversed(word[:-1]):
+        start = hay.rfind(ch, m.start(), start)
+    span = end - start + 1
+    offset = start - hay.rfind(SEP, 0, start) - 1
+    score = 1000 - min(span - len(word), 400) * 2 - min(offset, 100)
+    if start == 0 or not hay[start - 1].isalnum():
+        score += 200
+    return score
+
+
+class Filter:
+    """A compiled filter string: ``match(row)`` and a rank for fuzzy words."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query.strip()
+        self.terms = parse(self.query)
+        self.keyword_terms = [t for t in self.terms if t.keyword is not None]
+        self.fuzzy_terms = [t for t in self.terms if t.keyword is None]
+        self.ranked = any(not t.negate for t in self.fuzzy_terms)
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def score(self, row: Row) -> int:
+        """-1 when the row is filtered out; else its rank (0 when there is nothing to rank)."""
+        for t in self.keyword_terms:
+            if t.keyword_match(row) == t.negate:
+                return -1
+        if not self.fuzzy_terms:
+            return 0
+        hay = haystack(row)
+        total = 0
+        for t in self.fuzzy_terms:
+            assert t.pattern is not None
+            s = fuzzy_score(t.value, t.pattern, hay)
+            if t.negate:
+                if s >= 0:
+                    return -1
+            elif s < 0:
+                return -1
+            else:
+                total += s
+        return total
+
+    def apply(self, rows: Iterable[Row]) -> list[Row]:
+        """Rows that pass, best fuzzy rank first (stable: the input order breaks ties)."""
+        if not self.terms:
+            return list(rows)
+        scored: list[tuple[int, Row]] = []
+        score = self.score
+        for row in rows:
+            s = score(row)
+            if s >= 0:
+                scored.append((s, row))
+        if self.ranked:
+            scored.sort(key=lambda sr: -sr[0])
+        return [r for _, r in scored]
+
+
+def help_lines() -> list[tuple[str, str]]:
+    """(syntax, meaning) pairs for the help screen, generated from :data:`KEYWORDS`."""
+    out = [("word", "fuzzy match (letters in order) in any field, DPI data included; best first")]
+    out += [(f"{k.code}:VALUE", k.help) for k in KEYWORDS.values()]
+    out += [("!term", "negate a term (!state:time_wait, !dns)"), ("a b", "terms AND together")]
+    return out

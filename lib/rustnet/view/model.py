@@ -1,0 +1,302 @@
+"""The connection table the viewer shows: connection records folded by id, plus stream status.
+
+Pure data, no terminal: :class:`ConnTable` ingests records (``conn``, ``stats``, ``hdr``,
+``warn``, ``sock``) and keeps one :class:`Row` per connection id, holding that id's
+latest record (the last record of an id is its state). Records are untrusted: every
+accessor here tolerates missing fields and wrong types.
+
+A connection whose ``final`` record arrived while other connections kept changing has
+expired in the tracker: it moves to *history* (shown with ``t``). Final records that
+end a recording are not history: a finished recording still shows what it ended with.
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+from typing import Any, Final
+
+from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
+
+MAX_ROWS: Final = 500_000  # bounds memory against a stream of endless new ids
+MAX_STATE_HISTORY: Final = 32
+MAX_MESSAGES: Final = 50
+
+# States shown as closing / half-open / established (colours) and as quiet (dimmed).
+ESTABLISHED_STATES: Final = frozenset({"ESTABLISHED", "QUIC_CONNECTED", "UDP_ACTIVE", "DNS_RESPONSE",
+                                       "ECHO_REPLY", "ARP_REPLY"})
+HALF_OPEN_STATES: Final = frozenset({"SYN_SENT", "SYN_RECV", "QUIC_INITIAL", "QUIC_HANDSHAKE", "DNS_QUERY",
+                                     "ECHO_REQUEST", "ARP_REQUEST"})
+CLOSING_STATES: Final = frozenset({"FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSING",
+                                   "CLOSED", "QUIC_DRAINING", "QUIC_CLOSED"})
+QUIET_STATES: Final = frozenset({"UDP_IDLE", "UDP_STALE"})
+STALE_AFTER: Final = 60.0  # seconds without packets before a row is dimmed
+
+
+def num(value: Any) -> float:
+    """A numeric field as float; 0 for anything that is not a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return 0.0
+    return 0.0
+
+
+def text(value: Any) -> str:
+    """A field as (unescaped) text; empty when missing."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return ",".join(text(v) for v in value)
+    return str(value)
+
+
+_LOOPBACK_CACHE: dict[str, bool] = {}
+
+
+def is_loopback(addr: Any) -> bool:
+    if not isinstance(addr, str):
+        return False
+    hit = _LOOPBACK_CACHE.get(addr)
+    if hit is None:
+        try:
+            ip = ipaddress.ip_address(addr.split("%", 1)[0])
+            mapped = getattr(ip, "ipv4_mapped", None)
+            hit = bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+        except ValueError:
+            hit = False
+        if len(_LOOPBACK_CACHE) < 100_000:
+            _LOOPBACK_CACHE[addr] = hit
+    return hit
+
+
+class Row:
+    """One connection: its latest record plus what the viewer derives from it."""
+
+    __slots__ = ("id", "rec", "seq", "final_seq", "hay", "states")
+
+    def __init__(self, cid: Any, rec: dict[str, Any], seq: int) -> None:
+        self.id = cid
+        self.rec = rec
+        self.seq = seq
+        self.final_seq = -1  # sequence number of the final record, -1 while open
+        self.hay: str | None = None  # lower-cased searchable text, built lazily by the filter
+        self.states: list[tuple[float, str]] = []
+
+    def snapshot(self) -> Row:
+        """A frozen copy for the paused display (records are replaced, never mutated)."""
+        r = Row(self.id, self.rec, self.seq)
+        r.final_seq = self.final_seq
+        r.hay = self.hay
+        r.states = list(self.states)
+        return r
+
+    # --- sides: "local" is where the process is (the tracker's local_side, else the originator)
+    @property
+    def local_is_src(self) -> bool:
+        return self.rec.get("local_side") != "dst"
+
+    def addr(self, side: str) -> str:
+        return text(self.rec.get(side))
+
+    def port(self, side: str) -> int:
+        p = self.rec.get("sport" if side == "src" else "dport")
+        return p if isinstance(p, int) and not isinstance(p, bool) else 0
+
+    def hostname(self, side: str) -> str:
+        return text(self.rec.get("hostname_" + side))
+
+    @property
+    def local(self) -> str:
+        return "src" if self.local_is_src else "dst"
+
+    @property
+    def remote(self) -> str:
+        return "dst" if self.local_is_src else "src"
+
+    @property
+    def rate_rx(self) -> float:
+        return num(self.rec.get("rate_dst" if self.local_is_src else "rate_src"))
+
+    @property
+    def rate_tx(self) -> float:
+        return num(self.rec.get("rate_src" if self.local_is_src else "rate_dst"))
+
+    @property
+    def state(self) -> str:
+        return text(self.rec.get("state"))
+
+    @property
+    def process(self) -> str:
+        return text(self.rec.get("process"))
+
+    @property
+    def final(self) -> bool:
+        return self.final_seq >= 0
+
+    def app_detail(self) -> str:
+        """The most telling DPI value: HTTP host, SNI, DNS name or SSH software."""
+        rec = self.rec
+        for key in ("http_host", "sni", "dns_query"):
+            v = rec.get(key)
+            if v:
+                return text(v)
+        ssh = rec.get("ssh_server") or rec.get("ssh_client")
+        if ssh:
+            s = text(ssh)
+            # "SSH-2.0-OpenSSH_9.2p1 Debian-2" -> "OpenSSH_9.2p1 Debian-2"
+            parts = s.split("-", 2)
+            return parts[2] if len(parts) == 3 and parts[0] == "SSH" else s
+        return ""
+
+    def loopback(self) -> bool:
+        return is_loopback(self.rec.get("src")) and is_loopback(self.rec.get("dst"))
+
+
+class ConnTable:
+    """Connections by id plus capture status, fed with decoded records."""
+
+    def __init__(self, joiner: Any = None) -> None:
+        self.rows: dict[Any, Row] = {}
+        self.version = 0  # bumps whenever something shown may have changed
+        self.seq = 0  # conn records seen
+        self.last_open_seq = -1  # seq of the latest non-final conn record
+        self.clock = 0.0  # newest timestamp seen in the stream (epoch seconds)
+        self.interface = ""
+        self.live = False
+        self.producer = ""
+        self.received = 0
+        self.dropped = 0
+        self.ifdropped = 0
+        self.packets_per_s: float | None = None
+        self._last_stats: tuple[float, float] | None = None
+        self.messages: collections.deque[str] = collections.deque(maxlen=MAX_MESSAGES)
+        self.ignored = 0  # records we could not use (no id, wrong types)
+        self.joiner = joiner
+        self.input_done = False
+        self.damage: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def ingest(self, recs: list[Record]) -> None:
+        """Fold a batch of records into the table."""
+        rows = self.rows
+        for rec in recs:
+            if type(rec) is not dict:
+                continue
+            t = rec.get("t", CONN)
+            if t == CONN:
+                self._conn(rec, rows)
+            elif t == CAPTURE_STATS:
+                self._stats(rec)
+            elif t == HEADER:
+                self.interface = text(rec.get("source")) or self.interface
+                self.live = bool(rec.get("live"))
+                self.producer = text(rec.get("producer"))
+            elif t == WARNING:
+                stage = text(rec.get("stage"))
+                self.messages.append((stage + ": " if stage else "") + text(rec.get("msg")))
+            elif t == SOCK and self.joiner is not None:
+                try:
+                    self.joiner.add(rec)
+                except Exception:  # a hostile sock record must not stop the viewer
+                    self.ignored += 1
+        self.version += 1
+
+    def _conn(self, rec: dict[str, Any], rows: dict[Any, Row]) -> None:
+        cid = rec.get("id")
+        try:
+            hash(cid)
+        except TypeError:
+            self.ignored += 1
+            return
+        if cid is None:
+            self.ignored += 1
+            return
+        if self.joiner is not None:
+            try:
+                self.joiner.annotate(rec)
+            except Exception:
+                self.ignored += 1
+        self.seq += 1
+        row = rows.get(cid)
+        if row is None:
+            row = Row(cid, rec, self.seq)
+            rows[cid] = row
+            if len(rows) > MAX_ROWS:
+                self._evict()
+        else:
+            # Fields learned downstream (process, hostnames) stay once known.
+            old = row.rec
+            for key in ("process", "pid", "cmdline", "user", "hostname_src", "hostname_dst"):
+                if key in old and rec.get(key) is None:
+                    rec[key] = old[key]
+            row.rec = rec
+            row.seq = self.seq
+            row.hay = None
+        state = rec.get("state")
+        if isinstance(state, str) and (not row.states or row.states[-1][1] != state):
+            row.states.append((num(rec.get("last_seen")), state))
+            if len(row.states) > MAX_STATE_HISTORY:
+                del row.states[1]
+        if rec.get("final") is True:
+            row.final_seq = self.seq
+        else:
+            row.final_seq = -1
+            self.last_open_seq = self.seq
+        ts = num(rec.get("last_seen"))
+        if ts > self.clock:
+            self.clock = ts
+
+    def _evict(self) -> None:
+        # Oldest-inserted first, history before open connections.
+        victims = [cid for cid, r in self.rows.items() if r.final][: MAX_ROWS // 10]
+        if not victims:
+            victims = list(self.rows)[: MAX_ROWS // 10]
+        for cid in victims:
+            del self.rows[cid]
+
+    def _stats(self, rec: dict[str, Any]) -> None:
+        ts = num(rec.get("ts"))
+        packets = num(rec.get("packets")) or num(rec.get("received"))
+        self.received = int(num(rec.get("received")) or packets)
+        self.dropped = int(num(rec.get("dropped")))
+        self.ifdropped = int(num(rec.get("ifdropped")))
+        if self._last_stats is not None:
+            t0, p0 = self._last_stats
+            if ts > t0 and packets >= p0:
+                self.packets_per_s = (packets - p0) / (ts - t0)
+        self._last_stats = (ts, packets)
+        if ts > self.clock:
+            self.clock = ts
+
+    def in_history(self, row: Row) -> bool:
+        """Expired while the stream went on (shown only with ``t``)."""
+        return row.final_seq >= 0 and row.final_seq < self.last_open_seq
+
+    def is_stale(self, row: Row) -> bool:
+        if row.state in QUIET_STATES:
+            return True
+        last = num(row.rec.get("last_seen"))
+        return last > 0 and self.clock - last > STALE_AFTER
+
+    def counts(self) -> dict[str, int]:
+        """Open connections by protocol, plus history."""
+        out: dict[str, int] = {}
+        hist = 0
+        for row in self.rows.values():
+            if self.in_history(row):
+                hist += 1
+                continue
+            p = text(row.rec.get("proto")) or "?"
+            out[p] = out.get(p, 0) + 1
+        out["history"] = hist
+        return out
+
+    def final_records(self) -> list[dict[str, Any]]:
+        """The last record of every connection, in first-seen order (for ``--json``)."""
+        return [row.rec for row in self.rows.values()]

@@ -1,0 +1,316 @@
+"""Where the viewer's records come from: files or a pipe, completed and paced.
+
+* Inputs are read in order (recordings, ``-`` for the pipe on stdin, or a capture
+  file, which is read by an ``rn-capture -r`` child process).
+* Packet records (``pkt``) or packet summaries (``sum``) are completed in-process by
+  the same stages the commands run (:class:`rustnet.dissect.engine.Dissector`,
+  :class:`rustnet.track.table.Tracker`), chained with the Stage protocol, so
+  ``rn-capture | rn-view`` shows connections.
+* ``speed`` replays a recording at its own pace (2 = twice as fast): records are
+  released when their timestamp comes due; ``None`` releases them at once.
+
+Non-blocking: the app selects on :meth:`Source.fileno` and calls :meth:`Source.read`
+only when the descriptor is readable, so a quiet pipe costs nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, Final
+
+from rustnet.stream import Record, RecordReader
+from rustnet.stream.records import CONN, HEADER, PACKET, SUMMARY, WARNING
+from rustnet.stream.stage import Chain, Stage
+
+PCAP_MAGICS: Final = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
+                      b"\x0a\x0d\x0d\x0a")
+MAX_PENDING: Final = 200_000  # paced records held before reading further
+READ_SIZE: Final = 1 << 18
+
+
+def is_capture_file(path: str) -> bool:
+    """True for a pcap or pcapng file (by its magic number)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in PCAP_MAGICS
+    except OSError:
+        return False
+
+
+def record_time(rec: Record) -> float | None:
+    """The stream timestamp a record belongs at, for pacing."""
+    if type(rec) is list:
+        ts = rec[1] if len(rec) > 1 else None
+    elif type(rec) is dict:
+        ts = rec.get("last_seen") if rec.get("t", CONN) == CONN else rec.get("ts")
+    else:
+        return None
+    return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+
+
+def _capture_command() -> list[str]:
+    exe = shutil.which("rn-capture")
+    if exe is None:
+        cand = os.path.join(os.path.dirname(sys.executable), "rn-capture")
+        exe = cand if os.access(cand, os.X_OK) else None
+    if exe is None:
+        return [sys.executable, "-m", "rustnet_cmds.capture"]
+    return [exe]
+
+
+class Completer:
+    """Runs dissect and/or track in-process once packet records or summaries show up."""
+
+    def __init__(self, dpi: bool = True) -> None:
+        self.dpi = dpi
+        self.chain: Stage | None = None
+        self.header: dict[str, Any] | None = None
+        self.problem: str | None = None
+
+    def _build(self, first: str) -> Stage | None:
+        stages: list[Stage] = []
+        try:
+            if first == PACKET:
+                from rustnet.dissect.engine import Dissector
+                stages.append(Dissector(dpi=self.dpi))
+            from rustnet.track.table import Tracker
+            stages.append(Tracker())
+        except Exception as exc:  # a missing or broken stage becomes a message, not a crash
+            self.problem = f"cannot complete the pipeline in-process ({type(exc).__name__}: {exc})"
+            return None
+        return Chain(stages)
+
+    def process(self, recs: list[Record]) -> list[Record]:
+        if self.chain is None:
+            first = None
+            for rec in recs:
+                if type(rec) is list and rec and rec[0] in (PACKET, SUMMARY):
+                    first = rec[0]
+                    break
+                if type(rec) is dict and rec.get("t") == HEADER:
+                    self.header = rec
+            if first is None:
+                return recs
+            if self.problem is not None:
+                return [r for r in recs if type(r) is dict]
+            chain = self._build(first)
+            if chain is None:
+                out: list[Record] = [r for r in recs if type(r) is dict]
+                out.append({"t": WARNING, "ts": time.time(), "stage": "rn-view", "msg": self.problem})
+                return out
+            self.chain = chain
+            if self.header is not None and not any(r is self.header for r in recs):
+                # The header said which link type the packets use: the new stages need it.
+                recs = [self.header, *recs]
+        return self.chain.process(recs)
+
+    def tick(self, now: float) -> list[Record]:
+        return self.chain.tick(now) if self.chain is not None else []
+
+    def finish(self) -> list[Record]:
+        return self.chain.finish() if self.chain is not None else []
+
+
+class Pacer:
+    """Holds records back until their stream time comes due at ``speed`` times real time."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.pending: collections.deque[tuple[float | None, Record]] = collections.deque()
+        self._origin: tuple[float, float] | None = None  # (stream time, monotonic time)
+
+    def push(self, recs: list[Record]) -> None:
+        for rec in recs:
+            self.pending.append((record_time(rec), rec))
+
+    def _due_at(self, ts: float) -> float:
+        if self._origin is None:
+            self._origin = (ts, time.monotonic())
+        s0, m0 = self._origin
+        return m0 + max(ts - s0, 0.0) / self.speed
+
+    def due(self) -> list[Record]:
+        out: list[Record] = []
+        now = time.monotonic()
+        while self.pending:
+            ts, rec = self.pending[0]
+            if ts is not None and self._due_at(ts) > now:
+                break
+            out.append(rec)
+            self.pending.popleft()
+        return out
+
+    def next_due(self) -> float | None:
+        """Monotonic time the next held record is due, or None when nothing is held."""
+        for ts, _ in self.pending:
+            if ts is not None:
+                return self._due_at(ts)
+            return time.monotonic()
+        return None
+
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= MAX_PENDING
+
+
+class Source:
+    """The viewer's inputs in order, as batches of records ready for the table."""
+
+    def __init__(self, paths: list[str], stdin_fd: int | None = 0, read_file: str | None = None,
+                 speed: float | None = None, dpi: bool = True) -> None:
+        self.paths = list(paths) or (["-"] if read_file is None else [])
+        self.read_file = read_file
+        self.stdin_fd = stdin_fd
+        self.completer = Completer(dpi)
+        self.pacer = Pacer(speed) if speed else None
+        self.reader: RecordReader | None = None
+        self.damage: list[str] = []
+        self.errors: list[str] = []
+        self.done = False
+        self.finished = False  # finish() output delivered
+        self.child: subprocess.Popen[bytes] | None = None
+        self._owned_fd: int | None = None
+        self._next = 0
+        self._open_next()
+
+    # --- inputs -------------------------------------------------------------------------
+    def _inputs(self) -> list[str]:
+        return ([f"capture:{self.read_file}"] if self.read_file else []) + self.paths
+
+    def _open_next(self) -> None:
+        self._close_current()
+        inputs = self._inputs()
+        while self._next < len(inputs):
+            name = inputs[self._next]
+            self._next += 1
+            try:
+                fd = self._open(name)
+            except OSError as exc:
+                self.errors.append(f"{name}: {exc.strerror or exc}")
+                continue
+            os.set_blocking(fd, False)
+            self.reader = RecordReader(fd, "stdin" if name == "-" else name.removeprefix("capture:"))
+            return
+        self.reader = None
+        self.done = True
+
+    def _open(self, name: str) -> int:
+        if name == "-":
+            if self.stdin_fd is None:
+                raise OSError(0, "standard input is not available")
+            return self.stdin_fd
+        if name.startswith("capture:"):
+            path = name.removeprefix("capture:")
+            if is_capture_file(path):
+                self.child = subprocess.Popen([*_capture_command(), "-r", path], stdin=subprocess.DEVNULL,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                assert self.child.stdout is not None
+                return self.child.stdout.fileno()
+            name = path
+        fd = os.open(name, os.O_RDONLY)
+        self._owned_fd = fd
+        return fd
+
+    def _close_current(self) -> None:
+        if self._owned_fd is not None:
+            os.close(self._owned_fd)
+            self._owned_fd = None
+        if self.child is not None:
+            self._reap_child()
+
+    def _reap_child(self) -> None:
+        child, self.child = self.child, None
+        assert child is not None
+        try:
+            rc = child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            rc = child.wait()
+        err = child.stderr.read().decode("utf-8", "replace").strip() if child.stderr else ""
+        if child.stdout:
+            child.stdout.close()
+        if child.stderr:
+            child.stderr.close()
+        if rc not in (0, 3) or err:
+            self.errors.append(err.splitlines()[-1] if err else f"rn-capture exited with status {rc}")
+
+    def close(self) -> None:
+        """Stop reading (the user quit): end a capture child too."""
+        if self.child is not None:
+            self.child.terminate()
+        self._close_current()
+        self.done = True
+
+    # --- reading ------------------------------------------------------------------------
+    def fileno(self) -> int | None:
+        """The descriptor to wait on, or None when finished or holding enough paced records."""
+        if self.reader is None or (self.pacer is not None and self.pacer.full):
+            return None
+        return self.reader.fd
+
+    def read(self) -> list[Record]:
+        """Read what is available now (call when :meth:`fileno` is readable)."""
+        reader = self.reader
+        if reader is None:
+            return []
+        try:
+            chunk = os.read(reader.fd, READ_SIZE)
+        except BlockingIOError:
+            return []
+        except OSError as exc:
+            self.errors.append(f"{reader.name}: {exc.strerror or exc}")
+            chunk = b""
+        recs = reader.feed(chunk)
+        if reader.done:
+            if reader.damage:
+                self.damage.append(reader.damage)
+                recs.append({"t": WARNING, "ts": time.time(), "stage": "rn-view", "msg": reader.damage})
+            self._open_next()
+        out = self.completer.process(recs)
+        if self.done and not self.finished:
+            out += self.completer.finish()
+            self.finished = True
+        if self.pacer is not None:
+            self.pacer.push(out)
+            return self.pacer.due()
+        return out
+
+    def due(self) -> list[Record]:
+        return self.pacer.due() if self.pacer is not None else []
+
+    def next_due(self) -> float | None:
+        return self.pacer.next_due() if self.pacer is not None else None
+
+    def tick(self, now: float) -> list[Record]:
+        out = self.completer.tick(now)
+        if self.pacer is not None and out:
+            self.pacer.push(out)
+            return self.pacer.due()
+        return out
+
+    @property
+    def drained(self) -> bool:
+        """Every input read and every paced record released."""
+        return self.done and (self.pacer is None or not self.pacer.pending)
+
+    def batches(self) -> Iterator[list[Record]]:
+        """Blocking: every record of every input, batch by batch (for ``--json`` and ``--table``)."""
+        while not self.done:
+            fd = self.fileno()
+            if fd is None:
+                yield self.due()
+                continue
+            select.select([fd], [], [])
+            yield self.read()
+        while self.pacer is not None and self.pacer.pending:
+            yield self.pacer.due()
+            nd = self.pacer.next_due()
+            if nd is not None:
+                time.sleep(max(0.0, min(nd - time.monotonic(), 1.0)))

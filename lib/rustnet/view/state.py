@@ -1,0 +1,229 @@
+"""What the user is looking at: tab, filter, sort, selection, grouping, pause; no terminal here.
+
+:class:`ViewState` turns the :class:`~rustnet.view.model.ConnTable` into the list of
+entries the Overview shows, caching the expensive steps: the sorted base list is
+rebuilt only when the data or the sort changes, the filter pass only when the filter
+or the base list changes. The selection follows a connection id, so rows moving
+under a live re-sort do not move the cursor to another connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from rustnet.view.columns import COLUMN_INDEX, COLUMNS
+from rustnet.view.filter import Filter
+from rustnet.view.model import ConnTable, Row
+from rustnet.view.sort import DEFAULT_SORT, next_sort, sort_rows
+
+OVERVIEW: Final = "Overview"
+DETAILS: Final = "Details"
+HELP: Final = "Help"
+TABS: Final = (OVERVIEW, DETAILS, HELP)
+PAGE: Final = 10  # PgUp/PgDn move this many rows (the seed's)
+WIDTH_STEP: Final = 2
+
+
+@dataclass
+class Group:
+    """A process and its connections, when grouping by process (``a``)."""
+
+    name: str
+    rows: list[Row]
+    collapsed: bool
+    id: tuple[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.id = ("group", self.name)
+
+
+Entry = Row | Group
+
+
+class ViewState:
+    """The viewer's state, changed by key actions and read by render."""
+
+    def __init__(self, table: ConnTable, hide_localhost: bool = False) -> None:
+        self.table = table
+        self.hide_localhost = hide_localhost
+        self.tab = OVERVIEW
+        self.filter = Filter("")
+        self.filter_input: str | None = None  # the text being typed while in filter mode
+        self.sort_code = DEFAULT_SORT
+        self.sort_reverse = False
+        self.grouped = False
+        self.collapsed: set[str] = set()
+        self.show_closed = False
+        self.paused = False
+        self.adjust: dict[str, int] = {}  # column code -> extra cells
+        self.focus_col = "remote"
+        self.quit_pending = False
+        self.quit = False
+        self.message = ""
+        self.copy_request: str | None = None  # set by ``c``; the app does the copying
+        self.selected_id: Any = None
+        self.cursor = 0
+        self.top = 0
+        self.viewport = 10
+        self.details_scroll = 0
+        self._frozen: list[Row] | None = None
+        self._base_key: tuple[Any, ...] | None = None
+        self._base: list[Row] = []
+        self._entries_key: tuple[Any, ...] | None = None
+        self._entries: list[Entry] = []
+        self._index: dict[Any, int] = {}
+
+    # --- the entry list -----------------------------------------------------------
+    def base_rows(self) -> list[Row]:
+        """Rows eligible to show (history and loopback rules), sorted; cached."""
+        key = (self.table.version if self._frozen is None else -1, self.sort_code, self.sort_reverse,
+               self.show_closed, self.hide_localhost, id(self._frozen))
+        if key != self._base_key:
+            table = self.table
+            rows: Any = self._frozen if self._frozen is not None else table.rows.values()
+            if not self.show_closed:
+                rows = [r for r in rows if not table.in_history(r)]
+            if self.hide_localhost:
+                rows = [r for r in rows if not r.loopback()]
+            self._base = sort_rows(rows, self.sort_code, self.sort_reverse)
+            self._base_key = key
+        return self._base
+
+    def entries(self) -> list[Entry]:
+        """What the Overview lists, in order; cached until something it depends on changes."""
+        base = self.base_rows()
+        key = (id(base), self._base_key, self.filter.query, self.grouped, tuple(sorted(self.collapsed)))
+        if key != self._entries_key:
+            rows = self.filter.apply(base)
+            self._entries = self._group(rows) if self.grouped else list(rows)
+            self._index = {e.id: i for i, e in enumerate(self._entries)}
+            self._entries_key = key
+            self._follow_selection()
+        return self._entries
+
+    def _group(self, rows: list[Row]) -> list[Entry]:
+        groups: dict[str, list[Row]] = {}
+        for r in rows:
+            groups.setdefault(r.process or "(unknown)", []).append(r)
+        out: list[Entry] = []
+        # Busiest process first, then by name.
+        order = sorted(groups.items(), key=lambda kv: (-sum(r.rate_rx + r.rate_tx for r in kv[1]), kv[0]))
+        for name, members in order:
+            g = Group(name, members, name in self.collapsed)
+            out.append(g)
+            if not g.collapsed:
+                out.extend(members)
+        return out
+
+    def _follow_selection(self) -> None:
+        n = len(self._entries)
+        if self.selected_id is not None and self.selected_id in self._index:
+            self.cursor = self._index[self.selected_id]
+        else:
+            self.cursor = min(self.cursor, max(n - 1, 0))
+            self.selected_id = self._entries[self.cursor].id if n else None
+
+    def selected(self) -> Entry | None:
+        entries = self.entries()
+        if not entries:
+            return None
+        return entries[min(self.cursor, len(entries) - 1)]
+
+    def selected_row(self) -> Row | None:
+        e = self.selected()
+        return e if isinstance(e, Row) else None
+
+    def set_viewport(self, rows: int) -> None:
+        """Keep the cursor on screen for a table ``rows`` high (called by render)."""
+        self.viewport = max(rows, 1)
+        n = len(self.entries())
+        self.top = min(self.top, max(n - self.viewport, 0))
+        if self.cursor < self.top:
+            self.top = self.cursor
+        elif self.cursor >= self.top + self.viewport:
+            self.top = self.cursor - self.viewport + 1
+
+    # --- movement -------------------------------------------------------------------
+    def move(self, delta: int) -> None:
+        if self.tab != OVERVIEW:
+            self.details_scroll = max(0, self.details_scroll + delta)
+            return
+        entries = self.entries()
+        if not entries:
+            return
+        self.cursor = max(0, min(len(entries) - 1, self.cursor + delta))
+        self.selected_id = entries[self.cursor].id
+
+    def move_to(self, index: int) -> None:
+        entries = self.entries()
+        if self.tab != OVERVIEW:
+            self.details_scroll = 0 if index == 0 else 1 << 30
+            return
+        if entries:
+            self.cursor = max(0, min(len(entries) - 1, index if index >= 0 else len(entries) - 1))
+            self.selected_id = entries[self.cursor].id
+
+    # --- filter ---------------------------------------------------------------------
+    def start_filter(self) -> None:
+        self.tab = OVERVIEW
+        self.filter_input = self.filter.query
+
+    def set_filter(self, query: str) -> None:
+        self.filter = Filter(query)
+        if self.filter_input is not None:
+            self.filter_input = query
+
+    def keep_filter(self) -> None:
+        self.filter_input = None
+
+    def clear_filter(self) -> None:
+        self.filter = Filter("")
+        self.filter_input = None
+
+    # --- toggles --------------------------------------------------------------------
+    def set_tab(self, tab: str) -> None:
+        self.tab = tab
+        self.details_scroll = 0
+
+    def cycle_tab(self, step: int) -> None:
+        self.set_tab(TABS[(TABS.index(self.tab) + step) % len(TABS)])
+
+    def toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            self._frozen = [r.snapshot() for r in self.table.rows.values()]
+        else:
+            self._frozen = None
+
+    def toggle_group(self) -> None:
+        self.grouped = not self.grouped
+
+    def toggle_collapse(self, name: str) -> None:
+        if name in self.collapsed:
+            self.collapsed.discard(name)
+        else:
+            self.collapsed.add(name)
+
+    def toggle_closed(self) -> None:
+        self.show_closed = not self.show_closed
+
+    def cycle_sort(self) -> None:
+        self.sort_code = next_sort(self.sort_code)
+        self.sort_reverse = False
+
+    def reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+
+    def focus_column(self, step: int) -> None:
+        i = COLUMN_INDEX.get(self.focus_col, 0)
+        self.focus_col = COLUMNS[(i + step) % len(COLUMNS)].code
+
+    def resize_column(self, step: int) -> None:
+        self.adjust[self.focus_col] = self.adjust.get(self.focus_col, 0) + step * WIDTH_STEP
+
+    def reset_columns(self) -> None:
+        self.adjust.clear()
+
+    def say(self, message: str) -> None:
+        self.message = message

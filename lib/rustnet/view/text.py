@@ -1,0 +1,115 @@
+"""Make untrusted text safe and measurable for a terminal cell grid.
+
+Every string that reaches the screen passes :func:`safe` first: field values come from
+packets (HTTP Host, SNI, DNS names, SSH banners) and may carry control characters,
+escape sequences, C1 controls or bidi overrides meant to rewrite the screen. They are
+shown visibly escaped (``\\x1b``, ``\\u202e``), never written raw.
+
+Widths are measured in terminal cells with ``wcwidth`` so wide (CJK, emoji) text keeps
+columns aligned; ASCII takes a fast path because it is nearly all of what we show.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from wcwidth import wcswidth, wcwidth
+
+ELLIPSIS = "…"
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+@lru_cache(maxsize=65536)
+def _safe_slow(text: str) -> str:
+    # isprintable() is False for C0/C1 controls, DEL, format characters (bidi overrides,
+    # zero-width joiners), line/paragraph separators, surrogates and unassigned code points.
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            if ch == "\\":
+                out.append("\\\\")
+            else:
+                out.append(ch)
+        else:
+            out.append(_escape_char(ch))
+    return "".join(out)
+
+
+def safe(value: Any) -> str:
+    """``value`` as text with every non-printable character shown as an escape."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    return _safe_slow(text)
+
+
+@lru_cache(maxsize=65536)
+def _width_slow(text: str) -> int:
+    w = wcswidth(text)
+    if w >= 0:
+        return w
+    return sum(max(wcwidth(ch), 0) for ch in text)
+
+
+def width(text: str) -> int:
+    """Cells that already-safe ``text`` occupies."""
+    if text.isascii():
+        return len(text)
+    return _width_slow(text)
+
+
+def fit(text: str, cells: int, right: bool = False) -> str:
+    """Already-safe ``text`` cut (with an ellipsis) or padded to exactly ``cells`` cells."""
+    if cells <= 0:
+        return ""
+    if text.isascii():
+        n = len(text)
+        if n > cells:
+            return text[:cells - 1] + ELLIPSIS
+        pad = " " * (cells - n)
+        return pad + text if right else text + pad
+    w = width(text)
+    if w > cells:
+        out = []
+        used = 0
+        for ch in text:
+            cw = max(wcwidth(ch), 0)
+            if used + cw > cells - 1:
+                break
+            out.append(ch)
+            used += cw
+        return "".join(out) + ELLIPSIS + " " * (cells - 1 - used)
+    pad = " " * (cells - w)
+    return pad + text if right else text + pad
+
+
+def human_bytes(n: Any) -> str:
+    """A byte count in 4-5 characters (``1.2K``, ``34M``)."""
+    if not isinstance(n, (int, float)) or n < 0:
+        return "-"
+    value = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+        value /= 1024
+    return "-"
+
+
+def human_rate(n: Any) -> str:
+    """A byte rate (``1.2K/s``); blank when zero or unknown so busy rows stand out."""
+    if not isinstance(n, (int, float)) or n <= 0:
+        return ""
+    return human_bytes(n) + "/s"
