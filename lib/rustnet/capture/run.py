@@ -23,6 +23,7 @@ from rustnet.capture.live import (
     DEFAULT_BUFFER,
     DEFAULT_SNAPLEN,
     DRAIN_LIMIT,
+    READ_TIMEOUT_MS,
     InterfaceGone,
     LiveCapture,
     LiveOpenError,
@@ -158,8 +159,7 @@ def _live_loop(cap: LiveCapture, opts: CaptureOptions, writer: RecordWriter, dum
                     dump.flush()
                 next_stats = now + interval
         if not ctl.terminated and (opts.count <= 0 or n < opts.count):
-            # What the kernel already handed over is still ours to report.
-            n += cap.drain(writer, dump, DRAIN_LIMIT if opts.count <= 0 else opts.count - n)
+            n += _final_drain(cap, writer, dump, opts.count - n if opts.count > 0 else 0)
     except InterfaceGone as exc:
         msg = printable(f"{iface}: capture ended: the interface went down or disappeared ({exc})")
         warn(prog, msg)
@@ -168,6 +168,20 @@ def _live_loop(cap: LiveCapture, opts: CaptureOptions, writer: RecordWriter, dum
     writer.write(_live_stats(cap, iface, n))
     writer.close()
     return EXIT_TERMINATED if ctl.terminated else status
+
+
+def _final_drain(cap: LiveCapture, writer: RecordWriter, dump: PcapWriter | None, count: int) -> int:
+    """Collect what arrived before the stop: the kernel hands a ring block over only after the
+    read timeout, so wait that long once more."""
+    deadline = time.monotonic() + READ_TIMEOUT_MS / 1000 + 0.05
+    n = 0
+    while True:
+        n += cap.drain(writer, dump, DRAIN_LIMIT if count <= 0 else count - n)
+        left = deadline - time.monotonic()
+        if left <= 0 or (count > 0 and n >= count):
+            return n
+        writer.flush()
+        select.select([cap.fileno()], [], [], left)
 
 
 def _live_stats(cap: LiveCapture, iface: str, n: int) -> dict[str, Any]:
