@@ -145,8 +145,13 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
 
 
 def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> None:
-    """The last record of every connection id, in the order of their last appearance."""
-    finals: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
+    """Every connection's final record, as rn-track marks them (``final: true``), as they come.
+
+    A connection whose final record never arrives (a recording cut short) is written at
+    the end in its last known state, so each id appears exactly once. Memory holds only
+    the connections still open.
+    """
+    pending: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
     reader = RecordReader(fd, PROG)
     anonymous = 0
     while not reader.done:
@@ -157,9 +162,15 @@ def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> None:
             if not isinstance(key, (int, str)):
                 anonymous += 1  # no usable id: every such record stands alone
                 key = ("anonymous", anonymous)
-            finals[key] = rec
-            finals.move_to_end(key)
-    for rec in finals.values():
+            if rec.get("final") is True:
+                pending.pop(key, None)
+                if not (no_localhost and is_localhost(rec)):
+                    out.write(rec)
+            else:
+                pending[key] = rec
+                pending.move_to_end(key)
+        out.flush()
+    for rec in pending.values():
         if not (no_localhost and is_localhost(rec)):
             out.write(rec)
     out.close()

@@ -1,0 +1,408 @@
+"""Man pages and shell completions, generated from the click definitions and the record docs.
+
+    python -m rustnet.cli.docs man DIR           man/<command>.1 and man/rustnet-records.5
+    python -m rustnet.cli.docs completions DIR   completions/<command>.bash, .zsh, .fish
+
+Everything is deterministic (no dates), so a test can regenerate into a temporary
+directory and compare with what is committed: a changed option that nobody
+regenerated the docs for fails the suite.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Final
+
+import click
+
+from rustnet import __version__
+
+# command name -> module in rustnet_cmds holding its click command ``main``.
+COMMANDS: Final = {
+    "rn-capture": "capture",
+    "rn-dissect": "dissect",
+    "rn-track": "track",
+    "rn-enrich": "enrich",
+    "rn-view": "view",
+    "rustnet": "rustnet",
+}
+
+EXIT_STATUS: Final = (
+    ("0", "success"),
+    ("1", "runtime error (permission, interface, I/O)"),
+    ("2", "usage error"),
+    ("3", "damaged input: a truncated or corrupt capture file or record stream; everything before the "
+          "damage was still written, with a one-line warning"),
+    ("130", "interrupted with nothing to drain"),
+)
+
+# Options whose values name an interface (completed from /sys/class/net).
+INTERFACE_OPTS: Final = frozenset({"-i", "--interface"})
+
+# Hand-written sections per command, in the man page after OPTIONS.
+EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
+    "rustnet": [
+        ("PIPELINE",
+         "rustnet starts rn-capture | rn-dissect | rn-track | rn-enrich as child processes in a process "
+         "group of their own and shows their output in the viewer. Only rn-capture needs capture "
+         "privileges; started as root it switches to the user nobody once the capture is open. If a "
+         "stage dies, the viewer shows its last error line; Ctrl+C, q, SIGTERM and SIGHUP end every "
+         "stage. With --read FILE, a pcap or pcapng file goes to rn-capture -r and anything else is "
+         "read as a recorded record stream. With --json the output is exactly the final records of "
+         "rn-capture -r FILE | rn-dissect | rn-track --format json."),
+        ("PERMISSIONS",
+         "Capturing needs CAP_NET_RAW and CAP_NET_ADMIN. Run as root (sudo rustnet); or give the Python "
+         "interpreter the capabilities: sudo setcap cap_net_raw,cap_net_admin=eip "
+         "$(readlink -f $(which python3)) (every script that interpreter runs can then capture: prefer a "
+         "copy of the interpreter made for rustnet, e.g. python3 -m venv --copies); or run only the "
+         "capture privileged: sudo rn-capture -i eth0 | rn-view."),
+        ("FILES",
+         "logs/rustnet_YYYY-MM-DD_HH-MM-SS.log: the session log written with -l/--log-level, created "
+         "with mode 0600 because it holds connection data. scripts/clear_old_logs.sh deletes old logs."),
+        ("ENVIRONMENT",
+         "RUSTNET_SSH: the ssh command used by --remote (default: ssh), split like a shell would, e.g. "
+         "'ssh -p 2222 -i ~/.ssh/monitor'. RUSTNET_REMOTE_PATH: directory prepended to PATH on the "
+         "remote host, where rn-capture and rn-enrich are installed."),
+    ],
+}
+
+
+# --- loading the commands ------------------------------------------------------------------
+def load_command(name: str) -> click.Command:
+    module = importlib.import_module(f"rustnet_cmds.{COMMANDS[name]}")
+    cmd = module.main
+    if not isinstance(cmd, click.Command):
+        raise TypeError(f"rustnet_cmds.{COMMANDS[name]}.main is not a click command")
+    return cmd
+
+
+def _context(name: str, cmd: click.Command) -> click.Context:
+    settings = {k: v for k, v in (cmd.context_settings or {}).items()
+                if k not in ("max_content_width", "terminal_width")}
+    return click.Context(cmd, info_name=name, max_content_width=10_000, terminal_width=10_000, **settings)
+
+
+def visible_options(cmd: click.Command, ctx: click.Context) -> list[click.Option]:
+    opts = [p for p in cmd.get_params(ctx) if isinstance(p, click.Option) and not p.hidden]
+    return opts
+
+
+def help_paragraphs(cmd: click.Command) -> list[tuple[bool, str]]:
+    """The command's help as (verbatim, text) paragraphs; ``\\b`` marks a verbatim block, as in click."""
+    text = inspect.cleandoc(cmd.help or "")
+    out: list[tuple[bool, str]] = []
+    for para in re.split(r"\n\s*\n", text):
+        if not para.strip():
+            continue
+        if para.startswith("\b"):
+            out.append((True, para[1:].strip("\n")))
+        else:
+            out.append((False, " ".join(line.strip() for line in para.splitlines())))
+    return out
+
+
+# --- man pages -------------------------------------------------------------------------------
+def roff(text: str) -> str:
+    """Escape text for roff: backslashes, hyphens (so they stay hyphens) and leading dots."""
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    # Non-ASCII (arrows in key names, say) as groff glyph escapes: the page stays ASCII.
+    text = "".join(c if ord(c) < 128 else f"\\[u{ord(c):04X}]" for c in text)
+    return "\n".join(("\\&" + line) if line[:1] in (".", "'") else line for line in text.split("\n"))
+
+
+def man_page(name: str, cmd: click.Command) -> str:
+    ctx = _context(name, cmd)
+    paras = help_paragraphs(cmd)
+    summary = paras[0][1] if paras else name
+    summary = summary.split(". ")[0].rstrip(".")
+    lines = [
+        f'.TH {name.upper()} 1 "" "rustnet {__version__}" "rustnet manual"',
+        ".SH NAME",
+        f"{roff(name)} \\- {roff(summary)}",
+        ".SH SYNOPSIS",
+        f".B {roff(name)}",
+        roff(" ".join(cmd.collect_usage_pieces(ctx))),
+        ".SH DESCRIPTION",
+    ]
+    for verbatim, text in paras:
+        if verbatim:
+            lines += [".PP", ".nf", roff(text), ".fi"]
+        else:
+            lines += [".PP", roff(text)]
+    lines.append(".SH OPTIONS")
+    for opt in visible_options(cmd, ctx):
+        record = opt.get_help_record(ctx)
+        if record is None:
+            continue
+        names, help_text = record
+        lines += [".TP", f"\\fB{roff(names)}\\fR", roff(help_text) if help_text else ""]
+    for title, body in EXTRA.get(name, []):
+        lines += [f".SH {title}", roff(body)]
+    if name in ("rustnet", "rn-view"):
+        lines += _keys_section()
+    lines.append(".SH EXIT STATUS")
+    for code, meaning in EXIT_STATUS:
+        lines += [".TP", f"\\fB{code}\\fR", roff(meaning)]
+    others = [c for c in COMMANDS if c != name]
+    lines += [".SH SEE ALSO",
+              ", ".join(f"\\fB{roff(c)}\\fR(1)" for c in others) + ", \\fBrustnet\\-records\\fR(5)", ""]
+    return "\n".join(lines)
+
+
+def _keys_section() -> list[str]:
+    """The TUI keys, from the viewer's keymap when it has a help listing."""
+    try:
+        keys = importlib.import_module("rustnet.view.keys")
+    except ImportError:
+        return []
+    listing = getattr(keys, "help_lines", None)
+    if not callable(listing):
+        return []
+    out = [".SH KEYS"]
+    for key, what in listing():
+        out += [".TP", f"\\fB{roff(str(key))}\\fR", roff(str(what))]
+    return out
+
+
+def records_page() -> str:
+    """rustnet-records(5): the stream format from rustnet.stream.records, conn fields from rn-track."""
+    from rustnet.stream import records
+    source = inspect.getsource(records)
+    lines = [
+        f'.TH RUSTNET-RECORDS 5 "" "rustnet {__version__}" "rustnet manual"',
+        ".SH NAME",
+        "rustnet\\-records \\- the record stream passed between the rustnet commands",
+        ".SH DESCRIPTION",
+    ]
+    for para in re.split(r"\n\s*\n", inspect.cleandoc(records.__doc__ or "")):
+        lines += [".PP", roff(" ".join(line.strip() for line in para.splitlines()))]
+    lines.append(".SH RECORD TYPES")
+    for title, body in comment_blocks(source):
+        lines += [".SS " + roff(title), ".nf", roff(body), ".fi"]
+        tag = title.split()[0]
+        fields = records.POSITIONAL_FIELDS.get(tag)
+        if fields:
+            lines += [".PP", roff("Positional: [" + ", ".join(fields) + "]")]
+    lines += _conn_fields()
+    lines += [".SH SEE ALSO", ", ".join(f"\\fB{roff(c)}\\fR(1)" for c in COMMANDS), ""]
+    return "\n".join(lines)
+
+
+def comment_blocks(source: str) -> list[tuple[str, str]]:
+    """The ``# --- name (kind) ---`` blocks of a module: (title, the comment lines under it)."""
+    out: list[tuple[str, str]] = []
+    title: str | None = None
+    body: list[str] = []
+    for line in source.splitlines():
+        m = re.match(r"#\s*---\s*(.*?)\s*-*\s*$", line)
+        if m:
+            if title is not None:
+                out.append((title, "\n".join(body)))
+            title, body = m.group(1), []
+            continue
+        if title is not None and line.startswith("#"):
+            body.append(line[1:].removeprefix(" "))
+    if title is not None:
+        out.append((title, "\n".join(body)))
+    return [(t, b.rstrip()) for t, b in out]
+
+
+def _conn_fields() -> list[str]:
+    try:
+        from rustnet.track.record import FIELDS
+    except ImportError:
+        return []
+    out = [".SH CONNECTION RECORD FIELDS",
+           ".PP", roff("The public JSON interface (rn-track --format json); fields may be added, never "
+                       "renamed. A field that is not known is absent.")]
+    for field_name, kind, meaning in FIELDS:
+        out += [".TP", f"\\fB{roff(field_name)}\\fR ({roff(kind)})", roff(meaning)]
+    return out
+
+
+# --- completions ---------------------------------------------------------------------------
+def _option_words(cmd: click.Command, ctx: click.Context) -> list[tuple[click.Option, list[str]]]:
+    return [(o, [*o.opts, *o.secondary_opts]) for o in visible_options(cmd, ctx)]
+
+
+def _value_kind(opt: click.Option) -> str:
+    """How to complete an option's value: none (flag), choice, file, dir, iface, or any."""
+    if opt.is_flag or opt.count:
+        return "none"
+    if any(w in INTERFACE_OPTS for w in opt.opts):
+        return "iface"
+    if isinstance(opt.type, click.Choice):
+        return "choice"
+    if isinstance(opt.type, (click.Path, click.File)):
+        return "dir" if isinstance(opt.type, click.Path) and not opt.type.file_okay else "file"
+    return "any"
+
+
+def _takes_files(cmd: click.Command, ctx: click.Context) -> bool:
+    return any(isinstance(p, click.Argument) and isinstance(p.type, (click.Path, click.File))
+               for p in cmd.get_params(ctx))
+
+
+def bash_completion(name: str, cmd: click.Command) -> str:
+    ctx = _context(name, cmd)
+    func = "_" + name.replace("-", "_")
+    words = sorted(w for _, ws in _option_words(cmd, ctx) for w in ws)
+    cases: list[str] = []
+    for opt, ws in _option_words(cmd, ctx):
+        kind = _value_kind(opt)
+        if kind == "none":
+            continue
+        pattern = "|".join(ws)
+        if kind == "choice":
+            assert isinstance(opt.type, click.Choice)
+            action = f'COMPREPLY=($(compgen -W "{" ".join(map(str, opt.type.choices))}" -- "$cur"))'
+        elif kind == "file":
+            action = 'COMPREPLY=($(compgen -f -- "$cur"))'
+        elif kind == "dir":
+            action = 'COMPREPLY=($(compgen -d -- "$cur"))'
+        elif kind == "iface":
+            action = 'COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null) any" -- "$cur"))'
+        else:
+            action = "COMPREPLY=()"
+        cases.append(f"        {pattern}) {action}; return ;;")
+    rest = ('COMPREPLY=($(compgen -f -- "$cur"))' if _takes_files(cmd, ctx) else "COMPREPLY=()")
+    return "\n".join([
+        f"# bash completion for {name} (generated by rustnet.cli.docs from its click options)",
+        f"{func}() {{",
+        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
+        '    case "$prev" in',
+        *cases,
+        "    esac",
+        '    if [[ "$cur" == -* ]]; then',
+        f'        COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))',
+        "    else",
+        f"        {rest}",
+        "    fi",
+        "}",
+        f"complete -o filenames -F {func} {name}",
+        "",
+    ])
+
+
+def _zsh_escape(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace("'", "'\\''").replace("[", "\\[").replace("]", "\\]")
+            .replace(":", "\\:"))
+
+
+def zsh_completion(name: str, cmd: click.Command) -> str:
+    ctx = _context(name, cmd)
+    specs: list[str] = []
+    for opt, ws in _option_words(cmd, ctx):
+        desc = _zsh_escape(_first_sentence(opt.help or ""))
+        kind = _value_kind(opt)
+        meta = _zsh_escape((opt.metavar or opt.name or "value").lower())
+        if kind == "none":
+            action = ""
+        elif kind == "choice":
+            assert isinstance(opt.type, click.Choice)
+            action = f":{meta}:({' '.join(map(str, opt.type.choices))})"
+        elif kind == "file":
+            action = f":{meta}:_files"
+        elif kind == "dir":
+            action = f":{meta}:_files -/"
+        elif kind == "iface":
+            action = f":{meta}:_net_interfaces"
+        else:
+            action = f":{meta}:"
+        excl = "(" + " ".join(ws) + ")" if len(ws) > 1 else ""
+        if len(ws) > 1:
+            specs.append(f"'{excl}'{{{','.join(ws)}}}'[{desc}]{action}'")
+        else:
+            specs.append(f"'{ws[0]}[{desc}]{action}'")
+    if _takes_files(cmd, ctx):
+        specs.append("'*:file:_files'")
+    body = " \\\n  ".join(specs)
+    return "\n".join([
+        f"#compdef {name}",
+        f"# zsh completion for {name} (generated by rustnet.cli.docs from its click options)",
+        f"_arguments -s \\\n  {body}",
+        "",
+    ])
+
+
+def fish_completion(name: str, cmd: click.Command) -> str:
+    ctx = _context(name, cmd)
+    lines = [f"# fish completion for {name} (generated by rustnet.cli.docs from its click options)"]
+    if not _takes_files(cmd, ctx):
+        lines.append(f"complete -c {name} -f")
+    for opt, ws in _option_words(cmd, ctx):
+        parts = [f"complete -c {name}"]
+        for w in ws:
+            if w.startswith("--"):
+                parts.append(f"-l {w[2:]}")
+            elif w.startswith("-") and len(w) == 2:
+                parts.append(f"-s {w[1:]}")
+            else:
+                parts.append(f"-o {w[1:]}")
+        kind = _value_kind(opt)
+        if kind == "choice":
+            assert isinstance(opt.type, click.Choice)
+            parts.append(f"-x -a '{' '.join(map(str, opt.type.choices))}'")
+        elif kind in ("file", "dir"):
+            parts.append("-r -F")
+        elif kind == "iface":
+            parts.append("-x -a '(__fish_print_interfaces)'")
+        elif kind == "any":
+            parts.append("-x")
+        desc = _first_sentence(opt.help or "").replace("\\", "\\\\").replace("'", "\\'")
+        parts.append(f"-d '{desc}'")
+        lines.append(" ".join(parts))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    m = re.match(r"(.+?[.;:])(\s|$)", text)
+    return (m.group(1) if m else text).rstrip(".;:")
+
+
+# --- writing -------------------------------------------------------------------------------
+def write_man(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in COMMANDS:
+        path = directory / f"{name}.1"
+        path.write_text(man_page(name, load_command(name)), encoding="utf-8")
+        written.append(path)
+    path = directory / "rustnet-records.5"
+    path.write_text(records_page(), encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def write_completions(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in COMMANDS:
+        cmd = load_command(name)
+        for ext, make in (("bash", bash_completion), ("zsh", zsh_completion), ("fish", fish_completion)):
+            path = directory / f"{name}.{ext}"
+            path.write_text(make(name, cmd), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in ("man", "completions"):
+        sys.stderr.write("usage: python -m rustnet.cli.docs man|completions DIR\n")
+        return 2
+    what, directory = args
+    written = write_man(Path(directory)) if what == "man" else write_completions(Path(directory))
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
