@@ -1,0 +1,185 @@
+"""DNS messages (RFC 1035 §4), also as carried by mDNS (RFC 6762) and LLMNR (RFC 4795).
+
+One parser for the wire format; the transport decides the name shown (DNS, MDNS, LLMNR).
+Over TCP each message has a two-byte length prefix (RFC 1035 §4.2.2).
+
+    msg = parse_message(datagram)            # DnsMessage or DissectError
+    got = parse_tcp_stream(stream)           # (DnsMessage, consumed), None (need more) or DissectError
+
+Hostile input is expected: compression pointers are followed at most MAX_POINTER_JUMPS
+times, names are capped at 255 bytes on the wire and escaped for display, and at most
+MAX_QUESTIONS / MAX_ANSWERS entries are kept. A datagram whose answer section is cut
+(snaplen) still yields its questions, with ``complete=False``.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Final, NamedTuple
+
+from rustnet.dissect.errors import DissectError
+from rustnet.dissect.safe_text import escape_text
+
+HEADER_LEN: Final = 12
+MAX_NAME_LEN: Final = 255
+MAX_POINTER_JUMPS: Final = 32
+MAX_QUESTIONS: Final = 16
+MAX_ANSWERS: Final = 32
+
+TYPE_A: Final = 1
+TYPE_NS: Final = 2
+TYPE_CNAME: Final = 5
+TYPE_PTR: Final = 12
+TYPE_AAAA: Final = 28
+
+TYPE_NAMES: Final = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",
+    33: "SRV", 35: "NAPTR", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
+    64: "SVCB", 65: "HTTPS", 99: "SPF", 251: "IXFR", 252: "AXFR", 255: "ANY", 257: "CAA",
+}
+RCODE_NAMES: Final = {
+    0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
+    6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE",
+}
+# Record types whose data is a (possibly compressed) domain name.
+NAME_TYPES: Final = frozenset({TYPE_NS, TYPE_CNAME, TYPE_PTR})
+
+
+class Question(NamedTuple):
+    name: str   # escaped, without the trailing dot; "." for the root
+    qtype: int
+
+
+class Answer(NamedTuple):
+    name: str
+    rtype: int
+    value: str  # address text (A/AAAA), escaped target name (CNAME/PTR/NS), else ""
+
+
+class DnsMessage(NamedTuple):
+    id: int
+    response: bool
+    opcode: int
+    rcode: int
+    truncated: bool               # the TC flag
+    questions: tuple[Question, ...]
+    answers: tuple[Answer, ...]
+    complete: bool                # False when the answer section was cut short
+
+
+def type_name(rtype: int) -> str:
+    return TYPE_NAMES.get(rtype, f"TYPE{rtype}")
+
+
+def rcode_name(rcode: int) -> str:
+    return RCODE_NAMES.get(rcode, f"RCODE{rcode}")
+
+
+def answer_text(ans: Answer) -> str:
+    """``name TYPE value``: the form used in the ``dns_answers`` field."""
+    tname = type_name(ans.rtype)
+    return f"{ans.name} {tname} {ans.value}" if ans.value else f"{ans.name} {tname}"
+
+
+def read_name(data: bytes, pos: int) -> tuple[str, int]:
+    """The name at pos and the offset just after it (after the first pointer, if any)."""
+    labels: list[bytes] = []
+    after = -1
+    jumps = 0
+    wire_len = 0
+    end = len(data)
+    while True:
+        if pos >= end:
+            raise DissectError("DNS name runs past the message")
+        n = data[pos]
+        if n == 0:
+            pos += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if pos + 1 >= end:
+                raise DissectError("DNS compression pointer cut")
+            target = ((n & 0x3F) << 8) | data[pos + 1]
+            if after < 0:
+                after = pos + 2
+            jumps += 1
+            if jumps > MAX_POINTER_JUMPS or target >= end:
+                raise DissectError("DNS compression pointer loop or out of range")
+            pos = target
+            continue
+        if n & 0xC0:
+            raise DissectError("DNS extended label type")
+        label = data[pos + 1 : pos + 1 + n]
+        if len(label) < n:
+            raise DissectError("DNS label runs past the message")
+        wire_len += n + 1
+        if wire_len > MAX_NAME_LEN:
+            raise DissectError("DNS name longer than 255")
+        labels.append(label)
+        pos += 1 + n
+    text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else "."
+    return text, (after if after >= 0 else pos)
+
+
+def _rdata_value(data: bytes, rtype: int, start: int, rdlen: int) -> str:
+    if rtype == TYPE_A and rdlen == 4:
+        return socket.inet_ntop(socket.AF_INET, data[start : start + 4])
+    if rtype == TYPE_AAAA and rdlen == 16:
+        return socket.inet_ntop(socket.AF_INET6, data[start : start + 16])
+    if rtype in NAME_TYPES:
+        return read_name(data[: start + rdlen], start)[0]
+    return ""
+
+
+def parse_message(data: bytes) -> DnsMessage:
+    """A whole DNS message (one UDP datagram, or one TCP message without its prefix)."""
+    if len(data) < HEADER_LEN:
+        raise DissectError("DNS message shorter than its header")
+    ident = int.from_bytes(data[0:2], "big")
+    flags = int.from_bytes(data[2:4], "big")
+    qdcount = int.from_bytes(data[4:6], "big")
+    ancount = int.from_bytes(data[6:8], "big")
+    opcode = (flags >> 11) & 0xF
+    if opcode > 6:
+        raise DissectError(f"DNS opcode {opcode}")
+    pos = HEADER_LEN
+    questions: list[Question] = []
+    for _ in range(qdcount):
+        name, pos = read_name(data, pos)
+        if pos + 4 > len(data):
+            raise DissectError("DNS question cut")
+        if len(questions) < MAX_QUESTIONS:
+            questions.append(Question(name, int.from_bytes(data[pos : pos + 2], "big")))
+        pos += 4
+    answers: list[Answer] = []
+    complete = True
+    try:
+        for _ in range(min(ancount, MAX_ANSWERS)):
+            name, pos = read_name(data, pos)
+            if pos + 10 > len(data):
+                raise DissectError("DNS resource record cut")
+            rtype = int.from_bytes(data[pos : pos + 2], "big")
+            rdlen = int.from_bytes(data[pos + 8 : pos + 10], "big")
+            pos += 10
+            if pos + rdlen > len(data):
+                raise DissectError("DNS record data cut")
+            answers.append(Answer(name, rtype, _rdata_value(data, rtype, pos, rdlen)))
+            pos += rdlen
+    except DissectError:
+        # The questions are sound; a cut or odd answer section still leaves them useful.
+        if not questions and not answers:
+            raise
+        complete = False
+    return DnsMessage(ident, bool(flags & 0x8000), opcode, flags & 0xF, bool(flags & 0x0200),
+                      tuple(questions), tuple(answers), complete)
+
+
+def parse_tcp_stream(data: bytes) -> tuple[DnsMessage, int] | None:
+    """The first length-prefixed message of a DNS-over-TCP stream and the bytes it used."""
+    if len(data) < 2:
+        return None
+    length = int.from_bytes(data[0:2], "big")
+    if length < HEADER_LEN:
+        raise DissectError(f"DNS over TCP length {length}")
+    if len(data) < 2 + length:
+        return None
+    return parse_message(data[2 : 2 + length]), 2 + length
