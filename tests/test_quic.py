@@ -297,3 +297,33 @@ def test_client_hello_names_are_escaped() -> None:
         parse_client_hello(b"\x02\x00\x00\x04abcd")
     with pytest.raises(QuicError):
         parse_client_hello(client_hello()[:50])
+
+
+def test_version_change_after_negotiation_is_reported() -> None:
+    flows = QuicFlows()
+    hello = pad(crypto_frame(0, client_hello()), 1200)
+    got = flows.inspect("k", True, client_initial(hello, version=0x1A2A3A4A), 0.0)
+    assert got is not None and got["quic_version"] == "0x1a2a3a4a"
+    got = flows.inspect("k", True, client_initial(hello, pn=1), 0.1)
+    assert got is not None and got["quic_version"] == "0x00000001"
+
+
+def test_new_connection_on_same_tuple_is_learned_afresh() -> None:
+    flows = QuicFlows()
+    flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello(b"one.example")))), 0.0)
+    other = bytes.fromhex("9999999999999999")
+    got = flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello(b"two.example"))),
+                                                  dcid=other), 5.0)
+    assert got is not None and got["sni"] == "two.example"
+
+
+def test_junk_initials_stop_costing_key_derivations() -> None:
+    flows = QuicFlows()
+    junk = bytearray(client_initial(pad(b"\x01")))
+    junk[-1] ^= 1  # the tag no longer verifies
+    for i in range(40):
+        flows.inspect("k", True, bytes(junk), float(i))
+    assert flows.undecryptable == 40 and flows.decrypted == 0
+    assert flows._flows["k"].failed == 40
+    # Past the cap a real Initial of a new DCID is not tried either (bounded work).
+    assert flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello()))), 50.0) is None

@@ -59,6 +59,9 @@ MAX_FRAMES_PER_PACKET: Final = 1024
 MAX_VN_VERSIONS: Final = 32
 MAX_REASON: Final = 256
 MAX_CID: Final = 20
+# Initials no key opened before a flow stops deriving keys for it: a flood of junk that
+# looks like Initials costs a key derivation and a failed AEAD each.
+MAX_FAILED_INITIALS: Final = 16
 
 # States, in the only order they move.
 QUIC_INITIAL: Final = "QUIC_INITIAL"
@@ -336,7 +339,8 @@ class _Crypto:
 
 class _Flow:
     __slots__ = ("state", "version", "profile", "odcid", "client_keys", "server_keys",
-                 "largest", "crypto", "hello_done", "closed", "retry", "vn_seen", "reported")
+                 "largest", "crypto", "hello_done", "closed", "retry", "vn_seen", "reported",
+                 "failed")
 
     def __init__(self) -> None:
         self.state = ""
@@ -352,6 +356,7 @@ class _Flow:
         self.retry = False
         self.vn_seen = False
         self.reported = False
+        self.failed = 0                            # Initials no key opened
 
 
 class QuicFlows:
@@ -461,12 +466,14 @@ class QuicFlows:
         self._advance(flow, out, QUIC_INITIAL)
         if opened is None:
             self.undecryptable += 1
+            flow.failed += 1
             return
         self.decrypted += 1
         is_server, plain = opened
         if is_server:
             self._advance(flow, out, QUIC_HANDSHAKE)
-        elif flow.version < 0:
+        elif flow.version != h.version:
+            # The first version seen, or the one the client moved to after Version Negotiation.
             flow.version = h.version
             out["quic_version"] = f"0x{h.version:08x}"
         if not is_server and "quic_dcid" not in out and flow.crypto is not None \
@@ -505,7 +512,7 @@ class QuicFlows:
                     flow.largest[server] = max(flow.largest[server], r[1])
                     return server, r[2]
         # A client's first Initial (or its first after a Retry): keys from its DCID.
-        if not h.dcid:
+        if not h.dcid or flow.failed >= MAX_FAILED_INITIALS:
             return None
         known = qc.profile_for(h.version)
         profiles = (known,) if known is not None else qc.TRIAL_PROFILES
@@ -513,6 +520,11 @@ class QuicFlows:
             keys = qc.initial_keys(h.dcid, prof, server=False)
             r = qc.open_packet(data, h.start, h.pn_offset, h.end, keys, -1, True)
             if r is not None:
+                if flow.odcid is not None and flow.odcid != h.dcid:
+                    # A new connection on the same addresses and ports: learn it afresh.
+                    flow.crypto = _Crypto()
+                    flow.hello_done = False
+                    flow.closed = [False, False]
                 flow.odcid = h.dcid
                 flow.profile = prof
                 flow.client_keys = keys
