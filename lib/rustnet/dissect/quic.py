@@ -137,10 +137,10 @@ def looks_like_quic(payload: bytes | memoryview) -> bool:
         return rest >= 4 and rest % 4 == 0
     if not b0 & 0x40 or rest < 0:
         return False
-    if _version_is_plausible(version):
-        return dcid_len <= MAX_CID or (version & 0xFFFFFF00) != 0xFF000000 and version > 2
+    if dcid_len > MAX_CID or scid_len > MAX_CID:
+        return False
     # An unknown version is only believed for a full-size client Initial.
-    return (b0 & 0x30) == 0 and n >= 1200 and dcid_len <= MAX_CID
+    return _version_is_plausible(version) or ((b0 & 0x30) == 0 and n >= 1200)
 
 
 # --- packet headers -----------------------------------------------------------------
