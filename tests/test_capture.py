@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,8 @@ import pcapy
 import pytest
 from rustnet.capture.bpf import combine, ssh_self_clause
 from rustnet.capture.interfaces import _default_route_v4, _default_route_v6
-from rustnet.capture.offline import file_snaplen
-from rustnet.stream import RecordReader
+from rustnet.capture.offline import file_snaplen, open_capture_file, pump_file
+from rustnet.stream import RecordReader, RecordWriter
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PCAPS = CORPUS / "pcaps"
@@ -273,3 +276,85 @@ def test_default_route_parsing(tmp_path: Path) -> None:
                   f"{zero} 00 {zero} 00 fe80{'0' * 27}1 00000400 00000002 00000000 00000003     wg0\n")
     assert _default_route_v6(str(v6)) == "wg0"
     assert _default_route_v4(str(tmp_path / "missing")) is None
+
+
+# --- signals on a capture file, cut files ---------------------------------------------
+def synthetic_pcap(path: Path, packets: int) -> None:
+    """A valid Ethernet pcap of ``packets`` 60-byte frames, written with struct."""
+    frame = bytes(range(60))
+    rec = b"".join(struct.pack("<IIII", 1_700_000_000 + i // 1000, i % 1000 * 1000, 60, 60) + frame
+                   for i in range(1000))
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for _ in range(packets // 1000):
+            fh.write(rec)
+
+
+def start_blocked(path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """rn-capture writing into a pipe nobody reads yet: it blocks once the pipe is full."""
+    rfd, wfd = os.pipe()
+    proc = subprocess.Popen([RN_CAPTURE, "-r", str(path), "--format", "json"], stdout=wfd,
+                            stderr=subprocess.PIPE)
+    os.close(wfd)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # wait until it is blocked writing (pipe full)
+        with open(f"/proc/{proc.pid}/wchan") as fh:
+            if "pipe" in fh.read():
+                break
+        time.sleep(0.02)
+    return proc, rfd
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_sigint_stops_reading_a_file_and_finishes_cleanly(tmp_path: Path) -> None:
+    big = tmp_path / "big.pcap"
+    synthetic_pcap(big, 200_000)
+    proc, rfd = start_blocked(big)
+    proc.send_signal(signal.SIGINT)
+    out = read_all(rfd)
+    assert proc.wait(timeout=10) == 0
+    assert proc.stderr is not None and proc.stderr.read() == b""
+    proc.stderr.close()
+    recs = records(out)
+    n = sum(r["t"] == "pkt" for r in recs)
+    assert 0 < n < 200_000
+    assert recs[-1]["t"] == "stats" and recs[-1]["packets"] == n
+
+
+def test_second_sigint_exits_at_once(tmp_path: Path) -> None:
+    big = tmp_path / "big.pcap"
+    synthetic_pcap(big, 200_000)
+    proc, rfd = start_blocked(big)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    os.close(rfd)
+    assert proc.stderr is not None
+    proc.stderr.close()
+
+
+def test_cut_files_give_every_whole_packet_before_the_cut(tmp_path: Path) -> None:
+    src = (PCAPS / "zeek_http_get.pcap").read_bytes()
+    ends, pos = [], 24
+    while pos + 16 <= len(src):
+        pos += 16 + struct.unpack_from("<I", src, pos + 8)[0]
+        ends.append(pos)
+    rng = random.Random(7)
+    offsets = sorted({*rng.sample(range(25, len(src)), 12), *ends[:3]})
+    for cut in offsets:
+        f = tmp_path / f"cut{cut}.pcap"
+        f.write_bytes(src[:cut])
+        reader = open_capture_file(str(f))
+        with open(os.devnull, "wb") as sink:
+            n, damage = pump_file(reader, RecordWriter(sink.fileno()), 0, None, lambda: False)
+        whole = sum(e <= cut for e in ends)
+        assert n == whole
+        assert (damage is None) == (cut in ends or cut == 24)
