@@ -249,3 +249,19 @@ def test_no_permission_says_how_to_fix() -> None:
     assert len(lines) == 1
     assert "run as root" in lines[0] and "setcap cap_net_raw,cap_net_admin=eip" in lines[0]
     assert os.path.realpath(sys.executable) in lines[0]
+
+
+def test_any_interface_with_small_snaplen_keeps_wire_length() -> None:
+    with TwoHosts() as net:
+        cap = Capture(net, "a", ["-i", "any", "-s", "100", "-c", "4", "icmp"])
+        cap.started()
+        net.run("a", ["ping", "-c", "2", "-i", "0.2", "-s", "1000", net.addr_b])
+        assert cap.finish() == 0
+        hdr, pkts = cap.records[0], cap.packets()
+        assert hdr["linktype"] in (113, 276) and hdr["snaplen"] == 100
+        link_header = 16 if hdr["linktype"] == 113 else 20
+        assert len(pkts) == 4
+        for p in pkts:
+            assert len(p["data"]) // 2 == 100
+            assert p["wirelen"] == link_header + 20 + 8 + 1000
+        assert cap.records[-1]["t"] == "stats" and cap.records[-1]["packets"] == 4
