@@ -265,3 +265,11 @@ def test_any_interface_with_small_snaplen_keeps_wire_length() -> None:
             assert len(p["data"]) // 2 == 100
             assert p["wirelen"] == link_header + 20 + 8 + 1000
         assert cap.records[-1]["t"] == "stats" and cap.records[-1]["packets"] == 4
+
+
+def test_no_interface_to_capture_on() -> None:
+    with TwoHosts() as net:
+        subprocess.run(["ip", "-n", net.ns_a, "link", "del", net.if_a], check=True)  # only lo is left
+        p = net.run("a", [RN_CAPTURE, "--format", "json"], check=False)
+        assert p.returncode == 1 and p.stdout == b""
+        assert p.stderr.decode().splitlines() == ["rn-capture: No suitable capture interfaces found"]
