@@ -1,0 +1,37 @@
+"""Hostnames learned from DNS answers (the name asked for), tolerant parsing, escaping."""
+
+from __future__ import annotations
+
+from rustnet.enrich.names import HostNames, answer_addresses
+
+
+def test_answer_forms() -> None:
+    assert answer_addresses(["example.org A 93.184.216.34"]) == ["93.184.216.34"]
+    assert answer_addresses(["www.x CNAME cdn.y", "cdn.y AAAA 2001:db8::1", "cdn.y A 10.0.0.9"]) == [
+        "2001:db8::1", "10.0.0.9"]
+    assert answer_addresses(["10.0.0.7", {"data": "10.0.0.8"}, {"type": "A", "addr": "::ffff:10.0.0.9"}]) == [
+        "10.0.0.7", "10.0.0.8", "10.0.0.9"]
+    # PTR and TXT values, or names that look like addresses, are not learned.
+    assert answer_addresses(["4.3.2.1.in-addr.arpa PTR 1.2.3.4", "x TXT 1.2.3.4"]) == []
+    assert answer_addresses([None, 5, ["x"], "x" * 1000, {"data": 7}]) == []
+    assert answer_addresses(None) == [] and answer_addresses("10.1.1.1") == ["10.1.1.1"]
+
+
+def test_learns_the_name_the_client_asked_for() -> None:
+    names = HostNames()
+    n = names.learn_from({"dns_query": "www.example.org.",
+                          "dns_answers": ["www.example.org CNAME e1.cdn.net", "e1.cdn.net A 10.1.2.3"]})
+    assert n == 1
+    assert names.name_for("10.1.2.3") == "www.example.org"
+    assert names.name_for("10.1.2.4") is None  # no reverse DNS unless asked
+    assert names.learn_from({"dns_query": "q", "dns_answers": []}) == 0
+    assert names.learn_from({"dns_answers": ["q A 1.1.1.1"]}) == 0
+
+
+def test_names_from_packets_are_escaped_and_bounded() -> None:
+    names = HostNames(max_entries=3)
+    names.learn_from({"dns_query": "evil\x1b[2J.example", "dns_answers": ["x A 10.0.0.1"]})
+    assert names.name_for("10.0.0.1") == "evil\\x1b[2J.example"
+    for i in range(10):
+        names.learn(f"10.0.1.{i}", "n")
+    assert names.name_for("10.0.0.1") is None and names.name_for("10.0.1.9") == "n"

@@ -1,0 +1,199 @@
+"""Socket tables: the /proc/net parsers on literal kernel lines, sock_diag against /proc, owners."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from rustnet.enrich import sockdiag
+from rustnet.enrich.owners import SocketOwners
+from rustnet.enrich.processes import ProcessInfoCache, scan_socket_inodes
+from rustnet.enrich.sockets import SockEntry, decode_address, parse_table, read_tables
+
+# Lines as Linux 6.x prints them (a listener on ::1, a listener on ::ffff:127.0.0.1, a connected
+# client, and an accepted socket still in the accept queue: inode 0).
+TCP6 = """\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:A8C5 00000000000000000000000000000000:0000 0A 00000000:00000001 00:00000000 00000000     0        0 43797 2 00000000969f055b 100 0 0 10 0
+   1: 0000000000000000FFFF00000100007F:ECE7 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 43799 1 00000000a509383f 100 0 0 10 0
+   2: 00000000000000000000000001000000:EADE 00000000000000000000000001000000:A8C5 01 00000000:00000000 00:00000000 00000000  1000        0 43798 2 00000000b588a846 20 0 0 10 -1
+   3: 00000000000000000000000001000000:A8C5 00000000000000000000000001000000:EADE 01 00000000:00000000 00:00000000 00000000     0        0 0 1 00000000bd6457da 20 0 0 10 -1
+"""  # noqa: E501
+TCP4 = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1162 1 000000005b6f7f1a 100 0 0 10 0
+   1: 0100007F:B3A2 0200000A:01BB 01 00000000:00000000 02:000A7B2E 00000000    33        0 987654 2 0000000012345678 20 4 30 10 -1
+"""  # noqa: E501
+UDP4 = """\
+   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+14025: 0100007F:18D1 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 43800 2 00000000ad460e39 0
+"""  # noqa: E501
+LITTLE = sys.byteorder == "little"
+needs_little = pytest.mark.skipif(not LITTLE, reason="literal lines were printed by a little-endian CPU")
+
+
+@needs_little
+def test_ipv4_hex_addresses() -> None:
+    assert decode_address("0100007F", socket.AF_INET) == "127.0.0.1"
+    assert decode_address("0200000A", socket.AF_INET) == "10.0.0.2"
+    assert decode_address("00000000", socket.AF_INET) == "0.0.0.0"
+
+
+@needs_little
+def test_ipv6_hex_addresses() -> None:
+    assert decode_address("00000000000000000000000001000000", socket.AF_INET6) == "::1"
+    assert decode_address("0000000000000000FFFF00000100007F", socket.AF_INET6) == "::ffff:127.0.0.1"
+    assert decode_address("000000FD000000000000000001000000", socket.AF_INET6) == "fd00::1"
+    assert decode_address("B80D0120000000000000000001000000", socket.AF_INET6) == "2001:db8::1"
+
+
+def test_bad_hex_is_an_error() -> None:
+    for bad in ("0100007", "zz00007F", ""):
+        with pytest.raises(ValueError):
+            decode_address(bad, socket.AF_INET)
+    with pytest.raises(ValueError):
+        decode_address("00", socket.AF_INET6)
+
+
+@needs_little
+def test_parse_tcp6_literal_lines() -> None:
+    rows = parse_table(TCP6, "tcp", socket.AF_INET6)
+    assert rows == [
+        SockEntry("tcp", "::1", 0xA8C5, "::", 0, 10, 0, 43797),
+        SockEntry("tcp", "::ffff:127.0.0.1", 0xECE7, "::", 0, 10, 0, 43799),
+        SockEntry("tcp", "::1", 0xEADE, "::1", 0xA8C5, 1, 1000, 43798),
+        SockEntry("tcp", "::1", 0xA8C5, "::1", 0xEADE, 1, 0, 0),
+    ]
+    assert rows[0].listening and not rows[2].listening
+
+
+@needs_little
+def test_parse_tcp4_and_udp4_literal_lines() -> None:
+    rows = parse_table(TCP4, "tcp", socket.AF_INET)
+    assert rows[0] == SockEntry("tcp", "0.0.0.0", 2024, "0.0.0.0", 0, 10, 0, 1162)
+    assert rows[1] == SockEntry("tcp", "127.0.0.1", 0xB3A2, "10.0.0.2", 443, 1, 33, 987654)
+    (udp,) = parse_table(UDP4, "udp", socket.AF_INET)
+    assert udp == SockEntry("udp", "127.0.0.1", 6353, "0.0.0.0", 0, 7, 0, 43800)
+    assert udp.listening  # an unconnected UDP socket receives from anyone
+
+
+def test_malformed_rows_are_skipped() -> None:
+    text = TCP4 + "   2: garbage\n   3: 0100007F:XXXX 00000000:0000 0A 0 0 0 0 0 5\n\x00\x01\n"
+    assert len(parse_table(text, "tcp", socket.AF_INET)) == 2
+    assert parse_table("", "tcp", socket.AF_INET) == []
+
+
+def _pair() -> tuple[socket.socket, socket.socket, socket.socket]:
+    lst = socket.socket(socket.AF_INET6)
+    lst.bind(("::", 0))  # dual stack: IPv4 peers show as ::ffff:a.b.c.d
+    lst.listen()
+    cli = socket.create_connection(("127.0.0.1", lst.getsockname()[1]))
+    acc, _ = lst.accept()
+    return lst, cli, acc
+
+
+def test_real_table_has_our_sockets_with_inodes() -> None:
+    lst, cli, acc = _pair()
+    try:
+        rows = {r.inode: r for r in read_tables("/proc/self/net")}
+        port = lst.getsockname()[1]
+        assert rows[os.fstat(lst.fileno()).st_ino].lport == port
+        c = rows[os.fstat(cli.fileno()).st_ino]
+        want = ("127.0.0.1", cli.getsockname()[1], "127.0.0.1", port, 1)
+        assert (c.local, c.lport, c.remote, c.rport, c.state) == want
+        a = rows[os.fstat(acc.fileno()).st_ino]
+        assert (a.local, a.rport) == ("::ffff:127.0.0.1", cli.getsockname()[1])
+    finally:
+        for s in (lst, cli, acc):
+            s.close()
+
+
+def test_sock_diag_agrees_with_proc() -> None:
+    lst, cli, acc = _pair()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    try:
+        diag = sockdiag.open_diag()
+        mine = {os.fstat(s.fileno()).st_ino for s in (lst, cli, acc, udp)}
+        from_proc = {r for r in read_tables("/proc/self/net") if r.inode in mine}
+        from_diag = {r for r in sockdiag.dump(diag) if r.inode in mine}
+        assert len(from_proc) == 4
+        assert from_diag == from_proc
+        # An exact query finds one socket by tuple, in microseconds.
+        e = sockdiag.query(diag, "tcp", "127.0.0.1", cli.getsockname()[1], "127.0.0.1", lst.getsockname()[1])
+        assert e is not None and e.inode == os.fstat(cli.fileno()).st_ino
+        assert sockdiag.query(diag, "tcp", "127.0.0.1", 1, "127.0.0.1", 2) is None
+        assert sockdiag.query(diag, "tcp", "not-an-ip", 1, "127.0.0.1", 2) is None
+        diag.close()
+    finally:
+        for s in (lst, cli, acc, udp):
+            s.close()
+
+
+def test_fd_scan_finds_the_owner_of_an_inode() -> None:
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0));"
+                              "s.listen();"
+                              "print(s.getsockname()[1], flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        (row,) = [r for r in read_tables("/proc/self/net") if r.lport == port and r.listening]
+        res = scan_socket_inodes({row.inode, 999_999_999}, sorted(int(p) for p in os.listdir("/proc")
+                                                                  if p.isdigit()))
+        assert res.found == {row.inode: child.pid}
+        info = ProcessInfoCache().get(child.pid)
+        assert info is not None and info.cmdline is not None and "socket" in info.cmdline
+        assert info.user == "root" if os.geteuid() == 0 else info.user is not None
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+@pytest.mark.parametrize("use_diag", [True, False])
+def test_owners_attribute_client_server_and_listener(use_diag: bool) -> None:
+    lst, cli, acc = _pair()
+    owners = SocketOwners(use_diag=use_diag)
+    try:
+        owners.refresh()
+        port, cport = lst.getsockname()[1], cli.getsockname()[1]
+        me = os.getpid()
+        client = owners.lookup("tcp", "127.0.0.1", cport, "127.0.0.1", port)
+        assert client is not None and client["pid"] == me and client["lport"] == cport
+        server_side = owners.lookup("tcp", "10.9.9.9", 5555, "127.0.0.1", port)  # only the listener matches
+        assert server_side is not None and server_side["listening"] and server_side["pid"] == me
+        assert owners.lookup("tcp", "127.0.0.1", 1, "127.0.0.1", 2) is None
+        assert owners.lookup("udp", "127.0.0.1", cport, "127.0.0.1", port) is None
+        fresh = owners.take_fresh()
+        assert any(s["lport"] == port for s in fresh) and owners.take_fresh() == []
+        # A second poll with nothing new builds no new records and is cheap.
+        owners.refresh()
+        assert owners.take_fresh() == []
+    finally:
+        owners.close()
+        for s in (lst, cli, acc):
+            s.close()
+
+
+def test_resolve_flow_finds_a_socket_newer_than_the_last_poll() -> None:
+    owners = SocketOwners()
+    owners.refresh()
+    lst, cli, acc = _pair()
+    try:
+        flow = ("tcp", "127.0.0.1", cli.getsockname()[1], "127.0.0.1", lst.getsockname()[1])
+        assert owners.lookup(*flow) is None
+        t0 = time.perf_counter()
+        sock = owners.resolve_flow(*flow)
+        assert time.perf_counter() - t0 < 1.0
+        assert sock is not None and sock["pid"] == os.getpid()
+    finally:
+        owners.close()
+        for s in (lst, cli, acc):
+            s.close()
