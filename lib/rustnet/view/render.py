@@ -137,11 +137,9 @@ def status_text(state: ViewState) -> str:
         parts.append("PAUSED")
     if t.input_done:
         parts.append("end of input")
-    msg = state.message or (t.messages[-1] if t.messages else "")
-    if t.damage and not state.message:
-        msg = t.damage
-    if msg:
-        parts.append(safe(msg))
+    warning = t.damage or (t.messages[-1] if t.messages else "")
+    if warning:
+        parts.append(safe(warning))
     return " │ ".join(parts)
 
 
@@ -157,11 +155,14 @@ def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         if rest > 0:
             line += th.dim + fit(help_txt, rest) + th.normal
         second = line
+    elif state.message:
+        second = th.bold + fit(" " + safe(state.message), w) + th.normal
     else:
         second = th.dim + fit(" " + "  ".join(f"{k} {v}" for k, v in keys.hints()), w) + th.normal
     if h >= 12:
         return [status, second]
-    return [second if state.filter_input is not None else status] if h >= 3 else []
+    # Small screens: one line; typing and messages win over the status.
+    return [second if state.filter_input is not None or state.message else status] if h >= 3 else []
 
 
 # --- overview --------------------------------------------------------------------------

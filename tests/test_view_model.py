@@ -1,0 +1,100 @@
+"""The viewer's connection table: folding records by id, history, stats, hostile values."""
+
+from __future__ import annotations
+
+from rustnet.enrich.join import SocketJoiner
+from rustnet.view.model import ConnTable, is_loopback
+from tests.tui.records import conn, header
+
+
+def test_last_record_of_an_id_is_its_state() -> None:
+    t = ConnTable()
+    t.ingest([header(), conn(1, state="SYN_SENT"), conn(2), conn(1, state="ESTABLISHED", bytes=5000)])
+    assert len(t) == 2
+    assert t.rows[1].state == "ESTABLISHED"
+    assert t.rows[1].rec["bytes"] == 5000
+    assert [s for _, s in t.rows[1].states] == ["SYN_SENT", "ESTABLISHED"]
+    assert t.interface == "eth-test"
+
+
+def test_process_and_hostnames_stay_once_known() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, process="curl", pid=7, hostname_dst="example.org"), conn(1, bytes=9)])
+    rec = t.rows[1].rec
+    assert (rec["process"], rec["pid"], rec["hostname_dst"], rec["bytes"]) == ("curl", 7, "example.org", 9)
+
+
+def test_expired_connections_go_to_history_but_final_records_at_the_end_do_not() -> None:
+    t = ConnTable()
+    t.ingest([conn(1), conn(2), conn(1, final=True, state="CLOSED"), conn(2, bytes=5)])
+    assert t.in_history(t.rows[1])
+    assert not t.in_history(t.rows[2])
+    # The end of a recording: every connection gets its final record; none is "history".
+    t.ingest([conn(2, final=True)])
+    assert not t.in_history(t.rows[2])
+    assert t.counts() == {"tcp": 1, "history": 1}
+
+
+def test_capture_stats_give_packet_rate_and_drops() -> None:
+    t = ConnTable()
+    t.ingest([{"t": "stats", "ts": 100.0, "packets": 1000, "received": 1000, "dropped": 0}])
+    assert t.packets_per_s is None
+    t.ingest([{"t": "stats", "ts": 102.0, "packets": 5000, "received": 5000, "dropped": 17, "ifdropped": 3}])
+    assert t.packets_per_s == 2000.0
+    assert (t.dropped, t.ifdropped) == (17, 3)
+
+
+def test_warnings_are_kept_for_the_status_bar() -> None:
+    t = ConnTable()
+    t.ingest([{"t": "warn", "ts": 1.0, "stage": "rn-capture", "msg": "kernel dropped packets"}])
+    assert t.messages[-1] == "rn-capture: kernel dropped packets"
+
+
+def test_hostile_values_never_raise() -> None:
+    t = ConnTable()
+    t.ingest([
+        {"t": "conn", "id": [1, 2]},  # unhashable id
+        {"t": "conn"},  # no id
+        {"t": "conn", "id": 5, "bytes": "lots", "sport": "x", "last_seen": "yesterday", "state": 7,
+         "rate_src": float("inf"), "local_side": ["dst"]},
+        ["conn", 1, 2],  # positional garbage
+        {"t": "stats", "ts": "now", "packets": None},
+    ])
+    row = t.rows[5]
+    assert t.ignored == 2
+    assert row.port("src") == 0 and row.state == "7"
+    assert not t.is_stale(row)
+
+
+def test_local_side_decides_rx_and_tx() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, rate_src=100.0, rate_dst=900.0), conn(2, rate_src=100.0, rate_dst=900.0, local_side="dst")])
+    a, b = t.rows[1], t.rows[2]
+    assert (a.rate_rx, a.rate_tx, a.remote) == (900.0, 100.0, "dst")
+    assert (b.rate_rx, b.rate_tx, b.remote) == (100.0, 900.0, "src")
+
+
+def test_loopback_both_ends() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.2")
+    assert not is_loopback("10.0.0.1") and not is_loopback("not an ip") and not is_loopback(None)
+    t = ConnTable()
+    t.ingest([conn(1, src="127.0.0.1", dst="127.0.0.1"), conn(2, src="127.0.0.1", dst="10.0.0.1")])
+    assert t.rows[1].loopback() and not t.rows[2].loopback()
+
+
+def test_sock_records_attribute_connections() -> None:
+    t = ConnTable(SocketJoiner())
+    t.ingest([{"t": "sock", "ts": 1.0, "proto": "tcp", "local": "10.0.0.2", "lport": 40001, "remote": "192.0.2.10",
+               "rport": 443, "listening": False, "pid": 321, "process": "firefox", "cmdline": "firefox -P",
+               "user": "alice", "netns": None},
+              conn(1)])
+    rec = t.rows[1].rec
+    assert (rec["process"], rec["pid"], rec["user"]) == ("firefox", 321, "alice")
+
+
+def test_stale_rows_by_state_and_idle_time() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, state="UDP_IDLE", last_seen=1100.0), conn(2, last_seen=1000.0), conn(3, last_seen=1100.0)])
+    assert t.is_stale(t.rows[1])
+    assert t.is_stale(t.rows[2])  # 100 s older than the newest timestamp in the stream
+    assert not t.is_stale(t.rows[3])

@@ -1,0 +1,187 @@
+"""Render to a string, feed it to pyte, assert on the screen."""
+
+from __future__ import annotations
+
+import io
+
+import blessed
+import pyte
+import pytest
+
+from rustnet.view import keys
+from rustnet.view.filter import KEYWORDS
+from rustnet.view.model import ConnTable
+from rustnet.view.render import Theme, render
+from rustnet.view.state import ViewState
+from tests.tui.records import conn, header, sample
+
+
+def theme(color: bool = True) -> Theme:
+    term = blessed.Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
+    return Theme.from_terminal(term, color=color)
+
+
+def make(recs: list[dict] | None = None) -> ViewState:
+    t = ConnTable()
+    t.ingest([header(), *(recs if recs is not None else sample())])
+    return ViewState(t)
+
+
+def draw(state: ViewState, w: int = 120, h: int = 30, color: bool = True) -> tuple[pyte.Screen, str]:
+    out = render(state, w, h, theme(color))
+    screen = pyte.Screen(w, h)
+    pyte.Stream(screen).feed(out)
+    return screen, out
+
+
+def cell_x(screen: pyte.Screen, y: int, needle: str) -> int:
+    """The screen column where ``needle`` starts on line ``y`` (wide characters take two cells)."""
+    cells = [screen.buffer[y][x].data for x in range(screen.columns)]
+    for x in range(screen.columns - len(needle) + 1):
+        if "".join(cells[x:x + len(needle)]) == needle:
+            return x
+    raise AssertionError(f"{needle!r} not on line {y}: {screen.display[y]!r}")
+
+
+def text(screen: pyte.Screen) -> str:
+    return "\n".join(screen.display)
+
+
+def test_overview_table_and_bars() -> None:
+    s = make()
+    s.table.ingest([{"t": "stats", "ts": 1.0, "packets": 10, "received": 10, "dropped": 0},
+                    {"t": "stats", "ts": 2.0, "packets": 510, "received": 510, "dropped": 42}])
+    screen, _ = draw(s, 180)
+    lines = screen.display
+    assert "1 Overview" in lines[0] and "eth-test" in lines[0]
+    for title in ("Process", "Local", "Remote", "Proto/App", "State", "Rx", "Tx", "Total"):
+        assert title in lines[1]
+    body = text(screen)
+    assert "firefox/4242" in body and "192.0.2.10:443" in body and "TCP TLS github.com" in body
+    assert "UDP DNS google.com" in body and "TCP HTTP intranet.test" in body
+    assert "OpenSSH_9.2p1 Debian-2" in body and "(edge.example.net)" in body
+    status = lines[-2]
+    assert "eth-test" in status and "500 pkt/s" in status and "drops 42" in status and "7 conns" in status
+    assert "q quit" in lines[-1] and "/ filter" in lines[-1]
+
+
+def test_selected_row_is_reversed_and_states_coloured() -> None:
+    s = make()
+    screen, _ = draw(s)
+    first = screen.buffer[2]
+    assert all(first[x].reverse for x in range(10))
+    # Second row (github is first by total): curl to api.example.org, ESTABLISHED in green.
+    line = screen.display[3]
+    x = line.index("ESTABLISHED")
+    assert screen.buffer[3][x].fg == "green"
+    plain, out = draw(s, color=False)
+    assert plain.buffer[3][x].fg == "default"
+    assert "\x1b[32m" not in out and "\x1b[31m" not in out
+
+
+HOSTILE_HOST = "evil\x1b[2J\x1b]0;pwned\x07.example"
+HOSTILE_SNI = "\u202egro.elpmaxe\x9b31m\x00"
+
+
+def test_hostile_fields_are_escaped() -> None:
+    s = make([conn(1, app="HTTP", http_host=HOSTILE_HOST, process="x\x1b[1mbold"),
+              conn(2, app="TLS", sni=HOSTILE_SNI, bytes=1)])
+    screen, out = draw(s, 160, 20)
+    assert "\x1b]0;pwned" not in out and "\x1b[2J" not in out and "\u202e" not in out and "\x9b" not in out
+    assert "\x00" not in out and "\x07" not in out
+    body = text(screen)
+    assert "evil\\x1b[2J" in body and "\\u202egro.elp" in body and "x\\x1b[1mbold" in body
+    keys.handle(s, "KEY_ENTER")
+    screen, out = draw(s, 160, 40)
+    assert "\x1b]0;pwned" not in out and "evil\\x1b[2J\\x1b]0;pwned\\x07.example" in text(screen)
+    keys.handle(s, "KEY_ESCAPE")
+    keys.handle(s, "j")
+    keys.handle(s, "KEY_ENTER")
+    screen, out = draw(s, 160, 40)
+    assert "\u202e" not in out and "\\u202egro.elpmaxe\\x9b31m\\x00" in text(screen)
+
+
+def test_wide_unicode_keeps_columns_aligned() -> None:
+    s = make([conn(1, app="TLS", sni="日本語のサイト.jp", bytes=10), conn(2, app="TLS", sni="plain.jp", bytes=5),
+              conn(3, app="TLS", sni="😀😀😀😀😀😀😀😀😀😀😀😀😀😀", bytes=1)])
+    screen, _ = draw(s, 120, 12)
+    xs = [cell_x(screen, y, "ESTABLISHED") for y in (2, 3, 4)]
+    assert len(set(xs)) == 1, screen.display[2:5]
+    assert "TLS 日本語" in text(screen)
+
+
+@pytest.mark.parametrize(("w", "h"), [(40, 10), (20, 5), (1, 1), (2, 3), (80, 24), (300, 100)])
+def test_any_size_renders(w: int, h: int) -> None:
+    s = make([conn(i, sni="日本" * 30) for i in range(50)])
+    for tab in ("1", "2", "3"):
+        keys.handle(s, tab)
+        screen, _ = draw(s, w, h)
+        assert len(screen.display) == h
+    keys.handle(s, "1")
+    screen, _ = draw(s, w, h)
+    if (w, h) == (40, 10):
+        assert "Remote" in screen.display[1] and "State" in screen.display[1]
+        assert "10.0.0" not in screen.display[1]
+
+
+def test_details_show_every_field_and_history() -> None:
+    s = make([conn(1, state="SYN_SENT"), conn(1, state="ESTABLISHED", app="TLS", sni="github.com", alpn=["h2"],
+                                              tls_version="TLS 1.3", process="firefox", pid=4242,
+                                              cmdline="/usr/bin/firefox -P x", user="alice", rtt=0.0123,
+                                              retransmits=2, vlan=[100])])
+    keys.handle(s, "KEY_ENTER")
+    screen, _ = draw(s, 120, 50)
+    body = text(screen)
+    rec = s.table.rows[1].rec
+    for k in rec:
+        if k != "t":
+            assert k in body, k
+    for v in ("github.com", "h2", "TLS 1.3", "/usr/bin/firefox -P x", "alice", "12.30 ms", "4242",
+              "2023-11-14", "SYN_SENT", "ESTABLISHED", "192.0.2.10:443"):
+        assert v in body, v
+    assert "history" in body
+
+
+def test_help_lists_every_key_and_keyword() -> None:
+    s = make()
+    keys.handle(s, "h")
+    screen, _ = draw(s, 120, 80)
+    body = text(screen)
+    for k, v in keys.help_lines():
+        assert k in body and v in body
+    for code in KEYWORDS:
+        assert f"{code}:VALUE" in body
+
+
+def test_filter_prompt_and_active_filter() -> None:
+    s = make()
+    for ch in "/port:44":
+        keys.handle(s, ch)
+    screen, _ = draw(s)
+    assert screen.display[-1].startswith("/port:44")
+    assert "3 shown" in screen.display[-2]
+    keys.handle(s, "KEY_ENTER")
+    screen, _ = draw(s)
+    assert "filter: port:44" in screen.display[-2]
+    keys.handle(s, "/")
+    for ch in "zzzz":
+        keys.handle(s, ch)
+    screen, _ = draw(s)
+    assert "no connection matches the filter" in text(screen)
+
+
+def test_group_headers() -> None:
+    s = make()
+    keys.handle(s, "a")
+    screen, _ = draw(s)
+    body = text(screen)
+    assert "▾ firefox  1 conn" in body and "▾ (unknown)" in body
+
+
+def test_messages_show_on_the_hint_line() -> None:
+    s = make()
+    keys.handle(s, "q")
+    screen, _ = draw(s)
+    assert "press q again to quit" in screen.display[-1]
+    screen, _ = draw(s, 40, 10)
+    assert "press q again" in screen.display[-1]

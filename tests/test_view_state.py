@@ -1,0 +1,220 @@
+"""Sort, selection, grouping, pause, history and the keymap, without a terminal."""
+
+from __future__ import annotations
+
+from rustnet.view import keys
+from rustnet.view.columns import COLUMNS, layout
+from rustnet.view.model import ConnTable
+from rustnet.view.sort import SORT_CODES, next_sort, sort_rows
+from rustnet.view.state import DETAILS, HELP, OVERVIEW, Group, ViewState
+from tests.tui.records import conn, sample
+
+
+def make(recs: list[dict] | None = None, **kw: bool) -> ViewState:
+    t = ConnTable()
+    t.ingest(recs if recs is not None else sample())
+    return ViewState(t, **kw)
+
+
+def order(state: ViewState) -> list[object]:
+    return [e.id for e in state.entries()]
+
+
+def press(state: ViewState, *names: str) -> None:
+    for n in names:
+        keys.handle(state, n)
+
+
+def test_sort_by_each_column_and_reverse() -> None:
+    s = make()
+    rows = list(s.table.rows.values())
+    assert [r.id for r in sort_rows(rows, "total")] == [1, 2, 7, 6, 4, 3, 5]  # biggest first
+    assert [r.id for r in sort_rows(rows, "total", reverse=True)] == [5, 3, 4, 6, 7, 2, 1]
+    assert [r.id for r in sort_rows(rows, "process")][:3] == [2, 1, 6]  # curl, firefox, redis-cli
+    assert [r.id for r in sort_rows(rows, "process")][-1] == 7  # unknown process last
+    assert [r.id for r in sort_rows(rows, "rx")][0] == 1
+    assert [r.id for r in sort_rows(rows, "state")][0] == 4  # DNS_RESPONSE
+    for code in SORT_CODES:  # every column sorts without error, both ways
+        assert len(sort_rows(rows, code)) == len(sort_rows(rows, code, True)) == 7
+
+
+def test_s_cycles_and_S_reverses() -> None:
+    s = make()
+    first = order(s)
+    press(s, "S")
+    assert order(s) == first[::-1]
+    press(s, "s")
+    assert s.sort_code == next_sort("total") and not s.sort_reverse
+    codes = set()
+    for _ in SORT_CODES:
+        press(s, "s")
+        codes.add(s.sort_code)
+    assert codes == set(SORT_CODES)
+
+
+def test_sort_is_stable_for_ties() -> None:
+    s = make([conn(i, bytes=100) for i in range(20)])
+    assert order(s) == list(range(20))
+
+
+def test_selection_follows_the_connection_across_updates() -> None:
+    s = make()
+    press(s, "j", "j")
+    chosen = s.selected_id
+    assert chosen == order(s)[2]
+    # The selected connection becomes the biggest: it moves to the top, the cursor follows.
+    s.table.ingest([conn(chosen, bytes=10**9)])
+    assert order(s)[0] == chosen and s.cursor == 0 and s.selected_id == chosen
+
+
+def test_movement_keys() -> None:
+    s = make([conn(i, bytes=1000 - i) for i in range(35)])
+    press(s, "KEY_PGDOWN")
+    assert s.cursor == 10
+    press(s, "KEY_PGDOWN", "KEY_PGDOWN", "KEY_PGDOWN")
+    assert s.cursor == 34  # clamped at the end
+    press(s, "KEY_PGUP")
+    assert s.cursor == 24
+    press(s, "g")
+    assert s.cursor == 0
+    press(s, "G")
+    assert s.cursor == 34
+    press(s, "KEY_HOME", "KEY_DOWN", "j", "KEY_UP")
+    assert s.cursor == 1
+    press(s, "k", "k", "k")
+    assert s.cursor == 0
+
+
+def test_viewport_keeps_cursor_visible() -> None:
+    s = make([conn(i, bytes=1000 - i) for i in range(50)])
+    s.set_viewport(10)
+    press(s, *["j"] * 15)
+    s.set_viewport(10)
+    assert s.top <= s.cursor < s.top + 10
+
+
+def test_quit_needs_two_q_and_other_keys_cancel() -> None:
+    s = make()
+    press(s, "q")
+    assert not s.quit and s.quit_pending and "again" in s.message
+    press(s, "j")
+    assert not s.quit_pending
+    press(s, "q", "q")
+    assert s.quit
+
+
+def test_tabs_enter_escape_help() -> None:
+    s = make()
+    press(s, "KEY_TAB")
+    assert s.tab == DETAILS
+    press(s, "KEY_TAB", "KEY_TAB")
+    assert s.tab == OVERVIEW
+    press(s, "KEY_BTAB")
+    assert s.tab == HELP
+    press(s, "1", "KEY_ENTER")
+    assert s.tab == DETAILS
+    press(s, "KEY_ESCAPE")
+    assert s.tab == OVERVIEW
+    press(s, "h")
+    assert s.tab == HELP
+    press(s, "h")
+    assert s.tab == OVERVIEW
+    press(s, "3")
+    assert s.tab == HELP
+    press(s, "2")
+    assert s.tab == DETAILS
+
+
+def test_filter_mode_updates_per_keystroke_and_arrows_move() -> None:
+    s = make()
+    press(s, "/", "p", "o", "r", "t", ":", "4")
+    assert s.filter_input == "port:4" and s.filter.query == "port:4"
+    press(s, "4")
+    assert sorted(order(s)) == [1, 2, 7]
+    before = s.cursor
+    press(s, "KEY_DOWN")  # moves, does not type
+    assert s.cursor == before + 1 and s.filter_input == "port:44"
+    press(s, "j")  # a letter is text while typing
+    assert s.filter_input == "port:44j" and order(s) == []
+    press(s, "KEY_BACKSPACE", "KEY_ENTER")
+    assert s.filter_input is None and s.filter.query == "port:44"
+    press(s, "KEY_ESCAPE")
+    assert not s.filter and len(order(s)) == 7
+    press(s, "/", "z", "KEY_ESCAPE")  # Esc while typing clears too
+    assert not s.filter and s.filter_input is None
+
+
+def test_copy_requests_the_remote_endpoint() -> None:
+    s = make([conn(1, dst="2001:db8::1", dport=443), conn(2, local_side="dst", src="198.51.100.7", sport=5555,
+                                                           bytes=1)])
+    press(s, "c")
+    assert s.copy_request == "[2001:db8::1]:443"
+    press(s, "j", "c")
+    assert s.copy_request == "198.51.100.7:5555"
+
+
+def test_group_by_process_collapses() -> None:
+    s = make([conn(1, process="a"), conn(2, process="b"), conn(3, process="a"), conn(4)])
+    press(s, "a")
+    entries = s.entries()
+    groups = [e for e in entries if isinstance(e, Group)]
+    assert sorted(g.name for g in groups) == ["(unknown)", "a", "b"]
+    ga = next(g for g in groups if g.name == "a")
+    assert sorted(r.id for r in ga.rows) == [1, 3]
+    s.move_to(entries.index(ga))
+    press(s, "KEY_ENTER")  # folds the group, stays on the overview
+    assert s.tab == OVERVIEW and "a" in s.collapsed
+    assert 1 not in order(s) and 3 not in order(s)
+    press(s, "KEY_ENTER")
+    assert 1 in order(s)
+    press(s, "a")
+    assert all(not isinstance(e, Group) for e in s.entries())
+
+
+def test_pause_freezes_the_display() -> None:
+    s = make([conn(1, bytes=10)])
+    press(s, "p")
+    s.table.ingest([conn(1, bytes=999), conn(2)])
+    assert order(s) == [1] and s.entries()[0].rec["bytes"] == 10
+    press(s, "p")
+    assert sorted(order(s)) == [1, 2] and s.table.rows[1].rec["bytes"] == 999
+
+
+def test_closed_connections_from_history_with_t() -> None:
+    s = make([conn(1), conn(2), conn(1, final=True, state="CLOSED"), conn(2, bytes=3)])
+    assert order(s) == [2]
+    press(s, "t")
+    assert sorted(order(s)) == [1, 2]
+
+
+def test_no_localhost_hides_loopback_pairs() -> None:
+    s = make(hide_localhost=True)
+    assert 6 not in order(s) and len(order(s)) == 6
+
+
+def test_columns_drop_by_priority_and_resize() -> None:
+    full = layout(200, {})
+    assert [c.code for c, _ in full] == [c.code for c in COLUMNS]
+    assert sum(w for _, w in full) + len(full) - 1 == 200
+    narrow = [c.code for c, _ in layout(40, {})]
+    assert "remote" in narrow and "total" not in narrow and "local" not in narrow
+    for w in (1, 10, 40, 80, 120):
+        cols = layout(w, {})
+        assert cols and (sum(x for _, x in cols) + len(cols) - 1 <= w or len(cols) == 1)
+    s = make()
+    press(s, "]", "]")  # from remote to app
+    assert s.focus_col == "app"
+    press(s, ">", ">")
+    assert s.adjust == {"app": 4}
+    widths = dict((c.code, w) for c, w in layout(120, s.adjust))
+    assert widths["app"] == COLUMNS[4].width + 4
+    press(s, "<", "=")
+    assert s.adjust == {}
+
+
+def test_help_is_generated_from_the_keymap() -> None:
+    text = "\n".join(f"{k} {v}" for k, v in keys.help_lines())
+    for needed in ("q", "Ctrl+C", "Tab", "↑ k", "↓ j", "PgUp", "PgDn", "Home g", "End G", "Enter", "Esc", "c",
+                   "/", "p", "a", "t", "s", "S", "<", ">"):
+        assert needed in text
+    assert len(keys.help_lines()) == len({id(a) for a in keys.KEYMAP.values()})

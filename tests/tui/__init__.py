@@ -1,0 +1,1 @@
+"""Viewer tests that drive rn-view in a real pseudo-terminal."""
