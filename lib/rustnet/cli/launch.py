@@ -105,7 +105,7 @@ def plan(opts: Options) -> list[StageSpec]:
     """The stages to start for ``opts``, first to last (the viewer is not among them)."""
     check(opts)
     dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else [])]
-    track = [*command("rn-track")]
+    track = [*command("rn-track"), "-r", str(opts.refresh_ms)]
     enrich = [*command("rn-enrich")]
     stages: list[StageSpec] = []
     if opts.remote is not None:

@@ -1,20 +1,37 @@
-"""The in-process viewer of ``rustnet``: hands the relay's pipe to rustnet.view.app."""
+"""The in-process viewer of ``rustnet``: rn-view's App reading the relay's pipe."""
 
 from __future__ import annotations
 
-import signal
+from typing import Any
 
-from rustnet.cli.common import EXIT_ERROR, StageError
+from rustnet.cli.common import StageError
 from rustnet.cli.launch import Options
 
 
-def run_viewer(fd: int, opts: Options, source: str) -> int:
-    """Show the records arriving on ``fd`` until the user quits; returns the exit status."""
+def _joiner() -> Any:
+    # --remote streams carry "sock" records from the remote rn-enrich: the table joins them.
     try:
-        from rustnet.view import app
-    except ImportError as exc:
-        raise StageError(f"the viewer is not available: {exc}", EXIT_ERROR) from None
-    # Ctrl+C quits the TUI at once (the seed's key): a plain KeyboardInterrupt, not the stages' drain.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    status: int = app.run_tui(fd, refresh_ms=opts.refresh_ms, no_localhost=opts.no_localhost, source=source)
-    return status
+        from rustnet.enrich.join import SocketJoiner
+    except ImportError:
+        return None
+    return SocketJoiner()
+
+
+def run_viewer(fd: int, opts: Options) -> int:
+    """Show the records arriving on ``fd`` until the user quits; returns the exit status.
+
+    The viewer restores the terminal on every way out (quit, exception, SIGTERM/SIGHUP)
+    and answers Ctrl+C itself (status 130), as ``rn-view`` does.
+    """
+    from rustnet.view.app import App, NoTerminal, attach_terminal
+    from rustnet.view.model import ConnTable
+    from rustnet.view.source import Source
+    from rustnet.view.state import ViewState
+
+    try:
+        attach_terminal(False)  # the keyboard: /dev/tty on 0 when stdin is not the terminal
+    except NoTerminal as exc:
+        raise StageError(str(exc)) from None
+    source = Source([], fd)
+    state = ViewState(ConnTable(_joiner()), hide_localhost=opts.no_localhost)
+    return App(source, state, opts.refresh_ms / 1000.0).run()

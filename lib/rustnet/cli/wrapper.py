@@ -213,7 +213,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
             timer.daemon = True
             timer.start()
         from rustnet.cli.viewer import run_viewer
-        status = run_viewer(view_r, opts, _source_label(opts))
+        status = run_viewer(view_r, opts)
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
     except Terminated:
@@ -235,14 +235,6 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
     if status == EXIT_OK:
         return _final_status(pipeline, relay)
     return status
-
-
-def _source_label(opts: Options) -> str:
-    if opts.read_path is not None:
-        return opts.read_path
-    if opts.remote is not None:
-        return f"{opts.remote}:{opts.interface or 'default'}"
-    return opts.interface or "default interface"
 
 
 def _readable(fd: int) -> bool:

@@ -1,0 +1,349 @@
+"""rustnet, the wrapper: options reach their stages, --json equals the pipe, errors, logs.
+
+Everything here runs the real commands on real corpus captures; the live cases
+(interfaces, signals, ssh) are in test_rustnet_live.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rustnet.cli.launch import Options, plan, remote_command, sniff_input
+from rustnet.cli.logsetup import TRACE, escape_controls, log_file_name
+from rustnet.stream import RecordReader
+
+BIN = Path(sys.executable).parent
+RUSTNET = str(BIN / "rustnet")
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "pcaps"
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
+
+EQUAL_CASES = ["zeek_http_get.pcap", "ndpi_dns.pcap", "zeek_vlan-qinqinq.pcap", "ndpi_http.pcapng",
+               "zeek_linux_dlt_sll2.pcap", "zeek_quic_quicv2-echo-443.pcap", "zeek_icmp_5-pings.pcap",
+               "zeek_communityid_arp.pcap", "tcpdump_ssh.pcap"]
+DAMAGED = "derived_zeek_http_get_cut-mid-record.pcap"
+
+
+def rustnet(*args: str, cwd: Path | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([RUSTNET, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          stdin=subprocess.DEVNULL, env=env)
+
+
+def pipe_finals(pcap: Path) -> tuple[list[str], int]:
+    """Final records of ``rn-capture -r F | rn-dissect | rn-track --format json`` (a real shell pipe)."""
+    sh = (f"set -o pipefail; {BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | "
+          f"{BIN}/rn-track --format json")
+    p = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=60)
+    lines = [ln for ln in p.stdout.splitlines() if json.loads(ln).get("final") is True]
+    return lines, p.returncode
+
+
+def one_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got: {stderr!r}"
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+# --- the command line --------------------------------------------------------------------
+SEED_AND_ISSUE_OPTIONS = ["-i, --interface", "--no-localhost", "-r, --refresh-interval", "--no-dpi",
+                          "-l, --log-level", "-h, --help", "-V, --version", "-f, --bpf-filter", "--read",
+                          "--json", "--duration", "--write-pcap", "--record", "--list-interfaces", "--remote"]
+
+
+def test_help_lists_every_option_and_starts_fast() -> None:
+    best = float("inf")
+    out = ""
+    for _ in range(5):
+        t0 = time.perf_counter()
+        p = subprocess.run([RUSTNET, "--help"], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "200"})
+        best = min(best, time.perf_counter() - t0)
+        assert p.returncode == 0
+        out = p.stdout
+    for opt in SEED_AND_ISSUE_OPTIONS:
+        assert opt in out, opt
+    for level in ("error", "warn", "info", "debug", "trace"):
+        assert level in out
+    assert "[default: 1000" in out
+    assert best < 0.3, f"rustnet --help took {best * 1000:.0f} ms (budget 300 ms)"
+
+
+def test_version() -> None:
+    p = rustnet("-V")
+    assert p.returncode == 0 and p.stdout.strip() == "rustnet 0.1.0"
+
+
+def test_usage_errors_exit_2() -> None:
+    for args in (["-r", "abc"], ["-l", "loud"], ["--bogus"], ["--duration", "0"]):
+        p = rustnet(*args)
+        assert p.returncode == 2, args
+        assert "Traceback" not in p.stderr
+
+
+def _stage(specs: list, name: str) -> list[str]:  # type: ignore[type-arg]
+    found = [s.argv for s in specs if s.name == name]
+    assert found, f"no {name} in {[s.name for s in specs]}"
+    return found[0]
+
+
+def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
+    pcap = tmp_path / "t.pcap"
+    pcap.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(20))
+    specs = plan(Options())
+    assert [s.name for s in specs] == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
+    assert "-i" not in _stage(specs, "rn-capture")  # rn-capture picks the default route's interface
+    assert "--no-dpi" not in _stage(specs, "rn-dissect")
+    specs = plan(Options(interface="eth7", no_dpi=True, refresh_ms=500, bpf_filter="tcp port 443",
+                         write_pcap="/tmp/x.pcap"))
+    cap = _stage(specs, "rn-capture")
+    assert cap[-6:] == ["-i", "eth7", "-f", "tcp port 443", "-w", "/tmp/x.pcap"]
+    assert _stage(specs, "rn-dissect")[-1] == "--no-dpi"
+    assert _stage(specs, "rn-track")[-2:] == ["-r", "500"]
+    # --read of a capture: rn-capture -r; --json then has no rn-enrich, so it equals the plain pipe.
+    specs = plan(Options(read_path=str(pcap), json_out=True))
+    assert _stage(specs, "rn-capture")[-2:] == ["-r", str(pcap)]
+    assert [s.name for s in specs] == ["rn-capture", "rn-dissect", "rn-track"]
+    # --read of a recording: rn-dissect reads it (it passes through what it does not consume).
+    rec = tmp_path / "r.rn"
+    rec.write_bytes(b"\x91\x81\xa1t\xa3hdr")
+    assert sniff_input(str(rec)) == "records" and sniff_input(str(pcap)) == "pcap"
+    specs = plan(Options(read_path=str(rec)))
+    assert [s.name for s in specs] == ["rn-dissect", "rn-track", "rn-enrich"]
+    assert _stage(specs, "rn-dissect")[-1] == str(rec)
+
+
+def test_remote_command_runs_capture_and_enrich_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUSTNET_SSH", "ssh -p 2222 -i /k")
+    monkeypatch.setenv("RUSTNET_REMOTE_PATH", "/opt/rn/bin")
+    argv = remote_command(Options(remote="root@h", interface="eth1", bpf_filter="not port 22"))
+    assert argv[:4] == ["ssh", "-p", "2222", "-i"]
+    assert argv[-2] == "root@h" and "BatchMode=yes" in argv and "-T" in argv
+    script = argv[-1]
+    assert "rn-capture -i eth1 -f 'not port 22'" in script and "| rn-enrich" in script
+    assert script.startswith("PATH=/opt/rn/bin:")
+    specs = plan(Options(remote="root@h"))
+    assert [s.name for s in specs] == ["ssh", "rn-dissect", "rn-track"]
+
+
+def test_conflicting_options_are_usage_errors(tmp_path: Path) -> None:
+    pcap = CORPUS / "zeek_http_get.pcap"
+    for args in (["--read", str(pcap), "-i", "lo"], ["--remote", "h", "--write-pcap", str(tmp_path / "x")],
+                 ["--read", str(pcap), "--remote", "h"]):
+        p = rustnet(*args, "--json")
+        assert p.returncode == 2, (args, p.stderr)
+        assert one_line(p.stderr).startswith("rustnet: ")
+
+
+def test_tui_needs_a_terminal() -> None:
+    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"))
+    assert p.returncode == 2
+    assert "--json" in one_line(p.stderr)
+
+
+# --- --read ... --json is the pipe ----------------------------------------------------------
+@needs_corpus
+@pytest.mark.parametrize("name", EQUAL_CASES)
+def test_read_json_equals_the_pipe(name: str) -> None:
+    pcap = CORPUS / name
+    expected, status = pipe_finals(pcap)
+    assert status == 0 and expected
+    p = rustnet("--read", str(pcap), "--json")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == expected
+    ids = [json.loads(ln)["id"] for ln in p.stdout.splitlines()]
+    assert len(ids) == len(set(ids))  # one record per connection
+
+
+@needs_corpus
+def test_damaged_capture_gives_records_one_warning_and_status_3() -> None:
+    pcap = CORPUS / DAMAGED
+    expected, status = pipe_finals(pcap)
+    assert status == 3
+    p = rustnet("--read", str(pcap), "--json")
+    assert p.returncode == 3
+    assert p.stdout.splitlines() == expected
+    assert one_line(p.stderr).startswith("rn-capture: ")
+
+
+@needs_corpus
+def test_read_recordings(tmp_path: Path) -> None:
+    pcap = CORPUS / "zeek_http_get.pcap"
+    expected, _ = pipe_finals(pcap)
+    conns = tmp_path / "conns.rn"
+    packets = tmp_path / "packets.rn"
+    subprocess.run(["bash", "-c", f"{BIN}/rn-capture -r '{pcap}' > '{packets}'"], check=True)
+    subprocess.run(["bash", "-c", f"{BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track "
+                    f"> '{conns}'"], check=True)
+    for rec in (conns, packets):
+        p = rustnet("--read", str(rec), "--json")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.splitlines() == expected, rec.name
+
+
+@needs_corpus
+def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
+    pcap = CORPUS / "zeek_web.pcap"
+    expected, _ = pipe_finals(pcap)
+    rec, out_pcap = tmp_path / "session.rn", tmp_path / "copy.pcap"
+    p = rustnet("--read", str(pcap), "--json", "--record", str(rec), "--write-pcap", str(out_pcap))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == expected
+    # --record: a valid stream with the same connections, private to the user.
+    assert stat.S_IMODE(rec.stat().st_mode) == 0o600
+    fd = os.open(rec, os.O_RDONLY)
+    try:
+        recs = list(RecordReader(fd, rec.name))
+    finally:
+        os.close(fd)
+    assert sum(1 for r in recs if isinstance(r, dict) and r.get("final")) == len(expected)
+    assert rustnet("--read", str(rec), "--json").stdout.splitlines() == expected
+    # --write-pcap: the same packets again.
+    assert out_pcap.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+    assert rustnet("--read", str(out_pcap), "--json").stdout.splitlines() == expected
+    # -f reaches rn-capture: nothing in this TCP capture is UDP.
+    p = rustnet("--read", str(pcap), "--json", "-f", "udp")
+    assert p.returncode == 0 and p.stdout == ""
+    assert len(rustnet("--read", str(pcap), "--json", "-f", "tcp").stdout.splitlines()) == len(expected)
+
+
+@needs_corpus
+def test_no_dpi_reaches_dissect() -> None:
+    pcap = CORPUS / "zeek_http_get.pcap"
+    with_dpi = [json.loads(ln) for ln in rustnet("--read", str(pcap), "--json").stdout.splitlines()]
+    without = [json.loads(ln) for ln in
+               rustnet("--read", str(pcap), "--json", "--no-dpi").stdout.splitlines()]
+    assert len(with_dpi) == len(without) == 1
+    assert not any(k.startswith("http_") or k == "app" for k in without[0])
+    if "app" in with_dpi[0]:  # DPI present in this build: it must be gone with --no-dpi
+        assert with_dpi[0]["app"] == "HTTP"
+
+
+def test_no_localhost_hides_loopback_pairs(tmp_path: Path) -> None:
+    rec = tmp_path / "mixed.jsonl"
+    base = {"t": "conn", "proto": "tcp", "state": "ESTABLISHED", "final": True}
+    lines = [dict(base, id=1, src="127.0.0.1", sport=5000, dst="127.0.0.1", dport=80),
+             dict(base, id=2, src="::1", sport=5001, dst="::1", dport=80),
+             dict(base, id=3, src="10.0.0.1", sport=5002, dst="127.0.0.1", dport=80),
+             dict(base, id=4, src="10.0.0.1", sport=5003, dst="10.0.0.2", dport=80)]
+    rec.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    shown = [json.loads(ln)["id"] for ln in rustnet("--read", str(rec), "--json").stdout.splitlines()]
+    assert shown == [1, 2, 3, 4]
+    hidden = [json.loads(ln)["id"] for ln in rustnet("--read", str(rec), "--json", "--no-localhost")
+              .stdout.splitlines()]
+    assert hidden == [3, 4]
+
+
+# --- errors: one line, a documented status ------------------------------------------------
+def test_missing_file() -> None:
+    p = rustnet("--read", "/nonexistent/trace.pcap", "--json")
+    assert p.returncode == 1
+    assert one_line(p.stderr) == "rustnet: /nonexistent/trace.pcap: No such file or directory"
+
+
+@needs_corpus
+def test_bad_bpf_filter() -> None:
+    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port")
+    assert p.returncode == 2
+    assert "bad filter" in one_line(p.stderr)
+    assert p.stdout == ""
+
+
+def test_bad_interface_names_the_real_ones() -> None:
+    p = rustnet("-i", "nosuchif0", "--json", "--duration", "1")
+    assert p.returncode == 1
+    line = one_line(p.stderr)
+    assert "nosuchif0" in line and "lo" in line
+
+
+def test_no_permission_says_how_to_fix() -> None:
+    # root without CAP_NET_RAW/CAP_NET_ADMIN is as unprivileged as a capture gets.
+    p = subprocess.run(["setpriv", "--bounding-set", "-net_raw,-net_admin", "--", RUSTNET, "-i", "lo",
+                        "--json", "--duration", "1"], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 1
+    line = one_line(p.stderr)
+    assert "permission" in line and "setcap cap_net_raw,cap_net_admin=eip" in line and "sudo" in line
+
+
+def test_list_interfaces() -> None:
+    p = rustnet("--list-interfaces")
+    assert p.returncode == 0
+    names = [ln.split()[0] for ln in p.stdout.splitlines() if ln.strip()]
+    assert "lo" in names
+
+
+# --- logging -----------------------------------------------------------------------------
+LOG_NAME = re.compile(r"^rustnet_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.log$")
+
+
+def test_no_log_unless_asked(tmp_path: Path) -> None:
+    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", cwd=tmp_path)
+    assert p.returncode == 0
+    assert not (tmp_path / "logs").exists()
+
+
+@needs_corpus
+def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
+    pcap = CORPUS / "zeek_http_get.pcap"
+    p = rustnet("--read", str(pcap), "--json", "-l", "trace", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    logs = list((tmp_path / "logs").iterdir())
+    assert len(logs) == 1 and LOG_NAME.match(logs[0].name)
+    assert stat.S_IMODE(logs[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
+    text = logs[0].read_text()
+    for needle in ("INFO  rustnet: rustnet 0.1.0 starting", f"reading {pcap}",
+                   "started rn-capture", "started rn-track", "stream: source=", "capture statistics",
+                   "exited with status 0", "TRACE rustnet.stream: record", "DEBUG rustnet.stream: conn 1 tcp",
+                   "exiting with status 0"):
+        assert needle in text, needle
+
+
+@needs_corpus
+def test_log_holds_stage_errors(tmp_path: Path) -> None:
+    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "error",
+                cwd=tmp_path)
+    assert p.returncode == 2
+    text = next((tmp_path / "logs").iterdir()).read_text()
+    assert "WARNING" not in text  # the level is honoured: stage lines are logged at WARNING
+    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "warn",
+                cwd=tmp_path)
+    texts = "".join(f.read_text() for f in (tmp_path / "logs").iterdir())
+    assert "rustnet.rn-capture: rn-capture: bad filter" in texts
+    assert "ERROR rustnet: rn-capture (pid" in texts
+
+
+def test_log_helpers() -> None:
+    assert TRACE == 5
+    assert log_file_name(0.0).startswith("rustnet_19")
+    assert escape_controls("a\x1b[2Jb\x07\x9b") == "a\\x1b[2Jb\\x07\\x9b"
+
+
+def test_clear_old_logs(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old, new, other = logs / "rustnet_2020-01-01_00-00-00.log", logs / "rustnet_2030-01-01_00-00-00.log", \
+        logs / "notes.txt"
+    for f in (old, new, other):
+        f.write_text("x")
+    ten_days = time.time() - 10 * 86400
+    os.utime(old, (ten_days, ten_days))
+    os.utime(other, (ten_days, ten_days))
+    script = str(ROOT / "scripts" / "clear_old_logs.sh")
+    p = subprocess.run([script, "7"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0 and "removed 1" in p.stdout
+    assert not old.exists() and new.exists() and other.exists()
+    assert subprocess.run([script, "seven"], cwd=tmp_path, capture_output=True).returncode == 2
+    assert subprocess.run([script, "0"], cwd=tmp_path, capture_output=True).returncode == 0
+    assert not new.exists() and other.exists()
