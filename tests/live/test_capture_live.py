@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import signal
 import struct
 import subprocess
@@ -241,6 +242,7 @@ def test_default_interface_and_ssh_self_exclusion() -> None:
         assert 40123 not in ports(excl)
 
 
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
 def test_no_permission_says_how_to_fix() -> None:
     p = subprocess.run(["setpriv", "--bounding-set", "-net_raw,-net_admin", "--", RN_CAPTURE, "-i", "lo",
                         "--format", "json"], capture_output=True, timeout=30)

@@ -57,7 +57,7 @@ def _activate_error(iface: str, code: int, snaplen: int, promisc: bool) -> LiveO
     if code in (_PCAP_ERROR_PERM_DENIED, _PCAP_ERROR_PROMISC_PERM_DENIED):
         return LiveOpenError("permission denied", permission=True)
     if code == _PCAP_ERROR_IFACE_NOT_UP:
-        return LiveOpenError("the interface is not up")
+        return LiveOpenError(f"the interface is not up (bring it up: ip link set {iface} up)")
     # A generic failure: libpcap's text is only reachable through open_live's exception.
     try:
         probe = pcapy.open_live(iface, snaplen, 1 if promisc else 0, READ_TIMEOUT_MS)
