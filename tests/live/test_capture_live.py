@@ -49,6 +49,7 @@ class Capture:
         finally:
             os.close(err_fd)
         self.records: list[dict[str, Any]] = []
+        self.arrival: list[float] = []  # wall-clock time each record was read
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -56,7 +57,9 @@ class Capture:
         assert self.proc.stdout is not None
         with self.proc.stdout:
             for line in self.proc.stdout:
-                self.records.append(json.loads(line))
+                rec = json.loads(line)
+                self.arrival.append(time.time())
+                self.records.append(rec)
 
     def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -275,3 +278,17 @@ def test_no_interface_to_capture_on() -> None:
         p = net.run("a", [RN_CAPTURE, "--format", "json"], check=False)
         assert p.returncode == 1 and p.stdout == b""
         assert p.stderr.decode().splitlines() == ["rn-capture: No suitable capture interfaces found"]
+
+
+def test_packets_reach_the_stream_quickly() -> None:
+    """A quiet interface is not held back: each packet is out within the ring's 100 ms timeout."""
+    with TwoHosts() as net:
+        cap = Capture(net, "a", ["-i", net.if_a, "icmp"])
+        cap.started()
+        net.run("a", ["ping", "-c", "5", "-i", "0.2", net.addr_b])
+        cap.wait_for(lambda recs: sum(r["t"] == "pkt" for r in recs) >= 10)
+        pkts = [(r, t) for r, t in zip(cap.records, cap.arrival, strict=True) if r["t"] == "pkt"]
+        delays = [t - r["ts"] for r, t in pkts]
+        assert max(delays) < 0.3, delays
+        cap.proc.send_signal(signal.SIGINT)
+        assert cap.finish() == 0
