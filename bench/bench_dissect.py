@@ -25,7 +25,6 @@ from pathlib import Path
 
 import dpkt
 import pcapy
-
 from rustnet.dissect.engine import Dissector
 from rustnet.stream import RecordWriter
 from rustnet.stream.records import make_header

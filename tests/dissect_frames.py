@@ -49,7 +49,8 @@ def ipv4(payload: bytes, proto: int = 6, src: bytes = V4_A, dst: bytes = V4_B, i
                        dst) + options + payload
 
 
-def ipv6(payload: bytes, nxt: int = 6, src: bytes = V6_A, dst: bytes = V6_B, plen: int | None = None) -> bytes:
+def ipv6(payload: bytes, nxt: int = 6, src: bytes = V6_A, dst: bytes = V6_B,
+         plen: int | None = None) -> bytes:
     n = len(payload) if plen is None else plen
     return struct.pack("!IHBB16s16s", 6 << 28, n, nxt, 64, src, dst) + payload
 

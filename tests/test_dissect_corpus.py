@@ -19,7 +19,6 @@ from typing import Any
 
 import pcapy
 import pytest
-
 from rustnet.dissect.engine import Dissector
 from rustnet.stream import RecordWriter
 from rustnet.stream.records import ip_text, make_header, to_json_obj
@@ -92,7 +91,8 @@ def test_capture_matches_tshark(pcap: Path) -> None:
     # ICMP echo: every message with its identifier and sequence.
     echoes = sorted((ip_text(s[4]), ip_text(s[6]), s[5], s[9], s[10]) for s in sums
                     if s[3] in (1, 58) and s[5] in (0, 8, 128, 129))
-    echo_types = {("ipv4", "request"): 8, ("ipv4", "reply"): 0, ("ipv6", "request"): 128, ("ipv6", "reply"): 129}
+    echo_types = {("ipv4", "request"): 8, ("ipv4", "reply"): 0,
+                  ("ipv6", "request"): 128, ("ipv6", "reply"): 129}
     assert echoes == sorted((norm(e["src"]), norm(e["dst"]), echo_types[e["family"], e["type"]], e["id"],
                              e["seq"]) for e in t["icmp_echo"])
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.engine import COUNTERS, Dissector
 from rustnet.stream.records import SUM_FIELDS
+
 from tests import dissect_frames as F
 
 TS = 1_700_000_000.25
@@ -118,7 +118,8 @@ def test_icmp_error_quoting_udp_stays_icmp() -> None:
 
 def test_other_ip_protocols_keep_addresses_and_length() -> None:
     s = one(F.eth(F.ipv4(b"\0" * 24, proto=47)))  # GRE
-    assert (s["proto"], s["src"], s["dst"], s["sport"], s["dport"], s["paylen"]) == (47, F.V4_A, F.V4_B, 0, 0, 24)
+    got = (s["proto"], s["src"], s["dst"], s["sport"], s["dport"], s["paylen"])
+    assert got == (47, F.V4_A, F.V4_B, 0, 0, 24)
 
 
 def test_arp_and_rarp() -> None:
@@ -199,8 +200,8 @@ CUT_FRAMES = {
     "sll2-arp": (276, F.sll2(F.arp(2), 0x0806)),
     "sll-icmp": (113, F.sll(F.ipv4(F.icmp(8, 0, 1, 2, b"x" * 8), proto=1))),
     "null-ipv6-frag": (0, F.null(F.ipv6(F.frag6(6, 0, True, 9) + F.tcp(b"z" * 8), nxt=44), 24)),
-    "pppoe-ipv4-udp": (1, F.eth(struct.pack("!BBHHH", 0x11, 0, 1, 30, 0x21) + F.ipv4(F.udp(b"d" * 10), proto=17),
-                            0x8864)),
+    "pppoe-ipv4-udp": (1, F.eth(struct.pack("!BBHHH", 0x11, 0, 1, 30, 0x21)
+                                + F.ipv4(F.udp(b"d" * 10), proto=17), 0x8864)),
 }
 
 
@@ -257,7 +258,8 @@ def test_ip_length_anomaly_is_flagged_and_counted() -> None:
 @pytest.mark.parametrize("rec", [
     ["pkt"], ["pkt", TS], ["pkt", TS, 60], ["pkt", TS, 60, b"", "extra"],
     ["pkt", "yesterday", 60, b"\0" * 60], ["pkt", TS, 60, "not bytes"], ["pkt", TS, 60, None],
-    ["pkt", float("nan"), 60, b"\0" * 60], ["pkt", float("inf"), 60, b"\0" * 60], ["pkt", -1.0, 60, b"\0" * 60],
+    ["pkt", float("nan"), 60, b"\0" * 60], ["pkt", float("inf"), 60, b"\0" * 60],
+    ["pkt", -1.0, 60, b"\0" * 60],
     ["pkt", None, None, None], ["pkt", True, 60, b"\0" * 60],
 ])
 def test_hostile_pkt_records_are_counted_malformed(rec: list[object]) -> None:
@@ -316,7 +318,8 @@ def test_fragments_in_order() -> None:
 def test_fragments_out_of_order_are_not_attributed() -> None:
     f = fragments()
     sums, _, _ = run([f[2], f[1], f[0]])
-    assert [(s[5], s[7], s[14]["frag"]) for s in sums] == [(0, 0, "part"), (0, 0, "part"), (1111, 2222, "part")]
+    got = [(s[5], s[7], s[14]["frag"]) for s in sums]
+    assert got == [(0, 0, "part"), (0, 0, "part"), (1111, 2222, "part")]
 
 
 def test_ipv6_fragments() -> None:

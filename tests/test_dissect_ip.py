@@ -6,10 +6,10 @@ import socket
 import struct
 
 import pytest
-
 from rustnet.dissect import ip, l4
 from rustnet.dissect.arp import arp
 from rustnet.dissect.info import Malformed
+
 from tests import dissect_frames as F
 
 # 10.1.2.3 -> 192.168.0.9, TCP, total length 40, id 0x1c46, DF, TTL 64.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-
 from rustnet.dissect import link
 from rustnet.dissect.info import Malformed
+
 from tests import dissect_frames as F
 
 
