@@ -25,6 +25,7 @@ MAX_NAME_LEN: Final = 255
 MAX_POINTER_JUMPS: Final = 32
 MAX_QUESTIONS: Final = 16
 MAX_ANSWERS: Final = 32
+ROOT_NAME: Final = "<Root>"
 
 TYPE_A: Final = 1
 TYPE_NS: Final = 2
@@ -46,7 +47,7 @@ NAME_TYPES: Final = frozenset({TYPE_NS, TYPE_CNAME, TYPE_PTR})
 
 
 class Question(NamedTuple):
-    name: str   # escaped, without the trailing dot; "." for the root
+    name: str   # escaped, without the trailing dot; "<Root>" for the root (as Wireshark shows it)
     qtype: int
 
 
@@ -116,7 +117,7 @@ def read_name(data: bytes, pos: int) -> tuple[str, int]:
             raise DissectError("DNS name longer than 255")
         labels.append(label)
         pos += 1 + n
-    text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else "."
+    text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
     return text, (after if after >= 0 else pos)
 
 

@@ -3,30 +3,509 @@
 CONTRACT (the L2-L4 engine relies on exactly this):
 
     inspector = Inspector(enabled=True)
-    info = inspector.inspect(proto, src, sport, dst, dport, payload, ts)
+    info = inspector.inspect(proto, src, sport, dst, dport, payload, ts, seq=None, flags=0)
 
 * ``proto`` is 6 (TCP) or 17 (UDP); ``src``/``dst`` packed IP bytes; ``payload`` the
   L4 payload as captured (bytes or memoryview, possibly shorter than on the wire).
+* ``seq`` (optional, TCP only): the segment's sequence number. With it, retransmitted and
+  overlapping segments are trimmed and a few out-of-order ones are held back, so the
+  reassembled ClientHello / HTTP head is exact; without it, payloads are appended in
+  arrival order.
+* ``flags`` (optional, TCP only): the TCP flags byte. A bare SYN starts a flow afresh
+  (port reuse); FIN/RST let the inspector drop a finished flow's entry early. Calls with
+  an empty payload are only useful with flags.
 * Returns ``None`` when there is nothing new to report for this packet, else a small
-  dict of fields to put in the summary's ``info`` (keys as in the SPEC connection record:
-  ``app``, ``sni``, ``alpn``, ``http_host``, ``dns_query``, ...).
-* It keeps bounded per-flow state (reassembly of a ClientHello or QUIC CRYPTO frames)
-  and stops looking at a flow once it is classified and has nothing more to learn, so
-  the cost for the bulk of packets is one dict lookup.
-* It never raises on packet data.
+  dict of fields to put in the summary's ``info`` (keys below and in the SPEC
+  connection record). A dict always carries ``app``.
+* It keeps bounded per-flow state (at most ``max_flows`` flows, oldest dropped first;
+  at most ``buf_cap`` bytes buffered per direction) and stops looking at a flow once it
+  is classified and has nothing more to learn, so the cost for the bulk of packets is
+  one dict lookup.
+* It never raises on packet data: parsers raise :class:`~rustnet.dissect.errors.DissectError`,
+  counted in :attr:`Inspector.malformed`; anything else would be a bug, counted in
+  :attr:`Inspector.bugs` and the flow given up.
+
+Recognition is by content on any port for TLS, HTTP/1.x and SSH; by port for DNS (53),
+mDNS (5353), LLMNR (5355), NTP, DHCP and SSDP; by magic values for STUN and BitTorrent;
+QUIC by its long header (then by flow), handled by :mod:`rustnet.dissect.quic`.
+
+Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
+
+  ``app``                  ``TLS`` ``HTTP`` ``SSH`` ``DNS`` ``MDNS`` ``LLMNR`` ``QUIC`` ``NTP``
+                           ``DHCP`` ``SSDP`` ``STUN`` ``BitTorrent`` ``BitTorrent-DHT``
+  TLS ClientHello          ``sni`` (str), ``alpn`` (list[str]), ``tls_versions_offered``
+                           (list[str], ``"TLS 1.3"``), ``ech`` (True when ECH/ESNI offered;
+                           ``sni`` is then the outer, public name)
+  TLS ServerHello          ``tls_version`` (negotiated, str), ``tls_cipher`` (IANA name or hex)
+  HTTP request / response  ``http_method``, ``http_path``, ``http_host``, ``http_user_agent`` /
+                           ``http_status`` (int)
+  SSH                      ``ssh_client``, ``ssh_server`` (whole identification strings),
+                           ``ssh_stage`` (``kex``, ``auth``, ``established``; only moves forward)
+  DNS / mDNS / LLMNR       ``dns_query`` (first question name), ``dns_queries`` (list, every
+                           question of the message), ``dns_qtype`` (``"A"``, ``"TYPE65534"``),
+                           ``dns_response`` (True) with ``dns_rcode`` (``"NXDOMAIN"``) and
+                           ``dns_answers`` (list of ``"name TYPE value"`` strings, e.g.
+                           ``"example.com A 93.184.216.34"``, ``"www.x.org CNAME x.org"``;
+                           other types as ``"name TYPE"``), one dict per message
+  QUIC                     see :mod:`rustnet.dissect.quic`
+  others                   see :mod:`rustnet.dissect.udpmisc`
+
+Addresses learned from DNS answers (A/AAAA → the name asked for) are kept in
+:attr:`Inspector.learned_names` (bounded, oldest first out) for hostname attribution.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Final
+
+from rustnet.dissect import dns, http, quic, ssh, tls, udpmisc
+from rustnet.dissect.errors import DissectError
+
+PROTO_TCP: Final = 6
+PROTO_UDP: Final = 17
+
+MAX_FLOWS: Final = 65536
+BUF_CAP: Final = 16384          # bytes buffered per direction (a ClientHello, an HTTP head)
+MAX_OOO: Final = 8              # out-of-order segments held per direction
+MAX_LEARNED: Final = 4096
+MAX_DNS_ANSWERS: Final = 16
+UNKNOWN_BUDGET: Final = 6       # payload packets before an unrecognised flow is given up
+KNOWN_BUDGET: Final = 48        # payload packets a recognised flow may take to yield its fields
+DNS_BAD_LIMIT: Final = 8        # malformed datagrams on a DNS port before the flow is dropped
+
+DNS_APPS: Final = {53: "DNS", 5353: "MDNS", 5355: "LLMNR"}
+SSH_PORT: Final = 22
+
+_SEQ_MASK: Final = 0xFFFFFFFF
+_SEQ_HALF: Final = 0x80000000
+_TCP_FIN: Final = 0x01
+_TCP_SYN: Final = 0x02
+_TCP_RST: Final = 0x04
+_TCP_ACK: Final = 0x10
+
+# Flow kinds.
+K_NEW: Final = 0
+K_TLS: Final = 1
+K_HTTP: Final = 2
+K_SSH: Final = 3
+K_DNS_TCP: Final = 4
+K_DNS_UDP: Final = 5
+K_QUIC: Final = 6
+K_BT: Final = 7
+
+_STAGE_RANK: Final = {None: 0, ssh.STAGE_KEX: 1, ssh.STAGE_AUTH: 2, ssh.STAGE_ESTABLISHED: 3}
+
+Info = dict[str, Any]
+
+
+class _Flow:
+    """What one flow has taught so far; directions are 0 (key's low end sent) and 1."""
+
+    __slots__ = ("kind", "first_dir", "bufs", "nxt", "ooo", "closed", "budget", "app",
+                 "server_dir", "walkers", "stage", "bad", "seen")
+
+    def __init__(self, first_dir: int) -> None:
+        self.kind = K_NEW
+        self.first_dir = first_dir
+        self.bufs = [bytearray(), bytearray()]
+        self.nxt: list[int | None] = [None, None]
+        self.ooo: list[dict[int, bytes] | None] = [None, None]
+        self.closed = 0          # bit d: direction d has nothing more to give
+        self.budget = UNKNOWN_BUDGET
+        self.app = ""
+        self.server_dir = -1
+        self.walkers: list[ssh.PacketWalker] | None = None
+        self.stage: str | None = None
+        self.bad = 0
+        self.seen = 0            # bit d: direction d's SSH identification was read
+
+
+# Entry of a flow that has nothing more to learn: the whole cost of its later packets.
+_DONE: Final = _Flow(0)
 
 
 class Inspector:
     """Per-flow application-protocol detection and field extraction."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, max_flows: int = MAX_FLOWS, buf_cap: int = BUF_CAP) -> None:
         self.enabled = enabled
+        self.max_flows = max(1, max_flows)
+        self.buf_cap = max(64, buf_cap)
+        self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
+        self._quic = quic.QuicFlows(max_flows=min(self.max_flows, 4096))
+        self.learned_names: OrderedDict[str, str] = OrderedDict()
+        self.malformed = 0   # payloads a parser rejected (DissectError)
+        self.bugs = 0        # unexpected exceptions caught (should stay 0; the fuzz tests check)
 
+    # --- the hot path -----------------------------------------------------------------
     def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
-                payload: bytes | memoryview, ts: float) -> dict[str, Any] | None:
+                payload: bytes | memoryview, ts: float, seq: int | None = None,
+                flags: int = 0) -> Info | None:
+        """Learn from one TCP segment or UDP datagram; a dict of new fields or None."""
+        if src < dst or (src == dst and sport <= dport):
+            key: tuple[Any, ...] = (proto, src, sport, dst, dport)
+            d = 0
+        else:
+            key = (proto, dst, dport, src, sport)
+            d = 1
+        flow = self._flows.get(key)
+        if flow is _DONE:
+            if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
+                self._control(key, flow, flags)
+            return None
+        if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
+            flow = self._control(key, flow, flags)
+        if not payload or not self.enabled:
+            return None
+        try:
+            if flow is None:
+                flow = self._new_flow(key, d)
+            if proto == PROTO_TCP:
+                return self._tcp(key, flow, d, sport, dport, payload, seq)
+            return self._udp(key, flow, d, sport, dport, payload, ts)
+        except DissectError:
+            self.malformed += 1
+            self._flows[key] = _DONE
+        except Exception:  # noqa: BLE001 - a parser bug must not stop the pipeline; counted
+            self.bugs += 1
+            self._flows[key] = _DONE
         return None
+
+    def wants(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
+        """False when inspect would ignore this flow's payloads (classified and finished)."""
+        if not self.enabled:
+            return False
+        if src < dst or (src == dst and sport <= dport):
+            return self._flows.get((proto, src, sport, dst, dport)) is not _DONE
+        return self._flows.get((proto, dst, dport, src, sport)) is not _DONE
+
+    # --- flow table -------------------------------------------------------------------
+    def _new_flow(self, key: tuple[Any, ...], d: int) -> _Flow:
+        flows = self._flows
+        if len(flows) >= self.max_flows:
+            old, _ = flows.popitem(last=False)
+            if old[0] == PROTO_UDP:
+                self._quic.forget(old)
+        flow = flows[key] = _Flow(d)
+        return flow
+
+    def _control(self, key: tuple[Any, ...], flow: _Flow | None, flags: int) -> _Flow | None:
+        """A bare SYN restarts the flow; FIN/RST drop a finished flow's entry."""
+        if flow is None:
+            return None
+        if flags & _TCP_SYN and not flags & _TCP_ACK:
+            if flow is not _DONE and flow.kind == K_NEW and not flow.bufs[0] and not flow.bufs[1]:
+                return flow  # a retransmitted SYN: nothing to restart
+            del self._flows[key]
+            return None
+        if flags & (_TCP_FIN | _TCP_RST) and flow is _DONE:
+            del self._flows[key]
+            return None
+        return flow
+
+    def _finish(self, key: tuple[Any, ...]) -> None:
+        self._flows[key] = _DONE
+
+    # --- TCP ----------------------------------------------------------------------------
+    def _accept(self, flow: _Flow, d: int, payload: bytes | memoryview, seq: int | None) -> bool:
+        """Add a segment to direction d's in-order buffer; False when it brought nothing new."""
+        buf = flow.bufs[d]
+        room = self.buf_cap - len(buf)
+        if room <= 0:
+            return False
+        if seq is None:
+            buf += payload[:room]
+            return True
+        n = len(payload)
+        nxt = flow.nxt[d]
+        if nxt is None:
+            buf += payload[:room]
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+            return True
+        ahead = (seq - nxt) & _SEQ_MASK
+        if ahead == 0:
+            buf += payload[:room]
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+        elif ahead < _SEQ_HALF:
+            # A gap: hold the segment until what is missing arrives.
+            held = flow.ooo[d]
+            if held is None:
+                held = flow.ooo[d] = {}
+            if len(held) < MAX_OOO and ahead < self.buf_cap:
+                held[seq] = bytes(payload[:room])
+            return False
+        else:
+            behind = (nxt - seq) & _SEQ_MASK
+            if behind >= n:
+                return False  # a pure retransmission
+            buf += payload[behind : behind + room]
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+        held = flow.ooo[d]
+        while held:
+            nxt_seq = flow.nxt[d]
+            assert nxt_seq is not None
+            for s, data in list(held.items()):
+                behind = (nxt_seq - s) & _SEQ_MASK
+                if behind < _SEQ_HALF:  # starts at or before the next expected byte
+                    del held[s]
+                    if behind < len(data):
+                        buf += data[behind : behind + max(0, self.buf_cap - len(buf))]
+                        flow.nxt[d] = (s + len(data)) & _SEQ_MASK
+                    break
+            else:
+                break
+        return True
+
+    def _tcp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
+             payload: bytes | memoryview, seq: int | None) -> Info | None:
+        if flow.closed & (1 << d):
+            flow.budget -= 1
+            if flow.budget <= 0:
+                self._finish(key)
+            return None
+        if not self._accept(flow, d, payload, seq):
+            return None
+        flow.budget -= 1
+        if flow.kind == K_NEW:
+            kind = self._classify_tcp(flow, d, sport, dport)
+            if kind == K_NEW:
+                if flow.closed == 3 or flow.budget <= 0:
+                    self._finish(key)
+                return None
+            flow.kind = kind
+            flow.budget = KNOWN_BUDGET
+            if kind == K_SSH:
+                server = sport == SSH_PORT or (dport != SSH_PORT and sport < dport)
+                flow.server_dir = d if server else 1 - d
+                flow.walkers = [ssh.PacketWalker(), ssh.PacketWalker()]
+        kind = flow.kind
+        if kind == K_TLS:
+            out = self._tls(flow, d)
+        elif kind == K_HTTP:
+            out = self._http(flow, d)
+        elif kind == K_SSH:
+            out = self._ssh(flow, d)
+        elif kind == K_DNS_TCP:
+            out = self._dns_tcp(flow, d, sport, dport)
+        else:
+            out = self._bittorrent(flow, d)
+        if flow.closed == 3 or flow.budget <= 0:
+            self._finish(key)
+        return out
+
+    def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
+        """The kind direction d's first bytes announce, K_NEW while undecided or unknown."""
+        data = bytes(flow.bufs[d][:32])
+        if sport == 53 or dport == 53:
+            return K_DNS_TCP
+        if tls.looks_like_handshake(data):
+            if len(data) < 6:
+                return K_NEW
+            if data[5] in (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO):
+                return K_TLS
+        else:
+            req = http.request_start(data)
+            resp = http.response_start(data)
+            banner = ssh.banner_start(data)
+            if req or resp:
+                return K_HTTP
+            if banner:
+                return K_SSH
+            if data.startswith(udpmisc.BT_HANDSHAKE[: len(data)]) and data:
+                return K_NEW if len(data) < len(udpmisc.BT_HANDSHAKE) else K_BT
+            if req is None or resp is None or banner is None:
+                return K_NEW  # too short to tell: wait for more of this direction
+        # Nothing this inspector knows: this direction is of no interest.
+        flow.closed |= 1 << d
+        flow.bufs[d] = bytearray()
+        return K_NEW
+
+    def _close_dir(self, flow: _Flow, d: int) -> None:
+        flow.closed |= 1 << d
+        flow.bufs[d] = bytearray()
+        flow.ooo[d] = None
+
+    def _tls(self, flow: _Flow, d: int) -> Info | None:
+        buf = flow.bufs[d]
+        try:
+            msg = tls.first_handshake_message(bytes(buf))
+        except DissectError:
+            self.malformed += 1
+            self._close_dir(flow, d)
+            return None
+        if msg is None:
+            if len(buf) >= self.buf_cap:
+                self._close_dir(flow, d)  # too big to be a hello we can hold: no partial fields
+            return None
+        self._close_dir(flow, d)
+        mtype, body = msg
+        out: Info = {"app": "TLS"}
+        try:
+            if mtype == tls.HS_CLIENT_HELLO:
+                hello = tls.parse_client_hello(body)
+                if hello.sni:
+                    out["sni"] = hello.sni
+                if hello.alpn:
+                    out["alpn"] = list(hello.alpn)
+                if hello.versions:
+                    out["tls_versions_offered"] = [tls.version_name(v) for v in hello.versions]
+                if hello.ech:
+                    out["ech"] = True
+            elif mtype == tls.HS_SERVER_HELLO:
+                sh = tls.parse_server_hello(body)
+                out["tls_version"] = tls.version_name(sh.selected_version or sh.legacy_version)
+                out["tls_cipher"] = tls.cipher_name(sh.cipher)
+        except DissectError:
+            self.malformed += 1
+        return out
+
+    def _http(self, flow: _Flow, d: int) -> Info | None:
+        data = bytes(flow.bufs[d])
+        final = len(data) >= self.buf_cap
+        if http.request_start(data):
+            req = http.parse_request(data, final)
+            if req is None:
+                return None
+            self._close_dir(flow, d)
+            out: Info = {"app": "HTTP", "http_method": req.method, "http_path": req.path}
+            if req.host is not None:
+                out["http_host"] = req.host
+            if req.user_agent is not None:
+                out["http_user_agent"] = req.user_agent
+            return out
+        if http.response_start(data):
+            resp = http.parse_response(data, final)
+            if resp is None:
+                return None
+            self._close_dir(flow, d)
+            return {"app": "HTTP", "http_status": resp.status}
+        if len(data) >= 8:
+            self._close_dir(flow, d)
+        return None
+
+    def _ssh(self, flow: _Flow, d: int) -> Info | None:
+        walkers = flow.walkers
+        assert walkers is not None
+        buf = flow.bufs[d]
+        out: Info | None = None
+        walker = walkers[d]
+        if not flow.seen & (1 << d):
+            got = ssh.parse_banner(bytes(buf), server=d == flow.server_dir)
+            if got is None:
+                if len(buf) >= self.buf_cap:
+                    self._close_dir(flow, d)
+                return None
+            banner, used = got
+            flow.seen |= 1 << d
+            out = {"app": "SSH", ("ssh_server" if d == flow.server_dir else "ssh_client"): banner}
+            rest = bytes(buf[used:])
+            buf.clear()
+            if rest:
+                walker.feed(rest)
+        else:
+            data = bytes(buf)
+            buf.clear()
+            walker.feed(data)
+        stage = flow.stage
+        new: str | None
+        a, b = walkers
+        if a.encrypted >= ssh.ESTABLISHED_PACKETS and b.encrypted >= ssh.ESTABLISHED_PACKETS:
+            new = ssh.STAGE_ESTABLISHED
+        elif a.saw_newkeys and b.saw_newkeys:
+            new = ssh.STAGE_AUTH
+        elif a.saw_kexinit or b.saw_kexinit:
+            new = ssh.STAGE_KEX
+        else:
+            new = stage
+        if _STAGE_RANK[new] > _STAGE_RANK[stage]:
+            flow.stage = new
+            out = out if out is not None else {"app": "SSH"}
+            out["ssh_stage"] = new
+        if new == ssh.STAGE_ESTABLISHED and flow.seen == 3:
+            flow.closed = 3
+        return out
+
+    def _dns_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+        buf = flow.bufs[d]
+        out: Info | None = None
+        while buf:
+            got = dns.parse_tcp_stream(bytes(buf[:65537]))
+            if got is None:
+                if len(buf) >= self.buf_cap:
+                    self._close_dir(flow, d)
+                break
+            msg, used = got
+            del buf[:used]
+            out = self._dns_info(msg, "DNS", out)
+        return out
+
+    def _bittorrent(self, flow: _Flow, d: int) -> Info | None:
+        data = bytes(flow.bufs[d])
+        if len(data) < 48:
+            return None
+        self._close_dir(flow, d)
+        return udpmisc.match_bittorrent_tcp(data)
+
+    # --- UDP ----------------------------------------------------------------------------
+    def _udp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
+             payload: bytes | memoryview, ts: float) -> Info | None:
+        kind = flow.kind
+        if kind == K_QUIC:
+            return self._quic.inspect(key, d == flow.first_dir, payload, ts)
+        if kind == K_NEW:
+            app = DNS_APPS.get(dport) or DNS_APPS.get(sport)
+            if app is not None:
+                flow.kind = K_DNS_UDP
+                flow.app = app
+                flow.bufs = [bytearray(), bytearray()]  # datagrams need no buffers
+            elif quic.looks_like_quic(payload):
+                flow.kind = K_QUIC
+                return self._quic.inspect(key, d == flow.first_dir, payload, ts)
+            else:
+                found = udpmisc.match_udp(bytes(payload[:2048]), sport, dport)
+                flow.budget -= 1
+                if found is not None or flow.budget <= 0:
+                    self._finish(key)
+                return found
+        try:
+            msg = dns.parse_message(bytes(payload))
+        except DissectError:
+            self.malformed += 1
+            flow.bad += 1
+            if flow.bad >= DNS_BAD_LIMIT:
+                self._finish(key)
+            return None
+        return self._dns_info(msg, flow.app, None)
+
+    # --- DNS fields -----------------------------------------------------------------------
+    def _dns_info(self, msg: dns.DnsMessage, app: str, out: Info | None) -> Info:
+        if out is None:
+            out = {"app": app}
+        if msg.questions:
+            first = msg.questions[0]
+            out.setdefault("dns_query", first.name)
+            out.setdefault("dns_qtype", dns.type_name(first.qtype))
+            names = out.setdefault("dns_queries", [])
+            for q in msg.questions:
+                if q.name not in names:
+                    names.append(q.name)
+        if msg.response:
+            out["dns_response"] = True
+            out.setdefault("dns_rcode", dns.rcode_name(msg.rcode))
+            if msg.answers:
+                answers = out.setdefault("dns_answers", [])
+                asked = msg.questions[0].name if msg.questions else None
+                for ans in msg.answers[:MAX_DNS_ANSWERS]:
+                    answers.append(dns.answer_text(ans))
+                    if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value:
+                        self._learn(ans.value, asked or ans.name)
+        return out
+
+    def _learn(self, address: str, name: str) -> None:
+        learned = self.learned_names
+        if address in learned:
+            learned.move_to_end(address)
+        elif len(learned) >= MAX_LEARNED:
+            learned.popitem(last=False)
+        learned[address] = name
