@@ -27,15 +27,6 @@ from rustnet.track.table import DEFAULT_HISTORY, DEFAULT_MAX_CONNECTIONS, Tracke
 PROG = "rn-track"
 
 
-def _joiner() -> Any:
-    """rn-enrich's socket joiner, for ``sock`` records from an upstream rn-enrich."""
-    try:
-        from rustnet.enrich.join import SocketJoiner
-    except ImportError:
-        return None
-    return SocketJoiner()
-
-
 @click.command(context_settings=CONTEXT_SETTINGS, epilog=(
     "Timeout names: " + ", ".join(sorted(DEFAULT_TIMEOUTS)) + ". Time is packet time: replaying a "
     "capture gives the same records every time. Send SIGUSR1 for a snapshot of all live connections."))
@@ -79,7 +70,7 @@ def main(inputs: tuple[str, ...], fmt: str, refresh_ms: int, timeouts_file: str 
     def body() -> int:
         tracker = Tracker(producer=producer(PROG), refresh=refresh_ms / 1000.0, timeouts=timeouts,
                           max_connections=max_connections, snapshot_every=snapshot_every,
-                          history=history, joiner=_joiner())
+                          history=history)
 
         def on_usr1(signum: int, frame: Any) -> None:
             tracker.snapshot_requested = True

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rustnet.track.states import State
-
 # Application kinds the tracker acts on (states and timeouts); everything else is KIND_NONE.
 KIND_NONE = 0
 KIND_DNS = 1
@@ -61,7 +59,7 @@ class Conn:
         self.first = ts
         self.last = ts
         self.ps = self.bs = self.pd = self.bd = 0
-        self.so = self.sr = State.NONE.value
+        self.so = self.sr = 0  # State.NONE
         self.watch = True
         self.fin_o = self.fin_r = -1
         self.nxt_o = self.nxt_r = -1

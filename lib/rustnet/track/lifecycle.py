@@ -103,6 +103,10 @@ def timeout_class(state: int, ssh: bool) -> int:
     return _OTHER_CLASS.get(state, C_OTHER)
 
 
+# The same as a tuple indexed by state, for the tracker (no SSH case: it checks that itself).
+CLASS_OF_STATE: Final = tuple(timeout_class(s, False) for s in range(max(State) + 1))
+
+
 class TimeoutConfigError(ValueError):
     """A bad name or value in a timeout override (reported as a usage error)."""
 

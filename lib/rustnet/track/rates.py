@@ -2,11 +2,12 @@
 
 Nothing happens per packet (the byte counters exist anyway). When a record is
 about to be written, :func:`sample` turns the bytes added since the previous
-sample into a rate and folds it into an exponentially weighted average with time
-constant ``tau``: the weight of a sample grows with the time it covers, so the
-result does not depend on how often records are written. After ``window``
-seconds without a packet the rate is exactly 0 (an average would only approach
-it), which also tells the tracker to stop refreshing the record.
+sample (the window: at least one refresh interval) into a rate and folds it into
+an exponentially weighted average with time constant ``tau``: the weight of a
+sample grows with the time it covers, so the result does not depend on how often
+records are written. A window without any byte, or ``window`` seconds without a
+packet, reads exactly 0 (an average would only approach it): a connection that
+goes quiet gets one more record showing 0, then no more until it changes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MIN_SPAN: Final = 0.25  # a first sample never divides by less (avoids a spike f
 
 def sample(c: Conn, now: float, tau: float = TAU, window: float = WINDOW) -> None:
     """Update ``c.rate_src``/``c.rate_dst`` for time ``now`` (seconds)."""
-    if now - c.last >= window:
+    if now - c.last >= window or (c.bs == c.rate_bs and c.bd == c.rate_bd and c.rate_t > 0):
         c.rate_src = c.rate_dst = 0.0
         c.rate_t, c.rate_bs, c.rate_bd = now, c.bs, c.bd
         return

@@ -27,13 +27,14 @@ from rustnet.track import dpi as dpi_fields
 from rustnet.track import lifecycle, rates, record
 from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
 from rustnet.track.lifecycle import Timeouts
+from rustnet.track.lifecycle import CLASS_OF_STATE as _CLASS_OF_STATE
 from rustnet.track.states import NAMES, State
 from rustnet.track.tcp_state import ACK_SENSITIVE, REUSABLE, segment
 
 DEFAULT_MAX_CONNECTIONS: Final = 200_000
 DEFAULT_HISTORY: Final = 1000
 SWEEP_EVERY: Final = 1.0  # seconds of packet time between expiry checks
-EVICT_FRACTION: Final = 64  # at the cap, evict 1/64 of it at once (one scan pays for many new flows)
+EVICT_BATCH: Final = 16  # connections evicted at once when the table is full
 MAX_TS: Final = 1e11  # timestamps beyond year 5138 are damage, not time
 
 _M32: Final = 0xFFFFFFFF
@@ -60,6 +61,10 @@ _ICMP_STATE: Final[dict[tuple[int, int], int]] = {
     (58, 1): State.ICMP_UNREACHABLE, (58, 3): State.ICMP_TIME_EXCEEDED,
 }
 _S = State
+_QUIC_DRAINING: Final = int(State.QUIC_DRAINING)
+_ICMP_OTHER: Final = int(State.ICMP_OTHER)
+_ARP_REQUEST: Final = int(State.ARP_REQUEST)
+_ARP_REPLY: Final = int(State.ARP_REPLY)
 
 
 class Tracker:
@@ -191,11 +196,11 @@ class Tracker:
                     if c.kind:
                         self._udp_app(c, fwd, sp, dp, info)
                 elif proto == 1 or proto == 58:
-                    st = _ICMP_STATE.get((proto, mtype), _S.ICMP_OTHER)
+                    st = _ICMP_STATE.get((proto, mtype), _ICMP_OTHER)
                     if st != c.so:
                         c.so = st
                 elif proto == 2054:
-                    c.so = _S.ARP_REPLY if mtype == 2 or mtype == 4 else _S.ARP_REQUEST
+                    c.so = _ARP_REPLY if mtype == 2 or mtype == 4 else _ARP_REQUEST
                 if info is not None and info.__class__ is dict:
                     self._info(c, info, fwd)
                 if not c.dirty:
@@ -208,7 +213,7 @@ class Tracker:
         if self.live:
             now = time.time()
             self._clock_at_packet, self._wall_at_packet = clock, now
-            if now >= self._wall_emit:
+            if now >= self._wall_emit and (self._dirty or self._rating):
                 self._wall_emit = now + self.refresh
                 self._emit_dirty(out)
         if self.snapshot_requested:
@@ -225,7 +230,7 @@ class Tracker:
                 self.clock = advanced
                 if advanced >= self.next_event:
                     self._timers(out)
-            if now >= self._wall_emit:
+            if now >= self._wall_emit and (self._dirty or self._rating):
                 self._wall_emit = now + self.refresh
                 self._emit_dirty(out)
         if self.snapshot_requested:
@@ -262,8 +267,12 @@ class Tracker:
                     self._local = local_addresses()
                 out.append(restamp_header(rec, self.producer))
                 return
-            if tag == SOCK and self.joiner is not None:
+            if tag == SOCK:
                 try:
+                    if self.joiner is None:
+                        # Only a stream from an upstream rn-enrich carries sockets: join from then on.
+                        from rustnet.enrich.join import SocketJoiner
+                        self.joiner = SocketJoiner()
                     self.joiner.add(rec)
                 except Exception:  # a joiner problem must not stop tracking
                     self.bad_records += 1
@@ -307,7 +316,9 @@ class Tracker:
             orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
             c.local = 1 if orig in local else 2 if resp in local else 0
         table[key] = c
-        self._schedule(c, ts + self._timeout(c))
+        if proto != 6:
+            self._schedule(c, ts + self._timeout(c))
+        # TCP: the first segment always changes the state, and _tcp_control schedules then.
         return c
 
     def _end(self, c: Conn, why: str, out: list[Record]) -> None:
@@ -327,12 +338,36 @@ class Tracker:
             self.history.append(rec)
 
     def _evict(self, out: list[Record]) -> None:
-        """At the cap: the longest-idle connections go (counted), a batch at a time."""
-        n = max(1, self.max_connections // EVICT_FRACTION)
-        victims = heapq.nsmallest(n, self.table.values(), key=_last_seen)
-        for c in victims:
+        """At the cap: the connections nearest their expiry go first (counted), a few at a time.
+
+        That is the expiry wheel run early: the earliest bucket holds the connections idle
+        longest for their state's timeout; one active since it was scheduled moves to its
+        real bucket instead, so a busy connection is never taken for an idle one.
+        """
+        heap, wheel = self._wheel_heap, self._wheel
+        want = EVICT_BATCH
+        while want and heap:
+            b = heap[0]
+            lst = wheel.get(b)
+            if not lst:
+                heapq.heappop(heap)
+                wheel.pop(b, None)
+                continue
+            c = lst.pop()
+            if c.due != b:
+                continue
+            deadline = c.last + self._timeout(c)
+            if int(deadline) + 1 > b:
+                self._schedule(c, deadline)
+                continue
             self._end(c, "evicted", out)
-        self.evicted += len(victims)
+            self.evicted += 1
+            want -= 1
+        if len(self.table) >= self.max_connections:
+            # Only possible when the wheel lost track (never expected): fall back to a scan.
+            for c in heapq.nsmallest(EVICT_BATCH, self.table.values(), key=_last_seen):
+                self._end(c, "evicted", out)
+                self.evicted += 1
 
     # --- TCP ------------------------------------------------------------------------
     def _tcp_control(self, c: Conn, fwd: bool, flags: int, seq: int, ack: int, plen: int, ts: float) -> None:
@@ -426,17 +461,20 @@ class Tracker:
 
     # --- expiry ----------------------------------------------------------------------
     def _timeout(self, c: Conn) -> float:
-        so = c.so
         if c.proto == 6:
-            st = self._display_tcp(c)
-            if st in REUSABLE or c.so in REUSABLE or c.sr in REUSABLE:
+            so, sr = c.so, c.sr
+            if so in REUSABLE or sr in REUSABLE:
                 cls = lifecycle.C_TCP_CLOSED
             else:
-                cls = lifecycle.timeout_class(st, c.kind == KIND_SSH)
-        elif so == _S.QUIC_DRAINING and c.dpi is not None and "quic_close" in c.dpi:
-            cls = lifecycle.C_QUIC_CLOSED  # a CONNECTION_CLOSE was seen: 3 x RTT, 1-10 s
+                cls = _CLASS_OF_STATE[sr if c.local == 2 else so]
+                if c.kind == KIND_SSH and cls <= lifecycle.C_TCP_ESTABLISHED:
+                    cls = lifecycle.C_SSH
         else:
-            cls = lifecycle.timeout_class(so, False)
+            so = c.so
+            if so == _QUIC_DRAINING and c.dpi is not None and "quic_close" in c.dpi:
+                cls = lifecycle.C_QUIC_CLOSED  # a CONNECTION_CLOSE was seen: 3 x RTT, 1-10 s
+            else:
+                cls = _CLASS_OF_STATE[so]
         return self.timeouts.timeout(cls, c.ps + c.pd, c.last - c.first, c.rtt)
 
     def _schedule(self, c: Conn, deadline: float) -> None:
@@ -450,11 +488,13 @@ class Tracker:
             lst.append(c)
 
     def _reschedule(self, c: Conn) -> None:
-        """After a state change: bring the expiry forward if the new state's timeout is shorter."""
-        if c.due < 0:
+        """After a state change: bring the expiry forward if the new state's timeout is shorter
+        (a later one is found when the current bucket comes due). Schedules a new connection."""
+        due = c.due
+        if due < 0:
             return
         deadline = c.last + self._timeout(c)
-        if int(deadline) + 1 < c.due:
+        if due == 0 or int(deadline) + 1 < due:
             self._schedule(c, deadline)
 
     def _sweep(self, out: list[Record]) -> None:
@@ -497,7 +537,8 @@ class Tracker:
 
     def _emit_dirty(self, out: list[Record]) -> None:
         now = self.clock
-        dirty, self._dirty = self._dirty, []
+        dirty = self._dirty[:]
+        self._dirty.clear()  # in place: process() holds this list in a local
         rating = self._rating
         for c in dirty:
             c.dirty = False

@@ -46,9 +46,10 @@ R_FIN: Final = 8
 EVENT_NAMES: Final = ("S_SYN", "R_SYN", "S_SYNACK", "R_SYNACK", "S_ACK", "R_ACK", "R_ACKFIN", "S_FIN",
                       "R_FIN")
 
-_N, _SS, _SR, _E = State.NONE, State.SYN_SENT, State.SYN_RECV, State.ESTABLISHED
-_FW1, _FW2, _CG, _TW = State.FIN_WAIT1, State.FIN_WAIT2, State.CLOSING, State.TIME_WAIT
-_CW, _LA, _C = State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED
+# Plain ints: the tracker stores these in every connection.
+_N, _SS, _SR, _E = int(State.NONE), int(State.SYN_SENT), int(State.SYN_RECV), int(State.ESTABLISHED)
+_FW1, _FW2, _CG, _TW = int(State.FIN_WAIT1), int(State.FIN_WAIT2), int(State.CLOSING), int(State.TIME_WAIT)
+_CW, _LA, _C = int(State.CLOSE_WAIT), int(State.LAST_ACK), int(State.CLOSED)
 
 # (state, event) -> next state. Anything absent keeps the state (retransmissions,
 # duplicate ACKs, segments that make no sense in that state).
@@ -102,7 +103,7 @@ def segment(orig: int, resp: int, flags: int, from_orig: bool, acks_receiver_fin
     covers a FIN the receiver sent earlier (the caller tracks sequence numbers).
     """
     if flags & RST:
-        return State.CLOSED, State.CLOSED
+        return _C, _C
     tx, rx = (orig, resp) if from_orig else (resp, orig)
     tbl = TRANSITIONS
     if flags & SYN:
@@ -117,8 +118,8 @@ def segment(orig: int, resp: int, flags: int, from_orig: bool, acks_receiver_fin
         rx = tbl.get((rx, R_ACKFIN if acks_receiver_fin else R_ACK), rx)
     elif not flags & FIN:
         # No ACK, SYN, FIN or RST (a null or odd segment): only a mid-stream pickup learns from it.
-        tx = tbl.get((tx, S_ACK), tx) if tx == State.NONE else tx
-        rx = tbl.get((rx, R_ACK), rx) if rx == State.NONE else rx
+        tx = tbl.get((tx, S_ACK), tx) if tx == _N else tx
+        rx = tbl.get((rx, R_ACK), rx) if rx == _N else rx
     if flags & FIN:
         tx = tbl.get((tx, S_FIN), tx)
         rx = tbl.get((rx, R_FIN), rx)
@@ -127,7 +128,7 @@ def segment(orig: int, resp: int, flags: int, from_orig: bool, acks_receiver_fin
 
 # Endpoint states in which a plain ACK can still change something, so the tracker must
 # run the machine for every segment, not only for SYN/FIN/RST ones.
-ACK_SENSITIVE: Final = frozenset({State.NONE, State.SYN_RECV, State.FIN_WAIT1, State.CLOSING, State.LAST_ACK})
+ACK_SENSITIVE: Final = frozenset({_N, _SR, _FW1, _CG, _LA})
 
 # A SYN in these states starts a new generation of the tuple (port reuse).
-REUSABLE: Final = frozenset({State.TIME_WAIT, State.CLOSED})
+REUSABLE: Final = frozenset({_TW, _C})
