@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from rustnet.track import lifecycle as lc
 from rustnet.track.lifecycle import TimeoutConfigError, Timeouts, timeout_class
 from rustnet.track.states import State
@@ -31,7 +30,8 @@ def test_seed_values() -> None:
     (State.CLOSE_WAIT, False, lc.C_TCP_CLOSING), (State.TIME_WAIT, False, lc.C_TCP_CLOSED),
     (State.CLOSED, True, lc.C_TCP_CLOSED), (State.QUIC_CONNECTED, False, lc.C_QUIC_CONNECTED),
     (State.QUIC_DRAINING, False, lc.C_QUIC_DRAINING), (State.DNS_QUERY, False, lc.C_DNS),
-    (State.UDP_IDLE, False, lc.C_UDP), (State.ECHO_REPLY, False, lc.C_ICMP), (State.ARP_REPLY, False, lc.C_ARP),
+    (State.UDP_IDLE, False, lc.C_UDP), (State.ECHO_REPLY, False, lc.C_ICMP),
+    (State.ARP_REPLY, False, lc.C_ARP),
     (State.ACTIVE, False, lc.C_OTHER),
 ])
 def test_classes(state: State, ssh: bool, cls: int) -> None:

@@ -7,14 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rustnet.stream.records import ip_text
 from rustnet.track.key import flow_key
 from rustnet.track.lifecycle import Timeouts
 from rustnet.track.record import FIELDS
 from rustnet.track.table import Tracker
+
 from tests.track_util import (
-    A, A6, ACK, B, B6, C, FIN, PSH, RST, SYN, arp, conns, finals, handshake, header, icmp, tcp, udp,
+    A6,
+    ACK,
+    B6,
+    FIN,
+    PSH,
+    RST,
+    SYN,
+    A,
+    B,
+    C,
+    arp,
+    conns,
+    finals,
+    handshake,
+    header,
+    icmp,
+    tcp,
+    udp,
 )
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
@@ -49,10 +66,12 @@ def test_record_fields_match_spec_table() -> None:
 
 def test_tcp_record_counts_per_direction() -> None:
     recs = run([*handshake(100.0),
-                tcp(100.1, A, 40000, B, 80, ACK | PSH, 1001, 5001, 100, info={"app": "HTTP", "http_host": "h"}),
+                tcp(100.1, A, 40000, B, 80, ACK | PSH, 1001, 5001, 100,
+                    info={"app": "HTTP", "http_host": "h"}),
                 tcp(100.2, B, 80, A, 40000, ACK | PSH, 5001, 1101, 1000, wirelen=1054)])
     r = only(recs)
-    assert (r["src"], r["sport"], r["dst"], r["dport"], r["proto"]) == ("10.0.0.1", 40000, "10.0.0.2", 80, "tcp")
+    assert (r["src"], r["sport"], r["dst"], r["dport"]) == ("10.0.0.1", 40000, "10.0.0.2", 80)
+    assert r["proto"] == "tcp"
     assert (r["packets"], r["packets_src"], r["packets_dst"]) == (5, 3, 2)
     assert (r["bytes_src"], r["bytes_dst"]) == (54 * 2 + 154, 54 + 1054)
     assert r["bytes"] == r["bytes_src"] + r["bytes_dst"]
@@ -134,7 +153,8 @@ def test_dpi_merge_first_value_wins_and_is_bounded() -> None:
 
 # --- TCP lifecycle --------------------------------------------------------------------
 def close_by_client(t: float, isn: int = 1001, risn: int = 5001) -> list[list[Any]]:
-    return [tcp(t, A, 40000, B, 80, FIN | ACK, isn, risn), tcp(t + 0.01, B, 80, A, 40000, FIN | ACK, risn, isn + 1),
+    return [tcp(t, A, 40000, B, 80, FIN | ACK, isn, risn),
+            tcp(t + 0.01, B, 80, A, 40000, FIN | ACK, risn, isn + 1),
             tcp(t + 0.02, A, 40000, B, 80, ACK, isn + 1, risn + 1)]
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from rustnet.track.states import NAMES
 from rustnet.track.tcp_state import TRANSITIONS, segment
 
 F, S, R, A = 0x01, 0x02, 0x04, 0x10
-O, P = True, False  # sent by the originator / by the peer (responder)
+ORIG, PEER = True, False  # sent by the originator / by the peer (responder)
 
 
 def run(steps: list[tuple[bool, int, bool]]) -> list[tuple[str, str]]:
@@ -23,9 +22,9 @@ def run(steps: list[tuple[bool, int, bool]]) -> list[tuple[str, str]]:
 
 def test_handshake_then_client_closes_first() -> None:
     assert run([
-        (O, S, False), (P, S | A, False), (O, A, False),
-        (O, A, False), (P, A, False),  # data
-        (O, F | A, False), (P, A, True), (P, F | A, True), (O, A, True),
+        (ORIG, S, False), (PEER, S | A, False), (ORIG, A, False),
+        (ORIG, A, False), (PEER, A, False),  # data
+        (ORIG, F | A, False), (PEER, A, True), (PEER, F | A, True), (ORIG, A, True),
     ]) == [
         ("SYN_SENT", "SYN_RECV"), ("ESTABLISHED", "SYN_RECV"), ("ESTABLISHED", "ESTABLISHED"),
         ("ESTABLISHED", "ESTABLISHED"), ("ESTABLISHED", "ESTABLISHED"),
@@ -36,8 +35,8 @@ def test_handshake_then_client_closes_first() -> None:
 
 def test_server_closes_first() -> None:
     assert run([
-        (O, S, False), (P, S | A, False), (O, A, False),
-        (P, F | A, False), (O, A, True), (O, F | A, True), (P, A, True),
+        (ORIG, S, False), (PEER, S | A, False), (ORIG, A, False),
+        (PEER, F | A, False), (ORIG, A, True), (ORIG, F | A, True), (PEER, A, True),
     ])[3:] == [
         ("CLOSE_WAIT", "FIN_WAIT1"), ("CLOSE_WAIT", "FIN_WAIT2"), ("LAST_ACK", "TIME_WAIT"),
         ("CLOSED", "TIME_WAIT"),
@@ -45,54 +44,56 @@ def test_server_closes_first() -> None:
 
 
 def test_fin_ack_that_acknowledges_our_fin_goes_straight_to_time_wait() -> None:
-    assert run([(O, S, False), (P, S | A, False), (O, A, False), (O, F | A, False), (P, F | A, True),
-                (O, A, True)])[-2:] == [("TIME_WAIT", "LAST_ACK"), ("TIME_WAIT", "CLOSED")]
+    assert run([(ORIG, S, False), (PEER, S | A, False), (ORIG, A, False), (ORIG, F | A, False), (PEER, F | A, True),
+                (ORIG, A, True)])[-2:] == [("TIME_WAIT", "LAST_ACK"), ("TIME_WAIT", "CLOSED")]
 
 
 def test_simultaneous_close() -> None:
     # Both FINs cross on the wire: neither acknowledges the other's FIN.
     assert run([
-        (O, S, False), (P, S | A, False), (O, A, False),
-        (O, F | A, False), (P, F | A, False), (O, A, True), (P, A, True),
+        (ORIG, S, False), (PEER, S | A, False), (ORIG, A, False),
+        (ORIG, F | A, False), (PEER, F | A, False), (ORIG, A, True), (PEER, A, True),
     ])[3:] == [
         ("FIN_WAIT1", "CLOSE_WAIT"), ("CLOSING", "LAST_ACK"), ("CLOSING", "CLOSED"), ("TIME_WAIT", "CLOSED"),
     ]
 
 
 def test_simultaneous_open() -> None:
-    assert run([(O, S, False), (P, S, False), (O, S | A, False), (P, S | A, False)]) == [
+    assert run([(ORIG, S, False), (PEER, S, False), (ORIG, S | A, False), (PEER, S | A, False)]) == [
         ("SYN_SENT", "SYN_RECV"), ("SYN_RECV", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"),
         ("ESTABLISHED", "ESTABLISHED"),
     ]
 
 
 @pytest.mark.parametrize("prefix", [0, 1, 3, 4])
-@pytest.mark.parametrize("rst_from", [O, P])
+@pytest.mark.parametrize("rst_from", [ORIG, PEER])
 def test_rst_closes_both_ends_at_any_point(prefix: int, rst_from: bool) -> None:
-    opening = [(O, S, False), (P, S | A, False), (O, A, False), (O, F | A, False)]
+    opening = [(ORIG, S, False), (PEER, S | A, False), (ORIG, A, False), (ORIG, F | A, False)]
     states = run(opening[:prefix] + [(rst_from, R | A, False)])
     assert states[-1] == ("CLOSED", "CLOSED")
 
 
 def test_rst_answering_a_syn() -> None:
-    assert run([(O, S, False), (P, R | A, False)]) == [("SYN_SENT", "SYN_RECV"), ("CLOSED", "CLOSED")]
+    assert run([(ORIG, S, False), (PEER, R | A, False)]) == [("SYN_SENT", "SYN_RECV"), ("CLOSED", "CLOSED")]
 
 
 def test_midstream_pickup() -> None:
-    assert run([(O, A, False), (P, A, False)]) == [("ESTABLISHED", "ESTABLISHED")] * 2
-    assert run([(O, F | A, False), (P, A, True)]) == [("FIN_WAIT1", "CLOSE_WAIT"), ("FIN_WAIT2", "CLOSE_WAIT")]
+    assert run([(ORIG, A, False), (PEER, A, False)]) == [("ESTABLISHED", "ESTABLISHED")] * 2
+    assert run([(ORIG, F | A, False), (PEER, A, True)]) == [("FIN_WAIT1", "CLOSE_WAIT"),
+                                                             ("FIN_WAIT2", "CLOSE_WAIT")]
     # A capture that starts at the responder's FIN (the originator is its receiver here).
-    assert run([(P, F | A, False)]) == [("CLOSE_WAIT", "FIN_WAIT1")]
+    assert run([(PEER, F | A, False)]) == [("CLOSE_WAIT", "FIN_WAIT1")]
 
 
 def test_lone_syn_ack_first() -> None:
     # The tracker makes the SYN-ACK's receiver the originator.
-    assert run([(P, S | A, False), (O, A, False)]) == [("ESTABLISHED", "SYN_RECV"), ("ESTABLISHED", "ESTABLISHED")]
+    assert run([(PEER, S | A, False), (ORIG, A, False)]) == [("ESTABLISHED", "SYN_RECV"),
+                                                             ("ESTABLISHED", "ESTABLISHED")]
 
 
 def test_retransmissions_and_duplicate_acks_change_nothing() -> None:
-    states = run([(O, S, False), (O, S, False), (P, S | A, False), (P, S | A, False), (O, A, False),
-                  (O, A, False), (O, F | A, False), (O, F | A, False), (P, A, False)])
+    states = run([(ORIG, S, False), (ORIG, S, False), (PEER, S | A, False), (PEER, S | A, False), (ORIG, A, False),
+                  (ORIG, A, False), (ORIG, F | A, False), (ORIG, F | A, False), (PEER, A, False)])
     assert states[1] == ("SYN_SENT", "SYN_RECV")
     assert states[3] == ("ESTABLISHED", "SYN_RECV")
     # An ACK that does not cover the FIN (data sent before the FIN arrived) keeps FIN_WAIT1.

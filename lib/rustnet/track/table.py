@@ -26,8 +26,8 @@ from rustnet.stream.records import HEADER, SOCK, WARNING, Record, restamp_header
 from rustnet.track import dpi as dpi_fields
 from rustnet.track import lifecycle, rates, record
 from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
-from rustnet.track.lifecycle import Timeouts
 from rustnet.track.lifecycle import CLASS_OF_STATE as _CLASS_OF_STATE
+from rustnet.track.lifecycle import Timeouts
 from rustnet.track.states import NAMES, State
 from rustnet.track.tcp_state import ACK_SENSITIVE, REUSABLE, segment
 
