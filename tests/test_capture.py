@@ -378,3 +378,15 @@ def test_corrupted_files_never_raise(tmp_path: Path, name: str) -> None:
         with open(os.devnull, "wb") as sink:
             n, damage = pump_file(reader, RecordWriter(sink.fileno()), 0, None, lambda: False)
         assert 0 <= n <= total * 2 and (damage is None or isinstance(damage, str))
+
+
+def test_drop_capabilities_leaves_none() -> None:
+    code = ("from rustnet.capture.privdrop import drop_capabilities, effective_capabilities\n"
+            "drop_capabilities()\n"
+            "lines = [ln.split() for ln in open('/proc/self/status') if ln.startswith('Cap')]\n"
+            "caps = {f[0].rstrip(':'): int(f[1], 16) for f in lines}\n"
+            "print(effective_capabilities(), caps['CapEff'], caps['CapPrm'], caps['CapInh'],\n"
+            "      caps['CapAmb'])\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["0"] * 5

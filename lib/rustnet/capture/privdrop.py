@@ -47,6 +47,41 @@ def drop_privileges(user: str) -> tuple[int, int]:
     return uid, gid
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def effective_capabilities() -> int:
+    """This process's effective capability mask (Linux), 0 when unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def drop_capabilities() -> None:
+    """Give up every capability (a non-root user whose Python was given cap_net_raw by setcap)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        err = ctypes.get_errno()
+        raise PrivDropError(f"cannot drop capabilities: {os.strerror(err)}")
+    _no_new_privs()
+
+
 def _no_new_privs() -> None:
     # Best effort: absent outside Linux, and harmless to skip there.
     try:

@@ -30,7 +30,14 @@ from rustnet.capture.live import (
 )
 from rustnet.capture.offline import CaptureFileError, file_snaplen, open_capture_file, pump_file
 from rustnet.capture.pcapwrite import PcapWriter
-from rustnet.capture.privdrop import DEFAULT_USER, PrivDropError, drop_privileges, is_root
+from rustnet.capture.privdrop import (
+    DEFAULT_USER,
+    PrivDropError,
+    drop_capabilities,
+    drop_privileges,
+    effective_capabilities,
+    is_root,
+)
 from rustnet.capture.signals import StopControl
 from rustnet.cli.common import (
     EXIT_DAMAGED,
@@ -236,8 +243,12 @@ def _open_dump(opts: CaptureOptions, linktype: int) -> PcapWriter | None:
 
 
 def _maybe_drop(opts: CaptureOptions) -> None:
-    if opts.drop_user and is_root():
-        try:
+    if opts.drop_user is None:
+        return
+    try:
+        if is_root():
             drop_privileges(opts.drop_user)
-        except PrivDropError as exc:
-            raise StageError(str(exc)) from None
+        elif effective_capabilities():
+            drop_capabilities()  # capture allowed by setcap: the handle is open, nothing else needs it
+    except PrivDropError as exc:
+        raise StageError(str(exc)) from None
