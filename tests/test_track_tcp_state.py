@@ -45,7 +45,8 @@ def test_server_closes_first() -> None:
 
 def test_fin_ack_that_acknowledges_our_fin_goes_straight_to_time_wait() -> None:
     assert run([(ORIG, S, False), (PEER, S | A, False), (ORIG, A, False), (ORIG, F | A, False),
-                (PEER, F | A, True), (ORIG, A, True)])[-2:] == [("TIME_WAIT", "LAST_ACK"), ("TIME_WAIT", "CLOSED")]
+                (PEER, F | A, True), (ORIG, A, True)])[-2:] == [("TIME_WAIT", "LAST_ACK"),
+                                                                  ("TIME_WAIT", "CLOSED")]
 
 
 def test_simultaneous_close() -> None:
@@ -93,7 +94,8 @@ def test_lone_syn_ack_first() -> None:
 
 def test_retransmissions_and_duplicate_acks_change_nothing() -> None:
     states = run([(ORIG, S, False), (ORIG, S, False), (PEER, S | A, False), (PEER, S | A, False),
-                  (ORIG, A, False), (ORIG, A, False), (ORIG, F | A, False), (ORIG, F | A, False), (PEER, A, False)])
+                  (ORIG, A, False), (ORIG, A, False), (ORIG, F | A, False), (ORIG, F | A, False),
+                  (PEER, A, False)])
     assert states[1] == ("SYN_SENT", "SYN_RECV")
     assert states[3] == ("ESTABLISHED", "SYN_RECV")
     # An ACK that does not cover the FIN (data sent before the FIN arrived) keeps FIN_WAIT1.
