@@ -390,3 +390,29 @@ def test_drop_capabilities_leaves_none() -> None:
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["0"] * 5
+
+
+def test_sigterm_ends_promptly_even_when_downstream_is_stuck(tmp_path: Path) -> None:
+    big = tmp_path / "big.pcap"
+    synthetic_pcap(big, 200_000)
+    proc, rfd = start_blocked(big)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 143
+    assert time.monotonic() - t0 < 5
+    os.close(rfd)
+    assert proc.stderr is not None
+    proc.stderr.close()
+
+
+def test_sigterm_with_a_live_reader_ends_the_stream_cleanly(tmp_path: Path) -> None:
+    big = tmp_path / "big.pcap"
+    synthetic_pcap(big, 200_000)
+    proc, rfd = start_blocked(big)
+    proc.send_signal(signal.SIGTERM)
+    out = read_all(rfd)  # reading unblocks it: it finishes the frame, writes final stats, exits
+    assert proc.wait(timeout=10) == 143
+    assert proc.stderr is not None
+    proc.stderr.close()
+    recs = records(out)
+    assert recs[-1]["t"] == "stats" and recs[-1]["packets"] == sum(r["t"] == "pkt" for r in recs)
