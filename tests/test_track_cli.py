@@ -14,9 +14,9 @@ from typing import Any
 
 import msgpack
 import pytest
-
 from rustnet.stream.records import to_json_obj
-from tests.track_util import ACK, FIN, B, A, C, handshake, header, tcp, udp
+
+from tests.track_util import ACK, FIN, A, B, C, handshake, header, tcp, udp
 
 RN_TRACK = shutil.which("rn-track", path=str(Path(sys.executable).parent)) or "rn-track"
 
@@ -38,7 +38,8 @@ def parse(out: bytes) -> list[dict[str, Any]]:
 
 
 STREAM = [header(), *handshake(10.0), tcp(10.1, A, 40000, B, 80, ACK, 1001, 5001, 500),
-          tcp(11.0, A, 40000, B, 80, FIN | ACK, 1501, 5001), tcp(11.01, B, 80, A, 40000, FIN | ACK, 5001, 1502),
+          tcp(11.0, A, 40000, B, 80, FIN | ACK, 1501, 5001),
+          tcp(11.01, B, 80, A, 40000, FIN | ACK, 5001, 1502),
           tcp(11.02, A, 40000, B, 80, ACK, 1502, 5002), udp(12.0, C, 5000, A, 53)]
 
 

@@ -7,6 +7,7 @@ import struct
 import tracemalloc
 
 from rustnet.track.table import Tracker
+
 from tests.track_util import SYN, B, header, tcp
 
 N = 5000
