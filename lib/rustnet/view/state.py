@@ -171,6 +171,9 @@ class ViewState:
 
     def set_filter(self, query: str) -> None:
         self.filter = Filter(query)
+        # As in fzf: a new query selects its best match.
+        self.selected_id = None
+        self.cursor = self.top = 0
         if self.filter_input is not None:
             self.filter_input = query
 
