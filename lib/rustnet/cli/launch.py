@@ -109,7 +109,7 @@ def plan(opts: Options) -> list[StageSpec]:
     enrich = [*command("rn-enrich")]
     stages: list[StageSpec] = []
     if opts.remote is not None:
-        stages.append(StageSpec("ssh", remote_command(opts)))
+        stages.append(StageSpec("ssh", remote_command(opts), stop_by_eof=True))
         stages.append(StageSpec("rn-dissect", dissect))
         stages.append(StageSpec("rn-track", track))
         return stages
@@ -146,15 +146,29 @@ def remote_command(opts: Options) -> list[str]:
         capture += ["-i", opts.interface]
     if opts.bpf_filter:
         capture += ["-f", opts.bpf_filter]
-    # The remote exit status is rn-capture's (a shell pipeline would report rn-enrich's), so a
-    # remote permission error ends the local run like a local one.
-    script = (f"exec 3>&1; s=$({{ {{ {shlex.join(capture)}; echo $? >&4; }} | rn-enrich >&3; }} 4>&1); "
-              "exit \"${s:-1}\"")
+    script = remote_script(shlex.join(capture))
     remote_path = os.environ.get(REMOTE_PATH_ENV)
     if remote_path:
         script = f"PATH={shlex.quote(remote_path)}:\"$PATH\"; export PATH; {script}"
+    script = f"sh -c {shlex.quote(script)}"  # whatever the remote login shell is
     # -T: no terminal (binary stream); BatchMode: a password prompt would fight the TUI for the tty.
     return [*ssh, "-T", "-o", "BatchMode=yes", "--", opts.remote, script]
+
+
+def remote_script(capture: str) -> str:
+    """The POSIX sh program run on the remote host: ``CAPTURE | rn-enrich``, stoppable from here.
+
+    * Closing ssh's standard input (our way to say Ctrl+C) makes the watcher send SIGINT to
+      the remote rn-capture, so the remote stream ends cleanly and everything drains; killing
+      ssh instead would cut the stream in the middle of a frame.
+    * The exit status is rn-capture's (a plain pipeline would report rn-enrich's), so a remote
+      permission error ends the local run like a local one.
+    """
+    return ("exec 3>&1 5<&0; "
+            "s=$({ { " + capture + " </dev/null 3>&- 4>&- 5<&- & c=$!; "
+            "{ cat <&5; kill -INT $c; } >/dev/null 2>&1 3>&- 4>&- & "
+            "wait $c; echo $? >&4; } | rn-enrich 4>&- 5<&- >&3; } 4>&1); "
+            "exit \"${s:-1}\"")
 
 
 def list_interfaces() -> int:

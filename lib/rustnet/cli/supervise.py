@@ -31,6 +31,7 @@ from rustnet.cli.logsetup import escape_controls, get_logger
 PR_SET_PDEATHSIG = 1
 MAX_LINE = 2000  # longer stderr lines are cut: a hostile stream must not grow our memory
 KEEP_LINES = 20
+SSH_SIGNALLED = 255  # ssh's status when a signal ended it (how --remote stops at Ctrl+C)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class StageSpec:
     name: str
     argv: list[str]
     stdin_path: str | None = None  # first stage only: a file to read instead of /dev/null
+    stop_by_eof: bool = False  # first stage only: stopped by closing its stdin, not by SIGINT (ssh)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Child:
     status: int | None = None
     stderr_closed: bool = False
     stopped_by_us: bool = False  # exited after teardown began: not a failure to report
+    interrupted: bool = False  # we sent it SIGINT (the source stage, at Ctrl+C or --duration)
 
     @property
     def name(self) -> str:
@@ -128,6 +131,7 @@ class Pipeline:
         self._watcher: threading.Thread | None = None
         self._stop = False
         self._tearing = False
+        self._stop_fd: int | None = None  # write end of the first stage's stdin (stop_by_eof)
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
 
     # --- start ---------------------------------------------------------------
@@ -137,9 +141,11 @@ class Pipeline:
         setup = _child_setup(os.getpid())
         try:
             for i, spec in enumerate(self.specs):
-                if i == 0:
-                    stdin: int = (os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC) if spec.stdin_path
-                                  else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                if i == 0 and spec.stop_by_eof:
+                    stdin, self._stop_fd = os.pipe2(os.O_CLOEXEC)
+                elif i == 0:
+                    stdin = (os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC) if spec.stdin_path
+                             else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
                 else:
                     assert prev_out is not None
                     stdin = prev_out
@@ -302,7 +308,8 @@ class Pipeline:
     def failures(self) -> list[Child]:
         """Stages that exited abnormally on their own (not because we stopped them), upstream first."""
         return [c for c in self.children
-                if c.status is not None and not c.stopped_by_us and is_failure(c.status)]
+                if c.status is not None and not c.stopped_by_us and is_failure(c.status)
+                and not (c.interrupted and (c.status < 0 or c.status == SSH_SIGNALLED))]
 
     @property
     def first(self) -> Child:
@@ -313,6 +320,12 @@ class Pipeline:
         """Ask the first stage to stop (SIGINT); the rest drain its output and finish."""
         child = self.children[0] if self.children else None
         if child is not None and child.status is None:
+            child.interrupted = True
+            if self._stop_fd is not None:
+                self.log.info("stopping %s (closing its input)", child.name)
+                fd, self._stop_fd = self._stop_fd, None
+                os.close(fd)
+                return
             self.log.info("stopping %s (SIGINT)", child.name)
             try:
                 child.proc.send_signal(signal.SIGINT)
@@ -338,6 +351,9 @@ class Pipeline:
             except subprocess.TimeoutExpired:  # pragma: no cover - only when the kernel is stuck
                 pass
         self._reap()
+        if self._stop_fd is not None:
+            os.close(self._stop_fd)
+            self._stop_fd = None
         self._stop = True
         try:
             os.write(self._wake_w, b"x")

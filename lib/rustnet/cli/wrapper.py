@@ -254,8 +254,7 @@ def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
                 pass
     else:
         warn(PROG, failed.describe_exit())
-    status = failed.status if failed.status is not None and failed.status > 0 else EXIT_ERROR
-    return status
+    return documented_status(failed.status)
 
 
 # --- endings ---------------------------------------------------------------------------
@@ -265,9 +264,7 @@ def _final_status(pipeline: Pipeline, relay: Relay | None) -> int:
         first = failures[0]
         if not first.lines:  # killed without a word: say what happened
             warn(PROG, first.describe_exit())
-        if first.status is not None and first.status > 0:
-            return first.status
-        return EXIT_ERROR
+        return documented_status(first.status)
     if relay is not None and relay.damage:
         warn(PROG, relay.damage)
         return EXIT_DAMAGED
@@ -275,6 +272,12 @@ def _final_status(pipeline: Pipeline, relay: Relay | None) -> int:
         warn(PROG, relay.record_error)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def documented_status(status: int | None) -> int:
+    """A failed stage's status as one of ours: 1, 2 or 3 pass through; anything else (ssh's 255,
+    death by a signal) is a runtime error."""
+    return status if status in (EXIT_ERROR, EXIT_USAGE, EXIT_DAMAGED) else EXIT_ERROR
 
 
 def _end(pipeline: Pipeline, status: int) -> int:
