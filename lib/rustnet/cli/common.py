@@ -128,7 +128,9 @@ def _quiet_exit(status: int) -> NoReturn:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-    os._exit(status) if status == EXIT_INTERRUPTED else sys.exit(status)
+    if status == EXIT_INTERRUPTED:
+        os._exit(status)
+    sys.exit(status)
 
 
 def check_output_format(fmt: str, prog: str) -> None:
