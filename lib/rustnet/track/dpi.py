@@ -3,7 +3,8 @@
 rn-dissect puts a small dict on the packets where it learned something (the
 ClientHello, the HTTP request, each DNS message). The connection keeps the first
 non-empty value of each field, except the lists ``dns_queries`` and ``dns_answers``,
-which accumulate distinct values (every ``dns_query`` goes into ``dns_queries`` too).
+which accumulate distinct values (every ``dns_query`` goes into ``dns_queries`` too), and
+``quic_version``, where the latest wins (the version in use after a Version Negotiation).
 Everything is bounded: the input may be hostile, so only short identifier keys that
 do not collide with the tracker's own fields are kept, strings are cut, lists and the
 number of fields are capped. Per-packet markers (``frag``, ``trunc``, ``malformed``)
@@ -21,6 +22,8 @@ MAX_STR: Final = 1024
 MAX_LIST: Final = 32
 MAX_KEY: Final = 32
 ACCUMULATE: Final = frozenset({"dns_queries", "dns_answers"})
+# The latest value wins: after a Version Negotiation the client's next Initials carry the real version.
+LATEST: Final = frozenset({"quic_version"})
 NOT_COPIED: Final = frozenset({"frag", "trunc", "malformed", "quic_state", "quic_pkt"})
 _SCALARS: Final = (str, int, float, bool)
 
@@ -60,7 +63,7 @@ def merge(d: dict[str, Any], info: dict[str, Any]) -> bool:
             changed |= _accumulate(d, "dns_queries" if k == "dns_query" else k, v)
             if k != "dns_query":
                 continue
-        if k in d or len(d) >= MAX_FIELDS:
+        if (k in d and k not in LATEST) or len(d) >= MAX_FIELDS:
             continue
         v = _clean(v)
         if v is not None:
