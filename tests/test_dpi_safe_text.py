@@ -1,0 +1,40 @@
+"""Escaping of wire text for display."""
+
+from __future__ import annotations
+
+import pytest
+
+from rustnet.dissect.safe_text import ELLIPSIS, escape_text
+
+
+@pytest.mark.parametrize("raw,want", [
+    (b"plain.example", "plain.example"),
+    (b"\x1b[31mred", "\\x1b[31mred"),          # C0: ESC
+    (b"del\x7f", "del\\x7f"),                  # DEL
+    ("c1\x9b", "c1\\x9b"),                     # C1 as a character
+    (b"c1\xc2\x9b", "c1\\x9b"),                # C1 as UTF-8
+    (b"bad\xff\xfe", "bad\\xff\\xfe"),         # invalid UTF-8
+    ("rtl\u202egnp.exe", "rtl\\u202egnp.exe"),  # bidi override
+    ("iso\u2066x\u2069", "iso\\u2066x\\u2069"),  # bidi isolates
+    (b"a\\b", "a\\\\b"),                       # backslash doubled: escapes are unambiguous
+    ("bücher.de", "bücher.de"),                # other scripts stay readable
+    (b"nul\x00", "nul\\x00"),
+])
+def test_escapes(raw: bytes | str, want: str) -> None:
+    assert escape_text(raw) == want
+
+
+def test_bounded_and_marked() -> None:
+    assert escape_text(b"a" * 1000, 10) == "a" * 10 + ELLIPSIS
+    out = escape_text(b"\x1b" * 1000, 10)
+    assert out.endswith(ELLIPSIS) and len(out) <= 11 and "\\x1b" in out
+    # a cut never leaves half an escape sequence behind
+    for n in range(1, 12):
+        body = escape_text(b"ab\x1bcd\x1b", n).rstrip(ELLIPSIS)
+        assert not body.endswith("\\") and "\\x" not in body.replace("\\x1b", "")
+
+
+def test_no_control_characters_survive_any_byte() -> None:
+    for b in range(256):
+        out = escape_text(bytes([b, b, 0x41]))
+        assert all(ord(c) >= 0x20 and not 0x7F <= ord(c) <= 0x9F for c in out), (b, out)
