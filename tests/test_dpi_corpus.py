@@ -13,7 +13,6 @@ from typing import Any
 
 import dpkt
 import pytest
-
 from rustnet.dissect.dpi import Inspector
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -52,7 +51,8 @@ def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
             else:
                 continue
             if info:
-                k = _key(proto, socket.inet_ntop(fam, ip.src), l4.sport, socket.inet_ntop(fam, ip.dst), l4.dport)
+                k = _key(proto, socket.inet_ntop(fam, ip.src), l4.sport,
+                         socket.inet_ntop(fam, ip.dst), l4.dport)
                 slot = found.setdefault(k, {})
                 for name, value in info.items():
                     for v in value if isinstance(value, list) else [value]:
@@ -68,7 +68,8 @@ def test_against_truth(name: str) -> None:
     expected_sni: dict[tuple[Any, ...], set[str]] = {}
     for h in truth["tls"]["client_hellos"]:
         if h.get("sni") and not h.get("over_quic"):
-            expected_sni.setdefault(_key("tcp", h["src"], h["sport"], h["dst"], h["dport"]), set()).update(h["sni"])
+            k = _key("tcp", h["src"], h["sport"], h["dst"], h["dport"])
+            expected_sni.setdefault(k, set()).update(h["sni"])
     for k, names in expected_sni.items():
         assert names & found.get(k, {}).get("sni", set()), (k, names)
     for k, fields in found.items():  # no SNI a ClientHello did not carry

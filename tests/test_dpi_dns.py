@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from rustnet.dissect import dns
 from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.errors import DissectError
+
 from tests import dpi_samples as S
 
 CL = bytes([192, 0, 2, 1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rustnet.dissect import http
 from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.errors import DissectError

@@ -7,6 +7,7 @@ import random
 from rustnet.dissect import quic
 from rustnet.dissect import quic_crypto as qc
 from rustnet.dissect.dpi import Inspector
+
 from tests import dpi_samples as S
 
 A = bytes([172, 16, 0, 1])

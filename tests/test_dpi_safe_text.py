@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rustnet.dissect.safe_text import ELLIPSIS, escape_text
 
 

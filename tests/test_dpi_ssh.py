@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from rustnet.dissect import ssh
 from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.errors import DissectError
+
 from tests.dpi_samples import ssh_packet
 
 CLI = bytes([10, 1, 1, 1])
