@@ -331,6 +331,13 @@ def test_ipv6_fragments() -> None:
         (6, 5, 6, 0x18, 1212, "part"), (6, 5, 6, 0x18, 2000, "last")]
 
 
+def test_tiny_first_fragment_carries_no_ports() -> None:
+    # The UDP header lies beyond this fragment's share of the datagram: it is not read.
+    frame = F.eth(F.ipv6(F.frag6(17, 0, True, 1) + F.udp(b"x" * 8), nxt=44, plen=8), 0x86DD)
+    s = one(frame)
+    assert (s["sport"], s["dport"], s["paylen"], s["info"]["frag"]) == (0, 0, 0, "part")
+
+
 def test_fragment_table_is_bounded() -> None:
     d = Dissector(dpi=False)
     d.frags.max_pending = 100

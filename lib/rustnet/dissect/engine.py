@@ -308,19 +308,20 @@ class Dissector:
 def _first_fragment_head(data: bytes, proto: int, l4off: int, l4len: int) -> FragHead | None:
     """The L4 header fields a first fragment carries, or None when it carries none we read.
 
-    ``l4len`` is only this fragment's share, so header lengths are checked against the
-    captured bytes, not against it.
+    ``l4len`` is this fragment's share of the datagram: the header must fit in it, but the
+    UDP length is checked against the whole datagram, which is not known yet.
     """
-    big = 1 << 30  # the datagram's L4 length is not known yet
     try:
         if proto == PROTO_TCP:
-            sport, dport, seq, ack, flags, window, hlen = tcp(data, l4off, big)
+            sport, dport, seq, ack, flags, window, hlen = tcp(data, l4off, l4len)
             return (sport, dport, flags, seq, ack, window, hlen, -1)
+        if l4len < 8:
+            return None
         if proto == PROTO_UDP:
-            sport, dport, paylen, anomaly = udp(data, l4off, big)
+            sport, dport, paylen, anomaly = udp(data, l4off, 1 << 30)
             return (sport, dport, 0, 0, 0, 0, 8, -1 if anomaly or paylen > 0xFFFF else paylen)
         if proto == PROTO_ICMP or proto == PROTO_ICMPV6:
-            typ, code, ident, seq, _ = icmp(data, l4off, big, proto == PROTO_ICMPV6)
+            typ, code, ident, seq, _ = icmp(data, l4off, l4len, proto == PROTO_ICMPV6)
             return (typ, code, 0, ident, seq, 0, 8, -1)
     except (struct.error, Malformed):
         return None

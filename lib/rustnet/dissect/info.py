@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from rustnet.dissect.errors import DissectError
+
 MALFORMED: Final = "malformed"
 TRUNC: Final = "trunc"
 ANOMALY: Final = "anomaly"
@@ -53,7 +55,7 @@ KEYS: Final = {
 }
 
 
-class Malformed(Exception):
+class Malformed(DissectError):
     """A header whose fields make no sense (not a short read: that is ``struct.error``).
 
     The parsers raise exactly two things on bad bytes: ``struct.error`` when the
