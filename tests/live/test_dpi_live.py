@@ -125,8 +125,9 @@ def test_tls_dns_ssh_http_on_connection_records(tmp_path: Path) -> None:
         (tmp_path / "www" / "index.html").write_text("hello\n")
         net.spawn("b", ["openssl", "s_server", "-accept", str(TLS_PORT), "-cert", str(tmp_path / "cert.pem"),
                         "-key", str(tmp_path / "key.pem"), "-alpn", "h2,http/1.1", "-quiet"])
-        net.spawn("b", ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
-                        f"--listen-address={net.addr_b}", "--port=53", "--pid-file=", "--user=root",
+        net.spawn("b", ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                        "--bind-interfaces", f"--listen-address={net.addr_b}", "--port=53", "--pid-file=",
+                        "--user=root",
                         f"--address=/{DNS_NAME}/{DNS_ADDR}", f"--address=/{DNS_TCP_NAME}/{DNS_ADDR}"])
         net.spawn("b", ["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp_path / "sshd_config")])
         net.spawn("b", [sys.executable, "-m", "http.server", "-b", net.addr_b, "-d", str(tmp_path / "www"),
@@ -145,8 +146,9 @@ def test_tls_dns_ssh_http_on_connection_records(tmp_path: Path) -> None:
             dig = net.run("a", ["dig", f"@{net.addr_b}", DNS_TCP_NAME, "A", "+tcp", "+tries=1", "+time=3",
                                 "+short"])
             assert dig.stdout.strip() == DNS_ADDR.encode()
-            ssh = net.run("a", ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5",
+            ssh = net.run("a", ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes",
+                                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                "-o", "ConnectTimeout=5",
                                 f"nobody@{net.addr_b}", "true"], check=False, timeout=20)
             assert b"Permission denied" in ssh.stderr, ssh.stderr[-1000:]
             curl = net.run("a", ["curl", "-sS", "-A", "rn-live/1.0", f"http://{net.addr_b}:{HTTP_PORT}/index.html"])
