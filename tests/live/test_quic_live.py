@@ -51,13 +51,17 @@ import asyncio, ssl, sys
 from aioquic.asyncio import connect
 from aioquic.quic.configuration import QuicConfiguration
 
-async def main(host, port, sni, version):
-    cfg = QuicConfiguration(is_client=True, alpn_protocols=["ALPN"], server_name=sni,
+async def main(host, port, sni, version, alpn):
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=[alpn], server_name=sni,
                             verify_mode=ssl.CERT_NONE)
     cfg.supported_versions = [int(version, 16)]
     cfg.original_version = int(version, 16)
-    async with connect(host, int(port), configuration=cfg) as conn:
-        await conn.ping()
+    try:
+        async with connect(host, int(port), configuration=cfg) as conn:
+            await conn.ping()
+    except ConnectionError:
+        print("refused", flush=True)  # the server closed the connection during the handshake
+        return
     print("ok", flush=True)
 
 asyncio.run(asyncio.wait_for(main(*sys.argv[1:]), 10))
@@ -121,9 +125,12 @@ class Pipeline:
         return {n: (self.tmp / f"{n}.err").read_text() for n in ("capture", "dissect", "track")}
 
 
-@pytest.mark.parametrize("version,retry", [("00000001", False), ("6b3343cf", True)],
-                         ids=["v1", "v2-retry"])
-def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool) -> None:
+@pytest.mark.parametrize("version,retry,alpn", [("00000001", False, ALPN), ("6b3343cf", True, ALPN),
+                                                ("00000001", False, "no-such-alpn")],
+                         ids=["v1", "v2-retry", "v1-refused"])
+def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool, alpn: str) -> None:
+    """A connection, and one the server refuses (unknown ALPN): its CONNECTION_CLOSE
+    travels in the server's Initial, which only the client's original DCID opens."""
     (tmp_path / "server.py").write_text(SERVER)
     (tmp_path / "client.py").write_text(CLIENT)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -138,8 +145,10 @@ def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool) ->
         try:
             assert pipe.started.wait(10), pipe.errors()
             res = net.run("a", [sys.executable, str(tmp_path / "client.py"), net.addr_b, str(PORT), SNI,
-                                version], check=False)
-            assert res.stdout == b"ok\n", res.stderr.decode(errors="replace")[-2000:]
+                                version, alpn], check=False)
+            refused = alpn != ALPN
+            assert res.stdout == (b"refused\n" if refused else b"ok\n"), \
+                res.stderr.decode(errors="replace")[-2000:]
             time.sleep(0.3)  # the last acknowledgements
             pipe.finish()
         finally:
@@ -150,8 +159,16 @@ def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool) ->
                                    and PORT in (r.get("sport"), r.get("dport"))]
     assert conns, records[-5:]
     rec = conns[-1]
-    assert str(rec.get("app", "")).upper().startswith("QUIC"), rec
+    assert rec.get("app") == "QUIC", rec
     assert rec.get("sni") == SNI, rec
-    assert ALPN in (rec.get("alpn") or []), rec
+    assert rec.get("alpn") == [alpn], rec
+    assert rec.get("tls_version") == "TLS 1.3", rec
     assert rec.get("quic_version") == f"0x{version}", rec
-    assert rec.get("state", "").startswith("QUIC_"), rec
+    assert rec.get("quic_retry") is (True if retry else None), rec
+    if refused:
+        # CRYPTO_ERROR carrying TLS alert 120 (no_application_protocol), RFC 9001 §4.8.
+        assert rec.get("quic_close") == 0x100 + 120, rec
+        assert rec.get("state") in ("QUIC_DRAINING", "QUIC_CLOSED"), rec
+    else:
+        assert rec.get("quic_close") is None, rec
+        assert rec.get("state") == "QUIC_CONNECTED", rec
