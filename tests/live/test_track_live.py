@@ -61,7 +61,7 @@ def test_http_dns_ping_states_and_ctrl_c(tmp_path: Path) -> None:
         assert dig.stdout.strip() == b"10.9.8.7"
         net.run("a", ["ping", "-c", "2", "-i", "0.2", net.addr_b])
         # Updates flow while it runs (every 200 ms of wall time when live).
-        wait_for(lambda: b'"dport": 8000' in out.read_bytes(), 10, "no live update for the HTTP connection", err)
+        wait_for(lambda: b'"dport": 8000' in out.read_bytes(), 10, "no live HTTP update", err)
         time.sleep(0.5)  # the last packets of the exchange reach the capture
         os.killpg(pipe.pid, signal.SIGINT)  # Ctrl+C reaches the whole pipeline
         pipe.wait(timeout=20)
