@@ -394,3 +394,20 @@ def test_replay_ignores_tick() -> None:
     t.process([header(), *handshake(1.0), *close_by_client(1.5)])
     assert t.tick(1e10) == [] and len(t.table) == 1
     assert ip_text(A) == "10.0.0.1"
+
+
+# --- sockets from an upstream rn-enrich ----------------------------------------------------
+def test_sock_records_attribute_connections() -> None:
+    sock = {"t": "sock", "ts": 1.0, "proto": "tcp", "local": "10.0.0.1", "lport": 40000, "remote": "10.0.0.2",
+            "rport": 80, "listening": False, "pid": 4242, "process": "curl", "cmdline": "curl x",
+            "user": "root", "netns": None}
+    t = Tracker()
+    out = t.process([header(), sock, *handshake(1.0), udp(2.5, C, 1, A, 2)])  # an update at 2.5
+    assert sock in out  # passed on too
+    assert [r["pid"] for r in conns(out) if r["dport"] == 80] == [4242]
+    # The socket goes away; the connection keeps its owner through its final record.
+    gone = {**sock, "pid": None, "process": None}
+    out += t.process([gone, tcp(3.0, A, 40000, B, 80, ACK, 1001, 5001, 10)]) + t.finish()
+    recs = [r for r in conns(out) if r["dport"] == 80]
+    assert recs and all(r["pid"] == 4242 and r["process"] == "curl" for r in recs)
+    assert recs[-1]["final"]

@@ -577,7 +577,10 @@ class Tracker:
         return rec
 
     def _keep_annotations(self, c: Conn, rec: dict[str, Any]) -> None:
-        """Process fields found once stay on the connection's later records (SPEC)."""
+        """Process fields found once stay on the connection's later records (SPEC); only a known
+        pid is final (a socket seen without its owner may be attributed better later)."""
+        if rec.get("pid") is None:
+            return
         d = c.dpi
         if d is None:
             d = c.dpi = {}
