@@ -49,7 +49,7 @@ def assert_restored(v: PtyView) -> None:
 def test_filter_navigate_details_copy_help_quit(recording: str, views: list[PtyView]) -> None:
     v = start(views, recording, cols=110, rows=30)
     v.wait_for("github.com")
-    assert "47 conns" in v.text()
+    v.wait_for("47 conns")
     v.send("/", *"sni:example")
     v.wait_for(lambda s: "/sni:example" in s.splitlines()[-1] and "2 shown" in s)
     first = v.selected_line()

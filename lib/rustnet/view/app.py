@@ -82,6 +82,7 @@ class App:
         self._message_at = 0.0
         self._last_message = ""
         self.frames = 0
+        self._empty_frame = True
 
     # --- signals --------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -200,7 +201,9 @@ class App:
                 problems = source.damage + source.errors
                 if problems:
                     table.damage = "; ".join(problems)
-                dirty = True
+                draw_now = True
+            if dirty and self._empty_frame and len(table):
+                draw_now = True  # the first connections show at once, not a refresh interval later
             if self._resized:
                 self._resized = False
                 draw_now = True
@@ -242,6 +245,7 @@ class App:
     def draw(self) -> None:
         term = self.term
         frame = render(self.state, term.width, term.height, self.theme)
+        self._empty_frame = not len(self.state.table)
         self._write(SYNC_BEGIN + frame + SYNC_END)
         self.frames += 1
 

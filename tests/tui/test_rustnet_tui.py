@@ -1,0 +1,209 @@
+"""rustnet's TUI in a real pseudo-terminal (screen read back with pyte).
+
+``rustnet --read`` a corpus capture: the table appears, ``q q`` ends it with status 0,
+the terminal is given back (alternate screen left) and no stage process is left. Live
+cases run rustnet inside a test namespace: a stage killed under the TUI is reported on
+screen, SIGTERM and Ctrl+C end everything.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyte
+import pytest
+
+from tests.netns import TwoHosts, can_make_namespaces
+
+pytestmark = pytest.mark.tui
+
+BIN = Path(sys.executable).parent
+RUSTNET = str(BIN / "rustnet")
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pcaps"
+STAGES = ("rn-capture", "rn-dissect", "rn-track", "rn-enrich")
+LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+
+
+class Terminal:
+    """A child process on a pseudo-terminal of its own (its controlling terminal), read by pyte."""
+
+    def __init__(self, argv: list[str], cols: int = 140, rows: int = 30) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
+        env.pop("NO_COLOR", None)
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.master = master
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()
+
+    def pump(self, timeout: float) -> bool:
+        """Read what the child wrote within ``timeout``; False once the terminal is closed."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            return False
+        if not data:
+            return False
+        self.raw += data
+        self.stream.feed(data)
+        return True
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
+
+    def wait_for(self, needle: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text:
+                return self.text
+            if not self.pump(0.1) and needle not in self.text:
+                break
+        raise AssertionError(f"{needle!r} never appeared; screen:\n{self.text}")
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def finish(self, timeout: float = 15.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            self.pump(0.05)
+        while self.pump(0.05):  # what it wrote on the way out (leaving the alternate screen)
+            pass
+        status = self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        return status
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminals() -> Iterator[list[Terminal]]:
+    made: list[Terminal] = []
+    yield made
+    for t in made:
+        t.close()
+
+
+def stage_pids(pid: int, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    pids: list[int] = []
+    while time.monotonic() < deadline:
+        pids = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    pids += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+        if len(pids) >= 3:
+            return pids
+        time.sleep(0.05)
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def none_left(pids: list[int], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
+def test_read_capture_shows_table_and_q_q_quits(terminals: list[Terminal]) -> None:
+    t = Terminal([RUSTNET, "--read", str(CORPUS / "zeek_http_get.pcap")])
+    terminals.append(t)
+    pids = stage_pids(t.proc.pid, timeout=3.0)
+    screen = t.wait_for("192.150.187.43")
+    assert "Overview" in screen and "TIME_WAIT" in screen
+    t.send(b"q")
+    t.wait_for("press q again")
+    t.send(b"q")
+    assert t.finish() == 0
+    assert LEAVE_ALT_SCREEN in t.raw  # the terminal was given back
+    assert pids and none_left(pids)
+
+
+def test_no_permission_prints_the_fix_and_no_tui(terminals: list[Terminal]) -> None:
+    t = Terminal(["setpriv", "--bounding-set", "-net_raw,-net_admin", "--", RUSTNET, "-i", "lo"])
+    terminals.append(t)
+    status = t.finish()
+    assert status == 1
+    out = t.raw.decode(errors="replace")
+    assert "setcap cap_net_raw,cap_net_admin=eip" in out
+    assert "\x1b[?1049h" not in out  # no TUI was drawn for an error at start-up
+    assert "Traceback" not in out
+
+
+live = pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")
+
+
+@pytest.mark.live
+@live
+def test_killed_stage_is_shown_in_the_viewer(terminals: list[Terminal]) -> None:
+    with TwoHosts() as net:
+        t = Terminal(net.cmd("a", [RUSTNET, "-i", net.iface("a")]))
+        terminals.append(t)
+        t.wait_for("Overview")
+        pids = stage_pids(t.proc.pid)
+        track = [p for p in pids if "rn-track" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+        assert track
+        os.kill(track[0], signal.SIGKILL)
+        t.wait_for("rn-track was killed by SIGKILL")
+        assert t.proc.poll() is None  # the viewer stays, showing why
+        t.send(b"qq")
+        status = t.finish()
+        assert status == 1  # a stage failed during the session
+        assert LEAVE_ALT_SCREEN in t.raw
+        assert none_left(pids)
+
+
+@pytest.mark.live
+@live
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_restore_the_terminal(terminals: list[Terminal], how: str) -> None:
+    with TwoHosts() as net:
+        t = Terminal(net.cmd("a", [RUSTNET, "-i", net.iface("a")]))
+        terminals.append(t)
+        t.wait_for("Overview")
+        pids = stage_pids(t.proc.pid)
+        if how == "ctrl-c":
+            t.send(b"\x03")
+        else:
+            t.proc.send_signal(signal.SIGTERM)
+        status = t.finish()
+        assert status == (130 if how == "ctrl-c" else 143)
+        assert LEAVE_ALT_SCREEN in t.raw
+        assert none_left(pids)
