@@ -13,6 +13,7 @@ is evicted, is replaced by a new generation of its tuple, or at end of input.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 from rustnet.stream.records import CONN, PROTO_NAMES, ip_text
@@ -39,8 +40,8 @@ FIELDS: Final = (
     ("bytes_dst", "int", "bytes sent by the responder"),
     ("first_seen", "float", "epoch seconds of the first packet"),
     ("last_seen", "float", "epoch seconds of the latest packet"),
-    ("rate_src", "float", "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates)"),
-    ("rate_dst", "float", "bytes/s sent by the responder"),
+    ("rate_src", "int", "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates)"),
+    ("rate_dst", "int", "bytes/s sent by the responder"),
     ("rtt_ms", "float", "TCP: handshake round trip (SYN to the ACK of the SYN-ACK) in ms; QUIC: first "
                         "packet to the first answer; absent when not seen"),
     ("retransmits", "int", "TCP: segments that resend sequence space already seen (keep-alives excluded)"),
@@ -86,17 +87,31 @@ def proto_name(proto: int) -> str:
     return name if name else f"ip-{proto}"
 
 
+# Records are written once per refresh for every busy connection: the text of an address is
+# worth remembering (bounded; hostile streams with many addresses only evict entries).
+_ip_text = functools.lru_cache(maxsize=1 << 16)(ip_text)
+
+
+def _text(addr: Any) -> Any:
+    try:
+        return _ip_text(addr)
+    except TypeError:  # unhashable junk from a hostile stream is not cached
+        return ip_text(addr)
+
+
 def build(c: Conn, state: str) -> dict[str, Any]:
     """The record of ``c`` now (rates must have been sampled by the caller)."""
-    src, sport, dst, dport = c.endpoints()
+    _, a, ap, b, bp = c.key
+    if c.flip:
+        a, ap, b, bp = b, bp, a, ap
     rec: dict[str, Any] = {
         "t": CONN, "id": c.id, "proto": proto_name(c.proto),
-        "src": ip_text(src), "sport": sport, "dst": ip_text(dst), "dport": dport,
+        "src": _text(a), "sport": ap, "dst": _text(b), "dport": bp,
         "state": state,
         "packets": c.ps + c.pd, "bytes": c.bs + c.bd,
         "packets_src": c.ps, "bytes_src": c.bs, "packets_dst": c.pd, "bytes_dst": c.bd,
         "first_seen": c.first, "last_seen": c.last,
-        "rate_src": round(c.rate_src, 1), "rate_dst": round(c.rate_dst, 1),
+        "rate_src": int(c.rate_src + 0.5), "rate_dst": int(c.rate_dst + 0.5),
     }
     if c.rtt >= 0:
         rec["rtt_ms"] = round(c.rtt * 1000.0, 3)
