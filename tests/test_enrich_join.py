@@ -69,6 +69,15 @@ def test_exact_beats_listener() -> None:
     assert j.lookup("tcp", "10.0.0.1", 40001, "10.0.0.2", 80)["process"] == "master"  # type: ignore[index]
 
 
+def test_owned_listener_beats_connected_socket_without_owner() -> None:
+    j = SocketJoiner()
+    j.add(sock("tcp", "10.0.0.2", 80, "10.0.0.1", 40000, pid=None, process=None))
+    assert j.lookup("tcp", "10.0.0.1", 40000, "10.0.0.2", 80)["pid"] is None  # type: ignore[index]
+    j.add(sock("tcp", "0.0.0.0", 80, pid=1, process="master"))
+    assert j.lookup("tcp", "10.0.0.1", 40000, "10.0.0.2", 80)["process"] == "master"  # type: ignore[index]
+    assert j.lookup("tcp", "10.0.0.1", 40000, "10.0.0.2", 80, exact_only=True)["pid"] is None  # type: ignore[index]
+
+
 def test_mapped_addresses_from_dual_stack_sockets() -> None:
     j = SocketJoiner()
     j.add(sock("tcp", "::ffff:10.0.0.2", 80, "::ffff:10.0.0.1", 40000, pid=2, process="srv"))

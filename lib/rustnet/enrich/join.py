@@ -163,23 +163,34 @@ class SocketJoiner:
         return (self._pick(self._bound.get((proto, _WILDCARD4, port)))
                 or self._pick(self._bound.get((proto, _WILDCARD6, port))))
 
-    def lookup(self, proto: str, src: str, sport: int, dst: str, dport: int) -> dict[str, Any] | None:
-        """The socket owning the flow ``src:sport -> dst:dport``, or None (see the module doc)."""
+    def lookup(self, proto: str, src: str, sport: int, dst: str, dport: int,
+               exact_only: bool = False) -> dict[str, Any] | None:
+        """The socket owning the flow ``src:sport -> dst:dport``, or None (see the module doc).
+
+        ``exact_only``: only connected sockets (steps 1 and 2), no listener or bound socket.
+        """
         src = normalize_ip(src)
         dst = normalize_ip(dst)
+        best: dict[str, Any] | None = None
         exact = self._exact
         if exact:
             candidates = [self._pick(exact.get((proto, src, sport, dst, dport))),
                           self._pick(exact.get((proto, dst, dport, src, sport)))]
             found = [c for c in candidates if c is not None]
             if found:
+                best = found[0]
                 for c in found:
                     if c.get("netns") == self.prefer_netns:
-                        return c
-                return found[0]
-        if self._bound:
-            return self._bound_at(proto, dst, dport) or self._bound_at(proto, src, sport)
-        return None
+                        best = c
+                        break
+                if best.get("pid") is not None or exact_only:
+                    return best
+        if self._bound and not exact_only:
+            # A connected socket whose owner is unknown loses to a listener whose owner is known.
+            bound = self._bound_at(proto, dst, dport) or self._bound_at(proto, src, sport)
+            if bound is not None and (best is None or bound.get("pid") is not None):
+                return bound
+        return best
 
     def lookup_conn(self, conn: dict[str, Any]) -> dict[str, Any] | None:
         """:meth:`lookup` for a connection record (TCP and UDP only)."""
@@ -213,11 +224,12 @@ class SocketJoiner:
         if len(self._by_id) > self.max_ids:
             self._by_id.popitem(last=False)
 
-    def annotate(self, conn: dict[str, Any]) -> bool:
+    def annotate(self, conn: dict[str, Any], remember: bool = True) -> bool:
         """Add ``pid``/``process``/``cmdline``/``user``/``netns`` to ``conn`` in place.
 
         Returns True when owner data was added (from the id cache or a matching socket).
         Fields already on the record (e.g. from an earlier enrich stage) are kept.
+        ``remember=False``: a best guess for this record only (not kept for the id).
         """
         conn_id = conn.get("id")
         fields = self.cached(conn_id)
@@ -229,7 +241,7 @@ class SocketJoiner:
             if not fields:
                 return False
             # Only a known pid is final; a socket seen without its owner may be attributed later.
-            if conn_id is not None and fields.get("pid") is not None:
+            if remember and conn_id is not None and fields.get("pid") is not None:
                 self.remember(conn_id, fields)
         for k, v in fields.items():
             if conn.get(k) is None:

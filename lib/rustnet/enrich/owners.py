@@ -206,12 +206,19 @@ class SocketOwners:
         return True
 
     def resolve_flow(self, proto: str, src: str, sport: int, dst: str, dport: int,
-                     now: float | None = None) -> dict[str, Any] | None:
-        """The owner of a flow seen for the first time: the index, then an exact sock_diag query
-        in our namespace (one socket, microseconds), then a rate-limited full refresh."""
-        sock = self.lookup(proto, src, sport, dst, dport)
+                     now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """The owner of a flow seen for the first time: a connected socket in the index, else an
+        exact sock_diag query in our namespace (one socket, microseconds), else a rate-limited
+        full refresh; then whatever matches best (a listener, perhaps).
+
+        A listener alone is not trusted at first sight: on a veth pair between two local
+        namespaces, the server's listener is indexed long before the client's new socket.
+        Returns the socket and whether the answer is final: False when the refresh was
+        skipped by the rate limit (the caller should ask again later).
+        """
+        sock = self.joiner.lookup(proto, src, sport, dst, dport, exact_only=True)
         if sock is not None and sock["pid"] is not None:
-            return sock
+            return sock, True
         diag = self._diag_socket(self.own_netns, None)
         if diag is not None:
             for local, lport, remote, rport in ((src, sport, dst, dport), (dst, dport, src, sport)):
@@ -222,10 +229,12 @@ class SocketOwners:
                 except OSError:
                     e = None
                 if e is not None and e.inode:
-                    return self._adopt(e, now)
-        if self.refresh_on_miss(now):
-            return self.lookup(proto, src, sport, dst, dport)
-        return sock
+                    sock = self._adopt(e, now)
+                    if sock["pid"] is not None:
+                        return sock, True
+                    break
+        refreshed = self.refresh_on_miss(now)
+        return self.lookup(proto, src, sport, dst, dport), refreshed
 
     def _adopt(self, e: SockEntry, now: float | None) -> dict[str, Any]:
         """Index one socket found by an exact query (owner looked up now, newest processes first)."""

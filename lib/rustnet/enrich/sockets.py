@@ -154,5 +154,13 @@ def named_netns(run_dir: str = "/run/netns") -> dict[int, str]:
 
 
 def host_netns_inode() -> int | None:
-    """The host's (pid 1's) network namespace; our own when pid 1's is not readable."""
-    return netns_inode(1) or netns_inode("self")
+    """The host's network namespace: pid 1's, or when that is not readable (no root, or a
+    sandbox hiding it) the oldest readable process's, or at last our own."""
+    ino = netns_inode(1)
+    if ino is not None:
+        return ino
+    for pid in reversed(pids()):
+        ino = netns_inode(pid)
+        if ino is not None:
+            return ino
+    return netns_inode("self")

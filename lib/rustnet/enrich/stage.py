@@ -197,12 +197,10 @@ class Enricher:
         if owners is None:
             return
         self.flows_new += 1
-        sock = owners.lookup(*flow)
-        if sock is None or sock["pid"] is None:
-            sock = owners.resolve_flow(*flow)
+        sock, final = owners.resolve_flow(*flow)
         if sock is not None:
             self._emit(sock, out)
-        if sock is not None and sock["pid"] is not None:
+        if sock is not None and sock["pid"] is not None and final:
             self.flows_owned += 1
         elif len(self._pending) < _MAX_PENDING:
             self._pending.setdefault(flow, time.monotonic())
@@ -232,21 +230,23 @@ class Enricher:
         owned = len(self.upstream) > 0 and self.upstream.annotate(conn)
         owners = self.owners()
         if not owned and owners is not None:
-            owned = owners.joiner.annotate(conn)
-            if not owned:
-                conn_id = conn.get("id")
-                try:
-                    first_time = conn_id not in self._tried
-                except TypeError:
-                    first_time = False
-                if first_time:
+            # First sight of a connection: look its socket up now (it may be newer than the last
+            # poll, and a mere listener match may hide it); later records use the index and cache.
+            conn_id = conn.get("id")
+            try:
+                first_time = owners.joiner.cached(conn_id) is None and conn_id not in self._tried
+            except TypeError:
+                first_time = False
+            final = True
+            if first_time:
+                flow = _conn_flow(conn)
+                if flow is not None:
+                    final = owners.resolve_flow(*flow)[1]
+                if final:  # else: asked again on this connection's next record
                     if len(self._tried) >= _MAX_IDS:
                         self._tried.clear()
                     self._tried.add(conn_id)
-                    flow = _conn_flow(conn)
-                    if flow is not None:
-                        owners.resolve_flow(*flow)
-                        owned = owners.joiner.annotate(conn)
+            owned = owners.joiner.annotate(conn, remember=final)
         if owned and conn.get("pid") is not None:
             self.conns_owned += 1
 
