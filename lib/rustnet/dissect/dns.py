@@ -15,12 +15,16 @@ MAX_QUESTIONS / MAX_ANSWERS entries are kept. A datagram whose answer section is
 from __future__ import annotations
 
 import socket
+import struct
 from typing import Final, NamedTuple
 
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
 HEADER_LEN: Final = 12
+_HEADER: Final = struct.Struct("!HHHH")  # id, flags, qdcount, ancount (nscount/arcount unused)
+_QTYPE: Final = struct.Struct("!H")
+_RR: Final = struct.Struct("!HHIH")      # type, class, ttl, rdlength
 MAX_NAME_LEN: Final = 255
 MAX_POINTER_JUMPS: Final = 32
 MAX_QUESTIONS: Final = 16
@@ -82,8 +86,17 @@ def answer_text(ans: Answer) -> str:
     return f"{ans.name} {tname} {ans.value}" if ans.value else f"{ans.name} {tname}"
 
 
-def read_name(data: bytes, pos: int) -> tuple[str, int]:
-    """The name at pos and the offset just after it (after the first pointer, if any)."""
+def read_name(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tuple[str, int]:
+    """The name at pos and the offset just after it (after the first pointer, if any).
+
+    ``seen`` caches names by offset within one message: answers point back at the
+    question name, which is then decoded once.
+    """
+    if seen is not None and pos + 1 < len(data) and data[pos] >= 0xC0:
+        cached = seen.get(((data[pos] & 0x3F) << 8) | data[pos + 1])
+        if cached is not None:
+            return cached, pos + 2
+    start = pos
     labels: list[bytes] = []
     after = -1
     jumps = 0
@@ -118,16 +131,18 @@ def read_name(data: bytes, pos: int) -> tuple[str, int]:
         labels.append(label)
         pos += 1 + n
     text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
+    if seen is not None and after < 0:
+        seen[start] = text
     return text, (after if after >= 0 else pos)
 
 
-def _rdata_value(data: bytes, rtype: int, start: int, rdlen: int) -> str:
+def _rdata_value(data: bytes, rtype: int, start: int, rdlen: int, seen: dict[int, str]) -> str:
     if rtype == TYPE_A and rdlen == 4:
         return socket.inet_ntop(socket.AF_INET, data[start : start + 4])
     if rtype == TYPE_AAAA and rdlen == 16:
         return socket.inet_ntop(socket.AF_INET6, data[start : start + 16])
     if rtype in NAME_TYPES:
-        return read_name(data[: start + rdlen], start)[0]
+        return read_name(data[: start + rdlen], start, seen)[0]
     return ""
 
 
@@ -135,35 +150,32 @@ def parse_message(data: bytes) -> DnsMessage:
     """A whole DNS message (one UDP datagram, or one TCP message without its prefix)."""
     if len(data) < HEADER_LEN:
         raise DissectError("DNS message shorter than its header")
-    ident = int.from_bytes(data[0:2], "big")
-    flags = int.from_bytes(data[2:4], "big")
-    qdcount = int.from_bytes(data[4:6], "big")
-    ancount = int.from_bytes(data[6:8], "big")
+    ident, flags, qdcount, ancount = _HEADER.unpack_from(data)
     opcode = (flags >> 11) & 0xF
     if opcode > 6:
         raise DissectError(f"DNS opcode {opcode}")
     pos = HEADER_LEN
     questions: list[Question] = []
+    seen: dict[int, str] = {}
     for _ in range(qdcount):
-        name, pos = read_name(data, pos)
+        name, pos = read_name(data, pos, seen)
         if pos + 4 > len(data):
             raise DissectError("DNS question cut")
         if len(questions) < MAX_QUESTIONS:
-            questions.append(Question(name, int.from_bytes(data[pos : pos + 2], "big")))
+            questions.append(Question(name, _QTYPE.unpack_from(data, pos)[0]))
         pos += 4
     answers: list[Answer] = []
     complete = True
     try:
         for _ in range(min(ancount, MAX_ANSWERS)):
-            name, pos = read_name(data, pos)
+            name, pos = read_name(data, pos, seen)
             if pos + 10 > len(data):
                 raise DissectError("DNS resource record cut")
-            rtype = int.from_bytes(data[pos : pos + 2], "big")
-            rdlen = int.from_bytes(data[pos + 8 : pos + 10], "big")
+            rtype, _, _, rdlen = _RR.unpack_from(data, pos)
             pos += 10
             if pos + rdlen > len(data):
                 raise DissectError("DNS record data cut")
-            answers.append(Answer(name, rtype, _rdata_value(data, rtype, pos, rdlen)))
+            answers.append(Answer(name, rtype, _rdata_value(data, rtype, pos, rdlen, seen)))
             pos += rdlen
     except DissectError:
         # The questions are sound; a cut or odd answer section still leaves them useful.

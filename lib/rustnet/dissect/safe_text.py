@@ -27,6 +27,10 @@ _UNSAFE: Final = re.compile(
 )
 
 
+# Bytes that need no decoding work: printable ASCII without the backslash.
+_PLAIN_ASCII: Final = re.compile(rb"[\x20-\x5b\x5d-\x7e]*")
+
+
 def _escape_char(match: re.Match[str]) -> str:
     ch = match.group()
     code = ord(ch)
@@ -46,6 +50,8 @@ def escape_text(raw: bytes | bytearray | memoryview | str, limit: int = DEFAULT_
     if isinstance(raw, str):
         text = raw[: limit + 1]
         cut = len(raw) > limit
+    elif len(raw) <= limit and _PLAIN_ASCII.fullmatch(raw) is not None:
+        return bytes(raw).decode("ascii")  # the common case: an ordinary name
     else:
         # Only decode what can possibly be shown: a character is at most four bytes.
         data = bytes(raw[: 4 * limit])
