@@ -411,3 +411,17 @@ def test_sock_records_attribute_connections() -> None:
     recs = [r for r in conns(out) if r["dport"] == 80]
     assert recs and all(r["pid"] == 4242 and r["process"] == "curl" for r in recs)
     assert recs[-1]["final"]
+
+
+def test_concatenated_recordings_are_separate() -> None:
+    second = {**header(), "source": "other.pcap", "start": 5.0}
+    t = Tracker()
+    out = t.process([header(), *handshake(100.0), second, *handshake(1.0), udp(2.0, C, 1, A, 2)]) + t.finish()
+    f = sorted(finals(out).values(), key=lambda r: r["id"])
+    assert [(r["proto"], r["packets"], r["end"]) for r in f] == [("tcp", 3, "eof"), ("tcp", 3, "eof"),
+                                                                 ("udp", 1, "eof")]
+    assert f[1]["first_seen"] == 1.0
+    # The same header again (a restamped copy, e.g. from a relay) does not end anything.
+    t = Tracker()
+    out = t.process([header(), *handshake(1.0), header(), tcp(1.5, A, 40000, B, 80, ACK, 1001, 5001)])
+    assert [r["packets"] for r in finals(out + t.finish()).values()] == [4]

@@ -99,6 +99,7 @@ class Tracker:
         self._next_id = 1
         self._by_class = self.timeouts.by_class
         self.snapshot_requested = False
+        self._recording: tuple[Any, Any] | None = None  # (source, start) of the current stream header
         # Counters (also reported at the end in a warn record when something was lost).
         self.connections = 0
         self.expired = 0
@@ -241,12 +242,7 @@ class Tracker:
     def finish(self) -> list[Record]:
         """End of input: the final record of every connection still in the table."""
         out: list[Record] = []
-        for c in list(self.table.values()):
-            self._end(c, "eof", out)
-        self._dirty.clear()
-        self._rating.clear()
-        self._wheel.clear()
-        self._wheel_heap.clear()
+        self._end_all(out)
         lost = []
         if self.evicted:
             lost.append(f"{self.evicted} connections evicted at the cap of {self.max_connections}")
@@ -257,11 +253,28 @@ class Tracker:
                         "msg": "; ".join(lost)})
         return out
 
+    def _end_all(self, out: list[Record]) -> None:
+        for c in list(self.table.values()):
+            self._end(c, "eof", out)
+        self._dirty.clear()
+        self._rating.clear()
+        self._wheel.clear()
+        self._wheel_heap.clear()
+        self.clock = self.next_event = 0.0
+        self._next_sweep = self._next_emit = self._next_snapshot = 0.0
+        self._wall_at_packet = self._clock_at_packet = 0.0
+
     # --- records other than summaries -------------------------------------------
     def _other(self, rec: Record, out: list[Record]) -> None:
         if isinstance(rec, dict):
             tag = rec.get("t")
             if tag == HEADER:
+                ident = (rec.get("source"), rec.get("start"))
+                if self._recording is not None and ident != self._recording:
+                    # Another recording follows (cat a.rn b.rn): the previous one's connections
+                    # end with it, and its clock is not this one's.
+                    self._end_all(out)
+                self._recording = ident
                 self.live = bool(rec.get("live"))
                 if self.live and self._local is None:
                     self._local = local_addresses()
