@@ -268,7 +268,7 @@ def test_crypto_beyond_cap_is_dropped() -> None:
     huge = b"\x01" + (CRYPTO_CAP).to_bytes(3, "big") + bytes(100)
     flows = QuicFlows()
     flows.inspect("k", True, client_initial(pad(crypto_frame(0, huge))), 0.0)
-    assert flows._flows["k"].crypto is None
+    assert flows._flows["k"].crypto[0] is None
 
 
 def test_frames_parser_contract() -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 from rustnet.dissect import quic_crypto as qc
-from rustnet.dissect.quic import parse_client_hello, parse_frames, parse_long_header
+from rustnet.dissect.quic import (
+    QUIC_HANDSHAKE,
+    QuicFlows,
+    parse_client_hello,
+    parse_frames,
+    parse_long_header,
+)
 
 DCID = bytes.fromhex("8394c8f03e515708")
 
@@ -194,7 +200,7 @@ def test_client_hello_of_appendix(name: str) -> None:
     hello = parse_client_hello(crypto[0][1])
     assert hello["sni"] == "example.com"
     assert hello["alpn"] == ["alpn"]
-    assert hello["tls_version"] == "TLS 1.3"
+    assert hello["tls_versions_offered"] == ["TLS 1.3"]
 
 
 @pytest.mark.parametrize("name", ["v1", "v2"])
@@ -220,3 +226,17 @@ def test_profiles_of_versions() -> None:
     assert qc.profile_for(0xFF00001D) is qc.PROFILE_DRAFT_29
     assert qc.profile_for(0xFF00001B) is qc.PROFILE_DRAFT_23
     assert qc.profile_for(0x1A2A3A4A) is None
+
+
+@pytest.mark.parametrize("name", ["v1", "v2"])
+def test_flow_of_appendix_packets(name: str) -> None:
+    """Client Initial then server Initial: SNI and ALPN, then the ServerHello's choice,
+    which only the client's DCID opens."""
+    flows = QuicFlows()
+    got = flows.inspect("k", True, PACKETS[(name, False)], 0.0)
+    assert got is not None
+    assert got["sni"] == "example.com" and got["alpn"] == ["alpn"]
+    assert got["quic_version"] == ("0x00000001" if name == "v1" else "0x6b3343cf")
+    got = flows.inspect("k", False, PACKETS[(name, True)], 0.1)
+    assert got == {"app": "QUIC", "quic_state": QUIC_HANDSHAKE, "tls_version": "TLS 1.3",
+                   "tls_cipher": "TLS_AES_128_GCM_SHA256"}

@@ -162,7 +162,7 @@ def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool, al
     assert rec.get("app") == "QUIC", rec
     assert rec.get("sni") == SNI, rec
     assert rec.get("alpn") == [alpn], rec
-    assert rec.get("tls_version") == "TLS 1.3", rec
+    assert rec.get("tls_versions_offered") == ["TLS 1.3"], rec
     assert rec.get("quic_version") == f"0x{version}", rec
     assert rec.get("quic_retry") is (True if retry else None), rec
     if refused:
@@ -172,3 +172,6 @@ def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool, al
     else:
         assert rec.get("quic_close") is None, rec
         assert rec.get("state") == "QUIC_CONNECTED", rec
+        # The ServerHello came in the server's Initial.
+        assert rec.get("tls_version") == "TLS 1.3", rec
+        assert rec.get("tls_cipher", "").startswith("TLS_"), rec

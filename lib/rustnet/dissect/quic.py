@@ -20,7 +20,9 @@ API (what :mod:`rustnet.dissect.dpi` calls for UDP payloads)::
   ``quic_version``       ``"0x00000001"``; the version of the client's Initials
   ``sni``                ClientHello server_name, escaped for display (str)
   ``alpn``               ClientHello ALPN protocol names, escaped (list[str])
-  ``tls_version``        highest offered supported_versions entry (``"TLS 1.3"``)
+  ``tls_versions_offered``  ClientHello supported_versions (``["TLS 1.3"]``), as for TLS
+  ``ech``                True when the ClientHello offers Encrypted Client Hello
+  ``tls_version``, ``tls_cipher``  from the ServerHello in the server's Initial
   ``quic_state``         a hint for the tracker: QUIC_INITIAL, QUIC_HANDSHAKE,
                          QUIC_CONNECTED, QUIC_DRAINING (a CONNECTION_CLOSE was seen),
                          QUIC_CLOSED (both sides sent one). Never moves backwards.
@@ -282,7 +284,7 @@ def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool
 # --- TLS ClientHello ------------------------------------------------------------------
 
 def parse_client_hello(msg: bytes) -> dict[str, Any]:
-    """SNI, ALPN and TLS version offered by a complete ClientHello handshake message.
+    """SNI, ALPN, TLS versions offered and ECH of a complete ClientHello handshake message.
 
     ``msg`` starts at the handshake header (type 1, 24-bit length); the body is read by
     :func:`rustnet.dissect.tls.parse_client_hello`. Raises a DissectError (QuicError when
@@ -300,8 +302,22 @@ def parse_client_hello(msg: bytes) -> dict[str, Any]:
     if hello.alpn:
         out["alpn"] = list(hello.alpn)
     if hello.versions:
-        out["tls_version"] = tls.version_name(max(hello.versions))
+        out["tls_versions_offered"] = [tls.version_name(v) for v in hello.versions]
+    if hello.ech:
+        out["ech"] = True
     return out
+
+
+def parse_server_hello(msg: bytes) -> dict[str, Any]:
+    """Negotiated TLS version and cipher suite of a complete ServerHello handshake message."""
+    if len(msg) < 4 or msg[0] != tls.HS_SERVER_HELLO:
+        raise QuicError("not a ServerHello")
+    end = 4 + int.from_bytes(msg[1:4], "big")
+    if end > len(msg):
+        raise QuicError("ServerHello cut")
+    hello = tls.parse_server_hello(bytes(msg[4:end]))
+    version = hello.selected_version or hello.legacy_version
+    return {"tls_version": tls.version_name(version), "tls_cipher": tls.cipher_name(hello.cipher)}
 
 
 # --- per-flow state -------------------------------------------------------------------
@@ -339,8 +355,8 @@ class _Crypto:
 
 class _Flow:
     __slots__ = ("state", "version", "profile", "odcid", "client_keys", "server_keys",
-                 "largest", "crypto", "hello_done", "closed", "retry", "vn_seen", "reported",
-                 "failed")
+                 "largest", "crypto", "closed", "retry", "vn_seen", "reported",
+                 "failed", "cids_reported")
 
     def __init__(self) -> None:
         self.state = ""
@@ -350,8 +366,9 @@ class _Flow:
         self.client_keys: qc.InitialKeys | None = None
         self.server_keys: qc.InitialKeys | None = None
         self.largest = [-1, -1]                    # largest Initial pn, client / server
-        self.crypto: _Crypto | None = _Crypto()
-        self.hello_done = False
+        # CRYPTO stream of each side (client, server) until its hello is read; then None.
+        self.crypto: list[_Crypto | None] = [_Crypto(), _Crypto()]
+        self.cids_reported = False
         self.closed = [False, False]               # CONNECTION_CLOSE seen client / server
         self.retry = False
         self.vn_seen = False
@@ -476,15 +493,16 @@ class QuicFlows:
             # The first version seen, or the one the client moved to after Version Negotiation.
             flow.version = h.version
             out["quic_version"] = f"0x{h.version:08x}"
-        if not is_server and "quic_dcid" not in out and flow.crypto is not None \
-                and not flow.crypto.ranges:
+        if not is_server and not flow.cids_reported:
+            flow.cids_reported = True
             out["quic_dcid"] = h.dcid.hex()
             out["quic_scid"] = h.scid.hex()
         crypto, close = parse_frames(plain)
-        if not is_server and not flow.hello_done and flow.crypto is not None:
+        stream = flow.crypto[is_server]
+        if stream is not None and crypto:
             for off, frag in crypto:
-                flow.crypto.add(off, frag)
-            self._try_hello(flow, out)
+                stream.add(off, frag)
+            self._try_hello(flow, is_server, out)
         if close is not None:
             side = 1 if is_server else 0
             if not flow.closed[side]:
@@ -522,8 +540,7 @@ class QuicFlows:
             if r is not None:
                 if flow.odcid is not None and flow.odcid != h.dcid:
                     # A new connection on the same addresses and ports: learn it afresh.
-                    flow.crypto = _Crypto()
-                    flow.hello_done = False
+                    flow.crypto = [_Crypto(), _Crypto()]
                     flow.closed = [False, False]
                 flow.odcid = h.dcid
                 flow.profile = prof
@@ -543,27 +560,25 @@ class QuicFlows:
             flow.client_keys = qc.initial_keys(flow.odcid, flow.profile, False)
         return flow.client_keys
 
-    def _try_hello(self, flow: _Flow, out: dict[str, Any]) -> None:
-        c = flow.crypto
+    def _try_hello(self, flow: _Flow, server: bool, out: dict[str, Any]) -> None:
+        """Read the side's hello once its CRYPTO stream holds it whole, then drop the buffer."""
+        c = flow.crypto[server]
         assert c is not None
         have = c.contiguous()
         if have < 4:
             return
-        if c.buf[0] != 1:  # not a ClientHello: nothing to learn from this stream
-            flow.hello_done = True
-            flow.crypto = None
-            return
         need = 4 + int.from_bytes(c.buf[1:4], "big")
-        if need > CRYPTO_CAP:
-            flow.hello_done = True
-            flow.crypto = None
+        if need > CRYPTO_CAP or c.buf[0] != (tls.HS_SERVER_HELLO if server else tls.HS_CLIENT_HELLO):
+            flow.crypto[server] = None  # not a hello we can hold: nothing to learn here
             return
         if have < need:
             return
-        flow.hello_done = True
-        flow.crypto = None
+        flow.crypto[server] = None
         try:
-            fields = parse_client_hello(bytes(c.buf[:need]))
+            if server:
+                fields = parse_server_hello(bytes(c.buf[:need]))
+            else:
+                fields = parse_client_hello(bytes(c.buf[:need]))
         except DissectError:
             self.malformed += 1
             return
