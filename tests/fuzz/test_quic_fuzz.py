@@ -44,6 +44,16 @@ FRAMES = (b"\x06\x00" + encode_varint(len(HELLO)) + HELLO + b"\x1c\x0a\x00\x03by
 INITIAL = build_long_packet(PT_INITIAL, qc.VERSION_1, DCID, b"\xaa\xbb", 0, FRAMES,
                             qc.initial_keys(DCID, qc.PROFILE_V1, server=False))
 
+CLIENT_KEYS = qc.initial_keys(DCID, qc.PROFILE_V1, server=False)
+SERVER_KEYS = qc.initial_keys(DCID, qc.PROFILE_V1, server=True)
+# RFC 9001 A.3's server Initial payload: ACK + CRYPTO(ServerHello).
+SERVER_FRAMES = bytes.fromhex(
+    "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
+    "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
+    "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
+    "020304"
+)
+
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -116,3 +126,25 @@ def test_long_header_parser_outcomes(data: bytes) -> None:
     except QuicError:
         return
     assert 0 <= h.end <= len(data) + 1
+
+
+@FUZZ
+@given(cut=st.integers(0, len(FRAMES)), tail=st.binary(max_size=200), pn=st.integers(0, 5))
+def test_sealed_client_plaintext(cut: int, tail: bytes, pn: int) -> None:
+    """Damage behind a valid AEAD tag: the frame and ClientHello parsers see it all."""
+    payload = (FRAMES[:cut] + tail).ljust(20, b"\x00")
+    pkt = build_long_packet(PT_INITIAL, qc.VERSION_1, DCID, b"\xaa\xbb", pn, payload, CLIENT_KEYS)
+    flows = QuicFlows()
+    _check_inspect(flows, pkt, True)
+    assert flows.decrypted == 1
+
+
+@FUZZ
+@given(cut=st.integers(0, len(SERVER_FRAMES)), tail=st.binary(max_size=200))
+def test_sealed_server_plaintext(cut: int, tail: bytes) -> None:
+    flows = QuicFlows()
+    _check_inspect(flows, INITIAL, True)
+    payload = (SERVER_FRAMES[:cut] + tail).ljust(20, b"\x00")
+    pkt = build_long_packet(PT_INITIAL, qc.VERSION_1, b"\xaa\xbb", b"\xcc", 0, payload, SERVER_KEYS)
+    _check_inspect(flows, pkt, False)
+    assert flows.decrypted == 2
