@@ -391,7 +391,13 @@ class Inspector:
         out: Info | None = None
         walker = walkers[d]
         if not flow.seen & (1 << d):
-            got = ssh.parse_banner(bytes(buf), server=d == flow.server_dir)
+            try:
+                got = ssh.parse_banner(bytes(buf), server=d == flow.server_dir)
+            except DissectError:
+                # Only this direction is lost (e.g. a server guessed wrong sends lines first).
+                self.malformed += 1
+                self._close_dir(flow, d)
+                return None
             if got is None:
                 if len(buf) >= self.buf_cap:
                     self._close_dir(flow, d)
@@ -399,14 +405,17 @@ class Inspector:
             banner, used = got
             flow.seen |= 1 << d
             out = {"app": "SSH", ("ssh_server" if d == flow.server_dir else "ssh_client"): banner}
-            rest = bytes(buf[used:])
-            buf.clear()
-            if rest:
-                walker.feed(rest)
+            data = bytes(buf[used:])
         else:
             data = bytes(buf)
-            buf.clear()
-            walker.feed(data)
+        buf.clear()
+        if data:
+            try:
+                walker.feed(data)
+            except DissectError:
+                self.malformed += 1
+                self._close_dir(flow, d)  # lost track of the packet boundaries
+                return out
         stage = flow.stage
         new: str | None
         a, b = walkers
