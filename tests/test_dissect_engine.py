@@ -139,7 +139,8 @@ def test_non_ip_frames_are_counted() -> None:
     sums, counts, _ = run([F.eth(b"\0" * 46, 0x88CC), F.eth(b"\x42\x42\x03" + b"\0" * 43, 46),
                            F.eth(F.arp(1, ptype=0x86DD), 0x0806), F.eth(F.ipv4(F.tcp()))])
     assert len(sums) == 1
-    assert counts == {"packets": 4, "malformed": 0, "truncated": 0, "non_ip": 3, "other": 0, "fragments": 0}
+    assert counts == {"packets": 4, "malformed": 0, "truncated": 0, "non_ip": 3, "other": 0, "fragments": 0,
+                      "dpi_errors": 0}
 
 
 def test_unknown_link_type_warns_once_and_counts() -> None:
@@ -387,3 +388,18 @@ def test_no_dpi_never_calls_the_inspector() -> None:
     insp = RecordingInspector({"app": "X"})
     sums, _, _ = run([F.eth(F.ipv4(F.tcp(b"data")))], dpi=False, inspector=insp)
     assert insp.calls == [] and sums[0][14] is None
+
+
+class BrokenInspector(Inspector):
+    """An inspector with a bug: the packet must still be summarised and the failure counted."""
+
+    def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
+                payload: bytes | memoryview, ts: float) -> dict[str, Any] | None:
+        raise IndexError("bug")
+
+
+def test_a_failing_inspector_does_not_stop_dissection() -> None:
+    sums, counts, _ = run([F.eth(F.ipv4(F.tcp(b"x"))), F.eth(F.ipv4(F.udp(b"y"), proto=17))], dpi=True,
+                          inspector=BrokenInspector())
+    assert [s[3] for s in sums] == [6, 17] and all(s[14] is None for s in sums)
+    assert counts["dpi_errors"] == 2

@@ -66,7 +66,7 @@ _CUT_UDP: Final = "truncated udp header"
 _CUT_ICMP: Final = "truncated icmp header"
 _CUT_REASONS: Final = frozenset((_CUT_TCP, _CUT_UDP, _CUT_ICMP))
 
-COUNTERS: Final = ("packets", "malformed", "truncated", "non_ip", "other", "fragments")
+COUNTERS: Final = ("packets", "malformed", "truncated", "non_ip", "other", "fragments", "dpi_errors")
 
 
 class Dissector:
@@ -85,6 +85,7 @@ class Dissector:
         self.non_ip = 0
         self.other = 0
         self.fragments = 0
+        self.dpi_errors = 0  # exceptions out of the inspector (a bug there; the packet is still summarised)
         self._reported: tuple[int, ...] | None = None
 
     # --- Stage ------------------------------------------------------------
@@ -137,7 +138,8 @@ class Dissector:
         return rec
 
     def _counts(self) -> tuple[int, ...]:
-        return (self.packets, self.malformed, self.truncated, self.non_ip, self.other, self.fragments)
+        return (self.packets, self.malformed, self.truncated, self.non_ip, self.other, self.fragments,
+                self.dpi_errors)
 
     # --- one packet -------------------------------------------------------
     def packet(self, ts: Any, wirelen: Any, data: Any) -> list[Any] | None:
@@ -191,7 +193,10 @@ class Dissector:
             end = poff + paylen
             inspect = self._inspect
             if inspect is not None and (paylen or flags & _DPI_FLAGS):
-                info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts)
+                try:
+                    info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts)
+                except Exception:  # DPI promises never to raise; a bug there must not stop L2-L4
+                    self.dpi_errors += 1
             if caplen < end or anomaly is not None:
                 info = self._flag(info, caplen < end, anomaly)
             return [SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq, ack, paylen, window,
@@ -207,7 +212,10 @@ class Dissector:
             end = poff + paylen
             inspect = self._inspect
             if inspect is not None and paylen:
-                info = inspect(PROTO_UDP, src, sport, dst, dport, data[poff:end], ts)
+                try:
+                    info = inspect(PROTO_UDP, src, sport, dst, dport, data[poff:end], ts)
+                except Exception:  # DPI promises never to raise; a bug there must not stop L2-L4
+                    self.dpi_errors += 1
             if caplen < end or anomaly is not None or uanomaly is not None:
                 info = self._flag(info, caplen < end, anomaly or uanomaly)
             return [SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0, paylen, 0, vlan, info]

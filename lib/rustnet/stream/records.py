@@ -115,10 +115,11 @@ PROTO_NAMES: Final = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PR
 # ifdropped int, dropped by the interface/driver (live only, when known)
 
 # --- dstats (map): dissection counters, emitted by rn-dissect at end and periodically --
-# t, ts, packets, malformed, truncated, non_ip, other, fragments (ints, totals since the start):
+# t, ts, packets, malformed, truncated, non_ip, other, fragments, dpi_errors (ints, totals since start):
 # packets   pkt records read;  malformed  damaged frames/records (incl. ``info.anomaly``);
 # truncated frames cut by snaplen where bytes we needed were missing;  non_ip  neither IP nor ARP
-# (LLDP, STP, EAPOL, ...);  other  link type not supported (or no header yet);  fragments  IP fragments.
+# (LLDP, STP, EAPOL, ...);  other  link type not supported (or no header yet);  fragments  IP fragments;
+# dpi_errors  exceptions escaping DPI (a bug: the packet is still summarised, without DPI fields).
 # Emitted by ``tick`` only when a counter changed, and always at the end (rustnet.dissect.engine).
 
 # --- warn (map): a problem a stage wants the viewer to show ---------------------
