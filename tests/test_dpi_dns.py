@@ -52,6 +52,8 @@ def test_root_and_hostile_label() -> None:
     assert dns.parse_message(root).questions[0].name == "<Root>"
     evil = bytes.fromhex("000001000001000000000000") + b"\x05a\x1b[2J\x00\x00\x01\x00\x01"
     assert dns.parse_message(evil).questions[0].name == "a\\x1b[2J"
+    spaced = bytes.fromhex("000001000001000000000000") + b"\x03a b\x00\x00\x01\x00\x01"
+    assert dns.parse_message(spaced).questions[0].name == "a\\x20b"
 
 
 def test_tcp_stream_framing() -> None:

@@ -7,7 +7,8 @@ Over TCP each message has a two-byte length prefix (RFC 1035 §4.2.2).
     got = parse_tcp_stream(stream)           # (DnsMessage, consumed), None (need more) or DissectError
 
 Hostile input is expected: compression pointers are followed at most MAX_POINTER_JUMPS
-times, names are capped at 255 bytes on the wire and escaped for display, and at most
+times, names are capped at 255 bytes on the wire and escaped for display (spaces too,
+so an answer string splits unambiguously), and at most
 MAX_QUESTIONS / MAX_ANSWERS entries are kept. A datagram whose answer section is cut
 (snaplen) still yields its questions, with ``complete=False``.
 """
@@ -131,6 +132,8 @@ def read_name(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tupl
         labels.append(label)
         pos += 1 + n
     text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
+    if " " in text:
+        text = text.replace(" ", "\\x20")  # keeps "name TYPE value" answer strings unambiguous
     if seen is not None and after < 0:
         seen[start] = text
     return text, (after if after >= 0 else pos)
