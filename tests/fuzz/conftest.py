@@ -12,6 +12,6 @@ from hypothesis import HealthCheck, settings
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
 settings.register_profile("default", max_examples=80, **_COMMON)  # type: ignore[arg-type]
-settings.register_profile("deep", max_examples=20000, **_COMMON)  # type: ignore[arg-type]
+settings.register_profile("deep", max_examples=5000, **_COMMON)  # type: ignore[arg-type]
 if settings.get_current_profile_name() == "default":
     settings.load_profile("default")
