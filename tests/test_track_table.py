@@ -425,3 +425,16 @@ def test_concatenated_recordings_are_separate() -> None:
     t = Tracker()
     out = t.process([header(), *handshake(1.0), header(), tcp(1.5, A, 40000, B, 80, ACK, 1001, 5001)])
     assert [r["packets"] for r in finals(out + t.finish()).values()] == [4]
+
+
+def test_fragments_and_malformed_packets_count_like_tshark() -> None:
+    # Three fragments of one datagram: only the completing one counts (it carries the whole datagram).
+    recs = [udp(1.0, A, 1111, B, 2222, 1472, wirelen=1514, info={"frag": "part"}),
+            udp(2.0, A, 1111, B, 2222, 1480, wirelen=1514, info={"frag": "part"}),
+            udp(3.0, A, 1111, B, 2222, 3000, wirelen=82, info={"frag": "last"}),
+            udp(5.0, A, 1111, B, 2222, 2, wirelen=44),
+            ["sum", 6.0, 60, 6, A, 0, B, 0, 0, 0, 0, 6, 0, None, {"malformed": "truncated tcp header"}]]
+    t = Tracker()
+    f = finals(t.process([header(), *recs]) + t.finish())
+    assert [(r["proto"], r["packets"], r["bytes"]) for r in f.values()] == [("udp", 2, 126)]
+    assert t.unattributed == 3

@@ -105,6 +105,7 @@ class Tracker:
         self.expired = 0
         self.evicted = 0
         self.bad_records = 0
+        self.unattributed = 0  # malformed summaries and non-final IP fragments
 
     # --- Stage protocol -------------------------------------------------------
     def process(self, recs: list[Record]) -> list[Record]:
@@ -135,6 +136,12 @@ class Tracker:
                         self.clock = clock
                         self._timers(out)
                         edge = self.next_event
+                if info is not None and info.__class__ is dict and (
+                        "malformed" in info or info.get("frag") == "part"):
+                    # Not dissected to L4, or a fragment before the one completing its datagram:
+                    # like tshark's conversation tables, no connection counts it.
+                    self.unattributed += 1
+                    continue
                 if proto != 6 and proto != 17:
                     mtype = sp
                     sp = dp = 0
