@@ -327,3 +327,20 @@ def test_junk_initials_stop_costing_key_derivations() -> None:
     assert flows._flows["k"].failed == 40
     # Past the cap a real Initial of a new DCID is not tried either (bounded work).
     assert flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello()))), 50.0) is None
+
+
+def test_crypto_memory_is_bounded_across_flows() -> None:
+    flows = QuicFlows(max_flows=64, max_buffered=200_000)
+    far = client_initial(pad(crypto_frame(60_000, b"x" * 100)))
+    for i in range(64):
+        flows.inspect(i, True, far, float(i))
+    held = sum(len(c.buf) for f in flows._flows.values() for c in f.crypto if c is not None)
+    assert held == flows.buffered <= 200_000
+    assert flows.buffered >= 3 * 60_000  # three flows fit, the rest were refused
+    for i in range(64):
+        flows.forget(i)
+    assert flows.buffered == 0
+    # The budget is back: a ClientHello completes again.
+    got = flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello()))), 99.0)
+    assert got is not None and got["sni"] == "quic.example.org"
+    assert flows.buffered == 0  # released once read

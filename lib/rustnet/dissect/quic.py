@@ -37,12 +37,15 @@ What is decrypted: Initial packets of both sides (the server's with the keys fro
 client's original DCID, or the DCID a Retry chose). Handshake, 0-RTT and 1-RTT packets
 are counted for the state only: their keys never cross the wire.
 
-Bounds: at most ``max_flows`` flows (oldest evicted), ``CRYPTO_CAP`` bytes of CRYPTO
-data per flow, ``MAX_PACKETS_PER_DATAGRAM`` coalesced packets, ``MAX_FRAGMENTS``
-CRYPTO fragments. Malformed input raises :class:`QuicError` (a
-:class:`~rustnet.dissect.errors.DissectError`) inside the parsers; inspect catches it and
-counts it in :attr:`QuicFlows.malformed`. The ClientHello body is read by
-:mod:`rustnet.dissect.tls`, names are escaped by :mod:`rustnet.dissect.safe_text`.
+Bounds: at most ``max_flows`` flows (oldest evicted); ``CRYPTO_CAP`` bytes of client
+and ``SERVER_CRYPTO_CAP`` of server CRYPTO data per flow, ``max_buffered`` for all flows
+together, ``MAX_FRAGMENTS`` fragments per stream; ``MAX_PACKETS_PER_DATAGRAM`` coalesced
+packets; ``MAX_FAILED_INITIALS`` key derivations for Initials that do not open.
+
+Malformed input raises :class:`QuicError` (a :class:`~rustnet.dissect.errors.DissectError`)
+inside the parsers; inspect catches it and counts it in :attr:`QuicFlows.malformed`.
+Hello bodies are read by :mod:`rustnet.dissect.tls`; names are escaped by
+:mod:`rustnet.dissect.safe_text`.
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ from rustnet.dissect import tls
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
-CRYPTO_CAP: Final = 64 * 1024
+CRYPTO_CAP: Final = 64 * 1024          # client CRYPTO bytes held per flow (ClientHello)
+SERVER_CRYPTO_CAP: Final = 16 * 1024   # server CRYPTO bytes held per flow (ServerHello)
+MAX_BUFFERED: Final = 16 * 1024 * 1024  # CRYPTO bytes held by all flows together
 MAX_FRAGMENTS: Final = 256
 MAX_PACKETS_PER_DATAGRAM: Final = 16
 MAX_FRAMES_PER_PACKET: Final = 1024
@@ -325,20 +330,29 @@ def parse_server_hello(msg: bytes) -> dict[str, Any]:
 class _Crypto:
     """Offset-ordered reassembly of one side's Initial CRYPTO stream, bounded."""
 
-    __slots__ = ("buf", "ranges", "fragments")
+    __slots__ = ("buf", "ranges", "fragments", "cap")
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int) -> None:
         self.buf = bytearray()
         self.ranges: list[list[int]] = []   # merged, sorted [start, end) intervals
         self.fragments = 0
+        self.cap = cap
 
-    def add(self, off: int, data: bytes) -> None:
-        if not data or off >= CRYPTO_CAP or self.fragments >= MAX_FRAGMENTS:
-            return
+    def add(self, off: int, data: bytes, allowance: int) -> int:
+        """Store a fragment; returns how many bytes the buffer grew by.
+
+        A fragment is dropped beyond the cap, after MAX_FRAGMENTS, or when the growth
+        would exceed ``allowance`` (what is left of the table-wide budget).
+        """
+        if not data or off >= self.cap or self.fragments >= MAX_FRAGMENTS:
+            return 0
+        end = min(off + len(data), self.cap)
+        growth = max(0, end - len(self.buf))
+        if growth > allowance:
+            return 0
         self.fragments += 1
-        end = min(off + len(data), CRYPTO_CAP)
-        if len(self.buf) < end:
-            self.buf.extend(bytes(end - len(self.buf)))
+        if growth:
+            self.buf.extend(bytes(growth))
         self.buf[off:end] = data[:end - off]
         merged: list[list[int]] = []
         for r in sorted(self.ranges + [[off, end]]):
@@ -347,6 +361,7 @@ class _Crypto:
             else:
                 merged.append(r)
         self.ranges = merged
+        return growth
 
     def contiguous(self) -> int:
         """Bytes available from offset 0 without a hole."""
@@ -367,7 +382,7 @@ class _Flow:
         self.server_keys: qc.InitialKeys | None = None
         self.largest = [-1, -1]                    # largest Initial pn, client / server
         # CRYPTO stream of each side (client, server) until its hello is read; then None.
-        self.crypto: list[_Crypto | None] = [_Crypto(), _Crypto()]
+        self.crypto: list[_Crypto | None] = [_Crypto(CRYPTO_CAP), _Crypto(SERVER_CRYPTO_CAP)]
         self.cids_reported = False
         self.closed = [False, False]               # CONNECTION_CLOSE seen client / server
         self.retry = False
@@ -379,8 +394,10 @@ class _Flow:
 class QuicFlows:
     """Bounded per-flow QUIC state; see the module docstring for the contract."""
 
-    def __init__(self, max_flows: int = 4096) -> None:
+    def __init__(self, max_flows: int = 4096, max_buffered: int = MAX_BUFFERED) -> None:
         self.max_flows = max_flows
+        self.max_buffered = max_buffered
+        self.buffered = 0       # CRYPTO bytes held by all flows
         self._flows: dict[Any, _Flow] = {}
         self.malformed = 0      # datagrams with a malformed QUIC packet
         self.decrypted = 0      # Initial packets whose AEAD tag verified
@@ -392,7 +409,10 @@ class QuicFlows:
         return key in self._flows
 
     def forget(self, key: Any) -> None:
-        self._flows.pop(key, None)
+        flow = self._flows.pop(key, None)
+        if flow is not None:
+            self._release(flow, False)
+            self._release(flow, True)
 
     def inspect(self, key: Any, from_client: bool, payload: bytes | memoryview,
                 ts: float) -> dict[str, Any] | None:
@@ -402,7 +422,7 @@ class QuicFlows:
             if not looks_like_quic(payload):
                 return None
             if len(self._flows) >= self.max_flows:
-                self._flows.pop(next(iter(self._flows)))
+                self.forget(next(iter(self._flows)))
             flow = self._flows[key] = _Flow()
         elif payload and not payload[0] & 0x80:
             # Short header: 1-RTT traffic, the fast path once connected.
@@ -501,7 +521,7 @@ class QuicFlows:
         stream = flow.crypto[is_server]
         if stream is not None and crypto:
             for off, frag in crypto:
-                stream.add(off, frag)
+                self.buffered += stream.add(off, frag, self.max_buffered - self.buffered)
             self._try_hello(flow, is_server, out)
         if close is not None:
             side = 1 if is_server else 0
@@ -540,7 +560,9 @@ class QuicFlows:
             if r is not None:
                 if flow.odcid is not None and flow.odcid != h.dcid:
                     # A new connection on the same addresses and ports: learn it afresh.
-                    flow.crypto = [_Crypto(), _Crypto()]
+                    self._release(flow, False)
+                    self._release(flow, True)
+                    flow.crypto = [_Crypto(CRYPTO_CAP), _Crypto(SERVER_CRYPTO_CAP)]
                     flow.closed = [False, False]
                 flow.odcid = h.dcid
                 flow.profile = prof
@@ -560,6 +582,12 @@ class QuicFlows:
             flow.client_keys = qc.initial_keys(flow.odcid, flow.profile, False)
         return flow.client_keys
 
+    def _release(self, flow: _Flow, server: bool) -> None:
+        c = flow.crypto[server]
+        if c is not None:
+            self.buffered -= len(c.buf)
+            flow.crypto[server] = None
+
     def _try_hello(self, flow: _Flow, server: bool, out: dict[str, Any]) -> None:
         """Read the side's hello once its CRYPTO stream holds it whole, then drop the buffer."""
         c = flow.crypto[server]
@@ -568,12 +596,12 @@ class QuicFlows:
         if have < 4:
             return
         need = 4 + int.from_bytes(c.buf[1:4], "big")
-        if need > CRYPTO_CAP or c.buf[0] != (tls.HS_SERVER_HELLO if server else tls.HS_CLIENT_HELLO):
-            flow.crypto[server] = None  # not a hello we can hold: nothing to learn here
+        if need > c.cap or c.buf[0] != (tls.HS_SERVER_HELLO if server else tls.HS_CLIENT_HELLO):
+            self._release(flow, server)  # not a hello we can hold: nothing to learn here
             return
         if have < need:
             return
-        flow.crypto[server] = None
+        self._release(flow, server)
         try:
             if server:
                 fields = parse_server_hello(bytes(c.buf[:need]))
