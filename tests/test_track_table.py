@@ -142,7 +142,7 @@ def test_dns_states_and_fields() -> None:
 def test_dpi_merge_first_value_wins_and_is_bounded() -> None:
     hostile = {"sni": "first.example", "id": 666, "state": "PWNED", "bytes": 1, "t": "x", "not a key": 1,
                "http_path": "/" + "a" * 5000, "dns_queries": [f"n{i}" for i in range(100)],
-               "frag": "part", "trunc": True, "nested": {"deep": {"x": 1}}}
+               "frag": "last", "trunc": True, "nested": {"deep": {"x": 1}}}
     r = only(run([tcp(1.0, A, 1, B, 443, ACK, info=hostile),
                   tcp(1.1, A, 1, B, 443, ACK, info={"sni": "second.example", "alpn": ["h2", "http/1.1"]})]))
     assert r["sni"] == "first.example" and r["alpn"] == ["h2", "http/1.1"]
