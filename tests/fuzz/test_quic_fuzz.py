@@ -63,6 +63,8 @@ def _check_inspect(flows: QuicFlows, payload: bytes, from_client: bool) -> None:
     if got is not None and "quic_state" in got:
         assert got["quic_state"] in STATES
     assert flows.bugs == 0
+    held = sum(len(c.buf) for f in flows._flows.values() for c in f.crypto if c is not None)
+    assert held == flows.buffered <= flows.max_buffered
 
 
 def test_intact_initial_gives_the_sni() -> None:
