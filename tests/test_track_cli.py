@@ -109,3 +109,28 @@ def test_sigint_drains_input_then_writes_final_records() -> None:
             os.kill(p.pid, signal.SIGKILL)
     final = {r["id"]: r for r in parse(out) if r.get("final")}
     assert sorted(r["packets"] for r in final.values()) == [1, 7], err
+
+
+def test_sigusr1_writes_a_snapshot() -> None:
+    p = subprocess.Popen([RN_TRACK, "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+    try:
+        p.stdin.write(jsonl([header(), *handshake(10.0)]))
+        p.stdin.flush()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGUSR1)
+        time.sleep(1.5)  # the read loop ticks about once a second while input is quiet
+        p.stdin.write(jsonl([udp(10.5, C, 1, A, 2)]))
+        out, err = p.communicate(b"", timeout=30)
+    finally:
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+    snaps = [r for r in parse(out) if r.get("snapshot")]
+    assert [(r["proto"], r["packets"], r["state"]) for r in snaps] == [("tcp", 3, "ESTABLISHED")], err
+
+
+def test_snapshot_every_option() -> None:
+    recs = [header()] + [udp(1.0 + i, A, 1, B, 2) for i in range(25)]
+    out = parse(track(jsonl(recs), "--snapshot-every", "10", "-r", "100000").stdout)
+    assert len([r for r in out if r.get("snapshot")]) == 2  # at 11 s and 21 s of packet time
