@@ -65,6 +65,8 @@ _QUIC_DRAINING: Final = int(State.QUIC_DRAINING)
 _ICMP_OTHER: Final = int(State.ICMP_OTHER)
 _ARP_REQUEST: Final = int(State.ARP_REQUEST)
 _ARP_REPLY: Final = int(State.ARP_REPLY)
+_SYN_SENT: Final = int(State.SYN_SENT)
+_SYN_RECV: Final = int(State.SYN_RECV)
 
 
 class Tracker:
@@ -152,14 +154,15 @@ class Tracker:
                     key = (proto, dst, dp, src, sp)
                     low = False
                 c = get(key)
+                opened = False  # the new connection's first segment was fully taken in by _new
                 if c is None:
                     self.clock = clock
-                    c = self._new(key, low, ts, proto, flags, vlan, src, dst, out)
+                    c, opened = self._new(key, low, ts, proto, flags, seq, vlan, src, dst, out)
                 elif proto == 6 and flags & 0x12 == 0x02 and (c.so in REUSABLE or c.sr in REUSABLE):
                     # A SYN on a closed tuple: port reuse, a new generation.
                     self.clock = clock
                     self._end(c, "reused", out)
-                    c = self._new(key, low, ts, proto, flags, vlan, src, dst, out)
+                    c, opened = self._new(key, low, ts, proto, flags, seq, vlan, src, dst, out)
                 fwd = low is not c.flip
                 if fwd:
                     c.ps += 1
@@ -171,10 +174,11 @@ class Tracker:
                 if ts > prev:
                     c.last = ts
                 if proto == 6:
-                    if flags & 7 or c.watch:
+                    if (flags & 7 or c.watch) and not opened:
                         self._tcp_control(c, fwd, flags, seq, ack, plen, ts)
-                    if plen:
-                        # Sequence tracking: retransmissions and out-of-order segments.
+                    if plen and not flags & 0x02:
+                        # Sequence tracking: retransmissions and out-of-order segments (the data of
+                        # a SYN, TCP Fast Open, starts after the ISN the SYN already accounted for).
                         end = (seq + plen) & _M32
                         if fwd:
                             nxt = c.nxt_o
@@ -299,8 +303,9 @@ class Tracker:
         out.append(rec)
 
     # --- connections --------------------------------------------------------------
-    def _new(self, key: tuple[Any, ...], low: bool, ts: float, proto: int, flags: int, vlan: Any,
-             src: Any, dst: Any, out: list[Record]) -> Conn:
+    def _new(self, key: tuple[Any, ...], low: bool, ts: float, proto: int, flags: int, seq: int, vlan: Any,
+             src: Any, dst: Any, out: list[Record]) -> tuple[Conn, bool]:
+        """A new connection for this packet; True when its TCP state is already set from it."""
         table = self.table
         if len(table) >= self.max_connections:
             self._evict(out)
@@ -312,8 +317,16 @@ class Tracker:
         self.connections += 1
         if vlan:
             c.vlan = vlan if isinstance(vlan, list) else None
+        opened = False
         if proto == 6:
-            pass  # states come from the first segment through the machine (watch is set)
+            if flags & 0x17 == 0x02:
+                # A plain SYN, the usual first segment (and a SYN flood's only one): what the state
+                # machine would do, without it.
+                c.so, c.sr = _SYN_SENT, _SYN_RECV  # watch stays set: SYN_RECV waits for an ACK
+                c.nxt_o = (seq + 1) & _M32
+                c.adv_o = c.syn_ts = ts
+                opened = True
+            # Otherwise the first segment goes through the machine (watch is set).
         elif proto == 17:
             c.watch = False
             _, _, ap, _, bp = key
@@ -336,10 +349,10 @@ class Tracker:
             orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
             c.local = 1 if orig in local else 2 if resp in local else 0
         table[key] = c
-        if proto != 6:
+        if proto != 6 or opened:
             self._schedule(c, ts + self._timeout(c))
-        # TCP: the first segment always changes the state, and _tcp_control schedules then.
-        return c
+        # Other TCP: the first segment always changes the state, and _tcp_control schedules then.
+        return c, opened
 
     def _end(self, c: Conn, why: str, out: list[Record]) -> None:
         """``c`` leaves the live table: its final record goes out and into the history."""
