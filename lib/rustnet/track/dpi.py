@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from rustnet.track.record import CORE_FIELDS
 
-MAX_FIELDS: Final = 48
+MAX_FIELDS: Final = 32
 MAX_STR: Final = 1024
 MAX_LIST: Final = 32
 MAX_KEY: Final = 32

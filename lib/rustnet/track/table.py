@@ -315,8 +315,8 @@ class Tracker:
         c = Conn(self._next_id, key, flip, proto, ts)
         self._next_id += 1
         self.connections += 1
-        if vlan:
-            c.vlan = vlan if isinstance(vlan, list) else None
+        if vlan and isinstance(vlan, list) and len(vlan) <= 8 and all(type(v) is int for v in vlan):
+            c.vlan = vlan
         opened = False
         if proto == 6:
             if flags & 0x17 == 0x02:
