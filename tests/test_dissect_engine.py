@@ -403,3 +403,56 @@ def test_a_failing_inspector_does_not_stop_dissection() -> None:
                           inspector=BrokenInspector())
     assert [s[3] for s in sums] == [6, 17] and all(s[14] is None for s in sums)
     assert counts["dpi_errors"] == 2
+
+
+# --- tunnels -----------------------------------------------------------------------------
+def gre(payload: bytes, ptype: int = 0x0800, flags: int = 0, extra: bytes = b"") -> bytes:
+    return struct.pack("!HH", flags, ptype) + extra + payload
+
+
+def test_ipip_and_6in4_report_the_inner_flow() -> None:
+    inner4 = F.ipv4(F.tcp(b"abc", sport=1, dport=2), src=F.V4_B, dst=F.V4_A)
+    frame = F.eth(F.ipv4(inner4, proto=4), vlans=(7,))
+    s = one(frame)
+    assert (s["proto"], s["src"], s["sport"], s["dport"], s["paylen"]) == (6, F.V4_B, 1, 2, 3)
+    assert (s["wirelen"], s["vlan"], s["info"]) == (len(frame), [7], {"tunnel": "ipip"})
+    s = one(F.eth(F.ipv4(F.ipv6(F.udp(b"q", dport=53), nxt=17), proto=41)))
+    assert (s["proto"], s["src"], s["dport"], s["info"]) == (17, F.V6_A, 53, {"tunnel": "ip6ip"})
+
+
+def test_gre_with_key_and_sequence() -> None:
+    inner = F.ipv4(F.udp(b"x" * 9, sport=10, dport=20), proto=17)
+    frame = F.eth(F.ipv4(gre(inner, flags=0x3000, extra=b"\0" * 8), proto=47))
+    s = one(frame)
+    assert (s["proto"], s["sport"], s["dport"], s["paylen"], s["info"]) == (17, 10, 20, 9, {"tunnel": "gre"})
+
+
+def test_gre_carrying_ethernet_and_arp() -> None:
+    s = one(F.eth(F.ipv4(gre(F.eth(F.arp(1), 0x0806), ptype=0x6558), proto=47)))
+    assert (s["proto"], s["info"]["tunnel"], s["info"]["sha"]) == (2054, "gre", "02:00:00:00:00:01")
+
+
+def test_gre_we_do_not_read_stays_gre() -> None:
+    for packet in (gre(b"\0" * 20, ptype=0x880B, flags=0x0001), gre(b"\0" * 20, ptype=0x88BE)):
+        s = one(F.eth(F.ipv4(packet, proto=47)))
+        assert (s["proto"], s["paylen"], s["info"]) == (47, 24, None)
+
+
+def test_tunnel_with_cut_or_odd_inside() -> None:
+    # Inner header cut by snaplen: counted, and the outer packet is what is reported.
+    frame = F.eth(F.ipv4(F.ipv4(F.tcp(b"x" * 50)), proto=4))
+    sums, counts, _ = run([F.pkt(frame[:40], wirelen=len(frame))])
+    assert sums[0][3] == 4 and counts["packets"] == 1 and counts["truncated"] >= 1
+    # Non-IP inside gretap: the GRE packet itself.
+    sums, counts, _ = run([F.eth(F.ipv4(gre(F.eth(b"\0" * 30, 0x88CC), ptype=0x6558), proto=47))])
+    assert sums[0][3] == 47 and counts["packets"] == 1
+
+
+def test_nested_tunnels_stop_at_the_depth_limit() -> None:
+    packet = F.tcp(sport=9, dport=10)
+    packet = F.ipv4(packet)
+    for _ in range(6):
+        packet = F.ipv4(packet, proto=4)
+    sums, counts, d = run([F.eth(packet)])
+    assert sums[0][3] == 4 and sums[0][14] == {"tunnel": "ipip"} and counts["packets"] == 1
+    assert d._depth == 0

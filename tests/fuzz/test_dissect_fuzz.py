@@ -24,6 +24,7 @@ from rustnet.dissect.info import Malformed
 
 from tests import dissect_frames as F
 
+GRE_KEYED_ETH = struct.pack("!HH", 0x2000, 0x6558) + b"\0" * 4  # GRE with a key, carrying Ethernet
 VALID: list[tuple[int, bytes]] = [
     (1, F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", options=b"\x01" * 4)))),
     (1, F.eth(F.ipv6(F.ext6(43) + F.ext6(17) + F.udp(b"d" * 30), nxt=0),
@@ -39,6 +40,7 @@ VALID: list[tuple[int, bytes]] = [
     (108, F.null(F.ipv4(F.tcp(flags=2)), 2, big_endian=True)),
     (12, F.ipv4(F.ipv4(F.tcp(), proto=6), proto=4)),
     (229, F.ipv6(F.tcp(b"z"), nxt=6)),
+    (1, F.eth(F.ipv4(GRE_KEYED_ETH + F.eth(F.ipv4(F.ipv4(F.udp(b"w"), proto=17), proto=4)), proto=47))),
 ]
 
 frames = st.one_of(

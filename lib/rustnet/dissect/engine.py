@@ -10,6 +10,8 @@ other record through in order, and never raises on packet bytes or record conten
 * an IP packet whose L4 header is cut or damaged is emitted with ``info.malformed`` and
   counted; one cut by snaplen after its L4 header is emitted with ``info.trunc`` and counted.
 
+IP-in-IP and GRE packets are summarised as the packet they carry (rustnet.dissect.tunnel).
+
 The counters go downstream as a ``dstats`` record when they changed (``tick``) and at the end.
 
 The hot path (Ethernet/IPv4/TCP) is a handful of ``struct`` reads and one list; no dict is
@@ -35,11 +37,24 @@ from rustnet.dissect.info import (
     FRAG_PART,
     MALFORMED,
     TRUNC,
+    TUNNEL,
     Malformed,
 )
 from rustnet.dissect.ip import FRAG_MORE, FRAG_OFFSET_MASK, ipv4, ipv6
 from rustnet.dissect.l4 import TCP_FIN, TCP_RST, TCP_SYN, icmp, tcp, udp
-from rustnet.dissect.link import ETH_ARP, ETH_IPV4, ETH_IPV6, ETH_RARP, Decoder, decoder_for
+from rustnet.dissect.link import (
+    ETH_ARP,
+    ETH_IPV4,
+    ETH_IPV6,
+    ETH_RARP,
+    Decoder,
+    decoder_for,
+    ethernet,
+    raw_ipv4,
+    raw_ipv6,
+)
+from rustnet.dissect.tunnel import ETH_TRANSPARENT_BRIDGING, MAX_TUNNEL_DEPTH, TUNNEL_PROTOS
+from rustnet.dissect.tunnel import inner as tunnel_inner
 from rustnet.stream.records import (
     DISSECT_STATS,
     HEADER,
@@ -49,6 +64,9 @@ from rustnet.stream.records import (
     PROTO_ICMPV6,
     PROTO_TCP,
     PROTO_UDP,
+    SUM_INFO,
+    SUM_VLAN,
+    SUM_WIRELEN,
     SUMMARY,
     WARNING,
     Record,
@@ -66,6 +84,9 @@ _CUT_UDP: Final = "truncated udp header"
 _CUT_ICMP: Final = "truncated icmp header"
 _CUT_REASONS: Final = frozenset((_CUT_TCP, _CUT_UDP, _CUT_ICMP))
 
+_TUNNEL_DECODERS: Final[dict[int, Decoder]] = {ETH_IPV4: raw_ipv4, ETH_IPV6: raw_ipv6,
+                                                ETH_TRANSPARENT_BRIDGING: ethernet}
+
 COUNTERS: Final = ("packets", "malformed", "truncated", "non_ip", "other", "fragments", "dpi_errors")
 
 
@@ -79,6 +100,7 @@ class Dissector:
         self._inspect = self.inspector.inspect if dpi and self.inspector.enabled else None
         self._decode: Decoder | None = None
         self.frags = FragmentTable()
+        self._depth = 0  # tunnels being unwrapped around the current packet
         self.packets = 0
         self.malformed = 0
         self.truncated = 0
@@ -230,7 +252,11 @@ class Dissector:
             if caplen < end or anomaly is not None:
                 info = self._flag(info, caplen < end, anomaly)
             return [SUMMARY, ts, wirelen, proto, src, typ, dst, code, 0, ident, seq, paylen, 0, vlan, info]
-        # Any other IP protocol (GRE, ESP, OSPF, SCTP, ...): addresses and length only.
+        if proto in TUNNEL_PROTOS:
+            tunnelled = self._tunnel(ts, wirelen, data, proto, l4off, l4len, vlan)
+            if tunnelled is not None:
+                return tunnelled
+        # Any other IP protocol (ESP, OSPF, SCTP, ...): addresses and length only.
         end = l4off + l4len
         if caplen < end or anomaly is not None:
             info = self._flag(info, caplen < end, anomaly)
@@ -262,6 +288,41 @@ class Dissector:
         else:
             self.malformed += 1
         return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, {MALFORMED: reason}]
+
+    def _tunnel(self, ts: float, wirelen: int, data: bytes, proto: int, l4off: int, l4len: int,
+                vlan: list[int] | None) -> list[Any] | None:
+        """The summary of the packet inside an IP-in-IP or GRE packet, or None to report the outer one.
+
+        The inner packet goes through :meth:`packet` again with a decoder for what the tunnel
+        carries; it is the same frame, so it is counted once and keeps the frame's length.
+        """
+        if self._depth >= MAX_TUNNEL_DEPTH:
+            return None
+        try:
+            found = tunnel_inner(data, proto, l4off)
+        except struct.error:
+            return None
+        if found is None:
+            return None
+        etype, off, name = found
+        end = l4off + l4len
+        saved = self._decode
+        self._decode = _TUNNEL_DECODERS[etype]
+        self._depth += 1
+        self.packets -= 1  # the same packet, counted again by packet()
+        try:
+            s = self.packet(ts, max(end - off, 0), data[off:end])
+        finally:
+            self._decode = saved
+            self._depth -= 1
+        if s is None:
+            return None
+        s[SUM_WIRELEN] = wirelen
+        s[SUM_VLAN] = vlan
+        info = dict(s[SUM_INFO]) if s[SUM_INFO] else {}
+        info.setdefault(TUNNEL, name)
+        s[SUM_INFO] = info
+        return s
 
     def _arp(self, ts: float, wirelen: int, data: bytes, off: int,
              vlan: list[int] | None) -> list[Any] | None:

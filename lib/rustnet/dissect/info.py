@@ -23,6 +23,8 @@ Keys written by the L2-L4 dissector (rustnet.dissect.engine):
                      (else 0). tshark counts a fragmented datagram once in its TCP/UDP
                      conversation tables, at the completing fragment: a tracker matching it
                      attributes ``"part"`` fragments to no TCP/UDP connection.
+``tunnel``     str   The summary is of the packet inside an IP-in-IP (``"ipip"``, ``"ip6ip"``) or
+                     GRE (``"gre"``) tunnel; ``wirelen`` and ``vlan`` are still the frame's.
 ``sha``/``tha`` str  ARP sender / target hardware address, ``"aa:bb:cc:dd:ee:ff"``.
 
 Keys merged in from DPI (rustnet.dissect.dpi, documented there and in SPEC.md's connection
@@ -41,6 +43,7 @@ ANOMALY: Final = "anomaly"
 FRAG: Final = "frag"
 FRAG_PART: Final = "part"
 FRAG_LAST: Final = "last"
+TUNNEL: Final = "tunnel"
 ARP_SHA: Final = "sha"
 ARP_THA: Final = "tha"
 
@@ -50,6 +53,7 @@ KEYS: Final = {
     TRUNC: "true when snaplen cut the frame after the L4 header",
     ANOMALY: "header fields disagree, packet dissected anyway",
     FRAG: "IP fragment: 'last' completes a datagram (carries its ports), 'part' otherwise",
+    TUNNEL: "the packet summarised was inside this tunnel (ipip, ip6ip, gre)",
     ARP_SHA: "ARP sender hardware address",
     ARP_THA: "ARP target hardware address",
 }
