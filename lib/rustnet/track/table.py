@@ -118,7 +118,7 @@ class Tracker:
         clock = self.clock
         edge = self.next_event
         for rec in recs:
-            if rec.__class__ is not list or rec[0] != "sum":
+            if rec.__class__ is not list or not rec or rec[0] != "sum":
                 self.clock = clock
                 self._other(rec, out)
                 clock, edge = self.clock, self.next_event
