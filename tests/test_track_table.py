@@ -438,3 +438,14 @@ def test_fragments_and_malformed_packets_count_like_tshark() -> None:
     f = finals(t.process([header(), *recs]) + t.finish())
     assert [(r["proto"], r["packets"], r["bytes"]) for r in f.values()] == [("udp", 2, 126)]
     assert t.unattributed == 3
+
+
+def test_activity_state_changes_are_updates_without_packets() -> None:
+    t = Tracker(refresh=1.0)
+    out = t.process([header(), udp(1.0, A, 1, B, 2), udp(1.5, B, 2, A, 1)])
+    for s in range(3, 70):  # another flow moves packet time on, once a second
+        out += t.process([udp(float(s), C, 9, A, 9)])
+    states = [r["state"] for r in conns(out) if r["sport"] == 1]
+    # One update while active (and one when its rate fell to 0), one per change, then the end.
+    assert states == ["UDP_ACTIVE", "UDP_ACTIVE", "UDP_IDLE", "UDP_STALE", "UDP_STALE"]
+    assert finals(out)[conns(out)[0]["id"]]["state"] == "UDP_STALE"

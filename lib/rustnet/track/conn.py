@@ -46,7 +46,7 @@ class Conn:
         "due",  # int: the expiry-wheel bucket it waits in (-1: left the table)
         "rate_t", "rate_bs", "rate_bd",  # last rate sample: time, byte counters then
         "rate_src", "rate_dst",  # bytes/s, smoothed
-        "emitted",  # bool: at least one record written
+        "shown",  # int: the state its latest record showed (-1: no record yet)
         "hinted",  # bool, QUIC: rn-dissect sends quic_state hints (no guessing from packet counts)
     )
 
@@ -75,7 +75,7 @@ class Conn:
         self.rate_t = 0.0
         self.rate_bs = self.rate_bd = 0
         self.rate_src = self.rate_dst = 0.0
-        self.emitted = False
+        self.shown = -1
         self.hinted = False
 
     def endpoints(self) -> tuple[Any, int, Any, int]:

@@ -66,6 +66,8 @@ _ICMP_OTHER: Final = int(State.ICMP_OTHER)
 _ARP_REQUEST: Final = int(State.ARP_REQUEST)
 _ARP_REPLY: Final = int(State.ARP_REPLY)
 _SYN_SENT: Final = int(State.SYN_SENT)
+_UDP_ACTIVE: Final = int(State.UDP_ACTIVE)
+_ACTIVE: Final = int(State.ACTIVE)
 _SYN_RECV: Final = int(State.SYN_RECV)
 
 
@@ -542,8 +544,21 @@ class Tracker:
                 if deadline <= now:
                     self.expired += 1
                     self._end(c, "timeout", out)
-                else:
-                    self._schedule(c, deadline)
+                    continue
+                so = c.so
+                if so == _UDP_ACTIVE or so == _ACTIVE:
+                    # Activity states change with idle time alone: an update when the shown one is
+                    # out of date, and a wake-up at the next change.
+                    if c.shown >= 0 and not c.dirty and self._display(c, now) != c.shown:
+                        c.dirty = True
+                        self._dirty.append(c)
+                    v = self.timeouts.values
+                    for change in (c.last + v["udp.idle_after"],
+                                   c.last + (deadline - c.last) * v["udp.stale_fraction"]):
+                        if now < change < deadline:
+                            deadline = change
+                            break
+                self._schedule(c, deadline)
 
     # --- output ----------------------------------------------------------------------
     def _timers(self, out: list[Record]) -> None:
@@ -598,8 +613,8 @@ class Tracker:
             self._rating[c.id] = c
         else:
             self._rating.pop(c.id, None)
-        c.emitted = True
-        rec = record.build(c, NAMES[self._display(c, now)])
+        shown = c.shown = self._display(c, now)
+        rec = record.build(c, NAMES[shown])
         joiner = self.joiner
         if joiner is not None:
             try:
