@@ -23,8 +23,9 @@ from typing import Any
 from rustnet.enrich import sockdiag
 from rustnet.enrich import sockets as socktab
 from rustnet.enrich.join import SocketJoiner
-from rustnet.enrich.processes import ProcessInfoCache, scan_socket_inodes
+from rustnet.enrich.processes import ProcessInfoCache, ProcInfo, scan_socket_inodes
 from rustnet.enrich.sockets import SockEntry
+from rustnet.enrich.watch import ShortLivedWatcher
 from rustnet.stream.records import SOCK
 
 DENIED_HINT = ("some sockets' processes are not readable, so those connections show only a user; "
@@ -38,12 +39,18 @@ class SocketOwners:
     """Socket inode -> sock record (tuple, owner, namespace), for every namespace on the host."""
 
     def __init__(self, all_netns: bool = True, linger: float = 10.0, protos: tuple[str, ...] = ("tcp", "udp"),
-                 max_sockets: int = 200_000, use_diag: bool = True) -> None:
+                 max_sockets: int = 200_000, use_diag: bool = True, watch_interval: float = 0.0) -> None:
         self.all_netns = all_netns
         self.use_diag = use_diag
+        self.watcher: ShortLivedWatcher | None = None
+        if watch_interval > 0 and use_diag:
+            try:
+                self.watcher = ShortLivedWatcher(interval=watch_interval, protos=protos)
+            except OSError:
+                self.watcher = None  # no sock_diag: short-lived sockets are caught only by polls
         # Namespace inode -> its sock_diag socket (None: diag failed there, read /proc instead).
         self._diag: dict[int | None, socket.socket | None] = {}
-        self._diag_cache: dict[bytes, str] = {}
+        self._diag_cache: dict[int | None, dict[bytes, Any]] = {}
         self.linger = linger
         self.protos = protos
         self.max_sockets = max_sockets
@@ -92,7 +99,7 @@ class SocketOwners:
         sock = self._diag_socket(ino, pid)
         if sock is not None:
             try:
-                return sockdiag.dump(sock, self.protos, self._diag_cache)
+                return sockdiag.dump(sock, self.protos, self._diag_cache.setdefault(ino, {}))
             except OSError:
                 sock.close()
                 self._diag[ino] = None
@@ -116,11 +123,31 @@ class SocketOwners:
                     break
         for stale in [i for i in self._diag if i != self.own_netns and i not in groups]:
             gone = self._diag.pop(stale)  # the namespace has no processes left
+            self._diag_cache.pop(stale, None)
             if gone is not None:
                 gone.close()
         return out
 
+    def absorb_watch(self, now: float | None = None) -> int:
+        """Index what the short-lived watcher found (owners read while the processes lived)."""
+        if self.watcher is None:
+            return 0
+        finds = self.watcher.take()
+        wall = time.time() if now is None else now
+        for e, pid, info in finds:
+            if e.inode in self._socks:
+                continue
+            sock = self._make_sock(e, self.own_netns, pid, wall, info)
+            self._socks[e.inode] = (e, sock)
+            self._inode_pid[e.inode] = pid
+            self.joiner.add(sock)
+            self._fresh.append(sock)
+        return len(finds)
+
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.close()
+            self.watcher = None
         for sock in self._diag.values():
             if sock is not None:
                 sock.close()
@@ -132,6 +159,7 @@ class SocketOwners:
         t0 = time.perf_counter()
         mono = time.monotonic()
         wall = time.time() if now is None else now
+        self.absorb_watch(wall)
         tables = self._read_all_tables()
         seen: dict[int, tuple[int | None, SockEntry]] = {}
         for ino, rows in tables:
@@ -181,11 +209,13 @@ class SocketOwners:
         if len(self._unresolved) > 4 * len(seen) + 1024:
             self._unresolved = {i: t for i, t in self._unresolved.items() if i in seen}
 
-    def _make_sock(self, e: SockEntry, ns: int | None, pid: int | None, wall: float) -> dict[str, Any]:
+    def _make_sock(self, e: SockEntry, ns: int | None, pid: int | None, wall: float,
+                   info: ProcInfo | None = None) -> dict[str, Any]:
         process = cmdline = None
         user = self.procs.user_for_uid(e.uid)
         if pid is not None:
-            info = self.procs.get(pid)
+            if info is None:
+                info = self.procs.get(pid)
             if info is not None:
                 process, cmdline = info.name, info.cmdline
                 if info.denied:
@@ -216,6 +246,7 @@ class SocketOwners:
         Returns the socket and whether the answer is final: False when the refresh was
         skipped by the rate limit (the caller should ask again later).
         """
+        self.absorb_watch(now)
         sock = self.joiner.lookup(proto, src, sport, dst, dport, exact_only=True)
         if sock is not None and sock["pid"] is not None:
             return sock, True

@@ -23,7 +23,7 @@ import ctypes.util
 import os
 import socket
 import struct
-from typing import Final
+from typing import Any, Final
 
 from rustnet.enrich.sockets import SockEntry
 
@@ -110,41 +110,60 @@ def _ip_text(family: int, raw: bytes, cache: dict[bytes, str]) -> str:
     return text
 
 
-def _exchange(sock: socket.socket, req: bytes, proto_name: str, cache: dict[bytes, str],
+def _exchange(sock: socket.socket, req: bytes, proto_name: str, cache: dict[bytes, Any],
               max_rows: int) -> list[SockEntry]:
+    """Send one request and collect its answers. ``cache`` maps the stable bytes of an answer
+    (family, state, tuple, uid, inode: not the timers and queues) to its decoded row, so an
+    unchanged socket costs a slice and a dict lookup on every poll, not a decode."""
     sock.send(req)
     out: list[SockEntry] = []
-    buf = bytearray(1 << 18)
+    append = out.append
+    rows = cache.setdefault(proto_name.encode(), {})
+    addrs = cache.setdefault(b"addrs", {})
+    hdr_unpack = _NLMSGHDR.unpack_from
+    hsize = _NLMSGHDR.size
     while True:
-        n = sock.recv_into(buf)
+        data = sock.recv(1 << 18)
+        n = len(data)
         if n <= 0:
             raise DiagError("sock_diag: connection closed")
-        view = memoryview(buf)[:n]
         off = 0
-        while off + _NLMSGHDR.size <= n:
-            length, mtype, _flags, _seq, _pid = _NLMSGHDR.unpack_from(view, off)
-            if length < _NLMSGHDR.size or off + length > n:
+        while off + hsize <= n:
+            length, mtype, _flags, _seq, _pid = hdr_unpack(data, off)
+            if length < hsize or off + length > n:
                 raise DiagError("sock_diag: malformed answer")
-            if mtype == NLMSG_DONE:
+            if mtype == SOCK_DIAG_BY_FAMILY and length >= hsize + _MSG_LEN:
+                p = off + hsize
+                key = data[p:p + 2] + data[p + 4:p + 40] + data[p + 64:p + 72]
+                row = rows.get(key)
+                if row is None:
+                    try:
+                        row = _decode(data, p, proto_name, addrs)
+                    except (ValueError, struct.error) as exc:
+                        raise DiagError(f"sock_diag: malformed answer ({exc})") from exc
+                    if len(rows) >= 262_144:
+                        rows.clear()
+                    rows[key] = row
+                if len(out) < max_rows:
+                    append(row)
+            elif mtype == NLMSG_DONE:
                 return out
-            if mtype == NLMSG_ERROR:
-                (errno_neg,) = struct.unpack_from("=i", view, off + _NLMSGHDR.size)
-                if errno_neg == 0:
-                    return out
-                if -errno_neg == 2:  # ENOENT: an exact query found no such socket
+            elif mtype == NLMSG_ERROR:
+                (errno_neg,) = struct.unpack_from("=i", data, off + hsize)
+                if errno_neg == 0 or -errno_neg == 2:  # 0: end; ENOENT: an exact query found nothing
                     return out
                 raise DiagError(-errno_neg, f"sock_diag: {os.strerror(-errno_neg)}")
-            if mtype == SOCK_DIAG_BY_FAMILY and length >= _NLMSGHDR.size + _MSG_LEN:
-                p = off + _NLMSGHDR.size
-                family, state, _timer, _retrans = _MSG.unpack_from(view, p)
-                sport, dport, src, dst, _if, _cookie = _SOCKID.unpack_from(view, p + 4)
-                _exp, _rq, _wq, uid, inode = _MSG_TAIL.unpack_from(view, p + 4 + _SOCKID.size)
-                if len(out) < max_rows:
-                    out.append(SockEntry(proto_name, _ip_text(family, src, cache), sport,
-                                         _ip_text(family, dst, cache), dport, state, uid, inode))
             off += (length + 3) & ~3
         if not (_flags_dump(req)):
             return out
+
+
+def _decode(data: bytes, p: int, proto_name: str, addrs: dict[bytes, str]) -> SockEntry:
+    family, state, _timer, _retrans = _MSG.unpack_from(data, p)
+    sport, dport, src, dst, _if, _cookie = _SOCKID.unpack_from(data, p + 4)
+    _exp, _rq, _wq, uid, inode = _MSG_TAIL.unpack_from(data, p + 4 + _SOCKID.size)
+    return SockEntry(proto_name, _ip_text(family, src, addrs), sport, _ip_text(family, dst, addrs), dport,
+                     state, uid, inode)
 
 
 def _flags_dump(req: bytes) -> bool:
@@ -152,15 +171,16 @@ def _flags_dump(req: bytes) -> bool:
 
 
 def dump(sock: socket.socket, protos: tuple[str, ...] = ("tcp", "udp"),
-         addr_cache: dict[bytes, str] | None = None, max_rows: int = 1_000_000) -> list[SockEntry]:
-    """Every TCP/UDP socket (IPv4 and IPv6) of the socket's namespace."""
-    cache = addr_cache if addr_cache is not None else {}
+         cache: dict[bytes, Any] | None = None, max_rows: int = 1_000_000) -> list[SockEntry]:
+    """Every TCP/UDP socket (IPv4 and IPv6) of the socket's namespace (``cache``: see _exchange;
+    keep one per namespace across polls)."""
+    cache = cache if cache is not None else {}
     out: list[SockEntry] = []
     for name in protos:
         for family in (socket.AF_INET, socket.AF_INET6):
             req = _request(_PROTOS[name], family, ALL_STATES, NLM_F_REQUEST | NLM_F_DUMP)
             out.extend(_exchange(sock, req, name, cache, max_rows))
-    if len(cache) > 65536:
+    if len(cache.get(b"addrs", ())) > 65536:
         cache.clear()
     return out
 

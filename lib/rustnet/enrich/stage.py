@@ -76,8 +76,10 @@ class Enricher:
     """The rn-enrich stage (see the module doc for the two placements)."""
 
     def __init__(self, processes: bool = True, reverse_dns: bool = False, poll_interval: float = 1.0,
-                 retry_for: float = 5.0, producer: str = PROG, owners: SocketOwners | None = None) -> None:
+                 retry_for: float = 5.0, producer: str = PROG, owners: SocketOwners | None = None,
+                 watch_interval: float = 0.001) -> None:
         self.processes = processes
+        self.watch_interval = watch_interval
         self.poll_interval = poll_interval
         self.retry_for = retry_for
         self.producer = producer
@@ -106,7 +108,7 @@ class Enricher:
         if not (self.live and self.processes):
             return None
         if self._owners is None:
-            self._owners = SocketOwners()
+            self._owners = SocketOwners(watch_interval=self.watch_interval)
         if self._last_poll == 0.0:
             self._poll(time.time())
         return self._owners
@@ -119,6 +121,8 @@ class Enricher:
     # --- Stage protocol --------------------------------------------------------------------
     def process(self, recs: list[Record]) -> list[Record]:
         out: list[Record] = []
+        if self._owners is not None:
+            self._owners.absorb_watch()
         for rec in recs:
             t = record_type(rec)
             if t == PACKET:
