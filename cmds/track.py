@@ -41,7 +41,9 @@ PROG = "rn-track"
 @click.option("--timeout", "timeout_items", multiple=True, metavar="NAME=SECONDS",
               help="Override one timeout, e.g. --timeout tcp.established=600 (repeatable).")
 @click.option("--max-connections", type=click.IntRange(min=1), default=DEFAULT_MAX_CONNECTIONS,
-              show_default=True, help="Cap on live connections; the longest idle are evicted (counted).")
+              show_default=True,
+              help="Cap on live connections; those nearest their expiry (idle longest for their state) "
+                   "are evicted first, counted and written as final records.")
 @click.option("--history", type=click.IntRange(min=0), default=DEFAULT_HISTORY, show_default=True,
               help="Ended connections kept for snapshots.")
 @click.option("--snapshot-every", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
