@@ -2,10 +2,12 @@
 
 One reader for every command. It reads with ``os.read`` and feeds a streaming
 unpacker, so records arrive as soon as their bytes do (``Unpacker(file)`` would
-hold them until its buffer fills). Frames are decoded element by element: a
-stream cut or corrupted in the middle of a frame still yields every complete
-record before the damage, then the reader stops and says what happened in
-:attr:`RecordReader.damage`.
+hold them until its buffer fills). A whole frame is decoded in one call (the C
+unpacker builds the list of records: ~5x cheaper than one call per record); the
+bytes of a frame still incomplete are kept, so when a stream turns out cut or
+corrupted in the middle of a frame, that frame is decoded again element by element
+and still yields every complete record before the damage. Then the reader stops
+and says what happened in :attr:`RecordReader.damage`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ READ_SIZE = 1 << 20
 # Bounds what one hostile record can make us buffer.
 MAX_BUFFER = 64 << 20
 MAX_JSON_LINE = 16 << 20
+# A container header makes the unpacker allocate its length at once: bound what a few hostile bytes
+# can ask for (frames hold a few hundred records; a longer frame is read element by element).
+MAX_CONTAINER = 1 << 16
 
 
 class NewerFormatError(Exception):
@@ -40,8 +45,14 @@ class RecordReader:
         self.damage: str | None = None  # one-line description once the stream is found damaged
         self.records_read = 0
         self._fmt: str | None = None  # "msgpack" or "json" once detected
-        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False)
+        self._unpacker = _unpacker()
         self._fed = 0
+        # Whole-frame decoding (False once a frame had to be read element by element).
+        self._fast = True
+        self._obj_start = -1  # stream offset where the top-level object being decoded began
+        self._raw = bytearray()  # the stream's bytes from _raw_base on: that object's, for a redo
+        self._raw_base = 0
+        self._up_base = 0  # stream offset of the current unpacker's first byte
         self._frame_left = 0  # records still to come in the current frame
         self._positional: list[Any] | None = None  # a positional record being assembled
         self._positional_left = 0
@@ -93,11 +104,70 @@ class RecordReader:
                 self.damage = f"{self.name}: record larger than {MAX_BUFFER >> 20} MiB at byte {self._fed}"
                 return out
             self._fed += len(chunk)
-            self._decode_msgpack(out)
+            if self._fast:
+                self._decode_frames(chunk, out)
+            else:
+                self._decode_msgpack(out)
         self.records_read += len(out)
         return out
 
     # --- MessagePack ------------------------------------------------------
+    def _decode_frames(self, chunk: bytes, out: list[Record]) -> None:
+        """The fast path: one ``unpack()`` per frame, then a type check per record."""
+        up = self._unpacker
+        raw = self._raw
+        if self._obj_start >= 0:
+            raw += chunk  # the pending frame goes on in this chunk
+        else:
+            raw.clear()
+            raw += chunk
+            self._raw_base = self._fed - len(chunk)
+        append = out.append
+        accept = self._accept
+        while self.damage is None:
+            if self._obj_start < 0:
+                self._obj_start = up.tell()
+            try:
+                obj = up.unpack()
+            except msgpack.OutOfData:
+                # Keep only the pending object's bytes (the whole chunk when nothing is pending).
+                cut = self._obj_start - self._raw_base
+                if cut > 0:
+                    del raw[:cut]
+                    self._raw_base = self._obj_start
+                return
+            except Exception:  # corrupt bytes or over a limit: read this object element by element
+                self._redo(out)
+                return
+            self._obj_start = -1
+            if obj.__class__ is list:
+                if not obj:
+                    continue  # an empty frame
+                if obj[0].__class__ is str:
+                    append(obj)  # a single positional record
+                    continue
+                for rec in obj:
+                    if rec.__class__ is list and rec and rec[0].__class__ is str:
+                        append(rec)
+                    else:
+                        accept(rec, out)
+                        if self.damage is not None:
+                            return
+            else:
+                accept(obj, out)
+
+    def _redo(self, out: list[Record]) -> None:
+        """Switch to element-by-element decoding from the start of the pending object."""
+        start = self._obj_start
+        self._fast = False
+        self._obj_start = -1
+        up = self._unpacker = _unpacker()
+        self._up_base = start
+        data = bytes(self._raw[start - self._raw_base:])
+        self._raw = bytearray()
+        up.feed(data)
+        self._decode_msgpack(out)
+
     def _decode_msgpack(self, out: list[Record]) -> None:
         up = self._unpacker
         try:
@@ -137,7 +207,8 @@ class RecordReader:
         except NewerFormatError:
             raise
         except Exception as exc:  # msgpack raises several types for corrupt bytes
-            self.damage = f"{self.name}: corrupt record stream near byte {up.tell()} ({type(exc).__name__})"
+            self.damage = (f"{self.name}: corrupt record stream near byte {self._up_base + up.tell()} "
+                           f"({type(exc).__name__})")
 
     def _accept(self, rec: Any, out: list[Record]) -> None:
         if isinstance(rec, dict):
@@ -202,10 +273,19 @@ class RecordReader:
             return
         if self._fmt != "msgpack" or self.damage:
             return
-        pending = self._fed - self._unpacker.tell()
+        if self._fast and self._obj_start >= 0:
+            self._redo(out)  # a frame cut short: its complete records still count
+            if self.damage:
+                return
+        pending = self._fed - self._up_base - self._unpacker.tell()
         if pending or self._frame_left or self._positional is not None or self._array_unknown:
             self.damage = (f"{self.name}: record stream cut short at byte {self._fed} "
                            f"(the last record is incomplete)")
+
+
+def _unpacker() -> msgpack.Unpacker:
+    return msgpack.Unpacker(raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False,
+                            max_array_len=MAX_CONTAINER, max_map_len=MAX_CONTAINER)
 
 
 def open_inputs(paths: list[str]) -> Iterator[RecordReader]:

@@ -18,6 +18,11 @@ import msgpack
 
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
 
+try:  # ~10x faster than the json module for connection records; json remains the fallback
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; degrade, do not fail
+    orjson = None
+
 FORMATS = ("msgpack", "json")
 
 
@@ -76,9 +81,7 @@ class RecordWriter:
         if self.fmt == "msgpack":
             data = self._packer.pack(batch)
         else:
-            data = "".join(json.dumps(to_json_obj(r), ensure_ascii=False, separators=(", ", ": "),
-                                      default=_json_default) + "\n" for r in batch
-                           ).encode("utf-8", "backslashreplace")
+            data = json_lines(batch)
         self._write_all(data)
 
     def close(self) -> None:
@@ -98,6 +101,39 @@ class RecordWriter:
                 select.select([], [self.fd], [])
                 continue
             view = view[n:]
+
+
+def json_lines(batch: list[Record]) -> bytes:
+    """The JSON Lines of ``batch``, UTF-8. Map records need no conversion: the only values JSON
+    lacks are bytes, and those become hex through the default hook at any depth."""
+    if orjson is None:
+        return b"".join(_std_line(r if type(r) is dict else to_json_obj(r)) for r in batch)
+    dumps = orjson.dumps
+    opts = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+    parts = []
+    for r in batch:
+        obj = r if type(r) is dict else to_json_obj(r)
+        try:
+            parts.append(dumps(obj, default=_json_default, option=opts))
+        except TypeError:  # orjson.JSONEncodeError: lone surrogates, huge ints, odd keys
+            parts.append(_std_line(obj))
+    return b"".join(parts)
+
+
+def _std_line(obj: Any) -> bytes:
+    """One line with the json module: text that is not valid Unicode is shown escaped."""
+    # Second try: without the keys JSON cannot have (bytes keys from a hostile stream).
+    for skip in (False, True):
+        try:
+            text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default,
+                              skipkeys=skip)
+            break
+        except (TypeError, ValueError, RecursionError):
+            continue
+    else:
+        tag = obj.get("t") if isinstance(obj, dict) else None
+        text = json.dumps({"t": tag if isinstance(tag, str) else "?", "error": "not representable as JSON"})
+    return (text + "\n").encode("utf-8", "backslashreplace")
 
 
 def _json_default(value: Any) -> Any:
