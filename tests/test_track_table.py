@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -449,3 +450,18 @@ def test_activity_state_changes_are_updates_without_packets() -> None:
     # One update while active (and one when its rate fell to 0), one per change, then the end.
     assert states == ["UDP_ACTIVE", "UDP_ACTIVE", "UDP_IDLE", "UDP_STALE", "UDP_STALE"]
     assert finals(out)[conns(out)[0]["id"]]["state"] == "UDP_STALE"
+
+
+def test_live_updates_are_paced_by_the_wall_clock() -> None:
+    t = Tracker(refresh=0.2, local_addrs=[])
+    t.process([header(live=True)])
+    first = conns(t.process([udp(1000.0, A, 1, B, 2)]))
+    assert len(first) == 1  # nothing shown yet: at once
+    # Packet time jumps 50 s, but only 0 s of wall time passed: no update yet.
+    assert conns(t.process([udp(1050.0, A, 1, B, 2)])) == []
+    deadline = time.monotonic() + 5
+    later: list[dict[str, Any]] = []
+    while not later and time.monotonic() < deadline:
+        time.sleep(0.05)
+        later = conns(t.tick(time.time()))
+    assert later and later[0]["packets"] == 2
