@@ -50,7 +50,8 @@ def commands(pcap: Path) -> dict[str, list[list[str]]]:
     }
     if have("tshark"):
         cmds["tshark conv"] = [["tshark", "-r", f, "-q", "-z", "conv,tcp", "-z", "conv,udp"]]
-        cmds["tshark SNI"] = [["tshark", "-r", f, "-T", "fields", "-e", "tls.handshake.extensions_server_name"]]
+        cmds["tshark SNI"] = [["tshark", "-r", f, "-T", "fields", "-e",
+                               "tls.handshake.extensions_server_name"]]
     if have("tcpdump"):
         cmds["tcpdump -w null"] = [["tcpdump", "-r", f, "-w", "/dev/null"]]
     return cmds
@@ -66,7 +67,8 @@ def measure(pcap: Path, runs: int, only: Sequence[str] | None = None) -> dict[st
         for name, argvs in cmds.items():
             r = run_pipeline(argvs)
             if not r.ok:
-                raise SystemExit(f"{name} failed: " + ", ".join(f"{s.name} exit {s.status}" for s in r.stages))
+                failed = ", ".join(f"{s.name} exit {s.status}" for s in r.stages)
+                raise SystemExit(f"{name} failed: {failed}")
             results[name].append(r)
     return results
 

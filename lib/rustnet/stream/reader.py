@@ -246,7 +246,8 @@ class RecordReader:
             self._json_record(bytes(buf), out, last=True)
             buf.clear()
         elif len(buf) > MAX_JSON_LINE:
-            self.damage = f"{self.name}: JSON line {self._json_line + 1} longer than {MAX_JSON_LINE >> 20} MiB"
+            self.damage = (f"{self.name}: JSON line {self._json_line + 1} longer than "
+                           f"{MAX_JSON_LINE >> 20} MiB")
             buf.clear()
 
     def _json_record(self, line: bytes, out: list[Record], last: bool = False) -> None:

@@ -21,7 +21,7 @@ from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
 try:  # ~10x faster than the json module for connection records; json remains the fallback
     import orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; degrade, do not fail
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 FORMATS = ("msgpack", "json")
 
@@ -33,7 +33,8 @@ class PipeClosed(Exception):
 class RecordWriter:
     """Batches records and writes them as frames (msgpack) or lines (json)."""
 
-    def __init__(self, fd: int, fmt: str = "msgpack", max_records: int = 256, max_bytes: int = 64 * 1024) -> None:
+    def __init__(self, fd: int, fmt: str = "msgpack", max_records: int = 256,
+                 max_bytes: int = 64 * 1024) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown output format {fmt!r}")
         self.fd = fd
