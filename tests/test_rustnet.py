@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -129,7 +130,8 @@ def test_remote_command_runs_capture_and_enrich_there(monkeypatch: pytest.Monkey
     argv = remote_command(Options(remote="root@h", interface="eth1", bpf_filter="not port 22"))
     assert argv[:4] == ["ssh", "-p", "2222", "-i"]
     assert argv[-2] == "root@h" and "BatchMode=yes" in argv and "-T" in argv
-    script = argv[-1]
+    assert argv[-1].startswith("sh -c ")
+    script = shlex.split(argv[-1])[2]
     assert "rn-capture -i eth1 -f 'not port 22'" in script and "| rn-enrich" in script
     assert script.startswith("PATH=/opt/rn/bin:")
     specs = plan(Options(remote="root@h"))

@@ -43,9 +43,15 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True,
-                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
         os.close(slave)
         self.master = master
         self.screen = pyte.Screen(cols, rows)
@@ -178,10 +184,10 @@ def test_killed_stage_is_shown_in_the_viewer(terminals: list[Terminal]) -> None:
         terminals.append(t)
         t.wait_for("Overview")
         pids = stage_pids(t.proc.pid)
-        track = [p for p in pids if "rn-track" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+        track = [p for p in pids if b"rn-track" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert track
         os.kill(track[0], signal.SIGKILL)
-        t.wait_for("rn-track was killed by SIGKILL")
+        t.wait_for("rn-track: killed by SIGKILL")
         assert t.proc.poll() is None  # the viewer stays, showing why
         t.send(b"qq")
         status = t.finish()

@@ -183,7 +183,9 @@ class Relay:
 
 
 def _exit_message(child: Child) -> str:
-    return child.describe_exit().removeprefix(child.name + " ")
+    """What the viewer shows after the stage's name: ``killed by SIGKILL``, ``exited with status 1: why``."""
+    detail = child.last_error
+    return child.exit_reason() + (f": {detail}" if detail else "")
 
 
 __all__ = ["Relay", "RecordLog", "record_type", "warn_record"]

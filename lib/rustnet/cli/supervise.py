@@ -31,6 +31,7 @@ from rustnet.cli.logsetup import escape_controls, get_logger
 PR_SET_PDEATHSIG = 1
 MAX_LINE = 2000  # longer stderr lines are cut: a hostile stream must not grow our memory
 KEEP_LINES = 20
+SIGINT_RETRY_SECONDS = 3.0
 SSH_SIGNALLED = 255  # ssh's status when a signal ended it (how --remote stops at Ctrl+C)
 
 
@@ -64,17 +65,27 @@ class Child:
     def last_line(self) -> str | None:
         return self.lines[-1] if self.lines else None
 
-    def describe_exit(self) -> str:
-        """``rn-capture exited with status 1: <its last stderr line>`` (or killed by a signal)."""
+    def exit_reason(self) -> str:
+        """``exited with status 1``, ``killed by SIGKILL`` or ``still running``."""
         status = self.status
         if status is None:
-            what = "is still running"
-        elif status < 0:
-            what = f"was killed by {_signal_name(-status)}"
-        else:
-            what = f"exited with status {status}"
+            return "still running"
+        if status < 0:
+            return f"killed by {_signal_name(-status)}"
+        return f"exited with status {status}"
+
+    @property
+    def last_error(self) -> str | None:
+        """The stage's last stderr line without its own ``name:`` prefix."""
         line = self.last_line
-        return f"{self.name} {what}" + (f": {line}" if line else "")
+        return None if line is None else line.removeprefix(self.name + ": ")
+
+    def describe_exit(self) -> str:
+        """``rn-capture exited with status 1: <its last stderr line>`` (or was killed by a signal)."""
+        reason = self.exit_reason()
+        what = f"was {reason}" if reason.startswith("killed") else reason
+        detail = self.last_error
+        return f"{self.name} {what}" + (f": {detail}" if detail else "")
 
 
 def _signal_name(num: int) -> str:
@@ -109,7 +120,9 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
                 os._exit(1)
         # Python ignores SIGPIPE; a stage must see EPIPE or die of it like any Unix filter.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # Ignored until the stage installs its own handler: a Ctrl+C that lands while the stage
+        # is still importing must not become a KeyboardInterrupt traceback (we send SIGINT again).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     return setup
 
@@ -327,10 +340,23 @@ class Pipeline:
                 os.close(fd)
                 return
             self.log.info("stopping %s (SIGINT)", child.name)
+            self._sigint(child)
+            # A stage still starting up ignores SIGINT (see _child_setup): ask again later.
+            retry = threading.Timer(SIGINT_RETRY_SECONDS, self._sigint_again, (child,))
+            retry.daemon = True
+            retry.start()
+
+    def _sigint(self, child: Child) -> None:
+        if child.status is None and not self._tearing:
             try:
                 child.proc.send_signal(signal.SIGINT)
             except (ProcessLookupError, OSError):
                 pass
+
+    def _sigint_again(self, child: Child) -> None:
+        if child.proc.poll() is None and not self._tearing:
+            self.log.info("%s still running: SIGINT again", child.name)
+            self._sigint(child)
 
     def teardown(self, grace: float = 1.0) -> None:
         """End every stage: SIGTERM to the group, SIGKILL after ``grace`` seconds; reap all."""
