@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from rustnet.enrich import sockdiag
@@ -198,3 +200,36 @@ def test_resolve_flow_finds_a_socket_newer_than_the_last_poll() -> None:
         owners.close()
         for s in (lst, cli, acc):
             s.close()
+
+
+def test_watcher_catches_a_socket_that_lives_between_two_polls(tmp_path: Path) -> None:
+    """A process that connects, holds the socket 300 ms and exits is never seen by a 1 s poll;
+    the watcher names it, and the owners index keeps it after the process is gone."""
+    exe = tmp_path / "rn-blink-client"
+    shutil.copy2(os.path.realpath(sys.executable), exe)
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    owners = SocketOwners(watch_interval=0.001)
+    try:
+        owners.refresh()
+        deadline = time.monotonic() + 10
+        while owners.watcher is not None and owners.watcher.passes < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the watcher's first listing learns what exists already
+        code = (f"import socket,time; s=socket.create_connection(('127.0.0.1', {lst.getsockname()[1]}));"
+                "print(s.getsockname()[1]); time.sleep(0.3)")
+        child = subprocess.run([str(exe), "-c", code], capture_output=True, text=True, timeout=30)
+        cport = int(child.stdout)
+        time.sleep(0.05)
+        assert owners.watcher is not None and owners.watcher.checks > 10
+        sock = owners.lookup("tcp", "127.0.0.1", cport, "127.0.0.1", lst.getsockname()[1])
+        assert sock is None or sock["process"] != "rn-blink-client"  # not yet absorbed
+        owners.absorb_watch()
+        sock = owners.lookup("tcp", "127.0.0.1", cport, "127.0.0.1", lst.getsockname()[1])
+        assert sock is not None and sock["process"] == "rn-blink-client" and sock["lport"] == cport
+        owners.refresh()  # the socket is gone now; it lingers in the index
+        again = owners.lookup("tcp", "127.0.0.1", cport, "127.0.0.1", lst.getsockname()[1])
+        assert again is not None and again["process"] == "rn-blink-client"
+    finally:
+        owners.close()
+        lst.close()

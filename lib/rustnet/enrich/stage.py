@@ -34,12 +34,15 @@ time they were made, so they apply to recordings too).
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections import OrderedDict
 from typing import Any, Final
 
 from rustnet.enrich.flows import Flow, decode_key, flow_key
 from rustnet.enrich.join import SocketJoiner
+from rustnet.enrich.macos import PsutilSocketOwners
 from rustnet.enrich.names import HostNames
 from rustnet.enrich.owners import DENIED_HINT, SocketOwners
 from rustnet.enrich.services import ServiceNames
@@ -66,6 +69,7 @@ from rustnet.stream.records import (
 )
 
 PROG: Final = "rn-enrich"
+Owners = SocketOwners | PsutilSocketOwners
 _MAX_FLOWS: Final = 200_000
 _MAX_PENDING: Final = 10_000
 _MAX_IDS: Final = 200_000
@@ -76,7 +80,7 @@ class Enricher:
     """The rn-enrich stage (see the module doc for the two placements)."""
 
     def __init__(self, processes: bool = True, reverse_dns: bool = False, poll_interval: float = 1.0,
-                 retry_for: float = 5.0, producer: str = PROG, owners: SocketOwners | None = None,
+                 retry_for: float = 5.0, producer: str = PROG, owners: Owners | None = None,
                  watch_interval: float = 0.001) -> None:
         self.processes = processes
         self.watch_interval = watch_interval
@@ -103,12 +107,15 @@ class Enricher:
         self.conns_owned = 0
 
     # --- the socket table, only for live streams --------------------------------------------
-    def owners(self) -> SocketOwners | None:
+    def owners(self) -> Owners | None:
         """The local socket table, when processes are attributed for this stream."""
         if not (self.live and self.processes):
             return None
         if self._owners is None:
-            self._owners = SocketOwners(watch_interval=self.watch_interval)
+            if sys.platform.startswith("linux") and os.path.isdir("/proc/self/net"):
+                self._owners = SocketOwners(watch_interval=self.watch_interval)
+            else:  # macOS and the like: psutil only (see rustnet.enrich.macos)
+                self._owners = PsutilSocketOwners()
         if self._last_poll == 0.0:
             self._poll(time.time())
         return self._owners
