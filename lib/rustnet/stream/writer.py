@@ -111,14 +111,15 @@ def json_lines(batch: list[Record]) -> bytes:
         return b"".join(_std_line(r if type(r) is dict else to_json_obj(r)) for r in batch)
     dumps = orjson.dumps
     opts = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-    parts = []
+    # Appending to one buffer: keeping hundreds of orjson's results alive for a join is ~5x slower.
+    out = bytearray()
     for r in batch:
         obj = r if type(r) is dict else to_json_obj(r)
         try:
-            parts.append(dumps(obj, default=_json_default, option=opts))
+            out += dumps(obj, default=_json_default, option=opts)
         except TypeError:  # orjson.JSONEncodeError: lone surrogates, huge ints, odd keys
-            parts.append(_std_line(obj))
-    return b"".join(parts)
+            out += _std_line(obj)
+    return bytes(out)
 
 
 def _std_line(obj: Any) -> bytes:
