@@ -108,3 +108,11 @@ def test_learned_names_bounded() -> None:
         insp.inspect(17, NS, 53, CL, 1000 + i % 50000, S.dns_response(f"h{i}.example", [(1, ip)]), 0.0)
     assert len(insp.learned_names) == 4096
     assert insp.learned_names["10.0.19.135"] == "h4999.example"
+
+
+def test_thousands_of_questions_are_not_walked() -> None:
+    first = S.dns_name("q.example") + b"\x00\x01\x00\x01"
+    header = bytes.fromhex("0000" "0100" "ffff" "0001" "0000" "0000")  # 65535 questions, 1 answer
+    data = header + first + b"\xc0\x0c\x00\x01\x00\x01" * 10000
+    msg = dns.parse_message(data)
+    assert len(msg.questions) == dns.MAX_QUESTIONS and not msg.complete and msg.answers == ()

@@ -160,17 +160,18 @@ def parse_message(data: bytes) -> DnsMessage:
     pos = HEADER_LEN
     questions: list[Question] = []
     seen: dict[int, str] = {}
-    for _ in range(qdcount):
+    for _ in range(min(qdcount, MAX_QUESTIONS)):
         name, pos = read_name(data, pos, seen)
         if pos + 4 > len(data):
             raise DissectError("DNS question cut")
-        if len(questions) < MAX_QUESTIONS:
-            questions.append(Question(name, _QTYPE.unpack_from(data, pos)[0]))
+        questions.append(Question(name, _QTYPE.unpack_from(data, pos)[0]))
         pos += 4
     answers: list[Answer] = []
-    complete = True
+    # Past MAX_QUESTIONS the answers are not looked for: walking thousands of hostile
+    # questions would cost more than the message is worth.
+    complete = qdcount <= MAX_QUESTIONS
     try:
-        for _ in range(min(ancount, MAX_ANSWERS)):
+        for _ in range(min(ancount, MAX_ANSWERS) if complete else 0):
             name, pos = read_name(data, pos, seen)
             if pos + 10 > len(data):
                 raise DissectError("DNS resource record cut")

@@ -72,6 +72,7 @@ MAX_LEARNED: Final = 4096
 MAX_DNS_ANSWERS: Final = 16
 UNKNOWN_BUDGET: Final = 6       # payload packets before an unrecognised flow is given up
 KNOWN_BUDGET: Final = 48        # payload packets a recognised flow may take to yield its fields
+DNS_TCP_BATCH: Final = 16        # messages read from one segment at most
 DNS_BAD_LIMIT: Final = 8        # malformed datagrams on a DNS port before the flow is dropped
 
 DNS_APPS: Final = {53: "DNS", 5353: "MDNS", 5355: "LLMNR"}
@@ -438,7 +439,9 @@ class Inspector:
     def _dns_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
         buf = flow.bufs[d]
         out: Info | None = None
-        while buf:
+        for _ in range(DNS_TCP_BATCH):
+            if not buf:
+                break
             got = dns.parse_tcp_stream(bytes(buf[:65537]))
             if got is None:
                 if len(buf) >= self.buf_cap:
