@@ -178,11 +178,16 @@ def records_page() -> str:
         "rustnet\\-records \\- the record stream passed between the rustnet commands",
         ".SH DESCRIPTION",
     ]
-    for para in re.split(r"\n\s*\n", inspect.cleandoc(records.__doc__ or "")):
+    for para in re.split(r"\n\s*\n", plain(inspect.cleandoc(records.__doc__ or ""))):
+        if para.lstrip().startswith("* "):
+            for item in re.split(r"(?m)^\s*\* ", para):
+                if item.strip():
+                    lines += [".IP \\(bu 2", roff(" ".join(item.split()))]
+            continue
         lines += [".PP", roff(" ".join(line.strip() for line in para.splitlines()))]
     lines.append(".SH RECORD TYPES")
     for title, body in comment_blocks(source):
-        lines += [".SS " + roff(title), ".nf", roff(body), ".fi"]
+        lines += [".SS " + roff(title), ".nf", roff(plain(body)), ".fi"]
         tag = title.split()[0]
         fields = records.POSITIONAL_FIELDS.get(tag)
         if fields:
@@ -361,9 +366,26 @@ def fish_completion(name: str, cmd: click.Command) -> str:
 
 
 def _first_sentence(text: str) -> str:
+    """The help's first sentence (a period outside brackets, not ``e.g.``), for one-line menus."""
     text = " ".join(text.split())
-    m = re.match(r"(.+?[.;:])(\s|$)", text)
-    return (m.group(1) if m else text).rstrip(".;:")
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth = max(0, depth - 1)
+        elif c == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            if not text[:i].endswith(("e.g", "i.e", "etc")):
+                return text[:i]
+    return text.rstrip(".")
+
+
+def plain(text: str) -> str:
+    """Docstring markup (reST literals, emphasis, roles) as plain text for a man page."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"\1", text)
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"\1", text)
 
 
 # --- writing -------------------------------------------------------------------------------
