@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 import pytest
-
 from rustnet.cli import docs
 
 ROOT = Path(__file__).resolve().parents[1]
