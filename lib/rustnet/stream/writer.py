@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 from typing import Any
 
@@ -108,7 +109,8 @@ def json_lines(batch: list[Record]) -> bytes:
     """The JSON Lines of ``batch``, UTF-8. Map records need no conversion: the only values JSON
     lacks are bytes, and those become hex through the default hook at any depth."""
     if orjson is None:
-        return b"".join(_std_line(r if type(r) is dict else to_json_obj(r)) for r in batch)
+        return _escape_terminal_controls(b"".join(_std_line(r if type(r) is dict else to_json_obj(r))
+                                                  for r in batch))
     dumps = orjson.dumps
     opts = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
     # Appending to one buffer: keeping hundreds of orjson's results alive for a join is ~5x slower.
@@ -119,7 +121,20 @@ def json_lines(batch: list[Record]) -> bytes:
             out += dumps(obj, default=_json_default, option=opts)
         except TypeError:  # orjson.JSONEncodeError: lone surrogates, huge ints, odd keys
             out += _std_line(obj)
-    return bytes(out)
+    return _escape_terminal_controls(bytes(out))
+
+
+# JSON escapes C0 controls but not C1 controls (U+0080-U+009F, which a terminal may take as
+# CSI/OSC) nor bidi overrides, and our JSON is often read on a terminal: they become \uXXXX.
+# In UTF-8 these lead bytes only start a character, so a match is always a whole character.
+_TERMINAL_UNSAFE = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _escape_terminal_controls(data: bytes) -> bytes:
+    if _TERMINAL_UNSAFE.search(data) is None:
+        return data
+    return _TERMINAL_UNSAFE.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 
 
 def _std_line(obj: Any) -> bytes:
