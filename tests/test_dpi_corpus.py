@@ -16,10 +16,13 @@ import pytest
 from rustnet.dissect.dpi import Inspector
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FILES = ["xargs_illustrated-tls13.pcap", "xargs_illustrated-tls12.pcap", "zeek_tls_tls1.2.pcap",
-         "zeek_tls_chrome-1250-tls-x25519-kyber.pcap", "ndpi_chrome.pcap", "tcpdump_ssh.pcap",
-         "zeek_ssh_single-conn.pcap", "tcpdump_dns_tcp.pcap", "tcpdump_dns_udp.pcap", "zeek_http_get.pcap",
-         "ndpi_tls_ech.pcapng"]
+# Captures dpkt reads whole (the two damaged ones are the pipeline's business, not DPI's).
+DAMAGED = {"suricata_tls-DER-incomplete-header.pcap", "derived_zeek_http_get_cut-mid-record.pcap"}
+FILES = sorted(p.name for p in (CORPUS / "pcaps").glob("*.pcap*") if p.name not in DAMAGED) \
+    if CORPUS.is_dir() else []
+
+LINKS = {dpkt.pcap.DLT_EN10MB: dpkt.ethernet.Ethernet, dpkt.pcap.DLT_NULL: dpkt.loopback.Loopback,
+         dpkt.pcap.DLT_LINUX_SLL: dpkt.sll.SLL}
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 
@@ -32,13 +35,22 @@ def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
     insp = Inspector()
     found: dict[tuple[Any, ...], dict[str, set[str]]] = {}
     with path.open("rb") as fh:
-        reader = dpkt.pcapng.Reader(fh) if path.suffix == ".pcapng" else dpkt.pcap.Reader(fh)
-        link = {dpkt.pcap.DLT_EN10MB: dpkt.ethernet.Ethernet, dpkt.pcap.DLT_NULL: dpkt.loopback.Loopback,
-                dpkt.pcap.DLT_LINUX_SLL: dpkt.sll.SLL}[reader.datalink()]
+        try:
+            reader: Any = dpkt.pcap.Reader(fh)
+        except ValueError:
+            fh.seek(0)
+            reader = dpkt.pcapng.Reader(fh)
+        link = LINKS.get(reader.datalink())
+        if link is None:
+            pytest.skip(f"link type {reader.datalink()} is not decoded by this test")
         for ts, frame in reader:
             ip = link(frame).data
+            while isinstance(ip, dpkt.Packet) and not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
+                ip = ip.data  # VLAN, PPPoE, ...
             if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
                 continue
+            while isinstance(ip.data, (dpkt.ip.IP, dpkt.ip6.IP6)):  # IP-in-IP tunnels
+                ip = ip.data
             l4 = ip.data
             fam = socket.AF_INET if isinstance(ip, dpkt.ip.IP) else socket.AF_INET6
             if isinstance(l4, dpkt.tcp.TCP):
@@ -67,22 +79,25 @@ def test_against_truth(name: str) -> None:
     found = _run(CORPUS / "pcaps" / name)
     expected_sni: dict[tuple[Any, ...], set[str]] = {}
     for h in truth["tls"]["client_hellos"]:
-        if h.get("sni") and not h.get("over_quic"):
-            k = _key("tcp", h["src"], h["sport"], h["dst"], h["dport"])
+        if h.get("sni"):
+            quic = h.get("over_quic") or h.get("transport") == "udp"
+            k = _key("udp" if quic else "tcp", h["src"], h["sport"], h["dst"], h["dport"])
             expected_sni.setdefault(k, set()).update(h["sni"])
     for k, names in expected_sni.items():
-        assert names & found.get(k, {}).get("sni", set()), (k, names)
-    for k, fields in found.items():  # no SNI a ClientHello did not carry
-        assert fields.get("sni", set()) <= expected_sni.get(k, set()), (k, fields)
+        if k[0] == "tcp":  # QUIC's own tests and the corpus score hold the QUIC side
+            assert names & found.get(k, {}).get("sni", set()), (k, names)
+    for k, fields in found.items():  # no SNI a ClientHello did not carry (over TCP: TLS is ours)
+        if k[0] == "tcp":
+            assert fields.get("sni", set()) <= expected_sni.get(k, set()), (k, fields)
     for b in truth["ssh_banners_payload_scan"]:
         f = found.get(_key("tcp", b["src"], b["sport"], b["dst"], b["dport"]), {})
         assert b["banner"].strip() in f.get("ssh_client", set()) | f.get("ssh_server", set())
     for m in truth["dns"]["messages"]:
-        if m["response"] or not m["queries"]:
+        if m["response"] or not m["queries"] or m.get("transport", "udp") not in ("udp", "tcp"):
             continue
         f = found.get(_key(m["transport"], m["src"], m["sport"], m["dst"], m["dport"]), {})
         assert {q["name"] for q in m["queries"]} & f.get("dns_queries", set()), m
     for rq in truth["http"]["requests"]:
-        if rq.get("host"):
+        if rq.get("host") and rq.get("transport") == "tcp":
             f = found.get(_key("tcp", rq["src"], rq["sport"], rq["dst"], rq["dport"]), {})
             assert rq["host"] in f.get("http_host", set())
