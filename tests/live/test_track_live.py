@@ -36,6 +36,17 @@ def wait_for(pred: Any, timeout: float, what: str, err: Path) -> None:
     raise TimeoutError(f"{what}; stderr: {err.read_text() if err.exists() else ''}")
 
 
+def records(path: Path) -> list[dict[str, Any]]:
+    """The complete JSON lines written so far."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        if line.endswith(b"\n"):
+            out.append(json.loads(line))
+    return out
+
+
 def test_http_dns_ping_states_and_ctrl_c(tmp_path: Path) -> None:
     out = tmp_path / "conns.jsonl"
     err = tmp_path / "pipeline.err"
@@ -52,7 +63,7 @@ def test_http_dns_ping_states_and_ctrl_c(tmp_path: Path) -> None:
         pipeline = (f"'{BIN}/rn-capture' -i {net.if_a} | '{BIN}/rn-dissect' | "
                     f"'{BIN}/rn-track' --format json -r 200 > '{out}' 2> '{err}'")
         pipe = net.spawn("a", ["bash", "-c", pipeline])
-        wait_for(lambda: out.exists() and b'"hdr"' in out.read_bytes(), 15, "no header", err)
+        wait_for(lambda: any(r.get("t") == "hdr" for r in records(out)), 15, "no header", err)
 
         curl = net.run("a", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                              f"http://{net.addr_b}:8000/index.html"])
@@ -61,12 +72,12 @@ def test_http_dns_ping_states_and_ctrl_c(tmp_path: Path) -> None:
         assert dig.stdout.strip() == b"10.9.8.7"
         net.run("a", ["ping", "-c", "2", "-i", "0.2", net.addr_b])
         # Updates flow while it runs (every 200 ms of wall time when live).
-        wait_for(lambda: b'"dport": 8000' in out.read_bytes(), 10, "no live HTTP update", err)
+        wait_for(lambda: any(r.get("dport") == 8000 for r in records(out)), 10, "no live HTTP update", err)
         time.sleep(0.5)  # the last packets of the exchange reach the capture
         os.killpg(pipe.pid, signal.SIGINT)  # Ctrl+C reaches the whole pipeline
         pipe.wait(timeout=20)
 
-    recs = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    recs = records(out)
     final = {r["id"]: r for r in recs if r.get("t") == "conn" and r.get("final")}
     assert final, err.read_text()
     http = [r for r in final.values() if r["proto"] == "tcp" and r["dport"] == 8000]
