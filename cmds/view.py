@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 import click
-
 from rustnet.cli.common import (
     CONTEXT_SETTINGS,
     EXIT_DAMAGED,
@@ -39,7 +38,9 @@ def _joiner() -> Any:
     return SocketJoiner()
 
 
-def _state(table: ConnTable, no_localhost: bool, filter_text: str, sort: str | None, reverse: bool) -> ViewState:
+def _state(
+    table: ConnTable, no_localhost: bool, filter_text: str, sort: str | None, reverse: bool
+) -> ViewState:
     state = ViewState(table, hide_localhost=no_localhost)
     if filter_text:
         state.set_filter(filter_text)
@@ -57,28 +58,71 @@ def _status(source: Source) -> int:
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @inputs_argument
-@click.option("-r", "--refresh-interval", "refresh", type=click.IntRange(20, 3_600_000), default=1000,
-              show_default=True, metavar="MS", help="Redraw period in milliseconds (keys redraw at once).")
-@click.option("--read", "read_file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
-              help="Read a capture file (pcap/pcapng, via rn-capture -r) or a recorded stream.")
-@click.option("--json", "as_json", is_flag=True,
-              help="No TUI: print the final connection records as JSON Lines at the end of input.")
-@click.option("--table", "as_table", is_flag=True,
-              help="No TUI: print one plain-text table of the connections at the end of input.")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None, metavar="X",
-              help="Replay at X times the recorded pace (packet timestamps); default: as fast as possible.")
+@click.option(
+    "-r",
+    "--refresh-interval",
+    "refresh",
+    type=click.IntRange(20, 3_600_000),
+    default=1000,
+    show_default=True,
+    metavar="MS",
+    help="Redraw period in milliseconds (keys redraw at once).",
+)
+@click.option(
+    "--read",
+    "read_file",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="Read a capture file (pcap/pcapng, via rn-capture -r) or a recorded stream.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="No TUI: print the final connection records as JSON Lines at the end of input.",
+)
+@click.option(
+    "--table",
+    "as_table",
+    is_flag=True,
+    help="No TUI: print one plain-text table of the connections at the end of input.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="X",
+    help="Replay at X times the recorded pace (packet timestamps); default: as fast as possible.",
+)
 @click.option("--no-localhost", is_flag=True, help="Hide connections whose both ends are loopback.")
 @click.option("--no-dpi", is_flag=True, help="When completing the pipeline from packets: skip DPI.")
-@click.option("--filter", "filter_text", default="", metavar="QUERY",
-              help="Start with this filter (the / language: words, port:443, !state:closed ...).")
+@click.option(
+    "--filter",
+    "filter_text",
+    default="",
+    metavar="QUERY",
+    help="Start with this filter (the / language: words, port:443, !state:closed ...).",
+)
 @click.option("--sort", type=click.Choice(SORT_CODES), default=None, help="Start sorted by this column.")
 @click.option("--reverse", is_flag=True, help="Reverse the sort order.")
 @click.option("--show-closed", is_flag=True, help="Start with closed connections from history shown (t).")
 @debug_option
 @version_option(PROG)
-def main(inputs: tuple[str, ...], refresh: int, read_file: str | None, as_json: bool, as_table: bool,
-         speed: float | None, no_localhost: bool, no_dpi: bool, filter_text: str, sort: str | None,
-         reverse: bool, show_closed: bool, debug: bool) -> None:
+def main(
+    inputs: tuple[str, ...],
+    refresh: int,
+    read_file: str | None,
+    as_json: bool,
+    as_table: bool,
+    speed: float | None,
+    no_localhost: bool,
+    no_dpi: bool,
+    filter_text: str,
+    sort: str | None,
+    reverse: bool,
+    show_closed: bool,
+    debug: bool,
+) -> None:
     """Show connections from a record stream (stdin or FILEs) in a terminal UI.
 
     Reads any stage's output: connection records from rn-track, or packet records and
@@ -96,6 +140,7 @@ def main(inputs: tuple[str, ...], refresh: int, read_file: str | None, as_json: 
 
     def body() -> int:
         from rustnet.cli.common import interrupts
+
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
             source = Source(paths, 0, read_file, speed, dpi=not no_dpi)
@@ -106,8 +151,9 @@ def main(inputs: tuple[str, ...], refresh: int, read_file: str | None, as_json: 
                     break
             if as_json:
                 state = _state(table, no_localhost, filter_text, None, False)
-                rows = state.filter.apply(r for r in table.rows.values()
-                                          if not (no_localhost and r.loopback()))
+                rows = state.filter.apply(
+                    r for r in table.rows.values() if not (no_localhost and r.loopback())
+                )
                 writer = RecordWriter(1, "json")
                 for row in rows:
                     writer.write(row.rec)
@@ -122,9 +168,12 @@ def main(inputs: tuple[str, ...], refresh: int, read_file: str | None, as_json: 
                 click.echo(f"{PROG}: {msg}", err=True)
             return _status(source)
         if uses_stdin and os.isatty(0):
-            raise click.UsageError("no records to show: pipe rn-capture (or any rn- stage) into rn-view, "
-                                   "or give a recording or --read FILE")
+            raise click.UsageError(
+                "no records to show: pipe rn-capture (or any rn- stage) into rn-view, "
+                "or give a recording or --read FILE"
+            )
         from rustnet.view.app import App, NoTerminal, attach_terminal
+
         try:
             pipe_fd = attach_terminal(uses_stdin)
         except NoTerminal as exc:

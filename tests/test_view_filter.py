@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from rustnet.view.filter import KEYWORDS, Filter, fuzzy_score, help_lines, parse
 from rustnet.view.model import ConnTable, Row
+
 from tests.tui.records import conn, sample
 
 
@@ -20,38 +20,54 @@ def ids(query: str, rows: list[Row]) -> list[int]:
     return sorted(r.id for r in Filter(query).apply(rows))
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("port:44", [1, 2, 7]),  # the seed's example: 443 and 8443
-    ("port:4000", [1, 2, 3, 4, 5, 7]),  # source ports 40001.. ; not the loopback one (50000)
-    ("sport:50000", [6]),
-    ("dport:443", [1, 2, 7]),
-    ("dport:22", [5]),
-    ("src:127.0", [6]),
-    ("src:10.0.0.2", [1]),
-    ("dst:192.0.2.53", [4]),
-    ("dst:edge.example", [7]),  # the remote end's learned hostname
-    ("sni:github", [1]),
-    ("sni:EXAMPLE", [2, 7]),  # case-insensitive
-    ("host:intranet", [3]),  # HTTP Host
-    ("host:google", [4]),  # DNS name
-    ("host:github.com", [1]),  # SNI
-    ("host:edge", [7]),  # learned hostname
-    ("process:fire", [1]),
-    ("process:4242", [1]),
-    ("state:established", [1, 2, 3, 5]),
-    ("state:quic", [7]),
-    ("proto:udp", [4, 7]),
-    ("app:tls", [1, 2]),
-    ("app:ssh", [5]),
-    ("service:http", [1, 3]),
-    ("service:domain", [4]),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("port:44", [1, 2, 7]),  # the seed's example: 443 and 8443
+        ("port:4000", [1, 2, 3, 4, 5, 7]),  # source ports 40001.. ; not the loopback one (50000)
+        ("sport:50000", [6]),
+        ("dport:443", [1, 2, 7]),
+        ("dport:22", [5]),
+        ("src:127.0", [6]),
+        ("src:10.0.0.2", [1]),
+        ("dst:192.0.2.53", [4]),
+        ("dst:edge.example", [7]),  # the remote end's learned hostname
+        ("sni:github", [1]),
+        ("sni:EXAMPLE", [2, 7]),  # case-insensitive
+        ("host:intranet", [3]),  # HTTP Host
+        ("host:google", [4]),  # DNS name
+        ("host:github.com", [1]),  # SNI
+        ("host:edge", [7]),  # learned hostname
+        ("process:fire", [1]),
+        ("process:4242", [1]),
+        ("state:established", [1, 2, 3, 5]),
+        ("state:quic", [7]),
+        ("proto:udp", [4, 7]),
+        ("app:tls", [1, 2]),
+        ("app:ssh", [5]),
+        ("service:http", [1, 3]),
+        ("service:domain", [4]),
+    ],
+)
 def test_every_keyword(query: str, expected: list[int], rows: list[Row]) -> None:
     assert ids(query, rows) == expected
 
 
 def test_every_keyword_is_tested_and_documented() -> None:
-    tested = {"port", "sport", "dport", "src", "dst", "sni", "host", "process", "state", "proto", "app", "service"}
+    tested = {
+        "port",
+        "sport",
+        "dport",
+        "src",
+        "dst",
+        "sni",
+        "host",
+        "process",
+        "state",
+        "proto",
+        "app",
+        "service",
+    }
     assert set(KEYWORDS) == tested
     doc = dict(help_lines())
     assert all(f"{k}:VALUE" in doc and doc[f"{k}:VALUE"] for k in KEYWORDS)
@@ -70,7 +86,7 @@ def test_empty_and_unknown_keywords(rows: list[Row]) -> None:
     assert ids("   ", rows) == [1, 2, 3, 4, 5, 6, 7]
     # Not a keyword: a fuzzy word, colon included, that matches nothing here.
     assert ids("color:red", rows) == []
-    assert parse("!")  == []
+    assert parse("!") == []
 
 
 def test_fuzzy_subsequence_across_dpi_fields(rows: list[Row]) -> None:
@@ -90,12 +106,14 @@ def test_fuzzy_matches_stay_inside_one_field() -> None:
 
 def test_fuzzy_ranking_best_first() -> None:
     t = ConnTable()
-    t.ingest([
-        conn(1, sni="g-i-t-h-u-b-scattered.example"),  # loose subsequence
-        conn(2, sni="mygithubmirror.example"),  # substring in the middle of a word
-        conn(3, sni="github.com"),  # substring at the start of the field
-        conn(4, sni="gith-ub.example"),  # tight subsequence
-    ])
+    t.ingest(
+        [
+            conn(1, sni="g-i-t-h-u-b-scattered.example"),  # loose subsequence
+            conn(2, sni="mygithubmirror.example"),  # substring in the middle of a word
+            conn(3, sni="github.com"),  # substring at the start of the field
+            conn(4, sni="gith-ub.example"),  # tight subsequence
+        ]
+    )
     ranked = [r.id for r in Filter("github").apply(t.rows.values())]
     assert ranked == [3, 2, 4, 1]
 

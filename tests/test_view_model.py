@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rustnet.enrich.join import SocketJoiner
 from rustnet.view.model import ConnTable, is_loopback
+
 from tests.tui.records import conn, header
 
 
@@ -52,14 +53,24 @@ def test_warnings_are_kept_for_the_status_bar() -> None:
 
 def test_hostile_values_never_raise() -> None:
     t = ConnTable()
-    t.ingest([
-        {"t": "conn", "id": [1, 2]},  # unhashable id
-        {"t": "conn"},  # no id
-        {"t": "conn", "id": 5, "bytes": "lots", "sport": "x", "last_seen": "yesterday", "state": 7,
-         "rate_src": float("inf"), "local_side": ["dst"]},
-        ["conn", 1, 2],  # positional garbage
-        {"t": "stats", "ts": "now", "packets": None},
-    ])
+    t.ingest(
+        [
+            {"t": "conn", "id": [1, 2]},  # unhashable id
+            {"t": "conn"},  # no id
+            {
+                "t": "conn",
+                "id": 5,
+                "bytes": "lots",
+                "sport": "x",
+                "last_seen": "yesterday",
+                "state": 7,
+                "rate_src": float("inf"),
+                "local_side": ["dst"],
+            },
+            ["conn", 1, 2],  # positional garbage
+            {"t": "stats", "ts": "now", "packets": None},
+        ]
+    )
     row = t.rows[5]
     assert t.ignored == 2
     assert row.port("src") == 0 and row.state == "7"
@@ -68,7 +79,9 @@ def test_hostile_values_never_raise() -> None:
 
 def test_local_side_decides_rx_and_tx() -> None:
     t = ConnTable()
-    t.ingest([conn(1, rate_src=100.0, rate_dst=900.0), conn(2, rate_src=100.0, rate_dst=900.0, local_side="dst")])
+    t.ingest(
+        [conn(1, rate_src=100.0, rate_dst=900.0), conn(2, rate_src=100.0, rate_dst=900.0, local_side="dst")]
+    )
     a, b = t.rows[1], t.rows[2]
     assert (a.rate_rx, a.rate_tx, a.remote) == (900.0, 100.0, "dst")
     assert (b.rate_rx, b.rate_tx, b.remote) == (100.0, 900.0, "src")
@@ -84,17 +97,35 @@ def test_loopback_both_ends() -> None:
 
 def test_sock_records_attribute_connections() -> None:
     t = ConnTable(SocketJoiner())
-    t.ingest([{"t": "sock", "ts": 1.0, "proto": "tcp", "local": "10.0.0.2", "lport": 40001, "remote": "192.0.2.10",
-               "rport": 443, "listening": False, "pid": 321, "process": "firefox", "cmdline": "firefox -P",
-               "user": "alice", "netns": None},
-              conn(1)])
+    t.ingest(
+        [
+            {
+                "t": "sock",
+                "ts": 1.0,
+                "proto": "tcp",
+                "local": "10.0.0.2",
+                "lport": 40001,
+                "remote": "192.0.2.10",
+                "rport": 443,
+                "listening": False,
+                "pid": 321,
+                "process": "firefox",
+                "cmdline": "firefox -P",
+                "user": "alice",
+                "netns": None,
+            },
+            conn(1),
+        ]
+    )
     rec = t.rows[1].rec
     assert (rec["process"], rec["pid"], rec["user"]) == ("firefox", 321, "alice")
 
 
 def test_stale_rows_by_state_and_idle_time() -> None:
     t = ConnTable()
-    t.ingest([conn(1, state="UDP_IDLE", last_seen=1100.0), conn(2, last_seen=1000.0), conn(3, last_seen=1100.0)])
+    t.ingest(
+        [conn(1, state="UDP_IDLE", last_seen=1100.0), conn(2, last_seen=1000.0), conn(3, last_seen=1100.0)]
+    )
     assert t.is_stale(t.rows[1])
     assert t.is_stale(t.rows[2])  # 100 s older than the newest timestamp in the stream
     assert not t.is_stale(t.rows[3])

@@ -7,12 +7,12 @@ import io
 import blessed
 import pyte
 import pytest
-
 from rustnet.view import keys
 from rustnet.view.filter import KEYWORDS
 from rustnet.view.model import ConnTable
 from rustnet.view.render import Theme, render
 from rustnet.view.state import ViewState
+
 from tests.tui.records import conn, header, sample
 
 
@@ -38,7 +38,7 @@ def cell_x(screen: pyte.Screen, y: int, needle: str) -> int:
     """The screen column where ``needle`` starts on line ``y`` (wide characters take two cells)."""
     cells = [screen.buffer[y][x].data for x in range(screen.columns)]
     for x in range(screen.columns - len(needle) + 1):
-        if "".join(cells[x:x + len(needle)]) == needle:
+        if "".join(cells[x : x + len(needle)]) == needle:
             return x
     raise AssertionError(f"{needle!r} not on line {y}: {screen.display[y]!r}")
 
@@ -49,8 +49,12 @@ def text(screen: pyte.Screen) -> str:
 
 def test_overview_table_and_bars() -> None:
     s = make()
-    s.table.ingest([{"t": "stats", "ts": 1.0, "packets": 10, "received": 10, "dropped": 0},
-                    {"t": "stats", "ts": 2.0, "packets": 510, "received": 510, "dropped": 42}])
+    s.table.ingest(
+        [
+            {"t": "stats", "ts": 1.0, "packets": 10, "received": 10, "dropped": 0},
+            {"t": "stats", "ts": 2.0, "packets": 510, "received": 510, "dropped": 42},
+        ]
+    )
     screen, _ = draw(s, 180)
     lines = screen.display
     assert "1 Overview" in lines[0] and "eth-test" in lines[0]
@@ -84,8 +88,12 @@ HOSTILE_SNI = "\u202egro.elpmaxe\x9b31m\x00"
 
 
 def test_hostile_fields_are_escaped() -> None:
-    s = make([conn(1, app="HTTP", http_host=HOSTILE_HOST, process="x\x1b[1mbold"),
-              conn(2, app="TLS", sni=HOSTILE_SNI, bytes=1)])
+    s = make(
+        [
+            conn(1, app="HTTP", http_host=HOSTILE_HOST, process="x\x1b[1mbold"),
+            conn(2, app="TLS", sni=HOSTILE_SNI, bytes=1),
+        ]
+    )
     screen, out = draw(s, 160, 20)
     assert "\x1b]0;pwned" not in out and "\x1b[2J" not in out and "\u202e" not in out and "\x9b" not in out
     assert "\x00" not in out and "\x07" not in out
@@ -102,8 +110,13 @@ def test_hostile_fields_are_escaped() -> None:
 
 
 def test_wide_unicode_keeps_columns_aligned() -> None:
-    s = make([conn(1, app="TLS", sni="日本語のサイト.jp", bytes=10), conn(2, app="TLS", sni="plain.jp", bytes=5),
-              conn(3, app="TLS", sni="😀😀😀😀😀😀😀😀😀😀😀😀😀😀", bytes=1)])
+    s = make(
+        [
+            conn(1, app="TLS", sni="日本語のサイト.jp", bytes=10),
+            conn(2, app="TLS", sni="plain.jp", bytes=5),
+            conn(3, app="TLS", sni="😀😀😀😀😀😀😀😀😀😀😀😀😀😀", bytes=1),
+        ]
+    )
     screen, _ = draw(s, 120, 12)
     xs = [cell_x(screen, y, "ESTABLISHED") for y in (2, 3, 4)]
     assert len(set(xs)) == 1, screen.display[2:5]
@@ -125,10 +138,26 @@ def test_any_size_renders(w: int, h: int) -> None:
 
 
 def test_details_show_every_field_and_history() -> None:
-    s = make([conn(1, state="SYN_SENT"), conn(1, state="ESTABLISHED", app="TLS", sni="github.com", alpn=["h2"],
-                                              tls_version="TLS 1.3", process="firefox", pid=4242,
-                                              cmdline="/usr/bin/firefox -P x", user="alice", rtt=0.0123,
-                                              retransmits=2, vlan=[100])])
+    s = make(
+        [
+            conn(1, state="SYN_SENT"),
+            conn(
+                1,
+                state="ESTABLISHED",
+                app="TLS",
+                sni="github.com",
+                alpn=["h2"],
+                tls_version="TLS 1.3",
+                process="firefox",
+                pid=4242,
+                cmdline="/usr/bin/firefox -P x",
+                user="alice",
+                rtt=0.0123,
+                retransmits=2,
+                vlan=[100],
+            ),
+        ]
+    )
     keys.handle(s, "KEY_ENTER")
     screen, _ = draw(s, 120, 50)
     body = text(screen)
@@ -136,8 +165,19 @@ def test_details_show_every_field_and_history() -> None:
     for k in rec:
         if k != "t":
             assert k in body, k
-    for v in ("github.com", "h2", "TLS 1.3", "/usr/bin/firefox -P x", "alice", "12.30 ms", "4242",
-              "2023-11-14", "SYN_SENT", "ESTABLISHED", "192.0.2.10:443"):
+    for v in (
+        "github.com",
+        "h2",
+        "TLS 1.3",
+        "/usr/bin/firefox -P x",
+        "alice",
+        "12.30 ms",
+        "4242",
+        "2023-11-14",
+        "SYN_SENT",
+        "ESTABLISHED",
+        "192.0.2.10:443",
+    ):
         assert v in body, v
     assert "history" in body
 

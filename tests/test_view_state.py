@@ -7,6 +7,7 @@ from rustnet.view.columns import COLUMNS, layout
 from rustnet.view.model import ConnTable
 from rustnet.view.sort import SORT_CODES, next_sort, sort_rows
 from rustnet.view.state import DETAILS, HELP, OVERVIEW, Group, ViewState
+
 from tests.tui.records import conn, sample
 
 
@@ -145,8 +146,12 @@ def test_filter_mode_updates_per_keystroke_and_arrows_move() -> None:
 
 
 def test_copy_requests_the_remote_endpoint() -> None:
-    s = make([conn(1, dst="2001:db8::1", dport=443), conn(2, local_side="dst", src="198.51.100.7", sport=5555,
-                                                           bytes=1)])
+    s = make(
+        [
+            conn(1, dst="2001:db8::1", dport=443),
+            conn(2, local_side="dst", src="198.51.100.7", sport=5555, bytes=1),
+        ]
+    )
     press(s, "c")
     assert s.copy_request == "[2001:db8::1]:443"
     press(s, "j", "c")
@@ -214,7 +219,27 @@ def test_columns_drop_by_priority_and_resize() -> None:
 
 def test_help_is_generated_from_the_keymap() -> None:
     text = "\n".join(f"{k} {v}" for k, v in keys.help_lines())
-    for needed in ("q", "Ctrl+C", "Tab", "↑ k", "↓ j", "PgUp", "PgDn", "Home g", "End G", "Enter", "Esc", "c",
-                   "/", "p", "a", "t", "s", "S", "<", ">"):
+    for needed in (
+        "q",
+        "Ctrl+C",
+        "Tab",
+        "↑ k",
+        "↓ j",
+        "PgUp",
+        "PgDn",
+        "Home g",
+        "End G",
+        "Enter",
+        "Esc",
+        "c",
+        "/",
+        "p",
+        "a",
+        "t",
+        "s",
+        "S",
+        "<",
+        ">",
+    ):
         assert needed in text
     assert len(keys.help_lines()) == len({id(a) for a in keys.KEYMAP.values()})

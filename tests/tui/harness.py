@@ -18,8 +18,19 @@ import pyte
 
 RN_VIEW = str(Path(sys.executable).parent / "rn-view")
 
-KEYS = {"up": b"\x1b[A", "down": b"\x1b[B", "enter": b"\r", "esc": b"\x1b", "tab": b"\t", "btab": b"\x1b[Z",
-        "pgdn": b"\x1b[6~", "pgup": b"\x1b[5~", "home": b"\x1b[H", "end": b"\x1b[F", "ctrl-c": b"\x03"}
+KEYS = {
+    "up": b"\x1b[A",
+    "down": b"\x1b[B",
+    "enter": b"\r",
+    "esc": b"\x1b",
+    "tab": b"\t",
+    "btab": b"\x1b[Z",
+    "pgdn": b"\x1b[6~",
+    "pgup": b"\x1b[5~",
+    "home": b"\x1b[H",
+    "end": b"\x1b[F",
+    "ctrl-c": b"\x03",
+}
 
 
 def set_size(fd: int, cols: int, rows: int) -> None:
@@ -29,18 +40,32 @@ def set_size(fd: int, cols: int, rows: int) -> None:
 class PtyView:
     """rn-view on a pty; ``stdin_data`` makes its stdin a pipe carrying those bytes."""
 
-    def __init__(self, args: list[str], cols: int = 100, rows: int = 30, stdin_data: bytes | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cols: int = 100,
+        rows: int = 30,
+        stdin_data: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.cols, self.rows = cols, rows
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
         self.status: int | None = None
-        full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TMUX", "DISPLAY",
-                                                                     "WAYLAND_DISPLAY")}
+        full_env = {
+            k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TMUX", "DISPLAY", "WAYLAND_DISPLAY")
+        }
         # Our pty does not answer blessed's start-up queries: do not wait 5 s for them.
-        full_env.update({"TERM": "xterm-256color", "BLESSED_QUERY_TIMEOUT_SECONDS": "0.05", "ESCDELAY": "25",
-                         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+        full_env.update(
+            {
+                "TERM": "xterm-256color",
+                "BLESSED_QUERY_TIMEOUT_SECONDS": "0.05",
+                "ESCDELAY": "25",
+                "LANG": "C.UTF-8",
+                "LC_ALL": "C.UTF-8",
+            }
+        )
         full_env.update(env or {})
         pipe_r = pipe_w = -1
         if stdin_data is not None:

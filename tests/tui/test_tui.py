@@ -19,8 +19,9 @@ pytestmark = pytest.mark.tui
 @pytest.fixture()
 def recording(tmp_path: Path) -> str:
     path = str(tmp_path / "session.rn")
-    write_stream(path, sample() + [conn(100 + i, bytes=10 + i, sni=f"filler{i}.test", app="TLS")
-                                   for i in range(40)])
+    write_stream(
+        path, sample() + [conn(100 + i, bytes=10 + i, sni=f"filler{i}.test", app="TLS") for i in range(40)]
+    )
     return path
 
 
@@ -99,8 +100,13 @@ def test_hostile_host_and_sni_are_shown_escaped(tmp_path: Path, views: list[PtyV
     # Distinct markers (X, EVIL) after each sequence: blessed's own start-up queries use some of them.
     evil_host = "evil\x1b]0;pwned\x07\x1b[6nX\x1b[2J.example"
     evil_sni = "\u202etxt.exe\x9b1;1H\x1bP+qEVIL\x1b\\"
-    write_stream(path, [conn(1, app="HTTP", http_host=evil_host, bytes=100),
-                        conn(2, app="TLS", sni=evil_sni, bytes=50, process="\x1b[31mred")])
+    write_stream(
+        path,
+        [
+            conn(1, app="HTTP", http_host=evil_host, bytes=100),
+            conn(2, app="TLS", sni=evil_sni, bytes=50, process="\x1b[31mred"),
+        ],
+    )
     v = start(views, path, cols=160, rows=30)
     screen = v.wait_for("evil\\x1b]0;pwned")
     assert "\\u202etxt.exe\\x9b1;1H" in screen and "\\x1b[31mred" in screen
@@ -111,8 +117,15 @@ def test_hostile_host_and_sni_are_shown_escaped(tmp_path: Path, views: list[PtyV
     v.send("q", "q")
     assert v.wait_exit() == 0
     raw = bytes(v.raw)
-    for bad in (b"\x1b]0;pwned", b"\x1b[6nX", b"\x1b[2J", "\u202e".encode(), "\x9b".encode(), b"\x1bP+qEVIL",
-                b"\x1b[31mred"):
+    for bad in (
+        b"\x1b]0;pwned",
+        b"\x1b[6nX",
+        b"\x1b[2J",
+        "\u202e".encode(),
+        "\x9b".encode(),
+        b"\x1bP+qEVIL",
+        b"\x1b[31mred",
+    ):
         assert bad not in raw, bad
     assert v.screen.title == ""
 
@@ -127,6 +140,7 @@ def test_ctrl_c_quits_at_once_and_restores(recording: str, views: list[PtyView])
 
 def test_sigterm_restores_the_terminal(recording: str, views: list[PtyView]) -> None:
     import os
+
     v = start(views, recording)
     v.wait_for("github.com")
     os.kill(v.pid, signal.SIGTERM)

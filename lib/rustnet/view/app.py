@@ -116,6 +116,7 @@ class App:
         os.environ.setdefault("BLESSED_QUERY_TIMEOUT_SECONDS", "1")
         try:
             import blessed
+
             # Cursor addressing is needed even without colour: colour is dropped in the Theme.
             term = blessed.Terminal()
         finally:

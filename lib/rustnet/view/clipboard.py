@@ -42,8 +42,14 @@ def system_copy(text: str) -> str | None:
         if shutil.which(argv[0]) is None:
             continue
         try:
-            proc = subprocess.run(argv, input=text.encode("utf-8"), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=2, check=False)
+            proc = subprocess.run(
+                argv,
+                input=text.encode("utf-8"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=2,
+                check=False,
+            )
         except (OSError, subprocess.SubprocessError):
             continue
         if proc.returncode == 0:

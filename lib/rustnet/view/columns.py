@@ -70,25 +70,66 @@ def _ip_key(row: Row, side: str) -> tuple[int, str, int]:
 
 COLUMNS: Final[tuple[Column, ...]] = (
     Column("process", "Process", 4, 12, 8, 1, False, _process, _process_key, False),
-    Column("local", "Local", 6, 16, 10, 0, False, lambda r: _side(r, r.local),
-           lambda r: _ip_key(r, r.local), False),
-    Column("remote", "Remote", 1, 20, 12, 3, False, lambda r: _side(r, r.remote),
-           lambda r: _ip_key(r, r.remote), False),
-    Column("service", "Service", 7, 7, 5, 0, False, lambda r: safe(r.rec.get("service")) or "",
-           lambda r: text(r.rec.get("service")).lower(), False),
+    Column(
+        "local",
+        "Local",
+        6,
+        16,
+        10,
+        0,
+        False,
+        lambda r: _side(r, r.local),
+        lambda r: _ip_key(r, r.local),
+        False,
+    ),
+    Column(
+        "remote",
+        "Remote",
+        1,
+        20,
+        12,
+        3,
+        False,
+        lambda r: _side(r, r.remote),
+        lambda r: _ip_key(r, r.remote),
+        False,
+    ),
+    Column(
+        "service",
+        "Service",
+        7,
+        7,
+        5,
+        0,
+        False,
+        lambda r: safe(r.rec.get("service")) or "",
+        lambda r: text(r.rec.get("service")).lower(),
+        False,
+    ),
     Column("app", "Proto/App", 3, 18, 8, 4, False, _app, lambda r: _app(r).lower(), False),
-    Column("state", "State", 2, 14, 6, 0, False, lambda r: safe(r.state),
-           lambda r: r.state, False),
+    Column("state", "State", 2, 14, 6, 0, False, lambda r: safe(r.state), lambda r: r.state, False),
     Column("rx", "Rx", 5, 7, 6, 0, True, lambda r: human_rate(r.rate_rx), lambda r: r.rate_rx, True),
     Column("tx", "Tx", 5, 7, 6, 0, True, lambda r: human_rate(r.rate_tx), lambda r: r.rate_tx, True),
-    Column("total", "Total", 8, 7, 5, 0, True, lambda r: human_bytes(r.rec.get("bytes")),
-           lambda r: num(r.rec.get("bytes")), True),
+    Column(
+        "total",
+        "Total",
+        8,
+        7,
+        5,
+        0,
+        True,
+        lambda r: human_bytes(r.rec.get("bytes")),
+        lambda r: num(r.rec.get("bytes")),
+        True,
+    ),
 )
 COLUMN_INDEX: Final = {c.code: i for i, c in enumerate(COLUMNS)}
 GAP: Final = 1  # cells between columns
 
 
-def layout(total: int, adjust: dict[str, int], hidden: frozenset[str] = frozenset()) -> list[tuple[Column, int]]:
+def layout(
+    total: int, adjust: dict[str, int], hidden: frozenset[str] = frozenset()
+) -> list[tuple[Column, int]]:
     """Columns that fit in ``total`` cells with their widths (user adjustments applied).
 
     The highest priority number drops first; spare cells go to flexible columns.

@@ -23,19 +23,52 @@ SEP: Final = "\x00"  # between fields in the searchable text; fuzzy matches neve
 
 # Every field a plain word searches (DPI data included); lists are joined.
 HAY_FIELDS: Final = (
-    "proto", "src", "sport", "dst", "dport", "state", "app", "service", "process", "pid", "cmdline", "user",
-    "sni", "alpn", "tls_version", "http_host", "http_method", "http_path", "http_user_agent", "dns_query",
-    "dns_queries", "dns_qtype", "dns_rcode", "dns_answers", "ssh_client", "ssh_server", "quic_version",
-    "hostname_src", "hostname_dst", "vlan",
+    "proto",
+    "src",
+    "sport",
+    "dst",
+    "dport",
+    "state",
+    "app",
+    "service",
+    "process",
+    "pid",
+    "cmdline",
+    "user",
+    "sni",
+    "alpn",
+    "tls_version",
+    "http_host",
+    "http_method",
+    "http_path",
+    "http_user_agent",
+    "dns_query",
+    "dns_queries",
+    "dns_qtype",
+    "dns_rcode",
+    "dns_answers",
+    "ssh_client",
+    "ssh_server",
+    "quic_version",
+    "hostname_src",
+    "hostname_dst",
+    "vlan",
 )
+
+
+_HAY_SET: Final = frozenset(HAY_FIELDS)
 
 
 def haystack(row: Row) -> str:
     """Lower-cased searchable text of a row, cached until the row changes."""
     hay = row.hay
     if hay is None:
-        rec = row.rec
-        hay = SEP.join(text(rec.get(k)) for k in HAY_FIELDS).lower()
+        # One pass over the record (not one lookup per field): this runs for every row on
+        # the first keystroke after the data changed.
+        parts = [
+            v if type(v) is str else text(v) for k, v in row.rec.items() if k in _HAY_SET and v is not None
+        ]
+        hay = SEP.join(parts).lower()
         row.hay = hay
     return hay
 
@@ -44,6 +77,7 @@ def _values(*keys: str) -> Callable[[Row], Iterable[str]]:
     def get(row: Row) -> Iterable[str]:
         rec = row.rec
         return [text(rec.get(k)) for k in keys]
+
     return get
 
 
@@ -64,21 +98,29 @@ class Keyword:
     values: Callable[[Row], Iterable[str]]
 
 
-KEYWORDS: Final[dict[str, Keyword]] = {k.code: k for k in (
-    Keyword("port", "either port contains the value (port:44 matches 443, 8443)", _values("sport", "dport")),
-    Keyword("sport", "source (originator) port contains the value", _values("sport")),
-    Keyword("dport", "destination (responder) port contains the value", _values("dport")),
-    Keyword("src", "source address or its hostname", _values("src", "hostname_src")),
-    Keyword("dst", "destination / remote address or its hostname", _remote_values),
-    Keyword("sni", "TLS / QUIC server name (SNI)", _values("sni")),
-    Keyword("host", "HTTP Host, SNI, DNS name or a learned hostname",
-            _values("http_host", "sni", "dns_query", "dns_queries", "hostname_src", "hostname_dst")),
-    Keyword("process", "owning process name (or pid)", _values("process", "pid")),
-    Keyword("state", "protocol state (state:fin_wait matches FIN_WAIT1 and FIN_WAIT2)", _values("state")),
-    Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto")),
-    Keyword("app", "detected application protocol: http, tls, dns, quic, ssh ...", _values("app")),
-    Keyword("service", "well-known service name of the responder port", _values("service")),
-)}
+KEYWORDS: Final[dict[str, Keyword]] = {
+    k.code: k
+    for k in (
+        Keyword(
+            "port", "either port contains the value (port:44 matches 443, 8443)", _values("sport", "dport")
+        ),
+        Keyword("sport", "source (originator) port contains the value", _values("sport")),
+        Keyword("dport", "destination (responder) port contains the value", _values("dport")),
+        Keyword("src", "source address or its hostname", _values("src", "hostname_src")),
+        Keyword("dst", "destination / remote address or its hostname", _remote_values),
+        Keyword("sni", "TLS / QUIC server name (SNI)", _values("sni")),
+        Keyword(
+            "host",
+            "HTTP Host, SNI, DNS name or a learned hostname",
+            _values("http_host", "sni", "dns_query", "dns_queries", "hostname_src", "hostname_dst"),
+        ),
+        Keyword("process", "owning process name (or pid)", _values("process", "pid")),
+        Keyword("state", "protocol state (state:fin_wait matches FIN_WAIT1 and FIN_WAIT2)", _values("state")),
+        Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto")),
+        Keyword("app", "detected application protocol: http, tls, dns, quic, ssh ...", _values("app")),
+        Keyword("service", "well-known service name of the responder port", _values("service")),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -92,8 +134,14 @@ class Term:
 
     def keyword_match(self, row: Row) -> bool:
         assert self.keyword is not None
-        v = self.value
-        return any(v in s.lower() for s in self.keyword.values(row))
+        kw = row.kw
+        if kw is None:
+            kw = row.kw = {}
+        code = self.keyword.code
+        hay = kw.get(code)
+        if hay is None:
+            hay = kw[code] = SEP.join(self.keyword.values(row)).lower()
+        return self.value in hay
 
 
 def _fuzzy_pattern(word: str) -> re.Pattern[str]:
@@ -181,19 +229,46 @@ class Filter:
                 total += s
         return total
 
+    def select(self, rows: Iterable[Row]) -> list[tuple[int, Row]]:
+        """(rank, row) for the rows that pass, in input order."""
+        score = self.score
+        out: list[tuple[int, Row]] = []
+        for row in rows:
+            s = score(row)
+            if s >= 0:
+                out.append((s, row))
+        return out
+
+    def rank(self, scored: list[tuple[int, Row]]) -> list[Row]:
+        """Best fuzzy rank first; stable, so the input (sort) order breaks ties."""
+        if self.ranked:
+            scored = sorted(scored, key=lambda sr: -sr[0])
+        return [r for _, r in scored]
+
     def apply(self, rows: Iterable[Row]) -> list[Row]:
         """Rows that pass, best fuzzy rank first (stable: the input order breaks ties)."""
         if not self.terms:
             return list(rows)
-        scored: list[tuple[int, Row]] = []
-        score = self.score
-        for row in rows:
-            s = score(row)
-            if s >= 0:
-                scored.append((s, row))
-        if self.ranked:
-            scored.sort(key=lambda sr: -sr[0])
-        return [r for _, r in scored]
+        return self.rank(self.select(rows))
+
+    def narrows(self, older: Filter) -> bool:
+        """True when every row this filter keeps also passed ``older`` (typing one more letter).
+
+        Then only the rows ``older`` kept need testing: the common case while typing.
+        """
+        if not older.terms or len(self.terms) < len(older.terms):
+            return False
+        for new, old in zip(self.terms, older.terms, strict=False):
+            if new == old:
+                continue
+            if (
+                new.negate
+                or old.negate
+                or new.keyword is not old.keyword
+                or not new.value.startswith(old.value)
+            ):
+                return False
+        return True
 
 
 def help_lines() -> list[tuple[str, str]]:

@@ -113,21 +113,51 @@ RESET = Action("reset column widths", lambda s: s.reset_columns())
 INTERRUPT = Action("quit at once", _interrupt)
 
 KEYMAP: Final[dict[str, Action]] = {
-    "q": QUIT, "^C": INTERRUPT,
-    "KEY_TAB": NEXT_TAB, "KEY_BTAB": PREV_TAB, "1": Action("Overview tab", _tab(0)),
-    "2": Action("Details tab", _tab(1)), "3": Action("Help tab", _tab(2)),
-    "KEY_UP": UP, "k": UP, "KEY_DOWN": DOWN, "j": DOWN,
-    "KEY_PGUP": PAGE_UP, "KEY_PGDOWN": PAGE_DOWN,
-    "KEY_HOME": HOME, "g": HOME, "KEY_END": END, "G": END,
-    "KEY_ENTER": ENTER, "KEY_ESCAPE": ESCAPE,
-    "c": COPY, "h": HELP_ACTION, "/": FILTER,
-    "s": SORT, "S": REVERSE, "p": PAUSE, "a": GROUP, "t": CLOSED,
-    "[": FOCUS_PREV, "]": FOCUS_NEXT, "<": NARROW, ">": WIDEN, "=": RESET,
+    "q": QUIT,
+    "^C": INTERRUPT,
+    "KEY_TAB": NEXT_TAB,
+    "KEY_BTAB": PREV_TAB,
+    "1": Action("Overview tab", _tab(0)),
+    "2": Action("Details tab", _tab(1)),
+    "3": Action("Help tab", _tab(2)),
+    "KEY_UP": UP,
+    "k": UP,
+    "KEY_DOWN": DOWN,
+    "j": DOWN,
+    "KEY_PGUP": PAGE_UP,
+    "KEY_PGDOWN": PAGE_DOWN,
+    "KEY_HOME": HOME,
+    "g": HOME,
+    "KEY_END": END,
+    "G": END,
+    "KEY_ENTER": ENTER,
+    "KEY_ESCAPE": ESCAPE,
+    "c": COPY,
+    "h": HELP_ACTION,
+    "/": FILTER,
+    "s": SORT,
+    "S": REVERSE,
+    "p": PAUSE,
+    "a": GROUP,
+    "t": CLOSED,
+    "[": FOCUS_PREV,
+    "]": FOCUS_NEXT,
+    "<": NARROW,
+    ">": WIDEN,
+    "=": RESET,
 }
 
 KEY_LABELS: Final = {
-    "KEY_UP": "↑", "KEY_DOWN": "↓", "KEY_PGUP": "PgUp", "KEY_PGDOWN": "PgDn", "KEY_HOME": "Home",
-    "KEY_END": "End", "KEY_ENTER": "Enter", "KEY_ESCAPE": "Esc", "KEY_TAB": "Tab", "KEY_BTAB": "Shift+Tab",
+    "KEY_UP": "↑",
+    "KEY_DOWN": "↓",
+    "KEY_PGUP": "PgUp",
+    "KEY_PGDOWN": "PgDn",
+    "KEY_HOME": "Home",
+    "KEY_END": "End",
+    "KEY_ENTER": "Enter",
+    "KEY_ESCAPE": "Esc",
+    "KEY_TAB": "Tab",
+    "KEY_BTAB": "Shift+Tab",
     "^C": "Ctrl+C",
 }
 
@@ -171,7 +201,11 @@ def handle(state: ViewState, key: str) -> bool:
     return True
 
 
-FILTER_HELP: Final = (("Enter", "keep the filter"), ("Esc", "clear it"), ("↑↓ PgUp PgDn", "move while typing"))
+FILTER_HELP: Final = (
+    ("Enter", "keep the filter"),
+    ("Esc", "clear it"),
+    ("↑↓ PgUp PgDn", "move while typing"),
+)
 
 
 def filter_key(state: ViewState, key: str) -> bool:

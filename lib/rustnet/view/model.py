@@ -23,12 +23,25 @@ MAX_STATE_HISTORY: Final = 32
 MAX_MESSAGES: Final = 50
 
 # States shown as closing / half-open / established (colours) and as quiet (dimmed).
-ESTABLISHED_STATES: Final = frozenset({"ESTABLISHED", "QUIC_CONNECTED", "UDP_ACTIVE", "DNS_RESPONSE",
-                                       "ECHO_REPLY", "ARP_REPLY"})
-HALF_OPEN_STATES: Final = frozenset({"SYN_SENT", "SYN_RECV", "QUIC_INITIAL", "QUIC_HANDSHAKE", "DNS_QUERY",
-                                     "ECHO_REQUEST", "ARP_REQUEST"})
-CLOSING_STATES: Final = frozenset({"FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSING",
-                                   "CLOSED", "QUIC_DRAINING", "QUIC_CLOSED"})
+ESTABLISHED_STATES: Final = frozenset(
+    {"ESTABLISHED", "QUIC_CONNECTED", "UDP_ACTIVE", "DNS_RESPONSE", "ECHO_REPLY", "ARP_REPLY"}
+)
+HALF_OPEN_STATES: Final = frozenset(
+    {"SYN_SENT", "SYN_RECV", "QUIC_INITIAL", "QUIC_HANDSHAKE", "DNS_QUERY", "ECHO_REQUEST", "ARP_REQUEST"}
+)
+CLOSING_STATES: Final = frozenset(
+    {
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "TIME_WAIT",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "CLOSING",
+        "CLOSED",
+        "QUIC_DRAINING",
+        "QUIC_CLOSED",
+    }
+)
 QUIET_STATES: Final = frozenset({"UDP_IDLE", "UDP_STALE"})
 STALE_AFTER: Final = 60.0  # seconds without packets before a row is dimmed
 
@@ -76,7 +89,7 @@ def is_loopback(addr: Any) -> bool:
 class Row:
     """One connection: its latest record plus what the viewer derives from it."""
 
-    __slots__ = ("id", "rec", "seq", "final_seq", "hay", "states")
+    __slots__ = ("id", "rec", "seq", "final_seq", "hay", "kw", "states")
 
     def __init__(self, cid: Any, rec: dict[str, Any], seq: int) -> None:
         self.id = cid
@@ -84,6 +97,7 @@ class Row:
         self.seq = seq
         self.final_seq = -1  # sequence number of the final record, -1 while open
         self.hay: str | None = None  # lower-cased searchable text, built lazily by the filter
+        self.kw: dict[str, str] | None = None  # lower-cased text per filter keyword, built lazily
         self.states: list[tuple[float, str]] = []
 
     def snapshot(self) -> Row:
@@ -91,6 +105,7 @@ class Row:
         r = Row(self.id, self.rec, self.seq)
         r.final_seq = self.final_seq
         r.hay = self.hay
+        r.kw = self.kw
         r.states = list(self.states)
         return r
 
@@ -178,6 +193,8 @@ class ConnTable:
         self.joiner = joiner
         self.input_done = False
         self.damage: str | None = None
+        self._counts: dict[str, int] = {}
+        self._counts_version = -1
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -238,6 +255,7 @@ class ConnTable:
             row.rec = rec
             row.seq = self.seq
             row.hay = None
+            row.kw = None
         state = rec.get("state")
         if isinstance(state, str) and (not row.states or row.states[-1][1] != state):
             row.states.append((num(rec.get("last_seen")), state))
@@ -285,7 +303,13 @@ class ConnTable:
         return last > 0 and self.clock - last > STALE_AFTER
 
     def counts(self) -> dict[str, int]:
-        """Open connections by protocol, plus history."""
+        """Open connections by protocol, plus history (cached until the table changes)."""
+        if self._counts_version != self.version:
+            self._counts = self._count()
+            self._counts_version = self.version
+        return dict(self._counts)
+
+    def _count(self) -> dict[str, int]:
         out: dict[str, int] = {}
         hist = 0
         for row in self.rows.values():

@@ -20,7 +20,7 @@ from rustnet.view import filter as filt
 from rustnet.view import keys
 from rustnet.view.columns import Column, endpoint, layout
 from rustnet.view.model import CLOSING_STATES, ESTABLISHED_STATES, HALF_OPEN_STATES, Row, num, text
-from rustnet.view.state import DETAILS, HELP, OVERVIEW, TABS, Group, ViewState
+from rustnet.view.state import DETAILS, OVERVIEW, TABS, Group, ViewState
 from rustnet.view.text import fit, human_bytes, human_rate, safe, width
 
 MIN_ROWS: Final = 1
@@ -50,10 +50,21 @@ class Theme:
     @classmethod
     def from_terminal(cls, term: Any, color: bool = True) -> Theme:
         """Styles from a blessed Terminal; without colour only bold/reverse/dim/underline."""
-        t = cls(normal=str(term.normal), bold=str(term.bold), reverse=str(term.reverse), dim=str(term.dim),
-                underline=str(term.underline), clear_eol=str(term.clear_eol) or "\x1b[K")
+        t = cls(
+            normal=str(term.normal),
+            bold=str(term.bold),
+            reverse=str(term.reverse),
+            dim=str(term.dim),
+            underline=str(term.underline),
+            clear_eol=str(term.clear_eol) or "\x1b[K",
+        )
         if color:
-            t.green, t.yellow, t.red, t.cyan = str(term.green), str(term.yellow), str(term.red), str(term.cyan)
+            t.green, t.yellow, t.red, t.cyan = (
+                str(term.green),
+                str(term.yellow),
+                str(term.red),
+                str(term.cyan),
+            )
             t.bar = str(term.black_on_cyan)
         else:
             t.bar = str(term.reverse)
@@ -124,7 +135,7 @@ def status_text(state: ViewState) -> str:
         parts.append(f"{t.packets_per_s:,.0f} pkt/s")
     drops = t.dropped + t.ifdropped
     parts.append(f"drops {drops:,}" + ("!" if drops else ""))
-    shown = sum(1 for e in state.entries() if isinstance(e, Row))
+    shown = state.shown_rows()
     conns = f"{total:,} conns" + (f" ({by_proto})" if by_proto else "")
     if state.filter:
         conns += f", {shown:,} shown"
@@ -149,7 +160,7 @@ def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         prompt = "/" + safe(state.filter_input)
         help_txt = "  " + "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP)
         avail = w - 1
-        shown = prompt if width(prompt) <= avail else "…" + prompt[-(avail - 1):]
+        shown = prompt if width(prompt) <= avail else "…" + prompt[-(avail - 1) :]
         line = th.bold + shown + th.normal + th.reverse + " " + th.normal
         rest = w - width(shown) - 1
         if rest > 0:
@@ -208,7 +219,11 @@ def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
 
 
 def _row_line(state: ViewState, row: Row, cols: list[tuple[Column, int]], selected: bool, th: Theme) -> str:
-    base = th.reverse if selected else (th.dim if state.table.is_stale(row) or state.table.in_history(row) else "")
+    base = (
+        th.reverse
+        if selected
+        else (th.dim if state.table.is_stale(row) or state.table.in_history(row) else "")
+    )
     out = [base]
     for i, (c, cw) in enumerate(cols):
         if i:
@@ -228,19 +243,66 @@ def _group_line(g: Group, w: int, selected: bool, th: Theme) -> str:
     total = sum(num(r.rec.get("bytes")) for r in g.rows)
     mark = "▸" if g.collapsed else "▾"
     label = f"{mark} {safe(g.name)}  {len(g.rows)} conn{'s' if len(g.rows) != 1 else ''}"
-    rates = " ".join(x for x in (f"rx {human_rate(rx)}" if rx else "", f"tx {human_rate(tx)}" if tx else "",
-                                 f"total {human_bytes(total)}") if x)
+    rates = " ".join(
+        x
+        for x in (
+            f"rx {human_rate(rx)}" if rx else "",
+            f"tx {human_rate(tx)}" if tx else "",
+            f"total {human_bytes(total)}",
+        )
+        if x
+    )
     style = th.reverse if selected else th.cyan + th.bold
     return style + fit(f"{label}  {rates}", w) + th.normal
 
 
 # --- details ---------------------------------------------------------------------------
 DETAIL_ORDER: Final = (
-    "id", "proto", "state", "src", "sport", "hostname_src", "dst", "dport", "hostname_dst", "local_side", "service",
-    "app", "process", "pid", "user", "cmdline", "sni", "alpn", "tls_version", "http_host", "http_method",
-    "http_path", "http_user_agent", "dns_query", "dns_queries", "dns_qtype", "dns_rcode", "dns_answers",
-    "ssh_client", "ssh_server", "quic_version", "quic_close", "packets", "packets_src", "packets_dst", "bytes",
-    "bytes_src", "bytes_dst", "rate_src", "rate_dst", "rtt", "retransmits", "first_seen", "last_seen", "vlan",
+    "id",
+    "proto",
+    "state",
+    "src",
+    "sport",
+    "hostname_src",
+    "dst",
+    "dport",
+    "hostname_dst",
+    "local_side",
+    "service",
+    "app",
+    "process",
+    "pid",
+    "user",
+    "cmdline",
+    "sni",
+    "alpn",
+    "tls_version",
+    "http_host",
+    "http_method",
+    "http_path",
+    "http_user_agent",
+    "dns_query",
+    "dns_queries",
+    "dns_qtype",
+    "dns_rcode",
+    "dns_answers",
+    "ssh_client",
+    "ssh_server",
+    "quic_version",
+    "quic_close",
+    "packets",
+    "packets_src",
+    "packets_dst",
+    "bytes",
+    "bytes_src",
+    "bytes_dst",
+    "rate_src",
+    "rate_dst",
+    "rtt",
+    "retransmits",
+    "first_seen",
+    "last_seen",
+    "vlan",
     "final",
 )
 
@@ -275,14 +337,18 @@ def details_lines(state: ViewState) -> list[tuple[str, str]]:
     if first and last >= first:
         out.append(("duration", f"{last - first:.3f} s"))
     keys_in_order = [k for k in DETAIL_ORDER if rec.get(k) is not None]
-    keys_in_order += sorted((k for k in rec if k not in DETAIL_ORDER and k != "t" and rec[k] is not None), key=text)
+    keys_in_order += sorted(
+        (k for k in rec if k not in DETAIL_ORDER and k != "t" and rec[k] is not None), key=text
+    )
     for k in keys_in_order:
         out.append((safe(k), _fmt_value(k, rec[k])))
     if row.states:
         out.append(("", ""))
         out.append(("history", f"{len(row.states)} state{'s' if len(row.states) != 1 else ''}"))
         for ts, st in row.states:
-            when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int((ts % 1) * 1000):03d}" if ts else "?"
+            when = (
+                time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int((ts % 1) * 1000):03d}" if ts else "?"
+            )
             out.append(("", f"{when}  {safe(st)}"))
     return out
 
@@ -296,7 +362,7 @@ def _details(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     for k, v in items:
         lines.append(th.bold + fit(k, label_w) + th.normal + fit(v, w - label_w))
     state.details_scroll = max(0, min(state.details_scroll, len(lines) - h))
-    return lines[state.details_scroll:state.details_scroll + h]
+    return lines[state.details_scroll : state.details_scroll + h]
 
 
 # --- help ------------------------------------------------------------------------------
@@ -319,4 +385,4 @@ def _help(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         else:
             lines.append(th.cyan + fit(k, key_w) + th.normal + fit(v, w - key_w))
     state.details_scroll = max(0, min(state.details_scroll, len(lines) - h))
-    return lines[state.details_scroll:state.details_scroll + h]
+    return lines[state.details_scroll : state.details_scroll + h]

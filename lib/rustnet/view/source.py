@@ -29,8 +29,13 @@ from rustnet.stream import Record, RecordReader
 from rustnet.stream.records import CONN, HEADER, PACKET, SUMMARY, WARNING
 from rustnet.stream.stage import Chain, Stage
 
-PCAP_MAGICS: Final = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
-                      b"\x0a\x0d\x0d\x0a")
+PCAP_MAGICS: Final = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+)
 MAX_PENDING: Final = 200_000  # paced records held before reading further
 READ_SIZE: Final = 1 << 18
 
@@ -79,8 +84,10 @@ class Completer:
         try:
             if first == PACKET:
                 from rustnet.dissect.engine import Dissector
+
                 stages.append(Dissector(dpi=self.dpi))
             from rustnet.track.table import Tracker
+
             stages.append(Tracker())
         except Exception as exc:  # a missing or broken stage becomes a message, not a crash
             self.problem = f"cannot complete the pipeline in-process ({type(exc).__name__}: {exc})"
@@ -163,8 +170,14 @@ class Pacer:
 class Source:
     """The viewer's inputs in order, as batches of records ready for the table."""
 
-    def __init__(self, paths: list[str], stdin_fd: int | None = 0, read_file: str | None = None,
-                 speed: float | None = None, dpi: bool = True) -> None:
+    def __init__(
+        self,
+        paths: list[str],
+        stdin_fd: int | None = 0,
+        read_file: str | None = None,
+        speed: float | None = None,
+        dpi: bool = True,
+    ) -> None:
         self.paths = list(paths) or (["-"] if read_file is None else [])
         self.read_file = read_file
         self.stdin_fd = stdin_fd
@@ -209,8 +222,12 @@ class Source:
         if name.startswith("capture:"):
             path = name.removeprefix("capture:")
             if is_capture_file(path):
-                self.child = subprocess.Popen([*_capture_command(), "-r", path], stdin=subprocess.DEVNULL,
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.child = subprocess.Popen(
+                    [*_capture_command(), "-r", path],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
                 assert self.child.stdout is not None
                 return self.child.stdout.fileno()
             name = path

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rustnet.view.columns import COLUMN_INDEX, COLUMNS
-from rustnet.view.filter import Filter
+from rustnet.view.filter import Filter, haystack
 from rustnet.view.model import ConnTable, Row
 from rustnet.view.sort import DEFAULT_SORT, next_sort, sort_rows
 
@@ -73,12 +73,21 @@ class ViewState:
         self._entries_key: tuple[Any, ...] | None = None
         self._entries: list[Entry] = []
         self._index: dict[Any, int] = {}
+        self._shown = 0
+        # The last filter pass: (base list, its key, filter, [(rank, row)] in base order).
+        self._matched: tuple[list[Row], Any, Filter, list[tuple[int, Row]]] | None = None
 
     # --- the entry list -----------------------------------------------------------
     def base_rows(self) -> list[Row]:
         """Rows eligible to show (history and loopback rules), sorted; cached."""
-        key = (self.table.version if self._frozen is None else -1, self.sort_code, self.sort_reverse,
-               self.show_closed, self.hide_localhost, id(self._frozen))
+        key = (
+            self.table.version if self._frozen is None else -1,
+            self.sort_code,
+            self.sort_reverse,
+            self.show_closed,
+            self.hide_localhost,
+            id(self._frozen),
+        )
         if key != self._base_key:
             table = self.table
             rows: Any = self._frozen if self._frozen is not None else table.rows.values()
@@ -95,12 +104,30 @@ class ViewState:
         base = self.base_rows()
         key = (id(base), self._base_key, self.filter.query, self.grouped, tuple(sorted(self.collapsed)))
         if key != self._entries_key:
-            rows = self.filter.apply(base)
+            f = self.filter
+            if not f:
+                rows = list(base)
+                self._matched = None
+            else:
+                prev = self._matched
+                if prev is not None and prev[0] is base and prev[1] == self._base_key and f.narrows(prev[2]):
+                    candidates: Any = (r for _, r in prev[3])
+                else:
+                    candidates = base
+                scored = f.select(candidates)
+                self._matched = (base, self._base_key, f, scored)
+                rows = f.rank(scored)
+            self._shown = len(rows)
             self._entries = self._group(rows) if self.grouped else list(rows)
             self._index = {e.id: i for i, e in enumerate(self._entries)}
             self._entries_key = key
             self._follow_selection()
         return self._entries
+
+    def shown_rows(self) -> int:
+        """Connections passing the filter (group headers not counted)."""
+        self.entries()
+        return self._shown
 
     def _group(self, rows: list[Row]) -> list[Entry]:
         groups: dict[str, list[Row]] = {}
@@ -168,6 +195,10 @@ class ViewState:
     def start_filter(self) -> None:
         self.tab = OVERVIEW
         self.filter_input = self.filter.query
+        # Build the search text now, so the first keystroke only matches.
+        for row in self.base_rows():
+            if row.hay is None:
+                haystack(row)
 
     def set_filter(self, query: str) -> None:
         self.filter = Filter(query)

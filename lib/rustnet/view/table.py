@@ -28,10 +28,14 @@ def table_lines(state: ViewState, total_width: int | None = None) -> list[str]:
     else:
         columns = list(COLUMNS)
         cells = [[c.cell(r) for c in columns] for r in rows]
-        widths = [min(max([width(c.title)] + [width(row[i]) for row in cells]), MAX_CELL)
-                  for i, c in enumerate(columns)]
+        widths = [
+            min(max([width(c.title)] + [width(row[i]) for row in cells]), MAX_CELL)
+            for i, c in enumerate(columns)
+        ]
     sep = " " * GAP
     lines = [sep.join(fit(c.title, w, c.right) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for row in cells:
-        lines.append(sep.join(fit(v, w, c.right) for v, c, w in zip(row, columns, widths, strict=True)).rstrip())
+        lines.append(
+            sep.join(fit(v, w, c.right) for v, c, w in zip(row, columns, widths, strict=True)).rstrip()
+        )
     return lines

@@ -76,7 +76,7 @@ def fit(text: str, cells: int, right: bool = False) -> str:
     if text.isascii():
         n = len(text)
         if n > cells:
-            return text[:cells - 1] + ELLIPSIS
+            return text[: cells - 1] + ELLIPSIS
         pad = " " * (cells - n)
         return pad + text if right else text + pad
     w = width(text)
