@@ -183,7 +183,8 @@ def to_json_obj(rec: Record) -> dict[str, Any]:
         return {"t": tag, "fields": [v.hex() if isinstance(v, bytes) else v for v in rec[1:]]}
     obj: dict[str, Any] = dict(zip(fields, rec, strict=False))
     if tag == PACKET:
-        obj["data"] = rec[PKT_DATA].hex() if isinstance(rec[PKT_DATA], bytes) else rec[PKT_DATA]
+        data = rec[PKT_DATA] if len(rec) > PKT_DATA else None  # short when damaged upstream
+        obj["data"] = data.hex() if isinstance(data, bytes) else data
     elif tag == SUMMARY:
         obj["src"] = ip_text(obj.get("src"))
         obj["dst"] = ip_text(obj.get("dst"))

@@ -52,7 +52,10 @@ class RecordWriter:
         """Queue one record; writes a frame when the batch is full."""
         self._batch.append(rec)
         if type(rec) is list and rec[0] == PACKET:
-            self._batch_bytes += len(rec[PKT_DATA]) + 24
+            try:
+                self._batch_bytes += len(rec[PKT_DATA]) + 24
+            except (IndexError, TypeError):  # a damaged pkt record passed through: still written
+                self._batch_bytes += 64
         else:
             self._batch_bytes += 64
         if len(self._batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
