@@ -256,7 +256,7 @@ class RecordReader:
             return
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting ([[[[...)
             what = "truncated" if last else "invalid"
             self.damage = f"{self.name}: {what} JSON record on line {self._json_line}"
             return
