@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 from rustnet.enrich.names import HostNames, answer_addresses
 
 
@@ -35,3 +38,21 @@ def test_names_from_packets_are_escaped_and_bounded() -> None:
     for i in range(10):
         names.learn(f"10.0.1.{i}", "n")
     assert names.name_for("10.0.0.1") is None and names.name_for("10.0.1.9") == "n"
+
+
+def test_reverse_dns_is_off_by_default_and_never_blocks_when_on() -> None:
+    off = HostNames()
+    assert off.name_for("127.0.0.1") is None and off._queue is None  # no lookups, no threads
+    on = HostNames(reverse_dns=True)
+    t0 = time.perf_counter()
+    assert on.name_for("127.0.0.1") is None  # queued; the answer comes later
+    assert time.perf_counter() - t0 < 0.05
+    deadline = time.monotonic() + 10
+    name = None
+    while name is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        name = on.name_for("127.0.0.1")  # /etc/hosts: no traffic
+    assert name == socket.gethostbyaddr("127.0.0.1")[0]
+    on.learn("127.0.0.1", "learned.example")
+    assert on.name_for("127.0.0.1") == "learned.example"  # names seen on the wire win
+    assert on.name_for("") is None and on.name_for(None) is None

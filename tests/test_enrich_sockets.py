@@ -173,11 +173,11 @@ def test_owners_attribute_client_server_and_listener(use_diag: bool) -> None:
         assert server_side is not None and server_side["listening"] and server_side["pid"] == me
         assert owners.lookup("tcp", "127.0.0.1", 1, "127.0.0.1", 2) is None
         assert owners.lookup("udp", "127.0.0.1", cport, "127.0.0.1", port) is None
-        fresh = owners.take_fresh()
-        assert any(s["lport"] == port for s in fresh) and owners.take_fresh() == []
+        built = owners.built
+        assert built >= 3
         # A second poll with nothing new builds no new records and is cheap.
         owners.refresh()
-        assert owners.take_fresh() == []
+        assert owners.built == built
     finally:
         owners.close()
         for s in (lst, cli, acc):

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.stage import Enricher
 from rustnet.stream.records import make_header
@@ -249,3 +251,36 @@ def test_without_permission_it_degrades_to_the_user_and_warns_once(server: socke
     finally:
         acc.close()
         cli.close()
+
+
+record_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 70000), st.floats(allow_nan=True),
+                          st.text(max_size=20), st.binary(max_size=80),
+                          st.lists(st.text(max_size=8), max_size=3))
+hostile_record = st.one_of(
+    st.dictionaries(st.sampled_from(["t", "id", "proto", "src", "sport", "dst", "dport", "dns_query",
+                                     "dns_answers", "live", "linktype", "local", "lport", "remote", "rport",
+                                     "pid", "service", "hostname_dst"]), record_values, max_size=10),
+    st.lists(record_values, max_size=16).map(lambda x: ["pkt", *x]),
+    st.lists(record_values, max_size=16).map(lambda x: ["sum", *x]),
+    st.tuples(st.sampled_from([0, 1, 12, 108, 113, 276]), st.binary(max_size=90)).map(
+        lambda x: {"t": "hdr", "live": True, "linktype": x[0]}),
+    st.binary(max_size=90).map(lambda b: ["pkt", 1.0, len(b), b]),
+    st.fixed_dictionaries({"t": st.just("conn"), "proto": st.sampled_from(["tcp", "udp"]),
+                           "id": record_values,
+                           "src": st.sampled_from(["127.0.0.1", "::1", "10.0.0.1", "bad", ""]),
+                           "dst": st.sampled_from(["127.0.0.1", "::ffff:1.2.3.4", "x"]),
+                           "sport": record_values,
+                           "dport": st.integers(-1, 70000), "dns_query": record_values,
+                           "dns_answers": record_values}),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(hostile_record, max_size=12), st.booleans())
+def test_hostile_records_never_raise(recs: list[Any], processes: bool) -> None:
+    """Live header, so packets, summaries and connections go through the socket lookups too."""
+    enr = Enricher(processes=processes, watch_interval=0)
+    out = enr.process([make_header("x", 1, "x", True, 1, 0.0), *recs])
+    assert len(out) == len(recs) + 1
+    enr.tick(time.time())
+    enr.finish()

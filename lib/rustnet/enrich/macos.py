@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import deque
 from typing import Any
 
 import psutil
@@ -44,8 +45,8 @@ class PsutilSocketOwners:
         self.last_cost = 0.0
         self._last_end = 0.0
         self._socks: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._gone: list[tuple[float, dict[str, Any]]] = []
-        self._fresh: list[dict[str, Any]] = []
+        self._gone: deque[tuple[float, dict[str, Any]]] = deque()
+        self.built = 0               # sock records built (new sockets, newly known owners)
 
     def refresh(self, now: float | None = None) -> None:
         t0 = time.perf_counter()
@@ -67,7 +68,7 @@ class PsutilSocketOwners:
             if sock is None:
                 sock = self._make_sock(proto, c.laddr.ip, c.laddr.port, remote, rport, c.status, c.pid, wall)
                 self.joiner.add(sock)
-                self._fresh.append(sock)
+                self.built += 1
             seen[key] = sock
         mono = time.monotonic()
         for key, sock in self._socks.items():
@@ -75,7 +76,7 @@ class PsutilSocketOwners:
                 self._gone.append((mono, sock))
         self._socks = seen
         while self._gone and mono - self._gone[0][0] > self.linger:
-            self.joiner.remove(self._gone.pop(0)[1])
+            self.joiner.remove(self._gone.popleft()[1])
         self.refreshes += 1
         self.last_cost = time.perf_counter() - t0
         self._last_end = time.monotonic()
@@ -113,10 +114,6 @@ class PsutilSocketOwners:
 
     def absorb_watch(self, now: float | None = None) -> int:
         return 0  # no background watcher on this path
-
-    def take_fresh(self) -> list[dict[str, Any]]:
-        out, self._fresh = self._fresh, []
-        return out
 
     def close(self) -> None:
         return None

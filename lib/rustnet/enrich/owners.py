@@ -57,14 +57,14 @@ class SocketOwners:
         self.own_netns = socktab.netns_inode("self")
         self.host_netns = socktab.host_netns_inode()
         self._ns_names: dict[int, str] = {}
-        self.joiner = SocketJoiner(prefer_netns=self.netns_label(self.own_netns))
+        self.joiner = SocketJoiner(prefer_netns=self.netns_label(self.own_netns), max_sockets=max_sockets)
         self.procs = ProcessInfoCache()
         self._socks: dict[int, tuple[SockEntry, dict[str, Any]]] = {}
         self._inode_pid: dict[int, int] = {}
         self._unresolved: dict[int, float] = {}
         self._gone: deque[tuple[float, dict[str, Any]]] = deque()
         self._addr_cache: dict[str, str] = {}
-        self._fresh: list[dict[str, Any]] = []
+        self.built = 0               # sock records built (new sockets, newly known owners)
         self.denied = False          # some owner could not be read (for a one-time hint)
         self.refreshes = 0
         self.last_cost = 0.0         # seconds the last refresh took
@@ -141,7 +141,7 @@ class SocketOwners:
             self._socks[e.inode] = (e, sock)
             self._inode_pid[e.inode] = pid
             self.joiner.add(sock)
-            self._fresh.append(sock)
+            self.built += 1
         return len(finds)
 
     def close(self) -> None:
@@ -196,9 +196,7 @@ class SocketOwners:
             if prev is not None:
                 self.joiner.remove(prev[1])
             self.joiner.add(sock)
-            self._fresh.append(sock)
-            if len(self._fresh) > self.max_sockets:
-                del self._fresh[: len(self._fresh) // 2]
+            self.built += 1
         for inode, (_e, sock) in old.items():
             if inode not in new:
                 self._gone.append((mono, sock))
@@ -285,17 +283,12 @@ class SocketOwners:
             self.joiner.remove(prev[1])
         self._socks[e.inode] = (e, sock)
         self.joiner.add(sock)
-        self._fresh.append(sock)
+        self.built += 1
         return sock
 
     # --- results ----------------------------------------------------------------------------
     def lookup(self, proto: str, src: str, sport: int, dst: str, dport: int) -> dict[str, Any] | None:
         return self.joiner.lookup(proto, src, sport, dst, dport)
-
-    def take_fresh(self) -> list[dict[str, Any]]:
-        """The sock records built since the last call (new sockets and newly known owners)."""
-        out, self._fresh = self._fresh, []
-        return out
 
     def __len__(self) -> int:
         return len(self._socks)
