@@ -129,3 +129,16 @@ def test_stale_rows_by_state_and_idle_time() -> None:
     assert t.is_stale(t.rows[1])
     assert t.is_stale(t.rows[2])  # 100 s older than the newest timestamp in the stream
     assert not t.is_stale(t.rows[3])
+
+
+def test_end_reason_from_the_tracker_decides_history() -> None:
+    t = ConnTable()
+    t.ingest(
+        [
+            conn(1, final=True, end="timeout"),
+            conn(2, final=True, end="eof"),
+            conn(3, final=True, end="reused"),
+        ]
+    )
+    assert t.in_history(t.rows[1]) and t.in_history(t.rows[3])
+    assert not t.in_history(t.rows[2])

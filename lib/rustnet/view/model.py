@@ -5,9 +5,10 @@ Pure data, no terminal: :class:`ConnTable` ingests records (``conn``, ``stats``,
 latest record (the last record of an id is its state). Records are untrusted: every
 accessor here tolerates missing fields and wrong types.
 
-A connection whose ``final`` record arrived while other connections kept changing has
-expired in the tracker: it moves to *history* (shown with ``t``). Final records that
-end a recording are not history: a finished recording still shows what it ended with.
+A connection whose ``final`` record says it expired (``end``: timeout, evicted, reused;
+or, without ``end``, one that other updates followed) moves to *history* (shown with
+``t``). Final records that end a recording (``end: eof``) are not history: a finished
+recording still shows what it ended with.
 """
 
 from __future__ import annotations
@@ -293,8 +294,17 @@ class ConnTable:
             self.clock = ts
 
     def in_history(self, row: Row) -> bool:
-        """Expired while the stream went on (shown only with ``t``)."""
-        return row.final_seq >= 0 and row.final_seq < self.last_open_seq
+        """Expired while the stream went on (shown only with ``t``).
+
+        rn-track says why a connection ended (``end``: timeout, evicted, reused, eof); a
+        stream without that tells by order: a final record followed by other updates.
+        """
+        if row.final_seq < 0:
+            return False
+        end = row.rec.get("end")
+        if end is not None:
+            return end != "eof"
+        return row.final_seq < self.last_open_seq
 
     def is_stale(self, row: Row) -> bool:
         if row.state in QUIET_STATES:

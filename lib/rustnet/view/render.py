@@ -298,12 +298,15 @@ DETAIL_ORDER: Final = (
     "bytes_dst",
     "rate_src",
     "rate_dst",
+    "rtt_ms",
     "rtt",
     "retransmits",
+    "out_of_order",
     "first_seen",
     "last_seen",
     "vlan",
     "final",
+    "end",
 )
 
 
@@ -318,8 +321,8 @@ def _fmt_value(key: str, value: Any) -> str:
         return f"{human_rate(value) or '0 B/s'} ({value:,.0f} B/s)"
     if key.startswith("bytes") and isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,} ({human_bytes(value)})"
-    if key == "rtt" and isinstance(value, (int, float)):
-        return f"{value * 1000:.2f} ms"
+    if key in ("rtt", "rtt_ms") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value * (1000 if key == 'rtt' else 1):.2f} ms"
     return safe(value)
 
 

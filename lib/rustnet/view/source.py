@@ -137,9 +137,9 @@ class Pacer:
         for rec in recs:
             self.pending.append((record_time(rec), rec))
 
-    def _due_at(self, ts: float) -> float:
+    def _due_at(self, ts: float, now: float | None = None) -> float:
         if self._origin is None:
-            self._origin = (ts, time.monotonic())
+            self._origin = (ts, time.monotonic() if now is None else now)
         s0, m0 = self._origin
         return m0 + max(ts - s0, 0.0) / self.speed
 
@@ -148,7 +148,7 @@ class Pacer:
         now = time.monotonic()
         while self.pending:
             ts, rec = self.pending[0]
-            if ts is not None and self._due_at(ts) > now:
+            if ts is not None and self._due_at(ts, now) > now:
                 break
             out.append(rec)
             self.pending.popleft()
