@@ -3,20 +3,28 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# System packages: the TUI's terminal, the live tests' real peers and the benchmarks' references.
-APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping procps psmisc \
-	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux
+# System packages. Running needs only Python (the pcapy-ng wheel bundles libpcap); the tests
+# also need the live tests' real peers, the benchmarks' references and groff for the man pages.
+RUN_PACKAGES := python3 python3-venv
+APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmisc util-linux \
+	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base
 PREFIX ?= /usr/local
 ARGS ?=
 
-.PHONY: all deps system-deps venv run test test-fast lint bench fuzz man completions install clean
+.PHONY: all deps system-deps run-deps apt-install venv run test test-fast lint bench fuzz man completions install clean
 
 all: venv
 
 deps: system-deps venv
 
 system-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+run-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RUN_PACKAGES)"
+
+apt-install:
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:" $$missing; \
 		if [ "$$(id -u)" != 0 ]; then echo "run as root (or: sudo make ...) to install:" $$missing; exit 1; fi; \
@@ -31,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-run: deps
+run: run-deps venv
 	$(BIN)/rustnet $(ARGS)
 
 test: deps

@@ -96,3 +96,26 @@ def test_other_shells_parse_their_completions(shell: str, ext: str) -> None:
         pytest.skip(f"{shell} is not installed")
     for name in COMMANDS:
         subprocess.run([shell, "-n", str(ROOT / "completions" / f"{name}.{ext}")], check=True)
+
+
+# --- the README says what the code does ----------------------------------------------------
+def test_readme_lists_every_rustnet_option_key_and_filter() -> None:
+    readme = (ROOT / "README.md").read_text()
+    cmd = docs.load_command("rustnet")
+    ctx = click.Context(cmd, info_name="rustnet", **(cmd.context_settings or {}))
+    for param in cmd.get_params(ctx):
+        if isinstance(param, click.Option) and not param.hidden:
+            for opt in param.opts:
+                assert opt in readme, opt
+    from rustnet.view import filter as view_filter
+    from rustnet.view import keys
+    for key_labels, _ in keys.help_lines():
+        for label in key_labels.split():
+            assert f"`{label}`" in readme, label
+    for code in view_filter.KEYWORDS:
+        assert f"{code}:VALUE" in readme, code
+    # The scenarios of SPEC.md, exactly as written there.
+    spec = ROOT.parent / "shared" / "SPEC.md"
+    if spec.exists():
+        block = spec.read_text().split("Scenarios that must work exactly like this")[1].split("```")[1]
+        assert block.strip() in readme
