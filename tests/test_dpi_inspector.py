@@ -90,3 +90,22 @@ def test_random_payloads_never_raise_and_never_invent_fields() -> None:
             assert isinstance(info.get("app"), str)
             assert "sni" not in info
     assert insp.bugs == 0
+
+
+def test_buffered_bytes_are_bounded_and_accounted() -> None:
+    hello = S.client_hello(sni=b"held.example", padding=3000)
+    insp = Inspector(buf_cap=4096, max_buffered=20_000)
+    for port in range(2000, 2100):  # 100 flows each stuck halfway through a hello
+        insp.inspect(6, A, port, B, 443, hello[:1000], 0.0)
+    assert insp.buffered <= 20_000 + 1000 and insp.starved > 0
+    assert insp.buffered == sum(f.size for f in insp._flows.values())
+    for port in range(2000, 2100):
+        insp.inspect(6, A, port, B, 443, hello[1000:], 1.0)
+        insp.inspect(6, B, 443, A, port, S.server_hello(), 1.0)
+    assert insp.buffered == 0
+    # held out-of-order segments count too, and a finished flow gives them back
+    insp.inspect(6, A, 3000, B, 443, hello[:100], 2.0, seq=1)
+    insp.inspect(6, A, 3000, B, 443, hello[200:300], 2.0, seq=201)
+    assert insp.buffered == 200
+    got = insp.inspect(6, A, 3000, B, 443, hello[100:200], 2.0, seq=101)
+    assert got is None and insp.buffered == 300

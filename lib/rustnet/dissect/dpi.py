@@ -67,6 +67,7 @@ PROTO_UDP: Final = 17
 
 MAX_FLOWS: Final = 65536
 BUF_CAP: Final = 16384          # bytes buffered per direction (a ClientHello, an HTTP head)
+MAX_BUFFERED: Final = 64 << 20  # bytes buffered over all flows; past it, flows give up buffering
 MAX_OOO: Final = 8              # out-of-order segments held per direction
 MAX_LEARNED: Final = 4096
 MAX_DNS_ANSWERS: Final = 16
@@ -104,7 +105,7 @@ class _Flow:
     """What one flow has taught so far; directions are 0 (key's low end sent) and 1."""
 
     __slots__ = ("kind", "first_dir", "bufs", "nxt", "ooo", "closed", "budget", "app",
-                 "server_dir", "walkers", "stage", "bad", "seen")
+                 "server_dir", "walkers", "stage", "bad", "seen", "size")
 
     def __init__(self, first_dir: int) -> None:
         self.kind = K_NEW
@@ -120,6 +121,7 @@ class _Flow:
         self.stage: str | None = None
         self.bad = 0
         self.seen = 0            # bit d: direction d's SSH identification was read
+        self.size = 0            # bytes buffered (both directions, held segments too)
 
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
@@ -129,10 +131,14 @@ _DONE: Final = _Flow(0)
 class Inspector:
     """Per-flow application-protocol detection and field extraction."""
 
-    def __init__(self, enabled: bool = True, max_flows: int = MAX_FLOWS, buf_cap: int = BUF_CAP) -> None:
+    def __init__(self, enabled: bool = True, max_flows: int = MAX_FLOWS, buf_cap: int = BUF_CAP,
+                 max_buffered: int = MAX_BUFFERED) -> None:
         self.enabled = enabled
         self.max_flows = max(1, max_flows)
         self.buf_cap = max(64, buf_cap)
+        self.max_buffered = max(self.buf_cap, max_buffered)
+        self.buffered = 0    # bytes held by all flows now
+        self.starved = 0     # directions given up because max_buffered was reached
         self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
         self._quic = quic.QuicFlows(max_flows=min(self.max_flows, 4096))
         self.learned_names: OrderedDict[str, str] = OrderedDict()
@@ -163,14 +169,17 @@ class Inspector:
             if flow is None:
                 flow = self._new_flow(key, d)
             if proto == PROTO_TCP:
-                return self._tcp(key, flow, d, sport, dport, payload, seq)
+                out = self._tcp(key, flow, d, sport, dport, payload, seq)
+                if self._flows.get(key) is flow:
+                    self._resize(flow)
+                return out
             return self._udp(key, flow, d, sport, dport, payload, ts)
         except DissectError:
             self.malformed += 1
-            self._flows[key] = _DONE
+            self._finish(key)
         except Exception:  # noqa: BLE001 - a parser bug must not stop the pipeline; counted
             self.bugs += 1
-            self._flows[key] = _DONE
+            self._finish(key)
         return None
 
     def wants(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
@@ -185,7 +194,8 @@ class Inspector:
     def _new_flow(self, key: tuple[Any, ...], d: int) -> _Flow:
         flows = self._flows
         if len(flows) >= self.max_flows:
-            old, _ = flows.popitem(last=False)
+            old, gone = flows.popitem(last=False)
+            self.buffered -= gone.size
             if old[0] == PROTO_UDP:
                 self._quic.forget(old)
         flow = flows[key] = _Flow(d)
@@ -198,6 +208,7 @@ class Inspector:
         if flags & _TCP_SYN and not flags & _TCP_ACK:
             if flow is not _DONE and flow.kind == K_NEW and not flow.bufs[0] and not flow.bufs[1]:
                 return flow  # a retransmitted SYN: nothing to restart
+            self.buffered -= flow.size
             del self._flows[key]
             return None
         if flags & (_TCP_FIN | _TCP_RST) and flow is _DONE:
@@ -206,7 +217,19 @@ class Inspector:
         return flow
 
     def _finish(self, key: tuple[Any, ...]) -> None:
+        flow = self._flows.get(key)
+        if flow is not None:
+            self.buffered -= flow.size
         self._flows[key] = _DONE
+
+    def _resize(self, flow: _Flow) -> None:
+        """Account what the flow buffers now in the inspector-wide total."""
+        size = len(flow.bufs[0]) + len(flow.bufs[1])
+        for held in flow.ooo:
+            if held:
+                size += sum(len(x) for x in held.values())
+        self.buffered += size - flow.size
+        flow.size = size
 
     # --- TCP ----------------------------------------------------------------------------
     def _accept(self, flow: _Flow, d: int, payload: bytes | memoryview, seq: int | None) -> bool:
@@ -214,6 +237,12 @@ class Inspector:
         buf = flow.bufs[d]
         room = self.buf_cap - len(buf)
         if room <= 0:
+            return False
+        if self.buffered >= self.max_buffered:
+            # Everyone's buffers are full: this direction gives up rather than grow memory
+            # (skipping the segment instead would corrupt an in-order stream).
+            self.starved += 1
+            self._close_dir(flow, d)
             return False
         if seq is None:
             buf += payload[:room]
@@ -233,7 +262,7 @@ class Inspector:
             held = flow.ooo[d]
             if held is None:
                 held = flow.ooo[d] = {}
-            if len(held) < MAX_OOO and ahead < self.buf_cap:
+            if len(held) < MAX_OOO and ahead < room and sum(map(len, held.values())) + n <= room:
                 held[seq] = bytes(payload[:room])
             return False
         else:
