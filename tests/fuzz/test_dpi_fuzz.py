@@ -147,7 +147,7 @@ packets = st.tuples(st.sampled_from([6, 17]), st.booleans(), ports, segments, se
 
 @given(st.lists(packets, max_size=12))
 def test_inspector_never_raises(packets: list[tuple[int, bool, int, bytes, int | None, int]]) -> None:
-    insp = Inspector(max_flows=4, buf_cap=512)
+    insp = Inspector(max_flows=4, buf_cap=512, max_buffered=1024)
     a, b = b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02"
     for proto, forward, port, payload, seq, flags in packets:
         if forward:
@@ -155,4 +155,6 @@ def test_inspector_never_raises(packets: list[tuple[int, bool, int, bytes, int |
         else:
             info = insp.inspect(proto, b, port, a, 40000, payload, 0.0, seq=seq, flags=flags)
         assert info is None or isinstance(info.get("app"), str)
+        assert insp.buffered == sum(f.size for f in insp._flows.values()) >= 0
+        assert len(insp._flows) <= 4
     assert insp.bugs == 0
