@@ -26,7 +26,8 @@ from rustnet.stream import RecordWriter
               metavar="MS", help="How often to re-read the socket table (a new flow also triggers a read).")
 @click.option("--watch-interval", type=click.IntRange(0, 10_000), default=1, show_default=True, metavar="MS",
               help="Check the socket counters this often in a background thread and list new sockets at "
-                   "once (at most 5% of a CPU), to catch short-lived clients such as curl; 0 turns it off.")
+                   "once, to catch short-lived clients such as curl (about 3% of a CPU at 1 ms on a quiet "
+                   "host; listings capped at 5%); 0 turns it off.")
 @click.option("--reverse-dns", is_flag=True,
               help="Also look up PTR names for addresses (in the background; makes DNS traffic).")
 @click.option("--no-process", is_flag=True, help="No process attribution: services and hostnames only.")
