@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Any
 
 import click
 from rustnet.cli.common import (
@@ -30,12 +29,15 @@ from rustnet.view.table import table_lines
 PROG = "rn-view"
 
 
-def _joiner() -> Any:
+def _table() -> ConnTable:
+    """A connection table that joins sock records and names services and hosts when it can."""
     try:
         from rustnet.enrich.join import SocketJoiner
+        from rustnet.enrich.names import HostNames
+        from rustnet.enrich.services import ServiceNames
     except ImportError:
-        return None
-    return SocketJoiner()
+        return ConnTable()
+    return ConnTable(SocketJoiner(), ServiceNames(), HostNames())
 
 
 def _state(
@@ -144,7 +146,7 @@ def main(
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
             source = Source(paths, 0, read_file, speed, dpi=not no_dpi)
-            table = ConnTable(_joiner())
+            table = _table()
             for batch in source.batches():
                 table.ingest(batch)
                 if interrupts.draining:
@@ -179,7 +181,7 @@ def main(
         except NoTerminal as exc:
             fail(str(exc))
         source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi)
-        table = ConnTable(_joiner())
+        table = _table()
         state = _state(table, no_localhost, filter_text, sort, reverse)
         state.show_closed = show_closed
         status = App(source, state, refresh / 1000.0).run()

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from rustnet.view.clipboard import osc52
 from rustnet.view.source import Pacer, record_time
 from rustnet.view.text import fit, safe, width
+
 from tests.tui.records import T0, conn, sample, write_stream
 
 RN_VIEW = str(Path(sys.executable).parent / "rn-view")

@@ -142,3 +142,22 @@ def test_end_reason_from_the_tracker_decides_history() -> None:
     )
     assert t.in_history(t.rows[1]) and t.in_history(t.rows[3])
     assert not t.in_history(t.rows[2])
+
+
+def test_service_and_hostnames_worked_out_when_the_stream_lacks_them() -> None:
+    from rustnet.enrich.names import HostNames
+    from rustnet.enrich.services import ServiceNames
+    from rustnet.view.filter import Filter
+
+    t = ConnTable(None, ServiceNames(use_system=False), HostNames())
+    t.ingest(
+        [
+            conn(1, proto="udp", dport=53, app="DNS", dns_query="example.org", dns_answers=["192.0.2.10"]),
+            conn(2, dport=443),
+            conn(3, dport=22, service="my-ssh", hostname_dst="given.example"),
+        ]
+    )
+    assert t.rows[2].field("service") == "https" and t.rows[2].hostname("dst") == "example.org"
+    assert "service" not in t.rows[2].rec and "hostname_dst" not in t.rows[2].rec  # records stay as sent
+    assert t.rows[3].field("service") == "my-ssh" and t.rows[3].hostname("dst") == "given.example"
+    assert [r.id for r in Filter("dst:example.org service:https").apply(t.rows.values())] == [2]

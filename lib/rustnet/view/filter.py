@@ -68,6 +68,8 @@ def haystack(row: Row) -> str:
         parts = [
             v if type(v) is str else text(v) for k, v in row.rec.items() if k in _HAY_SET and v is not None
         ]
+        if row.extra:
+            parts += row.extra.values()
         hay = SEP.join(parts).lower()
         row.hay = hay
     return hay
@@ -75,17 +77,16 @@ def haystack(row: Row) -> str:
 
 def _values(*keys: str) -> Callable[[Row], Iterable[str]]:
     def get(row: Row) -> Iterable[str]:
-        rec = row.rec
-        return [text(rec.get(k)) for k in keys]
+        return [text(row.field(k)) for k in keys]
 
     return get
 
 
 def _remote_values(row: Row) -> Iterable[str]:
     rec = row.rec
-    out = [text(rec.get("dst")), text(rec.get("hostname_dst"))]
+    out = [text(rec.get("dst")), row.hostname("dst")]
     if not row.local_is_src:
-        out += [text(rec.get("src")), text(rec.get("hostname_src"))]
+        out += [text(rec.get("src")), row.hostname("src")]
     return out
 
 

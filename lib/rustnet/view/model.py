@@ -90,7 +90,7 @@ def is_loopback(addr: Any) -> bool:
 class Row:
     """One connection: its latest record plus what the viewer derives from it."""
 
-    __slots__ = ("id", "rec", "seq", "final_seq", "hay", "kw", "states")
+    __slots__ = ("id", "rec", "seq", "final_seq", "hay", "kw", "states", "extra")
 
     def __init__(self, cid: Any, rec: dict[str, Any], seq: int) -> None:
         self.id = cid
@@ -100,6 +100,9 @@ class Row:
         self.hay: str | None = None  # lower-cased searchable text, built lazily by the filter
         self.kw: dict[str, str] | None = None  # lower-cased text per filter keyword, built lazily
         self.states: list[tuple[float, str]] = []
+        # What the viewer worked out itself (service from the port, hostnames from DNS answers)
+        # for streams that did not pass rn-enrich; shown, never written back into records.
+        self.extra: dict[str, str] | None = None
 
     def snapshot(self) -> Row:
         """A frozen copy for the paused display (records are replaced, never mutated)."""
@@ -107,6 +110,7 @@ class Row:
         r.final_seq = self.final_seq
         r.hay = self.hay
         r.kw = self.kw
+        r.extra = self.extra
         r.states = list(self.states)
         return r
 
@@ -122,8 +126,15 @@ class Row:
         p = self.rec.get("sport" if side == "src" else "dport")
         return p if isinstance(p, int) and not isinstance(p, bool) else 0
 
+    def field(self, key: str) -> Any:
+        """A record field, or the viewer's own value for it when the record has none."""
+        v = self.rec.get(key)
+        if v is None and self.extra is not None:
+            return self.extra.get(key)
+        return v
+
     def hostname(self, side: str) -> str:
-        return text(self.rec.get("hostname_" + side))
+        return text(self.field("hostname_" + side))
 
     @property
     def local(self) -> str:
@@ -175,7 +186,7 @@ class Row:
 class ConnTable:
     """Connections by id plus capture status, fed with decoded records."""
 
-    def __init__(self, joiner: Any = None) -> None:
+    def __init__(self, joiner: Any = None, services: Any = None, hostnames: Any = None) -> None:
         self.rows: dict[Any, Row] = {}
         self.version = 0  # bumps whenever something shown may have changed
         self.seq = 0  # conn records seen
@@ -192,6 +203,8 @@ class ConnTable:
         self.messages: collections.deque[str] = collections.deque(maxlen=MAX_MESSAGES)
         self.ignored = 0  # records we could not use (no id, wrong types)
         self.joiner = joiner
+        self.services = services  # rustnet.enrich.services.ServiceNames, or None
+        self.hostnames = hostnames  # rustnet.enrich.names.HostNames, or None
         self.input_done = False
         self.damage: str | None = None
         self._counts: dict[str, int] = {}
@@ -257,6 +270,8 @@ class ConnTable:
             row.seq = self.seq
             row.hay = None
             row.kw = None
+        if self.services is not None or self.hostnames is not None:
+            self._derive(row)
         state = rec.get("state")
         if isinstance(state, str) and (not row.states or row.states[-1][1] != state):
             row.states.append((num(rec.get("last_seen")), state))
@@ -270,6 +285,26 @@ class ConnTable:
         ts = num(rec.get("last_seen"))
         if ts > self.clock:
             self.clock = ts
+
+    def _derive(self, row: Row) -> None:
+        rec = row.rec
+        extra: dict[str, str] = {}
+        try:
+            if self.services is not None and rec.get("service") is None:
+                name = self.services.lookup(rec.get("dport"), rec.get("proto"))
+                if isinstance(name, str):
+                    extra["service"] = name
+            if self.hostnames is not None:
+                if rec.get("dns_answers"):
+                    self.hostnames.learn_from(rec)
+                for side in ("src", "dst"):
+                    if rec.get("hostname_" + side) is None:
+                        name = self.hostnames.name_for(rec.get(side))
+                        if isinstance(name, str):
+                            extra["hostname_" + side] = name
+        except Exception:  # hostile values must not stop the viewer
+            self.ignored += 1
+        row.extra = extra or None
 
     def _evict(self) -> None:
         # Oldest-inserted first, history before open connections.
@@ -303,7 +338,7 @@ class ConnTable:
             return False
         end = row.rec.get("end")
         if end is not None:
-            return end != "eof"
+            return bool(end != "eof")
         return row.final_seq < self.last_open_seq
 
     def is_stale(self, row: Row) -> bool:
