@@ -49,6 +49,7 @@ from rustnet.cli.common import (
     warn,
 )
 from rustnet.stream import RecordWriter
+from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header
 
 
@@ -80,6 +81,7 @@ def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer:
     """Capture as ``opts`` says into ``writer``; returns the exit status (errors raise StageError)."""
     ctl = StopControl()
     ctl.install()
+    tune_gc()
     if opts.read_file is not None:
         return _run_file(opts, opts.read_file, writer, prog, producer, ctl)
     return _run_live(opts, writer, prog, producer, ctl)

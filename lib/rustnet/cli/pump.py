@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, warn
 from rustnet.stream import Record, RecordWriter, open_inputs
+from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import WARNING
 from rustnet.stream.stage import Stage
 
@@ -47,6 +48,7 @@ def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None]
 def run_stream_stage(prog: str, stage: Stage, paths: list[str], writer: RecordWriter,
                      tick_every: float = 1.0) -> int:
     """Run ``stage`` over the inputs into ``writer``: the body of rn-dissect, rn-track, rn-enrich."""
+    tune_gc()
     status = pump(prog, paths, lambda recs: writer.write_many(stage.process(recs)), writer,
                   on_tick=lambda now: writer.write_many(stage.tick(now)), tick_every=tick_every)
     writer.write_many(stage.finish())
