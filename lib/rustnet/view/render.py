@@ -212,7 +212,7 @@ def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
         if c.code == state.sort_code:
             title += " ▼" if c.descending != state.sort_reverse else " ▲"
         cell = fit(title, cw, c.right)
-        if c.code == state.focus_col and state.adjust.get(c.code) is not None:
+        if c.code == state.focus_col and state.focus_visible:
             cell = th.underline + cell + th.normal + th.bold
         cells.append(cell)
     return th.bold + " ".join(cells) + th.normal

@@ -58,6 +58,7 @@ class ViewState:
         self.paused = False
         self.adjust: dict[str, int] = {}  # column code -> extra cells
         self.focus_col = "remote"
+        self.focus_visible = False  # underline the focused column once the user picks or resizes one
         self.quit_pending = False
         self.quit = False
         self.message = ""
@@ -252,12 +253,15 @@ class ViewState:
     def focus_column(self, step: int) -> None:
         i = COLUMN_INDEX.get(self.focus_col, 0)
         self.focus_col = COLUMNS[(i + step) % len(COLUMNS)].code
+        self.focus_visible = True
 
     def resize_column(self, step: int) -> None:
         self.adjust[self.focus_col] = self.adjust.get(self.focus_col, 0) + step * WIDTH_STEP
+        self.focus_visible = True
 
     def reset_columns(self) -> None:
         self.adjust.clear()
+        self.focus_visible = False
 
     def say(self, message: str) -> None:
         self.message = message
