@@ -105,6 +105,16 @@ def test_namespace_preference_for_both_ends_local() -> None:
             assert c["netns"] in ("a", "b")
 
 
+def test_udp_both_ends_bound_in_two_namespaces() -> None:
+    client = sock("udp", "0.0.0.0", 41000, pid=1, process="pinger", netns="a")
+    server = sock("udp", "0.0.0.0", 9999, pid=2, process="echo", netns="b")
+    for prefer, want in ((None, "echo"), ("a", "pinger"), ("b", "echo")):
+        j = SocketJoiner(prefer_netns=prefer)
+        j.add(client)
+        j.add(server)
+        assert j.lookup("udp", "10.0.0.1", 41000, "10.0.0.2", 9999)["process"] == want  # type: ignore[index]
+
+
 def test_same_tuple_in_two_namespaces() -> None:
     j = SocketJoiner(prefer_netns="ctr")
     j.add(sock("tcp", "0.0.0.0", 80, pid=1, process="host-web"))

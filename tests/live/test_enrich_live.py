@@ -39,7 +39,7 @@ SERVER_NAME = "rn-web-server"
 SLOW_CLIENT = """
 import socket, sys, time
 host, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET)
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect((host, port))
 s.sendall(b"GET /big.bin HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n")
@@ -151,15 +151,17 @@ def started(recs: list[dict[str, Any]]) -> bool:
     return any(r.get("t") == "hdr" for r in recs)
 
 
-def test_long_lived_client_by_name_and_pid_through_its_final_record(net: TwoHosts,
-                                                                    bins: dict[str, Path]) -> None:
-    start_server(net, "b", bins[SERVER_NAME], net.addr_b)
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_long_lived_client_by_name_and_pid_through_its_final_record(net: TwoHosts, bins: dict[str, Path],
+                                                                    family: str) -> None:
+    addr_b = net.addr_b if family == "ipv4" else net.addr6_b
+    start_server(net, "b", bins[SERVER_NAME], "::" if family == "ipv6" else net.addr_b)
     pipe = Records(net.cmd("a", ["sh", "-c", f"{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200 | "
                                              f"{ENRICH} --format json --poll-interval 500"]))
     try:
         pipe.wait_for(started)
         time.sleep(0.3)
-        client, cport = start_slow_client(net, "a", bins[CLIENT_NAME], net.addr_b)
+        client, cport = start_slow_client(net, "a", bins[CLIENT_NAME], addr_b)
         pipe.wait_for(lambda recs: any(c.get("process") for c in conns(recs, cport)))
         first = [c for c in conns(pipe.records, cport) if c.get("process")][0]
         assert first["process"] == CLIENT_NAME and first["pid"] == client.pid, conns(pipe.records, cport)
@@ -235,6 +237,55 @@ def test_remote_layout_sock_records_joined_by_rn_track(net: TwoHosts, bins: dict
         assert socks and socks[0]["process"] == CLIENT_NAME and socks[0]["lport"] == cport
         c = [c for c in conns(pipe.records, cport) if c.get("process")][0]
         assert c["process"] == CLIENT_NAME and c["pid"] == client.pid
+        pipe.interrupt_and_drain()
+    finally:
+        pipe.close()
+
+
+UDP_PINGER = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # never connect()ed: matched by its bound port
+s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    s.sendto(b"ping", (sys.argv[1], 9999))
+    time.sleep(0.1)
+"""
+UDP_SERVER = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9999))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+"""
+
+
+def test_udp_client_and_server_attributed(net: TwoHosts, bins: dict[str, Path]) -> None:
+    """UDP: an unconnected client socket (bound port only) in a, a bound server in b; with the
+    pipeline in a, the flow is the client's (both ends are local to this host)."""
+    server = net.spawn("b", [str(bins[SERVER_NAME]), "-c", UDP_SERVER])
+    net.wait_port("b", 9999, udp=True)
+    pipe = Records(net.cmd("a", ["sh", "-c", f"{CAPTURE} -i {net.if_a} udp | {DISSECT} | {TRACK} -r 200 | "
+                                             f"{ENRICH} --format json"]))
+    try:
+        pipe.wait_for(started)
+        time.sleep(0.3)
+        Path(bins[CLIENT_NAME].parent / "pinger.py").write_text(UDP_PINGER)
+        pinger = str(bins[CLIENT_NAME].parent / "pinger.py")
+        client = net.spawn("a", [str(bins[CLIENT_NAME]), pinger, net.addr_b], stdout=subprocess.PIPE)
+        assert client.stdout is not None
+        cport = int(client.stdout.readline())
+        client.stdout.close()
+
+        def udp_named(recs: list[dict[str, Any]]) -> bool:
+            return any(r.get("t") == "conn" and r.get("proto") == "udp" and r.get("sport") == cport
+                       and r.get("process") for r in recs)
+        pipe.wait_for(udp_named)
+        c = [r for r in pipe.records if r.get("t") == "conn" and r.get("sport") == cport
+             and r.get("process")][0]
+        assert c["dport"] == 9999 and c["process"] == CLIENT_NAME and c["pid"] == client.pid
+        assert server.poll() is None
         pipe.interrupt_and_drain()
     finally:
         pipe.close()

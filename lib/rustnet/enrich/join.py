@@ -187,7 +187,13 @@ class SocketJoiner:
                     return best
         if self._bound and not exact_only:
             # A connected socket whose owner is unknown loses to a listener whose owner is known.
-            bound = self._bound_at(proto, dst, dport) or self._bound_at(proto, src, sport)
+            server_side = self._bound_at(proto, dst, dport)
+            client_side = self._bound_at(proto, src, sport)
+            bound = server_side or client_side
+            prefer = self.prefer_netns
+            if (server_side is not None and client_side is not None and server_side.get("netns") != prefer
+                    and client_side.get("netns") == prefer):
+                bound = client_side  # both ends local (two namespaces): ours first, as for connected ones
             if bound is not None and (best is None or bound.get("pid") is not None):
                 return bound
         return best
