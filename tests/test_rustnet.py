@@ -121,7 +121,7 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert sniff_input(str(rec)) == "records" and sniff_input(str(pcap)) == "pcap"
     specs = plan(Options(read_path=str(rec)))
     assert [s.name for s in specs] == ["rn-dissect", "rn-track", "rn-enrich"]
-    assert _stage(specs, "rn-dissect")[-1] == str(rec)
+    assert specs[0].stdin_path == str(rec)
 
 
 def test_remote_command_runs_capture_and_enrich_there(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -349,3 +349,27 @@ def test_clear_old_logs(tmp_path: Path) -> None:
     assert subprocess.run([script, "seven"], cwd=tmp_path, capture_output=True).returncode == 2
     assert subprocess.run([script, "0"], cwd=tmp_path, capture_output=True).returncode == 0
     assert not new.exists() and other.exists()
+
+
+def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python(tmp_path: Path) -> None:
+    from rustnet.cli.privilege import can_reach, lookup, unprivileged_stage_user
+    nobody = lookup()
+    assert nobody is not None
+    open_dir, closed_dir = tmp_path / "open", tmp_path / "closed"
+    for d in (open_dir, closed_dir):
+        d.mkdir()
+        (d / "f.py").write_text("x")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(open_dir, 0o755)
+    os.chmod(closed_dir, 0o700)
+    assert can_reach(open_dir / "f.py", nobody, 4)
+    assert not can_reach(closed_dir / "f.py", nobody, 4)
+    assert not can_reach(open_dir / "f.py", nobody, 1)  # not executable
+    user, why = unprivileged_stage_user()
+    specs = plan(Options())
+    run_as = {s.name: s.run_as for s in specs}
+    assert run_as["rn-capture"] is None and run_as["rn-enrich"] is None  # they drop / need root
+    if user is None:
+        assert run_as["rn-dissect"] is None and why
+    else:
+        assert run_as["rn-dissect"] == run_as["rn-track"] == (nobody.uid, nobody.gid)

@@ -104,21 +104,25 @@ def _same_file(a: str, b: str) -> bool:
 def plan(opts: Options) -> list[StageSpec]:
     """The stages to start for ``opts``, first to last (the viewer is not among them)."""
     check(opts)
+    from rustnet.cli.privilege import unprivileged_stage_user
+    user, _ = unprivileged_stage_user()
+    run_as = None if user is None else (user.uid, user.gid)
     dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else [])]
     track = [*command("rn-track"), "-r", str(opts.refresh_ms)]
     enrich = [*command("rn-enrich")]
     stages: list[StageSpec] = []
     if opts.remote is not None:
         stages.append(StageSpec("ssh", remote_command(opts), stop_by_eof=True))
-        stages.append(StageSpec("rn-dissect", dissect))
-        stages.append(StageSpec("rn-track", track))
+        stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
+        stages.append(StageSpec("rn-track", track, run_as=run_as))
         return stages
     if opts.read_path is not None and sniff_input(opts.read_path) == "records":
         if opts.bpf_filter or opts.write_pcap:
             raise StageError(f"{opts.read_path} is a recorded record stream, not a capture: "
                              "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
                              EXIT_USAGE)
-        stages.append(StageSpec("rn-dissect", [*dissect, opts.read_path]))
+        # Opened here and handed over as stdin: the stage may run as a user who cannot open it.
+        stages.append(StageSpec("rn-dissect", dissect, stdin_path=opts.read_path, run_as=run_as))
     else:
         capture = [*command("rn-capture")]
         if opts.read_path is not None:
@@ -130,8 +134,8 @@ def plan(opts: Options) -> list[StageSpec]:
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
         stages.append(StageSpec("rn-capture", capture))
-        stages.append(StageSpec("rn-dissect", dissect))
-    stages.append(StageSpec("rn-track", track))
+        stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
+    stages.append(StageSpec("rn-track", track, run_as=run_as))
     if not (opts.json_out and opts.read_path is not None):
         stages.append(StageSpec("rn-enrich", enrich))
     return stages

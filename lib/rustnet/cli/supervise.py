@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rustnet.cli.logsetup import escape_controls, get_logger
 
@@ -43,6 +44,7 @@ class StageSpec:
     argv: list[str]
     stdin_path: str | None = None  # first stage only: a file to read instead of /dev/null
     stop_by_eof: bool = False  # first stage only: stopped by closing its stdin, not by SIGINT (ssh)
+    run_as: tuple[int, int] | None = None  # (uid, gid) to run as, for stages that need no privileges
 
 
 @dataclass
@@ -165,9 +167,12 @@ class Pipeline:
                 out_r, out_w = os.pipe2(os.O_CLOEXEC)
                 err_r, err_w = os.pipe2(os.O_CLOEXEC)
                 try:
+                    creds: dict[str, Any] = {}
+                    if spec.run_as is not None:
+                        creds = {"user": spec.run_as[0], "group": spec.run_as[1], "extra_groups": []}
                     proc = subprocess.Popen(
                         spec.argv, stdin=stdin, stdout=out_w, stderr=err_w, close_fds=True,
-                        process_group=0 if self.pgid is None else self.pgid, preexec_fn=setup)
+                        process_group=0 if self.pgid is None else self.pgid, preexec_fn=setup, **creds)
                 except OSError:
                     os.close(out_r)
                     os.close(err_r)

@@ -84,6 +84,8 @@ def _log_start(opts: Options, log_path: Any) -> None:
     log.info("rustnet %s starting: pid %d, user %s (uid %d), python %s, argv %s", __version__, os.getpid(),
              user, os.geteuid(), sys.version.split()[0], sys.argv[1:])
     log.info("log file %s", log_path)
+    from rustnet.cli.privilege import unprivileged_stage_user
+    log.info("privileges: %s", unprivileged_stage_user()[1])
     if opts.read_path is not None:
         log.info("reading %s", opts.read_path)
         return
