@@ -7,6 +7,8 @@ from rustnet.dissect import http
 from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.errors import DissectError
 
+from tests import dpi_samples as S
+
 REQ = (b"GET /index.html?q=1 HTTP/1.1\r\nHost: www.example.com:8080\r\n"
        b"User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n")
 RESP = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
@@ -71,3 +73,33 @@ def test_non_http_tcp_is_given_up() -> None:
     assert insp.inspect(6, A, 40000, B, 25, b"220 mail.example ESMTP\r\n", 0.0) is None
     assert insp.inspect(6, B, 25, A, 40000, b"EHLO me\r\n", 0.1) is None
     assert not insp.wants(6, A, 40000, B, 25)
+
+
+def test_connect_tunnel_then_tls_inside() -> None:
+    insp = Inspector()
+    got: dict[str, object] = {}
+
+    def feed(client: bool, data: bytes) -> None:
+        info = (insp.inspect(6, A, 40001, B, 3128, data, 0.0) if client
+                else insp.inspect(6, B, 3128, A, 40001, data, 0.0))
+        if info:
+            got.update(info)
+
+    feed(True, b"CONNECT secure.example:443 HTTP/1.1\r\nHost: secure.example:443\r\n\r\n")
+    hello = S.client_hello(sni=b"secure.example", alpn=[b"h2"])
+    feed(True, hello[:50])  # an eager client: the hello starts before the proxy answered
+    feed(False, b"HTTP/1.1 200 Connection established\r\n\r\n")
+    feed(True, hello[50:])
+    feed(False, S.server_hello())
+    assert got["http_method"] == "CONNECT" and got["http_host"] == "secure.example:443"
+    assert got["http_status"] == 200
+    assert got["sni"] == "secure.example" and got["tls_version"] == "TLS 1.3"
+    assert not insp.wants(6, A, 40001, B, 3128)
+
+
+def test_refused_connect_reads_nothing_more() -> None:
+    insp = Inspector()
+    insp.inspect(6, A, 40002, B, 3128, b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", 0.0)
+    assert insp.inspect(6, B, 3128, A, 40002, b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+                        0.0) == {"app": "HTTP", "http_status": 407}
+    assert not insp.wants(6, A, 40002, B, 3128)

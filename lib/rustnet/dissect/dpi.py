@@ -105,7 +105,7 @@ class _Flow:
     """What one flow has taught so far; directions are 0 (key's low end sent) and 1."""
 
     __slots__ = ("kind", "first_dir", "bufs", "nxt", "ooo", "closed", "budget", "app",
-                 "server_dir", "walkers", "stage", "bad", "seen", "size")
+                 "server_dir", "walkers", "stage", "bad", "seen", "size", "tunnel")
 
     def __init__(self, first_dir: int) -> None:
         self.kind = K_NEW
@@ -122,10 +122,20 @@ class _Flow:
         self.bad = 0
         self.seen = 0            # bit d: direction d's SSH identification was read
         self.size = 0            # bytes buffered (both directions, held segments too)
+        self.tunnel = False      # an HTTP CONNECT awaits the proxy's answer
 
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
 _DONE: Final = _Flow(0)
+
+
+def _head_end(data: bytes) -> int:
+    """Offset just past an HTTP head's blank line (the whole data when there is none)."""
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        return end + 4
+    end = data.find(b"\n\n")
+    return end + 2 if end >= 0 else len(data)
 
 
 class Inspector:
@@ -297,11 +307,23 @@ class Inspector:
         if not self._accept(flow, d, payload, seq):
             return None
         flow.budget -= 1
+        out = self._stream(flow, d, sport, dport)
+        other = 1 - d
+        if flow.bufs[other] and not flow.closed & (1 << other) and flow.kind != K_NEW:
+            # The other direction's bytes waited for the flow to be classified (or for a
+            # CONNECT tunnel to open): they may already hold a whole hello.
+            more = self._stream(flow, other, dport, sport)
+            if more:
+                out = more if out is None else {**more, **out}
+        if flow.closed == 3 or flow.budget <= 0:
+            self._finish(key)
+        return out
+
+    def _stream(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+        """Classify direction d's buffered bytes if needed, then read what they carry."""
         if flow.kind == K_NEW:
             kind = self._classify_tcp(flow, d, sport, dport)
             if kind == K_NEW:
-                if flow.closed == 3 or flow.budget <= 0:
-                    self._finish(key)
                 return None
             flow.kind = kind
             flow.budget = KNOWN_BUDGET
@@ -311,18 +333,14 @@ class Inspector:
                 flow.walkers = [ssh.PacketWalker(), ssh.PacketWalker()]
         kind = flow.kind
         if kind == K_TLS:
-            out = self._tls(flow, d)
-        elif kind == K_HTTP:
-            out = self._http(flow, d)
-        elif kind == K_SSH:
-            out = self._ssh(flow, d)
-        elif kind == K_DNS_TCP:
-            out = self._dns_tcp(flow, d, sport, dport)
-        else:
-            out = self._bittorrent(flow, d)
-        if flow.closed == 3 or flow.budget <= 0:
-            self._finish(key)
-        return out
+            return self._tls(flow, d)
+        if kind == K_HTTP:
+            return self._http(flow, d)
+        if kind == K_SSH:
+            return self._ssh(flow, d)
+        if kind == K_DNS_TCP:
+            return self._dns_tcp(flow, d, sport, dport)
+        return self._bittorrent(flow, d)
 
     def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
         """The kind direction d's first bytes announce, K_NEW while undecided or unknown."""
@@ -391,13 +409,22 @@ class Inspector:
         return out
 
     def _http(self, flow: _Flow, d: int) -> Info | None:
+        if flow.tunnel and d != flow.server_dir:
+            return None  # the tunnel's first bytes wait in the buffer for the proxy's answer
         data = bytes(flow.bufs[d])
         final = len(data) >= self.buf_cap
         if http.request_start(data):
             req = http.parse_request(data, final)
             if req is None:
                 return None
-            self._close_dir(flow, d)
+            if req.method == "CONNECT":
+                # A proxy tunnel: once the proxy says 2xx, the bytes after the heads are
+                # classified afresh (TLS through a proxy still shows its SNI).
+                flow.tunnel = True
+                flow.server_dir = 1 - d
+                flow.bufs[d] = bytearray(data[_head_end(data) :])
+            else:
+                self._close_dir(flow, d)
             out: Info = {"app": "HTTP", "http_method": req.method, "http_path": req.path}
             if req.host is not None:
                 out["http_host"] = req.host
@@ -408,7 +435,16 @@ class Inspector:
             resp = http.parse_response(data, final)
             if resp is None:
                 return None
-            self._close_dir(flow, d)
+            if flow.tunnel and d == flow.server_dir and 200 <= resp.status < 300:
+                flow.tunnel = False
+                flow.kind = K_NEW
+                flow.closed = 0
+                flow.budget = UNKNOWN_BUDGET
+                flow.bufs[d] = bytearray(data[_head_end(data) :])
+            else:
+                flow.tunnel = False
+                self._close_dir(flow, d)
+                self._close_dir(flow, 1 - d)  # a refused tunnel carries nothing to read
             return {"app": "HTTP", "http_status": resp.status}
         if len(data) >= 8:
             self._close_dir(flow, d)
