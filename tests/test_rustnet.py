@@ -351,20 +351,28 @@ def test_clear_old_logs(tmp_path: Path) -> None:
     assert not new.exists() and other.exists()
 
 
-def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python(tmp_path: Path) -> None:
+def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python() -> None:
+    import shutil
+    import tempfile
+
     from rustnet.cli.privilege import can_reach, lookup, unprivileged_stage_user
     nobody = lookup()
     assert nobody is not None
-    open_dir, closed_dir = tmp_path / "open", tmp_path / "closed"
-    for d in (open_dir, closed_dir):
-        d.mkdir()
-        (d / "f.py").write_text("x")
-    os.chmod(tmp_path, 0o755)
-    os.chmod(open_dir, 0o755)
-    os.chmod(closed_dir, 0o700)
-    assert can_reach(open_dir / "f.py", nobody, 4)
-    assert not can_reach(closed_dir / "f.py", nobody, 4)
-    assert not can_reach(open_dir / "f.py", nobody, 1)  # not executable
+    base = Path(tempfile.mkdtemp(prefix="rn-priv-", dir="/tmp"))  # pytest's tmp_path is 0700
+    try:
+        open_dir, closed_dir = base / "open", base / "closed"
+        for d in (open_dir, closed_dir):
+            d.mkdir()
+            (d / "f.py").write_text("x")
+            os.chmod(d / "f.py", 0o644)
+        os.chmod(base, 0o755)
+        os.chmod(open_dir, 0o755)
+        os.chmod(closed_dir, 0o700)
+        assert can_reach(open_dir / "f.py", nobody, 4)
+        assert not can_reach(closed_dir / "f.py", nobody, 4)
+        assert not can_reach(open_dir / "f.py", nobody, 1)  # not executable
+    finally:
+        shutil.rmtree(base)
     user, why = unprivileged_stage_user()
     specs = plan(Options())
     run_as = {s.name: s.run_as for s in specs}
