@@ -255,7 +255,9 @@ class Source:
             child.stdout.close()
         if child.stderr:
             child.stderr.close()
-        if rc not in (0, 3) or err:
+        if rc == 3:  # a damaged capture file: the packets before the damage were shown (exit 3)
+            self.damage.append(err.splitlines()[-1] if err else "rn-capture: damaged capture file")
+        elif rc != 0 or err:
             self.errors.append(err.splitlines()[-1] if err else f"rn-capture exited with status {rc}")
 
     def close(self) -> None:
