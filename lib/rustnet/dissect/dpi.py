@@ -18,14 +18,20 @@ CONTRACT (the L2-L4 engine relies on exactly this):
   dict of fields to put in the summary's ``info`` (keys below and in the SPEC
   connection record). A dict always carries ``app``.
 * It keeps bounded per-flow state (at most ``max_flows`` flows, oldest dropped first;
-  at most ``buf_cap`` bytes buffered per direction) and stops looking at a flow once it
-  is classified and has nothing more to learn, so the cost for the bulk of packets is
-  one dict lookup.
+  at most ``buf_cap`` bytes buffered per direction, ``max_buffered`` over all flows) and
+  stops looking at a flow once it is classified and has nothing more to learn, so the
+  cost for the bulk of packets is one dict lookup. ``wants(proto, src, sport, dst,
+  dport)`` says, at the same cost, whether a flow's payloads are still of interest.
+* The engine should pass ``seq`` and ``flags`` for TCP: without ``seq`` a retransmitted
+  or snaplen-cut segment inside a ClientHello spoils that hello (the strict parser then
+  rejects it rather than report a wrong field); without ``flags`` a 5-tuple reused by a
+  new connection keeps the old connection's finished state until the entry is evicted.
 * It never raises on packet data: parsers raise :class:`~rustnet.dissect.errors.DissectError`,
   counted in :attr:`Inspector.malformed`; anything else would be a bug, counted in
   :attr:`Inspector.bugs` and the flow given up.
 
-Recognition is by content on any port for TLS, HTTP/1.x and SSH; by port for DNS (53),
+Recognition is by content on any port for TLS, HTTP/1.x and SSH (also inside an HTTP
+CONNECT tunnel, once the proxy answered 2xx); by port for DNS (53),
 mDNS (5353), LLMNR (5355), NTP, DHCP and SSDP; by magic values for STUN and BitTorrent;
 QUIC by its long header (then by flow), handled by :mod:`rustnet.dissect.quic`.
 
