@@ -77,10 +77,19 @@ def make_conn(i: int, rnd: random.Random, ts: float) -> dict[str, Any]:
     return rec
 
 
+def viewer_table() -> ConnTable:
+    """The table as rn-view builds it: socket joiner, service names, DNS-learned hostnames."""
+    from rustnet.enrich.join import SocketJoiner
+    from rustnet.enrich.names import HostNames
+    from rustnet.enrich.services import ServiceNames
+
+    return ConnTable(SocketJoiner(), ServiceNames(), HostNames())
+
+
 def build(n: int) -> tuple[ConnTable, list[dict[str, Any]]]:
     rnd = random.Random(n)
     recs = [make_conn(i, rnd, 1.7e9) for i in range(n)]
-    t = ConnTable()
+    t = viewer_table()
     t.ingest(recs)
     return t, recs
 

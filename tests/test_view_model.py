@@ -161,3 +161,10 @@ def test_service_and_hostnames_worked_out_when_the_stream_lacks_them() -> None:
     assert "service" not in t.rows[2].rec and "hostname_dst" not in t.rows[2].rec  # records stay as sent
     assert t.rows[3].field("service") == "my-ssh" and t.rows[3].hostname("dst") == "given.example"
     assert [r.id for r in Filter("dst:example.org service:https").apply(t.rows.values())] == [2]
+
+
+def test_packet_rate_from_connection_counters_without_capture_stats() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, packets=10, last_seen=100.0)])
+    t.ingest([conn(1, packets=110, last_seen=101.0), conn(2, packets=100, last_seen=102.0)])
+    assert t.packets_per_s == 100.0  # 200 new packets over 2 s of stream time

@@ -225,3 +225,13 @@ def test_messages_show_on_the_hint_line() -> None:
     assert "press q again to quit" in screen.display[-1]
     screen, _ = draw(s, 40, 10)
     assert "press q again" in screen.display[-1]
+
+
+def test_long_filter_prompt_keeps_its_end_visible() -> None:
+    s = make()
+    keys.handle(s, "/")
+    for ch in "日本語" * 20 + "end":
+        keys.handle(s, ch)
+    screen, _ = draw(s, 40, 10)
+    last = screen.display[-1]
+    assert last.startswith("…") and "end" in last

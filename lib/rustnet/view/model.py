@@ -209,6 +209,9 @@ class ConnTable:
         self.damage: str | None = None
         self._counts: dict[str, int] = {}
         self._counts_version = -1
+        self._have_stats = False
+        self._packets_seen = 0
+        self._rate_mark: tuple[float, int] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -236,7 +239,20 @@ class ConnTable:
                     self.joiner.add(rec)
                 except Exception:  # a hostile sock record must not stop the viewer
                     self.ignored += 1
+        if not self._have_stats:
+            self._estimate_rate()
         self.version += 1
+
+    def _estimate_rate(self) -> None:
+        # Without capture stats (a stream from rn-track), packets/s comes from the growth
+        # of the connections' packet counters over stream time.
+        if self._rate_mark is None:
+            self._rate_mark = (self.clock, self._packets_seen)
+            return
+        t0, p0 = self._rate_mark
+        if self.clock - t0 >= 1.0:
+            self.packets_per_s = (self._packets_seen - p0) / (self.clock - t0)
+            self._rate_mark = (self.clock, self._packets_seen)
 
     def _conn(self, rec: dict[str, Any], rows: dict[Any, Row]) -> None:
         cid = rec.get("id")
@@ -255,6 +271,11 @@ class ConnTable:
                 self.ignored += 1
         self.seq += 1
         row = rows.get(cid)
+        packets = rec.get("packets")
+        if type(packets) is int:
+            before = row.rec.get("packets") if row is not None else 0
+            if type(before) is int and packets > before:
+                self._packets_seen += packets - before
         if row is None:
             row = Row(cid, rec, self.seq)
             rows[cid] = row
@@ -315,6 +336,7 @@ class ConnTable:
             del self.rows[cid]
 
     def _stats(self, rec: dict[str, Any]) -> None:
+        self._have_stats = True
         ts = num(rec.get("ts"))
         packets = num(rec.get("packets")) or num(rec.get("received"))
         self.received = int(num(rec.get("received")) or packets)

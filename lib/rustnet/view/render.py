@@ -154,13 +154,26 @@ def status_text(state: ViewState) -> str:
     return " │ ".join(parts)
 
 
+def _tail(text_: str, cells: int) -> str:
+    """The end of ``text_`` that fits in ``cells`` cells, after an ellipsis (the typing cursor's side)."""
+    out: list[str] = []
+    used = 1
+    for ch in reversed(text_):
+        cw = width(ch)
+        if used + cw > cells:
+            break
+        out.append(ch)
+        used += cw
+    return "…" + "".join(reversed(out))
+
+
 def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     status = th.bar + fit(" " + status_text(state), w) + th.normal
     if state.filter_input is not None:
         prompt = "/" + safe(state.filter_input)
         help_txt = "  " + "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP)
         avail = w - 1
-        shown = prompt if width(prompt) <= avail else "…" + prompt[-(avail - 1) :]
+        shown = prompt if width(prompt) <= avail else _tail(prompt, avail)
         line = th.bold + shown + th.normal + th.reverse + " " + th.normal
         rest = w - width(shown) - 1
         if rest > 0:
