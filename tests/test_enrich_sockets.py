@@ -14,7 +14,14 @@ import pytest
 from rustnet.enrich import sockdiag
 from rustnet.enrich.owners import SocketOwners
 from rustnet.enrich.processes import ProcessInfoCache, scan_socket_inodes
-from rustnet.enrich.sockets import SockEntry, decode_address, parse_table, read_tables
+from rustnet.enrich.sockets import (
+    SockEntry,
+    container_from_cgroup,
+    container_of,
+    decode_address,
+    parse_table,
+    read_tables,
+)
 
 # Lines as Linux 6.x prints them (a listener on ::1, a listener on ::ffff:127.0.0.1, a connected
 # client, and an accepted socket still in the accept queue: inode 0).
@@ -233,3 +240,22 @@ def test_watcher_catches_a_socket_that_lives_between_two_polls(tmp_path: Path) -
     finally:
         owners.close()
         lst.close()
+
+
+def test_container_from_cgroup_lines() -> None:
+    cid = "4f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"
+    docker_v1 = f"12:pids:/docker/{cid}\n1:name=systemd:/"
+    docker_v2 = f"0::/system.slice/docker-{cid}.scope"
+    podman = "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + "ab" * 32 + ".scope"
+    k8s = ("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b.slice/cri-containerd-"
+           + "cd" * 32 + ".scope")
+    lxc = "0::/lxc.payload.web1"
+    assert container_from_cgroup(docker_v1) == "docker:4f3c2a1b0e9d"
+    assert container_from_cgroup(docker_v2) == "docker:4f3c2a1b0e9d"
+    assert container_from_cgroup(podman) == "podman:abababababab"
+    assert container_from_cgroup(k8s) == "containerd:cdcdcdcdcdcd"
+    assert container_from_cgroup(lxc) == "lxc:web1"
+    for plain in ("0::/", "0::/user.slice/user-0.slice/session-3.scope",
+                  "4:memory:/process_api/8894970fa0079c", "", "garbage"):
+        assert container_from_cgroup(plain) is None
+    assert container_of(os.getpid()) is None or ":" in str(container_of(os.getpid()))

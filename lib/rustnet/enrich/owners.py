@@ -56,7 +56,7 @@ class SocketOwners:
         self.max_sockets = max_sockets
         self.own_netns = socktab.netns_inode("self")
         self.host_netns = socktab.host_netns_inode()
-        self._ns_names: dict[int, str] = {}
+        self._ns_names: dict[int, str] = socktab.named_netns()  # re-read at every poll
         self.joiner = SocketJoiner(prefer_netns=self.netns_label(self.own_netns), max_sockets=max_sockets)
         self.procs = ProcessInfoCache()
         self._socks: dict[int, tuple[SockEntry, dict[str, Any]]] = {}
@@ -71,15 +71,18 @@ class SocketOwners:
         self._last_end = 0.0
 
     # --- namespaces ---------------------------------------------------------------------
-    def netns_label(self, ino: int | None) -> str | None:
-        """None for the host's namespace; else the ``ip netns`` name, or ``net:[inode]``."""
+    def netns_label(self, ino: int | None, pid: int | None = None) -> str | None:
+        """None for the host's namespace; else the ``ip netns`` name, or the container of a
+        process in it (``docker:0123456789ab``, from its cgroup), or ``net:[inode]``."""
         if ino is None or ino == self.host_netns:
             return None
         name = self._ns_names.get(ino)
         if name is None:
-            self._ns_names = socktab.named_netns()
-            name = self._ns_names.get(ino)
-        return name if name is not None else f"net:[{ino}]"
+            name = socktab.container_of(pid) if pid is not None else None
+            if name is None:
+                name = f"net:[{ino}]"
+            self._ns_names[ino] = name
+        return name
 
     def _diag_socket(self, ino: int | None, pid: int | None) -> socket.socket | None:
         if not self.use_diag:
@@ -160,6 +163,7 @@ class SocketOwners:
         mono = time.monotonic()
         wall = time.time() if now is None else now
         self.absorb_watch(wall)
+        self._ns_names = socktab.named_netns()
         tables = self._read_all_tables()
         seen: dict[int, tuple[int | None, SockEntry]] = {}
         for ino, rows in tables:
@@ -222,7 +226,7 @@ class SocketOwners:
         return {"t": SOCK, "ts": wall, "proto": e.proto, "local": e.local, "lport": e.lport,
                 "remote": e.remote if connected else "", "rport": e.rport if connected else 0,
                 "listening": e.listening, "pid": pid, "process": process, "cmdline": cmdline,
-                "user": user, "netns": self.netns_label(ns)}
+                "user": user, "netns": self.netns_label(ns, pid)}
 
     def refresh_on_miss(self, now: float | None = None, min_gap: float = 0.02) -> bool:
         """Refresh at once unless the last refresh was too recent (keeps refreshing under ~20% of

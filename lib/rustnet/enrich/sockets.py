@@ -18,6 +18,7 @@ reversed byte order on little-endian machines (``0100007F`` is 127.0.0.1).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
 from typing import Final, NamedTuple
@@ -164,3 +165,36 @@ def host_netns_inode() -> int | None:
         if ino is not None:
             return ino
     return netns_inode("self")
+
+
+# Container runtimes as they appear in /proc/<pid>/cgroup (cgroup v1 and v2, systemd or not).
+_CONTAINER_PATTERNS: Final = (
+    (re.compile(r"(?:/docker[/-])([0-9a-f]{12,64})(?:\.scope)?$"), "docker"),
+    (re.compile(r"/libpod-(?:conmon-)?([0-9a-f]{12,64})(?:\.scope)?$"), "podman"),
+    (re.compile(r"/cri-containerd-([0-9a-f]{12,64})(?:\.scope)?$"), "containerd"),
+    (re.compile(r"/crio-(?:conmon-)?([0-9a-f]{12,64})(?:\.scope)?$"), "cri-o"),
+    (re.compile(r"/kubepods[^\n]*/([0-9a-f]{64})$"), "k8s"),
+    (re.compile(r"/lxc(?:\.payload)?[./]([^/\n]+)$"), "lxc"),
+)
+
+
+def container_from_cgroup(text: str) -> str | None:
+    """``runtime:id`` (the id cut to 12 characters, as ``docker ps`` shows it) from the text of
+    /proc/<pid>/cgroup, or None for a process outside any container we know."""
+    for line in text.splitlines():
+        path = line.split(":", 2)[-1].strip()
+        for pattern, runtime in _CONTAINER_PATTERNS:
+            m = pattern.search(path)
+            if m:
+                ident = m.group(1)
+                return f"{runtime}:{ident[:12] if runtime != 'lxc' else ident[:64]}"
+    return None
+
+
+def container_of(pid: int) -> str | None:
+    """The container a process runs in, from its cgroup; None when unknown or unreadable."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
+            return container_from_cgroup(fh.read(65536))
+    except OSError:
+        return None
