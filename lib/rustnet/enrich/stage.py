@@ -100,7 +100,7 @@ class Enricher:
         self._tried: set[Any] = set()
         self._names_by_id: OrderedDict[Any, dict[str, str]] = OrderedDict()
         self._hinted = False
-        # Counters (for --debug and the benchmark).
+        # Counters (read by the benchmark and the tests).
         self.flows_new = 0
         self.flows_owned = 0
         self.conns = 0
