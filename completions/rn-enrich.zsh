@@ -3,7 +3,7 @@
 _arguments -s \
   '--format[Output encoding\: MessagePack frames, or JSON Lines for people and jq]:fmt:(msgpack json)' \
   '--poll-interval[How often to re-read the socket table (a new flow also triggers a read)]:ms:' \
-  '--watch-interval[Check the socket counters this often in a background thread and list new sockets at once (at most 5% of a CPU), to catch short-lived clients such as curl; 0 turns it off]:ms:' \
+  '--watch-interval[Check the socket counters this often in a background thread and list new sockets at once, to catch short-lived clients such as curl (about 3% of a CPU at 1 ms on a quiet host; listings capped at 5%); 0 turns it off]:ms:' \
   '--reverse-dns[Also look up PTR names for addresses (in the background; makes DNS traffic)]' \
   '--no-process[No process attribution\: services and hostnames only]' \
   '--debug[Show Python tracebacks for internal errors]' \

@@ -144,6 +144,7 @@ def man_page(name: str, cmd: click.Command) -> str:
         lines += [f".SH {title}", roff(body)]
     if name in ("rustnet", "rn-view"):
         lines += _keys_section()
+        lines += _filter_section()
     lines.append(".SH EXIT STATUS")
     for code, meaning in EXIT_STATUS:
         lines += [".TP", f"\\fB{code}\\fR", roff(meaning)]
@@ -165,6 +166,23 @@ def _keys_section() -> list[str]:
     out = [".SH KEYS"]
     for key, what in listing():
         out += [".TP", f"\\fB{roff(str(key))}\\fR", roff(str(what))]
+    return out
+
+
+def _filter_section() -> list[str]:
+    """The filter language, from the viewer's keyword table."""
+    try:
+        view_filter = importlib.import_module("rustnet.view.filter")
+    except ImportError:
+        return []
+    listing = getattr(view_filter, "help_lines", None)
+    if not callable(listing):
+        return []
+    out = [".SH FILTER", ".PP",
+           roff("Press / and type: the table follows every keystroke. Terms are ANDed and "
+                "case-insensitive; keyword values match as substrings.")]
+    for syntax, what in listing():
+        out += [".TP", f"\\fB{roff(str(syntax))}\\fR", roff(str(what))]
     return out
 
 

@@ -97,6 +97,14 @@ def _signal_name(num: int) -> str:
         return f"signal {num}"
 
 
+def _nonblocking_pipe() -> tuple[int, int]:
+    # os.pipe() descriptors are close-on-exec already (PEP 446); pipe2 is Linux-only.
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    return r, w
+
+
 def _load_prctl() -> Callable[[int, int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -147,7 +155,7 @@ class Pipeline:
         self._stop = False
         self._tearing = False
         self._stop_fd: int | None = None  # write end of the first stage's stdin (stop_by_eof)
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._wake_r, self._wake_w = _nonblocking_pipe()
 
     # --- start ---------------------------------------------------------------
     def start(self) -> int:
@@ -157,15 +165,15 @@ class Pipeline:
         try:
             for i, spec in enumerate(self.specs):
                 if i == 0 and spec.stop_by_eof:
-                    stdin, self._stop_fd = os.pipe2(os.O_CLOEXEC)
+                    stdin, self._stop_fd = os.pipe()
                 elif i == 0:
                     stdin = (os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC) if spec.stdin_path
                              else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
                 else:
                     assert prev_out is not None
                     stdin = prev_out
-                out_r, out_w = os.pipe2(os.O_CLOEXEC)
-                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                out_r, out_w = os.pipe()
+                err_r, err_w = os.pipe()
                 try:
                     creds: dict[str, Any] = {}
                     if spec.run_as is not None:

@@ -113,7 +113,7 @@ def _log_start(opts: Options, log_path: Any) -> None:
 # --- headless -------------------------------------------------------------------------
 def _run_json(opts: Options, specs: list[Any]) -> int:
     pipeline = Pipeline(specs, echo_stderr=True)
-    view_r, view_w = os.pipe2(os.O_CLOEXEC)
+    view_r, view_w = os.pipe()
     _install_signals(pipeline)
     timer: threading.Timer | None = None
     relay: Relay | None = None
@@ -196,7 +196,7 @@ def _loopback(addr: Any) -> bool:
 # --- TUI ------------------------------------------------------------------------------
 def _run_tui(opts: Options, specs: list[Any]) -> int:
     pipeline = Pipeline(specs, echo_stderr=False)
-    view_r, view_w = os.pipe2(os.O_CLOEXEC)
+    view_r, view_w = os.pipe()
     timer: threading.Timer | None = None
     relay: Relay | None = None
     status = EXIT_OK
