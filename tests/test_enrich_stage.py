@@ -284,3 +284,20 @@ def test_hostile_records_never_raise(recs: list[Any], processes: bool) -> None:
     assert len(out) == len(recs) + 1
     enr.tick(time.time())
     enr.finish()
+
+
+def test_packets_from_a_capture_file_get_no_sock_records(exe: Path, server: socket.socket) -> None:
+    client = Client(exe, server.getsockname()[1])
+    acc, _ = server.accept()
+    try:
+        enr = Enricher()
+        pkt = ["pkt", time.time(), 54, lo_frame(client.port, server.getsockname()[1])]
+        out = enr.process([hdr(False), pkt])
+        assert out[1] is pkt and len(out) == 2 and enr._owners is None
+        # The same packet in a live stream does get its socket.
+        out = enr.process([hdr(True), list(pkt)])
+        assert any(isinstance(r, dict) and r.get("t") == "sock" and r["pid"] == client.proc.pid for r in out)
+        enr.finish()
+    finally:
+        acc.close()
+        client.exit()
