@@ -135,6 +135,9 @@ _TERMINAL_UNSAFE = re.compile(
 
 
 def _escape_terminal_controls(data: bytes) -> bytes:
+    # Two C scans first: output is nearly always ASCII, where only DEL can match (the regex is slow).
+    if data.isascii() and b"\x7f" not in data:
+        return data
     if _TERMINAL_UNSAFE.search(data) is None:
         return data
     return _TERMINAL_UNSAFE.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
