@@ -1,13 +1,16 @@
 """The local socket table with each socket's owner, kept fresh by polling and on demand.
 
-One :meth:`SocketOwners.refresh` reads the socket tables of every network namespace
-(:mod:`rustnet.enrich.sockets`), looks up the owners of sockets it has not seen
-before (:mod:`rustnet.enrich.processes`; known sockets cost one dict lookup), and
-keeps a :class:`~rustnet.enrich.join.SocketJoiner` indexed with one ``sock`` record
-per socket. Callers poll on a schedule and call :meth:`SocketOwners.refresh_on_miss`
-when a new flow has no socket yet: that refresh is rate-limited (at most a fifth of
+One :meth:`SocketOwners.refresh` lists the sockets of every network namespace
+(sock_diag netlink, :mod:`rustnet.enrich.sockdiag`; /proc/<pid>/net text,
+:mod:`rustnet.enrich.sockets`, where sock_diag is refused), looks up the owners of
+sockets it has not seen before (:mod:`rustnet.enrich.processes`; known sockets cost
+one dict lookup), and keeps a :class:`~rustnet.enrich.join.SocketJoiner` indexed
+with one ``sock`` record per socket. Callers poll on a schedule and call
+:meth:`SocketOwners.resolve_flow` the first time they see a flow: an exact sock_diag
+query for that one tuple, else a full refresh that is rate-limited (at most a fifth of
 the time goes to refreshing) so a flood of new flows (a port scan) cannot turn the
-poller into a busy loop.
+poller into a busy loop. Optionally a :class:`~rustnet.enrich.watch.ShortLivedWatcher`
+thread catches sockets that live only milliseconds, between two polls.
 
 Sockets that disappear stay matchable for ``linger`` seconds: a connection's first
 record often arrives after a short-lived client has already closed its socket.
