@@ -145,7 +145,7 @@ def main(
 
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
-            source = Source(paths, 0, read_file, speed, dpi=not no_dpi)
+            source = Source(paths, 0, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
             table = _table()
             for batch in source.batches():
                 table.ingest(batch)
@@ -180,7 +180,7 @@ def main(
             pipe_fd = attach_terminal(uses_stdin)
         except NoTerminal as exc:
             fail(str(exc))
-        source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi)
+        source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
         table = _table()
         state = _state(table, no_localhost, filter_text, sort, reverse)
         state.show_closed = show_closed

@@ -172,7 +172,9 @@ class App:
             if state.message:
                 deadlines.append(self._message_at + MESSAGE_SECONDS)
             timeout = max(0.0, min(deadlines) - time.monotonic())
-            for key, _ in sel.select(timeout):
+            events = sel.select(timeout)
+            events.sort(key=lambda ev: ev[0].data != "key")  # keys before records: responsiveness
+            for key, _ in events:
                 if key.data == "src":
                     recs = source.read()
                     if recs:

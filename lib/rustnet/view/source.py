@@ -37,7 +37,7 @@ PCAP_MAGICS: Final = (
     b"\x0a\x0d\x0d\x0a",
 )
 MAX_PENDING: Final = 200_000  # paced records held before reading further
-READ_SIZE: Final = 1 << 18
+READ_SIZE: Final = 1 << 16  # a few hundred records per read: the loop gets back to the keys quickly
 
 
 def is_capture_file(path: str) -> bool:
@@ -73,8 +73,9 @@ def _capture_command() -> list[str]:
 class Completer:
     """Runs dissect and/or track in-process once packet records or summaries show up."""
 
-    def __init__(self, dpi: bool = True) -> None:
+    def __init__(self, dpi: bool = True, refresh: float = 1.0) -> None:
         self.dpi = dpi
+        self.refresh = refresh
         self.chain: Stage | None = None
         self.header: dict[str, Any] | None = None
         self.problem: str | None = None
@@ -88,7 +89,7 @@ class Completer:
                 stages.append(Dissector(dpi=self.dpi))
             from rustnet.track.table import Tracker
 
-            stages.append(Tracker())
+            stages.append(Tracker(producer="rn-view", refresh=self.refresh))
         except Exception as exc:  # a missing or broken stage becomes a message, not a crash
             self.problem = f"cannot complete the pipeline in-process ({type(exc).__name__}: {exc})"
             return None
@@ -177,11 +178,12 @@ class Source:
         read_file: str | None = None,
         speed: float | None = None,
         dpi: bool = True,
+        refresh: float = 1.0,
     ) -> None:
         self.paths = list(paths) or (["-"] if read_file is None else [])
         self.read_file = read_file
         self.stdin_fd = stdin_fd
-        self.completer = Completer(dpi)
+        self.completer = Completer(dpi, refresh)
         self.pacer = Pacer(speed) if speed else None
         self.reader: RecordReader | None = None
         self.damage: list[str] = []
