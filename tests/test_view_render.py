@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 import blessed
 import pyte
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rustnet.view import keys
 from rustnet.view.filter import KEYWORDS
 from rustnet.view.model import ConnTable
@@ -235,3 +238,67 @@ def test_long_filter_prompt_keeps_its_end_visible() -> None:
     screen, _ = draw(s, 40, 10)
     last = screen.display[-1]
     assert last.startswith("…") and "end" in last
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.binary(max_size=8),
+    st.lists(st.text(max_size=8), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+_FIELDS = (
+    "id",
+    "proto",
+    "src",
+    "sport",
+    "dst",
+    "dport",
+    "state",
+    "bytes",
+    "packets",
+    "rate_src",
+    "rate_dst",
+    "last_seen",
+    "first_seen",
+    "app",
+    "sni",
+    "http_host",
+    "dns_query",
+    "ssh_server",
+    "process",
+    "pid",
+    "local_side",
+    "final",
+    "end",
+    "hostname_dst",
+    "rtt_ms",
+    "vlan",
+)
+_OUR_SEQUENCES = re.compile(r"\x1b\[[0-9;?]*[mHKhl]|\x1b\(B")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    recs=st.lists(
+        st.fixed_dictionaries({"t": st.just("conn")}, optional={k: _values for k in _FIELDS}), max_size=6
+    ),
+    w=st.integers(min_value=1, max_value=160),
+    h=st.integers(min_value=1, max_value=40),
+    tab=st.sampled_from(["1", "2", "3"]),
+    query=st.text(max_size=6),
+)
+def test_any_record_content_renders_safely(recs: list[dict], w: int, h: int, tab: str, query: str) -> None:
+    s = make(recs)
+    s.set_filter(query)
+    keys.handle(s, "a")
+    keys.handle(s, tab)
+    keys.handle(s, "KEY_ENTER")
+    for _ in range(3):
+        keys.handle(s, "s")
+        out = render(s, w, h, theme())
+        rest = _OUR_SEQUENCES.sub("", out)
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E for c in rest)
