@@ -262,6 +262,9 @@ def test_remote_capture_over_ssh(net: TwoHosts, tmp_path: Path) -> None:
             p.kill()
     assert p.returncode == 0, err
     conns = finals(out)
-    assert any(c.get("dport") == 8002 and c.get("src") == net.addr_a for c in conns), out
+    http = [c for c in conns if c.get("dport") == 8002 and c.get("src") == net.addr_a]
+    assert len(http) == 1, out
+    # The remote rn-enrich named the remote server's process; rn-track joined it here.
+    assert "python" in str(http[0].get("process", "")), http[0]
     # The remote capture excluded its own ssh connection (SSH_CONNECTION).
     assert not any(2222 in (c.get("sport"), c.get("dport")) for c in conns), out
