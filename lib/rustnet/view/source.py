@@ -21,9 +21,10 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from rustnet.stream import Record, RecordReader
 from rustnet.stream.records import CONN, HEADER, PACKET, SUMMARY, WARNING
@@ -191,6 +192,7 @@ class Source:
         self.done = False
         self.finished = False  # finish() output delivered
         self.child: subprocess.Popen[bytes] | None = None
+        self._child_err: IO[bytes] | None = None
         self._owned_fd: int | None = None
         self._next = 0
         self._open_next()
@@ -224,11 +226,13 @@ class Source:
         if name.startswith("capture:"):
             path = name.removeprefix("capture:")
             if is_capture_file(path):
+                # stderr to a file: a chatty child must never block on a pipe nobody reads yet.
+                self._child_err = tempfile.TemporaryFile()
                 self.child = subprocess.Popen(
                     [*_capture_command(), "-r", path],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
+                    stderr=self._child_err,
                 )
                 assert self.child.stdout is not None
                 return self.child.stdout.fileno()
@@ -252,11 +256,14 @@ class Source:
         except subprocess.TimeoutExpired:
             child.kill()
             rc = child.wait()
-        err = child.stderr.read().decode("utf-8", "replace").strip() if child.stderr else ""
+        err = ""
+        if self._child_err is not None:
+            self._child_err.seek(0)
+            err = self._child_err.read(1 << 16).decode("utf-8", "replace").strip()
+            self._child_err.close()
+            self._child_err = None
         if child.stdout:
             child.stdout.close()
-        if child.stderr:
-            child.stderr.close()
         if rc == 3:  # a damaged capture file: the packets before the damage were shown (exit 3)
             self.damage.append(err.splitlines()[-1] if err else "rn-capture: damaged capture file")
         elif rc != 0 or err:
