@@ -381,3 +381,15 @@ def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python() -> 
         assert run_as["rn-dissect"] is None and why
     else:
         assert run_as["rn-dissect"] == run_as["rn-track"] == (nobody.uid, nobody.gid)
+
+
+@needs_corpus
+def test_unwritable_outputs_are_one_line_errors() -> None:
+    pcap = str(CORPUS / "zeek_http_get.pcap")
+    p = rustnet("--read", pcap, "--json", "--record", "/nonexistent/x.rn")
+    assert p.returncode == 1 and p.stdout == ""
+    assert one_line(p.stderr) == ("rustnet: /nonexistent/x.rn: cannot write the recording: "
+                                  "No such file or directory")
+    p = rustnet("--read", pcap, "--json", "--write-pcap", "/nonexistent/x.pcap")
+    assert p.returncode == 1
+    assert "/nonexistent/x.pcap" in one_line(p.stderr)

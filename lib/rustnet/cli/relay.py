@@ -97,22 +97,25 @@ def _short(rec: Record) -> str:
     return text if len(text) <= 600 else text[:600] + "..."
 
 
+def open_record_file(path: str) -> int:
+    """The ``--record`` file, created 0600 (it holds connection data); OSError when impossible."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+
+
 def warn_record(stage: str, msg: str) -> dict[str, Any]:
     return {"t": WARNING, "ts": time.time(), "stage": stage, "msg": msg}
 
 
 class Relay:
-    """A thread copying records from ``src_fd`` to ``dst_fd`` (and ``record_path``)."""
+    """A thread copying records from ``src_fd`` to ``dst_fd`` (and to ``record_fd``)."""
 
-    def __init__(self, src_fd: int, dst_fd: int, pipeline: Pipeline, record_path: str | None = None) -> None:
+    def __init__(self, src_fd: int, dst_fd: int, pipeline: Pipeline, record_fd: int | None = None) -> None:
         self.src_fd = src_fd
         self.dst_fd = dst_fd
         self.pipeline = pipeline
         self.log = get_logger()
         self.record_log = RecordLog(get_logger("stream"))
-        self.record_fd: int | None = None
-        if record_path is not None:
-            self.record_fd = os.open(record_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.record_fd = record_fd  # --record: ours to close
         self.record_error: str | None = None
         self.damage: str | None = None
         self.records = 0

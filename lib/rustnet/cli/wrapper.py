@@ -37,7 +37,7 @@ from rustnet.cli.common import (
 )
 from rustnet.cli.launch import Options, plan
 from rustnet.cli.logsetup import close_logging, get_logger, setup_logging
-from rustnet.cli.relay import Relay
+from rustnet.cli.relay import Relay, open_record_file
 from rustnet.cli.supervise import Child, Pipeline
 from rustnet.stream import PipeClosed, RecordReader, RecordWriter
 from rustnet.stream.records import CONN
@@ -113,13 +113,15 @@ def _log_start(opts: Options, log_path: Any) -> None:
 # --- headless -------------------------------------------------------------------------
 def _run_json(opts: Options, specs: list[Any]) -> int:
     pipeline = Pipeline(specs, echo_stderr=True)
+    record_fd = _open_record(opts.record)
     view_r, view_w = os.pipe()
     _install_signals(pipeline)
     timer: threading.Timer | None = None
     relay: Relay | None = None
     try:
-        last = pipeline.start()
-        relay = Relay(last, view_w, pipeline, opts.record)
+        last = _start(pipeline)
+        relay = Relay(last, view_w, pipeline, record_fd)
+        record_fd = None
         view_w = -1
         relay.start()
         if opts.duration is not None:
@@ -140,7 +142,7 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
             timer.cancel()
         _restore_signals()
         pipeline.teardown()
-        for fd in (view_r, view_w):
+        for fd in (view_r, view_w, -1 if record_fd is None else record_fd):
             if fd >= 0:
                 _close(fd)
     return _final_status(pipeline, relay)
@@ -196,14 +198,16 @@ def _loopback(addr: Any) -> bool:
 # --- TUI ------------------------------------------------------------------------------
 def _run_tui(opts: Options, specs: list[Any]) -> int:
     pipeline = Pipeline(specs, echo_stderr=False)
+    record_fd = _open_record(opts.record)
     view_r, view_w = os.pipe()
     timer: threading.Timer | None = None
     relay: Relay | None = None
     status = EXIT_OK
     old = _install_term_signals()
     try:
-        last = pipeline.start()
-        relay = Relay(last, view_w, pipeline, opts.record)
+        last = _start(pipeline)
+        relay = Relay(last, view_w, pipeline, record_fd)
+        record_fd = None
         view_w = -1
         relay.start()
         gate = START_GATE_REMOTE_SECONDS if opts.remote else START_GATE_SECONDS
@@ -224,7 +228,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
         if timer is not None:
             timer.cancel()
         pipeline.teardown()
-        for fd in (view_r, view_w):
+        for fd in (view_r, view_w, -1 if record_fd is None else record_fd):
             if fd >= 0:
                 _close(fd)
         if relay is not None:
@@ -237,6 +241,23 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
     if status == EXIT_OK:
         return _final_status(pipeline, relay)
     return status
+
+
+def _open_record(path: str | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        return open_record_file(path)
+    except OSError as exc:
+        raise StageError(f"{path}: cannot write the recording: {exc.strerror or exc}") from None
+
+
+def _start(pipeline: Pipeline) -> int:
+    try:
+        return pipeline.start()
+    except OSError as exc:
+        raise StageError(f"cannot start the pipeline: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else "")) from None
 
 
 def _readable(fd: int) -> bool:
@@ -323,12 +344,15 @@ def _restore_signals() -> None:
 
 
 def _install_term_signals() -> dict[int, Any]:
-    """TUI: SIGTERM and SIGHUP unwind like an exception, so the terminal is restored on the way out."""
+    """TUI: SIGTERM and SIGHUP unwind like an exception, so the terminal is restored on the way out;
+    Ctrl+C before the viewer takes over ends at once (the viewer then handles it itself)."""
 
     def on_term(signum: int, frame: Any) -> None:
         raise Terminated
 
-    return {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    old: dict[int, Any] = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+    return old
 
 
 def _restore(old: dict[int, Any]) -> None:
