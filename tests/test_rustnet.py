@@ -111,6 +111,7 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert cap[-6:] == ["-i", "eth7", "-f", "tcp port 443", "-w", "/tmp/x.pcap"]
     assert _stage(specs, "rn-dissect")[-1] == "--no-dpi"
     assert _stage(specs, "rn-track")[-2:] == ["-r", "500"]
+    assert all("--debug" in s.argv for s in plan(Options(debug=True)))
     # --read of a capture: rn-capture -r; --json then has no rn-enrich, so it equals the plain pipe.
     specs = plan(Options(read_path=str(pcap), json_out=True))
     assert _stage(specs, "rn-capture")[-2:] == ["-r", str(pcap)]

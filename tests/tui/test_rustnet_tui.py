@@ -213,3 +213,22 @@ def test_ctrl_c_and_sigterm_restore_the_terminal(terminals: list[Terminal], how:
         assert status == (130 if how == "ctrl-c" else 143)
         assert LEAVE_ALT_SCREEN in t.raw
         assert none_left(pids)
+
+
+def test_no_localhost_reaches_the_viewer(terminals: list[Terminal], tmp_path: Path) -> None:
+    rec = tmp_path / "mixed.jsonl"
+    base = '{"t": "conn", "proto": "tcp", "state": "ESTABLISHED", "final": true, '
+    rec.write_text(base + '"id": 1, "src": "127.0.0.1", "sport": 5000, "dst": "127.0.0.1", "dport": 6001}\n'
+                   + base + '"id": 2, "src": "10.9.8.7", "sport": 5001, "dst": "10.9.8.6", "dport": 6002}\n')
+    shown = Terminal([RUSTNET, "--read", str(rec), "-r", "200"])
+    terminals.append(shown)
+    screen = shown.wait_for("10.9.8.6")
+    assert "127.0.0.1" in screen
+    shown.send(b"qq")
+    assert shown.finish() == 0
+    hidden = Terminal([RUSTNET, "--read", str(rec), "--no-localhost"])
+    terminals.append(hidden)
+    screen = hidden.wait_for("10.9.8.6")
+    assert "127.0.0.1" not in screen
+    hidden.send(b"qq")
+    assert hidden.finish() == 0

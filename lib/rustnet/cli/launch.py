@@ -107,9 +107,10 @@ def plan(opts: Options) -> list[StageSpec]:
     from rustnet.cli.privilege import unprivileged_stage_user
     user, _ = unprivileged_stage_user()
     run_as = None if user is None else (user.uid, user.gid)
-    dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else [])]
-    track = [*command("rn-track"), "-r", str(opts.refresh_ms)]
-    enrich = [*command("rn-enrich")]
+    debug = ["--debug"] if opts.debug else []  # tracebacks from the stages, too (logged)
+    dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else []), *debug]
+    track = [*command("rn-track"), "-r", str(opts.refresh_ms), *debug]
+    enrich = [*command("rn-enrich"), *debug]
     stages: list[StageSpec] = []
     if opts.remote is not None:
         stages.append(StageSpec("ssh", remote_command(opts), stop_by_eof=True))
@@ -124,7 +125,7 @@ def plan(opts: Options) -> list[StageSpec]:
         # Opened here and handed over as stdin: the stage may run as a user who cannot open it.
         stages.append(StageSpec("rn-dissect", dissect, stdin_path=opts.read_path, run_as=run_as))
     else:
-        capture = [*command("rn-capture")]
+        capture = [*command("rn-capture"), *debug]
         if opts.read_path is not None:
             capture += ["-r", opts.read_path]
         elif opts.interface:
