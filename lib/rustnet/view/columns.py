@@ -74,7 +74,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "local",
         "Local",
         6,
-        16,
+        21,
         10,
         0,
         False,
