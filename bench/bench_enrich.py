@@ -9,12 +9,13 @@
    through /proc/net text, a poll after 100 new connections, and psutil.net_connections()
    as the reference (which also sees only its own network namespace). Wall time and CPU
    time (user+system of this process, less skewed by a busy machine) are both shown.
-2. Short-lived connections (root and ``ip netns`` needed): ``--runs`` curl requests from
-   namespace a to ``python -m http.server`` in namespace b, captured in namespace a, for
-   both placements of rn-enrich:
+2. Attribution in namespaces (root and ``ip netns`` needed), capture in namespace a,
+   ``python -m http.server`` in namespace b: ten long-lived connections (slow downloads by
+   a renamed Python binary), then ``--runs`` short-lived curl requests, for both
+   placements of rn-enrich:
    * after rn-track:   rn-capture | rn-dissect | rn-track | rn-enrich
    * after rn-capture: rn-capture | rn-enrich | rn-dissect | rn-track   (sock records)
-   and the fraction of curl's connections whose final record names ``curl``, with the
+   and the fraction of connections whose final record names the right process, with the
    short-lived watcher (default) and without it (--watch-interval 0).
 3. The watcher's own cost on a quiet host.
 4. rn-enrich right after rn-capture: CPU per packet over the corpus's Ethernet captures
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -119,6 +121,7 @@ def bench_curl(runs: int) -> None:
     with TwoHosts() as net, tempfile.TemporaryDirectory() as www:
         os.chmod(www, 0o755)
         Path(www, "small.txt").write_text("hello\n")
+        Path(www, "big.bin").write_bytes(os.urandom(4 << 20))
         net.spawn("b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b,
                         "--directory", www])
         net.wait_port("b", 8000)
@@ -129,12 +132,60 @@ def bench_curl(runs: int) -> None:
             "after rn-track, watcher off ": f"{capture} | {dis} | {trk} -r 100 | {enr} --watch-interval 0 "
                                             "--format json",
         }
+        bench_long_lived(net, capture, f"{dis} | {trk} -r 100 | {enr} --format json", www)
         print(f"short-lived curl connections ({runs} runs, capture in the client's namespace):")
         for name, pipeline in layouts.items():
             named, total, median = run_curls(net, pipeline, runs)
             print(f"  {name}: {named}/{total} curl connections attributed to curl "
                   f"({100.0 * named / max(1, total):.0f}%); a curl run takes {ms(median)} "
                   "(median, with ip netns exec)")
+
+
+SLOW_CLIENT = """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8000))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.sendall(b"GET /big.bin HTTP/1.0\\r\\n\\r\\n")
+while s.recv(1024):
+    time.sleep(0.05)
+"""
+
+
+def bench_long_lived(net: Any, capture: str, rest: str, www: str, clients: int = 10) -> None:
+    """Long-lived clients (slow downloads by a renamed Python) started while the pipeline runs."""
+    exe = Path(www, "rn-slow-fetch")
+    shutil.copy2(os.path.realpath(sys.executable), exe)
+    out = tempfile.TemporaryFile()
+    proc = subprocess.Popen(net.cmd("a", ["sh", "-c", f"{capture} | {rest}"]), stdout=out,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    slow: list[subprocess.Popen[bytes]] = []
+    try:
+        time.sleep(2.0)
+        for _ in range(clients):
+            slow.append(net.spawn("a", [str(exe), "-c", SLOW_CLIENT, net.addr_b]))
+            time.sleep(0.1)
+        time.sleep(2.0)
+    finally:
+        for p in slow:
+            p.kill()
+            p.wait()
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    out.seek(0)
+    finals: dict[Any, dict[str, Any]] = {}
+    for line in out.read().decode().splitlines():
+        rec = json.loads(line)
+        if rec.get("t") == "conn" and rec.get("dport") == 8000:
+            finals[rec["id"]] = rec
+    out.close()
+    pids = {p.pid for p in slow}
+    named = sum(1 for r in finals.values() if r.get("process") == exe.name and r.get("pid") in pids)
+    print(f"long-lived connections ({clients} slow downloads, after rn-track): {named}/{len(finals)} "
+          f"attributed to the right pid and name ({100.0 * named / max(1, len(finals)):.0f}%)")
 
 
 def run_curls(net: Any, pipeline: str, runs: int) -> tuple[int, int, float]:
