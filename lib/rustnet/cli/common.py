@@ -77,7 +77,9 @@ def fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
 
 
 def warn(prog: str, message: str) -> None:
-    """One line on stderr, never a traceback."""
+    """One line on stderr, never a traceback, never a raw control character."""
+    if not message.isprintable():  # a file name or stream content with escapes, newlines, bidi
+        message = message.encode("unicode_escape").decode("ascii")
     try:
         sys.stderr.write(f"{prog}: {message}\n")
         sys.stderr.flush()
@@ -107,6 +109,9 @@ def run_stage(prog: str, body: Callable[[], int | None], debug: bool = False) ->
         status = EXIT_TERMINATED
     except MemoryError:
         warn(prog, "out of memory")
+        status = EXIT_ERROR
+    except OSError as exc:  # an input file that is missing or unreadable: a runtime error, one line
+        warn(prog, f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
         status = EXIT_ERROR
     except Exception as exc:  # the last line of defence: one line unless --debug
         if debug:

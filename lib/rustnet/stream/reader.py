@@ -40,7 +40,8 @@ class RecordReader:
 
     def __init__(self, fd: int, name: str = "-") -> None:
         self.fd = fd
-        self.name = name
+        # The name goes into damage messages (stderr, warn records): a hostile file name stays inert.
+        self.name = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
         self.eof = False
         self.damage: str | None = None  # one-line description once the stream is found damaged
         self.records_read = 0
