@@ -27,6 +27,9 @@ LOGGER_NAME: Final = "rustnet"
 # C0/C1 controls and DEL, shown escaped so a log viewed with `cat` cannot drive the terminal.
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
 _CONTROL.pop(0x09)  # a tab is harmless in a log line
+# Bidi controls and line separators reorder or break what a reader of the log sees.
+_CONTROL.update({c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x2028, 0x202F),
+                                             *range(0x2066, 0x206A))})
 
 
 def escape_controls(text: str) -> str:
