@@ -1,0 +1,211 @@
+"""Live: the highest replay rate the full pipeline takes with zero drops.
+
+    sudo .venv/bin/python bench/bench_live.py [--rates 25000,50000,100000,150000,200000]
+                                              [--seconds 10] [--pcap F]
+
+Two network namespaces joined by a veth pair (tests/netns.py). In host "b" runs the
+whole pipeline with DPI, enrichment and the viewer's model:
+
+    rn-capture -i veth-b | rn-dissect | rn-track | rn-enrich | tee STREAM | rn-view --json
+
+(``tee`` keeps the stream so the capture's ``stats`` records, which every stage passes
+through, can be read afterwards). In host "a", ``tcpreplay --pps R`` sends the mixed
+capture (bench/make_mixed_pcap.py, looped) onto the veth for ``--seconds``. Then
+rn-capture gets SIGINT, the stages drain, and the final ``stats`` record says how many
+packets libpcap saw and how many the kernel dropped. A rate passes when nothing was
+dropped and every packet tcpreplay sent was captured. Each step prints the rate
+tcpreplay achieved, the drops, and the CPU the pipeline used (% of one core, all
+processes); the rates are tried in order until one fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from benchlib import descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
+from netns import TwoHosts, can_make_namespaces  # noqa: E402
+from rustnet.stream import RecordReader  # noqa: E402
+
+STATS_INTERVAL = 0.25  # seconds between rn-capture's stats records: the resolution of the lag
+
+
+@dataclass
+class Step:
+    rate: int  # asked
+    sent: int
+    actual_pps: float
+    captured: int
+    received: int
+    dropped: int
+    ifdropped: int
+    cpu_pct: float  # all pipeline processes, % of one core, during the replay
+    per_stage: dict[str, float]
+    conns: int
+    drain_s: float
+    lag_s: float  # after the replay ended, until rn-capture had read every packet the kernel took
+
+    @property
+    def ok(self) -> bool:
+        return self.dropped == 0 and self.ifdropped == 0 and self.captured >= self.sent > 0
+
+
+def pipeline_cmd(iface: str, stream: Path, out: Path, dpi: bool = True) -> str:
+    dissect = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi")
+    return (f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {dissect} | "
+            f"{rn('rn-track')} | {rn('rn-enrich')} | tee {stream} | {rn('rn-view')} --json > {out}")
+
+
+def wait_for_header(stream: Path, timeout: float = 15.0) -> None:
+    """The stream's header made it through every stage: the capture is open."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stream.exists() and stream.stat().st_size > 0:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the pipeline did not start (no header within 15 s)")
+
+
+class StatsFollower:
+    """Follows the growing stream file and keeps the latest capture ``stats`` record."""
+
+    def __init__(self, stream: Path) -> None:
+        self.fd = os.open(stream, os.O_RDONLY)
+        self.reader = RecordReader(self.fd, str(stream))
+        self.last: dict[str, int] = {}
+
+    def update(self) -> dict[str, int]:
+        while True:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:  # the current end of the file, not the end of the stream
+                return self.last
+            for rec in self.reader.feed(chunk):
+                if isinstance(rec, dict) and rec.get("t") == "stats":
+                    self.last = {k: int(rec.get(k) or 0)
+                                 for k in ("packets", "received", "dropped", "ifdropped")}
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def wait_caught_up(follow: StatsFollower, timeout: float) -> float:
+    """Seconds until rn-capture has read everything the kernel took in."""
+    t0 = time.monotonic()
+    prev = -1
+    while time.monotonic() - t0 < timeout:
+        st = follow.update()
+        # Caught up: two stats records in a row with nothing new received and nothing left unread.
+        if st and st["packets"] >= st["received"] and st["received"] == prev:
+            return time.monotonic() - t0
+        prev = st.get("received", -1) if st else -1
+        time.sleep(STATS_INTERVAL)
+    return float("inf")
+
+
+def run_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dpi: bool = True) -> Step:
+    stream, out = tmp / f"stream-{rate}.rn", tmp / f"view-{rate}.json"
+    proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi)])
+    wait_for_header(stream)
+    time.sleep(0.5)
+    pids = [p for p in descendants(proc.pid) if p != proc.pid]
+    before = {p: c for p, c in tree_cpu(proc.pid).items()}
+    limit = int(rate * seconds)
+    argv = ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(rate), "--loop", "0", "--limit",
+            str(limit), str(pcap)]
+    if rate >= 20000:
+        argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
+    t0 = time.monotonic()
+    rp = net.run("a", argv, timeout=seconds * 4 + 60, check=False)
+    replay_s = time.monotonic() - t0
+    after = tree_cpu(proc.pid)
+    text = (rp.stdout + rp.stderr).decode(errors="replace")
+    if rp.returncode != 0:
+        print(f"tcpreplay failed ({rp.returncode}): {text.strip()[-400:]}", file=sys.stderr)
+    m = re.search(r"Actual:\s*(\d+)\s*packets", text)
+    sent = int(m.group(1)) if m else 0
+    m = re.search(r"Rated:.*?([\d.]+)\s*pps", text)
+    actual = float(m.group(1)) if m else sent / replay_s
+    names = {p: proc_name(p) for p in pids}
+    per_stage: dict[str, float] = {}
+    for p, c in after.items():
+        if p == proc.pid:
+            continue
+        name = names.get(p, proc_name(p))
+        per_stage[name] = per_stage.get(name, 0.0) + (c - before.get(p, 0.0)) / replay_s * 100
+    follow = StatsFollower(stream)
+    lag = wait_caught_up(follow, timeout=60.0)
+    t1 = time.monotonic()
+    for p in pids:
+        if names.get(p) == "rn-capture":
+            os.kill(p, signal.SIGINT)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    drain = time.monotonic() - t1
+    st = follow.update()
+    follow.close()
+    conns = sum(1 for line in out.read_text().splitlines() if line.strip()) if out.exists() else 0
+    stream.unlink(missing_ok=True)
+    out.unlink(missing_ok=True)
+    return Step(rate, sent, actual, st.get("packets", 0), st.get("received", 0), st.get("dropped", 0),
+                st.get("ifdropped", 0), sum(per_stage.values()), per_stage, conns, drain, lag)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rates", default="25000,50000,100000,150000,200000",
+                    help="packets/s to try, in order (comma-separated)")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--pcap", type=Path, help="capture to replay (default: the mixed bench capture)")
+    ap.add_argument("--no-dpi", action="store_true", help="run rn-dissect --no-dpi")
+    ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
+    a = ap.parse_args()
+    if not can_make_namespaces() or not have("tcpreplay"):
+        print("bench_live: needs root, ip netns and tcpreplay; skipped")
+        return 0
+    pcap = a.pcap or mixed_pcap(200_000)
+    rates = [int(r) for r in a.rates.split(",") if r.strip()]
+    steps: list[Step] = []
+    print(f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | rn-dissect"
+          f"{' --no-dpi' if a.no_dpi else ''} | rn-track | rn-enrich | tee | rn-view --json", flush=True)
+    with TwoHosts() as net, tempfile.TemporaryDirectory() as tmpdir:
+        for rate in rates:
+            st = run_step(net, pcap, rate, a.seconds, Path(tmpdir), dpi=not a.no_dpi)
+            steps.append(st)
+            stages = ", ".join(f"{k} {v:.0f}%"
+                               for k, v in sorted(st.per_stage.items(), key=lambda kv: -kv[1]))
+            print(f"  {rate:>7,} pps asked: sent {st.sent:,} at {st.actual_pps:,.0f} pps, captured "
+                  f"{st.captured:,}, dropped {st.dropped:,} (+{st.ifdropped:,} by the interface), "
+                  f"{st.conns:,} connections in the viewer, lag {st.lag_s:.1f} s, "
+                  f"{'OK' if st.ok else 'DROPS'}; "
+                  f"CPU {st.cpu_pct:.0f}% of a core ({stages})", flush=True)
+            if not st.ok and not a.all:
+                break
+    rows = [[f"{s.rate:,}", s.actual_pps, s.sent, s.captured,
+             s.dropped + s.ifdropped + max(0, s.sent - s.captured), s.cpu_pct, s.lag_s,
+             "yes" if s.ok else "no"] for s in steps]
+    print()
+    print(table(["asked pps", "actual pps", "sent", "captured", "lost", "CPU % core", "lag s", "zero drops"],
+                rows))
+    print("(lag: seconds after the replay ended until the pipeline had read every packet, measured with "
+          f"{STATS_INTERVAL} s stats records; a longer lag means the kernel buffer held a backlog)")
+    best = max((s.actual_pps for s in steps if s.ok), default=0.0)
+    print(f"\nhighest rate with zero drops: {best:,.0f} packets/s for {a.seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
