@@ -48,7 +48,7 @@ def frames() -> list[bytes]:
     out.append(udp(CLIENT, 40003, SERVER, 53, dns_query([b"d" + EVIL, b"example"])))
     out += tcp_session(CLIENT, 40004, SERVER, 22, b"SSH-2.0-c" + EVIL + b"\r\n",
                        b"SSH-2.0-s" + EVIL + b"\r\n")
-    initial = client_initial(pad(crypto_frame(0, client_hello(sni=b"quic.example"))
+    initial = client_initial(pad(crypto_frame(0, client_hello(sni=b"qs" + EVIL))
                                  + close_frame(0x0A, b"q" + EVIL)))
     out.append(udp(CLIENT, 40005, SERVER, 443, initial))
     return out
