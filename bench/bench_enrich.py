@@ -239,10 +239,10 @@ def bench_packets(limit: int = 200_000) -> None:
     """rn-enrich right after rn-capture: per-packet cost of passing packets and noticing new flows."""
     import pcapy
     from rustnet.enrich.stage import Enricher
-    from rustnet.stream.records import make_header
+    from rustnet.stream.records import Record, make_header
 
     corpus = ROOT.parent / "shared" / "corpus" / "pcaps"
-    frames: list[list[Any]] = []
+    frames: list[Record] = []
     for path in sorted(corpus.glob("*.pcap")) if corpus.is_dir() else []:
         try:
             reader = pcapy.open_offline(str(path))
