@@ -103,6 +103,8 @@ def _run_file(opts: CaptureOptions, path: str, writer: RecordWriter, prog: str, 
     status = EXIT_OK
     try:
         n, damage = pump_file(reader, writer, opts.count, dump, ctl.should_stop)
+        if damage is not None and ctl.should_stop():
+            damage = None  # our own stop signal interrupted a read (EINTR on a pipe): not damage
         if damage is not None:
             msg = printable(f"{path}: damaged capture file after {n} packets: {damage}")
             warn(prog, msg)
