@@ -96,7 +96,8 @@ def dns_pair(i: int) -> list[bytes]:
     sport = 30000 + i % 30000
     q = dpkt.udp.UDP(sport=sport, dport=53, data=dns_query(i & 0xFFFF, name))
     q.ulen = 8 + len(q.data)
-    r = dpkt.udp.UDP(sport=53, dport=sport, data=dns_response(i & 0xFFFF, name, bytes([198, 51, 100, i % 250])))
+    answer = bytes([198, 51, 100, i % 250])
+    r = dpkt.udp.UDP(sport=53, dport=sport, data=dns_response(i & 0xFFFF, name, answer))
     r.ulen = 8 + len(r.data)
     return [frame(cli, srv, q, 17, True), frame(srv, cli, r, 17, False)]
 

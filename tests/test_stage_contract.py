@@ -17,7 +17,6 @@ from pathlib import Path
 
 import msgpack
 import pytest
-
 from rustnet.stream.records import FORMAT_VERSION, make_header
 
 BIN = Path(sys.executable).parent

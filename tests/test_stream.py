@@ -9,7 +9,6 @@ import tempfile
 
 import msgpack
 import pytest
-
 from rustnet.stream import NewerFormatError, PipeClosed, RecordReader, RecordWriter
 from rustnet.stream.records import (
     FORMAT_VERSION,
