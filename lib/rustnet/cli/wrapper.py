@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import getpass
+import logging
 import os
 import select
 import signal
@@ -114,23 +115,31 @@ def _log_start(opts: Options, log_path: Any) -> None:
 def _run_json(opts: Options, specs: list[Any]) -> int:
     pipeline = Pipeline(specs, echo_stderr=True)
     record_fd = _open_record(opts.record)
-    view_r, view_w = os.pipe()
+    # The relay (a decoding copy) is only needed to tee or log the records: without it the
+    # last stage's output is read here directly, which saves a good third of our CPU time.
+    use_relay = record_fd is not None or get_logger().isEnabledFor(logging.CRITICAL)
+    view_r, view_w = os.pipe() if use_relay else (-1, -1)
     _install_signals(pipeline)
     timer: threading.Timer | None = None
     relay: Relay | None = None
+    damage: str | None = None
     try:
         last = _start(pipeline)
-        relay = Relay(last, view_w, pipeline, record_fd)
-        record_fd = None
-        view_w = -1
-        relay.start()
+        if use_relay:
+            relay = Relay(last, view_w, pipeline, record_fd)
+            record_fd = None
+            view_w = -1
+            relay.start()
+        else:
+            view_r = last
         if opts.duration is not None:
             timer = threading.Timer(opts.duration, pipeline.interrupt_source)
             timer.daemon = True
             timer.start()
-        write_final_records(view_r, RecordWriter(1, "json"), opts.no_localhost)
+        damage = write_final_records(view_r, RecordWriter(1, "json"), opts.no_localhost)
         pipeline.wait_all(5.0)
-        relay.join(2.0)
+        if relay is not None:
+            relay.join(2.0)
     except PipeClosed:
         pass  # `| head`: a quiet end
     except KeyboardInterrupt:
@@ -145,10 +154,10 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
         for fd in (view_r, view_w, -1 if record_fd is None else record_fd):
             if fd >= 0:
                 _close(fd)
-    return _final_status(pipeline, relay)
+    return _final_status(pipeline, relay, damage)
 
 
-def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> None:
+def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str | None:
     """Every connection's final record, as rn-track marks them (``final: true``), as they come.
 
     A connection whose final record never arrives (a recording cut short) is written at
@@ -178,6 +187,7 @@ def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> None:
         if not (no_localhost and is_localhost(rec)):
             out.write(rec)
     out.close()
+    return reader.damage
 
 
 def is_localhost(rec: dict[str, Any]) -> bool:
@@ -281,15 +291,16 @@ def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
 
 
 # --- endings ---------------------------------------------------------------------------
-def _final_status(pipeline: Pipeline, relay: Relay | None) -> int:
+def _final_status(pipeline: Pipeline, relay: Relay | None, damage: str | None = None) -> int:
     failures = pipeline.failures()
     if failures:
         first = failures[0]
         if not first.lines:  # killed without a word: say what happened
             warn(PROG, first.describe_exit())
         return documented_status(first.status)
-    if relay is not None and relay.damage:
-        warn(PROG, relay.damage)
+    damage = relay.damage if relay is not None and relay.damage else damage
+    if damage:
+        warn(PROG, damage)
         return EXIT_DAMAGED
     if relay is not None and relay.record_error:
         warn(PROG, relay.record_error)
