@@ -301,6 +301,7 @@ def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     p = rustnet("--read", str(pcap), "--json", "-l", "trace", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == pipe_finals(pcap)[0]  # through the logging relay: the same
     logs = list((tmp_path / "logs").iterdir())
     assert len(logs) == 1 and LOG_NAME.match(logs[0].name)
     assert stat.S_IMODE(logs[0].stat().st_mode) == 0o600

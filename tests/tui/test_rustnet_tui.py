@@ -198,8 +198,8 @@ def test_killed_stage_is_shown_in_the_viewer(terminals: list[Terminal]) -> None:
 
 @pytest.mark.live
 @live
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_ctrl_c_and_sigterm_restore_the_terminal(terminals: list[Terminal], how: str) -> None:
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup"])
+def test_ctrl_c_sigterm_and_sighup_restore_the_terminal(terminals: list[Terminal], how: str) -> None:
     with TwoHosts() as net:
         t = Terminal(net.cmd("a", [RUSTNET, "-i", net.iface("a")]))
         terminals.append(t)
@@ -208,7 +208,7 @@ def test_ctrl_c_and_sigterm_restore_the_terminal(terminals: list[Terminal], how:
         if how == "ctrl-c":
             t.send(b"\x03")
         else:
-            t.proc.send_signal(signal.SIGTERM)
+            t.proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
         status = t.finish()
         assert status == (130 if how == "ctrl-c" else 143)
         assert LEAVE_ALT_SCREEN in t.raw
