@@ -269,6 +269,7 @@ def test_bad_interface_names_the_real_ones() -> None:
     assert "nosuchif0" in line and "lo" in line
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="drops capabilities root has")
 def test_no_permission_says_how_to_fix() -> None:
     # root without CAP_NET_RAW/CAP_NET_ADMIN is as unprivileged as a capture gets.
     p = subprocess.run(["setpriv", "--bounding-set", "-net_raw,-net_admin", "--", RUSTNET, "-i", "lo",
