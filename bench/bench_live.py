@@ -61,10 +61,11 @@ class Step:
         return self.dropped == 0 and self.ifdropped == 0 and self.captured >= self.sent > 0
 
 
-def pipeline_cmd(iface: str, stream: Path, out: Path, dpi: bool = True) -> str:
+def pipeline_cmd(iface: str, stream: Path, out: Path, dpi: bool = True, enrich: bool = True) -> str:
     dissect = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi")
+    enricher = f" | {rn('rn-enrich')}" if enrich else ""
     return (f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {dissect} | "
-            f"{rn('rn-track')} | {rn('rn-enrich')} | tee {stream} | {rn('rn-view')} --json > {out}")
+            f"{rn('rn-track')}{enricher} | tee {stream} | {rn('rn-view')} --json > {out}")
 
 
 def wait_for_header(stream: Path, timeout: float = 15.0) -> None:
@@ -106,16 +107,18 @@ def wait_caught_up(follow: StatsFollower, timeout: float) -> float:
     while time.monotonic() - t0 < timeout:
         st = follow.update()
         # Caught up: two stats records in a row with nothing new received and nothing left unread.
-        if st and st["packets"] >= st["received"] and st["received"] == prev:
+        # libpcap's "received" counts the packets the kernel dropped too.
+        if st and st["packets"] + st["dropped"] >= st["received"] and st["received"] == prev:
             return time.monotonic() - t0
         prev = st.get("received", -1) if st else -1
         time.sleep(STATS_INTERVAL)
     return float("inf")
 
 
-def run_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dpi: bool = True) -> Step:
+def run_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dpi: bool = True,
+             enrich: bool = True) -> Step:
     stream, out = tmp / f"stream-{rate}.rn", tmp / f"view-{rate}.json"
-    proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi)])
+    proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi, enrich)])
     wait_for_header(stream)
     time.sleep(0.5)
     pids = [p for p in descendants(proc.pid) if p != proc.pid]
@@ -171,6 +174,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--pcap", type=Path, help="capture to replay (default: the mixed bench capture)")
     ap.add_argument("--no-dpi", action="store_true", help="run rn-dissect --no-dpi")
+    ap.add_argument("--no-enrich", action="store_true", help="leave rn-enrich out (to see what it costs)")
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
     a = ap.parse_args()
     if not can_make_namespaces() or not have("tcpreplay"):
@@ -180,10 +184,11 @@ def main() -> int:
     rates = [int(r) for r in a.rates.split(",") if r.strip()]
     steps: list[Step] = []
     print(f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | rn-dissect"
-          f"{' --no-dpi' if a.no_dpi else ''} | rn-track | rn-enrich | tee | rn-view --json", flush=True)
+          f"{' --no-dpi' if a.no_dpi else ''} | rn-track{'' if a.no_enrich else ' | rn-enrich'} | tee | "
+          "rn-view --json", flush=True)
     with TwoHosts() as net, tempfile.TemporaryDirectory() as tmpdir:
         for rate in rates:
-            st = run_step(net, pcap, rate, a.seconds, Path(tmpdir), dpi=not a.no_dpi)
+            st = run_step(net, pcap, rate, a.seconds, Path(tmpdir), dpi=not a.no_dpi, enrich=not a.no_enrich)
             steps.append(st)
             stages = ", ".join(f"{k} {v:.0f}%"
                                for k, v in sorted(st.per_stage.items(), key=lambda kv: -kv[1]))
@@ -195,7 +200,7 @@ def main() -> int:
             if not st.ok and not a.all:
                 break
     rows = [[f"{s.rate:,}", s.actual_pps, s.sent, s.captured,
-             s.dropped + s.ifdropped + max(0, s.sent - s.captured), s.cpu_pct, s.lag_s,
+             max(s.dropped + s.ifdropped, s.sent - s.captured), s.cpu_pct, s.lag_s,
              "yes" if s.ok else "no"] for s in steps]
     print()
     print(table(["asked pps", "actual pps", "sent", "captured", "lost", "CPU % core", "lag s", "zero drops"],
