@@ -1,0 +1,143 @@
+"""Live robustness in network namespaces: drops are counted, and the tool sends nothing.
+
+* A stopped consumer during a flood: rn-capture blocks on its output, the kernel ring
+  overflows, and the drops show up in rn-capture's statistics records, which reach the
+  end of the pipeline (never silent); rn-capture's memory stays bounded meanwhile.
+* Least privilege on the wire: host "a" gets a default route through host "b", so any
+  packet the tool emitted (a DNS lookup, a telemetry call, anything) would cross the
+  veth pair, where tcpdump in "b" records every frame. The whole tool (``rustnet -i``,
+  and the explicit pipeline through rn-enrich) watches real traffic replayed from "b"
+  (DNS answers, HTTP, TLS) and must send nothing; the same pipeline with
+  ``rn-enrich --reverse-dns`` is the positive control (it does send: the test can fail).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dpkt
+import pytest
+
+from tests.netns import TwoHosts, can_make_namespaces
+from tests.robust.pipeline import Pipeline
+from tests.robust.util import CORPUS, cmd, json_lines, rss_mb, syn_flood_frames, write_pcap
+
+pytestmark = [pytest.mark.live, pytest.mark.slow,
+              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+IP = shutil.which("ip") or "/usr/sbin/ip"
+
+
+@pytest.fixture
+def net() -> Iterator[TwoHosts]:
+    with TwoHosts() as hosts:
+        yield hosts
+
+
+def in_ns(net: TwoHosts, host: str, argv: list[str]) -> list[str]:
+    return [IP, "netns", "exec", net.ns(host), cmd(argv[0]), *argv[1:]]
+
+
+def test_stopped_consumer_during_a_flood_counts_drops(net: TwoHosts, tmp_path: Path) -> None:
+    flood = tmp_path / "flood.pcap"
+    write_pcap(flood, syn_flood_frames(20_000))
+    capture = in_ns(net, "a", ["rn-capture", "-i", net.if_a, "-B", "1", "--stats-interval", "0.2"])
+    p = Pipeline([capture, ["rn-dissect"], ["rn-track", "--format", "json"]], subprocess.DEVNULL, tmp_path)
+    try:
+        time.sleep(1.5)
+        assert all(p.alive()), [p.stderr(i) for i in range(3)]
+        os.kill(p.procs[2].pid, signal.SIGSTOP)
+        replay = net.run("b", ["tcpreplay", "-q", "-i", net.if_b, "--topspeed", "--loop", "10", str(flood)],
+                         timeout=120)
+        assert replay.returncode == 0
+        rss_stopped = rss_mb(p.procs[0].pid)
+        assert rss_stopped < 150, rss_stopped  # blocked on the pipe, not buffering the flood
+        os.kill(p.procs[2].pid, signal.SIGCONT)
+        time.sleep(1.0)
+        p.signal(signal.SIGINT)
+        statuses = p.wait(timeout=60)
+    finally:
+        p.close()
+    assert statuses == [0, 0, 0], [p.stderr(i) for i in range(3)]
+    out = json_lines(p.output())
+    stats = [r for r in out if r.get("t") == "stats"]
+    assert stats, "capture statistics reach the end of the pipeline"
+    last = stats[-1]
+    print("capture statistics after the flood:", last)
+    assert last["dropped"] > 0, last
+    # What was written plus what the kernel dropped accounts for the flood (200k SYNs).
+    assert last["received"] >= 200_000
+    assert abs(last["packets"] + last["dropped"] - last["received"]) <= 64, last
+    conns = [r for r in out if r.get("t") == "conn" and r.get("final")]
+    assert sum(r["packets"] for r in conns) == last["packets"], "every written packet was tracked"
+
+
+def _replay_traffic(net: TwoHosts, tmp_path: Path) -> None:
+    frames: list[bytes] = []
+    for name in ("tcpdump_dns_udp.pcap", "zeek_http_get.pcap", "dpkt_http.pcap", "tcpdump_dns_tcp.pcap"):
+        with open(CORPUS / name, "rb") as f:
+            frames += [bytes(fr) for _, fr in dpkt.pcap.Reader(f)]
+    mix = tmp_path / "mix.pcap"
+    write_pcap(mix, frames)
+    for _ in range(3):
+        net.run("b", ["tcpreplay", "-q", "-i", net.if_b, "--pps", "400", str(mix)], timeout=60)
+
+
+def _frames_sent_by_a(net: TwoHosts, tmp_path: Path, tool: list[list[str]], seconds: float = 1.0) -> int:
+    """Run ``tool`` (a pipeline, first stage inside host a) while traffic flows; frames a sent."""
+    mac_a = net.run("a", ["cat", f"/sys/class/net/{net.if_a}/address"]).stdout.decode().strip()
+    pcap = tmp_path / "wire.pcap"
+    dump = net.spawn("b", ["tcpdump", "-U", "-n", "-i", net.if_b, "-w", str(pcap)], stderr=subprocess.PIPE)
+    assert dump.stderr is not None
+    assert b"listening on" in dump.stderr.readline()
+    p = Pipeline(tool, subprocess.DEVNULL, tmp_path)
+    try:
+        time.sleep(1.5)
+        assert all(p.alive()), [p.stderr(i) for i in range(len(tool))]
+        _replay_traffic(net, tmp_path)
+        time.sleep(seconds)
+        p.signal(signal.SIGINT)
+        p.wait(timeout=30)
+    finally:
+        p.close()
+    time.sleep(0.3)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(10)
+    dump.stderr.close()
+    conns = [r for r in json_lines(p.output()) if r.get("t") == "conn"]
+    assert conns, "the tool saw the replayed traffic"
+    with open(pcap, "rb") as f:
+        frames = [fr for _, fr in dpkt.pcap.Reader(f)]
+    sent = sum(1 for fr in frames if fr[6:12].hex(":") == mac_a)
+    print(f"{len(frames)} frames on the wire, {sent} sent by host a")
+    return sent
+
+
+def _quiet_host_a(net: TwoHosts) -> None:
+    # A default route through b: whatever a sends crosses the veth. No IPv6: the kernel's own
+    # router solicitations and MLD reports would be traffic we did not cause.
+    net.run("a", ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+    net.run("a", ["sysctl", "-qw", f"net.ipv6.conf.{net.if_a}.disable_ipv6=1"])
+    net.run("a", [IP, "route", "add", "default", "via", net.addr_b])
+
+
+def test_the_tool_sends_nothing_to_the_network(net: TwoHosts, tmp_path: Path) -> None:
+    _quiet_host_a(net)
+    whole = [[IP, "netns", "exec", net.ns_a, cmd("rustnet"), "-i", net.if_a, "--json"]]
+    assert _frames_sent_by_a(net, tmp_path, whole) == 0
+    staged = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], ["rn-track"],
+              in_ns(net, "a", ["rn-enrich", "--format", "json"])]
+    assert _frames_sent_by_a(net, tmp_path, staged) == 0
+
+
+def test_reverse_dns_is_the_only_way_out(net: TwoHosts, tmp_path: Path) -> None:
+    """Positive control: with --reverse-dns, PTR lookups do leave host a (so the test above can fail)."""
+    _quiet_host_a(net)
+    staged = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], ["rn-track"],
+              in_ns(net, "a", ["rn-enrich", "--reverse-dns", "--format", "json"])]
+    assert _frames_sent_by_a(net, tmp_path, staged, seconds=2.0) > 0
