@@ -65,17 +65,26 @@ class RecordWriter:
         """Queue many records at once (cheaper than one write() each on hot paths)."""
         if not recs:
             return
-        room = self.max_records - len(self._batch)
         # Packet records carry real payload bytes: those are counted one by one.
-        if len(recs) <= room and self._batch_bytes < self.max_bytes // 2 and not (
-                type(recs[0]) is list and recs[0][0] == PACKET):
-            self._batch.extend(recs)
-            self._batch_bytes += 64 * len(recs)
-            if len(self._batch) >= self.max_records:
-                self.flush()
+        if type(recs[0]) is list and recs[0][0] == PACKET:
+            for rec in recs:
+                self.write(rec)
             return
-        for rec in recs:
-            self.write(rec)
+        # Anything else is counted as 64 bytes: whole slices go into the frame, a frame at a time.
+        batch = self._batch
+        i, n = 0, len(recs)
+        while i < n:
+            take = min(self.max_records - len(batch), (self.max_bytes - self._batch_bytes) // 64, n - i)
+            if take <= 0:
+                self.flush()
+                batch = self._batch
+                continue
+            batch.extend(recs[i:i + take] if i or take < n else recs)
+            self._batch_bytes += 64 * take
+            i += take
+            if len(batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
+                self.flush()
+                batch = self._batch
 
     def flush(self) -> None:
         """Write the queued records now."""
