@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 from collections.abc import Iterator
 from typing import Any
@@ -264,6 +265,8 @@ class RecordReader:
         if not isinstance(obj, dict) or not isinstance(obj.get("t", "conn"), str):
             self.damage = f"{self.name}: line {self._json_line} is not a record object"
             return
+        if b"\\ud" in line or b"\\uD" in line:  # a surrogate escape: maybe a lone one
+            obj = _without_lone_surrogates(obj)
         obj.setdefault("t", "conn")
         if obj["t"] == HEADER:
             self._check_version(obj)
@@ -283,6 +286,25 @@ class RecordReader:
         if pending or self._frame_left or self._positional is not None or self._array_unknown:
             self.damage = (f"{self.name}: record stream cut short at byte {self._fed} "
                            f"(the last record is incomplete)")
+
+
+def _lone_surrogate_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """JSON may escape half a surrogate pair (``"\\udcff"``): text no UTF-8 writer can encode
+    (every stage's output would fail on it). Such halves are shown as visible escapes."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub(_lone_surrogate_escape, value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _unpacker() -> msgpack.Unpacker:
