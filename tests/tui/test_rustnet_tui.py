@@ -194,6 +194,8 @@ def test_killed_stage_is_shown_in_the_viewer(terminals: list[Terminal]) -> None:
         status = t.finish()
         assert status == 1  # a stage failed during the session
         assert LEAVE_ALT_SCREEN in t.raw
+        after = t.raw.rsplit(LEAVE_ALT_SCREEN, 1)[1].decode(errors="replace")
+        assert after.count("rustnet: rn-track was killed by SIGKILL") == 1, after  # said again, once
         assert none_left(pids)
 
 

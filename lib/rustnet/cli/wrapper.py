@@ -244,13 +244,21 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
         if relay is not None:
             relay.join(2.0)
         _restore(old)
-    for child in pipeline.failures():
+    # The screen is gone: say again (once) what went wrong while it was up.
+    failures = pipeline.failures()
+    for child in failures:
         warn(PROG, child.describe_exit())
     if relay is not None and relay.record_error:
         warn(PROG, relay.record_error)
-    if status == EXIT_OK:
-        return _final_status(pipeline, relay)
-    return status
+    if relay is not None and relay.damage:
+        warn(PROG, relay.damage)
+    if status != EXIT_OK:
+        return status
+    if failures:
+        return documented_status(failures[0].status)
+    if relay is not None and relay.record_error:
+        return EXIT_ERROR
+    return EXIT_DAMAGED if relay is not None and relay.damage else EXIT_OK
 
 
 def _open_record(path: str | None) -> int | None:
