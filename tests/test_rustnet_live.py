@@ -229,8 +229,22 @@ def test_kill_9_of_rustnet_leaves_no_stage(net: TwoHosts) -> None:
 
 
 # --- --remote over a real ssh ------------------------------------------------------------------
-@pytest.mark.skipif(shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists(), reason="no sshd")
-def test_remote_capture_over_ssh(net: TwoHosts, tmp_path: Path) -> None:
+def remote_leftovers(net: TwoHosts, timeout: float = 5.0) -> list[str]:
+    """rn- processes still running in host b (the "remote" host) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = subprocess.run(["ip", "netns", "pids", net.ns("b")], capture_output=True, text=True).stdout
+        remote = [int(x) for x in pids.split() if "/rn-" in cmdline(int(x)) and alive(int(x))]
+        if not remote or time.monotonic() >= deadline:
+            return [cmdline(x) for x in remote]
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def ssh_env(net: TwoHosts, tmp_path: Path) -> dict[str, str]:
+    """A real sshd in host b (port 2222, key login for root); the environment for rustnet --remote."""
+    if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+        pytest.skip("no sshd")
     key, hostkey = tmp_path / "id", tmp_path / "hostkey"
     for k in (key, hostkey):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)], check=True)
@@ -245,14 +259,17 @@ def test_remote_capture_over_ssh(net: TwoHosts, tmp_path: Path) -> None:
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     net.spawn("b", [sshd, "-D", "-e", "-f", str(cfg)])
     net.wait_port("b", 2222)
-    env = {**os.environ,
-           "RUSTNET_SSH": f"ssh -i {key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                          "-o LogLevel=ERROR -p 2222",
-           "RUSTNET_REMOTE_PATH": str(BIN)}
+    return {**os.environ,
+            "RUSTNET_SSH": f"ssh -i {key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                           "-o LogLevel=ERROR -p 2222",
+            "RUSTNET_REMOTE_PATH": str(BIN)}
+
+
+def test_remote_capture_over_ssh(net: TwoHosts, ssh_env: dict[str, str]) -> None:
     p = subprocess.Popen(net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"),
                                        "--json", "--duration", "4"]),
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         env=env)
+                         env=ssh_env)
     try:
         time.sleep(2.0)  # ssh login and the remote capture opening
         http_exchange(net, 8002)
@@ -268,3 +285,24 @@ def test_remote_capture_over_ssh(net: TwoHosts, tmp_path: Path) -> None:
     assert "python" in str(http[0].get("process", "")), http[0]
     # The remote capture excluded its own ssh connection (SSH_CONNECTION).
     assert not any(2222 in (c.get("sport"), c.get("dport")) for c in conns), out
+    # Nothing is left running on the remote side either.
+    assert remote_leftovers(net) == []
+
+
+def test_remote_sigterm_stops_the_remote_side(net: TwoHosts, ssh_env: dict[str, str]) -> None:
+    p = subprocess.Popen(net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"),
+                                       "--json"]),
+                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         env=ssh_env)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not remote_leftovers(net, timeout=0):
+            time.sleep(0.1)  # until the remote rn-capture runs
+        assert remote_leftovers(net, timeout=0), "the remote capture never started"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=15)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 143, err
+    assert remote_leftovers(net) == []
