@@ -83,6 +83,7 @@ def main(inputs: tuple[str, ...], fmt: str, refresh_ms: int, timeouts_file: str 
             writer = RecordWriter(1, fmt)
         except ValueError as exc:
             raise StageError(str(exc), EXIT_USAGE) from None
-        return run_stream_stage(PROG, tracker, list(inputs), writer)
+        # Tick often: a live update is due refresh after the previous one, not at a 1 s tick after that.
+        return run_stream_stage(PROG, tracker, list(inputs), writer, tick_every=0.1)
 
     run_stage(PROG, body, debug)
