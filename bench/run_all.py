@@ -3,7 +3,7 @@
     .venv/bin/python bench/run_all.py [--quick] [--skip NAME ...]
 
 Order: start-up, offline pipeline vs tshark/tcpdump, dissect and track in-process,
-the viewer, enrichment, idle cost, live rates with tcpreplay, and the 10-minute soak
+the viewer, enrichment, idle cost, new-connection latency, live rates with tcpreplay, and the 10-minute soak
 (``--quick`` skips the soak and shortens the rest). The benches needing root and network
 namespaces say so and skip themselves when those are missing. A bench that fails is
 reported and the others still run; the exit status is 1 if any failed.
@@ -28,6 +28,7 @@ BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_view.py", [], []),
     ("bench_enrich.py", [], []),
     ("bench_idle.py", [], ["--seconds", "5"]),
+    ("bench_latency.py", [], ["--samples", "5"]),
     ("bench_live.py", [], ["--seconds", "5"]),
     ("soak.py", [], None),
 ]
