@@ -35,6 +35,21 @@ STAGES = ("rn-capture", "rn-dissect", "rn-track", "rn-enrich")
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 
 
+class AnsweringScreen(pyte.Screen):
+    """A pyte screen that answers the terminal's reports (cursor position) like a real terminal,
+    so blessed does not wait a second for each query at start-up."""
+
+    def __init__(self, cols: int, rows: int, fd: int) -> None:
+        super().__init__(cols, rows)
+        self.fd = fd
+
+    def write_process_input(self, data: str) -> None:
+        try:
+            os.write(self.fd, data.encode())
+        except OSError:
+            pass
+
+
 class Terminal:
     """A child process on a pseudo-terminal of its own (its controlling terminal), read by pyte."""
 
@@ -54,7 +69,7 @@ class Terminal:
         )
         os.close(slave)
         self.master = master
-        self.screen = pyte.Screen(cols, rows)
+        self.screen = AnsweringScreen(cols, rows, master)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
 
