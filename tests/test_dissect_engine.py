@@ -356,10 +356,13 @@ class RecordingInspector(Inspector):
         super().__init__(enabled=True)
         self.answer = answer
         self.calls: list[tuple[Any, ...]] = []
+        self.tcp_args: list[tuple[int | None, int]] = []
 
     def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
-                payload: bytes | memoryview, ts: float) -> dict[str, Any] | None:
+                payload: bytes | memoryview, ts: float, seq: int | None = None,
+                flags: int = 0) -> dict[str, Any] | None:
         self.calls.append((proto, src, sport, dst, dport, bytes(payload), ts))
+        self.tcp_args.append((seq, flags))
         return self.answer
 
 
@@ -372,6 +375,9 @@ def test_dpi_gets_payloads_syn_and_fin_but_not_bare_acks() -> None:
     sums, _, _ = run(frames, dpi=True, inspector=insp)
     assert [c[0] for c in insp.calls] == [6, 6, 17, 6]
     assert insp.calls[1] == (6, F.V4_A, 40000, F.V4_B, 80, b"GET / HTTP/1.1\r\n", TS)  # padding not included
+    # TCP calls carry the sequence number and flags (reassembly, retransmits, tuple reuse); UDP calls do not.
+    assert [f for _, f in insp.tcp_args] == [0x02, 0x18, 0, 0x11]
+    assert insp.tcp_args[2] == (None, 0)
     assert [s[14] for s in sums] == [insp.answer, None, insp.answer, insp.answer, None, insp.answer]
 
 
@@ -394,7 +400,8 @@ class BrokenInspector(Inspector):
     """An inspector with a bug: the packet must still be summarised and the failure counted."""
 
     def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
-                payload: bytes | memoryview, ts: float) -> dict[str, Any] | None:
+                payload: bytes | memoryview, ts: float, seq: int | None = None,
+                flags: int = 0) -> dict[str, Any] | None:
         raise IndexError("bug")
 
 

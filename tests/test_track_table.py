@@ -152,6 +152,13 @@ def test_dpi_merge_first_value_wins_and_is_bounded() -> None:
     assert len(r["http_path"]) == 1024 and len(r["dns_queries"]) == 32
 
 
+def test_progress_fields_take_the_latest_value() -> None:
+    r = only(run([tcp(1.0, A, 1, B, 22, ACK, info={"app": "SSH", "ssh_stage": "kex"}),
+                  tcp(1.1, A, 1, B, 22, ACK, info={"ssh_stage": "auth"}),
+                  tcp(1.2, A, 1, B, 22, ACK, info={"ssh_stage": "established"})]))
+    assert r["app"] == "SSH" and r["ssh_stage"] == "established"
+
+
 # --- TCP lifecycle --------------------------------------------------------------------
 def close_by_client(t: float, isn: int = 1001, risn: int = 5001) -> list[list[Any]]:
     return [tcp(t, A, 40000, B, 80, FIN | ACK, isn, risn),

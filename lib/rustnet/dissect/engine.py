@@ -216,7 +216,7 @@ class Dissector:
             inspect = self._inspect
             if inspect is not None and (paylen or flags & _DPI_FLAGS):
                 try:
-                    info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts)
+                    info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts, seq, flags)
                 except Exception:  # DPI promises never to raise; a bug there must not stop L2-L4
                     self.dpi_errors += 1
             if caplen < end or anomaly is not None:

@@ -23,7 +23,7 @@ MAX_LIST: Final = 32
 MAX_KEY: Final = 32
 ACCUMULATE: Final = frozenset({"dns_queries", "dns_answers"})
 # The latest value wins: after a Version Negotiation the client's next Initials carry the real version.
-LATEST: Final = frozenset({"quic_version"})
+LATEST: Final = frozenset({"quic_version", "ssh_stage"})
 NOT_COPIED: Final = frozenset({"frag", "trunc", "malformed", "quic_state", "quic_pkt"})
 _SCALARS: Final = (str, int, float, bool)
 
