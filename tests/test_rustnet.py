@@ -300,7 +300,7 @@ def test_no_log_unless_asked(tmp_path: Path) -> None:
 @needs_corpus
 def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
-    p = rustnet("--read", str(pcap), "--json", "-l", "trace", cwd=tmp_path)
+    p = rustnet("--read", str(pcap), "--json", "-l", "trace", "-r", "700", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == pipe_finals(pcap)[0]  # through the logging relay: the same
     logs = list((tmp_path / "logs").iterdir())
@@ -311,7 +311,7 @@ def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
     for needle in ("INFO  rustnet: rustnet 0.1.0 starting", f"reading {pcap}",
                    "started rn-capture", "started rn-track", "stream: source=", "capture statistics",
                    "exited with status 0", "TRACE rustnet.stream: record", "DEBUG rustnet.stream: conn 1 tcp",
-                   "exiting with status 0"):
+                   "exiting with status 0", "/rn-track -r 700"):
         assert needle in text, needle
 
 

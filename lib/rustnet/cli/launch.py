@@ -15,7 +15,7 @@ import os
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rustnet.cli.common import EXIT_ERROR, EXIT_USAGE, StageError
@@ -46,7 +46,6 @@ class Options:
     record: str | None = None
     remote: str | None = None
     debug: bool = False
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
