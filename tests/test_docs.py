@@ -114,6 +114,10 @@ def test_readme_lists_every_rustnet_option_key_and_filter() -> None:
             assert f"`{label}`" in readme, label
     for code in view_filter.KEYWORDS:
         assert f"{code}:VALUE" in readme, code
+    from rustnet.track.states import State
+    for state in State:
+        if state is not State.NONE:
+            assert f"`{state.name}`" in readme, state.name
     # The scenarios of SPEC.md, exactly as written there.
     spec = ROOT.parent / "shared" / "SPEC.md"
     if spec.exists():
