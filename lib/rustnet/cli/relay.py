@@ -52,10 +52,10 @@ class RecordLog:
             elif t == CAPTURE_STATS:
                 self._stats(rec)
             elif t == HEADER:
-                log.info("stream: source=%s live=%s linktype=%s snaplen=%s stages=%s", rec.get("source"),
-                         rec.get("live"), rec.get("linktype"), rec.get("snaplen"), rec.get("stages"))
+                log.info("stream: source=%s live=%s linktype=%s snaplen=%s stages=%s",
+                         *(_clip(rec.get(k)) for k in ("source", "live", "linktype", "snaplen", "stages")))
             elif t == WARNING:
-                log.warning("%s: %s", rec.get("stage"), rec.get("msg"))
+                log.warning("%s: %s", _clip(rec.get("stage")), _clip(rec.get("msg")))
 
     def _conn(self, rec: dict[str, Any]) -> None:
         cid = rec.get("id")
@@ -70,8 +70,9 @@ class RecordLog:
         self.states.move_to_end(cid)
         if len(self.states) > MAX_TRACKED_STATES:
             self.states.popitem(last=False)
-        self.log.debug("conn %s %s %s:%s -> %s:%s %s -> %s", cid, rec.get("proto"), rec.get("src"),
-                       rec.get("sport"), rec.get("dst"), rec.get("dport"), old or "new", state)
+        self.log.debug("conn %s %s %s:%s -> %s:%s %s -> %s", *(_clip(v) for v in (
+            cid, rec.get("proto"), rec.get("src"), rec.get("sport"), rec.get("dst"), rec.get("dport"),
+            old or "new", state)))
 
     def _stats(self, rec: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -90,6 +91,12 @@ class RecordLog:
             rec = self.last_stats
             self.log.info("final capture statistics: packets=%s received=%s dropped=%s ifdropped=%s",
                           rec.get("packets"), rec.get("received"), rec.get("dropped"), rec.get("ifdropped"))
+
+
+def _clip(value: Any) -> str:
+    """A field for a log line: hostile streams may carry megabyte strings."""
+    text = str(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _short(rec: Record) -> str:
