@@ -251,10 +251,13 @@ def ssh_env(net: TwoHosts, tmp_path: Path) -> dict[str, str]:
     auth = tmp_path / "authorized_keys"
     auth.write_text(Path(f"{key}.pub").read_text())
     os.chmod(auth, 0o600)
+    # Without PAM, sshd refuses a root account whose password is locked ("!"), as on many
+    # installs; with PAM (when sshd has a PAM service) key logins work either way.
+    use_pam = "yes" if Path("/etc/pam.d/sshd").exists() else "no"
     cfg = tmp_path / "sshd_config"
     cfg.write_text(f"Port 2222\nListenAddress {net.addr_b}\nHostKey {hostkey}\nAuthorizedKeysFile {auth}\n"
                    "PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n"
-                   f"PidFile {tmp_path}/sshd.pid\nUsePAM no\nAcceptEnv LANG\n")
+                   f"PidFile {tmp_path}/sshd.pid\nUsePAM {use_pam}\nAcceptEnv LANG\n")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     net.spawn("b", [sshd, "-D", "-e", "-f", str(cfg)])
