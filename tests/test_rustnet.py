@@ -396,3 +396,20 @@ def test_unwritable_outputs_are_one_line_errors() -> None:
     p = rustnet("--read", pcap, "--json", "--write-pcap", "/nonexistent/x.pcap")
     assert p.returncode == 1
     assert "/nonexistent/x.pcap" in one_line(p.stderr)
+
+
+@needs_corpus
+def test_read_from_stdin_and_pipes() -> None:
+    pcap = CORPUS / "ndpi_dns.pcap"
+    expected, _ = pipe_finals(pcap)
+    for sh in (f"cat '{pcap}' | {RUSTNET} --read - --json",  # a pcap on stdin
+               f"{RUSTNET} --read <(cat '{pcap}') --json",  # a FIFO-like /dev/fd path
+               f"{BIN}/rn-capture -r '{pcap}' | {RUSTNET} --read - --json",  # packet records
+               f"{BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track | "
+               f"{RUSTNET} --read - --json"):
+        p = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (sh, p.stderr)
+        assert p.stdout.splitlines() == expected, sh
+    p = subprocess.run(["bash", "-c", f"printf '' | {RUSTNET} --read - --json"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and p.stdout == "" and p.stderr == ""

@@ -250,3 +250,13 @@ def test_no_localhost_reaches_the_viewer(terminals: list[Terminal], tmp_path: Pa
     assert "127.0.0.1" not in screen
     hidden.send(b"qq")
     assert hidden.finish() == 0
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
+def test_capture_piped_into_the_tui(terminals: list[Terminal]) -> None:
+    pcap = CORPUS / "zeek_http_get.pcap"
+    t = Terminal(["bash", "-c", f"cat '{pcap}' | '{RUSTNET}' --read -"])
+    terminals.append(t)
+    t.wait_for("192.150.187.43")  # the records came from the pipe, the keys from the terminal
+    t.send(b"qq")
+    assert t.finish() == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,50 @@ def sniff_input(path: str) -> str:
         raise StageError(f"{path}: is a directory", EXIT_ERROR) from None
     except OSError as exc:
         raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    return kind_of(head)
+
+
+def kind_of(head: bytes) -> str:
     return "pcap" if head in PCAP_MAGICS else "records"
+
+
+@dataclass
+class StreamInput:
+    """``--read -`` or a FIFO: read once, so its first bytes are kept to be fed on (not re-read)."""
+
+    fd: int
+    head: bytes
+    kind: str
+
+
+def is_stream(path: str) -> bool:
+    """Standard input or anything that is not a regular file (a pipe, ``<(ssh host tcpdump -w -)``)."""
+    if path == "-":
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def open_stream(path: str) -> StreamInput:
+    """Open a stream input and read just enough to tell a capture from a record stream."""
+    try:
+        # A private copy of stdin: the viewer later puts the terminal on descriptor 0.
+        fd = os.dup(0) if path == "-" else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    head = b""
+    try:
+        while len(head) < 4:
+            chunk = os.read(fd, 4 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    except OSError as exc:
+        os.close(fd)
+        raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    return StreamInput(fd, head, kind_of(head))
 
 
 def command(name: str) -> list[str]:
@@ -116,24 +160,30 @@ def plan(opts: Options) -> list[StageSpec]:
         stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
         stages.append(StageSpec("rn-track", track, run_as=run_as))
         return stages
-    if opts.read_path is not None and sniff_input(opts.read_path) == "records":
+    stream = open_stream(opts.read_path) if opts.read_path is not None and is_stream(opts.read_path) else None
+    feed = None if stream is None else (stream.fd, stream.head)
+    kind = None if opts.read_path is None else stream.kind if stream else sniff_input(opts.read_path)
+    if kind == "records":
         if opts.bpf_filter or opts.write_pcap:
+            if stream is not None:
+                os.close(stream.fd)
             raise StageError(f"{opts.read_path} is a recorded record stream, not a capture: "
                              "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
                              EXIT_USAGE)
         # Opened here and handed over as stdin: the stage may run as a user who cannot open it.
-        stages.append(StageSpec("rn-dissect", dissect, stdin_path=opts.read_path, run_as=run_as))
+        stages.append(StageSpec("rn-dissect", dissect, stdin_path=None if feed else opts.read_path,
+                                stdin_feed=feed, run_as=run_as))
     else:
         capture = [*command("rn-capture"), *debug]
         if opts.read_path is not None:
-            capture += ["-r", opts.read_path]
+            capture += ["-r", "-" if feed else opts.read_path]
         elif opts.interface:
             capture += ["-i", opts.interface]
         if opts.bpf_filter:
             capture += ["-f", opts.bpf_filter]
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
-        stages.append(StageSpec("rn-capture", capture))
+        stages.append(StageSpec("rn-capture", capture, stdin_feed=feed))
         stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     if not (opts.json_out and opts.read_path is not None):

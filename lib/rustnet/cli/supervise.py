@@ -43,6 +43,9 @@ class StageSpec:
     name: str
     argv: list[str]
     stdin_path: str | None = None  # first stage only: a file to read instead of /dev/null
+    # first stage only: (fd, head) of a stream whose first bytes were read to sniff it: the
+    # stage reads head, then the rest of fd, through a pipe we feed (the fd is ours to close)
+    stdin_feed: tuple[int, bytes] | None = None
     stop_by_eof: bool = False  # first stage only: stopped by closing its stdin, not by SIGINT (ssh)
     run_as: tuple[int, int] | None = None  # (uid, gid) to run as, for stages that need no privileges
 
@@ -166,6 +169,9 @@ class Pipeline:
             for i, spec in enumerate(self.specs):
                 if i == 0 and spec.stop_by_eof:
                     stdin, self._stop_fd = os.pipe()
+                elif i == 0 and spec.stdin_feed is not None:
+                    stdin = self._feed(*spec.stdin_feed)
+                    spec.stdin_feed = None
                 elif i == 0:
                     stdin = (os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC) if spec.stdin_path
                              else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
@@ -204,6 +210,27 @@ class Pipeline:
         self._watcher = threading.Thread(target=self._watch, name="rustnet-supervise", daemon=True)
         self._watcher.start()
         return prev_out
+
+    def _feed(self, src: int, head: bytes) -> int:
+        """A pipe that yields ``head`` and then everything from ``src`` (a thread copies)."""
+        r, w = os.pipe()
+
+        def copy() -> None:
+            try:
+                data = head
+                while data:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(w, view):]
+                    data = os.read(src, 1 << 16)
+            except OSError:
+                pass  # the stage is gone (EPIPE) or the input failed: the stage sees the end
+            finally:
+                os.close(w)
+                os.close(src)
+
+        threading.Thread(target=copy, name="rustnet-feed", daemon=True).start()
+        return r
 
     # --- watching ------------------------------------------------------------
     def _watch(self) -> None:
