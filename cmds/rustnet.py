@@ -24,8 +24,9 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
               help="Write logs/rustnet_YYYY-MM-DD_HH-MM-SS.log at this level (if not given, no logging).")
 @click.option("-f", "--bpf-filter", metavar="FILTER",
               help="BPF capture filter, as in tcpdump (e.g. 'tcp port 443').")
-@click.option("--read", "read_path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Read a pcap/pcapng capture or a recorded record stream instead of an interface.")
+@click.option("--read", "read_path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Read a pcap/pcapng capture or a recorded record stream ('-': standard input) "
+                   "instead of an interface.")
 @click.option("--json", "json_out", is_flag=True,
               help="No TUI: write the final record of every connection as JSON Lines "
                    "(at end of file; live: on Ctrl+C or after --duration).")
