@@ -141,3 +141,46 @@ def test_reverse_dns_is_the_only_way_out(net: TwoHosts, tmp_path: Path) -> None:
     staged = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], ["rn-track"],
               in_ns(net, "a", ["rn-enrich", "--reverse-dns", "--format", "json"])]
     assert _frames_sent_by_a(net, tmp_path, staged, seconds=2.0) > 0
+
+
+def test_half_open_connections_on_a_server_show_syn_recv(net: TwoHosts, tmp_path: Path) -> None:
+    """SYNs from an address that never answers reach a real listener in host a (the SYN-ACKs go
+    to b's MAC, whose kernel drops them: not its address, so no RST). Captured live on the
+    server, the local end is the responder: its state, SYN_RECV, is what the records show and
+    what ``state:syn_recv`` finds."""
+    n_syn = 40
+    net.spawn("a", ["python3", "-m", "http.server", "8080", "--bind", net.addr_a])
+    net.wait_port("a", 8080)
+    ghost = net.addr_a.rsplit(".", 1)[0] + ".99"
+    mac_a = net.run("a", ["cat", f"/sys/class/net/{net.if_a}/address"]).stdout.decode().strip()
+    mac_b = net.run("b", ["cat", f"/sys/class/net/{net.if_b}/address"]).stdout.decode().strip()
+    net.run("a", [IP, "neigh", "replace", ghost, "lladdr", mac_b, "dev", net.if_a, "nud", "permanent"])
+    frames = []
+    for i in range(n_syn):
+        seg = dpkt.tcp.TCP(sport=41000 + i, dport=8080, seq=1000 + i, flags=dpkt.tcp.TH_SYN, win=64240)
+        ip = dpkt.ip.IP(src=bytes(map(int, ghost.split("."))), dst=bytes(map(int, net.addr_a.split("."))),
+                        p=dpkt.ip.IP_PROTO_TCP, ttl=64, data=seg)
+        ip.len = 20 + len(bytes(seg))
+        frames.append(bytes(dpkt.ethernet.Ethernet(src=bytes.fromhex(mac_b.replace(":", "")),
+                                                   dst=bytes.fromhex(mac_a.replace(":", "")),
+                                                   type=dpkt.ethernet.ETH_TYPE_IP, data=ip)))
+    syns = tmp_path / "syns.pcap"
+    write_pcap(syns, frames)
+    # rn-track learns which end is local from this host's addresses: it runs in host a too.
+    tool = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], in_ns(net, "a", ["rn-track"]),
+            ["rn-view", "--json", "--filter", "state:syn_recv"]]
+    p = Pipeline(tool, subprocess.DEVNULL, tmp_path)
+    try:
+        time.sleep(1.5)
+        assert all(p.alive()), [p.stderr(i) for i in range(len(tool))]
+        net.run("b", ["tcpreplay", "-q", "-i", net.if_b, str(syns)], timeout=60)
+        time.sleep(1.5)  # the server's SYN-ACKs (and a retransmission) are seen
+        p.signal(signal.SIGINT)
+        assert p.wait(timeout=30) == [0, 0, 0, 0], [p.stderr(i) for i in range(len(tool))]
+    finally:
+        p.close()
+    conns = json_lines(p.output())
+    assert len(conns) == n_syn, [(r["proto"], r["src"], r["state"], r.get("local_side")) for r in conns]
+    for r in conns:
+        assert r["state"] == "SYN_RECV" and r["src"] == ghost and r["dport"] == 8080
+        assert r["local_side"] == "dst" and r["packets_dst"] >= 1  # the server's SYN-ACK was seen
