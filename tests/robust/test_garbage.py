@@ -261,3 +261,20 @@ def test_concatenated_recording_file_through_rustnet(tmp_path: Path) -> None:
     p = subprocess.run([cmd("rustnet"), "--read", str(f), "--json"], capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert sorted(r["sport"] for r in json_lines(p.stdout)) == [40001, 40002]
+
+
+@pytest.mark.tui
+def test_garbage_in_the_tui_is_reported_on_screen_and_exits_3(tmp_path: Path) -> None:
+    from tests.tui.harness import PtyView
+
+    f = tmp_path / "garbage.rn"
+    f.write_bytes(pack(CONN_HEADER, [GOOD_CONN]) + random.Random(1).randbytes(3000))
+    v = PtyView([str(f)], cols=200, rows=20)
+    try:
+        screen = v.wait_for("garbage.rn: corru", timeout=20)
+        assert "10.0.0.2:80" in screen  # what came before the damage is shown
+        v.send("q", "q")
+        assert v.wait_exit() == 3
+    finally:
+        v.close()
+    assert b"Traceback" not in bytes(v.raw)
