@@ -96,7 +96,8 @@ class Feeder:
 class Pipeline:
     """``argvs`` joined by pipes; stdin of the first is ``stdin_fd``; output and stderr to files."""
 
-    def __init__(self, argvs: list[list[str]], stdin_fd: int, workdir: Path) -> None:
+    def __init__(self, argvs: list[list[str]], stdin_fd: int, workdir: Path,
+                 stdout_fd: int | None = None) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.out_path = workdir / "out"
         self.err_paths: list[Path] = []
@@ -108,7 +109,8 @@ class Pipeline:
             self.err_paths.append(err)
             with open(err, "wb") as ef, open(self.out_path, "wb") as of:
                 exe = argv[0] if "/" in argv[0] else cmd(argv[0])
-                p = subprocess.Popen([exe, *argv[1:]], stdin=prev, stdout=of if last else subprocess.PIPE,
+                out: int | object = (of if stdout_fd is None else stdout_fd) if last else subprocess.PIPE
+                p = subprocess.Popen([exe, *argv[1:]], stdin=prev, stdout=out,
                                      stderr=ef, process_group=self.pgid)
             if i == 0:
                 self.pgid = p.pid

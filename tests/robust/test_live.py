@@ -184,3 +184,49 @@ def test_half_open_connections_on_a_server_show_syn_recv(net: TwoHosts, tmp_path
     for r in conns:
         assert r["state"] == "SYN_RECV" and r["src"] == ghost and r["dport"] == 8080
         assert r["local_side"] == "dst" and r["packets_dst"] >= 1  # the server's SYN-ACK was seen
+
+
+@pytest.mark.tui
+def test_interface_gone_under_a_running_pipeline_the_viewer_says_so(net: TwoHosts, tmp_path: Path) -> None:
+    """rn-capture -i IF | rn-dissect | rn-track | rn-view (TUI on a pty); IF is deleted mid-capture."""
+    import pty
+
+    import pyte
+
+    from tests.tui.harness import RN_VIEW, PtyView, set_size
+
+    read_fd, write_fd = os.pipe()
+    pid, fd = pty.fork()
+    if pid == 0:  # the viewer: records on stdin, keys and screen on the pty
+        try:
+            set_size(1, 160, 20)
+            os.dup2(read_fd, 0)
+            env = dict(os.environ, TERM="xterm-256color", BLESSED_QUERY_TIMEOUT_SECONDS="0.05",
+                       LANG="C.UTF-8", LC_ALL="C.UTF-8")
+            os.execve(RN_VIEW, [RN_VIEW], env)
+        finally:
+            os._exit(127)
+    os.close(read_fd)
+    view = PtyView.__new__(PtyView)  # the harness's reading side over our own fork
+    view.cols, view.rows, view.raw, view.status, view.pid, view.fd = 160, 20, bytearray(), None, pid, fd
+    view.screen = pyte.Screen(160, 20)
+    view.stream = pyte.ByteStream(view.screen)
+    tool = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], ["rn-track"]]
+    p = Pipeline(tool, subprocess.DEVNULL, tmp_path, stdout_fd=write_fd)
+    os.close(write_fd)
+    try:
+        time.sleep(1.5)
+        net.run("b", ["ping", "-c", "3", "-i", "0.2", net.addr_a])
+        view.wait_for(net.addr_b, timeout=15)
+        net.run("a", [IP, "link", "del", net.if_a])
+        screen = view.wait_for("capture ended: the interface went down", timeout=15)
+        assert net.if_a in screen
+        statuses = p.wait(timeout=15)
+        assert statuses == [1, 0, 0], statuses  # rn-capture: a runtime error, one line
+        assert len(p.stderr(0).splitlines()) == 1
+        view.send("q", "q")
+        assert view.wait_exit() in (0, 1)
+    finally:
+        view.close()
+        p.close()
+    assert b"Traceback" not in bytes(view.raw)
