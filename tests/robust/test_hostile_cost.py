@@ -1,0 +1,93 @@
+"""Hostile packets cost bounded CPU and memory per packet: no quadratic reassembly.
+
+Streams built to make a careless dissector re-parse or hold everything: an HTTP header
+that never ends, a TLS ClientHello that declares 16 MB and never completes, an SSH banner
+without a line end, many tiny TLS records, DNS names made of long compression-pointer
+chains or pointing at themselves. Each goes through the Dissector (as rn-dissect runs
+it) at two lengths: the cost per packet must not grow with the length of the stream
+(a quadratic parser would take ~6x longer per packet at 6x the packets), it stays under a
+millisecond, and the memory held (tracemalloc peak) stays small.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import dpkt
+import pytest
+from rustnet.dissect.engine import Dissector
+from rustnet.stream.records import make_header
+
+from tests.robust.util import tcp, udp
+
+HEADER = make_header("rn-capture 0.1.0", 1, "cost", False, 262144, 1_700_000_000.0)
+A, B = "10.0.0.1", "10.0.0.2"
+PUSH = dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH
+
+
+def _stream(dport: int, first: bytes, chunk: bytes, n: int) -> list[bytes]:
+    out = [tcp(A, 40000, B, dport, dpkt.tcp.TH_SYN, 1000),
+           tcp(B, dport, A, 40000, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, 5000, 1001),
+           tcp(A, 40000, B, dport, dpkt.tcp.TH_ACK, 1001, 5001)]
+    seq = 1001
+    for c in [first] + [chunk] * n:
+        out.append(tcp(A, 40000, B, dport, PUSH, seq, 5001, c))
+        seq += len(c)
+    return out
+
+
+def _dns_pointer_chain(links: int) -> bytes:
+    """A question whose name is a chain of ``links`` pointers, each to the one before."""
+    body = b"\x01a\x00"
+    ptrs = b""
+    for i in range(links):
+        target = 12 if i == 0 else 12 + len(body) + len(ptrs) - 2
+        ptrs += struct.pack("!H", 0xC000 | target)
+    return struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + body + ptrs + ptrs[-2:] + struct.pack("!HH", 1, 1)
+
+
+_SELF_LOOP = (struct.pack("!HHHHHH", 1, 0x8180, 1, 40, 0, 0) + b"\xc0\x0c" + struct.pack("!HH", 1, 1)
+              + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x01\x02\x03\x04" * 40)
+
+CASES: dict[str, Callable[[int], list[bytes]]] = {
+    "http-header-never-ends": lambda n: _stream(80, b"GET / HTTP/1.1\r\n", b"X-a: " + b"b" * 1390 + b"\r\n",
+                                                n),
+    "http-request-line-never-ends": lambda n: _stream(80, b"GET /", b"a" * 1400, n),
+    "tls-16MB-hello-never-completes": lambda n: _stream(443, b"\x16\x03\x01\xff\xff\x01\xff\xff\xff",
+                                                        b"\x00" * 1400, n),
+    "tls-tiny-records": lambda n: _stream(443, b"", b"\x16\x03\x01\x00\x01\x01" * 233, n),
+    "ssh-banner-never-ends": lambda n: _stream(22, b"SSH-2.0-", b"a" * 1400, n),
+    "dns-pointer-chains": lambda n: [udp(A, 5353, B, 53, _dns_pointer_chain(600)) for _ in range(n)],
+    "dns-self-pointing-answers": lambda n: [udp(B, 53, A, 40000 + i, _SELF_LOOP) for i in range(n)],
+}
+
+
+def _cost(frames: list[bytes], trace: bool = False) -> tuple[float, int]:
+    """CPU µs per packet in Dissector.process, and the tracemalloc peak (bytes) when asked."""
+    recs: list[list[object]] = [["pkt", 1_700_000_000.0 + i * 1e-4, len(f), f] for i, f in enumerate(frames)]
+    d = Dissector()
+    if trace:
+        tracemalloc.start()
+    t = time.process_time()
+    out = d.process([HEADER, *recs]) + d.finish()
+    spent = time.process_time() - t
+    peak = 0
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert sum(1 for r in out if isinstance(r, list) and r[0] == "sum") == len(frames)
+    return 1e6 * spent / len(frames), peak
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_cost_per_packet_does_not_grow_with_the_stream(name: str) -> None:
+    frames = CASES[name](1500)
+    short, _ = _cost(frames[:250])
+    long_, _ = _cost(frames)
+    assert long_ < 1000, f"{long_:.0f} µs per packet"
+    assert long_ < 2.5 * short + 20, f"{short:.1f} -> {long_:.1f} µs per packet: cost grows with the stream"
+    _, peak = _cost(frames, trace=True)
+    assert peak < 16 << 20, f"{peak / 1e6:.1f} MB held for one hostile stream"
