@@ -135,8 +135,12 @@ def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: s
     _set_live_filter(cap, opts, prog)
     cap.start()
     dump = _open_dump(opts, cap.linktype)
+    header = make_header(producer, cap.linktype, iface, True, opts.snaplen, time.time())
+    netns = _own_netns_inode()  # read while still privileged: a dropped process may not see its /proc
+    if netns is not None:
+        header["netns"] = netns
     _maybe_drop(opts)
-    writer.write(make_header(producer, cap.linktype, iface, True, opts.snaplen, time.time()))
+    writer.write(header)
     writer.flush()
     try:
         return _live_loop(cap, opts, writer, dump, prog, iface, ctl)
@@ -256,3 +260,11 @@ def _maybe_drop(opts: CaptureOptions) -> None:
             drop_capabilities()  # capture allowed by setcap: the handle is open, nothing else needs it
     except PrivDropError as exc:
         raise StageError(str(exc)) from None
+
+
+def _own_netns_inode() -> int | None:
+    """The inode of the network namespace we capture in (rn-enrich prefers its sockets)."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return None

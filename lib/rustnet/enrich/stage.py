@@ -120,6 +120,13 @@ class Enricher:
             self._poll(time.time())
         return self._owners
 
+    def _prefer_capture_netns(self, inode: Any) -> None:
+        """When both ends of a connection are local (two namespaces joined by a veth), the
+        socket in the namespace the capture runs in describes it, not its peer's."""
+        owners = self.owners() if isinstance(inode, int) and not isinstance(inode, bool) else None
+        if owners is not None and hasattr(owners, "netns_label"):
+            owners.joiner.prefer_netns = owners.netns_label(inode)
+
     def _poll(self, now: float) -> None:
         assert self._owners is not None
         self._owners.refresh(now)
@@ -149,6 +156,7 @@ class Enricher:
                 self.live = rec.get("live") is True
                 lt = rec.get("linktype")
                 self.linktype = lt if isinstance(lt, int) else None
+                self._prefer_capture_netns(rec.get("netns"))
                 rec = restamp_header(rec, self.producer)
             out.append(rec)
         self._hint(out)

@@ -52,6 +52,8 @@ Record = list[Any] | dict[str, Any]
 # snaplen   int, bytes captured per packet at most
 # start     float, capture start, epoch seconds
 # stages    list[str], the producers this stream went through, in order
+# netns     int, optional: inode of the network namespace a live capture runs in (rn-enrich prefers
+#           sockets of that namespace when both ends of a connection are local, e.g. a veth pair)
 
 # --- pkt (positional) --------------------------------------------------------
 PKT_FIELDS: Final = ("t", "ts", "wirelen", "data")
