@@ -39,7 +39,7 @@ def window_cpu(root: int, seconds: float, during: subprocess.Popen[bytes] | None
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         if pty_master is not None:
-            _drain(pty_master)
+            drain(pty_master)
         time.sleep(0.05)
     after = tree_cpu(root)
     wall = time.monotonic() - t0
@@ -50,7 +50,8 @@ def window_cpu(root: int, seconds: float, during: subprocess.Popen[bytes] | None
     return sum(per.values()), per
 
 
-def _drain(master: int) -> None:
+def drain(master: int) -> None:
+    """Read (and answer) what the TUI wrote, so it never blocks on a full pty."""
     import select
 
     while True:
@@ -66,7 +67,8 @@ def _drain(master: int) -> None:
         _answer_queries(master, chunk)
 
 
-def start_tui(net: TwoHosts) -> tuple[subprocess.Popen[bytes], int]:
+def start_tui(net: TwoHosts, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """``rustnet -i veth-b`` (plus ``extra``) with its TUI on a 120x40 pty; returns (process, master)."""
     import fcntl
     import pty
     import struct
@@ -75,8 +77,8 @@ def start_tui(net: TwoHosts) -> tuple[subprocess.Popen[bytes], int]:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = dict(os.environ, TERM="xterm-256color")
-    proc = subprocess.Popen(net.cmd("b", [rn("rustnet"), "-i", net.iface("b")]), stdin=slave, stdout=slave,
-                            stderr=slave, env=env, start_new_session=True)
+    proc = subprocess.Popen(net.cmd("b", [rn("rustnet"), "-i", net.iface("b"), *(extra or [])]), stdin=slave,
+                            stdout=slave, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     return proc, master
 

@@ -2,20 +2,21 @@
 
     sudo .venv/bin/python bench/soak.py [--minutes 10] [--rate 20000] [--every 10]
 
-The live pipeline of bench/bench_live.py (rn-capture | rn-dissect | rn-track | rn-enrich |
-tee | rn-view --json, in a namespace) runs while tcpreplay sends the mixed capture, looped,
-at ``--rate`` for ``--minutes``. Every ``--every`` seconds the RSS of each process is
-sampled from /proc. Printed: RSS per stage at the start of the second minute (warm: the
-connection table is full by then, the mixed capture's flows live for seconds), at the end,
-the maximum, and the drift per minute from a least-squares line over the warm samples;
-then the drops. "Steady" means no stage grows by more than 10% over the warm period.
+``rustnet -i veth-b --record STREAM`` runs with its TUI in a pseudo-terminal in host "b" of
+two namespaces (the whole product: rn-capture | rn-dissect | rn-track | rn-enrich and the
+viewer in the rustnet process), while tcpreplay sends the mixed capture, looped, from host
+"a" at ``--rate`` for ``--minutes``; the recording gives the capture's ``stats`` records.
+Every ``--every`` seconds the RSS of each process is sampled from /proc. Printed: RSS per
+process at the start of the second minute (warm: the connection table is full by then, the
+mixed capture's flows live for seconds), at the end, the maximum, and the drift per minute
+from a least-squares line over the warm samples; then the drops. "Steady" means no process
+grows by more than 10% over the warm period.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -24,15 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench_live import (  # noqa: E402
-    STATS_INTERVAL,
-    StatsFollower,
-    pipeline_cmd,
-    wait_caught_up,
-    wait_for_header,
-)
+from bench_idle import drain, start_tui, stop  # noqa: E402
+from bench_live import StatsFollower, wait_for_header  # noqa: E402
 from benchlib import descendants, have, mixed_pcap, proc_name, rss_kb, table  # noqa: E402
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
+
+STATS_INTERVAL = 1.0  # rustnet's rn-capture reports its statistics every second
 
 
 def slope_per_minute(samples: list[tuple[float, int]]) -> float:
@@ -61,36 +59,52 @@ def main() -> int:
     seconds = a.minutes * 60
     samples: dict[str, list[tuple[float, int]]] = {}
     with TwoHosts() as net, tempfile.TemporaryDirectory() as tmp:
-        stream, out = Path(tmp) / "soak.rn", Path(tmp) / "soak.json"
-        proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out)])
-        wait_for_header(stream)
-        follow = StatsFollower(stream)
-        pids = {p: proc_name(p) for p in descendants(proc.pid) if p != proc.pid}
-        limit = int(a.rate * seconds)
-        multi = str(max(1, a.rate // 10000))
-        rp = net.spawn("a", ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(a.rate),
-                             "--pps-multi", multi, "--loop", "0", "--limit", str(limit), str(pcap)])
-        t0 = time.monotonic()
-        print(f"soak: {a.rate:,} packets/s for {a.minutes:g} min; RSS sampled every {a.every:g} s",
-              flush=True)
-        while rp.poll() is None and time.monotonic() - t0 < seconds + 120:
-            now = time.monotonic() - t0
-            for pid, name in pids.items():
-                kb = rss_kb(pid)
-                if kb:
-                    samples.setdefault(name, []).append((now, kb))
-            follow.update()
-            time.sleep(a.every)
-        lag = wait_caught_up(follow, 60.0)
-        for pid, name in pids.items():
-            if name == "rn-capture":
-                try:
-                    os.kill(pid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-        proc.wait(timeout=120)
-        st = follow.update()
-        follow.close()
+        stream = Path(tmp) / "soak.rn"
+        proc, master = start_tui(net, ["--record", str(stream)])
+        try:
+            deadline = time.monotonic() + 20
+            while not (stream.exists() and stream.stat().st_size) and time.monotonic() < deadline:
+                drain(master)
+                time.sleep(0.05)
+            wait_for_header(stream, timeout=1.0)
+            follow = StatsFollower(stream)
+            for _ in range(20):
+                drain(master)
+                time.sleep(0.05)
+            pids = {p: proc_name(p) for p in descendants(proc.pid)}
+            limit = int(a.rate * seconds)
+            multi = str(max(1, a.rate // 10000))
+            rp = net.spawn("a", ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(a.rate),
+                                 "--pps-multi", multi, "--loop", "0", "--limit", str(limit), str(pcap)])
+            t0 = time.monotonic()
+            print(f"soak: {a.rate:,} packets/s for {a.minutes:g} min; RSS sampled every {a.every:g} s",
+                  flush=True)
+            next_sample = 0.0
+            while rp.poll() is None and time.monotonic() - t0 < seconds + 120:
+                now = time.monotonic() - t0
+                if now >= next_sample:
+                    for pid, name in pids.items():
+                        kb = rss_kb(pid)
+                        if kb:
+                            samples.setdefault(name, []).append((now, kb))
+                    follow.update()
+                    next_sample = now + a.every
+                drain(master)
+                time.sleep(0.05)
+            caught = time.monotonic()
+            lag = float("inf")
+            while time.monotonic() - caught < 60:
+                drain(master)
+                st = follow.update()
+                if st and st["packets"] + st["dropped"] >= st["received"]:
+                    lag = time.monotonic() - caught
+                    break
+                time.sleep(STATS_INTERVAL)
+            st = follow.update()
+            follow.close()
+        finally:
+            stop(proc)
+            os.close(master)
     rows = []
     steady = True
     for name, ss in sorted(samples.items()):
@@ -102,7 +116,7 @@ def main() -> int:
     print(table(["process", "RSS MiB at 1 min", "at end", "max", "drift MiB/min", "growth %"], rows))
     print(f"\npackets: sent {limit:,} (asked of tcpreplay), captured {st.get('packets', 0):,}, "
           f"kernel dropped {st.get('dropped', 0):,}; caught up {lag:.1f} s after the replay "
-          f"(stats every {STATS_INTERVAL} s)")
+          f"(rn-capture's stats every {STATS_INTERVAL} s)")
     print(f"memory steady (no process grew > 10% after the first minute): {'yes' if steady else 'NO'}")
     return 0
 
