@@ -108,10 +108,12 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             self.pump(0.05)
-        while self.pump(0.05):  # what it wrote on the way out (leaving the alternate screen)
+        if self.proc.poll() is None:
+            raise AssertionError(f"still running after {timeout} s; screen:\n{self.text}")
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end and self.pump(0.05):  # what it wrote on the way out
             pass
-        status = self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        return status
+        return self.proc.wait(timeout=1)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -44,9 +44,12 @@ from rustnet.stream import PipeClosed, RecordReader, RecordWriter
 from rustnet.stream.records import CONN
 
 PROG = "rustnet"
-# How long the TUI waits for the first record before it opens anyway (first frame < 1 s).
-START_GATE_SECONDS = 0.9
-START_GATE_REMOTE_SECONDS = 10.0
+# How long the TUI waits for the first record (the stream header arrives in ~0.3 s) or for a
+# stage to fail, before it opens anyway. A failure at start-up (no permission, no such
+# interface) is then a plain one-line error instead of a TUI showing it; on a loaded
+# machine Python start-up alone can take over a second, hence the margin.
+START_GATE_SECONDS = 5.0
+START_GATE_REMOTE_SECONDS = 15.0
 
 
 def run(opts: Options) -> int:
