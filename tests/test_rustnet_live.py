@@ -92,6 +92,18 @@ def wait_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
     return [p for p in pids if alive(p)]
 
 
+def wait_capturing(net: TwoHosts, host: str = "a", timeout: float = 15.0) -> None:
+    """Wait until a packet socket is open in ``host`` (rn-capture's: nothing else there opens one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(net.cmd(host, ["cat", "/proc/net/packet"]), capture_output=True, text=True)
+        if len(out.stdout.splitlines()) > 1:
+            time.sleep(0.3)  # the filter and ring are set up right after the socket
+            return
+        time.sleep(0.05)
+    raise AssertionError("the capture never opened")
+
+
 def start_rustnet(net: TwoHosts, *args: str, cwd: str | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(net.cmd("a", [RUSTNET, "-i", net.iface("a"), "--json", *args]), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd)
@@ -112,7 +124,7 @@ def test_interface_and_ctrl_c_give_final_records(net: TwoHosts) -> None:
     p = start_rustnet(net)
     try:
         stage_pids(p.pid)
-        time.sleep(0.8)  # the capture is open once the header went through; give it a moment
+        wait_capturing(net)
         http_exchange(net)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)  # the first Ctrl+C: stop capturing, the rest drain
@@ -129,10 +141,10 @@ def test_interface_and_ctrl_c_give_final_records(net: TwoHosts) -> None:
 
 
 def test_duration_and_log_with_capture_statistics(net: TwoHosts, tmp_path: Path) -> None:
-    p = start_rustnet(net, "--duration", "2.5", "-l", "info", cwd=str(tmp_path))
+    p = start_rustnet(net, "--duration", "3", "-l", "info", cwd=str(tmp_path))
     try:
         stage_pids(p.pid)
-        time.sleep(0.8)
+        wait_capturing(net)
         http_exchange(net)
         out, err = p.communicate(timeout=20)
     finally:
@@ -151,11 +163,11 @@ def test_no_localhost_live(net: TwoHosts) -> None:
     net.wait_port("a", 8001)
     results = {}
     for flag in ([], ["--no-localhost"]):
-        p = subprocess.Popen(net.cmd("a", [RUSTNET, "-i", "lo", "--json", "--duration", "2.5", *flag]),
+        p = subprocess.Popen(net.cmd("a", [RUSTNET, "-i", "lo", "--json", "--duration", "3", *flag]),
                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL)
         stage_pids(p.pid)
-        time.sleep(0.8)
+        wait_capturing(net)
         net.run("a", ["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:8001/"])
         out, err = p.communicate(timeout=20)
         assert p.returncode == 0, err
@@ -270,12 +282,14 @@ def ssh_env(net: TwoHosts, tmp_path: Path) -> dict[str, str]:
 
 def test_remote_capture_over_ssh(net: TwoHosts, ssh_env: dict[str, str]) -> None:
     p = subprocess.Popen(net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"),
-                                       "--json", "--duration", "4"]),
+                                       "--json"]),
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                          env=ssh_env)
     try:
-        time.sleep(2.0)  # ssh login and the remote capture opening
+        wait_capturing(net, "b")  # ssh logged in and the remote rn-capture is open
         http_exchange(net, 8002)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)  # Ctrl+C: the remote capture stops, everything drains
         out, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
@@ -298,10 +312,8 @@ def test_remote_sigterm_stops_the_remote_side(net: TwoHosts, ssh_env: dict[str, 
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                          env=ssh_env)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not remote_leftovers(net, timeout=0):
-            time.sleep(0.1)  # until the remote rn-capture runs
-        assert remote_leftovers(net, timeout=0), "the remote capture never started"
+        wait_capturing(net, "b")
+        assert remote_leftovers(net, timeout=0), "the remote capture is not running"
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=15)
     finally:
