@@ -62,8 +62,11 @@ def can_reach(path: Path, user: User, want: int) -> bool:
 def python_paths() -> list[tuple[Path, int]]:
     """What a stage needs to start: the interpreter (r+x), its import directories and ours (r+x)."""
     need: list[tuple[Path, int]] = [(Path(sys.executable), 5)]
+    import site
+    user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
     for entry in sys.path:
-        if entry and Path(entry).is_dir():
+        # The user's own site directory is skipped by a Python that cannot read it: not needed.
+        if entry and entry != user_site and Path(entry).is_dir():
             need.append((Path(entry), 5))
     need.append((Path(rustnet.__file__).parent, 5))
     try:
