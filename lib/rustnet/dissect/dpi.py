@@ -397,19 +397,9 @@ class Inspector:
         out: Info = {"app": "TLS"}
         try:
             if mtype == tls.HS_CLIENT_HELLO:
-                hello = tls.parse_client_hello(body)
-                if hello.sni:
-                    out["sni"] = hello.sni
-                if hello.alpn:
-                    out["alpn"] = list(hello.alpn)
-                if hello.versions:
-                    out["tls_versions_offered"] = [tls.version_name(v) for v in hello.versions]
-                if hello.ech:
-                    out["ech"] = True
+                out.update(tls.parse_client_hello(body).fields())
             elif mtype == tls.HS_SERVER_HELLO:
-                sh = tls.parse_server_hello(body)
-                out["tls_version"] = tls.version_name(sh.selected_version or sh.legacy_version)
-                out["tls_cipher"] = tls.cipher_name(sh.cipher)
+                out.update(tls.parse_server_hello(body).fields())
         except DissectError:
             self.malformed += 1
         return out

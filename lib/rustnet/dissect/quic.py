@@ -300,17 +300,7 @@ def parse_client_hello(msg: bytes) -> dict[str, Any]:
     end = 4 + int.from_bytes(msg[1:4], "big")
     if end > len(msg):
         raise QuicError("ClientHello cut")
-    hello = tls.parse_client_hello(bytes(msg[4:end]))
-    out: dict[str, Any] = {}
-    if hello.sni:
-        out["sni"] = hello.sni
-    if hello.alpn:
-        out["alpn"] = list(hello.alpn)
-    if hello.versions:
-        out["tls_versions_offered"] = [tls.version_name(v) for v in hello.versions]
-    if hello.ech:
-        out["ech"] = True
-    return out
+    return tls.parse_client_hello(bytes(msg[4:end])).fields()
 
 
 def parse_server_hello(msg: bytes) -> dict[str, Any]:
@@ -320,9 +310,7 @@ def parse_server_hello(msg: bytes) -> dict[str, Any]:
     end = 4 + int.from_bytes(msg[1:4], "big")
     if end > len(msg):
         raise QuicError("ServerHello cut")
-    hello = tls.parse_server_hello(bytes(msg[4:end]))
-    version = hello.selected_version or hello.legacy_version
-    return {"tls_version": tls.version_name(version), "tls_cipher": tls.cipher_name(hello.cipher)}
+    return tls.parse_server_hello(bytes(msg[4:end])).fields()
 
 
 # --- per-flow state -------------------------------------------------------------------

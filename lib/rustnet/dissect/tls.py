@@ -14,7 +14,7 @@ are dropped from the offered versions.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
@@ -78,12 +78,31 @@ class ClientHello(NamedTuple):
     ech: bool                  # encrypted_client_hello (or the older ESNI) offered
 
 
+    def fields(self) -> dict[str, Any]:
+        """The connection-record fields this hello fills (TLS over TCP and QUIC alike)."""
+        out: dict[str, Any] = {}
+        if self.sni:
+            out["sni"] = self.sni
+        if self.alpn:
+            out["alpn"] = list(self.alpn)
+        if self.versions:
+            out["tls_versions_offered"] = [version_name(v) for v in self.versions]
+        if self.ech:
+            out["ech"] = True
+        return out
+
+
 class ServerHello(NamedTuple):
     """What the server chose."""
 
     legacy_version: int
     cipher: int
     selected_version: int | None  # from supported_versions (TLS 1.3), else None
+
+    def fields(self) -> dict[str, Any]:
+        """``tls_version`` (negotiated) and ``tls_cipher`` for the connection record."""
+        return {"tls_version": version_name(self.selected_version or self.legacy_version),
+                "tls_cipher": cipher_name(self.cipher)}
 
 
 def version_name(version: int) -> str:
