@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import ipaddress
+import math
 from typing import Any, Final
 
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
@@ -48,12 +49,14 @@ STALE_AFTER: Final = 60.0  # seconds without packets before a row is dimmed
 
 
 def num(value: Any) -> float:
-    """A numeric field as float; 0 for anything that is not a number."""
+    """A numeric field as float; 0 for anything that is not a finite number (NaN, inf from a
+    hostile stream would break int(), sums and sorting)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return float(value)
+            f = float(value)
         except OverflowError:
             return 0.0
+        return f if math.isfinite(f) else 0.0
     return 0.0
 
 
