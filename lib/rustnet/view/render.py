@@ -362,9 +362,12 @@ def details_lines(state: ViewState) -> list[tuple[str, str]]:
         out.append(("", ""))
         out.append(("history", f"{len(row.states)} state{'s' if len(row.states) != 1 else ''}"))
         for ts, st in row.states:
-            when = (
-                time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int((ts % 1) * 1000):03d}" if ts else "?"
-            )
+            try:
+                when = "?"
+                if ts:
+                    when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int((ts % 1) * 1000):03d}"
+            except (OverflowError, ValueError, OSError):  # a hostile time far beyond the calendar
+                when = "?"
             out.append(("", f"{when}  {safe(st)}"))
     return out
 
