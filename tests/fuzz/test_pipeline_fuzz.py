@@ -24,7 +24,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rustnet.dissect.engine import Dissector
 from rustnet.enrich.stage import Enricher
@@ -111,6 +111,9 @@ def positional_records(draw: st.DrawFn) -> list[Any]:
 
 
 records = st.one_of(map_records(), positional_records())
+# A stage example costs ~20 ms (three stages built, two batches, a render): a fifth of the
+# profile's examples keeps make fuzz within its budget (the default profile's count stays).
+STAGE_EXAMPLES = settings(max_examples=max(80, settings().max_examples // 5))
 batches = st.lists(records, min_size=1, max_size=8)
 
 
@@ -153,12 +156,14 @@ def test_each_wrong_shape_alone_in_every_stage(name: str, rec: Any) -> None:
     _render_all([rec])
 
 
+@STAGE_EXAMPLES
 @given(batches)
 def test_stages_never_raise_on_wrong_shapes(recs: list[Any]) -> None:
     for stage in _stages():
         _run_stage(stage, recs)
 
 
+@STAGE_EXAMPLES
 @given(batches)
 def test_viewer_renders_wrong_shapes_inertly(recs: list[Any]) -> None:
     _render_all(recs)
@@ -190,3 +195,11 @@ def test_nan_and_infinite_times_do_not_poison_the_tracker() -> None:
     finals = [r for r in out if isinstance(r, dict) and r.get("t") == "conn" and r.get("final")]
     assert [r["packets"] for r in finals] == [1]
     assert all(math.isfinite(r["first_seen"]) and math.isfinite(r["last_seen"]) for r in finals)
+
+
+def test_times_beyond_the_calendar_render() -> None:
+    """Found by this fuzz: a state history at 1e300 s crashed the details view (localtime)."""
+    recs = [dict(GOOD_CONN, id=5, state="ESTABLISHED", first_seen=1e300, last_seen=1e300, final=False),
+            dict(GOOD_CONN, id=5, state="CLOSED", last_seen=2**70),
+            {"t": "stats", "ts": math.inf, "packets": math.nan, "dropped": math.inf, "received": math.nan}]
+    _render_all(recs)

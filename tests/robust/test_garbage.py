@@ -111,6 +111,8 @@ WRONG_SHAPES: list[tuple[str, Any]] = [
     ("conn-nan-numbers", {"t": "conn", "id": 9, "bytes": float("nan"), "packets": float("inf"),
                           "first_seen": float("-inf"), "last_seen": float("nan"), "rate_src": float("nan")}),
     ("stats-junk", {"t": "stats", "ts": "x", "packets": "x", "dropped": [1], "received": None}),
+    ("stats-nan", {"t": "stats", "ts": float("nan"), "packets": float("nan"), "dropped": float("inf"),
+                   "received": float("nan"), "ifdropped": float("-inf")}),
     ("dstats-junk", {"t": "dstats", "packets": "x", "malformed": {"a": 1}}),
     ("sock-junk", {"t": "sock", "ts": "x", "proto": 1, "local": 5, "lport": "x", "remote": None,
                    "rport": [1], "listening": "x", "pid": "x", "process": b"\x1b"}),
