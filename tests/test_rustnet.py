@@ -122,7 +122,7 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert sniff_input(str(rec)) == "records" and sniff_input(str(pcap)) == "pcap"
     specs = plan(Options(read_path=str(rec)))
     assert [s.name for s in specs] == ["rn-dissect", "rn-track", "rn-enrich"]
-    assert specs[0].stdin_path == str(rec)
+    assert specs[0].stdin_path == str(rec) if specs[0].run_as else specs[0].argv[-1] == str(rec)
 
 
 def test_remote_command_runs_capture_and_enrich_there(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,3 +413,13 @@ def test_read_from_stdin_and_pipes() -> None:
     p = subprocess.run(["bash", "-c", f"printf '' | {RUSTNET} --read - --json"], capture_output=True,
                        text=True)
     assert p.returncode == 0 and p.stdout == "" and p.stderr == ""
+
+
+def test_newer_format_is_refused_in_one_line(tmp_path: Path) -> None:
+    import msgpack
+    rec = tmp_path / "newer.rn"
+    rec.write_bytes(msgpack.packb([{"t": "hdr", "v": 99, "producer": "rn-track 9"},
+                                   {"t": "conn", "id": 1, "final": True}]))
+    p = rustnet("--read", str(rec), "--json")
+    assert p.returncode == 3 and p.stdout == ""
+    assert "newer" in one_line(p.stderr)

@@ -170,9 +170,13 @@ def plan(opts: Options) -> list[StageSpec]:
             raise StageError(f"{opts.read_path} is a recorded record stream, not a capture: "
                              "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
                              EXIT_USAGE)
-        # Opened here and handed over as stdin: the stage may run as a user who cannot open it.
-        stages.append(StageSpec("rn-dissect", dissect, stdin_path=None if feed else opts.read_path,
-                                stdin_feed=feed, run_as=run_as))
+        if feed is not None:
+            stages.append(StageSpec("rn-dissect", dissect, stdin_feed=feed, run_as=run_as))
+        elif run_as is not None:
+            # Opened here and handed over as stdin: the stage runs as a user who may not open it.
+            stages.append(StageSpec("rn-dissect", dissect, stdin_path=opts.read_path, run_as=run_as))
+        else:  # by name, so its messages name the file
+            stages.append(StageSpec("rn-dissect", [*dissect, opts.read_path]))
     else:
         capture = [*command("rn-capture"), *debug]
         if opts.read_path is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from rustnet.cli.logsetup import TRACE, get_logger
 from rustnet.cli.supervise import Child, Pipeline
-from rustnet.stream import PipeClosed, Record, RecordReader, RecordWriter
+from rustnet.stream import NewerFormatError, PipeClosed, Record, RecordReader, RecordWriter
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, WARNING, record_type
 
 MAX_TRACKED_STATES = 200_000  # connection ids whose last state we remember for the log
@@ -142,7 +142,11 @@ class Relay:
         reader = RecordReader(self.src_fd, self.pipeline.children[-1].name if self.pipeline.children else "-")
         try:
             while not reader.done:
-                recs = reader.poll(0.2)
+                try:
+                    recs = reader.poll(0.2)
+                except NewerFormatError as exc:  # refused: said like any other damage
+                    reader.damage = str(exc)
+                    break
                 if recs:
                     self.records += len(recs)
                     self.record_log.observe(recs)
