@@ -321,3 +321,16 @@ def test_remote_sigterm_stops_the_remote_side(net: TwoHosts, ssh_env: dict[str, 
             p.kill()
     assert p.returncode == 143, err
     assert remote_leftovers(net) == []
+
+
+def test_no_suitable_interface_in_an_empty_namespace() -> None:
+    ns = f"rnempty{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        p = subprocess.run(["ip", "netns", "exec", ns, RUSTNET, "--json", "--duration", "1"],
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    assert p.returncode == 1
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert lines == ["rn-capture: No suitable capture interfaces found"], p.stderr
