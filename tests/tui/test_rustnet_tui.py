@@ -9,6 +9,7 @@ screen, SIGTERM and Ctrl+C end everything.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import select
@@ -262,3 +263,21 @@ def test_capture_piped_into_the_tui(terminals: list[Terminal]) -> None:
     t.wait_for("192.150.187.43")  # the records came from the pipe, the keys from the terminal
     t.send(b"qq")
     assert t.finish() == 0
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
+def test_record_while_viewing(terminals: list[Terminal], tmp_path: Path) -> None:
+    pcap, rec = CORPUS / "zeek_http_get.pcap", tmp_path / "session.rn"
+    t = Terminal([RUSTNET, "--read", str(pcap), "--record", str(rec)])
+    terminals.append(t)
+    t.wait_for("192.150.187.43")
+    t.send(b"qq")
+    assert t.finish() == 0
+    replay = subprocess.run([RUSTNET, "--read", str(rec), "--json"], capture_output=True, text=True,
+                            timeout=30)
+    direct = subprocess.run([RUSTNET, "--read", str(pcap), "--json"], capture_output=True, text=True,
+                            timeout=30)
+    assert replay.returncode == 0 and direct.stdout
+    recorded = [json.loads(ln) for ln in replay.stdout.splitlines()]
+    assert all(r.pop("service") == "http" for r in recorded)  # the TUI's pipeline ran rn-enrich too
+    assert recorded == [json.loads(ln) for ln in direct.stdout.splitlines()]
