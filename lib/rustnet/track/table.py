@@ -362,10 +362,10 @@ class Tracker:
             del self.table[c.key]
         c.due = -1
         c.dirty = True  # not queued again for updates
-        self._rating.pop(c.id, None)
         if why == "timeout" and c.so == _S.QUIC_DRAINING:
             c.so = _S.QUIC_CLOSED
         rec = self._record(c, self.clock)
+        self._rating.pop(c.id, None)  # after _record, which puts a connection with a rate back
         rec["final"] = True
         rec["end"] = why
         out.append(rec)
@@ -380,6 +380,12 @@ class Tracker:
         real bucket instead, so a busy connection is never taken for an idle one.
         """
         heap, wheel = self._wheel_heap, self._wheel
+        dirty = self._dirty
+        if len(dirty) > 2 * self.max_connections:
+            # A flood within one refresh period: the update queue still holds every evicted
+            # connection (memory grew with connections seen, not the cap). In place: process()
+            # holds this list in a local.
+            dirty[:] = [c for c in dirty if c.due >= 0]
         want = EVICT_BATCH
         while want and heap:
             b = heap[0]
