@@ -11,8 +11,9 @@ half-open connection), then:
 2. ``rn-track`` alone over the recorded summary stream (its own time, no pipe neighbours);
 3. ``rn-view --json`` over the capture (the viewer completes the pipeline in-process).
 
-Peak RSS comes from wait4() of each process (ru_maxrss), wall time from the pipeline's
-start to the last exit. Target (issue 9): rn-track under 600 MB peak RSS for 300k.
+Peak RSS is each process's VmHWM, sampled every 5 ms until it exits (wait4's ru_maxrss would
+include this script's own RSS, inherited at fork); wall time from the pipeline's start to the
+last exit. Target (issue 9): rn-track under 600 MB peak RSS for 300k.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.robust.util import syn_flood_frames, write_pcap  # noqa: E402
+from tests.robust.util import syn_flood_frames, wait_with_peak_rss, write_pcap  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -45,12 +46,8 @@ def run_pipeline(argvs: list[list[str]], stdin: int | None,
             procs[-1].stdout.close()
         prev = p.stdout.fileno() if p.stdout is not None else None
         procs.append(p)
-    results = []
-    for p in procs:
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        results.append((p.returncode, usage.ru_maxrss / 1024))
-    return time.monotonic() - t, results
+    peaks = wait_with_peak_rss(procs, timeout=3600)
+    return time.monotonic() - t, [(p.returncode, peak) for p, peak in zip(procs, peaks, strict=True)]
 
 
 def report(title: str, argvs: list[list[str]], wall: float, results: list[tuple[int, float]]) -> None:

@@ -131,3 +131,26 @@ def env_without_color() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("NO_COLOR", None)
     return env
+
+
+def wait_with_peak_rss(procs: list[subprocess.Popen[bytes]], timeout: float = 120,
+                       every: float = 0.005) -> list[float]:
+    """Wait for ``procs``; each one's peak RSS in MiB (VmHWM, sampled until it exits).
+
+    Not wait4()'s ru_maxrss: a child forked from a big parent inherits the parent's RSS as its
+    high-water mark across exec, so small children would read as large as the test process.
+    """
+    import time
+
+    peaks = [0.0] * len(procs)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = False
+        for i, p in enumerate(procs):
+            if p.poll() is None:
+                running = True
+                peaks[i] = max(peaks[i], peak_rss_mb(p.pid))
+        if not running:
+            return peaks
+        time.sleep(every)
+    raise TimeoutError("processes still running")
