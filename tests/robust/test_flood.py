@@ -130,3 +130,29 @@ def test_cap_bounds_memory(tmp_path: Path) -> None:
     assert small[0] == 0 and big[0] == 0
     # 200k more connections seen: the fixed tracker's peak barely moves; the leak added ~120 MB.
     assert big[1] - small[1] < 40, (small, big)
+
+
+@pytest.mark.tui
+@pytest.mark.slow
+def test_viewer_stays_responsive_over_the_flood(flood: Path) -> None:
+    """The TUI over the 30k-connection flood: loaded, then a typed filter redraws promptly."""
+    import time
+
+    from tests.tui.harness import PtyView
+
+    v = PtyView(["--read", str(flood)], cols=140, rows=30)
+    try:
+        v.wait_for("30,000 conns", timeout=60)
+        t = time.monotonic()
+        v.send("/")
+        for ch in "sport:1025 ":
+            v.send(ch, pause=0.0)
+        screen = v.wait_for(lambda s: "sport:1025" in s and "11.0.0.1:1025 " in s and ":1024 " not in s,
+                            timeout=10)
+        assert time.monotonic() - t < 3.0, "a filter over 30k connections must redraw within seconds"
+        rows = [line for line in screen.splitlines() if ":443 " in line]
+        assert rows and all("1025" in line.split()[1] for line in rows)
+        v.send("esc", "q", "q")
+        assert v.wait_exit() == 0
+    finally:
+        v.close()
