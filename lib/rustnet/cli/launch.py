@@ -163,7 +163,7 @@ def plan(opts: Options) -> list[StageSpec]:
     stream = open_stream(opts.read_path) if opts.read_path is not None and is_stream(opts.read_path) else None
     feed = None if stream is None else (stream.fd, stream.head)
     kind = None if opts.read_path is None else stream.kind if stream else sniff_input(opts.read_path)
-    if kind == "records":
+    if kind == "records" and opts.read_path is not None:
         if opts.bpf_filter or opts.write_pcap:
             if stream is not None:
                 os.close(stream.fd)

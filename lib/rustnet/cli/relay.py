@@ -126,6 +126,10 @@ class Relay:
         self.record_error: str | None = None
         self.damage: str | None = None
         self.records = 0
+        # Set once a stream header went through (the capture is open and the stages work), or
+        # when the stream ended: what the TUI waits for before it takes over the terminal.
+        self.ready = threading.Event()
+        self.saw_header = False
         self._reported: set[int] = set()
         self._thread = threading.Thread(target=self._run, name="rustnet-relay", daemon=True)
 
@@ -149,11 +153,15 @@ class Relay:
                     break
                 if recs:
                     self.records += len(recs)
+                    if not self.saw_header and any(record_type(r) == HEADER for r in recs):
+                        self.saw_header = True
                     self.record_log.observe(recs)
                     out.write_many(recs)
                     if rec_out is not None:
                         rec_out = self._tee(rec_out, recs)
                     out.flush()
+                    if self.saw_header:
+                        self.ready.set()
                 self._report_failures(out)
             self.damage = reader.damage
             if reader.damage:
@@ -170,6 +178,7 @@ class Relay:
         except Exception:  # never let the relay thread die silently: the log says why
             self.log.exception("relay failed")
         finally:
+            self.ready.set()
             self.record_log.finish()
             for fd in (self.src_fd, self.dst_fd, self.record_fd):
                 if fd is not None:

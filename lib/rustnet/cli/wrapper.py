@@ -18,7 +18,6 @@ import collections
 import getpass
 import logging
 import os
-import select
 import signal
 import sys
 import threading
@@ -224,7 +223,11 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
         view_w = -1
         relay.start()
         gate = START_GATE_REMOTE_SECONDS if opts.remote else START_GATE_SECONDS
-        failed = pipeline.wait_exit_or(lambda: _readable(view_r), gate)
+        failed = pipeline.wait_exit_or(relay.ready.is_set, gate)
+        if failed is None and relay.ready.is_set() and not relay.saw_header:
+            # The stream ended before it began: a stage failed (its exit may still be on its way).
+            pipeline.wait_all(2.0)
+            failed = pipeline.first_failure()
         if failed is not None:
             return _startup_failure(pipeline, failed)
         if opts.duration is not None:
@@ -279,11 +282,6 @@ def _start(pipeline: Pipeline) -> int:
     except OSError as exc:
         raise StageError(f"cannot start the pipeline: {exc.strerror or exc}"
                          + (f" ({exc.filename})" if exc.filename else "")) from None
-
-
-def _readable(fd: int) -> bool:
-    ready, _, _ = select.select([fd], [], [], 0)
-    return bool(ready)
 
 
 def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
