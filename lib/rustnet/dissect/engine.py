@@ -84,6 +84,11 @@ _CUT_UDP: Final = "truncated udp header"
 _CUT_ICMP: Final = "truncated icmp header"
 _CUT_REASONS: Final = frozenset((_CUT_TCP, _CUT_UDP, _CUT_ICMP))
 
+# Untagged Ethernet + IPv4 (no options) + the first 16 bytes of TCP (UDP: its 8, then 8 of payload).
+_eth_ip4_l4: Final = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH").unpack_from
+# Untagged Ethernet + IPv6 (fixed header) + the same 16 L4 bytes.
+_eth_ip6_l4: Final = struct.Struct("!12xHIHBx16s16sHHIIBBH").unpack_from
+
 _TUNNEL_DECODERS: Final[dict[int, Decoder]] = {ETH_IPV4: raw_ipv4, ETH_IPV6: raw_ipv6,
                                                 ETH_TRANSPARENT_BRIDGING: ethernet}
 
@@ -115,19 +120,104 @@ class Dissector:
         out: list[Record] = []
         append = out.append
         packet = self.packet
+        inspect = self._inspect
+        eth = self._decode is ethernet
+        fast = 0  # packets summarised inline (counted at the end)
         for rec in recs:
-            if type(rec) is list and rec and rec[0] == PACKET:
-                if len(rec) == 4:
-                    s = packet(rec[1], rec[2], rec[3])
-                    if s is not None:
-                        append(s)
-                else:
-                    self.packets += 1
-                    self.malformed += 1
+            if rec.__class__ is list and len(rec) == 4 and rec[0] == PACKET:
+                _, ts, wirelen, data = rec
+                # The fast path: untagged Ethernet, IPv4 without options or IPv6 without
+                # extension headers, a sound TCP/UDP header, nothing cut and no length
+                # disagreeing. One struct read covers all three headers. Anything else
+                # (and any doubt) goes to packet(), the general path, which gives the same
+                # summary for what the fast path accepts (tests/test_dissect_fastpath.py).
+                if eth and data.__class__ is bytes and ts.__class__ is float \
+                        and wirelen.__class__ is int and 0.0 <= ts < _MAX_TS and wirelen >= len(data):
+                    try:
+                        (etype, vhl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags,
+                         window) = _eth_ip4_l4(data)
+                    except struct.error:
+                        etype = 0
+                    if etype == ETH_IPV4:
+                        if vhl == 0x45 and not frag & 0x3FFF and total <= wirelen - 14:
+                            l4len = total - 20
+                            if proto == PROTO_TCP:
+                                hlen = (doff >> 4) << 2
+                                if 20 <= hlen <= l4len and 34 + l4len <= len(data):
+                                    paylen = l4len - hlen
+                                    info = None
+                                    if inspect is not None and (paylen or flags & _DPI_FLAGS):
+                                        try:
+                                            info = inspect(PROTO_TCP, src, sport, dst, dport,
+                                                           data[34 + hlen : 34 + l4len], ts, seq, flags)
+                                        except Exception:  # DPI must not stop L2-L4 (see packet())
+                                            self.dpi_errors += 1
+                                    append([SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq,
+                                            ack, paylen, window, None, info])
+                                    fast += 1
+                                    continue
+                            elif proto == PROTO_UDP:
+                                ulen = seq >> 16  # the UDP length sits where TCP's sequence starts
+                                if 8 <= ulen <= l4len and 34 + ulen <= len(data):
+                                    info = None
+                                    if inspect is not None and ulen > 8:
+                                        try:
+                                            info = inspect(PROTO_UDP, src, sport, dst, dport, data[42 : 34 + ulen],
+                                                           ts)
+                                        except Exception:  # DPI must not stop L2-L4 (see packet())
+                                            self.dpi_errors += 1
+                                    append([SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0,
+                                            ulen - 8, 0, None, info])
+                                    fast += 1
+                                    continue
+                    elif etype == ETH_IPV6:
+                        try:
+                            (_, vtf, plen, proto, src, dst, sport, dport, seq, ack, doff, flags,
+                             window) = _eth_ip6_l4(data)
+                        except struct.error:
+                            vtf = 0
+                        if vtf >> 28 == 6 and 0 < plen <= wirelen - 54:
+                            if proto == PROTO_TCP:
+                                hlen = (doff >> 4) << 2
+                                if 20 <= hlen <= plen and 54 + plen <= len(data):
+                                    paylen = plen - hlen
+                                    info = None
+                                    if inspect is not None and (paylen or flags & _DPI_FLAGS):
+                                        try:
+                                            info = inspect(PROTO_TCP, src, sport, dst, dport,
+                                                           data[54 + hlen : 54 + plen], ts, seq, flags)
+                                        except Exception:  # DPI must not stop L2-L4 (see packet())
+                                            self.dpi_errors += 1
+                                    append([SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq,
+                                            ack, paylen, window, None, info])
+                                    fast += 1
+                                    continue
+                            elif proto == PROTO_UDP:
+                                ulen = seq >> 16
+                                if 8 <= ulen <= plen and 54 + ulen <= len(data):
+                                    info = None
+                                    if inspect is not None and ulen > 8:
+                                        try:
+                                            info = inspect(PROTO_UDP, src, sport, dst, dport, data[62 : 54 + ulen],
+                                                           ts)
+                                        except Exception:  # DPI must not stop L2-L4 (see packet())
+                                            self.dpi_errors += 1
+                                    append([SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0,
+                                            ulen - 8, 0, None, info])
+                                    fast += 1
+                                    continue
+                s = packet(ts, wirelen, data)
+                if s is not None:
+                    append(s)
+            elif type(rec) is list and rec and rec[0] == PACKET:
+                self.packets += 1
+                self.malformed += 1
             elif type(rec) is dict and rec.get("t") == HEADER:
                 out.extend(self.header(rec))
+                eth = self._decode is ethernet
             else:
                 append(rec)
+        self.packets += fast
         return out
 
     def tick(self, now: float) -> list[Record]:
