@@ -133,79 +133,54 @@ class Dissector:
                 # summary for what the fast path accepts (tests/test_dissect_fastpath.py).
                 if eth and data.__class__ is bytes and ts.__class__ is float \
                         and wirelen.__class__ is int and 0.0 <= ts < _MAX_TS and wirelen >= len(data):
+                    l4off = 0  # stays 0 unless the IP header is one the fast path takes
                     try:
-                        (etype, vhl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags,
+                        (etype, vhl, l4len, frag, proto, src, dst, sport, dport, seq, ack, doff, flags,
                          window) = _eth_ip4_l4(data)
                     except struct.error:
                         etype = 0
                     if etype == ETH_IPV4:
-                        if vhl == 0x45 and not frag & 0x3FFF and total <= wirelen - 14:
-                            l4len = total - 20
-                            if proto == PROTO_TCP:
-                                hlen = (doff >> 4) << 2
-                                if 20 <= hlen <= l4len and 34 + l4len <= len(data):
-                                    paylen = l4len - hlen
-                                    info = None
-                                    if inspect is not None and (paylen or flags & _DPI_FLAGS):
-                                        try:
-                                            info = inspect(PROTO_TCP, src, sport, dst, dport,
-                                                           data[34 + hlen : 34 + l4len], ts, seq, flags)
-                                        except Exception:  # DPI must not stop L2-L4 (see packet())
-                                            self.dpi_errors += 1
-                                    append([SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq,
-                                            ack, paylen, window, None, info])
-                                    fast += 1
-                                    continue
-                            elif proto == PROTO_UDP:
-                                ulen = seq >> 16  # the UDP length sits where TCP's sequence starts
-                                if 8 <= ulen <= l4len and 34 + ulen <= len(data):
-                                    info = None
-                                    if inspect is not None and ulen > 8:
-                                        try:
-                                            info = inspect(PROTO_UDP, src, sport, dst, dport, data[42 : 34 + ulen],
-                                                           ts)
-                                        except Exception:  # DPI must not stop L2-L4 (see packet())
-                                            self.dpi_errors += 1
-                                    append([SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0,
-                                            ulen - 8, 0, None, info])
-                                    fast += 1
-                                    continue
+                        if vhl == 0x45 and not frag & 0x3FFF and l4len <= wirelen - 14:
+                            l4off = 34
+                            l4len -= 20
                     elif etype == ETH_IPV6:
                         try:
-                            (_, vtf, plen, proto, src, dst, sport, dport, seq, ack, doff, flags,
+                            (_, vtf, l4len, proto, src, dst, sport, dport, seq, ack, doff, flags,
                              window) = _eth_ip6_l4(data)
                         except struct.error:
                             vtf = 0
-                        if vtf >> 28 == 6 and 0 < plen <= wirelen - 54:
-                            if proto == PROTO_TCP:
-                                hlen = (doff >> 4) << 2
-                                if 20 <= hlen <= plen and 54 + plen <= len(data):
-                                    paylen = plen - hlen
-                                    info = None
-                                    if inspect is not None and (paylen or flags & _DPI_FLAGS):
-                                        try:
-                                            info = inspect(PROTO_TCP, src, sport, dst, dport,
-                                                           data[54 + hlen : 54 + plen], ts, seq, flags)
-                                        except Exception:  # DPI must not stop L2-L4 (see packet())
-                                            self.dpi_errors += 1
-                                    append([SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq,
-                                            ack, paylen, window, None, info])
-                                    fast += 1
-                                    continue
-                            elif proto == PROTO_UDP:
-                                ulen = seq >> 16
-                                if 8 <= ulen <= plen and 54 + ulen <= len(data):
-                                    info = None
-                                    if inspect is not None and ulen > 8:
-                                        try:
-                                            info = inspect(PROTO_UDP, src, sport, dst, dport, data[62 : 54 + ulen],
-                                                           ts)
-                                        except Exception:  # DPI must not stop L2-L4 (see packet())
-                                            self.dpi_errors += 1
-                                    append([SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0,
-                                            ulen - 8, 0, None, info])
-                                    fast += 1
-                                    continue
+                        if vtf >> 28 == 6 and 0 < l4len <= wirelen - 54:
+                            l4off = 54
+                    if l4off:
+                        if proto == PROTO_TCP:
+                            hlen = (doff >> 4) << 2
+                            if 20 <= hlen <= l4len and l4off + l4len <= len(data):
+                                paylen = l4len - hlen
+                                info = None
+                                if inspect is not None and (paylen or flags & _DPI_FLAGS):
+                                    try:
+                                        info = inspect(PROTO_TCP, src, sport, dst, dport,
+                                                       data[l4off + hlen : l4off + l4len], ts, seq, flags)
+                                    except Exception:  # DPI must not stop L2-L4 (as in packet())
+                                        self.dpi_errors += 1
+                                append([SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq,
+                                        ack, paylen, window, None, info])
+                                fast += 1
+                                continue
+                        elif proto == PROTO_UDP:
+                            ulen = seq >> 16  # the UDP length sits where TCP's sequence number starts
+                            if 8 <= ulen <= l4len and l4off + ulen <= len(data):
+                                info = None
+                                if inspect is not None and ulen > 8:
+                                    try:
+                                        info = inspect(PROTO_UDP, src, sport, dst, dport,
+                                                       data[l4off + 8 : l4off + ulen], ts)
+                                    except Exception:  # DPI must not stop L2-L4 (as in packet())
+                                        self.dpi_errors += 1
+                                append([SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0,
+                                        ulen - 8, 0, None, info])
+                                fast += 1
+                                continue
                 s = packet(ts, wirelen, data)
                 if s is not None:
                     append(s)

@@ -45,6 +45,12 @@ def _escape_char(match: re.Match[str]) -> str:
 
 def escape_text(raw: bytes | bytearray | memoryview | str, limit: int = DEFAULT_LIMIT) -> str:
     """Display-safe text of ``raw`` (bytes are decoded as UTF-8), at most ``limit`` characters."""
+    if isinstance(raw, (bytes, bytearray)) and len(raw) <= limit and raw.isascii():
+        # The common case, an ordinary name: printable ASCII (isprintable() is exactly
+        # 0x20-0x7e there) without a backslash needs no work past the decode.
+        text = raw.decode("ascii")
+        if text.isprintable() and "\\" not in text:
+            return text
     limit = max(limit, 1)
     cut = False
     if isinstance(raw, str):

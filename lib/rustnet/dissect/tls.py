@@ -134,8 +134,16 @@ def looks_like_handshake(data: bytes) -> bool:
     return len(data) < 3 or data[2] <= 4
 
 
-def first_handshake_message(stream: bytes) -> tuple[int, bytes] | None:
+def first_handshake_message(stream: bytes | bytearray) -> tuple[int, bytes] | None:
     """(type, body) of the first handshake message in a record stream; None when incomplete."""
+    # The common case first: the whole message inside the first record (or the part of it
+    # captured so far), read in place.
+    if len(stream) >= 9 and stream[0] == CONTENT_HANDSHAKE and stream[1] == 3:
+        rlen = (stream[3] << 8) | stream[4]
+        if 0 < rlen <= MAX_RECORD_LEN:
+            stop = (stream[6] << 16 | stream[7] << 8 | stream[8]) + 9
+            if stop <= RECORD_HEADER_LEN + rlen and stop <= len(stream):
+                return stream[5], bytes(stream[9:stop])
     joined = bytearray()
     pos = 0
     end = len(stream)
@@ -160,103 +168,101 @@ def first_handshake_message(stream: bytes) -> tuple[int, bytes] | None:
         pos += RECORD_HEADER_LEN + rlen
 
 
-class _Cursor:
-    """Bounds-checked big-endian reads over one handshake body."""
-
-    __slots__ = ("data", "pos", "end")
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data = data
-        self.pos = pos
-        self.end = len(data) if end is None else end
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > self.end:
-            raise DissectError("TLS field runs past its end")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def vector(self, len_bytes: int) -> _Cursor:
-        """A sub-cursor over a length-prefixed vector, advancing past it."""
-        n = self.u8() if len_bytes == 1 else self.u16()
-        if self.pos + n > self.end:
-            raise DissectError("TLS vector runs past its end")
-        sub = _Cursor(self.data, self.pos, self.pos + n)
-        self.pos += n
-        return sub
-
-    def left(self) -> int:
-        return self.end - self.pos
+# The hello parsers read with plain offsets: each length is checked against the end of the
+# vector that holds it, which is what a bounds-checked cursor would do, without the objects.
+_PAST_END: Final = "TLS field runs past its end"
+_VECTOR_PAST_END: Final = "TLS vector runs past its end"
 
 
-def _extensions(cur: _Cursor) -> list[tuple[int, _Cursor]]:
-    if cur.left() == 0:
+def _vector(body: bytes, pos: int, end: int, len_bytes: int) -> tuple[int, int]:
+    """(start, end) of the length-prefixed vector at ``pos``, which must fit before ``end``."""
+    if pos + len_bytes > end:
+        raise DissectError(_PAST_END)
+    if len_bytes == 1:
+        n = body[pos]
+    else:
+        n = (body[pos] << 8) | body[pos + 1]
+    pos += len_bytes
+    if pos + n > end:
+        raise DissectError(_VECTOR_PAST_END)
+    return pos, pos + n
+
+
+def _extension_block(body: bytes, pos: int, end: int) -> list[tuple[int, int, int]]:
+    """(type, start, end) of each extension; every header is checked before any is read."""
+    if pos == end:
         return []  # extensions are optional before TLS 1.3
-    block = cur.vector(2)
-    out: list[tuple[int, _Cursor]] = []
-    while block.left():
-        etype = block.u16()
-        out.append((etype, block.vector(2)))
+    pos, stop = _vector(body, pos, end, 2)
+    out: list[tuple[int, int, int]] = []
+    while pos < stop:
+        if pos + 2 > stop:
+            raise DissectError(_PAST_END)
+        etype = (body[pos] << 8) | body[pos + 1]
+        start, pos = _vector(body, pos + 2, stop, 2)
+        out.append((etype, start, pos))
     return out
 
 
-def _server_name(ext: _Cursor) -> str | None:
-    names = ext.vector(2)
-    while names.left():
-        kind = names.u8()
-        name = names.vector(2)
+def _server_name(body: bytes, pos: int, end: int) -> str | None:
+    pos, end = _vector(body, pos, end, 2)
+    while pos < end:
+        kind = body[pos]
+        start, pos = _vector(body, pos + 1, end, 2)
         if kind == SNI_HOST_NAME:
-            raw = name.take(name.left())
-            if not raw:
+            if start == pos:
                 raise DissectError("empty server name")
-            return escape_text(raw, 255)
+            return escape_text(body[start:pos], 255)
     return None
 
 
-def _alpn(ext: _Cursor) -> tuple[str, ...]:
-    protos = ext.vector(2)
+def _alpn(body: bytes, pos: int, end: int) -> tuple[str, ...]:
+    pos, end = _vector(body, pos, end, 2)
     out: list[str] = []
-    while protos.left():
-        proto = protos.vector(1)
+    while pos < end:
+        start, pos = _vector(body, pos, end, 1)
         if len(out) < MAX_ALPN:
-            out.append(escape_text(proto.take(proto.left()), 64))
+            out.append(escape_text(body[start:pos], 64))
     return tuple(out)
+
+
+def _hello_start(body: bytes, what: str) -> tuple[int, int]:
+    """(legacy_version, offset after random and session id) of a Client/ServerHello body."""
+    end = len(body)
+    if end < 2:
+        raise DissectError(_PAST_END)
+    legacy_version = (body[0] << 8) | body[1]
+    if legacy_version >> 8 not in (3, 0xFE):
+        raise DissectError(f"{what} version 0x{legacy_version:04x}")
+    if 34 > end:
+        raise DissectError(_PAST_END)
+    start, pos = _vector(body, 34, end, 1)
+    if pos - start > 32:
+        raise DissectError(f"{what} session id longer than 32")
+    return legacy_version, pos
 
 
 def parse_client_hello(body: bytes) -> ClientHello:
     """A ClientHello handshake body (after the 4-byte handshake header)."""
-    cur = _Cursor(body)
-    legacy_version = cur.u16()
-    if legacy_version >> 8 not in (3, 0xFE):
-        raise DissectError(f"ClientHello version 0x{legacy_version:04x}")
-    cur.take(32)
-    session_id = cur.vector(1)
-    if session_id.left() > 32:
-        raise DissectError("ClientHello session id longer than 32")
-    suites = cur.vector(2)
-    if suites.left() % 2 or suites.left() == 0:
+    end = len(body)
+    legacy_version, pos = _hello_start(body, "ClientHello")
+    start, pos = _vector(body, pos, end, 2)
+    if (pos - start) % 2 or pos == start:
         raise DissectError("ClientHello cipher suite list")
-    cur.vector(1)  # compression methods
+    pos = _vector(body, pos, end, 1)[1]  # compression methods
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     versions: list[int] = []
     ech = False
-    for etype, ext in _extensions(cur):
-        if etype == EXT_SERVER_NAME and ext.left():
-            sni = _server_name(ext)
+    for etype, start, stop in _extension_block(body, pos, end):
+        if etype == EXT_SERVER_NAME and start < stop:
+            sni = _server_name(body, start, stop)
         elif etype == EXT_ALPN:
-            alpn = _alpn(ext)
+            alpn = _alpn(body, start, stop)
         elif etype == EXT_SUPPORTED_VERSIONS:
-            offered = ext.vector(1)
-            while offered.left() >= 2:
-                v = offered.u16()
+            p, q = _vector(body, start, stop, 1)
+            while p + 2 <= q:
+                v = (body[p] << 8) | body[p + 1]
+                p += 2
                 if not is_grease(v) and len(versions) < MAX_VERSIONS:
                     versions.append(v)
         elif etype in (EXT_ECH, EXT_ESNI):
@@ -266,20 +272,16 @@ def parse_client_hello(body: bytes) -> ClientHello:
 
 def parse_server_hello(body: bytes) -> ServerHello:
     """A ServerHello (or HelloRetryRequest) handshake body."""
-    cur = _Cursor(body)
-    legacy_version = cur.u16()
-    if legacy_version >> 8 not in (3, 0xFE):
-        raise DissectError(f"ServerHello version 0x{legacy_version:04x}")
-    cur.take(32)
-    session_id = cur.vector(1)
-    if session_id.left() > 32:
-        raise DissectError("ServerHello session id longer than 32")
-    cipher = cur.u16()
-    cur.u8()  # compression method
+    end = len(body)
+    legacy_version, pos = _hello_start(body, "ServerHello")
+    if pos + 3 > end:
+        raise DissectError(_PAST_END)
+    cipher = (body[pos] << 8) | body[pos + 1]
+    pos += 3  # and the compression method
     selected: int | None = None
-    for etype, ext in _extensions(cur):
-        if etype == EXT_SUPPORTED_VERSIONS and ext.left() >= 2:
-            selected = ext.u16()
+    for etype, start, stop in _extension_block(body, pos, end):
+        if etype == EXT_SUPPORTED_VERSIONS and stop - start >= 2:
+            selected = (body[start] << 8) | body[start + 1]
     return ServerHello(legacy_version, cipher, selected)
 
 
