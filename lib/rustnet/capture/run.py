@@ -39,6 +39,7 @@ from rustnet.capture.privdrop import (
     is_root,
 )
 from rustnet.capture.signals import StopControl
+from rustnet.capture.wirelen import WholePacketProof
 from rustnet.cli.common import (
     EXIT_DAMAGED,
     EXIT_ERROR,
@@ -98,11 +99,13 @@ def _run_file(opts: CaptureOptions, path: str, writer: RecordWriter, prog: str, 
         _set_filter(reader, opts.bpf)
     linktype = int(reader.datalink())
     dump = _open_dump(opts, linktype)
+    proof = WholePacketProof.open(path, opts.bpf, linktype)  # opens the file: before the drop
     _maybe_drop(opts)
     writer.write(make_header(producer, linktype, path, False, file_snaplen(path), time.time()))
     status = EXIT_OK
     try:
-        n, damage = pump_file(reader, writer, opts.count, dump, ctl.should_stop)
+        whole = proof.whole_prefix() if proof is not None else 0
+        n, damage = pump_file(reader, writer, opts.count, dump, ctl.should_stop, whole)
         if damage is not None and ctl.should_stop():
             damage = None  # our own stop signal interrupted a read (EINTR on a pipe): not damage
         if damage is not None:

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import select
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -85,6 +86,28 @@ class RecordWriter:
             if len(batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
                 self.flush()
                 batch = self._batch
+
+    def write_packets(self, recs: Sequence[Record], data_bytes: int) -> None:
+        """Queue records that carry ``data_bytes`` of packet data in all (``pkt`` records).
+
+        ``write()`` counts each record's bytes; a producer that already knows the total
+        (rn-capture: the size of a ``next_batch`` buffer) hands over a frame's worth at once.
+        Frames keep their limits: what would overflow the queued frame starts a new one.
+        """
+        n = len(recs)
+        nbytes = data_bytes + 24 * n
+        batch = self._batch
+        if batch and (len(batch) + n > self.max_records or self._batch_bytes + nbytes > self.max_bytes):
+            self.flush()
+            batch = self._batch
+        if n > self.max_records or nbytes > self.max_bytes:  # more than a frame: counted record by record
+            for rec in recs:
+                self.write(rec)
+            return
+        batch.extend(recs)
+        self._batch_bytes += nbytes
+        if len(batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
+            self.flush()
 
     def flush(self) -> None:
         """Write the queued records now."""

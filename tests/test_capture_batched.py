@@ -1,0 +1,243 @@
+"""rn-capture's batched file reading: the same records as reading packet by packet.
+
+The batched path (``next_batch``) has no wire length, so it may only run on packets libpcap
+proved whole (``rustnet.capture.wirelen``). Each test compares it with the exact path
+(``next()``, ``getlen()``) or with a pcap parser written here, on corpus files and on
+hand-made files with cut, overlong, empty and appended packets.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from rustnet.capture.offline import open_capture_file, pump_file
+from rustnet.capture.pcapwrite import PcapWriter
+from rustnet.capture.wirelen import WholePacketProof
+from rustnet.stream import RecordReader, RecordWriter
+
+PCAPS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
+CORPUS = sorted(PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
+
+
+def write_pcap(path: Path, packets: list[tuple[int, int, bytes, int]], linktype: int = 1,
+               snaplen: int = 65535, append: bool = False) -> None:
+    """A classic pcap: (sec, usec, data, wirelen) per packet, written with struct (not our writer)."""
+    with open(path, "ab" if append else "wb") as fh:
+        if not append:
+            fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
+        for sec, usec, data, wirelen in packets:
+            fh.write(struct.pack("<IIII", sec, usec, len(data), wirelen))
+            fh.write(data)
+
+
+def pcap_records(path: Path) -> list[tuple[int, int, int, int]]:
+    """(sec, usec, caplen, wirelen) of each record, parsed independently of libpcap."""
+    data = path.read_bytes()
+    out, pos = [], 24
+    while pos + 16 <= len(data):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        out.append((sec, usec, caplen, wirelen))
+        pos += 16 + caplen
+    return out
+
+
+def read(path: Path, bpf: str = "", count: int = 0, batched: bool = True,
+         dump: Path | None = None) -> tuple[list[Any], int, str | None, int]:
+    """(records, packets, damage, packets proven whole) of reading ``path`` as rn-capture does."""
+    reader = open_capture_file(str(path))
+    if bpf:
+        reader.setfilter(bpf)
+    whole = 0
+    if batched:
+        proof = WholePacketProof.open(str(path), bpf, int(reader.datalink()))
+        whole = proof.whole_prefix() if proof is not None else 0
+    tmp = path.with_suffix(".rn")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    writer = RecordWriter(fd)
+    pw = PcapWriter(str(dump), int(reader.datalink()), 65535) if dump else None
+    n, damage = pump_file(reader, writer, count, pw, lambda: False, whole)
+    writer.close()
+    os.close(fd)
+    if pw:
+        pw.close()
+    out = tmp.read_bytes()
+    tmp.unlink()
+    return decode(out), n, damage, whole
+
+
+def decode(data: bytes) -> list[Any]:
+    reader = RecordReader(-1)
+    recs = reader.feed(data) + reader.feed(b"")
+    assert reader.damage is None
+    return recs
+
+
+def both(path: Path, **kw: Any) -> tuple[list[Any], int]:
+    """Read both ways; assert they agree; (records, packets proven whole)."""
+    fast, n_fast, dmg_fast, whole = read(path, batched=True, **kw)
+    slow, n_slow, dmg_slow, _ = read(path, batched=False, **kw)
+    assert (n_fast, dmg_fast) == (n_slow, dmg_slow)
+    assert fast == slow
+    return fast, whole
+
+
+def packet(rng: random.Random, size: int) -> bytes:
+    return bytes(rng.getrandbits(8) for _ in range(size))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_corpus_files_read_the_same_both_ways(path: Path) -> None:
+    recs, whole = both(path)
+    assert all(r[0] == "pkt" for r in recs)
+    # The proof holds exactly when no packet is cut: wire length == captured length everywhere.
+    assert (whole > 0) == (bool(recs) and all(r[2] == len(r[3]) for r in recs) and whole == len(recs))
+
+
+def test_whole_files_are_proven_and_match_an_independent_parser(tmp_path: Path) -> None:
+    rng = random.Random(1)
+    datas = [packet(rng, rng.randrange(1, 1600)) for _ in range(700)]
+    pkts = [(1700000000 + i, rng.randrange(1_000_000), d, len(d)) for i, d in enumerate(datas)]
+    f = tmp_path / "whole.pcap"
+    write_pcap(f, pkts)
+    recs, whole = both(f)
+    assert whole == 700
+    assert [(r[1], r[2], r[3]) for r in recs] == [(s + u * 1e-6, w, d) for s, u, d, w in pkts]
+
+
+@pytest.mark.parametrize("where", [0, 1, 255, 256, 257, 599])
+@pytest.mark.parametrize("kind", ["cut", "overlong", "empty", "empty-claims-bytes"])
+def test_one_odd_packet_anywhere_disables_the_batches(tmp_path: Path, where: int, kind: str) -> None:
+    rng = random.Random(where)
+    pkts = [(i, 0, packet(rng, 60 + i % 40), 0) for i in range(600)]
+    pkts = [(s, u, d, len(d)) for s, u, d, _ in pkts]
+    s, u, d, _w = pkts[where]
+    pkts[where] = {"cut": (s, u, d, len(d) + 1), "overlong": (s, u, d, len(d) - 1),
+                   "empty": (s, u, b"", 0), "empty-claims-bytes": (s, u, b"", 60)}[kind]
+    f = tmp_path / "odd.pcap"
+    write_pcap(f, pkts)
+    recs, whole = both(f)
+    assert whole == 0
+    assert [r[2] for r in recs] == [w for _s, _u, _d, w in pkts]
+
+
+def test_random_files_agree(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    for trial in range(40):
+        n = rng.randrange(0, 900)
+        cut = rng.random() < 0.5
+        pkts = []
+        for _ in range(n):
+            data = packet(rng, rng.randrange(0, 300))
+            wirelen = len(data) + (rng.randrange(1, 50) if cut and rng.random() < 0.01 else 0)
+            pkts.append((rng.randrange(2**31), rng.randrange(1_000_000), data, wirelen))
+        f = tmp_path / f"r{trial}.pcap"
+        write_pcap(f, pkts, snaplen=rng.choice([64, 65535, 262144]))
+        bpf = rng.choice(["", "ether[0] & 1 = 0", "len > 100"])
+        count = rng.choice([0, 0, rng.randrange(1, 1000)])
+        both(f, bpf=bpf, count=count)
+
+
+@pytest.mark.parametrize("bpf", ["", "len >= 200", "vlan", "tcp"])
+def test_user_filter_applies_to_the_proof(tmp_path: Path, bpf: str) -> None:
+    rng = random.Random(3)
+    pkts = [(i, 0, packet(rng, 100 + i), 100 + i) for i in range(300)]
+    pkts[10] = (10, 0, pkts[10][2], 4000)  # a cut packet the filter "len >= 200" also keeps
+    f = tmp_path / "f.pcap"
+    write_pcap(f, pkts)
+    recs, whole = both(f, bpf=bpf)
+    assert whole == 0 or all(r[2] == len(r[3]) for r in recs)
+
+
+def test_count_and_dump_in_batches(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    pkts = [(i, i, packet(rng, 40 + i % 1400), 0) for i in range(1000)]
+    pkts = [(s, u, d, len(d)) for s, u, d, _ in pkts]
+    f, dump = tmp_path / "c.pcap", tmp_path / "dump.pcap"
+    write_pcap(f, pkts)
+    recs, n, damage, whole = read(f, count=777, dump=dump)
+    assert (n, damage, whole, len(recs)) == (777, None, 1000, 777)
+    assert pcap_records(dump) == [(s, u, len(d), w) for s, u, d, w in pkts[:777]]
+
+
+def test_packets_appended_after_the_proof_are_read_exactly(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    first = [(i, 0, packet(rng, 80), 80) for i in range(300)]
+    later = [(1000 + i, 0, packet(rng, 80), 80 + (i % 3)) for i in range(300)]  # some cut
+    f = tmp_path / "grow.pcap"
+    write_pcap(f, first)
+    reader = open_capture_file(str(f))
+    proof = WholePacketProof.open(str(f), "", 1)
+    assert proof is not None
+    whole = proof.whole_prefix()
+    assert whole == 300
+    write_pcap(f, later, append=True)
+    tmp = tmp_path / "out.rn"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT)
+    writer = RecordWriter(fd)
+    n, damage = pump_file(reader, writer, 0, None, lambda: False, whole)
+    writer.close()
+    os.close(fd)
+    recs = decode(tmp.read_bytes())
+    assert (n, damage) == (600, None)
+    assert [r[2] for r in recs] == [w for _s, _u, _d, w in first + later]
+
+
+def test_nothing_is_proven_for_pipes_and_offset_link_types(tmp_path: Path) -> None:
+    f = tmp_path / "radiotap.pcap"
+    write_pcap(f, [(0, 0, bytes(64), 64)], linktype=127)
+    assert WholePacketProof.open(str(f), "", 127) is None
+    assert WholePacketProof.open("-", "", 1) is None
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert WholePacketProof.open(str(fifo), "", 1) is None
+
+
+def test_a_damaged_file_is_read_packet_by_packet(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    pkts = [(i, 0, packet(rng, 90), 90) for i in range(500)]
+    f = tmp_path / "cut.pcap"
+    write_pcap(f, pkts)
+    with open(f, "r+b") as fh:
+        fh.truncate(os.path.getsize(f) - 50)
+    recs, n, damage, whole = read(f)
+    assert whole == 0 and n == 499 and damage
+    assert len(recs) == 499
+
+
+def frames(data: bytes) -> Iterator[Any]:
+    up = msgpack.Unpacker(raw=False)
+    up.feed(data)
+    yield from up
+
+
+def test_write_packets_matches_write_record_by_record(tmp_path: Path) -> None:
+    outs = []
+    for batched in (True, False):
+        path = tmp_path / f"w{batched}.rn"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+        w = RecordWriter(fd, max_records=100, max_bytes=20_000)
+        r2 = random.Random(9)
+        w.write({"t": "hdr", "v": 1})
+        for _ in range(60):
+            sizes = [r2.randrange(0, 3000) for _ in range(r2.randrange(1, 150))]
+            recs = [["pkt", 1.5, n, packet(r2, n)] for n in sizes]
+            if batched:
+                w.write_packets(recs, sum(len(r[3]) for r in recs))
+            else:
+                for rec in recs:
+                    w.write(rec)
+        w.close()
+        os.close(fd)
+        data = path.read_bytes()
+        for frame in frames(data):
+            assert len(frame) <= 100
+            assert sum(len(r[3]) + 24 if isinstance(r, list) else 64 for r in frame) <= 20_000 + 3000 + 24
+        outs.append([r for frame in frames(data) for r in frame])
+    assert outs[0] == outs[1]
