@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rustnet.cli.common import producer
 from rustnet.dissect.arp import arp
-from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.frag import FragHead, FragmentTable
 from rustnet.dissect.info import (
     ANOMALY,
@@ -73,6 +72,9 @@ from rustnet.stream.records import (
     restamp_header,
 )
 
+if TYPE_CHECKING:
+    from rustnet.dissect.dpi import Inspector
+
 PROG: Final = "rn-dissect"
 # TCP packets without payload still reach DPI when they open or close a flow.
 _DPI_FLAGS: Final = TCP_SYN | TCP_FIN | TCP_RST
@@ -100,9 +102,14 @@ class Dissector:
 
     def __init__(self, dpi: bool = True, inspector: Inspector | None = None, prog: str = PROG) -> None:
         self.prog = prog
-        self.inspector = inspector if inspector is not None else Inspector(enabled=dpi)
+        if inspector is None and dpi:
+            # Imported here: --no-dpi starts without the DPI modules (and their ~30 ms).
+            from rustnet.dissect.dpi import Inspector
+
+            inspector = Inspector()
+        self.inspector: Inspector | None = inspector
         # None skips the call entirely (--no-dpi): not even a method call per packet.
-        self._inspect = self.inspector.inspect if dpi and self.inspector.enabled else None
+        self._inspect = inspector.inspect if dpi and inspector is not None and inspector.enabled else None
         self._decode: Decoder | None = None
         self.frags = FragmentTable()
         self._depth = 0  # tunnels being unwrapped around the current packet

@@ -18,9 +18,8 @@ import hmac
 import struct
 from typing import Final, NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# cryptography is imported where keys are first made (and packets opened), not here: it
+# costs rn-dissect's start-up ~10 ms, needed only once a QUIC Initial is seen.
 
 VERSION_1: Final = 0x00000001
 VERSION_2: Final = 0x6B3343CF
@@ -90,6 +89,9 @@ class InitialKeys:
     __slots__ = ("aead", "iv", "hp", "profile", "secret")
 
     def __init__(self, secret: bytes, profile: Profile) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         prefix = profile.label_prefix
         self.secret = secret
         self.profile = profile
@@ -133,6 +135,8 @@ def open_packet(data: bytes, start: int, pn_offset: int, end: int, keys: Initial
     ``(unprotected first byte, packet number, plaintext)``, or None when the packet is
     too short or the AEAD tag does not verify (wrong keys, damaged or cut packet).
     """
+    from cryptography.exceptions import InvalidTag
+
     sample_at = pn_offset + 4
     if sample_at + SAMPLE_LEN > end or end > len(data):
         return None

@@ -204,10 +204,21 @@ def _extension_block(body: bytes, pos: int, end: int) -> list[tuple[int, int, in
 
 
 def _server_name(body: bytes, pos: int, end: int) -> str | None:
-    pos, end = _vector(body, pos, end, 2)
-    while pos < end:
+    """The host_name of a server_name extension body at [pos, end)."""
+    if pos + 2 > end:
+        raise DissectError(_PAST_END)
+    stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+    if stop > end:
+        raise DissectError(_VECTOR_PAST_END)
+    pos += 2
+    while pos < stop:
         kind = body[pos]
-        start, pos = _vector(body, pos + 1, end, 2)
+        if pos + 3 > stop:
+            raise DissectError(_PAST_END)
+        start = pos + 3
+        pos = start + ((body[pos + 1] << 8) | body[pos + 2])
+        if pos > stop:
+            raise DissectError(_VECTOR_PAST_END)
         if kind == SNI_HOST_NAME:
             if start == pos:
                 raise DissectError("empty server name")
@@ -216,10 +227,19 @@ def _server_name(body: bytes, pos: int, end: int) -> str | None:
 
 
 def _alpn(body: bytes, pos: int, end: int) -> tuple[str, ...]:
-    pos, end = _vector(body, pos, end, 2)
+    """The protocols of an ALPN extension body at [pos, end)."""
+    if pos + 2 > end:
+        raise DissectError(_PAST_END)
+    stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+    if stop > end:
+        raise DissectError(_VECTOR_PAST_END)
+    pos += 2
     out: list[str] = []
-    while pos < end:
-        start, pos = _vector(body, pos, end, 1)
+    while pos < stop:
+        start = pos + 1
+        pos = start + body[pos]
+        if pos > stop:
+            raise DissectError(_VECTOR_PAST_END)
         if len(out) < MAX_ALPN:
             out.append(escape_text(body[start:pos], 64))
     return tuple(out)
@@ -233,40 +253,74 @@ def _hello_start(body: bytes, what: str) -> tuple[int, int]:
     legacy_version = (body[0] << 8) | body[1]
     if legacy_version >> 8 not in (3, 0xFE):
         raise DissectError(f"{what} version 0x{legacy_version:04x}")
-    if 34 > end:
+    if end < 35:  # the random and the session id's length
         raise DissectError(_PAST_END)
-    start, pos = _vector(body, 34, end, 1)
-    if pos - start > 32:
+    n = body[34]
+    if 35 + n > end:
+        raise DissectError(_VECTOR_PAST_END)
+    if n > 32:
         raise DissectError(f"{what} session id longer than 32")
-    return legacy_version, pos
+    return legacy_version, 35 + n
 
 
 def parse_client_hello(body: bytes) -> ClientHello:
     """A ClientHello handshake body (after the 4-byte handshake header)."""
     end = len(body)
     legacy_version, pos = _hello_start(body, "ClientHello")
-    start, pos = _vector(body, pos, end, 2)
-    if (pos - start) % 2 or pos == start:
+    if pos + 2 > end:
+        raise DissectError(_PAST_END)
+    n = (body[pos] << 8) | body[pos + 1]
+    pos += 2 + n
+    if pos > end:
+        raise DissectError(_VECTOR_PAST_END)
+    if n % 2 or n == 0:
         raise DissectError("ClientHello cipher suite list")
-    pos = _vector(body, pos, end, 1)[1]  # compression methods
+    if pos >= end:
+        raise DissectError(_PAST_END)
+    pos += 1 + body[pos]  # compression methods
+    if pos > end:
+        raise DissectError(_VECTOR_PAST_END)
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     versions: list[int] = []
     ech = False
-    for etype, start, stop in _extension_block(body, pos, end):
-        if etype == EXT_SERVER_NAME and start < stop:
-            sni = _server_name(body, start, stop)
-        elif etype == EXT_ALPN:
-            alpn = _alpn(body, start, stop)
-        elif etype == EXT_SUPPORTED_VERSIONS:
-            p, q = _vector(body, start, stop, 1)
-            while p + 2 <= q:
-                v = (body[p] << 8) | body[p + 1]
-                p += 2
-                if not is_grease(v) and len(versions) < MAX_VERSIONS:
-                    versions.append(v)
-        elif etype in (EXT_ECH, EXT_ESNI):
-            ech = True
+    if pos < end:  # extensions are optional before TLS 1.3
+        if pos + 2 > end:
+            raise DissectError(_PAST_END)
+        stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+        if stop > end:
+            raise DissectError(_VECTOR_PAST_END)
+        pos += 2
+        # One pass: an extension read before a later one turns out broken does not matter,
+        # as the whole hello is then refused.
+        while pos < stop:
+            if pos + 4 > stop:
+                raise DissectError(_PAST_END)
+            etype = (body[pos] << 8) | body[pos + 1]
+            start = pos + 4
+            pos = start + ((body[pos + 2] << 8) | body[pos + 3])
+            if pos > stop:
+                raise DissectError(_VECTOR_PAST_END)
+            if etype == EXT_SERVER_NAME:
+                if start < pos:
+                    sni = _server_name(body, start, pos)
+            elif etype == EXT_ALPN:
+                alpn = _alpn(body, start, pos)
+            elif etype == EXT_SUPPORTED_VERSIONS:
+                if start >= pos:
+                    raise DissectError(_PAST_END)
+                p = start + 1
+                q = p + body[start]
+                if q > pos:
+                    raise DissectError(_VECTOR_PAST_END)
+                while p + 2 <= q:
+                    v = (body[p] << 8) | body[p + 1]
+                    p += 2
+                    grease = (v & 0x0F0F) == 0x0A0A and (v >> 8) == (v & 0xFF)  # is_grease, inline
+                    if not grease and len(versions) < MAX_VERSIONS:
+                        versions.append(v)
+            elif etype == EXT_ECH or etype == EXT_ESNI:
+                ech = True
     return ClientHello(legacy_version, sni, alpn, tuple(versions), ech)
 
 
