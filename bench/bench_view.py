@@ -305,17 +305,182 @@ def bench_live(rate: int, seconds: float, n_conns: int) -> None:
     os.close(fd)
 
 
+# --- churn: an endless stream of new short connections (memory must stay steady) ----------
+CHURN_RATE = 10_000  # new connections per second of stream time
+CHURN_LIFE = 6.0  # seconds from a connection's update to its final record (rn-track's closed timeout)
+
+
+def churn_records(n: int, rate: int = CHURN_RATE) -> Any:
+    """rn-track's output for ``n`` short connections, in stream-time order: each gets one update
+    (what rn-track sends once per refresh interval) and, CHURN_LIFE seconds later, its final
+    record (``end: timeout``)."""
+    import collections
+
+    rnd = random.Random(7)
+    t0 = 1.7e9
+    yield {"t": "hdr", "v": 1, "producer": "bench", "source": "churn0", "live": True, "start": t0}
+    waiting: collections.deque[dict[str, Any]] = collections.deque()
+    for i in range(1, n + 1):
+        ts = t0 + i / rate
+        while waiting and waiting[0]["last_seen"] <= ts:
+            yield waiting.popleft()
+        rec = make_conn(i, rnd, ts)
+        rec["first_seen"] = ts - 0.2
+        yield rec
+        waiting.append(
+            dict(
+                rec,
+                state="CLOSED",
+                last_seen=ts + CHURN_LIFE,
+                rate_src=0,
+                rate_dst=0,
+                final=True,
+                end="timeout",
+            )
+        )
+    yield from waiting
+
+
+def churn_file(n: int) -> Path:
+    """The churn stream as a msgpack recording (cached in /tmp: building 1M takes a while)."""
+    path = Path(f"/tmp/rn-bench-churn-{n}.rn")
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        w = RecordWriter(fd)
+        for rec in churn_records(n):
+            w.write(rec)
+        w.close()
+        os.close(fd)
+        tmp.rename(path)
+    return path
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_sampled(argv: list[str], every: float = 0.5) -> tuple[float, int, list[int], int]:
+    """Run ``argv`` (stdout to /dev/null): CPU seconds, peak RSS (VmHWM) KiB, RSS samples, status."""
+    import subprocess
+
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    samples: list[int] = []
+    hwm = 0
+    while True:
+        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        hwm = max(hwm, _status_kb(p.pid, "VmHWM"))
+        samples.append(_status_kb(p.pid, "VmRSS"))
+        time.sleep(every)
+    return ru.ru_utime + ru.ru_stime, hwm, samples, os.waitstatus_to_exitcode(st)
+
+
+def _mib(kb: float) -> str:
+    return f"{kb / 1024:6.1f} MiB"
+
+
+def bench_churn_json(n: int) -> None:
+    """``rn-view --json`` over the churn stream: CPU, peak RSS, RSS over the run."""
+    path = churn_file(n)
+    cpu, hwm, samples, status = run_sampled([sys.executable, "-m", "rustnet_cmds.view", "--json", str(path)])
+    quarter = [samples[min(len(samples) - 1, len(samples) * k // 4)] for k in (1, 2, 3)] if samples else []
+    print(
+        f"  rn-view --json, {n:,} short conns ({2 * n:,} records): CPU {cpu:.1f} s "
+        f"({cpu / (2 * n) * 1e6:.1f} µs/record), peak RSS {_mib(hwm)}, RSS at 1/4 1/2 3/4: "
+        + " ".join(_mib(s) for s in quarter)
+        + f" (status {status})"
+    )
+
+
+def churn_model(path: str, frame_every: float) -> None:
+    """The TUI's model over the churn stream, in this process: a frame per ``frame_every`` s of
+    stream time (the refresh interval when live); prints RSS as it goes and the costs."""
+    import rustnet_cmds.view
+
+    if hasattr(rustnet_cmds.view, "tune_gc"):  # the collector as this tree's rn-view sets it
+        rustnet_cmds.view.tune_gc()
+    table = viewer_table()
+    state = ViewState(table)
+    term = blessed.Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
+    theme = Theme.from_terminal(term)
+    reader = RecordReader(-1, "churn")
+    fd = os.open(path, os.O_RDONLY)
+    next_frame = 0.0
+    ingest_cpu = 0.0
+    frames: list[float] = []
+    updates = 0
+    next_report = 1
+    last_report = -1
+    print(f"    {'records in':>10} {'table rows':>10} {'RSS':>10}")
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        recs = reader.feed(chunk)
+        t0 = time.process_time()
+        table.ingest(recs)
+        ingest_cpu += time.process_time() - t0
+        updates += len(recs)
+        if table.clock >= next_frame:
+            t0 = time.process_time()
+            render(state, W, H, theme)
+            frames.append(time.process_time() - t0)
+            next_frame = table.clock + frame_every
+        if updates >= next_report * 200_000 or (not chunk and updates != last_report):
+            last_report = updates
+            print(f"    {updates:>10,} {len(table):>10,} {_mib(_status_kb(os.getpid(), 'VmRSS'))}")
+            next_report += 1
+        if not chunk:
+            break
+    os.close(fd)
+    print(
+        f"    model: {ingest_cpu / updates * 1e6:.1f} µs per record ingested (decode excluded); "
+        f"frames: {len(frames)}, median {ms(statistics.median(frames))}, worst {ms(max(frames))}; "
+        f"peak RSS {_mib(_status_kb(os.getpid(), 'VmHWM'))}"
+    )
+
+
+def bench_churn_model(n: int) -> None:
+    import subprocess
+
+    path = churn_file(n)
+    print(f"  TUI model, {n:,} short conns at {CHURN_RATE:,}/s of stream time, a frame per stream second:")
+    sys.stdout.flush()
+    subprocess.run([sys.executable, __file__, "--churn-model", str(path)], check=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,50000")
     ap.add_argument("--live-seconds", type=float, default=8.0)
     ap.add_argument("--rate", type=int, default=10_000)
     ap.add_argument("--no-live", action="store_true")
+    ap.add_argument(
+        "--churn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also feed N short connections to rn-view --json and to the TUI model (RSS)",
+    )
+    ap.add_argument("--churn-model", metavar="FILE", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.churn_model:
+        churn_model(args.churn_model, 1.0)
+        return
     print("rn-view benchmark")
-    for n in (int(x) for x in args.sizes.split(",")):
+    for n in (int(x) for x in args.sizes.split(",") if x):
         bench_frames(n)
         bench_ingest(n)
+    if args.churn:
+        bench_churn_json(args.churn)
+        bench_churn_model(args.churn)
     if not args.no_live:
         bench_live(args.rate, args.live_seconds, 10_000)
 

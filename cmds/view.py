@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
+from typing import Any
 
 import click
 from rustnet.cli.common import (
@@ -15,12 +17,15 @@ from rustnet.cli.common import (
     debug_option,
     fail,
     inputs_argument,
+    interrupts,
     run_stage,
     stdin_hint,
     version_option,
 )
 from rustnet.stream import RecordWriter
-from rustnet.view.model import ConnTable
+from rustnet.stream.gctune import tune_gc
+from rustnet.view.filter import Filter
+from rustnet.view.model import HISTORY_SECONDS, MAX_ROWS, ConnTable, Row
 from rustnet.view.sort import SORT_CODES
 from rustnet.view.source import Source
 from rustnet.view.state import ViewState
@@ -29,15 +34,53 @@ from rustnet.view.table import table_lines
 PROG = "rn-view"
 
 
-def _table() -> ConnTable:
-    """A connection table that joins sock records and names services and hosts when it can."""
+def _table(**bounds: Any) -> ConnTable:
+    """A connection table that joins sock records and names services and hosts when it can;
+    ``bounds`` are ConnTable's limits (cap, history)."""
     try:
         from rustnet.enrich.join import SocketJoiner
         from rustnet.enrich.names import HostNames
         from rustnet.enrich.services import ServiceNames
     except ImportError:
-        return ConnTable()
-    return ConnTable(SocketJoiner(), ServiceNames(), HostNames())
+        return ConnTable(**bounds)
+    return ConnTable(SocketJoiner(), ServiceNames(), HostNames(), **bounds)
+
+
+def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connections: int) -> ConnTable:
+    """``--json``: every connection's last record, each printed once and held only until then.
+
+    A connection whose final record says it ended mid-stream is printed as it ends (as
+    ``rustnet --json`` does), so memory holds only the open ones; the rest follow at the end
+    of input, in first-seen order. Open connections are never dropped at the cap here (that
+    would print a record that is not final): rn-track's own cap bounds them.
+    """
+    query = Filter(filter_text)
+    writer = RecordWriter(1, "json")
+
+    def shown(row: Row) -> bool:
+        return not (no_localhost and row.loopback()) and (not query or query.score(row) >= 0)
+
+    def ended(row: Row) -> None:
+        if shown(row):
+            writer.write(row.rec)
+
+    table = _table(
+        max_rows=max_connections,
+        history_seconds=0.0,
+        max_history=0,
+        evict_open=False,
+        on_drop=ended,
+        track_changes=False,
+    )
+    for batch in source.batches():
+        table.ingest(batch)
+        if interrupts.draining:
+            break
+    rest = query.apply(r for r in table.rows.values() if not (no_localhost and r.loopback()))
+    for row in rest:
+        writer.write(row.rec)
+    writer.close()
+    return table
 
 
 def _state(
@@ -108,6 +151,16 @@ def _status(source: Source) -> int:
 @click.option("--sort", type=click.Choice(SORT_CODES), default=None, help="Start sorted by this column.")
 @click.option("--reverse", is_flag=True, help="Reverse the sort order.")
 @click.option("--show-closed", is_flag=True, help="Start with closed connections from history shown (t).")
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=MAX_ROWS,
+    show_default=True,
+    metavar="N",
+    help="Cap on connections held; over it the longest-closed, then the least recently updated "
+    "ones are dropped and counted (status bar). Closed ones leave history after "
+    f"{HISTORY_SECONDS:.0f} s of stream time. --json prints every connection before dropping it.",
+)
 @debug_option
 @version_option(PROG)
 def main(
@@ -123,6 +176,7 @@ def main(
     sort: str | None,
     reverse: bool,
     show_closed: bool,
+    max_connections: int,
     debug: bool,
 ) -> None:
     """Show connections from a record stream (stdin or FILEs) in a terminal UI.
@@ -141,31 +195,36 @@ def main(
     headless = as_json or as_table or not os.isatty(1)
 
     def body() -> int:
-        from rustnet.cli.common import interrupts
-
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
             source = Source(paths, 0, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
-            table = _table()
-            for batch in source.batches():
-                table.ingest(batch)
-                if interrupts.draining:
-                    break
+            tune_gc()  # the table is many long-lived containers: no full passes every few thousand
             if as_json:
-                state = _state(table, no_localhost, filter_text, None, False)
-                rows = state.filter.apply(
-                    r for r in table.rows.values() if not (no_localhost and r.loopback())
-                )
-                writer = RecordWriter(1, "json")
-                for row in rows:
-                    writer.write(row.rec)
-                writer.close()
+                table = _print_json(source, no_localhost, filter_text, max_connections)
             else:
+                # A snapshot at the end: closed connections are kept (to the cap) only if shown.
+                keep = math.inf if show_closed else 0.0
+                table = _table(
+                    max_rows=max_connections,
+                    history_seconds=keep,
+                    max_history=max_connections if show_closed else 0,
+                    track_changes=False,
+                )
+                for batch in source.batches():
+                    table.ingest(batch)
+                    if interrupts.draining:
+                        break
                 state = _state(table, no_localhost, filter_text, sort, reverse)
                 state.show_closed = show_closed
                 width = shutil.get_terminal_size((0, 0)).columns if os.isatty(1) else None
                 sys.stdout.write("\n".join(table_lines(state, width or None)) + "\n")
                 sys.stdout.flush()
+            if table.evicted:
+                click.echo(
+                    f"{PROG}: {table.evicted:,} connections evicted at the cap of {max_connections:,} "
+                    "(--max-connections)",
+                    err=True,
+                )
             for msg in source.damage + source.errors:
                 click.echo(f"{PROG}: {msg}", err=True)
             return _status(source)
@@ -181,7 +240,8 @@ def main(
         except NoTerminal as exc:
             fail(str(exc))
         source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
-        table = _table()
+        table = _table(max_rows=max_connections)
+        tune_gc()
         state = _state(table, no_localhost, filter_text, sort, reverse)
         state.show_closed = show_closed
         status = App(source, state, refresh / 1000.0).run()

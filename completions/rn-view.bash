@@ -7,9 +7,10 @@ _rn_view() {
         --speed) COMPREPLY=(); return ;;
         --filter) COMPREPLY=(); return ;;
         --sort) COMPREPLY=($(compgen -W "process local remote service app state rx tx total" -- "$cur")); return ;;
+        --max-connections) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --filter --help --json --no-dpi --no-localhost --read --refresh-interval --reverse --show-closed --sort --speed --table --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-dpi --no-localhost --read --refresh-interval --reverse --show-closed --sort --speed --table --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

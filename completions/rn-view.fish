@@ -10,6 +10,7 @@ complete -c rn-view -l filter -x -d 'Start with this filter (the / language: wor
 complete -c rn-view -l sort -x -a 'process local remote service app state rx tx total' -d 'Start sorted by this column'
 complete -c rn-view -l reverse -d 'Reverse the sort order'
 complete -c rn-view -l show-closed -d 'Start with closed connections from history shown (t)'
+complete -c rn-view -l max-connections -x -d 'Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)'
 complete -c rn-view -l debug -d 'Show Python tracebacks for internal errors'
 complete -c rn-view -s V -l version -d 'Show the version and exit'
 complete -c rn-view -s h -l help -d 'Show this message and exit'

@@ -12,6 +12,7 @@ _arguments -s \
   '--sort[Start sorted by this column]:sort:(process local remote service app state rx tx total)' \
   '--reverse[Reverse the sort order]' \
   '--show-closed[Start with closed connections from history shown (t)]' \
+  '--max-connections[Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)]:n:' \
   '--debug[Show Python tracebacks for internal errors]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \
   '(-h --help)'{-h,--help}'[Show this message and exit]' \

@@ -173,3 +173,43 @@ def test_text_safety_and_width() -> None:
 
 def test_osc52_sequence() -> None:
     assert osc52("10.0.0.1:443") == "\x1b]52;c;MTAuMC4wLjE6NDQz\x07"
+
+
+def test_json_prints_ended_connections_as_they_end_each_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "churn.rn")
+    recs = []
+    for i in range(1, 301):  # connections that end (rn-track's final records) while others go on
+        recs.append(conn(i, last_seen=T0 + i, app="TLS" if i % 2 else "HTTP"))
+        if i > 3:
+            app = "TLS" if (i - 3) % 2 else "HTTP"
+            recs.append(conn(i - 3, final=True, end="timeout", state="CLOSED", last_seen=T0 + i, app=app))
+    write_stream(path, recs)
+    p = run("--json", "--max-connections", "10", path)
+    assert p.returncode == 0, p.stderr
+    out = [json.loads(line) for line in p.stdout.splitlines()]
+    ids = [r["id"] for r in out]
+    assert sorted(ids) == sorted(set(ids)) and set(ids) == set(range(1, 301))
+    assert ids[:3] == [1, 2, 3]  # printed when they ended, before the ones still open at the end
+    assert all(r["final"] for r in out if r["id"] <= 297)
+    assert "evicted" not in p.stderr  # --json drops nothing it has not printed
+    p = run("--json", "--filter", "app:http", path)
+    assert sorted(json.loads(line)["id"] for line in p.stdout.splitlines()) == list(range(2, 301, 2))
+
+
+def test_table_reports_evictions_at_the_cap(tmp_path: Path) -> None:
+    path = str(tmp_path / "many.rn")
+    write_stream(path, [conn(i) for i in range(1, 21)])
+    p = run("--table", "--max-connections", "5", path)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout.splitlines()) - 1 <= 5
+    assert "connections evicted at the cap of 5" in p.stderr
+
+
+def test_table_show_closed_keeps_the_whole_history(tmp_path: Path) -> None:
+    path = str(tmp_path / "hist.rn")
+    recs = [conn(i, last_seen=T0 + 100 * i, final=True, end="timeout") for i in range(1, 6)]
+    write_stream(path, [*recs, conn(9, last_seen=T0 + 1000)])
+    p = run("--table", "--show-closed", path)
+    assert len(p.stdout.splitlines()) == 1 + 6  # ended long apart: a snapshot still lists them all
+    p = run("--table", path)
+    assert len(p.stdout.splitlines()) == 1 + 1

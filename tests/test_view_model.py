@@ -168,3 +168,90 @@ def test_packet_rate_from_connection_counters_without_capture_stats() -> None:
     t.ingest([conn(1, packets=10, last_seen=100.0)])
     t.ingest([conn(1, packets=110, last_seen=101.0), conn(2, packets=100, last_seen=102.0)])
     assert t.packets_per_s == 100.0  # 200 new packets over 2 s of stream time
+
+
+# --- bounded memory: history expiry and the cap ---------------------------------------------
+
+
+def _brute_counts(t: ConnTable) -> dict[str, int]:
+    out: dict[str, int] = {}
+    hist = 0
+    for row in t.rows.values():
+        if t.in_history(row):
+            hist += 1
+        else:
+            p = str(row.rec.get("proto") or "?")
+            out[p] = out.get(p, 0) + 1
+    out["history"] = hist
+    return out
+
+
+def test_history_is_dropped_after_its_time_in_stream_time() -> None:
+    t = ConnTable(history_seconds=60.0)
+    t.ingest([conn(1, last_seen=1000.0), conn(2, last_seen=1000.0)])
+    t.ingest([conn(1, final=True, end="timeout", state="CLOSED", last_seen=1005.0)])
+    assert t.in_history(t.rows[1]) and t.counts()["history"] == 1
+    t.ingest([conn(2, last_seen=1064.0)])  # 59 s after it ended: still there
+    assert 1 in t.rows
+    t.ingest([conn(2, last_seen=1066.0)])
+    assert 1 not in t.rows and 2 in t.rows
+    assert t.counts() == {"tcp": 1, "history": 0} and t.expired == 1 and t.evicted == 0
+
+
+def test_history_count_is_bounded_and_eof_finals_stay() -> None:
+    t = ConnTable(max_history=3)
+    t.ingest([conn(i, final=True, end="timeout") for i in range(10)])
+    assert sorted(t.rows) == [7, 8, 9]  # the longest ended went first
+    t.ingest([conn(i, final=True, end="eof") for i in range(20, 30)])
+    assert len(t.rows) == 13  # the end of a recording is not history: nothing dropped
+
+
+def test_cap_evicts_history_first_then_least_recently_updated() -> None:
+    dropped: list[object] = []
+    t = ConnTable(max_rows=100, on_drop=lambda r: dropped.append(r.id))
+    t.ingest([conn(i) for i in range(100)])
+    t.ingest([conn(5, final=True, end="timeout"), conn(0, bytes=7)])  # 0 is fresh again
+    t.ingest([conn(100), conn(101)])
+    assert len(t) <= 100 and t.evicted == len(dropped) >= 2
+    assert dropped[0] == 5  # history first
+    assert 0 in t.rows and 1 not in t.rows  # then the least recently updated open one
+    assert t.counts() == _brute_counts(t)
+
+
+def test_cap_holds_under_an_endless_stream_of_new_ids() -> None:
+    t = ConnTable(max_rows=1000)
+    for start in range(0, 20_000, 500):
+        t.ingest([conn(i) for i in range(start, start + 500)])
+        assert len(t) <= 1000
+    assert t.evicted == 20_000 - len(t)
+
+
+def test_without_open_eviction_only_history_goes() -> None:
+    t = ConnTable(max_rows=10, evict_open=False, history_seconds=0.0, max_history=0)
+    t.ingest([conn(i) for i in range(30)])
+    assert len(t) == 30 and t.evicted == 0  # --json: an open connection is never dropped unprinted
+    t.ingest([conn(3, final=True, end="timeout")])
+    assert 3 not in t.rows
+
+
+def test_counts_follow_every_change() -> None:
+    import random
+
+    rnd = random.Random(5)
+    t = ConnTable(max_rows=60, max_history=10, history_seconds=30.0)
+    clock = 1000.0
+    for _ in range(300):
+        batch = []
+        for _ in range(rnd.randrange(1, 8)):
+            clock += rnd.random() * 2
+            cid = rnd.randrange(120)
+            fields: dict[str, object] = {"last_seen": clock, "proto": rnd.choice(["tcp", "udp", None, 7])}
+            r = rnd.random()
+            if r < 0.2:
+                fields.update(final=True, end=rnd.choice(["timeout", "eof", "reused"]))
+            elif r < 0.3:
+                fields.update(final=True)  # no reason: history by order
+            batch.append(conn(cid, **fields))
+        t.ingest(batch)
+        assert t.counts() == _brute_counts(t)
+        assert len(t) <= 60

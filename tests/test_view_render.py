@@ -302,3 +302,13 @@ def test_any_record_content_renders_safely(recs: list[dict], w: int, h: int, tab
         out = render(s, w, h, theme())
         rest = _OUR_SEQUENCES.sub("", out)
         assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E for c in rest)
+
+
+def test_evictions_at_the_cap_show_in_the_status_bar() -> None:
+    t = ConnTable(max_rows=50)
+    t.ingest([header(), *(conn(i) for i in range(60))])
+    s = ViewState(t)
+    screen, _ = draw(s, 160)
+    status = screen.display[-2]
+    assert f"{t.evicted} evicted!" in status and t.evicted >= 10
+    assert f"{len(t)} conns" in status

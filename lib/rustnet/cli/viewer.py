@@ -32,6 +32,9 @@ def run_viewer(fd: int, opts: Options) -> int:
         attach_terminal(False)  # the keyboard: /dev/tty on 0 when stdin is not the terminal
     except NoTerminal as exc:
         raise StageError(str(exc)) from None
+    from rustnet.stream.gctune import tune_gc
+
     source = Source([], fd)
     state = ViewState(ConnTable(_joiner()), hide_localhost=opts.no_localhost)
+    tune_gc()  # the connection table is many long-lived containers: rare full passes
     return App(source, state, opts.refresh_ms / 1000.0).run()

@@ -9,18 +9,34 @@ A connection whose ``final`` record says it expired (``end``: timeout, evicted, 
 or, without ``end``, one that other updates followed) moves to *history* (shown with
 ``t``). Final records that end a recording (``end: eof``) are not history: a finished
 recording still shows what it ended with.
+
+Memory stays bounded under an endless stream of new connections: history is kept for
+``history_seconds`` of stream time (and at most ``max_history`` connections), then
+dropped, as the seed drops closed connections after their timeout; and the table holds
+at most ``max_rows`` connections: beyond that the longest-ended history goes first,
+then the least recently updated open connections (counted in :attr:`ConnTable.evicted`).
+``on_drop`` sees every row before it goes (``rn-view --json`` prints it there).
+
+Consumers that keep derived views (the sorted Overview) follow :meth:`ConnTable.changes`,
+a log of the rows updated since a position, instead of re-reading every row per frame.
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
 import ipaddress
 import math
+import operator
+from collections.abc import Callable
 from typing import Any, Final
 
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
 
-MAX_ROWS: Final = 500_000  # bounds memory against a stream of endless new ids
+MAX_ROWS: Final = 200_000  # connections held at most (rn-track's default cap on live ones)
+HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
+HISTORY_SHARE: Final = 10  # history holds at most 1/HISTORY_SHARE of max_rows by default
+EVICT_SHARE: Final = 100  # over the cap, evict this share of it at once (amortises the search)
 MAX_STATE_HISTORY: Final = 32
 MAX_MESSAGES: Final = 50
 
@@ -93,12 +109,29 @@ def is_loopback(addr: Any) -> bool:
 class Row:
     """One connection: its latest record plus what the viewer derives from it."""
 
-    __slots__ = ("id", "rec", "seq", "final_seq", "hay", "kw", "states", "extra")
+    __slots__ = (
+        "id",
+        "rec",
+        "seq",
+        "born",
+        "final_seq",
+        "hay",
+        "kw",
+        "states",
+        "extra",
+        "bucket",
+        "sk",
+        "skm",
+        "fs",
+        "ff",
+        "fseq",
+    )
 
-    def __init__(self, cid: Any, rec: dict[str, Any], seq: int) -> None:
+    def __init__(self, cid: Any, rec: dict[str, Any], seq: int, born: int = 0) -> None:
         self.id = cid
         self.rec = rec
-        self.seq = seq
+        self.seq = seq  # sequence number of the latest record (least recently updated goes first)
+        self.born = born  # creation order: ties in a sort keep the order rows first appeared in
         self.final_seq = -1  # sequence number of the final record, -1 while open
         self.hay: str | None = None  # lower-cased searchable text, built lazily by the filter
         self.kw: dict[str, str] | None = None  # lower-cased text per filter keyword, built lazily
@@ -106,10 +139,18 @@ class Row:
         # What the viewer worked out itself (service from the port, hostnames from DNS answers)
         # for streams that did not pass rn-enrich; shown, never written back into records.
         self.extra: dict[str, str] | None = None
+        self.bucket: tuple[str, int] | None = None  # what the row adds to the table's counts
+        # Caches of the view (rustnet.view.state): sort key and its owner's mark (None when
+        # the row changed or left the table), filter score for filter ``ff`` at ``fseq``.
+        self.sk: Any = None
+        self.skm: object | None = None
+        self.fs = -1
+        self.ff: object | None = None
+        self.fseq = -1
 
     def snapshot(self) -> Row:
         """A frozen copy for the paused display (records are replaced, never mutated)."""
-        r = Row(self.id, self.rec, self.seq)
+        r = Row(self.id, self.rec, self.seq, self.born)
         r.final_seq = self.final_seq
         r.hay = self.hay
         r.kw = self.kw
@@ -186,10 +227,30 @@ class Row:
         return is_loopback(self.rec.get("src")) and is_loopback(self.rec.get("dst"))
 
 
+# What a row adds to the counts: open (by proto), history (its final record said why it
+# ended), or a final record without a reason (history once later updates follow it).
+OPEN: Final = 0
+HISTORY: Final = 1
+ORDER_FINAL: Final = 2
+_SEQ: Final = operator.attrgetter("seq")
+
+
 class ConnTable:
     """Connections by id plus capture status, fed with decoded records."""
 
-    def __init__(self, joiner: Any = None, services: Any = None, hostnames: Any = None) -> None:
+    def __init__(
+        self,
+        joiner: Any = None,
+        services: Any = None,
+        hostnames: Any = None,
+        *,
+        max_rows: int = MAX_ROWS,
+        history_seconds: float = HISTORY_SECONDS,
+        max_history: int | None = None,
+        evict_open: bool = True,
+        on_drop: Callable[[Row], None] | None = None,
+        track_changes: bool = True,
+    ) -> None:
         self.rows: dict[Any, Row] = {}
         self.version = 0  # bumps whenever something shown may have changed
         self.seq = 0  # conn records seen
@@ -210,6 +271,22 @@ class ConnTable:
         self.hostnames = hostnames  # rustnet.enrich.names.HostNames, or None
         self.input_done = False
         self.damage: str | None = None
+        self.max_rows = max(int(max_rows), 1)
+        self.history_seconds = max(float(history_seconds), 0.0)
+        self.max_history = self.max_rows // HISTORY_SHARE if max_history is None else max(max_history, 0)
+        self.evict_open = evict_open  # False: over the cap only history goes (--json prints every row)
+        self.on_drop = on_drop
+        self.evicted = 0  # connections dropped at the cap (the status bar shows them)
+        self.expired = 0  # history dropped after its time (as the seed drops closed connections)
+        self.sort_owner: object | None = None  # the view whose sort keys the rows carry
+        self._born = 0
+        # Connections whose final record came, in that order: (stream time, id, final seq).
+        self._ended: collections.deque[tuple[float, Any, int]] = collections.deque()
+        self._open_n: dict[str, int] = {}
+        self._hist_n = 0
+        self._order_finals: dict[Any, Row] = {}
+        self._log: list[Row] | None = [] if track_changes else None
+        self._log_start = 0
         self._counts: dict[str, int] = {}
         self._counts_version = -1
         self._have_stats = False
@@ -244,7 +321,31 @@ class ConnTable:
                     self.ignored += 1
         if not self._have_stats:
             self._estimate_rate()
+        self._prune()
+        log = self._log
+        if log is not None and len(log) > 2 * len(rows) + 4096:
+            # A view that has not looked for a while rebuilds from the rows instead.
+            cut = len(log) // 2
+            del log[:cut]
+            self._log_start += cut
         self.version += 1
+
+    def changes(self, pos: int) -> tuple[list[Row] | None, int]:
+        """Rows updated or added since log position ``pos`` (None when the log no longer
+        reaches back that far, or is off), and the position to ask from next time.
+
+        The log is emptied once read, so it never keeps dropped rows alive; a second view
+        reading the same table finds its position gone and rebuilds (correct, only slower).
+        """
+        log = self._log
+        if log is None:
+            return None, 0
+        start = self._log_start
+        end = start + len(log)
+        out = log[pos - start :] if start <= pos <= end else None
+        log.clear()
+        self._log_start = end
+        return out, end
 
     def _estimate_rate(self) -> None:
         # Without capture stats (a stream from rn-track), packets/s comes from the growth
@@ -280,10 +381,9 @@ class ConnTable:
             if type(before) is int and packets > before:
                 self._packets_seen += packets - before
         if row is None:
-            row = Row(cid, rec, self.seq)
+            self._born += 1
+            row = Row(cid, rec, self.seq, self._born)
             rows[cid] = row
-            if len(rows) > MAX_ROWS:
-                self._evict()
         else:
             # Fields learned downstream (process, hostnames) stay once known.
             old = row.rec
@@ -294,21 +394,61 @@ class ConnTable:
             row.seq = self.seq
             row.hay = None
             row.kw = None
+            row.skm = None
         if self.services is not None or self.hostnames is not None:
             self._derive(row)
+        ts = num(rec.get("last_seen"))
         state = rec.get("state")
         if isinstance(state, str) and (not row.states or row.states[-1][1] != state):
-            row.states.append((num(rec.get("last_seen")), state))
+            row.states.append((ts, state))
             if len(row.states) > MAX_STATE_HISTORY:
                 del row.states[1]
+        if ts > self.clock:
+            self.clock = ts
         if rec.get("final") is True:
             row.final_seq = self.seq
         else:
             row.final_seq = -1
             self.last_open_seq = self.seq
-        ts = num(rec.get("last_seen"))
-        if ts > self.clock:
-            self.clock = ts
+        self._account(row)
+        if row.final_seq >= 0 and row.bucket is not None and row.bucket[1] != OPEN:
+            self._ended.append((self.clock, cid, row.final_seq))
+        if self._log is not None:
+            self._log.append(row)
+
+    def _account(self, row: Row) -> None:
+        """Keep the counts by protocol and history current for ``row``'s latest record."""
+        rec = row.rec
+        proto = rec.get("proto")
+        if type(proto) is not str or not proto:
+            proto = text(proto) or "?"
+        if row.final_seq < 0:
+            kind = OPEN
+        else:
+            end = rec.get("end")
+            kind = ORDER_FINAL if end is None else (OPEN if end == "eof" else HISTORY)
+        bucket = (proto, kind)
+        old = row.bucket
+        if old == bucket:
+            return
+        if old is not None:
+            self._uncount(row, old)
+        row.bucket = bucket
+        if kind == HISTORY:
+            self._hist_n += 1
+            return
+        self._open_n[proto] = self._open_n.get(proto, 0) + 1
+        if kind == ORDER_FINAL:
+            self._order_finals[row.id] = row
+
+    def _uncount(self, row: Row, bucket: tuple[str, int]) -> None:
+        proto, kind = bucket
+        if kind == HISTORY:
+            self._hist_n -= 1
+            return
+        self._open_n[proto] -= 1
+        if kind == ORDER_FINAL:
+            self._order_finals.pop(row.id, None)
 
     def _derive(self, row: Row) -> None:
         rec = row.rec
@@ -330,13 +470,61 @@ class ConnTable:
             self.ignored += 1
         row.extra = extra or None
 
-    def _evict(self) -> None:
-        # Oldest-inserted first, history before open connections.
-        victims = [cid for cid, r in self.rows.items() if r.final][: MAX_ROWS // 10]
-        if not victims:
-            victims = list(self.rows)[: MAX_ROWS // 10]
-        for cid in victims:
-            del self.rows[cid]
+    # --- bounds ------------------------------------------------------------------------------
+    def _prune(self) -> None:
+        """Drop history past its time or count, then evict down to the cap."""
+        rows, ended = self.rows, self._ended
+        if len(ended) > 2 * self.max_rows + 4096:
+            # Final records repeated for the same ids left stale entries behind a blocked head.
+            live = [e for e in ended if (r := rows.get(e[1])) is not None and r.final_seq == e[2]]
+            ended.clear()
+            ended.extend(live)
+        horizon = self.clock - self.history_seconds
+        while ended:
+            t, cid, fseq = ended[0]
+            row = rows.get(cid)
+            if row is None or row.final_seq != fseq:
+                ended.popleft()  # reopened, or already gone
+                continue
+            if t > horizon and len(ended) <= self.max_history:
+                break
+            if not self.in_history(row):
+                break  # a final record without a reason, no later updates yet: not history
+            ended.popleft()
+            self.expired += 1
+            self._drop(row)
+        excess = len(rows) - self.max_rows
+        if excess > 0:
+            self._evict(excess + self.max_rows // EVICT_SHARE)
+
+    def _evict(self, n: int) -> None:
+        # History first (longest ended first), then the least recently updated open rows.
+        rows, ended = self.rows, self._ended
+        while n > 0 and ended:
+            t, cid, fseq = ended[0]
+            row = rows.get(cid)
+            if row is None or row.final_seq != fseq:
+                ended.popleft()
+                continue
+            if not self.in_history(row):
+                break
+            ended.popleft()
+            self.evicted += 1
+            self._drop(row)
+            n -= 1
+        if n > 0 and self.evict_open and len(rows) > self.max_rows:
+            for row in heapq.nsmallest(min(n, len(rows)), rows.values(), key=_SEQ):
+                self.evicted += 1
+                self._drop(row)
+
+    def _drop(self, row: Row) -> None:
+        del self.rows[row.id]
+        if row.bucket is not None:
+            self._uncount(row, row.bucket)
+        row.bucket = None
+        row.skm = None  # views drop it from their sorted lists
+        if self.on_drop is not None:
+            self.on_drop(row)
 
     def _stats(self, rec: dict[str, Any]) -> None:
         self._have_stats = True
@@ -373,23 +561,21 @@ class ConnTable:
         return last > 0 and self.clock - last > STALE_AFTER
 
     def counts(self) -> dict[str, int]:
-        """Open connections by protocol, plus history (cached until the table changes)."""
+        """Open connections by protocol, plus history (kept current as records come)."""
         if self._counts_version != self.version:
-            self._counts = self._count()
+            out = {p: n for p, n in self._open_n.items() if n}
+            hist = self._hist_n
+            for row in self._order_finals.values():
+                if row.final_seq < self.last_open_seq and row.bucket is not None:
+                    proto = row.bucket[0]
+                    out[proto] -= 1
+                    if not out[proto]:
+                        del out[proto]
+                    hist += 1
+            out["history"] = hist
+            self._counts = out
             self._counts_version = self.version
         return dict(self._counts)
-
-    def _count(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        hist = 0
-        for row in self.rows.values():
-            if self.in_history(row):
-                hist += 1
-                continue
-            p = text(row.rec.get("proto")) or "?"
-            out[p] = out.get(p, 0) + 1
-        out["history"] = hist
-        return out
 
     def final_records(self) -> list[dict[str, Any]]:
         """The last record of every connection, in first-seen order (for ``--json``)."""

@@ -142,6 +142,8 @@ def status_text(state: ViewState) -> str:
     parts.append(conns)
     if hist:
         parts.append(f"{hist:,} closed" + (" shown" if state.show_closed else " (t)"))
+    if t.evicted:
+        parts.append(f"{t.evicted:,} evicted!")  # over the cap (--max-connections): never silent
     if state.filter and state.filter_input is None:
         parts.append("filter: " + safe(state.filter.query))
     if state.paused:
