@@ -173,14 +173,18 @@ class Inspector:
             key = (proto, dst, dport, src, sport)
             d = 1
         flow = self._flows.get(key)
-        if flow is _DONE:
+        if flow is None:
+            if not payload or not self.enabled:
+                return None  # nothing known, nothing to learn (a SYN or FIN only matters to a flow)
+        elif flow is _DONE:
             if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
                 self._control(key, flow, flags)
             return None
-        if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
-            flow = self._control(key, flow, flags)
-        if not payload or not self.enabled:
-            return None
+        else:
+            if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
+                flow = self._control(key, flow, flags)
+            if not payload or not self.enabled:
+                return None
         try:
             if flow is None:
                 flow = self._new_flow(key, d)
@@ -240,12 +244,16 @@ class Inspector:
 
     def _resize(self, flow: _Flow) -> None:
         """Account what the flow buffers now in the inspector-wide total."""
-        size = len(flow.bufs[0]) + len(flow.bufs[1])
-        for held in flow.ooo:
-            if held:
-                size += sum(len(x) for x in held.values())
-        self.buffered += size - flow.size
-        flow.size = size
+        bufs = flow.bufs
+        size = len(bufs[0]) + len(bufs[1])
+        held0, held1 = flow.ooo
+        if held0:
+            size += sum(map(len, held0.values()))
+        if held1:
+            size += sum(map(len, held1.values()))
+        if size != flow.size:
+            self.buffered += size - flow.size
+            flow.size = size
 
     # --- TCP ----------------------------------------------------------------------------
     def _accept(self, flow: _Flow, d: int, payload: bytes | memoryview, seq: int | None) -> bool:
@@ -360,10 +368,12 @@ class Inspector:
                 return K_TLS
         else:
             req = http.request_start(data)
-            resp = http.response_start(data)
-            banner = ssh.banner_start(data)
-            if req or resp:
+            if req:
                 return K_HTTP
+            resp = http.response_start(data)
+            if resp:
+                return K_HTTP
+            banner = ssh.banner_start(data)
             if banner:
                 return K_SSH
             if data.startswith(udpmisc.BT_HANDSHAKE[: len(data)]) and data:
@@ -383,7 +393,7 @@ class Inspector:
     def _tls(self, flow: _Flow, d: int) -> Info | None:
         buf = flow.bufs[d]
         try:
-            msg = tls.first_handshake_message(bytes(buf))
+            msg = tls.first_handshake_message(buf)
         except DissectError:
             self.malformed += 1
             self._close_dir(flow, d)
@@ -530,8 +540,7 @@ class Inspector:
             app = DNS_APPS.get(dport) or DNS_APPS.get(sport)
             if app is not None:
                 flow.kind = K_DNS_UDP
-                flow.app = app
-                flow.bufs = [bytearray(), bytearray()]  # datagrams need no buffers
+                flow.app = app  # datagrams are read one by one: the (empty) buffers stay unused
             elif quic.looks_like_quic(payload):
                 flow.kind = K_QUIC
                 return self._quic.inspect(key, d == flow.first_dir, payload, ts)

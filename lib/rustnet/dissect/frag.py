@@ -9,6 +9,7 @@ oldest entries instead of growing.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Final
 
 MAX_PENDING: Final = 4096
@@ -23,7 +24,9 @@ class FragmentTable:
 
     def __init__(self, max_pending: int = MAX_PENDING) -> None:
         self.max_pending = max_pending
-        self._pending: dict[FragKey, FragHead] = {}
+        # An OrderedDict finds its oldest entry in O(1); a dict's first entry is found by
+        # skipping the holes deletions left at its front, O(n) after many pops.
+        self._pending: OrderedDict[FragKey, FragHead] = OrderedDict()
         self.evicted = 0
 
     def __len__(self) -> int:
@@ -32,7 +35,7 @@ class FragmentTable:
     def remember(self, key: FragKey, head: FragHead) -> None:
         pending = self._pending
         if key not in pending and len(pending) >= self.max_pending:
-            del pending[next(iter(pending))]  # oldest first: dicts keep insertion order
+            pending.popitem(last=False)  # oldest first
             self.evicted += 1
         pending[key] = head
 

@@ -50,6 +50,7 @@ Hello bodies are read by :mod:`rustnet.dissect.tls`; names are escaped by
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Final
 
 from rustnet.dissect import quic_crypto as qc
@@ -386,7 +387,8 @@ class QuicFlows:
         self.max_flows = max_flows
         self.max_buffered = max_buffered
         self.buffered = 0       # CRYPTO bytes held by all flows
-        self._flows: dict[Any, _Flow] = {}
+        # Oldest first out: an OrderedDict finds it in O(1) (a dict, after many deletions, not).
+        self._flows: OrderedDict[Any, _Flow] = OrderedDict()
         self.malformed = 0      # datagrams with a malformed QUIC packet
         self.decrypted = 0      # Initial packets whose AEAD tag verified
         self.undecryptable = 0  # Initial packets no known key opened
