@@ -7,8 +7,6 @@ measure itself, and every packet it reports would make another one.
 
 from __future__ import annotations
 
-import ipaddress
-
 
 def ssh_self_clause(ssh_connection: str | None) -> str | None:
     """``not (host A and port P and host B and port Q)`` for ``$SSH_CONNECTION``, or None."""
@@ -18,6 +16,8 @@ def ssh_self_clause(ssh_connection: str | None) -> str | None:
     if len(parts) != 4:
         return None
     client, cport, server, sport = parts
+    import ipaddress  # only over ssh: not worth its start-up time otherwise
+
     try:
         client_ip = ipaddress.ip_address(client.split("%", 1)[0])
         server_ip = ipaddress.ip_address(server.split("%", 1)[0])

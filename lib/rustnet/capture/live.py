@@ -10,22 +10,21 @@ loop reads with ``next()``, which reports the real wire length.
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import pcapy
 
+from rustnet.capture.batch import BatchReadError, pump_batches
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.stream import RecordWriter
 
 DEFAULT_SNAPLEN = 262144
-DEFAULT_BUFFER = 32 << 20
+# The kernel ring: at 100,000 packets/s of mixed traffic, 64 MiB holds seconds of packets while
+# the pipeline downstream catches up.
+DEFAULT_BUFFER = 64 << 20
 READ_TIMEOUT_MS = 100
-BATCH = 512
 # Packets per drain() call at most, so stats and stop requests are seen under a flood.
 DRAIN_LIMIT = 16384
-
-_META = struct.Struct("=IIII")
 
 
 class LiveOpenError(Exception):
@@ -68,7 +67,11 @@ def _activate_error(iface: str, code: int, snaplen: int, promisc: bool) -> LiveO
 
 
 class InterfaceGone(Exception):
-    """Reading failed mid-capture: the interface went down or disappeared."""
+    """Reading failed mid-capture: the interface went down or disappeared (after ``packets`` more)."""
+
+    def __init__(self, reason: str, packets: int = 0) -> None:
+        super().__init__(reason)
+        self.packets = packets
 
 
 class LiveCapture:
@@ -119,24 +122,10 @@ class LiveCapture:
         """Write the packets waiting now (at most ``limit``) as ``pkt`` records; returns how many."""
         if self.exact_wirelen:
             return self._drain_next(writer, dump, limit)
-        next_batch = self.handle.next_batch
-        write = writer.write
-        iter_meta = _META.iter_unpack
-        n = 0
-        while n < limit:
-            try:
-                buf, meta = next_batch(min(BATCH, limit - n))
-            except pcapy.PcapError as exc:
-                raise InterfaceGone(str(exc)) from None
-            if not meta:
-                break
-            for sec, usec, off, caplen in iter_meta(meta):
-                data = buf[off:off + caplen]
-                write(["pkt", sec + usec * 1e-6, caplen, data])
-                if dump is not None:
-                    dump.write(sec, usec, caplen, data)
-                n += 1
-        return n
+        try:
+            return pump_batches(self.handle.next_batch, writer, dump, limit)
+        except BatchReadError as exc:
+            raise InterfaceGone(exc.reason, exc.packets) from None
 
     def _drain_next(self, writer: RecordWriter, dump: PcapWriter | None, limit: int) -> int:
         nxt = self.handle.next
@@ -146,7 +135,7 @@ class LiveCapture:
             try:
                 hdr, data = nxt()
             except pcapy.PcapError as exc:
-                raise InterfaceGone(str(exc)) from None
+                raise InterfaceGone(str(exc), n) from None
             if hdr is None:
                 break
             sec, usec = hdr.getts()

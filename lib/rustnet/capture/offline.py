@@ -17,13 +17,13 @@ from typing import Any
 
 import pcapy
 
+from rustnet.capture.batch import BatchReadError, pump_batches
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.stream import RecordWriter
 
 # Packets between checks of the stop flag (SIGINT/SIGTERM): bounds the reaction time.
 CHUNK = 256
 
-_META = struct.Struct("=IIII")  # next_batch: sec, usec, offset, caplen per packet
 
 _PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4": ">", b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">",
                 b"\x4d\x3c\xb2\xa1": "<"}
@@ -105,47 +105,13 @@ def pump_file(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | 
     n = 0
     try:
         if whole > 0:
-            n = pump_whole(reader, writer, whole if count <= 0 else min(whole, count), dump, should_stop)
+            limit = whole if count <= 0 else min(whole, count)
+            n = pump_batches(reader.next_batch, writer, dump, limit, should_stop)
             if should_stop() or 0 < count <= n:
                 return n, None
         return n + _pump_exact(reader, writer, count - n if count > 0 else 0, dump, should_stop), None
-    except _Damage as exc:
+    except BatchReadError as exc:  # in the batches only when the file changed since it was proven whole
         return n + exc.packets, exc.reason
-
-
-class _Damage(Exception):
-    def __init__(self, packets: int, reason: str) -> None:
-        super().__init__(reason)
-        self.packets = packets
-        self.reason = reason
-
-
-def pump_whole(reader: Any, writer: RecordWriter, limit: int, dump: PcapWriter | None,
-               should_stop: Callable[[], bool]) -> int:
-    """Write the next ``limit`` packets, all whole, a frame per ``next_batch`` call."""
-    next_batch = reader.next_batch
-    iter_meta = _META.iter_unpack
-    write_packets = writer.write_packets
-    per_call = writer.max_records
-    n = 0
-    while n < limit and not should_stop():
-        try:
-            buf, meta = next_batch(min(per_call, limit - n))
-        except pcapy.PcapError as exc:  # the file changed since it was proven whole
-            raise _Damage(n, str(exc) or "read error") from None
-        if not meta:
-            break
-        recs = [["pkt", sec + usec * 1e-6, caplen, buf[off:off + caplen]]
-                for sec, usec, off, caplen in iter_meta(meta)]
-        n_recs = len(recs)
-        write_packets(recs, len(buf))
-        if dump is not None:
-            for sec, usec, off, caplen in iter_meta(meta):
-                dump.write(sec, usec, caplen, buf[off:off + caplen])
-        n += n_recs
-        # Large packets: fewer per call, so a call stays one frame of about writer.max_bytes.
-        per_call = max(16, min(writer.max_records, writer.max_bytes * n_recs // (len(buf) + 24 * n_recs)))
-    return n
 
 
 def _pump_exact(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | None,
@@ -178,5 +144,5 @@ def _pump_exact(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter 
                     dump.write(sec, usec, wirelen, data)
                     n += 1
     except pcapy.PcapError as exc:
-        raise _Damage(n, str(exc) or "read error") from None
+        raise BatchReadError(n, str(exc) or "read error") from None
     return n

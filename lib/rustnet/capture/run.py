@@ -12,7 +12,6 @@ import os
 import select
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pcapy
@@ -54,21 +53,25 @@ from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header
 
 
-@dataclass
 class CaptureOptions:
-    """Everything rn-capture can be asked to do (the click options, as data)."""
+    """Everything rn-capture can be asked to do (the click options, as data). A plain class: a
+    dataclass would cost every start ~3 ms."""
 
-    interface: str | None = None
-    read_file: str | None = None
-    bpf: str = ""
-    snaplen: int = DEFAULT_SNAPLEN
-    promisc: bool = True
-    buffer_size: int = DEFAULT_BUFFER
-    count: int = 0
-    write_pcap: str | None = None
-    drop_user: str | None = DEFAULT_USER  # None: keep root
-    include_self: bool = False
-    stats_interval: float = 1.0
+    def __init__(self, interface: str | None = None, read_file: str | None = None, bpf: str = "",
+                 snaplen: int = DEFAULT_SNAPLEN, promisc: bool = True, buffer_size: int = DEFAULT_BUFFER,
+                 count: int = 0, write_pcap: str | None = None, drop_user: str | None = DEFAULT_USER,
+                 include_self: bool = False, stats_interval: float = 1.0) -> None:
+        self.interface = interface
+        self.read_file = read_file
+        self.bpf = bpf
+        self.snaplen = snaplen
+        self.promisc = promisc
+        self.buffer_size = buffer_size
+        self.count = count
+        self.write_pcap = write_pcap
+        self.drop_user = drop_user  # None: keep root
+        self.include_self = include_self
+        self.stats_interval = stats_interval
 
 
 def printable(text: str) -> str:
@@ -179,6 +182,7 @@ def _live_loop(cap: LiveCapture, opts: CaptureOptions, writer: RecordWriter, dum
         if not ctl.terminated and (opts.count <= 0 or n < opts.count):
             n += _final_drain(cap, writer, dump, opts.count - n if opts.count > 0 else 0)
     except InterfaceGone as exc:
+        n += exc.packets
         msg = printable(f"{iface}: capture ended: the interface went down or disappeared ({exc})")
         warn(prog, msg)
         writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": msg})

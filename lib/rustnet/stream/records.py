@@ -24,7 +24,9 @@ Format version 1. A reader refuses a header whose ``v`` is newer than
 from __future__ import annotations
 
 import binascii
-import socket
+
+# The C functions themselves: socket.py builds enums when imported, start-up time every command paid.
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Any, Final
 
 FORMAT_VERSION: Final = 1
@@ -155,9 +157,9 @@ def ip_text(packed: Any) -> Any:
     """Packed IPv4/IPv6 bytes as text; anything else unchanged."""
     if isinstance(packed, bytes):
         if len(packed) == 4:
-            return socket.inet_ntop(socket.AF_INET, packed)
+            return inet_ntop(AF_INET, packed)
         if len(packed) == 16:
-            return socket.inet_ntop(socket.AF_INET6, packed)
+            return inet_ntop(AF_INET6, packed)
         return binascii.hexlify(packed).decode()
     return packed
 
@@ -166,7 +168,7 @@ def ip_packed(text: Any) -> Any:
     """Text IP address as packed bytes; anything else unchanged."""
     if isinstance(text, str):
         try:
-            return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+            return inet_pton(AF_INET6 if ":" in text else AF_INET, text)
         except OSError:
             return text
     return text

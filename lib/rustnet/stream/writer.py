@@ -9,10 +9,12 @@ frames.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import select
+import stat
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,12 +22,19 @@ import msgpack
 
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
 
-try:  # ~10x faster than the json module for connection records; json remains the fallback
+# ~10x faster than the json module for connection records; json remains the fallback. Imported
+# here, not at first use: rn-capture may no longer be allowed to read the venv by then.
+try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; degrade, do not fail
     orjson = None  # type: ignore[assignment]
 
 FORMATS = ("msgpack", "json")
+
+# Output pipes are grown to this (Linux; the default is 64 KiB): a burst, or a moment when the next
+# stage is not scheduled, then fills the pipe instead of stalling this stage (for rn-capture, a stall
+# fills the kernel's ring, and a full ring drops packets). 1 MiB is the unprivileged maximum.
+PIPE_SIZE = 1 << 20
 
 
 class PipeClosed(Exception):
@@ -48,6 +57,7 @@ class RecordWriter:
         self._batch_bytes = 0
         self._packer = msgpack.Packer(use_bin_type=True)
         self._closed = False
+        grow_pipe(fd)
 
     def write(self, rec: Record) -> None:
         """Queue one record; writes a frame when the batch is full."""
@@ -140,6 +150,23 @@ class RecordWriter:
             view = view[n:]
 
 
+def grow_pipe(fd: int, size: int = PIPE_SIZE) -> int:
+    """Make the pipe ``fd`` hold ``size`` bytes (never shrink it); returns its capacity, 0 when ``fd``
+    is not a pipe or the capacity is unknown."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return 0
+        have = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        if have >= size:
+            return int(have)
+        return int(fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size))
+    except (OSError, AttributeError):  # over the user's pipe quota, or not Linux: keep what it has
+        try:
+            return int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))
+        except (OSError, AttributeError):
+            return 0
+
+
 def json_lines(batch: list[Record]) -> bytes:
     """The JSON Lines of ``batch``, UTF-8. Map records need no conversion: the only values JSON
     lacks are bytes, and those become hex through the default hook at any depth."""
@@ -162,17 +189,17 @@ def json_lines(batch: list[Record]) -> bytes:
 # JSON escapes C0 controls but not C1 controls (U+0080-U+009F, which a terminal may take as
 # CSI/OSC) nor bidi overrides, and our JSON is often read on a terminal: they become \uXXXX.
 # In UTF-8 these lead bytes only start a character, so a match is always a whole character.
-_TERMINAL_UNSAFE = re.compile(
-    rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+# Compiled at first use (re caches it), not at import: most commands never write JSON.
+_TERMINAL_UNSAFE = rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]"
 
 
 def _escape_terminal_controls(data: bytes) -> bytes:
     # Two C scans first: output is nearly always ASCII, where only DEL can match (the regex is slow).
     if data.isascii() and b"\x7f" not in data:
         return data
-    if _TERMINAL_UNSAFE.search(data) is None:
+    if re.search(_TERMINAL_UNSAFE, data) is None:
         return data
-    return _TERMINAL_UNSAFE.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
+    return re.sub(_TERMINAL_UNSAFE, lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 
 
 def _std_line(obj: Any) -> bytes:
