@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rustnet.view import keys
 from rustnet.view.columns import COLUMNS, layout
 from rustnet.view.model import ConnTable
@@ -256,13 +257,20 @@ def _reference(state: ViewState) -> list[object]:
     return [r.id for r in state.filter.apply(sort_rows(rows, state.sort_code, state.sort_reverse))]
 
 
-def test_incremental_sort_equals_a_full_sort_through_random_updates() -> None:
-    """The merged list (only changed rows re-keyed) is exactly the from-scratch sort, through
-    updates, new rows, finals with and without a reason, history expiry, evictions, sort and
-    filter changes, pause, and a second view reading the same table."""
+@pytest.mark.parametrize("share", [1, 8, 10**9])  # merge always / moves for small batches / never
+@pytest.mark.parametrize("reasons", [True, False])  # rn-track's end reasons, or finals by order
+def test_incremental_sort_equals_a_full_sort_through_random_updates(
+    share: int, reasons: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept list (only changed rows re-keyed, moved or merged) is exactly the from-scratch
+    sort, through updates, new rows, finals with and without a reason, history expiry,
+    evictions, sort and filter changes, pause, and a second view reading the same table."""
     import random
 
-    rnd = random.Random(11)
+    from rustnet.view import state as state_module
+
+    monkeypatch.setattr(state_module, "BISECT_SHARE", share)
+    rnd = random.Random(11 + share)
     t = ConnTable(max_rows=80, max_history=15, history_seconds=20.0)
     s = ViewState(t)
     other = ViewState(t)
@@ -283,9 +291,9 @@ def test_incremental_sort_equals_a_full_sort_through_random_updates() -> None:
             }
             r = rnd.random()
             if r < 0.15:
-                fields.update(final=True, end=rnd.choice(["timeout", "eof"]))
+                fields.update(final=True, end=rnd.choice(["timeout", "eof"]) if reasons else None)
             elif r < 0.2:
-                fields.update(final=True)
+                fields.update(final=True, end="timeout" if reasons else None)
             batch.append(conn(cid, **fields))
         t.ingest(batch)
         r = rnd.random()

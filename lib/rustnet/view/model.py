@@ -140,8 +140,8 @@ class Row:
         # for streams that did not pass rn-enrich; shown, never written back into records.
         self.extra: dict[str, str] | None = None
         self.bucket: tuple[str, int] | None = None  # what the row adds to the table's counts
-        # Caches of the view (rustnet.view.state): sort key and its owner's mark (None when
-        # the row changed or left the table), filter score for filter ``ff`` at ``fseq``.
+        # Caches of the view (rustnet.view.state): the key the row is sorted under in the list
+        # of the view marked ``skm``, and its score for filter ``ff`` at sequence ``fseq``.
         self.sk: Any = None
         self.skm: object | None = None
         self.fs = -1
@@ -330,8 +330,13 @@ class ConnTable:
             self._log_start += cut
         self.version += 1
 
+    @property
+    def order_finals(self) -> bool:
+        """Final records without a reason are held: rows may turn history without an update."""
+        return bool(self._order_finals)
+
     def changes(self, pos: int) -> tuple[list[Row] | None, int]:
-        """Rows updated or added since log position ``pos`` (None when the log no longer
+        """Rows updated, added or dropped since log position ``pos`` (None when the log no longer
         reaches back that far, or is off), and the position to ask from next time.
 
         The log is emptied once read, so it never keeps dropped rows alive; a second view
@@ -394,7 +399,6 @@ class ConnTable:
             row.seq = self.seq
             row.hay = None
             row.kw = None
-            row.skm = None
         if self.services is not None or self.hostnames is not None:
             self._derive(row)
         ts = num(rec.get("last_seen"))
@@ -521,8 +525,9 @@ class ConnTable:
         del self.rows[row.id]
         if row.bucket is not None:
             self._uncount(row, row.bucket)
-        row.bucket = None
-        row.skm = None  # views drop it from their sorted lists
+        row.bucket = None  # gone: views take it out of their lists when they read the log
+        if self._log is not None:
+            self._log.append(row)
         if self.on_drop is not None:
             self.on_drop(row)
 

@@ -27,6 +27,22 @@ TABS: Final = (OVERVIEW, DETAILS, HELP)
 PAGE: Final = 10  # PgUp/PgDn move this many rows (the seed's)
 WIDTH_STEP: Final = 2
 _SORT_KEY: Final = operator.attrgetter("sk")
+# Up to len/BISECT_SHARE changed rows move one by one (a binary search and a memmove each);
+# more are merged in one pass over the list, which costs about as much as that many moves.
+BISECT_SHARE: Final = 64
+
+
+def _position(rows: list[Row], key: Any, desc: bool) -> int:
+    """Where ``key`` belongs in ``rows`` (sorted by their ``sk``, descending if ``desc``)."""
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        k = rows[mid].sk
+        if (k > key) if desc else (k < key):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @dataclass
@@ -149,26 +165,52 @@ class ViewState:
 
     def _merge_sort(self, changed: list[Row], key: tuple[Any, ...]) -> None:
         table, mark, base = self.table, self._mark, self._base
-        # Changed and dropped rows lost their mark (the table cleared it): the rest stay in order.
+        rows = list(dict.fromkeys(changed))  # each changed row once (rows hash by identity)
+        if not rows and not (table.order_finals and not self.show_closed):
+            self._base_key = key
+            return
+        sort_key, desc = self._key_function()
+        if len(rows) <= len(base) // BISECT_SHARE and not table.order_finals:
+            # A few changes: move each row by binary search (memmove, no pass over every row).
+            if self._move_rows(rows, sort_key, desc):
+                self._base_key = key
+                self._base_gen += 1
+            else:
+                self._full_sort(key)
+            return
+        for r in rows:
+            if r.skm is mark:
+                r.skm = None  # re-keyed below if still shown
         if self.show_closed:
             keep = [r for r in base if r.skm is mark]
         else:
             hist = table.in_history  # a final record without a reason turns history later
             keep = [r for r in base if r.skm is mark and (r.final_seq < 0 or not hist(r))]
-        sort_key, desc = self._key_function()
-        fresh = []
-        for r in changed:
-            if r.skm is mark or r.bucket is None or not self._eligible(r):
-                continue  # seen already in this batch, dropped since, or not shown
-            r.sk = (sort_key(r), -r.born if desc else r.born)
-            r.skm = mark
-            fresh.append(r)
-        if not fresh and len(keep) == len(base):
-            self._base_key = key
-            return
-        keep += fresh
+        for r in rows:
+            if r.bucket is not None and self._eligible(r):
+                r.sk = (sort_key(r), -r.born if desc else r.born)
+                r.skm = mark
+                keep.append(r)
         keep.sort(key=_SORT_KEY, reverse=desc)
         self._set_base(keep, key)
+
+    def _move_rows(self, rows: list[Row], sort_key: Any, desc: bool) -> bool:
+        """Take ``rows`` out of the sorted list and put back those still shown, each at its
+        new place; False if a row was not where its key says (then sort from scratch)."""
+        mark, base = self._mark, self._base
+        for r in rows:
+            if r.skm is mark:
+                i = _position(base, r.sk, desc)
+                if i >= len(base) or base[i] is not r:
+                    return False
+                del base[i]
+                r.skm = None
+        for r in rows:
+            if r.bucket is not None and self._eligible(r):
+                r.sk = (sort_key(r), -r.born if desc else r.born)
+                r.skm = mark
+                base.insert(_position(base, r.sk, desc), r)
+        return True
 
     def entries(self) -> list[Entry]:
         """What the Overview lists, in order; cached until something it depends on changes."""
