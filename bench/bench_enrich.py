@@ -1,6 +1,7 @@
 """What process attribution costs, and how often it catches short-lived connections.
 
     .venv/bin/python bench/bench_enrich.py [--sockets 2000] [--runs 20] [--skip-curl]
+        [--parts poll,watcher,packets,conns,idle,curl] [--idle-seconds 30] [--old PYTHONPATH]
 
 1. Cost per poll of the socket table with ``--sockets`` sockets on loopback (held by a
    child process: half client sockets, half accepted ones, plus a listener):
@@ -17,9 +18,20 @@
    * after rn-capture: rn-capture | rn-enrich | rn-dissect | rn-track   (sock records)
    and the fraction of connections whose final record names the right process, with the
    short-lived watcher (default) and without it (--watch-interval 0).
-3. The watcher's own cost on a quiet host.
+3. The watcher's own cost on a quiet host: idle (waiting to be armed) and armed.
 4. rn-enrich right after rn-capture: CPU per packet over the corpus's Ethernet captures
    (packets pass through; each new flow is looked up at once).
+5. Connection records (after rn-track), in-process: µs per record for flows with no local
+   address (a router's, a replayed capture's: no socket lookup) and for local flows whose
+   socket is gone (the common case for short connections); then the whole rn-enrich
+   process over a stream of 50,000 new connections (CPU per record, and what 10,000 new
+   connections a second cost).
+6. Idle: CPU of rn-enrich alone in a live pipeline on a quiet veth (``--idle-seconds``),
+   as % of one core.
+
+``--old PYTHONPATH`` runs parts 2, 5 (the process) and 6 also with another checkout's
+rn-enrich (a directory holding ``rustnet`` and ``rustnet_cmds``, e.g. from ``git archive``),
+for before/after figures in the same sitting.
 """
 
 from __future__ import annotations
@@ -111,13 +123,19 @@ def bench_poll(n: int) -> None:
         holder.stdout.close()
 
 
-def bench_curl(runs: int) -> None:
+def enrich_cmd(old: str | None) -> str:
+    """rn-enrich of this checkout, or of the one at PYTHONPATH ``old``."""
+    return f"env PYTHONPATH={old} {BIN / 'rn-enrich'}" if old else str(BIN / "rn-enrich")
+
+
+def bench_curl(runs: int, old: str | None = None) -> None:
     from tests.netns import TwoHosts, can_make_namespaces
 
     if not can_make_namespaces():
         print("short-lived curl: skipped (needs root and ip netns)")
         return
-    cap, dis, trk, enr = (str(BIN / n) for n in ("rn-capture", "rn-dissect", "rn-track", "rn-enrich"))
+    cap, dis, trk = (str(BIN / n) for n in ("rn-capture", "rn-dissect", "rn-track"))
+    enr = enrich_cmd(old)
     with TwoHosts() as net, tempfile.TemporaryDirectory() as www:
         os.chmod(www, 0o755)
         Path(www, "small.txt").write_text("hello\n")
@@ -133,7 +151,8 @@ def bench_curl(runs: int) -> None:
                                             "--format json",
         }
         bench_long_lived(net, capture, f"{dis} | {trk} -r 100 | {enr} --format json", www)
-        print(f"short-lived curl connections ({runs} runs, capture in the client's namespace):")
+        print(f"short-lived curl connections ({runs} runs, capture in the client's namespace"
+              f"{', rn-enrich from ' + old if old else ''}):")
         for name, pipeline in layouts.items():
             named, total, median = run_curls(net, pipeline, runs)
             print(f"  {name}: {named}/{total} curl connections attributed to curl "
@@ -221,16 +240,24 @@ def run_curls(net: Any, pipeline: str, runs: int) -> tuple[int, int, float]:
 
 
 def bench_watcher_idle() -> None:
-    """What the short-lived watcher costs on a quiet host (counter reads only)."""
+    """What the short-lived watcher costs on a quiet host: waiting to be armed, and armed."""
     from rustnet.enrich.watch import ShortLivedWatcher
 
+    w = ShortLivedWatcher()
+    time.sleep(0.2)
+    c0, t0 = time.process_time(), time.monotonic()
+    time.sleep(5.0)
+    cpu = (time.process_time() - c0) / (time.monotonic() - t0)
+    print(f"watcher not armed (exec events {'on' if w.exec_events else 'unavailable'}): {100 * cpu:.2f}% "
+          f"of a CPU ({w.wakeups} wake-ups, {w.arms} times armed {w.reasons}, {w.passes} listings in 5 s)")
+    w.close()
     for interval in (0.001, 0.002, 0.01):
-        w = ShortLivedWatcher(interval=interval)
+        w = ShortLivedWatcher(interval=interval, armed=1e9)
         time.sleep(0.2)
         c0, t0 = time.process_time(), time.monotonic()
         time.sleep(3.0)
         cpu = (time.process_time() - c0) / (time.monotonic() - t0)
-        print(f"watcher every {interval * 1000:g} ms on a quiet host: {100 * cpu:.1f}% of a CPU "
+        print(f"watcher armed, every {interval * 1000:g} ms on a quiet host: {100 * cpu:.1f}% of a CPU "
               f"({w.checks} counter reads, {w.passes} listings)")
         w.close()
 
@@ -274,19 +301,136 @@ def bench_packets(limit: int = 200_000) -> None:
     enr.finish()
 
 
+def conn_records(n: int, local: str | None = None) -> list[dict[str, Any]]:
+    """``n`` connection records as rn-track writes them for short flows: two thirds TCP (HTTP and
+    TLS), one third DNS with answers. Remote ends are in 198.18.0.0/15 (the benchmarking range);
+    ``local``: the client address instead of 10.1.x.y (an address of this host, no socket)."""
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        cli = local or f"10.1.{(i >> 8) & 255}.{i & 255}"
+        t = 1.7e9 + i / 1e4
+        base = {"t": "conn", "id": i + 1, "src": cli, "first_seen": t, "last_seen": t, "packets": 9,
+                "bytes": 700, "packets_src": 6, "bytes_src": 450, "packets_dst": 3, "bytes_dst": 250}
+        if i % 3 == 2:
+            name = f"name{i % 3000}.example.net"
+            out.append({**base, "proto": "udp", "sport": 30000 + i % 30000, "dst": "198.18.0.53", "dport": 53,
+                        "state": "DNS_RESPONSE", "app": "DNS", "dns_query": name,
+                        "dns_answers": [f"{name} A 198.19.{(i >> 8) & 255}.{i & 255}"]})
+        else:
+            tls = i % 3 == 0
+            out.append({**base, "proto": "tcp", "sport": 20000 + i % 40000, "dst": f"198.18.1.{1 + i % 200}",
+                        "dport": 443 if tls else 80, "state": "TIME_WAIT", "rtt_ms": 0.4,
+                        "app": "TLS" if tls else "HTTP"})
+    return out
+
+
+def bench_conns(n: int = 50_000, old: str | None = None) -> None:
+    """Connection records after rn-track: µs per record, in-process and for the whole process."""
+    from benchlib import run_pipeline
+    from rustnet.enrich.stage import Enricher
+    from rustnet.stream import RecordWriter
+    from rustnet.stream.records import make_header
+
+    hdr = make_header("rn-track 0.1.0", 1, "bench", True, 262144, time.time(), ["rn-capture", "rn-dissect"])
+    for name, recs in (("no local address", conn_records(n)),
+                       ("local client, socket gone", conn_records(n // 5, local="127.0.0.1"))):
+        cpu_new, cpu_again = [], []
+        for _ in range(3):
+            enr = Enricher(watch_interval=0)
+            enr.process([dict(hdr)])
+            for into in (cpu_new, cpu_again):  # first sight, then a later record of the same ids
+                batches = [[dict(r) for r in recs[i:i + 256]] for i in range(0, len(recs), 256)]
+                c0 = time.process_time()
+                for b in batches:
+                    enr.process(b)
+                into.append((time.process_time() - c0) / len(recs))
+            enr.finish()
+        print(f"conn records, {name}: {statistics.median(cpu_new) * 1e6:.2f} µs CPU per record on first "
+              f"sight, {statistics.median(cpu_again) * 1e6:.2f} µs for a later record (in-process, median "
+              "of 3)")
+    with tempfile.NamedTemporaryFile(suffix=".rn") as f:
+        w = RecordWriter(f.fileno(), "msgpack")
+        w.write(hdr)
+        w.write_many(conn_records(n))
+        w.close()
+        for label, path in (("this checkout", None), ("--old", old)):
+            if label == "--old" and not path:
+                continue
+            argv = enrich_cmd(path).split() + [f.name]
+            cpus = [run_pipeline([argv]).stages[0].cpu for _ in range(3)]
+            per = statistics.median(cpus) / n
+            print(f"rn-enrich process ({label}), {n} new connections with no local address: "
+                  f"{per * 1e6:.1f} µs CPU per record (incl. start-up); 10,000 new connections/s "
+                  f"= {per * 1e4 * 100:.0f}% of a core")
+
+
+def bench_idle(seconds: float, old: str | None = None) -> None:
+    """CPU of rn-enrich alone in a live pipeline on a quiet veth, % of one core."""
+    from benchlib import cpu_times, descendants, proc_name
+
+    from tests.netns import TwoHosts, can_make_namespaces
+
+    if not can_make_namespaces():
+        print("idle pipeline: skipped (needs root and ip netns)")
+        return
+    for label, path in (("this checkout", None), ("--old", old)):
+        if label == "--old" and not path:
+            continue
+        with TwoHosts() as net:
+            pipe = (f"{BIN / 'rn-capture'} -i {net.if_a} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} "
+                    f"-r 1000 | {enrich_cmd(path)} --format json > /dev/null")
+            proc = subprocess.Popen(net.cmd("a", ["sh", "-c", pipe]), start_new_session=True)
+            try:
+                time.sleep(3.0)  # started, first poll done
+                pids = {proc_name(p): p for p in descendants(proc.pid)}
+                enr = pids.get("rn-enrich")
+                if enr is None:
+                    print("idle pipeline: rn-enrich did not start")
+                    continue
+                c0, t0 = cpu_times(enr), time.monotonic()
+                time.sleep(seconds)
+                share = (cpu_times(enr) - c0) / (time.monotonic() - t0)
+                print(f"idle live pipeline ({label}): rn-enrich {100 * share:.2f}% of a core "
+                      f"over {seconds:g} s")
+            finally:
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+PARTS = ("poll", "watcher", "packets", "conns", "idle", "curl")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sockets", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--skip-curl", action="store_true")
+    ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of " + ",".join(PARTS))
+    ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--old", metavar="PYTHONPATH", help="also measure the rn-enrich found on this path")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-    bench_poll(args.sockets)
-    bench_watcher_idle()
-    bench_packets()
-    if not args.skip_curl:
+    sys.path.insert(0, str(ROOT / "bench"))
+    if "poll" in parts:
+        bench_poll(args.sockets)
+    if "watcher" in parts:
+        bench_watcher_idle()
+    if "packets" in parts:
+        bench_packets()
+    if "conns" in parts:
+        bench_conns(old=args.old)
+    if "idle" in parts:
+        bench_idle(args.idle_seconds, args.old)
+    if "curl" in parts and not args.skip_curl:
         bench_curl(args.runs)
+        if args.old:
+            bench_curl(args.runs, args.old)
 
 
 if __name__ == "__main__":

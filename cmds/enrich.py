@@ -23,11 +23,13 @@ from rustnet.stream import RecordWriter
 @inputs_argument
 @format_option
 @click.option("--poll-interval", type=click.IntRange(50, 60_000), default=1000, show_default=True,
-              metavar="MS", help="How often to re-read the socket table (a new flow also triggers a read).")
+              metavar="MS", help="How often, at most, to re-read the socket table while local connections need it "
+                   "(a new one also triggers a read; an idle stream none).")
 @click.option("--watch-interval", type=click.IntRange(0, 10_000), default=1, show_default=True, metavar="MS",
               help="Check the socket counters this often in a background thread and list new sockets at "
-                   "once, to catch short-lived clients such as curl (about 3% of a CPU at 1 ms on a quiet "
-                   "host; listings capped at 5%); 0 turns it off.")
+                   "once, to catch short-lived clients such as curl; only for a few seconds after a program "
+                   "starts or a local connection is seen without its owner (about 3% of a CPU then, "
+                   "listings capped at 5%; nothing measurable otherwise); 0 turns it off.")
 @click.option("--reverse-dns", is_flag=True,
               help="Also look up PTR names for addresses (in the background; makes DNS traffic).")
 @click.option("--no-process", is_flag=True, help="No process attribution: services and hostnames only.")

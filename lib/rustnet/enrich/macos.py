@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 from rustnet.enrich.join import SocketJoiner
+from rustnet.enrich.localaddr import OWN_NETNS
 from rustnet.enrich.owners import DENIED_HINT
 from rustnet.enrich.processes import ProcessInfoCache
 from rustnet.stream.records import SOCK
@@ -95,14 +96,25 @@ class PsutilSocketOwners:
                 "rport": rport, "listening": status == psutil.CONN_LISTEN or (proto == "udp" and not rport),
                 "pid": pid, "process": process, "cmdline": cmdline, "user": user, "netns": None}
 
+    def refresh_due(self, min_gap: float = 0.05) -> bool:
+        return time.monotonic() - self._last_end >= max(min_gap, 4 * self.last_cost)
+
     def refresh_on_miss(self, now: float | None = None, min_gap: float = 0.05) -> bool:
-        if time.monotonic() - self._last_end < max(min_gap, 4 * self.last_cost):
+        if not self.refresh_due(min_gap):
             return False
         self.refresh(now)
         return True
 
+    def locality(self, src: str, dst: str) -> int:
+        """Every flow may be local here (psutil gives no address list per namespace)."""
+        return OWN_NETNS
+
+    def arm_watch(self, seconds: float) -> None:
+        return None  # no background watcher on this path
+
     def resolve_flow(self, proto: str, src: str, sport: int, dst: str, dport: int,
-                     now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+                     now: float | None = None, where: int = OWN_NETNS, max_age: float = 1.0,
+                     seen_at: float | None = None) -> tuple[dict[str, Any] | None, bool]:
         sock = self.joiner.lookup(proto, src, sport, dst, dport, exact_only=True)
         if sock is not None and sock["pid"] is not None:
             return sock, True

@@ -18,6 +18,7 @@ waits: a name shows up on a connection's later records.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import queue
 import socket
@@ -31,6 +32,7 @@ _ADDR_KEYS: Final = ("data", "addr", "address", "ip", "value", "rdata")
 _MAX_NAME: Final = 253
 
 
+@functools.lru_cache(maxsize=8192)  # answers repeat (popular names): parse each address once
 def _as_ip(token: str) -> str | None:
     try:
         addr = ipaddress.ip_address(token.strip().rstrip(",;"))

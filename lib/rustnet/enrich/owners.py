@@ -14,6 +14,11 @@ thread catches sockets that live only milliseconds, between two polls.
 
 Sockets that disappear stay matchable for ``linger`` seconds: a connection's first
 record often arrives after a short-lived client has already closed its socket.
+
+Flows with no local end are not looked up at all: :meth:`SocketOwners.locality` checks
+both addresses against the addresses of every namespace read
+(:mod:`rustnet.enrich.localaddr`), and says whether an exact query in our own namespace
+can find the socket.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from rustnet.enrich import sockdiag
 from rustnet.enrich import sockets as socktab
 from rustnet.enrich.join import SocketJoiner
+from rustnet.enrich.localaddr import NOT_LOCAL, OWN_NETNS, LocalAddresses
 from rustnet.enrich.processes import ProcessInfoCache, ProcInfo, scan_socket_inodes
 from rustnet.enrich.sockets import SockEntry
 from rustnet.enrich.watch import ShortLivedWatcher
@@ -36,6 +42,8 @@ DENIED_HINT = ("some sockets' processes are not readable, so those connections s
 
 # Inodes no process was found for are looked for again after this many seconds.
 _UNRESOLVED_RETRY = 5.0
+# The local addresses are read again when older than this, before a flow is called not local.
+_ADDR_MAX_AGE = 1.0
 
 
 class SocketOwners:
@@ -60,7 +68,8 @@ class SocketOwners:
         self.own_netns = socktab.netns_inode("self")
         self.host_netns = socktab.host_netns_inode()
         self._ns_names: dict[int, str] = socktab.named_netns()  # re-read at every poll
-        self.joiner = SocketJoiner(prefer_netns=self.netns_label(self.own_netns), max_sockets=max_sockets)
+        self.own_label = self.netns_label(self.own_netns)
+        self.joiner = SocketJoiner(prefer_netns=self.own_label, max_sockets=max_sockets)
         self.procs = ProcessInfoCache()
         self._socks: dict[int, tuple[SockEntry, dict[str, Any]]] = {}
         self._inode_pid: dict[int, int] = {}
@@ -72,6 +81,11 @@ class SocketOwners:
         self.refreshes = 0
         self.last_cost = 0.0         # seconds the last refresh took
         self._last_end = 0.0
+        self._last_start = -1.0      # monotonic time the last refresh began reading
+        self._query_cost = 0.0       # seconds of exact queries since the last refresh
+        self.local = LocalAddresses()
+        self._addr_time = -_ADDR_MAX_AGE
+        self.skipped = 0             # flows not looked up: no local address
 
     # --- namespaces ---------------------------------------------------------------------
     def netns_label(self, ino: int | None, pid: int | None = None) -> str | None:
@@ -105,7 +119,8 @@ class SocketOwners:
         sock = self._diag_socket(ino, pid)
         if sock is not None:
             try:
-                return sockdiag.dump(sock, self.protos, self._diag_cache.setdefault(ino, {}))
+                return sockdiag.dump(sock, self.protos, self._diag_cache.setdefault(ino, {}),
+                                     states=sockdiag.OWNED_STATES)
             except OSError:
                 sock.close()
                 self._diag[ino] = None
@@ -116,23 +131,52 @@ class SocketOwners:
     def _read_all_tables(self) -> list[tuple[int | None, list[SockEntry]]]:
         own_rows = self._read_ns(self.own_netns, None) or []
         out: list[tuple[int | None, list[SockEntry]]] = [(self.own_netns, own_rows)]
-        if not self.all_netns:
-            return out
-        groups = socktab.group_by_netns(socktab.pids())
-        for ino, members in groups.items():
-            if ino == self.own_netns:
-                continue
-            for pid in members[-3:]:  # the oldest few: the namespace's long-lived init is the likeliest
-                rows = self._read_ns(ino, pid)
-                if rows is not None:
-                    out.append((ino, rows))
-                    break
-        for stale in [i for i in self._diag if i != self.own_netns and i not in groups]:
-            gone = self._diag.pop(stale)  # the namespace has no processes left
-            self._diag_cache.pop(stale, None)
-            if gone is not None:
-                gone.close()
+        self.local.read_ns(self.own_netns, None)
+        if self.all_netns:
+            groups = socktab.group_by_netns(socktab.pids())
+            for ino, members in groups.items():
+                if ino == self.own_netns:
+                    continue
+                for pid in members[-3:]:  # the oldest few: the namespace's long-lived init is the likeliest
+                    rows = self._read_ns(ino, pid)
+                    if rows is not None:
+                        out.append((ino, rows))
+                        self.local.read_ns(ino, pid)
+                        break
+            for stale in [i for i in self._diag if i != self.own_netns and i not in groups]:
+                gone = self._diag.pop(stale)  # the namespace has no processes left
+                self._diag_cache.pop(stale, None)
+                if gone is not None:
+                    gone.close()
+            self.local.forget_except({ino for ino, _rows in out})
+        self.local.add_socket_addresses({e.local for _ino, rows in out for e in rows})
+        self.local.rebuild()
+        self._addr_time = time.monotonic()
         return out
+
+    def _refresh_addresses(self) -> None:
+        """Re-read the addresses of our namespace and every other one (no socket tables)."""
+        self.local.read_ns(self.own_netns, None)
+        if self.all_netns:
+            groups = socktab.group_by_netns(socktab.pids())
+            for ino, members in groups.items():
+                if ino != self.own_netns:
+                    self.local.read_ns(ino, members[-1])
+            self.local.forget_except(set(groups))
+        self.local.rebuild()
+        self._addr_time = time.monotonic()
+
+    def locality(self, src: str, dst: str) -> int:
+        """Whether the flow has a local end (:mod:`rustnet.enrich.localaddr`): NOT_LOCAL,
+        OTHER_NETNS or OWN_NETNS. A flow found not local with addresses older than a second
+        is checked again against freshly read ones (a new address, a new container)."""
+        where = self.local.flow_locality(src, dst)
+        if where == NOT_LOCAL and time.monotonic() - self._addr_time > _ADDR_MAX_AGE:
+            self._refresh_addresses()
+            where = self.local.flow_locality(src, dst)
+        if where == NOT_LOCAL:
+            self.skipped += 1
+        return where
 
     def absorb_watch(self, now: float | None = None) -> int:
         """Index what the short-lived watcher found (owners read while the processes lived)."""
@@ -158,12 +202,14 @@ class SocketOwners:
             if sock is not None:
                 sock.close()
         self._diag.clear()
+        self.local.close()
 
     # --- refreshing -----------------------------------------------------------------------
     def refresh(self, now: float | None = None) -> None:
         """Read every socket table now; new and changed sockets get their owners looked up."""
         t0 = time.perf_counter()
-        mono = time.monotonic()
+        mono = self._last_start = time.monotonic()
+        self._query_cost = 0.0
         wall = time.time() if now is None else now
         self.absorb_watch(wall)
         self._ns_names = socktab.named_netns()
@@ -231,20 +277,37 @@ class SocketOwners:
                 "listening": e.listening, "pid": pid, "process": process, "cmdline": cmdline,
                 "user": user, "netns": self.netns_label(ns, pid)}
 
+    def refresh_due(self, min_gap: float = 0.02) -> bool:
+        """Whether :meth:`refresh_on_miss` would refresh now."""
+        return time.monotonic() - self._last_end >= max(min_gap, 4 * self.last_cost)
+
     def refresh_on_miss(self, now: float | None = None, min_gap: float = 0.02) -> bool:
         """Refresh at once unless the last refresh was too recent (keeps refreshing under ~20% of
         the time); True when it refreshed."""
-        gap = max(min_gap, 4 * self.last_cost)
-        if time.monotonic() - self._last_end < gap:
+        if not self.refresh_due(min_gap):
             return False
         self.refresh(now)
         return True
 
+    def arm_watch(self, seconds: float) -> None:
+        """Have the short-lived watcher poll fast for ``seconds`` (a local flow went unowned)."""
+        if self.watcher is not None:
+            self.watcher.arm(seconds)
+
     def resolve_flow(self, proto: str, src: str, sport: int, dst: str, dport: int,
-                     now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+                     now: float | None = None, where: int = OWN_NETNS, max_age: float = 1.0,
+                     seen_at: float | None = None) -> tuple[dict[str, Any] | None, bool]:
         """The owner of a flow seen for the first time: a connected socket in the index, else an
         exact sock_diag query in our namespace (one socket, microseconds), else a rate-limited
         full refresh; then whatever matches best (a listener, perhaps).
+
+        ``where`` is the flow's :meth:`locality`: exact queries are made only for the ends
+        that are addresses of our namespace. When a query finds the socket closed (TIME_WAIT:
+        no owner any more) and the table is younger than ``max_age``, no refresh is made: it
+        could not name the owner either. ``seen_at`` (monotonic) is when the flow reached us: a
+        table read after that holds its socket if it still exists, so a miss there is final.
+        When the exact queries since the last refresh cost as much as a refresh, a refresh is
+        made instead (a burst of new local flows: one listing serves them all).
 
         A listener alone is not trusted at first sight: on a veth pair between two local
         namespaces, the server's listener is indexed long before the client's new socket.
@@ -255,9 +318,19 @@ class SocketOwners:
         sock = self.joiner.lookup(proto, src, sport, dst, dport, exact_only=True)
         if sock is not None and sock["pid"] is not None:
             return sock, True
-        diag = self._diag_socket(self.own_netns, None)
+        if seen_at is not None and self._last_start >= seen_at:
+            return self.lookup(proto, src, sport, dst, dport), True
+        if self.refreshes and self._query_cost >= self.last_cost:
+            self.refresh(now)
+            return self.lookup(proto, src, sport, dst, dport), True
+        diag = self._diag_socket(self.own_netns, None) if where == OWN_NETNS else None
+        closed = False
+        t0 = time.perf_counter()
         if diag is not None:
+            local_of = self.local.locality
             for local, lport, remote, rport in ((src, sport, dst, dport), (dst, dport, src, sport)):
+                if local_of(local) != OWN_NETNS:
+                    continue
                 try:
                     e = sockdiag.query(diag, proto, local, lport, remote, rport)
                     if e is None and ":" not in local:  # dual-stack sockets hold IPv4 peers as ::ffff:a.b.c.d
@@ -269,6 +342,11 @@ class SocketOwners:
                     if sock["pid"] is not None:
                         return sock, True
                     break
+                if e is not None:
+                    closed = True  # TIME_WAIT or orphaned: its process has let go of it
+        self._query_cost += time.perf_counter() - t0
+        if closed and time.monotonic() - self._last_end < max_age:
+            return self.lookup(proto, src, sport, dst, dport), True
         refreshed = self.refresh_on_miss(now)
         return self.lookup(proto, src, sport, dst, dport), refreshed
 

@@ -35,6 +35,9 @@ NLMSG_ERROR: Final = 2
 NLMSG_DONE: Final = 3
 CLONE_NEWNET: Final = 0x40000000
 ALL_STATES: Final = 0xFFFFFFFF
+# Sockets that can have an owner: not TIME_WAIT (6) nor NEW_SYN_RECV (12), which never have an
+# inode; a host closing thousands of connections a second holds hundreds of thousands of them.
+OWNED_STATES: Final = ALL_STATES & ~((1 << 6) | (1 << 12))
 
 _NLMSGHDR: Final = struct.Struct("=IHHII")
 _SOCKID: Final = struct.Struct(">HH16s16sI8s")  # the interface index is never used, so its byte order is moot
@@ -49,12 +52,17 @@ class DiagError(OSError):
     """sock_diag is not available (old kernel, no permission, or a malformed answer)."""
 
 
+def open_netlink(proto: int) -> socket.socket:
+    """A netlink socket of family ``proto`` in the current network namespace."""
+    try:
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, proto)
+    except (OSError, AttributeError) as exc:
+        raise DiagError(f"netlink {proto} unavailable: {exc}") from exc
+
+
 def open_diag() -> socket.socket:
     """A sock_diag netlink socket in the current network namespace."""
-    try:
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
-    except (OSError, AttributeError) as exc:
-        raise DiagError(f"sock_diag unavailable: {exc}") from exc
+    return open_netlink(NETLINK_SOCK_DIAG)
 
 
 _libc: ctypes.CDLL | None = None
@@ -70,7 +78,12 @@ def _setns(fd: int) -> None:
 
 
 def open_diag_in(ns_path: str) -> socket.socket:
-    """A sock_diag socket bound to the namespace at ``ns_path`` (``/proc/<pid>/ns/net``).
+    """A sock_diag socket bound to the namespace at ``ns_path`` (``/proc/<pid>/ns/net``)."""
+    return open_netlink_in(ns_path, NETLINK_SOCK_DIAG)
+
+
+def open_netlink_in(ns_path: str, proto: int) -> socket.socket:
+    """A netlink socket of family ``proto`` bound to the namespace at ``ns_path``.
 
     Enters the namespace only for the ``socket()`` call and always returns to ours; if
     returning fails the process would be in the wrong namespace, so that is fatal here.
@@ -87,7 +100,7 @@ def open_diag_in(ns_path: str) -> socket.socket:
         except OSError as exc:
             raise DiagError(f"cannot enter {ns_path}: {exc}") from exc
         try:
-            return open_diag()
+            return open_netlink(proto)
         finally:
             _setns(own)
     finally:
@@ -171,14 +184,16 @@ def _flags_dump(req: bytes) -> bool:
 
 
 def dump(sock: socket.socket, protos: tuple[str, ...] = ("tcp", "udp"),
-         cache: dict[bytes, Any] | None = None, max_rows: int = 1_000_000) -> list[SockEntry]:
-    """Every TCP/UDP socket (IPv4 and IPv6) of the socket's namespace (``cache``: see _exchange;
-    keep one per namespace across polls)."""
+         cache: dict[bytes, Any] | None = None, max_rows: int = 1_000_000,
+         states: int = ALL_STATES) -> list[SockEntry]:
+    """Every TCP/UDP socket (IPv4 and IPv6) of the socket's namespace in ``states`` (a bit mask of
+    TCP states; :data:`OWNED_STATES` leaves out those that never have an owner). ``cache``: see
+    _exchange; keep one per namespace across polls."""
     cache = cache if cache is not None else {}
     out: list[SockEntry] = []
     for name in protos:
         for family in (socket.AF_INET, socket.AF_INET6):
-            req = _request(_PROTOS[name], family, ALL_STATES, NLM_F_REQUEST | NLM_F_DUMP)
+            req = _request(_PROTOS[name], family, states, NLM_F_REQUEST | NLM_F_DUMP)
             out.extend(_exchange(sock, req, name, cache, max_rows))
     if len(cache.get(b"addrs", ())) > 65536:
         cache.clear()

@@ -23,13 +23,16 @@ It can sit in two places in the pipeline; both work with the same command:
    :class:`rustnet.enrich.join.SocketJoiner`, so the process names are the remote
    host's. The same happens for ``sum`` records (``rn-capture | rn-dissect | rn-enrich``).
 
-In both places the socket table is polled (``--poll-interval``, default 1 s) and,
-when a flow shows up that no known socket owns, looked up at once (an exact
-sock_diag query, else a rate-limited full refresh), so short-lived clients such as
-curl are caught while their socket still exists. A flow still unowned is retried at
-each poll for ``retry_for`` seconds. ``sock`` records arriving from upstream are
-passed on and also used to attribute ``conn`` records (they describe the host and
-time they were made, so they apply to recordings too).
+In both places a flow none of whose addresses is local (any namespace of this host)
+costs no socket lookup at all. A local flow that no known socket owns is looked up at
+once (an exact sock_diag query, else a rate-limited full refresh), so short-lived
+clients such as curl are caught while their socket still exists; the socket table is
+re-read at most every ``--poll-interval`` (default 1 s) and only while local flows need
+it, so an idle stream costs nothing. A flow still unowned is retried at each poll for
+``retry_for`` seconds, and a local flow found without its owner keeps the short-lived
+watcher (:mod:`rustnet.enrich.watch`) polling fast for a while. ``sock`` records
+arriving from upstream are passed on and also used to attribute ``conn`` records (they
+describe the host and time they were made, so they apply to recordings too).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Any, Final
 
 from rustnet.enrich.flows import Flow, decode_key, flow_key
 from rustnet.enrich.join import SocketJoiner
+from rustnet.enrich.localaddr import NOT_LOCAL, OWN_NETNS
 from rustnet.enrich.macos import PsutilSocketOwners
 from rustnet.enrich.names import HostNames
 from rustnet.enrich.owners import DENIED_HINT, SocketOwners
@@ -74,6 +78,9 @@ _MAX_FLOWS: Final = 200_000
 _MAX_PENDING: Final = 10_000
 _MAX_IDS: Final = 200_000
 _HOSTNAME_FIELDS: Final = (("src", "hostname_src"), ("dst", "hostname_dst"))
+# How long a local flow found without its owner keeps the short-lived watcher polling fast:
+# the same program (a script calling curl in a loop, a browser) is likely to connect again.
+_ARM_UNATTRIBUTED: Final = 10.0
 
 
 class Enricher:
@@ -97,7 +104,10 @@ class Enricher:
         self._seen: set[Any] = set()
         self._pending: dict[Flow, float] = {}
         self._emitted: set[tuple[Any, ...]] = set()
-        self._tried: set[Any] = set()
+        # Connection id -> the refresh count when its lookup was not final, or -1 when it was.
+        self._tried: dict[Any, int] = {}
+        self._want_poll = False      # a local flow used the socket table since the last poll
+        self._batch_start = 0.0      # when the records being processed arrived (monotonic)
         self._names_by_id: OrderedDict[Any, dict[str, str]] = OrderedDict()
         self._hinted = False
         # Counters (read by the benchmark and the tests).
@@ -135,6 +145,7 @@ class Enricher:
     # --- Stage protocol --------------------------------------------------------------------
     def process(self, recs: list[Record]) -> list[Record]:
         out: list[Record] = []
+        self._batch_start = time.monotonic()
         if self._owners is not None:
             self._owners.absorb_watch()
         for rec in recs:
@@ -167,7 +178,9 @@ class Enricher:
         owners = self.owners()
         if owners is None:
             return out
-        if time.monotonic() - self._last_poll >= self.poll_interval * 0.9:
+        if ((self._pending or self._want_poll)
+                and time.monotonic() - self._last_poll >= self.poll_interval * 0.9):
+            self._want_poll = False
             self._poll(now)
         mono = time.monotonic()
         for flow, first in list(self._pending.items()):
@@ -216,13 +229,25 @@ class Enricher:
         if owners is None:
             return
         self.flows_new += 1
-        sock, final = owners.resolve_flow(*flow)
+        where = owners.locality(flow[1], flow[3])
+        if where == NOT_LOCAL:
+            return
+        sock, final = owners.resolve_flow(*flow, where=where, max_age=self.poll_interval,
+                                          seen_at=self._batch_start)
         if sock is not None:
             self._emit(sock, out)
         if sock is not None and sock["pid"] is not None and final:
             self.flows_owned += 1
         elif len(self._pending) < _MAX_PENDING:
             self._pending.setdefault(flow, time.monotonic())
+        self._arm_if_unowned(owners, sock, where)
+
+    def _arm_if_unowned(self, owners: Owners, sock: dict[str, Any] | None, where: int) -> None:
+        """A flow of our namespace whose owner is not there (gone already, or only the peer's
+        listener in another namespace matched): let the watcher poll fast for a while."""
+        if where == OWN_NETNS and (sock is None or sock["pid"] is None
+                                   or sock.get("netns") != getattr(owners, "own_label", None)):
+            owners.arm_watch(_ARM_UNATTRIBUTED)
 
     def _emit(self, sock: dict[str, Any], out: list[Record]) -> None:
         ident = (sock["proto"], sock["local"], sock["lport"], sock["remote"], sock["rport"], sock["pid"],
@@ -249,25 +274,44 @@ class Enricher:
         owned = len(self.upstream) > 0 and self.upstream.annotate(conn)
         owners = self.owners()
         if not owned and owners is not None:
-            # First sight of a connection: look its socket up now (it may be newer than the last
-            # poll, and a mere listener match may hide it); later records use the index and cache.
-            conn_id = conn.get("id")
-            try:
-                first_time = owners.joiner.cached(conn_id) is None and conn_id not in self._tried
-            except TypeError:
-                first_time = False
-            final = True
-            if first_time:
-                flow = _conn_flow(conn)
-                if flow is not None:
-                    final = owners.resolve_flow(*flow)[1]
-                if final:  # else: asked again on this connection's next record
-                    if len(self._tried) >= _MAX_IDS:
-                        self._tried.clear()
-                    self._tried.add(conn_id)
-            owned = owners.joiner.annotate(conn, remember=final)
+            owned = self._own_conn(owners, conn)
         if owned and conn.get("pid") is not None:
             self.conns_owned += 1
+
+    def _own_conn(self, owners: Owners, conn: dict[str, Any]) -> bool:
+        """Attribute a connection from our own socket table (see the module doc)."""
+        joiner = owners.joiner
+        conn_id = conn.get("id")
+        if joiner.cached(conn_id) is not None:
+            return joiner.annotate(conn)  # attributed before: kept through the final record
+        flow = _conn_flow(conn)
+        if flow is None:
+            return joiner.annotate(conn)
+        where = owners.locality(flow[1], flow[3])
+        if where == NOT_LOCAL:
+            return False  # no local end: no socket of this host can own it
+        self._want_poll = True
+        # First sight of a connection: look its socket up now (it may be newer than the last
+        # poll, and a mere listener match may hide it); later records use the index and cache,
+        # unless the first lookup was cut short by the refresh rate limit.
+        try:
+            tried = self._tried.get(conn_id)
+        except TypeError:
+            tried = -1
+        final = True
+        if tried is None or (tried >= 0 and (owners.refreshes != tried or owners.refresh_due())):
+            sock, final = owners.resolve_flow(*flow, where=where, max_age=self.poll_interval,
+                                              seen_at=self._batch_start)
+            if len(self._tried) >= _MAX_IDS:
+                self._tried.clear()
+            try:
+                self._tried[conn_id] = -1 if final else owners.refreshes
+            except TypeError:
+                pass
+            self._arm_if_unowned(owners, sock, where)
+        elif tried >= 0:
+            final = False
+        return joiner.annotate(conn, remember=final)
 
     def _add_hostnames(self, conn: dict[str, Any]) -> None:
         conn_id = conn.get("id")

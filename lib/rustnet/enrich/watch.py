@@ -1,53 +1,107 @@
-"""Catch short-lived sockets: a background thread that notices new sockets within milliseconds.
+"""Catch short-lived sockets: a background thread that notices new sockets within milliseconds,
+but only while one is likely to come.
 
 A curl to a nearby server holds its socket for one to a few milliseconds, while its
 packets reach rn-enrich tens of milliseconds later (libpcap delivers in blocks, every
-stage batches). By then the socket is gone or in TIME_WAIT, which has no owner. So a
-thread watches our own network namespace: every ``interval`` it reads
-``/proc/self/net/sockstat`` (socket counters, about 2 µs), and only when those change it
-lists the sockets through sock_diag; a socket inode it has not seen before gets its
-owner looked up at once (the /proc fd scan, newest processes first, where a just-started
-curl is) and the process's name and command line read while the process still exists.
-The main thread takes these finds and keeps them matchable after the socket is gone.
+stage batches) and its connection record a refresh interval later. By then the socket
+is gone or in TIME_WAIT, which has no owner. So a thread watches our own network
+namespace: every ``interval`` it reads the namespace's own socket counters
+(``/proc/self/net/sockstat``: TCP sockets hashed and in TIME_WAIT, UDP sockets bound,
+about 2 µs; these change when a socket gets its ports, which is when its tuple can be
+matched), and only when those change it lists the sockets through sock_diag; a socket
+inode it has not seen before (or seen before it was connected) gets its owner looked up
+at once (the /proc fd scan, newest processes first, where a just-started curl is) and the
+process's name and command line read while the process still exists. The main thread
+takes these finds and keeps them matchable after the socket is gone.
 
-The cost is bounded by a duty cycle: after a listing, the thread waits at least
-``1/duty - 1`` times as long as the listing took (5% of one CPU by default), so a host
-with many sockets and much churn is listed less often (and catches fewer short-lived
-sockets) rather than paying more. A quiet host costs the counter reads only.
+Polling every millisecond costs a few percent of a CPU in Python, so the thread does it
+only while **armed**, and otherwise sleeps in ``select``:
+
+* a program was started in our namespace (exec events of the kernel's process connector,
+  :mod:`rustnet.enrich.procevents`; a new curl is seen before it connects; programs of
+  other namespaces are ignored, their sockets are not ours to list);
+* our namespace opened TCP connections or bound UDP sockets since the last idle check
+  (``idle_check``, the counters again: a burst of new sockets);
+* the main thread saw a local flow whose owner was already gone (:meth:`arm`).
+
+Each arms it for a few seconds. Listings are bounded by a duty cycle: after a listing,
+the thread waits at least ``1/duty - 1`` times as long as the listing took (5% of one CPU
+by default), so a host with many sockets and much churn is listed less often (and
+catches fewer short-lived sockets) rather than paying more; TIME_WAIT sockets are not
+listed at all (they have no owner). A quiet host costs two counter reads a second.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import select
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from rustnet.enrich import sockdiag
+from rustnet.enrich import procevents, sockdiag
 from rustnet.enrich import sockets as socktab
 from rustnet.enrich.processes import ProcessInfoCache, ProcInfo, scan_socket_inodes
 from rustnet.enrich.sockets import SockEntry
 
 Find = tuple[SockEntry, int, ProcInfo | None]
 
+ARM_EXEC = 3.0       # seconds of fast polling after a program started
+ARM_BURST = 5.0      # ... after new sockets showed up between two idle checks
+
 
 class ShortLivedWatcher:
     """Polls the own namespace's sockets in a daemon thread; :meth:`take` returns new owners."""
 
     def __init__(self, interval: float = 0.001, duty: float = 0.05, protos: tuple[str, ...] = ("tcp", "udp"),
-                 max_finds: int = 65536) -> None:
+                 max_finds: int = 65536, idle_check: float = 0.5, exec_events: bool = True,
+                 armed: float = 0.0) -> None:
         self.interval = interval
         self.duty = duty
         self.protos = protos
+        self.idle_check = idle_check
         self.passes = 0       # socket listings done
-        self.checks = 0       # counter reads done
+        self.checks = 0       # counter reads done while armed
+        self.wakeups = 0      # idle checks and events while not armed
+        self.arms = 0         # times it went from idle to armed
+        self.reasons = {"exec": 0, "burst": 0, "flow": 0}   # arm() calls by cause
         self.last_cost = 0.0
+        self._armed_until = time.monotonic() + armed
         self._finds: collections.deque[Find] = collections.deque(maxlen=max_finds)
         self._stop = threading.Event()
         self._diag = sockdiag.open_diag()   # raises DiagError when sock_diag is unavailable
+        self._events = procevents.open_exec_events() if exec_events else None
+        self._own_ns = socktab.netns_inode("self")
+        self._started: collections.deque[int] = collections.deque(maxlen=32)  # programs started here
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._run, name="rn-enrich-watch", daemon=True)
         self._thread.start()
+
+    @property
+    def exec_events(self) -> bool:
+        """Whether program starts arm the watcher (root, Linux 6.6+)."""
+        return self._events is not None
+
+    @property
+    def armed(self) -> bool:
+        return time.monotonic() < self._armed_until
+
+    def arm(self, seconds: float, reason: str = "flow") -> None:
+        """Poll fast for at least ``seconds`` from now (called from any thread)."""
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        now = time.monotonic()
+        until = now + seconds
+        idle = self._armed_until <= now
+        if not idle and until < self._armed_until + 0.5:
+            return  # armed about that long already: one update per half second at most
+        self._armed_until = until
+        if idle:
+            try:
+                os.write(self._wake_w, b"a")
+            except OSError:
+                pass  # the pipe is full: a wake-up is pending anyway
 
     def take(self) -> list[Find]:
         """The sockets found since the last call: (row, pid, process info at the time)."""
@@ -58,75 +112,225 @@ class ShortLivedWatcher:
 
     def close(self) -> None:
         self._stop.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
         self._thread.join(timeout=2)
         self._diag.close()
+        if self._events is not None:
+            self._events.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
+    # --- the thread ---------------------------------------------------------------------
     def _run(self) -> None:
-        known: dict[str, set[int]] = {p: set() for p in self.protos}   # inodes seen, per protocol
+        known: dict[str, dict[int, tuple[Any, ...]]] = {p: {} for p in self.protos}  # inode -> tuple
         procs = ProcessInfoCache(max_entries=1024)
         cache: dict[bytes, Any] = {}
+        counters = _Counters()
         try:
-            counters_fd: int | None = os.open("/proc/self/net/sockstat", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            counters_fd = None  # no counters: list every interval (the duty cycle still bounds it)
-        last: dict[str, bytes] = {}
-        last_raw = b""
-        next_listing = 0.0
-        first = True
-        try:
+            self._list(self.protos, known, cache, procs, True)  # learns what exists already
+            self.passes += 1
+            counters.changed(self.protos)
+            next_listing = last_listing = 0.0
+            was_armed = True
             while not self._stop.is_set():
+                if not self.armed:
+                    if not self._idle_wait(counters, was_armed):
+                        was_armed = False
+                        continue
+                    self.arms += 1
+                was_armed = True
                 now = time.monotonic()
-                if counters_fd is not None and now - next_listing < 1.0:
-                    raw = os.pread(counters_fd, 4096, 0)
-                    self.checks += 1
-                    if raw == last_raw:  # the common case: nothing was created or closed
-                        changed = []
-                    else:
-                        counters = _proto_counters(raw)
-                        changed = [p for p in self.protos if counters.get(p) != last.get(p)]
-                        last, last_raw = counters, raw
-                else:
+                if counters.fd is None or now - last_listing >= 1.0:
                     changed = list(self.protos)  # no counters, or a listing once a second anyway
+                else:
+                    changed = counters.changed(self.protos)
                 if changed and now >= next_listing:
                     t0 = time.perf_counter()
-                    try:
-                        self._list(tuple(changed), known, cache, procs, first)
-                    except OSError:
-                        return  # sock_diag went away: the regular polls still work
-                    first = False
+                    self._list(tuple(changed), known, cache, procs, False)
                     self.passes += 1
                     self.last_cost = time.perf_counter() - t0
-                    next_listing = time.monotonic() + self.last_cost * (1.0 / self.duty - 1.0)
-                time.sleep(self.interval)  # cheaper than Event.wait: no lock round trip per tick
+                    last_listing = time.monotonic()
+                    next_listing = last_listing + self.last_cost * (1.0 / self.duty - 1.0)
+                elif changed:
+                    counters.forget(changed)  # seen again at the next read, when a listing is allowed
+                self.checks += 1
+                self._pause(self.interval)
+        except OSError:
+            return  # sock_diag went away: the regular polls still work
         finally:
-            if counters_fd is not None:
-                os.close(counters_fd)
+            counters.close()
 
-    def _list(self, protos: tuple[str, ...], known: dict[str, set[int]], cache: dict[bytes, Any],
-              procs: ProcessInfoCache, first: bool) -> None:
-        rows = sockdiag.dump(self._diag, protos, cache)
-        current: dict[str, set[int]] = {p: set() for p in protos}
+    def _pause(self, seconds: float) -> None:
+        """Sleep while armed; a program start during the pause extends the arming."""
+        if self._events is None:
+            time.sleep(seconds)  # cheaper than Event.wait: no lock round trip per tick
+            return
+        ready, _, _ = select.select([self._events], [], [], seconds)
+        if ready and self._started_here(procevents.drain(self._events)):
+            self.arm(ARM_EXEC, "exec")
+
+    def _started_here(self, pids: list[int]) -> bool:
+        """Whether one of these just-started programs runs in our network namespace (a few
+        checked: a burst of starts elsewhere must not cost a stat each)."""
+        here = [pid for pid in pids[-8:] if socktab.netns_inode(pid) == self._own_ns]
+        self._started.extend(here)
+        return bool(here)
+
+    def _owner_candidates(self) -> Iterator[int]:
+        """Pids to search for new sockets' owners: the programs just started here first (a
+        curl is found before /proc is even listed), then every process, newest first."""
+        recent = list(reversed(self._started))
+        yield from recent
+        tried = set(recent)
+        for pid in socktab.pids():
+            if pid not in tried:
+                yield pid
+
+    def _idle_wait(self, counters: _Counters, just_disarmed: bool) -> bool:
+        """Sleep until armed; True when the thread should poll fast now."""
+        if just_disarmed:
+            counters.opened_since_idle_check()  # the mark from here: what the armed time did is done
+        waits: list[Any] = [self._wake_r] + ([self._events] if self._events is not None else [])
+        ready, _, _ = select.select(waits, [], [], self.idle_check)
+        if self._stop.is_set():
+            return False
+        self.wakeups += 1
+        if (self._events is not None and self._events in ready
+                and self._started_here(procevents.drain(self._events))):
+            self.arm(ARM_EXEC, "exec")
+        if self._wake_r in ready:
+            try:
+                os.read(self._wake_r, 4096)
+            except OSError:
+                pass
+        if not ready and counters.opened_since_idle_check():
+            self.arm(ARM_BURST, "burst")
+        return self.armed
+
+    def _list(self, protos: tuple[str, ...], known: dict[str, dict[int, tuple[Any, ...]]],
+              cache: dict[bytes, Any], procs: ProcessInfoCache, first: bool) -> None:
+        rows = sockdiag.dump(self._diag, protos, cache, states=sockdiag.OWNED_STATES)
+        current: dict[str, dict[int, tuple[Any, ...]]] = {p: {} for p in protos}
         for r in rows:
             if r.inode:
-                current[r.proto].add(r.inode)
-        new: set[int] = set()
+                current[r.proto][r.inode] = r[:5]
+        fresh: set[int] = set()
         for p in protos:
-            new |= current[p] - known[p]
+            before = known[p]
+            for inode, tup in current[p].items():
+                if before.get(inode) != tup:  # new, or newly connected (seen before its connect)
+                    fresh.add(inode)
             known[p] = current[p]
-        if new and not first:  # the first listing only learns what already exists
-            found = scan_socket_inodes(new, socktab.pids()).found
+        if fresh and not first:  # the first listing only learns what already exists
+            found = scan_socket_inodes(fresh, self._owner_candidates()).found
             for r in rows:
                 pid = found.get(r.inode)
                 if pid is not None:
                     self._finds.append((r, pid, procs.get(pid)))
 
 
-def _proto_counters(text: bytes) -> dict[str, bytes]:
-    """The sockstat line of each protocol (``TCP: inuse 3 orphan 0 tw 2 alloc 5 mem 1``)."""
-    out: dict[str, bytes] = {}
+class _Counters:
+    """The namespace's own socket counters from /proc/self/net/sockstat (the global ones, such as
+    TCP memory, change with any traffic of the host and are left out), and for the idle checks
+    the monotonic count of TCP connects from /proc/self/net/snmp (12 µs, too dear to read every
+    millisecond) with the bound UDP sockets."""
+
+    def __init__(self) -> None:
+        self.fd = _open("/proc/self/net/sockstat")
+        self._snmp = _open("/proc/self/net/snmp")
+        self._raw = b""
+        self._last: dict[str, tuple[bytes, ...]] = {}
+        self._idle_mark: tuple[int, int] | None = None
+
+    def _read(self) -> dict[str, tuple[bytes, ...]] | None:
+        if self.fd is None:
+            return None
+        raw = os.pread(self.fd, 4096, 0)
+        if raw == self._raw:
+            return self._last
+        self._raw = raw
+        return parse_sockstat(raw)
+
+    def changed(self, protos: tuple[str, ...]) -> list[str]:
+        """The protocols whose counters changed since the last call."""
+        now = self._read()
+        if now is None or now is self._last:
+            return []
+        out = [p for p in protos if now.get(p) != self._last.get(p)]
+        self._last = now
+        return out
+
+    def forget(self, protos: list[str]) -> None:
+        for p in protos:
+            self._last.pop(p, None)
+        self._raw = b""
+
+    def opened_since_idle_check(self) -> bool:
+        """Whether TCP connections were opened, or more UDP sockets bound, since the previous
+        idle check (closing ones, or TIME_WAIT expiring, is no sign of a new client)."""
+        now = (_active_opens(os.pread(self._snmp, 8192, 0)) if self._snmp is not None else -1,
+               _udp_inuse(self._read()))
+        before, self._idle_mark = self._idle_mark, now
+        return before is not None and (now[0] > before[0] or now[1] > before[1])
+
+    def close(self) -> None:
+        for fd in (self.fd, self._snmp):
+            if fd is not None:
+                os.close(fd)
+        self.fd = self._snmp = None
+
+
+def _open(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _udp_inuse(counters: dict[str, tuple[bytes, ...]] | None) -> int:
+    value = (counters or {}).get("udp", (b"",))[0]
+    return int(value) if value.isdigit() else -1
+
+
+def _active_opens(snmp: bytes) -> int:
+    """TCP ActiveOpens (connects made, ever) of the namespace, from /proc/net/snmp; -1 if absent."""
+    names: list[bytes] | None = None
+    for line in snmp.split(b"\n"):
+        if not line.startswith(b"Tcp:"):
+            continue
+        if names is None:
+            names = line.split()
+            continue
+        values = line.split()
+        try:
+            return int(values[names.index(b"ActiveOpens")])
+        except (ValueError, IndexError):
+            return -1
+    return -1
+
+
+def parse_sockstat(text: bytes) -> dict[str, tuple[bytes, ...]]:
+    """Per-namespace counters by protocol: TCP ``inuse`` and ``tw``, UDP ``inuse``
+    (``TCP: inuse 3 orphan 0 tw 2 alloc 5 mem 1``; orphan, alloc and mem are host-wide)."""
+    out: dict[str, tuple[bytes, ...]] = {}
     for line in text.split(b"\n"):
         if line.startswith(b"TCP:"):
-            out["tcp"] = line
+            f = line.split()
+            out["tcp"] = _fields(f, (b"inuse", b"tw"))
         elif line.startswith(b"UDP:"):
-            out["udp"] = line
+            f = line.split()
+            out["udp"] = _fields(f, (b"inuse",))
     return out
+
+
+def _fields(words: list[bytes], names: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    out = []
+    for name in names:
+        try:
+            out.append(words[words.index(name) + 1])
+        except (ValueError, IndexError):
+            out.append(b"")
+    return tuple(out)

@@ -1,0 +1,121 @@
+"""Wake-ups when a program starts: the kernel's process events connector, exec events only.
+
+The short-lived watcher (:mod:`rustnet.enrich.watch`) polls fast only for a while after
+something suggests a short-lived client is coming. A new program is the best hint there
+is: curl, wget, ssh and the like are started for one or a few connections. The process
+events connector (netlink ``NETLINK_CONNECTOR``, ``CN_IDX_PROC``) tells within
+microseconds that some process called exec, with nothing to poll in between.
+
+Requirements, all checked by :func:`open_exec_events` (None when one is missing): root
+(CAP_NET_ADMIN), the host's network namespace (the connector exists only there, so from
+inside another one the socket is created in pid 1's namespace as for sock_diag, or, when
+pid 1 is not readable, in that of the oldest process outside ours), and
+Linux 6.6 or newer, which filters the events in the kernel: without the filter every
+fork, exit and ptrace stop of the host would wake us.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import struct
+from typing import Final
+
+from rustnet.enrich import sockdiag
+from rustnet.enrich import sockets as socktab
+
+NETLINK_CONNECTOR: Final = 11
+CN_IDX_PROC: Final = 1
+CN_VAL_PROC: Final = 1
+PROC_CN_MCAST_LISTEN: Final = 1
+PROC_EVENT_EXEC: Final = 0x00000002
+NLMSG_DONE: Final = 3
+
+_NLMSGHDR: Final = struct.Struct("=IHHII")
+_CN_MSG: Final = struct.Struct("=IIIIHH")
+_PROC_INPUT: Final = struct.Struct("=II")   # mcast_op, event_type filter (Linux 6.6+)
+_EVENT_HEAD: Final = struct.Struct("=IIQ")   # what, cpu, timestamp_ns
+_EXEC_EVENT: Final = struct.Struct("=ii")    # pid, tgid
+
+
+def kernel_filters_events(release: str | None = None) -> bool:
+    """Linux 6.6 or newer (the event-type filter of the proc connector)."""
+    text = platform.release() if release is None else release
+    parts = text.split(".")
+    try:
+        major, minor = int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or "0")
+    except (IndexError, ValueError):
+        return False
+    return (major, minor) >= (6, 6)
+
+
+def _subscribe(sock: socket.socket) -> None:
+    op = _PROC_INPUT.pack(PROC_CN_MCAST_LISTEN, PROC_EVENT_EXEC)
+    msg = _CN_MSG.pack(CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(op), 0) + op
+    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(msg), NLMSG_DONE, 0, 0, 0) + msg)
+
+
+def open_exec_events() -> socket.socket | None:
+    """A non-blocking netlink socket that becomes readable when a process calls exec, or None."""
+    if os.geteuid() != 0 or not kernel_filters_events():
+        return None
+    for ns_path in _candidate_namespaces():
+        sock: socket.socket | None = None
+        try:
+            sock = (sockdiag.open_netlink(NETLINK_CONNECTOR) if ns_path is None
+                    else sockdiag.open_netlink_in(ns_path, NETLINK_CONNECTOR))
+            sock.bind((0, CN_IDX_PROC))
+            _subscribe(sock)  # refused (ECONNREFUSED) outside the host's network namespace
+            sock.setblocking(False)
+            return sock
+        except OSError:
+            if sock is not None:
+                sock.close()
+    return None
+
+
+def _candidate_namespaces(tries: int = 4) -> list[str | None]:
+    """Ours (None), pid 1's, then those of the oldest processes in other namespaces."""
+    out: list[str | None] = [None, "/proc/1/ns/net"]
+    own = socktab.netns_inode("self")
+    seen = {own, socktab.netns_inode(1)}
+    for pid in reversed(socktab.pids()):
+        if len(out) >= tries + 2:
+            break
+        ino = socktab.netns_inode(pid)
+        if ino is not None and ino not in seen:
+            seen.add(ino)
+            out.append(f"/proc/{pid}/ns/net")
+    return out
+
+
+def exec_pids(data: bytes) -> list[int]:
+    """The pids of the exec events in one datagram (other events are ignored)."""
+    out: list[int] = []
+    off = 0
+    base = _NLMSGHDR.size + _CN_MSG.size
+    while off + base + _EVENT_HEAD.size + _EXEC_EVENT.size <= len(data):
+        length = _NLMSGHDR.unpack_from(data, off)[0]
+        if length < base:
+            break
+        what = _EVENT_HEAD.unpack_from(data, off + base)[0]
+        if what == PROC_EVENT_EXEC:
+            out.append(_EXEC_EVENT.unpack_from(data, off + base + _EVENT_HEAD.size)[1])
+        off += (length + 3) & ~3
+    return out
+
+
+def drain(sock: socket.socket) -> list[int]:
+    """Every exec event waiting on ``sock`` (non-blocking): the new programs' pids."""
+    out: list[int] = []
+    while True:
+        try:
+            data = sock.recv(8192)
+        except (BlockingIOError, InterruptedError):
+            return out
+        except OSError:  # ENOBUFS: events were lost; the caller arms anyway
+            return out
+        if not data:
+            return out
+        out.extend(exec_pids(data))

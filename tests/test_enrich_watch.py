@@ -1,0 +1,114 @@
+"""The short-lived watcher: its counters and events on literal bytes, arming, and what it reports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+
+import pytest
+from rustnet.enrich import procevents, watch
+from rustnet.enrich.watch import ShortLivedWatcher
+
+SOCKSTAT = (b"sockets: used 171\nTCP: inuse 7 orphan 1 tw 3 alloc 12 mem 5\nUDP: inuse 2 mem 4\n"
+            b"UDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n")
+SNMP = (b"Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+        b"Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails\n"
+        b"Tcp: 1 200 120000 -1 4242 17 3\nUdp: InDatagrams NoPorts\nUdp: 5 6\n")
+
+
+def test_sockstat_keeps_only_the_namespace_counters() -> None:
+    assert watch.parse_sockstat(SOCKSTAT) == {"tcp": (b"7", b"3"), "udp": (b"2",)}
+    # Host-wide counters (orphan, alloc, mem) change with any traffic: no listing for them.
+    other = SOCKSTAT.replace(b"alloc 12 mem 5", b"alloc 99 mem 77").replace(b"UDP: inuse 2 mem 4",
+                                                                           b"UDP: inuse 2 mem 9")
+    assert watch.parse_sockstat(other) == watch.parse_sockstat(SOCKSTAT)
+    assert watch.parse_sockstat(b"garbage\nTCP: inuse\n") == {"tcp": (b"", b"")}
+
+
+def test_active_opens_from_snmp() -> None:
+    assert watch._active_opens(SNMP) == 4242
+    assert watch._active_opens(b"Ip: a\nIp: 1\n") == -1
+    assert watch._active_opens(b"Tcp: ActiveOpens\nTcp: x\n") == -1
+    before = watch._active_opens(_snmp())
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    with socket.create_connection(lst.getsockname()):
+        pass
+    lst.close()
+    assert watch._active_opens(_snmp()) > before >= 0
+
+
+def _snmp() -> bytes:
+    with open("/proc/self/net/snmp", "rb") as f:
+        return f.read()
+
+
+def _proc_event(what: int, pid: int, tgid: int) -> bytes:
+    event = struct.pack("=IIQ", what, 0, 123) + struct.pack("=ii", pid, tgid)
+    cn = struct.pack("=IIIIHH", 1, 1, 0, 0, len(event), 0) + event
+    return struct.pack("=IHHII", 16 + len(cn), 3, 0, 0, 0) + cn
+
+
+def test_exec_events_literal() -> None:
+    data = _proc_event(procevents.PROC_EVENT_EXEC, 101, 100) + _proc_event(0x80000000, 7, 7)
+    assert procevents.exec_pids(data) == [100]
+    assert procevents.exec_pids(data[:20]) == []
+    assert procevents.exec_pids(b"") == []
+
+
+@pytest.mark.parametrize("release,ok", [("6.6.0", True), ("6.18.44-fc-v595", True), ("7.0", True),
+                                        ("6.5.13-arch1", False), ("5.15.0-91-generic", False),
+                                        ("6", False), ("x.y", False), ("6.6rc1", True)])
+def test_kernel_filter_support(release: str, ok: bool) -> None:
+    assert procevents.kernel_filters_events(release) is ok
+
+
+def test_arming_starts_and_stops_fast_polling() -> None:
+    w = ShortLivedWatcher(exec_events=False, idle_check=10.0)
+    try:
+        time.sleep(0.1)
+        assert not w.armed and w.checks == 0
+        w.arm(0.3)
+        time.sleep(0.15)
+        assert w.armed and w.checks > 20 and w.reasons["flow"] == 1
+        time.sleep(0.4)
+        assert not w.armed
+        settled = w.checks
+        time.sleep(0.2)
+        assert w.checks == settled  # back to sleeping in select
+    finally:
+        w.close()
+
+
+def test_a_socket_seen_before_its_connect_is_reported_once_connected() -> None:
+    """A UDP socket listed while only bound, then connected: the connected tuple is reported."""
+    w = ShortLivedWatcher(exec_events=False, armed=60.0)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        deadline = time.monotonic() + 5
+        while w.passes == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first listing learns what exists already: bind after it
+        peer.bind(("127.0.0.1", 0))
+        udp.bind(("127.0.0.1", 0))
+        inode = os.fstat(udp.fileno()).st_ino
+        deadline = time.monotonic() + 5
+        finds: list[tuple[object, int, object]] = []
+        while not any(r.inode == inode for r, _p, _i in finds) and time.monotonic() < deadline:
+            finds += w.take()
+            time.sleep(0.01)
+        assert any(r.inode == inode and r.rport == 0 for r, _p, _i in finds)
+        udp.connect(peer.getsockname())
+        deadline = time.monotonic() + 5
+        connected = []
+        while not connected and time.monotonic() < deadline:
+            connected = [(r, p) for r, p, _i in w.take() if r.inode == inode and r.rport]
+            time.sleep(0.01)
+        assert connected and connected[0][0].rport == peer.getsockname()[1] and connected[0][1] == os.getpid()
+    finally:
+        w.close()
+        udp.close()
+        peer.close()
