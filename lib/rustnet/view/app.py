@@ -163,15 +163,16 @@ class App:
                 self.draw()
                 dirty = draw_now = False
                 next_frame = now + self.refresh
-            deadlines = [next_frame if dirty else now + self.refresh]
+            # Wake only for something due: an idle viewer sleeps in select until input comes.
+            deadlines = [next_frame] if dirty else []
             if source.completer.chain is not None:
                 deadlines.append(next_tick)
             nd = source.next_due()
             if nd is not None:
                 deadlines.append(nd)
-            if state.message:
+            if state.message and not state.quit_pending:  # "q again to quit" stays: no deadline
                 deadlines.append(self._message_at + MESSAGE_SECONDS)
-            timeout = max(0.0, min(deadlines) - time.monotonic())
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             events = sel.select(timeout)
             events.sort(key=lambda ev: ev[0].data != "key")  # keys before records: responsiveness
             for key, _ in events:
