@@ -28,6 +28,9 @@
    connections a second cost).
 6. Idle: CPU of rn-enrich alone in a live pipeline on a quiet veth (``--idle-seconds``),
    as % of one core.
+7. Replay: the mixed capture replayed with tcpreplay at ``--rate`` packets/s for 10 s onto
+   a veth whose peer runs the live pipeline (many short flows, none with a local address):
+   rn-enrich's CPU, the connection records it got, and its CPU per record.
 
 ``--old PYTHONPATH`` runs parts 2, 5 (the process) and 6 also with another checkout's
 rn-enrich (a directory holding ``rustnet`` and ``rustnet_cmds``, e.g. from ``git archive``),
@@ -401,7 +404,53 @@ def bench_idle(seconds: float, old: str | None = None) -> None:
                     proc.wait()
 
 
-PARTS = ("poll", "watcher", "packets", "conns", "idle", "curl")
+def bench_replay(rate: int, seconds: float = 10.0, old: str | None = None) -> None:
+    """rn-enrich in a live pipeline while tcpreplay sends the mixed capture at ``rate``."""
+    from benchlib import cpu_times, descendants, have, mixed_pcap, proc_name
+    from rustnet.stream.reader import open_inputs
+
+    from tests.netns import TwoHosts, can_make_namespaces
+
+    if not (can_make_namespaces() and have("tcpreplay")):
+        print("replay: skipped (needs root, ip netns and tcpreplay)")
+        return
+    pcap = mixed_pcap(200_000)
+    for label, path in (("this checkout", None), ("--old", old)):
+        if label == "--old" and not path:
+            continue
+        with TwoHosts() as net, tempfile.NamedTemporaryFile(suffix=".rn") as out:
+            pipe = (f"{BIN / 'rn-capture'} -i {net.if_b} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} "
+                    f"-r 1000 | {enrich_cmd(path)} > {out.name}")
+            proc = subprocess.Popen(net.cmd("b", ["sh", "-c", pipe]), start_new_session=True)
+            try:
+                time.sleep(3.0)
+                pids = {proc_name(p): p for p in descendants(proc.pid)}
+                before = {n: cpu_times(p) for n, p in pids.items() if n.startswith("rn-")}
+                t0 = time.monotonic()
+                net.run("a", ["tcpreplay", "-q", "-K", "-i", net.if_a, "--pps", str(rate), "--limit",
+                              str(int(rate * seconds)), str(pcap)], timeout=seconds * 4 + 30)
+                time.sleep(2.0)  # the last connections' records
+                wall = time.monotonic() - t0
+                use = {n: 100 * (cpu_times(p) - before[n]) / wall for n, p in pids.items() if n in before}
+            finally:
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            conns = 0
+            for reader in open_inputs([out.name]):
+                while not reader.done:
+                    conns += sum(1 for r in reader.poll(None) if isinstance(r, dict) and r.get("t") == "conn")
+            enr = use.get("rn-enrich", 0.0)
+            per = enr / 100 * wall / max(1, conns)
+            print(f"replay at {rate} packets/s for {seconds:g} s ({label}): rn-enrich {enr:.1f}% of a core "
+                  f"over {wall:.0f} s for {conns} conn records = {per * 1e6:.1f} µs CPU per record; other "
+                  "stages " + ", ".join(f"{n} {v:.0f}%" for n, v in sorted(use.items()) if n != "rn-enrich"))
+
+
+PARTS = ("poll", "watcher", "packets", "conns", "idle", "curl", "replay")
 
 
 def main() -> None:
@@ -411,6 +460,7 @@ def main() -> None:
     ap.add_argument("--skip-curl", action="store_true")
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of " + ",".join(PARTS))
     ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--rate", type=int, default=20_000, help="packets/s of the replay part")
     ap.add_argument("--old", metavar="PYTHONPATH", help="also measure the rn-enrich found on this path")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -427,6 +477,8 @@ def main() -> None:
         bench_conns(old=args.old)
     if "idle" in parts:
         bench_idle(args.idle_seconds, args.old)
+    if "replay" in parts:
+        bench_replay(args.rate, old=args.old)
     if "curl" in parts and not args.skip_curl:
         bench_curl(args.runs)
         if args.old:

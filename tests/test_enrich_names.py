@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rustnet.enrich.names import HostNames, answer_addresses
 
 
@@ -56,3 +58,30 @@ def test_reverse_dns_is_off_by_default_and_never_blocks_when_on() -> None:
     on.learn("127.0.0.1", "learned.example")
     assert on.name_for("127.0.0.1") == "learned.example"  # names seen on the wire win
     assert on.name_for("") is None and on.name_for(None) is None
+
+
+def _slow_as_ip(token: str) -> str | None:
+    """The reference: ipaddress alone (what names._as_ip did before its IPv4 fast path)."""
+    import ipaddress
+
+    try:
+        addr = ipaddress.ip_address(token.strip().rstrip(",;"))
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
+    st.tuples(*[st.sampled_from(["0", "00", "01", "1", "10", "255", "256", "099", " 7", "+1", "1e1"])] * 4)
+    .map(".".join),
+    st.text(alphabet="0123456789.:abcdefABCDEF ,;x", max_size=24),
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda a: a.exploded)))
+def test_address_fast_path_agrees_with_ipaddress(token: str) -> None:
+    from rustnet.enrich.names import _as_ip
+
+    assert _as_ip(token) == _slow_as_ip(token)

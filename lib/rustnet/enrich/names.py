@@ -34,8 +34,15 @@ _MAX_NAME: Final = 253
 
 @functools.lru_cache(maxsize=8192)  # answers repeat (popular names): parse each address once
 def _as_ip(token: str) -> str | None:
+    token = token.strip().rstrip(",;")
+    if ":" not in token:
+        try:  # an IPv4 address already in canonical form (the usual case) needs no ipaddress object
+            if socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, token)) == token:
+                return token
+        except OSError:
+            pass  # not an IPv4 address by the C parser: ipaddress has the last word
     try:
-        addr = ipaddress.ip_address(token.strip().rstrip(",;"))
+        addr = ipaddress.ip_address(token)
     except ValueError:
         return None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
