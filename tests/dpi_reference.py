@@ -8,8 +8,34 @@ test_dpi_fastparse.py hold the fast parsers to exactly their results, errors inc
 from __future__ import annotations
 
 import re
+import socket
 
+from rustnet.dissect.dns import (
+    _HEADER,
+    _QTYPE,
+    _RR,
+    HEADER_LEN,
+    MAX_ANSWERS,
+    MAX_NAME_LEN,
+    MAX_POINTER_JUMPS,
+    MAX_QUESTIONS,
+    NAME_TYPES,
+    ROOT_NAME,
+    TYPE_A,
+    TYPE_AAAA,
+    Answer,
+    DnsMessage,
+    Question,
+)
 from rustnet.dissect.errors import DissectError
+from rustnet.dissect.http import (
+    MAX_HEADER_BYTES,
+    METHODS,
+    PATH_LIMIT,
+    VALUE_LIMIT,
+    HttpRequest,
+    request_start,
+)
 from rustnet.dissect.safe_text import _PLAIN_ASCII, _UNSAFE, DEFAULT_LIMIT, ELLIPSIS, escape_text
 from rustnet.dissect.tls import (
     CONTENT_HANDSHAKE,
@@ -225,3 +251,145 @@ def escape_text_reference(raw: bytes | bytearray | memoryview | str, limit: int 
     if size + len(rest) > limit:
         return "".join(pieces) + rest[: limit - size] + ELLIPSIS
     return "".join(pieces) + rest + (ELLIPSIS if cut else "")
+
+
+def _head_lines(data: bytes, final: bool) -> list[bytes] | None:
+    end = data.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
+    if end < 0:
+        end = data.find(b"\n\n", 0, MAX_HEADER_BYTES)  # bare-LF senders exist
+    if end < 0:
+        if not final and len(data) < MAX_HEADER_BYTES:
+            return None
+        end = data.rfind(b"\n", 0, MAX_HEADER_BYTES)
+        if end < 0:
+            raise DissectError("no complete HTTP start line")
+    return data[:end].split(b"\n")
+
+
+def parse_request_reference(data: bytes, final: bool = False) -> HttpRequest | None:
+    """The request line and Host/User-Agent headers of the request at the start of data."""
+    if request_start(data) is False:
+        raise DissectError("not an HTTP request")
+    lines = _head_lines(data, final)
+    if lines is None:
+        return None
+    method, _, rest = lines[0].rstrip(b"\r").partition(b" ")
+    path, _, version = rest.strip(b" ").rpartition(b" ")  # lenient: spaces inside the target
+    if method not in METHODS or not path or not version.startswith(b"HTTP/"):
+        raise DissectError("malformed HTTP request line")
+    host: str | None = None
+    agent: str | None = None
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        if key == b"host" and host is None:
+            host = escape_text(value.strip(), VALUE_LIMIT)
+        elif key == b"user-agent" and agent is None:
+            agent = escape_text(value.strip(), VALUE_LIMIT)
+    return HttpRequest(escape_text(method, 16), escape_text(path, PATH_LIMIT),
+                       escape_text(version, 16), host, agent)
+
+
+def read_name_reference(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tuple[str, int]:
+    """The name at pos and the offset just after it (after the first pointer, if any).
+
+    ``seen`` caches names by offset within one message: answers point back at the
+    question name, which is then decoded once.
+    """
+    if seen is not None and pos + 1 < len(data) and data[pos] >= 0xC0:
+        cached = seen.get(((data[pos] & 0x3F) << 8) | data[pos + 1])
+        if cached is not None:
+            return cached, pos + 2
+    start = pos
+    labels: list[bytes] = []
+    after = -1
+    jumps = 0
+    wire_len = 0
+    end = len(data)
+    while True:
+        if pos >= end:
+            raise DissectError("DNS name runs past the message")
+        n = data[pos]
+        if n == 0:
+            pos += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if pos + 1 >= end:
+                raise DissectError("DNS compression pointer cut")
+            target = ((n & 0x3F) << 8) | data[pos + 1]
+            if after < 0:
+                after = pos + 2
+            jumps += 1
+            if jumps > MAX_POINTER_JUMPS or target >= end:
+                raise DissectError("DNS compression pointer loop or out of range")
+            pos = target
+            continue
+        if n & 0xC0:
+            raise DissectError("DNS extended label type")
+        label = data[pos + 1 : pos + 1 + n]
+        if len(label) < n:
+            raise DissectError("DNS label runs past the message")
+        wire_len += n + 1
+        if wire_len > MAX_NAME_LEN:
+            raise DissectError("DNS name longer than 255")
+        labels.append(label)
+        pos += 1 + n
+    text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
+    if " " in text:
+        text = text.replace(" ", "\\x20")  # keeps "name TYPE value" answer strings unambiguous
+    if seen is not None and after < 0:
+        seen[start] = text
+    return text, (after if after >= 0 else pos)
+
+
+def _rdata_value_reference(data: bytes, rtype: int, start: int, rdlen: int, seen: dict[int, str]) -> str:
+    if rtype == TYPE_A and rdlen == 4:
+        return socket.inet_ntop(socket.AF_INET, data[start : start + 4])
+    if rtype == TYPE_AAAA and rdlen == 16:
+        return socket.inet_ntop(socket.AF_INET6, data[start : start + 16])
+    if rtype in NAME_TYPES:
+        return read_name_reference(data[: start + rdlen], start, seen)[0]
+    return ""
+
+
+def parse_message_reference(data: bytes) -> DnsMessage:
+    """A whole DNS message (one UDP datagram, or one TCP message without its prefix)."""
+    if len(data) < HEADER_LEN:
+        raise DissectError("DNS message shorter than its header")
+    ident, flags, qdcount, ancount = _HEADER.unpack_from(data)
+    opcode = (flags >> 11) & 0xF
+    if opcode > 6:
+        raise DissectError(f"DNS opcode {opcode}")
+    pos = HEADER_LEN
+    questions: list[Question] = []
+    seen: dict[int, str] = {}
+    for _ in range(min(qdcount, MAX_QUESTIONS)):
+        name, pos = read_name_reference(data, pos, seen)
+        if pos + 4 > len(data):
+            raise DissectError("DNS question cut")
+        questions.append(Question(name, _QTYPE.unpack_from(data, pos)[0]))
+        pos += 4
+    answers: list[Answer] = []
+    # Past MAX_QUESTIONS the answers are not looked for: walking thousands of hostile
+    # questions would cost more than the message is worth.
+    complete = qdcount <= MAX_QUESTIONS
+    try:
+        for _ in range(min(ancount, MAX_ANSWERS) if complete else 0):
+            name, pos = read_name_reference(data, pos, seen)
+            if pos + 10 > len(data):
+                raise DissectError("DNS resource record cut")
+            rtype, _, _, rdlen = _RR.unpack_from(data, pos)
+            pos += 10
+            if pos + rdlen > len(data):
+                raise DissectError("DNS record data cut")
+            answers.append(Answer(name, rtype, _rdata_value_reference(data, rtype, pos, rdlen, seen)))
+            pos += rdlen
+    except DissectError:
+        # The questions are sound; a cut or odd answer section still leaves them useful.
+        if not questions and not answers:
+            raise
+        complete = False
+    return DnsMessage(ident, bool(flags & 0x8000), opcode, flags & 0xF, bool(flags & 0x0200),
+                      tuple(questions), tuple(answers), complete)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from rustnet.dissect import tls
+from rustnet.dissect import http, tls
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
@@ -103,3 +103,73 @@ def test_escape_text_matches_reference() -> None:
             want = R.escape_text_reference(raw, limit)
             for arg in (raw, bytearray(raw), memoryview(raw)) if isinstance(raw, bytes) else (raw,):
                 assert escape_text(arg, limit) == want
+
+
+def http_requests() -> list[bytes]:
+    return [
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+        b"GET /a b c HTTP/1.0\r\n\r\n",
+        b"POST /x HTTP/1.1\nhost:a\nHOST: b\n user-agent \t: ua one \nUser-Agent: two\n\nbody",
+        b"GET / HTTP/1.1\r\nX-Host: no\r\nHost-Name: no\r\nHost : yes\r\nhost\r: also\r\nUser-Agent:\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: \x1b[2Jevil\\\r\nUser-Agent: " + b"u" * 400 + b"\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: no-blank-line\r\n",
+        b"GET /only-a-line HTTP/1.1",
+        b"GET " + b"/p" * 9000 + b" HTTP/1.1\r\nHost: big\r\n\r\n",
+        b"GET / FTP/1.1\r\n\r\n",
+        b"GETS / HTTP/1.1\r\n\r\n",
+        b"GET  HTTP/1.1\r\n\r\n",
+        b"GET /\r\nHost: a\r\n\r\n",
+    ]
+
+
+def test_http_request_matches_reference() -> None:
+    rng = random.Random(5)
+    tokens = [b"Host", b"host", b"HOST", b"User-Agent", b"user-agent", b":", b" ", b"\t", b"\r", b"\n",
+              b"\r\n", b"x", b"\\", b"\x00", b"\xff", b"\r\n\r\n", b"\n\n"]
+    cases = []
+    for base in http_requests():
+        cases += mutants(base, rng, 150)
+        for _ in range(150):
+            b = bytearray(base)
+            pos = rng.randrange(len(b) + 1)
+            b[pos:pos] = b"".join(rng.choice(tokens) for _ in range(rng.randrange(1, 6)))
+            cases.append(bytes(b))
+    for data in cases:
+        for final in (False, True):
+            want = outcome(lambda d: R.parse_request_reference(d, final), data)  # noqa: B023
+            assert outcome(lambda d: http.parse_request(d, final), data) == want  # noqa: B023
+
+
+def dns_messages() -> list[bytes]:
+    long_name = ".".join(["a" * 63] * 3 + ["b" * 61])  # 253 characters: 255 bytes on the wire
+    return [
+        S.dns_query("www.example.com"),
+        S.dns_query(long_name),
+        S.dns_query("x." + long_name[:-2]),
+        S.dns_query("sp ace.\\back.example"),
+        S.dns_response("example.com", [(1, "93.184.216.34"), (28, "2001:db8::1"), (5, "alias.example.org")]),
+        S.dns_response("a.b", [(12, "ptr.example"), (2, "ns.example"), (16, "")], rcode=3),
+        S.dns_response("", [(1, "1.2.3.4")]),
+        # A question name that ends in a pointer into itself's suffix, and one into the header.
+        bytes.fromhex("123401000002000000000000") + S.dns_name("a.example") + S.u16(1) + S.u16(1)
+        + b"\x01b\xc0\x0e" + S.u16(1) + S.u16(1),
+        bytes.fromhex("123401000001000000000000") + b"\x01a\xc0\x00" + S.u16(1) + S.u16(1),
+        bytes.fromhex("123401000001000000000000") + b"\x01a\x80\x00" + S.u16(1) + S.u16(1),
+        bytes.fromhex("123401000001000000000000") + b"\x01a\x40" + b"x" * 64 + b"\x00" + S.u16(1) + S.u16(1),
+        S.dns_query(".".join(["a" * 63] * 3 + ["b" * 62])),  # 255 bytes of labels: the most allowed
+        S.dns_query(".".join(["a" * 63] * 4)),  # 256: one too many
+    ]
+
+
+def test_dns_parse_matches_reference() -> None:
+    from rustnet.dissect import dns
+
+    rng = random.Random(9)
+    for base in dns_messages():
+        for m in mutants(base, rng, 400):
+            assert outcome(dns.parse_message, m) == outcome(R.parse_message_reference, m)
+            for pos in (12, rng.randrange(len(m) + 1)):
+                got = outcome(lambda d: dns.read_name(d, pos, {}), m)  # noqa: B023
+                assert got == outcome(lambda d: R.read_name_reference(d, pos, {}), m)  # noqa: B023

@@ -98,11 +98,23 @@ def read_name(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tupl
         if cached is not None:
             return cached, pos + 2
     start = pos
+    end = len(data)
+    # The common case first: plain labels up to the root label, no pointer.
     labels: list[bytes] = []
+    while pos < end:
+        n = data[pos]
+        if n == 0 or n >= 0x40:
+            break
+        labels.append(data[pos + 1 : pos + 1 + n])
+        pos += 1 + n
+    if pos < end and data[pos] == 0 and pos - start <= MAX_NAME_LEN:
+        return _name_text(labels, start, pos + 1, -1, seen)
+    # Anything else (a pointer, a cut or odd label, a long name): label by label, from the start.
+    pos = start
+    labels = []
     after = -1
     jumps = 0
     wire_len = 0
-    end = len(data)
     while True:
         if pos >= end:
             raise DissectError("DNS name runs past the message")
@@ -131,6 +143,12 @@ def read_name(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tupl
             raise DissectError("DNS name longer than 255")
         labels.append(label)
         pos += 1 + n
+    return _name_text(labels, start, pos, after, seen)
+
+
+def _name_text(labels: list[bytes], start: int, pos: int, after: int,
+               seen: dict[int, str] | None) -> tuple[str, int]:
+    """read_name's result from the labels read; remembered in ``seen`` when no pointer was followed."""
     text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
     if " " in text:
         text = text.replace(" ", "\\x20")  # keeps "name TYPE value" answer strings unambiguous

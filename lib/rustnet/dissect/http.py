@@ -76,6 +76,10 @@ def _head_lines(data: bytes, final: bool) -> list[bytes] | None:
     return data[:end].split(b"\n")
 
 
+# A method's text: every method is printable ASCII, so escaping would change nothing.
+_METHOD_TEXT: Final = {m: m.decode("ascii") for m in METHODS}
+
+
 def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
     """The request line and Host/User-Agent headers of the request at the start of data."""
     if request_start(data) is False:
@@ -98,7 +102,7 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
             host = escape_text(value.strip(), VALUE_LIMIT)
         elif key == b"user-agent" and agent is None:
             agent = escape_text(value.strip(), VALUE_LIMIT)
-    return HttpRequest(escape_text(method, 16), escape_text(path, PATH_LIMIT),
+    return HttpRequest(_METHOD_TEXT[method], escape_text(path, PATH_LIMIT),
                        escape_text(version, 16), host, agent)
 
 
