@@ -9,7 +9,8 @@ CHECK = """
 import sys
 from rustnet.dissect.engine import Dissector
 Dissector(dpi={dpi})
-print(" ".join(m for m in ("rustnet.dissect.dpi", "cryptography") if m in sys.modules))
+wanted = ("rustnet.dissect.dpi", "rustnet.dissect.quic", "cryptography")
+print(" ".join(m for m in wanted if m in sys.modules))
 """
 
 
@@ -23,8 +24,22 @@ def test_no_dpi_does_not_import_the_dpi_modules() -> None:
     assert loaded(False) == set()
 
 
-def test_dpi_imports_cryptography_only_for_quic_keys() -> None:
+def test_dpi_imports_quic_and_cryptography_only_once_quic_is_seen() -> None:
     assert loaded(True) == {"rustnet.dissect.dpi"}
+
+
+def test_the_quic_table_is_made_on_the_first_quic_flow() -> None:
+    from rustnet.dissect.dpi import Inspector
+    from rustnet.dissect.quic_detect import looks_like_quic
+
+    insp = Inspector()
+    insp.inspect(17, b"\x0a\0\0\x01", 5000, b"\x0a\0\0\x02", 6000, b"not quic at all", 0.0)
+    assert insp._quic_flows is None
+    vn = b"\xc0" + bytes(4) + b"\x04abcd\x04efgh" + b"\x00\x00\x00\x01"
+    assert looks_like_quic(vn)
+    insp.inspect(17, b"\x0a\0\0\x01", 5001, b"\x0a\0\0\x02", 443, vn, 0.0)
+    assert insp._quic_flows is not None
+    assert insp._quic_flows.known((17, b"\x0a\0\0\x01", 5001, b"\x0a\0\0\x02", 443))
 
 
 def test_quic_keys_still_work_after_the_late_import() -> None:

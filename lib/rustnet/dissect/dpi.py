@@ -63,10 +63,14 @@ Addresses learned from DNS answers (A/AAAA → the name asked for) are kept in
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from rustnet.dissect import dns, http, quic, ssh, tls, udpmisc
+from rustnet.dissect import dns, http, ssh, tls, udpmisc
 from rustnet.dissect.errors import DissectError
+from rustnet.dissect.quic_detect import looks_like_quic
+
+if TYPE_CHECKING:
+    from rustnet.dissect.quic import QuicFlows
 
 PROTO_TCP: Final = 6
 PROTO_UDP: Final = 17
@@ -156,10 +160,19 @@ class Inspector:
         self.buffered = 0    # bytes held by all flows now
         self.starved = 0     # directions given up because max_buffered was reached
         self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
-        self._quic = quic.QuicFlows(max_flows=min(self.max_flows, 4096))
+        self._quic_flows: QuicFlows | None = None  # made (and rustnet.dissect.quic imported) on first use
         self.learned_names: OrderedDict[str, str] = OrderedDict()
         self.malformed = 0   # payloads a parser rejected (DissectError)
         self.bugs = 0        # unexpected exceptions caught (should stay 0; the fuzz tests check)
+
+    @property
+    def _quic(self) -> QuicFlows:
+        """The QUIC flow table, made when the first flow looks like QUIC."""
+        if self._quic_flows is None:
+            from rustnet.dissect.quic import QuicFlows
+
+            self._quic_flows = QuicFlows(max_flows=min(self.max_flows, 4096))
+        return self._quic_flows
 
     # --- the hot path -----------------------------------------------------------------
     def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
@@ -216,8 +229,8 @@ class Inspector:
         if len(flows) >= self.max_flows:
             old, gone = flows.popitem(last=False)
             self.buffered -= gone.size
-            if old[0] == PROTO_UDP:
-                self._quic.forget(old)
+            if old[0] == PROTO_UDP and self._quic_flows is not None:
+                self._quic_flows.forget(old)
         flow = flows[key] = _Flow(d)
         return flow
 
@@ -541,7 +554,7 @@ class Inspector:
             if app is not None:
                 flow.kind = K_DNS_UDP
                 flow.app = app  # datagrams are read one by one: the (empty) buffers stay unused
-            elif quic.looks_like_quic(payload):
+            elif looks_like_quic(payload):
                 flow.kind = K_QUIC
                 return self._quic.inspect(key, d == flow.first_dir, payload, ts)
             else:

@@ -56,6 +56,7 @@ from typing import Any, Final
 from rustnet.dissect import quic_crypto as qc
 from rustnet.dissect import tls
 from rustnet.dissect.errors import DissectError
+from rustnet.dissect.quic_detect import MAX_CID, looks_like_quic
 from rustnet.dissect.safe_text import escape_text
 
 CRYPTO_CAP: Final = 64 * 1024          # client CRYPTO bytes held per flow (ClientHello)
@@ -66,7 +67,6 @@ MAX_PACKETS_PER_DATAGRAM: Final = 16
 MAX_FRAMES_PER_PACKET: Final = 1024
 MAX_VN_VERSIONS: Final = 32
 MAX_REASON: Final = 256
-MAX_CID: Final = 20
 # Initials no key opened before a flow stops deriving keys for it: a flood of junk that
 # looks like Initials costs a key derivation and a failed AEAD each.
 MAX_FAILED_INITIALS: Final = 16
@@ -115,40 +115,6 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     for i in range(1, n):
         v = (v << 8) | buf[pos + i]
     return v, pos + n
-
-
-def _version_is_plausible(version: int) -> bool:
-    """Versions seen in the wild: v1, v2, IETF drafts, greased, vendor (mvfst, gQUIC)."""
-    return (version in (qc.VERSION_1, qc.VERSION_2)
-            or (version & 0xFFFFFF00) == 0xFF000000           # IETF drafts
-            or (version & 0x0F0F0F0F) == 0x0A0A0A0A           # reserved, RFC 9000 §15
-            or (version & 0xFFFFFF00) == 0xFACEB000           # mvfst
-            or (version & 0xFFFF0000) in (0x51300000, 0x54300000)  # gQUIC Q0xx / T0xx
-            or version == 0x709A50C4)                          # v2 draft
-
-
-def looks_like_quic(payload: bytes | memoryview) -> bool:
-    """Cheap test: a QUIC long-header packet (or Version Negotiation) starts the datagram."""
-    n = len(payload)
-    if n < 7:
-        return False
-    b0 = payload[0]
-    if not b0 & 0x80:
-        return False
-    version = int.from_bytes(payload[1:5], "big")
-    dcid_len = payload[5]
-    if 6 + dcid_len >= n:
-        return False
-    scid_len = payload[6 + dcid_len]
-    rest = n - (7 + dcid_len + scid_len)
-    if version == 0:
-        return rest >= 4 and rest % 4 == 0
-    if not b0 & 0x40 or rest < 0:
-        return False
-    if dcid_len > MAX_CID or scid_len > MAX_CID:
-        return False
-    # An unknown version is only believed for a full-size client Initial.
-    return _version_is_plausible(version) or ((b0 & 0x30) == 0 and n >= 1200)
 
 
 # --- packet headers -----------------------------------------------------------------

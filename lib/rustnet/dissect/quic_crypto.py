@@ -18,11 +18,10 @@ import hmac
 import struct
 from typing import Final, NamedTuple
 
+from rustnet.dissect.quic_detect import VERSION_1, VERSION_2
+
 # cryptography is imported where keys are first made (and packets opened), not here: it
 # costs rn-dissect's start-up ~10 ms, needed only once a QUIC Initial is seen.
-
-VERSION_1: Final = 0x00000001
-VERSION_2: Final = 0x6B3343CF
 
 # Initial salts (RFC 9001 §5.2, RFC 9369 §3.3.1, draft-ietf-quic-tls-23 and -29).
 SALT_V1: Final = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
