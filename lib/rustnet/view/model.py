@@ -233,6 +233,8 @@ OPEN: Final = 0
 HISTORY: Final = 1
 ORDER_FINAL: Final = 2
 _SEQ: Final = operator.attrgetter("seq")
+# Fields learned downstream (rn-enrich, the viewer's joiner): a later record without them keeps them.
+_KEPT: Final = frozenset({"process", "pid", "cmdline", "user", "hostname_src", "hostname_dst"})
 
 
 class ConnTable:
@@ -279,6 +281,8 @@ class ConnTable:
         self.evicted = 0  # connections dropped at the cap (the status bar shows them)
         self.expired = 0  # history dropped after its time (as the seed drops closed connections)
         self.sort_owner: object | None = None  # the view whose sort keys the rows carry
+        self._joined = False  # sock records came: connections are joined to them from now on
+        self._derives = services is not None or hostnames is not None
         self._born = 0
         # Connections whose final record came, in that order: (stream time, id, final seq).
         self._ended: collections.deque[tuple[float, Any, int]] = collections.deque()
@@ -317,6 +321,7 @@ class ConnTable:
             elif t == SOCK and self.joiner is not None:
                 try:
                     self.joiner.add(rec)
+                    self._joined = True
                 except Exception:  # a hostile sock record must not stop the viewer
                     self.ignored += 1
         if not self._have_stats:
@@ -366,20 +371,19 @@ class ConnTable:
     def _conn(self, rec: dict[str, Any], rows: dict[Any, Row]) -> None:
         cid = rec.get("id")
         try:
-            hash(cid)
-        except TypeError:
+            row = rows.get(cid)
+        except TypeError:  # an unhashable id
             self.ignored += 1
             return
         if cid is None:
             self.ignored += 1
             return
-        if self.joiner is not None:
+        if self._joined:
             try:
                 self.joiner.annotate(rec)
             except Exception:
                 self.ignored += 1
         self.seq += 1
-        row = rows.get(cid)
         packets = rec.get("packets")
         if type(packets) is int:
             before = row.rec.get("packets") if row is not None else 0
@@ -392,31 +396,38 @@ class ConnTable:
         else:
             # Fields learned downstream (process, hostnames) stay once known.
             old = row.rec
-            for key in ("process", "pid", "cmdline", "user", "hostname_src", "hostname_dst"):
-                if key in old and rec.get(key) is None:
-                    rec[key] = old[key]
+            if _KEPT.intersection(old):
+                for key in _KEPT:
+                    if key in old and rec.get(key) is None:
+                        rec[key] = old[key]
             row.rec = rec
             row.seq = self.seq
             row.hay = None
             row.kw = None
-        if self.services is not None or self.hostnames is not None:
+        if self._derives:
             self._derive(row)
-        ts = num(rec.get("last_seen"))
+        ts = rec.get("last_seen")
+        if type(ts) is not float or not math.isfinite(ts):
+            ts = num(ts)
         state = rec.get("state")
-        if isinstance(state, str) and (not row.states or row.states[-1][1] != state):
-            row.states.append((ts, state))
-            if len(row.states) > MAX_STATE_HISTORY:
-                del row.states[1]
+        states = row.states
+        if type(state) is str and (not states or states[-1][1] != state):
+            states.append((ts, state))
+            if len(states) > MAX_STATE_HISTORY:
+                del states[1]
         if ts > self.clock:
             self.clock = ts
         if rec.get("final") is True:
             row.final_seq = self.seq
+            self._account(row)
+            if row.bucket is not None and row.bucket[1] != OPEN:
+                self._ended.append((self.clock, cid, row.final_seq))
         else:
             row.final_seq = -1
             self.last_open_seq = self.seq
-        self._account(row)
-        if row.final_seq >= 0 and row.bucket is not None and row.bucket[1] != OPEN:
-            self._ended.append((self.clock, cid, row.final_seq))
+            bucket = row.bucket
+            if bucket is None or bucket[1] != OPEN or bucket[0] != rec.get("proto"):
+                self._account(row)
         if self._log is not None:
             self._log.append(row)
 
