@@ -257,7 +257,7 @@ def _reference(state: ViewState) -> list[object]:
     return [r.id for r in state.filter.apply(sort_rows(rows, state.sort_code, state.sort_reverse))]
 
 
-@pytest.mark.parametrize("share", [1, 8, 10**9])  # merge always / moves for small batches / never
+@pytest.mark.parametrize("share", [1, 8, 10**9])  # moves nearly always / for small batches / never
 @pytest.mark.parametrize("reasons", [True, False])  # rn-track's end reasons, or finals by order
 def test_incremental_sort_equals_a_full_sort_through_random_updates(
     share: int, reasons: bool, monkeypatch: pytest.MonkeyPatch

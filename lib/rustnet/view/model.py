@@ -125,6 +125,8 @@ class Row:
         "fs",
         "ff",
         "fseq",
+        "fk",
+        "fm",
     )
 
     def __init__(self, cid: Any, rec: dict[str, Any], seq: int, born: int = 0) -> None:
@@ -147,6 +149,8 @@ class Row:
         self.fs = -1
         self.ff: object | None = None
         self.fseq = -1
+        self.fk: tuple[int, Any] = (-1, None)  # (rank, sort key) in the filtered list marked fm
+        self.fm: object | None = None
 
     def snapshot(self) -> Row:
         """A frozen copy for the paused display (records are replaced, never mutated)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from rustnet.view.columns import COLUMN_INDEX, COLUMNS
 from rustnet.view.filter import Filter, haystack
@@ -45,6 +45,21 @@ class _After:
 
 
 _LAST: Final = _After()
+
+
+def _filtered_position(rows: list[Row], key: tuple[int, Any], desc: bool) -> int:
+    """Where ``key`` = (rank, sort key) belongs in a filtered list: best rank first, then the
+    sorted list's order (``Row.fk`` holds each row's)."""
+    score, sk = key
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        s, k = rows[mid].fk
+        if s > score or (s == score and ((k > sk) if desc else (k < sk))):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _position(rows: list[Row], key: Any, desc: bool) -> int:
@@ -113,6 +128,11 @@ class ViewState:
         self._entries_key: tuple[Any, ...] | None = None
         self._entries: list[Entry] = []
         self._index: dict[Any, int] | None = None  # entry id -> position, when grouped
+        # Rows moved in the sorted list since the entries were made (None: it was rebuilt), and
+        # the filter the entries were made with, rows in them carrying mark _fmark (Row.fm).
+        self._pending: list[Row] | None = None
+        self._entries_filter: Filter | None = None
+        self._fmark: object = object()
         self._shown = 0
         # The last filter pass: (base generation, filter, [(rank, row)] in base order).
         self._matched: tuple[int, Filter, list[tuple[int, Row]]] | None = None
@@ -160,6 +180,7 @@ class ViewState:
         self._base = rows
         self._base_key = key
         self._base_gen += 1
+        self._pending = None  # rebuilt: the filtered list is rebuilt too
 
     def _key_function(self) -> tuple[Any, bool]:
         col = COLUMNS[COLUMN_INDEX.get(self.sort_code, COLUMN_INDEX[DEFAULT_SORT])]
@@ -190,6 +211,8 @@ class ViewState:
             if self._move_rows(rows, sort_key, desc):
                 self._base_key = key
                 self._base_gen += 1
+                if self._pending is not None:
+                    self._pending += rows  # the filtered list follows the same few moves
             else:
                 self._full_sort(key)
             return
@@ -249,6 +272,21 @@ class ViewState:
         key = (self._base_gen, self.filter.query, self.grouped, tuple(sorted(self.collapsed)))
         if key != self._entries_key:
             f = self.filter
+            old_key, self._entries_key = self._entries_key, key
+            if (
+                self._pending is not None
+                and self._entries_filter is f
+                and old_key is not None
+                and old_key[1:] == key[1:]
+                and self._patch_entries(f, list(dict.fromkeys(self._pending)))
+            ):
+                self._pending = []
+                self._matched = None
+                self._shown = len(self._entries)
+                self._follow_selection()
+                return self._entries
+            self._pending = []
+            self._entries_filter = None
             if not f:
                 rows = base
                 self._matched = None
@@ -261,6 +299,14 @@ class ViewState:
                 scored = self._score(f, candidates)
                 self._matched = (self._base_gen, f, scored)
                 rows = f.rank(scored)
+                if not self.grouped:
+                    # Where each row sits, so the next few changes can be patched in.
+                    mark = self._fmark = object()
+                    ranked = f.ranked
+                    for r in rows:
+                        r.fk = (r.fs if ranked else 0, r.sk)
+                        r.fm = mark
+                    self._entries_filter = f
             self._shown = len(rows)
             if self.grouped:
                 self._entries = self._group(rows)
@@ -268,9 +314,37 @@ class ViewState:
             else:
                 self._entries = list(rows)
                 self._index = None
-            self._entries_key = key
             self._follow_selection()
         return self._entries
+
+    def _patch_entries(self, f: Filter, rows: list[Row]) -> bool:
+        """Apply the rows the sorted list moved to the filtered list: each leaves its place
+        and, if still shown and passing ``f``, goes to its new one. False: rebuild instead."""
+        entries = cast(list[Row], self._entries)
+        fmark, bmark = self._fmark, self._mark
+        desc = self._key_function()[1]
+        for r in rows:
+            if r.fm is fmark:
+                i = _filtered_position(entries, r.fk, desc)
+                if i >= len(entries) or entries[i] is not r:
+                    return False
+                del entries[i]
+                r.fm = None
+        ranked = f.ranked
+        for r in rows:
+            if r.skm is not bmark:
+                continue  # not in the sorted list (any more)
+            if r.ff is f and r.fseq == r.seq:
+                s = r.fs
+            else:
+                s = r.fs = f.score(r)
+                r.ff = f
+                r.fseq = r.seq
+            if s >= 0:
+                fk = r.fk = (s if ranked else 0, r.sk)
+                r.fm = fmark
+                entries.insert(_filtered_position(entries, fk, desc), r)
+        return True
 
     @staticmethod
     def _score(f: Filter, rows: Any) -> list[tuple[int, Row]]:
