@@ -20,6 +20,7 @@ import os
 import platform
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Final
 
 from rustnet.enrich import sockdiag
@@ -75,19 +76,20 @@ def open_exec_events() -> socket.socket | None:
     return None
 
 
-def _candidate_namespaces(tries: int = 4) -> list[str | None]:
-    """Ours (None), pid 1's, then those of the oldest processes in other namespaces."""
-    out: list[str | None] = [None, "/proc/1/ns/net"]
-    own = socktab.netns_inode("self")
-    seen = {own, socktab.netns_inode(1)}
+def _candidate_namespaces(tries: int = 4) -> Iterator[str | None]:
+    """Ours (None), pid 1's, then those of the oldest processes in other namespaces (looked
+    for only when the first ones fail)."""
+    yield None
+    yield "/proc/1/ns/net"
+    seen = {socktab.netns_inode("self"), socktab.netns_inode(1)}
     for pid in reversed(socktab.pids()):
-        if len(out) >= tries + 2:
-            break
+        if tries <= 0:
+            return
         ino = socktab.netns_inode(pid)
         if ino is not None and ino not in seen:
             seen.add(ino)
-            out.append(f"/proc/{pid}/ns/net")
-    return out
+            tries -= 1
+            yield f"/proc/{pid}/ns/net"
 
 
 def exec_pids(data: bytes) -> list[int]:
