@@ -26,6 +26,7 @@ ACCUMULATE: Final = frozenset({"dns_queries", "dns_answers"})
 LATEST: Final = frozenset({"quic_version", "ssh_stage"})
 NOT_COPIED: Final = frozenset({"frag", "trunc", "malformed", "quic_state", "quic_pkt"})
 _SCALARS: Final = (str, int, float, bool)
+_ITEMS: Final = (*_SCALARS, bytes, dict)  # what a list value may hold
 
 
 def _clean(v: Any) -> Any:
@@ -37,8 +38,15 @@ def _clean(v: Any) -> Any:
     if isinstance(v, bytes):
         return v[: MAX_STR // 2].hex() if v else None
     if isinstance(v, list):
-        out = [_clean(x) for x in v[:MAX_LIST] if isinstance(x, (*_SCALARS, bytes, dict))]
-        out = [x for x in out if x is not None]
+        out = []
+        for x in v[:MAX_LIST]:
+            if x.__class__ is str:  # the usual item (ALPN, DNS names): _clean(x) without the call
+                if x:
+                    out.append(x if len(x) <= MAX_STR else x[:MAX_STR])
+            elif isinstance(x, _ITEMS):
+                x = _clean(x)
+                if x is not None:
+                    out.append(x)
         return out or None
     if isinstance(v, dict):
         # e.g. one DNS answer {"name": ..., "type": ..., "data": ...}: flat, small, scalar values only.
@@ -53,22 +61,64 @@ def _valid_key(k: Any) -> bool:
     return isinstance(k, str) and 0 < len(k) <= MAX_KEY and k not in CORE_FIELDS and k.isidentifier()
 
 
+# What merge() does with a key, learned once per distinct key: per packet, one dict lookup instead
+# of the validity checks. Bounded, as a hostile stream may send endless distinct keys.
+_SKIP: Final = 0
+_FIRST: Final = 1  # the first non-empty value wins
+_LATEST: Final = 2  # the latest value wins (LATEST)
+_ACCUMULATE: Final = 3  # distinct values accumulate in a list (ACCUMULATE)
+_QUERY: Final = 4  # dns_query: first value wins, and it accumulates in dns_queries
+MAX_KNOWN_KEYS: Final = 4096
+_kinds: dict[Any, int] = {}
+
+
+def _kind(k: Any) -> int:
+    if k in NOT_COPIED or not _valid_key(k):
+        return _SKIP
+    if k == "dns_query":
+        return _QUERY
+    if k in ACCUMULATE:
+        return _ACCUMULATE
+    return _LATEST if k in LATEST else _FIRST
+
+
 def merge(d: dict[str, Any], info: dict[str, Any]) -> bool:
     """Fold one packet's ``info`` into the connection's field dict ``d``; True when ``d`` changed."""
     changed = False
+    kinds = _kinds
     for k, v in info.items():
-        if k in NOT_COPIED or not _valid_key(k):
-            continue
-        if k in ACCUMULATE or k == "dns_query":
-            changed |= _accumulate(d, "dns_queries" if k == "dns_query" else k, v)
-            if k != "dns_query":
+        kind = kinds.get(k)
+        if kind is None:
+            kind = _kind(k)
+            if len(kinds) < MAX_KNOWN_KEYS:
+                kinds[k] = kind
+        if kind == _FIRST:
+            if k in d or len(d) >= MAX_FIELDS:
                 continue
-        if (k in d and k not in LATEST) or len(d) >= MAX_FIELDS:
+        elif kind == _SKIP:
             continue
-        v = _clean(v)
-        if v is not None:
-            d[k] = v
-            changed = True
+        elif kind == _ACCUMULATE:
+            if _accumulate(d, k, v):
+                changed = True
+            continue
+        elif kind == _QUERY:
+            if _accumulate(d, "dns_queries", v):
+                changed = True
+            if k in d or len(d) >= MAX_FIELDS:
+                continue
+        elif len(d) >= MAX_FIELDS:  # _LATEST
+            continue
+        if v.__class__ is str:  # the usual value: _clean(v) without the call
+            if not v:
+                continue
+            if len(v) > MAX_STR:
+                v = v[:MAX_STR]
+        else:
+            v = _clean(v)
+            if v is None:
+                continue
+        d[k] = v
+        changed = True
     return changed
 
 
@@ -81,8 +131,16 @@ def _accumulate(d: dict[str, Any], k: str, v: Any) -> bool:
         have = d[k] = []
     changed = False
     for x in items[:MAX_LIST]:
-        x = _clean(x)
-        if x is None or isinstance(x, list) or x in have or len(have) >= MAX_LIST:
+        if x.__class__ is str:  # the usual item: _clean(x) without the call
+            if not x:
+                continue
+            if len(x) > MAX_STR:
+                x = x[:MAX_STR]
+        else:
+            x = _clean(x)
+            if x is None or isinstance(x, list):
+                continue
+        if x in have or len(have) >= MAX_LIST:
             continue
         have.append(x)
         changed = True

@@ -156,6 +156,21 @@ class Timeouts:
             return base * v["adjust.busy_factor"]
         return base
 
+    def by_activity(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """:meth:`timeout` pre-multiplied, for the tracker's hot path: per class, the timeout of a
+        connection of one packet, of an ordinary one, and of a busy long-lived one. That is,
+        ``timeout(cls, n, age)`` is ``single[cls]`` when n <= 1, ``busy[cls]`` when
+        n >= adjust.busy_packets and age >= adjust.long_lived, else ``base[cls]``: the same
+        products, so the same floats. Not for C_QUIC_CLOSED, which depends on the RTT."""
+        v = self.values
+        single, base, busy = [], [], []
+        for cls, key in enumerate(_CLASS_KEYS):
+            b = v[key]
+            base.append(b)
+            single.append(b if cls in _FIXED else b * v["adjust.single_factor"])
+            busy.append(b if cls in _FIXED else b * v["adjust.busy_factor"])
+        return tuple(single), tuple(base), tuple(busy)
+
     # --- overrides ------------------------------------------------------------
     def apply_args(self, items: Iterable[str]) -> None:
         """``NAME=SECONDS`` strings from the command line."""

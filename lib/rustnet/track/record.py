@@ -99,6 +99,34 @@ def _text(addr: Any) -> Any:
         return ip_text(addr)
 
 
+# The fields of a record that change without the connection's other fields changing: update()
+# refreshes these in a copy of the connection's previous record. Everything else changes only
+# when the tracker says so (it drops the copy: DPI fields, rtt_ms) or never (id, addresses, ...).
+DYNAMIC: Final = ("state", "packets", "bytes", "packets_src", "bytes_src", "packets_dst", "bytes_dst",
+                  "last_seen", "rate_src", "rate_dst", "retransmits", "out_of_order")
+
+
+def update(rec: dict[str, Any], c: Conn, state: str) -> None:
+    """Refresh the :data:`DYNAMIC` fields of ``rec``, a copy of an earlier ``build(c, ...)``."""
+    ps = c.ps
+    pd = c.pd
+    bs = c.bs
+    bd = c.bd
+    rec["state"] = state
+    rec["packets"] = ps + pd
+    rec["bytes"] = bs + bd
+    rec["packets_src"] = ps
+    rec["bytes_src"] = bs
+    rec["packets_dst"] = pd
+    rec["bytes_dst"] = bd
+    rec["last_seen"] = c.last
+    rec["rate_src"] = int(c.rate_src + 0.5)
+    rec["rate_dst"] = int(c.rate_dst + 0.5)
+    if c.proto == 6:
+        rec["retransmits"] = c.retrans
+        rec["out_of_order"] = c.ooo
+
+
 def build(c: Conn, state: str) -> dict[str, Any]:
     """The record of ``c`` now (rates must have been sampled by the caller)."""
     _, a, ap, b, bp = c.key

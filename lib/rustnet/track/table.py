@@ -8,10 +8,13 @@ a remote capture with a skewed clock does not expire everything at once), and
 updates are paced by the wall clock.
 
 Hot path (:meth:`Tracker.process`): per summary, one tuple key, one dict lookup,
-a few integer stores; the TCP state machine runs only for SYN/FIN/RST segments or
-while an endpoint waits for an ACK; DPI fields are merged only when ``info`` is
-present. Expiry uses a wheel of one-second buckets checked once per second of
-packet time; a connection is examined again only when its bucket comes due.
+a few integer stores; the TCP state machine (one lookup in
+:data:`rustnet.track.tcp_state.STEP`) runs only for SYN/FIN/RST segments or while an
+endpoint waits for an ACK; DPI fields are merged only when ``info`` is present.
+States are plain ints. Expiry uses a wheel of one-second buckets checked once per
+second of packet time; a connection is examined again only when its bucket comes
+due. Records: a connection whose rate is not 0 keeps a copy of its latest record,
+and its next one refreshes only the fields that change (``record.update``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
 from rustnet.track.lifecycle import CLASS_OF_STATE as _CLASS_OF_STATE
 from rustnet.track.lifecycle import Timeouts
 from rustnet.track.states import NAMES, State
-from rustnet.track.tcp_state import ACK_SENSITIVE, REUSABLE, segment
+from rustnet.track.tcp_state import N_STATES as _NTCP
+from rustnet.track.tcp_state import REUSABLE, STEP, step_entry
 
 DEFAULT_MAX_CONNECTIONS: Final = 200_000
 DEFAULT_HISTORY: Final = 1000
@@ -43,32 +47,55 @@ _HALF: Final = 0x80000000
 # later it is a retransmission (no sender retransmits sooner than a round trip).
 OOO_WINDOW: Final = 0.003
 
-DNS_PORTS: Final = frozenset({53, 5353, 5355})
-_APP_KIND: Final = {"DNS": KIND_DNS, "MDNS": KIND_DNS, "LLMNR": KIND_DNS, "QUIC": KIND_QUIC, "SSH": KIND_SSH}
-_QUIC_HINTS: Final[dict[str, int]] = {
-    "initial": State.QUIC_INITIAL, "handshake": State.QUIC_HANDSHAKE, "0rtt": State.QUIC_HANDSHAKE,
-    "connected": State.QUIC_CONNECTED, "1rtt": State.QUIC_CONNECTED, "short": State.QUIC_CONNECTED,
-    "draining": State.QUIC_DRAINING, "closing": State.QUIC_DRAINING, "closed": State.QUIC_CLOSED,
-}
-_QUIC_ORDER: Final[dict[int, int]] = {State.QUIC_INITIAL: 0, State.QUIC_HANDSHAKE: 1, State.QUIC_CONNECTED: 2,
-                      State.QUIC_DRAINING: 3, State.QUIC_CLOSED: 4}
-# Without rn-dissect's quic_state hints: the handshake is taken as done once each side sent this many.
-QUIC_GUESS_CONNECTED: Final = 3
-
-_ICMP_STATE: Final[dict[tuple[int, int], int]] = {
-    (1, 8): State.ECHO_REQUEST, (1, 0): State.ECHO_REPLY, (1, 3): State.ICMP_UNREACHABLE,
-    (1, 11): State.ICMP_TIME_EXCEEDED, (58, 128): State.ECHO_REQUEST, (58, 129): State.ECHO_REPLY,
-    (58, 1): State.ICMP_UNREACHABLE, (58, 3): State.ICMP_TIME_EXCEEDED,
-}
-_S = State
+# States as plain ints: the hot path compares and stores them (IntEnum members compare slower).
+_SYN_SENT: Final = int(State.SYN_SENT)
+_SYN_RECV: Final = int(State.SYN_RECV)
+_ESTABLISHED: Final = int(State.ESTABLISHED)
+_QUIC_INITIAL: Final = int(State.QUIC_INITIAL)
+_QUIC_HANDSHAKE: Final = int(State.QUIC_HANDSHAKE)
+_QUIC_CONNECTED: Final = int(State.QUIC_CONNECTED)
 _QUIC_DRAINING: Final = int(State.QUIC_DRAINING)
+_QUIC_CLOSED: Final = int(State.QUIC_CLOSED)
+_DNS_QUERY: Final = int(State.DNS_QUERY)
+_DNS_RESPONSE: Final = int(State.DNS_RESPONSE)
+_UDP_ACTIVE: Final = int(State.UDP_ACTIVE)
+_UDP_IDLE: Final = int(State.UDP_IDLE)
+_UDP_STALE: Final = int(State.UDP_STALE)
 _ICMP_OTHER: Final = int(State.ICMP_OTHER)
 _ARP_REQUEST: Final = int(State.ARP_REQUEST)
 _ARP_REPLY: Final = int(State.ARP_REPLY)
-_SYN_SENT: Final = int(State.SYN_SENT)
-_UDP_ACTIVE: Final = int(State.UDP_ACTIVE)
 _ACTIVE: Final = int(State.ACTIVE)
-_SYN_RECV: Final = int(State.SYN_RECV)
+_IDLE: Final = int(State.IDLE)
+_STALE: Final = int(State.STALE)
+
+DNS_PORTS: Final = frozenset({53, 5353, 5355})
+_APP_KIND: Final = {"DNS": KIND_DNS, "MDNS": KIND_DNS, "LLMNR": KIND_DNS, "QUIC": KIND_QUIC, "SSH": KIND_SSH}
+_QUIC_HINTS: Final[dict[str, int]] = {
+    "initial": _QUIC_INITIAL, "handshake": _QUIC_HANDSHAKE, "0rtt": _QUIC_HANDSHAKE,
+    "connected": _QUIC_CONNECTED, "1rtt": _QUIC_CONNECTED, "short": _QUIC_CONNECTED,
+    "draining": _QUIC_DRAINING, "closing": _QUIC_DRAINING, "closed": _QUIC_CLOSED,
+}
+_QUIC_ORDER: Final[dict[int, int]] = {_QUIC_INITIAL: 0, _QUIC_HANDSHAKE: 1, _QUIC_CONNECTED: 2,
+                                      _QUIC_DRAINING: 3, _QUIC_CLOSED: 4}
+# Without rn-dissect's quic_state hints: the handshake is taken as done once each side sent this many.
+QUIC_GUESS_CONNECTED: Final = 3
+
+_ICMP_STATE: Final[dict[tuple[int, int], int]] = {k: int(v) for k, v in {
+    (1, 8): State.ECHO_REQUEST, (1, 0): State.ECHO_REPLY, (1, 3): State.ICMP_UNREACHABLE,
+    (1, 11): State.ICMP_TIME_EXCEEDED, (58, 128): State.ECHO_REQUEST, (58, 129): State.ECHO_REPLY,
+    (58, 1): State.ICMP_UNREACHABLE, (58, 3): State.ICMP_TIME_EXCEEDED,
+}.items()}
+
+# Timeout class of a TCP connection by both endpoints' states (index so * N_STATES + sr): a closed
+# end makes it closed, otherwise the originator's state decides, or the responder's when that is
+# the local end. SSH is checked apart.
+_TCP_CLASS: Final = tuple(lifecycle.C_TCP_CLOSED if so in REUSABLE or sr in REUSABLE else _CLASS_OF_STATE[so]
+                          for so in range(_NTCP) for sr in range(_NTCP))
+_TCP_CLASS_LOCAL_RESP: Final = tuple(lifecycle.C_TCP_CLOSED if so in REUSABLE or sr in REUSABLE
+                                     else _CLASS_OF_STATE[sr] for so in range(_NTCP) for sr in range(_NTCP))
+_C_TCP_ESTABLISHED: Final = lifecycle.C_TCP_ESTABLISHED
+_C_SSH: Final = lifecycle.C_SSH
+_C_QUIC_CLOSED: Final = lifecycle.C_QUIC_CLOSED
 
 
 class Tracker:
@@ -101,7 +128,13 @@ class Tracker:
         self._wheel: dict[int, list[Conn]] = {}
         self._wheel_heap: list[int] = []
         self._next_id = 1
-        self._by_class = self.timeouts.by_class
+        # The timeout table pre-multiplied (Timeouts.by_activity), taken once: the hot path indexes it.
+        self._t_single, self._t_base, self._t_busy = self.timeouts.by_activity()
+        v = self.timeouts.values
+        self._busy_packets = v["adjust.busy_packets"]
+        self._long_lived = v["adjust.long_lived"]
+        self._idle_after = v["udp.idle_after"]
+        self._stale_fraction = v["udp.stale_fraction"]
         self.snapshot_requested = False
         self._recording: tuple[Any, Any] | None = None  # (source, start) of the current stream header
         # Counters (also reported at the end in a warn record when something was lost).
@@ -114,11 +147,13 @@ class Tracker:
     # --- Stage protocol -------------------------------------------------------
     def process(self, recs: list[Record]) -> list[Record]:
         out: list[Record] = []
-        table = self.table
-        get = table.get
+        get = self.table.get
         dirty = self._dirty
         clock = self.clock
         edge = self.next_event
+        step = STEP.get
+        tcp_class = _TCP_CLASS
+        t_single, t_base, t_busy = self._t_single, self._t_base, self._t_busy
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
                 self.clock = clock
@@ -172,12 +207,69 @@ class Tracker:
                 else:
                     c.pd += 1
                     c.bd += wl
-                prev = c.last
-                if ts > prev:
+                if ts > c.last:
                     c.last = ts
                 if proto == 6:
                     if (flags & 7 or c.watch) and not opened:
-                        self._tcp_control(c, fwd, flags, seq, ack, plen, ts)
+                        # Both endpoints' state machines (rustnet.track.tcp_state): one table lookup.
+                        so = c.so
+                        sr = c.sr
+                        acks_fin = False  # does this segment's ACK cover a FIN the receiver sent?
+                        if flags & 0x10:
+                            fin = c.fin_r if fwd else c.fin_o
+                            acks_fin = fin >= 0 and (ack - fin) & _M32 < _HALF
+                        i = ((((so * _NTCP + sr) << 5) | (flags & 0x17)) << 2) | (fwd << 1) | acks_fin
+                        e = step(i)
+                        if e is None:
+                            e = step_entry(i)
+                        nso, nsr, watch = e
+                        if flags & 0x03:
+                            if flags & 0x01:
+                                end = (seq + plen + 1 + ((flags >> 1) & 1)) & _M32
+                                if fwd:
+                                    c.fin_o = end
+                                else:
+                                    c.fin_r = end
+                            if flags & 0x02:
+                                end = (seq + 1) & _M32
+                                if fwd:
+                                    c.nxt_o = end
+                                    c.adv_o = ts
+                                    if not flags & 0x10 and c.syn_ts < 0:
+                                        c.syn_ts = ts
+                                else:
+                                    c.nxt_r = end
+                                    c.adv_r = ts
+                                    if flags & 0x10 and c.syn_ts >= 0 and c.rtt < 0:
+                                        c.rtt = ts - c.syn_ts  # until the handshake's ACK refines it
+                                        c.tmpl = None
+                        if fwd and sr == _SYN_RECV and nsr == _ESTABLISHED and c.syn_ts >= 0:
+                            c.rtt = ts - c.syn_ts  # SYN -> SYN-ACK -> ACK: a full round trip wherever we sit
+                            c.tmpl = None
+                        c.watch = watch
+                        if nso != so or nsr != sr:
+                            c.so = nso
+                            c.sr = nsr
+                            due = c.due
+                            if due >= 0:
+                                # Bring the expiry forward if the new state's timeout is shorter (a
+                                # later one is found when the current bucket comes due): _timeout
+                                # and _reschedule inline.
+                                if c.local == 2:
+                                    cls = _TCP_CLASS_LOCAL_RESP[nso * _NTCP + nsr]
+                                else:
+                                    cls = tcp_class[nso * _NTCP + nsr]
+                                if cls <= _C_TCP_ESTABLISHED and c.kind == KIND_SSH:
+                                    cls = _C_SSH
+                                n = c.ps + c.pd
+                                if n <= 1:
+                                    deadline = c.last + t_single[cls]
+                                elif n >= self._busy_packets and c.last - c.first >= self._long_lived:
+                                    deadline = c.last + t_busy[cls]
+                                else:
+                                    deadline = c.last + t_base[cls]
+                                if due == 0 or int(deadline) + 1 < due:
+                                    self._schedule(c, deadline)
                     if plen and not flags & 0x02:
                         # Sequence tracking: retransmissions and out-of-order segments (the data of
                         # a SYN, TCP Fast Open, starts after the ISN the SYN already accounted for).
@@ -210,13 +302,11 @@ class Tracker:
                     if c.kind:
                         self._udp_app(c, fwd, sp, dp, info)
                 elif proto == 1 or proto == 58:
-                    st = _ICMP_STATE.get((proto, mtype), _ICMP_OTHER)
-                    if st != c.so:
-                        c.so = st
+                    c.so = _ICMP_STATE.get((proto, mtype), _ICMP_OTHER)
                 elif proto == 2054:
                     c.so = _ARP_REPLY if mtype == 2 or mtype == 4 else _ARP_REQUEST
                 if info is not None and info.__class__ is dict:
-                    self._info(c, info, fwd)
+                    self._info(c, info)
                 if not c.dirty:
                     c.dirty = True
                     dirty.append(c)
@@ -329,23 +419,21 @@ class Tracker:
                 c.adv_o = c.syn_ts = ts
                 opened = True
             # Otherwise the first segment goes through the machine (watch is set).
-        elif proto == 17:
-            c.watch = False
-            _, _, ap, _, bp = key
-            if ap in DNS_PORTS or bp in DNS_PORTS:
-                c.kind = KIND_DNS
-                c.so = _S.DNS_QUERY
-            else:
-                c.so = _S.UDP_ACTIVE
-        elif proto == 1 or proto == 58:
-            c.watch = False
-            c.so = _S.ICMP_OTHER
-        elif proto == 2054:
-            c.watch = False
-            c.so = _S.ARP_REQUEST
         else:
             c.watch = False
-            c.so = _S.ACTIVE
+            if proto == 17:
+                _, _, ap, _, bp = key
+                if ap in DNS_PORTS or bp in DNS_PORTS:
+                    c.kind = KIND_DNS
+                    c.so = _DNS_QUERY
+                else:
+                    c.so = _UDP_ACTIVE
+            elif proto == 1 or proto == 58:
+                c.so = _ICMP_OTHER
+            elif proto == 2054:
+                c.so = _ARP_REQUEST
+            else:
+                c.so = _ACTIVE
         local = self._local
         if self.live and local:
             orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
@@ -353,19 +441,19 @@ class Tracker:
         table[key] = c
         if proto != 6 or opened:
             self._schedule(c, ts + self._timeout(c))
-        # Other TCP: the first segment always changes the state, and _tcp_control schedules then.
+        # Other TCP: the first segment always changes the state, and process() schedules then.
         return c, opened
 
     def _end(self, c: Conn, why: str, out: list[Record]) -> None:
         """``c`` leaves the live table: its final record goes out and into the history."""
-        if self.table.get(c.key) is c:
-            del self.table[c.key]
+        table = self.table
+        if table.get(c.key) is c:
+            del table[c.key]
         c.due = -1
         c.dirty = True  # not queued again for updates
-        if why == "timeout" and c.so == _S.QUIC_DRAINING:
-            c.so = _S.QUIC_CLOSED
-        rec = self._record(c, self.clock)
-        self._rating.pop(c.id, None)  # after _record, which puts a connection with a rate back
+        if why == "timeout" and c.so == _QUIC_DRAINING:
+            c.so = _QUIC_CLOSED
+        rec = self._record(c, self.clock, final=True)
         rec["final"] = True
         rec["end"] = why
         out.append(rec)
@@ -410,42 +498,11 @@ class Tracker:
                 self._end(c, "evicted", out)
                 self.evicted += 1
 
-    # --- TCP ------------------------------------------------------------------------
-    def _tcp_control(self, c: Conn, fwd: bool, flags: int, seq: int, ack: int, plen: int, ts: float) -> None:
-        so, sr = c.so, c.sr
-        # Does this segment's ACK cover a FIN the receiver sent?
-        fin = c.fin_r if fwd else c.fin_o
-        acks_fin = fin >= 0 and bool(flags & 0x10) and (ack - fin) & _M32 < _HALF
-        nso, nsr = segment(so, sr, flags, fwd, acks_fin)
-        if flags & 0x03:
-            if flags & 0x01:
-                end = (seq + plen + 1 + ((flags >> 1) & 1)) & _M32
-                if fwd:
-                    c.fin_o = end
-                else:
-                    c.fin_r = end
-            if flags & 0x02:
-                end = (seq + 1) & _M32
-                if fwd:
-                    c.nxt_o, c.adv_o = end, ts
-                    if not flags & 0x10 and c.syn_ts < 0:
-                        c.syn_ts = ts
-                else:
-                    c.nxt_r, c.adv_r = end, ts
-                    if flags & 0x10 and c.syn_ts >= 0 and c.rtt < 0:
-                        c.rtt = ts - c.syn_ts  # until the handshake's ACK refines it
-        if fwd and sr == _S.SYN_RECV and nsr == _S.ESTABLISHED and c.syn_ts >= 0:
-            c.rtt = ts - c.syn_ts  # SYN -> SYN-ACK -> ACK: one full round trip wherever we sit
-        c.watch = nso in ACK_SENSITIVE or nsr in ACK_SENSITIVE
-        if nso != so or nsr != sr:
-            c.so, c.sr = nso, nsr
-            self._reschedule(c)
-
     # --- UDP applications ------------------------------------------------------------
     def _udp_app(self, c: Conn, fwd: bool, sp: int, dp: int, info: Any) -> None:
         kind = c.kind
         if kind == KIND_DNS:
-            if c.so != _S.DNS_RESPONSE:
+            if c.so != _DNS_RESPONSE:
                 response = False
                 if info is not None and info.__class__ is dict and "dns_rcode" in info:
                     response = True
@@ -454,18 +511,19 @@ class Tracker:
                 elif sp in DNS_PORTS and dp in DNS_PORTS:
                     response = not fwd
                 if response:
-                    c.so = _S.DNS_RESPONSE
+                    c.so = _DNS_RESPONSE
                     self._reschedule(c)
         elif kind == KIND_QUIC:
             if not fwd and c.rtt < 0 and c.syn_ts >= 0:
                 c.rtt = c.last - c.syn_ts
+                c.tmpl = None
             if not c.hinted:
                 # No hints from rn-dissect: the first answer means handshake, a few each way connected.
                 st = c.so
-                if st == _S.QUIC_INITIAL and not fwd:
-                    self._quic_to(c, _S.QUIC_HANDSHAKE)
-                elif st == _S.QUIC_HANDSHAKE and min(c.ps, c.pd) >= QUIC_GUESS_CONNECTED:
-                    self._quic_to(c, _S.QUIC_CONNECTED)
+                if st == _QUIC_INITIAL and not fwd:
+                    self._quic_to(c, _QUIC_HANDSHAKE)
+                elif st == _QUIC_HANDSHAKE and min(c.ps, c.pd) >= QUIC_GUESS_CONNECTED:
+                    self._quic_to(c, _QUIC_CONNECTED)
 
     def _quic_to(self, c: Conn, st: int) -> None:
         """Move a QUIC connection forward (never back: a late Initial does not reopen it)."""
@@ -473,23 +531,24 @@ class Tracker:
             c.so = st
             self._reschedule(c)
 
-    def _info(self, c: Conn, info: dict[str, Any], fwd: bool) -> None:
+    def _info(self, c: Conn, info: dict[str, Any]) -> None:
         d = c.dpi
         if d is None:
             d = c.dpi = {}
         had_app = d.get("app")
-        dpi_fields.merge(d, info)
-        app = d.get("app")
-        if app != had_app and isinstance(app, str):
-            kind = _APP_KIND.get(app.upper(), KIND_NONE)
-            if kind and c.kind != kind and (kind == KIND_SSH) == (c.proto == 6):
-                c.kind = kind
-                if kind == KIND_QUIC:
-                    c.so = _S.QUIC_INITIAL
-                    c.syn_ts = c.first
-                elif kind == KIND_DNS and c.so not in (_S.DNS_QUERY, _S.DNS_RESPONSE):
-                    c.so = _S.DNS_RESPONSE if "dns_rcode" in info else _S.DNS_QUERY
-                self._reschedule(c)
+        if dpi_fields.merge(d, info):
+            c.tmpl = None  # the record's DPI fields changed
+            app = d.get("app")
+            if app != had_app and isinstance(app, str):
+                kind = _APP_KIND.get(app.upper(), KIND_NONE)
+                if kind and c.kind != kind and (kind == KIND_SSH) == (c.proto == 6):
+                    c.kind = kind
+                    if kind == KIND_QUIC:
+                        c.so = _QUIC_INITIAL
+                        c.syn_ts = c.first
+                    elif kind == KIND_DNS and c.so != _DNS_QUERY and c.so != _DNS_RESPONSE:
+                        c.so = _DNS_RESPONSE if "dns_rcode" in info else _DNS_QUERY
+                    self._reschedule(c)
         if c.kind == KIND_QUIC:
             hint = info.get("quic_state")
             if isinstance(hint, str):
@@ -498,25 +557,30 @@ class Tracker:
                     c.hinted = True
                     self._quic_to(c, st)
             if "quic_close" in info:
-                self._quic_to(c, _S.QUIC_DRAINING)
+                self._quic_to(c, _QUIC_DRAINING)
 
     # --- expiry ----------------------------------------------------------------------
     def _timeout(self, c: Conn) -> float:
+        """``Timeouts.timeout`` for ``c``'s class and activity, from the pre-multiplied tables
+        (process() has a copy of the TCP case inline)."""
         if c.proto == 6:
-            so, sr = c.so, c.sr
-            if so in REUSABLE or sr in REUSABLE:
-                cls = lifecycle.C_TCP_CLOSED
-            else:
-                cls = _CLASS_OF_STATE[sr if c.local == 2 else so]
-                if c.kind == KIND_SSH and cls <= lifecycle.C_TCP_ESTABLISHED:
-                    cls = lifecycle.C_SSH
+            cls = (_TCP_CLASS_LOCAL_RESP if c.local == 2 else _TCP_CLASS)[c.so * _NTCP + c.sr]
+            if cls <= _C_TCP_ESTABLISHED and c.kind == KIND_SSH:
+                cls = _C_SSH
         else:
             so = c.so
             if so == _QUIC_DRAINING and c.dpi is not None and "quic_close" in c.dpi:
-                cls = lifecycle.C_QUIC_CLOSED  # a CONNECTION_CLOSE was seen: 3 x RTT, 1-10 s
+                cls = _C_QUIC_CLOSED  # a CONNECTION_CLOSE was seen: 3 x RTT, 1-10 s
             else:
                 cls = _CLASS_OF_STATE[so]
-        return self.timeouts.timeout(cls, c.ps + c.pd, c.last - c.first, c.rtt)
+            if cls == _C_QUIC_CLOSED:
+                return self.timeouts.quic_close(c.rtt)
+        n = c.ps + c.pd
+        if n <= 1:
+            return self._t_single[cls]
+        if n >= self._busy_packets and c.last - c.first >= self._long_lived:
+            return self._t_busy[cls]
+        return self._t_base[cls]
 
     def _schedule(self, c: Conn, deadline: float) -> None:
         b = int(deadline) + 1
@@ -558,9 +622,8 @@ class Tracker:
                     if c.shown >= 0 and not c.dirty and self._display(c, now) != c.shown:
                         c.dirty = True
                         self._dirty.append(c)
-                    v = self.timeouts.values
-                    for change in (c.last + v["udp.idle_after"],
-                                   c.last + (deadline - c.last) * v["udp.stale_fraction"]):
+                    for change in (c.last + self._idle_after,
+                                   c.last + (deadline - c.last) * self._stale_fraction):
                         if now < change < deadline:
                             deadline = change
                             break
@@ -594,15 +657,17 @@ class Tracker:
         dirty = self._dirty[:]
         self._dirty.clear()  # in place: process() holds this list in a local
         rating = self._rating
+        record_of = self._record
+        append = out.append
         for c in dirty:
             c.dirty = False
             if c.due >= 0:
-                out.append(self._record(c, now))
+                append(record_of(c, now))
         # Connections gone quiet: their rate still falls to 0, and the viewer should see that.
         for c in list(rating.values()):
             if c.rate_t == now or c.due < 0:
                 continue  # just written above, or gone
-            out.append(self._record(c, now))
+            append(record_of(c, now))
 
     def _snapshot(self, out: list[Record]) -> None:
         now = self.clock
@@ -613,14 +678,34 @@ class Tracker:
             rec["snapshot"] = True
             out.append(rec)
 
-    def _record(self, c: Conn, now: float) -> dict[str, Any]:
+    def _record(self, c: Conn, now: float, final: bool = False) -> dict[str, Any]:
+        """The record of ``c`` now. While its rate is not 0 a connection keeps a copy of its
+        record (``c.tmpl``), so the next one only refreshes the fields that change
+        (record.update); an idle one keeps none (memory: it may stay idle for long), nor does
+        one that ended. Whoever changes other fields of the record drops the copy."""
         rates.sample(c, now)
-        if c.rate_src or c.rate_dst:
+        moving = not final and (c.rate_src or c.rate_dst)
+        if moving:
             self._rating[c.id] = c
         else:
             self._rating.pop(c.id, None)
-        shown = c.shown = self._display(c, now)
-        rec = record.build(c, NAMES[shown])
+        if c.proto == 6:
+            shown = c.sr if c.local == 2 else c.so
+        else:
+            shown = self._display(c, now)
+        c.shown = shown
+        tmpl = c.tmpl
+        if tmpl is None:
+            rec = record.build(c, NAMES[shown])
+            if moving:
+                c.tmpl = rec.copy()
+        else:
+            if moving:
+                rec = tmpl.copy()
+            else:
+                rec = tmpl  # no longer kept: it can be this record
+                c.tmpl = None
+            record.update(rec, c, NAMES[shown])
         joiner = self.joiner
         if joiner is not None:
             try:
@@ -642,24 +727,20 @@ class Tracker:
             v = rec.get(k)
             if v is not None and k not in d:
                 d[k] = v
+                c.tmpl = None
 
     def _display(self, c: Conn, now: float) -> int:
         if c.proto == 6:
-            return self._display_tcp(c)
+            return c.sr if c.local == 2 else c.so
         so = c.so
-        if so == _S.UDP_ACTIVE or so == _S.ACTIVE:
+        if so == _UDP_ACTIVE or so == _ACTIVE:
             idle = now - c.last
-            v = self.timeouts.values
-            if idle >= v["udp.idle_after"]:
-                stale = self._timeout(c) * v["udp.stale_fraction"]
-                if so == _S.UDP_ACTIVE:
-                    return _S.UDP_STALE if idle >= stale else _S.UDP_IDLE
-                return _S.STALE if idle >= stale else _S.IDLE
+            if idle >= self._idle_after:
+                stale = self._timeout(c) * self._stale_fraction
+                if so == _UDP_ACTIVE:
+                    return _UDP_STALE if idle >= stale else _UDP_IDLE
+                return _STALE if idle >= stale else _IDLE
         return so
-
-    @staticmethod
-    def _display_tcp(c: Conn) -> int:
-        return c.sr if c.local == 2 else c.so
 
 
 def _last_seen(c: Conn) -> float:

@@ -132,3 +132,32 @@ ACK_SENSITIVE: Final = frozenset({_N, _SR, _FW1, _CG, _LA})
 
 # A SYN in these states starts a new generation of the tuple (port reuse).
 REUSABLE: Final = frozenset({_TW, _C})
+
+
+# --- the same machine as one lookup, for the tracker's hot path -------------------------
+# segment() costs several calls and tuple lookups per segment; the tracker instead looks up the
+# segment's step_index() in STEP, filled from segment() itself on first use (a table of every
+# combination would cost milliseconds at start-up; a few hundred ever occur).
+# Only the FIN, SYN, RST and ACK bits take part (flags & 0x17); TCP endpoint states are 0..10.
+N_STATES: Final = _C + 1
+
+
+def step_index(orig: int, resp: int, flags: int, from_orig: bool, acks_receiver_fin: bool) -> int:
+    """The :data:`STEP` key of one segment (the tracker computes the same key inline)."""
+    return ((((orig * N_STATES + resp) << 5) | (flags & 0x17)) << 2) | (from_orig << 1) | acks_receiver_fin
+
+
+def step_entry(index: int) -> tuple[int, int, bool]:
+    """STEP[index], computed by segment() and remembered."""
+    entry = STEP.get(index)
+    if entry is None:
+        orig, resp = divmod(index >> 7, N_STATES)
+        flags = (index >> 2) & 0x1F
+        so, sr = segment(orig, resp, flags, bool(index & 2), bool(index & 1))
+        entry = STEP[index] = (so, sr, so in ACK_SENSITIVE or sr in ACK_SENSITIVE)
+    return entry
+
+
+# step_index(...) -> (originator's next state, responder's next state, whether a plain ACK can
+# still change either: the tracker's ``watch``). Filled by step_entry().
+STEP: Final[dict[int, tuple[int, int, bool]]] = {}

@@ -1,0 +1,235 @@
+"""The tracker's fast paths against their plain reference versions (tests/track_reference.py).
+
+* the TCP step table against ``tcp_state.segment``, every combination;
+* the pre-multiplied timeouts (``Timeouts.by_activity``, ``Tracker._timeout`` and the copy
+  inline in ``process``) against ``Timeouts.timeout`` with the documented classes;
+* ``dpi.merge`` (key kinds learned once, string fast paths) against the plain fold;
+* records refreshed from a kept copy (``record.update``) against a fresh ``record.build``,
+  on random streams and on every capture of the corpus.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rustnet.track import dpi, lifecycle, record
+from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
+from rustnet.track.lifecycle import Timeouts
+from rustnet.track.states import State
+from rustnet.track.table import SWEEP_EVERY, Tracker
+from rustnet.track.tcp_state import ACK_SENSITIVE, N_STATES, segment, step_entry, step_index
+
+from tests import track_reference as ref
+from tests.track_util import A, B, C, header
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
+
+
+# --- TCP -------------------------------------------------------------------------------
+def test_step_table_is_segment_for_every_combination() -> None:
+    for orig in range(N_STATES):
+        for resp in range(N_STATES):
+            for flags in [*range(256), -1, -2, 0x117, 1 << 40]:
+                for from_orig in (False, True):
+                    for acks in (False, True):
+                        so, sr = segment(orig, resp, flags, from_orig, acks)
+                        want = (so, sr, so in ACK_SENSITIVE or sr in ACK_SENSITIVE)
+                        assert step_entry(step_index(orig, resp, flags, from_orig, acks)) == want
+
+
+# --- timeouts --------------------------------------------------------------------------
+CONFIGS = [{}, {"adjust.busy_packets": 0, "adjust.long_lived": 0}, {"adjust.busy_packets": 2},
+           {"adjust.single_factor": 3.0, "adjust.busy_factor": 0.25, "tcp.closed": 0.5, "ssh": 7},
+           {"quic.close_min": 0, "quic.close_max": 0.1, "adjust.busy_packets": 1}]
+
+
+@pytest.mark.parametrize("overrides", CONFIGS)
+def test_by_activity_is_timeout(overrides: dict[str, float]) -> None:
+    t = Timeouts(overrides)
+    single, base, busy = t.by_activity()
+    for cls in range(len(base)):
+        if cls == lifecycle.C_QUIC_CLOSED:
+            continue
+        for n in (0, 1, 2, 3, 999, 1000, 1001, 10**6):
+            for age in (0.0, 1.0, 59.9, 60.0, 1e6):
+                want = t.timeout(cls, n, age)
+                v = t.values
+                busy_now = n >= v["adjust.busy_packets"] and age >= v["adjust.long_lived"]
+                got = single[cls] if n <= 1 else busy[cls] if busy_now else base[cls]
+                assert got == want, (cls, n, age)
+
+
+@pytest.mark.parametrize("overrides", CONFIGS)
+def test_tracker_timeout_is_reference(overrides: dict[str, float]) -> None:
+    rnd = random.Random(8)
+    t = Timeouts(overrides)
+    tracker = Tracker(timeouts=t)
+    others = [int(s) for s in State if s > State.CLOSED]
+    for _ in range(20_000):
+        proto = rnd.choice([6, 6, 17, 1, 2054, 47])
+        c = Conn(1, (proto, A, 1, B, 2), False, proto, 100.0)
+        if proto == 6:
+            c.so, c.sr = rnd.randrange(N_STATES), rnd.randrange(N_STATES)
+            c.kind = rnd.choice([KIND_NONE, KIND_SSH])
+        else:
+            c.so = rnd.choice(others)
+            c.kind = rnd.choice([KIND_NONE, KIND_DNS, KIND_QUIC])
+            c.dpi = rnd.choice([None, {}, {"quic_close": 0}])
+        c.local = rnd.randrange(3)
+        c.ps, c.pd = rnd.choice([0, 1, 2, 500, 2000]), rnd.choice([0, 1, 700])
+        c.last = 100.0 + rnd.choice([0.0, 30.0, 59.999, 60.0, 5000.0])
+        c.rtt = rnd.choice([-1.0, 0.0, 0.01, 2.0, 50.0])
+        assert tracker._timeout(c) == ref.timeout(t, c)
+
+
+FLAGS = [0x02, 0x12, 0x10, 0x18, 0x11, 0x01, 0x04, 0x14, 0x00, 0x03]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"adjust.busy_packets": 2, "adjust.long_lived": 1},
+                                       {"tcp.closed": 0.5, "ssh": 7}])
+def test_expiry_follows_the_reference_timeouts(overrides: dict[str, float]) -> None:
+    """Whatever the TCP state changes (rescheduled inline in process()), a connection ends by
+    timeout no sooner than its reference timeout allows, and no later than the sweep's 2 s.
+    (Activity only lengthens timeouts with factors as documented: single <= 1 <= busy.)"""
+    rnd = random.Random(str(overrides))
+    t = Timeouts({"tcp.established": 20.0, "tcp.closing": 12.0, "tcp.handshake": 8.0, **overrides})
+    for ssh in (False, True):
+        tracker = Tracker(timeouts=t, refresh=0.5)
+        tracker.process([header()])
+        seen: dict[int, Conn] = {}
+        ts = 1000.0
+        sp = 22 if ssh else 80
+        for _ in range(1500):
+            flags = rnd.choice(FLAGS)
+            cp = 40000 + rnd.randrange(4)
+            plen = rnd.choice([0, 0, 100])
+            seq, ack = rnd.randrange(4) * 1000, rnd.choice([0, 1, 1001, 2001, 3001])
+            info = {"app": "SSH"} if ssh and flags == 0x18 else None
+            src, sport, dst, dport = (A, cp, B, sp) if rnd.random() < 0.5 else (B, sp, A, cp)
+            rec = ["sum", ts, 60 + plen, 6, src, sport, dst, dport, flags, seq, ack, plen, 0, None, info]
+            batch = [rec]
+            # Probes of another flow move packet time on in half seconds until the next segment.
+            end = ts + rnd.choice([0.0, 0.0, 0.3, 2.0, 7.0, 30.0])
+            while ts < end:
+                ts = min(end, ts + 0.5)
+                batch.append(["sum", ts, 60, 17, C, 9, A, 9, 0, 0, 0, 0, 0, None, None])
+            for r in batch:
+                out = tracker.process([r])
+                for c in tracker.table.values():
+                    seen[c.id] = c
+                    if c.proto == 6:
+                        assert tracker.clock < c.last + ref.timeout(t, c) + 2 * SWEEP_EVERY + 0.5
+                for o in out:
+                    if isinstance(o, dict) and o.get("end") == "timeout" and o["proto"] == "tcp":
+                        c = seen[o["id"]]
+                        assert tracker.clock >= c.last + ref.timeout(t, c) - 1e-9
+        assert tracker.expired > 20
+
+
+# --- DPI fields --------------------------------------------------------------------------
+KEYS = ["app", "sni", "alpn", "http_host", "dns_query", "dns_queries", "dns_answers", "dns_rcode",
+        "quic_version", "ssh_stage", "frag", "trunc", "quic_state", "id", "state", "bytes", "not a key",
+        "x" * 33, "", "_ok", "ünïcode", 5, 1.5, b"sni", None, True]
+SCALAR = st.one_of(st.text(max_size=6), st.sampled_from(["", "a" * 1030, "A"]), st.integers(-3, 3),
+                   st.floats(allow_nan=False), st.booleans(), st.binary(max_size=4), st.just(b"z" * 600),
+                   st.none())
+ITEM = st.one_of(SCALAR, st.dictionaries(st.sampled_from(KEYS[:8] + [7, "y" * 40]), SCALAR, max_size=9))
+VALUE = st.one_of(SCALAR, st.lists(ITEM, max_size=40),
+                  st.dictionaries(st.sampled_from(KEYS[:8]), SCALAR, max_size=3),
+                  st.lists(st.lists(SCALAR, max_size=2), max_size=2))
+INFO = st.dictionaries(st.sampled_from(KEYS), VALUE, max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(INFO, max_size=6), st.integers(0, 34))
+def test_merge_is_reference(infos: list[dict[Any, Any]], prefill: int) -> None:
+    fast: dict[str, Any] = {f"k{i}": i for i in range(prefill)}
+    slow: dict[str, Any] = dict(fast)
+    for info in infos:
+        assert dpi.merge(fast, info) == ref.merge(slow, info)
+        assert list(fast.items()) == list(slow.items())
+
+
+def test_merge_key_kinds_stay_bounded() -> None:
+    d: dict[str, Any] = {}
+    for i in range(dpi.MAX_KNOWN_KEYS + 100):
+        dpi.merge(d, {f"k{i}": 1})
+    assert len(dpi._kinds) <= dpi.MAX_KNOWN_KEYS
+    want: dict[str, Any] = {}
+    for i in range(dpi.MAX_KNOWN_KEYS + 100):
+        ref.merge(want, {f"k{i}": 1})
+    assert d == want
+
+
+# --- records refreshed from a kept copy --------------------------------------------------
+@pytest.fixture
+def checked_updates(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every record refreshed from a kept copy is compared with a fresh build (values and order)."""
+    calls = [0]
+    update = record.update
+
+    def checking(rec: dict[str, Any], c: Conn, state: str) -> None:
+        update(rec, c, state)
+        assert list(rec.items()) == list(record.build(c, state).items())
+        calls[0] += 1
+
+    monkeypatch.setattr(record, "update", checking)
+    return calls
+
+
+summary = st.builds(
+    lambda dt, wl, proto, s, sp, d, dp, flags, seq, ack, plen, info: [
+        "sum", 1000.0 + dt, wl, proto, s, sp, d, dp, flags, seq, ack, plen, 0, None, info],
+    st.floats(0, 30, allow_nan=False), st.integers(40, 1600), st.sampled_from([6, 6, 17, 1, 2054]),
+    st.sampled_from([A, B, C]), st.sampled_from([53, 443, 5000]), st.sampled_from([A, B, C]),
+    st.sampled_from([53, 443, 5000]), st.sampled_from([0x02, 0x12, 0x10, 0x11, 0x04, 0x18]),
+    st.integers(0, 5000), st.integers(0, 5000), st.integers(0, 1500),
+    st.one_of(st.none(), st.none(), INFO, st.fixed_dictionaries({}, optional={
+        "app": st.sampled_from(["DNS", "QUIC", "SSH", "TLS"]), "quic_close": st.integers(0, 3),
+        "quic_state": st.sampled_from(["QUIC_HANDSHAKE", "QUIC_CONNECTED"]), "dns_rcode": st.just("NOERROR"),
+        "dns_query": st.sampled_from(["a.example", "b.example"]),
+        "quic_version": st.sampled_from(["1", "2"])})))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(summary, max_size=150), st.sampled_from([0.0, 0.5, 2.0]), st.integers(2, 50))
+def test_kept_records_are_fresh_builds(checked_updates: list[int], recs: list[Any], refresh: float,
+                                       cap: int) -> None:
+    recs.sort(key=lambda r: r[1])
+    t = Tracker(refresh=refresh, max_connections=cap, snapshot_every=3.0)
+    for i in range(0, len(recs), 7):
+        t.process(([header()] if i == 0 else []) + recs[i:i + 7])
+    t.finish()
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
+def test_kept_records_are_fresh_builds_on_the_corpus(checked_updates: list[int]) -> None:
+    import pcapy
+    from rustnet.dissect.engine import Dissector
+    from rustnet.stream.records import make_header
+
+    for pcap in sorted(CORPUS.iterdir()):
+        reader = pcapy.open_offline(str(pcap))
+        pkts: list[Any] = [make_header("rn-capture", reader.datalink(), str(pcap), False, 262144, 0.0)]
+        while True:
+            try:
+                hdr, data = reader.next()
+            except pcapy.PcapError:
+                break
+            if hdr is None or (not data and hdr.getlen() == 0):
+                break
+            sec, usec = hdr.getts()
+            pkts.append(["pkt", sec + usec / 1e6, hdr.getlen(), data])
+        sums = Dissector().process(pkts)
+        for refresh in (0.0, 0.2, 1.0):
+            t = Tracker(refresh=refresh)
+            for i in range(0, len(sums), 5):
+                t.process(sums[i:i + 5])
+            t.finish()
+    assert checked_updates[0] > 500
