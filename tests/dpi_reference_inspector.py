@@ -1,0 +1,529 @@
+"""The Inspector as it was before the hot-path work: the reference for test_dpi_inspector_equiv.py.
+
+A copy of rustnet.dissect.dpi at commit 6dc4abd (docstring trimmed), run over the current
+parsers (which test_dpi_fastparse.py holds to their own references). The live Inspector must
+return the same thing for every call and end in the same state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Final
+
+from rustnet.dissect import dns, http, quic, ssh, tls, udpmisc
+from rustnet.dissect.errors import DissectError
+
+PROTO_TCP: Final = 6
+PROTO_UDP: Final = 17
+
+MAX_FLOWS: Final = 65536
+BUF_CAP: Final = 16384          # bytes buffered per direction (a ClientHello, an HTTP head)
+MAX_BUFFERED: Final = 64 << 20  # bytes buffered over all flows; past it, flows give up buffering
+MAX_OOO: Final = 8              # out-of-order segments held per direction
+MAX_LEARNED: Final = 4096
+MAX_DNS_ANSWERS: Final = 16
+UNKNOWN_BUDGET: Final = 6       # payload packets before an unrecognised flow is given up
+KNOWN_BUDGET: Final = 48        # payload packets a recognised flow may take to yield its fields
+DNS_TCP_BATCH: Final = 16        # messages read from one segment at most
+DNS_BAD_LIMIT: Final = 8        # malformed datagrams on a DNS port before the flow is dropped
+
+DNS_APPS: Final = {53: "DNS", 5353: "MDNS", 5355: "LLMNR"}
+SSH_PORT: Final = 22
+
+_SEQ_MASK: Final = 0xFFFFFFFF
+_SEQ_HALF: Final = 0x80000000
+_TCP_FIN: Final = 0x01
+_TCP_SYN: Final = 0x02
+_TCP_RST: Final = 0x04
+_TCP_ACK: Final = 0x10
+
+# Flow kinds.
+K_NEW: Final = 0
+K_TLS: Final = 1
+K_HTTP: Final = 2
+K_SSH: Final = 3
+K_DNS_TCP: Final = 4
+K_DNS_UDP: Final = 5
+K_QUIC: Final = 6
+K_BT: Final = 7
+
+_STAGE_RANK: Final = {None: 0, ssh.STAGE_KEX: 1, ssh.STAGE_AUTH: 2, ssh.STAGE_ESTABLISHED: 3}
+
+Info = dict[str, Any]
+
+
+class _Flow:
+    """What one flow has taught so far; directions are 0 (key's low end sent) and 1."""
+
+    __slots__ = ("kind", "first_dir", "bufs", "nxt", "ooo", "closed", "budget", "app",
+                 "server_dir", "walkers", "stage", "bad", "seen", "size", "tunnel")
+
+    def __init__(self, first_dir: int) -> None:
+        self.kind = K_NEW
+        self.first_dir = first_dir
+        self.bufs = [bytearray(), bytearray()]
+        self.nxt: list[int | None] = [None, None]
+        self.ooo: list[dict[int, bytes] | None] = [None, None]
+        self.closed = 0          # bit d: direction d has nothing more to give
+        self.budget = UNKNOWN_BUDGET
+        self.app = ""
+        self.server_dir = -1
+        self.walkers: list[ssh.PacketWalker] | None = None
+        self.stage: str | None = None
+        self.bad = 0
+        self.seen = 0            # bit d: direction d's SSH identification was read
+        self.size = 0            # bytes buffered (both directions, held segments too)
+        self.tunnel = False      # an HTTP CONNECT awaits the proxy's answer
+
+
+# Entry of a flow that has nothing more to learn: the whole cost of its later packets.
+_DONE: Final = _Flow(0)
+
+
+def _head_end(data: bytes) -> int:
+    """Offset just past an HTTP head's blank line (the whole data when there is none)."""
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        return end + 4
+    end = data.find(b"\n\n")
+    return end + 2 if end >= 0 else len(data)
+
+
+class Inspector:
+    """Per-flow application-protocol detection and field extraction."""
+
+    def __init__(self, enabled: bool = True, max_flows: int = MAX_FLOWS, buf_cap: int = BUF_CAP,
+                 max_buffered: int = MAX_BUFFERED) -> None:
+        self.enabled = enabled
+        self.max_flows = max(1, max_flows)
+        self.buf_cap = max(64, buf_cap)
+        self.max_buffered = max(self.buf_cap, max_buffered)
+        self.buffered = 0    # bytes held by all flows now
+        self.starved = 0     # directions given up because max_buffered was reached
+        self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
+        self._quic = quic.QuicFlows(max_flows=min(self.max_flows, 4096))
+        self.learned_names: OrderedDict[str, str] = OrderedDict()
+        self.malformed = 0   # payloads a parser rejected (DissectError)
+        self.bugs = 0        # unexpected exceptions caught (should stay 0; the fuzz tests check)
+
+    # --- the hot path -----------------------------------------------------------------
+    def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
+                payload: bytes | memoryview, ts: float, seq: int | None = None,
+                flags: int = 0) -> Info | None:
+        """Learn from one TCP segment or UDP datagram; a dict of new fields or None."""
+        if src < dst or (src == dst and sport <= dport):
+            key: tuple[Any, ...] = (proto, src, sport, dst, dport)
+            d = 0
+        else:
+            key = (proto, dst, dport, src, sport)
+            d = 1
+        flow = self._flows.get(key)
+        if flow is _DONE:
+            if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
+                self._control(key, flow, flags)
+            return None
+        if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
+            flow = self._control(key, flow, flags)
+        if not payload or not self.enabled:
+            return None
+        try:
+            if flow is None:
+                flow = self._new_flow(key, d)
+            if proto == PROTO_TCP:
+                out = self._tcp(key, flow, d, sport, dport, payload, seq)
+                if self._flows.get(key) is flow:
+                    self._resize(flow)
+                return out
+            return self._udp(key, flow, d, sport, dport, payload, ts)
+        except DissectError:
+            self.malformed += 1
+            self._finish(key)
+        except Exception:  # noqa: BLE001 - a parser bug must not stop the pipeline; counted
+            self.bugs += 1
+            self._finish(key)
+        return None
+
+    def wants(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
+        """False when inspect would ignore this flow's payloads (classified and finished)."""
+        if not self.enabled:
+            return False
+        if src < dst or (src == dst and sport <= dport):
+            return self._flows.get((proto, src, sport, dst, dport)) is not _DONE
+        return self._flows.get((proto, dst, dport, src, sport)) is not _DONE
+
+    # --- flow table -------------------------------------------------------------------
+    def _new_flow(self, key: tuple[Any, ...], d: int) -> _Flow:
+        flows = self._flows
+        if len(flows) >= self.max_flows:
+            old, gone = flows.popitem(last=False)
+            self.buffered -= gone.size
+            if old[0] == PROTO_UDP:
+                self._quic.forget(old)
+        flow = flows[key] = _Flow(d)
+        return flow
+
+    def _control(self, key: tuple[Any, ...], flow: _Flow | None, flags: int) -> _Flow | None:
+        """A bare SYN restarts the flow; FIN/RST drop a finished flow's entry."""
+        if flow is None:
+            return None
+        if flags & _TCP_SYN and not flags & _TCP_ACK:
+            if flow is not _DONE and flow.kind == K_NEW and not flow.bufs[0] and not flow.bufs[1]:
+                return flow  # a retransmitted SYN: nothing to restart
+            self.buffered -= flow.size
+            del self._flows[key]
+            return None
+        if flags & (_TCP_FIN | _TCP_RST) and flow is _DONE:
+            del self._flows[key]
+            return None
+        return flow
+
+    def _finish(self, key: tuple[Any, ...]) -> None:
+        flow = self._flows.get(key)
+        if flow is not None:
+            self.buffered -= flow.size
+        self._flows[key] = _DONE
+
+    def _resize(self, flow: _Flow) -> None:
+        """Account what the flow buffers now in the inspector-wide total."""
+        size = len(flow.bufs[0]) + len(flow.bufs[1])
+        for held in flow.ooo:
+            if held:
+                size += sum(len(x) for x in held.values())
+        self.buffered += size - flow.size
+        flow.size = size
+
+    # --- TCP ----------------------------------------------------------------------------
+    def _accept(self, flow: _Flow, d: int, payload: bytes | memoryview, seq: int | None) -> bool:
+        """Add a segment to direction d's in-order buffer; False when it brought nothing new."""
+        buf = flow.bufs[d]
+        room = self.buf_cap - len(buf)
+        if room <= 0:
+            return False
+        if self.buffered >= self.max_buffered:
+            # Everyone's buffers are full: this direction gives up rather than grow memory
+            # (skipping the segment instead would corrupt an in-order stream).
+            self.starved += 1
+            self._close_dir(flow, d)
+            return False
+        if seq is None:
+            buf += payload[:room]
+            return True
+        n = len(payload)
+        nxt = flow.nxt[d]
+        if nxt is None:
+            buf += payload[:room]
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+            return True
+        ahead = (seq - nxt) & _SEQ_MASK
+        if ahead == 0:
+            buf += payload[:room]
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+        elif ahead < _SEQ_HALF:
+            # A gap: hold the segment until what is missing arrives.
+            held = flow.ooo[d]
+            if held is None:
+                held = flow.ooo[d] = {}
+            if len(held) < MAX_OOO and ahead < room and sum(map(len, held.values())) + n <= room:
+                held[seq] = bytes(payload[:room])
+            return False
+        else:
+            behind = (nxt - seq) & _SEQ_MASK
+            if behind >= n:
+                return False  # a pure retransmission
+            buf += payload[behind : behind + room]
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+        held = flow.ooo[d]
+        while held:
+            nxt_seq = flow.nxt[d]
+            assert nxt_seq is not None
+            for s, data in list(held.items()):
+                behind = (nxt_seq - s) & _SEQ_MASK
+                if behind < _SEQ_HALF:  # starts at or before the next expected byte
+                    del held[s]
+                    if behind < len(data):
+                        buf += data[behind : behind + max(0, self.buf_cap - len(buf))]
+                        flow.nxt[d] = (s + len(data)) & _SEQ_MASK
+                    break
+            else:
+                break
+        return True
+
+    def _tcp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
+             payload: bytes | memoryview, seq: int | None) -> Info | None:
+        if flow.closed & (1 << d):
+            flow.budget -= 1
+            if flow.budget <= 0:
+                self._finish(key)
+            return None
+        if not self._accept(flow, d, payload, seq):
+            return None
+        flow.budget -= 1
+        out = self._stream(flow, d, sport, dport)
+        other = 1 - d
+        if flow.bufs[other] and not flow.closed & (1 << other) and flow.kind != K_NEW:
+            # The other direction's bytes waited for the flow to be classified (or for a
+            # CONNECT tunnel to open): they may already hold a whole hello.
+            more = self._stream(flow, other, dport, sport)
+            if more:
+                out = more if out is None else {**more, **out}
+        if flow.closed == 3 or flow.budget <= 0:
+            self._finish(key)
+        return out
+
+    def _stream(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+        """Classify direction d's buffered bytes if needed, then read what they carry."""
+        if flow.kind == K_NEW:
+            kind = self._classify_tcp(flow, d, sport, dport)
+            if kind == K_NEW:
+                return None
+            flow.kind = kind
+            flow.budget = KNOWN_BUDGET
+            if kind == K_SSH:
+                server = sport == SSH_PORT or (dport != SSH_PORT and sport < dport)
+                flow.server_dir = d if server else 1 - d
+                flow.walkers = [ssh.PacketWalker(), ssh.PacketWalker()]
+        kind = flow.kind
+        if kind == K_TLS:
+            return self._tls(flow, d)
+        if kind == K_HTTP:
+            return self._http(flow, d)
+        if kind == K_SSH:
+            return self._ssh(flow, d)
+        if kind == K_DNS_TCP:
+            return self._dns_tcp(flow, d, sport, dport)
+        return self._bittorrent(flow, d)
+
+    def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
+        """The kind direction d's first bytes announce, K_NEW while undecided or unknown."""
+        data = bytes(flow.bufs[d][:32])
+        if sport == 53 or dport == 53:
+            return K_DNS_TCP
+        if tls.looks_like_handshake(data):
+            if len(data) < 6:
+                return K_NEW
+            if data[5] in (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO):
+                return K_TLS
+        else:
+            req = http.request_start(data)
+            resp = http.response_start(data)
+            banner = ssh.banner_start(data)
+            if req or resp:
+                return K_HTTP
+            if banner:
+                return K_SSH
+            if data.startswith(udpmisc.BT_HANDSHAKE[: len(data)]) and data:
+                return K_NEW if len(data) < len(udpmisc.BT_HANDSHAKE) else K_BT
+            if req is None or resp is None or banner is None:
+                return K_NEW  # too short to tell: wait for more of this direction
+        # Nothing this inspector knows: this direction is of no interest.
+        flow.closed |= 1 << d
+        flow.bufs[d] = bytearray()
+        return K_NEW
+
+    def _close_dir(self, flow: _Flow, d: int) -> None:
+        flow.closed |= 1 << d
+        flow.bufs[d] = bytearray()
+        flow.ooo[d] = None
+
+    def _tls(self, flow: _Flow, d: int) -> Info | None:
+        buf = flow.bufs[d]
+        try:
+            msg = tls.first_handshake_message(bytes(buf))
+        except DissectError:
+            self.malformed += 1
+            self._close_dir(flow, d)
+            return None
+        if msg is None:
+            if len(buf) >= self.buf_cap:
+                self._close_dir(flow, d)  # too big to be a hello we can hold: no partial fields
+            return None
+        self._close_dir(flow, d)
+        mtype, body = msg
+        out: Info = {"app": "TLS"}
+        try:
+            if mtype == tls.HS_CLIENT_HELLO:
+                out.update(tls.parse_client_hello(body).fields())
+            elif mtype == tls.HS_SERVER_HELLO:
+                out.update(tls.parse_server_hello(body).fields())
+        except DissectError:
+            self.malformed += 1
+        return out
+
+    def _http(self, flow: _Flow, d: int) -> Info | None:
+        if flow.tunnel and d != flow.server_dir:
+            return None  # the tunnel's first bytes wait in the buffer for the proxy's answer
+        data = bytes(flow.bufs[d])
+        final = len(data) >= self.buf_cap
+        if http.request_start(data):
+            req = http.parse_request(data, final)
+            if req is None:
+                return None
+            if req.method == "CONNECT":
+                # A proxy tunnel: once the proxy says 2xx, the bytes after the heads are
+                # classified afresh (TLS through a proxy still shows its SNI).
+                flow.tunnel = True
+                flow.server_dir = 1 - d
+                flow.bufs[d] = bytearray(data[_head_end(data) :])
+            else:
+                self._close_dir(flow, d)
+            out: Info = {"app": "HTTP", "http_method": req.method, "http_path": req.path}
+            if req.host is not None:
+                out["http_host"] = req.host
+            if req.user_agent is not None:
+                out["http_user_agent"] = req.user_agent
+            return out
+        if http.response_start(data):
+            resp = http.parse_response(data, final)
+            if resp is None:
+                return None
+            if flow.tunnel and d == flow.server_dir and 200 <= resp.status < 300:
+                flow.tunnel = False
+                flow.kind = K_NEW
+                flow.closed = 0
+                flow.budget = UNKNOWN_BUDGET
+                flow.bufs[d] = bytearray(data[_head_end(data) :])
+            else:
+                flow.tunnel = False
+                self._close_dir(flow, d)
+                self._close_dir(flow, 1 - d)  # a refused tunnel carries nothing to read
+            return {"app": "HTTP", "http_status": resp.status}
+        if len(data) >= 8:
+            self._close_dir(flow, d)
+        return None
+
+    def _ssh(self, flow: _Flow, d: int) -> Info | None:
+        walkers = flow.walkers
+        assert walkers is not None
+        buf = flow.bufs[d]
+        out: Info | None = None
+        walker = walkers[d]
+        if not flow.seen & (1 << d):
+            try:
+                got = ssh.parse_banner(bytes(buf), server=d == flow.server_dir)
+            except DissectError:
+                # Only this direction is lost (e.g. a server guessed wrong sends lines first).
+                self.malformed += 1
+                self._close_dir(flow, d)
+                return None
+            if got is None:
+                if len(buf) >= self.buf_cap:
+                    self._close_dir(flow, d)
+                return None
+            banner, used = got
+            flow.seen |= 1 << d
+            out = {"app": "SSH", ("ssh_server" if d == flow.server_dir else "ssh_client"): banner}
+            data = bytes(buf[used:])
+        else:
+            data = bytes(buf)
+        buf.clear()
+        if data:
+            try:
+                walker.feed(data)
+            except DissectError:
+                self.malformed += 1
+                self._close_dir(flow, d)  # lost track of the packet boundaries
+                return out
+        stage = flow.stage
+        new: str | None
+        a, b = walkers
+        if a.encrypted >= ssh.ESTABLISHED_PACKETS and b.encrypted >= ssh.ESTABLISHED_PACKETS:
+            new = ssh.STAGE_ESTABLISHED
+        elif a.saw_newkeys and b.saw_newkeys:
+            new = ssh.STAGE_AUTH
+        elif a.saw_kexinit or b.saw_kexinit:
+            new = ssh.STAGE_KEX
+        else:
+            new = stage
+        if _STAGE_RANK[new] > _STAGE_RANK[stage]:
+            flow.stage = new
+            out = out if out is not None else {"app": "SSH"}
+            out["ssh_stage"] = new
+        if new == ssh.STAGE_ESTABLISHED and flow.seen == 3:
+            flow.closed = 3
+        return out
+
+    def _dns_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+        buf = flow.bufs[d]
+        out: Info | None = None
+        for _ in range(DNS_TCP_BATCH):
+            if not buf:
+                break
+            got = dns.parse_tcp_stream(bytes(buf[:65537]))
+            if got is None:
+                if len(buf) >= self.buf_cap:
+                    self._close_dir(flow, d)
+                break
+            msg, used = got
+            del buf[:used]
+            out = self._dns_info(msg, "DNS", out)
+        return out
+
+    def _bittorrent(self, flow: _Flow, d: int) -> Info | None:
+        data = bytes(flow.bufs[d])
+        if len(data) < 48:
+            return None
+        self._close_dir(flow, d)
+        return udpmisc.match_bittorrent_tcp(data)
+
+    # --- UDP ----------------------------------------------------------------------------
+    def _udp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
+             payload: bytes | memoryview, ts: float) -> Info | None:
+        kind = flow.kind
+        if kind == K_QUIC:
+            return self._quic.inspect(key, d == flow.first_dir, payload, ts)
+        if kind == K_NEW:
+            app = DNS_APPS.get(dport) or DNS_APPS.get(sport)
+            if app is not None:
+                flow.kind = K_DNS_UDP
+                flow.app = app
+                flow.bufs = [bytearray(), bytearray()]  # datagrams need no buffers
+            elif quic.looks_like_quic(payload):
+                flow.kind = K_QUIC
+                return self._quic.inspect(key, d == flow.first_dir, payload, ts)
+            else:
+                found = udpmisc.match_udp(bytes(payload[:2048]), sport, dport)
+                flow.budget -= 1
+                if found is not None or flow.budget <= 0:
+                    self._finish(key)
+                return found
+        try:
+            msg = dns.parse_message(bytes(payload))
+        except DissectError:
+            self.malformed += 1
+            flow.bad += 1
+            if flow.bad >= DNS_BAD_LIMIT:
+                self._finish(key)
+            return None
+        return self._dns_info(msg, flow.app, None)
+
+    # --- DNS fields -----------------------------------------------------------------------
+    def _dns_info(self, msg: dns.DnsMessage, app: str, out: Info | None) -> Info:
+        if out is None:
+            out = {"app": app}
+        if msg.questions:
+            first = msg.questions[0]
+            out.setdefault("dns_query", first.name)
+            out.setdefault("dns_qtype", dns.type_name(first.qtype))
+            names = out.setdefault("dns_queries", [])
+            for q in msg.questions:
+                if q.name not in names:
+                    names.append(q.name)
+        if msg.response:
+            out["dns_response"] = True
+            out.setdefault("dns_rcode", dns.rcode_name(msg.rcode))
+            if msg.answers:
+                answers = out.setdefault("dns_answers", [])
+                asked = msg.questions[0].name if msg.questions else None
+                for ans in msg.answers[:MAX_DNS_ANSWERS]:
+                    answers.append(dns.answer_text(ans))
+                    if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value:
+                        self._learn(ans.value, asked or ans.name)
+        return out
+
+    def _learn(self, address: str, name: str) -> None:
+        learned = self.learned_names
+        if address in learned:
+            learned.move_to_end(address)
+        elif len(learned) >= MAX_LEARNED:
+            learned.popitem(last=False)
+        learned[address] = name
