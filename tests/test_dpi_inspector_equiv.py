@@ -44,7 +44,8 @@ def http_streams(rng: random.Random) -> tuple[bytes, bytes]:
         b"HEAD / HTTP/1.1\r\n" + b"X-Pad: " + b"p" * 3000 + b"\r\n\r\n",
     ])
     resp = rng.choice([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-                       b"HTTP/1.0 404 Not Found\r\n\r\n", b"HTTP/1.1 2x0 Bad\r\n\r\n", b"junk from the server"])
+                       b"HTTP/1.0 404 Not Found\r\n\r\n", b"HTTP/1.1 2x0 Bad\r\n\r\n",
+                       b"junk from the server"])
     return req, resp
 
 
@@ -179,7 +180,8 @@ def state(insp: Any, done: Any) -> dict[str, Any]:
     }
 
 
-BOUNDS = [{}, {"max_flows": 5, "buf_cap": 256, "max_buffered": 2000}, {"max_flows": 40, "max_buffered": 20_000}]
+BOUNDS = [{}, {"max_flows": 5, "buf_cap": 256, "max_buffered": 2000},
+          {"max_flows": 40, "max_buffered": 20_000}]
 
 
 @pytest.mark.parametrize("bounds", BOUNDS, ids=["default", "tiny", "small"])
