@@ -331,7 +331,13 @@ class Inspector:
             if flow.budget <= 0:
                 self._finish(key)
             return None
-        if not self._accept(flow, d, payload, seq):
+        n = len(payload)
+        if seq is not None and flow.nxt[d] is None and n <= self.buf_cap - len(flow.bufs[d]) \
+                and self.buffered < self.max_buffered:
+            # This direction's first segment, and it fits: what _accept would do, inline.
+            flow.bufs[d] += payload
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+        elif not self._accept(flow, d, payload, seq):
             return None
         flow.budget -= 1
         out = self._stream(flow, d, sport, dport)
