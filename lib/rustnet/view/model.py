@@ -540,9 +540,9 @@ class ConnTable:
         del self.rows[row.id]
         if row.bucket is not None:
             self._uncount(row, row.bucket)
-        row.bucket = None  # gone: views take it out of their lists when they read the log
-        if self._log is not None:
-            self._log.append(row)
+        row.bucket = None  # gone: a view listing it takes it out when it reads the log
+        if self._log is not None and row.skm is not None:
+            self._log.append(row)  # (only then: the log must not keep dropped rows alive)
         if self.on_drop is not None:
             self.on_drop(row)
 

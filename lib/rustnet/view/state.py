@@ -32,21 +32,6 @@ _SORT_KEY: Final = operator.attrgetter("sk")
 BISECT_SHARE: Final = 64
 
 
-class _After:
-    """A sort key after every other (rows leaving the list gather at its end)."""
-
-    __slots__ = ()
-
-    def __lt__(self, other: object) -> bool:
-        return False
-
-    def __gt__(self, other: object) -> bool:
-        return other is not self
-
-
-_LAST: Final = _After()
-
-
 def _filtered_position(rows: list[Row], key: tuple[int, Any], desc: bool) -> int:
     """Where ``key`` = (rank, sort key) belongs in a filtered list: best rank first, then the
     sorted list's order (``Row.fk`` holds each row's)."""
@@ -216,35 +201,22 @@ class ViewState:
             else:
                 self._full_sort(key)
             return
-        if table.order_finals and not self.show_closed:
-            # Rows may have turned history without an update of their own: look at each.
-            for r in rows:
-                if r.skm is mark:
-                    r.skm = None  # re-keyed below if still shown
-            hist = table.in_history
-            keep = [r for r in base if r.skm is mark and (r.final_seq < 0 or not hist(r))]
-            gone = 0
+        # Take the changed rows out in one pass, then merge them back in at their new keys
+        # (sorting a sorted run plus a short tail is about linear).
+        for r in rows:
+            if r.skm is mark:
+                r.skm = None
+        if self.show_closed or not table.order_finals:
+            keep = [r for r in base if r.skm is mark]
         else:
-            # Re-key changed rows where they are; rows no longer shown sort last, then go.
-            keep = base
-            gone = 0
-            for r in rows:
-                if r.skm is mark and (r.bucket is None or not self._eligible(r)):
-                    r.sk = _LAST
-                    r.skm = None
-                    gone += 1
+            hist = table.in_history  # a final record without a reason turns history later
+            keep = [r for r in base if r.skm is mark and (r.final_seq < 0 or not hist(r))]
         for r in rows:
             if r.bucket is not None and self._eligible(r):
                 r.sk = (sort_key(r), -r.born if desc else r.born)
-                if r.skm is not mark:
-                    r.skm = mark
-                    keep.append(r)
+                r.skm = mark
+                keep.append(r)
         keep.sort(key=_SORT_KEY, reverse=desc)
-        if gone:
-            if desc:
-                del keep[:gone]
-            else:
-                del keep[-gone:]
         self._set_base(keep, key)
 
     def _move_rows(self, rows: list[Row], sort_key: Any, desc: bool) -> bool:
