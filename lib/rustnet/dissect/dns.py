@@ -74,11 +74,13 @@ class DnsMessage(NamedTuple):
 
 
 def type_name(rtype: int) -> str:
-    return TYPE_NAMES.get(rtype, f"TYPE{rtype}")
+    name = TYPE_NAMES.get(rtype)  # the text for an unknown type is only made when needed
+    return name if name is not None else f"TYPE{rtype}"
 
 
 def rcode_name(rcode: int) -> str:
-    return RCODE_NAMES.get(rcode, f"RCODE{rcode}")
+    name = RCODE_NAMES.get(rcode)
+    return name if name is not None else f"RCODE{rcode}"
 
 
 def answer_text(ans: Answer) -> str:

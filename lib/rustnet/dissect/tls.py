@@ -117,7 +117,8 @@ def version_name(version: int) -> str:
 
 def cipher_name(cipher: int) -> str:
     """IANA name of a common cipher suite, else its number in hex."""
-    return CIPHER_NAMES.get(cipher, f"0x{cipher:04x}")
+    name = CIPHER_NAMES.get(cipher)  # the hex text is only made when needed
+    return name if name is not None else f"0x{cipher:04x}"
 
 
 def is_grease(value: int) -> bool:

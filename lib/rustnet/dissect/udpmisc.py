@@ -97,7 +97,9 @@ def match_stun(data: bytes) -> Info | None:
     mtype = int.from_bytes(data[0:2], "big")
     method = (mtype & 0x000F) | ((mtype & 0x00E0) >> 1) | ((mtype & 0x3E00) >> 2)
     klass = ((mtype & 0x0010) >> 4) | ((mtype & 0x0100) >> 7)
-    name = STUN_METHODS.get(method, f"0x{method:03x}")
+    name = STUN_METHODS.get(method)
+    if name is None:
+        name = f"0x{method:03x}"
     return {"app": "STUN", "stun_type": f"{name} {STUN_CLASSES[klass]}"}
 
 
