@@ -13,7 +13,6 @@ is evicted, is replaced by a new generation of its tuple, or at end of input.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Final
 
 from rustnet.stream.records import CONN, PROTO_NAMES, ip_text
@@ -87,16 +86,24 @@ def proto_name(proto: int) -> str:
     return name if name else f"ip-{proto}"
 
 
+_PROTO_TEXT: Final = {p: proto_name(p) for p in (*PROTO_NAMES, *_OTHER_PROTOS)}
+
 # Records are written once per refresh for every busy connection: the text of an address is
-# worth remembering (bounded; hostile streams with many addresses only evict entries).
-_ip_text = functools.lru_cache(maxsize=1 << 16)(ip_text)
+# worth remembering. Bounded (emptied when full: hostile streams with many addresses only cost
+# the conversions); packed addresses only, other junk is converted every time.
+MAX_TEXTS: Final = 1 << 16
+_texts: dict[bytes, str] = {}
 
 
 def _text(addr: Any) -> Any:
-    try:
-        return _ip_text(addr)
-    except TypeError:  # unhashable junk from a hostile stream is not cached
-        return ip_text(addr)
+    text = _texts.get(addr) if addr.__class__ is bytes else None
+    if text is None:
+        text = ip_text(addr)
+        if addr.__class__ is bytes:
+            if len(_texts) >= MAX_TEXTS:
+                _texts.clear()
+            _texts[addr] = text
+    return text
 
 
 # The fields of a record that change without the connection's other fields changing: update()
@@ -133,7 +140,7 @@ def build(c: Conn, state: str) -> dict[str, Any]:
     if c.flip:
         a, ap, b, bp = b, bp, a, ap
     rec: dict[str, Any] = {
-        "t": CONN, "id": c.id, "proto": proto_name(c.proto),
+        "t": CONN, "id": c.id, "proto": _PROTO_TEXT.get(c.proto) or proto_name(c.proto),
         "src": _text(a), "sport": ap, "dst": _text(b), "dport": bp,
         "state": state,
         "packets": c.ps + c.pd, "bytes": c.bs + c.bd,

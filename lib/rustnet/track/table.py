@@ -23,14 +23,18 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Iterable
+from math import exp
 from typing import Any, Final
 
 from rustnet.stream.records import HEADER, SOCK, WARNING, Record, restamp_header
 from rustnet.track import dpi as dpi_fields
-from rustnet.track import lifecycle, rates, record
+from rustnet.track import lifecycle, record
 from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
 from rustnet.track.lifecycle import CLASS_OF_STATE as _CLASS_OF_STATE
 from rustnet.track.lifecycle import Timeouts
+from rustnet.track.rates import MIN_SPAN as _RATE_MIN_SPAN
+from rustnet.track.rates import TAU as _RATE_TAU
+from rustnet.track.rates import WINDOW as _RATE_WINDOW
 from rustnet.track.states import NAMES, State
 from rustnet.track.tcp_state import N_STATES as _NTCP
 from rustnet.track.tcp_state import REUSABLE, STEP, step_entry
@@ -683,7 +687,29 @@ class Tracker:
         record (``c.tmpl``), so the next one only refreshes the fields that change
         (record.update); an idle one keeps none (memory: it may stay idle for long), nor does
         one that ended. Whoever changes other fields of the record drops the copy."""
-        rates.sample(c, now)
+        # rates.sample(c, now), inline (once per record; tests hold the two together)
+        bs = c.bs
+        bd = c.bd
+        rate_t = c.rate_t
+        if now - c.last >= _RATE_WINDOW or (bs == c.rate_bs and bd == c.rate_bd and rate_t > 0):
+            c.rate_src = c.rate_dst = 0.0
+            c.rate_t = now
+            c.rate_bs = bs
+            c.rate_bd = bd
+        else:
+            span = now - (rate_t if rate_t > 0 else c.first)
+            if span > 0:
+                if rate_t <= 0:
+                    if span < _RATE_MIN_SPAN:
+                        span = _RATE_MIN_SPAN
+                    alpha = 1.0
+                else:
+                    alpha = 1.0 - exp(-span / _RATE_TAU)
+                c.rate_src += alpha * ((bs - c.rate_bs) / span - c.rate_src)
+                c.rate_dst += alpha * ((bd - c.rate_bd) / span - c.rate_dst)
+                c.rate_t = now
+                c.rate_bs = bs
+                c.rate_bd = bd
         moving = not final and (c.rate_src or c.rate_dst)
         if moving:
             self._rating[c.id] = c
