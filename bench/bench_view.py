@@ -475,6 +475,7 @@ def main() -> None:
     ap.add_argument("--live-seconds", type=float, default=8.0)
     ap.add_argument("--rate", type=int, default=10_000)
     ap.add_argument("--no-live", action="store_true")
+    ap.add_argument("--live-conns", type=int, default=10_000, help="connections the live stream updates")
     ap.add_argument(
         "--churn",
         type=int,
@@ -495,7 +496,7 @@ def main() -> None:
         bench_churn_json(args.churn)
         bench_churn_model(args.churn)
     if not args.no_live:
-        bench_live(args.rate, args.live_seconds, 10_000)
+        bench_live(args.rate, args.live_seconds, args.live_conns)
 
 
 if __name__ == "__main__":

@@ -315,3 +315,20 @@ def test_incremental_sort_equals_a_full_sort_through_random_updates(
             assert order(s) == _reference(s), step
             sel = s.selected_row()
             assert sel is None or sel.id == s.selected_id
+
+
+def test_a_key_frame_keeps_the_last_sorted_list_until_the_data_frame() -> None:
+    s = make([conn(i, bytes=1000 - i) for i in range(5)])
+    assert order(s) == [0, 1, 2, 3, 4]
+    s.table.ingest([conn(4, bytes=10**6), conn(9, bytes=10**7)])
+    s.hold = True  # what the app sets while drawing a frame for a key
+    press(s, "j")
+    assert order(s) == [0, 1, 2, 3, 4] and s.selected_id == 1
+    s.set_filter("port:4")  # filtering works on the held list
+    assert set(order(s)) <= {0, 1, 2, 3, 4}
+    s.clear_filter()
+    press(s, "S")  # a new sort order is sorted now, with the new data
+    assert order(s) == [3, 2, 1, 0, 4, 9]
+    s.hold = False
+    press(s, "S")
+    assert order(s) == [9, 4, 0, 1, 2, 3]

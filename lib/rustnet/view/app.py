@@ -148,6 +148,7 @@ class App:
         src_fd: int | None = None
         dirty = True
         draw_now = True
+        data_now = True  # a frame with the newest data at once (start, first rows, end of input)
         next_frame = 0.0
         next_tick = time.monotonic() + 1.0
         while not state.quit:
@@ -159,10 +160,19 @@ class App:
                     sel.register(fd, selectors.EVENT_READ, "src")
                 src_fd = fd
             now = time.monotonic()
-            if draw_now or (dirty and now >= next_frame):
-                self.draw()
-                dirty = draw_now = False
-                next_frame = now + self.refresh
+            due = dirty and (data_now or now >= next_frame)
+            if draw_now or due:
+                # A frame for a key shows the list as last sorted (new data waits for its
+                # frame): keys stay quick however fast records come.
+                state.hold = dirty and not due
+                try:
+                    self.draw()
+                finally:
+                    state.hold = False
+                draw_now = data_now = False
+                if due:
+                    dirty = False
+                    next_frame = now + self.refresh
             # Wake only for something due: an idle viewer sleeps in select until input comes.
             deadlines = [next_frame] if dirty else []
             if source.completer.chain is not None:
@@ -205,9 +215,9 @@ class App:
                 problems = source.damage + source.errors
                 if problems:
                     table.damage = "; ".join(problems)
-                draw_now = True
+                draw_now = data_now = dirty = True
             if dirty and self._empty_frame and len(table):
-                draw_now = True  # the first connections show at once, not a refresh interval later
+                data_now = True  # the first connections show at once, not a refresh interval later
             if self._resized:
                 self._resized = False
                 draw_now = True

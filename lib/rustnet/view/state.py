@@ -91,6 +91,7 @@ class ViewState:
         self.collapsed: set[str] = set()
         self.show_closed = False
         self.paused = False
+        self.hold = False  # set by the app while drawing a key's frame: keep the sorted list as is
         self.adjust: dict[str, int] = {}  # column code -> extra cells
         self.focus_col = "remote"
         self.focus_visible = False  # underline the focused column once the user picks or resizes one
@@ -147,6 +148,9 @@ class ViewState:
         key = (table.version, params)
         if key == self._base_key:
             return self._base
+        held = self._base_key
+        if self.hold and held is not None and held[0] != -1 and held[1] == params:
+            return self._base  # a key's frame: the new data waits for the next data frame
         changed, pos = table.changes(self._log_pos)
         if (
             changed is None
