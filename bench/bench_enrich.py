@@ -242,19 +242,94 @@ def run_curls(net: Any, pipeline: str, runs: int) -> tuple[int, int, float]:
     return named, len(finals), statistics.median(durations)
 
 
-def bench_watcher_idle() -> None:
-    """What the short-lived watcher costs on a quiet host: waiting to be armed, and armed."""
-    from rustnet.enrich.watch import ShortLivedWatcher
+OCCASIONAL = """
+import socket, sys
+for line in sys.stdin:                  # one short HTTP request per line, from one long-lived process
+    s = socket.create_connection((sys.argv[1], 8000))
+    s.sendall(b"GET /small.txt HTTP/1.0\\r\\n\\r\\n")
+    while s.recv(4096):
+        pass
+    s.close()
+    print("done", flush=True)
+"""
 
-    w = ShortLivedWatcher()
-    time.sleep(0.2)
-    c0, t0 = time.process_time(), time.monotonic()
-    time.sleep(5.0)
-    cpu = (time.process_time() - c0) / (time.monotonic() - t0)
-    print(f"watcher not armed (exec events {'on' if w.exec_events else 'unavailable'}): {100 * cpu:.2f}% "
-          f"of a CPU ({w.wakeups} wake-ups, {w.arms} times armed {w.reasons}, {w.passes} listings in 5 s)")
-    w.close()
+
+def bench_occasional(requests: int = 4, gap: float = 12.0, old: str | None = None) -> None:
+    """The watcher's blind spot: a long-running program (no exec) making a short connection now and
+    then, more than its arming time apart. Runs ``requests`` requests ``gap`` seconds apart."""
+    from tests.netns import TwoHosts, can_make_namespaces
+
+    if not can_make_namespaces():
+        print("occasional connections: skipped (needs root and ip netns)")
+        return
+    cap, dis, trk = (str(BIN / n) for n in ("rn-capture", "rn-dissect", "rn-track"))
+    for label, path in (("this checkout", None), ("--old", old)):
+        if label == "--old" and not path:
+            continue
+        with TwoHosts() as net, tempfile.TemporaryDirectory() as www:
+            os.chmod(www, 0o755)
+            Path(www, "small.txt").write_text("hello\n")
+            exe = Path(www, "rn-occasional")
+            shutil.copy2(os.path.realpath(sys.executable), exe)
+            net.spawn("b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b,
+                            "--directory", www])
+            net.wait_port("b", 8000)
+            client = net.spawn("a", [str(exe), "-c", OCCASIONAL, net.addr_b], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE)
+            assert client.stdin is not None and client.stdout is not None
+            out = tempfile.TemporaryFile()
+            pipe = (f"{cap} -i {net.if_a} tcp port 8000 | {dis} | {trk} -r 100 | {enrich_cmd(path)} "
+                    "--format json")
+            proc = subprocess.Popen(net.cmd("a", ["sh", "-c", pipe]), stdout=out, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+            try:
+                time.sleep(gap)
+                for _ in range(requests):
+                    client.stdin.write(b"go\n")
+                    client.stdin.flush()
+                    client.stdout.readline()
+                    time.sleep(gap)
+            finally:
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=20)
+            out.seek(0)
+            finals = {r["id"]: r for r in map(json.loads, out.read().decode().splitlines())
+                      if r.get("t") == "conn" and r.get("dport") == 8000}
+            out.close()
+            named = sum(1 for r in finals.values() if r.get("pid") == client.pid)
+            print(f"occasional short connections of a long-running program, {gap:g} s apart ({label}): "
+                  f"{named}/{len(finals)} attributed")
+
+
+WATCHER_IDLE = """
+import time
+from rustnet.enrich.watch import ShortLivedWatcher
+w = ShortLivedWatcher()
+time.sleep(0.2)
+c0, t0 = time.process_time(), time.monotonic()
+time.sleep(10.0)
+cpu = (time.process_time() - c0) / (time.monotonic() - t0)
+print(f"{100 * cpu:.3f}% of a CPU (exec events {'on' if w.exec_events else 'unavailable'}; {w.wakeups} "
+      f"wake-ups, armed {w.arms} times {w.reasons}, {w.passes} listings in 10 s)")
+w.close()
+"""
+
+
+def bench_watcher_idle() -> None:
+    """What the short-lived watcher costs on a quiet host: waiting to be armed (in a fresh network
+    namespace when possible: the host's may be busy), and armed."""
+    from tests.netns import TwoHosts, can_make_namespaces
+
+    if can_make_namespaces():
+        with TwoHosts() as net:
+            res = net.run("a", [sys.executable, "-c", WATCHER_IDLE], timeout=60, check=False)
+        text = res.stdout.decode().strip() or res.stderr.decode()[-300:]
+        print(f"watcher not armed, quiet namespace: {text}")
+    res = subprocess.run([sys.executable, "-c", WATCHER_IDLE], capture_output=True, timeout=60)
+    print(f"watcher not armed, this host's namespace: {res.stdout.decode().strip()}")
     for interval in (0.001, 0.002, 0.01):
+        from rustnet.enrich.watch import ShortLivedWatcher
+
         w = ShortLivedWatcher(interval=interval, armed=1e9)
         time.sleep(0.2)
         c0, t0 = time.process_time(), time.monotonic()
@@ -450,7 +525,7 @@ def bench_replay(rate: int, seconds: float = 10.0, old: str | None = None) -> No
                   "stages " + ", ".join(f"{n} {v:.0f}%" for n, v in sorted(use.items()) if n != "rn-enrich"))
 
 
-PARTS = ("poll", "watcher", "packets", "conns", "idle", "curl", "replay")
+PARTS = ("poll", "watcher", "packets", "conns", "idle", "curl", "replay", "occasional")
 
 
 def main() -> None:
@@ -479,6 +554,8 @@ def main() -> None:
         bench_idle(args.idle_seconds, args.old)
     if "replay" in parts:
         bench_replay(args.rate, old=args.old)
+    if "occasional" in parts:
+        bench_occasional(old=args.old)
     if "curl" in parts and not args.skip_curl:
         bench_curl(args.runs)
         if args.old:

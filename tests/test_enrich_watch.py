@@ -112,3 +112,43 @@ def test_a_socket_seen_before_its_connect_is_reported_once_connected() -> None:
         w.close()
         udp.close()
         peer.close()
+
+
+def test_client_port_filter_keeps_exactly_the_ephemeral_ports(tmp_path: object) -> None:
+    """The kernel-side filter against the unfiltered dump, on a listener, its accepted socket
+    (server port) and the client socket (ephemeral port)."""
+    from rustnet.enrich import sockdiag
+
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    port = lst.getsockname()[1]
+    cli = socket.create_connection(("127.0.0.1", port))
+    acc, _ = lst.accept()
+    try:
+        cport = cli.getsockname()[1]
+        low, high = sorted((cport, port))
+        for lo, hi in ((cport, cport), (low, high), (1, 65535), (port, port)):
+            with sockdiag.open_diag() as diag:
+                every = sockdiag.dump(diag, ("tcp", "udp"))
+                kept = sockdiag.dump(diag, ("tcp", "udp"), bytecode=sockdiag.sport_filter(lo, hi))
+            want = {r for r in every if lo <= r.lport <= hi and port in (r.lport, r.rport)}
+            assert {r for r in kept if port in (r.lport, r.rport)} == want, (lo, hi)
+            assert all(lo <= r.lport <= hi for r in kept)
+    finally:
+        for s in (cli, acc, lst):
+            s.close()
+
+
+def test_client_ports_filter_reads_the_range(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from rustnet.enrich import sockdiag
+
+    d = Path(str(tmp_path))
+    (d / "range").write_text("32768\t60999\n")
+    assert watch.client_ports_filter(str(d / "range")) == sockdiag.sport_filter(32768, 60999)
+    for bad in ("", "x y", "0 10", "70000 80000", "9 3"):
+        (d / "range").write_text(bad)
+        assert watch.client_ports_filter(str(d / "range")) == b""
+    assert watch.client_ports_filter(str(d / "missing")) == b""

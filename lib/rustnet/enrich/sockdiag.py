@@ -46,6 +46,11 @@ _MSG: Final = struct.Struct("=BBBB")
 _MSG_TAIL: Final = struct.Struct("=IIIII")
 _MSG_LEN: Final = _MSG.size + _SOCKID.size + _MSG_TAIL.size   # 72
 _PROTOS: Final = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
+_RTATTR: Final = struct.Struct("=HH")
+_BC_OP: Final = struct.Struct("=BBH")   # inet_diag_bc_op: code, yes, no
+INET_DIAG_REQ_BYTECODE: Final = 1
+INET_DIAG_BC_S_GE: Final = 2
+INET_DIAG_BC_S_LE: Final = 3
 
 
 class DiagError(OSError):
@@ -109,10 +114,21 @@ def open_netlink_in(ns_path: str, proto: int) -> socket.socket:
 
 
 def _request(proto: int, family: int, states: int, flags: int, sport: int = 0, dport: int = 0,
-             src: bytes = b"", dst: bytes = b"") -> bytes:
+             src: bytes = b"", dst: bytes = b"", bytecode: bytes = b"") -> bytes:
     body = _REQ.pack(family, proto, 0, 0, states) + _SOCKID.pack(
         sport, dport, src.ljust(16, b"\0"), dst.ljust(16, b"\0"), 0, b"\xff" * 8)
+    if bytecode:
+        body += _RTATTR.pack(_RTATTR.size + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, flags, 1, 0) + body
+
+
+def sport_filter(low: int, high: int) -> bytes:
+    """inet_diag bytecode keeping sockets whose local port is in ``low..high`` (the kernel runs it:
+    the other sockets are never sent). Each test is two 4-byte ops, the second holding the
+    port; ``no`` jumps past the end of the program, which rejects the socket."""
+    op = _BC_OP.pack
+    return (op(INET_DIAG_BC_S_GE, 8, 16 + 4) + op(0, 0, low)
+            + op(INET_DIAG_BC_S_LE, 8, 8 + 4) + op(0, 0, high))
 
 
 def _ip_text(family: int, raw: bytes, cache: dict[bytes, str]) -> str:
@@ -185,15 +201,16 @@ def _flags_dump(req: bytes) -> bool:
 
 def dump(sock: socket.socket, protos: tuple[str, ...] = ("tcp", "udp"),
          cache: dict[bytes, Any] | None = None, max_rows: int = 1_000_000,
-         states: int = ALL_STATES) -> list[SockEntry]:
+         states: int = ALL_STATES, bytecode: bytes = b"") -> list[SockEntry]:
     """Every TCP/UDP socket (IPv4 and IPv6) of the socket's namespace in ``states`` (a bit mask of
-    TCP states; :data:`OWNED_STATES` leaves out those that never have an owner). ``cache``: see
-    _exchange; keep one per namespace across polls."""
+    TCP states; :data:`OWNED_STATES` leaves out those that never have an owner) that passes
+    ``bytecode`` (e.g. :func:`sport_filter`). ``cache``: see _exchange; keep one per namespace
+    across polls."""
     cache = cache if cache is not None else {}
     out: list[SockEntry] = []
     for name in protos:
         for family in (socket.AF_INET, socket.AF_INET6):
-            req = _request(_PROTOS[name], family, states, NLM_F_REQUEST | NLM_F_DUMP)
+            req = _request(_PROTOS[name], family, states, NLM_F_REQUEST | NLM_F_DUMP, bytecode=bytecode)
             out.extend(_exchange(sock, req, name, cache, max_rows))
     if len(cache.get(b"addrs", ())) > 65536:
         cache.clear()

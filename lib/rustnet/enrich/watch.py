@@ -24,11 +24,14 @@ only while **armed**, and otherwise sleeps in ``select``:
   (``idle_check``, the counters again: a burst of new sockets);
 * the main thread saw a local flow whose owner was already gone (:meth:`arm`).
 
-Each arms it for a few seconds. Listings are bounded by a duty cycle: after a listing,
-the thread waits at least ``1/duty - 1`` times as long as the listing took (5% of one CPU
-by default), so a host with many sockets and much churn is listed less often (and
-catches fewer short-lived sockets) rather than paying more; TIME_WAIT sockets are not
-listed at all (they have no owner). A quiet host costs two counter reads a second.
+Each arms it for a few seconds. A listing asks the kernel only for client sockets: local
+port in the ephemeral range (``ip_local_port_range``, the ports connect() picks), not in
+TIME_WAIT (no owner), so a server's thousands of accepted connections are never sent
+(they are attributed through their listener anyway). Listings are also bounded by a
+duty cycle: after a listing, the thread waits at least ``1/duty - 1`` times as long as
+the listing took (5% of one CPU by default), so a host with many client sockets and much
+churn is listed less often (and catches fewer short-lived sockets) rather than paying
+more. A quiet host costs two counter reads a second.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ Find = tuple[SockEntry, int, ProcInfo | None]
 
 ARM_EXEC = 3.0       # seconds of fast polling after a program started
 ARM_BURST = 5.0      # ... after new sockets showed up between two idle checks
+_COALESCE = 0.002    # idle: pause after exec events of other namespaces (fewer wake-ups in a burst)
 
 
 class ShortLivedWatcher:
@@ -74,7 +78,9 @@ class ShortLivedWatcher:
         self._diag = sockdiag.open_diag()   # raises DiagError when sock_diag is unavailable
         self._events = procevents.open_exec_events() if exec_events else None
         self._own_ns = socktab.netns_inode("self")
+        self._bytecode = client_ports_filter()
         self._started: collections.deque[int] = collections.deque(maxlen=32)  # programs started here
+        self._next_check = time.monotonic() + idle_check
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._run, name="rn-enrich-watch", daemon=True)
         self._thread.start()
@@ -191,28 +197,34 @@ class ShortLivedWatcher:
 
     def _idle_wait(self, counters: _Counters, just_disarmed: bool) -> bool:
         """Sleep until armed; True when the thread should poll fast now."""
+        now = time.monotonic()
         if just_disarmed:
             counters.opened_since_idle_check()  # the mark from here: what the armed time did is done
+            self._next_check = now + self.idle_check
         waits: list[Any] = [self._wake_r] + ([self._events] if self._events is not None else [])
-        ready, _, _ = select.select(waits, [], [], self.idle_check)
+        ready, _, _ = select.select(waits, [], [], max(0.0, self._next_check - now))
         if self._stop.is_set():
             return False
         self.wakeups += 1
-        if (self._events is not None and self._events in ready
-                and self._started_here(procevents.drain(self._events))):
-            self.arm(ARM_EXEC, "exec")
+        if self._events is not None and self._events in ready:
+            if self._started_here(procevents.drain(self._events)):
+                self.arm(ARM_EXEC, "exec")
+            else:  # programs of other namespaces: let a burst of them gather before the next wake-up
+                time.sleep(_COALESCE)
         if self._wake_r in ready:
             try:
                 os.read(self._wake_r, 4096)
             except OSError:
                 pass
-        if not ready and counters.opened_since_idle_check():
-            self.arm(ARM_BURST, "burst")
+        if time.monotonic() >= self._next_check:  # on time even while other namespaces exec a lot
+            self._next_check = time.monotonic() + self.idle_check
+            if counters.opened_since_idle_check():
+                self.arm(ARM_BURST, "burst")
         return self.armed
 
     def _list(self, protos: tuple[str, ...], known: dict[str, dict[int, tuple[Any, ...]]],
               cache: dict[bytes, Any], procs: ProcessInfoCache, first: bool) -> None:
-        rows = sockdiag.dump(self._diag, protos, cache, states=sockdiag.OWNED_STATES)
+        rows = sockdiag.dump(self._diag, protos, cache, states=sockdiag.OWNED_STATES, bytecode=self._bytecode)
         current: dict[str, dict[int, tuple[Any, ...]]] = {p: {} for p in protos}
         for r in rows:
             if r.inode:
@@ -230,6 +242,19 @@ class ShortLivedWatcher:
                 pid = found.get(r.inode)
                 if pid is not None:
                     self._finds.append((r, pid, procs.get(pid)))
+
+
+def client_ports_filter(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> bytes:
+    """sock_diag bytecode for sockets on an ephemeral local port; empty (no filter) when the
+    range cannot be read."""
+    try:
+        with open(path, encoding="ascii") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return b""
+    if not 0 < low <= high <= 65535:
+        return b""
+    return sockdiag.sport_filter(low, high)
 
 
 class _Counters:
