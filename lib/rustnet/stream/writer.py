@@ -16,11 +16,14 @@ import re
 import select
 import stat
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import msgpack
 
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
+
+_data_of = itemgetter(PKT_DATA)
 
 # ~10x faster than the json module for connection records; json remains the fallback. Imported
 # here, not at first use: rn-capture may no longer be allowed to read the venv by then.
@@ -80,10 +83,18 @@ class RecordWriter:
         """Queue many records at once (cheaper than one write() each on hot paths)."""
         if not recs:
             return
-        # Packet records carry real payload bytes: those are counted one by one.
+        # Packet records carry real payload bytes: counted a frame's worth at a time.
         if type(recs[0]) is list and recs[0][0] == PACKET:
-            for rec in recs:
-                self.write(rec)
+            step = self.max_records
+            for i in range(0, len(recs), step):
+                part = recs[i:i + step] if i or step < len(recs) else recs
+                try:
+                    data_bytes = sum(map(len, map(_data_of, part)))
+                except (IndexError, KeyError, TypeError):  # other records among them, or damaged ones
+                    for rec in part:
+                        self.write(rec)
+                    continue
+                self.write_packets(part, data_bytes)
             return
         # Anything else is counted as 64 bytes: whole slices go into the frame, a frame at a time.
         batch = self._batch
