@@ -53,7 +53,10 @@ Find = tuple[SockEntry, int, ProcInfo | None]
 
 ARM_EXEC = 3.0       # seconds of fast polling after a program started
 ARM_BURST = 5.0      # ... after new sockets showed up between two idle checks
-_COALESCE = 0.002    # idle: pause after exec events of other namespaces (fewer wake-ups in a burst)
+# Idle: exec events of other namespaces cost a wake-up each (~60 µs: select, recv, a stat); past
+# this many a second, the events socket is left alone for _EXEC_PAUSE and read in one go after.
+_EXEC_WAKES = 10
+_EXEC_PAUSE = 0.1
 
 
 class ShortLivedWatcher:
@@ -81,6 +84,8 @@ class ShortLivedWatcher:
         self._bytecode = client_ports_filter()
         self._started: collections.deque[int] = collections.deque(maxlen=32)  # programs started here
         self._next_check = time.monotonic() + idle_check
+        self._foreign = (0.0, 0)          # (start of the current second, exec wake-ups for others)
+        self._events_paused_until = 0.0
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._run, name="rn-enrich-watch", daemon=True)
         self._thread.start()
@@ -178,6 +183,17 @@ class ShortLivedWatcher:
         if ready and self._started_here(procevents.drain(self._events)):
             self.arm(ARM_EXEC, "exec")
 
+    def _pace_foreign_execs(self) -> None:
+        """Many programs starting in other namespaces (a build, a test suite): read their events
+        in batches, a tenth of a second apart, instead of waking up for each."""
+        now = time.monotonic()
+        start, count = self._foreign
+        if now - start >= 1.0:
+            start, count = now, 0
+        self._foreign = (start, count + 1)
+        if count + 1 > _EXEC_WAKES:
+            self._events_paused_until = now + _EXEC_PAUSE
+
     def _started_here(self, pids: list[int]) -> bool:
         """Whether one of these just-started programs runs in our network namespace (a stat each,
         a few µs: a host starting hundreds of programs a second costs a fraction of a percent)."""
@@ -201,16 +217,21 @@ class ShortLivedWatcher:
         if just_disarmed:
             counters.opened_since_idle_check()  # the mark from here: what the armed time did is done
             self._next_check = now + self.idle_check
-        waits: list[Any] = [self._wake_r] + ([self._events] if self._events is not None else [])
-        ready, _, _ = select.select(waits, [], [], max(0.0, self._next_check - now))
+        until = self._next_check
+        waits: list[Any] = [self._wake_r]
+        if self._events is not None and now >= self._events_paused_until:
+            waits.append(self._events)
+        elif self._events is not None:
+            until = min(until, self._events_paused_until)
+        ready, _, _ = select.select(waits, [], [], max(0.0, until - now))
         if self._stop.is_set():
             return False
         self.wakeups += 1
         if self._events is not None and self._events in ready:
             if self._started_here(procevents.drain(self._events)):
                 self.arm(ARM_EXEC, "exec")
-            else:  # programs of other namespaces: let a burst of them gather before the next wake-up
-                time.sleep(_COALESCE)
+            else:
+                self._pace_foreign_execs()
         if self._wake_r in ready:
             try:
                 os.read(self._wake_r, 4096)
