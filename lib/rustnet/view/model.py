@@ -124,7 +124,6 @@ class Row:
         "skm",
         "fs",
         "ff",
-        "fseq",
         "fk",
         "fm",
     )
@@ -143,13 +142,13 @@ class Row:
         self.extra: dict[str, str] | None = None
         self.bucket: tuple[str, int] | None = None  # what the row adds to the table's counts
         # Caches of the view (rustnet.view.state): the key the row is sorted under in the list
-        # of the view marked ``skm``, and its score for filter ``ff`` at sequence ``fseq``.
+        # of the view marked ``skm``; its score for filter ``ff`` (cleared when the row changes);
+        # the sort key it was placed under in the filtered list marked ``fm``.
         self.sk: Any = None
         self.skm: object | None = None
         self.fs = -1
         self.ff: object | None = None
-        self.fseq = -1
-        self.fk: tuple[int, Any] = (-1, None)  # (rank, sort key) in the filtered list marked fm
+        self.fk: Any = None
         self.fm: object | None = None
 
     def snapshot(self) -> Row:
@@ -408,6 +407,7 @@ class ConnTable:
             row.seq = self.seq
             row.hay = None
             row.kw = None
+            row.ff = None
         if self._derives:
             self._derive(row)
         ts = rec.get("last_seen")

@@ -32,14 +32,14 @@ _SORT_KEY: Final = operator.attrgetter("sk")
 BISECT_SHARE: Final = 64
 
 
-def _filtered_position(rows: list[Row], key: tuple[int, Any], desc: bool) -> int:
-    """Where ``key`` = (rank, sort key) belongs in a filtered list: best rank first, then the
-    sorted list's order (``Row.fk`` holds each row's)."""
-    score, sk = key
+def _filtered_position(rows: list[Row], score: int, sk: Any, desc: bool) -> int:
+    """Where a row of rank ``score`` and sort key ``sk`` belongs in a filtered list: best rank
+    first, then the sorted list's order (each row's rank is ``Row.fs``, its key ``Row.fk``)."""
     lo, hi = 0, len(rows)
     while lo < hi:
         mid = (lo + hi) // 2
-        s, k = rows[mid].fk
+        r = rows[mid]
+        s, k = r.fs, r.fk
         if s > score or (s == score and ((k > sk) if desc else (k < sk))):
             lo = mid + 1
         else:
@@ -272,15 +272,17 @@ class ViewState:
                     candidates: Any = (r for _, r in prev[2])
                 else:
                     candidates = base
-                scored = self._score(f, candidates)
+                # While the filter is typed, rows are only tested; scores are kept (for the
+                # frames that follow) once the filter stays and the data changes.
+                data_frame = old_key is not None and old_key[1:] == key[1:]
+                scored = self._score(f, candidates) if data_frame else f.select(candidates)
                 self._matched = (self._base_gen, f, scored)
                 rows = f.rank(scored)
-                if not self.grouped:
+                if data_frame and not self.grouped:
                     # Where each row sits, so the next few changes can be patched in.
                     mark = self._fmark = object()
-                    ranked = f.ranked
                     for r in rows:
-                        r.fk = (r.fs if ranked else 0, r.sk)
+                        r.fk = r.sk
                         r.fm = mark
                     self._entries_filter = f
             self._shown = len(rows)
@@ -301,25 +303,23 @@ class ViewState:
         desc = self._key_function()[1]
         for r in rows:
             if r.fm is fmark:
-                i = _filtered_position(entries, r.fk, desc)
+                i = _filtered_position(entries, r.fs, r.fk, desc)
                 if i >= len(entries) or entries[i] is not r:
                     return False
                 del entries[i]
                 r.fm = None
-        ranked = f.ranked
         for r in rows:
             if r.skm is not bmark:
                 continue  # not in the sorted list (any more)
-            if r.ff is f and r.fseq == r.seq:
+            if r.ff is f:
                 s = r.fs
             else:
                 s = r.fs = f.score(r)
                 r.ff = f
-                r.fseq = r.seq
             if s >= 0:
-                fk = r.fk = (s if ranked else 0, r.sk)
+                r.fk = r.sk
                 r.fm = fmark
-                entries.insert(_filtered_position(entries, fk, desc), r)
+                entries.insert(_filtered_position(entries, s, r.sk, desc), r)
         return True
 
     @staticmethod
@@ -328,12 +328,11 @@ class ViewState:
         out: list[tuple[int, Row]] = []
         score = f.score
         for r in rows:
-            if r.ff is f and r.fseq == r.seq:
+            if r.ff is f:
                 s = r.fs
             else:
                 s = r.fs = score(r)
                 r.ff = f
-                r.fseq = r.seq
             if s >= 0:
                 out.append((s, r))
         return out
