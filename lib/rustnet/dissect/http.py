@@ -30,6 +30,10 @@ MAX_HEADER_BYTES: Final = 16384
 PATH_LIMIT: Final = 512
 VALUE_LIMIT: Final = 256
 
+# NamedTuple's own __new__ is a Python function; building the tuple directly costs a third
+# of it, on every hello, request and DNS message. Fields are passed in declaration order.
+_make: Final = tuple.__new__
+
 
 class HttpRequest(NamedTuple):
     method: str
@@ -102,8 +106,8 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
             host = escape_text(value.strip(), VALUE_LIMIT)
         elif key == b"user-agent" and agent is None:
             agent = escape_text(value.strip(), VALUE_LIMIT)
-    return HttpRequest(_METHOD_TEXT[method], escape_text(path, PATH_LIMIT),
-                       escape_text(version, 16), host, agent)
+    return _make(HttpRequest, (_METHOD_TEXT[method], escape_text(path, PATH_LIMIT), escape_text(version, 16),
+                               host, agent))
 
 
 def parse_response(data: bytes, final: bool = False) -> HttpResponse | None:
@@ -119,4 +123,4 @@ def parse_response(data: bytes, final: bool = False) -> HttpResponse | None:
     code, _, reason = rest.partition(b" ")
     if len(code) != 3 or not code.isdigit():
         raise DissectError("malformed HTTP status code")
-    return HttpResponse(escape_text(version, 16), int(code), escape_text(reason, 64))
+    return _make(HttpResponse, (escape_text(version, 16), int(code), escape_text(reason, 64)))
