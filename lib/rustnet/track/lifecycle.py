@@ -27,7 +27,6 @@ The config file (``--timeouts FILE``) is TOML: keys at top level or under
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -182,6 +181,8 @@ class Timeouts:
 
     def apply_file(self, path: str) -> None:
         """A TOML file of overrides (see the module docstring)."""
+        import tomllib  # here: only --timeouts FILE needs it (~2 ms of every start otherwise)
+
         try:
             with open(path, "rb") as f:
                 data = tomllib.load(f)
