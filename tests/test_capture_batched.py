@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 import pytest
+from rustnet.capture import wirelen
 from rustnet.capture.offline import open_capture_file, pump_file
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.capture.wirelen import WholePacketProof
@@ -241,3 +242,21 @@ def test_write_packets_matches_write_record_by_record(tmp_path: Path) -> None:
             assert sum(len(r[3]) + 24 if isinstance(r, list) else 64 for r in frame) <= 20_000 + 3000 + 24
         outs.append([r for frame in frames(data) for r in frame])
     assert outs[0] == outs[1]
+
+
+def test_files_beyond_the_page_cache_budget_are_read_one_by_one(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "big.pcap"
+    write_pcap(f, [(i, 0, bytes(60), 60) for i in range(100)])
+    size = f.stat().st_size
+    monkeypatch.setattr(wirelen, "cache_budget", lambda: size - 1)
+    assert WholePacketProof.open(str(f), "", 1) is None
+    monkeypatch.setattr(wirelen, "cache_budget", lambda: size)
+    assert WholePacketProof.open(str(f), "", 1) is not None
+
+
+def test_cache_budget_is_a_quarter_of_available_memory(tmp_path: Path) -> None:
+    info = tmp_path / "meminfo"
+    info.write_text("MemTotal:       8000000 kB\nMemFree:  100 kB\nMemAvailable:    4000000 kB\n")
+    assert wirelen.cache_budget(str(info)) == 1_000_000 * 1024
+    assert wirelen.cache_budget(str(tmp_path / "missing")) == wirelen.FALLBACK_BUDGET

@@ -16,6 +16,10 @@ user's filter too) then show that every packet has ``len == caplen``. They run i
 so a file that grows meanwhile (a running ``tcpdump -w``) proves only the packets counted:
 the count of the first pass bounds the second, the third covers them both.
 
+The passes read the file again, which costs only CPU while the file stays in the page cache
+(the first pass brings it there for the real read too); a file larger than a quarter of
+the memory available is read with ``next()`` rather than from the disk four times.
+
 Only for link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte
 ``i`` of the packet); for the others (radiotap, PPI, ...) nothing is proven and the file is
 read with ``next()``.
@@ -34,6 +38,8 @@ from rustnet.capture.bpf import combine
 WHOLE = "link[len - 1:1] >= 0"
 OVERLONG = "link[len:1] >= 0"
 
+FALLBACK_BUDGET = 256 << 20  # without /proc/meminfo (macOS)
+
 # DLT_NULL, EN10MB, RAW (12, 14, 101), LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2: link header at byte 0.
 LINK_AT_ZERO = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
 
@@ -51,7 +57,8 @@ class WholePacketProof:
         if path == "-" or linktype not in LINK_AT_ZERO:
             return None
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > cache_budget():
                 return None
             handles = []
             # WHOLE goes first: a user's "vlan" or "mpls" shifts the offsets of what follows it.
@@ -79,6 +86,18 @@ class WholePacketProof:
         for handle in self._handles:
             handle.close()
         self._handles = []
+
+
+def cache_budget(meminfo: str = "/proc/meminfo") -> int:
+    """Bytes of capture file that may be read four times: a quarter of the memory available."""
+    try:
+        with open(meminfo, encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 4
+    except (OSError, ValueError, IndexError):
+        pass
+    return FALLBACK_BUDGET
 
 
 def _count(handle: Any) -> int:
