@@ -34,15 +34,17 @@ from rustnet.view.table import table_lines
 PROG = "rn-view"
 
 
-def _table(**bounds: Any) -> ConnTable:
-    """A connection table that joins sock records and names services and hosts when it can;
-    ``bounds`` are ConnTable's limits (cap, history)."""
+def _table(names: bool = True, **bounds: Any) -> ConnTable:
+    """A connection table that joins sock records and (``names``) names services and hosts
+    when it can; ``bounds`` are ConnTable's limits (cap, history)."""
     try:
         from rustnet.enrich.join import SocketJoiner
         from rustnet.enrich.names import HostNames
         from rustnet.enrich.services import ServiceNames
     except ImportError:
         return ConnTable(**bounds)
+    if not names:
+        return ConnTable(SocketJoiner(), **bounds)
     return ConnTable(SocketJoiner(), ServiceNames(), HostNames(), **bounds)
 
 
@@ -65,6 +67,7 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
             writer.write(row.rec)
 
     table = _table(
+        bool(query),  # names worked out by the viewer are never printed: only a filter needs them
         max_rows=max_connections,
         history_seconds=0.0,
         max_history=0,
