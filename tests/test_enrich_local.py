@@ -249,3 +249,52 @@ def test_an_unowned_local_flow_arms_the_watcher() -> None:
         assert owners.watcher.reasons["flow"] == before + 1 and owners.watcher.armed
     finally:
         st.finish()
+
+
+def _frame(src: str, sport: int, dst: str, dport: int) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    return b"\x00" * 12 + b"\x08\x00" + ip + tcp
+
+
+def test_after_capture_a_foreign_flow_gets_no_lookup_and_no_sock_record(listener: socket.socket) -> None:
+    """Placement 2 (right after rn-capture): packets pass untouched either way; only the local
+    flow is looked up (and its listener's sock record written before the packet)."""
+    owners = CountingOwners()
+    st = Enricher(owners=owners)
+    try:
+        port = listener.getsockname()[1]
+        foreign = ["pkt", time.time(), 54, _frame(REMOTE_A, 40000, REMOTE_B, port)]
+        local = ["pkt", time.time(), 54, _frame(REMOTE_A, 40001, "127.0.0.1", port)]
+        out = st.process([hdr(), list(foreign), list(local)])
+        assert owners.resolves == 1 and st.flows_new == 2
+        assert [r for r in out if isinstance(r, list)] == [foreign, local]
+        socks = [r for r in out if isinstance(r, dict) and r.get("t") == "sock"]
+        assert socks and all(s["lport"] == port for s in socks)
+        assert out.index(socks[0]) > out.index(foreign)  # nothing emitted for the foreign flow
+        assert not st._pending or all(f[3] != REMOTE_B for f in st._pending)
+    finally:
+        st.finish()
+
+
+def test_an_unaccepted_connection_is_not_taken_for_a_closed_one() -> None:
+    """A connection waiting in a listener's accept queue has no inode either, but its owner is
+    coming: no shortcut there, the full lookup runs (and finds the listener)."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    cli = socket.create_connection(lst.getsockname())  # never accepted
+    owners = SocketOwners(watch_interval=0)
+    try:
+        owners.refresh()
+        flow = ("tcp", "127.0.0.1", cli.getsockname()[1], "127.0.0.1", lst.getsockname()[1])
+        server_end = sockdiag.query(owners._diag_socket(owners.own_netns, None),  # type: ignore[arg-type]
+                                    "tcp", flow[3], flow[4], flow[1], flow[2])
+        assert server_end is not None and server_end.inode == 0 and server_end.state == 1
+        sock, final = owners.resolve_flow(*flow, max_age=60.0)
+        assert final and sock is not None and sock["pid"] == os.getpid()  # the client's own socket
+    finally:
+        owners.close()
+        cli.close()
+        lst.close()

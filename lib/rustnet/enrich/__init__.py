@@ -14,7 +14,9 @@ Processes are attributed only for live streams. Modules, one job each:
 * ``sockdiag``  the same tables through sock_diag netlink (faster; exact one-socket queries)
 * ``processes`` socket inode -> pid (the /proc/*/fd scan), name/cmdline/user via psutil
 * ``owners``    the polled socket table of every namespace, with owners
-* ``watch``     the background watcher that catches short-lived sockets (curl)
+* ``watch``     the background watcher that catches short-lived sockets (curl), armed on demand
+* ``procevents`` exec events of the kernel's process connector (what arms the watcher first)
+* ``localaddr`` the addresses of every namespace: flows with no local end are not looked up
 * ``join``      SocketJoiner: sock records -> conn records (exact, reversed, listener, wildcard)
 * ``services``  port -> service name;  ``names``  hostnames from DNS answers, reverse DNS
 * ``flows``     cheap 5-tuple of a captured frame;  ``stage``  the Enricher stage

@@ -42,6 +42,9 @@ DENIED_HINT = ("some sockets' processes are not readable, so those connections s
 
 # Inodes no process was found for are looked for again after this many seconds.
 _UNRESOLVED_RETRY = 5.0
+# TCP states of a socket whose process has closed it (orphaned: no inode, no owner any more).
+# Not ESTABLISHED/CLOSE_WAIT/SYN_RECV without an inode: those wait in an accept queue.
+_CLOSED_BY_OWNER = frozenset({4, 5, 6, 7, 9, 11})  # FIN_WAIT1/2, TIME_WAIT, CLOSE, LAST_ACK, CLOSING
 # The local addresses are read again when older than this, before a flow is called not local.
 _ADDR_MAX_AGE = 1.0
 
@@ -302,9 +305,11 @@ class SocketOwners:
         full refresh; then whatever matches best (a listener, perhaps).
 
         ``where`` is the flow's :meth:`locality`: exact queries are made only for the ends
-        that are addresses of our namespace. When a query finds the socket closed (TIME_WAIT:
-        no owner any more) and the table is younger than ``max_age``, no refresh is made: it
-        could not name the owner either. ``seen_at`` (monotonic) is when the flow reached us: a
+        that are addresses of our namespace. When a query finds the socket closed (TIME_WAIT or
+        orphaned: no owner any more), the table is younger than ``max_age`` and it holds a
+        socket for the other end (the server's listener), no refresh is made: it could not name
+        the owner either. A connection not accepted yet (in a listener's queue, no inode either)
+        is not closed: its owner is coming. ``seen_at`` (monotonic) is when the flow reached us: a
         table read after that holds its socket if it still exists, so a miss there is final.
         When the exact queries since the last refresh cost as much as a refresh, a refresh is
         made instead (a burst of new local flows: one listing serves them all).
@@ -342,11 +347,13 @@ class SocketOwners:
                     if sock["pid"] is not None:
                         return sock, True
                     break
-                if e is not None:
+                if e is not None and proto == "tcp" and e.state in _CLOSED_BY_OWNER:
                     closed = True  # TIME_WAIT or orphaned: its process has let go of it
         self._query_cost += time.perf_counter() - t0
         if closed and time.monotonic() - self._last_end < max_age:
-            return self.lookup(proto, src, sport, dst, dport), True
+            sock = self.lookup(proto, src, sport, dst, dport)
+            if sock is not None:
+                return sock, True
         refreshed = self.refresh_on_miss(now)
         return self.lookup(proto, src, sport, dst, dport), refreshed
 
