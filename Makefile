@@ -11,7 +11,7 @@ APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmi
 PREFIX ?= /usr/local
 ARGS ?=
 
-.PHONY: all deps system-deps run-deps apt-install venv run test test-fast lint bench fuzz man completions install clean
+.PHONY: bytecode all deps system-deps run-deps apt-install venv run test test-fast lint bench fuzz man completions install clean
 
 all: venv
 
@@ -32,7 +32,12 @@ apt-install:
 		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed bytecode
+
+# Byte-compile our own modules: every stage is a fresh process, and with PYTHONDONTWRITEBYTECODE
+# set (or a read-only tree) each one would otherwise compile all its imports again at start-up.
+bytecode: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q -j 0 lib cmds >/dev/null
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
