@@ -11,10 +11,12 @@ header's snaplen proves nothing. libpcap proves it instead, with BPF and no Pyth
 * ``link[len:1]`` is in bounds exactly when more bytes were captured than the wire length
   claims (a damaged or hand-made file).
 
-Three counting passes (all packets, the first filter, the second filter; each with the
+Three counting passes (the first filter, all packets, the second filter; each with the
 user's filter too) then show that every packet has ``len == caplen``. They run in that order
-so a file that grows meanwhile (a running ``tcpdump -w``) proves only the packets counted:
-the count of the first pass bounds the second, the third covers them both.
+so that a file growing meanwhile (a running ``tcpdump -w``) cannot fool them: the whole
+packets counted first can equal the total counted later only if the file did not grow in
+between, and the last pass covers everything both saw. Only the packets counted are read
+in batches; any appended later are read with ``next()``.
 
 The passes read the file again, which costs only CPU while the file stays in the page cache
 (the first pass brings it there for the real read too); a file larger than a quarter of
