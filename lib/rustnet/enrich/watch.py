@@ -55,8 +55,8 @@ ARM_EXEC = 3.0       # seconds of fast polling after a program started
 ARM_BURST = 5.0      # ... after new sockets showed up between two idle checks
 # Idle: exec events of other namespaces cost a wake-up each (~60 µs: select, recv, a stat); past
 # this many a second, the events socket is left alone for _EXEC_PAUSE and read in one go after.
-_EXEC_WAKES = 10
-_EXEC_PAUSE = 0.1
+_EXEC_WAKES = 5
+_EXEC_PAUSE = 0.25
 
 
 class ShortLivedWatcher:
@@ -185,7 +185,7 @@ class ShortLivedWatcher:
 
     def _pace_foreign_execs(self) -> None:
         """Many programs starting in other namespaces (a build, a test suite): read their events
-        in batches, a tenth of a second apart, instead of waking up for each."""
+        in batches, a quarter of a second apart, instead of waking up for each."""
         now = time.monotonic()
         start, count = self._foreign
         if now - start >= 1.0:
