@@ -1,10 +1,10 @@
 """Write a record stream to a file descriptor, batched into frames.
 
 MessagePack records are batched into frames of at most ``max_records`` records
-or about ``max_bytes`` bytes; JSON Lines are batched the same way into one
-``write``. Live stages call :meth:`RecordWriter.flush` before they wait for more
-input, so a quiet stream is never held back and a busy one is written in large
-frames.
+or about ``max_bytes`` bytes; JSON Lines are batched the same way. Whole frames
+wait until about ``WRITE_SIZE`` bytes of them can go out in one ``write``. Live
+stages call :meth:`RecordWriter.flush` before they wait for more input, so a
+quiet stream is never held back and a busy one is written in large writes.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class RecordWriter:
         grow_pipe(fd)
 
     def write(self, rec: Record) -> None:
-        """Queue one record; writes a frame when the batch is full."""
+        """Queue one record; a full batch becomes a frame."""
         self._batch.append(rec)
         if type(rec) is list and rec[0] == PACKET:
             try:
