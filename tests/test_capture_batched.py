@@ -260,3 +260,36 @@ def test_cache_budget_is_a_quarter_of_available_memory(tmp_path: Path) -> None:
     info.write_text("MemTotal:       8000000 kB\nMemFree:  100 kB\nMemAvailable:    4000000 kB\n")
     assert wirelen.cache_budget(str(info)) == 1_000_000 * 1024
     assert wirelen.cache_budget(str(tmp_path / "missing")) == wirelen.FALLBACK_BUDGET
+
+
+def test_times_beyond_31_bits_read_the_same_both_ways(tmp_path: Path) -> None:
+    # libpcap reads a classic pcap's seconds and microseconds as signed 32-bit numbers.
+    pkts = [(0x90000000, 5, bytes(60), 60), (5, 0xFFFFFFF0, bytes(61), 61), (7, 2_000_000, bytes(62), 62),
+            (0xFFFFFFFF, 999_999, bytes(63), 63)]
+    f, dump = tmp_path / "t.pcap", tmp_path / "dump.pcap"
+    write_pcap(f, pkts)
+    recs, whole = both(f)
+    assert whole == 4
+    recs, n, damage, whole = read(f, dump=dump)
+    assert pcap_records(dump) == pcap_records(f)  # -w writes the same 32 bits back
+
+
+def pcapng(packets: list[tuple[int, bytes]]) -> bytes:
+    """A pcapng file: (timestamp in microseconds, data) per enhanced packet block."""
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", 1, 0, 65535))
+    for ts, data in packets:
+        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data)
+    return out
+
+
+def test_pcapng_is_read_packet_by_packet(tmp_path: Path) -> None:
+    # pcapng timestamps are 64-bit; next_batch keeps 32 bits of the seconds.
+    f = tmp_path / "far.pcapng"
+    f.write_bytes(pcapng([((2**33) * 10**6 + 5, bytes(60)), (10**6, bytes(70))]))
+    assert WholePacketProof.open(str(f), "", 1) is None
+    recs, _whole = both(f)
+    assert [r[1] for r in recs] == [2**33 + 5e-6, 1.0]

@@ -18,7 +18,11 @@ import pcapy
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.stream import RecordWriter
 
-_META = struct.Struct("=IIII")  # sec, usec, offset, caplen per packet
+# sec, usec, offset, caplen per packet, as unsigned 32-bit numbers. Files: libpcap reads a classic
+# pcap's seconds and microseconds as signed 32-bit (as next() reports them), so they are read back
+# signed; live: the kernel's clock, unsigned (good until 2106).
+_META = struct.Struct("=IIII")
+_META_FILE = struct.Struct("=iiII")
 
 NextBatch = Callable[[int], tuple[bytes, bytes]]
 
@@ -33,10 +37,10 @@ class BatchReadError(Exception):
 
 
 def pump_batches(next_batch: NextBatch, writer: RecordWriter, dump: PcapWriter | None, limit: int,
-                 should_stop: Callable[[], bool] | None = None) -> int:
+                 should_stop: Callable[[], bool] | None = None, from_file: bool = False) -> int:
     """Write up to ``limit`` packets, stopping early when ``next_batch`` has none or ``should_stop()``
     (checked between calls) is true; returns how many. A libpcap error raises BatchReadError."""
-    iter_meta = _META.iter_unpack
+    iter_meta = (_META_FILE if from_file else _META).iter_unpack
     write_packets = writer.write_packets
     per_call = writer.max_records
     n = 0

@@ -106,7 +106,7 @@ def pump_file(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | 
     try:
         if whole > 0:
             limit = whole if count <= 0 else min(whole, count)
-            n = pump_batches(reader.next_batch, writer, dump, limit, should_stop)
+            n = pump_batches(reader.next_batch, writer, dump, limit, should_stop, from_file=True)
             if should_stop() or 0 < count <= n:
                 return n, None
         return n + _pump_exact(reader, writer, count - n if count > 0 else 0, dump, should_stop), None

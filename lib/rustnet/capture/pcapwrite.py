@@ -26,7 +26,8 @@ class PcapWriter:
 
     def write(self, sec: int, usec: int, wirelen: int, data: bytes) -> None:
         fh = self._fh
-        fh.write(self._pack(sec, usec, len(data), wirelen))
+        # libpcap reports a file's 32-bit times signed: written back as the same 32 bits.
+        fh.write(self._pack(sec & 0xFFFFFFFF, usec & 0xFFFFFFFF, len(data), wirelen))
         fh.write(data)
 
     def flush(self) -> None:

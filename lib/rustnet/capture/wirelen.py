@@ -22,9 +22,10 @@ The passes read the file again, which costs only CPU while the file stays in the
 (the first pass brings it there for the real read too); a file larger than a quarter of
 the memory available is read with ``next()`` rather than from the disk four times.
 
-Only for link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte
-``i`` of the packet); for the others (radiotap, PPI, ...) nothing is proven and the file is
-read with ``next()``.
+Only for classic pcap files (pcapng timestamps are 64-bit; ``next_batch`` keeps 32 bits) and
+link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte ``i`` of the
+packet); for the others (radiotap, PPI, ...) nothing is proven and the file is read with
+``next()``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from rustnet.capture.bpf import combine
 WHOLE = "link[len - 1:1] >= 0"
 OVERLONG = "link[len:1] >= 0"
 
+# Classic pcap, both byte orders, microsecond and nanosecond timestamps.
+PCAP_MAGICS = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1")
 FALLBACK_BUDGET = 256 << 20  # without /proc/meminfo (macOS)
 
 # DLT_NULL, EN10MB, RAW (12, 14, 101), LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2: link header at byte 0.
@@ -62,6 +65,9 @@ class WholePacketProof:
             info = os.stat(path)
             if not stat.S_ISREG(info.st_mode) or info.st_size > cache_budget():
                 return None
+            with open(path, "rb") as fh:
+                if fh.read(4) not in PCAP_MAGICS:
+                    return None
             handles = []
             # WHOLE goes first: a user's "vlan" or "mpls" shifts the offsets of what follows it.
             for expr in (combine(WHOLE, bpf), bpf, combine(OVERLONG, bpf)):
