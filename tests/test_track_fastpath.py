@@ -203,8 +203,13 @@ def test_kept_records_are_fresh_builds(checked_updates: list[int], recs: list[An
                                        cap: int) -> None:
     recs.sort(key=lambda r: r[1])
     t = Tracker(refresh=refresh, max_connections=cap, snapshot_every=3.0)
+    # Sockets from an upstream rn-enrich: attributed records keep their process fields (which
+    # drops the kept copy).
+    socks: list[Any] = [{"t": "sock", "ts": 1000.0, "proto": proto, "local": "10.0.0.1", "lport": 5000,
+                         "remote": "10.0.0.2", "rport": 443, "listening": False, "pid": 7, "process": "p",
+                         "cmdline": "p -x", "user": "u", "netns": None} for proto in ("tcp", "udp")]
     for i in range(0, len(recs), 7):
-        t.process(([header()] if i == 0 else []) + recs[i:i + 7])
+        t.process(([header(), *socks] if i == 0 else []) + recs[i:i + 7])
     t.finish()
 
 
@@ -259,3 +264,42 @@ def test_record_samples_rates_like_rates_sample() -> None:
         tracker._record(pair[1], now)
         got = [(c.rate_t, c.rate_bs, c.rate_bd, c.rate_src, c.rate_dst) for c in pair]
         assert got[0] == got[1], (state, first, last, now)
+
+
+def test_fields_learned_after_a_kept_record_reach_the_next_one() -> None:
+    """A busy connection's next record is refreshed from a kept copy: DPI fields or an RTT learned
+    in between must still show (each drops the copy)."""
+    def updates(late: list[Any]) -> list[dict[str, Any]]:
+        t = Tracker(refresh=1.0)
+        quic = {"app": "QUIC"}
+        recs = [header(), *[["sum", 1.0 + i / 10, 1000, 17, A, 5000, B, 443, 0, 0, 0, 958, 0, None,
+                             quic if i == 0 else None] for i in range(25)]]
+        recs.insert(12, late)  # at 2.05: after the update at 2.0, before the one at 3.0
+        return [r for r in t.process(recs) if isinstance(r, dict) and r.get("t") == "conn"]
+
+    # DPI from the originator (no RTT yet: the responder never answered)
+    out = updates(["sum", 2.05, 1000, 17, A, 5000, B, 443, 0, 0, 0, 958, 0, None, {"sni": "late.example"}])
+    assert [(r.get("sni"), r.get("rtt_ms")) for r in out] == [(None, None), ("late.example", None)]
+    # The first answer: the QUIC RTT (no DPI)
+    out = updates(["sum", 2.05, 1000, 17, B, 443, A, 5000, 0, 0, 0, 958, 0, None, None])
+    assert [r.get("rtt_ms") for r in out] == [None, pytest.approx(1050.0)]
+
+
+def test_tcp_rtt_learned_after_a_kept_record_reaches_the_next_one() -> None:
+    def updates(extra: list[list[Any]]) -> list[Any]:
+        t = Tracker(refresh=1.0)
+        recs = [tcp_sum(1.0 + i / 10, A, 5000, B, 443, 0x02, 7) for i in range(25)]  # SYN, retransmitted
+        recs = sorted(recs + extra, key=lambda r: r[1])
+        out = t.process([header(), *recs])
+        return [r.get("rtt_ms") for r in out if isinstance(r, dict) and r.get("t") == "conn"]
+
+    # The SYN-ACK (at 2.05, after the update at 2.0) gives a first RTT.
+    assert updates([tcp_sum(2.05, B, 443, A, 5000, 0x12, 99, 8)]) == [None, pytest.approx(1050.0)]
+    # The handshake's ACK refines it.
+    synack, ack = tcp_sum(1.01, B, 443, A, 5000, 0x12, 99, 8), tcp_sum(2.05, A, 5000, B, 443, 0x10, 8, 100)
+    assert updates([synack, ack]) == [pytest.approx(10.0), pytest.approx(1050.0)]
+
+
+def tcp_sum(ts: float, src: bytes, sp: int, dst: bytes, dp: int, flags: int, seq: int,
+            ack: int = 0) -> list[Any]:
+    return ["sum", ts, 60, 6, src, sp, dst, dp, flags, seq, ack, 0, 0, None, None]
