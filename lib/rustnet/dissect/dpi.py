@@ -13,7 +13,7 @@ CONTRACT (the L2-L4 engine relies on exactly this):
   arrival order.
 * ``flags`` (optional, TCP only): the TCP flags byte. A bare SYN starts a flow afresh
   (port reuse); FIN/RST let the inspector drop a finished flow's entry early. Calls with
-  an empty payload are only useful with flags.
+  an empty payload are only useful with one of those (a SYN-ACK or pure ACK is a no-op).
 * Returns ``None`` when there is nothing new to report for this packet, else a small
   dict of fields to put in the summary's ``info`` (keys below and in the SPEC
   connection record). A dict always carries ``app``.
@@ -137,6 +137,9 @@ class _Flow:
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
 _DONE: Final = _Flow(0)
+# Inspector._whole's answer when the general path must take the segment.
+_SLOW: Final = object()
+_HELLOS: Final = (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO)
 
 
 def _head_end(data: bytes) -> int:
@@ -202,6 +205,13 @@ class Inspector:
             if flow is None:
                 flow = self._new_flow(key, d)
             if proto == PROTO_TCP:
+                if seq is not None and flow.nxt[d] is None and not flow.closed & (1 << d) \
+                        and not flow.bufs[0] and not flow.bufs[1] and not flow.tunnel \
+                        and len(payload) <= self.buf_cap and self.buffered < self.max_buffered:
+                    # Nothing buffered on either side: the common opening segment.
+                    out = self._whole(key, flow, d, sport, dport, payload, seq)
+                    if out is not _SLOW:
+                        return out
                 out = self._tcp(key, flow, d, sport, dport, payload, seq)
                 if self._flows.get(key) is flow:
                     self._resize(flow)
@@ -323,6 +333,76 @@ class Inspector:
             else:
                 break
         return True
+
+    def _whole(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
+               payload: bytes | memoryview, seq: int) -> Info | None | object:
+        """A direction's first segment that holds a whole TLS hello or HTTP head, read in place.
+
+        Gives the answer and leaves the state that buffering the segment and reading the
+        buffer (_tcp, _stream) would, without the copies and calls; anything else (a hello
+        split over segments, an unfinished head, CONNECT, other protocols) is _SLOW, with
+        nothing changed. The caller checked: nothing buffered either way, no tunnel, this
+        direction open and without a sequence number yet, room in the buffers.
+        tests/test_dpi_inspector_equiv.py holds it to the general path.
+        """
+        kind = flow.kind
+        n = len(payload)
+        if kind == K_NEW and (sport == 53 or dport == 53):
+            return _SLOW
+        if n >= 9 and payload[0] == tls.CONTENT_HANDSHAKE and payload[1] == 3:
+            if kind == K_NEW:
+                if payload[2] > 4 or payload[5] not in _HELLOS:
+                    return _SLOW
+            elif kind != K_TLS:
+                return _SLOW
+            rlen = (payload[3] << 8) | payload[4]
+            stop = (payload[6] << 16 | payload[7] << 8 | payload[8]) + 9
+            if not 0 < rlen <= tls.MAX_RECORD_LEN or stop > tls.RECORD_HEADER_LEN + rlen or stop > n:
+                return _SLOW  # the hello goes on in later records or segments
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+            flow.budget = KNOWN_BUDGET if kind == K_NEW else flow.budget - 1
+            flow.kind = K_TLS
+            flow.closed |= 1 << d
+            mtype = payload[5]
+            out: Info = {"app": "TLS"}
+            try:
+                if mtype == tls.HS_CLIENT_HELLO:
+                    out.update(tls.parse_client_hello(bytes(payload[9:stop])).fields())
+                elif mtype == tls.HS_SERVER_HELLO:
+                    out.update(tls.parse_server_hello(bytes(payload[9:stop])).fields())
+            except DissectError:
+                self.malformed += 1
+        elif kind == K_NEW or kind == K_HTTP:
+            data = payload if payload.__class__ is bytes else bytes(payload)
+            final = n >= self.buf_cap
+            # Either start makes a new flow HTTP (_classify_tcp), as neither can look like TLS.
+            if http.request_start(data):
+                req = http.parse_request(data, final)  # its DissectError: as from _tcp
+                if req is None or req.method == "CONNECT":
+                    return _SLOW
+                out = {"app": "HTTP", "http_method": req.method, "http_path": req.path}
+                if req.host is not None:
+                    out["http_host"] = req.host
+                if req.user_agent is not None:
+                    out["http_user_agent"] = req.user_agent
+                flow.closed |= 1 << d
+            elif http.response_start(data):
+                resp = http.parse_response(data, final)
+                if resp is None:
+                    return _SLOW
+                out = {"app": "HTTP", "http_status": resp.status}
+                flow.closed |= 1 << d
+                self._close_dir(flow, 1 - d)  # a response ends what the flow can tell
+            else:
+                return _SLOW
+            flow.nxt[d] = (seq + n) & _SEQ_MASK
+            flow.budget = KNOWN_BUDGET if kind == K_NEW else flow.budget - 1
+            flow.kind = K_HTTP
+        else:
+            return _SLOW
+        if flow.closed == 3 or flow.budget <= 0:
+            self._finish(key)
+        return out
 
     def _tcp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
              payload: bytes | memoryview, seq: int | None) -> Info | None:

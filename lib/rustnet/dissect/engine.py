@@ -40,7 +40,7 @@ from rustnet.dissect.info import (
     Malformed,
 )
 from rustnet.dissect.ip import FRAG_MORE, FRAG_OFFSET_MASK, ipv4, ipv6
-from rustnet.dissect.l4 import TCP_FIN, TCP_RST, TCP_SYN, icmp, tcp, udp
+from rustnet.dissect.l4 import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, icmp, tcp, udp
 from rustnet.dissect.link import (
     ETH_ARP,
     ETH_IPV4,
@@ -76,8 +76,10 @@ if TYPE_CHECKING:
     from rustnet.dissect.dpi import Inspector
 
 PROG: Final = "rn-dissect"
-# TCP packets without payload still reach DPI when they open or close a flow.
-_DPI_FLAGS: Final = TCP_SYN | TCP_FIN | TCP_RST
+# TCP packets without payload still reach DPI when they open or close a flow: a bare SYN
+# (port reuse), a FIN or an RST; a SYN-ACK or a pure ACK changes nothing there. By flags byte.
+_DPI_CONTROL: Final = tuple(bool(f & (TCP_FIN | TCP_RST)) or f & (TCP_SYN | TCP_ACK) == TCP_SYN
+                            for f in range(256))
 # Timestamps outside [0, this) are not packet times (year ~5138): the record is damaged.
 _MAX_TS: Final = 1e11
 
@@ -164,7 +166,7 @@ class Dissector:
                             if 20 <= hlen <= l4len and l4off + l4len <= len(data):
                                 paylen = l4len - hlen
                                 info = None
-                                if inspect is not None and (paylen or flags & _DPI_FLAGS):
+                                if inspect is not None and (paylen or _DPI_CONTROL[flags]):
                                     try:
                                         info = inspect(PROTO_TCP, src, sport, dst, dport,
                                                        data[l4off + hlen : l4off + l4len], ts, seq, flags)
@@ -286,7 +288,7 @@ class Dissector:
             paylen = l4len - hlen
             end = poff + paylen
             inspect = self._inspect
-            if inspect is not None and (paylen or flags & _DPI_FLAGS):
+            if inspect is not None and (paylen or _DPI_CONTROL[flags]):
                 try:
                     info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts, seq, flags)
                 except Exception:  # DPI promises never to raise; a bug there must not stop L2-L4
