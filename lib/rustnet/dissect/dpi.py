@@ -203,7 +203,10 @@ class Inspector:
                 return None
         try:
             if flow is None:
-                flow = self._new_flow(key, d)
+                if len(self._flows) < self.max_flows:
+                    flow = self._flows[key] = _Flow(d)  # _new_flow without an eviction
+                else:
+                    flow = self._new_flow(key, d)
             if proto == PROTO_TCP:
                 if seq is not None and flow.nxt[d] is None and not flow.closed & (1 << d) \
                         and not flow.bufs[0] and not flow.bufs[1] and not flow.tunnel \
