@@ -115,7 +115,8 @@ def test_stderr_and_log_of_rustnet(evil_pcap: Path, evil_recording: Path, tmp_pa
         assert_inert(p.stdout, "stdout")
         assert_inert(p.stderr, "stderr")
     logs = list((tmp_path / "logs").iterdir())
-    assert len(logs) >= 2
+    # Logs are named to the second and runs in the same second append to one file.
+    assert logs
     for log in logs:
         text = log.read_bytes()
         assert_inert(text, log.name)
