@@ -173,3 +173,20 @@ def test_dns_parse_matches_reference() -> None:
             for pos in (12, rng.randrange(len(m) + 1)):
                 got = outcome(lambda d: dns.read_name(d, pos, {}), m)  # noqa: B023
                 assert got == outcome(lambda d: R.read_name_reference(d, pos, {}), m)  # noqa: B023
+
+
+def test_http_response_status_and_known_texts() -> None:
+    """response_status is parse_response's status; the fixed texts are escape_text's."""
+    rng = random.Random(13)
+    bases = [b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n", b"HTTP/1.0 404 Not \x1b Found\n\n", b"HTTP/1.1 2x0 Bad\r\n",
+             b"HTTP/1.1 204\r\n", b"HTTP/1.", b"HTTP/1.1 999 \xff\r\n\r\n"]
+    for data in [c for base in bases for c in [base, *mutants(base, rng, 200)]]:
+        for final in (False, True):
+            full = outcome(lambda d: http.parse_response(d, final), data)  # noqa: B023
+            status = outcome(lambda d: http.response_status(d, final), data)  # noqa: B023
+            if isinstance(full, tuple) and full and full[0] == "ok":
+                assert status == ("ok", None if full[1] is None else full[1][1]), data
+            else:
+                assert status == full, data
+    for raw, text in {**tls._ALPN_TEXT, **http._VERSION_TEXT}.items():
+        assert escape_text(raw, 16) == text

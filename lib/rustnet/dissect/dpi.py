@@ -390,10 +390,10 @@ class Inspector:
                     out["http_user_agent"] = req.user_agent
                 flow.closed |= 1 << d
             elif http.response_start(data):
-                resp = http.parse_response(data, final)
-                if resp is None:
+                status = http.response_status(data, final)
+                if status is None:
                     return _SLOW
-                out = {"app": "HTTP", "http_status": resp.status}
+                out = {"app": "HTTP", "http_status": status}
                 flow.closed |= 1 << d
                 self._close_dir(flow, 1 - d)  # a response ends what the flow can tell
             else:

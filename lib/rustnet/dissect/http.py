@@ -84,6 +84,10 @@ def _head_lines(data: bytes, final: bool) -> list[bytes] | None:
 _METHOD_TEXT: Final = {m: m.decode("ascii") for m in METHODS}
 
 
+# The versions every request carries: printable ASCII, their escaped text is themselves.
+_VERSION_TEXT: Final = {v: v.decode("ascii") for v in (b"HTTP/1.1", b"HTTP/1.0", b"HTTP/0.9", b"HTTP/2.0")}
+
+
 def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
     """The request line and Host/User-Agent headers of the request at the start of data."""
     if request_start(data) is False:
@@ -106,12 +110,13 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
             host = escape_text(value.strip(), VALUE_LIMIT)
         elif key == b"user-agent" and agent is None:
             agent = escape_text(value.strip(), VALUE_LIMIT)
-    return _make(HttpRequest, (_METHOD_TEXT[method], escape_text(path, PATH_LIMIT), escape_text(version, 16),
-                               host, agent))
+    vtext = _VERSION_TEXT.get(version)
+    return _make(HttpRequest, (_METHOD_TEXT[method], escape_text(path, PATH_LIMIT),
+                               vtext if vtext is not None else escape_text(version, 16), host, agent))
 
 
-def parse_response(data: bytes, final: bool = False) -> HttpResponse | None:
-    """The status line of the response at the start of data (headers are not needed)."""
+def _status_line(data: bytes, final: bool) -> tuple[bytes, bytes, bytes] | None:
+    """(version, code, reason) of the status line at the start of data; None: need more."""
     if response_start(data) is False:
         raise DissectError("not an HTTP response")
     eol = data.find(b"\n", 0, MAX_HEADER_BYTES)
@@ -123,4 +128,19 @@ def parse_response(data: bytes, final: bool = False) -> HttpResponse | None:
     code, _, reason = rest.partition(b" ")
     if len(code) != 3 or not code.isdigit():
         raise DissectError("malformed HTTP status code")
+    return version, code, reason
+
+
+def parse_response(data: bytes, final: bool = False) -> HttpResponse | None:
+    """The status line of the response at the start of data (headers are not needed)."""
+    line = _status_line(data, final)
+    if line is None:
+        return None
+    version, code, reason = line
     return _make(HttpResponse, (escape_text(version, 16), int(code), escape_text(reason, 64)))
+
+
+def response_status(data: bytes, final: bool = False) -> int | None:
+    """parse_response's status alone (same None and errors), without escaping the texts."""
+    line = _status_line(data, final)
+    return None if line is None else int(line[1])

@@ -246,8 +246,17 @@ def _alpn(body: bytes, pos: int, end: int) -> tuple[str, ...]:
         if pos > stop:
             raise DissectError(_VECTOR_PAST_END)
         if len(out) < MAX_ALPN:
-            out.append(escape_text(body[start:pos], 64))
+            raw = body[start:pos]
+            text = _ALPN_TEXT.get(raw)
+            out.append(text if text is not None else escape_text(raw, 64))
     return tuple(out)
+
+
+# The registered ALPN ids offered every day: printable ASCII, so their text is the id itself
+# (what escape_text would return), without the call.
+_ALPN_TEXT: Final = {t: t.decode("ascii") for t in (
+    b"h2", b"http/1.1", b"h3", b"http/1.0", b"spdy/3.1", b"acme-tls/1", b"dot", b"doq", b"imap",
+    b"pop3", b"smtp", b"xmpp-client", b"xmpp-server", b"stun.turn", b"webrtc", b"mqtt", b"ftp")}
 
 
 def _hello_start(body: bytes, what: str) -> tuple[int, int]:
