@@ -137,8 +137,8 @@ class _Flow:
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
 _DONE: Final = _Flow(0)
-# Inspector._whole's answer when the general path must take the segment.
-_SLOW: Final = object()
+# Inspector._whole's answer when the general path must take the segment (compared by identity).
+_SLOW: Final[dict[str, Any]] = {}
 _HELLOS: Final = (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO)
 
 
@@ -338,7 +338,7 @@ class Inspector:
         return True
 
     def _whole(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
-               payload: bytes | memoryview, seq: int) -> Info | None | object:
+               payload: bytes | memoryview, seq: int) -> Info | None:
         """A direction's first segment that holds a whole TLS hello or HTTP head, read in place.
 
         Gives the answer and leaves the state that buffering the segment and reading the
