@@ -255,3 +255,70 @@ def test_counts_follow_every_change() -> None:
         t.ingest(batch)
         assert t.counts() == _brute_counts(t)
         assert len(t) <= 60
+
+
+# --- rates of ended TCP connections (rn-track writes no 'rate fell to 0' update for them) ----------
+def test_rates_of_an_ended_connection_read_0_once_the_rate_window_passed() -> None:
+    from rustnet.view.model import RATE_WINDOW
+
+    t = ConnTable()
+    end = conn(1, state="TIME_WAIT", last_seen=100.0, rate_src=900.0, rate_dst=300.0)
+    t.ingest([end, conn(2, state="ESTABLISHED", last_seen=100.0, rate_src=50.0)])
+    row = t.rows[1]
+    assert (row.rate_tx, row.rate_rx) == (900.0, 300.0)
+    pos = t.changes(0)[1]
+    t.ingest([conn(3, last_seen=100.0 + RATE_WINDOW - 0.01)])  # stream time: not yet
+    assert row.rate_tx == 900.0
+    seq = row.seq
+    t.ingest([conn(3, last_seen=100.0 + RATE_WINDOW)])
+    assert (row.rate_tx, row.rate_rx) == (0.0, 0.0) and row.rec["rate_src"] == 0 == row.rec["rate_dst"]
+    assert row.seq == seq and end["rate_src"] == 900.0  # no record counted; the record replaced, not changed
+    assert {k: v for k, v in row.rec.items() if not k.startswith("rate")} == {
+        k: v for k, v in end.items() if not k.startswith("rate")}
+    assert row in (t.changes(pos)[0] or [])  # sorted views re-key it
+    assert t.rows[2].rate_tx == 50.0  # open: rn-track still says when its rate falls to 0
+
+
+def test_capture_stats_move_the_clock_for_ended_rates_too() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, state="CLOSED", last_seen=100.0, rate_dst=10.0)])
+    t.ingest([{"t": "stats", "ts": 106.0, "packets": 1, "received": 1, "dropped": 0}])
+    assert t.rows[1].rate_rx == 0.0
+
+
+def test_a_later_record_replaces_the_pending_zero() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, state="TIME_WAIT", last_seen=100.0, rate_src=900.0)])
+    t.ingest([conn(1, state="ESTABLISHED", last_seen=103.0, rate_src=700.0)])  # a new generation's update
+    t.ingest([conn(2, last_seen=106.0)])
+    assert t.rows[1].rate_tx == 700.0
+    t.ingest([conn(1, state="CLOSED", last_seen=104.0, rate_src=500.0, final=True, end="eof")])
+    t.ingest([conn(2, last_seen=108.9)])
+    assert t.rows[1].rate_tx == 500.0
+    t.ingest([conn(2, last_seen=109.0)])
+    assert t.rows[1].rate_tx == 0.0 and t.rows[1].final
+
+
+def test_pending_zeros_stay_bounded_while_stream_time_stands_still() -> None:
+    t = ConnTable()
+    for i in range(20):
+        t.ingest([conn(1, state="TIME_WAIT", last_seen=100.0, rate_src=float(i + 1)) for _ in range(500)])
+    assert len(t._rate_due) <= 2 * len(t.rows) + 4096 + 500
+    t.ingest([conn(2, last_seen=200.0)])
+    assert t.rows[1].rate_tx == 0.0 and not t._rate_due
+
+
+def test_viewer_rate_rule_matches_the_tracker() -> None:
+    from rustnet.track.rates import WINDOW
+    from rustnet.track.states import ENDED_NAMES
+    from rustnet.view.model import ENDED_STATES, RATE_WINDOW
+
+    assert (RATE_WINDOW, ENDED_STATES) == (WINDOW, ENDED_NAMES)
+
+
+def test_hostile_states_and_rates_for_the_ended_rule() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, state=["TIME_WAIT"], rate_src=5.0), conn(2, state="CLOSED", rate_src="x", last_seen="y"),
+              conn(3, state="CLOSED", rate_src=float("nan"), last_seen=float("inf"))])
+    t.ingest([conn(4, last_seen=1e12)])
+    assert t.rows[2].rec["rate_src"] == 0 and t.rows[3].rec["rate_src"] == 0

@@ -7,7 +7,10 @@ an exponentially weighted average with time constant ``tau``: the weight of a
 sample grows with the time it covers, so the result does not depend on how often
 records are written. A window without any byte, or ``window`` seconds without a
 packet, reads exactly 0 (an average would only approach it): a connection that
-goes quiet gets one more record showing 0, then no more until it changes.
+goes quiet gets one more record showing 0, then no more until it changes. Except
+a TCP connection shown TIME_WAIT or CLOSED: it is over, so it gets no such record;
+readers take its rate as 0 once ``WINDOW`` seconds have passed since its
+``last_seen`` (the viewer does, rustnet.view.model).
 """
 
 from __future__ import annotations

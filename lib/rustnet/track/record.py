@@ -6,7 +6,11 @@ the same, and fields are only ever added. A field that is not known is absent
 
 Records of one connection share its ``id``. While the input runs, a connection
 that changed gets an update at most once per refresh interval (plus, with
-``--snapshot-every``, all live connections periodically, marked ``snapshot``).
+``--snapshot-every``, all live connections periodically, marked ``snapshot``). A
+connection that went quiet gets one more update showing rate 0, except a TCP
+connection whose ``state`` reads TIME_WAIT or CLOSED: it is over, and its rates
+read as 0 once ``rustnet.track.rates.WINDOW`` (5 s) has passed since its
+``last_seen`` (its final record follows at expiry or end of input).
 Each connection gets exactly one record with ``final: true``: when it expires,
 is evicted, is replaced by a new generation of its tuple, or at end of input.
 """
@@ -39,7 +43,9 @@ FIELDS: Final = (
     ("bytes_dst", "int", "bytes sent by the responder"),
     ("first_seen", "float", "epoch seconds of the first packet"),
     ("last_seen", "float", "epoch seconds of the latest packet"),
-    ("rate_src", "int", "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates)"),
+    ("rate_src", "int", "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates); "
+                        "TCP shown TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update "
+                        "says so)"),
     ("rate_dst", "int", "bytes/s sent by the responder"),
     ("rtt_ms", "float", "TCP: handshake round trip (SYN to the ACK of the SYN-ACK) in ms; QUIC: first "
                         "packet to the first answer; absent when not seen"),

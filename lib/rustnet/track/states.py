@@ -60,3 +60,8 @@ class State(IntEnum):
 NAMES: Final[dict[int, str]] = {s.value: s.name for s in State} | {State.NONE.value: "CLOSED"}
 
 TCP_STATES: Final = frozenset(range(State.NONE, State.CLOSED + 1))
+
+# The names a record's ``state`` shows for a TCP connection that is over (an endpoint in TIME_WAIT or
+# CLOSED; NONE reads CLOSED too): rn-track writes no "rate fell to 0" update for one, and readers take
+# its rates as 0 once rustnet.track.rates.WINDOW has passed since its last_seen.
+ENDED_NAMES: Final = frozenset({"TIME_WAIT", "CLOSED"})

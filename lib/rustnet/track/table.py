@@ -35,7 +35,7 @@ from rustnet.track.lifecycle import Timeouts
 from rustnet.track.rates import MIN_SPAN as _RATE_MIN_SPAN
 from rustnet.track.rates import TAU as _RATE_TAU
 from rustnet.track.rates import WINDOW as _RATE_WINDOW
-from rustnet.track.states import NAMES, State
+from rustnet.track.states import ENDED_NAMES, NAMES, State
 from rustnet.track.tcp_state import N_STATES as _NTCP
 from rustnet.track.tcp_state import REUSABLE, STEP, step_entry
 
@@ -100,6 +100,9 @@ _TCP_CLASS_LOCAL_RESP: Final = tuple(lifecycle.C_TCP_CLOSED if so in REUSABLE or
 _C_TCP_ESTABLISHED: Final = lifecycle.C_TCP_ESTABLISHED
 _C_SSH: Final = lifecycle.C_SSH
 _C_QUIC_CLOSED: Final = lifecycle.C_QUIC_CLOSED
+# Shown TCP states of a connection that is over: no "rate fell to 0" update for it (_emit_dirty).
+# By name, as the viewer can only go by the record (NONE reads CLOSED too).
+_ENDED_SHOWN: Final = frozenset(s for s, name in NAMES.items() if name in ENDED_NAMES)
 
 
 class Tracker:
@@ -667,10 +670,23 @@ class Tracker:
             c.dirty = False
             if c.due >= 0:
                 append(record_of(c, now))
-        # Connections gone quiet: their rate still falls to 0, and the viewer should see that.
+        # Connections gone quiet: their rate still falls to 0, and the viewer should see that;
+        # except a TCP connection shown closed (TIME_WAIT, CLOSED): it is over, and the viewer
+        # reads its rate as 0 once rates.WINDOW has passed since its last_seen (rustnet.view.model).
+        # Its rate falls to 0 here all the same, as writing the record would have done (no
+        # packet since its last record: the sample reads 0), so every later record is unchanged.
         for c in list(rating.values()):
             if c.rate_t == now or c.due < 0:
                 continue  # just written above, or gone
+            if c.proto == 6 and c.shown in _ENDED_SHOWN and c.bs == c.rate_bs and c.bd == c.rate_bd:
+                if self.joiner is None:
+                    c.rate_src = c.rate_dst = 0.0
+                    c.rate_t = now
+                    c.tmpl = None
+                    del rating[c.id]
+                else:
+                    record_of(c, now)  # the joiner may keep process fields from it: not written
+                continue
             append(record_of(c, now))
 
     def _snapshot(self, out: list[Record]) -> None:

@@ -17,6 +17,10 @@ at most ``max_rows`` connections: beyond that the longest-ended history goes fir
 then the least recently updated open connections (counted in :attr:`ConnTable.evicted`).
 ``on_drop`` sees every row before it goes (``rn-view --json`` prints it there).
 
+rn-track writes no "rate fell to 0" update for a TCP connection that is over (state
+TIME_WAIT or CLOSED): once :data:`RATE_WINDOW` seconds of stream time have passed since
+its ``last_seen``, its row gets that record made here (the same one with rates 0).
+
 Consumers that keep derived views (the sorted Overview) follow :meth:`ConnTable.changes`,
 a log of the rows updated since a position, instead of re-reading every row per frame.
 """
@@ -38,6 +42,12 @@ HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in his
 HISTORY_SHARE: Final = 10  # history holds at most 1/HISTORY_SHARE of max_rows by default
 EVICT_SHARE: Final = 100  # over the cap, evict this share of it at once (amortises the search)
 MAX_STATE_HISTORY: Final = 32
+# rn-track writes no "rate fell to 0" update for a TCP connection that is over: its rates are read
+# as 0 once this many seconds of stream time have passed since its last_seen. The same values as
+# rustnet.track.rates.WINDOW and rustnet.track.states.ENDED_NAMES (a test holds them equal; not
+# imported: the viewer starts without the tracker's modules).
+RATE_WINDOW: Final = 5.0
+ENDED_STATES: Final = frozenset({"TIME_WAIT", "CLOSED"})
 MAX_MESSAGES: Final = 50
 
 # States shown as closing / half-open / established (colours) and as quiet (dimmed).
@@ -299,6 +309,8 @@ class ConnTable:
         self._have_stats = False
         self._packets_seen = 0
         self._rate_mark: tuple[float, int] | None = None
+        # Rows of ended TCP connections whose record shows a rate: (when it reads 0, record seq, id).
+        self._rate_due: list[tuple[float, int, Any]] = []
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -329,6 +341,9 @@ class ConnTable:
                     self.ignored += 1
         if not self._have_stats:
             self._estimate_rate()
+        due = self._rate_due
+        if due and (due[0][0] <= self.clock or len(due) > 2 * len(rows) + 4096):
+            self._zero_rates()
         self._prune()
         log = self._log
         if log is not None and len(log) > 2 * len(rows) + 4096:
@@ -415,10 +430,13 @@ class ConnTable:
             ts = num(ts)
         state = rec.get("state")
         states = row.states
-        if type(state) is str and (not states or states[-1][1] != state):
-            states.append((ts, state))
-            if len(states) > MAX_STATE_HISTORY:
-                del states[1]
+        if type(state) is str:
+            if not states or states[-1][1] != state:
+                states.append((ts, state))
+                if len(states) > MAX_STATE_HISTORY:
+                    del states[1]
+            if state in ENDED_STATES and (rec.get("rate_src") or rec.get("rate_dst")):
+                heapq.heappush(self._rate_due, (ts + RATE_WINDOW, self.seq, cid))
         if ts > self.clock:
             self.clock = ts
         if rec.get("final") is True:
@@ -434,6 +452,30 @@ class ConnTable:
                 self._account(row)
         if self._log is not None:
             self._log.append(row)
+
+    def _zero_rates(self) -> None:
+        """Rates of ended TCP connections quiet for RATE_WINDOW read 0: the record rn-track used to
+        write then (the same one with rates 0), made here. Records are replaced, never mutated."""
+        due, rows, clock, log = self._rate_due, self.rows, self.clock, self._log
+        if len(due) > 2 * len(rows) + 4096:
+            # Entries of records since replaced pile up while stream time stands still.
+            due[:] = [e for e in due if (r := rows.get(e[2])) is not None and r.seq == e[1]]
+            heapq.heapify(due)
+        while due and due[0][0] <= clock:
+            _, seq, cid = heapq.heappop(due)
+            row = rows.get(cid)
+            if row is None or row.seq != seq:
+                continue  # a later record came, or the row is gone
+            rec = dict(row.rec)
+            for key in ("rate_src", "rate_dst"):
+                if key in rec:
+                    rec[key] = 0
+            row.rec = rec
+            row.hay = None
+            row.kw = None
+            row.ff = None
+            if log is not None:
+                log.append(row)
 
     def _account(self, row: Row) -> None:
         """Keep the counts by protocol and history current for ``row``'s latest record."""
