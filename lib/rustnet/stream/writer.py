@@ -32,6 +32,17 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; degrade, do not fail
     orjson = None  # type: ignore[assignment]
 
+# ormsgpack (Rust) encodes a frame 2-2.5x faster than msgpack's Packer, to the same bytes for the types
+# records hold. msgpack stays the exact fallback for whatever ormsgpack refuses (ints beyond 64 bits,
+# non-str keys, lone surrogates, ExtType...). Types msgpack refuses but ormsgpack would write (enums,
+# dataclasses, datetimes, UUIDs) are passed through, so they reach msgpack and fail as before.
+try:
+    import ormsgpack
+    _ORM_OPTS = (ormsgpack.OPT_PASSTHROUGH_ENUM | ormsgpack.OPT_PASSTHROUGH_DATACLASS
+                 | ormsgpack.OPT_PASSTHROUGH_DATETIME | ormsgpack.OPT_PASSTHROUGH_UUID)
+except ImportError:  # pragma: no cover - ormsgpack is a dependency; degrade, do not fail
+    ormsgpack = None  # type: ignore[assignment]
+
 FORMATS = ("msgpack", "json")
 
 # Output pipes are grown to this (Linux; the default is 64 KiB): a burst, or a moment when the next
@@ -60,8 +71,8 @@ class RecordWriter:
         self.records_written = 0
         self._batch: list[Any] = []
         self._batch_bytes = 0
-        self._packer = msgpack.Packer(use_bin_type=True, autoreset=False)
-        self._json = bytearray()
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._out = bytearray()  # the output buffer, JSON Lines or MessagePack frames
         self._pending = 0  # about how many bytes of whole frames wait in the output buffer
         self._closed = False
         grow_pipe(fd)
@@ -156,23 +167,31 @@ class RecordWriter:
         self._batch, self._batch_bytes = [], 0
         self.records_written += len(batch)
         if self.fmt == "msgpack":
-            self._packer.pack(batch)  # appended to the packer's buffer (autoreset=False)
+            self._out += self._pack(batch)
         else:
-            self._json += json_lines(batch)
+            self._out += json_lines(batch)
         if self._pending >= WRITE_SIZE:
             self._write_out()
+
+    def _pack(self, batch: list[Any]) -> bytes:
+        if ormsgpack is not None:
+            try:
+                return ormsgpack.packb(batch, option=_ORM_OPTS)
+            except Exception:  # noqa: BLE001 - a type or value ormsgpack refuses: msgpack decides
+                pass
+        try:
+            return self._packer.pack(batch)  # type: ignore[no-any-return]
+        except BaseException:
+            # As msgpack's own buffer did: a frame that cannot be encoded drops what was not written.
+            self._out.clear()
+            raise
 
     def _write_out(self) -> None:
         self._pending = 0
         try:
-            if self.fmt == "msgpack":
-                with self._packer.getbuffer() as view:
-                    self._write_all(view)
-            else:
-                self._write_all(self._json)
+            self._write_all(self._out)
         finally:
-            self._packer.reset()
-            self._json.clear()
+            self._out.clear()
 
     def _write_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
