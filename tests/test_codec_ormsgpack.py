@@ -315,3 +315,23 @@ def test_real_stream_prefix_if_present() -> None:
         data = f.read(2 << 20)
     for steps in ([1 << 20], [65537, 4093]):
         assert_same_reading(*read_both(data, steps))
+
+
+@pytest.mark.parametrize("bad", [{"x": 1}, {"t": 5}, {"t": None}, {"t": "hdr", "v": 99}, ["x"][1:], 7])
+def test_a_bad_record_in_a_map_frame_stops_the_stream_as_without_ormsgpack(bad: Any) -> None:
+    frames = [[conn(0), conn(1)], [conn(2), bad, conn(3)], [conn(4)]]
+    data = b"".join(msgpack.packb(f) for f in frames)
+    for steps in ([len(data)], [11]):
+        try:
+            fast: Any = read_all(data, steps)
+        except reader_mod.NewerFormatError as exc:
+            fast = str(exc)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(reader_mod, "ormsgpack", None)
+            try:
+                slow: Any = read_all(data, steps)
+            except reader_mod.NewerFormatError as exc:
+                slow = str(exc)
+        assert fast == slow
+        if isinstance(fast, tuple):
+            assert fast[1] is not None and [r["id"] for r in fast[0]] == [0, 1, 2]

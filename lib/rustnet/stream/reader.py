@@ -71,10 +71,10 @@ class RecordReader:
         self._up_base = 0  # stream offset of the current unpacker's first byte
         self._frame_left = 0  # records still to come in the current frame
         # A frame of map records being skipped over (to be decoded by ormsgpack): records still to
-        # skip (-1: not such a frame, _UNDECIDED: not known yet), where the record being skipped
-        # began, the longest record so far.
+        # skip (-1: not such a frame, _UNDECIDED: not known yet), where the record to skip begins,
+        # the longest record so far.
         self._skip_left = -1
-        self._skip_rec = -1
+        self._skip_rec = 0
         self._skip_longest = 0
         self._positional: list[Any] | None = None  # a positional record being assembled
         self._positional_left = 0
@@ -157,6 +157,7 @@ class RecordReader:
                         raise msgpack.OutOfData()  # wait for the frame's first bytes
                     if self._skip_left >= 0:
                         up.read_array_header()  # its bytes are there: _map_frame_len read them
+                        self._skip_rec = up.tell()
                 if self._skip_left >= 0:
                     obj = self._skip_frame()
                 else:
@@ -179,12 +180,19 @@ class RecordReader:
                     append(obj)  # a single positional record
                     continue
                 for rec in obj:
-                    if rec.__class__ is list and rec and rec[0].__class__ is str:
-                        append(rec)
-                    else:
-                        accept(rec, out)
-                        if self.damage is not None:
-                            return
+                    cls = rec.__class__
+                    if cls is list:
+                        if rec and rec[0].__class__ is str:
+                            append(rec)
+                            continue
+                    elif cls is dict:
+                        tag = rec.get("t")
+                        if tag.__class__ is str and tag != HEADER:  # the rest is _accept's
+                            append(rec)
+                            continue
+                    accept(rec, out)
+                    if self.damage is not None:
+                        return
             else:
                 accept(obj, out)
 
@@ -194,19 +202,22 @@ class RecordReader:
         up = self._unpacker
         tell = up.tell
         skip = up.skip
+        left = self._skip_left
+        start = self._skip_rec  # where the record to skip begins
         longest = self._skip_longest
-        while self._skip_left:
-            start = self._skip_rec
-            if start < 0:
-                start = self._skip_rec = tell()
-            skip()  # OutOfData resumes here: the unpacker keeps its place within the record
-            length = tell() - start
-            if length > longest:
-                longest = self._skip_longest = length
-            self._skip_rec = -1
-            self._skip_left -= 1
+        try:
+            while left:
+                skip()
+                end = tell()
+                if end - start > longest:
+                    longest = end - start
+                start = end
+                left -= 1
+        except msgpack.OutOfData:
+            # Called again with more bytes: the unpacker resumes within the record it was skipping.
+            self._skip_left, self._skip_rec, self._skip_longest = left, start, longest
+            raise
         self._skip_left = -1
-        self._skip_rec = -1
         self._skip_longest = 0
         begin = self._obj_start - self._raw_base
         end = tell() - self._raw_base
@@ -224,7 +235,6 @@ class RecordReader:
         """Switch to element-by-element decoding from the start of the pending object."""
         start = self._obj_start
         self._skip_left = -1
-        self._skip_rec = -1
         self._skip_longest = 0
         self._fast = False
         self._obj_start = -1
