@@ -15,7 +15,7 @@ from rustnet.track import table as table_mod
 from rustnet.track.states import ENDED_NAMES
 from rustnet.track.table import Tracker
 
-from tests.track_util import ACK, FIN, PSH, RST, SYN, A, B, C, conns, finals, handshake, header, tcp, udp
+from tests.track_util import ACK, FIN, PSH, RST, A, B, C, conns, finals, handshake, header, tcp, udp
 
 
 def closed_flow(t: float, cp: int, rst: bool = False) -> list[list[Any]]:
@@ -26,7 +26,8 @@ def closed_flow(t: float, cp: int, rst: bool = False) -> list[list[Any]]:
     if rst:
         recs.append(tcp(t + 0.05, A, cp, B, 80, RST, 1301))
     else:
-        recs += [tcp(t + 0.05, A, cp, B, 80, FIN | ACK, 1301, 5901), tcp(t + 0.055, B, 80, A, cp, FIN | ACK, 5901, 1302),
+        recs += [tcp(t + 0.05, A, cp, B, 80, FIN | ACK, 1301, 5901),
+                 tcp(t + 0.055, B, 80, A, cp, FIN | ACK, 5901, 1302),
                  tcp(t + 0.06, A, cp, B, 80, ACK, 1302, 5902)]
     return recs
 
@@ -120,8 +121,8 @@ def random_stream(rng: random.Random, n_flows: int) -> list[list[Any]]:
             flow = [udp(t + k * 0.3, A, cp, B, 53 if rng.random() < 0.5 else 9999) for k in range(3)]
         # Late packets now and then: retransmissions, stray ACKs after the end.
         for _ in range(rng.randrange(3)):
-            flow.append(tcp(t + rng.uniform(0, 12), B, 80, A, cp, rng.choice([ACK, FIN | ACK, RST]), 5901, 1302,
-                            rng.choice([0, 0, 50])))
+            flags = rng.choice([ACK, FIN | ACK, RST])
+            flow.append(tcp(t + rng.uniform(0, 12), B, 80, A, cp, flags, 5901, 1302, rng.choice([0, 0, 50])))
         recs += flow
     recs.sort(key=lambda r: r[1])
     return recs

@@ -292,11 +292,19 @@ def test_a_later_record_replaces_the_pending_zero() -> None:
     t.ingest([conn(1, state="ESTABLISHED", last_seen=103.0, rate_src=700.0)])  # a new generation's update
     t.ingest([conn(2, last_seen=106.0)])
     assert t.rows[1].rate_tx == 700.0
-    t.ingest([conn(1, state="CLOSED", last_seen=104.0, rate_src=500.0, final=True, end="eof")])
+    t.ingest([conn(1, state="CLOSED", last_seen=104.0, rate_src=500.0)])
     t.ingest([conn(2, last_seen=108.9)])
     assert t.rows[1].rate_tx == 500.0
     t.ingest([conn(2, last_seen=109.0)])
-    assert t.rows[1].rate_tx == 0.0 and t.rows[1].final
+    assert t.rows[1].rate_tx == 0.0
+
+
+def test_final_records_keep_their_rates() -> None:
+    # rn-track's last word (a true rate at end of input, or at a short expiry): shown as it is.
+    t = ConnTable()
+    t.ingest([conn(1, state="TIME_WAIT", last_seen=100.0, rate_src=900.0, final=True, end="eof")])
+    t.ingest([{"t": "stats", "ts": 1e9, "packets": 1, "received": 1, "dropped": 0}])
+    assert t.rows[1].rate_tx == 900.0 and not t._rate_due
 
 
 def test_pending_zeros_stay_bounded_while_stream_time_stands_still() -> None:
@@ -318,7 +326,8 @@ def test_viewer_rate_rule_matches_the_tracker() -> None:
 
 def test_hostile_states_and_rates_for_the_ended_rule() -> None:
     t = ConnTable()
-    t.ingest([conn(1, state=["TIME_WAIT"], rate_src=5.0), conn(2, state="CLOSED", rate_src="x", last_seen="y"),
+    t.ingest([conn(1, state=["TIME_WAIT"], rate_src=5.0),
+              conn(2, state="CLOSED", rate_src="x", last_seen="y"),
               conn(3, state="CLOSED", rate_src=float("nan"), last_seen=float("inf"))])
     t.ingest([conn(4, last_seen=1e12)])
     assert t.rows[2].rec["rate_src"] == 0 and t.rows[3].rec["rate_src"] == 0

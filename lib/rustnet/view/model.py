@@ -19,7 +19,8 @@ then the least recently updated open connections (counted in :attr:`ConnTable.ev
 
 rn-track writes no "rate fell to 0" update for a TCP connection that is over (state
 TIME_WAIT or CLOSED): once :data:`RATE_WINDOW` seconds of stream time have passed since
-its ``last_seen``, its row gets that record made here (the same one with rates 0).
+its ``last_seen``, its row gets that record made here (the same one with rates 0; not
+after its final record, which shows rn-track's last word).
 
 Consumers that keep derived views (the sorted Overview) follow :meth:`ConnTable.changes`,
 a log of the rows updated since a position, instead of re-reading every row per frame.
@@ -435,7 +436,9 @@ class ConnTable:
                 states.append((ts, state))
                 if len(states) > MAX_STATE_HISTORY:
                     del states[1]
-            if state in ENDED_STATES and (rec.get("rate_src") or rec.get("rate_dst")):
+            # (A final record is rn-track's last word, its rates included, as before.)
+            ended = state in ENDED_STATES and rec.get("final") is not True
+            if ended and (rec.get("rate_src") or rec.get("rate_dst")):
                 heapq.heappush(self._rate_due, (ts + RATE_WINDOW, self.seq, cid))
         if ts > self.clock:
             self.clock = ts
