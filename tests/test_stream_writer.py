@@ -124,3 +124,38 @@ def test_a_closed_pipe_is_pipe_closed_with_frames_waiting() -> None:
         writer.flush()
     writer.flush()  # what was waiting is gone: no second error
     os.close(w)
+
+
+@pytest.mark.parametrize("fmt", ["msgpack", "json"])
+def test_partial_writes_to_a_small_non_blocking_pipe_lose_and_reorder_nothing(fmt: str) -> None:
+    import threading
+
+    recs = [{"t": "conn", "id": i, "pad": "x" * (i % 300)} for i in range(3000)]
+    with tempfile.TemporaryFile() as f:  # the same records written to a file: the expected bytes
+        w = RecordWriter(f.fileno(), fmt)
+        w.write_many(recs)  # type: ignore[arg-type]
+        w.close()
+        f.seek(0)
+        want = f.read()
+    r, wfd = os.pipe()
+    got = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(r, 777):  # small reads: the writer meets a full pipe again and again
+            got.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        writer = RecordWriter(wfd, fmt)
+        fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, 4096)  # smaller than the writer made it
+        os.set_blocking(wfd, False)
+        for i in range(0, len(recs), 50):
+            writer.write_many(recs[i:i + 50])  # type: ignore[arg-type]
+        writer.close()
+    finally:
+        os.close(wfd)
+        reader.join()
+        os.close(r)
+    assert bytes(got) == want
+    assert len(want) > WRITE_SIZE  # several write-outs, each met a full pipe

@@ -51,6 +51,8 @@ FORMATS = ("msgpack", "json")
 PIPE_SIZE = 1 << 20
 # Whole frames are written together once about this many bytes of them wait (or at flush()).
 WRITE_SIZE = 256 << 10
+# Buffers one writev() takes at most (POSIX guarantees 16; Linux takes 1024).
+_IOV_MAX = max(16, min(os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 16, 1024))
 
 
 class PipeClosed(Exception):
@@ -72,7 +74,9 @@ class RecordWriter:
         self._batch: list[Any] = []
         self._batch_bytes = 0
         self._packer = msgpack.Packer(use_bin_type=True)
-        self._out = bytearray()  # the output buffer, JSON Lines or MessagePack frames
+        # Encoded frames (or JSON Lines) waiting, written with one writev(): joining them in a buffer
+        # cost a copy, and the buffer's fresh pages, at every write.
+        self._out: list[bytes] = []
         self._pending = 0  # about how many bytes of whole frames wait in the output buffer
         self._closed = False
         grow_pipe(fd)
@@ -167,9 +171,9 @@ class RecordWriter:
         self._batch, self._batch_bytes = [], 0
         self.records_written += len(batch)
         if self.fmt == "msgpack":
-            self._out += self._pack(batch)
+            self._out.append(self._pack(batch))
         else:
-            self._out += json_lines(batch)
+            self._out.append(json_lines(batch))
         if self._pending >= WRITE_SIZE:
             self._write_out()
 
@@ -183,7 +187,7 @@ class RecordWriter:
             return self._packer.pack(batch)  # type: ignore[no-any-return]
         except BaseException:
             # As msgpack's own buffer did: a frame that cannot be encoded drops what was not written.
-            self._out.clear()
+            self._out = []
             raise
 
     def _write_out(self) -> None:
@@ -191,23 +195,29 @@ class RecordWriter:
         try:
             self._write_all(self._out)
         finally:
-            self._out.clear()
+            self._out = []
 
-    def _write_all(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                try:
-                    n = os.write(self.fd, view)
-                except BrokenPipeError as exc:
-                    self._batch = []
-                    raise PipeClosed() from exc
-                except BlockingIOError:
-                    select.select([], [self.fd], [])
-                    continue
-                view = view[n:]
-        finally:
-            view.release()
+    def _write_all(self, chunks: list[bytes]) -> None:
+        """Write ``chunks`` in order, whole (the list is consumed)."""
+        i = 0
+        while i < len(chunks):
+            try:
+                n = os.writev(self.fd, chunks[i:i + _IOV_MAX])
+            except BrokenPipeError as exc:
+                self._batch = []
+                raise PipeClosed() from exc
+            except BlockingIOError:
+                select.select([], [self.fd], [])
+                continue
+            while n:  # drop what was written; a chunk written in part goes on from there
+                size = len(chunks[i])
+                if n < size:
+                    chunks[i] = chunks[i][n:]
+                    break
+                n -= size
+                i += 1
+            while i < len(chunks) and not chunks[i]:
+                i += 1
 
 
 def grow_pipe(fd: int, size: int = PIPE_SIZE) -> int:
