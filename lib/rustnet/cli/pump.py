@@ -11,6 +11,8 @@ from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import WARNING
 from rustnet.stream.stage import Stage
 
+_SLICE = 2048  # records handed to a stage at once
+
 
 def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None], writer: RecordWriter,
          on_tick: Callable[[float], None] | None = None, tick_every: float = 1.0) -> int:
@@ -31,8 +33,14 @@ def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None]
                 timeout = max(0.0, next_tick - time.monotonic())
             writer.flush()
             recs = reader.poll(timeout)
-            if recs:
-                on_records(recs)
+            if len(recs) <= _SLICE:
+                if recs:
+                    on_records(recs)
+            else:
+                # A 1 MiB pipe can hand over ~20k records at once; a stage's output for them (a
+                # flood's final records) is built before any is written, so keep it in slices.
+                for i in range(0, len(recs), _SLICE):
+                    on_records(recs[i:i + _SLICE])
             if on_tick is not None:
                 now = time.monotonic()
                 if now >= next_tick:
