@@ -280,8 +280,8 @@ def test_rates_of_an_ended_connection_read_0_once_the_rate_window_passed() -> No
 
 
 def test_capture_stats_move_the_clock_for_ended_rates_too() -> None:
-    t = ConnTable()
-    t.ingest([conn(1, state="CLOSED", last_seen=100.0, rate_dst=10.0)])
+    t = ConnTable()  # live: the stats' wall clock is the stream's clock
+    t.ingest([{**header(), "live": True}, conn(1, state="CLOSED", last_seen=100.0, rate_dst=10.0)])
     t.ingest([{"t": "stats", "ts": 106.0, "packets": 1, "received": 1, "dropped": 0}])
     assert t.rows[1].rate_rx == 0.0
 
@@ -331,3 +331,19 @@ def test_hostile_states_and_rates_for_the_ended_rule() -> None:
               conn(3, state="CLOSED", rate_src=float("nan"), last_seen=float("inf"))])
     t.ingest([conn(4, last_seen=1e12)])
     assert t.rows[2].rec["rate_src"] == 0 and t.rows[3].rec["rate_src"] == 0
+
+
+def test_a_replays_final_capture_stats_do_not_age_out_its_history() -> None:
+    # rn-capture -r stamps its stats with the wall clock; a replay's clock is its packets' time.
+    t = ConnTable()
+    t.ingest([header(), conn(1), conn(2), conn(1, final=True, end="timeout", state="CLOSED")])
+    clock = t.clock
+    t.ingest([{"t": "stats", "ts": clock + 10 * 365 * 86400, "source": "f.pcap", "packets": 9}])
+    t.ingest([conn(2, bytes=7)])
+    assert t.clock == clock
+    assert 1 in t.rows and t.in_history(t.rows[1])
+    # Live, the stats' clock is the stream's clock.
+    live = ConnTable()
+    live.ingest([{**header(), "live": True}, conn(3)])
+    live.ingest([{"t": "stats", "ts": live.clock + 5, "source": "eth0", "packets": 1, "received": 1}])
+    assert live.clock > clock

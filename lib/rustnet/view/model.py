@@ -603,7 +603,9 @@ class ConnTable:
             if ts > t0 and packets >= p0:
                 self.packets_per_s = (packets - p0) / (ts - t0)
         self._last_stats = (ts, packets)
-        if ts > self.clock:
+        # Stats carry wall-clock time: the stream's clock only when live. A replay's clock is its
+        # packets' time (the final stats of a file, stamped now, would age out every row).
+        if self.live and ts > self.clock:
             self.clock = ts
 
     def in_history(self, row: Row) -> bool:
