@@ -180,19 +180,14 @@ class RecordReader:
                     append(obj)  # a single positional record
                     continue
                 for rec in obj:
-                    cls = rec.__class__
-                    if cls is list:
-                        if rec and rec[0].__class__ is str:
-                            append(rec)
-                            continue
-                    elif cls is dict:
-                        tag = rec.get("t")
-                        if tag.__class__ is str and tag != HEADER:  # the rest is _accept's
-                            append(rec)
-                            continue
-                    accept(rec, out)
-                    if self.damage is not None:
-                        return
+                    if rec.__class__ is list and rec and rec[0].__class__ is str:
+                        append(rec)
+                    elif rec.__class__ is dict and (tag := rec.get("t")).__class__ is str and tag != HEADER:
+                        append(rec)  # a map record with a type tag (the other cases are _accept's)
+                    else:
+                        accept(rec, out)
+                        if self.damage is not None:
+                            return
             else:
                 accept(obj, out)
 
