@@ -87,3 +87,7 @@ def main(inputs: tuple[str, ...], fmt: str, refresh_ms: int, timeouts_file: str 
         return run_stream_stage(PROG, tracker, list(inputs), writer, tick_every=0.1)
 
     run_stage(PROG, body, debug)
+
+
+if __name__ == "__main__":
+    main()
