@@ -303,3 +303,29 @@ def test_tcp_rtt_learned_after_a_kept_record_reaches_the_next_one() -> None:
 def tcp_sum(ts: float, src: bytes, sp: int, dst: bytes, dp: int, flags: int, seq: int,
             ack: int = 0) -> list[Any]:
     return ["sum", ts, 60, 6, src, sp, dst, dp, flags, seq, ack, 0, 0, None, None]
+
+
+def test_connections_that_are_over_keep_their_record_copy(checked_updates: list[int]) -> None:
+    """A TCP connection shown TIME_WAIT and an answered DNS exchange keep the copy of their record
+    after their rate fell to 0 (their final record follows within seconds, refreshed from it,
+    checked against a fresh build); an idle open connection keeps none (memory)."""
+    from tests.track_util import ACK, FIN, handshake, tcp, udp
+
+    t = Tracker(refresh=1.0)
+    recs = [header(), *handshake(1.0), *handshake(1.0, cp=40001),
+            tcp(1.1, A, 40000, B, 80, FIN | ACK, 1001, 5001), tcp(1.11, B, 80, A, 40000, FIN | ACK, 5001, 1002),
+            tcp(1.12, A, 40000, B, 80, ACK, 1002, 5002),
+            udp(1.2, A, 33333, B, 53, info={"dns_query": "a.example"}),
+            udp(1.21, B, 53, A, 33333, info={"dns_rcode": "NOERROR"}),
+            *[udp(2.0 + i, C, 7000, B, 443) for i in range(4)]]  # the clock to 5.0: rates fell to 0
+    t.process(recs)
+    by_port = {c.key[2] if c.key[1] == A else c.key[4]: c for c in t.table.values() if C not in c.key}
+    over, idle, dns = by_port[40000], by_port[40001], by_port[33333]
+    assert over.shown == int(State.TIME_WAIT) and over.rate_src == over.rate_dst == 0
+    assert over.tmpl is not None and dns.tmpl is not None
+    assert idle.tmpl is None and idle.rate_src == idle.rate_dst == 0
+    before = checked_updates[0]
+    out = t.finish()
+    assert checked_updates[0] - before >= 2  # both finals came from the kept copies
+    assert {r["sport"]: r["state"] for r in out if r.get("t") == "conn" and r["src"] == "10.0.0.1"} == {
+        40000: "TIME_WAIT", 40001: "ESTABLISHED", 33333: "DNS_RESPONSE"}

@@ -14,7 +14,8 @@ endpoint waits for an ACK; DPI fields are merged only when ``info`` is present.
 States are plain ints. Expiry uses a wheel of one-second buckets checked once per
 second of packet time; a connection is examined again only when its bucket comes
 due. Records: a connection whose rate is not 0 keeps a copy of its latest record,
-and its next one refreshes only the fields that change (``record.update``).
+and its next one refreshes only the fields that change (``record.update``); so does one
+that is over (TCP TIME_WAIT/CLOSED, DNS answered), whose final record follows within seconds.
 """
 
 from __future__ import annotations
@@ -682,8 +683,7 @@ class Tracker:
                 if self.joiner is None:
                     c.rate_src = c.rate_dst = 0.0
                     c.rate_t = now
-                    c.tmpl = None
-                    del rating[c.id]
+                    del rating[c.id]  # its record copy stays (_record): rates are refreshed from c
                 else:
                     record_of(c, now)  # the joiner may keep process fields from it: not written
                 continue
@@ -701,8 +701,10 @@ class Tracker:
     def _record(self, c: Conn, now: float, final: bool = False) -> dict[str, Any]:
         """The record of ``c`` now. While its rate is not 0 a connection keeps a copy of its
         record (``c.tmpl``), so the next one only refreshes the fields that change
-        (record.update); an idle one keeps none (memory: it may stay idle for long), nor does
-        one that ended. Whoever changes other fields of the record drops the copy."""
+        (record.update); so does one that is over or nearly (TCP shown TIME_WAIT or CLOSED, DNS
+        answered: it leaves within seconds, and its final record is then a copy too). Another idle
+        one keeps none (memory: it may stay idle for long), nor does one that left the table.
+        Whoever changes other fields of the record drops the copy."""
         # rates.sample(c, now), inline (once per record; tests hold the two together)
         bs = c.bs
         bd = c.bd
@@ -733,16 +735,20 @@ class Tracker:
             self._rating.pop(c.id, None)
         if c.proto == 6:
             shown = c.sr if c.local == 2 else c.so
+            # Over (TIME_WAIT, CLOSED): it leaves at tcp.closed (seconds), its final record is
+            # this one again: keep the copy, whatever the rate.
+            keep = moving or (not final and shown in _ENDED_SHOWN)
         else:
             shown = self._display(c, now)
+            keep = moving or (not final and shown == _DNS_RESPONSE)  # likewise, at dns (30 s)
         c.shown = shown
         tmpl = c.tmpl
         if tmpl is None:
             rec = record.build(c, NAMES[shown])
-            if moving:
+            if keep:
                 c.tmpl = rec.copy()
         else:
-            if moving:
+            if keep:
                 rec = tmpl.copy()
             else:
                 rec = tmpl  # no longer kept: it can be this record
