@@ -329,3 +329,11 @@ def test_connections_that_are_over_keep_their_record_copy(checked_updates: list[
     assert checked_updates[0] - before >= 2  # both finals came from the kept copies
     assert {r["sport"]: r["state"] for r in out if r.get("t") == "conn" and r["src"] == "10.0.0.1"} == {
         40000: "TIME_WAIT", 40001: "ESTABLISHED", 33333: "DNS_RESPONSE"}
+
+
+@given(st.one_of(st.floats(0, 1e11), st.integers(0, 10**11).map(float),
+                 st.integers(0, 10**11).map(lambda n: n - 1e-9 if n else 0.0)), st.integers(0, 10**11 + 2))
+def test_inline_reschedule_comparison_is_the_bucket_comparison(deadline: float, due: int) -> None:
+    """process() brings an expiry forward when ``deadline < due - 1``: the same as comparing
+    buckets (``int(deadline) + 1 < due``, Tracker._reschedule) for every deadline >= 0."""
+    assert (deadline < due - 1) == (int(deadline) + 1 < due)

@@ -145,18 +145,24 @@ def build(c: Conn, state: str) -> dict[str, Any]:
     _, a, ap, b, bp = c.key
     if c.flip:
         a, ap, b, bp = b, bp, a, ap
+    ps = c.ps
+    pd = c.pd
+    bs = c.bs
+    bd = c.bd
+    proto = c.proto
+    texts = _texts  # _text(a) without the call when known
     rec: dict[str, Any] = {
-        "t": CONN, "id": c.id, "proto": _PROTO_TEXT.get(c.proto) or proto_name(c.proto),
-        "src": _text(a), "sport": ap, "dst": _text(b), "dport": bp,
+        "t": CONN, "id": c.id, "proto": _PROTO_TEXT.get(proto) or proto_name(proto),
+        "src": texts.get(a) or _text(a), "sport": ap, "dst": texts.get(b) or _text(b), "dport": bp,
         "state": state,
-        "packets": c.ps + c.pd, "bytes": c.bs + c.bd,
-        "packets_src": c.ps, "bytes_src": c.bs, "packets_dst": c.pd, "bytes_dst": c.bd,
+        "packets": ps + pd, "bytes": bs + bd,
+        "packets_src": ps, "bytes_src": bs, "packets_dst": pd, "bytes_dst": bd,
         "first_seen": c.first, "last_seen": c.last,
         "rate_src": int(c.rate_src + 0.5), "rate_dst": int(c.rate_dst + 0.5),
     }
     if c.rtt >= 0:
         rec["rtt_ms"] = round(c.rtt * 1000.0, 3)
-    if c.proto == 6:
+    if proto == 6:
         rec["retransmits"] = c.retrans
         rec["out_of_order"] = c.ooo
     if c.dpi:

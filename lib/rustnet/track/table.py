@@ -162,6 +162,7 @@ class Tracker:
         step = STEP.get
         tcp_class = _TCP_CLASS
         t_single, t_base, t_busy = self._t_single, self._t_base, self._t_busy
+        busy_packets, long_lived = self._busy_packets, self._long_lived
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
                 self.clock = clock
@@ -184,7 +185,7 @@ class Tracker:
                         self._timers(out)
                         edge = self.next_event
                 if info is not None and info.__class__ is dict and (
-                        "malformed" in info or info.get("frag") == "part"):
+                        "malformed" in info or ("frag" in info and info["frag"] == "part")):
                     # Not dissected to L4, or a fragment before the one completing its datagram:
                     # like tshark's conversation tables, no connection counts it.
                     self.unattributed += 1
@@ -272,11 +273,12 @@ class Tracker:
                                 n = c.ps + c.pd
                                 if n <= 1:
                                     deadline = c.last + t_single[cls]
-                                elif n >= self._busy_packets and c.last - c.first >= self._long_lived:
+                                elif n >= busy_packets and c.last - c.first >= long_lived:
                                     deadline = c.last + t_busy[cls]
                                 else:
                                     deadline = c.last + t_base[cls]
-                                if due == 0 or int(deadline) + 1 < due:
+                                # int(deadline) + 1 < due, without the call (deadline >= 0, due an int)
+                                if due == 0 or deadline < due - 1:
                                     self._schedule(c, deadline)
                     if plen and not flags & 0x02:
                         # Sequence tracking: retransmissions and out-of-order segments (the data of
