@@ -126,7 +126,25 @@ def tcp_flow(rng: random.Random, cli: bytes, srv: bytes, cport: int) -> list[Cal
         calls.append((6, srv, port, cli, cport, b"", 0.0, None, 0x04))
     elif end < 0.7:  # the port reused by a new connection
         calls.append((6, cli, cport, srv, port, b"", 0.0, rng.getrandbits(32), 0x02))
+    elif end < 0.8:  # any flags byte without payload, finished flow or not (SYN+FIN, SYN-ACK, ...)
+        calls += [(6, cli, cport, srv, port, b"", 0.0, None, rng.randrange(256))
+                  for _ in range(rng.randrange(1, 3))]
     return calls
+
+
+def multi_question(rng: random.Random) -> bytes:
+    """A query or response with several questions (repeats too), odd types and rcodes."""
+    names = [rng.choice(["a.example", "b.example", "a.example", "x"]) for _ in range(rng.randrange(2, 5))]
+    qtype = rng.choice([1, 28, 65534, 255])
+    msg = bytearray(S.dns_response(names[0], [(1, "192.0.2.9")], qtype=qtype, rcode=rng.choice([0, 3, 11]))
+                    if rng.random() < 0.5 else S.dns_query(names[0], qtype=qtype))
+    # Append the other questions after the header's, then fix the counts (answers dropped).
+    extra = b"".join(S.dns_name(n) + bytes([0, 1, 0, 1]) for n in names[1:])
+    head_end = 12 + len(S.dns_name(names[0])) + 4
+    msg = msg[:head_end] + extra
+    msg[4:6] = len(names).to_bytes(2, "big")
+    msg[6:8] = bytes(2)
+    return bytes(msg)
 
 
 def udp_calls(rng: random.Random, cli: bytes, srv: bytes, cport: int) -> list[Call]:
@@ -139,6 +157,8 @@ def udp_calls(rng: random.Random, cli: bytes, srv: bytes, cport: int) -> list[Ca
         msgs = [(cli, cport, srv, port, q), (srv, port, cli, cport, r)]
         if rng.random() < 0.3:
             msgs.append((srv, port, cli, cport, r[: rng.randrange(len(r))]))
+        if rng.random() < 0.3:
+            msgs.append((cli, cport, srv, port, multi_question(rng)))
         return [(17, a, ap, b, bp, m, 0.0) for a, ap, b, bp, m in msgs]
     if kind == 2:
         vn = b"\xc0" + bytes(4) + b"\x04abcd\x04efgh" + b"\x00\x00\x00\x01"

@@ -193,8 +193,9 @@ class Inspector:
             if not payload or not self.enabled:
                 return None  # nothing known, nothing to learn (a SYN or FIN only matters to a flow)
         elif flow is _DONE:
-            if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
-                self._control(key, flow, flags)
+            # What _control does to a finished flow, inline: a bare SYN, FIN or RST drops it.
+            if flags & (_TCP_FIN | _TCP_RST) or flags & (_TCP_SYN | _TCP_ACK) == _TCP_SYN:
+                del self._flows[key]
             return None
         else:
             if flags & (_TCP_SYN | _TCP_FIN | _TCP_RST):
@@ -370,9 +371,9 @@ class Inspector:
             out: Info = {"app": "TLS"}
             try:
                 if mtype == tls.HS_CLIENT_HELLO:
-                    out.update(tls.parse_client_hello(bytes(payload[9:stop])).fields())
+                    tls.parse_client_hello(bytes(payload[9:stop])).fields(out)
                 elif mtype == tls.HS_SERVER_HELLO:
-                    out.update(tls.parse_server_hello(bytes(payload[9:stop])).fields())
+                    tls.parse_server_hello(bytes(payload[9:stop])).fields(out)
             except DissectError:
                 self.malformed += 1
         elif kind == K_NEW or kind == K_HTTP:
@@ -404,7 +405,9 @@ class Inspector:
         else:
             return _SLOW
         if flow.closed == 3 or flow.budget <= 0:
-            self._finish(key)
+            # _finish, knowing the flow is the table's entry for key (one lookup fewer).
+            self.buffered -= flow.size
+            self._flows[key] = _DONE
         return out
 
     def _tcp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
@@ -509,9 +512,9 @@ class Inspector:
         out: Info = {"app": "TLS"}
         try:
             if mtype == tls.HS_CLIENT_HELLO:
-                out.update(tls.parse_client_hello(body).fields())
+                tls.parse_client_hello(body).fields(out)
             elif mtype == tls.HS_SERVER_HELLO:
-                out.update(tls.parse_server_hello(body).fields())
+                tls.parse_server_hello(body).fields(out)
         except DissectError:
             self.malformed += 1
         return out
@@ -665,7 +668,7 @@ class Inspector:
     # --- DNS fields -----------------------------------------------------------------------
     def _dns_info(self, msg: dns.DnsMessage, app: str, out: Info | None) -> Info:
         if out is None:
-            out = {"app": app}
+            return self._dns_fresh(msg, app)
         if msg.questions:
             first = msg.questions[0]
             out.setdefault("dns_query", first.name)
@@ -682,6 +685,34 @@ class Inspector:
                 asked = msg.questions[0].name if msg.questions else None
                 for ans in msg.answers[:MAX_DNS_ANSWERS]:
                     answers.append(dns.answer_text(ans))
+                    if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value:
+                        self._learn(ans.value, asked or ans.name)
+        return out
+
+    def _dns_fresh(self, msg: dns.DnsMessage, app: str) -> Info:
+        """_dns_info for a message of its own: the same dict, by plain stores (nothing to merge)."""
+        out: Info = {"app": app}
+        questions = msg.questions
+        if questions:
+            first = questions[0]
+            name = first.name
+            out["dns_query"] = name
+            qtype = dns.TYPE_NAMES.get(first.qtype)
+            out["dns_qtype"] = qtype if qtype is not None else dns.type_name(first.qtype)
+            names = [name]
+            for q in questions[1:]:
+                if q.name not in names:
+                    names.append(q.name)
+            out["dns_queries"] = names
+        if msg.response:
+            out["dns_response"] = True
+            out["dns_rcode"] = dns.rcode_name(msg.rcode)
+            if msg.answers:
+                answers = out["dns_answers"] = []
+                asked = questions[0].name if questions else None
+                text = dns.answer_text
+                for ans in msg.answers[:MAX_DNS_ANSWERS]:
+                    answers.append(text(ans))
                     if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value:
                         self._learn(ans.value, asked or ans.name)
         return out

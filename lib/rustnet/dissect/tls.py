@@ -82,15 +82,24 @@ class ClientHello(NamedTuple):
     ech: bool                  # encrypted_client_hello (or the older ESNI) offered
 
 
-    def fields(self) -> dict[str, Any]:
-        """The connection-record fields this hello fills (TLS over TCP and QUIC alike)."""
-        out: dict[str, Any] = {}
+    def fields(self, out: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The connection-record fields this hello fills (TLS over TCP and QUIC alike).
+
+        Added to ``out`` when given (saves DPI a dict and a merge), else to a new dict.
+        """
+        if out is None:
+            out = {}
         if self.sni:
             out["sni"] = self.sni
         if self.alpn:
             out["alpn"] = list(self.alpn)
         if self.versions:
-            out["tls_versions_offered"] = [version_name(v) for v in self.versions]
+            # The common names without a version_name call; a plain loop is cheaper than a
+            # comprehension (its function object) for the usual one to three versions.
+            names = VERSION_NAMES
+            offered = out["tls_versions_offered"] = []
+            for v in self.versions:
+                offered.append(names.get(v) or version_name(v))
         if self.ech:
             out["ech"] = True
         return out
@@ -103,10 +112,13 @@ class ServerHello(NamedTuple):
     cipher: int
     selected_version: int | None  # from supported_versions (TLS 1.3), else None
 
-    def fields(self) -> dict[str, Any]:
-        """``tls_version`` (negotiated) and ``tls_cipher`` for the connection record."""
-        return {"tls_version": version_name(self.selected_version or self.legacy_version),
-                "tls_cipher": cipher_name(self.cipher)}
+    def fields(self, out: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``tls_version`` (negotiated) and ``tls_cipher`` for the connection record (into ``out``)."""
+        if out is None:
+            out = {}
+        out["tls_version"] = version_name(self.selected_version or self.legacy_version)
+        out["tls_cipher"] = cipher_name(self.cipher)
+        return out
 
 
 def version_name(version: int) -> str:
