@@ -367,8 +367,11 @@ class Tracker:
         return out
 
     def _end_all(self, out: list[Record]) -> None:
-        for c in list(self.table.values()):
-            self._end(c, "eof", out)
+        conns = list(self.table.values())
+        self.table.clear()  # at once, not one key at a time (_end)
+        left = self._left
+        for c in conns:
+            left(c, "eof", out)
         self._dirty.clear()
         self._rating.clear()
         self._wheel.clear()
@@ -459,6 +462,10 @@ class Tracker:
         table = self.table
         if table.get(c.key) is c:
             del table[c.key]
+        self._left(c, why, out)
+
+    def _left(self, c: Conn, why: str, out: list[Record]) -> None:
+        """``c``, no longer in the table: its final record goes out and into the history."""
         c.due = -1
         c.dirty = True  # not queued again for updates
         if why == "timeout" and c.so == _QUIC_DRAINING:
