@@ -313,7 +313,8 @@ def test_connections_that_are_over_keep_their_record_copy(checked_updates: list[
 
     t = Tracker(refresh=1.0)
     recs = [header(), *handshake(1.0), *handshake(1.0, cp=40001),
-            tcp(1.1, A, 40000, B, 80, FIN | ACK, 1001, 5001), tcp(1.11, B, 80, A, 40000, FIN | ACK, 5001, 1002),
+            tcp(1.1, A, 40000, B, 80, FIN | ACK, 1001, 5001),
+            tcp(1.11, B, 80, A, 40000, FIN | ACK, 5001, 1002),
             tcp(1.12, A, 40000, B, 80, ACK, 1002, 5002),
             udp(1.2, A, 33333, B, 53, info={"dns_query": "a.example"}),
             udp(1.21, B, 53, A, 33333, info={"dns_rcode": "NOERROR"}),

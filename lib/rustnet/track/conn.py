@@ -48,7 +48,7 @@ class Conn:
         "rate_src", "rate_dst",  # bytes/s, smoothed
         "shown",  # int: the state its latest record showed (-1: no record yet)
         "hinted",  # bool, QUIC: rn-dissect sends quic_state hints (no guessing from packet counts)
-        "tmpl",  # dict | None: a copy of its latest record while its rate is not 0 or it is over (Tracker._record)
+        "tmpl",  # dict | None: a copy of its latest record while its rate is not 0 or it is over
     )
 
     def __init__(self, cid: int, key: Any, flip: bool, proto: int, ts: float) -> None:
