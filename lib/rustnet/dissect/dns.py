@@ -24,7 +24,7 @@ from rustnet.dissect.safe_text import escape_text
 
 HEADER_LEN: Final = 12
 _HEADER: Final = struct.Struct("!HHHH")  # id, flags, qdcount, ancount (nscount/arcount unused)
-_QTYPE: Final = struct.Struct("!H")
+_QTYPE: Final = struct.Struct("!H")  # (tests/dpi_reference.py reads questions with it)
 _RR: Final = struct.Struct("!HHIH")      # type, class, ttl, rdlength
 MAX_NAME_LEN: Final = 255
 MAX_POINTER_JUMPS: Final = 32
@@ -163,11 +163,17 @@ def _name_text(labels: list[bytes], start: int, pos: int, after: int,
     return text, (after if after >= 0 else pos)
 
 
+# Bound once: two module attribute lookups fewer per address answer.
+_ntop: Final = socket.inet_ntop
+_AF_INET: Final = socket.AF_INET
+_AF_INET6: Final = socket.AF_INET6
+
+
 def _rdata_value(data: bytes, rtype: int, start: int, rdlen: int, seen: dict[int, str]) -> str:
     if rtype == TYPE_A and rdlen == 4:
-        return socket.inet_ntop(socket.AF_INET, data[start : start + 4])
+        return _ntop(_AF_INET, data[start : start + 4])
     if rtype == TYPE_AAAA and rdlen == 16:
-        return socket.inet_ntop(socket.AF_INET6, data[start : start + 16])
+        return _ntop(_AF_INET6, data[start : start + 16])
     if rtype in NAME_TYPES:
         return read_name(data[: start + rdlen], start, seen)[0]
     return ""
@@ -184,24 +190,25 @@ def parse_message(data: bytes) -> DnsMessage:
     pos = HEADER_LEN
     questions: list[Question] = []
     seen: dict[int, str] = {}
-    for _ in range(min(qdcount, MAX_QUESTIONS)):
+    end = len(data)
+    for _ in range(qdcount if qdcount <= MAX_QUESTIONS else MAX_QUESTIONS):
         name, pos = read_name(data, pos, seen)
-        if pos + 4 > len(data):
+        if pos + 4 > end:
             raise DissectError("DNS question cut")
-        questions.append(_make(Question, (name, _QTYPE.unpack_from(data, pos)[0])))
+        questions.append(_make(Question, (name, (data[pos] << 8) | data[pos + 1])))  # qtype
         pos += 4
     answers: list[Answer] = []
     # Past MAX_QUESTIONS the answers are not looked for: walking thousands of hostile
     # questions would cost more than the message is worth.
     complete = qdcount <= MAX_QUESTIONS
     try:
-        for _ in range(min(ancount, MAX_ANSWERS) if complete else 0):
+        for _ in range((ancount if ancount <= MAX_ANSWERS else MAX_ANSWERS) if complete else 0):
             name, pos = read_name(data, pos, seen)
-            if pos + 10 > len(data):
+            if pos + 10 > end:
                 raise DissectError("DNS resource record cut")
             rtype, _, _, rdlen = _RR.unpack_from(data, pos)
             pos += 10
-            if pos + rdlen > len(data):
+            if pos + rdlen > end:
                 raise DissectError("DNS record data cut")
             answers.append(_make(Answer, (name, rtype, _rdata_value(data, rtype, pos, rdlen, seen))))
             pos += rdlen

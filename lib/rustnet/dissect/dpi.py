@@ -656,7 +656,7 @@ class Inspector:
                     self._finish(key)
                 return found
         try:
-            msg = dns.parse_message(bytes(payload))
+            msg = dns.parse_message(payload if payload.__class__ is bytes else bytes(payload))
         except DissectError:
             self.malformed += 1
             flow.bad += 1

@@ -110,6 +110,10 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
             host = escape_text(value.strip(), VALUE_LIMIT)
         elif key == b"user-agent" and agent is None:
             agent = escape_text(value.strip(), VALUE_LIMIT)
+        else:
+            continue
+        if host is not None and agent is not None:
+            break  # later lines cannot change either (the first of each counts)
     vtext = _VERSION_TEXT.get(version)
     return _make(HttpRequest, (_METHOD_TEXT[method], escape_text(path, PATH_LIMIT),
                                vtext if vtext is not None else escape_text(version, 16), host, agent))
