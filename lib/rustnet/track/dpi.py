@@ -31,15 +31,9 @@ _ITEMS: Final = (*_SCALARS, bytes, dict)  # what a list value may hold
 
 def _clean(v: Any) -> Any:
     """A bounded copy of a value, or None when it is empty or of a type records do not carry."""
-    if isinstance(v, str):
-        return v[:MAX_STR] if v else None
-    if isinstance(v, (int, float, bool)):
-        return v
-    if isinstance(v, bytes):
-        return v[: MAX_STR // 2].hex() if v else None
-    if isinstance(v, list):
+    if isinstance(v, list):  # first: merge() handles plain strings itself, lists come here (ALPN, ...)
         out = []
-        for x in v[:MAX_LIST]:
+        for x in (v if len(v) <= MAX_LIST else v[:MAX_LIST]):
             if x.__class__ is str:  # the usual item (ALPN, DNS names): _clean(x) without the call
                 if x:
                     out.append(x if len(x) <= MAX_STR else x[:MAX_STR])
@@ -48,6 +42,12 @@ def _clean(v: Any) -> Any:
                 if x is not None:
                     out.append(x)
         return out or None
+    if isinstance(v, str):
+        return v[:MAX_STR] if v else None
+    if isinstance(v, (int, float, bool)):
+        return v
+    if isinstance(v, bytes):
+        return v[: MAX_STR // 2].hex() if v else None
     if isinstance(v, dict):
         # e.g. one DNS answer {"name": ..., "type": ..., "data": ...}: flat, small, scalar values only.
         flat = {k: _clean(x) for k, x in list(v.items())[:8]
@@ -130,7 +130,7 @@ def _accumulate(d: dict[str, Any], k: str, v: Any) -> bool:
             return False
         have = d[k] = []
     changed = False
-    for x in items[:MAX_LIST]:
+    for x in (items if len(items) <= MAX_LIST else items[:MAX_LIST]):
         if x.__class__ is str:  # the usual item: _clean(x) without the call
             if not x:
                 continue
