@@ -14,6 +14,7 @@ are dropped from the offered versions.
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Final, NamedTuple
 
 from rustnet.dissect.errors import DissectError
@@ -289,6 +290,10 @@ def _hello_start(body: bytes, what: str) -> tuple[int, int]:
     return legacy_version, 35 + n
 
 
+# An extension's type and length.
+_EXT_HEADER: Final = struct.Struct("!HH").unpack_from
+
+
 def parse_client_hello(body: bytes) -> ClientHello:
     """A ClientHello handshake body (after the 4-byte handshake header)."""
     end = len(body)
@@ -322,9 +327,9 @@ def parse_client_hello(body: bytes) -> ClientHello:
         while pos < stop:
             if pos + 4 > stop:
                 raise DissectError(_PAST_END)
-            etype = (body[pos] << 8) | body[pos + 1]
+            etype, n = _EXT_HEADER(body, pos)  # one struct read: half the cost of four indexings
             start = pos + 4
-            pos = start + ((body[pos + 2] << 8) | body[pos + 3])
+            pos = start + n
             if pos > stop:
                 raise DissectError(_VECTOR_PAST_END)
             if etype == EXT_SERVER_NAME:
