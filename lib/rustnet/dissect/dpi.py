@@ -62,6 +62,7 @@ Addresses learned from DNS answers (A/AAAA → the name asked for) are kept in
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
@@ -140,6 +141,8 @@ _DONE: Final = _Flow(0)
 # Inspector._whole's answer when the general path must take the segment (compared by identity).
 _SLOW: Final[dict[str, Any]] = {}
 _HELLOS: Final = (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO)
+# A TLS record's first 9 bytes: version minor, record length, handshake type and length (24 bits).
+_TLS_HEADS: Final = struct.Struct("!2xBHBBH").unpack_from
 
 
 def _head_end(data: bytes) -> int:
@@ -354,20 +357,20 @@ class Inspector:
         if kind == K_NEW and (sport == 53 or dport == 53):
             return _SLOW
         if n >= 9 and payload[0] == tls.CONTENT_HANDSHAKE and payload[1] == 3:
+            # The record header and the handshake header in one struct read.
+            minor, rlen, mtype, hlen_hi, hlen_lo = _TLS_HEADS(payload)
             if kind == K_NEW:
-                if payload[2] > 4 or payload[5] not in _HELLOS:
+                if minor > 4 or mtype not in _HELLOS:
                     return _SLOW
             elif kind != K_TLS:
                 return _SLOW
-            rlen = (payload[3] << 8) | payload[4]
-            stop = (payload[6] << 16 | payload[7] << 8 | payload[8]) + 9
+            stop = (hlen_hi << 16 | hlen_lo) + 9
             if not 0 < rlen <= tls.MAX_RECORD_LEN or stop > tls.RECORD_HEADER_LEN + rlen or stop > n:
                 return _SLOW  # the hello goes on in later records or segments
             flow.nxt[d] = (seq + n) & _SEQ_MASK
             flow.budget = KNOWN_BUDGET if kind == K_NEW else flow.budget - 1
             flow.kind = K_TLS
             flow.closed |= 1 << d
-            mtype = payload[5]
             out: Info = {"app": "TLS"}
             try:
                 if mtype == tls.HS_CLIENT_HELLO:

@@ -192,35 +192,6 @@ _PAST_END: Final = "TLS field runs past its end"
 _VECTOR_PAST_END: Final = "TLS vector runs past its end"
 
 
-def _vector(body: bytes, pos: int, end: int, len_bytes: int) -> tuple[int, int]:
-    """(start, end) of the length-prefixed vector at ``pos``, which must fit before ``end``."""
-    if pos + len_bytes > end:
-        raise DissectError(_PAST_END)
-    if len_bytes == 1:
-        n = body[pos]
-    else:
-        n = (body[pos] << 8) | body[pos + 1]
-    pos += len_bytes
-    if pos + n > end:
-        raise DissectError(_VECTOR_PAST_END)
-    return pos, pos + n
-
-
-def _extension_block(body: bytes, pos: int, end: int) -> list[tuple[int, int, int]]:
-    """(type, start, end) of each extension; every header is checked before any is read."""
-    if pos == end:
-        return []  # extensions are optional before TLS 1.3
-    pos, stop = _vector(body, pos, end, 2)
-    out: list[tuple[int, int, int]] = []
-    while pos < stop:
-        if pos + 2 > stop:
-            raise DissectError(_PAST_END)
-        etype = (body[pos] << 8) | body[pos + 1]
-        start, pos = _vector(body, pos + 2, stop, 2)
-        out.append((etype, start, pos))
-    return out
-
-
 def _server_name(body: bytes, pos: int, end: int) -> str | None:
     """The host_name of a server_name extension body at [pos, end)."""
     if pos + 2 > end:
@@ -364,9 +335,24 @@ def parse_server_hello(body: bytes) -> ServerHello:
     cipher = (body[pos] << 8) | body[pos + 1]
     pos += 3  # and the compression method
     selected: int | None = None
-    for etype, start, stop in _extension_block(body, pos, end):
-        if etype == EXT_SUPPORTED_VERSIONS and stop - start >= 2:
-            selected = (body[start] << 8) | body[start + 1]
+    if pos < end:  # extensions are optional before TLS 1.3
+        if pos + 2 > end:
+            raise DissectError(_PAST_END)
+        stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+        if stop > end:
+            raise DissectError(_VECTOR_PAST_END)
+        pos += 2
+        # One pass, as in parse_client_hello: every header checked, the last supported_versions read.
+        while pos < stop:
+            if pos + 4 > stop:
+                raise DissectError(_PAST_END)
+            etype, n = _EXT_HEADER(body, pos)
+            start = pos + 4
+            pos = start + n
+            if pos > stop:
+                raise DissectError(_VECTOR_PAST_END)
+            if etype == EXT_SUPPORTED_VERSIONS and n >= 2:
+                selected = (body[start] << 8) | body[start + 1]
     return _make(ServerHello, (legacy_version, cipher, selected))
 
 
