@@ -23,8 +23,8 @@ from rustnet.stream import RecordWriter
 @inputs_argument
 @format_option
 @click.option("--poll-interval", type=click.IntRange(50, 60_000), default=1000, show_default=True,
-              metavar="MS", help="How often, at most, to re-read the socket table while local connections need it "
-                   "(a new one also triggers a read; an idle stream none).")
+              metavar="MS", help="How often, at most, to re-read the socket table while local connections "
+                   "need it (a new one also triggers a read; an idle stream none).")
 @click.option("--watch-interval", type=click.IntRange(0, 10_000), default=1, show_default=True, metavar="MS",
               help="Check the socket counters this often in a background thread and list new sockets at "
                    "once, to catch short-lived clients such as curl; only for a few seconds after a program "
