@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pcapy
 import pytest
 from rustnet.dissect.engine import Dissector
 from rustnet.stream import RecordWriter
-from rustnet.stream.records import ip_text, make_header, to_json_obj
+from rustnet.stream.records import ip_text, to_json_obj
+
+from tests.corpus_records import packet_records
 
 BIN = Path(sys.executable).parent
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -34,22 +35,6 @@ pytestmark = pytest.mark.skipif(not PCAPS, reason="corpus not present")
 def truth(pcap: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((CORPUS / "truth" / (pcap.name + ".json")).read_text())
     return data
-
-
-def packet_records(pcap: Path) -> list[Any]:
-    """The header and pkt records rn-capture would write (read here with libpcap directly)."""
-    reader = pcapy.open_offline(str(pcap))
-    recs: list[Any] = [make_header("rn-capture 0.1.0", reader.datalink(), str(pcap), False, 262144, 0.0)]
-    while True:
-        try:
-            hdr, data = reader.next()
-        except pcapy.PcapError:  # the damaged files: everything before the damage
-            break
-        if hdr is None or (not data and hdr.getlen() == 0):
-            break
-        sec, usec = hdr.getts()
-        recs.append(["pkt", sec + usec / 1e6, hdr.getlen(), data])
-    return recs
 
 
 def norm(addr: str) -> str:

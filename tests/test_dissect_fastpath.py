@@ -13,11 +13,11 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import pcapy
 import pytest
 from rustnet.dissect.engine import COUNTERS, Dissector
 
 from tests import dissect_frames as F
+from tests.corpus_records import packet_records
 
 TS = 1_700_000_000.25
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
@@ -154,20 +154,7 @@ def test_odd_records_and_header_switches_match() -> None:
 def corpus_records() -> list[Any]:
     recs: list[Any] = []
     for path in sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []:
-        try:
-            reader = pcapy.open_offline(str(path))
-        except pcapy.PcapError:
-            continue
-        recs.append(F.hdr(reader.datalink()))
-        while True:
-            try:
-                hdr, data = reader.next()
-            except pcapy.PcapError:
-                break
-            if hdr is None or (not data and hdr.getlen() == 0):
-                break
-            sec, usec = hdr.getts()
-            recs.append(["pkt", sec + usec / 1e6, hdr.getlen(), data])
+        recs += packet_records(path)
     return recs
 
 

@@ -215,23 +215,12 @@ def test_kept_records_are_fresh_builds(checked_updates: list[int], recs: list[An
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 def test_kept_records_are_fresh_builds_on_the_corpus(checked_updates: list[int]) -> None:
-    import pcapy
     from rustnet.dissect.engine import Dissector
-    from rustnet.stream.records import make_header
+
+    from tests.corpus_records import packet_records
 
     for pcap in sorted(CORPUS.iterdir()):
-        reader = pcapy.open_offline(str(pcap))
-        pkts: list[Any] = [make_header("rn-capture", reader.datalink(), str(pcap), False, 262144, 0.0)]
-        while True:
-            try:
-                hdr, data = reader.next()
-            except pcapy.PcapError:
-                break
-            if hdr is None or (not data and hdr.getlen() == 0):
-                break
-            sec, usec = hdr.getts()
-            pkts.append(["pkt", sec + usec / 1e6, hdr.getlen(), data])
-        sums = Dissector().process(pkts)
+        sums = Dissector().process(packet_records(pcap))
         for refresh in (0.0, 0.2, 1.0):
             t = Tracker(refresh=refresh)
             for i in range(0, len(sums), 5):
