@@ -287,12 +287,7 @@ def parse_client_hello(body: bytes) -> ClientHello:
     versions: list[int] = []
     ech = False
     if pos < end:  # extensions are optional before TLS 1.3
-        if pos + 2 > end:
-            raise DissectError(_PAST_END)
-        stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
-        if stop > end:
-            raise DissectError(_VECTOR_PAST_END)
-        pos += 2
+        pos, stop = _extensions(body, pos, end)
         # One pass: an extension read before a later one turns out broken does not matter,
         # as the whole hello is then refused.
         while pos < stop:
@@ -326,6 +321,16 @@ def parse_client_hello(body: bytes) -> ClientHello:
     return _make(ClientHello, (legacy_version, sni, alpn, tuple(versions), ech))
 
 
+def _extensions(body: bytes, pos: int, end: int) -> tuple[int, int]:
+    """Where a hello's extension block at ``pos`` starts and stops (after its 2-byte length)."""
+    if pos + 2 > end:
+        raise DissectError(_PAST_END)
+    stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+    if stop > end:
+        raise DissectError(_VECTOR_PAST_END)
+    return pos + 2, stop
+
+
 def parse_server_hello(body: bytes) -> ServerHello:
     """A ServerHello (or HelloRetryRequest) handshake body."""
     end = len(body)
@@ -336,12 +341,7 @@ def parse_server_hello(body: bytes) -> ServerHello:
     pos += 3  # and the compression method
     selected: int | None = None
     if pos < end:  # extensions are optional before TLS 1.3
-        if pos + 2 > end:
-            raise DissectError(_PAST_END)
-        stop = pos + 2 + ((body[pos] << 8) | body[pos + 1])
-        if stop > end:
-            raise DissectError(_VECTOR_PAST_END)
-        pos += 2
+        pos, stop = _extensions(body, pos, end)
         # One pass, as in parse_client_hello: every header checked, the last supported_versions read.
         while pos < stop:
             if pos + 4 > stop:
