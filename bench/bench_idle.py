@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench_startup import _answer_queries  # noqa: E402
+from bench_startup import read_pty  # noqa: E402
 from benchlib import have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
 
@@ -39,7 +39,7 @@ def window_cpu(root: int, seconds: float, during: subprocess.Popen[bytes] | None
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         if pty_master is not None:
-            drain(pty_master)
+            read_pty(pty_master)
         time.sleep(0.05)
     after = tree_cpu(root)
     wall = time.monotonic() - t0
@@ -48,23 +48,6 @@ def window_cpu(root: int, seconds: float, during: subprocess.Popen[bytes] | None
         name = proc_name(pid)
         per[name] = per.get(name, 0.0) + (c - before.get(pid, 0.0)) / wall * 100
     return sum(per.values()), per
-
-
-def drain(master: int) -> None:
-    """Read (and answer) what the TUI wrote, so it never blocks on a full pty."""
-    import select
-
-    while True:
-        r, _, _ = select.select([master], [], [], 0)
-        if not r:
-            return
-        try:
-            chunk = os.read(master, 1 << 16)
-        except OSError:
-            return
-        if not chunk:
-            return
-        _answer_queries(master, chunk)
 
 
 def start_tui(net: TwoHosts, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], int]:

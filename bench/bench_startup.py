@@ -58,6 +58,22 @@ def _answer_queries(master: int, chunk: bytes) -> None:
         os.write(master, b"\x1bP0+r\x1b\\")
 
 
+
+def read_pty(master: int) -> bytes:
+    """Everything a TUI has written to its pty so far (queries answered), without waiting, so it
+    never blocks on a full pty."""
+    out = b""
+    while select.select([master], [], [], 0)[0]:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:
+            break
+        if not chunk:
+            break
+        _answer_queries(master, chunk)
+        out += chunk
+    return out
+
 def first_frame(argv: list[str], timeout: float = 10.0) -> float:
     """Seconds from spawn until the TUI has written its first screenful to a pty."""
     master, slave = pty.openpty()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import select
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_idle import start_tui, stop  # noqa: E402
 from bench_live import StatsFollower, wait_for_header  # noqa: E402
-from bench_startup import _answer_queries  # noqa: E402
+from bench_startup import read_pty  # noqa: E402
 from benchlib import descendants, have, mixed_pcap, proc_name, rss_kb, table, tree_cpu  # noqa: E402
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
 
@@ -50,24 +49,16 @@ class StatusWatch:
         self.seen = 0
 
     def read(self, master: int) -> None:
-        while True:
-            r, _, _ = select.select([master], [], [], 0)
-            if not r:
-                return
-            try:
-                chunk = os.read(master, 1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            _answer_queries(master, chunk)
-            text = self.tail + chunk
-            for m in _DROPS.finditer(text):
-                self.drops = int(m.group(1).replace(b",", b""))
-                self.seen += 1
-            for m in _RATE.finditer(text):
-                self.rate = m.group(1).decode()
-            self.tail = text[-64:]
+        chunk = read_pty(master)
+        if not chunk:
+            return
+        text = self.tail + chunk
+        for m in _DROPS.finditer(text):
+            self.drops = int(m.group(1).replace(b",", b""))
+            self.seen += 1
+        for m in _RATE.finditer(text):
+            self.rate = m.group(1).decode()
+        self.tail = text[-64:]
 
 
 def slope_per_minute(samples: list[tuple[float, int]]) -> float:
