@@ -35,7 +35,7 @@ from rustnet.stream import RecordWriter
 from rustnet.stream.records import make_header
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "pcaps"
+CORPUS = ROOT / "tests" / "data" / "corpus" / "pcaps"
 BATCH = 256
 
 

@@ -346,7 +346,7 @@ def bench_packets(limit: int = 200_000) -> None:
     from rustnet.enrich.stage import Enricher
     from rustnet.stream.records import Record, make_header
 
-    corpus = ROOT.parent / "shared" / "corpus" / "pcaps"
+    corpus = ROOT / "tests" / "data" / "corpus" / "pcaps"
     frames: list[Record] = []
     for path in sorted(corpus.glob("*.pcap")) if corpus.is_dir() else []:
         try:

@@ -33,7 +33,7 @@ from benchlib import ROOT, median, rn, table  # noqa: E402
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
 
 COMMANDS = ("rustnet", "rn-capture", "rn-dissect", "rn-track", "rn-enrich", "rn-view")
-SMALL_PCAP = ROOT.parent / "shared" / "corpus" / "pcaps" / "dpkt_http.pcap"
+SMALL_PCAP = ROOT / "tests" / "data" / "corpus" / "pcaps" / "dpkt_http.pcap"
 # Bytes of output after which the first frame counts as drawn (a full 80x24 screen is larger).
 FRAME_BYTES = 600
 

@@ -1,4 +1,4 @@
-"""rustnet: the whole pipeline in one command, with the seed's options and a TUI.
+"""rustnet: the whole pipeline in one command, with RustNet's options and a TUI.
 
 Imports stay lazy (the work happens in rustnet.cli.wrapper) so ``rustnet --help``
 answers at once.
@@ -51,7 +51,7 @@ def main(interface: str | None, no_localhost: bool, refresh_interval: int, no_dp
     \b
     Examples:
       sudo rustnet                        TUI on the default interface
-      rustnet -i eth0 --no-dpi -r 500     seed options
+      rustnet -i eth0 --no-dpi -r 500     RustNet's own options
       rustnet --read trace.pcap           TUI over a capture file
       rustnet --read trace.pcap --json    final connection records as JSON Lines
       rustnet --remote root@host          capture there, view here

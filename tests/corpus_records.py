@@ -8,7 +8,9 @@ from typing import Any
 import pcapy
 from rustnet.stream.records import make_header
 
-CORPUS_PCAPS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
+from tests.corpus import PCAPS
+
+CORPUS_PCAPS = PCAPS
 
 
 def packet_records(pcap: Path) -> list[Any]:

@@ -1,4 +1,4 @@
-"""rn-capture on real capture files (the shared corpus, with tshark's ground truth).
+"""rn-capture on real capture files (the corpus in tests/data, with tshark's ground truth).
 
 Every check compares against something independent of our code: tshark's counts in the
 truth files, a minimal pcap parser written here with ``struct``, or tcpdump itself.
@@ -25,12 +25,12 @@ from rustnet.capture.interfaces import _default_route_v4, _default_route_v6
 from rustnet.capture.offline import CaptureFileError, file_snaplen, open_capture_file, pump_file
 from rustnet.stream import RecordReader, RecordWriter
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.corpus import CORPUS
+
 PCAPS = CORPUS / "pcaps"
 TRUTH = CORPUS / "truth"
 RN_CAPTURE = str(Path(sys.executable).with_name("rn-capture"))
 
-pytestmark = pytest.mark.skipif(not PCAPS.is_dir(), reason="shared corpus not present")
 
 # One file per link type / container the corpus holds.
 LINKTYPE_FILES = {

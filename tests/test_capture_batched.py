@@ -23,7 +23,9 @@ from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.capture.wirelen import WholePacketProof
 from rustnet.stream import RecordReader, RecordWriter
 
-PCAPS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
+from tests.corpus import PCAPS as CORPUS_PCAPS
+
+PCAPS = CORPUS_PCAPS
 CORPUS = sorted(PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
 
 

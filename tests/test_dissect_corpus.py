@@ -22,10 +22,10 @@ from rustnet.dissect.engine import Dissector
 from rustnet.stream import RecordWriter
 from rustnet.stream.records import ip_text, to_json_obj
 
+from tests.corpus import CORPUS
 from tests.corpus_records import packet_records
 
 BIN = Path(sys.executable).parent
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PCAPS = sorted((CORPUS / "pcaps").iterdir()) if (CORPUS / "pcaps").is_dir() else []
 NAMES = {"tcp": 6, "udp": 17}
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import random
 import struct
-from pathlib import Path
 from typing import Any
 
 import pytest
 from rustnet.dissect.engine import COUNTERS, Dissector
 
 from tests import dissect_frames as F
+from tests.corpus import PCAPS as CORPUS
 from tests.corpus_records import packet_records
 
 TS = 1_700_000_000.25
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
 
 
 def general(recs: list[Any], dpi: bool) -> tuple[list[Any], tuple[int, ...]]:
@@ -153,12 +152,11 @@ def test_odd_records_and_header_switches_match() -> None:
 
 def corpus_records() -> list[Any]:
     recs: list[Any] = []
-    for path in sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []:
+    for path in sorted(CORPUS.iterdir()):
         recs += packet_records(path)
     return recs
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 def test_corpus_frames_match() -> None:
     same(corpus_records())
 

@@ -118,8 +118,29 @@ def test_readme_lists_every_rustnet_option_key_and_filter() -> None:
     for state in State:
         if state is not State.NONE:
             assert f"`{state.name}`" in readme, state.name
-    # The scenarios of SPEC.md, exactly as written there.
+    # The project's scenarios, when its notes are beside the clone: every command in them.
     spec = ROOT.parent / "shared" / "SPEC.md"
     if spec.exists():
         block = spec.read_text().split("Scenarios that must work exactly like this")[1].split("```")[1]
-        assert block.strip() in readme
+        for line in block.strip().splitlines():  # the commands; the comments speak to users
+            assert line.split("  #")[0].rstrip() in readme, line
+
+
+def _user_facing_files() -> list[Path]:
+    """What a user reads: the README, man pages, completions, and the code whose docstrings,
+    help texts and messages reach them."""
+    files = [ROOT / "README.md", ROOT / "bench" / "README.md"]
+    for folder, pattern in (("man", "*"), ("completions", "*"), ("lib", "*.py"), ("cmds", "*.py")):
+        files += sorted(p for p in (ROOT / folder).rglob(pattern) if p.is_file() and "egg-info" not in str(p))
+    return files
+
+
+@pytest.mark.parametrize("word", [r"\bseed\b", r"SPEC\.md", r"\.\./shared", r"\bshared/corpus"])
+def test_user_facing_text_names_only_what_users_have(word: str) -> None:
+    """Users have rustnet, RustNet and the man pages; not the builders' notes or folders."""
+    import re
+
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in _user_facing_files()
+             for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+             if re.search(word, line, re.IGNORECASE)]
+    assert not found, found

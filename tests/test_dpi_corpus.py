@@ -1,6 +1,6 @@
 """The Inspector straight over corpus captures (dpkt for L2-L4), against the tshark truth.
 
-The full pipeline is scored by ../shared/tools/corpus_score.py; this checks the DPI layer
+The full pipeline is scored by the corpus scorer; this checks the DPI layer
 alone, so a regression here points at the parsers rather than at another stage.
 """
 
@@ -15,16 +15,15 @@ import dpkt
 import pytest
 from rustnet.dissect.dpi import Inspector
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.corpus import CORPUS
+
 # Captures dpkt reads whole (the two damaged ones are the pipeline's business, not DPI's).
 DAMAGED = {"suricata_tls-DER-incomplete-header.pcap", "derived_zeek_http_get_cut-mid-record.pcap"}
-FILES = sorted(p.name for p in (CORPUS / "pcaps").glob("*.pcap*") if p.name not in DAMAGED) \
-    if CORPUS.is_dir() else []
+FILES = sorted(p.name for p in (CORPUS / "pcaps").glob("*.pcap*") if p.name not in DAMAGED)
 
 LINKS = {dpkt.pcap.DLT_EN10MB: dpkt.ethernet.Ethernet, dpkt.pcap.DLT_NULL: dpkt.loopback.Loopback,
          dpkt.pcap.DLT_LINUX_SLL: dpkt.sll.SLL}
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 
 
 def _key(proto: str, a: str, ap: int, b: str, bp: int) -> tuple[Any, ...]:

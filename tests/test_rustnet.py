@@ -21,12 +21,12 @@ from rustnet.cli.launch import Options, plan, remote_command, sniff_input
 from rustnet.cli.logsetup import TRACE, escape_controls, log_file_name
 from rustnet.stream import RecordReader
 
+from tests.corpus import PCAPS as CORPUS
+
 BIN = Path(sys.executable).parent
 RUSTNET = str(BIN / "rustnet")
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "pcaps"
 
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
 
 EQUAL_CASES = ["zeek_http_get.pcap", "ndpi_dns.pcap", "zeek_vlan-qinqinq.pcap", "ndpi_http.pcapng",
                "zeek_linux_dlt_sll2.pcap", "zeek_quic_quicv2-echo-443.pcap", "zeek_icmp_5-pings.pcap",
@@ -155,7 +155,6 @@ def test_tui_needs_a_terminal() -> None:
 
 
 # --- --read ... --json is the pipe ----------------------------------------------------------
-@needs_corpus
 @pytest.mark.parametrize("name", EQUAL_CASES)
 def test_read_json_equals_the_pipe(name: str) -> None:
     pcap = CORPUS / name
@@ -168,7 +167,6 @@ def test_read_json_equals_the_pipe(name: str) -> None:
     assert len(ids) == len(set(ids))  # one record per connection
 
 
-@needs_corpus
 def test_damaged_capture_gives_records_one_warning_and_status_3() -> None:
     pcap = CORPUS / DAMAGED
     expected, status = pipe_finals(pcap)
@@ -179,7 +177,6 @@ def test_damaged_capture_gives_records_one_warning_and_status_3() -> None:
     assert one_line(p.stderr).startswith("rn-capture: ")
 
 
-@needs_corpus
 def test_read_recordings(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     expected, _ = pipe_finals(pcap)
@@ -194,7 +191,6 @@ def test_read_recordings(tmp_path: Path) -> None:
         assert p.stdout.splitlines() == expected, rec.name
 
 
-@needs_corpus
 def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_web.pcap"
     expected, _ = pipe_finals(pcap)
@@ -220,7 +216,6 @@ def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
     assert len(rustnet("--read", str(pcap), "--json", "-f", "tcp").stdout.splitlines()) == len(expected)
 
 
-@needs_corpus
 def test_no_dpi_reaches_dissect() -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     with_dpi = [json.loads(ln) for ln in rustnet("--read", str(pcap), "--json").stdout.splitlines()]
@@ -254,7 +249,6 @@ def test_missing_file() -> None:
     assert one_line(p.stderr) == "rustnet: /nonexistent/trace.pcap: No such file or directory"
 
 
-@needs_corpus
 def test_bad_bpf_filter() -> None:
     p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port")
     assert p.returncode == 2
@@ -297,7 +291,6 @@ def test_no_log_unless_asked(tmp_path: Path) -> None:
     assert not (tmp_path / "logs").exists()
 
 
-@needs_corpus
 def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     p = rustnet("--read", str(pcap), "--json", "-l", "trace", "-r", "700", cwd=tmp_path)
@@ -315,7 +308,6 @@ def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
         assert needle in text, needle
 
 
-@needs_corpus
 def test_log_holds_stage_errors(tmp_path: Path) -> None:
     p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "error",
                 cwd=tmp_path)
@@ -386,7 +378,6 @@ def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python() -> 
         assert run_as["rn-dissect"] == run_as["rn-track"] == (nobody.uid, nobody.gid)
 
 
-@needs_corpus
 def test_unwritable_outputs_are_one_line_errors() -> None:
     pcap = str(CORPUS / "zeek_http_get.pcap")
     p = rustnet("--read", pcap, "--json", "--record", "/nonexistent/x.rn")
@@ -398,7 +389,6 @@ def test_unwritable_outputs_are_one_line_errors() -> None:
     assert "/nonexistent/x.pcap" in one_line(p.stderr)
 
 
-@needs_corpus
 def test_read_from_stdin_and_pipes() -> None:
     pcap = CORPUS / "ndpi_dns.pcap"
     expected, _ = pipe_finals(pcap)

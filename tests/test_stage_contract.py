@@ -19,9 +19,10 @@ import msgpack
 import pytest
 from rustnet.stream.records import FORMAT_VERSION, make_header
 
+from tests.corpus import PCAPS as CORPUS
+
 BIN = Path(sys.executable).parent
 STAGES = ["rn-dissect", "rn-track", "rn-enrich"]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
 
 
 def header() -> dict[str, object]:

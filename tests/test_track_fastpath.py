@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,8 @@ from rustnet.track.table import SWEEP_EVERY, Tracker
 from rustnet.track.tcp_state import ACK_SENSITIVE, N_STATES, segment, step_entry, step_index
 
 from tests import track_reference as ref
+from tests.corpus import PCAPS as CORPUS
 from tests.track_util import A, B, C, header
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
 
 
 # --- TCP -------------------------------------------------------------------------------
@@ -213,7 +211,6 @@ def test_kept_records_are_fresh_builds(checked_updates: list[int], recs: list[An
     t.finish()
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 def test_kept_records_are_fresh_builds_on_the_corpus(checked_updates: list[int]) -> None:
     from rustnet.dissect.engine import Dissector
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.corpus import CORPUS
+
 BIN = Path(sys.executable).parent
 ENGINE = Path(__file__).resolve().parents[1] / "lib" / "rustnet" / "dissect" / "engine.py"
 CAPTURES = [
@@ -30,8 +31,8 @@ CLOSE_END = {"TIME_WAIT", "CLOSED", "CLOSING", "LAST_ACK", "FIN_WAIT2", "FIN_WAI
 OPEN = {"ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK", "CLOSING"}
 
 pytestmark = pytest.mark.skipif(
-    not CORPUS.is_dir() or not ENGINE.exists() or not (BIN / "rn-dissect").exists(),
-    reason="needs ../shared/corpus and rn-capture/rn-dissect")
+    not ENGINE.exists() or not (BIN / "rn-dissect").exists(),
+    reason="needs rn-capture/rn-dissect")
 
 
 def track(pcap: Path) -> list[dict[str, Any]]:

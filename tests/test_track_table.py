@@ -35,7 +35,7 @@ from tests.track_util import (
     udp,
 )
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
+MAN_RECORDS = Path(__file__).resolve().parents[1] / "man" / "rustnet-records.5"
 
 
 def run(recs: list[Any], **kw: Any) -> list[Any]:
@@ -50,19 +50,17 @@ def only(recs: list[Any]) -> dict[str, Any]:
 
 
 # --- the record ----------------------------------------------------------------------
-def test_record_fields_match_spec_table() -> None:
-    if not SPEC.exists():
-        pytest.skip("../shared/SPEC.md not present")
-    text = SPEC.read_text()
-    table = text[text.index("### Connection record"):]
-    spec_names = set(re.findall(r"`([a-z_]+)`", table.split("\n## ")[0]))
+def test_record_fields_match_the_records_man_page() -> None:
+    """Every field rustnet-records(5) documents for the conn record is one the tracker declares."""
+    text = MAN_RECORDS.read_text()
+    section = text[text.index(".SS conn (map)"):]
+    section = section[:section.index("\n.SS ", 1)] if "\n.SS " in section[1:] else section
+    documented = set(re.findall(r"^\\fB([a-z_]+)\\fR \(", section, re.MULTILINE))
     ours = {name for name, _, _ in FIELDS}
-    downstream = {"service", "process", "pid"}  # rn-enrich's fields
-    values = {"conn", "tcp", "udp", "icmp", "icmpv6", "arp"}
-    prose = {"len"}  # "the pcap `len`"
-    missing = {n for n in spec_names - ours - downstream - values - prose
-               if n.upper() != n and not n.startswith("_")}
-    assert not missing, f"SPEC fields the tracker does not declare: {missing}"
+    downstream = {"service", "process", "pid", "cmdline", "user", "netns", "local_side"}  # rn-enrich's
+    assert documented, "no field found in the conn section of rustnet-records(5)"
+    missing = {n for n in documented - ours - downstream}
+    assert not missing, f"fields rustnet-records(5) documents that the tracker does not declare: {missing}"
 
 
 def test_tcp_record_counts_per_direction() -> None:

@@ -13,10 +13,10 @@ from rustnet.view.clipboard import osc52
 from rustnet.view.source import Pacer, record_time
 from rustnet.view.text import fit, safe, width
 
+from tests.corpus import PCAPS as CORPUS
 from tests.tui.records import T0, conn, sample, write_stream
 
 RN_VIEW = str(Path(sys.executable).parent / "rn-view")
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
 
 
 def run(

@@ -19,7 +19,6 @@ import dpkt
 import msgpack
 
 BIN = Path(sys.executable).parent
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pcaps"
 T0 = 1_700_000_000.0
 MAC_A = bytes.fromhex("020000000001")
 MAC_B = bytes.fromhex("020000000002")

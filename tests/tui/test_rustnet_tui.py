@@ -25,13 +25,13 @@ from pathlib import Path
 import pyte
 import pytest
 
+from tests.corpus import PCAPS as CORPUS
 from tests.netns import TwoHosts, can_make_namespaces
 
 pytestmark = pytest.mark.tui
 
 BIN = Path(sys.executable).parent
 RUSTNET = str(BIN / "rustnet")
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pcaps"
 STAGES = ("rn-capture", "rn-dissect", "rn-track", "rn-enrich")
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 
@@ -165,7 +165,6 @@ def none_left(pids: list[int], timeout: float = 5.0) -> bool:
     return False
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
 def test_read_capture_shows_table_and_q_q_quits(terminals: list[Terminal]) -> None:
     t = Terminal([RUSTNET, "--read", str(CORPUS / "zeek_http_get.pcap")])
     terminals.append(t)
@@ -255,7 +254,6 @@ def test_no_localhost_reaches_the_viewer(terminals: list[Terminal], tmp_path: Pa
     assert hidden.finish() == 0
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
 def test_capture_piped_into_the_tui(terminals: list[Terminal]) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     t = Terminal(["bash", "-c", f"cat '{pcap}' | '{RUSTNET}' --read -"])
@@ -265,7 +263,6 @@ def test_capture_piped_into_the_tui(terminals: list[Terminal]) -> None:
     assert t.finish() == 0
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the project")
 def test_record_while_viewing(terminals: list[Terminal], tmp_path: Path) -> None:
     pcap, rec = CORPUS / "zeek_http_get.pcap", tmp_path / "session.rn"
     t = Terminal([RUSTNET, "--read", str(pcap), "--record", str(rec)])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import PCAPS
 from tests.tui.harness import PtyView
 from tests.tui.records import conn, sample, write_stream
 
@@ -170,7 +171,7 @@ def test_no_color(recording: str, views: list[PtyView]) -> None:
 
 
 def test_capture_file_through_the_pipeline(views: list[PtyView]) -> None:
-    pcap = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pcaps" / "dpkt_http.pcap"
+    pcap = PCAPS / "dpkt_http.pcap"
     if not pcap.exists():
         pytest.skip("corpus not present")
     v = start(views, "--read", str(pcap), cols=140, rows=20)

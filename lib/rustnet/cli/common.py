@@ -1,6 +1,6 @@
 """What every command shares: exit statuses, one-line errors, signals, common options.
 
-Exit statuses (SPEC.md), the same for every command:
+Exit statuses (rustnet(1)), the same for every command:
 0 success; 1 runtime error (permission, interface, I/O); 2 usage error;
 3 damaged input (everything before the damage was still emitted); 130 interrupted.
 

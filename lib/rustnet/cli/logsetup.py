@@ -1,6 +1,6 @@
 """Optional session log for ``rustnet -l LEVEL``: one timestamped file per run, mode 0600.
 
-Logging is off unless a level is given (the seed's behaviour). The file lands in
+Logging is off unless a level is given (RustNet's behaviour). The file lands in
 ``logs/rustnet_YYYY-MM-DD_HH-MM-SS.log`` under the current directory and is created
 0600 before anything is written, because it holds connection data (addresses,
 host names, process names). Python has no TRACE level; we add one below DEBUG for
@@ -18,7 +18,7 @@ from typing import Final
 TRACE: Final = 5
 logging.addLevelName(TRACE, "TRACE")
 
-# The seed's level names, mapped onto logging's numbers.
+# RustNet's level names, mapped onto logging's numbers.
 LEVELS: Final = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
                  "debug": logging.DEBUG, "trace": TRACE}
 LOG_DIR: Final = "logs"
@@ -43,7 +43,7 @@ class _EscapingFormatter(logging.Formatter):
 
 
 def log_file_name(now: float | None = None) -> str:
-    """``rustnet_YYYY-MM-DD_HH-MM-SS.log`` for ``now`` (local time, like the seed)."""
+    """``rustnet_YYYY-MM-DD_HH-MM-SS.log`` for ``now`` (local time, like RustNet)."""
     return time.strftime("rustnet_%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
 
 

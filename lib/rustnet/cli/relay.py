@@ -28,7 +28,7 @@ STATS_LOG_EVERY = 10.0  # seconds between capture statistics lines at INFO
 
 
 class RecordLog:
-    """Turns records into log lines: what the seed's log files hold."""
+    """Turns records into log lines: what RustNet's log files hold."""
 
     def __init__(self, log: logging.Logger) -> None:
         self.log = log

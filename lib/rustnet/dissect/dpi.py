@@ -15,8 +15,8 @@ CONTRACT (the L2-L4 engine relies on exactly this):
   (port reuse); FIN/RST let the inspector drop a finished flow's entry early. Calls with
   an empty payload are only useful with one of those (a SYN-ACK or pure ACK is a no-op).
 * Returns ``None`` when there is nothing new to report for this packet, else a small
-  dict of fields to put in the summary's ``info`` (keys below and in the SPEC
-  connection record). A dict always carries ``app``.
+  dict of fields to put in the summary's ``info`` (keys below and in the
+  connection record, rustnet-records(5)). A dict always carries ``app``.
 * It keeps bounded per-flow state (at most ``max_flows`` flows, oldest dropped first;
   at most ``buf_cap`` bytes buffered per direction, ``max_buffered`` over all flows) and
   stops looking at a flow once it is classified and has nothing more to learn, so the

@@ -27,8 +27,8 @@ Keys written by the L2-L4 dissector (rustnet.dissect.engine):
                      GRE (``"gre"``) tunnel; ``wirelen`` and ``vlan`` are still the frame's.
 ``sha``/``tha`` str  ARP sender / target hardware address, ``"aa:bb:cc:dd:ee:ff"``.
 
-Keys merged in from DPI (rustnet.dissect.dpi, documented there and in SPEC.md's connection
-record): ``app``, ``sni``, ``alpn``, ``http_host``, ``dns_query``, ``ssh_client``, ...
+Keys merged in from DPI (rustnet.dissect.dpi, documented there and in the connection
+record, rustnet-records(5)): ``app``, ``sni``, ``alpn``, ``http_host``, ``dns_query``, ``ssh_client``, ...
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ through libproc), and its tests run it on Linux, where psutil provides the same 
 Known limits there: ``net_connections`` needs root on macOS (AccessDenied otherwise: the
 stage then attributes nothing and says so once); there is no namespace notion; every
 refresh walks every process (slow with many sockets, so polls are rate-limited the same
-way); short-lived sockets are only caught by the refresh on a miss. The seed's PKTAP
+way); short-lived sockets are only caught by the refresh on a miss. RustNet's PKTAP
 path (process names in packet metadata) is not implemented.
 
 It offers the same methods the Enricher uses from

@@ -137,7 +137,7 @@ PROTO_NAMES: Final = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PR
 # connected / listening), rport int (0 when not connected), listening bool, pid int|None,
 # process str|None, cmdline str|None, user str|None, netns str|None
 
-# --- conn (map): the public connection record, documented in SPEC.md and
+# --- conn (map): the public connection record, documented here and in
 #     rustnet.track.record; emitted by rn-track.
 
 POSITIONAL_FIELDS: Final = {PACKET: PKT_FIELDS, SUMMARY: SUM_FIELDS}

@@ -4,7 +4,7 @@ Every timeout is seconds of *packet time* without a packet on the connection
 (live captures also advance time while nothing arrives). The keys name what they
 apply to; ``--timeout NAME=SECONDS`` and ``--timeouts FILE`` override any of them.
 
-Seed values (rustnet README): TCP closed 5 s, QUIC draining 10 s, SSH 30 min,
+RustNet's values (its README): TCP closed 5 s, QUIC draining 10 s, SSH 30 min,
 DNS 30 s, established TCP 5 min, QUIC after a CONNECTION_CLOSE 1-10 s. The rest
 are ours and chosen so a flood of half-open or one-packet flows drains quickly.
 
@@ -34,16 +34,16 @@ from rustnet.track.states import State
 
 DEFAULT_TIMEOUTS: Final[dict[str, float]] = {
     "tcp.handshake": 30.0,  # SYN_SENT / SYN_RECV: half-open
-    "tcp.established": 300.0,  # seed: established TCP 5 min
+    "tcp.established": 300.0,  # RustNet: established TCP 5 min
     "tcp.closing": 60.0,  # FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING: one side still open
-    "tcp.closed": 5.0,  # seed: TCP closed 5 s (CLOSED, TIME_WAIT, after RST)
-    "ssh": 1800.0,  # seed: SSH 30 min (app SSH, TCP open)
+    "tcp.closed": 5.0,  # RustNet: TCP closed 5 s (CLOSED, TIME_WAIT, after RST)
+    "ssh": 1800.0,  # RustNet: SSH 30 min (app SSH, TCP open)
     "udp": 60.0,
-    "dns": 30.0,  # seed: DNS 30 s (DNS/mDNS/LLMNR over UDP)
+    "dns": 30.0,  # RustNet: DNS 30 s (DNS/mDNS/LLMNR over UDP)
     "quic.handshake": 30.0,  # QUIC_INITIAL / QUIC_HANDSHAKE
     "quic.connected": 300.0,
-    "quic.draining": 10.0,  # seed: QUIC draining 10 s
-    "quic.close_min": 1.0,  # seed: QUIC with close frames 1-10 s: 3 x RTT clamped to this range
+    "quic.draining": 10.0,  # RustNet: QUIC draining 10 s
+    "quic.close_min": 1.0,  # RustNet: QUIC with close frames 1-10 s: 3 x RTT clamped to this range
     "quic.close_max": 10.0,
     "icmp": 30.0,
     "arp": 30.0,

@@ -1,6 +1,6 @@
 """The connection record (``"t": "conn"``), rn-track's output: every field declared here.
 
-SPEC.md's "Connection record" table is the public interface; the names below are
+rustnet-records(5), section "conn", is the public interface; the names below are
 the same, and fields are only ever added. A field that is not known is absent
 (never an empty string or a made-up zero), except the counters, which start at 0.
 

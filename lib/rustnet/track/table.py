@@ -773,7 +773,7 @@ class Tracker:
         return rec
 
     def _keep_annotations(self, c: Conn, rec: dict[str, Any]) -> None:
-        """Process fields found once stay on the connection's later records (SPEC); only a known
+        """Process fields found once stay on the connection's later records (rustnet-records(5)); only a known
         pid is final (a socket seen without its owner may be attributed better later)."""
         if rec.get("pid") is None:
             return

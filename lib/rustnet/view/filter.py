@@ -2,7 +2,7 @@
 
 ``port:44 !state:time_wait goog`` keeps connections with a port containing "44",
 not in TIME_WAIT, whose fields fuzzy-match "goog". Keyword values match as
-case-insensitive substrings (the seed: ``port:44`` matches 443 and 8443). Plain
+case-insensitive substrings (as RustNet's README: ``port:44`` matches 443 and 8443). Plain
 words match fzf-style: the letters in order within one field, ranked so that
 exact substrings, matches at a word start and tight matches come first.
 

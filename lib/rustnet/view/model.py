@@ -12,7 +12,7 @@ recording still shows what it ended with.
 
 Memory stays bounded under an endless stream of new connections: history is kept for
 ``history_seconds`` of stream time (and at most ``max_history`` connections), then
-dropped, as the seed drops closed connections after their timeout; and the table holds
+dropped, as RustNet drops closed connections after their timeout; and the table holds
 at most ``max_rows`` connections: beyond that the longest-ended history goes first,
 then the least recently updated open connections (counted in :attr:`ConnTable.evicted`).
 ``on_drop`` sees every row before it goes (``rn-view --json`` prints it there).
@@ -293,7 +293,7 @@ class ConnTable:
         self.evict_open = evict_open  # False: over the cap only history goes (--json prints every row)
         self.on_drop = on_drop
         self.evicted = 0  # connections dropped at the cap (the status bar shows them)
-        self.expired = 0  # history dropped after its time (as the seed drops closed connections)
+        self.expired = 0  # history dropped after its time (as RustNet drops closed connections)
         self.sort_owner: object | None = None  # the view whose sort keys the rows carry
         self._joined = False  # sock records came: connections are joined to them from now on
         self._derives = services is not None or hostnames is not None

@@ -24,7 +24,7 @@ OVERVIEW: Final = "Overview"
 DETAILS: Final = "Details"
 HELP: Final = "Help"
 TABS: Final = (OVERVIEW, DETAILS, HELP)
-PAGE: Final = 10  # PgUp/PgDn move this many rows (the seed's)
+PAGE: Final = 10  # PgUp/PgDn move this many rows (RustNet's)
 WIDTH_STEP: Final = 2
 _SORT_KEY: Final = operator.attrgetter("sk")
 # Up to len/BISECT_SHARE changed rows move one by one (a binary search and a memmove each);
