@@ -87,7 +87,7 @@ def time_dissector(recs: list[list[object]], dpi: bool, rounds: int = 3) -> tupl
     """Best of ``rounds``: µs per packet, and the summaries produced."""
     best = float("inf")
     sums = 0
-    batches = [recs[i:i + BATCH] for i in range(0, len(recs), BATCH)]
+    batches = [recs[i : i + BATCH] for i in range(0, len(recs), BATCH)]
     hdr = make_header("rn-capture bench", 1, "bench", False, 262144, 0.0)
     for _ in range(rounds):
         d = Dissector(dpi=dpi)
@@ -132,8 +132,9 @@ def time_command(recs: list[list[object]], dpi: bool, runs: int = 3) -> float:
         cpu = []
         for _ in range(runs):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run([str(exe), *([] if dpi else ["--no-dpi"]), str(stream)], stdout=subprocess.DEVNULL,
-                           check=True)
+            subprocess.run(
+                [str(exe), *([] if dpi else ["--no-dpi"]), str(stream)], stdout=subprocess.DEVNULL, check=True
+            )
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         return statistics.median(cpu) / len(recs) * 1e6
@@ -152,8 +153,10 @@ def main() -> int:
     recs = load(path)
     print(f"capture: {path} ({len(recs)} packets)")
     us, sums = time_dissector(recs, dpi=False)
-    print(f"dissect L2-L4 (--no-dpi), in-process: {us:.2f} us/packet ({1e6 / us:,.0f} packets/s, "
-          f"{sums} summaries)")
+    print(
+        f"dissect L2-L4 (--no-dpi), in-process: {us:.2f} us/packet ({1e6 / us:,.0f} packets/s, "
+        f"{sums} summaries)"
+    )
     us, _ = time_dissector(recs, dpi=True)
     print(f"dissect with DPI, in-process:         {us:.2f} us/packet ({1e6 / us:,.0f} packets/s)")
     print(f"dpkt to L4 (reference):               {time_dpkt(recs):.2f} us/packet")

@@ -83,13 +83,16 @@ def ms(seconds: float) -> str:
 
 
 def bench_poll(n: int) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(n)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdin is not None and holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == "ready"
-        print(f"socket table poll, {n} sockets on loopback held by pid {holder.pid} "
-              f"({len(os.listdir('/proc'))} /proc entries):")
+        print(
+            f"socket table poll, {n} sockets on loopback held by pid {holder.pid} "
+            f"({len(os.listdir('/proc'))} /proc entries):"
+        )
         for use_diag in (True, False):
             owners = SocketOwners(use_diag=use_diag)
             t0 = time.perf_counter()
@@ -108,10 +111,12 @@ def bench_poll(n: int) -> None:
             owners.refresh()
             incremental = owners.last_cost
             src = "sock_diag" if use_diag else "/proc/net"
-            print(f"  {src:10s} first poll {ms(first)} ({owned} sockets attributed to the holder), "
-                  f"steady poll median {ms(statistics.median(steady))} wall, "
-                  f"{ms(statistics.median(steady_cpu))} CPU (min {ms(min(steady))} wall), "
-                  f"after 100 new sockets {ms(incremental)}; {len(owners)} sockets indexed")
+            print(
+                f"  {src:10s} first poll {ms(first)} ({owned} sockets attributed to the holder), "
+                f"steady poll median {ms(statistics.median(steady))} wall, "
+                f"{ms(statistics.median(steady_cpu))} CPU (min {ms(min(steady))} wall), "
+                f"after 100 new sockets {ms(incremental)}; {len(owners)} sockets indexed"
+            )
             owners.close()
         t = []
         for _ in range(3):
@@ -143,24 +148,29 @@ def bench_curl(runs: int, old: str | None = None) -> None:
         os.chmod(www, 0o755)
         Path(www, "small.txt").write_text("hello\n")
         Path(www, "big.bin").write_bytes(os.urandom(4 << 20))
-        net.spawn("b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b,
-                        "--directory", www])
+        net.spawn(
+            "b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b, "--directory", www]
+        )
         net.wait_port("b", 8000)
         capture = f"{cap} -i {net.if_a} tcp port 8000"
         layouts = {
             "after rn-track, watcher on  ": f"{capture} | {dis} | {trk} -r 100 | {enr} --format json",
             "after rn-capture, watcher on": f"{capture} | {enr} | {dis} | {trk} -r 100 --format json",
             "after rn-track, watcher off ": f"{capture} | {dis} | {trk} -r 100 | {enr} --watch-interval 0 "
-                                            "--format json",
+            "--format json",
         }
         bench_long_lived(net, capture, f"{dis} | {trk} -r 100 | {enr} --format json", www)
-        print(f"short-lived curl connections ({runs} runs, capture in the client's namespace"
-              f"{', rn-enrich from ' + old if old else ''}):")
+        print(
+            f"short-lived curl connections ({runs} runs, capture in the client's namespace"
+            f"{', rn-enrich from ' + old if old else ''}):"
+        )
         for name, pipeline in layouts.items():
             named, total, median = run_curls(net, pipeline, runs)
-            print(f"  {name}: {named}/{total} curl connections attributed to curl "
-                  f"({100.0 * named / max(1, total):.0f}%); a curl run takes {ms(median)} "
-                  "(median, with ip netns exec)")
+            print(
+                f"  {name}: {named}/{total} curl connections attributed to curl "
+                f"({100.0 * named / max(1, total):.0f}%); a curl run takes {ms(median)} "
+                "(median, with ip netns exec)"
+            )
 
 
 SLOW_CLIENT = """
@@ -178,8 +188,12 @@ def bench_long_lived(net: Any, capture: str, rest: str, www: str, clients: int =
     exe = Path(www, "rn-slow-fetch")
     shutil.copy2(os.path.realpath(sys.executable), exe)
     out = tempfile.TemporaryFile()
-    proc = subprocess.Popen(net.cmd("a", ["sh", "-c", f"{capture} | {rest}"]), stdout=out,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        net.cmd("a", ["sh", "-c", f"{capture} | {rest}"]),
+        stdout=out,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     slow: list[subprocess.Popen[bytes]] = []
     try:
         time.sleep(2.0)
@@ -206,15 +220,18 @@ def bench_long_lived(net: Any, capture: str, rest: str, www: str, clients: int =
     out.close()
     pids = {p.pid for p in slow}
     named = sum(1 for r in finals.values() if r.get("process") == exe.name and r.get("pid") in pids)
-    print(f"long-lived connections ({clients} slow downloads, after rn-track): {named}/{len(finals)} "
-          f"attributed to the right pid and name ({100.0 * named / max(1, len(finals)):.0f}%)")
+    print(
+        f"long-lived connections ({clients} slow downloads, after rn-track): {named}/{len(finals)} "
+        f"attributed to the right pid and name ({100.0 * named / max(1, len(finals)):.0f}%)"
+    )
 
 
 def run_curls(net: Any, pipeline: str, runs: int) -> tuple[int, int, float]:
     """Run the pipeline in namespace a, curl ``runs`` times, drain it; (named curl, total, median run)."""
     out = tempfile.TemporaryFile()
-    proc = subprocess.Popen(net.cmd("a", ["sh", "-c", pipeline]), stdout=out, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        net.cmd("a", ["sh", "-c", pipeline]), stdout=out, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     durations = []
     try:
         time.sleep(2.0)  # every stage started and the capture open
@@ -271,17 +288,24 @@ def bench_occasional(requests: int = 4, gap: float = 12.0, old: str | None = Non
             Path(www, "small.txt").write_text("hello\n")
             exe = Path(www, "rn-occasional")
             shutil.copy2(os.path.realpath(sys.executable), exe)
-            net.spawn("b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b,
-                            "--directory", www])
+            net.spawn(
+                "b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b, "--directory", www]
+            )
             net.wait_port("b", 8000)
-            client = net.spawn("a", [str(exe), "-c", OCCASIONAL, net.addr_b], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE)
+            client = net.spawn(
+                "a", [str(exe), "-c", OCCASIONAL, net.addr_b], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
             assert client.stdin is not None and client.stdout is not None
             out = tempfile.TemporaryFile()
-            pipe = (f"{cap} -i {net.if_a} tcp port 8000 | {dis} | {trk} -r 100 | {enrich_cmd(path)} "
-                    "--format json")
-            proc = subprocess.Popen(net.cmd("a", ["sh", "-c", pipe]), stdout=out, stderr=subprocess.DEVNULL,
-                                    start_new_session=True)
+            pipe = (
+                f"{cap} -i {net.if_a} tcp port 8000 | {dis} | {trk} -r 100 | {enrich_cmd(path)} --format json"
+            )
+            proc = subprocess.Popen(
+                net.cmd("a", ["sh", "-c", pipe]),
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             try:
                 time.sleep(gap)
                 for _ in range(requests):
@@ -293,12 +317,17 @@ def bench_occasional(requests: int = 4, gap: float = 12.0, old: str | None = Non
                 os.killpg(proc.pid, signal.SIGINT)
                 proc.wait(timeout=20)
             out.seek(0)
-            finals = {r["id"]: r for r in map(json.loads, out.read().decode().splitlines())
-                      if r.get("t") == "conn" and r.get("dport") == 8000}
+            finals = {
+                r["id"]: r
+                for r in map(json.loads, out.read().decode().splitlines())
+                if r.get("t") == "conn" and r.get("dport") == 8000
+            }
             out.close()
             named = sum(1 for r in finals.values() if r.get("pid") == client.pid)
-            print(f"occasional short connections of a long-running program, {gap:g} s apart ({label}): "
-                  f"{named}/{len(finals)} attributed")
+            print(
+                f"occasional short connections of a long-running program, {gap:g} s apart ({label}): "
+                f"{named}/{len(finals)} attributed"
+            )
 
 
 WATCHER_IDLE = """
@@ -335,8 +364,10 @@ def bench_watcher_idle() -> None:
         c0, t0 = time.process_time(), time.monotonic()
         time.sleep(3.0)
         cpu = (time.process_time() - c0) / (time.monotonic() - t0)
-        print(f"watcher armed, every {interval * 1000:g} ms on a quiet host: {100 * cpu:.1f}% of a CPU "
-              f"({w.checks} counter reads, {w.passes} listings)")
+        print(
+            f"watcher armed, every {interval * 1000:g} ms on a quiet host: {100 * cpu:.1f}% of a CPU "
+            f"({w.checks} counter reads, {w.passes} listings)"
+        )
         w.close()
 
 
@@ -372,10 +403,12 @@ def bench_packets(limit: int = 200_000) -> None:
     enr.process([make_header("rn-capture 0.1.0", 1, "bench", True, 262144, time.time())])
     c0 = time.process_time()
     for i in range(0, len(frames), 256):
-        enr.process(frames[i:i + 256])
+        enr.process(frames[i : i + 256])
     cpu = time.process_time() - c0
-    print(f"after rn-capture, {len(frames)} Ethernet frames from the corpus ({enr.flows_new} new flows, "
-          f"each looked up at once): {cpu / len(frames) * 1e6:.2f} µs CPU per packet")
+    print(
+        f"after rn-capture, {len(frames)} Ethernet frames from the corpus ({enr.flows_new} new flows, "
+        f"each looked up at once): {cpu / len(frames) * 1e6:.2f} µs CPU per packet"
+    )
     enr.finish()
 
 
@@ -387,18 +420,48 @@ def conn_records(n: int, local: str | None = None) -> list[dict[str, Any]]:
     for i in range(n):
         cli = local or f"10.1.{(i >> 8) & 255}.{i & 255}"
         t = 1.7e9 + i / 1e4
-        base = {"t": "conn", "id": i + 1, "src": cli, "first_seen": t, "last_seen": t, "packets": 9,
-                "bytes": 700, "packets_src": 6, "bytes_src": 450, "packets_dst": 3, "bytes_dst": 250}
+        base = {
+            "t": "conn",
+            "id": i + 1,
+            "src": cli,
+            "first_seen": t,
+            "last_seen": t,
+            "packets": 9,
+            "bytes": 700,
+            "packets_src": 6,
+            "bytes_src": 450,
+            "packets_dst": 3,
+            "bytes_dst": 250,
+        }
         if i % 3 == 2:
             name = f"name{i % 3000}.example.net"
-            out.append({**base, "proto": "udp", "sport": 30000 + i % 30000, "dst": "198.18.0.53", "dport": 53,
-                        "state": "DNS_RESPONSE", "app": "DNS", "dns_query": name,
-                        "dns_answers": [f"{name} A 198.19.{(i >> 8) & 255}.{i & 255}"]})
+            out.append(
+                {
+                    **base,
+                    "proto": "udp",
+                    "sport": 30000 + i % 30000,
+                    "dst": "198.18.0.53",
+                    "dport": 53,
+                    "state": "DNS_RESPONSE",
+                    "app": "DNS",
+                    "dns_query": name,
+                    "dns_answers": [f"{name} A 198.19.{(i >> 8) & 255}.{i & 255}"],
+                }
+            )
         else:
             tls = i % 3 == 0
-            out.append({**base, "proto": "tcp", "sport": 20000 + i % 40000, "dst": f"198.18.1.{1 + i % 200}",
-                        "dport": 443 if tls else 80, "state": "TIME_WAIT", "rtt_ms": 0.4,
-                        "app": "TLS" if tls else "HTTP"})
+            out.append(
+                {
+                    **base,
+                    "proto": "tcp",
+                    "sport": 20000 + i % 40000,
+                    "dst": f"198.18.1.{1 + i % 200}",
+                    "dport": 443 if tls else 80,
+                    "state": "TIME_WAIT",
+                    "rtt_ms": 0.4,
+                    "app": "TLS" if tls else "HTTP",
+                }
+            )
     return out
 
 
@@ -410,22 +473,26 @@ def bench_conns(n: int = 50_000, old: str | None = None) -> None:
     from rustnet.stream.records import make_header
 
     hdr = make_header("rn-track 0.1.0", 1, "bench", True, 262144, time.time(), ["rn-capture", "rn-dissect"])
-    for name, recs in (("no local address", conn_records(n)),
-                       ("local client, socket gone", conn_records(n // 5, local="127.0.0.1"))):
+    for name, recs in (
+        ("no local address", conn_records(n)),
+        ("local client, socket gone", conn_records(n // 5, local="127.0.0.1")),
+    ):
         cpu_new, cpu_again = [], []
         for _ in range(3):
             enr = Enricher(watch_interval=0)
             enr.process([dict(hdr)])
             for into in (cpu_new, cpu_again):  # first sight, then a later record of the same ids
-                batches = [[dict(r) for r in recs[i:i + 256]] for i in range(0, len(recs), 256)]
+                batches = [[dict(r) for r in recs[i : i + 256]] for i in range(0, len(recs), 256)]
                 c0 = time.process_time()
                 for b in batches:
                     enr.process(b)
                 into.append((time.process_time() - c0) / len(recs))
             enr.finish()
-        print(f"conn records, {name}: {statistics.median(cpu_new) * 1e6:.2f} µs CPU per record on first "
-              f"sight, {statistics.median(cpu_again) * 1e6:.2f} µs for a later record (in-process, median "
-              "of 3)")
+        print(
+            f"conn records, {name}: {statistics.median(cpu_new) * 1e6:.2f} µs CPU per record on first "
+            f"sight, {statistics.median(cpu_again) * 1e6:.2f} µs for a later record (in-process, median "
+            "of 3)"
+        )
     with tempfile.NamedTemporaryFile(suffix=".rn") as f:
         w = RecordWriter(f.fileno(), "msgpack")
         w.write(hdr)
@@ -437,9 +504,11 @@ def bench_conns(n: int = 50_000, old: str | None = None) -> None:
             argv = enrich_cmd(path).split() + [f.name]
             cpus = [run_pipeline([argv]).stages[0].cpu for _ in range(3)]
             per = statistics.median(cpus) / n
-            print(f"rn-enrich process ({label}), {n} new connections with no local address: "
-                  f"{per * 1e6:.1f} µs CPU per record (incl. start-up); 10,000 new connections/s "
-                  f"= {per * 1e4 * 100:.0f}% of a core")
+            print(
+                f"rn-enrich process ({label}), {n} new connections with no local address: "
+                f"{per * 1e6:.1f} µs CPU per record (incl. start-up); 10,000 new connections/s "
+                f"= {per * 1e4 * 100:.0f}% of a core"
+            )
 
 
 def bench_idle(seconds: float, old: str | None = None) -> None:
@@ -455,8 +524,10 @@ def bench_idle(seconds: float, old: str | None = None) -> None:
         if label == "--old" and not path:
             continue
         with TwoHosts() as net:
-            pipe = (f"{BIN / 'rn-capture'} -i {net.if_a} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} "
-                    f"-r 1000 | {enrich_cmd(path)} --format json > /dev/null")
+            pipe = (
+                f"{BIN / 'rn-capture'} -i {net.if_a} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} "
+                f"-r 1000 | {enrich_cmd(path)} --format json > /dev/null"
+            )
             proc = subprocess.Popen(net.cmd("a", ["sh", "-c", pipe]), start_new_session=True)
             try:
                 time.sleep(3.0)  # started, first poll done
@@ -468,8 +539,9 @@ def bench_idle(seconds: float, old: str | None = None) -> None:
                 c0, t0 = cpu_times(enr), time.monotonic()
                 time.sleep(seconds)
                 share = (cpu_times(enr) - c0) / (time.monotonic() - t0)
-                print(f"idle live pipeline ({label}): rn-enrich {100 * share:.2f}% of a core "
-                      f"over {seconds:g} s")
+                print(
+                    f"idle live pipeline ({label}): rn-enrich {100 * share:.2f}% of a core over {seconds:g} s"
+                )
             finally:
                 os.killpg(proc.pid, signal.SIGINT)
                 try:
@@ -494,16 +566,32 @@ def bench_replay(rate: int, seconds: float = 10.0, old: str | None = None) -> No
         if label == "--old" and not path:
             continue
         with TwoHosts() as net, tempfile.NamedTemporaryFile(suffix=".rn") as out:
-            pipe = (f"{BIN / 'rn-capture'} -i {net.if_b} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} "
-                    f"-r 1000 | {enrich_cmd(path)} > {out.name}")
+            pipe = (
+                f"{BIN / 'rn-capture'} -i {net.if_b} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} "
+                f"-r 1000 | {enrich_cmd(path)} > {out.name}"
+            )
             proc = subprocess.Popen(net.cmd("b", ["sh", "-c", pipe]), start_new_session=True)
             try:
                 time.sleep(3.0)
                 pids = {proc_name(p): p for p in descendants(proc.pid)}
                 before = {n: cpu_times(p) for n, p in pids.items() if n.startswith("rn-")}
                 t0 = time.monotonic()
-                net.run("a", ["tcpreplay", "-q", "-K", "-i", net.if_a, "--pps", str(rate), "--limit",
-                              str(int(rate * seconds)), str(pcap)], timeout=seconds * 4 + 30)
+                net.run(
+                    "a",
+                    [
+                        "tcpreplay",
+                        "-q",
+                        "-K",
+                        "-i",
+                        net.if_a,
+                        "--pps",
+                        str(rate),
+                        "--limit",
+                        str(int(rate * seconds)),
+                        str(pcap),
+                    ],
+                    timeout=seconds * 4 + 30,
+                )
                 time.sleep(2.0)  # the last connections' records
                 wall = time.monotonic() - t0
                 use = {n: 100 * (cpu_times(p) - before[n]) / wall for n, p in pids.items() if n in before}
@@ -520,9 +608,11 @@ def bench_replay(rate: int, seconds: float = 10.0, old: str | None = None) -> No
                     conns += sum(1 for r in reader.poll(None) if isinstance(r, dict) and r.get("t") == "conn")
             enr = use.get("rn-enrich", 0.0)
             per = enr / 100 * wall / max(1, conns)
-            print(f"replay at {rate} packets/s for {seconds:g} s ({label}): rn-enrich {enr:.1f}% of a core "
-                  f"over {wall:.0f} s for {conns} conn records = {per * 1e6:.1f} µs CPU per record; other "
-                  "stages " + ", ".join(f"{n} {v:.0f}%" for n, v in sorted(use.items()) if n != "rn-enrich"))
+            print(
+                f"replay at {rate} packets/s for {seconds:g} s ({label}): rn-enrich {enr:.1f}% of a core "
+                f"over {wall:.0f} s for {conns} conn records = {per * 1e6:.1f} µs CPU per record; other "
+                "stages " + ", ".join(f"{n} {v:.0f}%" for n, v in sorted(use.items()) if n != "rn-enrich")
+            )
 
 
 PARTS = ("poll", "watcher", "packets", "conns", "idle", "curl", "replay", "occasional")

@@ -32,16 +32,18 @@ from tests.robust.util import syn_flood_frames, wait_with_peak_rss, write_pcap  
 BIN = Path(sys.executable).parent
 
 
-def run_pipeline(argvs: list[list[str]], stdin: int | None,
-                 stdout: int) -> tuple[float, list[tuple[int, float]]]:
+def run_pipeline(
+    argvs: list[list[str]], stdin: int | None, stdout: int
+) -> tuple[float, list[tuple[int, float]]]:
     """Wall seconds and (status, peak RSS MiB) of each process of ``argvs`` joined by pipes."""
     procs: list[subprocess.Popen[bytes]] = []
     t = time.monotonic()
     prev: int | None = stdin
     for i, argv in enumerate(argvs):
         last = i == len(argvs) - 1
-        p = subprocess.Popen([str(BIN / argv[0]), *argv[1:]], stdin=prev,
-                             stdout=stdout if last else subprocess.PIPE)
+        p = subprocess.Popen(
+            [str(BIN / argv[0]), *argv[1:]], stdin=prev, stdout=stdout if last else subprocess.PIPE
+        )
         if i > 0 and procs[-1].stdout is not None:
             procs[-1].stdout.close()
         prev = p.stdout.fileno() if p.stdout is not None else None
@@ -59,8 +61,9 @@ def report(title: str, argvs: list[list[str]], wall: float, results: list[tuple[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--connections", type=int, default=300_000)
-    ap.add_argument("--cap", type=int, default=200_000,
-                    help="the cap for the evicting run (rn-track's default)")
+    ap.add_argument(
+        "--cap", type=int, default=200_000, help="the cap for the evicting run (rn-track's default)"
+    )
     a = ap.parse_args()
     n = a.connections
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,8 +76,11 @@ def main() -> None:
         sums = Path(tmp) / "flood.sum.rn"
 
         for cap in (n + 1, a.cap):
-            argvs = [["rn-capture", "-r", str(pcap)], ["rn-dissect"],
-                     ["rn-track", "--max-connections", str(cap)]]
+            argvs = [
+                ["rn-capture", "-r", str(pcap)],
+                ["rn-dissect"],
+                ["rn-track", "--max-connections", str(cap)],
+            ]
             wall, res = run_pipeline(argvs, None, devnull)
             report(f"pipeline, cap {cap}", argvs, wall, res)
 

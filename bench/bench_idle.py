@@ -32,8 +32,9 @@ from benchlib import have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
 
 
-def window_cpu(root: int, seconds: float, during: subprocess.Popen[bytes] | None = None,
-               pty_master: int | None = None) -> tuple[float, dict[str, float]]:
+def window_cpu(
+    root: int, seconds: float, during: subprocess.Popen[bytes] | None = None, pty_master: int | None = None
+) -> tuple[float, dict[str, float]]:
     """% of one core used by ``root``'s tree over ``seconds`` (total, and per process name)."""
     before = tree_cpu(root)
     t0 = time.monotonic()
@@ -60,8 +61,14 @@ def start_tui(net: TwoHosts, extra: list[str] | None = None) -> tuple[subprocess
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = dict(os.environ, TERM="xterm-256color")
-    proc = subprocess.Popen(net.cmd("b", [rn("rustnet"), "-i", net.iface("b"), *(extra or [])]), stdin=slave,
-                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        net.cmd("b", [rn("rustnet"), "-i", net.iface("b"), *(extra or [])]),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
     os.close(slave)
     return proc, master
 
@@ -77,8 +84,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def replay(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> subprocess.Popen[bytes]:
-    argv = ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(rate), "--loop", "0", "--limit",
-            str(int(rate * (seconds + 3))), str(pcap)]
+    argv = [
+        "tcpreplay",
+        "-q",
+        "-K",
+        "-i",
+        net.iface("a"),
+        "--pps",
+        str(rate),
+        "--loop",
+        "0",
+        "--limit",
+        str(int(rate * (seconds + 3))),
+        str(pcap),
+    ]
     return net.spawn("a", argv)
 
 

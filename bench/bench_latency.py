@@ -27,11 +27,13 @@ from benchlib import median, rn, table  # noqa: E402
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
 from rustnet.stream import RecordReader  # noqa: E402
 
-SENDER = ("import socket, sys, time\n"
-          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-          "t = time.time()\n"
-          "s.sendto(b'latency probe', (sys.argv[1], int(sys.argv[2])))\n"
-          "print(repr(t))\n")
+SENDER = (
+    "import socket, sys, time\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "t = time.time()\n"
+    "s.sendto(b'latency probe', (sys.argv[1], int(sys.argv[2])))\n"
+    "print(repr(t))\n"
+)
 
 
 def main() -> int:
@@ -45,8 +47,10 @@ def main() -> int:
     arrived: dict[int, float] = {}
     lock = threading.Lock()
     with TwoHosts() as net:
-        pipeline = (f"{rn('rn-capture')} -i {net.iface('b')} udp | {rn('rn-dissect')} | "
-                    f"{rn('rn-track')} -r {a.refresh} | {rn('rn-enrich')}")
+        pipeline = (
+            f"{rn('rn-capture')} -i {net.iface('b')} udp | {rn('rn-dissect')} | "
+            f"{rn('rn-track')} -r {a.refresh} | {rn('rn-enrich')}"
+        )
         proc = net.spawn("b", ["sh", "-c", pipeline], stdout=subprocess.PIPE)
         assert proc.stdout is not None
         reader = RecordReader(proc.stdout.fileno(), "pipeline")
@@ -90,8 +94,10 @@ def main() -> int:
     print(table(["connection", "latency ms"], rows))
     limit = a.refresh + 100
     verdict = "met" if max(lat) <= limit else "NOT met"
-    print(f"\nmedian {median(lat):.0f} ms, worst {max(lat):.0f} ms; target <= refresh + 100 ms = {limit} ms: "
-          f"{verdict} (to rn-enrich's output; the viewer redraws on its own refresh after that)")
+    print(
+        f"\nmedian {median(lat):.0f} ms, worst {max(lat):.0f} ms; target <= refresh + 100 ms = {limit} ms: "
+        f"{verdict} (to rn-enrich's output; the viewer redraws on its own refresh after that)"
+    )
     return 0
 
 

@@ -64,8 +64,10 @@ class Step:
 def pipeline_cmd(iface: str, stream: Path, out: Path, dpi: bool = True, enrich: bool = True) -> str:
     dissect = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi")
     enricher = f" | {rn('rn-enrich')}" if enrich else ""
-    return (f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {dissect} | "
-            f"{rn('rn-track')}{enricher} | tee {stream} | {rn('rn-view')} --json > {out}")
+    return (
+        f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {dissect} | "
+        f"{rn('rn-track')}{enricher} | tee {stream} | {rn('rn-view')} --json > {out}"
+    )
 
 
 def wait_for_header(stream: Path, timeout: float = 15.0) -> None:
@@ -93,8 +95,9 @@ class StatsFollower:
                 return self.last
             for rec in self.reader.feed(chunk):
                 if isinstance(rec, dict) and rec.get("t") == "stats":
-                    self.last = {k: int(rec.get(k) or 0)
-                                 for k in ("packets", "received", "dropped", "ifdropped")}
+                    self.last = {
+                        k: int(rec.get(k) or 0) for k in ("packets", "received", "dropped", "ifdropped")
+                    }
 
     def close(self) -> None:
         os.close(self.fd)
@@ -115,8 +118,9 @@ def wait_caught_up(follow: StatsFollower, timeout: float) -> float:
     return float("inf")
 
 
-def run_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dpi: bool = True,
-             enrich: bool = True) -> Step:
+def run_step(
+    net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dpi: bool = True, enrich: bool = True
+) -> Step:
     stream, out = tmp / f"stream-{rate}.rn", tmp / f"view-{rate}.json"
     proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi, enrich)])
     wait_for_header(stream)
@@ -124,8 +128,20 @@ def run_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dp
     pids = [p for p in descendants(proc.pid) if p != proc.pid]
     before = {p: c for p, c in tree_cpu(proc.pid).items()}
     limit = int(rate * seconds)
-    argv = ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(rate), "--loop", "0", "--limit",
-            str(limit), str(pcap)]
+    argv = [
+        "tcpreplay",
+        "-q",
+        "-K",
+        "-i",
+        net.iface("a"),
+        "--pps",
+        str(rate),
+        "--loop",
+        "0",
+        "--limit",
+        str(limit),
+        str(pcap),
+    ]
     if rate >= 20000:
         argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
     t0 = time.monotonic()
@@ -163,14 +179,29 @@ def run_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dp
     conns = sum(1 for line in out.read_text().splitlines() if line.strip()) if out.exists() else 0
     stream.unlink(missing_ok=True)
     out.unlink(missing_ok=True)
-    return Step(rate, sent, actual, st.get("packets", 0), st.get("received", 0), st.get("dropped", 0),
-                st.get("ifdropped", 0), sum(per_stage.values()), per_stage, conns, drain, lag)
+    return Step(
+        rate,
+        sent,
+        actual,
+        st.get("packets", 0),
+        st.get("received", 0),
+        st.get("dropped", 0),
+        st.get("ifdropped", 0),
+        sum(per_stage.values()),
+        per_stage,
+        conns,
+        drain,
+        lag,
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", default="25000,50000,100000,150000,200000",
-                    help="packets/s to try, in order (comma-separated)")
+    ap.add_argument(
+        "--rates",
+        default="25000,50000,100000,150000,200000",
+        help="packets/s to try, in order (comma-separated)",
+    )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--pcap", type=Path, help="capture to replay (default: the mixed bench capture)")
     ap.add_argument("--no-dpi", action="store_true", help="run rn-dissect --no-dpi")
@@ -183,30 +214,52 @@ def main() -> int:
     pcap = a.pcap or mixed_pcap(200_000)
     rates = [int(r) for r in a.rates.split(",") if r.strip()]
     steps: list[Step] = []
-    print(f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | rn-dissect"
-          f"{' --no-dpi' if a.no_dpi else ''} | rn-track{'' if a.no_enrich else ' | rn-enrich'} | tee | "
-          "rn-view --json", flush=True)
+    print(
+        f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | rn-dissect"
+        f"{' --no-dpi' if a.no_dpi else ''} | rn-track{'' if a.no_enrich else ' | rn-enrich'} | tee | "
+        "rn-view --json",
+        flush=True,
+    )
     with TwoHosts() as net, tempfile.TemporaryDirectory() as tmpdir:
         for rate in rates:
             st = run_step(net, pcap, rate, a.seconds, Path(tmpdir), dpi=not a.no_dpi, enrich=not a.no_enrich)
             steps.append(st)
-            stages = ", ".join(f"{k} {v:.0f}%"
-                               for k, v in sorted(st.per_stage.items(), key=lambda kv: -kv[1]))
-            print(f"  {rate:>7,} pps asked: sent {st.sent:,} at {st.actual_pps:,.0f} pps, captured "
-                  f"{st.captured:,}, dropped {st.dropped:,} (+{st.ifdropped:,} by the interface), "
-                  f"{st.conns:,} connections in the viewer, lag {st.lag_s:.1f} s, "
-                  f"{'OK' if st.ok else 'DROPS'}; "
-                  f"CPU {st.cpu_pct:.0f}% of a core ({stages})", flush=True)
+            stages = ", ".join(
+                f"{k} {v:.0f}%" for k, v in sorted(st.per_stage.items(), key=lambda kv: -kv[1])
+            )
+            print(
+                f"  {rate:>7,} pps asked: sent {st.sent:,} at {st.actual_pps:,.0f} pps, captured "
+                f"{st.captured:,}, dropped {st.dropped:,} (+{st.ifdropped:,} by the interface), "
+                f"{st.conns:,} connections in the viewer, lag {st.lag_s:.1f} s, "
+                f"{'OK' if st.ok else 'DROPS'}; "
+                f"CPU {st.cpu_pct:.0f}% of a core ({stages})",
+                flush=True,
+            )
             if not st.ok and not a.all:
                 break
-    rows = [[f"{s.rate:,}", s.actual_pps, s.sent, s.captured,
-             max(s.dropped + s.ifdropped, s.sent - s.captured), s.cpu_pct, s.lag_s,
-             "yes" if s.ok else "no"] for s in steps]
+    rows = [
+        [
+            f"{s.rate:,}",
+            s.actual_pps,
+            s.sent,
+            s.captured,
+            max(s.dropped + s.ifdropped, s.sent - s.captured),
+            s.cpu_pct,
+            s.lag_s,
+            "yes" if s.ok else "no",
+        ]
+        for s in steps
+    ]
     print()
-    print(table(["asked pps", "actual pps", "sent", "captured", "lost", "CPU % core", "lag s", "zero drops"],
-                rows))
-    print("(lag: seconds after the replay ended until the pipeline had read every packet, measured with "
-          f"{STATS_INTERVAL} s stats records; a longer lag means the kernel buffer held a backlog)")
+    print(
+        table(
+            ["asked pps", "actual pps", "sent", "captured", "lost", "CPU % core", "lag s", "zero drops"], rows
+        )
+    )
+    print(
+        "(lag: seconds after the replay ended until the pipeline had read every packet, measured with "
+        f"{STATS_INTERVAL} s stats records; a longer lag means the kernel buffer held a backlog)"
+    )
     best = max((s.actual_pps for s in steps if s.ok), default=0.0)
     print(f"\nhighest rate with zero drops: {best:,.0f} packets/s for {a.seconds:.0f} s")
     return 0

@@ -45,13 +45,17 @@ def commands(pcap: Path) -> dict[str, list[list[str]]]:
     f = str(pcap)
     cmds: dict[str, list[list[str]]] = {
         "ours (DPI)": [[rn("rn-capture"), "-r", f], [rn("rn-dissect")], [rn("rn-track"), "--format", "json"]],
-        "ours (--no-dpi)": [[rn("rn-capture"), "-r", f], [rn("rn-dissect"), "--no-dpi"],
-                            [rn("rn-track"), "--format", "json"]],
+        "ours (--no-dpi)": [
+            [rn("rn-capture"), "-r", f],
+            [rn("rn-dissect"), "--no-dpi"],
+            [rn("rn-track"), "--format", "json"],
+        ],
     }
     if have("tshark"):
         cmds["tshark conv"] = [["tshark", "-r", f, "-q", "-z", "conv,tcp", "-z", "conv,udp"]]
-        cmds["tshark SNI"] = [["tshark", "-r", f, "-T", "fields", "-e",
-                               "tls.handshake.extensions_server_name"]]
+        cmds["tshark SNI"] = [
+            ["tshark", "-r", f, "-T", "fields", "-e", "tls.handshake.extensions_server_name"]
+        ]
     if have("tcpdump"):
         cmds["tcpdump -w null"] = [["tcpdump", "-r", f, "-w", "/dev/null"]]
     return cmds
@@ -77,9 +81,13 @@ def summarize(results: dict[str, list[RunResult]], packets: int) -> dict[str, di
     out: dict[str, dict[str, float]] = {}
     for name, rs in results.items():
         wall = median([r.wall for r in rs])
-        out[name] = {"wall": wall, "pps": packets / wall, "us_per_packet": wall / packets * 1e6,
-                     "cpu": median([r.cpu for r in rs]),
-                     "best_wall": min(r.wall for r in rs)}
+        out[name] = {
+            "wall": wall,
+            "pps": packets / wall,
+            "us_per_packet": wall / packets * 1e6,
+            "cpu": median([r.cpu for r in rs]),
+            "best_wall": min(r.wall for r in rs),
+        }
     return out
 
 

@@ -58,7 +58,6 @@ def _answer_queries(master: int, chunk: bytes) -> None:
         os.write(master, b"\x1bP0+r\x1b\\")
 
 
-
 def read_pty(master: int) -> bytes:
     """Everything a TUI has written to its pty so far (queries answered), without waiting, so it
     never blocks on a full pty."""
@@ -74,14 +73,16 @@ def read_pty(master: int) -> bytes:
         out += chunk
     return out
 
+
 def first_frame(argv: list[str], timeout: float = 10.0) -> float:
     """Seconds from spawn until the TUI has written its first screenful to a pty."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", LINES="24", COLUMNS="80")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-                            close_fds=True)
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True
+    )
     os.close(slave)
     got = 0
     took = float("inf")
@@ -122,17 +123,32 @@ def main() -> int:
     rows = []
     for cmd in COMMANDS:
         ts = time_help(cmd, a.runs)
-        rows.append([f"{cmd} --help", median(ts) * 1000, min(ts) * 1000,
-                     "< 300 ms" if cmd == "rustnet" else ""])
+        rows.append(
+            [f"{cmd} --help", median(ts) * 1000, min(ts) * 1000, "< 300 ms" if cmd == "rustnet" else ""]
+        )
     frames = [first_frame([rn("rustnet"), "--read", str(SMALL_PCAP)]) for _ in range(max(3, a.runs // 3))]
-    rows.append([f"rustnet --read {SMALL_PCAP.name}: first frame", median(frames) * 1000, min(frames) * 1000,
-                 "< 1000 ms"])
+    rows.append(
+        [
+            f"rustnet --read {SMALL_PCAP.name}: first frame",
+            median(frames) * 1000,
+            min(frames) * 1000,
+            "< 1000 ms",
+        ]
+    )
     if can_make_namespaces():
         with TwoHosts() as net:
-            live = [first_frame(net.cmd("b", [rn("rustnet"), "-i", net.iface("b")]))
-                    for _ in range(max(3, a.runs // 3))]
-        rows.append(["rustnet -i IF (live, namespace): first frame", median(live) * 1000, min(live) * 1000,
-                     "< 1000 ms"])
+            live = [
+                first_frame(net.cmd("b", [rn("rustnet"), "-i", net.iface("b")]))
+                for _ in range(max(3, a.runs // 3))
+            ]
+        rows.append(
+            [
+                "rustnet -i IF (live, namespace): first frame",
+                median(live) * 1000,
+                min(live) * 1000,
+                "< 1000 ms",
+            ]
+        )
     print(table(["what", "median ms", "best ms", "target"], rows))
     return 0
 

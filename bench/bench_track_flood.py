@@ -41,8 +41,23 @@ SERVER = bytes([10, 0, 0, 1])
 
 def syn(i: int, ts: float) -> list[Any]:
     src = struct.pack("!I", 0x0B000000 + (i // 50000) * 65536 + (i % 50000) // 2 + 1)
-    return ["sum", ts, 74, 6, src, 1024 + (i % 60000), SERVER, 443, 0x02, (i * 2654435761) & 0xFFFFFFFF,
-            0, 0, 64240, None, None]
+    return [
+        "sum",
+        ts,
+        74,
+        6,
+        src,
+        1024 + (i % 60000),
+        SERVER,
+        443,
+        0x02,
+        (i * 2654435761) & 0xFFFFFFFF,
+        0,
+        0,
+        64240,
+        None,
+        None,
+    ]
 
 
 def flood(tracker: Tracker, n: int, t0: float) -> float:
@@ -68,12 +83,46 @@ def established(tracker: Tracker, flows: int, packets: int, t0: float) -> float:
             src = struct.pack("!I", 0x0C000000 + f)
             ts = t0 + j * 1e-5
             if fwd:
-                batch.append(["sum", ts, 1514, 6, src, 40000 + f % 20000, SERVER, 443, 0x10, seqs[f], 7,
-                              1448, 500, None, None])
+                batch.append(
+                    [
+                        "sum",
+                        ts,
+                        1514,
+                        6,
+                        src,
+                        40000 + f % 20000,
+                        SERVER,
+                        443,
+                        0x10,
+                        seqs[f],
+                        7,
+                        1448,
+                        500,
+                        None,
+                        None,
+                    ]
+                )
                 seqs[f] += 1448
             else:
-                batch.append(["sum", ts, 66, 6, SERVER, 443, src, 40000 + f % 20000, 0x10, 7, seqs[f],
-                              0, 500, None, None])
+                batch.append(
+                    [
+                        "sum",
+                        ts,
+                        66,
+                        6,
+                        SERVER,
+                        443,
+                        src,
+                        40000 + f % 20000,
+                        0x10,
+                        7,
+                        seqs[f],
+                        0,
+                        500,
+                        None,
+                        None,
+                    ]
+                )
         t = time.process_time()
         tracker.process(batch)
         spent += time.process_time() - t
@@ -88,15 +137,17 @@ def stream(path: str) -> None:
         while not reader.done:
             recs = reader.poll(None)
             for i in range(0, len(recs), BATCH):
-                batches.append(recs[i:i + BATCH])
+                batches.append(recs[i : i + BATCH])
     n = sum(len(b) for b in batches)
     tracker = Tracker()
     t = time.process_time()
     out = sum(len(tracker.process(b)) for b in batches)
     out += len(tracker.finish())
     spent = time.process_time() - t
-    print(f"{path}: {n} records, {tracker.connections} connections, {out} records out, "
-          f"{1e6 * spent / n:.2f} µs/record, {n / spent:,.0f} records/s")
+    print(
+        f"{path}: {n} records, {tracker.connections} connections, {out} records out, "
+        f"{1e6 * spent / n:.2f} µs/record, {n / spent:,.0f} records/s"
+    )
 
 
 def heap_per_connection(n: int) -> float:
@@ -121,8 +172,9 @@ def heap_per_connection_after_records(n: int) -> float:
     flood(tracker, n, 1_700_000_000.0)
     probe = bytes([10, 9, 9, 9])
     for k in range(1, 5):  # packet time moves on: two refreshes write every connection twice
-        tracker.process([["sum", 1_700_000_000.0 + k * 1.1, 60, 17, probe, 9, SERVER, 9, 0, 0, 0, 0, 0, None,
-                          None]])
+        tracker.process(
+            [["sum", 1_700_000_000.0 + k * 1.1, 60, 17, probe, 9, SERVER, 9, 0, 0, 0, 0, 0, None, None]]
+        )
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
@@ -137,9 +189,11 @@ def handshakes(tracker: Tracker, n: int, t0: float) -> None:
         for i in range(start, min(n, start + BATCH)):
             src = struct.pack("!I", 0x0D000000 + i)
             ts = t0 + i * 1e-6
-            batch += [["sum", ts, 74, 6, src, 40000, SERVER, 443, 0x02, 1000, 0, 0, 500, None, None],
-                      ["sum", ts, 74, 6, SERVER, 443, src, 40000, 0x12, 7, 1001, 0, 500, None, None],
-                      ["sum", ts, 66, 6, src, 40000, SERVER, 443, 0x10, 1001, 8, 0, 500, None, None]]
+            batch += [
+                ["sum", ts, 74, 6, src, 40000, SERVER, 443, 0x02, 1000, 0, 0, 500, None, None],
+                ["sum", ts, 74, 6, SERVER, 443, src, 40000, 0x12, 7, 1001, 0, 500, None, None],
+                ["sum", ts, 66, 6, src, 40000, SERVER, 443, 0x10, 1001, 8, 0, 500, None, None],
+            ]
         tracker.process(batch)
 
 
@@ -171,8 +225,9 @@ def busy_beside_idle(idle: int, packets: int = 500_000) -> float:
     handshakes(tracker, idle, 1_700_000_000.0)
     probe = bytes([10, 9, 9, 9])
     for k in range(1, 41):
-        tracker.process([["sum", 1_700_000_000.0 + k * 0.5, 60, 17, probe, 9, SERVER, 9, 0, 0, 0, 0, 0, None,
-                          None]])
+        tracker.process(
+            [["sum", 1_700_000_000.0 + k * 0.5, 60, 17, probe, 9, SERVER, 9, 0, 0, 0, 0, 0, None, None]]
+        )
     return 1e6 * established(tracker, 1000, packets, 1_700_000_021.0) / packets
 
 
@@ -193,8 +248,10 @@ def main() -> None:
     tracker = Tracker(max_connections=a.connections + 1)
     spent = flood(tracker, a.connections, 1_700_000_000.0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"SYN flood: {a.connections} connections, {1e6 * spent / a.connections:.2f} µs/packet, "
-          f"{a.connections / spent:,.0f} packets/s; live={len(tracker.table)}")
+    print(
+        f"SYN flood: {a.connections} connections, {1e6 * spent / a.connections:.2f} µs/packet, "
+        f"{a.connections / spent:,.0f} packets/s; live={len(tracker.table)}"
+    )
     print(f"peak RSS: {rss / 1024:.0f} MB (before the flood: {rss0 / 1024:.0f} MB)")
     t = time.process_time()
     final = tracker.finish()
@@ -204,13 +261,17 @@ def main() -> None:
 
     tracker = Tracker()
     spent = established(tracker, 1000, a.data_packets, 1_700_000_100.0)
-    print(f"established flows: {a.data_packets} data packets over 1000 flows, "
-          f"{1e6 * spent / a.data_packets:.2f} µs/packet, {a.data_packets / spent:,.0f} packets/s")
+    print(
+        f"established flows: {a.data_packets} data packets over 1000 flows, "
+        f"{1e6 * spent / a.data_packets:.2f} µs/packet, {a.data_packets / spent:,.0f} packets/s"
+    )
 
     capped = Tracker(max_connections=50_000)
     spent = flood(capped, 200_000, 1_700_000_200.0)
-    print(f"SYN flood at a cap of 50000: 200000 SYNs, {1e6 * spent / 200_000:.2f} µs/packet, "
-          f"evicted={capped.evicted}, live={len(capped.table)}")
+    print(
+        f"SYN flood at a cap of 50000: 200000 SYNs, {1e6 * spent / 200_000:.2f} µs/packet, "
+        f"evicted={capped.evicted}, live={len(capped.table)}"
+    )
     del capped
     gc.collect()
 
@@ -218,11 +279,15 @@ def main() -> None:
     print(f"heap per idle TCP connection after its records (update, rate 0): {per_conn:.0f} bytes")
     for n in (1000, a.idle):
         first, steady, written = live_ticks(n)
-        print(f"live, {n} idle connections: µs CPU per tick (10/s): {first:.0f} over the first 20 s "
-              f"(records, first wheel visit), {steady:.0f} over the next 20 s ({written} records)")
+        print(
+            f"live, {n} idle connections: µs CPU per tick (10/s): {first:.0f} over the first 20 s "
+            f"(records, first wheel visit), {steady:.0f} over the next 20 s ({written} records)"
+        )
     for n in (1000, a.idle):
-        print(f"100k packets/s on 1000 busy flows beside {n} idle connections: "
-              f"{busy_beside_idle(n):.2f} µs/packet")
+        print(
+            f"100k packets/s on 1000 busy flows beside {n} idle connections: "
+            f"{busy_beside_idle(n):.2f} µs/packet"
+        )
     if a.stream:
         stream(a.stream)
 

@@ -57,9 +57,13 @@ class RunResult:
         return all(s.status == 0 for s in self.stages)
 
 
-def run_pipeline(argvs: Sequence[Sequence[str]], stdin: IO[Any] | int | None = None,
-                 stdout: IO[Any] | int | None = subprocess.DEVNULL, timeout: float = 600.0,
-                 env: dict[str, str] | None = None) -> RunResult:
+def run_pipeline(
+    argvs: Sequence[Sequence[str]],
+    stdin: IO[Any] | int | None = None,
+    stdout: IO[Any] | int | None = subprocess.DEVNULL,
+    timeout: float = 600.0,
+    env: dict[str, str] | None = None,
+) -> RunResult:
     """Run ``argvs[0] | argvs[1] | ...``; wall time and every stage's rusage.
 
     The stages' stderr is discarded (tshark's "running as root" notice); a stage that
@@ -70,8 +74,13 @@ def run_pipeline(argvs: Sequence[Sequence[str]], stdin: IO[Any] | int | None = N
     prev: Any = stdin
     for i, argv in enumerate(argvs):
         last = i == len(argvs) - 1
-        p = subprocess.Popen(list(argv), stdin=prev, stdout=stdout if last else subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, env=env)
+        p = subprocess.Popen(
+            list(argv),
+            stdin=prev,
+            stdout=stdout if last else subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         if i > 0 and prev is not None and hasattr(prev, "close"):
             prev.close()  # only the next stage holds the read end: EOF and SIGPIPE work
         prev = p.stdout
@@ -84,8 +93,12 @@ def run_pipeline(argvs: Sequence[Sequence[str]], stdin: IO[Any] | int | None = N
         for p in procs:
             _, st, ru = os.wait4(p.pid, 0)
             p.returncode = os.waitstatus_to_exitcode(st)
-            usages[p.pid] = StageUsage(Path(p.args[0]).name,  # type: ignore[index]
-                                       ru.ru_utime + ru.ru_stime, ru.ru_maxrss, p.returncode)
+            usages[p.pid] = StageUsage(
+                Path(p.args[0]).name,  # type: ignore[index]
+                ru.ru_utime + ru.ru_stime,
+                ru.ru_maxrss,
+                p.returncode,
+            )
     finally:
         timer.cancel()
     wall = time.perf_counter() - t0
@@ -150,8 +163,11 @@ def mixed_pcap(packets: int, path: Path | None = None) -> Path:
     path = path or Path("/tmp") / f"rn-bench-mixed-{packets}.pcap"
     if not path.exists() or path.stat().st_size == 0:
         tmp = path.with_suffix(".part")
-        subprocess.run([PYTHON, str(ROOT / "bench" / "make_mixed_pcap.py"), "-n", str(packets), "-o",
-                        str(tmp)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [PYTHON, str(ROOT / "bench" / "make_mixed_pcap.py"), "-n", str(packets), "-o", str(tmp)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         tmp.rename(path)
     return path
 

@@ -28,8 +28,17 @@ def client_hello(sni: str) -> bytes:
     versions = struct.pack("!HHB", 43, 5, 4) + b"\x03\x04\x03\x03"
     exts = sni_ext + alpn_ext + versions
     suites = b"\x13\x01\x13\x02\xc0\x2f"
-    body = (b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + struct.pack("!H", len(suites)) + suites
-            + b"\x01\x00" + struct.pack("!H", len(exts)) + exts)
+    body = (
+        b"\x03\x03"
+        + bytes(32)
+        + b"\x20"
+        + bytes(32)
+        + struct.pack("!H", len(suites))
+        + suites
+        + b"\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
     hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
     return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
@@ -50,9 +59,12 @@ def dns_response(qid: int, name: str, ip: bytes) -> bytes:
 def frame(src: bytes, dst: bytes, l4: dpkt.Packet, proto: int, to_server: bool) -> bytes:
     ip = dpkt.ip.IP(src=src, dst=dst, p=proto, ttl=64, data=l4)
     ip.len = 20 + len(bytes(l4))
-    eth = dpkt.ethernet.Ethernet(src=CLIENT_MAC if to_server else SERVER_MAC,
-                                 dst=SERVER_MAC if to_server else CLIENT_MAC,
-                                 type=dpkt.ethernet.ETH_TYPE_IP, data=ip)
+    eth = dpkt.ethernet.Ethernet(
+        src=CLIENT_MAC if to_server else SERVER_MAC,
+        dst=SERVER_MAC if to_server else CLIENT_MAC,
+        type=dpkt.ethernet.ETH_TYPE_IP,
+        data=ip,
+    )
     return bytes(eth)
 
 
@@ -63,17 +75,30 @@ def tcp_flow(rng: random.Random, i: int) -> list[bytes]:
     tls = i % 2 == 0
     dport = 443 if tls else 80
     host = f"host{i % 5000}.example.com"
-    req = client_hello(host) if tls else (
-        f"GET /item/{i} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n").encode()
-    resp = b"\x16\x03\x03\x00\x40" + bytes(64) if tls else (
-        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    req = (
+        client_hello(host)
+        if tls
+        else (
+            f"GET /item/{i} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n"
+        ).encode()
+    )
+    resp = (
+        b"\x16\x03\x03\x00\x40" + bytes(64) if tls else (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    )
     cs, ss = rng.getrandbits(32), rng.getrandbits(32)
     F = dpkt.tcp
     pkts = []
 
     def seg(to_server: bool, flags: int, seq: int, ack: int, data: bytes = b"") -> None:
-        t = F.TCP(sport=sport if to_server else dport, dport=dport if to_server else sport,
-                  seq=seq & 0xFFFFFFFF, ack=ack & 0xFFFFFFFF, flags=flags, win=64240, data=data)
+        t = F.TCP(
+            sport=sport if to_server else dport,
+            dport=dport if to_server else sport,
+            seq=seq & 0xFFFFFFFF,
+            ack=ack & 0xFFFFFFFF,
+            flags=flags,
+            win=64240,
+            data=data,
+        )
         t.off = 5
         pkts.append(frame(cli if to_server else srv, srv if to_server else cli, t, 6, to_server))
 

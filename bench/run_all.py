@@ -51,8 +51,11 @@ def main() -> int:
         print(f"\n=== {name} {' '.join(argv[2:])}".rstrip(), flush=True)
         t0 = time.monotonic()
         status = subprocess.run(argv).returncode
-        print(f"=== {name}: {'ok' if status == 0 else f'FAILED (exit {status})'} "
-              f"in {time.monotonic() - t0:.0f} s", flush=True)
+        print(
+            f"=== {name}: {'ok' if status == 0 else f'FAILED (exit {status})'} "
+            f"in {time.monotonic() - t0:.0f} s",
+            flush=True,
+        )
         if status:
             failed.append(name)
     if failed:

@@ -79,8 +79,9 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=20_000)
     ap.add_argument("--every", type=float, default=10.0, help="seconds between RSS samples")
-    ap.add_argument("--record", action="store_true",
-                    help="rustnet --record: exact capture counters from the recording")
+    ap.add_argument(
+        "--record", action="store_true", help="rustnet --record: exact capture counters from the recording"
+    )
     a = ap.parse_args()
     if not can_make_namespaces() or not have("tcpreplay"):
         print("soak: needs root, ip netns and tcpreplay; skipped")
@@ -108,12 +109,31 @@ def main() -> int:
             pids = {p: proc_name(p) for p in descendants(proc.pid)}
             limit = int(a.rate * seconds)
             multi = str(max(1, a.rate // 10000))
-            rp = net.spawn("a", ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(a.rate),
-                                 "--pps-multi", multi, "--loop", "0", "--limit", str(limit), str(pcap)])
+            rp = net.spawn(
+                "a",
+                [
+                    "tcpreplay",
+                    "-q",
+                    "-K",
+                    "-i",
+                    net.iface("a"),
+                    "--pps",
+                    str(a.rate),
+                    "--pps-multi",
+                    multi,
+                    "--loop",
+                    "0",
+                    "--limit",
+                    str(limit),
+                    str(pcap),
+                ],
+            )
             t0 = time.monotonic()
             cpu0 = tree_cpu(proc.pid)
-            print(f"soak: {a.rate:,} packets/s for {a.minutes:g} min; RSS sampled every {a.every:g} s",
-                  flush=True)
+            print(
+                f"soak: {a.rate:,} packets/s for {a.minutes:g} min; RSS sampled every {a.every:g} s",
+                flush=True,
+            )
             next_sample = 0.0
             while rp.poll() is None and time.monotonic() - t0 < seconds + 120:
                 now = time.monotonic() - t0
@@ -155,15 +175,31 @@ def main() -> int:
         start, end, peak = warm[0][1], warm[-1][1], max(v for _, v in ss)
         growth = (end - start) / start * 100 if start else 0.0
         steady &= growth <= 10
-        rows.append([name, start / 1024, end / 1024, peak / 1024, slope_per_minute(warm) / 1024, growth,
-                     cpu_pct.get(name, float("nan"))])
-    print(table(["process", "RSS MiB at 1 min", "at end", "max", "drift MiB/min", "growth %", "CPU % core"],
-                rows))
-    print(f"\npackets: {limit:,} asked of tcpreplay; the status line's last figures: drops "
-          f"{status.drops:,}, {status.rate} pkt/s")
+        rows.append(
+            [
+                name,
+                start / 1024,
+                end / 1024,
+                peak / 1024,
+                slope_per_minute(warm) / 1024,
+                growth,
+                cpu_pct.get(name, float("nan")),
+            ]
+        )
+    print(
+        table(
+            ["process", "RSS MiB at 1 min", "at end", "max", "drift MiB/min", "growth %", "CPU % core"], rows
+        )
+    )
+    print(
+        f"\npackets: {limit:,} asked of tcpreplay; the status line's last figures: drops "
+        f"{status.drops:,}, {status.rate} pkt/s"
+    )
     if st:
-        print(f"recording: captured {st.get('packets', 0):,}, kernel dropped {st.get('dropped', 0):,}; "
-              f"caught up {lag:.1f} s after the replay")
+        print(
+            f"recording: captured {st.get('packets', 0):,}, kernel dropped {st.get('dropped', 0):,}; "
+            f"caught up {lag:.1f} s after the replay"
+        )
     print(f"memory steady (no process grew > 10% after the first minute): {'yes' if steady else 'NO'}")
     return 0
 

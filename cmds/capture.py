@@ -22,36 +22,101 @@ PROG = "rn-capture"
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("-i", "--interface", metavar="IFACE",
-              help="Interface to capture on ('any' for all); default: the one of the default route.")
-@click.option("-r", "--read", "read_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Read packets from a pcap or pcapng file ('-' for standard input) instead.")
-@click.option("-f", "--filter", "bpf", metavar="EXPR", default="",
-              help="BPF capture filter, as in tcpdump (e.g. 'tcp port 443'); may also follow the options.")
-@click.option("-s", "--snaplen", type=click.IntRange(64, DEFAULT_SNAPLEN), default=DEFAULT_SNAPLEN,
-              show_default=True, help="Bytes to capture of each packet.")
+@click.option(
+    "-i",
+    "--interface",
+    metavar="IFACE",
+    help="Interface to capture on ('any' for all); default: the one of the default route.",
+)
+@click.option(
+    "-r",
+    "--read",
+    "read_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read packets from a pcap or pcapng file ('-' for standard input) instead.",
+)
+@click.option(
+    "-f",
+    "--filter",
+    "bpf",
+    metavar="EXPR",
+    default="",
+    help="BPF capture filter, as in tcpdump (e.g. 'tcp port 443'); may also follow the options.",
+)
+@click.option(
+    "-s",
+    "--snaplen",
+    type=click.IntRange(64, DEFAULT_SNAPLEN),
+    default=DEFAULT_SNAPLEN,
+    show_default=True,
+    help="Bytes to capture of each packet.",
+)
 @click.option("-p", "--no-promisc", is_flag=True, help="Do not put the interface into promiscuous mode.")
-@click.option("-B", "--buffer-size", type=click.IntRange(1, 4096), default=DEFAULT_BUFFER >> 20,
-              show_default=True, metavar="MIB", help="Kernel capture buffer, in MiB.")
+@click.option(
+    "-B",
+    "--buffer-size",
+    type=click.IntRange(1, 4096),
+    default=DEFAULT_BUFFER >> 20,
+    show_default=True,
+    metavar="MIB",
+    help="Kernel capture buffer, in MiB.",
+)
 @click.option("-c", "--count", type=click.IntRange(0), default=0, help="Stop after this many packets.")
-@click.option("-w", "--write", "write_pcap", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also write the captured packets to this pcap file.")
-@click.option("-Z", "--user", "drop_user", metavar="USER", default=DEFAULT_USER, show_default=True,
-              help="When started as root, become this user once the capture is open.")
+@click.option(
+    "-w",
+    "--write",
+    "write_pcap",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also write the captured packets to this pcap file.",
+)
+@click.option(
+    "-Z",
+    "--user",
+    "drop_user",
+    metavar="USER",
+    default=DEFAULT_USER,
+    show_default=True,
+    help="When started as root, become this user once the capture is open.",
+)
 @click.option("--no-drop", is_flag=True, help="Keep root privileges (do not switch to the -Z user).")
-@click.option("--include-self", is_flag=True,
-              help="Also capture our own ssh connection (excluded by default when SSH_CONNECTION is set).")
-@click.option("--stats-interval", type=click.FloatRange(0.1, 3600), default=1.0, show_default=True,
-              metavar="SECONDS", help="How often a live capture reports its statistics.")
+@click.option(
+    "--include-self",
+    is_flag=True,
+    help="Also capture our own ssh connection (excluded by default when SSH_CONNECTION is set).",
+)
+@click.option(
+    "--stats-interval",
+    type=click.FloatRange(0.1, 3600),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often a live capture reports its statistics.",
+)
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @format_option
 @debug_option
 @version_option(PROG)
 @click.argument("expression", nargs=-1)
-def main(interface: str | None, read_file: str | None, bpf: str, snaplen: int, no_promisc: bool,
-         buffer_size: int, count: int, write_pcap: str | None, drop_user: str, no_drop: bool,
-         include_self: bool, stats_interval: float, list_interfaces: bool, fmt: str, debug: bool,
-         expression: tuple[str, ...]) -> None:
+def main(
+    interface: str | None,
+    read_file: str | None,
+    bpf: str,
+    snaplen: int,
+    no_promisc: bool,
+    buffer_size: int,
+    count: int,
+    write_pcap: str | None,
+    drop_user: str,
+    no_drop: bool,
+    include_self: bool,
+    stats_interval: float,
+    list_interfaces: bool,
+    fmt: str,
+    debug: bool,
+    expression: tuple[str, ...],
+) -> None:
     """Capture packets with libpcap and write them as rustnet records.
 
     \b
@@ -70,11 +135,18 @@ def main(interface: str | None, read_file: str | None, bpf: str, snaplen: int, n
     check_output_format(fmt, PROG)
     trailing = " ".join(expression)
     opts = CaptureOptions(
-        interface=interface, read_file=read_file,
+        interface=interface,
+        read_file=read_file,
         bpf=f"({bpf}) and ({trailing})" if bpf and trailing else (bpf or trailing),
-        snaplen=snaplen, promisc=not no_promisc, buffer_size=buffer_size << 20, count=count,
-        write_pcap=write_pcap, drop_user=None if no_drop else drop_user, include_self=include_self,
-        stats_interval=stats_interval)
+        snaplen=snaplen,
+        promisc=not no_promisc,
+        buffer_size=buffer_size << 20,
+        count=count,
+        write_pcap=write_pcap,
+        drop_user=None if no_drop else drop_user,
+        include_self=include_self,
+        stats_interval=stats_interval,
+    )
     run_stage(PROG, lambda: run_capture(opts, RecordWriter(1, fmt), PROG, producer(PROG)), debug=debug)
 
 

@@ -22,21 +22,43 @@ from rustnet.stream import RecordWriter
 @click.command(context_settings=CONTEXT_SETTINGS)
 @inputs_argument
 @format_option
-@click.option("--poll-interval", type=click.IntRange(50, 60_000), default=1000, show_default=True,
-              metavar="MS", help="How often, at most, to re-read the socket table while local connections "
-                   "need it (a new one also triggers a read; an idle stream none).")
-@click.option("--watch-interval", type=click.IntRange(0, 10_000), default=1, show_default=True, metavar="MS",
-              help="Check the socket counters this often in a background thread and list new sockets at "
-                   "once, to catch short-lived clients such as curl; only for a few seconds after a program "
-                   "starts or a local connection is seen without its owner (about 3% of a CPU then, "
-                   "listings capped at 5%; nothing measurable otherwise); 0 turns it off.")
-@click.option("--reverse-dns", is_flag=True,
-              help="Also look up PTR names for addresses (in the background; makes DNS traffic).")
+@click.option(
+    "--poll-interval",
+    type=click.IntRange(50, 60_000),
+    default=1000,
+    show_default=True,
+    metavar="MS",
+    help="How often, at most, to re-read the socket table while local connections "
+    "need it (a new one also triggers a read; an idle stream none).",
+)
+@click.option(
+    "--watch-interval",
+    type=click.IntRange(0, 10_000),
+    default=1,
+    show_default=True,
+    metavar="MS",
+    help="Check the socket counters this often in a background thread and list new sockets at "
+    "once, to catch short-lived clients such as curl; only for a few seconds after a program "
+    "starts or a local connection is seen without its owner (about 3% of a CPU then, "
+    "listings capped at 5%; nothing measurable otherwise); 0 turns it off.",
+)
+@click.option(
+    "--reverse-dns",
+    is_flag=True,
+    help="Also look up PTR names for addresses (in the background; makes DNS traffic).",
+)
 @click.option("--no-process", is_flag=True, help="No process attribution: services and hostnames only.")
 @debug_option
 @version_option(PROG)
-def main(inputs: tuple[str, ...], fmt: str, poll_interval: int, watch_interval: int, reverse_dns: bool,
-         no_process: bool, debug: bool) -> None:
+def main(
+    inputs: tuple[str, ...],
+    fmt: str,
+    poll_interval: int,
+    watch_interval: int,
+    reverse_dns: bool,
+    no_process: bool,
+    debug: bool,
+) -> None:
     """Add process, user, network namespace, service and hostnames to records (stdin or FILEs).
 
     After rn-track it annotates connection records; right after rn-capture (for example on
@@ -49,11 +71,16 @@ def main(inputs: tuple[str, ...], fmt: str, poll_interval: int, watch_interval: 
     stdin_hint(PROG, inputs)
 
     def body() -> int:
-        stage = Enricher(processes=not no_process, reverse_dns=reverse_dns,
-                         poll_interval=poll_interval / 1000.0, producer=producer(PROG),
-                         watch_interval=watch_interval / 1000.0)
-        return run_stream_stage(PROG, stage, list(inputs), RecordWriter(1, fmt),
-                                tick_every=min(1.0, poll_interval / 1000.0))
+        stage = Enricher(
+            processes=not no_process,
+            reverse_dns=reverse_dns,
+            poll_interval=poll_interval / 1000.0,
+            producer=producer(PROG),
+            watch_interval=watch_interval / 1000.0,
+        )
+        return run_stream_stage(
+            PROG, stage, list(inputs), RecordWriter(1, fmt), tick_every=min(1.0, poll_interval / 1000.0)
+        )
 
     run_stage(PROG, body, debug)
 

@@ -14,37 +14,89 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("-i", "--interface", metavar="IFACE",
-              help="Network interface to monitor [default: the interface of the default route].")
+@click.option(
+    "-i",
+    "--interface",
+    metavar="IFACE",
+    help="Network interface to monitor [default: the interface of the default route].",
+)
 @click.option("--no-localhost", is_flag=True, help="Filter out localhost connections (both ends loopback).")
-@click.option("-r", "--refresh-interval", type=click.IntRange(50, 3_600_000), default=1000, show_default=True,
-              metavar="MS", help="UI refresh interval in milliseconds.")
+@click.option(
+    "-r",
+    "--refresh-interval",
+    type=click.IntRange(50, 3_600_000),
+    default=1000,
+    show_default=True,
+    metavar="MS",
+    help="UI refresh interval in milliseconds.",
+)
 @click.option("--no-dpi", is_flag=True, help="Disable deep packet inspection.")
-@click.option("-l", "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
-              help="Write logs/rustnet_YYYY-MM-DD_HH-MM-SS.log at this level (if not given, no logging).")
-@click.option("-f", "--bpf-filter", metavar="FILTER",
-              help="BPF capture filter, as in tcpdump (e.g. 'tcp port 443').")
-@click.option("--read", "read_path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Read a pcap/pcapng capture or a recorded record stream ('-': standard input) "
-                   "instead of an interface.")
-@click.option("--json", "json_out", is_flag=True,
-              help="No TUI: write the final record of every connection as JSON Lines "
-                   "(at end of file; live: on Ctrl+C or after --duration).")
-@click.option("--duration", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
-              help="Stop capturing after this many seconds.")
-@click.option("--write-pcap", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also save the captured packets to this pcap file.")
-@click.option("--record", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also save the record stream to FILE (replay: 'rn-view FILE' or 'rustnet --read FILE').")
+@click.option(
+    "-l",
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Write logs/rustnet_YYYY-MM-DD_HH-MM-SS.log at this level (if not given, no logging).",
+)
+@click.option(
+    "-f", "--bpf-filter", metavar="FILTER", help="BPF capture filter, as in tcpdump (e.g. 'tcp port 443')."
+)
+@click.option(
+    "--read",
+    "read_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read a pcap/pcapng capture or a recorded record stream ('-': standard input) "
+    "instead of an interface.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    is_flag=True,
+    help="No TUI: write the final record of every connection as JSON Lines "
+    "(at end of file; live: on Ctrl+C or after --duration).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="Stop capturing after this many seconds.",
+)
+@click.option(
+    "--write-pcap",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also save the captured packets to this pcap file.",
+)
+@click.option(
+    "--record",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also save the record stream to FILE (replay: 'rn-view FILE' or 'rustnet --read FILE').",
+)
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
-@click.option("--remote", metavar="[USER@]HOST",
-              help="Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here.")
+@click.option(
+    "--remote",
+    metavar="[USER@]HOST",
+    help="Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here.",
+)
 @debug_option
 @version_option(PROG)
-def main(interface: str | None, no_localhost: bool, refresh_interval: int, no_dpi: bool,
-         log_level: str | None, bpf_filter: str | None, read_path: str | None, json_out: bool,
-         duration: float | None, write_pcap: str | None, record: str | None, list_interfaces: bool,
-         remote: str | None, debug: bool) -> None:
+def main(
+    interface: str | None,
+    no_localhost: bool,
+    refresh_interval: int,
+    no_dpi: bool,
+    log_level: str | None,
+    bpf_filter: str | None,
+    read_path: str | None,
+    json_out: bool,
+    duration: float | None,
+    write_pcap: str | None,
+    record: str | None,
+    list_interfaces: bool,
+    remote: str | None,
+    debug: bool,
+) -> None:
     """Monitor network connections in the terminal: rn-capture | rn-dissect | rn-track | rn-enrich,
     viewed in a TUI.
 
@@ -56,16 +108,32 @@ def main(interface: str | None, no_localhost: bool, refresh_interval: int, no_dp
       rustnet --read trace.pcap --json    final connection records as JSON Lines
       rustnet --remote root@host          capture there, view here
     """
+
     def body() -> int:
         if list_interfaces:
             from rustnet.cli.launch import list_interfaces as list_ifaces
+
             return list_ifaces()
         from rustnet.cli.launch import Options
         from rustnet.cli.wrapper import run
-        return run(Options(interface=interface, no_localhost=no_localhost, refresh_ms=refresh_interval,
-                           no_dpi=no_dpi, log_level=log_level.lower() if log_level else None,
-                           bpf_filter=bpf_filter, read_path=read_path, json_out=json_out, duration=duration,
-                           write_pcap=write_pcap, record=record, remote=remote, debug=debug))
+
+        return run(
+            Options(
+                interface=interface,
+                no_localhost=no_localhost,
+                refresh_ms=refresh_interval,
+                no_dpi=no_dpi,
+                log_level=log_level.lower() if log_level else None,
+                bpf_filter=bpf_filter,
+                read_path=read_path,
+                json_out=json_out,
+                duration=duration,
+                write_pcap=write_pcap,
+                record=record,
+                remote=remote,
+                debug=debug,
+            )
+        )
 
     run_stage(PROG, body, debug=debug)
 

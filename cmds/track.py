@@ -27,33 +27,76 @@ from rustnet.track.table import DEFAULT_HISTORY, DEFAULT_MAX_CONNECTIONS, Tracke
 PROG = "rn-track"
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=(
-    "Timeout names: " + ", ".join(sorted(DEFAULT_TIMEOUTS)) + ". Time is packet time: replaying a "
-    "capture gives the same records every time. Send SIGUSR1 for a snapshot of all live connections."))
+@click.command(
+    context_settings=CONTEXT_SETTINGS,
+    epilog=(
+        "Timeout names: " + ", ".join(sorted(DEFAULT_TIMEOUTS)) + ". Time is packet time: replaying a "
+        "capture gives the same records every time. Send SIGUSR1 for a snapshot of all live connections."
+    ),
+)
 @inputs_argument
 @format_option
-@click.option("-r", "--refresh-interval", "refresh_ms", type=click.IntRange(min=0), default=1000,
-              show_default=True, metavar="MS",
-              help="At most one update per changed connection per this many ms (packet time when "
-                   "replaying, wall-clock time when live).")
-@click.option("--timeouts", "timeouts_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="TOML file overriding lifecycle timeouts (see rustnet.track.lifecycle).")
-@click.option("--timeout", "timeout_items", multiple=True, metavar="NAME=SECONDS",
-              help="Override one timeout, e.g. --timeout tcp.established=600 (repeatable).")
-@click.option("--max-connections", type=click.IntRange(min=1), default=DEFAULT_MAX_CONNECTIONS,
-              show_default=True,
-              help="Cap on live connections; those nearest their expiry (idle longest for their state) "
-                   "are evicted first, counted and written as final records.")
-@click.option("--history", type=click.IntRange(min=0), default=DEFAULT_HISTORY, show_default=True,
-              help="Ended connections kept for snapshots.")
-@click.option("--snapshot-every", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
-              help="Also write every live connection (marked snapshot) this often, for viewers joining "
-                   "a stream; 0 = never.")
+@click.option(
+    "-r",
+    "--refresh-interval",
+    "refresh_ms",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    metavar="MS",
+    help="At most one update per changed connection per this many ms (packet time when "
+    "replaying, wall-clock time when live).",
+)
+@click.option(
+    "--timeouts",
+    "timeouts_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="TOML file overriding lifecycle timeouts (see rustnet.track.lifecycle).",
+)
+@click.option(
+    "--timeout",
+    "timeout_items",
+    multiple=True,
+    metavar="NAME=SECONDS",
+    help="Override one timeout, e.g. --timeout tcp.established=600 (repeatable).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    help="Cap on live connections; those nearest their expiry (idle longest for their state) "
+    "are evicted first, counted and written as final records.",
+)
+@click.option(
+    "--history",
+    type=click.IntRange(min=0),
+    default=DEFAULT_HISTORY,
+    show_default=True,
+    help="Ended connections kept for snapshots.",
+)
+@click.option(
+    "--snapshot-every",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Also write every live connection (marked snapshot) this often, for viewers joining "
+    "a stream; 0 = never.",
+)
 @debug_option
 @version_option(PROG)
-def main(inputs: tuple[str, ...], fmt: str, refresh_ms: int, timeouts_file: str | None,
-         timeout_items: tuple[str, ...], max_connections: int, history: int, snapshot_every: float,
-         debug: bool) -> None:
+def main(
+    inputs: tuple[str, ...],
+    fmt: str,
+    refresh_ms: int,
+    timeouts_file: str | None,
+    timeout_items: tuple[str, ...],
+    max_connections: int,
+    history: int,
+    snapshot_every: float,
+    debug: bool,
+) -> None:
     """Track connections from packet summaries (rn-dissect's output) in FILEs or stdin.
 
     Writes connection records: an update for each connection that changed, at most once per
@@ -70,9 +113,14 @@ def main(inputs: tuple[str, ...], fmt: str, refresh_ms: int, timeouts_file: str 
         raise click.UsageError(str(exc)) from None
 
     def body() -> int:
-        tracker = Tracker(producer=producer(PROG), refresh=refresh_ms / 1000.0, timeouts=timeouts,
-                          max_connections=max_connections, snapshot_every=snapshot_every,
-                          history=history)
+        tracker = Tracker(
+            producer=producer(PROG),
+            refresh=refresh_ms / 1000.0,
+            timeouts=timeouts,
+            max_connections=max_connections,
+            snapshot_every=snapshot_every,
+            history=history,
+        )
 
         def on_usr1(signum: int, frame: Any) -> None:
             tracker.snapshot_requested = True

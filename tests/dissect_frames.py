@@ -39,18 +39,31 @@ def null(payload: bytes, af: int, big_endian: bool = False) -> bytes:
     return struct.pack(">I" if big_endian else "<I", af) + payload
 
 
-def ipv4(payload: bytes, proto: int = 6, src: bytes = V4_A, dst: bytes = V4_B, ident: int = 1,
-         frag: int = 0x4000, total: int | None = None, ihl: int = 5, options: bytes = b"",
-         version: int = 4) -> bytes:
+def ipv4(
+    payload: bytes,
+    proto: int = 6,
+    src: bytes = V4_A,
+    dst: bytes = V4_B,
+    ident: int = 1,
+    frag: int = 0x4000,
+    total: int | None = None,
+    ihl: int = 5,
+    options: bytes = b"",
+    version: int = 4,
+) -> bytes:
     """IPv4; ``frag`` is the flags+offset word (0x4000 = DF), ``total`` overrides the length."""
     hdr_len = 20 + len(options)
     tot = hdr_len + len(payload) if total is None else total
-    return struct.pack("!BBHHHBBH4s4s", (version << 4) | ihl, 0, tot, ident, frag, 64, proto, 0, src,
-                       dst) + options + payload
+    return (
+        struct.pack("!BBHHHBBH4s4s", (version << 4) | ihl, 0, tot, ident, frag, 64, proto, 0, src, dst)
+        + options
+        + payload
+    )
 
 
-def ipv6(payload: bytes, nxt: int = 6, src: bytes = V6_A, dst: bytes = V6_B,
-         plen: int | None = None) -> bytes:
+def ipv6(
+    payload: bytes, nxt: int = 6, src: bytes = V6_A, dst: bytes = V6_B, plen: int | None = None
+) -> bytes:
     n = len(payload) if plen is None else plen
     return struct.pack("!IHBB16s16s", 6 << 28, n, nxt, 64, src, dst) + payload
 
@@ -66,8 +79,17 @@ def frag6(nxt: int, offset: int, more: bool, ident: int) -> bytes:
     return struct.pack("!BBHI", nxt, 0, (offset // 8) << 3 | int(more), ident)
 
 
-def tcp(payload: bytes = b"", sport: int = 40000, dport: int = 80, seq: int = 1000, ack: int = 2000,
-        flags: int = 0x18, window: int = 512, options: bytes = b"", doff: int | None = None) -> bytes:
+def tcp(
+    payload: bytes = b"",
+    sport: int = 40000,
+    dport: int = 80,
+    seq: int = 1000,
+    ack: int = 2000,
+    flags: int = 0x18,
+    window: int = 512,
+    options: bytes = b"",
+    doff: int | None = None,
+) -> bytes:
     hl = 20 + len(options)
     off = (hl // 4 if doff is None else doff) << 4
     return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off, flags, window, 0, 0) + options + payload
@@ -82,8 +104,14 @@ def icmp(typ: int, code: int = 0, ident: int = 0, seq: int = 0, payload: bytes =
     return struct.pack("!BBHHH", typ, code, 0, ident, seq) + payload
 
 
-def arp(op: int, sha: bytes = MAC_A, spa: bytes = V4_A, tha: bytes = b"\0" * 6, tpa: bytes = V4_B,
-        ptype: int = 0x0800) -> bytes:
+def arp(
+    op: int,
+    sha: bytes = MAC_A,
+    spa: bytes = V4_A,
+    tha: bytes = b"\0" * 6,
+    tpa: bytes = V4_B,
+    ptype: int = 0x0800,
+) -> bytes:
     return struct.pack("!HHBBH", 1, ptype, len(sha), len(spa), op) + sha + spa + tha + tpa
 
 
@@ -92,5 +120,14 @@ def pkt(frame: bytes, ts: float = 1_700_000_000.25, wirelen: int | None = None) 
 
 
 def hdr(linktype: int | None = 1) -> dict[str, object]:
-    return {"t": "hdr", "v": 1, "producer": "rn-capture 0.1.0", "linktype": linktype, "source": "test",
-            "live": False, "snaplen": 262144, "start": 1_700_000_000.0, "stages": ["rn-capture"]}
+    return {
+        "t": "hdr",
+        "v": 1,
+        "producer": "rn-capture 0.1.0",
+        "linktype": linktype,
+        "source": "test",
+        "live": False,
+        "snaplen": 262144,
+        "start": 1_700_000_000.0,
+        "stages": ["rn-capture"],
+    }

@@ -288,8 +288,9 @@ def parse_request_reference(data: bytes, final: bool = False) -> HttpRequest | N
             host = escape_text(value.strip(), VALUE_LIMIT)
         elif key == b"user-agent" and agent is None:
             agent = escape_text(value.strip(), VALUE_LIMIT)
-    return HttpRequest(escape_text(method, 16), escape_text(path, PATH_LIMIT),
-                       escape_text(version, 16), host, agent)
+    return HttpRequest(
+        escape_text(method, 16), escape_text(path, PATH_LIMIT), escape_text(version, 16), host, agent
+    )
 
 
 def read_name_reference(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tuple[str, int]:
@@ -391,5 +392,13 @@ def parse_message_reference(data: bytes) -> DnsMessage:
         if not questions and not answers:
             raise
         complete = False
-    return DnsMessage(ident, bool(flags & 0x8000), opcode, flags & 0xF, bool(flags & 0x0200),
-                      tuple(questions), tuple(answers), complete)
+    return DnsMessage(
+        ident,
+        bool(flags & 0x8000),
+        opcode,
+        flags & 0xF,
+        bool(flags & 0x0200),
+        tuple(questions),
+        tuple(answers),
+        complete,
+    )

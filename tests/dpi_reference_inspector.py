@@ -17,15 +17,15 @@ PROTO_TCP: Final = 6
 PROTO_UDP: Final = 17
 
 MAX_FLOWS: Final = 65536
-BUF_CAP: Final = 16384          # bytes buffered per direction (a ClientHello, an HTTP head)
+BUF_CAP: Final = 16384  # bytes buffered per direction (a ClientHello, an HTTP head)
 MAX_BUFFERED: Final = 64 << 20  # bytes buffered over all flows; past it, flows give up buffering
-MAX_OOO: Final = 8              # out-of-order segments held per direction
+MAX_OOO: Final = 8  # out-of-order segments held per direction
 MAX_LEARNED: Final = 4096
 MAX_DNS_ANSWERS: Final = 16
-UNKNOWN_BUDGET: Final = 6       # payload packets before an unrecognised flow is given up
-KNOWN_BUDGET: Final = 48        # payload packets a recognised flow may take to yield its fields
-DNS_TCP_BATCH: Final = 16        # messages read from one segment at most
-DNS_BAD_LIMIT: Final = 8        # malformed datagrams on a DNS port before the flow is dropped
+UNKNOWN_BUDGET: Final = 6  # payload packets before an unrecognised flow is given up
+KNOWN_BUDGET: Final = 48  # payload packets a recognised flow may take to yield its fields
+DNS_TCP_BATCH: Final = 16  # messages read from one segment at most
+DNS_BAD_LIMIT: Final = 8  # malformed datagrams on a DNS port before the flow is dropped
 
 DNS_APPS: Final = {53: "DNS", 5353: "MDNS", 5355: "LLMNR"}
 SSH_PORT: Final = 22
@@ -55,8 +55,23 @@ Info = dict[str, Any]
 class _Flow:
     """What one flow has taught so far; directions are 0 (key's low end sent) and 1."""
 
-    __slots__ = ("kind", "first_dir", "bufs", "nxt", "ooo", "closed", "budget", "app",
-                 "server_dir", "walkers", "stage", "bad", "seen", "size", "tunnel")
+    __slots__ = (
+        "kind",
+        "first_dir",
+        "bufs",
+        "nxt",
+        "ooo",
+        "closed",
+        "budget",
+        "app",
+        "server_dir",
+        "walkers",
+        "stage",
+        "bad",
+        "seen",
+        "size",
+        "tunnel",
+    )
 
     def __init__(self, first_dir: int) -> None:
         self.kind = K_NEW
@@ -64,16 +79,16 @@ class _Flow:
         self.bufs = [bytearray(), bytearray()]
         self.nxt: list[int | None] = [None, None]
         self.ooo: list[dict[int, bytes] | None] = [None, None]
-        self.closed = 0          # bit d: direction d has nothing more to give
+        self.closed = 0  # bit d: direction d has nothing more to give
         self.budget = UNKNOWN_BUDGET
         self.app = ""
         self.server_dir = -1
         self.walkers: list[ssh.PacketWalker] | None = None
         self.stage: str | None = None
         self.bad = 0
-        self.seen = 0            # bit d: direction d's SSH identification was read
-        self.size = 0            # bytes buffered (both directions, held segments too)
-        self.tunnel = False      # an HTTP CONNECT awaits the proxy's answer
+        self.seen = 0  # bit d: direction d's SSH identification was read
+        self.size = 0  # bytes buffered (both directions, held segments too)
+        self.tunnel = False  # an HTTP CONNECT awaits the proxy's answer
 
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
@@ -92,24 +107,38 @@ def _head_end(data: bytes) -> int:
 class Inspector:
     """Per-flow application-protocol detection and field extraction."""
 
-    def __init__(self, enabled: bool = True, max_flows: int = MAX_FLOWS, buf_cap: int = BUF_CAP,
-                 max_buffered: int = MAX_BUFFERED) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        max_flows: int = MAX_FLOWS,
+        buf_cap: int = BUF_CAP,
+        max_buffered: int = MAX_BUFFERED,
+    ) -> None:
         self.enabled = enabled
         self.max_flows = max(1, max_flows)
         self.buf_cap = max(64, buf_cap)
         self.max_buffered = max(self.buf_cap, max_buffered)
-        self.buffered = 0    # bytes held by all flows now
-        self.starved = 0     # directions given up because max_buffered was reached
+        self.buffered = 0  # bytes held by all flows now
+        self.starved = 0  # directions given up because max_buffered was reached
         self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
         self._quic = quic.QuicFlows(max_flows=min(self.max_flows, 4096))
         self.learned_names: OrderedDict[str, str] = OrderedDict()
-        self.malformed = 0   # payloads a parser rejected (DissectError)
-        self.bugs = 0        # unexpected exceptions caught (should stay 0; the fuzz tests check)
+        self.malformed = 0  # payloads a parser rejected (DissectError)
+        self.bugs = 0  # unexpected exceptions caught (should stay 0; the fuzz tests check)
 
     # --- the hot path -----------------------------------------------------------------
-    def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
-                payload: bytes | memoryview, ts: float, seq: int | None = None,
-                flags: int = 0) -> Info | None:
+    def inspect(
+        self,
+        proto: int,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        payload: bytes | memoryview,
+        ts: float,
+        seq: int | None = None,
+        flags: int = 0,
+    ) -> Info | None:
         """Learn from one TCP segment or UDP datagram; a dict of new fields or None."""
         if src < dst or (src == dst and sport <= dport):
             key: tuple[Any, ...] = (proto, src, sport, dst, dport)
@@ -248,8 +277,16 @@ class Inspector:
                 break
         return True
 
-    def _tcp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
-             payload: bytes | memoryview, seq: int | None) -> Info | None:
+    def _tcp(
+        self,
+        key: tuple[Any, ...],
+        flow: _Flow,
+        d: int,
+        sport: int,
+        dport: int,
+        payload: bytes | memoryview,
+        seq: int | None,
+    ) -> Info | None:
         if flow.closed & (1 << d):
             flow.budget -= 1
             if flow.budget <= 0:
@@ -466,8 +503,16 @@ class Inspector:
         return udpmisc.match_bittorrent_tcp(data)
 
     # --- UDP ----------------------------------------------------------------------------
-    def _udp(self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int,
-             payload: bytes | memoryview, ts: float) -> Info | None:
+    def _udp(
+        self,
+        key: tuple[Any, ...],
+        flow: _Flow,
+        d: int,
+        sport: int,
+        dport: int,
+        payload: bytes | memoryview,
+        ts: float,
+    ) -> Info | None:
         kind = flow.kind
         if kind == K_QUIC:
             return self._quic.inspect(key, d == flow.first_dir, payload, ts)

@@ -40,8 +40,13 @@ def versions_ext(versions: list[int]) -> bytes:
     return ext(43, u8(len(lst)) + lst)
 
 
-def client_hello_body(sni: bytes | None = b"www.example.com", alpn: list[bytes] | None = None,
-                      versions: list[int] | None = None, ech: bool = False, padding: int = 0) -> bytes:
+def client_hello_body(
+    sni: bytes | None = b"www.example.com",
+    alpn: list[bytes] | None = None,
+    versions: list[int] | None = None,
+    ech: bool = False,
+    padding: int = 0,
+) -> bytes:
     """A TLS ClientHello handshake body (RFC 8446 §4.1.2)."""
     exts = b""
     exts += ext(0x0A0A, b"")  # GREASE extension first, as browsers send it
@@ -56,8 +61,17 @@ def client_hello_body(sni: bytes | None = b"www.example.com", alpn: list[bytes] 
     if padding:
         exts += ext(21, bytes(padding))
     suites = b"\x1a\x1a\x13\x01\x13\x02\xc0\x2f"
-    return (b"\x03\x03" + bytes(range(32)) + u8(32) + bytes(32) + u16(len(suites)) + suites
-            + b"\x01\x00" + u16(len(exts)) + exts)
+    return (
+        b"\x03\x03"
+        + bytes(range(32))
+        + u8(32)
+        + bytes(32)
+        + u16(len(suites))
+        + suites
+        + b"\x01\x00"
+        + u16(len(exts))
+        + exts
+    )
 
 
 def handshake(mtype: int, body: bytes) -> bytes:
@@ -97,8 +111,9 @@ def dns_query(name: str, qtype: int = 1, ident: int = 0x1234, flags: int = 0x010
     return u16(ident) + u16(flags) + u16(1) + u16(0) + u16(0) + u16(0) + dns_name(name) + u16(qtype) + u16(1)
 
 
-def dns_response(name: str, answers: list[tuple[int, str]], qtype: int = 1, rcode: int = 0,
-                 ident: int = 0x1234) -> bytes:
+def dns_response(
+    name: str, answers: list[tuple[int, str]], qtype: int = 1, rcode: int = 0, ident: int = 0x1234
+) -> bytes:
     """A response whose answers all hang off the question name (compressed pointer 0xc00c)."""
     body = dns_name(name) + u16(qtype) + u16(1)
     for rtype, value in answers:

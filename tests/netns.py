@@ -51,8 +51,10 @@ class TwoHosts:
             self._ip("link", "add", self.if_a, "type", "veth", "peer", "name", self.if_b)
             self._ip("link", "set", self.if_a, "netns", self.ns_a)
             self._ip("link", "set", self.if_b, "netns", self.ns_b)
-            for ns, ifname, v4, v6 in ((self.ns_a, self.if_a, self.addr_a, self.addr6_a),
-                                       (self.ns_b, self.if_b, self.addr_b, self.addr6_b)):
+            for ns, ifname, v4, v6 in (
+                (self.ns_a, self.if_a, self.addr_a, self.addr6_a),
+                (self.ns_b, self.if_b, self.addr_b, self.addr6_b),
+            ):
                 self._ip("-n", ns, "addr", "add", f"{v4}/24", "dev", ifname)
                 self._ip("-n", ns, "addr", "add", f"{v6}/64", "dev", ifname, "nodad")
                 self._ip("-n", ns, "link", "set", ifname, "up")
@@ -62,8 +64,9 @@ class TwoHosts:
             raise
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -90,8 +93,9 @@ class TwoHosts:
     def cmd(self, host: str, argv: list[str]) -> list[str]:
         return ["ip", "netns", "exec", self.ns(host), *argv]
 
-    def run(self, host: str, argv: list[str], timeout: float = 30, check: bool = True,
-            **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self, host: str, argv: list[str], timeout: float = 30, check: bool = True, **kw: Any
+    ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(self.cmd(host, argv), timeout=timeout, check=check, capture_output=True, **kw)
 
     def spawn(self, host: str, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
@@ -108,8 +112,11 @@ class TwoHosts:
         flag = "-uln" if udp else "-tln"
         while time.monotonic() < deadline:
             out = subprocess.run(self.cmd(host, ["ss", "-H", flag]), capture_output=True, text=True)
-            if any(line.split()[3].rsplit(":", 1)[-1] == str(port) for line in out.stdout.splitlines()
-                   if len(line.split()) > 3):
+            if any(
+                line.split()[3].rsplit(":", 1)[-1] == str(port)
+                for line in out.stdout.splitlines()
+                if len(line.split()) > 3
+            ):
                 return
             time.sleep(0.05)
         raise TimeoutError(f"nothing listens on port {port} in {self.ns(host)}")

@@ -34,20 +34,22 @@ RN_CAPTURE = str(Path(sys.executable).with_name("rn-capture"))
 
 # One file per link type / container the corpus holds.
 LINKTYPE_FILES = {
-    "dpkt_http.pcap": 1,                     # Ethernet
-    "ndpi_KakaoTalk_chat.pcap": 113,         # Linux SLL
-    "zeek_linux_dlt_sll2.pcap": 276,         # Linux SLL2
-    "suricata_http-ipv6.pcap": 0,            # BSD NULL/loopback
+    "dpkt_http.pcap": 1,  # Ethernet
+    "ndpi_KakaoTalk_chat.pcap": 113,  # Linux SLL
+    "zeek_linux_dlt_sll2.pcap": 276,  # Linux SLL2
+    "suricata_http-ipv6.pcap": 0,  # BSD NULL/loopback
     "xargs_illustrated-tls13.pcap": 0,
-    "ndpi_quic-v2.pcapng": 113,              # pcapng with a secrets block before the interface
+    "ndpi_quic-v2.pcapng": 113,  # pcapng with a secrets block before the interface
     "zeek_pcapng-multi-interface.pcapng": 1,  # pcapng, several interfaces
     "tcpdump_tcp-handshake-nano.pcap": 113,  # nanosecond timestamps
-    "zeek_icmp6-ping.pcap": 1,               # snaplen 96
+    "zeek_icmp6-ping.pcap": 1,  # snaplen 96
     "tcpdump_quic_handshake_truncated.pcap": 0,  # frames cut by the snaplen
-    "zeek_icmp_dot1q.pcap": 1,               # VLAN
+    "zeek_icmp_dot1q.pcap": 1,  # VLAN
 }
-DAMAGED = {"derived_zeek_http_get_cut-mid-record.pcap": "cut short",
-           "suricata_tls-DER-incomplete-header.pcap": "bigger than"}
+DAMAGED = {
+    "derived_zeek_http_get_cut-mid-record.pcap": "cut short",
+    "suricata_tls-DER-incomplete-header.pcap": "bigger than",
+}
 
 
 def capture(*args: str, fmt: str = "json", timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
@@ -184,8 +186,11 @@ def test_filter_matches_tcpdump(how: str) -> None:
     f = str(PCAPS / "dpkt_http.pcap")
     ref = subprocess.run(["tcpdump", "-nr", f, "tcp and port 80"], capture_output=True, check=True)
     expected = len(ref.stdout.splitlines())
-    args = {"option": ["-f", "tcp and port 80"], "trailing": ["tcp", "and", "port", "80"],
-            "both": ["-f", "tcp", "port", "80"]}[how]
+    args = {
+        "option": ["-f", "tcp and port 80"],
+        "trailing": ["tcp", "and", "port", "80"],
+        "both": ["-f", "tcp", "port", "80"],
+    }[how]
     p = capture("-r", f, *args)
     assert p.returncode == 0, p.stderr
     n = sum(r["t"] == "pkt" for r in records(p.stdout))
@@ -215,16 +220,21 @@ def test_write_pcap_keeps_wire_lengths(tmp_path: Path) -> None:
 
 def test_standard_input_as_capture_file() -> None:
     data = (PCAPS / "zeek_http_get.pcap").read_bytes()
-    p = subprocess.run([RN_CAPTURE, "-r", "-", "--format", "json"], input=data, capture_output=True,
-                       timeout=30)
+    p = subprocess.run(
+        [RN_CAPTURE, "-r", "-", "--format", "json"], input=data, capture_output=True, timeout=30
+    )
     assert p.returncode == 0, p.stderr
     n = truth("zeek_http_get.pcap")["capture"]["packets"]
     assert sum(r["t"] == "pkt" for r in records(p.stdout)) == n
 
 
 def test_closed_pipe_is_quiet() -> None:
-    p = subprocess.run(f"'{RN_CAPTURE}' -r '{PCAPS / 'ndpi_iphone.pcap'}' --format json | head -n 2",
-                       shell=True, capture_output=True, timeout=30)
+    p = subprocess.run(
+        f"'{RN_CAPTURE}' -r '{PCAPS / 'ndpi_iphone.pcap'}' --format json | head -n 2",
+        shell=True,
+        capture_output=True,
+        timeout=30,
+    )
     assert p.stderr == b"" and len(p.stdout.splitlines()) == 2
 
 
@@ -253,8 +263,10 @@ def test_list_interfaces() -> None:
 def test_ssh_self_clause_compiles_and_excludes() -> None:
     clause = ssh_self_clause("10.0.0.1 51234 10.0.0.2 22")
     assert clause == "not (host 10.0.0.1 and port 51234 and host 10.0.0.2 and port 22)"
-    assert ssh_self_clause("fe80::1%eth0 4000 fe80::2 22") == \
-        "not (host fe80::1 and port 4000 and host fe80::2 and port 22)"
+    assert (
+        ssh_self_clause("fe80::1%eth0 4000 fe80::2 22")
+        == "not (host fe80::1 and port 4000 and host fe80::2 and port 22)"
+    )
     for bad in (None, "", "1.2.3.4 22", "x y z w", "10.0.0.1 0 10.0.0.2 22", "1.1.1.1 70000 2.2.2.2 22"):
         assert ssh_self_clause(bad) is None
     expr = combine("tcp", clause)
@@ -265,15 +277,19 @@ def test_ssh_self_clause_compiles_and_excludes() -> None:
 
 def test_default_route_parsing(tmp_path: Path) -> None:
     v4 = tmp_path / "route"
-    v4.write_text("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
-                  "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
-                  "eth9\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
-                  "eth9\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n")
+    v4.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+        "eth9\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+        "eth9\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
+    )
     assert _default_route_v4(str(v4)) == "eth9"
     v6 = tmp_path / "ipv6_route"
     zero = "0" * 32
-    v6.write_text(f"{zero} 00 {zero} 00 {zero} ffffffff 00000001 00000000 00200200       lo\n"
-                  f"{zero} 00 {zero} 00 fe80{'0' * 27}1 00000400 00000002 00000000 00000003     wg0\n")
+    v6.write_text(
+        f"{zero} 00 {zero} 00 {zero} ffffffff 00000001 00000000 00200200       lo\n"
+        f"{zero} 00 {zero} 00 fe80{'0' * 27}1 00000400 00000002 00000000 00000003     wg0\n"
+    )
     assert _default_route_v6(str(v6)) == "wg0"
     assert _default_route_v4(str(tmp_path / "missing")) is None
 
@@ -282,8 +298,9 @@ def test_default_route_parsing(tmp_path: Path) -> None:
 def synthetic_pcap(path: Path, packets: int) -> None:
     """A valid Ethernet pcap of ``packets`` 60-byte frames, written with struct."""
     frame = bytes(range(60))
-    rec = b"".join(struct.pack("<IIII", 1_700_000_000 + i // 1000, i % 1000 * 1000, 60, 60) + frame
-                   for i in range(1000))
+    rec = b"".join(
+        struct.pack("<IIII", 1_700_000_000 + i // 1000, i % 1000 * 1000, 60, 60) + frame for i in range(1000)
+    )
     with open(path, "wb") as fh:
         fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for _ in range(packets // 1000):
@@ -293,8 +310,9 @@ def synthetic_pcap(path: Path, packets: int) -> None:
 def start_blocked(path: Path) -> tuple[subprocess.Popen[bytes], int]:
     """rn-capture writing into a pipe nobody reads yet: it blocks once the pipe is full."""
     rfd, wfd = os.pipe()
-    proc = subprocess.Popen([RN_CAPTURE, "-r", str(path), "--format", "json"], stdout=wfd,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [RN_CAPTURE, "-r", str(path), "--format", "json"], stdout=wfd, stderr=subprocess.PIPE
+    )
     os.close(wfd)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # wait until it is blocked writing (pipe full)
@@ -381,12 +399,14 @@ def test_corrupted_files_never_raise(tmp_path: Path, name: str) -> None:
 
 
 def test_drop_capabilities_leaves_none() -> None:
-    code = ("from rustnet.capture.privdrop import drop_capabilities, effective_capabilities\n"
-            "drop_capabilities()\n"
-            "lines = [ln.split() for ln in open('/proc/self/status') if ln.startswith('Cap')]\n"
-            "caps = {f[0].rstrip(':'): int(f[1], 16) for f in lines}\n"
-            "print(effective_capabilities(), caps['CapEff'], caps['CapPrm'], caps['CapInh'],\n"
-            "      caps['CapAmb'])\n")
+    code = (
+        "from rustnet.capture.privdrop import drop_capabilities, effective_capabilities\n"
+        "drop_capabilities()\n"
+        "lines = [ln.split() for ln in open('/proc/self/status') if ln.startswith('Cap')]\n"
+        "caps = {f[0].rstrip(':'): int(f[1], 16) for f in lines}\n"
+        "print(effective_capabilities(), caps['CapEff'], caps['CapPrm'], caps['CapInh'],\n"
+        "      caps['CapAmb'])\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["0"] * 5

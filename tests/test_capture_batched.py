@@ -29,8 +29,13 @@ PCAPS = CORPUS_PCAPS
 CORPUS = sorted(PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
 
 
-def write_pcap(path: Path, packets: list[tuple[int, int, bytes, int]], linktype: int = 1,
-               snaplen: int = 65535, append: bool = False) -> None:
+def write_pcap(
+    path: Path,
+    packets: list[tuple[int, int, bytes, int]],
+    linktype: int = 1,
+    snaplen: int = 65535,
+    append: bool = False,
+) -> None:
     """A classic pcap: (sec, usec, data, wirelen) per packet, written with struct (not our writer)."""
     with open(path, "ab" if append else "wb") as fh:
         if not append:
@@ -51,8 +56,9 @@ def pcap_records(path: Path) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def read(path: Path, bpf: str = "", count: int = 0, batched: bool = True,
-         dump: Path | None = None) -> tuple[list[Any], int, str | None, int]:
+def read(
+    path: Path, bpf: str = "", count: int = 0, batched: bool = True, dump: Path | None = None
+) -> tuple[list[Any], int, str | None, int]:
     """(records, packets, damage, packets proven whole) of reading ``path`` as rn-capture does."""
     reader = open_capture_file(str(path))
     if bpf:
@@ -121,8 +127,12 @@ def test_one_odd_packet_anywhere_disables_the_batches(tmp_path: Path, where: int
     pkts = [(i, 0, packet(rng, 60 + i % 40), 0) for i in range(600)]
     pkts = [(s, u, d, len(d)) for s, u, d, _ in pkts]
     s, u, d, _w = pkts[where]
-    pkts[where] = {"cut": (s, u, d, len(d) + 1), "overlong": (s, u, d, len(d) - 1),
-                   "empty": (s, u, b"", 0), "empty-claims-bytes": (s, u, b"", 60)}[kind]
+    pkts[where] = {
+        "cut": (s, u, d, len(d) + 1),
+        "overlong": (s, u, d, len(d) - 1),
+        "empty": (s, u, b"", 0),
+        "empty-claims-bytes": (s, u, b"", 60),
+    }[kind]
     f = tmp_path / "odd.pcap"
     write_pcap(f, pkts)
     recs, whole = both(f)
@@ -246,8 +256,9 @@ def test_write_packets_matches_write_record_by_record(tmp_path: Path) -> None:
     assert outs[0] == outs[1]
 
 
-def test_files_beyond_the_page_cache_budget_are_read_one_by_one(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_beyond_the_page_cache_budget_are_read_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     f = tmp_path / "big.pcap"
     write_pcap(f, [(i, 0, bytes(60), 60) for i in range(100)])
     size = f.stat().st_size
@@ -266,8 +277,12 @@ def test_cache_budget_is_a_quarter_of_available_memory(tmp_path: Path) -> None:
 
 def test_times_beyond_31_bits_read_the_same_both_ways(tmp_path: Path) -> None:
     # libpcap reads a classic pcap's seconds and microseconds as signed 32-bit numbers.
-    pkts = [(0x90000000, 5, bytes(60), 60), (5, 0xFFFFFFF0, bytes(61), 61), (7, 2_000_000, bytes(62), 62),
-            (0xFFFFFFFF, 999_999, bytes(63), 63)]
+    pkts = [
+        (0x90000000, 5, bytes(60), 60),
+        (5, 0xFFFFFFF0, bytes(61), 61),
+        (7, 2_000_000, bytes(62), 62),
+        (0xFFFFFFFF, 999_999, bytes(63), 63),
+    ]
     f, dump = tmp_path / "t.pcap", tmp_path / "dump.pcap"
     write_pcap(f, pkts)
     recs, whole = both(f)
@@ -278,9 +293,11 @@ def test_times_beyond_31_bits_read_the_same_both_ways(tmp_path: Path) -> None:
 
 def pcapng(packets: list[tuple[int, bytes]]) -> bytes:
     """A pcapng file: (timestamp in microseconds, data) per enhanced packet block."""
+
     def block(btype: int, body: bytes) -> bytes:
         body += b"\0" * (-len(body) % 4)
         return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
     out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     out += block(1, struct.pack("<HHI", 1, 0, 65535))
     for ts, data in packets:

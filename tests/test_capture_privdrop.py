@@ -50,8 +50,11 @@ def gone(pid: int) -> bool:
 def test_capture_dies_with_its_parent_after_dropping_root() -> None:
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, RN_CAPTURE, str(in_r), str(out_w)],
-                              stdout=subprocess.PIPE, pass_fds=(in_r, out_w))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, RN_CAPTURE, str(in_r), str(out_w)],
+        stdout=subprocess.PIPE,
+        pass_fds=(in_r, out_w),
+    )
     child = 0
     try:
         assert parent.stdout is not None
@@ -88,20 +91,24 @@ def test_capture_dies_with_its_parent_after_dropping_root() -> None:
 
 def test_rearming_after_the_parent_died_ends_the_process() -> None:
     # The parent died while the signal was cleared: rn-capture must not go on alone.
-    code = ("import os, signal\n"
-            "from rustnet.capture.privdrop import _rearm_parent_death_signal\n"
-            "_rearm_parent_death_signal(signal.SIGTERM, os.getppid() + 1)\n"
-            "print('survived')\n")
+    code = (
+        "import os, signal\n"
+        "from rustnet.capture.privdrop import _rearm_parent_death_signal\n"
+        "_rearm_parent_death_signal(signal.SIGTERM, os.getppid() + 1)\n"
+        "print('survived')\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
     assert p.returncode == -signal.SIGTERM
     assert b"survived" not in p.stdout
 
 
 def test_rearming_with_the_parent_alive_keeps_the_process() -> None:
-    code = ("import os, signal\n"
-            "from rustnet.capture.privdrop import _rearm_parent_death_signal, parent_death_signal\n"
-            "_rearm_parent_death_signal(signal.SIGTERM, os.getppid())\n"
-            "print(parent_death_signal())\n")
+    code = (
+        "import os, signal\n"
+        "from rustnet.capture.privdrop import _rearm_parent_death_signal, parent_death_signal\n"
+        "_rearm_parent_death_signal(signal.SIGTERM, os.getppid())\n"
+        "print(parent_death_signal())\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
     assert p.returncode == 0
     assert int(p.stdout) == signal.SIGTERM

@@ -13,7 +13,8 @@ COMMANDS = ["capture", "dissect", "track", "enrich", "view", "rustnet"]
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_module_runs_as_a_command(name: str) -> None:
-    p = subprocess.run([sys.executable, "-m", f"rustnet_cmds.{name}", "--help"], capture_output=True,
-                       timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", f"rustnet_cmds.{name}", "--help"], capture_output=True, timeout=60
+    )
     assert p.returncode == 0, p.stderr
     assert b"Usage:" in p.stdout

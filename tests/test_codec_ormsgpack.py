@@ -35,8 +35,11 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
-        return (len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-                and all(same(a[k], b[k]) for k in a))
+        return (
+            len(a) == len(b)
+            and all(same(x, y) for x, y in zip(a, b, strict=True))
+            and all(same(a[k], b[k]) for k in a)
+        )
     return bool(a == b)
 
 
@@ -58,7 +61,7 @@ def read_all(data: bytes, steps: list[int]) -> tuple[list[Any], str | None]:
     i = k = 0
     while i < len(data):
         step = steps[k % len(steps)]
-        out += reader.feed(data[i:i + step])
+        out += reader.feed(data[i : i + step])
         i += step
         k += 1
     out += reader.feed(b"")
@@ -81,7 +84,8 @@ def assert_same_reading(fast: tuple[list[Any], str | None], slow: tuple[list[Any
 
 # --- values ----------------------------------------------------------------------------------------
 scalars = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**64 - 1),
     st.integers(min_value=-(2**70), max_value=2**70),  # beyond 64 bits: msgpack refuses too
     st.floats(allow_nan=True, allow_infinity=True),
@@ -92,14 +96,19 @@ scalars = st.one_of(
 keys = st.one_of(st.text(max_size=8), st.integers(-5, 5), st.binary(max_size=3), st.booleans(), st.none())
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=5), st.tuples(inner, inner),
-                            st.dictionaries(keys, inner, max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.tuples(inner, inner), st.dictionaries(keys, inner, max_size=5)
+    ),
     max_leaves=20,
 )
-map_record = st.builds(lambda t, d: {"t": t, **d}, st.sampled_from(["conn", "sock", "warn", "x"]),
-                       st.dictionaries(st.text(max_size=12), values, max_size=12))
-positional = st.builds(lambda t, rest: [t, *rest], st.sampled_from(["pkt", "sum"]),
-                       st.lists(values, max_size=6))
+map_record = st.builds(
+    lambda t, d: {"t": t, **d},
+    st.sampled_from(["conn", "sock", "warn", "x"]),
+    st.dictionaries(st.text(max_size=12), values, max_size=12),
+)
+positional = st.builds(
+    lambda t, rest: [t, *rest], st.sampled_from(["pkt", "sum"]), st.lists(values, max_size=6)
+)
 records = st.one_of(map_record, map_record, positional)
 
 
@@ -138,18 +147,43 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
-@pytest.mark.parametrize("value", [
-    {1: "a"}, {b"k": 1}, {(1, 2): 3}, msgpack.ExtType(5, b"x"),
-    msgpack.Timestamp(1, 2), Level.HIGH, (1, [2, (3,)]), bytearray(b"ab"), memoryview(b"cd"),
-    float("nan"), -0.0, True,
-], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        {1: "a"},
+        {b"k": 1},
+        {(1, 2): 3},
+        msgpack.ExtType(5, b"x"),
+        msgpack.Timestamp(1, 2),
+        Level.HIGH,
+        (1, [2, (3,)]),
+        bytearray(b"ab"),
+        memoryview(b"cd"),
+        float("nan"),
+        -0.0,
+        True,
+    ],
+    ids=repr,
+)
 def test_values_ormsgpack_refuses_or_writes_the_same(value: Any) -> None:
     batch = [{"t": "conn", "v": value}, ["sum", value]]
     assert write_frames([batch]) == msgpack.packb(batch, use_bin_type=True)
 
 
-@pytest.mark.parametrize("value", [Colour.RED, datetime.datetime(2024, 1, 1), datetime.date(2024, 1, 1),
-                                   {1, 2}, object(), 2**64, -(2**63) - 1, "\ud800"], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        Colour.RED,
+        datetime.datetime(2024, 1, 1),
+        datetime.date(2024, 1, 1),
+        {1, 2},
+        object(),
+        2**64,
+        -(2**63) - 1,
+        "\ud800",
+    ],
+    ids=repr,
+)
 def test_values_msgpack_refuses_still_fail(value: Any) -> None:
     # ormsgpack would write enums and datetimes; the stream never did, and still does not.
     with pytest.raises(Exception) as want:
@@ -195,65 +229,102 @@ def enc_raw(tree: Any) -> bytes:
 
 
 odd_leaves = st.one_of(
-    st.builds(lambda v: msgpack.packb(v, use_bin_type=True), scalars.filter(
-        lambda v: not (isinstance(v, int) and not -(2**63) <= v < 2**64)
-        and not (isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v)))),
-    st.sampled_from([
-        b"\xa2\xc3\x28",  # invalid UTF-8
-        b"\xa3\xed\xa0\x80",  # an encoded surrogate
-        b"\xd4\x01\x02", b"\xd6\xff\x00\x00\x00\x01",  # ext, timestamp
-        b"\xcf\x00\x00\x00\x00\x00\x00\x00\x05", b"\xd9\x01a", b"\xc5\x00\x01z",  # long forms
-        b"\xca\x3f\x80\x00\x00", b"\xc1",  # float32, never used
-    ]),
+    st.builds(
+        lambda v: msgpack.packb(v, use_bin_type=True),
+        scalars.filter(
+            lambda v: (
+                not (isinstance(v, int) and not -(2**63) <= v < 2**64)
+                and not (isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v))
+            )
+        ),
+    ),
+    st.sampled_from(
+        [
+            b"\xa2\xc3\x28",  # invalid UTF-8
+            b"\xa3\xed\xa0\x80",  # an encoded surrogate
+            b"\xd4\x01\x02",
+            b"\xd6\xff\x00\x00\x00\x01",  # ext, timestamp
+            b"\xcf\x00\x00\x00\x00\x00\x00\x00\x05",
+            b"\xd9\x01a",
+            b"\xc5\x00\x01z",  # long forms
+            b"\xca\x3f\x80\x00\x00",
+            b"\xc1",  # float32, never used
+        ]
+    ),
 )
 raw_values = st.recursive(
     odd_leaves,
     lambda inner: st.one_of(
         st.builds(lambda w, xs: ("array", w, xs), st.booleans(), st.lists(inner, max_size=4)),
-        st.builds(lambda w, kv: ("map", w, [x for pair in kv for x in pair]), st.booleans(),
-                  st.lists(st.tuples(st.one_of(inner, st.text(max_size=3).map(msgpack.packb)), inner),
-                           max_size=4)),
+        st.builds(
+            lambda w, kv: ("map", w, [x for pair in kv for x in pair]),
+            st.booleans(),
+            st.lists(st.tuples(st.one_of(inner, st.text(max_size=3).map(msgpack.packb)), inner), max_size=4),
+        ),
     ),
     max_leaves=12,
 )
 raw_map_record = st.builds(
     lambda w, tag, kv: ("map", w, [msgpack.packb("t"), msgpack.packb(tag), *(x for kv_ in kv for x in kv_)]),
-    st.booleans(), st.sampled_from(["conn", "sock", "hdr"]),
-    st.lists(st.tuples(st.one_of(st.text(max_size=6).map(msgpack.packb), odd_leaves), raw_values),
-             max_size=6))
-raw_frame = st.builds(lambda w, recs: ("array", w, recs), st.booleans(),
-                      st.lists(st.one_of(raw_map_record, raw_map_record, raw_values), min_size=1, max_size=5))
+    st.booleans(),
+    st.sampled_from(["conn", "sock", "hdr"]),
+    st.lists(
+        st.tuples(st.one_of(st.text(max_size=6).map(msgpack.packb), odd_leaves), raw_values), max_size=6
+    ),
+)
+raw_frame = st.builds(
+    lambda w, recs: ("array", w, recs),
+    st.booleans(),
+    st.lists(st.one_of(raw_map_record, raw_map_record, raw_values), min_size=1, max_size=5),
+)
 
 
 @SETTINGS
-@given(st.lists(raw_frame, min_size=1, max_size=4), st.lists(st.integers(1, 64), min_size=1, max_size=4),
-       st.integers(0, 10**6))
+@given(
+    st.lists(raw_frame, min_size=1, max_size=4),
+    st.lists(st.integers(1, 64), min_size=1, max_size=4),
+    st.integers(0, 10**6),
+)
 def test_hostile_frames_read_as_without_ormsgpack(frames: list[Any], steps: list[int], cut: int) -> None:
     data = b"".join(enc_raw(f) for f in frames)
-    for d in (data, data[:cut % (len(data) + 1)]):
+    for d in (data, data[: cut % (len(data) + 1)]):
         for s in (steps, [len(d) or 1]):
             assert_same_reading(*read_both(d, s))
 
 
 @SETTINGS
-@given(st.lists(st.lists(map_record, min_size=1, max_size=8), min_size=1, max_size=4),
-       st.integers(4, 300), st.integers(0, 10**6), st.integers(0, 255))
+@given(
+    st.lists(st.lists(map_record, min_size=1, max_size=8), min_size=1, max_size=4),
+    st.integers(4, 300),
+    st.integers(0, 10**6),
+    st.integers(0, 255),
+)
 def test_record_frames_cut_or_damaged_read_as_without_ormsgpack(
-        batches: list[list[Any]], step: int, at: int, byte: int) -> None:
+    batches: list[list[Any]], step: int, at: int, byte: int
+) -> None:
     packer = msgpack.Packer(use_bin_type=True)
     try:
         data = b"".join(packer.pack(b) for b in batches)
     except (OverflowError, UnicodeEncodeError, TypeError, ValueError):
         return
     at %= len(data)
-    damaged = data[:at] + bytes([byte]) + data[at + 1:]
+    damaged = data[:at] + bytes([byte]) + data[at + 1 :]
     for d in (data, data[:at], damaged):
         assert_same_reading(*read_both(d, [step]))
 
 
 def conn(i: int) -> dict[str, Any]:
-    return {"t": "conn", "id": i, "proto": "tcp", "src": "10.0.0.1", "sport": 1000 + i, "bytes": i * 10,
-            "first_seen": 1.7e9 + i / 3, "alpn": ["h2"], "app": None}
+    return {
+        "t": "conn",
+        "id": i,
+        "proto": "tcp",
+        "src": "10.0.0.1",
+        "sport": 1000 + i,
+        "bytes": i * 10,
+        "first_seen": 1.7e9 + i / 3,
+        "alpn": ["h2"],
+        "app": None,
+    }
 
 
 def test_conn_stream_cut_at_every_offset_reads_as_without_ormsgpack() -> None:
@@ -263,14 +334,17 @@ def test_conn_stream_cut_at_every_offset_reads_as_without_ormsgpack() -> None:
             assert_same_reading(*read_both(data[:cut], steps))
 
 
-@pytest.mark.parametrize(("value", "over"), [
-    (("map", False, [msgpack.packb(str(i)) for i in range(2 * (MAX_CONTAINER + 1))]), True),
-    (("array", True, [b"\x01"] * (MAX_CONTAINER + 1)), True),
-    (("map", True, [msgpack.packb(str(i)) for i in range(2 * MAX_CONTAINER)]), False),  # at the limit
-    (("array", False, [b"\x01"] * MAX_CONTAINER), False),
-], ids=["map-over", "array-over", "map-at", "array-at"])
-def test_containers_over_the_limits_in_a_whole_frame_are_still_damage(
-        value: Any, over: bool) -> None:
+@pytest.mark.parametrize(
+    ("value", "over"),
+    [
+        (("map", False, [msgpack.packb(str(i)) for i in range(2 * (MAX_CONTAINER + 1))]), True),
+        (("array", True, [b"\x01"] * (MAX_CONTAINER + 1)), True),
+        (("map", True, [msgpack.packb(str(i)) for i in range(2 * MAX_CONTAINER)]), False),  # at the limit
+        (("array", False, [b"\x01"] * MAX_CONTAINER), False),
+    ],
+    ids=["map-over", "array-over", "map-at", "array-at"],
+)
+def test_containers_over_the_limits_in_a_whole_frame_are_still_damage(value: Any, over: bool) -> None:
     record = ("map", False, [msgpack.packb("t"), msgpack.packb("conn"), msgpack.packb("x"), enc_raw(value)])
     frame = ("array", False, [enc_raw(record), msgpack.packb(conn(1))])
     data = msgpack.packb([conn(0)]) + enc_raw(frame)

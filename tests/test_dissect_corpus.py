@@ -74,18 +74,32 @@ def test_capture_matches_tshark(pcap: Path) -> None:
     assert dict(got) == dict(want)
 
     # ICMP echo: every message with its identifier and sequence.
-    echoes = sorted((ip_text(s[4]), ip_text(s[6]), s[5], s[9], s[10]) for s in sums
-                    if s[3] in (1, 58) and s[5] in (0, 8, 128, 129))
-    echo_types = {("ipv4", "request"): 8, ("ipv4", "reply"): 0,
-                  ("ipv6", "request"): 128, ("ipv6", "reply"): 129}
-    assert echoes == sorted((norm(e["src"]), norm(e["dst"]), echo_types[e["family"], e["type"]], e["id"],
-                             e["seq"]) for e in t["icmp_echo"])
+    echoes = sorted(
+        (ip_text(s[4]), ip_text(s[6]), s[5], s[9], s[10])
+        for s in sums
+        if s[3] in (1, 58) and s[5] in (0, 8, 128, 129)
+    )
+    echo_types = {
+        ("ipv4", "request"): 8,
+        ("ipv4", "reply"): 0,
+        ("ipv6", "request"): 128,
+        ("ipv6", "reply"): 129,
+    }
+    assert echoes == sorted(
+        (norm(e["src"]), norm(e["dst"]), echo_types[e["family"], e["type"]], e["id"], e["seq"])
+        for e in t["icmp_echo"]
+    )
 
     # ARP: opcode, addresses and VLAN of each message.
-    arps = sorted((s[5], ip_text(s[4]), s[14]["sha"], ip_text(s[6]), s[14]["tha"], s[13] or None)
-                  for s in sums if s[3] == 2054)
-    assert arps == sorted((p["opcode"], p["sender_ip"], p["sender_mac"], p["target_ip"], p["target_mac"],
-                           p["vlan"]) for p in t["arp"]["packets"])
+    arps = sorted(
+        (s[5], ip_text(s[4]), s[14]["sha"], ip_text(s[6]), s[14]["tha"], s[13] or None)
+        for s in sums
+        if s[3] == 2054
+    )
+    assert arps == sorted(
+        (p["opcode"], p["sender_ip"], p["sender_mac"], p["target_ip"], p["target_mac"], p["vlan"])
+        for p in t["arp"]["packets"]
+    )
 
     # VLAN stacks, outer first, as tshark lists them.
     stacks = collections.Counter(",".join(map(str, s[13])) for s in sums if s[13])
@@ -107,8 +121,12 @@ def write_stream(recs: list[Any], path: Path) -> None:
         os.close(fd)
 
 
-SAMPLES = ["zeek_vlan-qinqinq.pcap", "zeek_linux_dlt_sll2.pcap", "xargs_illustrated-tls13.pcap",
-           "tcpdump_quic_handshake_truncated.pcap"]
+SAMPLES = [
+    "zeek_vlan-qinqinq.pcap",
+    "zeek_linux_dlt_sll2.pcap",
+    "xargs_illustrated-tls13.pcap",
+    "tcpdump_quic_handshake_truncated.pcap",
+]
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -116,8 +134,11 @@ def test_command_equals_the_stage(name: str, tmp_path: Path) -> None:
     pcap = CORPUS / "pcaps" / name
     recs = packet_records(pcap)
     write_stream(recs, tmp_path / "in.rn")
-    p = subprocess.run([str(BIN / "rn-dissect"), "--no-dpi", "--format", "json", str(tmp_path / "in.rn")],
-                       capture_output=True, timeout=60)
+    p = subprocess.run(
+        [str(BIN / "rn-dissect"), "--no-dpi", "--format", "json", str(tmp_path / "in.rn")],
+        capture_output=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
     d = Dissector(dpi=False)
@@ -130,8 +151,12 @@ def test_command_equals_the_stage(name: str, tmp_path: Path) -> None:
 @pytest.mark.skipif(not (BIN / "rn-capture").exists(), reason="rn-capture not installed")
 def test_real_pipeline_from_rn_capture() -> None:
     pcap = CORPUS / "pcaps" / "zeek_icmp_dot1q.pcap"
-    p = subprocess.run(f"'{BIN}/rn-capture' -r '{pcap}' | '{BIN}/rn-dissect' --format json",
-                       shell=True, capture_output=True, timeout=60)
+    p = subprocess.run(
+        f"'{BIN}/rn-capture' -r '{pcap}' | '{BIN}/rn-dissect' --format json",
+        shell=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     recs = [json.loads(x) for x in p.stdout.decode().splitlines()]
     sums = [r for r in recs if r["t"] == "sum"]
@@ -145,9 +170,12 @@ def test_damaged_stream_keeps_what_came_before(tmp_path: Path) -> None:
     recs = packet_records(CORPUS / "pcaps" / "zeek_http_get.pcap")
     write_stream(recs, tmp_path / "in.rn")
     data = (tmp_path / "in.rn").read_bytes()
-    (tmp_path / "cut.rn").write_bytes(data[:len(data) * 2 // 3])
-    p = subprocess.run([str(BIN / "rn-dissect"), "--format", "json", str(tmp_path / "cut.rn")],
-                       capture_output=True, timeout=60)
+    (tmp_path / "cut.rn").write_bytes(data[: len(data) * 2 // 3])
+    p = subprocess.run(
+        [str(BIN / "rn-dissect"), "--format", "json", str(tmp_path / "cut.rn")],
+        capture_output=True,
+        timeout=60,
+    )
     assert p.returncode == 3 and p.stderr.count(b"\n") == 1, p.stderr
     assert b"Traceback" not in p.stderr
     sums = [json.loads(x) for x in p.stdout.decode().splitlines() if '"sum"' in x]

@@ -17,8 +17,12 @@ from tests import dissect_frames as F
 TS = 1_700_000_000.25
 
 
-def run(frames: list[bytes] | list[list[object]], linktype: int | None = 1, dpi: bool = False,
-        inspector: Inspector | None = None) -> tuple[list[Any], dict[str, int], Dissector]:
+def run(
+    frames: list[bytes] | list[list[object]],
+    linktype: int | None = 1,
+    dpi: bool = False,
+    inspector: Inspector | None = None,
+) -> tuple[list[Any], dict[str, int], Dissector]:
     """Dissect frames (or ready pkt records) after a header; (summaries, final counters, stage)."""
     d = Dissector(dpi=dpi, inspector=inspector)
     recs: list[Any] = [F.hdr(linktype)]
@@ -44,9 +48,23 @@ def one(frame: bytes, linktype: int = 1, **kw: Any) -> dict[str, Any]:
 def test_ethernet_ipv4_tcp_summary_fields() -> None:
     frame = F.eth(F.ipv4(F.tcp(b"hello", sport=40000, dport=80, seq=7, ack=9, flags=0x18, window=1234)))
     s = one(frame)
-    assert s == {"t": "sum", "ts": TS, "wirelen": len(frame), "proto": 6, "src": F.V4_A, "sport": 40000,
-                 "dst": F.V4_B, "dport": 80, "flags": 0x18, "seq": 7, "ack": 9, "paylen": 5, "window": 1234,
-                 "vlan": None, "info": None}
+    assert s == {
+        "t": "sum",
+        "ts": TS,
+        "wirelen": len(frame),
+        "proto": 6,
+        "src": F.V4_A,
+        "sport": 40000,
+        "dst": F.V4_B,
+        "dport": 80,
+        "flags": 0x18,
+        "seq": 7,
+        "ack": 9,
+        "paylen": 5,
+        "window": 1234,
+        "vlan": None,
+        "info": None,
+    }
 
 
 def test_wirelen_is_the_wire_length_not_the_captured_one() -> None:
@@ -76,7 +94,13 @@ def test_sll2_icmp_echo() -> None:
 def test_null_ipv6_tcp(af: int, big_endian: bool) -> None:
     s = one(F.null(F.ipv6(F.tcp(b"x" * 3, sport=443, dport=50000, flags=0x11)), af, big_endian), 0)
     assert (s["proto"], s["src"], s["sport"], s["dport"], s["flags"], s["paylen"]) == (
-        6, F.V6_A, 443, 50000, 0x11, 3)
+        6,
+        F.V6_A,
+        443,
+        50000,
+        0x11,
+        3,
+    )
 
 
 def test_loop_ipv4() -> None:
@@ -136,11 +160,24 @@ def test_tso_zero_ip_length() -> None:
 
 # --- counting what is not summarised ----------------------------------------------
 def test_non_ip_frames_are_counted() -> None:
-    sums, counts, _ = run([F.eth(b"\0" * 46, 0x88CC), F.eth(b"\x42\x42\x03" + b"\0" * 43, 46),
-                           F.eth(F.arp(1, ptype=0x86DD), 0x0806), F.eth(F.ipv4(F.tcp()))])
+    sums, counts, _ = run(
+        [
+            F.eth(b"\0" * 46, 0x88CC),
+            F.eth(b"\x42\x42\x03" + b"\0" * 43, 46),
+            F.eth(F.arp(1, ptype=0x86DD), 0x0806),
+            F.eth(F.ipv4(F.tcp())),
+        ]
+    )
     assert len(sums) == 1
-    assert counts == {"packets": 4, "malformed": 0, "truncated": 0, "non_ip": 3, "other": 0, "fragments": 0,
-                      "dpi_errors": 0}
+    assert counts == {
+        "packets": 4,
+        "malformed": 0,
+        "truncated": 0,
+        "non_ip": 3,
+        "other": 0,
+        "fragments": 0,
+        "dpi_errors": 0,
+    }
 
 
 def test_unknown_link_type_warns_once_and_counts() -> None:
@@ -168,12 +205,19 @@ def test_header_is_restamped_and_everything_else_passes_in_order() -> None:
     d = Dissector(dpi=False)
     odd = {"t": "future", "x": 1}
     already = ["sum", TS, 60, 6, F.V4_A, 1, F.V4_B, 2, 0, 0, 0, 0, 0, None, None]
-    out = d.process([F.hdr(1), odd, F.pkt(F.eth(F.ipv4(F.tcp()))), ["novel", 1], already,
-                     {"t": "stats", "packets": 3}])
+    out = d.process(
+        [F.hdr(1), odd, F.pkt(F.eth(F.ipv4(F.tcp()))), ["novel", 1], already, {"t": "stats", "packets": 3}]
+    )
     assert out[0]["producer"].startswith("rn-dissect ")
     assert out[0]["stages"] == ["rn-capture", "rn-dissect"]
     assert [r["t"] if isinstance(r, dict) else r[0] for r in out] == [
-        "hdr", "future", "sum", "novel", "sum", "stats"]
+        "hdr",
+        "future",
+        "sum",
+        "novel",
+        "sum",
+        "stats",
+    ]
     assert out[4] is already
 
 
@@ -201,8 +245,10 @@ CUT_FRAMES = {
     "sll2-arp": (276, F.sll2(F.arp(2), 0x0806)),
     "sll-icmp": (113, F.sll(F.ipv4(F.icmp(8, 0, 1, 2, b"x" * 8), proto=1))),
     "null-ipv6-frag": (0, F.null(F.ipv6(F.frag6(6, 0, True, 9) + F.tcp(b"z" * 8), nxt=44), 24)),
-    "pppoe-ipv4-udp": (1, F.eth(struct.pack("!BBHHH", 0x11, 0, 1, 30, 0x21)
-                                + F.ipv4(F.udp(b"d" * 10), proto=17), 0x8864)),
+    "pppoe-ipv4-udp": (
+        1,
+        F.eth(struct.pack("!BBHHH", 0x11, 0, 1, 30, 0x21) + F.ipv4(F.udp(b"d" * 10), proto=17), 0x8864),
+    ),
 }
 
 
@@ -231,7 +277,7 @@ def test_cut_at_every_length_is_counted_never_raised(name: str, snaplen_cut: boo
 
 def test_snaplen_cut_after_tcp_header_keeps_every_field() -> None:
     frame = F.eth(F.ipv4(F.tcp(b"x" * 1000, sport=1, dport=2, seq=3, ack=4, window=5)))
-    sums, counts, _ = run([F.pkt(frame[:54 + 10], wirelen=len(frame))])
+    sums, counts, _ = run([F.pkt(frame[: 54 + 10], wirelen=len(frame))])
     s = fields(sums[0])
     assert (s["sport"], s["dport"], s["seq"], s["ack"], s["window"], s["paylen"]) == (1, 2, 3, 4, 5, 1000)
     assert s["info"] == {"trunc": True} and counts["truncated"] == 1
@@ -256,13 +302,23 @@ def test_ip_length_anomaly_is_flagged_and_counted() -> None:
 
 
 # --- hostile pkt records ----------------------------------------------------------------
-@pytest.mark.parametrize("rec", [
-    ["pkt"], ["pkt", TS], ["pkt", TS, 60], ["pkt", TS, 60, b"", "extra"],
-    ["pkt", "yesterday", 60, b"\0" * 60], ["pkt", TS, 60, "not bytes"], ["pkt", TS, 60, None],
-    ["pkt", float("nan"), 60, b"\0" * 60], ["pkt", float("inf"), 60, b"\0" * 60],
-    ["pkt", -1.0, 60, b"\0" * 60],
-    ["pkt", None, None, None], ["pkt", True, 60, b"\0" * 60],
-])
+@pytest.mark.parametrize(
+    "rec",
+    [
+        ["pkt"],
+        ["pkt", TS],
+        ["pkt", TS, 60],
+        ["pkt", TS, 60, b"", "extra"],
+        ["pkt", "yesterday", 60, b"\0" * 60],
+        ["pkt", TS, 60, "not bytes"],
+        ["pkt", TS, 60, None],
+        ["pkt", float("nan"), 60, b"\0" * 60],
+        ["pkt", float("inf"), 60, b"\0" * 60],
+        ["pkt", -1.0, 60, b"\0" * 60],
+        ["pkt", None, None, None],
+        ["pkt", True, 60, b"\0" * 60],
+    ],
+)
 def test_hostile_pkt_records_are_counted_malformed(rec: list[object]) -> None:
     sums, counts, _ = run([rec])
     assert sums == [] and counts["malformed"] == 1 and counts["packets"] == 1
@@ -270,15 +326,22 @@ def test_hostile_pkt_records_are_counted_malformed(rec: list[object]) -> None:
 
 def test_repairable_pkt_fields() -> None:
     frame = F.eth(F.ipv4(F.tcp()))
-    for rec in (["pkt", int(TS), len(frame), frame], ["pkt", TS, None, frame], ["pkt", TS, -5, frame],
-                ["pkt", TS, "60", frame]):
+    for rec in (
+        ["pkt", int(TS), len(frame), frame],
+        ["pkt", TS, None, frame],
+        ["pkt", TS, -5, frame],
+        ["pkt", TS, "60", frame],
+    ):
         sums, counts, _ = run([rec])
         assert len(sums) == 1 and sums[0][2] == len(frame) and type(sums[0][1]) is float, rec
 
 
 @settings(max_examples=300, deadline=None)
-@given(linktype=st.sampled_from([0, 1, 12, 108, 113, 228, 229, 276]), data=st.binary(max_size=200),
-       extra=st.integers(min_value=-5, max_value=3000))
+@given(
+    linktype=st.sampled_from([0, 1, 12, 108, 113, 228, 229, 276]),
+    data=st.binary(max_size=200),
+    extra=st.integers(min_value=-5, max_value=3000),
+)
 def test_random_bytes_never_raise(linktype: int, data: bytes, extra: int) -> None:
     d = Dissector(dpi=True)
     out = d.process([F.hdr(linktype), ["pkt", TS, len(data) + extra, data]])
@@ -287,8 +350,11 @@ def test_random_bytes_never_raise(linktype: int, data: bytes, extra: int) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(pos=st.integers(min_value=0, max_value=200), byte=st.integers(min_value=0, max_value=255),
-       which=st.sampled_from(sorted(CUT_FRAMES)))
+@given(
+    pos=st.integers(min_value=0, max_value=200),
+    byte=st.integers(min_value=0, max_value=255),
+    which=st.sampled_from(sorted(CUT_FRAMES)),
+)
 def test_single_byte_corruption_never_raises(pos: int, byte: int, which: str) -> None:
     linktype, frame = CUT_FRAMES[which]
     data = bytearray(frame)
@@ -304,8 +370,13 @@ def fragments(payload_len: int = 3000, mtu_payload: int = 1480) -> list[bytes]:
     out = []
     for off in range(0, len(raw), mtu_payload):
         more = off + mtu_payload < len(raw)
-        out.append(F.eth(F.ipv4(raw[off:off + mtu_payload], proto=17, ident=77,
-                                frag=(0x2000 if more else 0) | off // 8)))
+        out.append(
+            F.eth(
+                F.ipv4(
+                    raw[off : off + mtu_payload], proto=17, ident=77, frag=(0x2000 if more else 0) | off // 8
+                )
+            )
+        )
     return out
 
 
@@ -329,7 +400,9 @@ def test_ipv6_fragments() -> None:
     b = F.eth(F.ipv6(F.frag6(6, 1232, False, 42) + raw[1232:], nxt=44), 0x86DD)
     sums, _, _ = run([a, b])
     assert [(s[3], s[5], s[7], s[8], s[11], s[14]["frag"]) for s in sums] == [
-        (6, 5, 6, 0x18, 1212, "part"), (6, 5, 6, 0x18, 2000, "last")]
+        (6, 5, 6, 0x18, 1212, "part"),
+        (6, 5, 6, 0x18, 2000, "last"),
+    ]
 
 
 def test_tiny_first_fragment_carries_no_ports() -> None:
@@ -358,9 +431,18 @@ class RecordingInspector(Inspector):
         self.calls: list[tuple[Any, ...]] = []
         self.tcp_args: list[tuple[int | None, int]] = []
 
-    def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
-                payload: bytes | memoryview, ts: float, seq: int | None = None,
-                flags: int = 0) -> dict[str, Any] | None:
+    def inspect(
+        self,
+        proto: int,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        payload: bytes | memoryview,
+        ts: float,
+        seq: int | None = None,
+        flags: int = 0,
+    ) -> dict[str, Any] | None:
         self.calls.append((proto, src, sport, dst, dport, bytes(payload), ts))
         self.tcp_args.append((seq, flags))
         return self.answer
@@ -368,10 +450,14 @@ class RecordingInspector(Inspector):
 
 def test_dpi_gets_payloads_syn_and_fin_but_not_bare_acks() -> None:
     insp = RecordingInspector({"app": "HTTP", "http_host": "example.com"})
-    frames = [F.eth(F.ipv4(F.tcp(flags=0x02))), F.eth(F.ipv4(F.tcp(flags=0x10))),
-              F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\n", flags=0x18)) + b"\0" * 4),
-              F.eth(F.ipv4(F.udp(b"q" * 12), proto=17)), F.eth(F.ipv4(F.udp(b""), proto=17)),
-              F.eth(F.ipv4(F.tcp(flags=0x11)))]
+    frames = [
+        F.eth(F.ipv4(F.tcp(flags=0x02))),
+        F.eth(F.ipv4(F.tcp(flags=0x10))),
+        F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\n", flags=0x18)) + b"\0" * 4),
+        F.eth(F.ipv4(F.udp(b"q" * 12), proto=17)),
+        F.eth(F.ipv4(F.udp(b""), proto=17)),
+        F.eth(F.ipv4(F.tcp(flags=0x11))),
+    ]
     sums, _, _ = run(frames, dpi=True, inspector=insp)
     assert [c[0] for c in insp.calls] == [6, 6, 17, 6]
     assert insp.calls[1] == (6, F.V4_A, 40000, F.V4_B, 80, b"GET / HTTP/1.1\r\n", TS)  # padding not included
@@ -399,15 +485,27 @@ def test_no_dpi_never_calls_the_inspector() -> None:
 class BrokenInspector(Inspector):
     """An inspector with a bug: the packet must still be summarised and the failure counted."""
 
-    def inspect(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int,
-                payload: bytes | memoryview, ts: float, seq: int | None = None,
-                flags: int = 0) -> dict[str, Any] | None:
+    def inspect(
+        self,
+        proto: int,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        payload: bytes | memoryview,
+        ts: float,
+        seq: int | None = None,
+        flags: int = 0,
+    ) -> dict[str, Any] | None:
         raise IndexError("bug")
 
 
 def test_a_failing_inspector_does_not_stop_dissection() -> None:
-    sums, counts, _ = run([F.eth(F.ipv4(F.tcp(b"x"))), F.eth(F.ipv4(F.udp(b"y"), proto=17))], dpi=True,
-                          inspector=BrokenInspector())
+    sums, counts, _ = run(
+        [F.eth(F.ipv4(F.tcp(b"x"))), F.eth(F.ipv4(F.udp(b"y"), proto=17))],
+        dpi=True,
+        inspector=BrokenInspector(),
+    )
     assert [s[3] for s in sums] == [6, 17] and all(s[14] is None for s in sums)
     assert counts["dpi_errors"] == 2
 

@@ -119,8 +119,11 @@ def test_edge_frames_match_the_general_path() -> None:
 
 def test_every_cut_length_matches() -> None:
     recs: list[Any] = [F.hdr(1)]
-    for frame in (F.eth(F.ipv4(F.tcp(b"abc"))), F.eth(F.ipv6(F.udp(b"d" * 20), nxt=17), etype=0x86DD),
-                  F.eth(F.ipv6(F.tcp(b"e" * 9)), etype=0x86DD)):
+    for frame in (
+        F.eth(F.ipv4(F.tcp(b"abc"))),
+        F.eth(F.ipv6(F.udp(b"d" * 20), nxt=17), etype=0x86DD),
+        F.eth(F.ipv6(F.tcp(b"e" * 9)), etype=0x86DD),
+    ):
         for n in range(len(frame) + 1):
             recs.append(["pkt", TS, len(frame), frame[:n]])
             recs.append(["pkt", TS, n, frame[:n]])
@@ -143,10 +146,19 @@ def test_random_corruptions_match(seed: int) -> None:
 
 def test_odd_records_and_header_switches_match() -> None:
     frame = F.eth(F.ipv4(F.tcp(b"hi")))
-    recs: list[Any] = [F.hdr(1), ["pkt", TS, len(frame), frame], ["pkt", 1e12, len(frame), frame],
-                       ["pkt", -1.0, len(frame), frame], ["pkt", int(TS), len(frame), frame],
-                       ["pkt", TS, "60", frame], ["pkt", TS, len(frame), bytearray(frame)],
-                       F.hdr(113), ["pkt", TS, len(frame), frame], F.hdr(1), ["pkt", TS, len(frame), frame]]
+    recs: list[Any] = [
+        F.hdr(1),
+        ["pkt", TS, len(frame), frame],
+        ["pkt", 1e12, len(frame), frame],
+        ["pkt", -1.0, len(frame), frame],
+        ["pkt", int(TS), len(frame), frame],
+        ["pkt", TS, "60", frame],
+        ["pkt", TS, len(frame), bytearray(frame)],
+        F.hdr(113),
+        ["pkt", TS, len(frame), frame],
+        F.hdr(1),
+        ["pkt", TS, len(frame), frame],
+    ]
     same(recs)
 
 
@@ -180,7 +192,11 @@ def test_common_frames_take_the_fast_path() -> None:
         return general_path(*args)
 
     d.packet = counted  # type: ignore[method-assign]
-    frames = [F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\n\r\n"))), F.eth(F.ipv4(F.udp(b"q" * 12), proto=17)),
-              F.eth(F.ipv6(F.tcp()), etype=0x86DD), F.eth(F.ipv6(F.udp(b"q" * 12), nxt=17), etype=0x86DD)]
+    frames = [
+        F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\n\r\n"))),
+        F.eth(F.ipv4(F.udp(b"q" * 12), proto=17)),
+        F.eth(F.ipv6(F.tcp()), etype=0x86DD),
+        F.eth(F.ipv6(F.udp(b"q" * 12), nxt=17), etype=0x86DD),
+    ]
     out = d.process([F.hdr(1)] + [F.pkt(f) for f in frames] + [F.pkt(F.eth(F.ipv4(F.tcp()), vlans=(3,)))])
     assert len(out) == 6 and len(calls) == 1 and d.packets == 5

@@ -13,9 +13,9 @@ from rustnet.dissect.info import Malformed
 from tests import dissect_frames as F
 
 # 10.1.2.3 -> 192.168.0.9, TCP, total length 40, id 0x1c46, DF, TTL 64.
-IPV4_TCP_HEX = "45000028" "1c464000" "40060000" "0a010203" "c0a80009"
+IPV4_TCP_HEX = "450000281c464000400600000a010203c0a80009"
 # 49152 -> 443, seq 1, ack 2, data offset 5, SYN|ACK, window 65535.
-TCP_HEX = "c00001bb" "00000001" "00000002" "5012ffff" "00000000"
+TCP_HEX = "c00001bb00000001000000025012ffff00000000"
 
 
 def test_ipv4_literal() -> None:
@@ -165,7 +165,7 @@ def test_tcp_cut_inside_fixed_header() -> None:
 
 
 def test_udp_literal() -> None:
-    data = bytes.fromhex("14e9" "0035" "000c" "0000") + b"abcd"
+    data = bytes.fromhex("14e90035000c0000") + b"abcd"
     assert l4.udp(data, 0, 12) == (5353, 53, 4, None)
 
 
@@ -180,7 +180,7 @@ def test_udp_length_disagreements() -> None:
 
 
 def test_icmp_echo_and_error() -> None:
-    echo = bytes.fromhex("0800" "f7fd" "0001" "0002") + b"abcdefgh"
+    echo = bytes.fromhex("0800f7fd00010002") + b"abcdefgh"
     assert l4.icmp(echo, 0, len(echo), False) == (8, 0, 1, 2, 8)
     unreachable = F.icmp(3, 3, ident=0x1234, seq=0x5678, payload=F.ipv4(F.udp()))
     assert l4.icmp(unreachable, 0, len(unreachable), False) == (3, 3, 0, 0, 28)
@@ -201,7 +201,7 @@ def test_icmp_shorter_than_header() -> None:
 
 
 def test_arp_literal() -> None:
-    data = bytes.fromhex("0001" "0800" "06" "04" "0002" "001906eab8c1" "c0a87b01" "ffffffffffff" "c0a87b02")
+    data = bytes.fromhex("0001080006040002001906eab8c1c0a87b01ffffffffffffc0a87b02")
     op, spa, tpa, sha, tha = arp(data, 0)  # type: ignore[misc]
     assert (op, socket.inet_ntoa(spa), socket.inet_ntoa(tpa)) == (2, "192.168.123.1", "192.168.123.2")
     assert (sha, tha) == ("00:19:06:ea:b8:c1", "ff:ff:ff:ff:ff:ff")

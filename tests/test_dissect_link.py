@@ -12,7 +12,7 @@ from tests import dissect_frames as F
 
 
 def test_ethernet_plain() -> None:
-    frame = bytes.fromhex("ffffffffffff" "020000000001" "0800") + b"E" * 20
+    frame = bytes.fromhex("ffffffffffff0200000000010800") + b"E" * 20
     assert link.ethernet(frame) == (0x0800, 14, None)
 
 
@@ -22,7 +22,7 @@ def test_ethernet_ipv6_and_arp_ethertypes() -> None:
 
 
 def test_ethernet_single_vlan_keeps_the_id() -> None:
-    frame = bytes.fromhex("ffffffffffff" "020000000001" "8100" "607b" "0800")  # PCP 3, VID 123
+    frame = bytes.fromhex("ffffffffffff0200000000018100607b0800")  # PCP 3, VID 123
     assert link.ethernet(frame) == (0x0800, 18, [123])
 
 
@@ -80,7 +80,7 @@ def test_mpls_without_bottom_of_stack_is_malformed() -> None:
 
 
 def test_linux_sll() -> None:
-    frame = bytes.fromhex("0000" "0001" "0006" "0200000000010000" "0806") + b"\0" * 28
+    frame = bytes.fromhex("00000001000602000000000100000806") + b"\0" * 28
     assert link.linux_sll(frame) == (0x0806, 16, None)
     assert link.linux_sll(F.sll(b"", 0x86DD)) == (0x86DD, 16, None)
 
@@ -91,14 +91,23 @@ def test_linux_sll_with_vlan() -> None:
 
 
 def test_linux_sll2() -> None:
-    frame = bytes.fromhex("0800" "0000" "00000003" "0001" "04" "06" "0200000000010000") + b"E"
+    frame = bytes.fromhex("0800000000000003000104060200000000010000") + b"E"
     assert link.linux_sll2(frame) == (0x0800, 20, None)
     with pytest.raises(struct.error):
         link.linux_sll2(frame[:19])
 
 
-@pytest.mark.parametrize("af,want", [(2, link.ETH_IPV4), (10, link.ETH_IPV6), (24, link.ETH_IPV6),
-                                     (28, link.ETH_IPV6), (30, link.ETH_IPV6), (7, link.ETH_NONE)])
+@pytest.mark.parametrize(
+    "af,want",
+    [
+        (2, link.ETH_IPV4),
+        (10, link.ETH_IPV6),
+        (24, link.ETH_IPV6),
+        (28, link.ETH_IPV6),
+        (30, link.ETH_IPV6),
+        (7, link.ETH_NONE),
+    ],
+)
 @pytest.mark.parametrize("big_endian", [False, True])
 def test_null_either_byte_order(af: int, want: int, big_endian: bool) -> None:
     assert link.null(F.null(b"", af, big_endian)) == (want, 4, None)
@@ -120,9 +129,20 @@ def test_raw_ip_by_version_nibble() -> None:
     assert link.raw_ipv6(b"") == (link.ETH_IPV6, 0, None)
 
 
-@pytest.mark.parametrize("dlt,decoder", [(1, link.ethernet), (113, link.linux_sll), (276, link.linux_sll2),
-                                         (0, link.null), (108, link.loop), (12, link.raw), (101, link.raw),
-                                         (228, link.raw_ipv4), (229, link.raw_ipv6)])
+@pytest.mark.parametrize(
+    "dlt,decoder",
+    [
+        (1, link.ethernet),
+        (113, link.linux_sll),
+        (276, link.linux_sll2),
+        (0, link.null),
+        (108, link.loop),
+        (12, link.raw),
+        (101, link.raw),
+        (228, link.raw_ipv4),
+        (229, link.raw_ipv6),
+    ],
+)
 def test_decoder_for_each_dlt(dlt: int, decoder: link.Decoder) -> None:
     assert link.decoder_for(dlt) is decoder
 

@@ -15,8 +15,9 @@ print(" ".join(m for m in wanted if m in sys.modules))
 
 
 def loaded(dpi: bool) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", CHECK.format(dpi=dpi)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK.format(dpi=dpi)], capture_output=True, text=True, check=True
+    ).stdout
     return set(out.split())
 
 

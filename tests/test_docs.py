@@ -28,8 +28,9 @@ def _compare(committed: Path, fresh: Path) -> None:
 
 def test_man_pages_match_the_cli(tmp_path: Path) -> None:
     docs.write_man(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{c}.1" for c in COMMANDS] +
-                                                                ["rustnet-records.5"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{c}.1" for c in COMMANDS] + ["rustnet-records.5"]
+    )
     _compare(ROOT / "man", tmp_path)
 
 
@@ -75,8 +76,10 @@ def _bash_complete(name: str, words: list[str]) -> list[str]:
     script = (ROOT / "completions" / f"{name}.bash").read_text()
     func = "_" + name.replace("-", "_")
     quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
-    prog = (f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; {func}; "
-            'printf "%s\\n" "${COMPREPLY[@]}"')
+    prog = (
+        f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; {func}; "
+        'printf "%s\\n" "${COMPREPLY[@]}"'
+    )
     p = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, check=True)
     return p.stdout.split()
 
@@ -109,12 +112,14 @@ def test_readme_lists_every_rustnet_option_key_and_filter() -> None:
                 assert opt in readme, opt
     from rustnet.view import filter as view_filter
     from rustnet.view import keys
+
     for key_labels, _ in keys.help_lines():
         for label in key_labels.split():
             assert f"`{label}`" in readme, label
     for code in view_filter.KEYWORDS:
         assert f"{code}:VALUE" in readme, code
     from rustnet.track.states import State
+
     for state in State:
         if state is not State.NONE:
             assert f"`{state.name}`" in readme, state.name
@@ -140,7 +145,10 @@ def test_user_facing_text_names_only_what_users_have(word: str) -> None:
     """Users have rustnet, RustNet and the man pages; not the builders' notes or folders."""
     import re
 
-    found = [f"{p.relative_to(ROOT)}:{n}" for p in _user_facing_files()
-             for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
-             if re.search(word, line, re.IGNORECASE)]
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _user_facing_files()
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if re.search(word, line, re.IGNORECASE)
+    ]
     assert not found, found

@@ -11,8 +11,9 @@ A, B = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 
 
 def _states(insp: Inspector) -> list[tuple[object, ...]]:
-    return [(k, v is _DONE, getattr(v, "kind", None), getattr(v, "closed", None))
-            for k, v in insp._flows.items()]
+    return [
+        (k, v is _DONE, getattr(v, "kind", None), getattr(v, "closed", None)) for k, v in insp._flows.items()
+    ]
 
 
 def _inspectors() -> list[Inspector]:
@@ -33,7 +34,11 @@ def test_skipped_flags_change_nothing() -> None:
     for flags in skipped:
         for insp in _inspectors():
             before = _states(insp)
-            for sport, dport, src, dst in ((40000, 443, A, B), (443, 40000, B, A),
-                                           (40001, 80, A, B), (80, 40001, B, A)):
+            for sport, dport, src, dst in (
+                (40000, 443, A, B),
+                (443, 40000, B, A),
+                (40001, 80, A, B),
+                (80, 40001, B, A),
+            ):
                 assert insp.inspect(6, src, sport, dst, dport, b"", 0.0, 7, flags) is None
             assert _states(insp) == before, flags

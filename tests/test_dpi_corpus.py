@@ -21,9 +21,11 @@ from tests.corpus import CORPUS
 DAMAGED = {"suricata_tls-DER-incomplete-header.pcap", "derived_zeek_http_get_cut-mid-record.pcap"}
 FILES = sorted(p.name for p in (CORPUS / "pcaps").glob("*.pcap*") if p.name not in DAMAGED)
 
-LINKS = {dpkt.pcap.DLT_EN10MB: dpkt.ethernet.Ethernet, dpkt.pcap.DLT_NULL: dpkt.loopback.Loopback,
-         dpkt.pcap.DLT_LINUX_SLL: dpkt.sll.SLL}
-
+LINKS = {
+    dpkt.pcap.DLT_EN10MB: dpkt.ethernet.Ethernet,
+    dpkt.pcap.DLT_NULL: dpkt.loopback.Loopback,
+    dpkt.pcap.DLT_LINUX_SLL: dpkt.sll.SLL,
+}
 
 
 def _key(proto: str, a: str, ap: int, b: str, bp: int) -> tuple[Any, ...]:
@@ -53,8 +55,9 @@ def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
             l4 = ip.data
             fam = socket.AF_INET if isinstance(ip, dpkt.ip.IP) else socket.AF_INET6
             if isinstance(l4, dpkt.tcp.TCP):
-                info = insp.inspect(6, ip.src, l4.sport, ip.dst, l4.dport, l4.data, ts, seq=l4.seq,
-                                    flags=l4.flags)
+                info = insp.inspect(
+                    6, ip.src, l4.sport, ip.dst, l4.dport, l4.data, ts, seq=l4.seq, flags=l4.flags
+                )
                 proto = "tcp"
             elif isinstance(l4, dpkt.udp.UDP):
                 info = insp.inspect(17, ip.src, l4.sport, ip.dst, l4.dport, l4.data, ts)
@@ -62,8 +65,9 @@ def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
             else:
                 continue
             if info:
-                k = _key(proto, socket.inet_ntop(fam, ip.src), l4.sport,
-                         socket.inet_ntop(fam, ip.dst), l4.dport)
+                k = _key(
+                    proto, socket.inet_ntop(fam, ip.src), l4.sport, socket.inet_ntop(fam, ip.dst), l4.dport
+                )
                 slot = found.setdefault(k, {})
                 for name, value in info.items():
                     for v in value if isinstance(value, list) else [value]:

@@ -13,7 +13,7 @@ CL = bytes([192, 0, 2, 1])
 NS = bytes([192, 0, 2, 53])
 
 # A query for example.com/A, byte by byte: id 0xabcd, RD, one question.
-QUERY = bytes.fromhex("abcd01000001000000000000" "076578616d706c6503636f6d00" "00010001")
+QUERY = bytes.fromhex("abcd01000001000000000000076578616d706c6503636f6d0000010001")
 
 
 def test_literal_query() -> None:
@@ -22,13 +22,16 @@ def test_literal_query() -> None:
 
 
 def test_response_with_cname_a_aaaa() -> None:
-    data = S.dns_response("www.example.org", [(5, "example.org"), (1, "93.184.216.34"),
-                                              (28, "2606:2800:220:1::1")])
+    data = S.dns_response(
+        "www.example.org", [(5, "example.org"), (1, "93.184.216.34"), (28, "2606:2800:220:1::1")]
+    )
     msg = dns.parse_message(data)
     assert msg.response and msg.rcode == 0
     assert [dns.answer_text(a) for a in msg.answers] == [
-        "www.example.org CNAME example.org", "www.example.org A 93.184.216.34",
-        "www.example.org AAAA 2606:2800:220:1::1"]
+        "www.example.org CNAME example.org",
+        "www.example.org A 93.184.216.34",
+        "www.example.org AAAA 2606:2800:220:1::1",
+    ]
 
 
 def test_pointer_loop_and_bad_input() -> None:
@@ -48,7 +51,7 @@ def test_cut_answers_keep_questions() -> None:
 
 
 def test_root_and_hostile_label() -> None:
-    root = bytes.fromhex("000001000001000000000000" "00" "00020001")
+    root = bytes.fromhex("0000010000010000000000000000020001")
     assert dns.parse_message(root).questions[0].name == "<Root>"
     evil = bytes.fromhex("000001000001000000000000") + b"\x05a\x1b[2J\x00\x00\x01\x00\x01"
     assert dns.parse_message(evil).questions[0].name == "a\\x1b[2J"
@@ -69,10 +72,21 @@ def test_tcp_stream_framing() -> None:
 def test_inspector_udp_query_response_and_learned_names() -> None:
     insp = Inspector()
     q = insp.inspect(17, CL, 33000, NS, 53, S.dns_query("www.example.org", 28), 0.0)
-    assert q == {"app": "DNS", "dns_query": "www.example.org", "dns_qtype": "AAAA",
-                 "dns_queries": ["www.example.org"]}
-    r = insp.inspect(17, NS, 53, CL, 33000,
-                     S.dns_response("www.example.org", [(5, "e.example.net"), (28, "2001:db8::7")], 28), 0.1)
+    assert q == {
+        "app": "DNS",
+        "dns_query": "www.example.org",
+        "dns_qtype": "AAAA",
+        "dns_queries": ["www.example.org"],
+    }
+    r = insp.inspect(
+        17,
+        NS,
+        53,
+        CL,
+        33000,
+        S.dns_response("www.example.org", [(5, "e.example.net"), (28, "2001:db8::7")], 28),
+        0.1,
+    )
     assert r is not None and r["dns_response"] is True and r["dns_rcode"] == "NOERROR"
     assert r["dns_answers"] == ["www.example.org CNAME e.example.net", "www.example.org AAAA 2001:db8::7"]
     assert insp.learned_names["2001:db8::7"] == "www.example.org"
@@ -112,7 +126,7 @@ def test_learned_names_bounded() -> None:
 
 def test_thousands_of_questions_are_not_walked() -> None:
     first = S.dns_name("q.example") + b"\x00\x01\x00\x01"
-    header = bytes.fromhex("0000" "0100" "ffff" "0001" "0000" "0000")  # 65535 questions, 1 answer
+    header = bytes.fromhex("00000100ffff000100000000")  # 65535 questions, 1 answer
     data = header + first + b"\xc0\x0c\x00\x01\x00\x01" * 10000
     msg = dns.parse_message(data)
     assert len(msg.questions) == dns.MAX_QUESTIONS and not msg.complete and msg.answers == ()

@@ -80,9 +80,14 @@ def test_server_hello_matches_reference() -> None:
 def test_first_handshake_message_matches_reference() -> None:
     rng = random.Random(3)
     message = S.handshake(1, S.client_hello_body(padding=100))
-    streams = [S.records(message), S.records(message, max_fragment=50), S.records(message, version=0x0303),
-               S.records(message) + S.records(S.handshake(2, b"more")), S.server_hello(),
-               S.records(S.handshake(1, b""))]
+    streams = [
+        S.records(message),
+        S.records(message, max_fragment=50),
+        S.records(message, version=0x0303),
+        S.records(message) + S.records(S.handshake(2, b"more")),
+        S.server_hello(),
+        S.records(S.handshake(1, b"")),
+    ]
     for stream in streams:
         for m in mutants(stream, rng, 200):
             for arg in (m, bytearray(m)):
@@ -91,12 +96,30 @@ def test_first_handshake_message_matches_reference() -> None:
 
 def test_escape_text_matches_reference() -> None:
     rng = random.Random(11)
-    alphabet = [b"a", b"Z", b"0", b".", b"-", b" ", b"~", b"\\", b"\x00", b"\x1b", b"\x7f", b"\x80", b"\xff",
-                b"\xc2\x9b", b"\xe2\x80\xae", b"\xc3\xbc", b"\xed\xa0\x80"]
+    alphabet = [
+        b"a",
+        b"Z",
+        b"0",
+        b".",
+        b"-",
+        b" ",
+        b"~",
+        b"\\",
+        b"\x00",
+        b"\x1b",
+        b"\x7f",
+        b"\x80",
+        b"\xff",
+        b"\xc2\x9b",
+        b"\xe2\x80\xae",
+        b"\xc3\xbc",
+        b"\xed\xa0\x80",
+    ]
     cases: list[Any] = [b"", b"plain.example", b"a" * 300, "str \x1b", "bücher"]
     for _ in range(3000):
-        raw = b"".join(rng.choice(alphabet[:6] if rng.random() < 0.5 else alphabet)
-                       for _ in range(rng.randrange(0, 40)))
+        raw = b"".join(
+            rng.choice(alphabet[:6] if rng.random() < 0.5 else alphabet) for _ in range(rng.randrange(0, 40))
+        )
         cases.append(raw)
     for raw in cases:
         for limit in (-1, 0, 1, 5, 16, 39, 40, 256):
@@ -112,7 +135,7 @@ def http_requests() -> list[bytes]:
         b"POST /x HTTP/1.1\nhost:a\nHOST: b\n user-agent \t: ua one \nUser-Agent: two\n\nbody",
         b"GET / HTTP/1.1\r\nX-Host: no\r\nHost-Name: no\r\nHost : yes\r\nhost\r: also\r\nUser-Agent:\r\n\r\n",
         b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
-        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n\r\n",
+        b'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\n\r\n',
         b"GET / HTTP/1.1\r\nHost: \x1b[2Jevil\\\r\nUser-Agent: " + b"u" * 400 + b"\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: no-blank-line\r\n",
         b"GET /only-a-line HTTP/1.1",
@@ -126,8 +149,25 @@ def http_requests() -> list[bytes]:
 
 def test_http_request_matches_reference() -> None:
     rng = random.Random(5)
-    tokens = [b"Host", b"host", b"HOST", b"User-Agent", b"user-agent", b":", b" ", b"\t", b"\r", b"\n",
-              b"\r\n", b"x", b"\\", b"\x00", b"\xff", b"\r\n\r\n", b"\n\n"]
+    tokens = [
+        b"Host",
+        b"host",
+        b"HOST",
+        b"User-Agent",
+        b"user-agent",
+        b":",
+        b" ",
+        b"\t",
+        b"\r",
+        b"\n",
+        b"\r\n",
+        b"x",
+        b"\\",
+        b"\x00",
+        b"\xff",
+        b"\r\n\r\n",
+        b"\n\n",
+    ]
     cases = []
     for base in http_requests():
         cases += mutants(base, rng, 150)
@@ -153,8 +193,13 @@ def dns_messages() -> list[bytes]:
         S.dns_response("a.b", [(12, "ptr.example"), (2, "ns.example"), (16, "")], rcode=3),
         S.dns_response("", [(1, "1.2.3.4")]),
         # A question name that ends in a pointer into itself's suffix, and one into the header.
-        bytes.fromhex("123401000002000000000000") + S.dns_name("a.example") + S.u16(1) + S.u16(1)
-        + b"\x01b\xc0\x0e" + S.u16(1) + S.u16(1),
+        bytes.fromhex("123401000002000000000000")
+        + S.dns_name("a.example")
+        + S.u16(1)
+        + S.u16(1)
+        + b"\x01b\xc0\x0e"
+        + S.u16(1)
+        + S.u16(1),
         bytes.fromhex("123401000001000000000000") + b"\x01a\xc0\x00" + S.u16(1) + S.u16(1),
         bytes.fromhex("123401000001000000000000") + b"\x01a\x80\x00" + S.u16(1) + S.u16(1),
         bytes.fromhex("123401000001000000000000") + b"\x01a\x40" + b"x" * 64 + b"\x00" + S.u16(1) + S.u16(1),
@@ -178,8 +223,14 @@ def test_dns_parse_matches_reference() -> None:
 def test_http_response_status_and_known_texts() -> None:
     """response_status is parse_response's status; the fixed texts are escape_text's."""
     rng = random.Random(13)
-    bases = [b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n", b"HTTP/1.0 404 Not \x1b Found\n\n", b"HTTP/1.1 2x0 Bad\r\n",
-             b"HTTP/1.1 204\r\n", b"HTTP/1.", b"HTTP/1.1 999 \xff\r\n\r\n"]
+    bases = [
+        b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
+        b"HTTP/1.0 404 Not \x1b Found\n\n",
+        b"HTTP/1.1 2x0 Bad\r\n",
+        b"HTTP/1.1 204\r\n",
+        b"HTTP/1.",
+        b"HTTP/1.1 999 \xff\r\n\r\n",
+    ]
     for data in [c for base in bases for c in [base, *mutants(base, rng, 200)]]:
         for final in (False, True):
             full = outcome(lambda d: http.parse_response(d, final), data)  # noqa: B023

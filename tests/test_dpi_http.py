@@ -9,8 +9,10 @@ from rustnet.dissect.errors import DissectError
 
 from tests import dpi_samples as S
 
-REQ = (b"GET /index.html?q=1 HTTP/1.1\r\nHost: www.example.com:8080\r\n"
-       b"User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n")
+REQ = (
+    b"GET /index.html?q=1 HTTP/1.1\r\nHost: www.example.com:8080\r\n"
+    b"User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n"
+)
 RESP = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 A = bytes([192, 168, 1, 10])
 B = bytes([192, 168, 1, 20])
@@ -38,8 +40,9 @@ def test_final_uses_complete_lines() -> None:
     assert req is not None and req.host == "www.example.com:8080"
 
 
-@pytest.mark.parametrize("data", [b"SSH-2.0-x\r\n", b"\x16\x03\x01", b"GETX / HTTP/1.1\r\n\r\n",
-                                  b"GET /\r\n\r\n", b"FOO"])
+@pytest.mark.parametrize(
+    "data", [b"SSH-2.0-x\r\n", b"\x16\x03\x01", b"GETX / HTTP/1.1\r\n\r\n", b"GET /\r\n\r\n", b"FOO"]
+)
 def test_not_a_request(data: bytes) -> None:
     with pytest.raises(DissectError):
         http.parse_request(data)
@@ -62,8 +65,13 @@ def test_inspector_any_port_split_request_and_response() -> None:
         info = insp.inspect(6, A, 40000, B, 31337, REQ[i : i + 7], 0.0)
         if info:
             got.update(info)
-    assert got == {"app": "HTTP", "http_method": "GET", "http_path": "/index.html?q=1",
-                   "http_host": "www.example.com:8080", "http_user_agent": "curl/8.5.0"}
+    assert got == {
+        "app": "HTTP",
+        "http_method": "GET",
+        "http_path": "/index.html?q=1",
+        "http_host": "www.example.com:8080",
+        "http_user_agent": "curl/8.5.0",
+    }
     assert insp.inspect(6, B, 31337, A, 40000, RESP, 0.1) == {"app": "HTTP", "http_status": 404}
     assert not insp.wants(6, A, 40000, B, 31337)
 
@@ -80,8 +88,11 @@ def test_connect_tunnel_then_tls_inside() -> None:
     got: dict[str, object] = {}
 
     def feed(client: bool, data: bytes) -> None:
-        info = (insp.inspect(6, A, 40001, B, 3128, data, 0.0) if client
-                else insp.inspect(6, B, 3128, A, 40001, data, 0.0))
+        info = (
+            insp.inspect(6, A, 40001, B, 3128, data, 0.0)
+            if client
+            else insp.inspect(6, B, 3128, A, 40001, data, 0.0)
+        )
         if info:
             got.update(info)
 
@@ -100,6 +111,8 @@ def test_connect_tunnel_then_tls_inside() -> None:
 def test_refused_connect_reads_nothing_more() -> None:
     insp = Inspector()
     insp.inspect(6, A, 40002, B, 3128, b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", 0.0)
-    assert insp.inspect(6, B, 3128, A, 40002, b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
-                        0.0) == {"app": "HTTP", "http_status": 407}
+    assert insp.inspect(6, B, 3128, A, 40002, b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", 0.0) == {
+        "app": "HTTP",
+        "http_status": 407,
+    }
     assert not insp.wants(6, A, 40002, B, 3128)

@@ -24,28 +24,44 @@ Call = tuple[Any, ...]
 
 
 def tls_streams(rng: random.Random) -> tuple[bytes, bytes]:
-    client = S.client_hello(sni=rng.choice([b"a.example", b"www.example.com", b"e\x1bvil", b""]),
-                            alpn=rng.choice([None, [b"h2"], [b"h2", b"http/1.1"]]),
-                            versions=rng.choice([None, [0x0304, 0x0303], [0x3A3A, 0x0304]]),
-                            ech=rng.random() < 0.2, padding=rng.choice([0, 100, 600]))
+    client = S.client_hello(
+        sni=rng.choice([b"a.example", b"www.example.com", b"e\x1bvil", b""]),
+        alpn=rng.choice([None, [b"h2"], [b"h2", b"http/1.1"]]),
+        versions=rng.choice([None, [0x0304, 0x0303], [0x3A3A, 0x0304]]),
+        ech=rng.random() < 0.2,
+        padding=rng.choice([0, 100, 600]),
+    )
     if rng.random() < 0.3:  # split over several records
         body = client[5:]
         client = S.records(body, max_fragment=rng.choice([40, 200]))
-    server = rng.choice([S.server_hello(), S.server_hello(0xC02F, None),
-                         b"\x16\x03\x03\x00\x40" + bytes(64), b"\x15\x03\x03\x00\x02\x02\x28"])
+    server = rng.choice(
+        [
+            S.server_hello(),
+            S.server_hello(0xC02F, None),
+            b"\x16\x03\x03\x00\x40" + bytes(64),
+            b"\x15\x03\x03\x00\x02\x02\x28",
+        ]
+    )
     return client, server + bytes(rng.randrange(0, 50))
 
 
 def http_streams(rng: random.Random) -> tuple[bytes, bytes]:
-    req = rng.choice([
-        b"GET /x HTTP/1.1\r\nHost: h.example\r\nUser-Agent: t/1\r\n\r\n",
-        b"POST /form HTTP/1.0\nhost: p.example\n\nbody=1",
-        b"GET /no-end HTTP/1.1\r\nHost: slow.example\r\n",
-        b"HEAD / HTTP/1.1\r\n" + b"X-Pad: " + b"p" * 3000 + b"\r\n\r\n",
-    ])
-    resp = rng.choice([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-                       b"HTTP/1.0 404 Not Found\r\n\r\n", b"HTTP/1.1 2x0 Bad\r\n\r\n",
-                       b"junk from the server"])
+    req = rng.choice(
+        [
+            b"GET /x HTTP/1.1\r\nHost: h.example\r\nUser-Agent: t/1\r\n\r\n",
+            b"POST /form HTTP/1.0\nhost: p.example\n\nbody=1",
+            b"GET /no-end HTTP/1.1\r\nHost: slow.example\r\n",
+            b"HEAD / HTTP/1.1\r\n" + b"X-Pad: " + b"p" * 3000 + b"\r\n\r\n",
+        ]
+    )
+    resp = rng.choice(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.0 404 Not Found\r\n\r\n",
+            b"HTTP/1.1 2x0 Bad\r\n\r\n",
+            b"junk from the server",
+        ]
+    )
     return req, resp
 
 
@@ -80,9 +96,17 @@ def junk_streams(rng: random.Random) -> tuple[bytes, bytes]:
     return rng.randbytes(rng.randrange(1, 300)), rng.randbytes(rng.randrange(0, 300))
 
 
-STREAMS = [(tls_streams, 443), (http_streams, 80), (connect_streams, 3128), (ssh_streams, 22),
-           (dns_tcp_streams, 53), (bt_streams, 6881), (junk_streams, 9999), (tls_streams, 8443),
-           (http_streams, 8080)]
+STREAMS = [
+    (tls_streams, 443),
+    (http_streams, 80),
+    (connect_streams, 3128),
+    (ssh_streams, 22),
+    (dns_tcp_streams, 53),
+    (bt_streams, 6881),
+    (junk_streams, 9999),
+    (tls_streams, 8443),
+    (http_streams, 8080),
+]
 
 
 def segments(stream: bytes, isn: int, rng: random.Random) -> list[tuple[bytes, int]]:
@@ -107,10 +131,14 @@ def tcp_flow(rng: random.Random, cli: bytes, srv: bytes, cport: int) -> list[Cal
     client, server = make(rng)
     cisn, sisn = rng.getrandbits(32), rng.getrandbits(32)
     with_seq = rng.random() < 0.9
-    up = [(6, cli, cport, srv, port, d, 0.0, s if with_seq else None, 0x18)
-          for d, s in segments(client, cisn + 1, rng)]
-    down = [(6, srv, port, cli, cport, d, 0.0, s if with_seq else None, 0x18)
-            for d, s in segments(server, sisn + 1, rng)]
+    up = [
+        (6, cli, cport, srv, port, d, 0.0, s if with_seq else None, 0x18)
+        for d, s in segments(client, cisn + 1, rng)
+    ]
+    down = [
+        (6, srv, port, cli, cport, d, 0.0, s if with_seq else None, 0x18)
+        for d, s in segments(server, sisn + 1, rng)
+    ]
     calls: list[Call] = [(6, cli, cport, srv, port, b"", 0.0, cisn, 0x02)]
     if rng.random() < 0.1:
         calls.append(calls[0])  # a retransmitted SYN
@@ -120,15 +148,18 @@ def tcp_flow(rng: random.Random, cli: bytes, srv: bytes, cport: int) -> list[Cal
         calls.append(side.pop(0))
     end = rng.random()
     if end < 0.5:
-        calls += [(6, cli, cport, srv, port, b"", 0.0, None, 0x11),
-                  (6, srv, port, cli, cport, b"", 0.0, None, 0x11)]
+        calls += [
+            (6, cli, cport, srv, port, b"", 0.0, None, 0x11),
+            (6, srv, port, cli, cport, b"", 0.0, None, 0x11),
+        ]
     elif end < 0.6:
         calls.append((6, srv, port, cli, cport, b"", 0.0, None, 0x04))
     elif end < 0.7:  # the port reused by a new connection
         calls.append((6, cli, cport, srv, port, b"", 0.0, rng.getrandbits(32), 0x02))
     elif end < 0.8:  # any flags byte without payload, finished flow or not (SYN+FIN, SYN-ACK, ...)
-        calls += [(6, cli, cport, srv, port, b"", 0.0, None, rng.randrange(256))
-                  for _ in range(rng.randrange(1, 3))]
+        calls += [
+            (6, cli, cport, srv, port, b"", 0.0, None, rng.randrange(256)) for _ in range(rng.randrange(1, 3))
+        ]
     return calls
 
 
@@ -136,8 +167,11 @@ def multi_question(rng: random.Random) -> bytes:
     """A query or response with several questions (repeats too), odd types and rcodes."""
     names = [rng.choice(["a.example", "b.example", "a.example", "x"]) for _ in range(rng.randrange(2, 5))]
     qtype = rng.choice([1, 28, 65534, 255])
-    msg = bytearray(S.dns_response(names[0], [(1, "192.0.2.9")], qtype=qtype, rcode=rng.choice([0, 3, 11]))
-                    if rng.random() < 0.5 else S.dns_query(names[0], qtype=qtype))
+    msg = bytearray(
+        S.dns_response(names[0], [(1, "192.0.2.9")], qtype=qtype, rcode=rng.choice([0, 3, 11]))
+        if rng.random() < 0.5
+        else S.dns_query(names[0], qtype=qtype)
+    )
     # Append the other questions after the header's, then fix the counts (answers dropped).
     extra = b"".join(S.dns_name(n) + bytes([0, 1, 0, 1]) for n in names[1:])
     head_end = 12 + len(S.dns_name(names[0])) + 4
@@ -162,16 +196,21 @@ def udp_calls(rng: random.Random, cli: bytes, srv: bytes, cport: int) -> list[Ca
         return [(17, a, ap, b, bp, m, 0.0) for a, ap, b, bp, m in msgs]
     if kind == 2:
         vn = b"\xc0" + bytes(4) + b"\x04abcd\x04efgh" + b"\x00\x00\x00\x01"
-        long_hdr = (b"\xc3\x00\x00\x00\x01\x08" + rng.randbytes(8) + b"\x00"
-                    + rng.randbytes(rng.randrange(30, 1250)))
-        return [(17, cli, cport, srv, 443, rng.choice([vn, long_hdr]), 0.0),
-                (17, srv, 443, cli, cport, rng.randbytes(40), 0.0)]
+        long_hdr = (
+            b"\xc3\x00\x00\x00\x01\x08" + rng.randbytes(8) + b"\x00" + rng.randbytes(rng.randrange(30, 1250))
+        )
+        return [
+            (17, cli, cport, srv, 443, rng.choice([vn, long_hdr]), 0.0),
+            (17, srv, 443, cli, cport, rng.randbytes(40), 0.0),
+        ]
     if kind == 3:
         return [(17, cli, 123, srv, 123, b"\x23" + bytes(47), 0.0)]
     if kind == 4:
         return [(17, cli, cport, srv, 1900, b"M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n", 0.0)]
-    return [(17, cli, cport, srv, rng.randrange(1, 65536), rng.randbytes(rng.randrange(1, 100)), 0.0)
-            for _ in range(rng.randrange(1, 9))]
+    return [
+        (17, cli, cport, srv, rng.randrange(1, 65536), rng.randbytes(rng.randrange(1, 100)), 0.0)
+        for _ in range(rng.randrange(1, 9))
+    ]
 
 
 def traffic(seed: int, flows: int) -> list[Call]:
@@ -200,8 +239,11 @@ def state(insp: Any, done: Any) -> dict[str, Any]:
     }
 
 
-BOUNDS = [{}, {"max_flows": 5, "buf_cap": 256, "max_buffered": 2000},
-          {"max_flows": 40, "max_buffered": 20_000}]
+BOUNDS = [
+    {},
+    {"max_flows": 5, "buf_cap": 256, "max_buffered": 2000},
+    {"max_flows": 40, "max_buffered": 20_000},
+]
 
 
 @pytest.mark.parametrize("bounds", BOUNDS, ids=["default", "tiny", "small"])

@@ -6,19 +6,22 @@ import pytest
 from rustnet.dissect.safe_text import ELLIPSIS, escape_text
 
 
-@pytest.mark.parametrize("raw,want", [
-    (b"plain.example", "plain.example"),
-    (b"\x1b[31mred", "\\x1b[31mred"),          # C0: ESC
-    (b"del\x7f", "del\\x7f"),                  # DEL
-    ("c1\x9b", "c1\\x9b"),                     # C1 as a character
-    (b"c1\xc2\x9b", "c1\\x9b"),                # C1 as UTF-8
-    (b"bad\xff\xfe", "bad\\xff\\xfe"),         # invalid UTF-8
-    ("rtl\u202egnp.exe", "rtl\\u202egnp.exe"),  # bidi override
-    ("iso\u2066x\u2069", "iso\\u2066x\\u2069"),  # bidi isolates
-    (b"a\\b", "a\\\\b"),                       # backslash doubled: escapes are unambiguous
-    ("bücher.de", "bücher.de"),                # other scripts stay readable
-    (b"nul\x00", "nul\\x00"),
-])
+@pytest.mark.parametrize(
+    "raw,want",
+    [
+        (b"plain.example", "plain.example"),
+        (b"\x1b[31mred", "\\x1b[31mred"),  # C0: ESC
+        (b"del\x7f", "del\\x7f"),  # DEL
+        ("c1\x9b", "c1\\x9b"),  # C1 as a character
+        (b"c1\xc2\x9b", "c1\\x9b"),  # C1 as UTF-8
+        (b"bad\xff\xfe", "bad\\xff\\xfe"),  # invalid UTF-8
+        ("rtl\u202egnp.exe", "rtl\\u202egnp.exe"),  # bidi override
+        ("iso\u2066x\u2069", "iso\\u2066x\\u2069"),  # bidi isolates
+        (b"a\\b", "a\\\\b"),  # backslash doubled: escapes are unambiguous
+        ("bücher.de", "bücher.de"),  # other scripts stay readable
+        (b"nul\x00", "nul\\x00"),
+    ],
+)
 def test_escapes(raw: bytes | str, want: str) -> None:
     assert escape_text(raw) == want
 

@@ -14,8 +14,9 @@ SRV = bytes([10, 0, 0, 2])
 
 
 def test_client_hello_fields() -> None:
-    stream = S.client_hello(sni=b"www.example.com", alpn=[b"h2", b"http/1.1"],
-                            versions=[0x3A3A, 0x0304, 0x0303])
+    stream = S.client_hello(
+        sni=b"www.example.com", alpn=[b"h2", b"http/1.1"], versions=[0x3A3A, 0x0304, 0x0303]
+    )
     hello = tls.client_hello_from_stream(stream)
     assert hello == tls.ClientHello(0x0303, "www.example.com", ("h2", "http/1.1"), (0x0304, 0x0303), False)
 
@@ -24,11 +25,23 @@ def test_literal_minimal_client_hello() -> None:
     # Record header, handshake header, version, random, empty session id, one suite,
     # null compression, one extension: server_name "a.b".
     stream = bytes.fromhex(
-        "16030100" "3b"             # handshake record, 59 bytes
-        "01000037"                  # ClientHello, 55 bytes
-        "0303" + "00" * 32 +        # legacy_version, random
-        "00" "0002" "1301" "0100"   # session id, cipher suites, compression
-        "000c" "0000" "0008" "0006" "00" "0003" "612e62"  # extensions: SNI a.b
+        "16030100"
+        "3b"  # handshake record, 59 bytes
+        "01000037"  # ClientHello, 55 bytes
+        "0303"
+        + "00"
+        * 32  # legacy_version, random
+        + "00"
+        "0002"
+        "1301"
+        "0100"  # session id, cipher suites, compression
+        "000c"
+        "0000"
+        "0008"
+        "0006"
+        "00"
+        "0003"
+        "612e62"  # extensions: SNI a.b
     )
     hello = tls.client_hello_from_stream(stream)
     assert hello is not None and hello.sni == "a.b" and hello.alpn == () and not hello.ech
@@ -75,13 +88,16 @@ def _bad_extension_length() -> bytes:
     return bytes(body)
 
 
-@pytest.mark.parametrize("data", [
-    b"\x17\x03\x03\x00\x10" + bytes(16),            # application data first
-    b"\x16\x02\x00\x00\x10" + bytes(16),            # record version 2.x
-    b"\x16\x03\x01\x00\x00",                         # empty record
-    S.records(S.handshake(1, b"\x02\x00" + bytes(40))),  # ClientHello version 0x0200
-    S.records(S.handshake(1, _bad_extension_length())),  # extension block runs past the body
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x17\x03\x03\x00\x10" + bytes(16),  # application data first
+        b"\x16\x02\x00\x00\x10" + bytes(16),  # record version 2.x
+        b"\x16\x03\x01\x00\x00",  # empty record
+        S.records(S.handshake(1, b"\x02\x00" + bytes(40))),  # ClientHello version 0x0200
+        S.records(S.handshake(1, _bad_extension_length())),  # extension block runs past the body
+    ],
+)
 def test_malformed_raises_dissect_error(data: bytes) -> None:
     with pytest.raises(DissectError):
         tls.client_hello_from_stream(data)

@@ -20,14 +20,20 @@ def test_dhcp_discover_with_hostname() -> None:
     pkt[0] = 1
     pkt[236:240] = udpmisc.DHCP_MAGIC
     pkt += bytes([53, 1, 1, 12, 4]) + b"box\x1b" + bytes([255])
-    assert udpmisc.match_udp(bytes(pkt), 68, 67) == {"app": "DHCP", "dhcp_type": "DISCOVER",
-                                                       "dhcp_hostname": "box\\x1b"}
+    assert udpmisc.match_udp(bytes(pkt), 68, 67) == {
+        "app": "DHCP",
+        "dhcp_type": "DISCOVER",
+        "dhcp_hostname": "box\\x1b",
+    }
 
 
 def test_ssdp_msearch() -> None:
     pkt = b'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nST: ssdp:all\r\n\r\n'
-    assert udpmisc.match_udp(pkt, 50000, 1900) == {"app": "SSDP", "ssdp_method": "M-SEARCH",
-                                                    "ssdp_target": "ssdp:all"}
+    assert udpmisc.match_udp(pkt, 50000, 1900) == {
+        "app": "SSDP",
+        "ssdp_method": "M-SEARCH",
+        "ssdp_target": "ssdp:all",
+    }
 
 
 def test_stun_binding_request_any_port() -> None:
@@ -43,8 +49,10 @@ def test_bittorrent_tcp_handshake_and_dht() -> None:
     hs = udpmisc.BT_HANDSHAKE + bytes(8) + infohash + b"-XX0001-" + bytes(12)
     insp = Inspector()
     assert insp.inspect(6, A, 6881, B, 51413, hs[:10], 0.0) is None
-    assert insp.inspect(6, A, 6881, B, 51413, hs[10:], 0.0) == {"app": "BitTorrent",
-                                                                  "bt_infohash": infohash.hex()}
+    assert insp.inspect(6, A, 6881, B, 51413, hs[10:], 0.0) == {
+        "app": "BitTorrent",
+        "bt_infohash": infohash.hex(),
+    }
     dht = b"d1:ad2:id20:" + bytes(20) + b"e1:q4:ping1:t2:aa1:y1:qe"
     assert udpmisc.match_udp(dht, 6881, 6881) == {"app": "BitTorrent-DHT"}
 

@@ -35,8 +35,17 @@ def test_ethernet_vlan_sll_sll2_null_loop_raw() -> None:
     sll2 = b"\x08\x00" + b"\x00" * 18 + ip
     null = struct.pack("<I", 2) + ip
     loop = struct.pack(">I", 2) + ip
-    for lt, frame in ((1, eth), (1, qinq), (113, sll), (276, sll2), (0, null), (108, loop), (12, ip),
-                      (101, ip), (228, ip)):
+    for lt, frame in (
+        (1, eth),
+        (1, qinq),
+        (113, sll),
+        (276, sll2),
+        (0, null),
+        (108, loop),
+        (12, ip),
+        (101, ip),
+        (228, ip),
+    ):
         assert flow_of(lt, frame) == want, lt
 
 
@@ -65,9 +74,15 @@ def test_key_is_stable_and_decodes() -> None:
 
 @pytest.mark.parametrize("lt", [0, 1, 12, 108, 113, 229, 276])
 def test_every_cut_of_a_frame_is_handled(lt: int) -> None:
-    frames = {1: b"\x11" * 12 + b"\x81\x00\x00\x01\x86\xdd" + ip6(), 113: b"\x00" * 14 + b"\x08\x00" + ip4(),
-              276: b"\x86\xdd" + b"\x00" * 18 + ip6(), 0: struct.pack("<I", 30) + ip6(),
-              108: struct.pack(">I", 2) + ip4(17), 12: ip4(), 229: ip6()}
+    frames = {
+        1: b"\x11" * 12 + b"\x81\x00\x00\x01\x86\xdd" + ip6(),
+        113: b"\x00" * 14 + b"\x08\x00" + ip4(),
+        276: b"\x86\xdd" + b"\x00" * 18 + ip6(),
+        0: struct.pack("<I", 30) + ip6(),
+        108: struct.pack(">I", 2) + ip4(17),
+        12: ip4(),
+        229: ip6(),
+    }
     frame = frames[lt]
     assert flow_of(lt, frame) is not None
     for cut in range(len(frame)):

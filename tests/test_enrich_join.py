@@ -7,11 +7,31 @@ from typing import Any
 from rustnet.enrich.join import SocketJoiner, normalize_ip
 
 
-def sock(proto: str, local: str, lport: int, remote: str = "", rport: int = 0, pid: int | None = 1,
-         process: str | None = "p", netns: str | None = None) -> dict[str, Any]:
-    return {"t": "sock", "ts": 0.0, "proto": proto, "local": local, "lport": lport, "remote": remote,
-            "rport": rport, "listening": not remote, "pid": pid, "process": process, "cmdline": None,
-            "user": "u", "netns": netns}
+def sock(
+    proto: str,
+    local: str,
+    lport: int,
+    remote: str = "",
+    rport: int = 0,
+    pid: int | None = 1,
+    process: str | None = "p",
+    netns: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "t": "sock",
+        "ts": 0.0,
+        "proto": proto,
+        "local": local,
+        "lport": lport,
+        "remote": remote,
+        "rport": rport,
+        "listening": not remote,
+        "pid": pid,
+        "process": process,
+        "cmdline": None,
+        "user": "u",
+        "netns": netns,
+    }
 
 
 def conn(src: str, sport: int, dst: str, dport: int, proto: str = "tcp", cid: Any = 1) -> dict[str, Any]:
@@ -151,14 +171,23 @@ def test_fields_already_present_are_kept_and_unowned_sockets_retry() -> None:
 
 def test_hostile_records_do_not_raise() -> None:
     j = SocketJoiner(max_sockets=10, max_ids=10)
-    for bad in ({}, {"proto": 5}, {"proto": "tcp", "lport": "x"}, {"proto": "tcp", "lport": 70000},
-                {"proto": "tcp", "lport": 1, "local": ["x"], "remote": {}, "rport": -5}):
+    for bad in (
+        {},
+        {"proto": 5},
+        {"proto": "tcp", "lport": "x"},
+        {"proto": "tcp", "lport": 70000},
+        {"proto": "tcp", "lport": 1, "local": ["x"], "remote": {}, "rport": -5},
+    ):
         j.add(bad)
         j.remove(bad)
     for i in range(50):
         j.add(sock("tcp", "10.0.0.1", i, "10.0.0.2", 80))
         j.annotate(conn("10.0.0.1", i, "10.0.0.2", 80, cid=i))
     assert len(j) <= 11
-    for c in ({"proto": "tcp"}, {"proto": "tcp", "id": [1], "src": 1, "sport": "a"},
-              {"proto": "icmp", "src": "1.1.1.1", "dst": "2.2.2.2"}, conn("a", 1, "b", 2, cid={"x": 1})):
+    for c in (
+        {"proto": "tcp"},
+        {"proto": "tcp", "id": [1], "src": 1, "sport": "a"},
+        {"proto": "icmp", "src": "1.1.1.1", "dst": "2.2.2.2"},
+        conn("a", 1, "b", 2, cid={"x": 1}),
+    ):
         assert not j.annotate(c)

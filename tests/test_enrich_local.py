@@ -20,7 +20,7 @@ from rustnet.enrich.owners import SocketOwners
 from rustnet.enrich.stage import Enricher
 from rustnet.stream.records import make_header
 
-REMOTE_A, REMOTE_B = "198.18.7.1", "198.18.7.2"   # the benchmarking range: never a local address here
+REMOTE_A, REMOTE_B = "198.18.7.1", "198.18.7.2"  # the benchmarking range: never a local address here
 
 
 def hdr() -> dict[str, Any]:
@@ -28,8 +28,16 @@ def hdr() -> dict[str, Any]:
 
 
 def conn(cid: Any, src: str, sport: int, dst: str, dport: int) -> dict[str, Any]:
-    return {"t": "conn", "id": cid, "proto": "tcp", "src": src, "sport": sport, "dst": dst, "dport": dport,
-            "state": "ESTABLISHED"}
+    return {
+        "t": "conn",
+        "id": cid,
+        "proto": "tcp",
+        "src": src,
+        "sport": sport,
+        "dst": dst,
+        "dport": dport,
+        "state": "ESTABLISHED",
+    }
 
 
 # --- the address dump, on literal bytes and on the real one ---------------------------------------
@@ -42,10 +50,15 @@ def _newaddr(family: int, attrs: list[tuple[int, bytes]]) -> bytes:
 
 
 def test_parse_addr_dump_literal_messages() -> None:
-    v4 = _newaddr(socket.AF_INET, [(localaddr.IFA_ADDRESS, bytes([10, 0, 0, 9])),  # point-to-point peer
-                                   (localaddr.IFA_LOCAL, bytes([10, 0, 0, 1])),
-                                   (localaddr.IFA_BROADCAST, bytes([10, 0, 0, 255])),
-                                   (3, b"eth0\0")])  # IFA_LABEL: not an address
+    v4 = _newaddr(
+        socket.AF_INET,
+        [
+            (localaddr.IFA_ADDRESS, bytes([10, 0, 0, 9])),  # point-to-point peer
+            (localaddr.IFA_LOCAL, bytes([10, 0, 0, 1])),
+            (localaddr.IFA_BROADCAST, bytes([10, 0, 0, 255])),
+            (3, b"eth0\0"),
+        ],
+    )  # IFA_LABEL: not an address
     v6 = _newaddr(socket.AF_INET6, [(localaddr.IFA_ADDRESS, socket.inet_pton(socket.AF_INET6, "fd00::5"))])
     done = struct.pack("=IHHII", 20, sockdiag.NLMSG_DONE, 2, 1, 0) + b"\0" * 4
     addrs, finished = parse_addr_dump(v4 + v6)
@@ -62,17 +75,38 @@ def test_dump_addresses_agrees_with_psutil() -> None:
     """The rtnetlink dump of our namespace against getifaddrs (psutil), an independent source."""
     with sockdiag.open_netlink(socket.NETLINK_ROUTE) as nl:
         got = localaddr.dump_addresses(nl)
-    want = {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs
-            if a.family in (socket.AF_INET, socket.AF_INET6)}
+    want = {
+        a.address.split("%")[0]
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family in (socket.AF_INET, socket.AF_INET6)
+    }
     assert "127.0.0.1" in got
     assert want <= got
 
 
-@pytest.mark.parametrize("addr,special", [
-    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("0.0.0.0", True), ("::", True),
-    ("255.255.255.255", True), ("224.0.0.251", True), ("239.255.255.250", True), ("ff02::fb", True),
-    ("FF05::2", True), ("10.0.0.1", False), ("223.1.1.1", False), ("240.0.0.1", False), ("fe80::1", False),
-    ("2001:db8::1", False), ("bad", False), ("", False)])
+@pytest.mark.parametrize(
+    "addr,special",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("255.255.255.255", True),
+        ("224.0.0.251", True),
+        ("239.255.255.250", True),
+        ("ff02::fb", True),
+        ("FF05::2", True),
+        ("10.0.0.1", False),
+        ("223.1.1.1", False),
+        ("240.0.0.1", False),
+        ("fe80::1", False),
+        ("2001:db8::1", False),
+        ("bad", False),
+        ("", False),
+    ],
+)
 def test_special_addresses(addr: str, special: bool) -> None:
     assert localaddr.is_special(addr) is special
 
@@ -85,8 +119,8 @@ def test_locality_sets_spellings_and_unknown_namespaces() -> None:
     la.rebuild()
     assert la.locality("10.1.1.1") == OWN_NETNS and la.locality("10.2.2.2") == OTHER_NETNS
     assert la.locality(REMOTE_A) == NOT_LOCAL and la.locality("224.0.0.1") == OWN_NETNS
-    assert la.locality("fd00:0:0:0:0:0:0:1") == OWN_NETNS       # an uncompressed spelling
-    assert la.locality("::ffff:10.2.2.2") == OTHER_NETNS         # IPv4-mapped
+    assert la.locality("fd00:0:0:0:0:0:0:1") == OWN_NETNS  # an uncompressed spelling
+    assert la.locality("::ffff:10.2.2.2") == OTHER_NETNS  # IPv4-mapped
     assert la.flow_locality(REMOTE_A, "10.2.2.2") == OTHER_NETNS
     assert la.flow_locality("10.2.2.2", "10.1.1.1") == OWN_NETNS
     assert la.flow_locality(REMOTE_A, REMOTE_B) == NOT_LOCAL
@@ -126,14 +160,20 @@ def test_non_local_flows_are_not_looked_up_nor_matched_to_a_wildcard(listener: s
     st = Enricher(owners=owners)
     try:
         port = listener.getsockname()[1]
-        out = st.process([hdr(), conn(1, REMOTE_A, 40000, REMOTE_B, port),     # routed past us
-                          conn(2, REMOTE_A, 40001, "127.0.0.1", port)])       # to us: the listener's
+        out = st.process(
+            [
+                hdr(),
+                conn(1, REMOTE_A, 40000, REMOTE_B, port),  # routed past us
+                conn(2, REMOTE_A, 40001, "127.0.0.1", port),
+            ]
+        )  # to us: the listener's
         assert owners.resolves == 1 and owners.skipped == 1
         assert "pid" not in out[1]  # type: ignore[operator]
         assert out[2]["pid"] == os.getpid()  # type: ignore[index]
         # Later records of the routed flow cost no lookup either; the local one keeps its owner.
-        again = st.process([conn(1, REMOTE_A, 40000, REMOTE_B, port),
-                            conn(2, REMOTE_A, 40001, "127.0.0.1", port)])
+        again = st.process(
+            [conn(1, REMOTE_A, 40000, REMOTE_B, port), conn(2, REMOTE_A, 40001, "127.0.0.1", port)]
+        )
         assert owners.resolves == 1 and "pid" not in again[0] and "pid" in again[1]  # type: ignore[operator]
     finally:
         st.finish()
@@ -180,7 +220,7 @@ def test_closed_socket_and_fresh_table_answers_are_final_without_a_refresh() -> 
         before = owners.refreshes
         sock, final = owners.resolve_flow(*flow, max_age=60.0)
         assert final and owners.refreshes == before  # a refresh could not name the owner either
-        assert sock is None or sock["listening"]      # at most the listener
+        assert sock is None or sock["listening"]  # at most the listener
         # A table read after the flow was seen holds every socket that still exists: no queries.
         seen = time.monotonic()
         owners.refresh()
@@ -209,8 +249,11 @@ def test_dumps_leave_out_time_wait() -> None:
     try:
         with sockdiag.open_diag() as diag:
             every = [r for r in sockdiag.dump(diag, ("tcp",)) if (r.local, r.lport, r.remote, r.rport) == tup]
-            owned = [r for r in sockdiag.dump(diag, ("tcp",), states=sockdiag.OWNED_STATES)
-                     if (r.local, r.lport, r.remote, r.rport) == tup]
+            owned = [
+                r
+                for r in sockdiag.dump(diag, ("tcp",), states=sockdiag.OWNED_STATES)
+                if (r.local, r.lport, r.remote, r.rport) == tup
+            ]
         assert [r.state for r in every] == [6] and owned == []
     finally:
         lst.close()
@@ -243,9 +286,9 @@ def test_an_unowned_local_flow_arms_the_watcher() -> None:
         owners = st.owners()
         assert isinstance(owners, SocketOwners) and owners.watcher is not None
         before = owners.watcher.reasons["flow"]
-        st.process([conn(1, REMOTE_A, 40000, REMOTE_B, 80)])          # not local: nothing
+        st.process([conn(1, REMOTE_A, 40000, REMOTE_B, 80)])  # not local: nothing
         assert owners.watcher.reasons["flow"] == before
-        st.process([conn(2, "127.0.0.1", 1, "127.0.0.1", 2)])          # local, no socket: arm
+        st.process([conn(2, "127.0.0.1", 1, "127.0.0.1", 2)])  # local, no socket: arm
         assert owners.watcher.reasons["flow"] == before + 1 and owners.watcher.armed
     finally:
         st.finish()
@@ -253,8 +296,19 @@ def test_an_unowned_local_flow_arms_the_watcher() -> None:
 
 def _frame(src: str, sport: int, dst: str, dport: int) -> bytes:
     tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
-                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(tcp),
+        1,
+        0x4000,
+        64,
+        6,
+        0,
+        socket.inet_aton(src),
+        socket.inet_aton(dst),
+    )
     return b"\x00" * 12 + b"\x08\x00" + ip + tcp
 
 
@@ -289,8 +343,14 @@ def test_an_unaccepted_connection_is_not_taken_for_a_closed_one() -> None:
     try:
         owners.refresh()
         flow = ("tcp", "127.0.0.1", cli.getsockname()[1], "127.0.0.1", lst.getsockname()[1])
-        server_end = sockdiag.query(owners._diag_socket(owners.own_netns, None),  # type: ignore[arg-type]
-                                    "tcp", flow[3], flow[4], flow[1], flow[2])
+        server_end = sockdiag.query(
+            owners._diag_socket(owners.own_netns, None),  # type: ignore[arg-type]
+            "tcp",
+            flow[3],
+            flow[4],
+            flow[1],
+            flow[2],
+        )
         assert server_end is not None and server_end.inode == 0 and server_end.state == 1
         sock, final = owners.resolve_flow(*flow, max_age=60.0)
         assert final and sock is not None and sock["pid"] == os.getpid()  # the client's own socket

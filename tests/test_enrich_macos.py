@@ -26,9 +26,20 @@ def test_psutil_path_attributes_client_and_listener() -> None:
         assert owners.built >= 3
         # Through the stage, as on a Mac.
         st = Enricher(owners=owners)
-        out = st.process([make_header("rn-track 0.1.0", 1, "lo0", True, 65535, 0.0),
-                          {"t": "conn", "id": 1, "proto": "tcp", "src": "127.0.0.1", "sport": cport,
-                           "dst": "127.0.0.1", "dport": port}])
+        out = st.process(
+            [
+                make_header("rn-track 0.1.0", 1, "lo0", True, 65535, 0.0),
+                {
+                    "t": "conn",
+                    "id": 1,
+                    "proto": "tcp",
+                    "src": "127.0.0.1",
+                    "sport": cport,
+                    "dst": "127.0.0.1",
+                    "dport": port,
+                },
+            ]
+        )
         assert out[1]["pid"] == os.getpid()  # type: ignore[index]
         st.finish()
     finally:

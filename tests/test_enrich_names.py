@@ -13,9 +13,14 @@ from rustnet.enrich.names import HostNames, answer_addresses
 def test_answer_forms() -> None:
     assert answer_addresses(["example.org A 93.184.216.34"]) == ["93.184.216.34"]
     assert answer_addresses(["www.x CNAME cdn.y", "cdn.y AAAA 2001:db8::1", "cdn.y A 10.0.0.9"]) == [
-        "2001:db8::1", "10.0.0.9"]
+        "2001:db8::1",
+        "10.0.0.9",
+    ]
     assert answer_addresses(["10.0.0.7", {"data": "10.0.0.8"}, {"type": "A", "addr": "::ffff:10.0.0.9"}]) == [
-        "10.0.0.7", "10.0.0.8", "10.0.0.9"]
+        "10.0.0.7",
+        "10.0.0.8",
+        "10.0.0.9",
+    ]
     # PTR and TXT values, or names that look like addresses, are not learned.
     assert answer_addresses(["4.3.2.1.in-addr.arpa PTR 1.2.3.4", "x TXT 1.2.3.4"]) == []
     assert answer_addresses([None, 5, ["x"], "x" * 1000, {"data": 7}]) == []
@@ -24,8 +29,12 @@ def test_answer_forms() -> None:
 
 def test_learns_the_name_the_client_asked_for() -> None:
     names = HostNames()
-    n = names.learn_from({"dns_query": "www.example.org.",
-                          "dns_answers": ["www.example.org CNAME e1.cdn.net", "e1.cdn.net A 10.1.2.3"]})
+    n = names.learn_from(
+        {
+            "dns_query": "www.example.org.",
+            "dns_answers": ["www.example.org CNAME e1.cdn.net", "e1.cdn.net A 10.1.2.3"],
+        }
+    )
     assert n == 1
     assert names.name_for("10.1.2.3") == "www.example.org"
     assert names.name_for("10.1.2.4") is None  # no reverse DNS unless asked
@@ -74,13 +83,17 @@ def _slow_as_ip(token: str) -> str | None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(
-    st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
-    st.tuples(*[st.sampled_from(["0", "00", "01", "1", "10", "255", "256", "099", " 7", "+1", "1e1"])] * 4)
-    .map(".".join),
-    st.text(alphabet="0123456789.:abcdefABCDEF ,;x", max_size=24),
-    st.ip_addresses().map(str),
-    st.ip_addresses(v=6).map(lambda a: a.exploded)))
+@given(
+    st.one_of(
+        st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
+        st.tuples(
+            *[st.sampled_from(["0", "00", "01", "1", "10", "255", "256", "099", " 7", "+1", "1e1"])] * 4
+        ).map(".".join),
+        st.text(alphabet="0123456789.:abcdefABCDEF ,;x", max_size=24),
+        st.ip_addresses().map(str),
+        st.ip_addresses(v=6).map(lambda a: a.exploded),
+    )
+)
 def test_address_fast_path_agrees_with_ipaddress(token: str) -> None:
     from rustnet.enrich.names import _as_ip
 

@@ -144,17 +144,23 @@ def test_sock_diag_agrees_with_proc() -> None:
 
 
 def test_fd_scan_finds_the_owner_of_an_inode() -> None:
-    child = subprocess.Popen([sys.executable, "-c",
-                              "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0));"
-                              "s.listen();"
-                              "print(s.getsockname()[1], flush=True); time.sleep(30)"],
-                             stdout=subprocess.PIPE)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0));"
+            "s.listen();"
+            "print(s.getsockname()[1], flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert child.stdout is not None
         port = int(child.stdout.readline())
         (row,) = [r for r in read_tables("/proc/self/net") if r.lport == port and r.listening]
-        res = scan_socket_inodes({row.inode, 999_999_999}, sorted(int(p) for p in os.listdir("/proc")
-                                                                  if p.isdigit()))
+        res = scan_socket_inodes(
+            {row.inode, 999_999_999}, sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        )
         assert res.found == {row.inode: child.pid}
         info = ProcessInfoCache().get(child.pid)
         assert info is not None and info.cmdline is not None and "socket" in info.cmdline
@@ -223,8 +229,10 @@ def test_watcher_catches_a_socket_that_lives_between_two_polls(tmp_path: Path) -
         deadline = time.monotonic() + 10
         while owners.watcher is not None and owners.watcher.passes < 1 and time.monotonic() < deadline:
             time.sleep(0.01)  # the watcher's first listing learns what exists already
-        code = (f"import socket,time; s=socket.create_connection(('127.0.0.1', {lst.getsockname()[1]}));"
-                "print(s.getsockname()[1]); time.sleep(0.3)")
+        code = (
+            f"import socket,time; s=socket.create_connection(('127.0.0.1', {lst.getsockname()[1]}));"
+            "print(s.getsockname()[1]); time.sleep(0.3)"
+        )
         child = subprocess.run([str(exe), "-c", code], capture_output=True, text=True, timeout=30)
         cport = int(child.stdout)
         time.sleep(0.05)
@@ -247,15 +255,23 @@ def test_container_from_cgroup_lines() -> None:
     docker_v1 = f"12:pids:/docker/{cid}\n1:name=systemd:/"
     docker_v2 = f"0::/system.slice/docker-{cid}.scope"
     podman = "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + "ab" * 32 + ".scope"
-    k8s = ("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b.slice/cri-containerd-"
-           + "cd" * 32 + ".scope")
+    k8s = (
+        "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b.slice/cri-containerd-"
+        + "cd" * 32
+        + ".scope"
+    )
     lxc = "0::/lxc.payload.web1"
     assert container_from_cgroup(docker_v1) == "docker:4f3c2a1b0e9d"
     assert container_from_cgroup(docker_v2) == "docker:4f3c2a1b0e9d"
     assert container_from_cgroup(podman) == "podman:abababababab"
     assert container_from_cgroup(k8s) == "containerd:cdcdcdcdcdcd"
     assert container_from_cgroup(lxc) == "lxc:web1"
-    for plain in ("0::/", "0::/user.slice/user-0.slice/session-3.scope",
-                  "4:memory:/process_api/8894970fa0079c", "", "garbage"):
+    for plain in (
+        "0::/",
+        "0::/user.slice/user-0.slice/session-3.scope",
+        "4:memory:/process_api/8894970fa0079c",
+        "",
+        "garbage",
+    ):
         assert container_from_cgroup(plain) is None
     assert container_of(os.getpid()) is None or ":" in str(container_of(os.getpid()))

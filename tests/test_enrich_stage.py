@@ -26,10 +26,12 @@ from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.stage import Enricher
 from rustnet.stream.records import make_header
 
-LONG_NAME = "rn-dl-client-long-name"   # longer than the kernel's 15-character comm
+LONG_NAME = "rn-dl-client-long-name"  # longer than the kernel's 15-character comm
 # The child connects to the given port and holds the connection until its stdin closes.
-CLIENT = ("import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1])));"
-          "print(s.getsockname()[1], flush=True); sys.stdin.read()")
+CLIENT = (
+    "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1])));"
+    "print(s.getsockname()[1], flush=True); sys.stdin.read()"
+)
 
 
 def hdr(live: bool) -> dict[str, Any]:
@@ -40,8 +42,9 @@ class Client:
     """A real process with a distinctive long name holding a TCP connection to ``port``."""
 
     def __init__(self, exe: Path, port: int) -> None:
-        self.proc = subprocess.Popen([str(exe), "-c", CLIENT, str(port)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [str(exe), "-c", CLIENT, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
 
@@ -70,8 +73,17 @@ def server() -> Iterator[socket.socket]:
 
 
 def conn(cid: Any, sport: int, dport: int, **extra: Any) -> dict[str, Any]:
-    return {"t": "conn", "id": cid, "proto": "tcp", "src": "127.0.0.1", "sport": sport, "dst": "127.0.0.1",
-            "dport": dport, "state": "ESTABLISHED", **extra}
+    return {
+        "t": "conn",
+        "id": cid,
+        "proto": "tcp",
+        "src": "127.0.0.1",
+        "sport": sport,
+        "dst": "127.0.0.1",
+        "dport": dport,
+        "state": "ESTABLISHED",
+        **extra,
+    }
 
 
 def test_live_conn_gets_full_process_name_pid_cmdline_user(exe: Path, server: socket.socket) -> None:
@@ -100,10 +112,16 @@ def test_live_conn_gets_full_process_name_pid_cmdline_user(exe: Path, server: so
 
 
 def test_server_side_connection_is_attributed_to_the_listener_owner(exe: Path) -> None:
-    srv = subprocess.Popen([str(exe), "-c",
-                            "import socket,sys; l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen();"
-                            "print(l.getsockname()[1], flush=True); c,_=l.accept(); sys.stdin.read()"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    srv = subprocess.Popen(
+        [
+            str(exe),
+            "-c",
+            "import socket,sys; l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen();"
+            "print(l.getsockname()[1], flush=True); c,_=l.accept(); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert srv.stdout is not None and srv.stdin is not None
     st = Enricher()
     try:
@@ -130,10 +148,26 @@ def test_recorded_stream_is_not_matched_to_todays_processes(exe: Path, server: s
     acc, _ = server.accept()
     try:
         st = Enricher()
-        dns = {"t": "conn", "id": 9, "proto": "udp", "src": "10.0.0.5", "sport": 40000, "dst": "10.0.0.53",
-               "dport": 53, "dns_query": "www.example.org", "dns_answers": ["www.example.org A 10.7.7.7"]}
-        web = {"t": "conn", "id": 10, "proto": "tcp", "src": "10.0.0.5", "sport": 40001, "dst": "10.7.7.7",
-               "dport": 443}
+        dns = {
+            "t": "conn",
+            "id": 9,
+            "proto": "udp",
+            "src": "10.0.0.5",
+            "sport": 40000,
+            "dst": "10.0.0.53",
+            "dport": 53,
+            "dns_query": "www.example.org",
+            "dns_answers": ["www.example.org A 10.7.7.7"],
+        }
+        web = {
+            "t": "conn",
+            "id": 10,
+            "proto": "tcp",
+            "src": "10.0.0.5",
+            "sport": 40001,
+            "dst": "10.7.7.7",
+            "dport": 443,
+        }
         out = st.process([hdr(False), conn(1, client.port, server.getsockname()[1]), dns, web])
         assert all("pid" not in r and "process" not in r for r in out if isinstance(r, dict))
         assert out[2]["service"] == "domain"  # type: ignore[index]
@@ -146,11 +180,36 @@ def test_recorded_stream_is_not_matched_to_todays_processes(exe: Path, server: s
 
 def test_upstream_sock_records_attribute_recordings() -> None:
     st = Enricher()
-    sock = {"t": "sock", "ts": 1.0, "proto": "tcp", "local": "10.0.0.5", "lport": 40001, "remote": "10.7.7.7",
-            "rport": 443, "listening": False, "pid": 4242, "process": "remote-curl", "cmdline": "curl x",
-            "user": "alice", "netns": None}
-    out = st.process([hdr(False), sock, {"t": "conn", "id": 1, "proto": "tcp", "src": "10.0.0.5",
-                                         "sport": 40001, "dst": "10.7.7.7", "dport": 443}])
+    sock = {
+        "t": "sock",
+        "ts": 1.0,
+        "proto": "tcp",
+        "local": "10.0.0.5",
+        "lport": 40001,
+        "remote": "10.7.7.7",
+        "rport": 443,
+        "listening": False,
+        "pid": 4242,
+        "process": "remote-curl",
+        "cmdline": "curl x",
+        "user": "alice",
+        "netns": None,
+    }
+    out = st.process(
+        [
+            hdr(False),
+            sock,
+            {
+                "t": "conn",
+                "id": 1,
+                "proto": "tcp",
+                "src": "10.0.0.5",
+                "sport": 40001,
+                "dst": "10.7.7.7",
+                "dport": 443,
+            },
+        ]
+    )
     assert out[1] is sock  # passed on for whoever is downstream
     assert out[2]["process"] == "remote-curl" and out[2]["user"] == "alice"  # type: ignore[index]
 
@@ -158,8 +217,19 @@ def test_upstream_sock_records_attribute_recordings() -> None:
 def lo_frame(sport: int, dport: int, flags: int = 0x02) -> bytes:
     """An Ethernet frame as captured on Linux loopback: 127.0.0.1:sport -> 127.0.0.1:dport, TCP."""
     tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, flags, 65535, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
-                     socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"))
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(tcp),
+        1,
+        0x4000,
+        64,
+        6,
+        0,
+        socket.inet_aton("127.0.0.1"),
+        socket.inet_aton("127.0.0.1"),
+    )
     return b"\x00" * 12 + b"\x08\x00" + ip + tcp
 
 
@@ -170,9 +240,11 @@ def test_after_capture_packets_pass_and_sock_records_come_first(exe: Path, serve
     acc, _ = server.accept()
     try:
         dport = server.getsockname()[1]
-        pkts = [["pkt", time.time(), 54, lo_frame(client.port, dport)],
-                ["pkt", time.time(), 54, lo_frame(dport, client.port, 0x12)],
-                ["pkt", time.time(), 54, lo_frame(client.port, dport, 0x10)]]
+        pkts = [
+            ["pkt", time.time(), 54, lo_frame(client.port, dport)],
+            ["pkt", time.time(), 54, lo_frame(dport, client.port, 0x12)],
+            ["pkt", time.time(), 54, lo_frame(client.port, dport, 0x10)],
+        ]
         out = st.process([list(p) for p in pkts])
         socks = [r for r in out if isinstance(r, dict) and r.get("t") == "sock"]
         assert [r for r in out if isinstance(r, list)] == pkts  # untouched, in order
@@ -215,12 +287,19 @@ def test_after_dissect_summaries_give_sock_records(exe: Path, server: socket.soc
 
 def test_no_process_option_and_hostile_records() -> None:
     st = Enricher(processes=False)
-    weird: list[Any] = [hdr(True), ["pkt"], ["pkt", 1.0, 5, "notbytes"], ["pkt", 1.0, 5, b"\x00" * 3],
-                        ["sum", 1], ["sum", 1.0, 1, 6, "a", "b", "c", "d", 0, 0, 0, 0, 0, None, None],
-                        {"t": "conn", "id": [1], "proto": "tcp", "src": 5, "sport": "x"},
-                        {"t": "conn", "proto": "tcp", "src": "1.1.1.1", "sport": 99999, "dst": "2.2.2.2",
-                         "dport": 80}, {"t": "sock"}, {"t": "hdr", "live": "yes", "linktype": "x"},
-                        ["zzz", 1]]
+    weird: list[Any] = [
+        hdr(True),
+        ["pkt"],
+        ["pkt", 1.0, 5, "notbytes"],
+        ["pkt", 1.0, 5, b"\x00" * 3],
+        ["sum", 1],
+        ["sum", 1.0, 1, 6, "a", "b", "c", "d", 0, 0, 0, 0, 0, None, None],
+        {"t": "conn", "id": [1], "proto": "tcp", "src": 5, "sport": "x"},
+        {"t": "conn", "proto": "tcp", "src": "1.1.1.1", "sport": 99999, "dst": "2.2.2.2", "dport": 80},
+        {"t": "sock"},
+        {"t": "hdr", "live": "yes", "linktype": "x"},
+        ["zzz", 1],
+    ]
     out = st.process(weird)
     assert len(out) == len(weird)
     assert out[7]["service"] == "http" and "pid" not in out[7]  # type: ignore[index]
@@ -236,12 +315,30 @@ def test_without_permission_it_degrades_to_the_user_and_warns_once(server: socke
     cli = socket.create_connection(server.getsockname())
     acc, _ = server.accept()
     try:
-        lines = [json.dumps(r) for r in (hdr(True), conn(1, cli.getsockname()[1], server.getsockname()[1]),
-                                         conn(2, cli.getsockname()[1], server.getsockname()[1]))]
-        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                            "--inh-caps=-all", "--bounding-set=-all",
-                            str(Path(sys.executable).parent / "rn-enrich"), "--format", "json"],
-                           input=("\n".join(lines) + "\n").encode(), capture_output=True, timeout=30)
+        lines = [
+            json.dumps(r)
+            for r in (
+                hdr(True),
+                conn(1, cli.getsockname()[1], server.getsockname()[1]),
+                conn(2, cli.getsockname()[1], server.getsockname()[1]),
+            )
+        ]
+        p = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                str(Path(sys.executable).parent / "rn-enrich"),
+                "--format",
+                "json",
+            ],
+            input=("\n".join(lines) + "\n").encode(),
+            capture_output=True,
+            timeout=30,
+        )
         assert p.returncode == 0, p.stderr
         recs = [json.loads(x) for x in p.stdout.decode().splitlines()]
         conns = [r for r in recs if r["t"] == "conn"]
@@ -253,25 +350,61 @@ def test_without_permission_it_degrades_to_the_user_and_warns_once(server: socke
         cli.close()
 
 
-record_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 70000), st.floats(allow_nan=True),
-                          st.text(max_size=20), st.binary(max_size=80),
-                          st.lists(st.text(max_size=8), max_size=3))
+record_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 70000),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.binary(max_size=80),
+    st.lists(st.text(max_size=8), max_size=3),
+)
 hostile_record = st.one_of(
-    st.dictionaries(st.sampled_from(["t", "id", "proto", "src", "sport", "dst", "dport", "dns_query",
-                                     "dns_answers", "live", "linktype", "local", "lport", "remote", "rport",
-                                     "pid", "service", "hostname_dst"]), record_values, max_size=10),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "t",
+                "id",
+                "proto",
+                "src",
+                "sport",
+                "dst",
+                "dport",
+                "dns_query",
+                "dns_answers",
+                "live",
+                "linktype",
+                "local",
+                "lport",
+                "remote",
+                "rport",
+                "pid",
+                "service",
+                "hostname_dst",
+            ]
+        ),
+        record_values,
+        max_size=10,
+    ),
     st.lists(record_values, max_size=16).map(lambda x: ["pkt", *x]),
     st.lists(record_values, max_size=16).map(lambda x: ["sum", *x]),
     st.tuples(st.sampled_from([0, 1, 12, 108, 113, 276]), st.binary(max_size=90)).map(
-        lambda x: {"t": "hdr", "live": True, "linktype": x[0]}),
+        lambda x: {"t": "hdr", "live": True, "linktype": x[0]}
+    ),
     st.binary(max_size=90).map(lambda b: ["pkt", 1.0, len(b), b]),
-    st.fixed_dictionaries({"t": st.just("conn"), "proto": st.sampled_from(["tcp", "udp"]),
-                           "id": record_values,
-                           "src": st.sampled_from(["127.0.0.1", "::1", "10.0.0.1", "bad", ""]),
-                           "dst": st.sampled_from(["127.0.0.1", "::ffff:1.2.3.4", "x"]),
-                           "sport": record_values,
-                           "dport": st.integers(-1, 70000), "dns_query": record_values,
-                           "dns_answers": record_values}),
+    st.fixed_dictionaries(
+        {
+            "t": st.just("conn"),
+            "proto": st.sampled_from(["tcp", "udp"]),
+            "id": record_values,
+            "src": st.sampled_from(["127.0.0.1", "::1", "10.0.0.1", "bad", ""]),
+            "dst": st.sampled_from(["127.0.0.1", "::ffff:1.2.3.4", "x"]),
+            "sport": record_values,
+            "dport": st.integers(-1, 70000),
+            "dns_query": record_values,
+            "dns_answers": record_values,
+        }
+    ),
 )
 
 

@@ -11,18 +11,23 @@ import pytest
 from rustnet.enrich import procevents, watch
 from rustnet.enrich.watch import ShortLivedWatcher
 
-SOCKSTAT = (b"sockets: used 171\nTCP: inuse 7 orphan 1 tw 3 alloc 12 mem 5\nUDP: inuse 2 mem 4\n"
-            b"UDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n")
-SNMP = (b"Ip: Forwarding DefaultTTL\nIp: 1 64\n"
-        b"Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails\n"
-        b"Tcp: 1 200 120000 -1 4242 17 3\nUdp: InDatagrams NoPorts\nUdp: 5 6\n")
+SOCKSTAT = (
+    b"sockets: used 171\nTCP: inuse 7 orphan 1 tw 3 alloc 12 mem 5\nUDP: inuse 2 mem 4\n"
+    b"UDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n"
+)
+SNMP = (
+    b"Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+    b"Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails\n"
+    b"Tcp: 1 200 120000 -1 4242 17 3\nUdp: InDatagrams NoPorts\nUdp: 5 6\n"
+)
 
 
 def test_sockstat_keeps_only_the_namespace_counters() -> None:
     assert watch.parse_sockstat(SOCKSTAT) == {"tcp": (b"7", b"3"), "udp": (b"2",)}
     # Host-wide counters (orphan, alloc, mem) change with any traffic: no listing for them.
-    other = SOCKSTAT.replace(b"alloc 12 mem 5", b"alloc 99 mem 77").replace(b"UDP: inuse 2 mem 4",
-                                                                           b"UDP: inuse 2 mem 9")
+    other = SOCKSTAT.replace(b"alloc 12 mem 5", b"alloc 99 mem 77").replace(
+        b"UDP: inuse 2 mem 4", b"UDP: inuse 2 mem 9"
+    )
     assert watch.parse_sockstat(other) == watch.parse_sockstat(SOCKSTAT)
     assert watch.parse_sockstat(b"garbage\nTCP: inuse\n") == {"tcp": (b"", b"")}
 
@@ -59,9 +64,19 @@ def test_exec_events_literal() -> None:
     assert procevents.exec_pids(b"") == []
 
 
-@pytest.mark.parametrize("release,ok", [("6.6.0", True), ("6.18.44-fc-v595", True), ("7.0", True),
-                                        ("6.5.13-arch1", False), ("5.15.0-91-generic", False),
-                                        ("6", False), ("x.y", False), ("6.6rc1", True)])
+@pytest.mark.parametrize(
+    "release,ok",
+    [
+        ("6.6.0", True),
+        ("6.18.44-fc-v595", True),
+        ("7.0", True),
+        ("6.5.13-arch1", False),
+        ("5.15.0-91-generic", False),
+        ("6", False),
+        ("x.y", False),
+        ("6.6rc1", True),
+    ],
+)
 def test_kernel_filter_support(release: str, ok: bool) -> None:
     assert procevents.kernel_filters_events(release) is ok
 

@@ -38,13 +38,18 @@ MEASURED = {"rn-capture": 0.2, "rn-dissect": 0.7, "rn-track": 0.85, "pipeline": 
 LIMITS = {name: round(v * 1.7, 2) for name, v in MEASURED.items()}
 LIMITS["rn-capture"] = 0.6  # small numbers are noisier
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is the reference")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is the reference"),
+]
 
 
 def _capture(path: Path, packets: int) -> Path:
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed_pcap.py"), "-n", str(packets), "-o",
-                    str(path)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "make_mixed_pcap.py"), "-n", str(packets), "-o", str(path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return path
 
 
@@ -83,4 +88,5 @@ def test_pipeline_cpu_per_packet_stays_within_a_ratio_of_tshark(tmp_path: Path) 
     over = {k: v for k, v in ratios.items() if v >= LIMITS[k]}
     assert not over, (
         f"CPU per packet over the guard (ours / tshark conv): {over}; limits {LIMITS}, measured "
-        f"{MEASURED} when written. Profile with bench/bench_pipeline.py and py-spy.")
+        f"{MEASURED} when written. Profile with bench/bench_pipeline.py and py-spy."
+    )

@@ -32,8 +32,9 @@ SERVER_CID = bytes.fromhex("b1b2b3b4b5b6b7b8")
 V1 = qc.VERSION_1
 
 
-def client_hello(sni: bytes = b"quic.example.org", alpn: tuple[bytes, ...] = (b"h3",),
-                 pad_ext: int = 0) -> bytes:
+def client_hello(
+    sni: bytes = b"quic.example.org", alpn: tuple[bytes, ...] = (b"h3",), pad_ext: int = 0
+) -> bytes:
     """A TLS 1.3 ClientHello handshake message with SNI, ALPN, supported_versions."""
     exts = b""
     name = b"\x00" + struct.pack(">H", len(sni)) + sni
@@ -62,16 +63,21 @@ def pad(payload: bytes, size: int = 1100) -> bytes:
     return payload + bytes(max(0, size - len(payload)))
 
 
-def client_initial(frames: bytes, pn: int = 0, version: int = V1, dcid: bytes = DCID,
-                   key_dcid: bytes | None = None, profile: qc.Profile | None = None,
-                   token: bytes = b"") -> bytes:
+def client_initial(
+    frames: bytes,
+    pn: int = 0,
+    version: int = V1,
+    dcid: bytes = DCID,
+    key_dcid: bytes | None = None,
+    profile: qc.Profile | None = None,
+    token: bytes = b"",
+) -> bytes:
     prof = profile or qc.profile_for(version) or qc.PROFILE_V1
     keys = qc.initial_keys(key_dcid or dcid, prof, server=False)
     return build_long_packet(PT_INITIAL, version, dcid, SCID, pn, frames, keys, token=token)
 
 
-def server_initial(frames: bytes, pn: int = 0, version: int = V1,
-                   key_dcid: bytes = DCID) -> bytes:
+def server_initial(frames: bytes, pn: int = 0, version: int = V1, key_dcid: bytes = DCID) -> bytes:
     keys = qc.initial_keys(key_dcid, qc.profile_for(version) or qc.PROFILE_V1, server=True)
     return build_long_packet(PT_INITIAL, version, SCID, SERVER_CID, pn, frames, keys)
 
@@ -88,6 +94,7 @@ def short_packet() -> bytes:
 
 
 # --- the happy path ----------------------------------------------------------------------
+
 
 def test_handshake_through_states_with_sni_and_alpn() -> None:
     flows = QuicFlows()
@@ -118,15 +125,17 @@ def test_client_hello_split_across_initials_in_any_order() -> None:
         for order in ((0, 1), (1, 0)):
             flows = QuicFlows()
             parts = [crypto_frame(0, hello[:cut]), crypto_frame(cut, hello[cut:])]
-            results = [flows.inspect("k", True, client_initial(pad(parts[i]), pn=n), float(n))
-                       for n, i in enumerate(order)]
+            results = [
+                flows.inspect("k", True, client_initial(pad(parts[i]), pn=n), float(n))
+                for n, i in enumerate(order)
+            ]
             assert results[0] is not None and "sni" not in results[0]
             assert results[1] is not None and results[1]["sni"] == "split.example", cut
 
 
 def test_crypto_frames_out_of_order_inside_one_packet() -> None:
     hello = client_hello(b"chaos.example")
-    frames = b"".join(crypto_frame(o, hello[o:o + 37]) for o in range(0, len(hello), 37)[::-1])
+    frames = b"".join(crypto_frame(o, hello[o : o + 37]) for o in range(0, len(hello), 37)[::-1])
     flows = QuicFlows()
     got = flows.inspect("k", True, client_initial(pad(b"\x01" + frames)), 0.0)
     assert got is not None and got["sni"] == "chaos.example"
@@ -138,22 +147,26 @@ def test_later_client_initials_use_original_dcid_keys() -> None:
     hello = client_hello(b"late.example")
     flows = QuicFlows()
     flows.inspect("k", True, client_initial(pad(crypto_frame(0, hello[:50]))), 0.0)
-    second = client_initial(pad(crypto_frame(50, hello[50:])), pn=1, dcid=SERVER_CID,
-                            key_dcid=DCID)
+    second = client_initial(pad(crypto_frame(50, hello[50:])), pn=1, dcid=SERVER_CID, key_dcid=DCID)
     got = flows.inspect("k", True, second, 0.1)
     assert got is not None and got["sni"] == "late.example"
 
 
 # --- versions -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version,name", [
-    (0x6B3343CF, "v2"), (0xFF00001D, "draft-29"), (0xFF00001B, "draft-27"),
-    (0xFF000022, "draft-34"),
-])
+
+@pytest.mark.parametrize(
+    "version,name",
+    [
+        (0x6B3343CF, "v2"),
+        (0xFF00001D, "draft-29"),
+        (0xFF00001B, "draft-27"),
+        (0xFF000022, "draft-34"),
+    ],
+)
 def test_known_versions(version: int, name: str) -> None:
     flows = QuicFlows()
-    got = flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello())),
-                                                  version=version), 0.0)
+    got = flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello())), version=version), 0.0)
     assert got is not None, name
     assert got["quic_version"] == f"0x{version:08x}"
     assert got["sni"] == "quic.example.org"
@@ -161,8 +174,9 @@ def test_known_versions(version: int, name: str) -> None:
 
 @pytest.mark.parametrize("profile", [qc.PROFILE_V1, qc.PROFILE_DRAFT_29, qc.PROFILE_DRAFT_23])
 def test_reserved_version_found_by_trial(profile: qc.Profile) -> None:
-    pkt = client_initial(pad(crypto_frame(0, client_hello(b"greased.example")), 1200),
-                         version=0x0A1A2A3A, profile=profile)
+    pkt = client_initial(
+        pad(crypto_frame(0, client_hello(b"greased.example")), 1200), version=0x0A1A2A3A, profile=profile
+    )
     flows = QuicFlows()
     got = flows.inspect("k", True, pkt, 0.0)
     assert got is not None
@@ -170,8 +184,7 @@ def test_reserved_version_found_by_trial(profile: qc.Profile) -> None:
     assert got["sni"] == "greased.example"
     # The server's Initial then opens with the salt that worked.
     keys = qc.initial_keys(DCID, profile, server=True)
-    srv = build_long_packet(PT_INITIAL, 0x0A1A2A3A, SCID, SERVER_CID, 0,
-                            close_frame(0x0A, b"bye"), keys)
+    srv = build_long_packet(PT_INITIAL, 0x0A1A2A3A, SCID, SERVER_CID, 0, close_frame(0x0A, b"bye"), keys)
     got = flows.inspect("k", False, srv, 0.1)
     assert got is not None and got["quic_close"] == 0x0A
 
@@ -181,8 +194,7 @@ def test_version_negotiation() -> None:
     vn += bytes.fromhex("000000016b3343cf")
     assert looks_like_quic(vn)
     flows = QuicFlows()
-    flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello())),
-                                            version=0x1A2A3A4A), 0.0)
+    flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello())), version=0x1A2A3A4A), 0.0)
     got = flows.inspect("k", False, vn, 0.1)
     assert got == {"app": "QUIC", "quic_vn": ["0x00000001", "0x6b3343cf"]}
 
@@ -191,12 +203,21 @@ def test_retry_then_new_dcid() -> None:
     flows = QuicFlows()
     flows.inspect("k", True, client_initial(pad(crypto_frame(0, b"\x01\x00"))), 0.0)
     new_dcid = bytes.fromhex("c0c1c2c3c4c5c6c7")
-    retry = (bytes((0xF0,)) + V1.to_bytes(4, "big") + bytes((len(SCID),)) + SCID
-             + bytes((len(new_dcid),)) + new_dcid + b"token-bytes" + bytes(16))
+    retry = (
+        bytes((0xF0,))
+        + V1.to_bytes(4, "big")
+        + bytes((len(SCID),))
+        + SCID
+        + bytes((len(new_dcid),))
+        + new_dcid
+        + b"token-bytes"
+        + bytes(16)
+    )
     got = flows.inspect("k", False, retry, 0.1)
     assert got is not None and got["quic_retry"] is True
-    again = client_initial(pad(crypto_frame(0, client_hello(b"retry.example"))), pn=1,
-                           dcid=new_dcid, token=b"token-bytes")
+    again = client_initial(
+        pad(crypto_frame(0, client_hello(b"retry.example"))), pn=1, dcid=new_dcid, token=b"token-bytes"
+    )
     got = flows.inspect("k", True, again, 0.2)
     assert got is not None and got["sni"] == "retry.example"
     # The server's Initial is protected with keys from the new DCID.
@@ -205,6 +226,7 @@ def test_retry_then_new_dcid() -> None:
 
 
 # --- CONNECTION_CLOSE ------------------------------------------------------------------------
+
 
 def test_connection_close_both_sides() -> None:
     flows = QuicFlows()
@@ -215,8 +237,7 @@ def test_connection_close_both_sides() -> None:
     assert got["quic_close_app"] is False
     assert got["quic_close_reason"] == "bad \\x1b[31mthing"
     assert got["quic_state"] == QUIC_DRAINING
-    got = flows.inspect("k", False, server_initial(close_frame(0x101, b"", app=True) + bytes(8)),
-                        0.1)
+    got = flows.inspect("k", False, server_initial(close_frame(0x101, b"", app=True) + bytes(8)), 0.1)
     assert got is not None
     assert got["quic_close"] == 0x101 and got["quic_close_app"] is True
     assert got["quic_state"] == QUIC_CLOSED
@@ -224,11 +245,19 @@ def test_connection_close_both_sides() -> None:
 
 # --- hostile and foreign input -----------------------------------------------------------
 
-@pytest.mark.parametrize("payload", [
-    b"", b"\x00", bytes(100), b"\x80" * 3, bytes.fromhex("12340100000100000000000003777777"),
-    bytes.fromhex("8000") + bytes(200),   # RTP-like: fixed bit clear
-    b"\xc0\x00\x00\x00\x01\xff" + bytes(20),  # DCID length beyond the datagram
-])
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\x00",
+        bytes(100),
+        b"\x80" * 3,
+        bytes.fromhex("12340100000100000000000003777777"),
+        bytes.fromhex("8000") + bytes(200),  # RTP-like: fixed bit clear
+        b"\xc0\x00\x00\x00\x01\xff" + bytes(20),  # DCID length beyond the datagram
+    ],
+)
 def test_foreign_payloads_are_ignored(payload: bytes) -> None:
     flows = QuicFlows()
     assert flows.inspect("k", True, payload, 0.0) is None
@@ -261,8 +290,7 @@ def test_flow_table_is_bounded() -> None:
 def test_crypto_beyond_cap_is_dropped() -> None:
     flows = QuicFlows()
     hello = client_hello()
-    got = flows.inspect("k", True, client_initial(pad(crypto_frame(CRYPTO_CAP + 10, hello))),
-                        0.0)
+    got = flows.inspect("k", True, client_initial(pad(crypto_frame(CRYPTO_CAP + 10, hello))), 0.0)
     assert got is not None and "sni" not in got
     # A ClientHello claiming more than the cap is given up, not buffered forever.
     huge = b"\x01" + (CRYPTO_CAP).to_bytes(3, "big") + bytes(100)
@@ -275,9 +303,9 @@ def test_frames_parser_contract() -> None:
     crypto, close = parse_frames(b"\x00\x00\x01" + crypto_frame(5, b"abc") + b"\x02\x01\x00\x00\x00")
     assert crypto == [(5, b"abc")] and close is None
     with pytest.raises(QuicError):
-        parse_frames(b"\x06\x00\x10abc")           # CRYPTO longer than the packet
+        parse_frames(b"\x06\x00\x10abc")  # CRYPTO longer than the packet
     with pytest.raises(QuicError):
-        parse_frames(b"\x02\x01\x00\x3f")          # ACK cut
+        parse_frames(b"\x02\x01\x00\x3f")  # ACK cut
     # An unknown frame type ends parsing quietly: its length cannot be known.
     assert parse_frames(b"\x08\x01\x02" + crypto_frame(0, b"x")) == ([], None)
 
@@ -312,8 +340,9 @@ def test_new_connection_on_same_tuple_is_learned_afresh() -> None:
     flows = QuicFlows()
     flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello(b"one.example")))), 0.0)
     other = bytes.fromhex("9999999999999999")
-    got = flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello(b"two.example"))),
-                                                  dcid=other), 5.0)
+    got = flows.inspect(
+        "k", True, client_initial(pad(crypto_frame(0, client_hello(b"two.example"))), dcid=other), 5.0
+    )
     assert got is not None and got["sni"] == "two.example"
 
 

@@ -136,23 +136,37 @@ V2_SERVER_INITIAL = bytes.fromhex(
 
 # (secret, key, iv, hp) per direction, from the appendices' A.1.
 KEYS = {
-    ("v1", False): ("c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea",
-                    "1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c",
-                    "9f50449e04a0e810283a1e9933adedd2"),
-    ("v1", True): ("3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b",
-                   "cf3a5331653c364c88f0f379b6067e37", "0ac1493ca1905853b0bba03e",
-                   "c206b8d9b9f0f37644430b490eeaa314"),
-    ("v2", False): ("14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b",
-                    "8b1a0bc121284290a29e0971b5cd045d", "91f73e2351d8fa91660e909f",
-                    "45b95e15235d6f45a6b19cbcb0294ba9"),
-    ("v2", True): ("0263db1782731bf4588e7e4d93b7463907cb8cd8200b5da55a8bd488eafc37c1",
-                   "82db637861d55e1d011f19ea71d5d2a7", "dd13c276499c0249d3310652",
-                   "edf6d05c83121201b436e16877593c3a"),
+    ("v1", False): (
+        "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea",
+        "1f369613dd76d5467730efcbe3b1a22d",
+        "fa044b2f42a3fd3b46fb255c",
+        "9f50449e04a0e810283a1e9933adedd2",
+    ),
+    ("v1", True): (
+        "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b",
+        "cf3a5331653c364c88f0f379b6067e37",
+        "0ac1493ca1905853b0bba03e",
+        "c206b8d9b9f0f37644430b490eeaa314",
+    ),
+    ("v2", False): (
+        "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b",
+        "8b1a0bc121284290a29e0971b5cd045d",
+        "91f73e2351d8fa91660e909f",
+        "45b95e15235d6f45a6b19cbcb0294ba9",
+    ),
+    ("v2", True): (
+        "0263db1782731bf4588e7e4d93b7463907cb8cd8200b5da55a8bd488eafc37c1",
+        "82db637861d55e1d011f19ea71d5d2a7",
+        "dd13c276499c0249d3310652",
+        "edf6d05c83121201b436e16877593c3a",
+    ),
 }
 PROFILES = {"v1": qc.PROFILE_V1, "v2": qc.PROFILE_V2}
 PACKETS = {
-    ("v1", False): V1_CLIENT_INITIAL, ("v1", True): V1_SERVER_INITIAL,
-    ("v2", False): V2_CLIENT_INITIAL, ("v2", True): V2_SERVER_INITIAL,
+    ("v1", False): V1_CLIENT_INITIAL,
+    ("v1", True): V1_SERVER_INITIAL,
+    ("v2", False): V2_CLIENT_INITIAL,
+    ("v2", True): V2_SERVER_INITIAL,
 }
 
 
@@ -209,7 +223,7 @@ def test_seal_reproduces_appendix_packet(name: str) -> None:
     h = parse_long_header(pkt, 0)
     keys = qc.initial_keys(DCID, PROFILES[name], False)
     plain_first = 0xC3 if name == "v1" else 0xD3  # the appendices' unprotected first byte
-    header = bytes((plain_first,)) + pkt[1:h.pn_offset] + (2).to_bytes(4, "big")
+    header = bytes((plain_first,)) + pkt[1 : h.pn_offset] + (2).to_bytes(4, "big")
     assert qc.seal_packet(header, 4, CLIENT_PAYLOAD, 2, keys) == pkt
     assert pkt[0] != plain_first  # header protection changed it
 
@@ -238,5 +252,9 @@ def test_flow_of_appendix_packets(name: str) -> None:
     assert got["sni"] == "example.com" and got["alpn"] == ["alpn"]
     assert got["quic_version"] == ("0x00000001" if name == "v1" else "0x6b3343cf")
     got = flows.inspect("k", False, PACKETS[(name, True)], 0.1)
-    assert got == {"app": "QUIC", "quic_state": QUIC_HANDSHAKE, "tls_version": "TLS 1.3",
-                   "tls_cipher": "TLS_AES_128_GCM_SHA256"}
+    assert got == {
+        "app": "QUIC",
+        "quic_state": QUIC_HANDSHAKE,
+        "tls_version": "TLS 1.3",
+        "tls_cipher": "TLS_AES_128_GCM_SHA256",
+    }

@@ -28,22 +28,37 @@ RUSTNET = str(BIN / "rustnet")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-EQUAL_CASES = ["zeek_http_get.pcap", "ndpi_dns.pcap", "zeek_vlan-qinqinq.pcap", "ndpi_http.pcapng",
-               "zeek_linux_dlt_sll2.pcap", "zeek_quic_quicv2-echo-443.pcap", "zeek_icmp_5-pings.pcap",
-               "zeek_communityid_arp.pcap", "tcpdump_ssh.pcap"]
+EQUAL_CASES = [
+    "zeek_http_get.pcap",
+    "ndpi_dns.pcap",
+    "zeek_vlan-qinqinq.pcap",
+    "ndpi_http.pcapng",
+    "zeek_linux_dlt_sll2.pcap",
+    "zeek_quic_quicv2-echo-443.pcap",
+    "zeek_icmp_5-pings.pcap",
+    "zeek_communityid_arp.pcap",
+    "tcpdump_ssh.pcap",
+]
 DAMAGED = "derived_zeek_http_get_cut-mid-record.pcap"
 
 
-def rustnet(*args: str, cwd: Path | None = None, timeout: float = 60,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([RUSTNET, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          stdin=subprocess.DEVNULL, env=env)
+def rustnet(
+    *args: str, cwd: Path | None = None, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RUSTNET, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
 
 
 def pipe_finals(pcap: Path) -> tuple[list[str], int]:
     """Final records of ``rn-capture -r F | rn-dissect | rn-track --format json`` (a real shell pipe)."""
-    sh = (f"set -o pipefail; {BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | "
-          f"{BIN}/rn-track --format json")
+    sh = f"set -o pipefail; {BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track --format json"
     p = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=60)
     lines = [ln for ln in p.stdout.splitlines() if json.loads(ln).get("final") is True]
     return lines, p.returncode
@@ -57,9 +72,23 @@ def one_line(stderr: str) -> str:
 
 
 # --- the command line --------------------------------------------------------------------
-SEED_AND_ISSUE_OPTIONS = ["-i, --interface", "--no-localhost", "-r, --refresh-interval", "--no-dpi",
-                          "-l, --log-level", "-h, --help", "-V, --version", "-f, --bpf-filter", "--read",
-                          "--json", "--duration", "--write-pcap", "--record", "--list-interfaces", "--remote"]
+SEED_AND_ISSUE_OPTIONS = [
+    "-i, --interface",
+    "--no-localhost",
+    "-r, --refresh-interval",
+    "--no-dpi",
+    "-l, --log-level",
+    "-h, --help",
+    "-V, --version",
+    "-f, --bpf-filter",
+    "--read",
+    "--json",
+    "--duration",
+    "--write-pcap",
+    "--record",
+    "--list-interfaces",
+    "--remote",
+]
 
 
 def test_help_lists_every_option_and_starts_fast() -> None:
@@ -67,8 +96,9 @@ def test_help_lists_every_option_and_starts_fast() -> None:
     out = ""
     for _ in range(5):
         t0 = time.perf_counter()
-        p = subprocess.run([RUSTNET, "--help"], capture_output=True, text=True,
-                           env={**os.environ, "COLUMNS": "200"})
+        p = subprocess.run(
+            [RUSTNET, "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+        )
         best = min(best, time.perf_counter() - t0)
         assert p.returncode == 0
         out = p.stdout
@@ -105,8 +135,11 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert [s.name for s in specs] == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
     assert "-i" not in _stage(specs, "rn-capture")  # rn-capture picks the default route's interface
     assert "--no-dpi" not in _stage(specs, "rn-dissect")
-    specs = plan(Options(interface="eth7", no_dpi=True, refresh_ms=500, bpf_filter="tcp port 443",
-                         write_pcap="/tmp/x.pcap"))
+    specs = plan(
+        Options(
+            interface="eth7", no_dpi=True, refresh_ms=500, bpf_filter="tcp port 443", write_pcap="/tmp/x.pcap"
+        )
+    )
     cap = _stage(specs, "rn-capture")
     assert cap[-6:] == ["-i", "eth7", "-f", "tcp port 443", "-w", "/tmp/x.pcap"]
     assert _stage(specs, "rn-dissect")[-1] == "--no-dpi"
@@ -141,8 +174,11 @@ def test_remote_command_runs_capture_and_enrich_there(monkeypatch: pytest.Monkey
 
 def test_conflicting_options_are_usage_errors(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
-    for args in (["--read", str(pcap), "-i", "lo"], ["--remote", "h", "--write-pcap", str(tmp_path / "x")],
-                 ["--read", str(pcap), "--remote", "h"]):
+    for args in (
+        ["--read", str(pcap), "-i", "lo"],
+        ["--remote", "h", "--write-pcap", str(tmp_path / "x")],
+        ["--read", str(pcap), "--remote", "h"],
+    ):
         p = rustnet(*args, "--json")
         assert p.returncode == 2, (args, p.stderr)
         assert one_line(p.stderr).startswith("rustnet: ")
@@ -183,8 +219,10 @@ def test_read_recordings(tmp_path: Path) -> None:
     conns = tmp_path / "conns.rn"
     packets = tmp_path / "packets.rn"
     subprocess.run(["bash", "-c", f"{BIN}/rn-capture -r '{pcap}' > '{packets}'"], check=True)
-    subprocess.run(["bash", "-c", f"{BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track "
-                    f"> '{conns}'"], check=True)
+    subprocess.run(
+        ["bash", "-c", f"{BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track > '{conns}'"],
+        check=True,
+    )
     for rec in (conns, packets):
         p = rustnet("--read", str(rec), "--json")
         assert p.returncode == 0, p.stderr
@@ -219,8 +257,9 @@ def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
 def test_no_dpi_reaches_dissect() -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     with_dpi = [json.loads(ln) for ln in rustnet("--read", str(pcap), "--json").stdout.splitlines()]
-    without = [json.loads(ln) for ln in
-               rustnet("--read", str(pcap), "--json", "--no-dpi").stdout.splitlines()]
+    without = [
+        json.loads(ln) for ln in rustnet("--read", str(pcap), "--json", "--no-dpi").stdout.splitlines()
+    ]
     assert len(with_dpi) == len(without) == 1
     assert not any(k.startswith("http_") or k == "app" for k in without[0])
     if "app" in with_dpi[0]:  # DPI present in this build: it must be gone with --no-dpi
@@ -230,15 +269,19 @@ def test_no_dpi_reaches_dissect() -> None:
 def test_no_localhost_hides_loopback_pairs(tmp_path: Path) -> None:
     rec = tmp_path / "mixed.jsonl"
     base = {"t": "conn", "proto": "tcp", "state": "ESTABLISHED", "final": True}
-    lines = [dict(base, id=1, src="127.0.0.1", sport=5000, dst="127.0.0.1", dport=80),
-             dict(base, id=2, src="::1", sport=5001, dst="::1", dport=80),
-             dict(base, id=3, src="10.0.0.1", sport=5002, dst="127.0.0.1", dport=80),
-             dict(base, id=4, src="10.0.0.1", sport=5003, dst="10.0.0.2", dport=80)]
+    lines = [
+        dict(base, id=1, src="127.0.0.1", sport=5000, dst="127.0.0.1", dport=80),
+        dict(base, id=2, src="::1", sport=5001, dst="::1", dport=80),
+        dict(base, id=3, src="10.0.0.1", sport=5002, dst="127.0.0.1", dport=80),
+        dict(base, id=4, src="10.0.0.1", sport=5003, dst="10.0.0.2", dport=80),
+    ]
     rec.write_text("".join(json.dumps(x) + "\n" for x in lines))
     shown = [json.loads(ln)["id"] for ln in rustnet("--read", str(rec), "--json").stdout.splitlines()]
     assert shown == [1, 2, 3, 4]
-    hidden = [json.loads(ln)["id"] for ln in rustnet("--read", str(rec), "--json", "--no-localhost")
-              .stdout.splitlines()]
+    hidden = [
+        json.loads(ln)["id"]
+        for ln in rustnet("--read", str(rec), "--json", "--no-localhost").stdout.splitlines()
+    ]
     assert hidden == [3, 4]
 
 
@@ -266,9 +309,24 @@ def test_bad_interface_names_the_real_ones() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops capabilities root has")
 def test_no_permission_says_how_to_fix() -> None:
     # root without CAP_NET_RAW/CAP_NET_ADMIN is as unprivileged as a capture gets.
-    p = subprocess.run(["setpriv", "--bounding-set", "-net_raw,-net_admin", "--", RUSTNET, "-i", "lo",
-                        "--json", "--duration", "1"], capture_output=True, text=True, timeout=30,
-                       stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-net_raw,-net_admin",
+            "--",
+            RUSTNET,
+            "-i",
+            "lo",
+            "--json",
+            "--duration",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert p.returncode == 1
     line = one_line(p.stderr)
     assert "permission" in line and "setcap cap_net_raw,cap_net_admin=eip" in line and "sudo" in line
@@ -301,21 +359,32 @@ def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
     assert stat.S_IMODE(logs[0].stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
     text = logs[0].read_text()
-    for needle in ("INFO  rustnet: rustnet 0.1.0 starting", f"reading {pcap}",
-                   "started rn-capture", "started rn-track", "stream: source=", "capture statistics",
-                   "exited with status 0", "TRACE rustnet.stream: record", "DEBUG rustnet.stream: conn 1 tcp",
-                   "exiting with status 0", "/rn-track -r 700"):
+    for needle in (
+        "INFO  rustnet: rustnet 0.1.0 starting",
+        f"reading {pcap}",
+        "started rn-capture",
+        "started rn-track",
+        "stream: source=",
+        "capture statistics",
+        "exited with status 0",
+        "TRACE rustnet.stream: record",
+        "DEBUG rustnet.stream: conn 1 tcp",
+        "exiting with status 0",
+        "/rn-track -r 700",
+    ):
         assert needle in text, needle
 
 
 def test_log_holds_stage_errors(tmp_path: Path) -> None:
-    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "error",
-                cwd=tmp_path)
+    p = rustnet(
+        "--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "error", cwd=tmp_path
+    )
     assert p.returncode == 2
     text = next((tmp_path / "logs").iterdir()).read_text()
     assert "WARNING" not in text  # the level is honoured: stage lines are logged at WARNING
-    p = rustnet("--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "warn",
-                cwd=tmp_path)
+    p = rustnet(
+        "--read", str(CORPUS / "zeek_http_get.pcap"), "--json", "-f", "tcp port", "-l", "warn", cwd=tmp_path
+    )
     texts = "".join(f.read_text() for f in (tmp_path / "logs").iterdir())
     assert "rustnet.rn-capture: rn-capture: bad filter" in texts
     assert "ERROR rustnet: rn-capture (pid" in texts
@@ -330,8 +399,11 @@ def test_log_helpers() -> None:
 def test_clear_old_logs(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    old, new, other = logs / "rustnet_2020-01-01_00-00-00.log", logs / "rustnet_2030-01-01_00-00-00.log", \
-        logs / "notes.txt"
+    old, new, other = (
+        logs / "rustnet_2020-01-01_00-00-00.log",
+        logs / "rustnet_2030-01-01_00-00-00.log",
+        logs / "notes.txt",
+    )
     for f in (old, new, other):
         f.write_text("x")
     ten_days = time.time() - 10 * 86400
@@ -351,6 +423,7 @@ def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python() -> 
     import tempfile
 
     from rustnet.cli.privilege import can_reach, lookup, unprivileged_stage_user
+
     nobody = lookup()
     assert nobody is not None
     base = Path(tempfile.mkdtemp(prefix="rn-priv-", dir="/tmp"))  # pytest's tmp_path is 0700
@@ -382,8 +455,9 @@ def test_unwritable_outputs_are_one_line_errors() -> None:
     pcap = str(CORPUS / "zeek_http_get.pcap")
     p = rustnet("--read", pcap, "--json", "--record", "/nonexistent/x.rn")
     assert p.returncode == 1 and p.stdout == ""
-    assert one_line(p.stderr) == ("rustnet: /nonexistent/x.rn: cannot write the recording: "
-                                  "No such file or directory")
+    assert one_line(p.stderr) == (
+        "rustnet: /nonexistent/x.rn: cannot write the recording: No such file or directory"
+    )
     p = rustnet("--read", pcap, "--json", "--write-pcap", "/nonexistent/x.pcap")
     assert p.returncode == 1
     assert "/nonexistent/x.pcap" in one_line(p.stderr)
@@ -392,24 +466,30 @@ def test_unwritable_outputs_are_one_line_errors() -> None:
 def test_read_from_stdin_and_pipes() -> None:
     pcap = CORPUS / "ndpi_dns.pcap"
     expected, _ = pipe_finals(pcap)
-    for sh in (f"cat '{pcap}' | {RUSTNET} --read - --json",  # a pcap on stdin
-               f"{RUSTNET} --read <(cat '{pcap}') --json",  # a FIFO-like /dev/fd path
-               f"{BIN}/rn-capture -r '{pcap}' | {RUSTNET} --read - --json",  # packet records
-               f"{BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track | "
-               f"{RUSTNET} --read - --json"):
+    for sh in (
+        f"cat '{pcap}' | {RUSTNET} --read - --json",  # a pcap on stdin
+        f"{RUSTNET} --read <(cat '{pcap}') --json",  # a FIFO-like /dev/fd path
+        f"{BIN}/rn-capture -r '{pcap}' | {RUSTNET} --read - --json",  # packet records
+        f"{BIN}/rn-capture -r '{pcap}' | {BIN}/rn-dissect | {BIN}/rn-track | {RUSTNET} --read - --json",
+    ):
         p = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, (sh, p.stderr)
         assert p.stdout.splitlines() == expected, sh
-    p = subprocess.run(["bash", "-c", f"printf '' | {RUSTNET} --read - --json"], capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        ["bash", "-c", f"printf '' | {RUSTNET} --read - --json"], capture_output=True, text=True
+    )
     assert p.returncode == 0 and p.stdout == "" and p.stderr == ""
 
 
 def test_newer_format_is_refused_in_one_line(tmp_path: Path) -> None:
     import msgpack
+
     rec = tmp_path / "newer.rn"
-    rec.write_bytes(msgpack.packb([{"t": "hdr", "v": 99, "producer": "rn-track 9"},
-                                   {"t": "conn", "id": 1, "final": True}]))
+    rec.write_bytes(
+        msgpack.packb(
+            [{"t": "hdr", "v": 99, "producer": "rn-track 9"}, {"t": "conn", "id": 1, "final": True}]
+        )
+    )
     p = rustnet("--read", str(rec), "--json")
     assert p.returncode == 3 and p.stdout == ""
     assert "newer" in one_line(p.stderr)

@@ -22,8 +22,10 @@ import pytest
 
 from tests.netns import TwoHosts, can_make_namespaces
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 BIN = Path(sys.executable).parent
 RUSTNET = str(BIN / "rustnet")
@@ -105,8 +107,14 @@ def wait_capturing(net: TwoHosts, host: str = "a", timeout: float = 15.0) -> Non
 
 
 def start_rustnet(net: TwoHosts, *args: str, cwd: str | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(net.cmd("a", [RUSTNET, "-i", net.iface("a"), "--json", *args]), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd)
+    return subprocess.Popen(
+        net.cmd("a", [RUSTNET, "-i", net.iface("a"), "--json", *args]),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+    )
 
 
 def http_exchange(net: TwoHosts, port: int = 8000) -> None:
@@ -163,9 +171,13 @@ def test_no_localhost_live(net: TwoHosts) -> None:
     net.wait_port("a", 8001)
     results = {}
     for flag in ([], ["--no-localhost"]):
-        p = subprocess.Popen(net.cmd("a", [RUSTNET, "-i", "lo", "--json", "--duration", "3", *flag]),
-                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            net.cmd("a", [RUSTNET, "-i", "lo", "--json", "--duration", "3", *flag]),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         stage_pids(p.pid)
         wait_capturing(net)
         net.run("a", ["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:8001/"])
@@ -267,24 +279,32 @@ def ssh_env(net: TwoHosts, tmp_path: Path) -> dict[str, str]:
     # installs; with PAM (when sshd has a PAM service) key logins work either way.
     use_pam = "yes" if Path("/etc/pam.d/sshd").exists() else "no"
     cfg = tmp_path / "sshd_config"
-    cfg.write_text(f"Port 2222\nListenAddress {net.addr_b}\nHostKey {hostkey}\nAuthorizedKeysFile {auth}\n"
-                   "PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n"
-                   f"PidFile {tmp_path}/sshd.pid\nUsePAM {use_pam}\nAcceptEnv LANG\n")
+    cfg.write_text(
+        f"Port 2222\nListenAddress {net.addr_b}\nHostKey {hostkey}\nAuthorizedKeysFile {auth}\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n"
+        f"PidFile {tmp_path}/sshd.pid\nUsePAM {use_pam}\nAcceptEnv LANG\n"
+    )
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     net.spawn("b", [sshd, "-D", "-e", "-f", str(cfg)])
     net.wait_port("b", 2222)
-    return {**os.environ,
-            "RUSTNET_SSH": f"ssh -i {key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                           "-o LogLevel=ERROR -p 2222",
-            "RUSTNET_REMOTE_PATH": str(BIN)}
+    return {
+        **os.environ,
+        "RUSTNET_SSH": f"ssh -i {key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "-o LogLevel=ERROR -p 2222",
+        "RUSTNET_REMOTE_PATH": str(BIN),
+    }
 
 
 def test_remote_capture_over_ssh(net: TwoHosts, ssh_env: dict[str, str]) -> None:
-    p = subprocess.Popen(net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"),
-                                       "--json"]),
-                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         env=ssh_env)
+    p = subprocess.Popen(
+        net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"), "--json"]),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=ssh_env,
+    )
     try:
         wait_capturing(net, "b")  # ssh logged in and the remote rn-capture is open
         http_exchange(net, 8002)
@@ -307,10 +327,14 @@ def test_remote_capture_over_ssh(net: TwoHosts, ssh_env: dict[str, str]) -> None
 
 
 def test_remote_sigterm_stops_the_remote_side(net: TwoHosts, ssh_env: dict[str, str]) -> None:
-    p = subprocess.Popen(net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"),
-                                       "--json"]),
-                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         env=ssh_env)
+    p = subprocess.Popen(
+        net.cmd("a", [RUSTNET, "--remote", f"root@{net.addr_b}", "-i", net.iface("b"), "--json"]),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=ssh_env,
+    )
     try:
         wait_capturing(net, "b")
         assert remote_leftovers(net, timeout=0), "the remote capture is not running"
@@ -327,8 +351,13 @@ def test_no_suitable_interface_in_an_empty_namespace() -> None:
     ns = f"rnempty{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        p = subprocess.run(["ip", "netns", "exec", ns, RUSTNET, "--json", "--duration", "1"],
-                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        p = subprocess.run(
+            ["ip", "netns", "exec", ns, RUSTNET, "--json", "--duration", "1"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     assert p.returncode == 1

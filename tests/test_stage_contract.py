@@ -120,12 +120,18 @@ def test_concatenated_recordings_are_not_damage(cmd: str) -> None:
 
 def test_a_closed_pipe_ends_quietly(cmd: str) -> None:
     pkts = packets_from(CORPUS / "ndpi_chrome.pcap") * 20
-    data = stream([header()], *[pkts[i:i + 200] for i in range(0, len(pkts), 200)])
+    data = stream([header()], *[pkts[i : i + 200] for i in range(0, len(pkts), 200)])
     with tempfile.TemporaryFile() as f:
         f.write(data)
         f.seek(0)
-        p = subprocess.run(f"{BIN / cmd} --format json | head -n 1", shell=True, stdin=f,
-                           capture_output=True, timeout=60, executable="/bin/bash")
+        p = subprocess.run(
+            f"{BIN / cmd} --format json | head -n 1",
+            shell=True,
+            stdin=f,
+            capture_output=True,
+            timeout=60,
+            executable="/bin/bash",
+        )
     assert p.returncode == 0
     assert p.stderr == b"", p.stderr
 
@@ -133,8 +139,9 @@ def test_a_closed_pipe_ends_quietly(cmd: str) -> None:
 def test_binary_output_to_a_terminal_is_refused(cmd: str) -> None:
     master, slave = pty.openpty()
     try:
-        p = subprocess.run([str(BIN / cmd)], input=stream([header()]), stdout=slave,
-                           stderr=subprocess.PIPE, timeout=30)
+        p = subprocess.run(
+            [str(BIN / cmd)], input=stream([header()]), stdout=slave, stderr=subprocess.PIPE, timeout=30
+        )
     finally:
         os.close(slave)
         os.close(master)

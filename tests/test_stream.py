@@ -33,8 +33,23 @@ def packet(i: int) -> list[object]:
 
 
 def summary(i: int) -> list[object]:
-    return ["sum", 1700000000.5, 74, 6, V4_A, 40000 + i, V4_B, 443, 0x12, 1000 + i, 2000, 0, 64240,
-            [10, 20], {"app": "TLS", "sni": "example.com"}]
+    return [
+        "sum",
+        1700000000.5,
+        74,
+        6,
+        V4_A,
+        40000 + i,
+        V4_B,
+        443,
+        0x12,
+        1000 + i,
+        2000,
+        0,
+        64240,
+        [10, 20],
+        {"app": "TLS", "sni": "example.com"},
+    ]
 
 
 def write_all(records: list[object], fmt: str = "msgpack", **kw: int) -> bytes:
@@ -52,7 +67,7 @@ def read_bytes(data: bytes, step: int | None = None) -> tuple[list[object], Reco
     out: list[object] = []
     step = step or len(data) or 1
     for i in range(0, len(data), step):
-        out += reader.feed(data[i:i + step])
+        out += reader.feed(data[i : i + step])
     out += reader.feed(b"")
     return out, reader
 

@@ -81,7 +81,7 @@ def test_every_way_of_writing_gives_the_same_stream(fmt: str) -> None:
             i = 0
             while i < len(recs):
                 step = rng.randrange(1, 400)
-                part = recs[i:i + step]
+                part = recs[i : i + step]
                 if how == "write" or (how == "mixed" and step % 3 == 0):
                     for rec in part:
                         writer.write(rec)  # type: ignore[arg-type]
@@ -151,7 +151,7 @@ def test_partial_writes_to_a_small_non_blocking_pipe_lose_and_reorder_nothing(fm
         fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, 4096)  # smaller than the writer made it
         os.set_blocking(wfd, False)
         for i in range(0, len(recs), 50):
-            writer.write_many(recs[i:i + 50])  # type: ignore[arg-type]
+            writer.write_many(recs[i : i + 50])  # type: ignore[arg-type]
         writer.close()
     finally:
         os.close(wfd)

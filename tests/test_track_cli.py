@@ -37,10 +37,15 @@ def parse(out: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-STREAM = [header(), *handshake(10.0), tcp(10.1, A, 40000, B, 80, ACK, 1001, 5001, 500),
-          tcp(11.0, A, 40000, B, 80, FIN | ACK, 1501, 5001),
-          tcp(11.01, B, 80, A, 40000, FIN | ACK, 5001, 1502),
-          tcp(11.02, A, 40000, B, 80, ACK, 1502, 5002), udp(12.0, C, 5000, A, 53)]
+STREAM = [
+    header(),
+    *handshake(10.0),
+    tcp(10.1, A, 40000, B, 80, ACK, 1001, 5001, 500),
+    tcp(11.0, A, 40000, B, 80, FIN | ACK, 1501, 5001),
+    tcp(11.01, B, 80, A, 40000, FIN | ACK, 5001, 1502),
+    tcp(11.02, A, 40000, B, 80, ACK, 1502, 5002),
+    udp(12.0, C, 5000, A, 53),
+]
 
 
 @pytest.mark.parametrize("encode", [jsonl, msgpack_frames])
@@ -52,7 +57,9 @@ def test_json_and_msgpack_input(encode: Any) -> None:
     conns = [r for r in recs if r["t"] == "conn"]
     final = {r["id"]: r for r in conns if r.get("final")}
     assert sorted((r["proto"], r["state"], r["packets"]) for r in final.values()) == [
-        ("tcp", "TIME_WAIT", 7), ("udp", "DNS_QUERY", 1)]
+        ("tcp", "TIME_WAIT", 7),
+        ("udp", "DNS_QUERY", 1),
+    ]
 
 
 def test_timeout_options(tmp_path: Path) -> None:
@@ -65,8 +72,15 @@ def test_timeout_options(tmp_path: Path) -> None:
     assert [r["end"] for r in parse(p.stdout) if r.get("final") and r["proto"] == "tcp"] == ["eof"]
 
 
-@pytest.mark.parametrize("args", [["--timeout", "bogus=1"], ["--timeout", "tcp.closed=x"],
-                                  ["--timeouts", "/nonexistent/t.toml"], ["--max-connections", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "bogus=1"],
+        ["--timeout", "tcp.closed=x"],
+        ["--timeouts", "/nonexistent/t.toml"],
+        ["--max-connections", "0"],
+    ],
+)
 def test_usage_errors(args: list[str]) -> None:
     p = track(b"", *args)
     assert p.returncode == 2
@@ -94,8 +108,9 @@ def test_max_connections_and_warning() -> None:
 
 
 def test_sigint_drains_input_then_writes_final_records() -> None:
-    p = subprocess.Popen([RN_TRACK, "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [RN_TRACK, "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert p.stdin is not None
     try:
         p.stdin.write(jsonl(STREAM[:4]))
@@ -112,8 +127,9 @@ def test_sigint_drains_input_then_writes_final_records() -> None:
 
 
 def test_sigusr1_writes_a_snapshot() -> None:
-    p = subprocess.Popen([RN_TRACK, "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [RN_TRACK, "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert p.stdin is not None and p.stdout is not None
     try:
         p.stdin.write(jsonl([header(), *handshake(10.0)]))

@@ -21,14 +21,18 @@ from tests.track_util import ACK, FIN, PSH, RST, A, B, C, conns, finals, handsha
 def closed_flow(t: float, cp: int, rst: bool = False) -> list[list[Any]]:
     """Handshake, a request and an answer, then FINs both ways (or a RST) within 60 ms."""
     recs = handshake(t, cp=cp)
-    recs += [tcp(t + 0.03, A, cp, B, 80, PSH | ACK, 1001, 5001, 300),
-             tcp(t + 0.04, B, 80, A, cp, PSH | ACK, 5001, 1301, 900)]
+    recs += [
+        tcp(t + 0.03, A, cp, B, 80, PSH | ACK, 1001, 5001, 300),
+        tcp(t + 0.04, B, 80, A, cp, PSH | ACK, 5001, 1301, 900),
+    ]
     if rst:
         recs.append(tcp(t + 0.05, A, cp, B, 80, RST, 1301))
     else:
-        recs += [tcp(t + 0.05, A, cp, B, 80, FIN | ACK, 1301, 5901),
-                 tcp(t + 0.055, B, 80, A, cp, FIN | ACK, 5901, 1302),
-                 tcp(t + 0.06, A, cp, B, 80, ACK, 1302, 5902)]
+        recs += [
+            tcp(t + 0.05, A, cp, B, 80, FIN | ACK, 1301, 5901),
+            tcp(t + 0.055, B, 80, A, cp, FIN | ACK, 5901, 1302),
+            tcp(t + 0.06, A, cp, B, 80, ACK, 1302, 5902),
+        ]
     return recs
 
 

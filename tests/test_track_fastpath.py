@@ -41,9 +41,13 @@ def test_step_table_is_segment_for_every_combination() -> None:
 
 
 # --- timeouts --------------------------------------------------------------------------
-CONFIGS = [{}, {"adjust.busy_packets": 0, "adjust.long_lived": 0}, {"adjust.busy_packets": 2},
-           {"adjust.single_factor": 3.0, "adjust.busy_factor": 0.25, "tcp.closed": 0.5, "ssh": 7},
-           {"quic.close_min": 0, "quic.close_max": 0.1, "adjust.busy_packets": 1}]
+CONFIGS = [
+    {},
+    {"adjust.busy_packets": 0, "adjust.long_lived": 0},
+    {"adjust.busy_packets": 2},
+    {"adjust.single_factor": 3.0, "adjust.busy_factor": 0.25, "tcp.closed": 0.5, "ssh": 7},
+    {"quic.close_min": 0, "quic.close_max": 0.1, "adjust.busy_packets": 1},
+]
 
 
 @pytest.mark.parametrize("overrides", CONFIGS)
@@ -88,8 +92,9 @@ def test_tracker_timeout_is_reference(overrides: dict[str, float]) -> None:
 FLAGS = [0x02, 0x12, 0x10, 0x18, 0x11, 0x01, 0x04, 0x14, 0x00, 0x03]
 
 
-@pytest.mark.parametrize("overrides", [{}, {"adjust.busy_packets": 2, "adjust.long_lived": 1},
-                                       {"tcp.closed": 0.5, "ssh": 7}])
+@pytest.mark.parametrize(
+    "overrides", [{}, {"adjust.busy_packets": 2, "adjust.long_lived": 1}, {"tcp.closed": 0.5, "ssh": 7}]
+)
 def test_expiry_follows_the_reference_timeouts(overrides: dict[str, float]) -> None:
     """Whatever the TCP state changes (rescheduled inline in process()), a connection ends by
     timeout no sooner than its reference timeout allows, and no later than the sweep's 2 s.
@@ -130,16 +135,51 @@ def test_expiry_follows_the_reference_timeouts(overrides: dict[str, float]) -> N
 
 
 # --- DPI fields --------------------------------------------------------------------------
-KEYS = ["app", "sni", "alpn", "http_host", "dns_query", "dns_queries", "dns_answers", "dns_rcode",
-        "quic_version", "ssh_stage", "frag", "trunc", "quic_state", "id", "state", "bytes", "not a key",
-        "x" * 33, "", "_ok", "ünïcode", 5, 1.5, b"sni", None, True]
-SCALAR = st.one_of(st.text(max_size=6), st.sampled_from(["", "a" * 1030, "A"]), st.integers(-3, 3),
-                   st.floats(allow_nan=False), st.booleans(), st.binary(max_size=4), st.just(b"z" * 600),
-                   st.none())
+KEYS = [
+    "app",
+    "sni",
+    "alpn",
+    "http_host",
+    "dns_query",
+    "dns_queries",
+    "dns_answers",
+    "dns_rcode",
+    "quic_version",
+    "ssh_stage",
+    "frag",
+    "trunc",
+    "quic_state",
+    "id",
+    "state",
+    "bytes",
+    "not a key",
+    "x" * 33,
+    "",
+    "_ok",
+    "ünïcode",
+    5,
+    1.5,
+    b"sni",
+    None,
+    True,
+]
+SCALAR = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(["", "a" * 1030, "A"]),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.binary(max_size=4),
+    st.just(b"z" * 600),
+    st.none(),
+)
 ITEM = st.one_of(SCALAR, st.dictionaries(st.sampled_from(KEYS[:8] + [7, "y" * 40]), SCALAR, max_size=9))
-VALUE = st.one_of(SCALAR, st.lists(ITEM, max_size=40),
-                  st.dictionaries(st.sampled_from(KEYS[:8]), SCALAR, max_size=3),
-                  st.lists(st.lists(SCALAR, max_size=2), max_size=2))
+VALUE = st.one_of(
+    SCALAR,
+    st.lists(ITEM, max_size=40),
+    st.dictionaries(st.sampled_from(KEYS[:8]), SCALAR, max_size=3),
+    st.lists(st.lists(SCALAR, max_size=2), max_size=2),
+)
 INFO = st.dictionaries(st.sampled_from(KEYS), VALUE, max_size=8)
 
 
@@ -182,32 +222,85 @@ def checked_updates(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 summary = st.builds(
     lambda dt, wl, proto, s, sp, d, dp, flags, seq, ack, plen, info: [
-        "sum", 1000.0 + dt, wl, proto, s, sp, d, dp, flags, seq, ack, plen, 0, None, info],
-    st.floats(0, 30, allow_nan=False), st.integers(40, 1600), st.sampled_from([6, 6, 17, 1, 2054]),
-    st.sampled_from([A, B, C]), st.sampled_from([53, 443, 5000]), st.sampled_from([A, B, C]),
-    st.sampled_from([53, 443, 5000]), st.sampled_from([0x02, 0x12, 0x10, 0x11, 0x04, 0x18]),
-    st.integers(0, 5000), st.integers(0, 5000), st.integers(0, 1500),
-    st.one_of(st.none(), st.none(), INFO, st.fixed_dictionaries({}, optional={
-        "app": st.sampled_from(["DNS", "QUIC", "SSH", "TLS"]), "quic_close": st.integers(0, 3),
-        "quic_state": st.sampled_from(["QUIC_HANDSHAKE", "QUIC_CONNECTED"]), "dns_rcode": st.just("NOERROR"),
-        "dns_query": st.sampled_from(["a.example", "b.example"]),
-        "quic_version": st.sampled_from(["1", "2"])})))
+        "sum",
+        1000.0 + dt,
+        wl,
+        proto,
+        s,
+        sp,
+        d,
+        dp,
+        flags,
+        seq,
+        ack,
+        plen,
+        0,
+        None,
+        info,
+    ],
+    st.floats(0, 30, allow_nan=False),
+    st.integers(40, 1600),
+    st.sampled_from([6, 6, 17, 1, 2054]),
+    st.sampled_from([A, B, C]),
+    st.sampled_from([53, 443, 5000]),
+    st.sampled_from([A, B, C]),
+    st.sampled_from([53, 443, 5000]),
+    st.sampled_from([0x02, 0x12, 0x10, 0x11, 0x04, 0x18]),
+    st.integers(0, 5000),
+    st.integers(0, 5000),
+    st.integers(0, 1500),
+    st.one_of(
+        st.none(),
+        st.none(),
+        INFO,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "app": st.sampled_from(["DNS", "QUIC", "SSH", "TLS"]),
+                "quic_close": st.integers(0, 3),
+                "quic_state": st.sampled_from(["QUIC_HANDSHAKE", "QUIC_CONNECTED"]),
+                "dns_rcode": st.just("NOERROR"),
+                "dns_query": st.sampled_from(["a.example", "b.example"]),
+                "quic_version": st.sampled_from(["1", "2"]),
+            },
+        ),
+    ),
+)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(summary, max_size=150), st.sampled_from([0.0, 0.5, 2.0]), st.integers(2, 50))
-def test_kept_records_are_fresh_builds(checked_updates: list[int], recs: list[Any], refresh: float,
-                                       cap: int) -> None:
+def test_kept_records_are_fresh_builds(
+    checked_updates: list[int], recs: list[Any], refresh: float, cap: int
+) -> None:
     recs.sort(key=lambda r: r[1])
     t = Tracker(refresh=refresh, max_connections=cap, snapshot_every=3.0)
     # Sockets from an upstream rn-enrich: attributed records keep their process fields (which
     # drops the kept copy).
-    socks: list[Any] = [{"t": "sock", "ts": 1000.0, "proto": proto, "local": "10.0.0.1", "lport": 5000,
-                         "remote": "10.0.0.2", "rport": 443, "listening": False, "pid": 7, "process": "p",
-                         "cmdline": "p -x", "user": "u", "netns": None} for proto in ("tcp", "udp")]
+    socks: list[Any] = [
+        {
+            "t": "sock",
+            "ts": 1000.0,
+            "proto": proto,
+            "local": "10.0.0.1",
+            "lport": 5000,
+            "remote": "10.0.0.2",
+            "rport": 443,
+            "listening": False,
+            "pid": 7,
+            "process": "p",
+            "cmdline": "p -x",
+            "user": "u",
+            "netns": None,
+        }
+        for proto in ("tcp", "udp")
+    ]
     for i in range(0, len(recs), 7):
-        t.process(([header(), *socks] if i == 0 else []) + recs[i:i + 7])
+        t.process(([header(), *socks] if i == 0 else []) + recs[i : i + 7])
     t.finish()
 
 
@@ -221,7 +314,7 @@ def test_kept_records_are_fresh_builds_on_the_corpus(checked_updates: list[int])
         for refresh in (0.0, 0.2, 1.0):
             t = Tracker(refresh=refresh)
             for i in range(0, len(sums), 5):
-                t.process(sums[i:i + 5])
+                t.process(sums[i : i + 5])
             t.finish()
     assert checked_updates[0] > 500
 
@@ -238,9 +331,15 @@ def test_record_samples_rates_like_rates_sample() -> None:
             pair.append(c)
         first = 100.0 + rnd.choice([0.0, 0.1])
         # bs, bd, rate_t, rate_bs, rate_bd, rate_src, rate_dst
-        state = (rnd.choice([0, 0, 1000, 5000]), rnd.choice([0, 700]),
-                 rnd.choice([0.0, 0.0, first, 100.5, 101.0]), rnd.choice([0, 1000]), rnd.choice([0, 700]),
-                 rnd.choice([0.0, 3000.0]), rnd.choice([0.0, 9.5]))
+        state = (
+            rnd.choice([0, 0, 1000, 5000]),
+            rnd.choice([0, 700]),
+            rnd.choice([0.0, 0.0, first, 100.5, 101.0]),
+            rnd.choice([0, 1000]),
+            rnd.choice([0, 700]),
+            rnd.choice([0.0, 3000.0]),
+            rnd.choice([0.0, 9.5]),
+        )
         last = first + rnd.choice([0.0, 0.05, 0.3, 1.0, 6.0])
         now = last + rnd.choice([0.0, 0.01, 0.2, 1.0, 4.99, 5.0, 7.0])
         for c in pair:
@@ -255,11 +354,33 @@ def test_record_samples_rates_like_rates_sample() -> None:
 def test_fields_learned_after_a_kept_record_reach_the_next_one() -> None:
     """A busy connection's next record is refreshed from a kept copy: DPI fields or an RTT learned
     in between must still show (each drops the copy)."""
+
     def updates(late: list[Any]) -> list[dict[str, Any]]:
         t = Tracker(refresh=1.0)
         quic = {"app": "QUIC"}
-        recs = [header(), *[["sum", 1.0 + i / 10, 1000, 17, A, 5000, B, 443, 0, 0, 0, 958, 0, None,
-                             quic if i == 0 else None] for i in range(25)]]
+        recs = [
+            header(),
+            *[
+                [
+                    "sum",
+                    1.0 + i / 10,
+                    1000,
+                    17,
+                    A,
+                    5000,
+                    B,
+                    443,
+                    0,
+                    0,
+                    0,
+                    958,
+                    0,
+                    None,
+                    quic if i == 0 else None,
+                ]
+                for i in range(25)
+            ],
+        ]
         recs.insert(12, late)  # at 2.05: after the update at 2.0, before the one at 3.0
         return [r for r in t.process(recs) if isinstance(r, dict) and r.get("t") == "conn"]
 
@@ -286,8 +407,9 @@ def test_tcp_rtt_learned_after_a_kept_record_reaches_the_next_one() -> None:
     assert updates([synack, ack]) == [pytest.approx(10.0), pytest.approx(1050.0)]
 
 
-def tcp_sum(ts: float, src: bytes, sp: int, dst: bytes, dp: int, flags: int, seq: int,
-            ack: int = 0) -> list[Any]:
+def tcp_sum(
+    ts: float, src: bytes, sp: int, dst: bytes, dp: int, flags: int, seq: int, ack: int = 0
+) -> list[Any]:
     return ["sum", ts, 60, 6, src, sp, dst, dp, flags, seq, ack, 0, 0, None, None]
 
 
@@ -298,13 +420,17 @@ def test_connections_that_are_over_keep_their_record_copy(checked_updates: list[
     from tests.track_util import ACK, FIN, handshake, tcp, udp
 
     t = Tracker(refresh=1.0)
-    recs = [header(), *handshake(1.0), *handshake(1.0, cp=40001),
-            tcp(1.1, A, 40000, B, 80, FIN | ACK, 1001, 5001),
-            tcp(1.11, B, 80, A, 40000, FIN | ACK, 5001, 1002),
-            tcp(1.12, A, 40000, B, 80, ACK, 1002, 5002),
-            udp(1.2, A, 33333, B, 53, info={"dns_query": "a.example"}),
-            udp(1.21, B, 53, A, 33333, info={"dns_rcode": "NOERROR"}),
-            *[udp(2.0 + i, C, 7000, B, 443) for i in range(4)]]  # the clock to 5.0: rates fell to 0
+    recs = [
+        header(),
+        *handshake(1.0),
+        *handshake(1.0, cp=40001),
+        tcp(1.1, A, 40000, B, 80, FIN | ACK, 1001, 5001),
+        tcp(1.11, B, 80, A, 40000, FIN | ACK, 5001, 1002),
+        tcp(1.12, A, 40000, B, 80, ACK, 1002, 5002),
+        udp(1.2, A, 33333, B, 53, info={"dns_query": "a.example"}),
+        udp(1.21, B, 53, A, 33333, info={"dns_rcode": "NOERROR"}),
+        *[udp(2.0 + i, C, 7000, B, 443) for i in range(4)],
+    ]  # the clock to 5.0: rates fell to 0
     t.process(recs)
     by_port = {c.key[2] if c.key[1] == A else c.key[4]: c for c in t.table.values() if C not in c.key}
     over, idle, dns = by_port[40000], by_port[40001], by_port[33333]
@@ -315,11 +441,20 @@ def test_connections_that_are_over_keep_their_record_copy(checked_updates: list[
     out = t.finish()
     assert checked_updates[0] - before >= 2  # both finals came from the kept copies
     assert {r["sport"]: r["state"] for r in out if r.get("t") == "conn" and r["src"] == "10.0.0.1"} == {
-        40000: "TIME_WAIT", 40001: "ESTABLISHED", 33333: "DNS_RESPONSE"}
+        40000: "TIME_WAIT",
+        40001: "ESTABLISHED",
+        33333: "DNS_RESPONSE",
+    }
 
 
-@given(st.one_of(st.floats(0, 1e11), st.integers(0, 10**11).map(float),
-                 st.integers(0, 10**11).map(lambda n: n - 1e-9 if n else 0.0)), st.integers(0, 10**11 + 2))
+@given(
+    st.one_of(
+        st.floats(0, 1e11),
+        st.integers(0, 10**11).map(float),
+        st.integers(0, 10**11).map(lambda n: n - 1e-9 if n else 0.0),
+    ),
+    st.integers(0, 10**11 + 2),
+)
 def test_inline_reschedule_comparison_is_the_bucket_comparison(deadline: float, due: int) -> None:
     """process() brings an expiry forward when ``deadline < due - 1``: the same as comparing
     buckets (``int(deadline) + 1 < due``, Tracker._reschedule) for every deadline >= 0."""

@@ -24,16 +24,25 @@ def test_seed_values() -> None:
     assert t.timeout(lc.C_QUIC_CLOSED, 10, 1.0) == 10.0  # RTT unknown
 
 
-@pytest.mark.parametrize(("state", "ssh", "cls"), [
-    (State.SYN_SENT, False, lc.C_TCP_HANDSHAKE), (State.ESTABLISHED, False, lc.C_TCP_ESTABLISHED),
-    (State.ESTABLISHED, True, lc.C_SSH), (State.FIN_WAIT2, True, lc.C_TCP_CLOSING),
-    (State.CLOSE_WAIT, False, lc.C_TCP_CLOSING), (State.TIME_WAIT, False, lc.C_TCP_CLOSED),
-    (State.CLOSED, True, lc.C_TCP_CLOSED), (State.QUIC_CONNECTED, False, lc.C_QUIC_CONNECTED),
-    (State.QUIC_DRAINING, False, lc.C_QUIC_DRAINING), (State.DNS_QUERY, False, lc.C_DNS),
-    (State.UDP_IDLE, False, lc.C_UDP), (State.ECHO_REPLY, False, lc.C_ICMP),
-    (State.ARP_REPLY, False, lc.C_ARP),
-    (State.ACTIVE, False, lc.C_OTHER),
-])
+@pytest.mark.parametrize(
+    ("state", "ssh", "cls"),
+    [
+        (State.SYN_SENT, False, lc.C_TCP_HANDSHAKE),
+        (State.ESTABLISHED, False, lc.C_TCP_ESTABLISHED),
+        (State.ESTABLISHED, True, lc.C_SSH),
+        (State.FIN_WAIT2, True, lc.C_TCP_CLOSING),
+        (State.CLOSE_WAIT, False, lc.C_TCP_CLOSING),
+        (State.TIME_WAIT, False, lc.C_TCP_CLOSED),
+        (State.CLOSED, True, lc.C_TCP_CLOSED),
+        (State.QUIC_CONNECTED, False, lc.C_QUIC_CONNECTED),
+        (State.QUIC_DRAINING, False, lc.C_QUIC_DRAINING),
+        (State.DNS_QUERY, False, lc.C_DNS),
+        (State.UDP_IDLE, False, lc.C_UDP),
+        (State.ECHO_REPLY, False, lc.C_ICMP),
+        (State.ARP_REPLY, False, lc.C_ARP),
+        (State.ACTIVE, False, lc.C_OTHER),
+    ],
+)
 def test_classes(state: State, ssh: bool, cls: int) -> None:
     assert timeout_class(state, ssh) == cls
     if not ssh:
@@ -63,13 +72,14 @@ def test_overrides_from_args_and_file(tmp_path: Path) -> None:
     assert t.timeout(lc.C_TCP_CLOSED, 10, 1.0) == 2.5
     assert t.timeout(lc.C_UDP, 10, 1.0) == 7.0
     top = tmp_path / "top.toml"
-    top.write_text('ssh = 60\n')
+    top.write_text("ssh = 60\n")
     t.apply_file(str(top))
     assert t.timeout(lc.C_SSH, 10, 1.0) == 60.0
 
 
-@pytest.mark.parametrize("item", ["nosuch=1", "tcp.closed", "tcp.closed=abc", "tcp.closed=-1", "udp=inf",
-                                  "udp=nan"])
+@pytest.mark.parametrize(
+    "item", ["nosuch=1", "tcp.closed", "tcp.closed=abc", "tcp.closed=-1", "udp=inf", "udp=nan"]
+)
 def test_bad_overrides(item: str) -> None:
     with pytest.raises(TimeoutConfigError):
         Timeouts().apply_args([item])

@@ -21,10 +21,20 @@ def test_idle_tcp_connection_heap_under_1kb() -> None:
     try:
         base = tracemalloc.get_traced_memory()[0]
         # Built under tracemalloc so the addresses the keys keep are counted; the rest is freed below.
-        recs = [tcp(1000.0 + i * 1e-4, struct.pack("!I", 0x0B000000 + i), 1024 + i % 50000, B, 443, SYN,
-                    (i * 7919) & 0xFFFFFFFF) for i in range(N)]
+        recs = [
+            tcp(
+                1000.0 + i * 1e-4,
+                struct.pack("!I", 0x0B000000 + i),
+                1024 + i % 50000,
+                B,
+                443,
+                SYN,
+                (i * 7919) & 0xFFFFFFFF,
+            )
+            for i in range(N)
+        ]
         for i in range(0, N, 256):
-            t.process(recs[i:i + 256])
+            t.process(recs[i : i + 256])
         del recs  # the tracker must not depend on the summaries it was given, beyond shared addresses
         gc.collect()
         used = tracemalloc.get_traced_memory()[0] - base

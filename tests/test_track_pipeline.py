@@ -22,17 +22,26 @@ from tests.corpus import CORPUS
 BIN = Path(sys.executable).parent
 ENGINE = Path(__file__).resolve().parents[1] / "lib" / "rustnet" / "dissect" / "engine.py"
 CAPTURES = [
-    "dpkt_http.pcap", "zeek_wikipedia.pcap", "zeek_tcp_rst-inject-rae.pcap",
-    "zeek_tcp_syn-then-ack-then-rst.pcap", "zeek_tcp_qi_internet_SYNACK_curl_jsonip.pcap",
-    "zeek_vlan-qinqinq.pcap", "tcpdump_dns_udp.pcap", "zeek_icmp_5-pings.pcap", "zeek_icmp6-ping.pcap",
-    "zeek_communityid_arp.pcap", "ndpi_quic_cc_ack.pcapng", "zeek_ssh_single-conn.pcap", "ndpi_android.pcap",
+    "dpkt_http.pcap",
+    "zeek_wikipedia.pcap",
+    "zeek_tcp_rst-inject-rae.pcap",
+    "zeek_tcp_syn-then-ack-then-rst.pcap",
+    "zeek_tcp_qi_internet_SYNACK_curl_jsonip.pcap",
+    "zeek_vlan-qinqinq.pcap",
+    "tcpdump_dns_udp.pcap",
+    "zeek_icmp_5-pings.pcap",
+    "zeek_icmp6-ping.pcap",
+    "zeek_communityid_arp.pcap",
+    "ndpi_quic_cc_ack.pcapng",
+    "zeek_ssh_single-conn.pcap",
+    "ndpi_android.pcap",
 ]
 CLOSE_END = {"TIME_WAIT", "CLOSED", "CLOSING", "LAST_ACK", "FIN_WAIT2", "FIN_WAIT1"}
 OPEN = {"ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK", "CLOSING"}
 
 pytestmark = pytest.mark.skipif(
-    not ENGINE.exists() or not (BIN / "rn-dissect").exists(),
-    reason="needs rn-capture/rn-dissect")
+    not ENGINE.exists() or not (BIN / "rn-dissect").exists(), reason="needs rn-capture/rn-dissect"
+)
 
 
 def track(pcap: Path) -> list[dict[str, Any]]:
@@ -91,8 +100,9 @@ def test_capture_against_tshark(name: str) -> None:
         answered = [r for r in final if r["proto"].startswith("icmp") and (r["src"], r["dst"]) in replies]
         assert answered and all(r["state"] == "ECHO_REPLY" for r in answered)
     for p in truth["arp"]["packets"]:
-        assert any(r["proto"] == "arp" and {r["src"], r["dst"]} == {p["sender_ip"], p["target_ip"]}
-                   for r in final)
+        assert any(
+            r["proto"] == "arp" and {r["src"], r["dst"]} == {p["sender_ip"], p["target_ip"]} for r in final
+        )
     for m in truth["dns"]["messages"]:
         if m.get("response") and m.get("transport", "udp") == "udp" and 53 in (m["sport"], m["dport"]):
             rs = by_key[key("udp", m["src"], m["sport"], m["dst"], m["dport"])]

@@ -53,8 +53,8 @@ def only(recs: list[Any]) -> dict[str, Any]:
 def test_record_fields_match_the_records_man_page() -> None:
     """Every field rustnet-records(5) documents for the conn record is one the tracker declares."""
     text = MAN_RECORDS.read_text()
-    section = text[text.index(".SS conn (map)"):]
-    section = section[:section.index("\n.SS ", 1)] if "\n.SS " in section[1:] else section
+    section = text[text.index(".SS conn (map)") :]
+    section = section[: section.index("\n.SS ", 1)] if "\n.SS " in section[1:] else section
     documented = set(re.findall(r"^\\fB([a-z_]+)\\fR \(", section, re.MULTILINE))
     ours = {name for name, _, _ in FIELDS}
     downstream = {"service", "process", "pid", "cmdline", "user", "netns", "local_side"}  # rn-enrich's
@@ -64,10 +64,13 @@ def test_record_fields_match_the_records_man_page() -> None:
 
 
 def test_tcp_record_counts_per_direction() -> None:
-    recs = run([*handshake(100.0),
-                tcp(100.1, A, 40000, B, 80, ACK | PSH, 1001, 5001, 100,
-                    info={"app": "HTTP", "http_host": "h"}),
-                tcp(100.2, B, 80, A, 40000, ACK | PSH, 5001, 1101, 1000, wirelen=1054)])
+    recs = run(
+        [
+            *handshake(100.0),
+            tcp(100.1, A, 40000, B, 80, ACK | PSH, 1001, 5001, 100, info={"app": "HTTP", "http_host": "h"}),
+            tcp(100.2, B, 80, A, 40000, ACK | PSH, 5001, 1101, 1000, wirelen=1054),
+        ]
+    )
     r = only(recs)
     assert (r["src"], r["sport"], r["dst"], r["dport"]) == ("10.0.0.1", 40000, "10.0.0.2", 80)
     assert r["proto"] == "tcp"
@@ -112,9 +115,18 @@ def test_ipv6_and_vlan() -> None:
 
 
 def test_icmp_and_arp_states() -> None:
-    recs = run([icmp(1.0, A, B, 8), icmp(1.01, B, A, 0), icmp(2.0, C, A, 3, 1),
-                icmp(3.0, A6, B6, 128, proto=58), icmp(3.1, B, C, 11),
-                arp(4.0, A, B, 1), arp(4.1, B, A, 2), arp(5.0, C, A, 1)])
+    recs = run(
+        [
+            icmp(1.0, A, B, 8),
+            icmp(1.01, B, A, 0),
+            icmp(2.0, C, A, 3, 1),
+            icmp(3.0, A6, B6, 128, proto=58),
+            icmp(3.1, B, C, 11),
+            arp(4.0, A, B, 1),
+            arp(4.1, B, A, 2),
+            arp(5.0, C, A, 1),
+        ]
+    )
     by = {(r["proto"], r["src"], r["dst"]): r for r in finals(recs).values()}
     assert by["icmp", "10.0.0.1", "10.0.0.2"]["state"] == "ECHO_REPLY"
     assert by["icmp", "10.0.0.1", "10.0.0.2"]["packets"] == 2
@@ -127,23 +139,47 @@ def test_icmp_and_arp_states() -> None:
 
 
 def test_dns_states_and_fields() -> None:
-    recs = run([udp(1.0, A, 5353 + 1, B, 53, info={"app": "DNS", "dns_query": "a.example", "dns_qtype": "A"}),
-                udp(1.5, A, 5354, B, 53, info={"dns_query": "b.example"})])
+    recs = run(
+        [
+            udp(1.0, A, 5353 + 1, B, 53, info={"app": "DNS", "dns_query": "a.example", "dns_qtype": "A"}),
+            udp(1.5, A, 5354, B, 53, info={"dns_query": "b.example"}),
+        ]
+    )
     r = only(recs)
     assert r["state"] == "DNS_QUERY" and r["dns_query"] == "a.example"
     assert r["dns_queries"] == ["a.example", "b.example"]
-    recs = run([udp(1.0, A, 5555, B, 53, info={"app": "DNS", "dns_query": "a.example"}),
-                udp(1.01, B, 53, A, 5555, info={"dns_rcode": "NOERROR", "dns_answers": ["1.2.3.4"]})])
+    recs = run(
+        [
+            udp(1.0, A, 5555, B, 53, info={"app": "DNS", "dns_query": "a.example"}),
+            udp(1.01, B, 53, A, 5555, info={"dns_rcode": "NOERROR", "dns_answers": ["1.2.3.4"]}),
+        ]
+    )
     r = only(recs)
     assert (r["state"], r["dns_rcode"], r["dns_answers"]) == ("DNS_RESPONSE", "NOERROR", ["1.2.3.4"])
 
 
 def test_dpi_merge_first_value_wins_and_is_bounded() -> None:
-    hostile = {"sni": "first.example", "id": 666, "state": "PWNED", "bytes": 1, "t": "x", "not a key": 1,
-               "http_path": "/" + "a" * 5000, "dns_queries": [f"n{i}" for i in range(100)],
-               "frag": "last", "trunc": True, "nested": {"deep": {"x": 1}}}
-    r = only(run([tcp(1.0, A, 1, B, 443, ACK, info=hostile),
-                  tcp(1.1, A, 1, B, 443, ACK, info={"sni": "second.example", "alpn": ["h2", "http/1.1"]})]))
+    hostile = {
+        "sni": "first.example",
+        "id": 666,
+        "state": "PWNED",
+        "bytes": 1,
+        "t": "x",
+        "not a key": 1,
+        "http_path": "/" + "a" * 5000,
+        "dns_queries": [f"n{i}" for i in range(100)],
+        "frag": "last",
+        "trunc": True,
+        "nested": {"deep": {"x": 1}},
+    }
+    r = only(
+        run(
+            [
+                tcp(1.0, A, 1, B, 443, ACK, info=hostile),
+                tcp(1.1, A, 1, B, 443, ACK, info={"sni": "second.example", "alpn": ["h2", "http/1.1"]}),
+            ]
+        )
+    )
     assert r["sni"] == "first.example" and r["alpn"] == ["h2", "http/1.1"]
     assert r["id"] != 666 and r["state"] == "ESTABLISHED" and r["bytes"] == 108 and r["t"] == "conn"
     assert "not a key" not in r and "frag" not in r and "trunc" not in r and "nested" not in r
@@ -151,17 +187,25 @@ def test_dpi_merge_first_value_wins_and_is_bounded() -> None:
 
 
 def test_progress_fields_take_the_latest_value() -> None:
-    r = only(run([tcp(1.0, A, 1, B, 22, ACK, info={"app": "SSH", "ssh_stage": "kex"}),
-                  tcp(1.1, A, 1, B, 22, ACK, info={"ssh_stage": "auth"}),
-                  tcp(1.2, A, 1, B, 22, ACK, info={"ssh_stage": "established"})]))
+    r = only(
+        run(
+            [
+                tcp(1.0, A, 1, B, 22, ACK, info={"app": "SSH", "ssh_stage": "kex"}),
+                tcp(1.1, A, 1, B, 22, ACK, info={"ssh_stage": "auth"}),
+                tcp(1.2, A, 1, B, 22, ACK, info={"ssh_stage": "established"}),
+            ]
+        )
+    )
     assert r["app"] == "SSH" and r["ssh_stage"] == "established"
 
 
 # --- TCP lifecycle --------------------------------------------------------------------
 def close_by_client(t: float, isn: int = 1001, risn: int = 5001) -> list[list[Any]]:
-    return [tcp(t, A, 40000, B, 80, FIN | ACK, isn, risn),
-            tcp(t + 0.01, B, 80, A, 40000, FIN | ACK, risn, isn + 1),
-            tcp(t + 0.02, A, 40000, B, 80, ACK, isn + 1, risn + 1)]
+    return [
+        tcp(t, A, 40000, B, 80, FIN | ACK, isn, risn),
+        tcp(t + 0.01, B, 80, A, 40000, FIN | ACK, risn, isn + 1),
+        tcp(t + 0.02, A, 40000, B, 80, ACK, isn + 1, risn + 1),
+    ]
 
 
 def test_closed_connection_expires_after_5s_of_packet_time() -> None:
@@ -183,8 +227,10 @@ def test_closed_connection_expires_after_5s_of_packet_time() -> None:
 def test_established_lives_5_minutes_ssh_30() -> None:
     t = Tracker()
     t.process([header(), *handshake(0.5), *handshake(0.5, sp=22, cp=40001)])
-    t.process([tcp(0.6, B, 22, A, 40001, ACK | PSH, 5001, 1001, 30, info={"app": "SSH",
-                                                                        "ssh_server": "SSH-2.0-x"})])
+    t.process(
+        [tcp(0.6, B, 22, A, 40001, ACK | PSH, 5001, 1001, 30, info={"app": "SSH", "ssh_server": "SSH-2.0-x"})]
+    )
+
     def tcp_finals(ts: float) -> list[int]:
         return [r["dport"] for r in finals(t.process([udp(ts, C, 1, A, 2)])).values() if r["proto"] == "tcp"]
 
@@ -202,9 +248,15 @@ def test_timeouts_are_overridable() -> None:
 
 
 def test_rst_and_port_reuse_make_generations() -> None:
-    recs = run([*handshake(1.0), tcp(1.5, B, 80, A, 40000, RST | ACK, 5001, 1001),
-                *handshake(2.0, isn=9000), *close_by_client(2.5, 9001, 5001),
-                *handshake(3.0, isn=20000)])
+    recs = run(
+        [
+            *handshake(1.0),
+            tcp(1.5, B, 80, A, 40000, RST | ACK, 5001, 1001),
+            *handshake(2.0, isn=9000),
+            *close_by_client(2.5, 9001, 5001),
+            *handshake(3.0, isn=20000),
+        ]
+    )
     f = sorted(finals(recs).values(), key=lambda r: r["id"])
     assert [r["state"] for r in f] == ["CLOSED", "TIME_WAIT", "ESTABLISHED"]
     assert [r["end"] for r in f] == ["reused", "reused", "eof"]
@@ -225,35 +277,62 @@ def test_half_open_flood_entry_expires_fast() -> None:
 
 
 def test_retransmissions_out_of_order_and_keepalives() -> None:
-    recs = run([*handshake(1.0),
-                tcp(1.10, A, 40000, B, 80, ACK, 1001, 5001, 100),
-                tcp(1.11, A, 40000, B, 80, ACK, 1201, 5001, 100),  # 1101..1201 missing: a gap
-                tcp(1.111, A, 40000, B, 80, ACK, 1101, 5001, 100),  # arrives within the RTT: out of order
-                tcp(2.00, A, 40000, B, 80, ACK, 1001, 5001, 100),  # much later: retransmission
-                tcp(3.00, A, 40000, B, 80, ACK, 1300, 5001, 1),  # keep-alive (one byte below next)
-                tcp(3.10, B, 80, A, 40000, ACK, 5001, 1301, 500)])
+    recs = run(
+        [
+            *handshake(1.0),
+            tcp(1.10, A, 40000, B, 80, ACK, 1001, 5001, 100),
+            tcp(1.11, A, 40000, B, 80, ACK, 1201, 5001, 100),  # 1101..1201 missing: a gap
+            tcp(1.111, A, 40000, B, 80, ACK, 1101, 5001, 100),  # arrives within the RTT: out of order
+            tcp(2.00, A, 40000, B, 80, ACK, 1001, 5001, 100),  # much later: retransmission
+            tcp(3.00, A, 40000, B, 80, ACK, 1300, 5001, 1),  # keep-alive (one byte below next)
+            tcp(3.10, B, 80, A, 40000, ACK, 5001, 1301, 500),
+        ]
+    )
     r = only(recs)
     assert (r["retransmits"], r["out_of_order"]) == (1, 1)
 
 
 def test_sequence_wraparound() -> None:
     top = 0xFFFFFFFF - 50
-    r = only(run([tcp(1.0, A, 1, B, 2, ACK, top, 1, 100), tcp(1.1, A, 1, B, 2, ACK, (top + 100) & 0xFFFFFFFF,
-                                                              1, 100)]))
+    r = only(
+        run(
+            [
+                tcp(1.0, A, 1, B, 2, ACK, top, 1, 100),
+                tcp(1.1, A, 1, B, 2, ACK, (top + 100) & 0xFFFFFFFF, 1, 100),
+            ]
+        )
+    )
     assert (r["retransmits"], r["out_of_order"]) == (0, 0)
 
 
 # --- QUIC -------------------------------------------------------------------------------
 def test_quic_states_from_hints_and_close_timeout() -> None:
     t = Tracker()
-    out = t.process([header(),
-                     udp(1.0, A, 5000, B, 443, 1200, info={"app": "QUIC", "quic_state": "QUIC_INITIAL",
-                                                           "sni": "q.example", "quic_version": "0x00000001"}),
-                     udp(1.05, B, 443, A, 5000, 1200, info={"app": "QUIC", "quic_state": "QUIC_HANDSHAKE"}),
-                     udp(1.1, A, 5000, B, 443, 100, info={"app": "QUIC", "quic_state": "QUIC_CONNECTED"}),
-                     udp(2.0, A, 5000, B, 443, 100, info={"app": "QUIC", "quic_state": "QUIC_INITIAL"}),
-                     udp(3.0, B, 443, A, 5000, 50, info={"app": "QUIC", "quic_state": "QUIC_DRAINING",
-                                                         "quic_close": 0})])
+    out = t.process(
+        [
+            header(),
+            udp(
+                1.0,
+                A,
+                5000,
+                B,
+                443,
+                1200,
+                info={
+                    "app": "QUIC",
+                    "quic_state": "QUIC_INITIAL",
+                    "sni": "q.example",
+                    "quic_version": "0x00000001",
+                },
+            ),
+            udp(1.05, B, 443, A, 5000, 1200, info={"app": "QUIC", "quic_state": "QUIC_HANDSHAKE"}),
+            udp(1.1, A, 5000, B, 443, 100, info={"app": "QUIC", "quic_state": "QUIC_CONNECTED"}),
+            udp(2.0, A, 5000, B, 443, 100, info={"app": "QUIC", "quic_state": "QUIC_INITIAL"}),
+            udp(
+                3.0, B, 443, A, 5000, 50, info={"app": "QUIC", "quic_state": "QUIC_DRAINING", "quic_close": 0}
+            ),
+        ]
+    )
     # Updates at 2.0 and 3.0 of packet time; the late Initial at 2.0 does not move it back.
     assert [r["state"] for r in conns(out)] == ["QUIC_CONNECTED", "QUIC_CONNECTED"]
     # After the close: 3 x RTT (50 ms) clamped to 1 s.
@@ -267,8 +346,12 @@ def test_quic_states_from_hints_and_close_timeout() -> None:
 
 def test_quic_without_hints_guesses_from_packets() -> None:
     recs = [udp(1.0, A, 5000, B, 443, 1200, info={"app": "QUIC"})]
-    recs += [udp(1.1 + i / 10, B if i % 2 else A, 443 if i % 2 else 5000, A if i % 2 else B,
-                 5000 if i % 2 else 443) for i in range(7)]
+    recs += [
+        udp(
+            1.1 + i / 10, B if i % 2 else A, 443 if i % 2 else 5000, A if i % 2 else B, 5000 if i % 2 else 443
+        )
+        for i in range(7)
+    ]
     assert only(run(recs[:2]))["state"] == "QUIC_INITIAL"
     assert only(run(recs[:3]))["state"] == "QUIC_HANDSHAKE"
     assert only(run(recs))["state"] == "QUIC_CONNECTED"
@@ -336,8 +419,12 @@ def test_cap_evicts_longest_idle_and_counts() -> None:
     out = t.process([header(), *handshake(1.0, cp=1)])  # a busy connection, kept active below
     seq = 1001
     for i in range(100):
-        out += t.process([tcp(2.0 + i * 0.01, A, 2000 + i, B, 80, SYN, 1),
-                          tcp(2.0 + i * 0.01, A, 1, B, 80, ACK, seq, 5001, 10)])
+        out += t.process(
+            [
+                tcp(2.0 + i * 0.01, A, 2000 + i, B, 80, SYN, 1),
+                tcp(2.0 + i * 0.01, A, 1, B, 80, ACK, seq, 5001, 10),
+            ]
+        )
         seq += 10
     assert len(t.table) <= 32
     out += t.finish()
@@ -350,24 +437,30 @@ def test_cap_evicts_longest_idle_and_counts() -> None:
 
 
 # --- robustness -------------------------------------------------------------------------
-@pytest.mark.parametrize("bad", [
-    ["sum"], ["sum", "x", 1, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", 1.0, -5, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", 1.0, 60, 6, [1], 1, B, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", 1.0, 60, 6, None, 1, None, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", float("nan"), 60, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", 1e300, 60, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", 1.0, 60, "tcp", A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
-    ["sum", 1.0, 60, 6, A, 1, B, 2, "SA", 0, 0, 0, 0, None, None],
-    ["sum", 1.0, 60, 6, A, 1, B, 2, 0x10, 1.5, 0, 10, 0, None, None],
-    ["sum", 1.0, 60, 17, A, 1, B, 2, 0, 0, 0, 0, 0, None, {"app": ["x"], 5: 6}],
-    ["sum", 1.0, 60, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, "info", "extra", "fields"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["sum"],
+        ["sum", "x", 1, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", 1.0, -5, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", 1.0, 60, 6, [1], 1, B, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", 1.0, 60, 6, None, 1, None, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", float("nan"), 60, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", 1e300, 60, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", 1.0, 60, "tcp", A, 1, B, 2, 0, 0, 0, 0, 0, None, None],
+        ["sum", 1.0, 60, 6, A, 1, B, 2, "SA", 0, 0, 0, 0, None, None],
+        ["sum", 1.0, 60, 6, A, 1, B, 2, 0x10, 1.5, 0, 10, 0, None, None],
+        ["sum", 1.0, 60, 17, A, 1, B, 2, 0, 0, 0, 0, 0, None, {"app": ["x"], 5: 6}],
+        ["sum", 1.0, 60, 6, A, 1, B, 2, 0, 0, 0, 0, 0, None, "info", "extra", "fields"],
+    ],
+)
 def test_hostile_summaries_never_raise(bad: list[Any]) -> None:
     t = Tracker()
     out = t.process([header(), bad, udp(2.0, A, 1, B, 2)]) + t.finish()
-    assert any(r.get("t") == "conn" and r["sport"] == 1 and r["dport"] == 2 and r["proto"] == "udp"
-               for r in conns(out))
+    assert any(
+        r.get("t") == "conn" and r["sport"] == 1 and r["dport"] == 2 and r["proto"] == "udp"
+        for r in conns(out)
+    )
 
 
 def test_other_records_pass_through_in_order() -> None:
@@ -404,9 +497,21 @@ def test_replay_ignores_tick() -> None:
 
 # --- sockets from an upstream rn-enrich ----------------------------------------------------
 def test_sock_records_attribute_connections() -> None:
-    sock = {"t": "sock", "ts": 1.0, "proto": "tcp", "local": "10.0.0.1", "lport": 40000, "remote": "10.0.0.2",
-            "rport": 80, "listening": False, "pid": 4242, "process": "curl", "cmdline": "curl x",
-            "user": "root", "netns": None}
+    sock = {
+        "t": "sock",
+        "ts": 1.0,
+        "proto": "tcp",
+        "local": "10.0.0.1",
+        "lport": 40000,
+        "remote": "10.0.0.2",
+        "rport": 80,
+        "listening": False,
+        "pid": 4242,
+        "process": "curl",
+        "cmdline": "curl x",
+        "user": "root",
+        "netns": None,
+    }
     t = Tracker()
     out = t.process([header(), sock, *handshake(1.0), udp(2.5, C, 1, A, 2)])  # an update at 2.5
     assert sock in out  # passed on too
@@ -424,8 +529,11 @@ def test_concatenated_recordings_are_separate() -> None:
     t = Tracker()
     out = t.process([header(), *handshake(100.0), second, *handshake(1.0), udp(2.0, C, 1, A, 2)]) + t.finish()
     f = sorted(finals(out).values(), key=lambda r: r["id"])
-    assert [(r["proto"], r["packets"], r["end"]) for r in f] == [("tcp", 3, "eof"), ("tcp", 3, "eof"),
-                                                                 ("udp", 1, "eof")]
+    assert [(r["proto"], r["packets"], r["end"]) for r in f] == [
+        ("tcp", 3, "eof"),
+        ("tcp", 3, "eof"),
+        ("udp", 1, "eof"),
+    ]
     assert f[1]["first_seen"] == 1.0
     # The same header again (a restamped copy, e.g. from a relay) does not end anything.
     t = Tracker()
@@ -435,11 +543,13 @@ def test_concatenated_recordings_are_separate() -> None:
 
 def test_fragments_and_malformed_packets_count_like_tshark() -> None:
     # Three fragments of one datagram: only the completing one counts (it carries the whole datagram).
-    recs = [udp(1.0, A, 1111, B, 2222, 1472, wirelen=1514, info={"frag": "part"}),
-            udp(2.0, A, 1111, B, 2222, 1480, wirelen=1514, info={"frag": "part"}),
-            udp(3.0, A, 1111, B, 2222, 3000, wirelen=82, info={"frag": "last"}),
-            udp(5.0, A, 1111, B, 2222, 2, wirelen=44),
-            ["sum", 6.0, 60, 6, A, 0, B, 0, 0, 0, 0, 6, 0, None, {"malformed": "truncated tcp header"}]]
+    recs = [
+        udp(1.0, A, 1111, B, 2222, 1472, wirelen=1514, info={"frag": "part"}),
+        udp(2.0, A, 1111, B, 2222, 1480, wirelen=1514, info={"frag": "part"}),
+        udp(3.0, A, 1111, B, 2222, 3000, wirelen=82, info={"frag": "last"}),
+        udp(5.0, A, 1111, B, 2222, 2, wirelen=44),
+        ["sum", 6.0, 60, 6, A, 0, B, 0, 0, 0, 0, 6, 0, None, {"malformed": "truncated tcp header"}],
+    ]
     t = Tracker()
     f = finals(t.process([header(), *recs]) + t.finish())
     assert [(r["proto"], r["packets"], r["bytes"]) for r in f.values()] == [("udp", 2, 126)]

@@ -21,47 +21,88 @@ def run(steps: list[tuple[bool, int, bool]]) -> list[tuple[str, str]]:
 
 
 def test_handshake_then_client_closes_first() -> None:
-    assert run([
-        (ORIG, S, False), (PEER, S | A, False), (ORIG, A, False),
-        (ORIG, A, False), (PEER, A, False),  # data
-        (ORIG, F | A, False), (PEER, A, True), (PEER, F | A, True), (ORIG, A, True),
-    ]) == [
-        ("SYN_SENT", "SYN_RECV"), ("ESTABLISHED", "SYN_RECV"), ("ESTABLISHED", "ESTABLISHED"),
-        ("ESTABLISHED", "ESTABLISHED"), ("ESTABLISHED", "ESTABLISHED"),
-        ("FIN_WAIT1", "CLOSE_WAIT"), ("FIN_WAIT2", "CLOSE_WAIT"), ("TIME_WAIT", "LAST_ACK"),
+    assert run(
+        [
+            (ORIG, S, False),
+            (PEER, S | A, False),
+            (ORIG, A, False),
+            (ORIG, A, False),
+            (PEER, A, False),  # data
+            (ORIG, F | A, False),
+            (PEER, A, True),
+            (PEER, F | A, True),
+            (ORIG, A, True),
+        ]
+    ) == [
+        ("SYN_SENT", "SYN_RECV"),
+        ("ESTABLISHED", "SYN_RECV"),
+        ("ESTABLISHED", "ESTABLISHED"),
+        ("ESTABLISHED", "ESTABLISHED"),
+        ("ESTABLISHED", "ESTABLISHED"),
+        ("FIN_WAIT1", "CLOSE_WAIT"),
+        ("FIN_WAIT2", "CLOSE_WAIT"),
+        ("TIME_WAIT", "LAST_ACK"),
         ("TIME_WAIT", "CLOSED"),
     ]
 
 
 def test_server_closes_first() -> None:
-    assert run([
-        (ORIG, S, False), (PEER, S | A, False), (ORIG, A, False),
-        (PEER, F | A, False), (ORIG, A, True), (ORIG, F | A, True), (PEER, A, True),
-    ])[3:] == [
-        ("CLOSE_WAIT", "FIN_WAIT1"), ("CLOSE_WAIT", "FIN_WAIT2"), ("LAST_ACK", "TIME_WAIT"),
+    assert run(
+        [
+            (ORIG, S, False),
+            (PEER, S | A, False),
+            (ORIG, A, False),
+            (PEER, F | A, False),
+            (ORIG, A, True),
+            (ORIG, F | A, True),
+            (PEER, A, True),
+        ]
+    )[3:] == [
+        ("CLOSE_WAIT", "FIN_WAIT1"),
+        ("CLOSE_WAIT", "FIN_WAIT2"),
+        ("LAST_ACK", "TIME_WAIT"),
         ("CLOSED", "TIME_WAIT"),
     ]
 
 
 def test_fin_ack_that_acknowledges_our_fin_goes_straight_to_time_wait() -> None:
-    assert run([(ORIG, S, False), (PEER, S | A, False), (ORIG, A, False), (ORIG, F | A, False),
-                (PEER, F | A, True), (ORIG, A, True)])[-2:] == [("TIME_WAIT", "LAST_ACK"),
-                                                                  ("TIME_WAIT", "CLOSED")]
+    assert run(
+        [
+            (ORIG, S, False),
+            (PEER, S | A, False),
+            (ORIG, A, False),
+            (ORIG, F | A, False),
+            (PEER, F | A, True),
+            (ORIG, A, True),
+        ]
+    )[-2:] == [("TIME_WAIT", "LAST_ACK"), ("TIME_WAIT", "CLOSED")]
 
 
 def test_simultaneous_close() -> None:
     # Both FINs cross on the wire: neither acknowledges the other's FIN.
-    assert run([
-        (ORIG, S, False), (PEER, S | A, False), (ORIG, A, False),
-        (ORIG, F | A, False), (PEER, F | A, False), (ORIG, A, True), (PEER, A, True),
-    ])[3:] == [
-        ("FIN_WAIT1", "CLOSE_WAIT"), ("CLOSING", "LAST_ACK"), ("CLOSING", "CLOSED"), ("TIME_WAIT", "CLOSED"),
+    assert run(
+        [
+            (ORIG, S, False),
+            (PEER, S | A, False),
+            (ORIG, A, False),
+            (ORIG, F | A, False),
+            (PEER, F | A, False),
+            (ORIG, A, True),
+            (PEER, A, True),
+        ]
+    )[3:] == [
+        ("FIN_WAIT1", "CLOSE_WAIT"),
+        ("CLOSING", "LAST_ACK"),
+        ("CLOSING", "CLOSED"),
+        ("TIME_WAIT", "CLOSED"),
     ]
 
 
 def test_simultaneous_open() -> None:
     assert run([(ORIG, S, False), (PEER, S, False), (ORIG, S | A, False), (PEER, S | A, False)]) == [
-        ("SYN_SENT", "SYN_RECV"), ("SYN_RECV", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"),
+        ("SYN_SENT", "SYN_RECV"),
+        ("SYN_RECV", "SYN_RECV"),
+        ("SYN_RECV", "ESTABLISHED"),
         ("ESTABLISHED", "ESTABLISHED"),
     ]
 
@@ -80,22 +121,36 @@ def test_rst_answering_a_syn() -> None:
 
 def test_midstream_pickup() -> None:
     assert run([(ORIG, A, False), (PEER, A, False)]) == [("ESTABLISHED", "ESTABLISHED")] * 2
-    assert run([(ORIG, F | A, False), (PEER, A, True)]) == [("FIN_WAIT1", "CLOSE_WAIT"),
-                                                             ("FIN_WAIT2", "CLOSE_WAIT")]
+    assert run([(ORIG, F | A, False), (PEER, A, True)]) == [
+        ("FIN_WAIT1", "CLOSE_WAIT"),
+        ("FIN_WAIT2", "CLOSE_WAIT"),
+    ]
     # A capture that starts at the responder's FIN (the originator is its receiver here).
     assert run([(PEER, F | A, False)]) == [("CLOSE_WAIT", "FIN_WAIT1")]
 
 
 def test_lone_syn_ack_first() -> None:
     # The tracker makes the SYN-ACK's receiver the originator.
-    assert run([(PEER, S | A, False), (ORIG, A, False)]) == [("ESTABLISHED", "SYN_RECV"),
-                                                             ("ESTABLISHED", "ESTABLISHED")]
+    assert run([(PEER, S | A, False), (ORIG, A, False)]) == [
+        ("ESTABLISHED", "SYN_RECV"),
+        ("ESTABLISHED", "ESTABLISHED"),
+    ]
 
 
 def test_retransmissions_and_duplicate_acks_change_nothing() -> None:
-    states = run([(ORIG, S, False), (ORIG, S, False), (PEER, S | A, False), (PEER, S | A, False),
-                  (ORIG, A, False), (ORIG, A, False), (ORIG, F | A, False), (ORIG, F | A, False),
-                  (PEER, A, False)])
+    states = run(
+        [
+            (ORIG, S, False),
+            (ORIG, S, False),
+            (PEER, S | A, False),
+            (PEER, S | A, False),
+            (ORIG, A, False),
+            (ORIG, A, False),
+            (ORIG, F | A, False),
+            (ORIG, F | A, False),
+            (PEER, A, False),
+        ]
+    )
     assert states[1] == ("SYN_SENT", "SYN_RECV")
     assert states[3] == ("ESTABLISHED", "SYN_RECV")
     # An ACK that does not cover the FIN (data sent before the FIN arrived) keeps FIN_WAIT1.

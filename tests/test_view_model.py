@@ -274,7 +274,8 @@ def test_rates_of_an_ended_connection_read_0_once_the_rate_window_passed() -> No
     assert (row.rate_tx, row.rate_rx) == (0.0, 0.0) and row.rec["rate_src"] == 0 == row.rec["rate_dst"]
     assert row.seq == seq and end["rate_src"] == 900.0  # no record counted; the record replaced, not changed
     assert {k: v for k, v in row.rec.items() if not k.startswith("rate")} == {
-        k: v for k, v in end.items() if not k.startswith("rate")}
+        k: v for k, v in end.items() if not k.startswith("rate")
+    }
     assert row in (t.changes(pos)[0] or [])  # sorted views re-key it
     assert t.rows[2].rate_tx == 50.0  # open: rn-track still says when its rate falls to 0
 
@@ -326,9 +327,13 @@ def test_viewer_rate_rule_matches_the_tracker() -> None:
 
 def test_hostile_states_and_rates_for_the_ended_rule() -> None:
     t = ConnTable()
-    t.ingest([conn(1, state=["TIME_WAIT"], rate_src=5.0),
-              conn(2, state="CLOSED", rate_src="x", last_seen="y"),
-              conn(3, state="CLOSED", rate_src=float("nan"), last_seen=float("inf"))])
+    t.ingest(
+        [
+            conn(1, state=["TIME_WAIT"], rate_src=5.0),
+            conn(2, state="CLOSED", rate_src="x", last_seen="y"),
+            conn(3, state="CLOSED", rate_src=float("nan"), last_seen=float("inf")),
+        ]
+    )
     t.ingest([conn(4, last_seen=1e12)])
     assert t.rows[2].rec["rate_src"] == 0 and t.rows[3].rec["rate_src"] == 0
 

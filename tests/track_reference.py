@@ -34,8 +34,11 @@ def _clean(v: Any) -> Any:
         return out or None
     if isinstance(v, dict):
         # e.g. one DNS answer {"name": ..., "type": ..., "data": ...}: flat, small, scalar values only.
-        flat = {k: _clean(x) for k, x in list(v.items())[:8]
-                if isinstance(k, str) and len(k) <= MAX_KEY and isinstance(x, (*_SCALARS, bytes))}
+        flat = {
+            k: _clean(x)
+            for k, x in list(v.items())[:8]
+            if isinstance(k, str) and len(k) <= MAX_KEY and isinstance(x, (*_SCALARS, bytes))
+        }
         flat = {k: x for k, x in flat.items() if x is not None}
         return flat or None
     return None

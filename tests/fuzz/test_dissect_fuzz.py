@@ -27,13 +27,17 @@ from tests import dissect_frames as F
 GRE_KEYED_ETH = struct.pack("!HH", 0x2000, 0x6558) + b"\0" * 4  # GRE with a key, carrying Ethernet
 VALID: list[tuple[int, bytes]] = [
     (1, F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", options=b"\x01" * 4)))),
-    (1, F.eth(F.ipv6(F.ext6(43) + F.ext6(17) + F.udp(b"d" * 30), nxt=0),
-              0x86DD, vlans=(1, 2))),
+    (1, F.eth(F.ipv6(F.ext6(43) + F.ext6(17) + F.udp(b"d" * 30), nxt=0), 0x86DD, vlans=(1, 2))),
     (1, F.eth(F.ipv6(F.frag6(17, 0, True, 7) + F.udp(b"x" * 40, ulen=3000), nxt=44), 0x86DD)),
     (1, F.eth(F.ipv4(F.udp(b"y" * 40, ulen=3000), proto=17, frag=0x2000))),
     (1, F.eth(F.arp(1), 0x0806, vlans=(9,))),
-    (1, F.eth(struct.pack("!II", 16 << 12, 17 << 12 | 0x100) + F.ipv4(F.icmp(8, 0, 1, 1, b"p" * 8), proto=1),
-              0x8847)),
+    (
+        1,
+        F.eth(
+            struct.pack("!II", 16 << 12, 17 << 12 | 0x100) + F.ipv4(F.icmp(8, 0, 1, 1, b"p" * 8), proto=1),
+            0x8847,
+        ),
+    ),
     (113, F.sll(F.ipv4(F.icmp(3, 1, payload=F.ipv4(F.udp()))), 0x0800)),
     (276, F.sll2(F.ipv6(F.icmp(128, 0, 2, 3, b"q"), nxt=58), 0x86DD)),
     (0, F.null(F.ipv6(F.tcp(flags=2)), 30)),
@@ -44,9 +48,12 @@ VALID: list[tuple[int, bytes]] = [
 ]
 
 frames = st.one_of(
-    st.tuples(st.sampled_from(VALID), st.integers(0, 200), st.binary(max_size=40),
-              st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=4)).map(
-        lambda t: (t[0][0], _mutate(t[0][1], t[1], t[2], t[3]))),
+    st.tuples(
+        st.sampled_from(VALID),
+        st.integers(0, 200),
+        st.binary(max_size=40),
+        st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=4),
+    ).map(lambda t: (t[0][0], _mutate(t[0][1], t[1], t[2], t[3]))),
     st.tuples(st.sampled_from([0, 1, 12, 101, 108, 113, 228, 229, 276]), st.binary(max_size=120)),
 )
 

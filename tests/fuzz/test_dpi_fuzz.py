@@ -41,23 +41,40 @@ def either(valid: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
 client_hellos = st.builds(
     lambda sni, alpn, versions, ech, pad, frag: S.records(
         S.handshake(1, S.client_hello_body(sni=sni, alpn=alpn, versions=versions, ech=ech, padding=pad)),
-        max_fragment=frag),
-    hostnames, st.lists(st.binary(min_size=1, max_size=10), max_size=3),
-    st.lists(st.integers(0, 0xFFFF), max_size=4), st.booleans(), st.integers(0, 300), st.integers(1, 600))
-server_hellos = st.builds(S.server_hello, st.integers(0, 0xFFFF),
-                          st.one_of(st.none(), st.integers(0, 0xFFFF)))
+        max_fragment=frag,
+    ),
+    hostnames,
+    st.lists(st.binary(min_size=1, max_size=10), max_size=3),
+    st.lists(st.integers(0, 0xFFFF), max_size=4),
+    st.booleans(),
+    st.integers(0, 300),
+    st.integers(1, 600),
+)
+server_hellos = st.builds(
+    S.server_hello, st.integers(0, 0xFFFF), st.one_of(st.none(), st.integers(0, 0xFFFF))
+)
 requests = st.builds(
     lambda m, path, host: m + b" /" + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nUser-Agent: x\r\n\r\n",
-    st.sampled_from(sorted(http.METHODS)), st.binary(max_size=40), st.binary(max_size=40))
+    st.sampled_from(sorted(http.METHODS)),
+    st.binary(max_size=40),
+    st.binary(max_size=40),
+)
 responses = st.builds(lambda code: b"HTTP/1.1 " + str(code).encode() + b" OK\r\n\r\n", st.integers(100, 599))
 dns_names = st.lists(st.text("abcdefghij-", min_size=1, max_size=12), min_size=1, max_size=4).map(".".join)
 dns_messages = st.one_of(
     st.builds(S.dns_query, dns_names, st.integers(0, 0xFFFF)),
-    st.builds(S.dns_response, dns_names, st.lists(st.sampled_from(
-        [(1, "10.1.2.3"), (28, "2001:db8::1"), (5, "alias.example")]), max_size=4), st.integers(0, 0xFFFF)))
-banners = st.builds(lambda soft, rest: b"SSH-2.0-" + soft + b"\r\n" + rest,
-                    st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b),
-                    st.binary(max_size=40))
+    st.builds(
+        S.dns_response,
+        dns_names,
+        st.lists(st.sampled_from([(1, "10.1.2.3"), (28, "2001:db8::1"), (5, "alias.example")]), max_size=4),
+        st.integers(0, 0xFFFF),
+    ),
+)
+banners = st.builds(
+    lambda soft, rest: b"SSH-2.0-" + soft + b"\r\n" + rest,
+    st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b),
+    st.binary(max_size=40),
+)
 
 
 def check(fn: Callable[[bytes], Any], data: bytes, result_type: type | tuple[type, ...]) -> None:
@@ -130,12 +147,24 @@ def test_udp_matchers_never_raise(data: bytes, port: int, other: int) -> None:
 def test_escape_text(raw: bytes | str, limit: int) -> None:
     out = escape_text(raw, limit)
     assert len(out) <= limit + 1
-    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF
-                   or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" for c in out)
+    assert not any(
+        ord(c) < 0x20
+        or 0x7F <= ord(c) <= 0x9F
+        or 0xD800 <= ord(c) <= 0xDFFF
+        or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        for c in out
+    )
 
 
-segments = st.one_of(mangled(client_hellos), mangled(server_hellos), mangled(requests), mangled(responses),
-                     mangled(banners), mangled(dns_messages), st.binary(min_size=1, max_size=300))
+segments = st.one_of(
+    mangled(client_hellos),
+    mangled(server_hellos),
+    mangled(requests),
+    mangled(responses),
+    mangled(banners),
+    mangled(dns_messages),
+    st.binary(min_size=1, max_size=300),
+)
 
 
 ports = st.sampled_from([22, 53, 80, 443, 5353, 123])

@@ -46,33 +46,92 @@ OWN_ESCAPES = re.compile(r"\x1b\[\d+;\d+H|\x1b\[K|\r?\n")
 
 HEADER = make_header("rn-capture 0.1.0", 1, "fuzz", False, 262144, 1_700_000_000.0)
 LIVE_HEADER = make_header("rn-capture 0.1.0", 1, "fuzz0", True, 262144, 1_700_000_000.0)
-HOSTILE_TEXT = st.sampled_from(["\x1b[2J", "\x1b]52;c;AAAA\x07", "\x9b31m", "\u202e", "\x00", "\ufffd",
-                                "a" * 300, "10.0.0.1", "::1", "tcp", "ESTABLISHED", "", "\n"])
+HOSTILE_TEXT = st.sampled_from(
+    [
+        "\x1b[2J",
+        "\x1b]52;c;AAAA\x07",
+        "\x9b31m",
+        "\u202e",
+        "\x00",
+        "\ufffd",
+        "a" * 300,
+        "10.0.0.1",
+        "::1",
+        "tcp",
+        "ESTABLISHED",
+        "",
+        "\n",
+    ]
+)
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**64 - 1),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20), HOSTILE_TEXT,
+    st.text(max_size=20),
+    HOSTILE_TEXT,
     st.binary(max_size=40),
     st.sampled_from([b"\x0a\x00\x00\x01", b"\x00" * 16, b"\x0a\x00\x00\x02"]),
 )
 keys = st.sampled_from(["t", "id", "x", "", "\x1b", 0, 1])
-values = st.recursive(scalars,
-                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
-                      max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=8,
+)
 
-CONN_KEYS = ["id", "proto", "src", "sport", "dst", "dport", "state", "packets", "bytes", "packets_src",
-             "bytes_src", "packets_dst", "bytes_dst", "first_seen", "last_seen", "rate_src", "rate_dst",
-             "app", "sni", "http_host", "dns_query", "dns_answers", "process", "pid", "service", "vlan",
-             "final", "end", "local_side", "rtt_ms"]
+CONN_KEYS = [
+    "id",
+    "proto",
+    "src",
+    "sport",
+    "dst",
+    "dport",
+    "state",
+    "packets",
+    "bytes",
+    "packets_src",
+    "bytes_src",
+    "packets_dst",
+    "bytes_dst",
+    "first_seen",
+    "last_seen",
+    "rate_src",
+    "rate_dst",
+    "app",
+    "sni",
+    "http_host",
+    "dns_query",
+    "dns_answers",
+    "process",
+    "pid",
+    "service",
+    "vlan",
+    "final",
+    "end",
+    "local_side",
+    "rtt_ms",
+]
 MAP_KEYS = {
     "conn": CONN_KEYS,
     "hdr": ["v", "producer", "linktype", "source", "live", "snaplen", "start", "stages"],
     "stats": ["ts", "source", "packets", "received", "dropped", "ifdropped"],
     "dstats": ["ts", "packets", "malformed"],
-    "sock": ["ts", "proto", "local", "lport", "remote", "rport", "listening", "pid", "process", "cmdline",
-             "user", "netns"],
+    "sock": [
+        "ts",
+        "proto",
+        "local",
+        "lport",
+        "remote",
+        "rport",
+        "listening",
+        "pid",
+        "process",
+        "cmdline",
+        "user",
+        "netns",
+    ],
     "warn": ["ts", "stage", "msg"],
     "from-the-future": ["x"],
 }
@@ -97,9 +156,11 @@ def map_records(draw: st.DrawFn) -> dict[Any, Any]:
 def positional_records(draw: st.DrawFn) -> list[Any]:
     tag = draw(st.sampled_from(["sum", "pkt", "novel"]))
     if draw(st.booleans()):  # a valid record with some fields replaced
-        rec = list(GOOD_SUM) if tag == "sum" else ["pkt", 1_700_000_001.0, 60,
-                                                    bytes.fromhex("020000000002020000000001080045")
-                                                    + bytes(45)]
+        rec = (
+            list(GOOD_SUM)
+            if tag == "sum"
+            else ["pkt", 1_700_000_001.0, 60, bytes.fromhex("020000000002020000000001080045") + bytes(45)]
+        )
         if tag == "novel":
             rec = ["novel", 1]
         for _ in range(draw(st.integers(1, 3))):
@@ -177,13 +238,14 @@ def test_reader_yields_only_records_or_damage(objs: list[Any], junk: bytes, cut:
     try:
         got = []
         for i in range(0, len(data), 7):  # in small pieces, as a pipe delivers them
-            got += reader.feed(data[i:i + 7])
+            got += reader.feed(data[i : i + 7])
         got += reader.feed(b"")
     except NewerFormatError:
         return
     for rec in got:
         assert (isinstance(rec, dict) and isinstance(rec.get("t"), str)) or (
-            isinstance(rec, list) and rec and isinstance(rec[0], str)), rec
+            isinstance(rec, list) and rec and isinstance(rec[0], str)
+        ), rec
     assert reader.done
 
 
@@ -199,7 +261,9 @@ def test_nan_and_infinite_times_do_not_poison_the_tracker() -> None:
 
 def test_times_beyond_the_calendar_render() -> None:
     """Found by this fuzz: a state history at 1e300 s crashed the details view (localtime)."""
-    recs = [dict(GOOD_CONN, id=5, state="ESTABLISHED", first_seen=1e300, last_seen=1e300, final=False),
-            dict(GOOD_CONN, id=5, state="CLOSED", last_seen=2**70),
-            {"t": "stats", "ts": math.inf, "packets": math.nan, "dropped": math.inf, "received": math.nan}]
+    recs = [
+        dict(GOOD_CONN, id=5, state="ESTABLISHED", first_seen=1e300, last_seen=1e300, final=False),
+        dict(GOOD_CONN, id=5, state="CLOSED", last_seen=2**70),
+        {"t": "stats", "ts": math.inf, "packets": math.nan, "dropped": math.inf, "received": math.nan},
+    ]
     _render_all(recs)

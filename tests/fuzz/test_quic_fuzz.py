@@ -41,8 +41,9 @@ def _hello() -> bytes:
 
 HELLO = _hello()
 FRAMES = (b"\x06\x00" + encode_varint(len(HELLO)) + HELLO + b"\x1c\x0a\x00\x03bye").ljust(1100, b"\x00")
-INITIAL = build_long_packet(PT_INITIAL, qc.VERSION_1, DCID, b"\xaa\xbb", 0, FRAMES,
-                            qc.initial_keys(DCID, qc.PROFILE_V1, server=False))
+INITIAL = build_long_packet(
+    PT_INITIAL, qc.VERSION_1, DCID, b"\xaa\xbb", 0, FRAMES, qc.initial_keys(DCID, qc.PROFILE_V1, server=False)
+)
 
 CLIENT_KEYS = qc.initial_keys(DCID, qc.PROFILE_V1, server=False)
 SERVER_KEYS = qc.initial_keys(DCID, qc.PROFILE_V1, server=True)

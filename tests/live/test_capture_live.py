@@ -29,8 +29,10 @@ from tests.netns import TwoHosts, can_make_namespaces
 
 RN_CAPTURE = str(Path(sys.executable).with_name("rn-capture"))
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 
 class Capture:
@@ -44,8 +46,13 @@ class Capture:
         err_fd, self._err_path = tempfile.mkstemp(prefix="rncap-err-")
         weakref.finalize(self, os.unlink, self._err_path)
         try:
-            self.proc = net.spawn(host, [RN_CAPTURE, "--format", "json", *args], stdout=subprocess.PIPE,
-                                  stderr=err_fd, env=full_env)
+            self.proc = net.spawn(
+                host,
+                [RN_CAPTURE, "--format", "json", *args],
+                stdout=subprocess.PIPE,
+                stderr=err_fd,
+                env=full_env,
+            )
         finally:
             os.close(err_fd)
         self.records: list[dict[str, Any]] = []
@@ -69,8 +76,10 @@ class Capture:
             if self.proc.poll() is not None and not self._reader.is_alive():
                 break
             time.sleep(0.02)
-        raise AssertionError(f"timed out; records so far: {[r['t'] for r in self.records][-20:]}; "
-                             f"stderr: {self.stderr() if self.proc.poll() is not None else '(running)'}")
+        raise AssertionError(
+            f"timed out; records so far: {[r['t'] for r in self.records][-20:]}; "
+            f"stderr: {self.stderr() if self.proc.poll() is not None else '(running)'}"
+        )
 
     def started(self) -> None:
         self.wait_for(lambda recs: bool(recs) and recs[0]["t"] == "hdr")
@@ -127,8 +136,9 @@ def start_tcpdump(net: TwoHosts, out: Path, bpf: str) -> subprocess.Popen[bytes]
     """A reference capture by tcpdump, ready when it says it listens."""
     log = out.with_suffix(".log")
     with open(log, "wb") as err:
-        ref = net.spawn("a", ["tcpdump", "-U", "--immediate-mode", "-n", "-i", net.if_a, "-w", str(out), bpf],
-                        stderr=err)
+        ref = net.spawn(
+            "a", ["tcpdump", "-U", "--immediate-mode", "-n", "-i", net.if_a, "-w", str(out), bpf], stderr=err
+        )
     deadline = time.monotonic() + 10
     while b"listening on" not in log.read_bytes():
         assert time.monotonic() < deadline and ref.poll() is None, log.read_text()
@@ -150,8 +160,18 @@ def test_http_download_seen_with_exact_bytes(tmp_path: Path) -> None:
         cap.started()
         hdr = cap.records[0]
         assert hdr["live"] is True and hdr["source"] == net.if_a and hdr["linktype"] == 1
-        res = net.run("a", ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_request} %{size_header} "
-                            "%{size_download}", f"http://{net.addr_b}:8000/blob.bin"])
+        res = net.run(
+            "a",
+            [
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{size_request} %{size_header} %{size_download}",
+                f"http://{net.addr_b}:8000/blob.bin",
+            ],
+        )
         sent, header, body = map(int, res.stdout.split())
         assert body == 300_000
 
@@ -166,8 +186,10 @@ def test_http_download_seen_with_exact_bytes(tmp_path: Path) -> None:
             return sum(seen.values())
 
         # Everything arrives while the capture still runs (nothing held back in a buffer).
-        cap.wait_for(lambda recs: payload(recs, sport=8000) == header + body and
-                     payload(recs, dport=8000) == sent, timeout=5)
+        cap.wait_for(
+            lambda recs: payload(recs, sport=8000) == header + body and payload(recs, dport=8000) == sent,
+            timeout=5,
+        )
         time.sleep(0.5)  # the connection's last ACKs
         os.kill(ref.pid, signal.SIGINT)
         ref.wait(timeout=5)
@@ -239,8 +261,10 @@ def test_default_interface_and_ssh_self_exclusion() -> None:
         incl.started()
         assert excl.records[0]["source"] == net.if_a
         for port in (40123, 40124):
-            net.run("a", ["curl", "-sS", "-o", "/dev/null", "--local-port", str(port),
-                          f"http://{net.addr_b}:8000/"])
+            net.run(
+                "a",
+                ["curl", "-sS", "-o", "/dev/null", "--local-port", str(port), f"http://{net.addr_b}:8000/"],
+            )
 
         def ports(c: Capture) -> set[int]:
             return {p for r in c.packets() if (t := tcp_of(r)) for p in t[:2]}
@@ -256,8 +280,21 @@ def test_default_interface_and_ssh_self_exclusion() -> None:
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
 def test_no_permission_says_how_to_fix() -> None:
-    p = subprocess.run(["setpriv", "--bounding-set", "-net_raw,-net_admin", "--", RN_CAPTURE, "-i", "lo",
-                        "--format", "json"], capture_output=True, timeout=30)
+    p = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-net_raw,-net_admin",
+            "--",
+            RN_CAPTURE,
+            "-i",
+            "lo",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     assert p.returncode == 1 and p.stdout == b""
     lines = p.stderr.decode().splitlines()
     assert len(lines) == 1

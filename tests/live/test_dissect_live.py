@@ -29,33 +29,56 @@ from tests.netns import TwoHosts, can_make_namespaces
 
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
-UDP_SINK = ("import socket, sys\n"
-            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            "s.bind((sys.argv[1], 9999))\n"
-            "while True:\n"
-            "    s.recvfrom(65535)\n")
-UDP_SEND = ("import socket, sys\n"
-            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            "s.sendto(b'u' * int(sys.argv[3]), (sys.argv[1], int(sys.argv[2])))\n")
-INJECT = ("import socket, sys\n"
-          "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
-          "s.bind((sys.argv[1], 0))\n"
-          "for frame in sys.argv[2:]:\n"
-          "    s.send(bytes.fromhex(frame))\n")
+UDP_SINK = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.bind((sys.argv[1], 9999))\n"
+    "while True:\n"
+    "    s.recvfrom(65535)\n"
+)
+UDP_SEND = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.sendto(b'u' * int(sys.argv[3]), (sys.argv[1], int(sys.argv[2])))\n"
+)
+INJECT = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+    "s.bind((sys.argv[1], 0))\n"
+    "for frame in sys.argv[2:]:\n"
+    "    s.send(bytes.fromhex(frame))\n"
+)
 L4_NAMES = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "arp": 2054}
 
 
 def tshark_frames(pcap: Path) -> list[dict[str, Any]]:
-    fields = ["frame.len", "frame.protocols", "vlan.id", "tcp.srcport", "tcp.dstport", "udp.srcport",
-              "udp.dstport", "icmp.type", "icmpv6.type"]
+    fields = [
+        "frame.len",
+        "frame.protocols",
+        "vlan.id",
+        "tcp.srcport",
+        "tcp.dstport",
+        "udp.srcport",
+        "udp.dstport",
+        "icmp.type",
+        "icmpv6.type",
+    ]
     argv = ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"]
     for f in fields:
         argv += ["-e", f]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60,
-                         env={**os.environ, "WIRESHARK_CONFIG_DIR": "/nonexistent"})
+    out = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "WIRESHARK_CONFIG_DIR": "/nonexistent"},
+    )
     frames = []
     for line in out.stdout.splitlines():
         values = dict(zip(fields, line.split("|"), strict=True))
@@ -67,9 +90,26 @@ def tshark_frames(pcap: Path) -> list[dict[str, Any]]:
 
 def vlan_ids(pcap: Path) -> list[list[int]]:
     """Every VLAN id of each frame, outer first: tshark names an 802.1ad outer tag apart."""
-    out = subprocess.run(["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=|",
-                          "-e", "ieee8021ad.id", "-e", "vlan.id"],
-                         capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [
+            "tshark",
+            "-n",
+            "-r",
+            str(pcap),
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "ieee8021ad.id",
+            "-e",
+            "vlan.id",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     ids = []
     for line in out.stdout.splitlines():
         outer, inner = line.split("|")
@@ -84,11 +124,20 @@ class Pipeline:
         self.cap_err = pcap.with_suffix(".capture.err")
         self.dis_err = pcap.with_suffix(".dissect.err")
         with open(self.cap_err, "wb") as cap_err, open(self.dis_err, "wb") as dis_err:
-            self.cap = net.spawn("a", [str(BIN / "rn-capture"), "-i", net.if_a, "-w", str(pcap)],
-                                 stdout=subprocess.PIPE, stderr=cap_err)
+            self.cap = net.spawn(
+                "a",
+                [str(BIN / "rn-capture"), "-i", net.if_a, "-w", str(pcap)],
+                stdout=subprocess.PIPE,
+                stderr=cap_err,
+            )
             assert self.cap.stdout is not None
-            self.dis = subprocess.Popen([str(BIN / "rn-dissect"), "--format", "json"], stdin=self.cap.stdout,
-                                        stdout=subprocess.PIPE, stderr=dis_err, start_new_session=True)
+            self.dis = subprocess.Popen(
+                [str(BIN / "rn-dissect"), "--format", "json"],
+                stdin=self.cap.stdout,
+                stdout=subprocess.PIPE,
+                stderr=dis_err,
+                start_new_session=True,
+            )
         self.cap.stdout.close()
         self.records: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -137,9 +186,11 @@ def test_live_fragments_vlan_icmp_errors_match_tshark(tmp_path: Path) -> None:
             net.run("a", ["ping", "-6", "-c", "2", "-i", "0.2", "-s", "3000", net.addr6_b])
             net.run("a", ["python3", "-c", UDP_SEND, net.addr_b, "9999", "4000"])
             net.run("a", ["python3", "-c", UDP_SEND, net.addr_b, "9", "20"])  # closed: port unreachable
-            tagged = [F.eth(F.ipv4(F.udp(b"tagged", sport=7000, dport=7001), proto=17), vlans=(100,)),
-                      F.eth(F.ipv4(F.tcp(flags=0x02, sport=7002, dport=7003)), vlans=(200, 300), tpid=0x88A8),
-                      F.eth(F.ipv6(F.icmp(128, 0, 5, 6, b"v6"), nxt=58), 0x86DD, vlans=(4000,))]
+            tagged = [
+                F.eth(F.ipv4(F.udp(b"tagged", sport=7000, dport=7001), proto=17), vlans=(100,)),
+                F.eth(F.ipv4(F.tcp(flags=0x02, sport=7002, dport=7003)), vlans=(200, 300), tpid=0x88A8),
+                F.eth(F.ipv6(F.icmp(128, 0, 5, 6, b"v6"), nxt=58), 0x86DD, vlans=(4000,)),
+            ]
             net.run("a", ["python3", "-c", INJECT, net.if_a, *(f.hex() for f in tagged)])
             net.run("a", ["curl", "-sS", "-o", "/dev/null", f"http://{net.addr_b}:8000/page.html"])
             time.sleep(0.5)
@@ -154,9 +205,13 @@ def test_live_fragments_vlan_icmp_errors_match_tshark(tmp_path: Path) -> None:
     frames = tshark_frames(pcap)
     vlans = vlan_ids(pcap)
     assert stats["packets"] == len(frames) and stats["malformed"] == 0 and stats["truncated"] == 0
-    ip_frames = [(f, v) for f, v in zip(frames, vlans, strict=True)
-                 if "ip" in f["frame.protocols"].split(":") or "ipv6" in f["frame.protocols"].split(":")
-                 or f["top"] == "arp"]
+    ip_frames = [
+        (f, v)
+        for f, v in zip(frames, vlans, strict=True)
+        if "ip" in f["frame.protocols"].split(":")
+        or "ipv6" in f["frame.protocols"].split(":")
+        or f["top"] == "arp"
+    ]
     assert len(sums) == len(ip_frames) == len(frames) - stats["non_ip"]
 
     for s, (f, v) in zip(sums, ip_frames, strict=True):

@@ -33,8 +33,10 @@ DNS_ADDR = "192.0.2.99"
 TLS_PORT = 4443
 HTTP_PORT = 8931
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 
 class Pipeline:
@@ -44,18 +46,34 @@ class Pipeline:
         self.tmp = tmp
         self.out = b""
         self.started = threading.Event()
-        with open(tmp / "capture.err", "wb") as cerr, open(tmp / "dissect.err", "wb") as derr, \
-                open(tmp / "track.err", "wb") as terr:
-            self.cap = net.spawn("a", [str(BIN / "rn-capture"), "-i", net.if_a],
-                                 stdout=subprocess.PIPE, stderr=cerr)
-            self.dis = subprocess.Popen([str(BIN / "rn-dissect")], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=derr, start_new_session=True)
-            self.trk = subprocess.Popen([str(BIN / "rn-track"), "--format", "json"], stdin=self.dis.stdout,
-                                        stdout=subprocess.PIPE, stderr=terr, start_new_session=True)
+        with (
+            open(tmp / "capture.err", "wb") as cerr,
+            open(tmp / "dissect.err", "wb") as derr,
+            open(tmp / "track.err", "wb") as terr,
+        ):
+            self.cap = net.spawn(
+                "a", [str(BIN / "rn-capture"), "-i", net.if_a], stdout=subprocess.PIPE, stderr=cerr
+            )
+            self.dis = subprocess.Popen(
+                [str(BIN / "rn-dissect")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=derr,
+                start_new_session=True,
+            )
+            self.trk = subprocess.Popen(
+                [str(BIN / "rn-track"), "--format", "json"],
+                stdin=self.dis.stdout,
+                stdout=subprocess.PIPE,
+                stderr=terr,
+                start_new_session=True,
+            )
         assert self.dis.stdout is not None
         self.dis.stdout.close()
-        self._threads = [threading.Thread(target=self._forward, daemon=True),
-                         threading.Thread(target=self._collect, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._forward, daemon=True),
+            threading.Thread(target=self._collect, daemon=True),
+        ]
         for t in self._threads:
             t.start()
 
@@ -107,11 +125,33 @@ def _one(conns: list[dict[str, Any]], proto: str, port: int) -> dict[str, Any]:
 
 
 def _keys(tmp: Path) -> None:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-subj", f"/CN={SNI}", "-days", "1", "-keyout", str(tmp / "key.pem"),
-                    "-out", str(tmp / "cert.pem")], check=True, capture_output=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "hostkey")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            f"/CN={SNI}",
+            "-days",
+            "1",
+            "-keyout",
+            str(tmp / "key.pem"),
+            "-out",
+            str(tmp / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "hostkey")],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_tls_dns_ssh_http_on_connection_records(tmp_path: Path) -> None:
@@ -120,38 +160,110 @@ def test_tls_dns_ssh_http_on_connection_records(tmp_path: Path) -> None:
     with TwoHosts() as net:
         (tmp_path / "sshd_config").write_text(
             f"Port 22\nListenAddress {net.addr_b}\nHostKey {tmp_path / 'hostkey'}\nPidFile none\n"
-            "UsePAM no\nStrictModes no\n")
+            "UsePAM no\nStrictModes no\n"
+        )
         (tmp_path / "www").mkdir()
         (tmp_path / "www" / "index.html").write_text("hello\n")
-        net.spawn("b", ["openssl", "s_server", "-accept", str(TLS_PORT), "-cert", str(tmp_path / "cert.pem"),
-                        "-key", str(tmp_path / "key.pem"), "-alpn", "h2,http/1.1", "-quiet"])
-        net.spawn("b", ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                        "--bind-interfaces", f"--listen-address={net.addr_b}", "--port=53", "--pid-file=",
-                        "--user=root",
-                        f"--address=/{DNS_NAME}/{DNS_ADDR}", f"--address=/{DNS_TCP_NAME}/{DNS_ADDR}"])
+        net.spawn(
+            "b",
+            [
+                "openssl",
+                "s_server",
+                "-accept",
+                str(TLS_PORT),
+                "-cert",
+                str(tmp_path / "cert.pem"),
+                "-key",
+                str(tmp_path / "key.pem"),
+                "-alpn",
+                "h2,http/1.1",
+                "-quiet",
+            ],
+        )
+        net.spawn(
+            "b",
+            [
+                "dnsmasq",
+                "-k",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                f"--listen-address={net.addr_b}",
+                "--port=53",
+                "--pid-file=",
+                "--user=root",
+                f"--address=/{DNS_NAME}/{DNS_ADDR}",
+                f"--address=/{DNS_TCP_NAME}/{DNS_ADDR}",
+            ],
+        )
         net.spawn("b", ["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp_path / "sshd_config")])
-        net.spawn("b", [sys.executable, "-m", "http.server", "-b", net.addr_b, "-d", str(tmp_path / "www"),
-                        str(HTTP_PORT)])
+        net.spawn(
+            "b",
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                "-b",
+                net.addr_b,
+                "-d",
+                str(tmp_path / "www"),
+                str(HTTP_PORT),
+            ],
+        )
         for port, udp in ((TLS_PORT, False), (53, True), (53, False), (22, False), (HTTP_PORT, False)):
             net.wait_port("b", port, udp=udp)
         pipe = Pipeline(net, tmp_path)
         try:
             assert pipe.started.wait(10), pipe.errors()
-            tls = net.run("a", ["openssl", "s_client", "-connect", f"{net.addr_b}:{TLS_PORT}",
-                                "-servername", SNI, "-alpn", "h2", "-brief"], stdin=subprocess.DEVNULL,
-                          check=False, timeout=15)
+            tls = net.run(
+                "a",
+                [
+                    "openssl",
+                    "s_client",
+                    "-connect",
+                    f"{net.addr_b}:{TLS_PORT}",
+                    "-servername",
+                    SNI,
+                    "-alpn",
+                    "h2",
+                    "-brief",
+                ],
+                stdin=subprocess.DEVNULL,
+                check=False,
+                timeout=15,
+            )
             assert b"CONNECTION ESTABLISHED" in tls.stderr, tls.stderr[-1000:]
             dig = net.run("a", ["dig", f"@{net.addr_b}", DNS_NAME, "A", "+tries=1", "+time=3", "+short"])
             assert dig.stdout.strip() == DNS_ADDR.encode()
-            dig = net.run("a", ["dig", f"@{net.addr_b}", DNS_TCP_NAME, "A", "+tcp", "+tries=1", "+time=3",
-                                "+short"])
+            dig = net.run(
+                "a", ["dig", f"@{net.addr_b}", DNS_TCP_NAME, "A", "+tcp", "+tries=1", "+time=3", "+short"]
+            )
             assert dig.stdout.strip() == DNS_ADDR.encode()
-            ssh = net.run("a", ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes",
-                                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                                "-o", "ConnectTimeout=5",
-                                f"nobody@{net.addr_b}", "true"], check=False, timeout=20)
+            ssh = net.run(
+                "a",
+                [
+                    "ssh",
+                    "-F",
+                    "/dev/null",
+                    "-o",
+                    "BatchMode=yes",
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o",
+                    "ConnectTimeout=5",
+                    f"nobody@{net.addr_b}",
+                    "true",
+                ],
+                check=False,
+                timeout=20,
+            )
             assert b"Permission denied" in ssh.stderr, ssh.stderr[-1000:]
-            curl = net.run("a", ["curl", "-sS", "-A", "rn-live/1.0", f"http://{net.addr_b}:{HTTP_PORT}/index.html"])
+            curl = net.run(
+                "a", ["curl", "-sS", "-A", "rn-live/1.0", f"http://{net.addr_b}:{HTTP_PORT}/index.html"]
+            )
             assert curl.stdout == b"hello\n"
             time.sleep(0.5)  # the last segments reach the capture
             conns = pipe.finish()

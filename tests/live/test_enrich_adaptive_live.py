@@ -17,8 +17,10 @@ import pytest
 
 from tests.netns import TwoHosts, can_make_namespaces
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 IDLE = """
 import json, resource, subprocess, sys, time
@@ -90,20 +92,55 @@ def test_local_addresses_follow_namespaces_and_new_addresses(net: TwoHosts) -> N
 def test_rn_enrich_attributes_a_local_flow_and_skips_a_foreign_one(net: TwoHosts) -> None:
     """The command end to end on a live header: the foreign flow gets no process, the local
     one (a listener of namespace a) gets its owner."""
-    srv = net.spawn("a", [sys.executable, "-c", "import socket,time; s=socket.socket(); "
-                          "s.bind(('0.0.0.0', 8081)); s.listen(); time.sleep(60)"])
+    srv = net.spawn(
+        "a",
+        [
+            sys.executable,
+            "-c",
+            "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 8081)); s.listen(); time.sleep(60)",
+        ],
+    )
     net.wait_port("a", 8081)
-    recs = [{"t": "hdr", "v": 1, "producer": "rn-track 0.1.0", "linktype": 1, "source": "x", "live": True,
-             "snaplen": 262144, "start": 1.0, "stages": ["rn-capture", "rn-dissect", "rn-track"]},
-            {"t": "conn", "id": 1, "proto": "tcp", "src": "198.18.0.1", "sport": 40000, "dst": "198.18.0.2",
-             "dport": 8081},
-            {"t": "conn", "id": 2, "proto": "tcp", "src": "198.18.0.1", "sport": 40001, "dst": net.addr_a,
-             "dport": 8081}]
+    recs = [
+        {
+            "t": "hdr",
+            "v": 1,
+            "producer": "rn-track 0.1.0",
+            "linktype": 1,
+            "source": "x",
+            "live": True,
+            "snaplen": 262144,
+            "start": 1.0,
+            "stages": ["rn-capture", "rn-dissect", "rn-track"],
+        },
+        {
+            "t": "conn",
+            "id": 1,
+            "proto": "tcp",
+            "src": "198.18.0.1",
+            "sport": 40000,
+            "dst": "198.18.0.2",
+            "dport": 8081,
+        },
+        {
+            "t": "conn",
+            "id": 2,
+            "proto": "tcp",
+            "src": "198.18.0.1",
+            "sport": 40001,
+            "dst": net.addr_a,
+            "dport": 8081,
+        },
+    ]
     enrich = str(Path(sys.executable).parent / "rn-enrich")
-    res = subprocess.run(net.cmd("a", [enrich, "--format", "json"]), capture_output=True, timeout=30,
-                         input="".join(json.dumps(r) + "\n" for r in recs).encode())
+    res = subprocess.run(
+        net.cmd("a", [enrich, "--format", "json"]),
+        capture_output=True,
+        timeout=30,
+        input="".join(json.dumps(r) + "\n" for r in recs).encode(),
+    )
     assert res.returncode == 0, res.stderr
     out = [json.loads(x) for x in res.stdout.decode().splitlines()]
     conns = {r["id"]: r for r in out if r.get("t") == "conn"}
-    assert "pid" not in conns[1]                       # no local end: a listener on the port is not it
-    assert conns[2]["pid"] == srv.pid               # ip netns exec runs the program in its own place
+    assert "pid" not in conns[1]  # no local end: a listener on the port is not it
+    assert conns[2]["pid"] == srv.pid  # ip netns exec runs the program in its own place

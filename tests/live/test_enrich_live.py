@@ -31,8 +31,9 @@ import pytest
 from tests.netns import TwoHosts, can_make_namespaces
 
 BIN = Path(sys.executable).parent
-CAPTURE, DISSECT, TRACK, ENRICH = (str(BIN / n)
-                                   for n in ("rn-capture", "rn-dissect", "rn-track", "rn-enrich"))
+CAPTURE, DISSECT, TRACK, ENRICH = (
+    str(BIN / n) for n in ("rn-capture", "rn-dissect", "rn-track", "rn-enrich")
+)
 CLIENT_NAME = "rn-dl-client-slowly"
 SERVER_NAME = "rn-web-server"
 # Downloads slowly (small receive buffer, pauses) so the connection lives for seconds.
@@ -48,8 +49,10 @@ while s.recv(2048):
     time.sleep(0.05)
 """
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 
 class Records:
@@ -108,8 +111,11 @@ class Records:
 
 
 def conns(recs: list[dict[str, Any]], port: int) -> list[dict[str, Any]]:
-    return [r for r in recs if r.get("t") == "conn" and r.get("proto") == "tcp" and port in (r.get("dport"),
-                                                                                            r.get("sport"))]
+    return [
+        r
+        for r in recs
+        if r.get("t") == "conn" and r.get("proto") == "tcp" and port in (r.get("dport"), r.get("sport"))
+    ]
 
 
 @pytest.fixture
@@ -152,12 +158,22 @@ def started(recs: list[dict[str, Any]]) -> bool:
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
-def test_long_lived_client_by_name_and_pid_through_its_final_record(net: TwoHosts, bins: dict[str, Path],
-                                                                    family: str) -> None:
+def test_long_lived_client_by_name_and_pid_through_its_final_record(
+    net: TwoHosts, bins: dict[str, Path], family: str
+) -> None:
     addr_b = net.addr_b if family == "ipv4" else net.addr6_b
     start_server(net, "b", bins[SERVER_NAME], "::" if family == "ipv6" else net.addr_b)
-    pipe = Records(net.cmd("a", ["sh", "-c", f"{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200 | "
-                                             f"{ENRICH} --format json --poll-interval 500"]))
+    pipe = Records(
+        net.cmd(
+            "a",
+            [
+                "sh",
+                "-c",
+                f"{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200 | "
+                f"{ENRICH} --format json --poll-interval 500",
+            ],
+        )
+    )
     try:
         pipe.wait_for(started)
         time.sleep(0.3)
@@ -181,11 +197,21 @@ def test_long_lived_client_by_name_and_pid_through_its_final_record(net: TwoHost
         pipe.close()
 
 
-def test_server_accepted_connections_are_attributed_to_the_server(net: TwoHosts,
-                                                                  bins: dict[str, Path]) -> None:
+def test_server_accepted_connections_are_attributed_to_the_server(
+    net: TwoHosts, bins: dict[str, Path]
+) -> None:
     srv = start_server(net, "a", bins[SERVER_NAME], net.addr_a)
-    pipe = Records(net.cmd("a", ["sh", "-c", f"{CAPTURE} -i {net.if_a} tcp port 8000 | {DISSECT} | "
-                                             f"{TRACK} -r 200 | {ENRICH} --format json"]))
+    pipe = Records(
+        net.cmd(
+            "a",
+            [
+                "sh",
+                "-c",
+                f"{CAPTURE} -i {net.if_a} tcp port 8000 | {DISSECT} | "
+                f"{TRACK} -r 200 | {ENRICH} --format json",
+            ],
+        )
+    )
     try:
         pipe.wait_for(started)
         time.sleep(0.3)
@@ -207,8 +233,9 @@ def test_server_accepted_connections_are_attributed_to_the_server(net: TwoHosts,
 def test_root_namespace_attributes_another_namespace(net: TwoHosts, bins: dict[str, Path]) -> None:
     """Capture inside namespace a, rn-enrich in the root namespace: sockets of a are still found."""
     start_server(net, "b", bins[SERVER_NAME], net.addr_b)
-    inner = " ".join(net.cmd("a", ["sh", "-c",
-                                   f"'{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200'"]))
+    inner = " ".join(
+        net.cmd("a", ["sh", "-c", f"'{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200'"])
+    )
     pipe = Records(["sh", "-c", f"{inner} | {ENRICH} --format json --poll-interval 500"])
     try:
         pipe.wait_for(started)
@@ -266,8 +293,16 @@ def test_udp_client_and_server_attributed(net: TwoHosts, bins: dict[str, Path]) 
     pipeline in a, the flow is the client's (both ends are local to this host)."""
     server = net.spawn("b", [str(bins[SERVER_NAME]), "-c", UDP_SERVER])
     net.wait_port("b", 9999, udp=True)
-    pipe = Records(net.cmd("a", ["sh", "-c", f"{CAPTURE} -i {net.if_a} udp | {DISSECT} | {TRACK} -r 200 | "
-                                             f"{ENRICH} --format json"]))
+    pipe = Records(
+        net.cmd(
+            "a",
+            [
+                "sh",
+                "-c",
+                f"{CAPTURE} -i {net.if_a} udp | {DISSECT} | {TRACK} -r 200 | {ENRICH} --format json",
+            ],
+        )
+    )
     try:
         pipe.wait_for(started)
         time.sleep(0.3)
@@ -279,11 +314,18 @@ def test_udp_client_and_server_attributed(net: TwoHosts, bins: dict[str, Path]) 
         client.stdout.close()
 
         def udp_named(recs: list[dict[str, Any]]) -> bool:
-            return any(r.get("t") == "conn" and r.get("proto") == "udp" and r.get("sport") == cport
-                       and r.get("process") for r in recs)
+            return any(
+                r.get("t") == "conn"
+                and r.get("proto") == "udp"
+                and r.get("sport") == cport
+                and r.get("process")
+                for r in recs
+            )
+
         pipe.wait_for(udp_named)
-        c = [r for r in pipe.records if r.get("t") == "conn" and r.get("sport") == cport
-             and r.get("process")][0]
+        c = [
+            r for r in pipe.records if r.get("t") == "conn" and r.get("sport") == cport and r.get("process")
+        ][0]
         assert c["dport"] == 9999 and c["process"] == CLIENT_NAME and c["pid"] == client.pid
         assert server.poll() is None
         pipe.interrupt_and_drain()

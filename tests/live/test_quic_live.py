@@ -28,8 +28,10 @@ SNI = "quic.rustnet.test"
 ALPN = "rn-test"
 PORT = 4433
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 SERVER = """
 import asyncio, sys
@@ -75,18 +77,37 @@ class Pipeline:
         self.tmp = tmp
         self.out: list[bytes] = []
         self.started = threading.Event()
-        with open(tmp / "capture.err", "wb") as cerr, open(tmp / "dissect.err", "wb") as derr, \
-                open(tmp / "track.err", "wb") as terr:
-            self.cap = net.spawn("a", [str(BIN / "rn-capture"), "-i", net.if_a, "udp", "port", str(PORT)],
-                                 stdout=subprocess.PIPE, stderr=cerr)
-            self.dis = subprocess.Popen([str(BIN / "rn-dissect")], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=derr, start_new_session=True)
-            self.trk = subprocess.Popen([str(BIN / "rn-track"), "--format", "json"], stdin=self.dis.stdout,
-                                        stdout=subprocess.PIPE, stderr=terr, start_new_session=True)
+        with (
+            open(tmp / "capture.err", "wb") as cerr,
+            open(tmp / "dissect.err", "wb") as derr,
+            open(tmp / "track.err", "wb") as terr,
+        ):
+            self.cap = net.spawn(
+                "a",
+                [str(BIN / "rn-capture"), "-i", net.if_a, "udp", "port", str(PORT)],
+                stdout=subprocess.PIPE,
+                stderr=cerr,
+            )
+            self.dis = subprocess.Popen(
+                [str(BIN / "rn-dissect")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=derr,
+                start_new_session=True,
+            )
+            self.trk = subprocess.Popen(
+                [str(BIN / "rn-track"), "--format", "json"],
+                stdin=self.dis.stdout,
+                stdout=subprocess.PIPE,
+                stderr=terr,
+                start_new_session=True,
+            )
         assert self.dis.stdout is not None
         self.dis.stdout.close()  # rn-track holds the read end now
-        self._threads = [threading.Thread(target=self._forward, daemon=True),
-                         threading.Thread(target=self._collect, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._forward, daemon=True),
+            threading.Thread(target=self._collect, daemon=True),
+        ]
         for t in self._threads:
             t.start()
 
@@ -125,38 +146,76 @@ class Pipeline:
         return {n: (self.tmp / f"{n}.err").read_text() for n in ("capture", "dissect", "track")}
 
 
-@pytest.mark.parametrize("version,retry,alpn", [("00000001", False, ALPN), ("6b3343cf", True, ALPN),
-                                                ("00000001", False, "no-such-alpn")],
-                         ids=["v1", "v2-retry", "v1-refused"])
+@pytest.mark.parametrize(
+    "version,retry,alpn",
+    [("00000001", False, ALPN), ("6b3343cf", True, ALPN), ("00000001", False, "no-such-alpn")],
+    ids=["v1", "v2-retry", "v1-refused"],
+)
 def test_aioquic_connection_record(tmp_path: Path, version: str, retry: bool, alpn: str) -> None:
     """A connection, and one the server refuses (unknown ALPN): its CONNECTION_CLOSE
     travels in the server's Initial, which only the client's original DCID opens."""
     (tmp_path / "server.py").write_text(SERVER)
     (tmp_path / "client.py").write_text(CLIENT)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-subj", f"/CN={SNI}", "-days", "1", "-keyout", str(tmp_path / "key.pem"),
-                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            f"/CN={SNI}",
+            "-days",
+            "1",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     with TwoHosts() as net:
-        net.spawn("b", [sys.executable, str(tmp_path / "server.py"), net.addr_b, str(PORT),
-                        str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"), version,
-                        "1" if retry else "0"])
+        net.spawn(
+            "b",
+            [
+                sys.executable,
+                str(tmp_path / "server.py"),
+                net.addr_b,
+                str(PORT),
+                str(tmp_path / "cert.pem"),
+                str(tmp_path / "key.pem"),
+                version,
+                "1" if retry else "0",
+            ],
+        )
         net.wait_port("b", PORT, udp=True)
         pipe = Pipeline(net, tmp_path)
         try:
             assert pipe.started.wait(10), pipe.errors()
-            res = net.run("a", [sys.executable, str(tmp_path / "client.py"), net.addr_b, str(PORT), SNI,
-                                version, alpn], check=False)
+            res = net.run(
+                "a",
+                [sys.executable, str(tmp_path / "client.py"), net.addr_b, str(PORT), SNI, version, alpn],
+                check=False,
+            )
             refused = alpn != ALPN
-            assert res.stdout == (b"refused\n" if refused else b"ok\n"), \
-                res.stderr.decode(errors="replace")[-2000:]
+            assert res.stdout == (b"refused\n" if refused else b"ok\n"), res.stderr.decode(errors="replace")[
+                -2000:
+            ]
             time.sleep(0.3)  # the last acknowledgements
             pipe.finish()
         finally:
             pipe.kill()
         assert pipe.dis.returncode == 0 and pipe.trk.returncode == 0, pipe.errors()
     records = [json.loads(line) for line in pipe.out[0].splitlines() if line.strip()]
-    conns: list[dict[str, Any]] = [r for r in records if r.get("t") == "conn" and r.get("proto") == "udp"
-                                   and PORT in (r.get("sport"), r.get("dport"))]
+    conns: list[dict[str, Any]] = [
+        r
+        for r in records
+        if r.get("t") == "conn" and r.get("proto") == "udp" and PORT in (r.get("sport"), r.get("dport"))
+    ]
     assert conns, records[-5:]
     rec = conns[-1]
     assert rec.get("app") == "QUIC", rec

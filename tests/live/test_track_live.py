@@ -23,8 +23,10 @@ from tests.netns import TwoHosts, can_make_namespaces
 
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 
 
 def wait_for(pred: Any, timeout: float, what: str, err: Path) -> None:
@@ -53,20 +55,46 @@ def test_http_dns_ping_states_and_ctrl_c(tmp_path: Path) -> None:
     with TwoHosts() as net:
         (tmp_path / "www").mkdir()
         (tmp_path / "www" / "index.html").write_text("hello rustnet\n" * 100)
-        net.spawn("b", [sys.executable, "-m", "http.server", "8000", "--bind", net.addr_b,
-                        "--directory", str(tmp_path / "www")])
-        net.spawn("b", ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces",
-                        f"--listen-address={net.addr_b}", "--address=/track.rustnet.test/10.9.8.7",
-                        "--user=root", "--pid-file=" + str(tmp_path / "dnsmasq.pid")])
+        net.spawn(
+            "b",
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                "8000",
+                "--bind",
+                net.addr_b,
+                "--directory",
+                str(tmp_path / "www"),
+            ],
+        )
+        net.spawn(
+            "b",
+            [
+                "dnsmasq",
+                "--no-daemon",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                f"--listen-address={net.addr_b}",
+                "--address=/track.rustnet.test/10.9.8.7",
+                "--user=root",
+                "--pid-file=" + str(tmp_path / "dnsmasq.pid"),
+            ],
+        )
         net.wait_port("b", 8000)
         net.wait_port("b", 53, udp=True)
-        pipeline = (f"'{BIN}/rn-capture' -i {net.if_a} | '{BIN}/rn-dissect' | "
-                    f"'{BIN}/rn-track' --format json -r 200 > '{out}' 2> '{err}'")
+        pipeline = (
+            f"'{BIN}/rn-capture' -i {net.if_a} | '{BIN}/rn-dissect' | "
+            f"'{BIN}/rn-track' --format json -r 200 > '{out}' 2> '{err}'"
+        )
         pipe = net.spawn("a", ["bash", "-c", pipeline])
         wait_for(lambda: any(r.get("t") == "hdr" for r in records(out)), 15, "no header", err)
 
-        curl = net.run("a", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                             f"http://{net.addr_b}:8000/index.html"])
+        curl = net.run(
+            "a",
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://{net.addr_b}:8000/index.html"],
+        )
         assert curl.stdout == b"200"
         dig = net.run("a", ["dig", "+short", "+tries=1", "+time=3", f"@{net.addr_b}", "track.rustnet.test"])
         assert dig.stdout.strip() == b"10.9.8.7"

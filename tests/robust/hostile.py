@@ -41,15 +41,21 @@ def tls_client_hello(sni: bytes) -> bytes:
 
 def frames() -> list[bytes]:
     out: list[bytes] = []
-    out += tcp_session(CLIENT, 40001, SERVER, 80,
-                       b"GET /" + EVIL + b" HTTP/1.1\r\nHost: h" + EVIL + b"\r\nUser-Agent: u" + EVIL
-                       + b"\r\n\r\n")
+    out += tcp_session(
+        CLIENT,
+        40001,
+        SERVER,
+        80,
+        b"GET /" + EVIL + b" HTTP/1.1\r\nHost: h" + EVIL + b"\r\nUser-Agent: u" + EVIL + b"\r\n\r\n",
+    )
     out += tcp_session(CLIENT, 40002, SERVER, 443, tls_client_hello(b"s" + EVIL))
     out.append(udp(CLIENT, 40003, SERVER, 53, dns_query([b"d" + EVIL, b"example"])))
-    out += tcp_session(CLIENT, 40004, SERVER, 22, b"SSH-2.0-c" + EVIL + b"\r\n",
-                       b"SSH-2.0-s" + EVIL + b"\r\n")
-    initial = client_initial(pad(crypto_frame(0, client_hello(sni=b"qs" + EVIL))
-                                 + close_frame(0x0A, b"q" + EVIL)))
+    out += tcp_session(
+        CLIENT, 40004, SERVER, 22, b"SSH-2.0-c" + EVIL + b"\r\n", b"SSH-2.0-s" + EVIL + b"\r\n"
+    )
+    initial = client_initial(
+        pad(crypto_frame(0, client_hello(sni=b"qs" + EVIL)) + close_frame(0x0A, b"q" + EVIL))
+    )
     out.append(udp(CLIENT, 40005, SERVER, 443, initial))
     return out
 

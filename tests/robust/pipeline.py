@@ -18,11 +18,14 @@ from pathlib import Path
 
 import dpkt
 
-from tests.robust.util import CORPUS, cmd
+from tests.corpus import PCAPS as CORPUS
+from tests.robust.util import cmd
 
 
-def capture_block(names: tuple[str, ...] = ("zeek_http_get.pcap", "tcpdump_dns_tcp.pcap", "dpkt_http.pcap"),
-                  repeat: int = 20) -> tuple[bytes, int]:
+def capture_block(
+    names: tuple[str, ...] = ("zeek_http_get.pcap", "tcpdump_dns_tcp.pcap", "dpkt_http.pcap"),
+    repeat: int = 20,
+) -> tuple[bytes, int]:
     """pcap packet records (no file header) of real frames: (bytes, packet count)."""
     out = bytearray()
     n = 0
@@ -30,8 +33,12 @@ def capture_block(names: tuple[str, ...] = ("zeek_http_get.pcap", "tcpdump_dns_t
         with open(CORPUS / name, "rb") as f:
             for ts, frame in dpkt.pcap.Reader(f):
                 sec, usec = int(ts), int((ts % 1) * 1e6)
-                out += (sec.to_bytes(4, "little") + usec.to_bytes(4, "little")
-                        + len(frame).to_bytes(4, "little") * 2 + frame)
+                out += (
+                    sec.to_bytes(4, "little")
+                    + usec.to_bytes(4, "little")
+                    + len(frame).to_bytes(4, "little") * 2
+                    + frame
+                )
                 n += 1
     return bytes(out) * repeat, n * repeat
 
@@ -61,7 +68,7 @@ class Feeder:
             while not self._stop.is_set():
                 view = memoryview(self.block)
                 while view:
-                    view = view[os.write(self.write_fd, view):]
+                    view = view[os.write(self.write_fd, view) :]
                 self.packets += self.block_packets
                 time.sleep(self.pause)
         except BrokenPipeError:
@@ -96,8 +103,9 @@ class Feeder:
 class Pipeline:
     """``argvs`` joined by pipes; stdin of the first is ``stdin_fd``; output and stderr to files."""
 
-    def __init__(self, argvs: list[list[str]], stdin_fd: int, workdir: Path,
-                 stdout_fd: int | None = None) -> None:
+    def __init__(
+        self, argvs: list[list[str]], stdin_fd: int, workdir: Path, stdout_fd: int | None = None
+    ) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.out_path = workdir / "out"
         self.err_paths: list[Path] = []
@@ -110,8 +118,9 @@ class Pipeline:
             with open(err, "wb") as ef, open(self.out_path, "wb") as of:
                 exe = argv[0] if "/" in argv[0] else cmd(argv[0])
                 out: int | object = (of if stdout_fd is None else stdout_fd) if last else subprocess.PIPE
-                p = subprocess.Popen([exe, *argv[1:]], stdin=prev, stdout=out,
-                                     stderr=ef, process_group=self.pgid)
+                p = subprocess.Popen(
+                    [exe, *argv[1:]], stdin=prev, stdout=out, stderr=ef, process_group=self.pgid
+                )
             if i == 0:
                 self.pgid = p.pid
             if i > 0 and self.procs[-1].stdout is not None:

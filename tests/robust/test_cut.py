@@ -31,7 +31,8 @@ from rustnet.view.model import ConnTable
 from rustnet.view.state import ViewState
 from rustnet.view.table import table_lines
 
-from tests.robust.util import CORPUS, assert_one_line_no_traceback, cmd, json_lines, run
+from tests.corpus import PCAPS as CORPUS
+from tests.robust.util import assert_one_line_no_traceback, cmd, json_lines, run
 
 CAPTURE = CORPUS / "tcpdump_dns_tcp.pcap"
 pytestmark = pytest.mark.skipif(not CAPTURE.exists(), reason="corpus not present")
@@ -81,17 +82,22 @@ def _tagged(records: list[tuple[int, Any]], cut: int, tag: str) -> list[Any]:
     return out
 
 
-def _run_stage(stage: Any, prog: str, data: bytes,
-               capsys: pytest.CaptureFixture[str]) -> tuple[int, list[Any]]:
+def _run_stage(
+    stage: Any, prog: str, data: bytes, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[Any]]:
     """The command's body in-process: status and every record it wrote."""
     with tempfile.NamedTemporaryFile() as src, tempfile.TemporaryFile() as dst:
         src.write(data)
         src.flush()
         status = run_stream_stage(prog, stage, [src.name], RecordWriter(dst.fileno(), "msgpack"))
         dst.seek(0)
-        out = [r for frame in msgpack.Unpacker(dst, raw=False, strict_map_key=False)
-               for r in (frame if isinstance(frame, list) and not (frame and isinstance(frame[0], str))
-                         else [frame])]
+        out = [
+            r
+            for frame in msgpack.Unpacker(dst, raw=False, strict_map_key=False)
+            for r in (
+                frame if isinstance(frame, list) and not (frame and isinstance(frame[0], str)) else [frame]
+            )
+        ]
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == (1 if status == 3 else 0), err
@@ -211,8 +217,12 @@ def test_cut_stream_on_a_pipe_after_a_pause(recordings: dict[str, bytes]) -> Non
     data = recordings["sum"]
     records, ends = layout(data)
     cut = _sample(data, ends)[1]
-    p = subprocess.Popen([cmd("rn-track"), "--format", "json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [cmd("rn-track"), "--format", "json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert p.stdin is not None
     p.stdin.write(data[:cut])
     p.stdin.flush()
@@ -220,4 +230,3 @@ def test_cut_stream_on_a_pipe_after_a_pause(recordings: dict[str, bytes]) -> Non
     assert p.returncode == 3 and len(err.splitlines()) == 1
     finals = [r for r in json_lines(out) if r["t"] == "conn" and r.get("final")]
     assert sum(r["packets"] for r in finals) == len(_tagged(records, cut, "sum"))
-

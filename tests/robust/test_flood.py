@@ -40,8 +40,9 @@ def _pipeline(pcap: Path, *track_args: str) -> tuple[list[int], float, bytes]:
         dis = subprocess.Popen([cmd("rn-dissect")], stdin=cap.stdout, stdout=subprocess.PIPE)
         cap.stdout.close()
         assert dis.stdout is not None
-        trk = subprocess.Popen([cmd("rn-track"), *track_args, "--format", "json"], stdin=dis.stdout,
-                               stdout=out)
+        trk = subprocess.Popen(
+            [cmd("rn-track"), *track_args, "--format", "json"], stdin=dis.stdout, stdout=out
+        )
         dis.stdout.close()
         peaks = wait_with_peak_rss([cap, dis, trk])
     return [cap.returncode, dis.returncode, trk.returncode], peaks[2], out_file.read_bytes()
@@ -66,12 +67,18 @@ def test_flood_at_a_cap_counts_every_eviction(flood: Path) -> None:
 
 @pytest.mark.slow
 def test_viewer_filter_finds_half_open_connections(flood: Path) -> None:
-    p = subprocess.run([cmd("rn-view"), "--read", str(flood), "--json", "--filter", "state:syn_sent"],
-                       capture_output=True, timeout=120)
+    p = subprocess.run(
+        [cmd("rn-view"), "--read", str(flood), "--json", "--filter", "state:syn_sent"],
+        capture_output=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.splitlines()) == N
-    none = subprocess.run([cmd("rn-view"), "--read", str(flood), "--json", "--filter", "state:established"],
-                          capture_output=True, timeout=120)
+    none = subprocess.run(
+        [cmd("rn-view"), "--read", str(flood), "--json", "--filter", "state:established"],
+        capture_output=True,
+        timeout=120,
+    )
     assert none.returncode == 0 and none.stdout == b""
 
 
@@ -79,9 +86,14 @@ def test_half_open_states_from_a_capture(tmp_path: Path) -> None:
     """What a monitor between the two ends shows for the two kinds of half-open connection."""
     syn, ack = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK
     pcap = tmp_path / "half.pcap"
-    write_pcap(pcap, [tcp("10.0.0.5", 40000, "10.0.0.1", 443, syn, 100),                  # no answer
-                      tcp("10.0.0.6", 40001, "10.0.0.1", 443, syn, 100),                  # answered,
-                      tcp("10.0.0.1", 443, "10.0.0.6", 40001, syn | ack, 500, 101)])    # never ACKed
+    write_pcap(
+        pcap,
+        [
+            tcp("10.0.0.5", 40000, "10.0.0.1", 443, syn, 100),  # no answer
+            tcp("10.0.0.6", 40001, "10.0.0.1", 443, syn, 100),  # answered,
+            tcp("10.0.0.1", 443, "10.0.0.6", 40001, syn | ack, 500, 101),
+        ],
+    )  # never ACKed
     p = subprocess.run([cmd("rn-view"), "--read", str(pcap), "--json"], capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     state = {r["sport"]: r["state"] for r in json_lines(p.stdout)}
@@ -105,8 +117,25 @@ def _syn_summaries(n: int) -> bytes:
         frame = []
         for i in range(start, min(n, start + 256)):
             src = struct.pack("!I", 0x0B000000 + i // 60000 * 65536 + 1)
-            frame.append(["sum", 1_700_000_000.0 + i * 1e-6, 74, 6, src, 1024 + i % 60000, server, 443, 0x02,
-                          i, 0, 0, 64240, None, None])
+            frame.append(
+                [
+                    "sum",
+                    1_700_000_000.0 + i * 1e-6,
+                    74,
+                    6,
+                    src,
+                    1024 + i % 60000,
+                    server,
+                    443,
+                    0x02,
+                    i,
+                    0,
+                    0,
+                    64240,
+                    None,
+                    None,
+                ]
+            )
         out.append(msgpack.packb(frame, use_bin_type=True))
     return b"".join(out)
 
@@ -115,8 +144,9 @@ def _track_peak_rss(data: bytes, tmp: Path, *args: str) -> tuple[int, float]:
     src = tmp / "sums.rn"
     src.write_bytes(data)
     with open(src, "rb") as f:
-        p = subprocess.Popen([cmd("rn-track"), *args], stdin=f, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            [cmd("rn-track"), *args], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         peak = wait_with_peak_rss([p])[0]
     return p.returncode, peak
 
@@ -147,8 +177,9 @@ def test_viewer_stays_responsive_over_the_flood(flood: Path) -> None:
         v.send("/")
         for ch in "sport:1025 ":
             v.send(ch, pause=0.0)
-        screen = v.wait_for(lambda s: "sport:1025" in s and "11.0.0.1:1025 " in s and ":1024 " not in s,
-                            timeout=10)
+        screen = v.wait_for(
+            lambda s: "sport:1025" in s and "11.0.0.1:1025 " in s and ":1024 " not in s, timeout=10
+        )
         assert time.monotonic() - t < 3.0, "a filter over 30k connections must redraw within seconds"
         rows = [line for line in screen.splitlines() if ":443 " in line]
         assert rows and all("1025" in line.split()[1] for line in rows)

@@ -69,8 +69,23 @@ HOSTILE_CONTAINERS = [
 
 def _sum(**over: Any) -> list[Any]:
     rec: list[Any] = ["sum", 1_700_000_001.0, 60, 6, A, 40000, B, 443, 0x02, 1, 0, 0, 64240, None, None]
-    names = ("t", "ts", "wirelen", "proto", "src", "sport", "dst", "dport", "flags", "seq", "ack",
-             "paylen", "window", "vlan", "info")
+    names = (
+        "t",
+        "ts",
+        "wirelen",
+        "proto",
+        "src",
+        "sport",
+        "dst",
+        "dport",
+        "flags",
+        "seq",
+        "ack",
+        "paylen",
+        "window",
+        "vlan",
+        "info",
+    )
     for k, v in over.items():
         rec[names.index(k)] = v
     return rec
@@ -98,34 +113,114 @@ WRONG_SHAPES: list[tuple[str, Any]] = [
     ("pkt-none", ["pkt", None, None, None]),
     ("pkt-short", ["pkt"]),
     ("pkt-huge-wirelen", ["pkt", 1_700_000_001.0, 2**64 - 1, b"\x00" * 60]),
-    ("hdr-junk", {"t": "hdr", "v": "one", "linktype": "eth", "stages": 5, "live": "yes",
-                  "snaplen": [1], "start": "now"}),
+    (
+        "hdr-junk",
+        {
+            "t": "hdr",
+            "v": "one",
+            "linktype": "eth",
+            "stages": 5,
+            "live": "yes",
+            "snaplen": [1],
+            "start": "now",
+        },
+    ),
     ("hdr-huge-linktype", {"t": "hdr", "v": 1, "linktype": 2**64 - 1}),
     ("hdr-negative-version", {"t": "hdr", "v": -1}),
-    ("conn-junk", {"t": "conn", "id": [1, 2], "proto": 5, "src": b"\xff", "sport": "x", "dst": {"a": 1},
-                   "dport": None, "state": 7, "packets": "many", "bytes": -1, "first_seen": "x",
-                   "last_seen": None, "final": "yes", "sni": b"\x1b[2J", "rate_src": "x", "process": [1],
-                   "pid": "x", "vlan": "x", "dns_answers": {"x": [1, {"y": 2}]}}),
+    (
+        "conn-junk",
+        {
+            "t": "conn",
+            "id": [1, 2],
+            "proto": 5,
+            "src": b"\xff",
+            "sport": "x",
+            "dst": {"a": 1},
+            "dport": None,
+            "state": 7,
+            "packets": "many",
+            "bytes": -1,
+            "first_seen": "x",
+            "last_seen": None,
+            "final": "yes",
+            "sni": b"\x1b[2J",
+            "rate_src": "x",
+            "process": [1],
+            "pid": "x",
+            "vlan": "x",
+            "dns_answers": {"x": [1, {"y": 2}]},
+        },
+    ),
     ("conn-no-fields", {"t": "conn"}),
     ("conn-unhashable-id", {"t": "conn", "id": {"a": 1}, "final": True}),
-    ("conn-nan-numbers", {"t": "conn", "id": 9, "bytes": float("nan"), "packets": float("inf"),
-                          "first_seen": float("-inf"), "last_seen": float("nan"), "rate_src": float("nan")}),
+    (
+        "conn-nan-numbers",
+        {
+            "t": "conn",
+            "id": 9,
+            "bytes": float("nan"),
+            "packets": float("inf"),
+            "first_seen": float("-inf"),
+            "last_seen": float("nan"),
+            "rate_src": float("nan"),
+        },
+    ),
     ("stats-junk", {"t": "stats", "ts": "x", "packets": "x", "dropped": [1], "received": None}),
-    ("stats-nan", {"t": "stats", "ts": float("nan"), "packets": float("nan"), "dropped": float("inf"),
-                   "received": float("nan"), "ifdropped": float("-inf")}),
+    (
+        "stats-nan",
+        {
+            "t": "stats",
+            "ts": float("nan"),
+            "packets": float("nan"),
+            "dropped": float("inf"),
+            "received": float("nan"),
+            "ifdropped": float("-inf"),
+        },
+    ),
     ("dstats-junk", {"t": "dstats", "packets": "x", "malformed": {"a": 1}}),
-    ("sock-junk", {"t": "sock", "ts": "x", "proto": 1, "local": 5, "lport": "x", "remote": None,
-                   "rport": [1], "listening": "x", "pid": "x", "process": b"\x1b"}),
+    (
+        "sock-junk",
+        {
+            "t": "sock",
+            "ts": "x",
+            "proto": 1,
+            "local": 5,
+            "lport": "x",
+            "remote": None,
+            "rport": [1],
+            "listening": "x",
+            "pid": "x",
+            "process": b"\x1b",
+        },
+    ),
     ("warn-junk", {"t": "warn", "ts": "x", "stage": [1], "msg": {"a": b"\x1b"}}),
     ("map-int-keys", {"t": "conn", 1: 2, None: 3}),
 ]
 
 # After the junk, records that must still be understood.
 GOOD_SUM = _sum(ts=1_700_000_002.0, sport=40001, dport=80)
-GOOD_CONN = {"t": "conn", "id": 777, "proto": "tcp", "src": "10.0.0.1", "sport": 40001, "dst": "10.0.0.2",
-             "dport": 80, "state": "ESTABLISHED", "packets": 3, "bytes": 180, "packets_src": 2,
-             "bytes_src": 120, "packets_dst": 1, "bytes_dst": 60, "first_seen": 1_700_000_002.0,
-             "last_seen": 1_700_000_002.5, "rate_src": 0, "rate_dst": 0, "final": True, "end": "eof"}
+GOOD_CONN = {
+    "t": "conn",
+    "id": 777,
+    "proto": "tcp",
+    "src": "10.0.0.1",
+    "sport": 40001,
+    "dst": "10.0.0.2",
+    "dport": 80,
+    "state": "ESTABLISHED",
+    "packets": 3,
+    "bytes": 180,
+    "packets_src": 2,
+    "bytes_src": 120,
+    "packets_dst": 1,
+    "bytes_dst": 60,
+    "first_seen": 1_700_000_002.0,
+    "last_seen": 1_700_000_002.5,
+    "rate_src": 0,
+    "rate_dst": 0,
+    "final": True,
+    "end": "eof",
+}
 
 
 def _check(p: subprocess.CompletedProcess[bytes], elapsed: float, statuses: tuple[int, ...] = (0, 3)) -> None:
@@ -153,13 +248,16 @@ def test_random_bytes(argv: list[str], name: str, blob: bytes) -> None:
 # Every stage reads through the same RecordReader: every container against two stages (one
 # a Stage, one the viewer's Source), three of them against all; tests/fuzz/test_pipeline_fuzz.py
 # feeds each wrong-shaped record alone to every stage in-process.
-_CONTAINER_CASES = [(argv, name, blob) for name, blob in HOSTILE_CONTAINERS
-                    for argv in (STAGES if name in ("nested-arrays", "json-nested", "str32-4GB")
-                                 else [STAGES[1], STAGES[3]])]
+_CONTAINER_CASES = [
+    (argv, name, blob)
+    for name, blob in HOSTILE_CONTAINERS
+    for argv in (STAGES if name in ("nested-arrays", "json-nested", "str32-4GB") else [STAGES[1], STAGES[3]])
+]
 
 
-@pytest.mark.parametrize(("argv", "name", "blob"), _CONTAINER_CASES,
-                         ids=[f"{n}-{a[0]}{a[-1]}" for a, n, _ in _CONTAINER_CASES])
+@pytest.mark.parametrize(
+    ("argv", "name", "blob"), _CONTAINER_CASES, ids=[f"{n}-{a[0]}{a[-1]}" for a, n, _ in _CONTAINER_CASES]
+)
 def test_hostile_containers_are_damage(argv: list[str], name: str, blob: bytes) -> None:
     p, elapsed = _timed(argv, blob)
     _check(p, elapsed, (3,))
@@ -175,8 +273,15 @@ def test_wrong_shapes_then_good_records_still_flow(argv: list[str]) -> None:
     out = json_lines(p.stdout)
     if argv[0] == "rn-track":
         # The good summary after the junk makes its connection; the junk ones count as damaged.
-        finals = [r for r in out if r.get("t") == "conn" and r.get("final") and r.get("dport") == 80
-                  and r.get("sport") == 40001 and r.get("id") != 777]
+        finals = [
+            r
+            for r in out
+            if r.get("t") == "conn"
+            and r.get("final")
+            and r.get("dport") == 80
+            and r.get("sport") == 40001
+            and r.get("id") != 777
+        ]
         assert finals and finals[0]["packets"] == 1
         assert any(r.get("t") == "warn" and "damaged" in str(r.get("msg")) for r in out)
     else:
@@ -228,7 +333,7 @@ def test_read_of_a_garbage_file(tmp_path: Path, prog: str, what: str) -> None:
         "random": rng.randbytes(5000),
         "msgpack-junk": pack(HEADER, [rec for _, rec in WRONG_SHAPES]) + b"\xc1\xc1",
         "pcap-header-then-junk": bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
-                                 + rng.randbytes(3000),
+        + rng.randbytes(3000),
         "json-junk": b'{"t":"hdr","v":1}\n{"t":"conn","id":[1]}\n{"t": nope}\n',
     }[what]
     f = tmp_path / "garbage.bin"

@@ -29,9 +29,11 @@ PUSH = dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH
 
 
 def _stream(dport: int, first: bytes, chunk: bytes, n: int) -> list[bytes]:
-    out = [tcp(A, 40000, B, dport, dpkt.tcp.TH_SYN, 1000),
-           tcp(B, dport, A, 40000, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, 5000, 1001),
-           tcp(A, 40000, B, dport, dpkt.tcp.TH_ACK, 1001, 5001)]
+    out = [
+        tcp(A, 40000, B, dport, dpkt.tcp.TH_SYN, 1000),
+        tcp(B, dport, A, 40000, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, 5000, 1001),
+        tcp(A, 40000, B, dport, dpkt.tcp.TH_ACK, 1001, 5001),
+    ]
     seq = 1001
     for c in [first] + [chunk] * n:
         out.append(tcp(A, 40000, B, dport, PUSH, seq, 5001, c))
@@ -49,15 +51,21 @@ def _dns_pointer_chain(links: int) -> bytes:
     return struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + body + ptrs + ptrs[-2:] + struct.pack("!HH", 1, 1)
 
 
-_SELF_LOOP = (struct.pack("!HHHHHH", 1, 0x8180, 1, 40, 0, 0) + b"\xc0\x0c" + struct.pack("!HH", 1, 1)
-              + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x01\x02\x03\x04" * 40)
+_SELF_LOOP = (
+    struct.pack("!HHHHHH", 1, 0x8180, 1, 40, 0, 0)
+    + b"\xc0\x0c"
+    + struct.pack("!HH", 1, 1)
+    + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x01\x02\x03\x04" * 40
+)
 
 CASES: dict[str, Callable[[int], list[bytes]]] = {
-    "http-header-never-ends": lambda n: _stream(80, b"GET / HTTP/1.1\r\n", b"X-a: " + b"b" * 1390 + b"\r\n",
-                                                n),
+    "http-header-never-ends": lambda n: _stream(
+        80, b"GET / HTTP/1.1\r\n", b"X-a: " + b"b" * 1390 + b"\r\n", n
+    ),
     "http-request-line-never-ends": lambda n: _stream(80, b"GET /", b"a" * 1400, n),
-    "tls-16MB-hello-never-completes": lambda n: _stream(443, b"\x16\x03\x01\xff\xff\x01\xff\xff\xff",
-                                                        b"\x00" * 1400, n),
+    "tls-16MB-hello-never-completes": lambda n: _stream(
+        443, b"\x16\x03\x01\xff\xff\x01\xff\xff\xff", b"\x00" * 1400, n
+    ),
     "tls-tiny-records": lambda n: _stream(443, b"", b"\x16\x03\x01\x00\x01\x01" * 233, n),
     "ssh-banner-never-ends": lambda n: _stream(22, b"SSH-2.0-", b"a" * 1400, n),
     "dns-pointer-chains": lambda n: [udp(A, 5353, B, 53, _dns_pointer_chain(600)) for _ in range(n)],

@@ -24,12 +24,16 @@ from pathlib import Path
 import dpkt
 import pytest
 
+from tests.corpus import PCAPS as CORPUS
 from tests.netns import TwoHosts, can_make_namespaces
 from tests.robust.pipeline import Pipeline
-from tests.robust.util import CORPUS, cmd, json_lines, rss_mb, syn_flood_frames, write_pcap
+from tests.robust.util import cmd, json_lines, rss_mb, syn_flood_frames, write_pcap
 
-pytestmark = [pytest.mark.live, pytest.mark.slow,
-              pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.slow,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
 IP = shutil.which("ip") or "/usr/sbin/ip"
 
 
@@ -52,8 +56,9 @@ def test_stopped_consumer_during_a_flood_counts_drops(net: TwoHosts, tmp_path: P
         time.sleep(1.5)
         assert all(p.alive()), [p.stderr(i) for i in range(3)]
         os.kill(p.procs[2].pid, signal.SIGSTOP)
-        replay = net.run("b", ["tcpreplay", "-q", "-i", net.if_b, "--topspeed", "--loop", "10", str(flood)],
-                         timeout=120)
+        replay = net.run(
+            "b", ["tcpreplay", "-q", "-i", net.if_b, "--topspeed", "--loop", "10", str(flood)], timeout=120
+        )
         assert replay.returncode == 0
         rss_stopped = rss_mb(p.procs[0].pid)
         assert rss_stopped < 150, rss_stopped  # blocked on the pipe, not buffering the flood
@@ -130,16 +135,24 @@ def test_the_tool_sends_nothing_to_the_network(net: TwoHosts, tmp_path: Path) ->
     _quiet_host_a(net)
     whole = [[IP, "netns", "exec", net.ns_a, cmd("rustnet"), "-i", net.if_a, "--json"]]
     assert _frames_sent_by_a(net, tmp_path, whole) == 0
-    staged = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], ["rn-track"],
-              in_ns(net, "a", ["rn-enrich", "--format", "json"])]
+    staged = [
+        in_ns(net, "a", ["rn-capture", "-i", net.if_a]),
+        ["rn-dissect"],
+        ["rn-track"],
+        in_ns(net, "a", ["rn-enrich", "--format", "json"]),
+    ]
     assert _frames_sent_by_a(net, tmp_path, staged) == 0
 
 
 def test_reverse_dns_is_the_only_way_out(net: TwoHosts, tmp_path: Path) -> None:
     """Positive control: with --reverse-dns, PTR lookups do leave host a (so the test above can fail)."""
     _quiet_host_a(net)
-    staged = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], ["rn-track"],
-              in_ns(net, "a", ["rn-enrich", "--reverse-dns", "--format", "json"])]
+    staged = [
+        in_ns(net, "a", ["rn-capture", "-i", net.if_a]),
+        ["rn-dissect"],
+        ["rn-track"],
+        in_ns(net, "a", ["rn-enrich", "--reverse-dns", "--format", "json"]),
+    ]
     assert _frames_sent_by_a(net, tmp_path, staged, seconds=2.0) > 0
 
 
@@ -158,17 +171,33 @@ def test_half_open_connections_on_a_server_show_syn_recv(net: TwoHosts, tmp_path
     frames = []
     for i in range(n_syn):
         seg = dpkt.tcp.TCP(sport=41000 + i, dport=8080, seq=1000 + i, flags=dpkt.tcp.TH_SYN, win=64240)
-        ip = dpkt.ip.IP(src=bytes(map(int, ghost.split("."))), dst=bytes(map(int, net.addr_a.split("."))),
-                        p=dpkt.ip.IP_PROTO_TCP, ttl=64, data=seg)
+        ip = dpkt.ip.IP(
+            src=bytes(map(int, ghost.split("."))),
+            dst=bytes(map(int, net.addr_a.split("."))),
+            p=dpkt.ip.IP_PROTO_TCP,
+            ttl=64,
+            data=seg,
+        )
         ip.len = 20 + len(bytes(seg))
-        frames.append(bytes(dpkt.ethernet.Ethernet(src=bytes.fromhex(mac_b.replace(":", "")),
-                                                   dst=bytes.fromhex(mac_a.replace(":", "")),
-                                                   type=dpkt.ethernet.ETH_TYPE_IP, data=ip)))
+        frames.append(
+            bytes(
+                dpkt.ethernet.Ethernet(
+                    src=bytes.fromhex(mac_b.replace(":", "")),
+                    dst=bytes.fromhex(mac_a.replace(":", "")),
+                    type=dpkt.ethernet.ETH_TYPE_IP,
+                    data=ip,
+                )
+            )
+        )
     syns = tmp_path / "syns.pcap"
     write_pcap(syns, frames)
     # rn-track learns which end is local from this host's addresses: it runs in host a too.
-    tool = [in_ns(net, "a", ["rn-capture", "-i", net.if_a]), ["rn-dissect"], in_ns(net, "a", ["rn-track"]),
-            ["rn-view", "--json", "--filter", "state:syn_recv"]]
+    tool = [
+        in_ns(net, "a", ["rn-capture", "-i", net.if_a]),
+        ["rn-dissect"],
+        in_ns(net, "a", ["rn-track"]),
+        ["rn-view", "--json", "--filter", "state:syn_recv"],
+    ]
     p = Pipeline(tool, subprocess.DEVNULL, tmp_path)
     try:
         time.sleep(1.5)
@@ -201,8 +230,13 @@ def test_interface_gone_under_a_running_pipeline_the_viewer_says_so(net: TwoHost
         try:
             set_size(1, 160, 20)
             os.dup2(read_fd, 0)
-            env = dict(os.environ, TERM="xterm-256color", BLESSED_QUERY_TIMEOUT_SECONDS="0.05",
-                       LANG="C.UTF-8", LC_ALL="C.UTF-8")
+            env = dict(
+                os.environ,
+                TERM="xterm-256color",
+                BLESSED_QUERY_TIMEOUT_SECONDS="0.05",
+                LANG="C.UTF-8",
+                LC_ALL="C.UTF-8",
+            )
             os.execve(RN_VIEW, [RN_VIEW], env)
         finally:
             os._exit(127)

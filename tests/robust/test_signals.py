@@ -75,10 +75,12 @@ def no_traceback(p: Pipeline) -> None:
         assert len(err.splitlines()) <= 1, err
 
 
-def test_head_ends_an_endless_pipeline_quietly(tmp_path: Path, feeder: Feeder,
-                                               pipelines: list[Pipeline]) -> None:
-    p = Pipeline([CAPTURE, [*DISSECT, "--format", "json"], ["/usr/bin/head", "-n", "5"]], feeder.read_fd,
-                 tmp_path)
+def test_head_ends_an_endless_pipeline_quietly(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline]
+) -> None:
+    p = Pipeline(
+        [CAPTURE, [*DISSECT, "--format", "json"], ["/usr/bin/head", "-n", "5"]], feeder.read_fd, tmp_path
+    )
     pipelines.append(p)
     feeder.handed_over()
     statuses = p.wait(timeout=15)
@@ -89,8 +91,9 @@ def test_head_ends_an_endless_pipeline_quietly(tmp_path: Path, feeder: Feeder,
     assert feeder.broken, "the source learnt that nobody reads any more"
 
 
-def test_sigint_drains_and_final_records_hold_every_packet(tmp_path: Path, feeder: Feeder,
-                                                           pipelines: list[Pipeline]) -> None:
+def test_sigint_drains_and_final_records_hold_every_packet(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline]
+) -> None:
     p = start(pipelines, feeder, tmp_path, [CAPTURE, DISSECT, TRACK])
     p.signal(signal.SIGINT)
     assert p.wait(timeout=20) == [0, 0, 0], [p.stderr(i) for i in range(3)]
@@ -102,11 +105,17 @@ def test_sigint_drains_and_final_records_hold_every_packet(tmp_path: Path, feede
     assert conns and sum(r["packets"] for r in conns) == n, "every packet written reaches a final record"
 
 
-def test_second_sigint_exits_at_once_while_draining(tmp_path: Path, feeder: Feeder,
-                                                    pipelines: list[Pipeline]) -> None:
+def test_second_sigint_exits_at_once_while_draining(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline]
+) -> None:
     # rn-capture runs outside the signalled group: dissect and track have input to drain.
-    upstream = subprocess.Popen([cmd("rn-capture"), "-r", "-"], stdin=feeder.read_fd, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+    upstream = subprocess.Popen(
+        [cmd("rn-capture"), "-r", "-"],
+        stdin=feeder.read_fd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     feeder.handed_over()
     try:
         assert upstream.stdout is not None
@@ -128,8 +137,9 @@ def test_second_sigint_exits_at_once_while_draining(tmp_path: Path, feeder: Feed
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_end_every_stage_cleanly(tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline],
-                                                    sig: signal.Signals) -> None:
+def test_sigterm_and_sighup_end_every_stage_cleanly(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline], sig: signal.Signals
+) -> None:
     p = start(pipelines, feeder, tmp_path, [CAPTURE, DISSECT, TRACK])
     t = time.monotonic()
     p.signal(sig)
@@ -143,8 +153,9 @@ def test_sigterm_and_sighup_end_every_stage_cleanly(tmp_path: Path, feeder: Feed
     json_lines(p.output())  # whatever was written is whole lines
 
 
-def test_upstream_crash_ends_downstream_with_a_clear_message(tmp_path: Path, feeder: Feeder,
-                                                             pipelines: list[Pipeline]) -> None:
+def test_upstream_crash_ends_downstream_with_a_clear_message(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline]
+) -> None:
     p = start(pipelines, feeder, tmp_path, [CAPTURE, DISSECT, TRACK])
     os.kill(p.procs[0].pid, signal.SIGKILL)
     statuses = p.wait(timeout=15)
@@ -158,8 +169,9 @@ def test_upstream_crash_ends_downstream_with_a_clear_message(tmp_path: Path, fee
     assert finals(p.output()), "what arrived before the crash is still reported"
 
 
-def test_downstream_crash_ends_upstream_quietly(tmp_path: Path, feeder: Feeder,
-                                                pipelines: list[Pipeline]) -> None:
+def test_downstream_crash_ends_upstream_quietly(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline]
+) -> None:
     p = start(pipelines, feeder, tmp_path, [CAPTURE, DISSECT, TRACK])
     os.kill(p.procs[2].pid, signal.SIGKILL)
     statuses = p.wait(timeout=15)
@@ -169,8 +181,9 @@ def test_downstream_crash_ends_upstream_quietly(tmp_path: Path, feeder: Feeder,
     assert feeder.broken
 
 
-def test_stopped_consumer_applies_back_pressure_without_loss(tmp_path: Path, feeder: Feeder,
-                                                            pipelines: list[Pipeline]) -> None:
+def test_stopped_consumer_applies_back_pressure_without_loss(
+    tmp_path: Path, feeder: Feeder, pipelines: list[Pipeline]
+) -> None:
     p = start(pipelines, feeder, tmp_path, [CAPTURE, DISSECT, TRACK])
     os.kill(p.procs[2].pid, signal.SIGSTOP)
     time.sleep(1.0)  # the pipes fill up

@@ -24,8 +24,16 @@ from tests.robust.util import cmd, json_lines, pack
 
 # Raw bytes no output may contain (beyond the packets' own: the recording's).
 RAW_ATTACKS = (*hostile.FORBIDDEN, b"\x1b]0;", "\u2066".encode(), "\u0085".encode())
-FIELDS = ("http_host", "http_user_agent", "http_path", "sni", "dns_query", "ssh_client", "ssh_server",
-          "quic_close_reason")
+FIELDS = (
+    "http_host",
+    "http_user_agent",
+    "http_path",
+    "sni",
+    "dns_query",
+    "ssh_client",
+    "ssh_server",
+    "quic_close_reason",
+)
 
 RAW = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\x9b31m\u202e\u2066\x1b]0;T\x07\u0085"
 
@@ -48,12 +56,33 @@ def evil_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Connection, warn and header records whose strings hold raw attacks (an untrusted producer)."""
     hdr = make_header("rn-track 0.1.0", 1, "src" + RAW, False, 262144, 1_700_000_000.0)
     conn: dict[str, Any] = {
-        "t": "conn", "id": 1, "proto": "tcp" + RAW, "src": "10.0.0.1" + RAW, "sport": 1, "dst": "10.0.0.2",
-        "dport": 443, "state": "ESTABLISHED" + RAW, "packets": 1, "bytes": 60, "packets_src": 1,
-        "bytes_src": 60, "packets_dst": 0, "bytes_dst": 0, "first_seen": 1_700_000_000.0,
-        "last_seen": 1_700_000_000.5, "rate_src": 0, "rate_dst": 0, "app": "TLS" + RAW, "sni": "s" + RAW,
-        "process": "p" + RAW, "service": "v" + RAW, "dns_answers": ["a" + RAW], "http_host": ["h" + RAW],
-        "ssh_client": {"k": "c" + RAW}, "final": True, "end": "eof" + RAW,
+        "t": "conn",
+        "id": 1,
+        "proto": "tcp" + RAW,
+        "src": "10.0.0.1" + RAW,
+        "sport": 1,
+        "dst": "10.0.0.2",
+        "dport": 443,
+        "state": "ESTABLISHED" + RAW,
+        "packets": 1,
+        "bytes": 60,
+        "packets_src": 1,
+        "bytes_src": 60,
+        "packets_dst": 0,
+        "bytes_dst": 0,
+        "first_seen": 1_700_000_000.0,
+        "last_seen": 1_700_000_000.5,
+        "rate_src": 0,
+        "rate_dst": 0,
+        "app": "TLS" + RAW,
+        "sni": "s" + RAW,
+        "process": "p" + RAW,
+        "service": "v" + RAW,
+        "dns_answers": ["a" + RAW],
+        "http_host": ["h" + RAW],
+        "ssh_client": {"k": "c" + RAW},
+        "final": True,
+        "end": "eof" + RAW,
     }
     warn = {"t": "warn", "ts": 1_700_000_000.0, "stage": "rn-x" + RAW, "msg": "m" + RAW}
     f = tmp_path_factory.mktemp("evilrn") / "evil.rn"
@@ -93,9 +122,15 @@ def test_viewer_dump_of_the_capture(evil_pcap: Path, mode: str) -> None:
     assert "\\x1b]52;c;cHduZWQ=" in p.stdout.decode()
 
 
-@pytest.mark.parametrize("argv", [["rn-view", "--table", "--show-closed"], ["rn-view", "--json"],
-                                  ["rustnet", "--json", "--read"],
-                                  ["rn-enrich", "--format", "json"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rn-view", "--table", "--show-closed"],
+        ["rn-view", "--json"],
+        ["rustnet", "--json", "--read"],
+        ["rn-enrich", "--format", "json"],
+    ],
+)
 def test_outputs_of_a_hostile_recording(evil_recording: Path, argv: list[str]) -> None:
     p = subprocess.run([cmd(argv[0]), *argv[1:], str(evil_recording)], capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -109,8 +144,12 @@ def test_stderr_and_log_of_rustnet(evil_pcap: Path, evil_recording: Path, tmp_pa
     name = tmp_path / ("x" + RAW.replace("/", "") + ".pcap")
     name.write_bytes(evil_pcap.read_bytes()[:-7])  # cut: a damage warning that names the file
     for src in (evil_pcap, evil_recording, name):
-        p = subprocess.run([cmd("rustnet"), "--read", str(src), "--json", "-l", "trace"], capture_output=True,
-                           timeout=60, cwd=tmp_path)
+        p = subprocess.run(
+            [cmd("rustnet"), "--read", str(src), "--json", "-l", "trace"],
+            capture_output=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
         assert p.returncode in (0, 3), p.stderr
         assert_inert(p.stdout, "stdout")
         assert_inert(p.stderr, "stderr")
@@ -127,8 +166,11 @@ def test_stderr_and_log_of_rustnet(evil_pcap: Path, evil_recording: Path, tmp_pa
 def test_stage_messages_escape_a_hostile_file_name(tmp_path: Path, prog: str) -> None:
     name = tmp_path / ("x" + RAW.replace("/", "") + ".rn")
     name.write_bytes(b"\xc1\xc1")
-    p = subprocess.run([cmd(prog), "--json" if prog == "rn-view" else "--format=json", str(name)],
-                       capture_output=True, timeout=60)
+    p = subprocess.run(
+        [cmd(prog), "--json" if prog == "rn-view" else "--format=json", str(name)],
+        capture_output=True,
+        timeout=60,
+    )
     assert p.returncode == 3
     assert_inert(p.stderr, "stderr")
     assert_inert(p.stdout, "stdout")

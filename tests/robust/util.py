@@ -47,16 +47,19 @@ def assert_one_line_no_traceback(stderr: bytes) -> None:
 
 
 # --- frames ----------------------------------------------------------------------------
-def eth_ipv4(src: str, dst: str, l4: dpkt.Packet, proto: int, smac: bytes = MAC_A,
-             dmac: bytes = MAC_B) -> bytes:
-    ip = dpkt.ip.IP(src=bytes(map(int, src.split("."))), dst=bytes(map(int, dst.split("."))),
-                    p=proto, ttl=64, data=l4)
+def eth_ipv4(
+    src: str, dst: str, l4: dpkt.Packet, proto: int, smac: bytes = MAC_A, dmac: bytes = MAC_B
+) -> bytes:
+    ip = dpkt.ip.IP(
+        src=bytes(map(int, src.split("."))), dst=bytes(map(int, dst.split("."))), p=proto, ttl=64, data=l4
+    )
     ip.len = 20 + len(bytes(l4))
     return bytes(dpkt.ethernet.Ethernet(src=smac, dst=dmac, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
 
 
-def tcp(src: str, sport: int, dst: str, dport: int, flags: int, seq: int, ack: int = 0,
-        payload: bytes = b"") -> bytes:
+def tcp(
+    src: str, sport: int, dst: str, dport: int, flags: int, seq: int, ack: int = 0, payload: bytes = b""
+) -> bytes:
     seg = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=64240, data=payload)
     return eth_ipv4(src, dst, seg, dpkt.ip.IP_PROTO_TCP)
 
@@ -67,17 +70,30 @@ def udp(src: str, sport: int, dst: str, dport: int, payload: bytes) -> bytes:
     return eth_ipv4(src, dst, dg, dpkt.ip.IP_PROTO_UDP)
 
 
-def tcp_session(client: str, cport: int, server: str, sport: int, request: bytes,
-                reply: bytes = b"") -> list[bytes]:
+def tcp_session(
+    client: str, cport: int, server: str, sport: int, request: bytes, reply: bytes = b""
+) -> list[bytes]:
     """Handshake, one request segment (and a reply segment when given)."""
     c, s = 1000, 5000
-    out = [tcp(client, cport, server, sport, dpkt.tcp.TH_SYN, c),
-           tcp(server, sport, client, cport, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, s, c + 1),
-           tcp(client, cport, server, sport, dpkt.tcp.TH_ACK, c + 1, s + 1),
-           tcp(client, cport, server, sport, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, c + 1, s + 1, request)]
+    out = [
+        tcp(client, cport, server, sport, dpkt.tcp.TH_SYN, c),
+        tcp(server, sport, client, cport, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, s, c + 1),
+        tcp(client, cport, server, sport, dpkt.tcp.TH_ACK, c + 1, s + 1),
+        tcp(client, cport, server, sport, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, c + 1, s + 1, request),
+    ]
     if reply:
-        out.append(tcp(server, sport, client, cport, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, s + 1,
-                       c + 1 + len(request), reply))
+        out.append(
+            tcp(
+                server,
+                sport,
+                client,
+                cport,
+                dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH,
+                s + 1,
+                c + 1 + len(request),
+                reply,
+            )
+        )
     return out
 
 
@@ -99,8 +115,15 @@ def syn_flood_frames(n: int, server: str = "10.0.0.1", dport: int = 443) -> Iter
     for i in range(n):
         src = struct.pack("!I", 0x0B000000 + (i // 50000) * 65536 + (i % 50000) // 2 + 1)
         port = struct.pack("!H", 1024 + (i % 60000))
-        yield template[:26] + src + template[30:34] + port + template[36:38] + \
-            struct.pack("!I", (i * 2654435761) & 0xFFFFFFFF) + template[42:]
+        yield (
+            template[:26]
+            + src
+            + template[30:34]
+            + port
+            + template[36:38]
+            + struct.pack("!I", (i * 2654435761) & 0xFFFFFFFF)
+            + template[42:]
+        )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -132,8 +155,9 @@ def env_without_color() -> dict[str, str]:
     return env
 
 
-def wait_with_peak_rss(procs: list[subprocess.Popen[bytes]], timeout: float = 120,
-                       every: float = 0.005) -> list[float]:
+def wait_with_peak_rss(
+    procs: list[subprocess.Popen[bytes]], timeout: float = 120, every: float = 0.005
+) -> list[float]:
     """Wait for ``procs``; each one's peak RSS in MiB (VmHWM, sampled until it exits).
 
     Not wait4()'s ru_maxrss: a child forked from a big parent inherits the parent's RSS as its

@@ -238,8 +238,12 @@ def test_ctrl_c_sigterm_and_sighup_restore_the_terminal(terminals: list[Terminal
 def test_no_localhost_reaches_the_viewer(terminals: list[Terminal], tmp_path: Path) -> None:
     rec = tmp_path / "mixed.jsonl"
     base = '{"t": "conn", "proto": "tcp", "state": "ESTABLISHED", "final": true, '
-    rec.write_text(base + '"id": 1, "src": "127.0.0.1", "sport": 5000, "dst": "127.0.0.1", "dport": 6001}\n'
-                   + base + '"id": 2, "src": "10.9.8.7", "sport": 5001, "dst": "10.9.8.6", "dport": 6002}\n')
+    rec.write_text(
+        base
+        + '"id": 1, "src": "127.0.0.1", "sport": 5000, "dst": "127.0.0.1", "dport": 6001}\n'
+        + base
+        + '"id": 2, "src": "10.9.8.7", "sport": 5001, "dst": "10.9.8.6", "dport": 6002}\n'
+    )
     shown = Terminal([RUSTNET, "--read", str(rec), "-r", "200"])
     terminals.append(shown)
     screen = shown.wait_for("10.9.8.6")
@@ -270,10 +274,12 @@ def test_record_while_viewing(terminals: list[Terminal], tmp_path: Path) -> None
     t.wait_for("192.150.187.43")
     t.send(b"qq")
     assert t.finish() == 0
-    replay = subprocess.run([RUSTNET, "--read", str(rec), "--json"], capture_output=True, text=True,
-                            timeout=30)
-    direct = subprocess.run([RUSTNET, "--read", str(pcap), "--json"], capture_output=True, text=True,
-                            timeout=30)
+    replay = subprocess.run(
+        [RUSTNET, "--read", str(rec), "--json"], capture_output=True, text=True, timeout=30
+    )
+    direct = subprocess.run(
+        [RUSTNET, "--read", str(pcap), "--json"], capture_output=True, text=True, timeout=30
+    )
     assert replay.returncode == 0 and direct.stdout
     recorded = [json.loads(ln) for ln in replay.stdout.splitlines()]
     assert all(r.pop("service") == "http" for r in recorded)  # the TUI's pipeline ran rn-enrich too

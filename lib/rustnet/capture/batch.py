@@ -36,8 +36,14 @@ class BatchReadError(Exception):
         self.reason = reason
 
 
-def pump_batches(next_batch: NextBatch, writer: RecordWriter, dump: PcapWriter | None, limit: int,
-                 should_stop: Callable[[], bool] | None = None, from_file: bool = False) -> int:
+def pump_batches(
+    next_batch: NextBatch,
+    writer: RecordWriter,
+    dump: PcapWriter | None,
+    limit: int,
+    should_stop: Callable[[], bool] | None = None,
+    from_file: bool = False,
+) -> int:
     """Write up to ``limit`` packets, stopping early when ``next_batch`` has none or ``should_stop()``
     (checked between calls) is true; returns how many. A libpcap error raises BatchReadError."""
     iter_meta = (_META_FILE if from_file else _META).iter_unpack
@@ -53,13 +59,15 @@ def pump_batches(next_batch: NextBatch, writer: RecordWriter, dump: PcapWriter |
             raise BatchReadError(n, str(exc) or "read error") from None
         if not meta:
             break
-        recs = [["pkt", sec + usec * 1e-6, caplen, buf[off:off + caplen]]
-                for sec, usec, off, caplen in iter_meta(meta)]
+        recs = [
+            ["pkt", sec + usec * 1e-6, caplen, buf[off : off + caplen]]
+            for sec, usec, off, caplen in iter_meta(meta)
+        ]
         count = len(recs)
         write_packets(recs, len(buf))
         if dump is not None:
             for sec, usec, off, caplen in iter_meta(meta):
-                dump.write(sec, usec, caplen, buf[off:off + caplen])
+                dump.write(sec, usec, caplen, buf[off : off + caplen])
         n += count
         # Large packets: fewer per call, so that a call stays one frame of about writer.max_bytes.
         per_call = max(16, min(writer.max_records, writer.max_bytes * count // (len(buf) + 24 * count)))

@@ -62,8 +62,13 @@ def _default_route_v6(path: str = ROUTE_V6) -> str | None:
         except ValueError:
             continue
         # Unreachable defaults sit on "lo" with RTF_REJECT: not a route out.
-        if plen == 0 and int(cols[0], 16) == 0 and flags & _RTF_UP and not flags & _RTF_REJECT \
-                and cols[9] != "lo":
+        if (
+            plen == 0
+            and int(cols[0], 16) == 0
+            and flags & _RTF_UP
+            and not flags & _RTF_REJECT
+            and cols[9] != "lo"
+        ):
             if best is None or metric < best[0]:
                 best = (metric, cols[9])
     return best[1] if best else None

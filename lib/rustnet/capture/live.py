@@ -46,8 +46,9 @@ _PCAP_ERROR_PROMISC_PERM_DENIED = -11
 
 def _open_error(reason: str) -> LiveOpenError:
     low = reason.lower()
-    return LiveOpenError(reason, permission="permission" in low or "not permitted" in low,
-                         no_device="no such device" in low)
+    return LiveOpenError(
+        reason, permission="permission" in low or "not permitted" in low, no_device="no such device" in low
+    )
 
 
 def _activate_error(iface: str, code: int, snaplen: int, promisc: bool) -> LiveOpenError:
@@ -77,8 +78,13 @@ class InterfaceGone(Exception):
 class LiveCapture:
     """One activated, non-blocking libpcap handle on ``iface``."""
 
-    def __init__(self, iface: str, snaplen: int = DEFAULT_SNAPLEN, promisc: bool = True,
-                 buffer_size: int = DEFAULT_BUFFER) -> None:
+    def __init__(
+        self,
+        iface: str,
+        snaplen: int = DEFAULT_SNAPLEN,
+        promisc: bool = True,
+        buffer_size: int = DEFAULT_BUFFER,
+    ) -> None:
         self.iface = iface
         self.snaplen = snaplen
         self.exact_wirelen = snaplen < DEFAULT_SNAPLEN

@@ -25,8 +25,12 @@ from rustnet.stream import RecordWriter
 CHUNK = 256
 
 
-_PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4": ">", b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">",
-                b"\x4d\x3c\xb2\xa1": "<"}
+_PCAP_MAGICS = {
+    b"\xa1\xb2\xc3\xd4": ">",
+    b"\xd4\xc3\xb2\xa1": "<",
+    b"\xa1\xb2\x3c\x4d": ">",
+    b"\x4d\x3c\xb2\xa1": "<",
+}
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 
 
@@ -49,8 +53,9 @@ def open_capture_file(path: str) -> Any:
         if path != "-" and os.path.isdir(path):
             raise CaptureFileError(f"{path}: is a directory") from None
         if "truncated" in reason and path != "-" and _has_capture_magic(path):
-            raise CaptureFileError(f"{path}: damaged capture file after 0 packets: {reason}", damaged=True) \
-                from None
+            raise CaptureFileError(
+                f"{path}: damaged capture file after 0 packets: {reason}", damaged=True
+            ) from None
         if "unknown file format" in reason or "truncated" in reason:
             raise CaptureFileError(f"{path}: not a pcap or pcapng capture file ({reason})") from None
         raise CaptureFileError(f"{path}: cannot read: {reason}") from None
@@ -93,8 +98,14 @@ def file_snaplen(path: str) -> int | None:
     return None
 
 
-def pump_file(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | None,
-              should_stop: Callable[[], bool], whole: int = 0) -> tuple[int, str | None]:
+def pump_file(
+    reader: Any,
+    writer: RecordWriter,
+    count: int,
+    dump: PcapWriter | None,
+    should_stop: Callable[[], bool],
+    whole: int = 0,
+) -> tuple[int, str | None]:
     """Write every packet of ``reader`` as a ``pkt`` record.
 
     The first ``whole`` packets are known to be whole (``wirelen.WholePacketProof``) and are
@@ -114,8 +125,9 @@ def pump_file(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | 
         return n + exc.packets, exc.reason
 
 
-def _pump_exact(reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | None,
-                should_stop: Callable[[], bool]) -> int:
+def _pump_exact(
+    reader: Any, writer: RecordWriter, count: int, dump: PcapWriter | None, should_stop: Callable[[], bool]
+) -> int:
     """Write packets with ``next()`` (true wire lengths) until the end, ``count`` (0: no limit) or a stop."""
     nxt = reader.next
     write = writer.write

@@ -38,8 +38,9 @@ def drop_privileges(user: str) -> tuple[int, int]:
         try:
             entry = pwd.getpwuid(int(user))
         except (ValueError, KeyError):
-            raise PrivDropError(f"cannot drop privileges: no such user {user!r} (use -Z USER or --no-drop)") \
-                from None
+            raise PrivDropError(
+                f"cannot drop privileges: no such user {user!r} (use -Z USER or --no-drop)"
+            ) from None
     uid, gid = entry.pw_uid, entry.pw_gid
     death_signal, parent = parent_death_signal(), os.getppid()
     try:
@@ -61,8 +62,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522

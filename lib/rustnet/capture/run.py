@@ -57,10 +57,20 @@ class CaptureOptions:
     """Everything rn-capture can be asked to do (the click options, as data). A plain class: a
     dataclass would cost every start ~3 ms."""
 
-    def __init__(self, interface: str | None = None, read_file: str | None = None, bpf: str = "",
-                 snaplen: int = DEFAULT_SNAPLEN, promisc: bool = True, buffer_size: int = DEFAULT_BUFFER,
-                 count: int = 0, write_pcap: str | None = None, drop_user: str | None = DEFAULT_USER,
-                 include_self: bool = False, stats_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        interface: str | None = None,
+        read_file: str | None = None,
+        bpf: str = "",
+        snaplen: int = DEFAULT_SNAPLEN,
+        promisc: bool = True,
+        buffer_size: int = DEFAULT_BUFFER,
+        count: int = 0,
+        write_pcap: str | None = None,
+        drop_user: str | None = DEFAULT_USER,
+        include_self: bool = False,
+        stats_interval: float = 1.0,
+    ) -> None:
         self.interface = interface
         self.read_file = read_file
         self.bpf = bpf
@@ -92,8 +102,9 @@ def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer:
 
 
 # --- offline -------------------------------------------------------------------
-def _run_file(opts: CaptureOptions, path: str, writer: RecordWriter, prog: str, producer: str,
-              ctl: StopControl) -> int:
+def _run_file(
+    opts: CaptureOptions, path: str, writer: RecordWriter, prog: str, producer: str, ctl: StopControl
+) -> int:
     try:
         reader = open_capture_file(path)
     except CaptureFileError as exc:
@@ -156,8 +167,15 @@ def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: s
         cap.close()
 
 
-def _live_loop(cap: LiveCapture, opts: CaptureOptions, writer: RecordWriter, dump: PcapWriter | None,
-               prog: str, iface: str, ctl: StopControl) -> int:
+def _live_loop(
+    cap: LiveCapture,
+    opts: CaptureOptions,
+    writer: RecordWriter,
+    dump: PcapWriter | None,
+    prog: str,
+    iface: str,
+    ctl: StopControl,
+) -> int:
     fd, wake = cap.fileno(), ctl.wake_fd
     interval = opts.stats_interval
     next_stats = time.monotonic() + interval
@@ -208,8 +226,15 @@ def _final_drain(cap: LiveCapture, writer: RecordWriter, dump: PcapWriter | None
 
 def _live_stats(cap: LiveCapture, iface: str, n: int) -> dict[str, Any]:
     received, dropped, ifdropped = cap.stats()
-    return {"t": CAPTURE_STATS, "ts": time.time(), "source": iface, "packets": n, "received": received,
-            "dropped": dropped, "ifdropped": ifdropped}
+    return {
+        "t": CAPTURE_STATS,
+        "ts": time.time(),
+        "source": iface,
+        "packets": n,
+        "received": received,
+        "dropped": dropped,
+        "ifdropped": ifdropped,
+    }
 
 
 def _open_error_message(iface: str, exc: LiveOpenError) -> str:
@@ -217,10 +242,12 @@ def _open_error_message(iface: str, exc: LiveOpenError) -> str:
         return unknown_interface_message(printable(iface))
     if exc.permission:
         python = os.path.realpath(sys.executable)
-        return (f"no permission to capture on {printable(iface)}: run as root (sudo), or let this Python "
-                f"capture with 'sudo setcap cap_net_raw,cap_net_admin=eip {python}' (every script run by "
-                "that interpreter can then capture), or run only rn-capture privileged: "
-                "'sudo rn-capture | rn-view'")
+        return (
+            f"no permission to capture on {printable(iface)}: run as root (sudo), or let this Python "
+            f"capture with 'sudo setcap cap_net_raw,cap_net_admin=eip {python}' (every script run by "
+            "that interpreter can then capture), or run only rn-capture privileged: "
+            "'sudo rn-capture | rn-view'"
+        )
     return printable(f"{iface}: cannot capture: {exc.reason}")
 
 

@@ -143,7 +143,8 @@ def check_output_format(fmt: str, prog: str) -> None:
     if fmt == "msgpack" and os.isatty(1):
         raise click.UsageError(
             "refusing to write binary records to a terminal; pipe into another rn- command, "
-            "redirect to a file, or use --format json")
+            "redirect to a file, or use --format json"
+        )
 
 
 def stdin_hint(prog: str, paths: tuple[str, ...] | list[str]) -> None:
@@ -154,8 +155,14 @@ def stdin_hint(prog: str, paths: tuple[str, ...] | list[str]) -> None:
 
 # --- shared click options ---------------------------------------------------
 def format_option(f: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="msgpack", show_default=True,
-                        help="Output encoding: MessagePack frames, or JSON Lines for people and jq.")(f)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="msgpack",
+        show_default=True,
+        help="Output encoding: MessagePack frames, or JSON Lines for people and jq.",
+    )(f)
 
 
 def debug_option(f: F) -> F:
@@ -163,13 +170,15 @@ def debug_option(f: F) -> F:
 
 
 def inputs_argument(f: F) -> F:
-    return click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True),
-                          metavar="[FILE]...")(f)
+    return click.argument(
+        "inputs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True), metavar="[FILE]..."
+    )(f)
 
 
 def version_option(prog: str) -> Callable[[F], F]:
-    return click.version_option(__version__, "-V", "--version", prog_name=prog,
-                                message="%(prog)s %(version)s")
+    return click.version_option(
+        __version__, "-V", "--version", prog_name=prog, message="%(prog)s %(version)s"
+    )
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

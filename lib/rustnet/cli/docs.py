@@ -35,8 +35,11 @@ EXIT_STATUS: Final = (
     ("0", "success"),
     ("1", "runtime error (permission, interface, I/O)"),
     ("2", "usage error"),
-    ("3", "damaged input: a truncated or corrupt capture file or record stream; everything before the "
-          "damage was still written, with a one-line warning"),
+    (
+        "3",
+        "damaged input: a truncated or corrupt capture file or record stream; everything before the "
+        "damage was still written, with a one-line warning",
+    ),
     ("130", "interrupted with nothing to drain"),
 )
 
@@ -46,27 +49,35 @@ INTERFACE_OPTS: Final = frozenset({"-i", "--interface"})
 # Hand-written sections per command, in the man page after OPTIONS.
 EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
     "rustnet": [
-        ("PIPELINE",
-         "rustnet starts rn-capture | rn-dissect | rn-track | rn-enrich as child processes in a process "
-         "group of their own and shows their output in the viewer. Only rn-capture needs capture "
-         "privileges; started as root it switches to the user nobody once the capture is open. If a "
-         "stage dies, the viewer shows its last error line; Ctrl+C, q, SIGTERM and SIGHUP end every "
-         "stage. With --read FILE, a pcap or pcapng file goes to rn-capture -r and anything else is "
-         "read as a recorded record stream. With --json the output is exactly the final records of "
-         "rn-capture -r FILE | rn-dissect | rn-track --format json."),
-        ("PERMISSIONS",
-         "Capturing needs CAP_NET_RAW and CAP_NET_ADMIN. Run as root (sudo rustnet); or give the Python "
-         "interpreter the capabilities: sudo setcap cap_net_raw,cap_net_admin=eip "
-         "$(readlink -f $(which python3)) (every script that interpreter runs can then capture: prefer a "
-         "copy of the interpreter made for rustnet, e.g. python3 -m venv --copies); or run only the "
-         "capture privileged: sudo rn-capture -i eth0 | rn-view."),
-        ("FILES",
-         "logs/rustnet_YYYY-MM-DD_HH-MM-SS.log: the session log written with -l/--log-level, created "
-         "with mode 0600 because it holds connection data. scripts/clear_old_logs.sh deletes old logs."),
-        ("ENVIRONMENT",
-         "RUSTNET_SSH: the ssh command used by --remote (default: ssh), split like a shell would, e.g. "
-         "'ssh -p 2222 -i ~/.ssh/monitor'. RUSTNET_REMOTE_PATH: directory prepended to PATH on the "
-         "remote host, where rn-capture and rn-enrich are installed."),
+        (
+            "PIPELINE",
+            "rustnet starts rn-capture | rn-dissect | rn-track | rn-enrich as child processes in a process "
+            "group of their own and shows their output in the viewer. Only rn-capture needs capture "
+            "privileges; started as root it switches to the user nobody once the capture is open. If a "
+            "stage dies, the viewer shows its last error line; Ctrl+C, q, SIGTERM and SIGHUP end every "
+            "stage. With --read FILE, a pcap or pcapng file goes to rn-capture -r and anything else is "
+            "read as a recorded record stream. With --json the output is exactly the final records of "
+            "rn-capture -r FILE | rn-dissect | rn-track --format json.",
+        ),
+        (
+            "PERMISSIONS",
+            "Capturing needs CAP_NET_RAW and CAP_NET_ADMIN. Run as root (sudo rustnet); or give the Python "
+            "interpreter the capabilities: sudo setcap cap_net_raw,cap_net_admin=eip "
+            "$(readlink -f $(which python3)) (every script that interpreter runs can then capture: prefer a "
+            "copy of the interpreter made for rustnet, e.g. python3 -m venv --copies); or run only the "
+            "capture privileged: sudo rn-capture -i eth0 | rn-view.",
+        ),
+        (
+            "FILES",
+            "logs/rustnet_YYYY-MM-DD_HH-MM-SS.log: the session log written with -l/--log-level, created "
+            "with mode 0600 because it holds connection data. scripts/clear_old_logs.sh deletes old logs.",
+        ),
+        (
+            "ENVIRONMENT",
+            "RUSTNET_SSH: the ssh command used by --remote (default: ssh), split like a shell would, e.g. "
+            "'ssh -p 2222 -i ~/.ssh/monitor'. RUSTNET_REMOTE_PATH: directory prepended to PATH on the "
+            "remote host, where rn-capture and rn-enrich are installed.",
+        ),
     ],
 }
 
@@ -81,8 +92,11 @@ def load_command(name: str) -> click.Command:
 
 
 def _context(name: str, cmd: click.Command) -> click.Context:
-    settings = {k: v for k, v in (cmd.context_settings or {}).items()
-                if k not in ("max_content_width", "terminal_width")}
+    settings = {
+        k: v
+        for k, v in (cmd.context_settings or {}).items()
+        if k not in ("max_content_width", "terminal_width")
+    }
     return click.Context(cmd, info_name=name, max_content_width=10_000, terminal_width=10_000, **settings)
 
 
@@ -149,8 +163,11 @@ def man_page(name: str, cmd: click.Command) -> str:
     for code, meaning in EXIT_STATUS:
         lines += [".TP", f"\\fB{code}\\fR", roff(meaning)]
     others = [c for c in COMMANDS if c != name]
-    lines += [".SH SEE ALSO",
-              ", ".join(f"\\fB{roff(c)}\\fR(1)" for c in others) + ", \\fBrustnet\\-records\\fR(5)", ""]
+    lines += [
+        ".SH SEE ALSO",
+        ", ".join(f"\\fB{roff(c)}\\fR(1)" for c in others) + ", \\fBrustnet\\-records\\fR(5)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -178,9 +195,14 @@ def _filter_section() -> list[str]:
     listing = getattr(view_filter, "help_lines", None)
     if not callable(listing):
         return []
-    out = [".SH FILTER", ".PP",
-           roff("Press / and type: the table follows every keystroke. Terms are ANDed and "
-                "case-insensitive; keyword values match as substrings.")]
+    out = [
+        ".SH FILTER",
+        ".PP",
+        roff(
+            "Press / and type: the table follows every keystroke. Terms are ANDed and "
+            "case-insensitive; keyword values match as substrings."
+        ),
+    ]
     for syntax, what in listing():
         out += [".TP", f"\\fB{roff(str(syntax))}\\fR", roff(str(what))]
     return out
@@ -189,6 +211,7 @@ def _filter_section() -> list[str]:
 def records_page() -> str:
     """rustnet-records(5): the stream format from rustnet.stream.records, conn fields from rn-track."""
     from rustnet.stream import records
+
     source = inspect.getsource(records)
     lines = [
         f'.TH RUSTNET-RECORDS 5 "" "rustnet {__version__}" "rustnet manual"',
@@ -239,9 +262,14 @@ def _conn_fields() -> list[str]:
         from rustnet.track.record import FIELDS
     except ImportError:
         return []
-    out = [".SH CONNECTION RECORD FIELDS",
-           ".PP", roff("The public JSON interface (rn-track --format json); fields may be added, never "
-                       "renamed. A field that is not known is absent.")]
+    out = [
+        ".SH CONNECTION RECORD FIELDS",
+        ".PP",
+        roff(
+            "The public JSON interface (rn-track --format json); fields may be added, never "
+            "renamed. A field that is not known is absent."
+        ),
+    ]
     for field_name, kind, meaning in FIELDS:
         out += [".TP", f"\\fB{roff(field_name)}\\fR ({roff(kind)})", roff(meaning)]
     return out
@@ -266,8 +294,10 @@ def _value_kind(opt: click.Option) -> str:
 
 
 def _takes_files(cmd: click.Command, ctx: click.Context) -> bool:
-    return any(isinstance(p, click.Argument) and isinstance(p.type, (click.Path, click.File))
-               for p in cmd.get_params(ctx))
+    return any(
+        isinstance(p, click.Argument) and isinstance(p.type, (click.Path, click.File))
+        for p in cmd.get_params(ctx)
+    )
 
 
 def bash_completion(name: str, cmd: click.Command) -> str:
@@ -292,28 +322,35 @@ def bash_completion(name: str, cmd: click.Command) -> str:
         else:
             action = "COMPREPLY=()"
         cases.append(f"        {pattern}) {action}; return ;;")
-    rest = ('COMPREPLY=($(compgen -f -- "$cur"))' if _takes_files(cmd, ctx) else "COMPREPLY=()")
-    return "\n".join([
-        f"# bash completion for {name} (generated by rustnet.cli.docs from its click options)",
-        f"{func}() {{",
-        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
-        '    case "$prev" in',
-        *cases,
-        "    esac",
-        '    if [[ "$cur" == -* ]]; then',
-        f'        COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))',
-        "    else",
-        f"        {rest}",
-        "    fi",
-        "}",
-        f"complete -o filenames -F {func} {name}",
-        "",
-    ])
+    rest = 'COMPREPLY=($(compgen -f -- "$cur"))' if _takes_files(cmd, ctx) else "COMPREPLY=()"
+    return "\n".join(
+        [
+            f"# bash completion for {name} (generated by rustnet.cli.docs from its click options)",
+            f"{func}() {{",
+            '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
+            '    case "$prev" in',
+            *cases,
+            "    esac",
+            '    if [[ "$cur" == -* ]]; then',
+            f'        COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))',
+            "    else",
+            f"        {rest}",
+            "    fi",
+            "}",
+            f"complete -o filenames -F {func} {name}",
+            "",
+        ]
+    )
 
 
 def _zsh_escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace("'", "'\\''").replace("[", "\\[").replace("]", "\\]")
-            .replace(":", "\\:"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace("'", "'\\''")
+        .replace("[", "\\[")
+        .replace("]", "\\]")
+        .replace(":", "\\:")
+    )
 
 
 def zsh_completion(name: str, cmd: click.Command) -> str:
@@ -344,12 +381,14 @@ def zsh_completion(name: str, cmd: click.Command) -> str:
     if _takes_files(cmd, ctx):
         specs.append("'*:file:_files'")
     body = " \\\n  ".join(specs)
-    return "\n".join([
-        f"#compdef {name}",
-        f"# zsh completion for {name} (generated by rustnet.cli.docs from its click options)",
-        f"_arguments -s \\\n  {body}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"#compdef {name}",
+            f"# zsh completion for {name} (generated by rustnet.cli.docs from its click options)",
+            f"_arguments -s \\\n  {body}",
+            "",
+        ]
+    )
 
 
 def fish_completion(name: str, cmd: click.Command) -> str:

@@ -23,8 +23,13 @@ from rustnet.cli.common import EXIT_ERROR, EXIT_USAGE, StageError
 from rustnet.cli.supervise import StageSpec
 
 # First bytes of the capture formats libpcap reads (both byte orders; µs and ns pcap).
-PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
-               b"\x0a\x0d\x0d\x0a")
+PCAP_MAGICS = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+)
 # Where the remote side finds the commands; the local user's PATH means nothing there.
 REMOTE_PATH_ENV = "RUSTNET_REMOTE_PATH"
 SSH_ENV = "RUSTNET_SSH"
@@ -128,8 +133,11 @@ def check(opts: Options) -> None:
     if opts.read_path is not None and (opts.interface or opts.remote):
         raise StageError("--read cannot be combined with -i/--interface or --remote", EXIT_USAGE)
     if opts.remote is not None and opts.write_pcap is not None:
-        raise StageError("--write-pcap is not available with --remote (the packets stay on the remote "
-                         "host); run 'ssh HOST rn-capture -w FILE' there instead", EXIT_USAGE)
+        raise StageError(
+            "--write-pcap is not available with --remote (the packets stay on the remote "
+            "host); run 'ssh HOST rn-capture -w FILE' there instead",
+            EXIT_USAGE,
+        )
     if opts.remote is not None and (not opts.remote or opts.remote.startswith("-")):
         raise StageError(f"--remote needs [USER@]HOST, not {opts.remote!r}", EXIT_USAGE)
     for what, path in (("--write-pcap", opts.write_pcap), ("--record", opts.record)):
@@ -148,6 +156,7 @@ def plan(opts: Options) -> list[StageSpec]:
     """The stages to start for ``opts``, first to last (the viewer is not among them)."""
     check(opts)
     from rustnet.cli.privilege import unprivileged_stage_user
+
     user, _ = unprivileged_stage_user()
     run_as = None if user is None else (user.uid, user.gid)
     debug = ["--debug"] if opts.debug else []  # tracebacks from the stages, too (logged)
@@ -167,9 +176,11 @@ def plan(opts: Options) -> list[StageSpec]:
         if opts.bpf_filter or opts.write_pcap:
             if stream is not None:
                 os.close(stream.fd)
-            raise StageError(f"{opts.read_path} is a recorded record stream, not a capture: "
-                             "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
-                             EXIT_USAGE)
+            raise StageError(
+                f"{opts.read_path} is a recorded record stream, not a capture: "
+                "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
+                EXIT_USAGE,
+            )
         if feed is not None:
             stages.append(StageSpec("rn-dissect", dissect, stdin_feed=feed, run_as=run_as))
         elif run_as is not None:
@@ -207,7 +218,7 @@ def remote_command(opts: Options) -> list[str]:
     script = remote_script(shlex.join(capture))
     remote_path = os.environ.get(REMOTE_PATH_ENV)
     if remote_path:
-        script = f"PATH={shlex.quote(remote_path)}:\"$PATH\"; export PATH; {script}"
+        script = f'PATH={shlex.quote(remote_path)}:"$PATH"; export PATH; {script}'
     script = f"sh -c {shlex.quote(script)}"  # whatever the remote login shell is
     # -T: no terminal (binary stream); BatchMode: a password prompt would fight the TUI for the tty.
     return [*ssh, "-T", "-o", "BatchMode=yes", "--", opts.remote, script]
@@ -222,14 +233,17 @@ def remote_script(capture: str) -> str:
     * The exit status is rn-capture's (a plain pipeline would report rn-enrich's), so a remote
       permission error ends the local run like a local one.
     """
-    return ("exec 3>&1 5<&0; "
-            "s=$({ { " + capture + " </dev/null 3>&- 4>&- 5<&- & c=$!; "
-            "{ cat <&5; kill -INT $c; } >/dev/null 2>&1 3>&- 4>&- & "
-            "wait $c; echo $? >&4; } | rn-enrich 4>&- 5<&- >&3; } 4>&1); "
-            "exit \"${s:-1}\"")
+    return (
+        "exec 3>&1 5<&0; "
+        "s=$({ { " + capture + " </dev/null 3>&- 4>&- 5<&- & c=$!; "
+        "{ cat <&5; kill -INT $c; } >/dev/null 2>&1 3>&- 4>&- & "
+        "wait $c; echo $? >&4; } | rn-enrich 4>&- 5<&- >&3; } 4>&1); "
+        'exit "${s:-1}"'
+    )
 
 
 def list_interfaces() -> int:
     """``rustnet --list-interfaces``: rn-capture's own list (what it can really capture on)."""
     import subprocess
+
     return subprocess.run([*command("rn-capture"), "--list-interfaces"], stdin=subprocess.DEVNULL).returncode

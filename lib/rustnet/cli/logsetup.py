@@ -19,8 +19,13 @@ TRACE: Final = 5
 logging.addLevelName(TRACE, "TRACE")
 
 # RustNet's level names, mapped onto logging's numbers.
-LEVELS: Final = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
-                 "debug": logging.DEBUG, "trace": TRACE}
+LEVELS: Final = {
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
 LOG_DIR: Final = "logs"
 LOGGER_NAME: Final = "rustnet"
 
@@ -28,8 +33,9 @@ LOGGER_NAME: Final = "rustnet"
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
 _CONTROL.pop(0x09)  # a tab is harmless in a log line
 # Bidi controls and line separators reorder or break what a reader of the log sees.
-_CONTROL.update({c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x2028, 0x202F),
-                                             *range(0x2066, 0x206A))})
+_CONTROL.update(
+    {c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x2028, 0x202F), *range(0x2066, 0x206A))}
+)
 
 
 def escape_controls(text: str) -> str:
@@ -73,8 +79,11 @@ def setup_logging(level_name: str | None, log_dir: str | Path = LOG_DIR) -> Path
     fd = open_private(path)
     stream = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace", buffering=1)
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_EscapingFormatter("%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s",
-                                            datefmt="%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(
+        _EscapingFormatter(
+            "%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+        )
+    )
     logger.addHandler(handler)
     logger.setLevel(level)
     return path

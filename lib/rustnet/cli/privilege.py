@@ -63,6 +63,7 @@ def python_paths() -> list[tuple[Path, int]]:
     """What a stage needs to start: the interpreter (r+x), its import directories and ours (r+x)."""
     need: list[tuple[Path, int]] = [(Path(sys.executable), 5)]
     import site
+
     user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
     for entry in sys.path:
         # The user's own site directory is skipped by a Python that cannot read it: not needed.
@@ -71,6 +72,7 @@ def python_paths() -> list[tuple[Path, int]]:
     need.append((Path(rustnet.__file__).parent, 5))
     try:
         import rustnet_cmds
+
         need.append((Path(rustnet_cmds.__file__).parent, 5))
     except ImportError:
         pass
@@ -88,4 +90,3 @@ def unprivileged_stage_user() -> tuple[User | None, str]:
         if not can_reach(path, user, want):
             return None, f"{user.name} cannot read {path} (parsing stages stay root)"
     return user, f"rn-dissect and rn-track run as {user.name}"
-

@@ -14,8 +14,14 @@ from rustnet.stream.stage import Stage
 _SLICE = 2048  # records handed to a stage at once
 
 
-def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None], writer: RecordWriter,
-         on_tick: Callable[[float], None] | None = None, tick_every: float = 1.0) -> int:
+def pump(
+    prog: str,
+    paths: list[str],
+    on_records: Callable[[list[Record]], None],
+    writer: RecordWriter,
+    on_tick: Callable[[float], None] | None = None,
+    tick_every: float = 1.0,
+) -> int:
     """Feed every input's records, in batches, to ``on_records`` until each input ends.
 
     ``on_tick(now)`` runs about every ``tick_every`` seconds of wall-clock time while
@@ -40,7 +46,7 @@ def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None]
                 # A 1 MiB pipe can hand over ~20k records at once; a stage's output for them (a
                 # flood's final records) is built before any is written, so keep it in slices.
                 for i in range(0, len(recs), _SLICE):
-                    on_records(recs[i:i + _SLICE])
+                    on_records(recs[i : i + _SLICE])
             if on_tick is not None:
                 now = time.monotonic()
                 if now >= next_tick:
@@ -53,12 +59,19 @@ def pump(prog: str, paths: list[str], on_records: Callable[[list[Record]], None]
     return status
 
 
-def run_stream_stage(prog: str, stage: Stage, paths: list[str], writer: RecordWriter,
-                     tick_every: float = 1.0) -> int:
+def run_stream_stage(
+    prog: str, stage: Stage, paths: list[str], writer: RecordWriter, tick_every: float = 1.0
+) -> int:
     """Run ``stage`` over the inputs into ``writer``: the body of rn-dissect, rn-track, rn-enrich."""
     tune_gc()
-    status = pump(prog, paths, lambda recs: writer.write_many(stage.process(recs)), writer,
-                  on_tick=lambda now: writer.write_many(stage.tick(now)), tick_every=tick_every)
+    status = pump(
+        prog,
+        paths,
+        lambda recs: writer.write_many(stage.process(recs)),
+        writer,
+        on_tick=lambda now: writer.write_many(stage.tick(now)),
+        tick_every=tick_every,
+    )
     writer.write_many(stage.finish())
     writer.close()
     return status

@@ -52,8 +52,10 @@ class RecordLog:
             elif t == CAPTURE_STATS:
                 self._stats(rec)
             elif t == HEADER:
-                log.info("stream: source=%s live=%s linktype=%s snaplen=%s stages=%s",
-                         *(_clip(rec.get(k)) for k in ("source", "live", "linktype", "snaplen", "stages")))
+                log.info(
+                    "stream: source=%s live=%s linktype=%s snaplen=%s stages=%s",
+                    *(_clip(rec.get(k)) for k in ("source", "live", "linktype", "snaplen", "stages")),
+                )
             elif t == WARNING:
                 log.warning("%s: %s", _clip(rec.get("stage")), _clip(rec.get("msg")))
 
@@ -70,16 +72,34 @@ class RecordLog:
         self.states.move_to_end(cid)
         if len(self.states) > MAX_TRACKED_STATES:
             self.states.popitem(last=False)
-        self.log.debug("conn %s %s %s:%s -> %s:%s %s -> %s", *(_clip(v) for v in (
-            cid, rec.get("proto"), rec.get("src"), rec.get("sport"), rec.get("dst"), rec.get("dport"),
-            old or "new", state)))
+        self.log.debug(
+            "conn %s %s %s:%s -> %s:%s %s -> %s",
+            *(
+                _clip(v)
+                for v in (
+                    cid,
+                    rec.get("proto"),
+                    rec.get("src"),
+                    rec.get("sport"),
+                    rec.get("dst"),
+                    rec.get("dport"),
+                    old or "new",
+                    state,
+                )
+            ),
+        )
 
     def _stats(self, rec: dict[str, Any]) -> None:
         now = time.monotonic()
         self.last_stats = rec
-        line = ("capture statistics: source=%s packets=%s received=%s dropped=%s ifdropped=%s",
-                rec.get("source"), rec.get("packets"), rec.get("received"), rec.get("dropped"),
-                rec.get("ifdropped"))
+        line = (
+            "capture statistics: source=%s packets=%s received=%s dropped=%s ifdropped=%s",
+            rec.get("source"),
+            rec.get("packets"),
+            rec.get("received"),
+            rec.get("dropped"),
+            rec.get("ifdropped"),
+        )
         if now - self._last_stats_at >= STATS_LOG_EVERY:
             self._last_stats_at = now
             self.log.info(*line)
@@ -89,8 +109,13 @@ class RecordLog:
     def finish(self) -> None:
         if self.last_stats is not None:
             rec = self.last_stats
-            self.log.info("final capture statistics: packets=%s received=%s dropped=%s ifdropped=%s",
-                          rec.get("packets"), rec.get("received"), rec.get("dropped"), rec.get("ifdropped"))
+            self.log.info(
+                "final capture statistics: packets=%s received=%s dropped=%s ifdropped=%s",
+                rec.get("packets"),
+                rec.get("received"),
+                rec.get("dropped"),
+                rec.get("ifdropped"),
+            )
 
 
 def _clip(value: Any) -> str:

@@ -143,8 +143,12 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
 class Pipeline:
     """``stage0 | stage1 | ... ``: started, watched and torn down together."""
 
-    def __init__(self, specs: list[StageSpec], echo_stderr: bool = False,
-                 on_exit: Callable[[Child], None] | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[StageSpec],
+        echo_stderr: bool = False,
+        on_exit: Callable[[Child], None] | None = None,
+    ) -> None:
         if not specs:
             raise ValueError("a pipeline needs at least one stage")
         self.specs = specs
@@ -173,8 +177,11 @@ class Pipeline:
                     stdin = self._feed(*spec.stdin_feed)
                     spec.stdin_feed = None
                 elif i == 0:
-                    stdin = (os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC) if spec.stdin_path
-                             else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                    stdin = (
+                        os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC)
+                        if spec.stdin_path
+                        else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+                    )
                 else:
                     assert prev_out is not None
                     stdin = prev_out
@@ -185,8 +192,15 @@ class Pipeline:
                     if spec.run_as is not None:
                         creds = {"user": spec.run_as[0], "group": spec.run_as[1], "extra_groups": []}
                     proc = subprocess.Popen(
-                        spec.argv, stdin=stdin, stdout=out_w, stderr=err_w, close_fds=True,
-                        process_group=0 if self.pgid is None else self.pgid, preexec_fn=setup, **creds)
+                        spec.argv,
+                        stdin=stdin,
+                        stdout=out_w,
+                        stderr=err_w,
+                        close_fds=True,
+                        process_group=0 if self.pgid is None else self.pgid,
+                        preexec_fn=setup,
+                        **creds,
+                    )
                 except OSError:
                     os.close(out_r)
                     os.close(err_r)
@@ -221,7 +235,7 @@ class Pipeline:
                 while data:
                     view = memoryview(data)
                     while view:
-                        view = view[os.write(w, view):]
+                        view = view[os.write(w, view) :]
                     data = os.read(src, 1 << 16)
             except OSError:
                 pass  # the stage is gone (EPIPE) or the input failed: the stage sees the end
@@ -283,7 +297,7 @@ class Pipeline:
             if nl < 0:
                 break
             self._line(child, bytes(child.partial[:nl]))
-            del child.partial[:nl + 1]
+            del child.partial[: nl + 1]
         if len(child.partial) > MAX_LINE:
             self._line(child, bytes(child.partial[:MAX_LINE]))
             child.partial.clear()
@@ -315,8 +329,13 @@ class Pipeline:
                         child.stopped_by_us = self._tearing
                         self._cond.notify_all()
                     level = 20 if status in (0, -signal.SIGTERM, -signal.SIGPIPE, 130, 143) else 40
-                    self.log.log(level, "%s (pid %d) %s", child.name, child.proc.pid,
-                                 child.describe_exit().removeprefix(child.name + " "))
+                    self.log.log(
+                        level,
+                        "%s (pid %d) %s",
+                        child.name,
+                        child.proc.pid,
+                        child.describe_exit().removeprefix(child.name + " "),
+                    )
                     if self.on_exit is not None:
                         self.on_exit(child)
 
@@ -360,9 +379,14 @@ class Pipeline:
 
     def failures(self) -> list[Child]:
         """Stages that exited abnormally on their own (not because we stopped them), upstream first."""
-        return [c for c in self.children
-                if c.status is not None and not c.stopped_by_us and is_failure(c.status)
-                and not (c.interrupted and (c.status < 0 or c.status == SSH_SIGNALLED))]
+        return [
+            c
+            for c in self.children
+            if c.status is not None
+            and not c.stopped_by_us
+            and is_failure(c.status)
+            and not (c.interrupted and (c.status < 0 or c.status == SSH_SIGNALLED))
+        ]
 
     @property
     def first(self) -> Child:

@@ -63,8 +63,11 @@ def run(opts: Options) -> int:
         _log_start(opts, log_path)
         specs = plan(opts)
         if not opts.json_out and not os.isatty(1):
-            raise StageError("the TUI needs a terminal on standard output; use --json to write "
-                             "connection records to a pipe or file", EXIT_USAGE)
+            raise StageError(
+                "the TUI needs a terminal on standard output; use --json to write "
+                "connection records to a pipe or file",
+                EXIT_USAGE,
+            )
         status = _run_json(opts, specs) if opts.json_out else _run_tui(opts, specs)
         return status
     except StageError as exc:
@@ -84,10 +87,18 @@ def _log_start(opts: Options, log_path: Any) -> None:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    log.info("rustnet %s starting: pid %d, user %s (uid %d), python %s, argv %s", __version__, os.getpid(),
-             user, os.geteuid(), sys.version.split()[0], sys.argv[1:])
+    log.info(
+        "rustnet %s starting: pid %d, user %s (uid %d), python %s, argv %s",
+        __version__,
+        os.getpid(),
+        user,
+        os.geteuid(),
+        sys.version.split()[0],
+        sys.argv[1:],
+    )
     log.info("log file %s", log_path)
     from rustnet.cli.privilege import unprivileged_stage_user
+
     log.info("privileges: %s", unprivileged_stage_user()[1])
     if opts.read_path is not None:
         log.info("reading %s", opts.read_path)
@@ -98,12 +109,14 @@ def _log_start(opts: Options, log_path: Any) -> None:
     iface = opts.interface
     try:
         from rustnet.capture.interfaces import default_route_interface
+
         iface = iface or default_route_interface()
     except Exception as exc:  # the capture stage reports real problems; this is only for the log
         log.debug("default interface lookup failed: %s", exc)
     log.info("interface %s%s", iface or "(none found)", "" if opts.interface else " (default route)")
     try:
         import psutil
+
         for addr in psutil.net_if_addrs().get(iface or "", []):
             log.info("interface %s address %s", iface, addr.address)
         st = psutil.net_if_stats().get(iface or "")
@@ -201,6 +214,7 @@ def _loopback(addr: Any) -> bool:
     if not isinstance(addr, str):
         return False
     import ipaddress
+
     try:
         return ipaddress.ip_address(addr).is_loopback
     except ValueError:
@@ -235,6 +249,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
             timer.daemon = True
             timer.start()
         from rustnet.cli.viewer import run_viewer
+
         status = run_viewer(view_r, opts)
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
@@ -280,8 +295,10 @@ def _start(pipeline: Pipeline) -> int:
     try:
         return pipeline.start()
     except OSError as exc:
-        raise StageError(f"cannot start the pipeline: {exc.strerror or exc}"
-                         + (f" ({exc.filename})" if exc.filename else "")) from None
+        raise StageError(
+            f"cannot start the pipeline: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else "")
+        ) from None
 
 
 def _startup_failure(pipeline: Pipeline, failed: Child) -> int:

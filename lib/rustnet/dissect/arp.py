@@ -29,9 +29,9 @@ def arp(data: bytes, off: int) -> ARP | None:
     end = p + 2 * (hlen + 4)
     if len(data) < end:
         raise struct.error("short arp message")
-    sha = data[p:p + hlen]
-    spa = data[p + hlen:p + hlen + 4]
+    sha = data[p : p + hlen]
+    spa = data[p + hlen : p + hlen + 4]
     p += hlen + 4
-    tha = data[p:p + hlen]
-    tpa = data[p + hlen:p + hlen + 4]
+    tha = data[p : p + hlen]
+    tpa = data[p + hlen : p + hlen + 4]
     return op, spa, tpa, mac_text(sha), mac_text(tha)

@@ -25,7 +25,7 @@ from rustnet.dissect.safe_text import escape_text
 HEADER_LEN: Final = 12
 _HEADER: Final = struct.Struct("!HHHH")  # id, flags, qdcount, ancount (nscount/arcount unused)
 _QTYPE: Final = struct.Struct("!H")  # (tests/dpi_reference.py reads questions with it)
-_RR: Final = struct.Struct("!HHIH")      # type, class, ttl, rdlength
+_RR: Final = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 MAX_NAME_LEN: Final = 255
 MAX_POINTER_JUMPS: Final = 32
 MAX_QUESTIONS: Final = 16
@@ -39,13 +39,43 @@ TYPE_PTR: Final = 12
 TYPE_AAAA: Final = 28
 
 TYPE_NAMES: Final = {
-    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",
-    33: "SRV", 35: "NAPTR", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
-    64: "SVCB", 65: "HTTPS", 99: "SPF", 251: "IXFR", 252: "AXFR", 255: "ANY", 257: "CAA",
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    13: "HINFO",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    35: "NAPTR",
+    41: "OPT",
+    43: "DS",
+    46: "RRSIG",
+    47: "NSEC",
+    48: "DNSKEY",
+    50: "NSEC3",
+    64: "SVCB",
+    65: "HTTPS",
+    99: "SPF",
+    251: "IXFR",
+    252: "AXFR",
+    255: "ANY",
+    257: "CAA",
 }
 RCODE_NAMES: Final = {
-    0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
-    6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE",
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
 }
 # Record types whose data is a (possibly compressed) domain name.
 NAME_TYPES: Final = frozenset({TYPE_NS, TYPE_CNAME, TYPE_PTR})
@@ -56,7 +86,7 @@ _make: Final = tuple.__new__
 
 
 class Question(NamedTuple):
-    name: str   # escaped, without the trailing dot; "<Root>" for the root (as Wireshark shows it)
+    name: str  # escaped, without the trailing dot; "<Root>" for the root (as Wireshark shows it)
     qtype: int
 
 
@@ -71,10 +101,10 @@ class DnsMessage(NamedTuple):
     response: bool
     opcode: int
     rcode: int
-    truncated: bool               # the TC flag
+    truncated: bool  # the TC flag
     questions: tuple[Question, ...]
     answers: tuple[Answer, ...]
-    complete: bool                # False when the answer section was cut short
+    complete: bool  # False when the answer section was cut short
 
 
 def type_name(rtype: int) -> str:
@@ -152,8 +182,9 @@ def read_name(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tupl
     return _name_text(labels, start, pos, after, seen)
 
 
-def _name_text(labels: list[bytes], start: int, pos: int, after: int,
-               seen: dict[int, str] | None) -> tuple[str, int]:
+def _name_text(
+    labels: list[bytes], start: int, pos: int, after: int, seen: dict[int, str] | None
+) -> tuple[str, int]:
     """read_name's result from the labels read; remembered in ``seen`` when no pointer was followed."""
     text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
     if " " in text:
@@ -217,8 +248,19 @@ def parse_message(data: bytes) -> DnsMessage:
         if not questions and not answers:
             raise
         complete = False
-    return _make(DnsMessage, (ident, bool(flags & 0x8000), opcode, flags & 0xF, bool(flags & 0x0200),
-                              tuple(questions), tuple(answers), complete))
+    return _make(
+        DnsMessage,
+        (
+            ident,
+            bool(flags & 0x8000),
+            opcode,
+            flags & 0xF,
+            bool(flags & 0x0200),
+            tuple(questions),
+            tuple(answers),
+            complete,
+        ),
+    )
 
 
 def parse_tcp_stream(data: bytes) -> tuple[DnsMessage, int] | None:

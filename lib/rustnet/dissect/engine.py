@@ -78,8 +78,9 @@ if TYPE_CHECKING:
 PROG: Final = "rn-dissect"
 # TCP packets without payload still reach DPI when they open or close a flow: a bare SYN
 # (port reuse), a FIN or an RST; a SYN-ACK or a pure ACK changes nothing there. By flags byte.
-_DPI_CONTROL: Final = tuple(bool(f & (TCP_FIN | TCP_RST)) or f & (TCP_SYN | TCP_ACK) == TCP_SYN
-                            for f in range(256))
+_DPI_CONTROL: Final = tuple(
+    bool(f & (TCP_FIN | TCP_RST)) or f & (TCP_SYN | TCP_ACK) == TCP_SYN for f in range(256)
+)
 # Timestamps outside [0, this) are not packet times (year ~5138): the record is damaged.
 _MAX_TS: Final = 1e11
 
@@ -93,8 +94,11 @@ _eth_ip4_l4: Final = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH").unpack_from
 # Untagged Ethernet + IPv6 (fixed header) + the same 16 L4 bytes.
 _eth_ip6_l4: Final = struct.Struct("!12xHIHBx16s16sHHIIBBH").unpack_from
 
-_TUNNEL_DECODERS: Final[dict[int, Decoder]] = {ETH_IPV4: raw_ipv4, ETH_IPV6: raw_ipv6,
-                                                ETH_TRANSPARENT_BRIDGING: ethernet}
+_TUNNEL_DECODERS: Final[dict[int, Decoder]] = {
+    ETH_IPV4: raw_ipv4,
+    ETH_IPV6: raw_ipv6,
+    ETH_TRANSPARENT_BRIDGING: ethernet,
+}
 
 COUNTERS: Final = ("packets", "malformed", "truncated", "non_ip", "other", "fragments", "dpi_errors")
 
@@ -140,12 +144,32 @@ class Dissector:
                 # disagreeing. One struct read covers all three headers. Anything else
                 # (and any doubt) goes to packet(), the general path, which gives the same
                 # summary for what the fast path accepts (tests/test_dissect_fastpath.py).
-                if eth and data.__class__ is bytes and ts.__class__ is float \
-                        and wirelen.__class__ is int and 0.0 <= ts < _MAX_TS and wirelen >= len(data):
+                if (
+                    eth
+                    and data.__class__ is bytes
+                    and ts.__class__ is float
+                    and wirelen.__class__ is int
+                    and 0.0 <= ts < _MAX_TS
+                    and wirelen >= len(data)
+                ):
                     l4off = 0  # stays 0 unless the IP header is one the fast path takes
                     try:
-                        (etype, vhl, l4len, frag, proto, src, dst, sport, dport, seq, ack, doff, flags,
-                         window) = _eth_ip4_l4(data)
+                        (
+                            etype,
+                            vhl,
+                            l4len,
+                            frag,
+                            proto,
+                            src,
+                            dst,
+                            sport,
+                            dport,
+                            seq,
+                            ack,
+                            doff,
+                            flags,
+                            window,
+                        ) = _eth_ip4_l4(data)
                     except struct.error:
                         etype = 0
                     if etype == ETH_IPV4:
@@ -154,8 +178,9 @@ class Dissector:
                             l4len -= 20
                     elif etype == ETH_IPV6:
                         try:
-                            (_, vtf, l4len, proto, src, dst, sport, dport, seq, ack, doff, flags,
-                             window) = _eth_ip6_l4(data)
+                            (_, vtf, l4len, proto, src, dst, sport, dport, seq, ack, doff, flags, window) = (
+                                _eth_ip6_l4(data)
+                            )
                         except struct.error:
                             vtf = 0
                         if vtf >> 28 == 6 and 0 < l4len <= wirelen - 54:
@@ -168,12 +193,38 @@ class Dissector:
                                 info = None
                                 if inspect is not None and (paylen or _DPI_CONTROL[flags]):
                                     try:
-                                        info = inspect(PROTO_TCP, src, sport, dst, dport,
-                                                       data[l4off + hlen : l4off + l4len], ts, seq, flags)
+                                        info = inspect(
+                                            PROTO_TCP,
+                                            src,
+                                            sport,
+                                            dst,
+                                            dport,
+                                            data[l4off + hlen : l4off + l4len],
+                                            ts,
+                                            seq,
+                                            flags,
+                                        )
                                     except Exception:  # DPI must not stop L2-L4 (as in packet())
                                         self.dpi_errors += 1
-                                append([SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq,
-                                        ack, paylen, window, None, info])
+                                append(
+                                    [
+                                        SUMMARY,
+                                        ts,
+                                        wirelen,
+                                        PROTO_TCP,
+                                        src,
+                                        sport,
+                                        dst,
+                                        dport,
+                                        flags,
+                                        seq,
+                                        ack,
+                                        paylen,
+                                        window,
+                                        None,
+                                        info,
+                                    ]
+                                )
                                 fast += 1
                                 continue
                         elif proto == PROTO_UDP:
@@ -182,12 +233,36 @@ class Dissector:
                                 info = None
                                 if inspect is not None and ulen > 8:
                                     try:
-                                        info = inspect(PROTO_UDP, src, sport, dst, dport,
-                                                       data[l4off + 8 : l4off + ulen], ts)
+                                        info = inspect(
+                                            PROTO_UDP,
+                                            src,
+                                            sport,
+                                            dst,
+                                            dport,
+                                            data[l4off + 8 : l4off + ulen],
+                                            ts,
+                                        )
                                     except Exception:  # DPI must not stop L2-L4 (as in packet())
                                         self.dpi_errors += 1
-                                append([SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0,
-                                        ulen - 8, 0, None, info])
+                                append(
+                                    [
+                                        SUMMARY,
+                                        ts,
+                                        wirelen,
+                                        PROTO_UDP,
+                                        src,
+                                        sport,
+                                        dst,
+                                        dport,
+                                        0,
+                                        0,
+                                        0,
+                                        ulen - 8,
+                                        0,
+                                        None,
+                                        info,
+                                    ]
+                                )
                                 fast += 1
                                 continue
                 s = packet(ts, wirelen, data)
@@ -221,8 +296,14 @@ class Dissector:
         self.frags.clear()  # a new recording: its fragment ids have nothing to do with the last
         if self._decode is None:
             shown = repr(linktype)[:40]  # repr escapes control characters
-            out.append({"t": WARNING, "ts": time.time(), "stage": self.prog,
-                        "msg": f"link type {shown} is not supported: its packets are counted, not dissected"})
+            out.append(
+                {
+                    "t": WARNING,
+                    "ts": time.time(),
+                    "stage": self.prog,
+                    "msg": f"link type {shown} is not supported: its packets are counted, not dissected",
+                }
+            )
         return out
 
     def stats(self, ts: float) -> dict[str, Any]:
@@ -234,14 +315,25 @@ class Dissector:
         return rec
 
     def _counts(self) -> tuple[int, ...]:
-        return (self.packets, self.malformed, self.truncated, self.non_ip, self.other, self.fragments,
-                self.dpi_errors)
+        return (
+            self.packets,
+            self.malformed,
+            self.truncated,
+            self.non_ip,
+            self.other,
+            self.fragments,
+            self.dpi_errors,
+        )
 
     # --- one packet -------------------------------------------------------
     def packet(self, ts: Any, wirelen: Any, data: Any) -> list[Any] | None:
         """The summary of one captured frame, or None when it yields none (it is counted)."""
-        if type(data) is not bytes or type(wirelen) is not int or type(ts) is not float \
-                or not 0.0 <= ts < _MAX_TS:
+        if (
+            type(data) is not bytes
+            or type(wirelen) is not int
+            or type(ts) is not float
+            or not 0.0 <= ts < _MAX_TS
+        ):
             fields = _sanitize(ts, wirelen, data)
             if fields is None:
                 self.packets += 1
@@ -274,8 +366,9 @@ class Dissector:
             self.malformed += 1
             return None
         if frag:
-            return self._fragment(ts, wirelen, data, proto, src, dst, l4off, l4len, frag, ident, vlan,
-                                  anomaly)
+            return self._fragment(
+                ts, wirelen, data, proto, src, dst, l4off, l4len, frag, ident, vlan, anomaly
+            )
         info: dict[str, Any] | None = None
         if proto == PROTO_TCP:
             try:
@@ -295,8 +388,23 @@ class Dissector:
                     self.dpi_errors += 1
             if caplen < end or anomaly is not None:
                 info = self._flag(info, caplen < end, anomaly)
-            return [SUMMARY, ts, wirelen, PROTO_TCP, src, sport, dst, dport, flags, seq, ack, paylen, window,
-                    vlan, info]
+            return [
+                SUMMARY,
+                ts,
+                wirelen,
+                PROTO_TCP,
+                src,
+                sport,
+                dst,
+                dport,
+                flags,
+                seq,
+                ack,
+                paylen,
+                window,
+                vlan,
+                info,
+            ]
         if proto == PROTO_UDP:
             try:
                 sport, dport, paylen, uanomaly = udp(data, l4off, l4len)
@@ -354,8 +462,18 @@ class Dissector:
             self.malformed += 1
         return out
 
-    def _broken(self, ts: float, wirelen: int, caplen: int, proto: int, src: bytes, dst: bytes,
-                l4len: int, vlan: list[int] | None, reason: str) -> list[Any]:
+    def _broken(
+        self,
+        ts: float,
+        wirelen: int,
+        caplen: int,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        l4len: int,
+        vlan: list[int] | None,
+        reason: str,
+    ) -> list[Any]:
         """An IP packet whose L4 header cannot be read: addresses only, flagged."""
         if reason in _CUT_REASONS:
             self._short(caplen, wirelen)
@@ -363,8 +481,9 @@ class Dissector:
             self.malformed += 1
         return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, {MALFORMED: reason}]
 
-    def _tunnel(self, ts: float, wirelen: int, data: bytes, proto: int, l4off: int, l4len: int,
-                vlan: list[int] | None) -> list[Any] | None:
+    def _tunnel(
+        self, ts: float, wirelen: int, data: bytes, proto: int, l4off: int, l4len: int, vlan: list[int] | None
+    ) -> list[Any] | None:
         """The summary of the packet inside an IP-in-IP or GRE packet, or None to report the outer one.
 
         The inner packet goes through :meth:`packet` again with a decoder for what the tunnel
@@ -398,8 +517,9 @@ class Dissector:
         s[SUM_INFO] = info
         return s
 
-    def _arp(self, ts: float, wirelen: int, data: bytes, off: int,
-             vlan: list[int] | None) -> list[Any] | None:
+    def _arp(
+        self, ts: float, wirelen: int, data: bytes, off: int, vlan: list[int] | None
+    ) -> list[Any] | None:
         try:
             msg = arp(data, off)
         except struct.error:
@@ -409,12 +529,39 @@ class Dissector:
             self.non_ip += 1  # ARP for another protocol than IPv4
             return None
         op, spa, tpa, sha, tha = msg
-        return [SUMMARY, ts, wirelen, PROTO_ARP, spa, op, tpa, 0, 0, 0, 0, 0, 0, vlan,
-                {ARP_SHA: sha, ARP_THA: tha}]
+        return [
+            SUMMARY,
+            ts,
+            wirelen,
+            PROTO_ARP,
+            spa,
+            op,
+            tpa,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            vlan,
+            {ARP_SHA: sha, ARP_THA: tha},
+        ]
 
-    def _fragment(self, ts: float, wirelen: int, data: bytes, proto: int, src: bytes, dst: bytes,
-                  l4off: int, l4len: int, frag: int, ident: int, vlan: list[int] | None,
-                  anomaly: str | None) -> list[Any]:
+    def _fragment(
+        self,
+        ts: float,
+        wirelen: int,
+        data: bytes,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        l4off: int,
+        l4len: int,
+        frag: int,
+        ident: int,
+        vlan: list[int] | None,
+        anomaly: str | None,
+    ) -> list[Any]:
         """One IP fragment: see ``frag`` in rustnet.dissect.info for what is emitted and why."""
         self.fragments += 1
         key = (src, dst, ident, proto)
@@ -434,8 +581,23 @@ class Dissector:
                 return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
             self.frags.remember(key, head)
             sport, dport, flags, seq, ack, window, hlen, _ = head
-            return [SUMMARY, ts, wirelen, proto, src, sport, dst, dport, flags, seq, ack, l4len - hlen,
-                    window, vlan, info]
+            return [
+                SUMMARY,
+                ts,
+                wirelen,
+                proto,
+                src,
+                sport,
+                dst,
+                dport,
+                flags,
+                seq,
+                ack,
+                l4len - hlen,
+                window,
+                vlan,
+                info,
+            ]
         head = self.frags.get(key) if more else self.frags.pop(key)
         if head is None:
             return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
@@ -444,8 +606,23 @@ class Dissector:
         if not more:
             info[FRAG] = FRAG_LAST
             paylen = udp_paylen if udp_paylen >= 0 else max(offset + l4len - hlen, 0)
-        return [SUMMARY, ts, wirelen, proto, src, sport, dst, dport, flags, seq, ack, paylen, window,
-                vlan, info]
+        return [
+            SUMMARY,
+            ts,
+            wirelen,
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+            flags,
+            seq,
+            ack,
+            paylen,
+            window,
+            vlan,
+            info,
+        ]
 
 
 def _first_fragment_head(data: bytes, proto: int, l4off: int, l4len: int) -> FragHead | None:

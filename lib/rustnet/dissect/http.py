@@ -18,12 +18,32 @@ from typing import Final, NamedTuple
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
-METHODS: Final = frozenset({
-    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE",
-    # WebDAV and friends, still seen on the wire.
-    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"REPORT",
-    b"SEARCH", b"SUBSCRIBE", b"NOTIFY", b"M-SEARCH",
-})
+METHODS: Final = frozenset(
+    {
+        b"GET",
+        b"POST",
+        b"HEAD",
+        b"PUT",
+        b"DELETE",
+        b"OPTIONS",
+        b"PATCH",
+        b"CONNECT",
+        b"TRACE",
+        # WebDAV and friends, still seen on the wire.
+        b"PROPFIND",
+        b"PROPPATCH",
+        b"MKCOL",
+        b"COPY",
+        b"MOVE",
+        b"LOCK",
+        b"UNLOCK",
+        b"REPORT",
+        b"SEARCH",
+        b"SUBSCRIBE",
+        b"NOTIFY",
+        b"M-SEARCH",
+    }
+)
 MAX_METHOD_LEN: Final = 10  # longest in METHODS plus the space
 RESPONSE_PREFIX: Final = b"HTTP/1."
 MAX_HEADER_BYTES: Final = 16384
@@ -115,8 +135,16 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
         if host is not None and agent is not None:
             break  # later lines cannot change either (the first of each counts)
     vtext = _VERSION_TEXT.get(version)
-    return _make(HttpRequest, (_METHOD_TEXT[method], escape_text(path, PATH_LIMIT),
-                               vtext if vtext is not None else escape_text(version, 16), host, agent))
+    return _make(
+        HttpRequest,
+        (
+            _METHOD_TEXT[method],
+            escape_text(path, PATH_LIMIT),
+            vtext if vtext is not None else escape_text(version, 16),
+            host,
+            agent,
+        ),
+    )
 
 
 def _status_line(data: bytes, final: bool) -> tuple[bytes, bytes, bytes] | None:

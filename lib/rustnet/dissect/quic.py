@@ -59,8 +59,8 @@ from rustnet.dissect.errors import DissectError
 from rustnet.dissect.quic_detect import MAX_CID, looks_like_quic
 from rustnet.dissect.safe_text import escape_text
 
-CRYPTO_CAP: Final = 64 * 1024          # client CRYPTO bytes held per flow (ClientHello)
-SERVER_CRYPTO_CAP: Final = 16 * 1024   # server CRYPTO bytes held per flow (ServerHello)
+CRYPTO_CAP: Final = 64 * 1024  # client CRYPTO bytes held per flow (ClientHello)
+SERVER_CRYPTO_CAP: Final = 16 * 1024  # server CRYPTO bytes held per flow (ServerHello)
 MAX_BUFFERED: Final = 16 * 1024 * 1024  # CRYPTO bytes held by all flows together
 MAX_FRAGMENTS: Final = 256
 MAX_PACKETS_PER_DATAGRAM: Final = 16
@@ -103,6 +103,7 @@ class QuicError(DissectError):
 
 # --- small readers -------------------------------------------------------------------
 
+
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """A variable-length integer (RFC 9000 §16) at ``pos``: (value, next position)."""
     if pos >= len(buf):
@@ -118,6 +119,7 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
 
 
 # --- packet headers -----------------------------------------------------------------
+
 
 class LongHeader:
     """One long-header packet of a datagram (offsets are absolute in the datagram)."""
@@ -143,27 +145,29 @@ def parse_long_header(data: bytes, pos: int) -> LongHeader:
     h = LongHeader()
     h.start = pos
     b0 = data[pos]
-    h.version = int.from_bytes(data[pos + 1:pos + 5], "big")
+    h.version = int.from_bytes(data[pos + 1 : pos + 5], "big")
     p = pos + 5
     dlen = data[p]
     p += 1
     if p + dlen + 1 > n:
         raise QuicError("dcid cut")
-    h.dcid = bytes(data[p:p + dlen])
+    h.dcid = bytes(data[p : p + dlen])
     p += dlen
     slen = data[p]
     p += 1
     if p + slen > n:
         raise QuicError("scid cut")
-    h.scid = bytes(data[p:p + slen])
+    h.scid = bytes(data[p : p + slen])
     p += slen
     if h.version == 0:  # Version Negotiation: the rest is a list of versions
         h.ptype = -1
         body = data[p:n]
         if len(body) < 4:
             raise QuicError("empty version negotiation")
-        h.vn = [int.from_bytes(body[i:i + 4], "big")
-                for i in range(0, min(len(body) // 4, MAX_VN_VERSIONS) * 4, 4)]
+        h.vn = [
+            int.from_bytes(body[i : i + 4], "big")
+            for i in range(0, min(len(body) // 4, MAX_VN_VERSIONS) * 4, 4)
+        ]
         h.end = n
         return h
     known = qc.profile_for(h.version)
@@ -190,6 +194,7 @@ def parse_long_header(data: bytes, pos: int) -> LongHeader:
 
 
 # --- frames ---------------------------------------------------------------------------
+
 
 def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool, bytes] | None]:
     """Frames of a decrypted Initial/Handshake payload.
@@ -218,10 +223,10 @@ def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool
         if ft == F_PING:
             continue
         if ft in (F_ACK, F_ACK_ECN):
-            _, pos = read_varint(plain, pos)          # largest acknowledged
-            _, pos = read_varint(plain, pos)          # ack delay
-            count, pos = read_varint(plain, pos)      # range count
-            _, pos = read_varint(plain, pos)          # first range
+            _, pos = read_varint(plain, pos)  # largest acknowledged
+            _, pos = read_varint(plain, pos)  # ack delay
+            count, pos = read_varint(plain, pos)  # range count
+            _, pos = read_varint(plain, pos)  # first range
             if count > n:
                 raise QuicError("ack range count")
             for _ in range(count):
@@ -236,17 +241,17 @@ def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool
             ln, pos = read_varint(plain, pos)
             if pos + ln > n:
                 raise QuicError("crypto frame cut")
-            crypto.append((off, plain[pos:pos + ln]))
+            crypto.append((off, plain[pos : pos + ln]))
             pos += ln
             continue
         if ft in (F_CLOSE, F_CLOSE_APP):
             code, pos = read_varint(plain, pos)
             if ft == F_CLOSE:
-                _, pos = read_varint(plain, pos)      # offending frame type
+                _, pos = read_varint(plain, pos)  # offending frame type
             rlen, pos = read_varint(plain, pos)
             if pos + rlen > n:
                 raise QuicError("close reason cut")
-            close = (code, ft == F_CLOSE_APP, plain[pos:pos + min(rlen, MAX_REASON)])
+            close = (code, ft == F_CLOSE_APP, plain[pos : pos + min(rlen, MAX_REASON)])
             pos += rlen
             continue
         break
@@ -254,6 +259,7 @@ def parse_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], tuple[int, bool
 
 
 # --- TLS ClientHello ------------------------------------------------------------------
+
 
 def parse_client_hello(msg: bytes) -> dict[str, Any]:
     """SNI, ALPN, TLS versions offered and ECH of a complete ClientHello handshake message.
@@ -282,6 +288,7 @@ def parse_server_hello(msg: bytes) -> dict[str, Any]:
 
 # --- per-flow state -------------------------------------------------------------------
 
+
 class _Crypto:
     """Offset-ordered reassembly of one side's Initial CRYPTO stream, bounded."""
 
@@ -289,7 +296,7 @@ class _Crypto:
 
     def __init__(self, cap: int) -> None:
         self.buf = bytearray()
-        self.ranges: list[list[int]] = []   # merged, sorted [start, end) intervals
+        self.ranges: list[list[int]] = []  # merged, sorted [start, end) intervals
         self.fragments = 0
         self.cap = cap
 
@@ -308,7 +315,7 @@ class _Crypto:
         self.fragments += 1
         if growth:
             self.buf.extend(bytes(growth))
-        self.buf[off:end] = data[:end - off]
+        self.buf[off:end] = data[: end - off]
         merged: list[list[int]] = []
         for r in sorted(self.ranges + [[off, end]]):
             if merged and r[0] <= merged[-1][1]:
@@ -324,26 +331,39 @@ class _Crypto:
 
 
 class _Flow:
-    __slots__ = ("state", "version", "profile", "odcid", "client_keys", "server_keys",
-                 "largest", "crypto", "closed", "retry", "vn_seen", "reported",
-                 "failed", "cids_reported")
+    __slots__ = (
+        "state",
+        "version",
+        "profile",
+        "odcid",
+        "client_keys",
+        "server_keys",
+        "largest",
+        "crypto",
+        "closed",
+        "retry",
+        "vn_seen",
+        "reported",
+        "failed",
+        "cids_reported",
+    )
 
     def __init__(self) -> None:
         self.state = ""
         self.version = -1
         self.profile: qc.Profile | None = None
-        self.odcid: bytes | None = None            # the DCID the Initial keys come from
+        self.odcid: bytes | None = None  # the DCID the Initial keys come from
         self.client_keys: qc.InitialKeys | None = None
         self.server_keys: qc.InitialKeys | None = None
-        self.largest = [-1, -1]                    # largest Initial pn, client / server
+        self.largest = [-1, -1]  # largest Initial pn, client / server
         # CRYPTO stream of each side (client, server) until its hello is read; then None.
         self.crypto: list[_Crypto | None] = [_Crypto(CRYPTO_CAP), _Crypto(SERVER_CRYPTO_CAP)]
         self.cids_reported = False
-        self.closed = [False, False]               # CONNECTION_CLOSE seen client / server
+        self.closed = [False, False]  # CONNECTION_CLOSE seen client / server
         self.retry = False
         self.vn_seen = False
         self.reported = False
-        self.failed = 0                            # Initials no key opened
+        self.failed = 0  # Initials no key opened
 
 
 class QuicFlows:
@@ -352,13 +372,13 @@ class QuicFlows:
     def __init__(self, max_flows: int = 4096, max_buffered: int = MAX_BUFFERED) -> None:
         self.max_flows = max_flows
         self.max_buffered = max_buffered
-        self.buffered = 0       # CRYPTO bytes held by all flows
+        self.buffered = 0  # CRYPTO bytes held by all flows
         # Oldest first out: an OrderedDict finds it in O(1) (a dict, after many deletions, not).
         self._flows: OrderedDict[Any, _Flow] = OrderedDict()
-        self.malformed = 0      # datagrams with a malformed QUIC packet
-        self.decrypted = 0      # Initial packets whose AEAD tag verified
+        self.malformed = 0  # datagrams with a malformed QUIC packet
+        self.decrypted = 0  # Initial packets whose AEAD tag verified
         self.undecryptable = 0  # Initial packets no known key opened
-        self.bugs = 0           # unexpected exceptions caught (should stay 0)
+        self.bugs = 0  # unexpected exceptions caught (should stay 0)
 
     def known(self, key: Any) -> bool:
         """True when the flow was recognised as QUIC (short headers are then inspected)."""
@@ -370,8 +390,9 @@ class QuicFlows:
             self._release(flow, False)
             self._release(flow, True)
 
-    def inspect(self, key: Any, from_client: bool, payload: bytes | memoryview,
-                ts: float) -> dict[str, Any] | None:
+    def inspect(
+        self, key: Any, from_client: bool, payload: bytes | memoryview, ts: float
+    ) -> dict[str, Any] | None:
         """Learn from one UDP datagram; never raises on its content."""
         flow = self._flows.get(key)
         if flow is None:
@@ -453,8 +474,9 @@ class QuicFlows:
             if pos < n and (data[pos] & 0x40) == 0 and data[pos] & 0x80 == 0:
                 return
 
-    def _initial(self, flow: _Flow, data: bytes, h: LongHeader, from_client: bool,
-                 out: dict[str, Any]) -> None:
+    def _initial(
+        self, flow: _Flow, data: bytes, h: LongHeader, from_client: bool, out: dict[str, Any]
+    ) -> None:
         opened = self._open_initial(flow, data, h, from_client)
         self._advance(flow, out, QUIC_INITIAL)
         if opened is None:
@@ -490,8 +512,9 @@ class QuicFlows:
                 both = flow.closed[0] and flow.closed[1]
                 self._advance(flow, out, QUIC_CLOSED if both else QUIC_DRAINING)
 
-    def _open_initial(self, flow: _Flow, data: bytes, h: LongHeader,
-                      from_client: bool) -> tuple[bool, bytes] | None:
+    def _open_initial(
+        self, flow: _Flow, data: bytes, h: LongHeader, from_client: bool
+    ) -> tuple[bool, bytes] | None:
         """Decrypt an Initial with the flow's keys, else keys from its own DCID.
 
         Returns (sent by the server, plaintext) or None.
@@ -500,8 +523,7 @@ class QuicFlows:
         if flow.odcid is not None and flow.profile is not None:
             for server in order:
                 keys = self._keys(flow, server)
-                r = qc.open_packet(data, h.start, h.pn_offset, h.end, keys,
-                                   flow.largest[server], True)
+                r = qc.open_packet(data, h.start, h.pn_offset, h.end, keys, flow.largest[server], True)
                 if r is not None:
                     flow.largest[server] = max(flow.largest[server], r[1])
                     return server, r[2]
@@ -571,6 +593,7 @@ class QuicFlows:
 
 # --- building packets (test input, benchmarks) -----------------------------------------
 
+
 def encode_varint(v: int) -> bytes:
     """The shortest variable-length integer encoding of ``v`` (< 2**62)."""
     if v < 0x40:
@@ -582,9 +605,17 @@ def encode_varint(v: int) -> bytes:
     return (v | 0xC000000000000000).to_bytes(8, "big")
 
 
-def build_long_packet(ptype: int, version: int, dcid: bytes, scid: bytes, pn: int,
-                      payload: bytes, keys: qc.InitialKeys, token: bytes = b"",
-                      pn_len: int = 2) -> bytes:
+def build_long_packet(
+    ptype: int,
+    version: int,
+    dcid: bytes,
+    scid: bytes,
+    pn: int,
+    payload: bytes,
+    keys: qc.InitialKeys,
+    token: bytes = b"",
+    pn_len: int = 2,
+) -> bytes:
     """A protected long-header packet (``ptype`` in v1 numbering, PT_INITIAL/PT_HANDSHAKE).
 
     The payload is sealed with ``keys`` (for Handshake packets any keys do: an observer

@@ -39,7 +39,7 @@ class Profile(NamedTuple):
     name: str
     salt: bytes
     label_prefix: bytes  # b"quic " (v1, drafts) or b"quicv2 " (v2)
-    v2_types: bool       # v2 renumbered the long-header packet types (RFC 9369 §3.2)
+    v2_types: bool  # v2 renumbered the long-header packet types (RFC 9369 §3.2)
 
 
 PROFILE_V1: Final = Profile("v1", SALT_V1, b"quic ", False)
@@ -126,8 +126,9 @@ def decode_packet_number(largest: int, truncated: int, pn_len: int) -> int:
     return candidate
 
 
-def open_packet(data: bytes, start: int, pn_offset: int, end: int, keys: InitialKeys,
-                largest_pn: int, long: bool) -> tuple[int, int, bytes] | None:
+def open_packet(
+    data: bytes, start: int, pn_offset: int, end: int, keys: InitialKeys, largest_pn: int, long: bool
+) -> tuple[int, int, bytes] | None:
     """Remove header protection and decrypt one packet occupying ``data[start:end]``.
 
     ``pn_offset`` is the absolute offset of the (protected) packet number. Returns
@@ -139,7 +140,7 @@ def open_packet(data: bytes, start: int, pn_offset: int, end: int, keys: Initial
     sample_at = pn_offset + 4
     if sample_at + SAMPLE_LEN > end or end > len(data):
         return None
-    mask = keys.hp.update(data[sample_at:sample_at + SAMPLE_LEN])
+    mask = keys.hp.update(data[sample_at : sample_at + SAMPLE_LEN])
     first = data[start] ^ (mask[0] & (0x0F if long else 0x1F))
     pn_len = (first & 0x03) + 1
     payload_at = pn_offset + pn_len
@@ -152,7 +153,7 @@ def open_packet(data: bytes, start: int, pn_offset: int, end: int, keys: Initial
         pn_plain[i] = b
         truncated = (truncated << 8) | b
     pn = decode_packet_number(largest_pn, truncated, pn_len)
-    header = bytes((first,)) + bytes(data[start + 1:pn_offset]) + bytes(pn_plain)
+    header = bytes((first,)) + bytes(data[start + 1 : pn_offset]) + bytes(pn_plain)
     nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
     try:
         plain = keys.aead.decrypt(nonce, bytes(data[payload_at:end]), header)
@@ -161,8 +162,9 @@ def open_packet(data: bytes, start: int, pn_offset: int, end: int, keys: Initial
     return first, pn, plain
 
 
-def seal_packet(header: bytes, pn_len: int, payload: bytes, pn: int, keys: InitialKeys,
-                long: bool = True) -> bytes:
+def seal_packet(
+    header: bytes, pn_len: int, payload: bytes, pn: int, keys: InitialKeys, long: bool = True
+) -> bytes:
     """Protect a packet (the inverse of :func:`open_packet`); used to build test input.
 
     ``header`` is the unprotected header ending with the ``pn_len``-byte packet number.
@@ -170,7 +172,7 @@ def seal_packet(header: bytes, pn_len: int, payload: bytes, pn: int, keys: Initi
     nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
     sealed = keys.aead.encrypt(nonce, payload, header)
     pn_offset = len(header) - pn_len
-    sample = sealed[4 - pn_len:4 - pn_len + SAMPLE_LEN]
+    sample = sealed[4 - pn_len : 4 - pn_len + SAMPLE_LEN]
     mask = keys.hp.update(sample)
     out = bytearray(header + sealed)
     out[0] ^= mask[0] & (0x0F if long else 0x1F)

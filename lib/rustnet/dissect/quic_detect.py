@@ -15,12 +15,14 @@ MAX_CID: Final = 20
 
 def _version_is_plausible(version: int) -> bool:
     """Versions seen in the wild: v1, v2, IETF drafts, greased, vendor (mvfst, gQUIC)."""
-    return (version in (VERSION_1, VERSION_2)
-            or (version & 0xFFFFFF00) == 0xFF000000           # IETF drafts
-            or (version & 0x0F0F0F0F) == 0x0A0A0A0A           # reserved, RFC 9000 §15
-            or (version & 0xFFFFFF00) == 0xFACEB000           # mvfst
-            or (version & 0xFFFF0000) in (0x51300000, 0x54300000)  # gQUIC Q0xx / T0xx
-            or version == 0x709A50C4)                          # v2 draft
+    return (
+        version in (VERSION_1, VERSION_2)
+        or (version & 0xFFFFFF00) == 0xFF000000  # IETF drafts
+        or (version & 0x0F0F0F0F) == 0x0A0A0A0A  # reserved, RFC 9000 §15
+        or (version & 0xFFFFFF00) == 0xFACEB000  # mvfst
+        or (version & 0xFFFF0000) in (0x51300000, 0x54300000)  # gQUIC Q0xx / T0xx
+        or version == 0x709A50C4
+    )  # v2 draft
 
 
 def looks_like_quic(payload: bytes | memoryview) -> bool:

@@ -21,8 +21,8 @@ from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
 PREFIX: Final = b"SSH-"
-MAX_LINE: Final = 255          # RFC 4253 §4.2, including CR LF
-MAX_PRE_LINES: Final = 16      # lines a server may send before its identification
+MAX_LINE: Final = 255  # RFC 4253 §4.2, including CR LF
+MAX_PRE_LINES: Final = 16  # lines a server may send before its identification
 BANNER_LIMIT: Final = 255
 
 MSG_KEXINIT: Final = 20
@@ -76,7 +76,7 @@ class PacketWalker:
         self.skip = 0
         self.saw_kexinit = False
         self.saw_newkeys = False
-        self.encrypted = 0   # packets (segments) seen after NEWKEYS
+        self.encrypted = 0  # packets (segments) seen after NEWKEYS
 
     def feed(self, data: bytes) -> None:
         """Account one segment of this direction (after the identification line)."""

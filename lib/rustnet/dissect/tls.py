@@ -29,11 +29,11 @@ MAX_RECORD_LEN: Final = 16384 + 2048  # TLSCiphertext limit, RFC 8446 §5.2
 EXT_SERVER_NAME: Final = 0
 EXT_ALPN: Final = 16
 EXT_SUPPORTED_VERSIONS: Final = 43
-EXT_ECH: Final = 0xFE0D          # encrypted_client_hello (draft-ietf-tls-esni-13 and later)
-EXT_ESNI: Final = 0xFFCE         # the older encrypted_server_name
+EXT_ECH: Final = 0xFE0D  # encrypted_client_hello (draft-ietf-tls-esni-13 and later)
+EXT_ESNI: Final = 0xFFCE  # the older encrypted_server_name
 SNI_HOST_NAME: Final = 0
 
-MAX_ALPN: Final = 8              # protocols kept from the offer
+MAX_ALPN: Final = 8  # protocols kept from the offer
 MAX_VERSIONS: Final = 8
 
 # NamedTuple's own __new__ is a Python function; building the tuple directly costs a third
@@ -41,8 +41,14 @@ MAX_VERSIONS: Final = 8
 _make: Final = tuple.__new__
 
 VERSION_NAMES: Final = {
-    0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3",
-    0xFEFF: "DTLS 1.0", 0xFEFD: "DTLS 1.2", 0xFEFC: "DTLS 1.3",
+    0x0300: "SSL 3.0",
+    0x0301: "TLS 1.0",
+    0x0302: "TLS 1.1",
+    0x0303: "TLS 1.2",
+    0x0304: "TLS 1.3",
+    0xFEFF: "DTLS 1.0",
+    0xFEFD: "DTLS 1.2",
+    0xFEFC: "DTLS 1.3",
 }
 
 # IANA TLS cipher suite registry names of the suites seen in practice; others are shown as hex.
@@ -77,11 +83,10 @@ class ClientHello(NamedTuple):
     """The fields of a ClientHello a monitor shows."""
 
     legacy_version: int
-    sni: str | None            # host_name from server_name, escaped; the outer name under ECH
-    alpn: tuple[str, ...]      # offered protocols, escaped, at most MAX_ALPN
+    sni: str | None  # host_name from server_name, escaped; the outer name under ECH
+    alpn: tuple[str, ...]  # offered protocols, escaped, at most MAX_ALPN
     versions: tuple[int, ...]  # supported_versions without GREASE, at most MAX_VERSIONS
-    ech: bool                  # encrypted_client_hello (or the older ESNI) offered
-
+    ech: bool  # encrypted_client_hello (or the older ESNI) offered
 
     def fields(self, out: dict[str, Any] | None = None) -> dict[str, Any]:
         """The connection-record fields this hello fills (TLS over TCP and QUIC alike).
@@ -238,9 +243,28 @@ def _alpn(body: bytes, pos: int, end: int) -> tuple[str, ...]:
 
 # The registered ALPN ids offered every day: printable ASCII, so their text is the id itself
 # (what escape_text would return), without the call.
-_ALPN_TEXT: Final = {t: t.decode("ascii") for t in (
-    b"h2", b"http/1.1", b"h3", b"http/1.0", b"spdy/3.1", b"acme-tls/1", b"dot", b"doq", b"imap",
-    b"pop3", b"smtp", b"xmpp-client", b"xmpp-server", b"stun.turn", b"webrtc", b"mqtt", b"ftp")}
+_ALPN_TEXT: Final = {
+    t: t.decode("ascii")
+    for t in (
+        b"h2",
+        b"http/1.1",
+        b"h3",
+        b"http/1.0",
+        b"spdy/3.1",
+        b"acme-tls/1",
+        b"dot",
+        b"doq",
+        b"imap",
+        b"pop3",
+        b"smtp",
+        b"xmpp-client",
+        b"xmpp-server",
+        b"stun.turn",
+        b"webrtc",
+        b"mqtt",
+        b"ftp",
+    )
+}
 
 
 def _hello_start(body: bytes, what: str) -> tuple[int, int]:

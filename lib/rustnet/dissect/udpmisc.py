@@ -24,12 +24,34 @@ STUN_MAGIC: Final = b"\x21\x12\xa4\x42"
 DHCP_MAGIC: Final = b"\x63\x82\x53\x63"
 BT_HANDSHAKE: Final = b"\x13BitTorrent protocol"
 
-NTP_MODES: Final = {1: "symmetric-active", 2: "symmetric-passive", 3: "client", 4: "server",
-                    5: "broadcast", 6: "control", 7: "private"}
-DHCP_TYPES: Final = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK",
-                     7: "RELEASE", 8: "INFORM"}
-STUN_METHODS: Final = {0x001: "Binding", 0x003: "Allocate", 0x004: "Refresh", 0x006: "Send",
-                       0x007: "Data", 0x008: "CreatePermission", 0x009: "ChannelBind"}
+NTP_MODES: Final = {
+    1: "symmetric-active",
+    2: "symmetric-passive",
+    3: "client",
+    4: "server",
+    5: "broadcast",
+    6: "control",
+    7: "private",
+}
+DHCP_TYPES: Final = {
+    1: "DISCOVER",
+    2: "OFFER",
+    3: "REQUEST",
+    4: "DECLINE",
+    5: "ACK",
+    6: "NAK",
+    7: "RELEASE",
+    8: "INFORM",
+}
+STUN_METHODS: Final = {
+    0x001: "Binding",
+    0x003: "Allocate",
+    0x004: "Refresh",
+    0x006: "Send",
+    0x007: "Data",
+    0x008: "CreatePermission",
+    0x009: "ChannelBind",
+}
 STUN_CLASSES: Final = ("Request", "Indication", "Success Response", "Error Response")
 
 Info = dict[str, Any]

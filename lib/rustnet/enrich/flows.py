@@ -27,8 +27,8 @@ DLT_LINUX_SLL2: Final = 276
 _ETH_IPV4: Final = 0x0800
 _ETH_IPV6: Final = 0x86DD
 _ETH_VLAN: Final = (0x8100, 0x88A8, 0x9100)
-_V6_EXT: Final = (0, 43, 60)      # hop-by-hop, routing, destination options
-_BSD_AF_INET6: Final = (10, 24, 28, 30)   # Linux, and the BSDs' / macOS's AF_INET6 values
+_V6_EXT: Final = (0, 43, 60)  # hop-by-hop, routing, destination options
+_BSD_AF_INET6: Final = (10, 24, 28, 30)  # Linux, and the BSDs' / macOS's AF_INET6 values
 
 Flow = tuple[str, str, int, str, int]
 
@@ -40,7 +40,7 @@ def _l3_offset(linktype: int, data: bytes) -> tuple[int, int]:
         etype = int.from_bytes(data[12:14], "big")
         while etype in _ETH_VLAN:
             off += 4
-            etype = int.from_bytes(data[off:off + 2], "big")
+            etype = int.from_bytes(data[off : off + 2], "big")
         off += 2
     elif linktype == DLT_LINUX_SLL:
         off, etype = 16, int.from_bytes(data[14:16], "big")
@@ -66,13 +66,13 @@ def flow_key(linktype: int, data: bytes) -> bytes | None:
         if len(data) < off + 20 or data[off] >> 4 != 4:
             return None
         proto = data[off + 9]
-        if proto not in (6, 17) or int.from_bytes(data[off + 6:off + 8], "big") & 0x1FFF:
+        if proto not in (6, 17) or int.from_bytes(data[off + 6 : off + 8], "big") & 0x1FFF:
             return None  # not TCP/UDP, or a later fragment (no ports)
         l4 = off + (data[off] & 0x0F) * 4
-        ports = data[l4:l4 + 4]
+        ports = data[l4 : l4 + 4]
         if len(ports) < 4:
             return None
-        return data[off + 9:off + 10] + data[off + 12:off + 20] + ports
+        return data[off + 9 : off + 10] + data[off + 12 : off + 20] + ports
     if ver == 6:
         if len(data) < off + 40 or data[off] >> 4 != 6:
             return None
@@ -86,10 +86,10 @@ def flow_key(linktype: int, data: bytes) -> bytes | None:
             nxt, l4 = data[l4], l4 + (data[l4 + 1] + 1) * 8
         if nxt not in (6, 17):
             return None
-        ports = data[l4:l4 + 4]
+        ports = data[l4 : l4 + 4]
         if len(ports) < 4:
             return None
-        return bytes((nxt,)) + data[off + 8:off + 40] + ports
+        return bytes((nxt,)) + data[off + 8 : off + 40] + ports
     return None
 
 
@@ -98,10 +98,10 @@ def decode_key(key: bytes) -> Flow:
     proto = "tcp" if key[0] == 6 else "udp"
     alen = 4 if len(key) == 13 else 16
     fam = socket.AF_INET if alen == 4 else socket.AF_INET6
-    src = socket.inet_ntop(fam, key[1:1 + alen])
-    dst = socket.inet_ntop(fam, key[1 + alen:1 + 2 * alen])
+    src = socket.inet_ntop(fam, key[1 : 1 + alen])
+    dst = socket.inet_ntop(fam, key[1 + alen : 1 + 2 * alen])
     p = 1 + 2 * alen
-    return proto, src, int.from_bytes(key[p:p + 2], "big"), dst, int.from_bytes(key[p + 2:p + 4], "big")
+    return proto, src, int.from_bytes(key[p : p + 2], "big"), dst, int.from_bytes(key[p + 2 : p + 4], "big")
 
 
 def flow_of(linktype: int, data: bytes) -> Flow | None:

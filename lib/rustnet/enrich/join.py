@@ -77,8 +77,9 @@ def _port(value: Any) -> int:
 class SocketJoiner:
     """Index of local sockets by tuple; attributes connection records to their owners."""
 
-    def __init__(self, prefer_netns: str | None = None, max_sockets: int = 200_000,
-                 max_ids: int = 200_000) -> None:
+    def __init__(
+        self, prefer_netns: str | None = None, max_sockets: int = 200_000, max_ids: int = 200_000
+    ) -> None:
         self.prefer_netns = prefer_netns
         self.max_sockets = max_sockets
         self.max_ids = max_ids
@@ -160,11 +161,13 @@ class SocketJoiner:
             return s
         if ":" in ip:
             return self._pick(self._bound.get((proto, _WILDCARD6, port)))
-        return (self._pick(self._bound.get((proto, _WILDCARD4, port)))
-                or self._pick(self._bound.get((proto, _WILDCARD6, port))))
+        return self._pick(self._bound.get((proto, _WILDCARD4, port))) or self._pick(
+            self._bound.get((proto, _WILDCARD6, port))
+        )
 
-    def lookup(self, proto: str, src: str, sport: int, dst: str, dport: int,
-               exact_only: bool = False) -> dict[str, Any] | None:
+    def lookup(
+        self, proto: str, src: str, sport: int, dst: str, dport: int, exact_only: bool = False
+    ) -> dict[str, Any] | None:
         """The socket owning the flow ``src:sport -> dst:dport``, or None (see the module doc).
 
         ``exact_only``: only connected sockets (steps 1 and 2), no listener or bound socket.
@@ -174,8 +177,10 @@ class SocketJoiner:
         best: dict[str, Any] | None = None
         exact = self._exact
         if exact:
-            candidates = [self._pick(exact.get((proto, src, sport, dst, dport))),
-                          self._pick(exact.get((proto, dst, dport, src, sport)))]
+            candidates = [
+                self._pick(exact.get((proto, src, sport, dst, dport))),
+                self._pick(exact.get((proto, dst, dport, src, sport))),
+            ]
             found = [c for c in candidates if c is not None]
             if found:
                 best = found[0]
@@ -191,8 +196,12 @@ class SocketJoiner:
             client_side = self._bound_at(proto, src, sport)
             bound = server_side or client_side
             prefer = self.prefer_netns
-            if (server_side is not None and client_side is not None and server_side.get("netns") != prefer
-                    and client_side.get("netns") == prefer):
+            if (
+                server_side is not None
+                and client_side is not None
+                and server_side.get("netns") != prefer
+                and client_side.get("netns") == prefer
+            ):
                 bound = client_side  # both ends local (two namespaces): ours first, as for connected ones
             if bound is not None and (best is None or bound.get("pid") is not None):
                 return bound

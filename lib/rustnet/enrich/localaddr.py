@@ -28,9 +28,9 @@ RTM_GETADDR: Final = 22
 IFA_ADDRESS: Final = 1
 IFA_LOCAL: Final = 2
 IFA_BROADCAST: Final = 4
-NOT_LOCAL: Final = 0      # no namespace of this host has the address
-OTHER_NETNS: Final = 1    # local to another namespace than ours (sock_diag queries here cannot find it)
-OWN_NETNS: Final = 2      # local to our namespace, or cannot be ruled out
+NOT_LOCAL: Final = 0  # no namespace of this host has the address
+OTHER_NETNS: Final = 1  # local to another namespace than ours (sock_diag queries here cannot find it)
+OWN_NETNS: Final = 2  # local to our namespace, or cannot be ruled out
 
 _NLMSGHDR: Final = struct.Struct("=IHHII")
 _IFADDRMSG: Final = struct.Struct("=BBBBI")
@@ -67,7 +67,7 @@ def parse_addr_dump(data: bytes) -> tuple[set[str], bool]:
                 if rlen < _RTATTR.size or p + rlen > end:
                     break
                 if rtype in (IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST) and rlen - _RTATTR.size == alen:
-                    out.add(socket.inet_ntop(family, data[p + 4:p + 4 + alen]))
+                    out.add(socket.inet_ntop(family, data[p + 4 : p + 4 + alen]))
                 p += (rlen + 3) & ~3
         off += (length + 3) & ~3
     return out, False
@@ -75,9 +75,12 @@ def parse_addr_dump(data: bytes) -> tuple[set[str], bool]:
 
 def dump_addresses(sock: socket.socket) -> set[str]:
     """Every address of the namespace ``sock`` (a NETLINK_ROUTE socket) lives in."""
-    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + _IFADDRMSG.size, RTM_GETADDR,
-                             sockdiag.NLM_F_REQUEST | sockdiag.NLM_F_DUMP, 1, 0)
-              + _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+    sock.send(
+        _NLMSGHDR.pack(
+            _NLMSGHDR.size + _IFADDRMSG.size, RTM_GETADDR, sockdiag.NLM_F_REQUEST | sockdiag.NLM_F_DUMP, 1, 0
+        )
+        + _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    )
     out: set[str] = set()
     while True:
         data = sock.recv(1 << 16)
@@ -106,7 +109,7 @@ class LocalAddresses:
     def __init__(self) -> None:
         self.own: set[str] = set()
         self.others: set[str] = set()
-        self.complete = False      # until read, and when some namespace's addresses could not be read
+        self.complete = False  # until read, and when some namespace's addresses could not be read
         self._by_ns: dict[int | None, set[str] | None] = {}
         self._socks: dict[int | None, socket.socket | None] = {}
         self._sockets_seen: set[str] = set()
@@ -155,8 +158,11 @@ class LocalAddresses:
             return self._socks[ino]
         sock: socket.socket | None
         try:
-            sock = (sockdiag.open_netlink(socket.NETLINK_ROUTE) if pid is None
-                    else sockdiag.open_netlink_in(f"/proc/{pid}/ns/net", socket.NETLINK_ROUTE))
+            sock = (
+                sockdiag.open_netlink(socket.NETLINK_ROUTE)
+                if pid is None
+                else sockdiag.open_netlink_in(f"/proc/{pid}/ns/net", socket.NETLINK_ROUTE)
+            )
         except OSError:
             sock = None
         self._socks[ino] = sock

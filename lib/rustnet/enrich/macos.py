@@ -47,7 +47,7 @@ class PsutilSocketOwners:
         self._last_end = 0.0
         self._socks: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._gone: deque[tuple[float, dict[str, Any]]] = deque()
-        self.built = 0               # sock records built (new sockets, newly known owners)
+        self.built = 0  # sock records built (new sockets, newly known owners)
 
     def refresh(self, now: float | None = None) -> None:
         t0 = time.perf_counter()
@@ -82,8 +82,17 @@ class PsutilSocketOwners:
         self.last_cost = time.perf_counter() - t0
         self._last_end = time.monotonic()
 
-    def _make_sock(self, proto: str, local: str, lport: int, remote: str, rport: int, status: str,
-                   pid: int | None, wall: float) -> dict[str, Any]:
+    def _make_sock(
+        self,
+        proto: str,
+        local: str,
+        lport: int,
+        remote: str,
+        rport: int,
+        status: str,
+        pid: int | None,
+        wall: float,
+    ) -> dict[str, Any]:
         process = cmdline = user = None
         if pid is not None:
             info = self.procs.get(pid)
@@ -92,9 +101,21 @@ class PsutilSocketOwners:
                 self.denied = self.denied or info.denied
         else:
             self.denied = True
-        return {"t": SOCK, "ts": wall, "proto": proto, "local": local, "lport": lport, "remote": remote,
-                "rport": rport, "listening": status == psutil.CONN_LISTEN or (proto == "udp" and not rport),
-                "pid": pid, "process": process, "cmdline": cmdline, "user": user, "netns": None}
+        return {
+            "t": SOCK,
+            "ts": wall,
+            "proto": proto,
+            "local": local,
+            "lport": lport,
+            "remote": remote,
+            "rport": rport,
+            "listening": status == psutil.CONN_LISTEN or (proto == "udp" and not rport),
+            "pid": pid,
+            "process": process,
+            "cmdline": cmdline,
+            "user": user,
+            "netns": None,
+        }
 
     def refresh_due(self, min_gap: float = 0.05) -> bool:
         return time.monotonic() - self._last_end >= max(min_gap, 4 * self.last_cost)
@@ -112,9 +133,18 @@ class PsutilSocketOwners:
     def arm_watch(self, seconds: float) -> None:
         return None  # no background watcher on this path
 
-    def resolve_flow(self, proto: str, src: str, sport: int, dst: str, dport: int,
-                     now: float | None = None, where: int = OWN_NETNS, max_age: float = 1.0,
-                     seen_at: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+    def resolve_flow(
+        self,
+        proto: str,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        now: float | None = None,
+        where: int = OWN_NETNS,
+        max_age: float = 1.0,
+        seen_at: float | None = None,
+    ) -> tuple[dict[str, Any] | None, bool]:
         sock = self.joiner.lookup(proto, src, sport, dst, dport, exact_only=True)
         if sock is not None and sock["pid"] is not None:
             return sock, True

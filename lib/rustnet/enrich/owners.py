@@ -37,8 +37,10 @@ from rustnet.enrich.sockets import SockEntry
 from rustnet.enrich.watch import ShortLivedWatcher
 from rustnet.stream.records import SOCK
 
-DENIED_HINT = ("some sockets' processes are not readable, so those connections show only a user; "
-               "run rn-enrich as root to see every process")
+DENIED_HINT = (
+    "some sockets' processes are not readable, so those connections show only a user; "
+    "run rn-enrich as root to see every process"
+)
 
 # Inodes no process was found for are looked for again after this many seconds.
 _UNRESOLVED_RETRY = 5.0
@@ -52,8 +54,15 @@ _ADDR_MAX_AGE = 1.0
 class SocketOwners:
     """Socket inode -> sock record (tuple, owner, namespace), for every namespace on the host."""
 
-    def __init__(self, all_netns: bool = True, linger: float = 10.0, protos: tuple[str, ...] = ("tcp", "udp"),
-                 max_sockets: int = 200_000, use_diag: bool = True, watch_interval: float = 0.0) -> None:
+    def __init__(
+        self,
+        all_netns: bool = True,
+        linger: float = 10.0,
+        protos: tuple[str, ...] = ("tcp", "udp"),
+        max_sockets: int = 200_000,
+        use_diag: bool = True,
+        watch_interval: float = 0.0,
+    ) -> None:
         self.all_netns = all_netns
         self.use_diag = use_diag
         self.watcher: ShortLivedWatcher | None = None
@@ -79,16 +88,16 @@ class SocketOwners:
         self._unresolved: dict[int, float] = {}
         self._gone: deque[tuple[float, dict[str, Any]]] = deque()
         self._addr_cache: dict[str, str] = {}
-        self.built = 0               # sock records built (new sockets, newly known owners)
-        self.denied = False          # some owner could not be read (for a one-time hint)
+        self.built = 0  # sock records built (new sockets, newly known owners)
+        self.denied = False  # some owner could not be read (for a one-time hint)
         self.refreshes = 0
-        self.last_cost = 0.0         # seconds the last refresh took
+        self.last_cost = 0.0  # seconds the last refresh took
         self._last_end = 0.0
-        self._last_start = -1.0      # monotonic time the last refresh began reading
-        self._query_cost = 0.0       # seconds of exact queries since the last refresh
+        self._last_start = -1.0  # monotonic time the last refresh began reading
+        self._query_cost = 0.0  # seconds of exact queries since the last refresh
         self.local = LocalAddresses()
         self._addr_time = -_ADDR_MAX_AGE
-        self.skipped = 0             # flows not looked up: no local address
+        self.skipped = 0  # flows not looked up: no local address
 
     # --- namespaces ---------------------------------------------------------------------
     def netns_label(self, ino: int | None, pid: int | None = None) -> str | None:
@@ -122,13 +131,15 @@ class SocketOwners:
         sock = self._diag_socket(ino, pid)
         if sock is not None:
             try:
-                return sockdiag.dump(sock, self.protos, self._diag_cache.setdefault(ino, {}),
-                                     states=sockdiag.OWNED_STATES)
+                return sockdiag.dump(
+                    sock, self.protos, self._diag_cache.setdefault(ino, {}), states=sockdiag.OWNED_STATES
+                )
             except OSError:
                 sock.close()
                 self._diag[ino] = None
-        rows = socktab.read_tables(f"/proc/{pid if pid is not None else 'self'}/net", self.protos,
-                                   self._addr_cache)
+        rows = socktab.read_tables(
+            f"/proc/{pid if pid is not None else 'self'}/net", self.protos, self._addr_cache
+        )
         return rows or None
 
     def _read_all_tables(self) -> list[tuple[int | None, list[SockEntry]]]:
@@ -223,8 +234,12 @@ class SocketOwners:
                 if e.inode:
                     seen[e.inode] = (ino, e)
         # Owners of inodes we do not know yet (a fresh pid list: a process may be newer than the tables).
-        unknown = {i for i in seen if i not in self._inode_pid
-                   and mono - self._unresolved.get(i, -_UNRESOLVED_RETRY) >= _UNRESOLVED_RETRY}
+        unknown = {
+            i
+            for i in seen
+            if i not in self._inode_pid
+            and mono - self._unresolved.get(i, -_UNRESOLVED_RETRY) >= _UNRESOLVED_RETRY
+        }
         if unknown:
             res = scan_socket_inodes(unknown, socktab.pids())
             self._inode_pid.update(res.found)
@@ -263,8 +278,9 @@ class SocketOwners:
         if len(self._unresolved) > 4 * len(seen) + 1024:
             self._unresolved = {i: t for i, t in self._unresolved.items() if i in seen}
 
-    def _make_sock(self, e: SockEntry, ns: int | None, pid: int | None, wall: float,
-                   info: ProcInfo | None = None) -> dict[str, Any]:
+    def _make_sock(
+        self, e: SockEntry, ns: int | None, pid: int | None, wall: float, info: ProcInfo | None = None
+    ) -> dict[str, Any]:
         process = cmdline = None
         user = self.procs.user_for_uid(e.uid)
         if pid is not None:
@@ -275,10 +291,21 @@ class SocketOwners:
                 if info.denied:
                     self.denied = True
         connected = e.rport != 0
-        return {"t": SOCK, "ts": wall, "proto": e.proto, "local": e.local, "lport": e.lport,
-                "remote": e.remote if connected else "", "rport": e.rport if connected else 0,
-                "listening": e.listening, "pid": pid, "process": process, "cmdline": cmdline,
-                "user": user, "netns": self.netns_label(ns, pid)}
+        return {
+            "t": SOCK,
+            "ts": wall,
+            "proto": e.proto,
+            "local": e.local,
+            "lport": e.lport,
+            "remote": e.remote if connected else "",
+            "rport": e.rport if connected else 0,
+            "listening": e.listening,
+            "pid": pid,
+            "process": process,
+            "cmdline": cmdline,
+            "user": user,
+            "netns": self.netns_label(ns, pid),
+        }
 
     def refresh_due(self, min_gap: float = 0.02) -> bool:
         """Whether :meth:`refresh_on_miss` would refresh now."""
@@ -297,9 +324,18 @@ class SocketOwners:
         if self.watcher is not None:
             self.watcher.arm(seconds)
 
-    def resolve_flow(self, proto: str, src: str, sport: int, dst: str, dport: int,
-                     now: float | None = None, where: int = OWN_NETNS, max_age: float = 1.0,
-                     seen_at: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+    def resolve_flow(
+        self,
+        proto: str,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        now: float | None = None,
+        where: int = OWN_NETNS,
+        max_age: float = 1.0,
+        seen_at: float | None = None,
+    ) -> tuple[dict[str, Any] | None, bool]:
         """The owner of a flow seen for the first time: a connected socket in the index, else an
         exact sock_diag query in our namespace (one socket, microseconds), else a rate-limited
         full refresh; then whatever matches best (a listener, perhaps).

@@ -29,9 +29,9 @@ _SOCKET_PREFIX = "socket:["
 
 
 class ScanResult(NamedTuple):
-    found: dict[int, int]   # inode -> pid
-    denied: int             # processes whose fd directory we could not read
-    scanned: int            # processes looked at
+    found: dict[int, int]  # inode -> pid
+    denied: int  # processes whose fd directory we could not read
+    scanned: int  # processes looked at
 
 
 def scan_socket_inodes(wanted: set[int], pid_list: Iterable[int]) -> ScanResult:
@@ -74,7 +74,7 @@ class ProcInfo(NamedTuple):
     name: str | None
     cmdline: str | None
     user: str | None
-    denied: bool     # some of it was not readable
+    denied: bool  # some of it was not readable
 
 
 def _user_name(uid: int) -> str:
@@ -144,5 +144,9 @@ class ProcessInfoCache:
             return None
         except psutil.Error:
             denied = True
-        return ProcInfo(printable(name, 256) if name else None, printable(cmdline, 4096) if cmdline else None,
-                        user, denied)
+        return ProcInfo(
+            printable(name, 256) if name else None,
+            printable(cmdline, 4096) if cmdline else None,
+            user,
+            denied,
+        )

@@ -35,9 +35,9 @@ NLMSG_DONE: Final = 3
 
 _NLMSGHDR: Final = struct.Struct("=IHHII")
 _CN_MSG: Final = struct.Struct("=IIIIHH")
-_PROC_INPUT: Final = struct.Struct("=II")   # mcast_op, event_type filter (Linux 6.6+)
-_EVENT_HEAD: Final = struct.Struct("=IIQ")   # what, cpu, timestamp_ns
-_EXEC_EVENT: Final = struct.Struct("=ii")    # pid, tgid
+_PROC_INPUT: Final = struct.Struct("=II")  # mcast_op, event_type filter (Linux 6.6+)
+_EVENT_HEAD: Final = struct.Struct("=IIQ")  # what, cpu, timestamp_ns
+_EXEC_EVENT: Final = struct.Struct("=ii")  # pid, tgid
 
 
 def kernel_filters_events(release: str | None = None) -> bool:
@@ -64,8 +64,11 @@ def open_exec_events() -> socket.socket | None:
     for ns_path in _candidate_namespaces():
         sock: socket.socket | None = None
         try:
-            sock = (sockdiag.open_netlink(NETLINK_CONNECTOR) if ns_path is None
-                    else sockdiag.open_netlink_in(ns_path, NETLINK_CONNECTOR))
+            sock = (
+                sockdiag.open_netlink(NETLINK_CONNECTOR)
+                if ns_path is None
+                else sockdiag.open_netlink_in(ns_path, NETLINK_CONNECTOR)
+            )
             sock.bind((0, CN_IDX_PROC))
             _subscribe(sock)  # refused (ECONNREFUSED) outside the host's network namespace
             sock.setblocking(False)

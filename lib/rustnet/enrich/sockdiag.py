@@ -44,10 +44,10 @@ _SOCKID: Final = struct.Struct(">HH16s16sI8s")  # the interface index is never u
 _REQ: Final = struct.Struct("=BBBBI")
 _MSG: Final = struct.Struct("=BBBB")
 _MSG_TAIL: Final = struct.Struct("=IIIII")
-_MSG_LEN: Final = _MSG.size + _SOCKID.size + _MSG_TAIL.size   # 72
+_MSG_LEN: Final = _MSG.size + _SOCKID.size + _MSG_TAIL.size  # 72
 _PROTOS: Final = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 _RTATTR: Final = struct.Struct("=HH")
-_BC_OP: Final = struct.Struct("=BBH")   # inet_diag_bc_op: code, yes, no
+_BC_OP: Final = struct.Struct("=BBH")  # inet_diag_bc_op: code, yes, no
 INET_DIAG_REQ_BYTECODE: Final = 1
 INET_DIAG_BC_S_GE: Final = 2
 INET_DIAG_BC_S_LE: Final = 3
@@ -113,10 +113,20 @@ def open_netlink_in(ns_path: str, proto: int) -> socket.socket:
         os.close(own)
 
 
-def _request(proto: int, family: int, states: int, flags: int, sport: int = 0, dport: int = 0,
-             src: bytes = b"", dst: bytes = b"", bytecode: bytes = b"") -> bytes:
+def _request(
+    proto: int,
+    family: int,
+    states: int,
+    flags: int,
+    sport: int = 0,
+    dport: int = 0,
+    src: bytes = b"",
+    dst: bytes = b"",
+    bytecode: bytes = b"",
+) -> bytes:
     body = _REQ.pack(family, proto, 0, 0, states) + _SOCKID.pack(
-        sport, dport, src.ljust(16, b"\0"), dst.ljust(16, b"\0"), 0, b"\xff" * 8)
+        sport, dport, src.ljust(16, b"\0"), dst.ljust(16, b"\0"), 0, b"\xff" * 8
+    )
     if bytecode:
         body += _RTATTR.pack(_RTATTR.size + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, flags, 1, 0) + body
@@ -127,8 +137,7 @@ def sport_filter(low: int, high: int) -> bytes:
     the other sockets are never sent). Each test is two 4-byte ops, the second holding the
     port; ``no`` jumps past the end of the program, which rejects the socket."""
     op = _BC_OP.pack
-    return (op(INET_DIAG_BC_S_GE, 8, 16 + 4) + op(0, 0, low)
-            + op(INET_DIAG_BC_S_LE, 8, 8 + 4) + op(0, 0, high))
+    return op(INET_DIAG_BC_S_GE, 8, 16 + 4) + op(0, 0, low) + op(INET_DIAG_BC_S_LE, 8, 8 + 4) + op(0, 0, high)
 
 
 def _ip_text(family: int, raw: bytes, cache: dict[bytes, str]) -> str:
@@ -139,8 +148,9 @@ def _ip_text(family: int, raw: bytes, cache: dict[bytes, str]) -> str:
     return text
 
 
-def _exchange(sock: socket.socket, req: bytes, proto_name: str, cache: dict[bytes, Any],
-              max_rows: int) -> list[SockEntry]:
+def _exchange(
+    sock: socket.socket, req: bytes, proto_name: str, cache: dict[bytes, Any], max_rows: int
+) -> list[SockEntry]:
     """Send one request and collect its answers. ``cache`` maps the stable bytes of an answer
     (family, state, tuple, uid, inode: not the timers and queues) to its decoded row, so an
     unchanged socket costs a slice and a dict lookup on every poll, not a decode."""
@@ -163,7 +173,7 @@ def _exchange(sock: socket.socket, req: bytes, proto_name: str, cache: dict[byte
                 raise DiagError("sock_diag: malformed answer")
             if mtype == SOCK_DIAG_BY_FAMILY and length >= hsize + _MSG_LEN:
                 p = off + hsize
-                key = data[p:p + 2] + data[p + 4:p + 40] + data[p + 64:p + 72]
+                key = data[p : p + 2] + data[p + 4 : p + 40] + data[p + 64 : p + 72]
                 row = rows.get(key)
                 if row is None:
                     try:
@@ -191,17 +201,30 @@ def _decode(data: bytes, p: int, proto_name: str, addrs: dict[bytes, str]) -> So
     family, state, _timer, _retrans = _MSG.unpack_from(data, p)
     sport, dport, src, dst, _if, _cookie = _SOCKID.unpack_from(data, p + 4)
     _exp, _rq, _wq, uid, inode = _MSG_TAIL.unpack_from(data, p + 4 + _SOCKID.size)
-    return SockEntry(proto_name, _ip_text(family, src, addrs), sport, _ip_text(family, dst, addrs), dport,
-                     state, uid, inode)
+    return SockEntry(
+        proto_name,
+        _ip_text(family, src, addrs),
+        sport,
+        _ip_text(family, dst, addrs),
+        dport,
+        state,
+        uid,
+        inode,
+    )
 
 
 def _flags_dump(req: bytes) -> bool:
     return bool(_NLMSGHDR.unpack_from(req)[2] & NLM_F_DUMP)
 
 
-def dump(sock: socket.socket, protos: tuple[str, ...] = ("tcp", "udp"),
-         cache: dict[bytes, Any] | None = None, max_rows: int = 1_000_000,
-         states: int = ALL_STATES, bytecode: bytes = b"") -> list[SockEntry]:
+def dump(
+    sock: socket.socket,
+    protos: tuple[str, ...] = ("tcp", "udp"),
+    cache: dict[bytes, Any] | None = None,
+    max_rows: int = 1_000_000,
+    states: int = ALL_STATES,
+    bytecode: bytes = b"",
+) -> list[SockEntry]:
     """Every TCP/UDP socket (IPv4 and IPv6) of the socket's namespace in ``states`` (a bit mask of
     TCP states; :data:`OWNED_STATES` leaves out those that never have an owner) that passes
     ``bytecode`` (e.g. :func:`sport_filter`). ``cache``: see _exchange; keep one per namespace
@@ -217,8 +240,9 @@ def dump(sock: socket.socket, protos: tuple[str, ...] = ("tcp", "udp"),
     return out
 
 
-def query(sock: socket.socket, proto: str, local: str, lport: int, remote: str,
-          rport: int) -> SockEntry | None:
+def query(
+    sock: socket.socket, proto: str, local: str, lport: int, remote: str, rport: int
+) -> SockEntry | None:
     """The one socket with exactly this tuple (as seen locally), or None."""
     family = socket.AF_INET6 if ":" in local else socket.AF_INET
     if proto not in _PROTOS or not (0 <= lport <= 65535 and 0 <= rport <= 65535):

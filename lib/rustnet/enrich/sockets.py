@@ -25,13 +25,27 @@ from typing import Final, NamedTuple
 
 # TCP states as printed in the ``st`` column (include/net/tcp_states.h).
 TCP_STATES: Final = {
-    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
-    7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV",
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "NEW_SYN_RECV",
 }
 TCP_LISTEN: Final = 10
 # The table files: (file name, protocol, address family).
-TABLES: Final = (("tcp", "tcp", socket.AF_INET), ("tcp6", "tcp", socket.AF_INET6),
-                 ("udp", "udp", socket.AF_INET), ("udp6", "udp", socket.AF_INET6))
+TABLES: Final = (
+    ("tcp", "tcp", socket.AF_INET),
+    ("tcp6", "tcp", socket.AF_INET6),
+    ("udp", "udp", socket.AF_INET),
+    ("udp6", "udp", socket.AF_INET6),
+)
 
 _WORD: Final = struct.Struct("=I")
 
@@ -39,14 +53,14 @@ _WORD: Final = struct.Struct("=I")
 class SockEntry(NamedTuple):
     """One row of a socket table (built once per socket per poll, never per packet)."""
 
-    proto: str       # "tcp" | "udp"
-    local: str       # address text; IPv4-mapped IPv6 stays as printed (the joiner normalizes)
+    proto: str  # "tcp" | "udp"
+    local: str  # address text; IPv4-mapped IPv6 stays as printed (the joiner normalizes)
     lport: int
-    remote: str      # "0.0.0.0"/"::" when not connected
-    rport: int       # 0 when not connected
-    state: int       # the ``st`` column (TCP_STATES; UDP: 1 connected, 7 unconnected)
+    remote: str  # "0.0.0.0"/"::" when not connected
+    rport: int  # 0 when not connected
+    state: int  # the ``st`` column (TCP_STATES; UDP: 1 connected, 7 unconnected)
     uid: int
-    inode: int       # 0 for sockets without an owner (TIME_WAIT, orphaned)
+    inode: int  # 0 for sockets without an owner (TIME_WAIT, orphaned)
 
     @property
     def listening(self) -> bool:
@@ -61,12 +75,13 @@ def decode_address(hex_addr: str, family: int) -> str:
         return socket.inet_ntop(family, _WORD.pack(int(hex_addr, 16)))
     if len(hex_addr) != 32:
         raise ValueError(f"bad IPv6 address {hex_addr!r}")
-    raw = b"".join(_WORD.pack(int(hex_addr[i:i + 8], 16)) for i in range(0, 32, 8))
+    raw = b"".join(_WORD.pack(int(hex_addr[i : i + 8], 16)) for i in range(0, 32, 8))
     return socket.inet_ntop(family, raw)
 
 
-def parse_table(text: str, proto: str, family: int,
-                addr_cache: dict[str, str] | None = None) -> list[SockEntry]:
+def parse_table(
+    text: str, proto: str, family: int, addr_cache: dict[str, str] | None = None
+) -> list[SockEntry]:
     """Rows of one /proc/net table; malformed rows are skipped (the file is the kernel's, but
     a test or another OS may hand us anything)."""
     cache = addr_cache if addr_cache is not None else {}
@@ -85,8 +100,9 @@ def parse_table(text: str, proto: str, family: int,
             remote = cache.get(ra)
             if remote is None:
                 remote = cache[ra] = decode_address(ra, family)
-            append(SockEntry(proto, local, int(lp, 16), remote, int(rp, 16), int(f[3], 16), int(f[7]),
-                             int(f[9])))
+            append(
+                SockEntry(proto, local, int(lp, 16), remote, int(rp, 16), int(f[3], 16), int(f[7]), int(f[9]))
+            )
         except ValueError:
             continue
     if len(cache) > 65536:  # bounded: addresses churn on a busy host
@@ -94,8 +110,9 @@ def parse_table(text: str, proto: str, family: int,
     return out
 
 
-def read_tables(proc_net_dir: str, protos: tuple[str, ...] = ("tcp", "udp"),
-                addr_cache: dict[str, str] | None = None) -> list[SockEntry]:
+def read_tables(
+    proc_net_dir: str, protos: tuple[str, ...] = ("tcp", "udp"), addr_cache: dict[str, str] | None = None
+) -> list[SockEntry]:
     """Every table under ``proc_net_dir`` (``/proc/self/net`` or ``/proc/<pid>/net``).
 
     A missing table (IPv6 disabled) or an unreadable one is skipped.

@@ -86,9 +86,16 @@ _ARM_UNATTRIBUTED: Final = 10.0
 class Enricher:
     """The rn-enrich stage (see the module doc for the two placements)."""
 
-    def __init__(self, processes: bool = True, reverse_dns: bool = False, poll_interval: float = 1.0,
-                 retry_for: float = 5.0, producer: str = PROG, owners: Owners | None = None,
-                 watch_interval: float = 0.001) -> None:
+    def __init__(
+        self,
+        processes: bool = True,
+        reverse_dns: bool = False,
+        poll_interval: float = 1.0,
+        retry_for: float = 5.0,
+        producer: str = PROG,
+        owners: Owners | None = None,
+        watch_interval: float = 0.001,
+    ) -> None:
         self.processes = processes
         self.watch_interval = watch_interval
         self.poll_interval = poll_interval
@@ -106,8 +113,8 @@ class Enricher:
         self._emitted: set[tuple[Any, ...]] = set()
         # Connection id -> the refresh count when its lookup was not final, or -1 when it was.
         self._tried: dict[Any, int] = {}
-        self._want_poll = False      # a local flow used the socket table since the last poll
-        self._batch_start = 0.0      # when the records being processed arrived (monotonic)
+        self._want_poll = False  # a local flow used the socket table since the last poll
+        self._batch_start = 0.0  # when the records being processed arrived (monotonic)
         self._names_by_id: OrderedDict[Any, dict[str, str]] = OrderedDict()
         self._hinted = False
         # Counters (read by the benchmark and the tests).
@@ -178,8 +185,9 @@ class Enricher:
         owners = self.owners()
         if owners is None:
             return out
-        if ((self._pending or self._want_poll)
-                and time.monotonic() - self._last_poll >= self.poll_interval * 0.9):
+        if (
+            self._pending or self._want_poll
+        ) and time.monotonic() - self._last_poll >= self.poll_interval * 0.9:
             self._want_poll = False
             self._poll(now)
         mono = time.monotonic()
@@ -232,8 +240,9 @@ class Enricher:
         where = owners.locality(flow[1], flow[3])
         if where == NOT_LOCAL:
             return
-        sock, final = owners.resolve_flow(*flow, where=where, max_age=self.poll_interval,
-                                          seen_at=self._batch_start)
+        sock, final = owners.resolve_flow(
+            *flow, where=where, max_age=self.poll_interval, seen_at=self._batch_start
+        )
         if sock is not None:
             self._emit(sock, out)
         if sock is not None and sock["pid"] is not None and final:
@@ -245,13 +254,21 @@ class Enricher:
     def _arm_if_unowned(self, owners: Owners, sock: dict[str, Any] | None, where: int) -> None:
         """A flow of our namespace whose owner is not there (gone already, or only the peer's
         listener in another namespace matched): let the watcher poll fast for a while."""
-        if where == OWN_NETNS and (sock is None or sock["pid"] is None
-                                   or sock.get("netns") != getattr(owners, "own_label", None)):
+        if where == OWN_NETNS and (
+            sock is None or sock["pid"] is None or sock.get("netns") != getattr(owners, "own_label", None)
+        ):
             owners.arm_watch(_ARM_UNATTRIBUTED)
 
     def _emit(self, sock: dict[str, Any], out: list[Record]) -> None:
-        ident = (sock["proto"], sock["local"], sock["lport"], sock["remote"], sock["rport"], sock["pid"],
-                 sock["netns"])
+        ident = (
+            sock["proto"],
+            sock["local"],
+            sock["lport"],
+            sock["remote"],
+            sock["rport"],
+            sock["pid"],
+            sock["netns"],
+        )
         if ident in self._emitted:
             return
         if len(self._emitted) >= _MAX_FLOWS:
@@ -300,8 +317,9 @@ class Enricher:
             tried = -1
         final = True
         if tried is None or (tried >= 0 and (owners.refreshes != tried or owners.refresh_due())):
-            sock, final = owners.resolve_flow(*flow, where=where, max_age=self.poll_interval,
-                                              seen_at=self._batch_start)
+            sock, final = owners.resolve_flow(
+                *flow, where=where, max_age=self.poll_interval, seen_at=self._batch_start
+            )
             if len(self._tried) >= _MAX_IDS:
                 self._tried.clear()
             try:

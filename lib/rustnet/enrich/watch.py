@@ -51,8 +51,8 @@ from rustnet.enrich.sockets import SockEntry
 
 Find = tuple[SockEntry, int, ProcInfo | None]
 
-ARM_EXEC = 3.0       # seconds of fast polling after a program started
-ARM_BURST = 5.0      # ... after new sockets showed up between two idle checks
+ARM_EXEC = 3.0  # seconds of fast polling after a program started
+ARM_BURST = 5.0  # ... after new sockets showed up between two idle checks
 # Idle: exec events of other namespaces cost a wake-up each (~60 µs: select, recv, a stat); past
 # this many a second, the events socket is left alone for _EXEC_PAUSE and read in one go after.
 _EXEC_WAKES = 5
@@ -62,29 +62,36 @@ _EXEC_PAUSE = 0.25
 class ShortLivedWatcher:
     """Polls the own namespace's sockets in a daemon thread; :meth:`take` returns new owners."""
 
-    def __init__(self, interval: float = 0.001, duty: float = 0.05, protos: tuple[str, ...] = ("tcp", "udp"),
-                 max_finds: int = 65536, idle_check: float = 0.5, exec_events: bool = True,
-                 armed: float = 0.0) -> None:
+    def __init__(
+        self,
+        interval: float = 0.001,
+        duty: float = 0.05,
+        protos: tuple[str, ...] = ("tcp", "udp"),
+        max_finds: int = 65536,
+        idle_check: float = 0.5,
+        exec_events: bool = True,
+        armed: float = 0.0,
+    ) -> None:
         self.interval = interval
         self.duty = duty
         self.protos = protos
         self.idle_check = idle_check
-        self.passes = 0       # socket listings done
-        self.checks = 0       # counter reads done while armed
-        self.wakeups = 0      # idle checks and events while not armed
-        self.arms = 0         # times it went from idle to armed
-        self.reasons = {"exec": 0, "burst": 0, "flow": 0}   # arm() calls by cause
+        self.passes = 0  # socket listings done
+        self.checks = 0  # counter reads done while armed
+        self.wakeups = 0  # idle checks and events while not armed
+        self.arms = 0  # times it went from idle to armed
+        self.reasons = {"exec": 0, "burst": 0, "flow": 0}  # arm() calls by cause
         self.last_cost = 0.0
         self._armed_until = time.monotonic() + armed
         self._finds: collections.deque[Find] = collections.deque(maxlen=max_finds)
         self._stop = threading.Event()
-        self._diag = sockdiag.open_diag()   # raises DiagError when sock_diag is unavailable
+        self._diag = sockdiag.open_diag()  # raises DiagError when sock_diag is unavailable
         self._events = procevents.open_exec_events() if exec_events else None
         self._own_ns = socktab.netns_inode("self")
         self._bytecode = client_ports_filter()
         self._started: collections.deque[int] = collections.deque(maxlen=32)  # programs started here
         self._next_check = time.monotonic() + idle_check
-        self._foreign = (0.0, 0)          # (start of the current second, exec wake-ups for others)
+        self._foreign = (0.0, 0)  # (start of the current second, exec wake-ups for others)
         self._events_paused_until = 0.0
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._run, name="rn-enrich-watch", daemon=True)
@@ -243,8 +250,14 @@ class ShortLivedWatcher:
                 self.arm(ARM_BURST, "burst")
         return self.armed
 
-    def _list(self, protos: tuple[str, ...], known: dict[str, dict[int, tuple[Any, ...]]],
-              cache: dict[bytes, Any], procs: ProcessInfoCache, first: bool) -> None:
+    def _list(
+        self,
+        protos: tuple[str, ...],
+        known: dict[str, dict[int, tuple[Any, ...]]],
+        cache: dict[bytes, Any],
+        procs: ProcessInfoCache,
+        first: bool,
+    ) -> None:
         rows = sockdiag.dump(self._diag, protos, cache, states=sockdiag.OWNED_STATES, bytecode=self._bytecode)
         current: dict[str, dict[int, tuple[Any, ...]]] = {p: {} for p in protos}
         for r in rows:
@@ -317,8 +330,10 @@ class _Counters:
     def opened_since_idle_check(self) -> bool:
         """Whether TCP connections were opened, or more UDP sockets bound, since the previous
         idle check (closing ones, or TIME_WAIT expiring, is no sign of a new client)."""
-        now = (_active_opens(os.pread(self._snmp, 8192, 0)) if self._snmp is not None else -1,
-               _udp_inuse(self._read()))
+        now = (
+            _active_opens(os.pread(self._snmp, 8192, 0)) if self._snmp is not None else -1,
+            _udp_inuse(self._read()),
+        )
         before, self._idle_mark = self._idle_mark, now
         return before is not None and (now[0] > before[0] or now[1] > before[1])
 

@@ -235,7 +235,7 @@ class RecordReader:
         self._obj_start = -1
         up = self._unpacker = _unpacker()
         self._up_base = start
-        data = bytes(self._raw[start - self._raw_base:])
+        data = bytes(self._raw[start - self._raw_base :])
         self._raw = bytearray()
         up.feed(data)
         self._decode_msgpack(out)
@@ -279,8 +279,10 @@ class RecordReader:
         except NewerFormatError:
             raise
         except Exception as exc:  # msgpack raises several types for corrupt bytes
-            self.damage = (f"{self.name}: corrupt record stream near byte {self._up_base + up.tell()} "
-                           f"({type(exc).__name__})")
+            self.damage = (
+                f"{self.name}: corrupt record stream near byte {self._up_base + up.tell()} "
+                f"({type(exc).__name__})"
+            )
 
     def _accept(self, rec: Any, out: list[Record]) -> None:
         if isinstance(rec, dict):
@@ -301,7 +303,8 @@ class RecordReader:
         if isinstance(v, int) and v > FORMAT_VERSION:
             raise NewerFormatError(
                 f"{self.name}: record stream format version {v} is newer than this rustnet reads "
-                f"(version {FORMAT_VERSION}); upgrade rustnet on this side")
+                f"(version {FORMAT_VERSION}); upgrade rustnet on this side"
+            )
 
     # --- JSON Lines -------------------------------------------------------
     def _decode_json(self, out: list[Record], final: bool) -> None:
@@ -318,8 +321,9 @@ class RecordReader:
             self._json_record(bytes(buf), out, last=True)
             buf.clear()
         elif len(buf) > MAX_JSON_LINE:
-            self.damage = (f"{self.name}: JSON line {self._json_line + 1} longer than "
-                           f"{MAX_JSON_LINE >> 20} MiB")
+            self.damage = (
+                f"{self.name}: JSON line {self._json_line + 1} longer than {MAX_JSON_LINE >> 20} MiB"
+            )
             buf.clear()
 
     def _json_record(self, line: bytes, out: list[Record], last: bool = False) -> None:
@@ -354,8 +358,9 @@ class RecordReader:
                 return
         pending = self._fed - self._up_base - self._unpacker.tell()
         if pending or self._frame_left or self._positional is not None or self._array_unknown:
-            self.damage = (f"{self.name}: record stream cut short at byte {self._fed} "
-                           f"(the last record is incomplete)")
+            self.damage = (
+                f"{self.name}: record stream cut short at byte {self._fed} (the last record is incomplete)"
+            )
 
 
 def _lone_surrogate_escape(m: re.Match[str]) -> str:
@@ -378,8 +383,13 @@ def _without_lone_surrogates(value: Any) -> Any:
 
 
 def _unpacker() -> msgpack.Unpacker:
-    return msgpack.Unpacker(raw=False, max_buffer_size=MAX_BUFFER, strict_map_key=False,
-                            max_array_len=MAX_CONTAINER, max_map_len=MAX_CONTAINER)
+    return msgpack.Unpacker(
+        raw=False,
+        max_buffer_size=MAX_BUFFER,
+        strict_map_key=False,
+        max_array_len=MAX_CONTAINER,
+        max_map_len=MAX_CONTAINER,
+    )
 
 
 def _unpackb(data: bytes) -> Any:
@@ -400,7 +410,7 @@ def _map_frame_len(buf: bytearray, at: int) -> int:
             n = buf[at + 1] << 8 | buf[at + 2]
             first = buf[at + 3]
         elif lead == 0xDD:
-            n = int.from_bytes(buf[at + 1:at + 5], "big")
+            n = int.from_bytes(buf[at + 1 : at + 5], "big")
             first = buf[at + 5]
         else:
             return -1

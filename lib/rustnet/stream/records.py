@@ -68,8 +68,21 @@ PKT_DATA: Final = 3
 
 # --- sum (positional): one packet dissected to L4 ------------------------------
 SUM_FIELDS: Final = (
-    "t", "ts", "wirelen", "proto", "src", "sport", "dst", "dport",
-    "flags", "seq", "ack", "paylen", "window", "vlan", "info",
+    "t",
+    "ts",
+    "wirelen",
+    "proto",
+    "src",
+    "sport",
+    "dst",
+    "dport",
+    "flags",
+    "seq",
+    "ack",
+    "paylen",
+    "window",
+    "vlan",
+    "info",
 )
 # ts        float, epoch seconds
 # wirelen   int, frame length on the wire (what connection byte counts add up)
@@ -106,8 +119,13 @@ PROTO_TCP: Final = 6
 PROTO_UDP: Final = 17
 PROTO_ICMPV6: Final = 58
 PROTO_ARP: Final = 2054
-PROTO_NAMES: Final = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PROTO_ICMPV6: "icmpv6",
-                      PROTO_ARP: "arp"}
+PROTO_NAMES: Final = {
+    PROTO_TCP: "tcp",
+    PROTO_UDP: "udp",
+    PROTO_ICMP: "icmp",
+    PROTO_ICMPV6: "icmpv6",
+    PROTO_ARP: "arp",
+}
 
 # --- stats (map): capture statistics, emitted periodically by rn-capture --------
 # t         "stats"
@@ -218,19 +236,43 @@ def from_json_obj(obj: dict[str, Any]) -> Record:
     elif tag == SUMMARY:
         rec[SUM_SRC] = ip_packed(obj.get("src"))
         rec[SUM_DST] = ip_packed(obj.get("dst"))
-        for i in (SUM_WIRELEN, SUM_PROTO, SUM_SPORT, SUM_DPORT, SUM_FLAGS, SUM_SEQ, SUM_ACK, SUM_PAYLEN,
-                  SUM_WINDOW):
+        for i in (
+            SUM_WIRELEN,
+            SUM_PROTO,
+            SUM_SPORT,
+            SUM_DPORT,
+            SUM_FLAGS,
+            SUM_SEQ,
+            SUM_ACK,
+            SUM_PAYLEN,
+            SUM_WINDOW,
+        ):
             if rec[i] is None:
                 rec[i] = 0
     return rec
 
 
-def make_header(producer: str, linktype: int | None, source: str, live: bool, snaplen: int | None,
-                start: float, stages: list[str] | None = None) -> dict[str, Any]:
+def make_header(
+    producer: str,
+    linktype: int | None,
+    source: str,
+    live: bool,
+    snaplen: int | None,
+    start: float,
+    stages: list[str] | None = None,
+) -> dict[str, Any]:
     """A stream header record."""
-    return {"t": HEADER, "v": FORMAT_VERSION, "producer": producer, "linktype": linktype,
-            "source": source, "live": live, "snaplen": snaplen, "start": start,
-            "stages": list(stages or []) + [producer.split()[0]]}
+    return {
+        "t": HEADER,
+        "v": FORMAT_VERSION,
+        "producer": producer,
+        "linktype": linktype,
+        "source": source,
+        "live": live,
+        "snaplen": snaplen,
+        "start": start,
+        "stages": list(stages or []) + [producer.split()[0]],
+    }
 
 
 def restamp_header(hdr: dict[str, Any], producer: str) -> dict[str, Any]:

@@ -38,8 +38,13 @@ except ImportError:  # pragma: no cover - orjson is a dependency; degrade, do no
 # dataclasses, datetimes, UUIDs) are passed through, so they reach msgpack and fail as before.
 try:
     import ormsgpack
-    _ORM_OPTS = (ormsgpack.OPT_PASSTHROUGH_ENUM | ormsgpack.OPT_PASSTHROUGH_DATACLASS
-                 | ormsgpack.OPT_PASSTHROUGH_DATETIME | ormsgpack.OPT_PASSTHROUGH_UUID)
+
+    _ORM_OPTS = (
+        ormsgpack.OPT_PASSTHROUGH_ENUM
+        | ormsgpack.OPT_PASSTHROUGH_DATACLASS
+        | ormsgpack.OPT_PASSTHROUGH_DATETIME
+        | ormsgpack.OPT_PASSTHROUGH_UUID
+    )
 except ImportError:  # pragma: no cover - ormsgpack is a dependency; degrade, do not fail
     ormsgpack = None  # type: ignore[assignment]
 
@@ -62,8 +67,9 @@ class PipeClosed(Exception):
 class RecordWriter:
     """Batches records and writes them as frames (msgpack) or lines (json)."""
 
-    def __init__(self, fd: int, fmt: str = "msgpack", max_records: int = 256,
-                 max_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self, fd: int, fmt: str = "msgpack", max_records: int = 256, max_bytes: int = 64 * 1024
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown output format {fmt!r}")
         self.fd = fd
@@ -102,7 +108,7 @@ class RecordWriter:
         if type(recs[0]) is list and recs[0][0] == PACKET:
             step = self.max_records
             for i in range(0, len(recs), step):
-                part = recs[i:i + step] if i or step < len(recs) else recs
+                part = recs[i : i + step] if i or step < len(recs) else recs
                 try:
                     data_bytes = sum(map(len, map(_data_of, part)))
                 except (IndexError, KeyError, TypeError):  # other records among them, or damaged ones
@@ -120,7 +126,7 @@ class RecordWriter:
                 self._end_frame()
                 batch = self._batch
                 continue
-            batch.extend(recs[i:i + take] if i or take < n else recs)
+            batch.extend(recs[i : i + take] if i or take < n else recs)
             self._batch_bytes += 64 * take
             i += take
             if len(batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
@@ -202,7 +208,7 @@ class RecordWriter:
         i = 0
         while i < len(chunks):
             try:
-                n = os.writev(self.fd, chunks[i:i + _IOV_MAX])
+                n = os.writev(self.fd, chunks[i : i + _IOV_MAX])
             except BrokenPipeError as exc:
                 self._batch = []
                 raise PipeClosed() from exc
@@ -241,8 +247,9 @@ def json_lines(batch: list[Record]) -> bytes:
     """The JSON Lines of ``batch``, UTF-8. Map records need no conversion: the only values JSON
     lacks are bytes, and those become hex through the default hook at any depth."""
     if orjson is None:
-        return _escape_terminal_controls(b"".join(_std_line(r if type(r) is dict else to_json_obj(r))
-                                                  for r in batch))
+        return _escape_terminal_controls(
+            b"".join(_std_line(r if type(r) is dict else to_json_obj(r)) for r in batch)
+        )
     dumps = orjson.dumps
     opts = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
     # Appending to one buffer: keeping hundreds of orjson's results alive for a join is ~5x slower.
@@ -277,8 +284,9 @@ def _std_line(obj: Any) -> bytes:
     # Second try: without the keys JSON cannot have (bytes keys from a hostile stream).
     for skip in (False, True):
         try:
-            text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default,
-                              skipkeys=skip)
+            text = json.dumps(
+                obj, ensure_ascii=False, separators=(",", ":"), default=_json_default, skipkeys=skip
+            )
             break
         except (TypeError, ValueError, RecursionError):
             continue

@@ -30,13 +30,21 @@ class Conn:
         "kind",  # KIND_*: application the tracker acts on
         "first",  # float, first packet's timestamp
         "last",  # float, latest packet timestamp
-        "ps", "bs", "pd", "bd",  # packets/bytes sent by the originator (s) and the responder (d)
-        "so", "sr",  # TCP: originator's and responder's endpoint state; others: the state in so
+        "ps",
+        "bs",
+        "pd",
+        "bd",  # packets/bytes sent by the originator (s) and the responder (d)
+        "so",
+        "sr",  # TCP: originator's and responder's endpoint state; others: the state in so
         "watch",  # TCP: run the state machine on plain ACKs too (an endpoint is ACK-sensitive)
-        "fin_o", "fin_r",  # TCP: sequence number just past each side's FIN (-1: no FIN yet)
-        "nxt_o", "nxt_r",  # TCP: next expected sequence number per direction (-1: unknown)
-        "adv_o", "adv_r",  # TCP: time each direction's sequence last advanced
-        "retrans", "ooo",  # TCP: retransmitted and out-of-order segments
+        "fin_o",
+        "fin_r",  # TCP: sequence number just past each side's FIN (-1: no FIN yet)
+        "nxt_o",
+        "nxt_r",  # TCP: next expected sequence number per direction (-1: unknown)
+        "adv_o",
+        "adv_r",  # TCP: time each direction's sequence last advanced
+        "retrans",
+        "ooo",  # TCP: retransmitted and out-of-order segments
         "syn_ts",  # TCP: time of the originator's SYN (QUIC: of its first packet); -1 unknown
         "rtt",  # seconds, handshake round trip; -1 unknown
         "dpi",  # dict | None: DPI fields (first non-empty value wins), downstream annotations
@@ -44,8 +52,11 @@ class Conn:
         "local",  # 0 unknown, 1 the originator is this host, 2 the responder is
         "dirty",  # bool: changed since its last record
         "due",  # int: the expiry-wheel bucket it waits in (-1: left the table)
-        "rate_t", "rate_bs", "rate_bd",  # last rate sample: time, byte counters then
-        "rate_src", "rate_dst",  # bytes/s, smoothed
+        "rate_t",
+        "rate_bs",
+        "rate_bd",  # last rate sample: time, byte counters then
+        "rate_src",
+        "rate_dst",  # bytes/s, smoothed
         "shown",  # int: the state its latest record showed (-1: no record yet)
         "hinted",  # bool, QUIC: rn-dissect sends quic_state hints (no guessing from packet counts)
         "tmpl",  # dict | None: a copy of its latest record while its rate is not 0 or it is over

@@ -33,7 +33,7 @@ def _clean(v: Any) -> Any:
     """A bounded copy of a value, or None when it is empty or of a type records do not carry."""
     if isinstance(v, list):  # first: merge() handles plain strings itself, lists come here (ALPN, ...)
         out = []
-        for x in (v if len(v) <= MAX_LIST else v[:MAX_LIST]):
+        for x in v if len(v) <= MAX_LIST else v[:MAX_LIST]:
             if x.__class__ is str:  # the usual item (ALPN, DNS names): _clean(x) without the call
                 if x:
                     out.append(x if len(x) <= MAX_STR else x[:MAX_STR])
@@ -50,8 +50,11 @@ def _clean(v: Any) -> Any:
         return v[: MAX_STR // 2].hex() if v else None
     if isinstance(v, dict):
         # e.g. one DNS answer {"name": ..., "type": ..., "data": ...}: flat, small, scalar values only.
-        flat = {k: _clean(x) for k, x in list(v.items())[:8]
-                if isinstance(k, str) and len(k) <= MAX_KEY and isinstance(x, (*_SCALARS, bytes))}
+        flat = {
+            k: _clean(x)
+            for k, x in list(v.items())[:8]
+            if isinstance(k, str) and len(k) <= MAX_KEY and isinstance(x, (*_SCALARS, bytes))
+        }
         flat = {k: x for k, x in flat.items() if x is not None}
         return flat or None
     return None
@@ -130,7 +133,7 @@ def _accumulate(d: dict[str, Any], k: str, v: Any) -> bool:
             return False
         have = d[k] = []
     changed = False
-    for x in (items if len(items) <= MAX_LIST else items[:MAX_LIST]):
+    for x in items if len(items) <= MAX_LIST else items[:MAX_LIST]:
         if x.__class__ is str:  # the usual item: _clean(x) without the call
             if not x:
                 continue

@@ -71,26 +71,59 @@ C_QUIC_CLOSED: Final = 10
 C_ICMP: Final = 11
 C_ARP: Final = 12
 C_OTHER: Final = 13
-_CLASS_KEYS: Final = ("tcp.handshake", "tcp.established", "tcp.closing", "tcp.closed", "ssh", "udp", "dns",
-                      "quic.handshake", "quic.connected", "quic.draining", "quic.close_max", "icmp", "arp",
-                      "other")
+_CLASS_KEYS: Final = (
+    "tcp.handshake",
+    "tcp.established",
+    "tcp.closing",
+    "tcp.closed",
+    "ssh",
+    "udp",
+    "dns",
+    "quic.handshake",
+    "quic.connected",
+    "quic.draining",
+    "quic.close_max",
+    "icmp",
+    "arp",
+    "other",
+)
 # Classes an activity adjustment never stretches (the connection is ending or over).
 _FIXED: Final = frozenset({C_TCP_CLOSING, C_TCP_CLOSED, C_QUIC_DRAINING, C_QUIC_CLOSED})
 
 _TCP_CLASS: Final[dict[int, int]] = {
-    State.NONE: C_TCP_HANDSHAKE, State.SYN_SENT: C_TCP_HANDSHAKE, State.SYN_RECV: C_TCP_HANDSHAKE,
-    State.ESTABLISHED: C_TCP_ESTABLISHED, State.FIN_WAIT1: C_TCP_CLOSING, State.FIN_WAIT2: C_TCP_CLOSING,
-    State.CLOSING: C_TCP_CLOSING, State.CLOSE_WAIT: C_TCP_CLOSING, State.LAST_ACK: C_TCP_CLOSING,
-    State.TIME_WAIT: C_TCP_CLOSED, State.CLOSED: C_TCP_CLOSED,
+    State.NONE: C_TCP_HANDSHAKE,
+    State.SYN_SENT: C_TCP_HANDSHAKE,
+    State.SYN_RECV: C_TCP_HANDSHAKE,
+    State.ESTABLISHED: C_TCP_ESTABLISHED,
+    State.FIN_WAIT1: C_TCP_CLOSING,
+    State.FIN_WAIT2: C_TCP_CLOSING,
+    State.CLOSING: C_TCP_CLOSING,
+    State.CLOSE_WAIT: C_TCP_CLOSING,
+    State.LAST_ACK: C_TCP_CLOSING,
+    State.TIME_WAIT: C_TCP_CLOSED,
+    State.CLOSED: C_TCP_CLOSED,
 }
 _OTHER_CLASS: Final[dict[int, int]] = {
-    State.QUIC_INITIAL: C_QUIC_HANDSHAKE, State.QUIC_HANDSHAKE: C_QUIC_HANDSHAKE,
-    State.QUIC_CONNECTED: C_QUIC_CONNECTED, State.QUIC_DRAINING: C_QUIC_DRAINING,
-    State.QUIC_CLOSED: C_QUIC_CLOSED, State.DNS_QUERY: C_DNS, State.DNS_RESPONSE: C_DNS,
-    State.UDP_ACTIVE: C_UDP, State.UDP_IDLE: C_UDP, State.UDP_STALE: C_UDP,
-    State.ECHO_REQUEST: C_ICMP, State.ECHO_REPLY: C_ICMP, State.ICMP_UNREACHABLE: C_ICMP,
-    State.ICMP_TIME_EXCEEDED: C_ICMP, State.ICMP_OTHER: C_ICMP, State.ARP_REQUEST: C_ARP,
-    State.ARP_REPLY: C_ARP, State.ACTIVE: C_OTHER, State.IDLE: C_OTHER, State.STALE: C_OTHER,
+    State.QUIC_INITIAL: C_QUIC_HANDSHAKE,
+    State.QUIC_HANDSHAKE: C_QUIC_HANDSHAKE,
+    State.QUIC_CONNECTED: C_QUIC_CONNECTED,
+    State.QUIC_DRAINING: C_QUIC_DRAINING,
+    State.QUIC_CLOSED: C_QUIC_CLOSED,
+    State.DNS_QUERY: C_DNS,
+    State.DNS_RESPONSE: C_DNS,
+    State.UDP_ACTIVE: C_UDP,
+    State.UDP_IDLE: C_UDP,
+    State.UDP_STALE: C_UDP,
+    State.ECHO_REQUEST: C_ICMP,
+    State.ECHO_REPLY: C_ICMP,
+    State.ICMP_UNREACHABLE: C_ICMP,
+    State.ICMP_TIME_EXCEEDED: C_ICMP,
+    State.ICMP_OTHER: C_ICMP,
+    State.ARP_REQUEST: C_ARP,
+    State.ARP_REPLY: C_ARP,
+    State.ACTIVE: C_OTHER,
+    State.IDLE: C_OTHER,
+    State.STALE: C_OTHER,
 }
 
 

@@ -25,16 +25,28 @@ from rustnet.track.conn import Conn
 # (name, type, meaning): the documentation of every field rn-track writes.
 FIELDS: Final = (
     ("t", "str", '"conn"'),
-    ("id", "int", "stable id of the connection, the same in every record of it; a new generation of a "
-                  "reused tuple gets a new id"),
+    (
+        "id",
+        "int",
+        "stable id of the connection, the same in every record of it; a new generation of a "
+        "reused tuple gets a new id",
+    ),
     ("proto", "str", "tcp, udp, icmp, icmpv6, arp; other IP protocols by name (gre, esp, ...) or ip-N"),
-    ("src", "str", "originator's IP as text (first SYN sender; else the first packet's sender; the receiver "
-                   "of a lone SYN-ACK); ARP: sender IP"),
+    (
+        "src",
+        "str",
+        "originator's IP as text (first SYN sender; else the first packet's sender; the receiver "
+        "of a lone SYN-ACK); ARP: sender IP",
+    ),
     ("sport", "int", "originator's port; 0 for icmp, icmpv6, arp and other protocols"),
     ("dst", "str", "responder's IP as text; ARP: target IP"),
     ("dport", "int", "responder's port; 0 for icmp, icmpv6, arp and other protocols"),
-    ("state", "str", "display state, a rustnet.track.states.State name (TCP: the local "
-                     "endpoint's when known, else the originator's)"),
+    (
+        "state",
+        "str",
+        "display state, a rustnet.track.states.State name (TCP: the local "
+        "endpoint's when known, else the originator's)",
+    ),
     ("packets", "int", "packets both ways"),
     ("bytes", "int", "bytes both ways, on-the-wire frame length (pcap len), as tshark counts"),
     ("packets_src", "int", "packets sent by the originator"),
@@ -43,15 +55,26 @@ FIELDS: Final = (
     ("bytes_dst", "int", "bytes sent by the responder"),
     ("first_seen", "float", "epoch seconds of the first packet"),
     ("last_seen", "float", "epoch seconds of the latest packet"),
-    ("rate_src", "int", "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates); "
-                        "TCP shown TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update "
-                        "says so)"),
+    (
+        "rate_src",
+        "int",
+        "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates); "
+        "TCP shown TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update "
+        "says so)",
+    ),
     ("rate_dst", "int", "bytes/s sent by the responder"),
-    ("rtt_ms", "float", "TCP: handshake round trip (SYN to the ACK of the SYN-ACK) in ms; QUIC: first "
-                        "packet to the first answer; absent when not seen"),
+    (
+        "rtt_ms",
+        "float",
+        "TCP: handshake round trip (SYN to the ACK of the SYN-ACK) in ms; QUIC: first "
+        "packet to the first answer; absent when not seen",
+    ),
     ("retransmits", "int", "TCP: segments that resend sequence space already seen (keep-alives excluded)"),
-    ("out_of_order", "int", "TCP: segments below the highest sequence seen that arrived too soon to be "
-                            "retransmissions"),
+    (
+        "out_of_order",
+        "int",
+        "TCP: segments below the highest sequence seen that arrived too soon to be retransmissions",
+    ),
     ("app", "str", "detected protocol from rn-dissect: HTTP, TLS, DNS, QUIC, SSH, MDNS, ..."),
     ("sni", "str", "TLS/QUIC ClientHello server name"),
     ("alpn", "list|str", "ClientHello ALPN"),
@@ -73,18 +96,53 @@ FIELDS: Final = (
     ("local_side", "str", '"src" or "dst": which end is this host (live capture only, when known)'),
     ("snapshot", "bool", "true on records written by a periodic snapshot (--snapshot-every)"),
     ("final", "bool", "true on the last record of the connection"),
-    ("end", "str", "final records: why it ended here: timeout, evicted, reused (a new generation of the "
-                   "tuple began), eof (end of input)"),
+    (
+        "end",
+        "str",
+        "final records: why it ended here: timeout, evicted, reused (a new generation of the "
+        "tuple began), eof (end of input)",
+    ),
 )
 
 # Names rn-track owns: DPI data arriving in a summary's info never overwrites them.
-CORE_FIELDS: Final = frozenset(name for name, _, _ in FIELDS if name not in {
-    "app", "sni", "alpn", "tls_version", "http_host", "http_method", "http_path", "http_user_agent",
-    "dns_query", "dns_queries", "dns_qtype", "dns_rcode", "dns_answers", "ssh_client", "ssh_server",
-    "quic_version", "quic_close"})
+CORE_FIELDS: Final = frozenset(
+    name
+    for name, _, _ in FIELDS
+    if name
+    not in {
+        "app",
+        "sni",
+        "alpn",
+        "tls_version",
+        "http_host",
+        "http_method",
+        "http_path",
+        "http_user_agent",
+        "dns_query",
+        "dns_queries",
+        "dns_qtype",
+        "dns_rcode",
+        "dns_answers",
+        "ssh_client",
+        "ssh_server",
+        "quic_version",
+        "quic_close",
+    }
+)
 
-_OTHER_PROTOS: Final = {2: "igmp", 4: "ipip", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah", 89: "ospf",
-                        103: "pim", 112: "vrrp", 132: "sctp", 136: "udplite"}
+_OTHER_PROTOS: Final = {
+    2: "igmp",
+    4: "ipip",
+    41: "ipv6",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    89: "ospf",
+    103: "pim",
+    112: "vrrp",
+    132: "sctp",
+    136: "udplite",
+}
 
 
 def proto_name(proto: int) -> str:
@@ -115,8 +173,20 @@ def _text(addr: Any) -> Any:
 # The fields of a record that change without the connection's other fields changing: update()
 # refreshes these in a copy of the connection's previous record. Everything else changes only
 # when the tracker says so (it drops the copy: DPI fields, rtt_ms) or never (id, addresses, ...).
-DYNAMIC: Final = ("state", "packets", "bytes", "packets_src", "bytes_src", "packets_dst", "bytes_dst",
-                  "last_seen", "rate_src", "rate_dst", "retransmits", "out_of_order")
+DYNAMIC: Final = (
+    "state",
+    "packets",
+    "bytes",
+    "packets_src",
+    "bytes_src",
+    "packets_dst",
+    "bytes_dst",
+    "last_seen",
+    "rate_src",
+    "rate_dst",
+    "retransmits",
+    "out_of_order",
+)
 
 
 def update(rec: dict[str, Any], c: Conn, state: str) -> None:
@@ -152,13 +222,24 @@ def build(c: Conn, state: str) -> dict[str, Any]:
     proto = c.proto
     texts = _texts  # _text(a) without the call when known
     rec: dict[str, Any] = {
-        "t": CONN, "id": c.id, "proto": _PROTO_TEXT.get(proto) or proto_name(proto),
-        "src": texts.get(a) or _text(a), "sport": ap, "dst": texts.get(b) or _text(b), "dport": bp,
+        "t": CONN,
+        "id": c.id,
+        "proto": _PROTO_TEXT.get(proto) or proto_name(proto),
+        "src": texts.get(a) or _text(a),
+        "sport": ap,
+        "dst": texts.get(b) or _text(b),
+        "dport": bp,
         "state": state,
-        "packets": ps + pd, "bytes": bs + bd,
-        "packets_src": ps, "bytes_src": bs, "packets_dst": pd, "bytes_dst": bd,
-        "first_seen": c.first, "last_seen": c.last,
-        "rate_src": int(c.rate_src + 0.5), "rate_dst": int(c.rate_dst + 0.5),
+        "packets": ps + pd,
+        "bytes": bs + bd,
+        "packets_src": ps,
+        "bytes_src": bs,
+        "packets_dst": pd,
+        "bytes_dst": bd,
+        "first_seen": c.first,
+        "last_seen": c.last,
+        "rate_src": int(c.rate_src + 0.5),
+        "rate_dst": int(c.rate_dst + 0.5),
     }
     if c.rtt >= 0:
         rec["rtt_ms"] = round(c.rtt * 1000.0, 3)

@@ -76,28 +76,53 @@ _STALE: Final = int(State.STALE)
 DNS_PORTS: Final = frozenset({53, 5353, 5355})
 _APP_KIND: Final = {"DNS": KIND_DNS, "MDNS": KIND_DNS, "LLMNR": KIND_DNS, "QUIC": KIND_QUIC, "SSH": KIND_SSH}
 _QUIC_HINTS: Final[dict[str, int]] = {
-    "initial": _QUIC_INITIAL, "handshake": _QUIC_HANDSHAKE, "0rtt": _QUIC_HANDSHAKE,
-    "connected": _QUIC_CONNECTED, "1rtt": _QUIC_CONNECTED, "short": _QUIC_CONNECTED,
-    "draining": _QUIC_DRAINING, "closing": _QUIC_DRAINING, "closed": _QUIC_CLOSED,
+    "initial": _QUIC_INITIAL,
+    "handshake": _QUIC_HANDSHAKE,
+    "0rtt": _QUIC_HANDSHAKE,
+    "connected": _QUIC_CONNECTED,
+    "1rtt": _QUIC_CONNECTED,
+    "short": _QUIC_CONNECTED,
+    "draining": _QUIC_DRAINING,
+    "closing": _QUIC_DRAINING,
+    "closed": _QUIC_CLOSED,
 }
-_QUIC_ORDER: Final[dict[int, int]] = {_QUIC_INITIAL: 0, _QUIC_HANDSHAKE: 1, _QUIC_CONNECTED: 2,
-                                      _QUIC_DRAINING: 3, _QUIC_CLOSED: 4}
+_QUIC_ORDER: Final[dict[int, int]] = {
+    _QUIC_INITIAL: 0,
+    _QUIC_HANDSHAKE: 1,
+    _QUIC_CONNECTED: 2,
+    _QUIC_DRAINING: 3,
+    _QUIC_CLOSED: 4,
+}
 # Without rn-dissect's quic_state hints: the handshake is taken as done once each side sent this many.
 QUIC_GUESS_CONNECTED: Final = 3
 
-_ICMP_STATE: Final[dict[tuple[int, int], int]] = {k: int(v) for k, v in {
-    (1, 8): State.ECHO_REQUEST, (1, 0): State.ECHO_REPLY, (1, 3): State.ICMP_UNREACHABLE,
-    (1, 11): State.ICMP_TIME_EXCEEDED, (58, 128): State.ECHO_REQUEST, (58, 129): State.ECHO_REPLY,
-    (58, 1): State.ICMP_UNREACHABLE, (58, 3): State.ICMP_TIME_EXCEEDED,
-}.items()}
+_ICMP_STATE: Final[dict[tuple[int, int], int]] = {
+    k: int(v)
+    for k, v in {
+        (1, 8): State.ECHO_REQUEST,
+        (1, 0): State.ECHO_REPLY,
+        (1, 3): State.ICMP_UNREACHABLE,
+        (1, 11): State.ICMP_TIME_EXCEEDED,
+        (58, 128): State.ECHO_REQUEST,
+        (58, 129): State.ECHO_REPLY,
+        (58, 1): State.ICMP_UNREACHABLE,
+        (58, 3): State.ICMP_TIME_EXCEEDED,
+    }.items()
+}
 
 # Timeout class of a TCP connection by both endpoints' states (index so * N_STATES + sr): a closed
 # end makes it closed, otherwise the originator's state decides, or the responder's when that is
 # the local end. SSH is checked apart.
-_TCP_CLASS: Final = tuple(lifecycle.C_TCP_CLOSED if so in REUSABLE or sr in REUSABLE else _CLASS_OF_STATE[so]
-                          for so in range(_NTCP) for sr in range(_NTCP))
-_TCP_CLASS_LOCAL_RESP: Final = tuple(lifecycle.C_TCP_CLOSED if so in REUSABLE or sr in REUSABLE
-                                     else _CLASS_OF_STATE[sr] for so in range(_NTCP) for sr in range(_NTCP))
+_TCP_CLASS: Final = tuple(
+    lifecycle.C_TCP_CLOSED if so in REUSABLE or sr in REUSABLE else _CLASS_OF_STATE[so]
+    for so in range(_NTCP)
+    for sr in range(_NTCP)
+)
+_TCP_CLASS_LOCAL_RESP: Final = tuple(
+    lifecycle.C_TCP_CLOSED if so in REUSABLE or sr in REUSABLE else _CLASS_OF_STATE[sr]
+    for so in range(_NTCP)
+    for sr in range(_NTCP)
+)
 _C_TCP_ESTABLISHED: Final = lifecycle.C_TCP_ESTABLISHED
 _C_SSH: Final = lifecycle.C_SSH
 _C_QUIC_CLOSED: Final = lifecycle.C_QUIC_CLOSED
@@ -109,10 +134,17 @@ _ENDED_SHOWN: Final = frozenset(s for s, name in NAMES.items() if name in ENDED_
 class Tracker:
     """The connection table as a :class:`rustnet.stream.stage.Stage`."""
 
-    def __init__(self, producer: str = "rn-track", refresh: float = 1.0, timeouts: Timeouts | None = None,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS, snapshot_every: float = 0.0,
-                 history: int = DEFAULT_HISTORY, local_addrs: Iterable[bytes] | None = None,
-                 joiner: Any = None) -> None:
+    def __init__(
+        self,
+        producer: str = "rn-track",
+        refresh: float = 1.0,
+        timeouts: Timeouts | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        snapshot_every: float = 0.0,
+        history: int = DEFAULT_HISTORY,
+        local_addrs: Iterable[bytes] | None = None,
+        joiner: Any = None,
+    ) -> None:
         self.producer = producer
         self.refresh = max(float(refresh), 0.0)
         self.timeouts = timeouts or Timeouts()
@@ -173,8 +205,9 @@ class Tracker:
                 try:
                     _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = rec
                 except ValueError:
-                    _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = \
-                        (rec + [0] * 15)[:15]
+                    _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = (
+                        rec + [0] * 15
+                    )[:15]
                 if not 0.0 < ts < MAX_TS or wl.__class__ is not int or wl < 0 or proto.__class__ is not int:
                     self.bad_records += 1
                     continue
@@ -184,8 +217,11 @@ class Tracker:
                         self.clock = clock
                         self._timers(out)
                         edge = self.next_event
-                if info is not None and info.__class__ is dict and (
-                        "malformed" in info or ("frag" in info and info["frag"] == "part")):
+                if (
+                    info is not None
+                    and info.__class__ is dict
+                    and ("malformed" in info or ("frag" in info and info["frag"] == "part"))
+                ):
                     # Not dissected to L4, or a fragment before the one completing its datagram:
                     # like tshark's conversation tables, no connection counts it.
                     self.unattributed += 1
@@ -362,8 +398,9 @@ class Tracker:
         if self.bad_records:
             lost.append(f"{self.bad_records} damaged packet summaries skipped")
         if lost:
-            out.append({"t": WARNING, "ts": self.clock, "stage": self.producer.split()[0],
-                        "msg": "; ".join(lost)})
+            out.append(
+                {"t": WARNING, "ts": self.clock, "stage": self.producer.split()[0], "msg": "; ".join(lost)}
+            )
         return out
 
     def _end_all(self, out: list[Record]) -> None:
@@ -401,6 +438,7 @@ class Tracker:
                     if self.joiner is None:
                         # Only a stream from an upstream rn-enrich carries sockets: join from then on.
                         from rustnet.enrich.join import SocketJoiner
+
                         self.joiner = SocketJoiner()
                     self.joiner.add(rec)
                 except Exception:  # a joiner problem must not stop tracking
@@ -408,8 +446,19 @@ class Tracker:
         out.append(rec)
 
     # --- connections --------------------------------------------------------------
-    def _new(self, key: tuple[Any, ...], low: bool, ts: float, proto: int, flags: int, seq: int, vlan: Any,
-             src: Any, dst: Any, out: list[Record]) -> tuple[Conn, bool]:
+    def _new(
+        self,
+        key: tuple[Any, ...],
+        low: bool,
+        ts: float,
+        proto: int,
+        flags: int,
+        seq: int,
+        vlan: Any,
+        src: Any,
+        dst: Any,
+        out: list[Record],
+    ) -> tuple[Conn, bool]:
         """A new connection for this packet; True when its TCP state is already set from it."""
         table = self.table
         if len(table) >= self.max_connections:
@@ -639,8 +688,10 @@ class Tracker:
                     if c.shown >= 0 and not c.dirty and self._display(c, now) != c.shown:
                         c.dirty = True
                         self._dirty.append(c)
-                    for change in (c.last + self._idle_after,
-                                   c.last + (deadline - c.last) * self._stale_fraction):
+                    for change in (
+                        c.last + self._idle_after,
+                        c.last + (deadline - c.last) * self._stale_fraction,
+                    ):
                         if now < change < deadline:
                             deadline = change
                             break

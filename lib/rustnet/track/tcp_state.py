@@ -43,8 +43,17 @@ R_ACKFIN: Final = 6  # an ACK covering the receiver's FIN
 S_FIN: Final = 7
 R_FIN: Final = 8
 
-EVENT_NAMES: Final = ("S_SYN", "R_SYN", "S_SYNACK", "R_SYNACK", "S_ACK", "R_ACK", "R_ACKFIN", "S_FIN",
-                      "R_FIN")
+EVENT_NAMES: Final = (
+    "S_SYN",
+    "R_SYN",
+    "S_SYNACK",
+    "R_SYNACK",
+    "S_ACK",
+    "R_ACK",
+    "R_ACKFIN",
+    "S_FIN",
+    "R_FIN",
+)
 
 # Plain ints: the tracker stores these in every connection.
 _N, _SS, _SR, _E = int(State.NONE), int(State.SYN_SENT), int(State.SYN_RECV), int(State.ESTABLISHED)
