@@ -106,6 +106,16 @@ class TwoHosts:
         self._procs.append(p)
         return p
 
+    def spawn_sshd(self, host: str, config: str) -> subprocess.Popen[bytes]:
+        """Start a real sshd in ``host`` with ``config``, its stderr kept for the test's message.
+
+        sshd refuses to start without its privilege-separation directory ``/run/sshd``, which
+        only the ssh service creates at boot; a fresh machine that never ran it has none.
+        """
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        return self.spawn(host, [sshd, "-D", "-e", "-f", config])
+
     def wait_port(self, host: str, port: int, timeout: float = 10.0, udp: bool = False) -> None:
         """Wait until something listens on ``port`` in ``host``."""
         deadline = time.monotonic() + timeout

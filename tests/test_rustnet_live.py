@@ -284,9 +284,7 @@ def ssh_env(net: TwoHosts, tmp_path: Path) -> dict[str, str]:
         "PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n"
         f"PidFile {tmp_path}/sshd.pid\nUsePAM {use_pam}\nAcceptEnv LANG\n"
     )
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
-    net.spawn("b", [sshd, "-D", "-e", "-f", str(cfg)])
+    net.spawn_sshd("b", str(cfg))
     net.wait_port("b", 2222)
     return {
         **os.environ,

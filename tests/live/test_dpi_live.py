@@ -197,7 +197,7 @@ def test_tls_dns_ssh_http_on_connection_records(tmp_path: Path) -> None:
                 f"--address=/{DNS_TCP_NAME}/{DNS_ADDR}",
             ],
         )
-        net.spawn("b", ["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp_path / "sshd_config")])
+        net.spawn_sshd("b", str(tmp_path / "sshd_config"))
         net.spawn(
             "b",
             [
