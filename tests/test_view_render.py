@@ -136,7 +136,8 @@ def test_any_size_renders(w: int, h: int) -> None:
     keys.handle(s, "1")
     screen, _ = draw(s, w, h)
     if (w, h) == (40, 10):
-        assert "Remote" in screen.display[1] and "State" in screen.display[1]
+        # The remote end is kept longest, and the sorted column (Total by default) always.
+        assert "Remote" in screen.display[1] and "Total" in screen.display[1]
         assert "10.0.0" not in screen.display[1]
 
 
@@ -312,3 +313,18 @@ def test_evictions_at_the_cap_show_in_the_status_bar() -> None:
     status = screen.display[-2]
     assert f"{t.evicted} evicted!" in status and t.evicted >= 10
     assert f"{len(t)} conns" in status
+
+
+@pytest.mark.parametrize("w", [80, 60, 45])
+def test_the_sorted_column_stays_on_screen(w: int) -> None:
+    """Whatever the table is sorted by is shown, however narrow: other columns give way."""
+    from rustnet.view.columns import COLUMNS
+
+    for col in COLUMNS:
+        s = make()
+        s.sort_code = col.code
+        screen, _ = draw(s, w, 24)
+        header = next(line for line in screen.display if "Remote" in line)
+        assert col.title in header, (col.code, header)
+        # Priorities still rule the rest: the remote end is kept with it.
+        assert "Remote" in header

@@ -128,20 +128,25 @@ GAP: Final = 1  # cells between columns
 
 
 def layout(
-    total: int, adjust: dict[str, int], hidden: frozenset[str] = frozenset()
+    total: int, adjust: dict[str, int], hidden: frozenset[str] = frozenset(), keep: str = ""
 ) -> list[tuple[Column, int]]:
     """Columns that fit in ``total`` cells with their widths (user adjustments applied).
 
-    The highest priority number drops first; spare cells go to flexible columns.
+    The highest priority number drops first, except ``keep`` (the column the table is
+    sorted by: an order whose values are off screen would look random); spare cells go to
+    flexible columns.
     """
     cols = [c for c in COLUMNS if c.code not in hidden]
     widths = {c.code: max(c.min_width, c.width + adjust.get(c.code, 0)) for c in cols}
+    if keep in widths:  # room for the title and the sort arrow after it
+        widths[keep] = max(widths[keep], len(COLUMNS[COLUMN_INDEX[keep]].title) + 2)
 
     def used(cs: list[Column]) -> int:
         return sum(widths[c.code] for c in cs) + GAP * max(len(cs) - 1, 0)
 
     while len(cols) > 1 and used(cols) > total:
-        drop = max(cols, key=lambda c: (c.priority, COLUMN_INDEX[c.code]))
+        droppable = [c for c in cols if c.code != keep] or cols
+        drop = max(droppable, key=lambda c: (c.priority, COLUMN_INDEX[c.code]))
         cols.remove(drop)
     if used(cols) > total and cols:
         widths[cols[0].code] = max(1, total)

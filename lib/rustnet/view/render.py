@@ -195,7 +195,7 @@ def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
 def _overview(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     if h <= 0:
         return []
-    cols = layout(w, state.adjust)
+    cols = layout(w, state.adjust, keep=state.sort_code)
     lines = [_header(state, cols, th)]
     rows_h = max(h - 1, MIN_ROWS)
     state.set_viewport(rows_h)

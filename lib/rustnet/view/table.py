@@ -21,7 +21,7 @@ def table_lines(state: ViewState, total_width: int | None = None) -> list[str]:
     """The header and one line per shown connection."""
     rows = [e for e in state.entries() if isinstance(e, Row)]
     if total_width is not None:
-        cols = layout(total_width, state.adjust)
+        cols = layout(total_width, state.adjust, keep=state.sort_code)
         widths = [w for _, w in cols]
         columns = [c for c, _ in cols]
         cells = [[c.cell(r) for c in columns] for r in rows]
