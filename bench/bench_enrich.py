@@ -446,6 +446,7 @@ def conn_records(n: int, local: str | None = None) -> list[dict[str, Any]]:
                     "app": "DNS",
                     "dns_query": name,
                     "dns_answers": [f"{name} A 198.19.{(i >> 8) & 255}.{i & 255}"],
+                    "dns_resolved": [f"198.19.{(i >> 8) & 255}.{i & 255} {name}"],
                 }
             )
         else:

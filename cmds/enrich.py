@@ -65,7 +65,8 @@ def main(
     a remote host: ssh HOST 'rn-capture | rn-enrich' | rn-view) it passes packets through
     and adds "sock" records that rn-track and rn-view join to connections. Processes are
     attributed only for live streams, never for capture files or old recordings. Names
-    come from DNS answers seen on the wire (and PTR lookups with --reverse-dns).
+    come from DNS answers seen on the wire, only those that answer a query seen (marked
+    hostname_dst_via "dns", shown ~name), and PTR lookups with --reverse-dns ("ptr").
     """
     check_output_format(fmt, PROG)
     stdin_hint(PROG, inputs)

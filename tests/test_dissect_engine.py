@@ -177,6 +177,8 @@ def test_non_ip_frames_are_counted() -> None:
         "other": 0,
         "fragments": 0,
         "dpi_errors": 0,
+        "dns_unsolicited": 0,
+        "dns_evicted": 0,
     }
 
 

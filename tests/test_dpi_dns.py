@@ -1,10 +1,10 @@
-"""DNS, mDNS and LLMNR messages from literal bytes; TCP framing; learned names."""
+"""DNS, mDNS and LLMNR messages from literal bytes; TCP framing; names only from answers to queries seen."""
 
 from __future__ import annotations
 
 import pytest
 from rustnet.dissect import dns
-from rustnet.dissect.dpi import Inspector
+from rustnet.dissect.dpi import DNS_ANSWER_WINDOW, MAX_DNS_PENDING, Inspector
 from rustnet.dissect.errors import DissectError
 
 from tests import dpi_samples as S
@@ -69,7 +69,7 @@ def test_tcp_stream_framing() -> None:
         dns.parse_tcp_stream(b"\x00\x03abc")
 
 
-def test_inspector_udp_query_response_and_learned_names() -> None:
+def test_inspector_udp_query_response_and_resolved_names() -> None:
     insp = Inspector()
     q = insp.inspect(17, CL, 33000, NS, 53, S.dns_query("www.example.org", 28), 0.0)
     assert q == {
@@ -89,7 +89,7 @@ def test_inspector_udp_query_response_and_learned_names() -> None:
     )
     assert r is not None and r["dns_response"] is True and r["dns_rcode"] == "NOERROR"
     assert r["dns_answers"] == ["www.example.org CNAME e.example.net", "www.example.org AAAA 2001:db8::7"]
-    assert insp.learned_names["2001:db8::7"] == "www.example.org"
+    assert r["dns_resolved"] == ["2001:db8::7 www.example.org"]  # the answer to the query seen
     nx = insp.inspect(17, NS, 53, CL, 33000, S.dns_response("nope.example", [], rcode=3), 0.2)
     assert nx is not None and nx["dns_rcode"] == "NXDOMAIN"
 
@@ -115,13 +115,97 @@ def test_inspector_dns_over_tcp_split_and_two_messages() -> None:
     assert got == ["one.example", "two.example"]
 
 
-def test_learned_names_bounded() -> None:
+def _ask(insp: Inspector, ident: int, ts: float, sport: int = 33000, name: str = "a.example") -> None:
+    insp.inspect(17, CL, sport, NS, 53, S.dns_query(name, ident=ident), ts)
+
+
+def _answer(
+    insp: Inspector, ident: int, ts: float, dport: int = 33000, name: str = "a.example", src: bytes = NS
+) -> dict[str, object] | None:
+    return insp.inspect(17, src, 53, CL, dport, S.dns_response(name, [(1, "198.51.100.7")], ident=ident), ts)
+
+
+def test_answer_to_no_query_names_nothing() -> None:
+    """One spoofed datagram must not name an address: its answers are shown, never resolved."""
     insp = Inspector()
-    for i in range(5000):
-        ip = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
-        insp.inspect(17, NS, 53, CL, 1000 + i % 50000, S.dns_response(f"h{i}.example", [(1, ip)]), 0.0)
-    assert len(insp.learned_names) == 4096
-    assert insp.learned_names["10.0.19.135"] == "h4999.example"
+    r = _answer(insp, 0x1234, 1.0, name="update.microsoft.com")
+    assert r is not None and r["dns_answers"] == ["update.microsoft.com A 198.51.100.7"]
+    assert "dns_resolved" not in r and insp.dns_unsolicited == 1
+
+
+@pytest.mark.parametrize(
+    ("what", "ident", "dport", "src", "name", "ts"),
+    [
+        ("wrong id", 0x4321, 33000, NS, "a.example", 1.1),
+        ("wrong port", 0x1234, 33001, NS, "a.example", 1.1),
+        ("wrong server", 0x1234, 33000, bytes([192, 0, 2, 54]), "a.example", 1.1),
+        ("other question", 0x1234, 33000, NS, "b.example", 1.1),
+        ("too late", 0x1234, 33000, NS, "a.example", 1.0 + DNS_ANSWER_WINDOW + 0.5),
+    ],
+)
+def test_answer_that_does_not_match_its_query_names_nothing(
+    what: str, ident: int, dport: int, src: bytes, name: str, ts: float
+) -> None:
+    insp = Inspector()
+    _ask(insp, 0x1234, 1.0)
+    r = _answer(insp, ident, ts, dport=dport, name=name, src=src)
+    assert r is not None and r["dns_answers"] and "dns_resolved" not in r, what
+    assert insp.dns_unsolicited == 1
+
+
+def test_each_query_is_answered_once_and_the_question_may_differ_in_case() -> None:
+    insp = Inspector()
+    _ask(insp, 7, 1.0, name="WwW.Example.ORG")
+    first = _answer(insp, 7, 1.2, name="www.example.org")
+    again = _answer(insp, 7, 1.3, name="www.example.org")  # a second (spoofed) answer to the same query
+    assert first is not None and first["dns_resolved"] == ["198.51.100.7 www.example.org"]
+    assert again is not None and "dns_resolved" not in again
+    assert len(insp.dns_pending) == 0
+
+
+def test_a_wrong_question_does_not_use_up_the_query() -> None:
+    insp = Inspector()
+    _ask(insp, 9, 1.0)
+    assert "dns_resolved" not in (_answer(insp, 9, 1.1, name="evil.example") or {})
+    assert (_answer(insp, 9, 1.2) or {})["dns_resolved"] == ["198.51.100.7 a.example"]
+
+
+def test_dns_over_tcp_answers_match_their_queries() -> None:
+    insp = Inspector()
+    q = S.dns_query("tcp.example", ident=5)
+    r = S.dns_response("tcp.example", [(1, "192.0.2.7")], ident=5)
+    insp.inspect(6, CL, 41000, NS, 53, S.u16(len(q)) + q, 1.0, seq=1)
+    got = insp.inspect(6, NS, 53, CL, 41000, S.u16(len(r)) + r, 1.1, seq=1)
+    assert got is not None and got["dns_resolved"] == ["192.0.2.7 tcp.example"]
+
+
+def test_multicast_answers_name_nothing() -> None:
+    """mDNS: the query goes to 224.0.0.251 and answers come from the responder (or are
+    announcements), never with the query's addresses swapped: so no names from them."""
+    insp = Inspector()
+    group = bytes([224, 0, 0, 251])
+    insp.inspect(17, CL, 5353, group, 5353, S.dns_query("printer.local", ident=0), 1.0)
+    printer = bytes([192, 0, 2, 77])
+    r = insp.inspect(
+        17, printer, 5353, group, 5353, S.dns_response("printer.local", [(1, "192.0.2.77")], ident=0), 1.1
+    )
+    assert r is not None and r["app"] == "MDNS" and "dns_resolved" not in r
+
+
+def test_pending_queries_are_bounded_and_evictions_counted() -> None:
+    insp = Inspector()
+    for i in range(MAX_DNS_PENDING + 100):
+        _ask(insp, i & 0xFFFF, 1.0 + i * 1e-6, sport=1024 + i // 0x10000)
+    assert len(insp.dns_pending) == MAX_DNS_PENDING
+    assert insp.dns_evicted == 100  # each pushed out within its answer window
+    assert "dns_resolved" not in (_answer(insp, 0, 1.5, dport=1024) or {})  # the first was evicted
+    last = MAX_DNS_PENDING + 99
+    assert (_answer(insp, last & 0xFFFF, 1.5, dport=1024 + last // 0x10000) or {})["dns_resolved"]
+    # Queries whose window passed are dropped without being counted.
+    late = Inspector()
+    for i in range(MAX_DNS_PENDING + 10):
+        _ask(late, i & 0xFFFF, 1.0 if i < 10 else 100.0, sport=1024 + i // 0x10000)
+    assert late.dns_evicted == 0
 
 
 def test_thousands_of_questions_are_not_walked() -> None:

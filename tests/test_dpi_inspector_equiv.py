@@ -234,7 +234,6 @@ def traffic(seed: int, flows: int) -> list[Call]:
 def state(insp: Any, done: Any) -> dict[str, Any]:
     return {
         "flows": [(k, v is done) for k, v in insp._flows.items()],
-        "learned": list(insp.learned_names.items()),
         "counts": (insp.malformed, insp.bugs, insp.buffered, insp.starved),
     }
 
@@ -251,7 +250,10 @@ BOUNDS = [
 def test_same_answers_and_state_as_before(seed: int, bounds: dict[str, int]) -> None:
     new, old = Inspector(**bounds), R.Inspector(**bounds)
     for call in traffic(seed, 400):
-        assert new.inspect(*call) == old.inspect(*call), call
+        got = new.inspect(*call)
+        if got is not None:
+            got.pop("dns_resolved", None)  # pairing answers with queries came after (test_dpi_dns.py)
+        assert got == old.inspect(*call), call
         assert new.wants(*call[:5]) == old.wants(*call[:5])
     assert state(new, _DONE) == state(old, R._DONE)
     assert new.bugs == 0

@@ -7,44 +7,35 @@ import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rustnet.enrich.names import HostNames, answer_addresses
+from rustnet.enrich.names import VIA_DNS, VIA_PTR, HostNames, resolved_pairs
 
 
-def test_answer_forms() -> None:
-    assert answer_addresses(["example.org A 93.184.216.34"]) == ["93.184.216.34"]
-    assert answer_addresses(["www.x CNAME cdn.y", "cdn.y AAAA 2001:db8::1", "cdn.y A 10.0.0.9"]) == [
-        "2001:db8::1",
-        "10.0.0.9",
+def test_resolved_forms() -> None:
+    assert resolved_pairs(["93.184.216.34 example.org"]) == [("93.184.216.34", "example.org")]
+    assert resolved_pairs(["2001:db8::1 x.example", "::ffff:10.0.0.9 y.example"]) == [
+        ("2001:db8::1", "x.example"),
+        ("10.0.0.9", "y.example"),
     ]
-    assert answer_addresses(["10.0.0.7", {"data": "10.0.0.8"}, {"type": "A", "addr": "::ffff:10.0.0.9"}]) == [
-        "10.0.0.7",
-        "10.0.0.8",
-        "10.0.0.9",
-    ]
-    # PTR and TXT values, or names that look like addresses, are not learned.
-    assert answer_addresses(["4.3.2.1.in-addr.arpa PTR 1.2.3.4", "x TXT 1.2.3.4"]) == []
-    assert answer_addresses([None, 5, ["x"], "x" * 1000, {"data": 7}]) == []
-    assert answer_addresses(None) == [] and answer_addresses("10.1.1.1") == ["10.1.1.1"]
+    # Not "address name": skipped (a name first, three words, junk, over-long items).
+    assert resolved_pairs(["x.example 1.2.3.4", "1.2.3.4 a b", None, 5, ["x"], "1.2.3.4 " + "x" * 600]) == []
+    assert resolved_pairs(None) == [] and resolved_pairs("10.1.1.1 x") == []
 
 
-def test_learns_the_name_the_client_asked_for() -> None:
+def test_learns_only_from_resolved_never_from_bare_answers() -> None:
     names = HostNames()
-    n = names.learn_from(
-        {
-            "dns_query": "www.example.org.",
-            "dns_answers": ["www.example.org CNAME e1.cdn.net", "e1.cdn.net A 10.1.2.3"],
-        }
-    )
-    assert n == 1
+    # dns_answers alone (a response that answered no query seen) names nothing.
+    assert names.learn_from({"dns_query": "update.microsoft.com", "dns_answers": ["x A 10.1.2.3"]}) == 0
+    assert names.lookup("10.1.2.3") is None
+    assert names.learn_from({"dns_resolved": ["10.1.2.3 www.example.org."]}) == 1
+    assert names.lookup("10.1.2.3") == ("www.example.org", VIA_DNS)
     assert names.name_for("10.1.2.3") == "www.example.org"
     assert names.name_for("10.1.2.4") is None  # no reverse DNS unless asked
-    assert names.learn_from({"dns_query": "q", "dns_answers": []}) == 0
-    assert names.learn_from({"dns_answers": ["q A 1.1.1.1"]}) == 0
+    assert names.learn_from({"dns_resolved": []}) == 0
 
 
 def test_names_from_packets_are_escaped_and_bounded() -> None:
     names = HostNames(max_entries=3)
-    names.learn_from({"dns_query": "evil\x1b[2J.example", "dns_answers": ["x A 10.0.0.1"]})
+    names.learn_from({"dns_resolved": ["10.0.0.1 evil\x1b[2J.example"]})
     assert names.name_for("10.0.0.1") == "evil\\x1b[2J.example"
     for i in range(10):
         names.learn(f"10.0.1.{i}", "n")
@@ -64,8 +55,9 @@ def test_reverse_dns_is_off_by_default_and_never_blocks_when_on() -> None:
         time.sleep(0.01)
         name = on.name_for("127.0.0.1")  # /etc/hosts: no traffic
     assert name == socket.gethostbyaddr("127.0.0.1")[0]
+    assert on.lookup("127.0.0.1") == (name, VIA_PTR)
     on.learn("127.0.0.1", "learned.example")
-    assert on.name_for("127.0.0.1") == "learned.example"  # names seen on the wire win
+    assert on.lookup("127.0.0.1") == ("learned.example", VIA_DNS)  # names seen on the wire win
     assert on.name_for("") is None and on.name_for(None) is None
 
 

@@ -158,6 +158,7 @@ def test_recorded_stream_is_not_matched_to_todays_processes(exe: Path, server: s
             "dport": 53,
             "dns_query": "www.example.org",
             "dns_answers": ["www.example.org A 10.7.7.7"],
+            "dns_resolved": ["10.7.7.7 www.example.org"],
         }
         web = {
             "t": "conn",
@@ -172,6 +173,7 @@ def test_recorded_stream_is_not_matched_to_todays_processes(exe: Path, server: s
         assert all("pid" not in r and "process" not in r for r in out if isinstance(r, dict))
         assert out[2]["service"] == "domain"  # type: ignore[index]
         assert out[3]["service"] == "https" and out[3]["hostname_dst"] == "www.example.org"  # type: ignore[index]
+        assert out[3]["hostname_dst_via"] == "dns"  # type: ignore[index]
         assert st._owners is None  # never even read the socket table
     finally:
         acc.close()
@@ -372,6 +374,7 @@ hostile_record = st.one_of(
                 "dport",
                 "dns_query",
                 "dns_answers",
+                "dns_resolved",
                 "live",
                 "linktype",
                 "local",
@@ -403,6 +406,7 @@ hostile_record = st.one_of(
             "dport": st.integers(-1, 70000),
             "dns_query": record_values,
             "dns_answers": record_values,
+            "dns_resolved": record_values,
         }
     ),
 )

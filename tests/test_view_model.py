@@ -152,12 +152,22 @@ def test_service_and_hostnames_worked_out_when_the_stream_lacks_them() -> None:
     t = ConnTable(None, ServiceNames(use_system=False), HostNames())
     t.ingest(
         [
-            conn(1, proto="udp", dport=53, app="DNS", dns_query="example.org", dns_answers=["192.0.2.10"]),
+            conn(
+                1,
+                proto="udp",
+                dport=53,
+                app="DNS",
+                dns_query="example.org",
+                dns_answers=["example.org A 192.0.2.10"],
+                dns_resolved=["192.0.2.10 example.org"],
+            ),
             conn(2, dport=443),
             conn(3, dport=22, service="my-ssh", hostname_dst="given.example"),
         ]
     )
     assert t.rows[2].field("service") == "https" and t.rows[2].hostname("dst") == "example.org"
+    assert t.rows[2].hostname_shown("dst") == "~example.org"  # inferred from DNS on the wire
+    assert t.rows[3].hostname_shown("dst") == "given.example"  # named upstream, how is not said
     assert "service" not in t.rows[2].rec and "hostname_dst" not in t.rows[2].rec  # records stay as sent
     assert t.rows[3].field("service") == "my-ssh" and t.rows[3].hostname("dst") == "given.example"
     assert [r.id for r in Filter("dst:example.org service:https").apply(t.rows.values())] == [2]

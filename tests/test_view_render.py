@@ -72,6 +72,18 @@ def test_overview_table_and_bars() -> None:
     assert "q quit" in lines[-1] and "/ filter" in lines[-1]
 
 
+def test_names_inferred_from_dns_are_marked_with_a_tilde() -> None:
+    s = make(
+        [
+            conn(1, dst="192.0.2.21", hostname_dst="wire.example", hostname_dst_via="dns"),
+            conn(2, dst="192.0.2.22", hostname_dst="ptr.example", hostname_dst_via="ptr"),
+        ]
+    )
+    body = text(draw(s, 180)[0])
+    assert "192.0.2.21:443 (~wire.example)" in body  # learned from an answer seen on the wire
+    assert "192.0.2.22:443 (ptr.example)" in body and "~ptr.example" not in body  # a reverse lookup
+
+
 def test_selected_row_is_reversed_and_states_coloured() -> None:
     s = make()
     screen, _ = draw(s)

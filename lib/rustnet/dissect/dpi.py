@@ -56,8 +56,17 @@ Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
   QUIC                     see :mod:`rustnet.dissect.quic`
   others                   see :mod:`rustnet.dissect.udpmisc`
 
-Addresses learned from DNS answers (A/AAAA → the name asked for) are kept in
-:attr:`Inspector.learned_names` (bounded, oldest first out) for hostname attribution.
+A DNS response names addresses only when it answers a query seen: same message id, the
+query's addresses and ports swapped, the same first question (case aside), at most
+``DNS_ANSWER_WINDOW`` seconds later, and only once. Then its A/AAAA answers also go into
+``dns_resolved`` (list of ``"address name"`` strings, the name asked for), the one field
+rn-enrich and rn-view learn hostnames from; a response that answers nothing seen (spoofed,
+or its query was not captured) keeps ``dns_answers`` but names nothing. The same holds for
+mDNS and LLMNR: an answer multicast or sent to a multicast query's sender answers no query
+by this rule, so those (announcements included) name nothing either. Pending queries are
+held in a bounded table (:attr:`Inspector.dns_pending`); a query pushed out while its
+answer could still come is counted in :attr:`Inspector.dns_evicted`, responses that
+matched nothing in :attr:`Inspector.dns_unsolicited`.
 """
 
 from __future__ import annotations
@@ -80,7 +89,8 @@ MAX_FLOWS: Final = 65536
 BUF_CAP: Final = 16384  # bytes buffered per direction (a ClientHello, an HTTP head)
 MAX_BUFFERED: Final = 64 << 20  # bytes buffered over all flows; past it, flows give up buffering
 MAX_OOO: Final = 8  # out-of-order segments held per direction
-MAX_LEARNED: Final = 4096
+MAX_DNS_PENDING: Final = 8192  # queries awaiting their answer (a busy resolver asks ~1k/s)
+DNS_ANSWER_WINDOW: Final = 5.0  # seconds a query waits for its answer (a stub's retry timeout)
 MAX_DNS_ANSWERS: Final = 16
 UNKNOWN_BUDGET: Final = 6  # payload packets before an unrecognised flow is given up
 KNOWN_BUDGET: Final = 48  # payload packets a recognised flow may take to yield its fields
@@ -187,7 +197,10 @@ class Inspector:
         self.starved = 0  # directions given up because max_buffered was reached
         self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
         self._quic_flows: QuicFlows | None = None  # made (and rustnet.dissect.quic imported) on first use
-        self.learned_names: OrderedDict[str, str] = OrderedDict()
+        # (flow key, the query's direction, DNS id) -> (capture time, first question folded).
+        self.dns_pending: OrderedDict[tuple[Any, ...], tuple[float, str]] = OrderedDict()
+        self.dns_evicted = 0  # queries pushed out of the full table within their answer window
+        self.dns_unsolicited = 0  # responses that answered no query seen (they name nothing)
         self.malformed = 0  # payloads a parser rejected (DissectError)
         self.bugs = 0  # unexpected exceptions caught (should stay 0; the fuzz tests check)
 
@@ -255,7 +268,7 @@ class Inspector:
                     out = self._whole(key, flow, d, sport, dport, payload, seq)
                     if out is not _SLOW:
                         return out
-                out = self._tcp(key, flow, d, sport, dport, payload, seq)
+                out = self._tcp(key, flow, d, sport, dport, payload, seq, ts)
                 if self._flows.get(key) is flow:
                     self._resize(flow)
                 return out
@@ -466,6 +479,7 @@ class Inspector:
         dport: int,
         payload: bytes | memoryview,
         seq: int | None,
+        ts: float,
     ) -> Info | None:
         if flow.closed & (1 << d):
             flow.budget -= 1
@@ -485,19 +499,21 @@ class Inspector:
         elif not self._accept(flow, d, payload, seq):
             return None
         flow.budget -= 1
-        out = self._stream(flow, d, sport, dport)
+        out = self._stream(key, flow, d, sport, dport, ts)
         other = 1 - d
         if flow.bufs[other] and not flow.closed & (1 << other) and flow.kind != K_NEW:
             # The other direction's bytes waited for the flow to be classified (or for a
             # CONNECT tunnel to open): they may already hold a whole hello.
-            more = self._stream(flow, other, dport, sport)
+            more = self._stream(key, flow, other, dport, sport, ts)
             if more:
                 out = more if out is None else {**more, **out}
         if flow.closed == 3 or flow.budget <= 0:
             self._finish(key)
         return out
 
-    def _stream(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+    def _stream(
+        self, key: tuple[Any, ...], flow: _Flow, d: int, sport: int, dport: int, ts: float
+    ) -> Info | None:
         """Classify direction d's buffered bytes if needed, then read what they carry."""
         if flow.kind == K_NEW:
             kind = self._classify_tcp(flow, d, sport, dport)
@@ -517,7 +533,7 @@ class Inspector:
         if kind == K_SSH:
             return self._ssh(flow, d)
         if kind == K_DNS_TCP:
-            return self._dns_tcp(flow, d, sport, dport)
+            return self._dns_tcp(key, flow, d, ts)
         return self._bittorrent(flow, d)
 
     def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
@@ -671,7 +687,7 @@ class Inspector:
             flow.closed = 3
         return out
 
-    def _dns_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+    def _dns_tcp(self, key: tuple[Any, ...], flow: _Flow, d: int, ts: float) -> Info | None:
         buf = flow.bufs[d]
         out: Info | None = None
         for _ in range(DNS_TCP_BATCH):
@@ -684,7 +700,7 @@ class Inspector:
                 break
             msg, used = got
             del buf[:used]
-            out = self._dns_info(msg, "DNS", out)
+            out = self._dns_info(msg, "DNS", out, key, d, ts)
         return out
 
     def _bittorrent(self, flow: _Flow, d: int) -> Info | None:
@@ -730,12 +746,14 @@ class Inspector:
             if flow.bad >= DNS_BAD_LIMIT:
                 self._finish(key)
             return None
-        return self._dns_info(msg, flow.app, None)
+        return self._dns_info(msg, flow.app, None, key, d, ts)
 
     # --- DNS fields -----------------------------------------------------------------------
-    def _dns_info(self, msg: dns.DnsMessage, app: str, out: Info | None) -> Info:
+    def _dns_info(
+        self, msg: dns.DnsMessage, app: str, out: Info | None, key: tuple[Any, ...], d: int, ts: float
+    ) -> Info:
         if out is None:
-            return self._dns_fresh(msg, app)
+            return self._dns_fresh(msg, app, key, d, ts)
         if msg.questions:
             first = msg.questions[0]
             out.setdefault("dns_query", first.name)
@@ -744,19 +762,21 @@ class Inspector:
             for q in msg.questions:
                 if q.name not in names:
                     names.append(q.name)
-        if msg.response:
-            out["dns_response"] = True
-            out.setdefault("dns_rcode", dns.rcode_name(msg.rcode))
-            if msg.answers:
-                answers = out.setdefault("dns_answers", [])
-                asked = msg.questions[0].name if msg.questions else None
-                for ans in msg.answers[:MAX_DNS_ANSWERS]:
-                    answers.append(dns.answer_text(ans))
-                    if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value:
-                        self._learn(ans.value, asked or ans.name)
+        if not msg.response:
+            self._asked(msg, key, d, ts)
+            return out
+        out["dns_response"] = True
+        out.setdefault("dns_rcode", dns.rcode_name(msg.rcode))
+        if msg.answers:
+            answers = out.setdefault("dns_answers", [])
+            for ans in msg.answers[:MAX_DNS_ANSWERS]:
+                answers.append(dns.answer_text(ans))
+        resolved = self._resolved(msg, key, d, ts)
+        if resolved:
+            out.setdefault("dns_resolved", []).extend(resolved)
         return out
 
-    def _dns_fresh(self, msg: dns.DnsMessage, app: str) -> Info:
+    def _dns_fresh(self, msg: dns.DnsMessage, app: str, key: tuple[Any, ...], d: int, ts: float) -> Info:
         """_dns_info for a message of its own: the same dict, by plain stores (nothing to merge)."""
         out: Info = {"app": app}
         questions = msg.questions
@@ -771,23 +791,52 @@ class Inspector:
                 if q.name not in names:
                     names.append(q.name)
             out["dns_queries"] = names
-        if msg.response:
-            out["dns_response"] = True
-            out["dns_rcode"] = dns.rcode_name(msg.rcode)
-            if msg.answers:
-                answers = out["dns_answers"] = []
-                asked = questions[0].name if questions else None
-                text = dns.answer_text
-                for ans in msg.answers[:MAX_DNS_ANSWERS]:
-                    answers.append(text(ans))
-                    if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value:
-                        self._learn(ans.value, asked or ans.name)
+        if not msg.response:
+            self._asked(msg, key, d, ts)
+            return out
+        out["dns_response"] = True
+        out["dns_rcode"] = dns.rcode_name(msg.rcode)
+        if msg.answers:
+            text = dns.answer_text
+            out["dns_answers"] = [text(ans) for ans in msg.answers[:MAX_DNS_ANSWERS]]
+        resolved = self._resolved(msg, key, d, ts)
+        if resolved:
+            out["dns_resolved"] = resolved
         return out
 
-    def _learn(self, address: str, name: str) -> None:
-        learned = self.learned_names
-        if address in learned:
-            learned.move_to_end(address)
-        elif len(learned) >= MAX_LEARNED:
-            learned.popitem(last=False)
-        learned[address] = name
+    # --- which responses may name addresses (see the module doc) ---------------------------
+    def _asked(self, msg: dns.DnsMessage, key: tuple[Any, ...], d: int, ts: float) -> None:
+        """Remember a query until its answer comes (or its window passes)."""
+        if not msg.questions:
+            return
+        pending = self.dns_pending
+        entry = (key, d, msg.id)
+        if entry in pending:
+            del pending[entry]  # a retry with the same id: its window starts again
+        elif len(pending) >= MAX_DNS_PENDING:
+            _, (asked_at, _) = pending.popitem(last=False)
+            if abs(ts - asked_at) <= DNS_ANSWER_WINDOW:
+                self.dns_evicted += 1
+        pending[entry] = (ts, msg.questions[0].name.casefold())
+
+    def _resolved(self, msg: dns.DnsMessage, key: tuple[Any, ...], d: int, ts: float) -> list[str]:
+        """``"address name"`` for each A/AAAA answer of a response to a query seen, else []."""
+        entry = (key, 1 - d, msg.id)
+        got = self.dns_pending.get(entry)
+        if got is None:
+            self.dns_unsolicited += 1
+            return []
+        asked_at, asked = got
+        if msg.questions and msg.questions[0].name.casefold() != asked:
+            self.dns_unsolicited += 1  # not its answer: the query still waits for the real one
+            return []
+        del self.dns_pending[entry]  # answered once: a second answer names nothing
+        if abs(ts - asked_at) > DNS_ANSWER_WINDOW:
+            self.dns_unsolicited += 1
+            return []
+        name = msg.questions[0].name if msg.questions else asked
+        return [
+            f"{ans.value} {name}"
+            for ans in msg.answers[:MAX_DNS_ANSWERS]
+            if ans.rtype in (dns.TYPE_A, dns.TYPE_AAAA) and ans.value
+        ]

@@ -100,7 +100,17 @@ _TUNNEL_DECODERS: Final[dict[int, Decoder]] = {
     ETH_TRANSPARENT_BRIDGING: ethernet,
 }
 
-COUNTERS: Final = ("packets", "malformed", "truncated", "non_ip", "other", "fragments", "dpi_errors")
+COUNTERS: Final = (
+    "packets",
+    "malformed",
+    "truncated",
+    "non_ip",
+    "other",
+    "fragments",
+    "dpi_errors",
+    "dns_unsolicited",
+    "dns_evicted",
+)
 
 
 class Dissector:
@@ -315,6 +325,7 @@ class Dissector:
         return rec
 
     def _counts(self) -> tuple[int, ...]:
+        insp = self.inspector
         return (
             self.packets,
             self.malformed,
@@ -323,6 +334,8 @@ class Dissector:
             self.other,
             self.fragments,
             self.dpi_errors,
+            insp.dns_unsolicited if insp is not None else 0,
+            insp.dns_evicted if insp is not None else 0,
         )
 
     # --- one packet -------------------------------------------------------

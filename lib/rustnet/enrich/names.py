@@ -2,14 +2,19 @@
 
 Learned names beat reverse DNS: a CDN address's PTR says ``server-1-2-3-4.cdn.net``
 while the client asked for ``www.example.org``; the DNS answer seen on the wire ties
-the address to the name the client actually used. So a DNS connection record (with
-``dns_query`` and ``dns_answers``) teaches ``answer address -> query name``.
+the address to the name the client actually used. Only answers to queries seen count:
+rn-dissect pairs each response with its query (same id, addresses and ports swapped,
+within seconds) and lists what a paired response resolved in ``dns_resolved``
+(``"address name"`` strings); a spoofed or stray answer is left out there, so it names
+nothing here. ``dns_answers`` is never read for names.
 
-``dns_answers`` is read tolerantly (it comes from packets): a list whose items are
-address strings, ``"name TYPE value"`` strings (rn-dissect's form; only A and AAAA count), or
-maps with the address under ``data``/``addr``/``address``/``ip``/``value``; whatever
-is not an IP address (CNAME targets, TXT) is ignored. Names are cut to 253
+``dns_resolved`` comes from packets (or a hostile stream) and is read tolerantly: items
+that are not two words with an IP address first are skipped. Names are cut to 253
 characters with control characters escaped.
+
+Each name says how it was learned (:data:`VIA_DNS`: inferred from DNS seen on the wire,
+shown ``~name``; :data:`VIA_PTR`: a reverse lookup), written by rn-enrich as
+``hostname_src_via`` / ``hostname_dst_via``.
 
 Reverse DNS is off by default (it makes traffic of its own); when on, lookups run in
 background threads with a bounded queue and a bounded cache, so the pipeline never
@@ -28,8 +33,9 @@ from typing import Any, Final
 
 from rustnet.enrich.text import printable
 
-_ADDR_KEYS: Final = ("data", "addr", "address", "ip", "value", "rdata")
 _MAX_NAME: Final = 253
+VIA_DNS: Final = "dns"  # from a DNS answer seen on the wire (to a query seen): inferred
+VIA_PTR: Final = "ptr"  # from a reverse lookup of the address
 
 
 @functools.lru_cache(maxsize=8192)  # answers repeat (popular names): parse each address once
@@ -50,28 +56,20 @@ def _as_ip(token: str) -> str | None:
     return str(addr)
 
 
-def answer_addresses(answers: Any, limit: int = 64) -> list[str]:
-    """The IP addresses in a ``dns_answers`` value (see the module doc), at most ``limit``."""
-    if isinstance(answers, (str, dict)):
-        answers = [answers]
-    if not isinstance(answers, list):
+def resolved_pairs(resolved: Any, limit: int = 64) -> list[tuple[str, str]]:
+    """(address, name) from a ``dns_resolved`` value (see the module doc), at most ``limit``."""
+    if not isinstance(resolved, list):
         return []
-    out: list[str] = []
-    for item in answers[:limit]:
-        texts: list[str] = []
-        if isinstance(item, str) and len(item) <= 512:
-            words = item.split()
-            # "name A 1.2.3.4" (rn-dissect's form): only address records; a bare address as is.
-            if len(words) >= 3:
-                texts = words[2:3] if words[1].upper() in ("A", "AAAA") else []
-            else:
-                texts = words[-1:]
-        elif isinstance(item, dict):
-            texts = [v for k in _ADDR_KEYS if isinstance(v := item.get(k), str) and len(v) <= 64]
-        for t in texts:
-            ip = _as_ip(t)
-            if ip is not None:
-                out.append(ip)
+    out: list[tuple[str, str]] = []
+    for item in resolved[:limit]:
+        if not isinstance(item, str) or len(item) > 512:
+            continue
+        words = item.split()
+        if len(words) != 2:
+            continue
+        ip = _as_ip(words[0])
+        if ip is not None:
+            out.append((ip, words[1]))
     return out
 
 
@@ -101,27 +99,27 @@ class HostNames:
             self._learned.popitem(last=False)
 
     def learn_from(self, rec: dict[str, Any]) -> int:
-        """Learn from a record carrying ``dns_query`` and ``dns_answers``; returns how many."""
-        answers = rec.get("dns_answers")
-        query = rec.get("dns_query")
-        if not answers or not isinstance(query, str) or not query:
-            return 0
-        ips = answer_addresses(answers)
-        for ip in ips:
-            self.learn(ip, query)
-        return len(ips)
+        """Learn from a record's ``dns_resolved``; returns how many addresses."""
+        pairs = resolved_pairs(rec.get("dns_resolved"))
+        for ip, name in pairs:
+            self.learn(ip, name)
+        return len(pairs)
 
     # --- looking up --------------------------------------------------------------------
-    def name_for(self, ip: Any) -> str | None:
-        """The best known name for an address; with reverse DNS on, an unknown one is queued."""
+    def lookup(self, ip: Any) -> tuple[str, str] | None:
+        """The best known name for an address and how it was learned (``VIA_DNS``,
+        ``VIA_PTR``); with reverse DNS on, an unknown address is queued."""
         if not isinstance(ip, str) or not ip:
             return None
         name = self._learned.get(ip)
-        if name is not None or self._queue is None:
-            return name
+        if name is not None:
+            return name, VIA_DNS
+        if self._queue is None:
+            return None
         with self._lock:
             if ip in self._reverse:
-                return self._reverse[ip]
+                rname = self._reverse[ip]
+                return None if rname is None else (rname, VIA_PTR)
             if ip in self._pending or len(self._pending) >= 4096:
                 return None
             self._pending.add(ip)
@@ -131,6 +129,11 @@ class HostNames:
             with self._lock:
                 self._pending.discard(ip)
         return None
+
+    def name_for(self, ip: Any) -> str | None:
+        """The best known name for an address (see :meth:`lookup`)."""
+        got = self.lookup(ip)
+        return None if got is None else got[0]
 
     def _worker(self) -> None:
         assert self._queue is not None

@@ -7,8 +7,9 @@ It can sit in two places in the pipeline; both work with the same command:
    ``netns`` (only when the socket is not in the host's network namespace: an
    ``ip netns`` name or ``net:[inode]``), ``service`` (the responder port's service
    name, TCP and UDP) and ``hostname_src``/``hostname_dst`` (names learned from DNS
-   answers seen on the wire: the address -> the name the client asked for; with
-   ``--reverse-dns`` also PTR names, looked up in the background).
+   answers seen on the wire to queries seen: the address -> the name the client asked
+   for; with ``--reverse-dns`` also PTR names, looked up in the background), each with
+   ``hostname_src_via``/``hostname_dst_via`` saying how: ``dns`` or ``ptr``.
    Processes are attributed only when the stream is live (``hdr.live`` true): a
    capture file or an old recording is not matched against today's processes
    (services and learned names still apply). Once a connection has a process it
@@ -77,7 +78,10 @@ Owners = SocketOwners | PsutilSocketOwners
 _MAX_FLOWS: Final = 200_000
 _MAX_PENDING: Final = 10_000
 _MAX_IDS: Final = 200_000
-_HOSTNAME_FIELDS: Final = (("src", "hostname_src"), ("dst", "hostname_dst"))
+_HOSTNAME_FIELDS: Final = (
+    ("src", "hostname_src", "hostname_src_via"),
+    ("dst", "hostname_dst", "hostname_dst_via"),
+)
 # How long a local flow found without its owner keeps the short-lived watcher polling fast:
 # the same program (a script calling curl in a loop, a browser) is likely to connect again.
 _ARM_UNATTRIBUTED: Final = 10.0
@@ -115,7 +119,7 @@ class Enricher:
         self._tried: dict[Any, int] = {}
         self._want_poll = False  # a local flow used the socket table since the last poll
         self._batch_start = 0.0  # when the records being processed arrived (monotonic)
-        self._names_by_id: OrderedDict[Any, dict[str, str]] = OrderedDict()
+        self._names_by_id: OrderedDict[Any, dict[str, tuple[str, str]]] = OrderedDict()
         self._hinted = False
         # Counters (read by the benchmark and the tests).
         self.flows_new = 0
@@ -216,7 +220,7 @@ class Enricher:
         if len(rec) <= SUM_INFO:
             return
         info = rec[SUM_INFO]
-        if isinstance(info, dict) and info.get("dns_answers"):
+        if isinstance(info, dict) and info.get("dns_resolved"):
             self.names.learn_from(info)
         if not (self.live and self.processes) or rec[SUM_PROTO] not in (PROTO_TCP, PROTO_UDP):
             return
@@ -278,7 +282,7 @@ class Enricher:
 
     # --- placement 1: connection records -----------------------------------------------------
     def _enrich_conn(self, conn: dict[str, Any]) -> None:
-        if conn.get("dns_answers"):
+        if conn.get("dns_resolved"):
             self.names.learn_from(conn)
         if conn.get("service") is None:
             service = self.services.lookup(conn.get("dport"), conn.get("proto"))
@@ -337,20 +341,20 @@ class Enricher:
             kept = self._names_by_id.get(conn_id) if conn_id is not None else None
         except TypeError:
             conn_id, kept = None, None
-        for side, field in _HOSTNAME_FIELDS:
+        for side, field, via_field in _HOSTNAME_FIELDS:
             if conn.get(field) is not None:
-                continue
-            name = kept.get(field) if kept else None
-            if name is None:
-                name = self.names.name_for(conn.get(side))
-                if name is not None and conn_id is not None:
+                continue  # named upstream: its own via (if any) stays as sent
+            got = kept.get(field) if kept else None
+            if got is None:
+                got = self.names.lookup(conn.get(side))
+                if got is not None and conn_id is not None:
                     if kept is None:
                         kept = self._names_by_id[conn_id] = {}
                         if len(self._names_by_id) > _MAX_IDS:
                             self._names_by_id.popitem(last=False)
-                    kept[field] = name
-            if name is not None:
-                conn[field] = name
+                    kept[field] = got
+            if got is not None:
+                conn[field], conn[via_field] = got
 
     def _hint(self, out: list[Record]) -> None:
         if not self._hinted and self._owners is not None and self._owners.denied:

@@ -141,7 +141,10 @@ PROTO_NAMES: Final = {
 # packets   pkt records read;  malformed  damaged frames/records (incl. ``info.anomaly``);
 # truncated frames cut by snaplen where bytes we needed were missing;  non_ip  neither IP nor ARP
 # (LLDP, STP, EAPOL, ...);  other  link type not supported (or no header yet);  fragments  IP fragments;
-# dpi_errors  exceptions escaping DPI (a bug: the packet is still summarised, without DPI fields).
+# dpi_errors  exceptions escaping DPI (a bug: the packet is still summarised, without DPI fields);
+# dns_unsolicited  DNS/mDNS/LLMNR responses that answered no query seen (same id, addresses and
+# ports swapped, within 5 s): they name no address (no ``dns_resolved``);  dns_evicted  queries
+# dropped from the full table of pending queries while their answer could still come.
 # Emitted by ``tick`` only when a counter changed, and always at the end (rustnet.dissect.engine).
 
 # --- warn (map): a problem a stage wants the viewer to show ---------------------
@@ -157,6 +160,11 @@ PROTO_NAMES: Final = {
 
 # --- conn (map): the public connection record, documented here and in
 #     rustnet.track.record; emitted by rn-track.
+# rn-enrich adds, when known: process, pid, cmdline, user, netns (the owning process);
+# service (the responder port's service name); hostname_src / hostname_dst (a name for that
+# address) with hostname_src_via / hostname_dst_via saying how it was learned: "dns" (inferred
+# from a DNS answer seen on the wire to a query seen, see dns_resolved; rn-view shows ~name)
+# or "ptr" (a reverse lookup, rn-enrich --reverse-dns).
 
 POSITIONAL_FIELDS: Final = {PACKET: PKT_FIELDS, SUMMARY: SUM_FIELDS}
 

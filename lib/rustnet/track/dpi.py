@@ -2,7 +2,7 @@
 
 rn-dissect puts a small dict on the packets where it learned something (the
 ClientHello, the HTTP request, each DNS message). The connection keeps the first
-non-empty value of each field, except the lists ``dns_queries`` and ``dns_answers``,
+non-empty value of each field, except the lists ``dns_queries``, ``dns_answers`` and ``dns_resolved``,
 which accumulate distinct values (every ``dns_query`` goes into ``dns_queries`` too), and
 ``quic_version``, where the latest wins (the version in use after a Version Negotiation).
 Everything is bounded: the input may be hostile, so only short identifier keys that
@@ -21,7 +21,7 @@ MAX_FIELDS: Final = 32
 MAX_STR: Final = 1024
 MAX_LIST: Final = 32
 MAX_KEY: Final = 32
-ACCUMULATE: Final = frozenset({"dns_queries", "dns_answers"})
+ACCUMULATE: Final = frozenset({"dns_queries", "dns_answers", "dns_resolved"})
 # The latest value wins: after a Version Negotiation the client's next Initials carry the real version.
 LATEST: Final = frozenset({"quic_version", "ssh_stage"})
 NOT_COPIED: Final = frozenset({"frag", "trunc", "malformed", "quic_state", "quic_pkt"})

@@ -88,6 +88,13 @@ FIELDS: Final = (
     ("dns_qtype", "str|int", "first query's type"),
     ("dns_rcode", "str|int", "first response's rcode"),
     ("dns_answers", "list", "answers seen (at most 32)"),
+    (
+        "dns_resolved",
+        "list[str]",
+        '"address name" for each A/AAAA answer of a response that answered a query seen '
+        "(same id, addresses and ports swapped, within 5 s; at most 32): the only answers "
+        "hostnames are learned from",
+    ),
     ("ssh_client", "str", "client's SSH identification string"),
     ("ssh_server", "str", "server's SSH identification string"),
     ("quic_version", "str", "QUIC version, e.g. 0x00000001"),
@@ -123,6 +130,7 @@ CORE_FIELDS: Final = frozenset(
         "dns_qtype",
         "dns_rcode",
         "dns_answers",
+        "dns_resolved",
         "ssh_client",
         "ssh_server",
         "quic_version",

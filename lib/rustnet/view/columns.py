@@ -47,7 +47,7 @@ def _process(row: Row) -> str:
 
 def _side(row: Row, side: str) -> str:
     s = endpoint(row.addr(side), row.port(side))
-    host = row.hostname(side)
+    host = row.hostname_shown(side)
     return safe(f"{s} ({host})" if host else s)
 
 

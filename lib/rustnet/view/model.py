@@ -194,6 +194,13 @@ class Row:
     def hostname(self, side: str) -> str:
         return text(self.field("hostname_" + side))
 
+    def hostname_shown(self, side: str) -> str:
+        """The hostname as displayed: ``~name`` when inferred from DNS seen on the wire."""
+        name = self.hostname(side)
+        if name and self.field(f"hostname_{side}_via") == "dns":
+            return "~" + name
+        return name
+
     @property
     def local(self) -> str:
         return "src" if self.local_is_src else "dst"
@@ -248,7 +255,18 @@ HISTORY: Final = 1
 ORDER_FINAL: Final = 2
 _SEQ: Final = operator.attrgetter("seq")
 # Fields learned downstream (rn-enrich, the viewer's joiner): a later record without them keeps them.
-_KEPT: Final = frozenset({"process", "pid", "cmdline", "user", "hostname_src", "hostname_dst"})
+_KEPT: Final = frozenset(
+    {
+        "process",
+        "pid",
+        "cmdline",
+        "user",
+        "hostname_src",
+        "hostname_dst",
+        "hostname_src_via",
+        "hostname_dst_via",
+    }
+)
 
 
 class ConnTable:
@@ -523,13 +541,13 @@ class ConnTable:
                 if isinstance(name, str):
                     extra["service"] = name
             if self.hostnames is not None:
-                if rec.get("dns_answers"):
+                if rec.get("dns_resolved"):
                     self.hostnames.learn_from(rec)
                 for side in ("src", "dst"):
                     if rec.get("hostname_" + side) is None:
-                        name = self.hostnames.name_for(rec.get(side))
-                        if isinstance(name, str):
-                            extra["hostname_" + side] = name
+                        got = self.hostnames.lookup(rec.get(side))
+                        if got is not None:
+                            extra["hostname_" + side], extra[f"hostname_{side}_via"] = got
         except Exception:  # hostile values must not stop the viewer
             self.ignored += 1
         row.extra = extra or None
