@@ -1,7 +1,8 @@
 #!/bin/sh
 # Delete rustnet session logs older than N days (default 7).
 #   scripts/clear_old_logs.sh [DAYS] [LOG_DIR]     LOG_DIR defaults to ./logs; DAYS 0 removes them all
-# Only files named like rustnet's logs (rustnet_YYYY-MM-DD_HH-MM-SS.log) are touched.
+# Only regular files named like rustnet's logs (rustnet_YYYY-MM-DD_HH-MM-SS.log) directly in
+# LOG_DIR are touched; find neither follows symlinks nor descends, and LOG_DIR may not be a link.
 set -eu
 
 days="${1:-7}"
@@ -10,6 +11,12 @@ dir="${2:-logs}"
 case "$days" in
     ''|*[!0-9]*) echo "usage: $0 [DAYS] [LOG_DIR]  (DAYS: a whole number, default 7)" >&2; exit 2 ;;
 esac
+# "logs/" would make find follow a symlink named logs: drop trailing slashes, then refuse a link.
+while [ "$dir" != "/" ] && [ "${dir%/}" != "$dir" ]; do dir="${dir%/}"; done
+if [ -L "$dir" ]; then
+    echo "$0: $dir is a symbolic link; refusing to delete files through it" >&2
+    exit 1
+fi
 if [ ! -d "$dir" ]; then
     echo "no log directory $dir: nothing to do"
     exit 0

@@ -154,7 +154,7 @@ def test_stderr_and_log_of_rustnet(evil_pcap: Path, evil_recording: Path, tmp_pa
         assert_inert(p.stdout, "stdout")
         assert_inert(p.stderr, "stderr")
     logs = list((tmp_path / "logs").iterdir())
-    # Logs are named to the second and runs in the same second append to one file.
+    # Logs are named to the second; a run in the same second as another waits for a new name.
     assert logs
     for log in logs:
         text = log.read_bytes()

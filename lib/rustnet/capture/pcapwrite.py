@@ -7,8 +7,11 @@ so this writes the (tiny, stable) file format directly: a 24-byte global header,
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import BinaryIO
+
+from rustnet.cli.safefile import create_private
 
 PCAP_MAGIC_USEC = 0xA1B2C3D4
 _GLOBAL = struct.Struct("=IHHiIII")
@@ -16,11 +19,12 @@ _RECORD = struct.Struct("=IIII")
 
 
 class PcapWriter:
-    """Appends packets to a new pcap file; opened before privileges are dropped."""
+    """Appends packets to a new private pcap file; opened before privileges are dropped."""
 
     def __init__(self, path: str, linktype: int, snaplen: int) -> None:
         self.path = path
-        self._fh: BinaryIO = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed in close()
+        # Payloads: 0600, never through a symlink, an existing file replaced (safefile).
+        self._fh: BinaryIO = os.fdopen(create_private(path), "wb", buffering=1 << 20)
         self._pack = _RECORD.pack
         self._fh.write(_GLOBAL.pack(PCAP_MAGIC_USEC, 2, 4, 0, 0, snaplen, linktype))
 

@@ -3,17 +3,21 @@
 Logging is off unless a level is given (RustNet's behaviour). The file lands in
 ``logs/rustnet_YYYY-MM-DD_HH-MM-SS.log`` under the current directory and is created
 0600 before anything is written, because it holds connection data (addresses,
-host names, process names). Python has no TRACE level; we add one below DEBUG for
-per-record detail.
+host names, process names). ``logs/`` must be a real directory of ours (kept 0700)
+and each run's file is new: never a link, never another run's file (see safefile).
+Python has no TRACE level; we add one below DEBUG for per-record detail.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
 from pathlib import Path
 from typing import Final
+
+from rustnet.cli.safefile import create_new_private, private_directory
 
 TRACE: Final = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -27,6 +31,7 @@ LEVELS: Final = {
     "trace": TRACE,
 }
 LOG_DIR: Final = "logs"
+NAME_ATTEMPTS: Final = 3  # seconds to wait for a free file name
 LOGGER_NAME: Final = "rustnet"
 
 # C0/C1 controls and DEL, shown escaped so a log viewed with `cat` cannot drive the terminal.
@@ -53,11 +58,25 @@ def log_file_name(now: float | None = None) -> str:
     return time.strftime("rustnet_%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
 
 
-def open_private(path: Path) -> int:
-    """Open ``path`` for appending, created 0600 (never through a symlink); returns the fd."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file from the same second keeps no wider mode
-    return fd
+def create_log_file(directory: str | Path) -> tuple[Path, int]:
+    """A new session log in ``directory`` (a private directory): its path and descriptor.
+
+    Names go to the second; a run started in the same second as another waits for the
+    next one rather than share (or truncate) the other run's file.
+    """
+    dir_fd = private_directory(directory)
+    try:
+        for _ in range(NAME_ATTEMPTS):
+            name = log_file_name()
+            try:
+                return Path(directory) / name, create_new_private(name, dir_fd)
+            except FileExistsError:
+                time.sleep(1.0 - time.time() % 1.0 + 0.01)
+        raise FileExistsError(
+            errno.EEXIST, "a file with this second's name already exists", os.fspath(directory)
+        )
+    finally:
+        os.close(dir_fd)
 
 
 def setup_logging(level_name: str | None, log_dir: str | Path = LOG_DIR) -> Path | None:
@@ -73,10 +92,7 @@ def setup_logging(level_name: str | None, log_dir: str | Path = LOG_DIR) -> Path
         logger.setLevel(logging.CRITICAL + 1)
         return None
     level = LEVELS[level_name.lower()]
-    directory = Path(log_dir)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / log_file_name()
-    fd = open_private(path)
+    path, fd = create_log_file(log_dir)
     stream = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace", buffering=1)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from rustnet.cli.logsetup import TRACE, get_logger
+from rustnet.cli.safefile import create_private
 from rustnet.cli.supervise import Child, Pipeline
 from rustnet.stream import NewerFormatError, PipeClosed, Record, RecordReader, RecordWriter
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, WARNING, record_type
@@ -131,7 +132,7 @@ def _short(rec: Record) -> str:
 
 def open_record_file(path: str) -> int:
     """The ``--record`` file, created 0600 (it holds connection data); OSError when impossible."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    return create_private(path)
 
 
 def warn_record(stage: str, msg: str) -> dict[str, Any]:

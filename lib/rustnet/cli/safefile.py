@@ -1,0 +1,132 @@
+"""Creating the files a user asks for (``-w``, ``--write-pcap``, ``--record``, the session log).
+
+These are often created as root and hold captured payloads or connection data, so:
+
+* they are created 0600, with ``O_NOFOLLOW``: a symbolic link at the path (dangling or
+  not) is refused, never written through;
+* an existing regular file is *replaced* by a fresh 0600 file renamed over it, never
+  truncated in place: a hard link to someone else's file keeps its content, and a
+  reader that opened the old (perhaps 0644) file sees none of the new data;
+* anything else at the path (a directory, a FIFO, a device) is refused;
+* the log directory must be a real directory owned by the user running us, kept 0700,
+  and each log file is new (``O_EXCL``).
+
+Refusals are :class:`UnsafePathError` (an OSError whose ``strerror`` is the one-line reason),
+so the callers' existing ``exc.strerror`` messages say what happened.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Final
+
+PRIVATE_MODE: Final = 0o600
+PRIVATE_DIR_MODE: Final = 0o700
+_NEW: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+# How often the path may change under us (created, removed) before we give up.
+_ATTEMPTS: Final = 5
+
+
+class UnsafePathError(OSError):
+    """A path we refuse to create or write through; ``strerror`` says why in a few words."""
+
+
+def _refuse(code: int, why: str, path: str | Path) -> UnsafePathError:
+    return UnsafePathError(code, why, os.fspath(path))
+
+
+def _existing_refusal(path: str | Path, st: os.stat_result) -> UnsafePathError | None:
+    """Why the existing ``path`` (lstat ``st``) must not be replaced; None for a regular file."""
+    if stat.S_ISLNK(st.st_mode):
+        return _refuse(errno.ELOOP, "is a symbolic link (refusing to write through it)", path)
+    if stat.S_ISDIR(st.st_mode):
+        return _refuse(errno.EISDIR, "is a directory", path)
+    if not stat.S_ISREG(st.st_mode):
+        return _refuse(errno.EINVAL, "is not a regular file (refusing to write to it)", path)
+    return None
+
+
+def create_private(path: str | Path) -> int:
+    """A new, empty 0600 file at ``path`` open for writing; returns the descriptor.
+
+    An existing regular file is replaced (like ``tcpdump -w`` overwrites, but by rename,
+    so no other name of the old file is touched). Raises OSError (UnsafePathError for a
+    symlink or a non-regular file).
+    """
+    for _ in range(_ATTEMPTS):
+        try:
+            return os.open(path, _NEW, PRIVATE_MODE)
+        except FileExistsError:
+            pass
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue  # removed in between: try creating it again
+        refusal = _existing_refusal(path, st)
+        if refusal is not None:
+            raise refusal
+        return _replace(path)
+    raise _refuse(errno.EAGAIN, "keeps changing while being created", path)
+
+
+def _replace(path: str | Path) -> int:
+    """A fresh 0600 file renamed over ``path``; rename never follows a link at the target."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(temp, _NEW, PRIVATE_MODE)
+    try:
+        os.rename(temp, target)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return fd
+
+
+def private_directory(path: str | Path) -> int:
+    """Open (creating it 0700 if needed) a directory only we may use; returns its descriptor.
+
+    Refused: a symbolic link, something that is not a directory, a directory owned by
+    another user. A directory of ours with a wider mode is narrowed to 0700.
+    """
+    try:
+        os.mkdir(path, PRIVATE_DIR_MODE)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise _refuse(
+                errno.ELOOP, f"{os.fspath(path)} is a symbolic link (refusing to follow it)", path
+            ) from None
+        raise _refuse(errno.ENOTDIR, f"{os.fspath(path)} is not a directory", path) from None
+    try:
+        st = os.fstat(fd)
+        uid = os.geteuid()
+        if st.st_uid != uid:
+            raise _refuse(
+                errno.EPERM,
+                f"{os.fspath(path)} is owned by uid {st.st_uid}, not by uid {uid} who runs this command",
+                path,
+            )
+        if stat.S_IMODE(st.st_mode) != PRIVATE_DIR_MODE:
+            os.fchmod(fd, PRIVATE_DIR_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def create_new_private(name: str, dir_fd: int) -> int:
+    """Create ``name`` in the directory ``dir_fd``, 0600, for appending; FileExistsError if it exists."""
+    return os.open(name, _NEW | os.O_APPEND, PRIVATE_MODE, dir_fd=dir_fd)
