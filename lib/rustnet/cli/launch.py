@@ -117,15 +117,20 @@ def open_stream(path: str) -> StreamInput:
     return StreamInput(fd, head, kind_of(head))
 
 
-def command(name: str) -> list[str]:
-    """How to start stage ``name``: the script beside our interpreter, else PATH, else ``-m``."""
-    beside = Path(sys.executable).parent / name
+def command(name: str, scripts_dir: Path | None = None) -> list[str]:
+    """How to start stage ``name``: the script in ``scripts_dir`` (default: beside our
+    interpreter), else PATH, else ``python -P -m``.
+
+    ``-P``: ``-m`` would otherwise put the working directory first on ``sys.path``, and a
+    ``rustnet_cmds`` or ``rustnet`` planted there would run (as root, for rn-capture).
+    """
+    beside = (Path(sys.executable).parent if scripts_dir is None else scripts_dir) / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]
     found = shutil.which(name)
     if found:
         return [found]
-    return [sys.executable, "-m", f"rustnet_cmds.{name.removeprefix('rn-')}"]
+    return [sys.executable, "-P", "-m", f"rustnet_cmds.{name.removeprefix('rn-')}"]
 
 
 def check(opts: Options) -> None:
