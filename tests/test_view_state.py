@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
-from rustnet.view import keys
+from rustnet.view import clipboard, keys
 from rustnet.view.columns import COLUMNS, layout
 from rustnet.view.model import ConnTable
 from rustnet.view.sort import SORT_CODES, next_sort, sort_rows
@@ -157,6 +159,49 @@ def test_copy_requests_the_remote_endpoint() -> None:
     assert s.copy_request == "[2001:db8::1]:443"
     press(s, "j", "c")
     assert s.copy_request == "198.51.100.7:5555"
+
+
+HOSTILE_REMOTES = [
+    "10.0.0.2\n; touch /tmp/x\n\x1b]0;pwned\x07",  # a paste that runs a command, a title set
+    "fe80::1%eth0\n; touch /tmp/x",  # ipaddress accepts any text as an IPv6 scope id
+    "198.51.100.7\x1b]52;c;cHduZWQ=\x07",
+    "evil.example\u202e",
+    "a b.example",
+    "999.1.2.3",
+    "",
+]
+
+
+@pytest.mark.parametrize("remote", HOSTILE_REMOTES)
+def test_copy_refuses_a_remote_that_is_not_an_address(remote: str) -> None:
+    s = make([conn(1, dst=remote, dport=443)])
+    press(s, "c")
+    assert s.copy_request is None
+    assert s.message == "not copied: the remote end is not a valid address or host name"
+
+
+def test_copy_takes_host_names_and_scoped_addresses() -> None:
+    s = make(
+        [conn(1, dst="fe80::1%eth0", dport=22), conn(2, dst="db-1.internal.example.", dport=5432, bytes=1)]
+    )
+    press(s, "c")
+    assert s.copy_request == "[fe80::1%eth0]:22"
+    press(s, "j", "c")
+    assert s.copy_request == "db-1.internal.example.:5432"
+    s = make([conn(1, dst="192.0.2.1", dport=70000)])  # no such port
+    press(s, "c")
+    assert s.copy_request is None
+
+
+def test_clipboard_never_receives_control_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "TMUX"):
+        monkeypatch.delenv(var, raising=False)
+    sent: list[str] = []
+    for text in ("10.0.0.2\n; touch /tmp/x", "a\x1bb", "\u00e9.example", ""):
+        assert clipboard.copy(text, sent.append).startswith("not copied")
+    assert sent == []
+    assert clipboard.copy("192.0.2.1:443", sent.append).startswith("copied 192.0.2.1:443")
+    assert sent and "\x1b]52;c;" + base64.b64encode(b"192.0.2.1:443").decode() in sent[0]
 
 
 def test_group_by_process_collapses() -> None:

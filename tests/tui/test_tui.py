@@ -131,6 +131,28 @@ def test_hostile_host_and_sni_are_shown_escaped(tmp_path: Path, views: list[PtyV
     assert v.screen.title == ""
 
 
+def test_copy_of_a_hostile_remote_sends_nothing(tmp_path: Path, views: list[PtyView]) -> None:
+    path = str(tmp_path / "evil.rn")
+    write_stream(
+        path,
+        [
+            conn(1, dst="10.0.0.2\n; touch /tmp/x\n\x1b]0;pwned\x07", bytes=100),
+            conn(2, dst="192.0.2.77", dport=8443, bytes=50),
+        ],
+    )
+    v = start(views, path, cols=160, rows=30)
+    v.wait_for("192.0.2.77")
+    v.send("c")
+    v.wait_for("not copied: the remote end is not a valid address or host name")
+    assert b"\x1b]52" not in v.raw
+    v.send("j", "c")  # a real address still copies
+    v.wait_for("copied 192.0.2.77:8443")
+    assert b"\x1b]52;c;" + base64.b64encode(b"192.0.2.77:8443") in v.raw
+    assert v.raw.count(b"\x1b]52") == 1
+    v.send("q", "q")
+    assert v.wait_exit() == 0
+
+
 def test_ctrl_c_quits_at_once_and_restores(recording: str, views: list[PtyView]) -> None:
     v = start(views, recording)
     v.wait_for("github.com")

@@ -4,12 +4,18 @@ OSC 52 asks the terminal itself to set the clipboard, so it works over ssh and i
 tmux (with ``set-clipboard on``); whether the terminal honours it cannot be known, so
 the status message says it was *sent*. A system tool (wl-copy, xclip, xsel, pbcopy)
 is used as well when one exists and a display is there for it.
+
+Only text that validates as an address (``ip:port``, ``[ip6]:port``) or a DNS host name is
+ever copied: the remote end comes from records, which a hostile recording fills with
+newlines, shell commands and escape sequences meant for the clipboard's next paste.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -22,6 +28,41 @@ TOOLS: Final = (
     ("pbcopy", ("pbcopy",), None),
 )
 MAX_OSC52: Final = 100_000  # terminals cap the sequence; addresses are tiny anyway
+# What an IP address may be spelt with (ipaddress accepts any text as an IPv6 scope id).
+_IP_CHARS: Final = re.compile(r"[0-9A-Fa-f.:]+(%[0-9A-Za-z._-]{1,64})?")
+_DNS_LABEL: Final = re.compile(r"(?!-)[0-9A-Za-z_-]{1,63}(?<!-)")
+# The only characters that may reach the clipboard (OSC 52 or a tool): printable ASCII.
+_CLIPPABLE: Final = re.compile(r"[\x21-\x7e]{1,300}")
+NOT_COPYABLE: Final = "not copied: the remote end is not a valid address or host name"
+
+
+def _is_ip(addr: str) -> bool:
+    if _IP_CHARS.fullmatch(addr) is None:
+        return False
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return True
+
+
+def is_host_name(name: str) -> bool:
+    """A syntactically valid DNS name (RFC 1035 lengths; ``_`` allowed as in service names)."""
+    name = name.removesuffix(".")
+    return 0 < len(name) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def clip_text(addr: str, port: int) -> str | None:
+    """``addr:port`` (``[addr]:port`` for IPv6; no port when 0) if both validate, else None."""
+    if not 0 <= port <= 65535:
+        return None
+    if _is_ip(addr):
+        host = f"[{addr}]" if ":" in addr else addr
+    elif is_host_name(addr) and not addr.replace(".", "").isdigit():
+        host = addr
+    else:
+        return None
+    return f"{host}:{port}" if port else host
 
 
 def osc52(text: str) -> str:
@@ -61,7 +102,10 @@ def copy(text: str, write_terminal: Callable[[str], None] | None) -> str:
     """Copy ``text`` both ways; returns the status message that says what happened.
 
     ``write_terminal`` is a callable taking the escape sequence (the app's tty writer).
+    Anything but printable ASCII is refused here as well, whoever built ``text``.
     """
+    if _CLIPPABLE.fullmatch(text) is None:
+        return NOT_COPYABLE
     seq = osc52(text)
     sent = False
     if seq and write_terminal is not None:

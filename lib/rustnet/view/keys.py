@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from rustnet.view.columns import endpoint
+from rustnet.view.clipboard import NOT_COPYABLE, clip_text
 from rustnet.view.state import DETAILS, HELP, OVERVIEW, PAGE, TABS, Group, ViewState
 
 
@@ -60,7 +60,11 @@ def _copy(s: ViewState) -> None:
     if row is None:
         s.say("nothing selected to copy")
         return
-    s.copy_request = endpoint(row.addr(row.remote), row.port(row.remote))
+    text = clip_text(row.addr(row.remote), row.port(row.remote))
+    if text is None:
+        s.say(NOT_COPYABLE)  # a hostile recording's "address": never near a clipboard
+        return
+    s.copy_request = text
 
 
 def _help(s: ViewState) -> None:
