@@ -13,6 +13,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
+from rustnet.cli.privilege import confine
 from rustnet.cli.pump import run_stream_stage
 from rustnet.dissect.engine import PROG, Dissector
 from rustnet.stream import RecordWriter
@@ -36,6 +37,7 @@ def main(inputs: tuple[str, ...], fmt: str, no_dpi: bool, debug: bool) -> None:
     stdin_hint(PROG, inputs)
 
     def body() -> int:
+        confine()  # no capability it does not need (root's, or a setcap interpreter's)
         stage = Dissector(dpi=not no_dpi)
         return run_stream_stage(PROG, stage, list(inputs), RecordWriter(1, fmt))
 

@@ -14,6 +14,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
+from rustnet.cli.privilege import ENRICH_KEEPS, confine
 from rustnet.cli.pump import run_stream_stage
 from rustnet.enrich.stage import PROG, Enricher
 from rustnet.stream import RecordWriter
@@ -72,6 +73,7 @@ def main(
     stdin_hint(PROG, inputs)
 
     def body() -> int:
+        confine(ENRICH_KEEPS)  # no capability it does not need (root's, or a setcap interpreter's)
         stage = Enricher(
             processes=not no_process,
             reverse_dns=reverse_dns,

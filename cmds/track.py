@@ -19,6 +19,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
+from rustnet.cli.privilege import confine
 from rustnet.cli.pump import run_stream_stage
 from rustnet.stream import RecordWriter
 from rustnet.track.lifecycle import DEFAULT_TIMEOUTS, TimeoutConfigError, Timeouts
@@ -113,6 +114,7 @@ def main(
         raise click.UsageError(str(exc)) from None
 
     def body() -> int:
+        confine()  # no capability it does not need (root's, or a setcap interpreter's)
         tracker = Tracker(
             producer=producer(PROG),
             refresh=refresh_ms / 1000.0,

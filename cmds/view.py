@@ -22,6 +22,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
+from rustnet.cli.privilege import confine
 from rustnet.stream import RecordWriter
 from rustnet.stream.gctune import tune_gc
 from rustnet.view.filter import Filter
@@ -198,6 +199,7 @@ def main(
     headless = as_json or as_table or not os.isatty(1)
 
     def body() -> int:
+        confine()  # no capability it does not need (root's, or a setcap interpreter's)
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
             source = Source(paths, 0, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)

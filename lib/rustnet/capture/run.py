@@ -284,13 +284,16 @@ def _open_dump(opts: CaptureOptions, linktype: int) -> PcapWriter | None:
         raise StageError(printable(f"{opts.write_pcap}: cannot write: {exc.strerror}")) from None
 
 
+_SWITCH_USER = 1 << 6 | 1 << 7  # CAP_SETGID, CAP_SETUID
+
+
 def _maybe_drop(opts: CaptureOptions) -> None:
     if opts.drop_user is None:
         return
     try:
-        if is_root():
+        if is_root() and effective_capabilities() & _SWITCH_USER == _SWITCH_USER:
             drop_privileges(opts.drop_user)
-        elif effective_capabilities():
+        elif effective_capabilities():  # also root without setuid/setgid: a parent confined us
             drop_capabilities()  # capture allowed by setcap: the handle is open, nothing else needs it
     except PrivDropError as exc:
         raise StageError(str(exc)) from None

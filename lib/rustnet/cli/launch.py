@@ -188,8 +188,9 @@ def plan(opts: Options) -> list[StageSpec]:
             )
         if feed is not None:
             stages.append(StageSpec("rn-dissect", dissect, stdin_feed=feed, run_as=run_as))
-        elif run_as is not None:
-            # Opened here and handed over as stdin: the stage runs as a user who may not open it.
+        elif run_as is not None or os.geteuid() == 0:
+            # Opened here and handed over as stdin: the stage runs as a user who may not open it
+            # (or as root without capabilities, which cannot open another user's private file).
             stages.append(StageSpec("rn-dissect", dissect, stdin_path=opts.read_path, run_as=run_as))
         else:  # by name, so its messages name the file
             stages.append(StageSpec("rn-dissect", [*dissect, opts.read_path]))

@@ -1,11 +1,17 @@
-"""Which stages may run as an unprivileged user when ``rustnet`` is started as root.
+"""Which user each stage runs as, and which capabilities it keeps.
 
 Only the capture needs privileges (rn-capture drops them itself once its handle is
 open). rn-dissect parses hostile packets and rn-track folds them into connections:
 neither needs root, so under a root ``rustnet`` they run as ``nobody`` — when that
 user can actually start our Python (a Python installed under /root, say, is not
-readable by anyone else; then they stay root and the log says why). rn-enrich stays
-root: it needs to see every process's sockets.
+readable by anyone else; then they stay root, without any capability, and rustnet
+says so). rn-enrich stays root: it needs to see every process's sockets.
+
+Every stage but rn-capture also gives up, as it starts, the capabilities it does not
+need (:func:`confine`): a stage left root keeps none, rn-enrich keeps what reading
+other processes' sockets takes, and a normal user's stages drop the ones a setcap
+interpreter gives every script it runs. ``rustnet`` itself keeps only ``CAP_KILL``
+(to stop stages that run as another user) once its stages are started.
 """
 
 from __future__ import annotations
@@ -17,8 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rustnet
+from rustnet import caps
+from rustnet.cli.common import StageError
 
 UNPRIVILEGED_USER = "nobody"
+# rn-enrich as root: list other users' /proc/PID/fd (dac_read_search), read those links and
+# their /proc/PID/ns/net (sys_ptrace), enter other network namespaces for sock_diag
+# (sys_admin, setns), hear of new programs from the process-events connector (net_admin).
+ENRICH_KEEPS = caps.mask(
+    caps.CAP_DAC_READ_SEARCH, caps.CAP_SYS_PTRACE, caps.CAP_SYS_ADMIN, caps.CAP_NET_ADMIN
+)
+# rustnet once its stages run: signal the ones that run as nobody (teardown).
+SUPERVISOR_KEEPS = caps.mask(caps.CAP_KILL)
 
 
 @dataclass(frozen=True)
@@ -49,14 +65,62 @@ def _allows(st: os.stat_result, user: User, want: int) -> bool:
 
 def can_reach(path: Path, user: User, want: int) -> bool:
     """Every directory above ``path`` searchable by ``user`` and ``path`` itself ``want``-able."""
+    return blocker(path, user, want) is None
+
+
+def blocker(path: Path, user: User | None, want: int) -> Path | None:
+    """What keeps ``user`` (None: ourselves) from ``path``: the first directory on the way it
+    cannot search (symbolic links followed), or ``path`` when it is not ``want``-able; None when
+    nothing does."""
+
+    def allowed(p: Path, bits: int) -> bool:
+        if user is None:
+            return os.access(p, (os.R_OK if bits & 4 else 0) | (os.X_OK if bits & 1 else 0))
+        return _allows(p.stat(), user, bits)
+
     try:
-        path = path.resolve()
-        for parent in reversed(path.parents):
-            if not _allows(parent.stat(), user, 1):
-                return False
-        return _allows(path.stat(), user, want)
+        resolved = path.resolve()
+        for parent in [*reversed(path.absolute().parents), *reversed(resolved.parents)]:
+            if not allowed(parent, 1):
+                return parent
+        return None if allowed(resolved, want) else resolved
     except OSError:
-        return False
+        return path
+
+
+def script_interpreter(path: Path) -> Path | None:
+    """The interpreter named by the ``#!`` line of ``path`` (None when it has none)."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].split()
+    return Path(os.fsdecode(words[0])) if words else None
+
+
+def exec_refused(path: str, user: User | None) -> str | None:
+    """Why the kernel refused to run the program ``path`` as ``user`` (None: ourselves), in words,
+    or None when nothing on the way to it or to its interpreter explains it."""
+    who = "you" if user is None else user.name
+    program = Path(path)
+    found = blocker(program, user, 5)
+    if found is not None:
+        return f"{who} cannot {'enter' if found != program.resolve() else 'run'} {found}"
+    interpreter = script_interpreter(program)
+    if interpreter is None:
+        return None
+    found = blocker(interpreter, user, 5)
+    if found is None:
+        return None
+    what = "enter" if found != interpreter.resolve() else "run"
+    return (
+        f"{who} cannot {what} {found}, on the way to its Python {interpreter.resolve()} "
+        "(a Python under a private directory, such as pyenv's under /root, is for its owner only: "
+        "make the venv from a Python every user can read, e.g. /usr/bin/python3 -m venv)"
+    )
 
 
 def python_paths() -> list[tuple[Path, int]]:
@@ -87,6 +151,29 @@ def unprivileged_stage_user() -> tuple[User | None, str]:
     if user is None:
         return None, f"no user {UNPRIVILEGED_USER!r}"
     for path, want in python_paths():
-        if not can_reach(path, user, want):
-            return None, f"{user.name} cannot read {path} (parsing stages stay root)"
+        found = blocker(path, user, want)
+        if found is not None:
+            target = path.resolve()
+            way = f"enter {found}, on the way to {target}" if found != target else f"read {target}"
+            return None, f"{user.name} cannot {way} (use a Python every user can read)"
     return user, f"rn-dissect and rn-track run as {user.name}"
+
+
+def confine(keep_as_root: int = 0) -> None:
+    """Give up every capability but ``keep_as_root`` (kept only by root: a normal user's come from
+    a setcap interpreter by accident), for this process and whatever it execs."""
+    try:
+        caps.limit(keep_as_root if os.geteuid() == 0 else 0)
+    except caps.CapsError as exc:
+        raise StageError(str(exc)) from None
+    caps.no_new_privs()
+
+
+def stays_root_notice() -> str | None:
+    """The one line to print when a root ``rustnet`` must leave the parsing stages root."""
+    if os.geteuid() != 0:
+        return None
+    user, why = unprivileged_stage_user()
+    if user is not None:
+        return None
+    return f"rn-dissect and rn-track run as root, without capabilities: {why}"

@@ -37,6 +37,7 @@ from rustnet.cli.common import (
 )
 from rustnet.cli.launch import Options, plan
 from rustnet.cli.logsetup import close_logging, get_logger, setup_logging
+from rustnet.cli.privilege import SUPERVISOR_KEEPS, confine, stays_root_notice
 from rustnet.cli.relay import Relay, open_record_file
 from rustnet.cli.supervise import Child, Pipeline
 from rustnet.stream import PipeClosed, RecordReader, RecordWriter
@@ -62,6 +63,11 @@ def run(opts: Options) -> int:
     try:
         _log_start(opts, log_path)
         specs = plan(opts)
+        notice = stays_root_notice()
+        if notice is not None:
+            log.warning("%s", notice)
+            if os.isatty(2):  # for the person at the terminal; a script's stderr keeps one line per error
+                warn(PROG, notice)
         if not opts.json_out and not os.isatty(1):
             raise StageError(
                 "the TUI needs a terminal on standard output; use --json to write "
@@ -293,12 +299,15 @@ def _open_record(path: str | None) -> int | None:
 
 def _start(pipeline: Pipeline) -> int:
     try:
-        return pipeline.start()
+        last = pipeline.start()
     except OSError as exc:
         raise StageError(
             f"cannot start the pipeline: {exc.strerror or exc}"
             + (f" ({exc.filename})" if exc.filename else "")
         ) from None
+    # Every stage has its privileges now: the viewer and supervisor need none but to stop them.
+    confine(SUPERVISOR_KEEPS)
+    return last
 
 
 def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
