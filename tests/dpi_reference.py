@@ -7,7 +7,6 @@ test_dpi_fastparse.py hold the fast parsers to exactly their results, errors inc
 
 from __future__ import annotations
 
-import re
 import socket
 
 from rustnet.dissect.dns import (
@@ -36,7 +35,7 @@ from rustnet.dissect.http import (
     HttpRequest,
     request_start,
 )
-from rustnet.dissect.safe_text import _PLAIN_ASCII, _UNSAFE, DEFAULT_LIMIT, ELLIPSIS, escape_text
+from rustnet.dissect.safe_text import DEFAULT_LIMIT, ELLIPSIS, escape_text
 from rustnet.dissect.tls import (
     CONTENT_HANDSHAKE,
     EXT_ALPN,
@@ -204,53 +203,37 @@ def parse_server_hello(body: bytes) -> ServerHello:
     return ServerHello(legacy_version, cipher, selected)
 
 
-def _escape_char(match: re.Match[str]) -> str:
-    ch = match.group()
+def _escape_char(ch: str) -> str:
+    """One character by the rule of rustnet-records(5): kept when printable, else an escape."""
     code = ord(ch)
     if ch == "\\":
         return "\\\\"
+    if ch.isprintable():
+        return ch
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
     if code < 0x100:
         return f"\\x{code:02x}"
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\u{code:04x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def escape_text_reference(raw: bytes | bytearray | memoryview | str, limit: int = DEFAULT_LIMIT) -> str:
     """Display-safe text of ``raw`` (bytes are decoded as UTF-8), at most ``limit`` characters."""
     limit = max(limit, 1)
-    cut = False
     if isinstance(raw, str):
-        text = raw[: limit + 1]
-        cut = len(raw) > limit
-    elif len(raw) <= limit and _PLAIN_ASCII.fullmatch(raw) is not None:
-        return bytes(raw).decode("ascii")  # the common case: an ordinary name
+        text, cut = raw[: limit + 1], len(raw) > limit
     else:
-        # Only decode what can possibly be shown: a character is at most four bytes.
-        data = bytes(raw[: 4 * limit])
-        text = data.decode("utf-8", "surrogateescape")
-        cut = len(raw) > 4 * limit
-    if _UNSAFE.search(text) is None:
-        if len(text) > limit:
-            return text[:limit] + ELLIPSIS
-        return text + ELLIPSIS if cut else text
-    # Escape piece by piece so a cut never splits an escape sequence.
-    pieces: list[str] = []
-    size = 0
-    pos = 0
-    for match in _UNSAFE.finditer(text):
-        for piece in (text[pos : match.start()], _escape_char(match)):
-            if size + len(piece) > limit:
-                if len(piece) > 1 and piece[0] != "\\":
-                    pieces.append(piece[: limit - size])
-                return "".join(pieces) + ELLIPSIS
-            pieces.append(piece)
-            size += len(piece)
-        pos = match.end()
-    rest = text[pos:]
-    if size + len(rest) > limit:
-        return "".join(pieces) + rest[: limit - size] + ELLIPSIS
-    return "".join(pieces) + rest + (ELLIPSIS if cut else "")
+        # A character is at most four bytes: more than 4 * limit bytes cannot be shown.
+        text, cut = bytes(raw[: 4 * limit]).decode("utf-8", "surrogateescape"), len(raw) > 4 * limit
+    out = ""
+    for ch in text:
+        piece = _escape_char(ch)
+        if len(out) + len(piece) > limit:
+            return out + ELLIPSIS
+        out += piece
+    return out + (ELLIPSIS if cut else "")
 
 
 def _head_lines(data: bytes, final: bool) -> list[bytes] | None:
@@ -337,7 +320,20 @@ def read_name_reference(data: bytes, pos: int, seen: dict[int, str] | None = Non
             raise DissectError("DNS name longer than 255")
         labels.append(label)
         pos += 1 + n
-    text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
+    if not labels:
+        text = ROOT_NAME
+    elif any(b"." in label for label in labels):
+        # A dot inside a label reads "\\." (as dig shows it): labels are escaped one by one,
+        # and a name too long to show keeps its whole labels up to the limit.
+        parts = [escape_text(label, 4 * 63).replace(".", "\\.") for label in labels]
+        kept: list[str] = []
+        for part in parts:
+            if len(".".join([*kept, part])) > MAX_NAME_LEN * 2:
+                break
+            kept.append(part)
+        text = ".".join(kept) + (ELLIPSIS if len(kept) < len(parts) else "")
+    else:
+        text = escape_text(b".".join(labels), MAX_NAME_LEN * 2)
     if " " in text:
         text = text.replace(" ", "\\x20")  # keeps "name TYPE value" answer strings unambiguous
     if seen is not None and after < 0:

@@ -205,6 +205,15 @@ def dns_messages() -> list[bytes]:
         bytes.fromhex("123401000001000000000000") + b"\x01a\x40" + b"x" * 64 + b"\x00" + S.u16(1) + S.u16(1),
         S.dns_query(".".join(["a" * 63] * 3 + ["b" * 62])),  # 255 bytes of labels: the most allowed
         S.dns_query(".".join(["a" * 63] * 4)),  # 256: one too many
+        # Labels holding dots ("\\." each) and controls: the longest name escapes past the text limit.
+        bytes.fromhex("123401000001000000000000")
+        + (b"\x3f" + b"\x1b." * 31 + b"\x1b") * 3
+        + b"\x3e"
+        + b".\x1b" * 31
+        + b"\x00"
+        + S.u16(1)
+        + S.u16(1),
+        bytes.fromhex("123401000001000000000000") + b"\x05a.b.c\x03com\x00" + S.u16(1) + S.u16(1),
     ]
 
 

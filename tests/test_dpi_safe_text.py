@@ -20,6 +20,12 @@ from rustnet.dissect.safe_text import ELLIPSIS, escape_text
         (b"a\\b", "a\\\\b"),  # backslash doubled: escapes are unambiguous
         ("bücher.de", "bücher.de"),  # other scripts stay readable
         (b"nul\x00", "nul\\x00"),
+        ("pay\u200bpal.com".encode(), "pay\\u200bpal.com"),  # zero-width space: a lookalike
+        ("bom\ufeff".encode(), "bom\\ufeff"),  # format characters (Cf) are invisible
+        ("soft\u00adhy".encode(), "soft\\xadhy"),
+        ("zw\u200dj\u2060".encode(), "zw\\u200dj\\u2060"),
+        ("tag\U000e0041".encode(), "tag\\U000e0041"),  # tag characters hide ASCII
+        ("nb\u00a0sp", "nb\\xa0sp"),  # a space other than U+0020
     ],
 )
 def test_escapes(raw: bytes | str, want: str) -> None:

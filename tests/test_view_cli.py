@@ -164,7 +164,7 @@ def test_capture_file_is_read_through_rn_capture_and_completed_in_process() -> N
 def test_text_safety_and_width() -> None:
     assert safe("plain") == "plain"
     assert safe("a\x1bb\x9bc\u202ed\x00") == "a\\x1bb\\x9bc\\u202ed\\x00"
-    assert safe("back\\slash\x07") == "back\\\\slash\\x07"
+    assert safe("back\\slash\x07") == "back\\slash\\x07"  # record text is already escaped: one rule
     assert safe(None) == "" and safe(443) == "443"
     assert width("日本") == 4 and width("abc") == 3 and width("e\u0301") == 1
     assert fit("日本語", 5) == "日本…" and width(fit("日本語", 5)) == 5

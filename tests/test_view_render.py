@@ -124,6 +124,26 @@ def test_hostile_fields_are_escaped() -> None:
     assert "\u202e" not in out and "\\u202egro.elpmaxe\\x9b31m\\x00" in text(screen)
 
 
+def test_backslashes_read_alike_on_the_fast_and_slow_text_paths() -> None:
+    # Record text is escaped where it was made ("\\xcc": a byte 0xcc that was not UTF-8). A value
+    # of printable ASCII (the fast path) and one with other characters or a raw ESC from a
+    # hostile record (the slow path) show that escape alike, next to the ESC shown as \x1b.
+    s = make(
+        [
+            conn(1, app="TLS", sni="ascii\\xcc.example", bytes=2),
+            conn(2, app="TLS", sni="caf\u00e9\\xcc.example", bytes=1),
+            conn(3, app="TLS", sni="esc\\xcc\x1b.example", bytes=0),
+        ]
+    )
+    screen, out = draw(s, 160, 20)
+    body = text(screen)
+    assert "\x1b.example" not in out
+    assert "ascii\\xcc.example" in body
+    assert "caf\u00e9\\xcc.example" in body
+    assert "esc\\xcc\\x1b.example" in body
+    assert "\\\\" not in body
+
+
 def test_wide_unicode_keeps_columns_aligned() -> None:
     s = make(
         [

@@ -49,6 +49,7 @@ from rustnet.cli.common import (
     warn,
 )
 from rustnet.stream import RecordWriter
+from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header
 
@@ -85,10 +86,8 @@ class CaptureOptions:
 
 
 def printable(text: str) -> str:
-    """Control characters (from file names, interface names, libpcap messages) shown escaped."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """Unprintable characters (from file names, interface names, libpcap messages) shown escaped."""
+    return escape_unsafe(text)
 
 
 def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: str) -> int:

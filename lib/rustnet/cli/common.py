@@ -22,6 +22,7 @@ import click
 
 from rustnet import __version__
 from rustnet.stream import NewerFormatError, PipeClosed
+from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.writer import FORMATS
 
 EXIT_OK = 0
@@ -77,9 +78,8 @@ def fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
 
 
 def warn(prog: str, message: str) -> None:
-    """One line on stderr, never a traceback, never a raw control character."""
-    if not message.isprintable():  # a file name or stream content with escapes, newlines, bidi
-        message = message.encode("unicode_escape").decode("ascii")
+    """One line on stderr, never a traceback, never a raw control or invisible character."""
+    message = escape_unsafe(message)  # a file name or stream content with escapes, newlines, bidi
     try:
         sys.stderr.write(f"{prog}: {message}\n")
         sys.stderr.flush()

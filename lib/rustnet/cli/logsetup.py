@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from rustnet.cli.safefile import create_new_private, private_directory
+from rustnet.stream.escape import escape_unsafe
 
 TRACE: Final = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -34,18 +35,11 @@ LOG_DIR: Final = "logs"
 NAME_ATTEMPTS: Final = 3  # seconds to wait for a free file name
 LOGGER_NAME: Final = "rustnet"
 
-# C0/C1 controls and DEL, shown escaped so a log viewed with `cat` cannot drive the terminal.
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
-_CONTROL.pop(0x09)  # a tab is harmless in a log line
-# Bidi controls and line separators reorder or break what a reader of the log sees.
-_CONTROL.update(
-    {c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x2028, 0x202F), *range(0x2066, 0x206A))}
-)
-
 
 def escape_controls(text: str) -> str:
-    """``text`` with control characters (including ESC) replaced by visible ``\\xNN`` escapes."""
-    return text.translate(_CONTROL)
+    """``text`` with control, format and other unprintable characters (ESC, bidi controls,
+    zero-width characters) as visible escapes: the one rule of :mod:`rustnet.stream.escape`."""
+    return escape_unsafe(text)
 
 
 class _EscapingFormatter(logging.Formatter):

@@ -8,7 +8,7 @@ Over TCP each message has a two-byte length prefix (RFC 1035 §4.2.2).
 
 Hostile input is expected: compression pointers are followed at most MAX_POINTER_JUMPS
 times, names are capped at 255 bytes on the wire and escaped for display (spaces too,
-so an answer string splits unambiguously), and at most
+so an answer string splits unambiguously; a dot inside a label as ``\\.``), and at most
 MAX_QUESTIONS / MAX_ANSWERS entries are kept. A datagram whose answer section is cut
 (snaplen) still yields its questions, with ``complete=False``.
 """
@@ -20,13 +20,14 @@ import struct
 from typing import Final, NamedTuple
 
 from rustnet.dissect.errors import DissectError
-from rustnet.dissect.safe_text import escape_text
+from rustnet.dissect.safe_text import ELLIPSIS, escape_text
 
 HEADER_LEN: Final = 12
 _HEADER: Final = struct.Struct("!HHHH")  # id, flags, qdcount, ancount (nscount/arcount unused)
 _QTYPE: Final = struct.Struct("!H")  # (tests/dpi_reference.py reads questions with it)
 _RR: Final = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 MAX_NAME_LEN: Final = 255
+NAME_TEXT_LIMIT: Final = 2 * MAX_NAME_LEN  # characters of a name's escaped text
 MAX_POINTER_JUMPS: Final = 32
 MAX_QUESTIONS: Final = 16
 MAX_ANSWERS: Final = 32
@@ -186,12 +187,32 @@ def _name_text(
     labels: list[bytes], start: int, pos: int, after: int, seen: dict[int, str] | None
 ) -> tuple[str, int]:
     """read_name's result from the labels read; remembered in ``seen`` when no pointer was followed."""
-    text = escape_text(b".".join(labels), MAX_NAME_LEN * 2) if labels else ROOT_NAME
+    if not labels:
+        text = ROOT_NAME
+    elif any(b"." in label for label in labels):
+        text = _dotted_labels_text(labels)
+    else:
+        text = escape_text(b".".join(labels), NAME_TEXT_LIMIT)
     if " " in text:
         text = text.replace(" ", "\\x20")  # keeps "name TYPE value" answer strings unambiguous
     if seen is not None and after < 0:
         seen[start] = text
     return text, (after if after >= 0 else pos)
+
+
+def _dotted_labels_text(labels: list[bytes]) -> str:
+    """A name with a label that holds a dot: that dot is shown ``\\.`` (as dig does), so
+    ``a.b`` as one label never reads like the two labels ``a`` and ``b``."""
+    parts: list[str] = []
+    size = -1
+    for label in labels:
+        # A label is at most 63 bytes, 4 characters each once escaped: never cut here.
+        part = escape_text(label, 4 * 63).replace(".", "\\.")
+        size += 1 + len(part)
+        if size > NAME_TEXT_LIMIT:
+            return ".".join(parts) + ELLIPSIS
+        parts.append(part)
+    return ".".join(parts)
 
 
 # Bound once: two module attribute lookups fewer per address answer.

@@ -32,6 +32,7 @@ try:
 except ImportError:  # pragma: no cover - ormsgpack is a dependency; degrade, do not fail
     ormsgpack = None  # type: ignore[assignment]
 
+from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.records import FORMAT_VERSION, HEADER, Record, from_json_obj
 
 READ_SIZE = 1 << 20
@@ -56,7 +57,7 @@ class RecordReader:
     def __init__(self, fd: int, name: str = "-") -> None:
         self.fd = fd
         # The name goes into damage messages (stderr, warn records): a hostile file name stays inert.
-        self.name = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
+        self.name = escape_unsafe(name)
         self.eof = False
         self.damage: str | None = None  # one-line description once the stream is found damaged
         self.records_read = 0

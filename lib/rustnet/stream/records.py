@@ -17,6 +17,19 @@ JSON Lines is the same stream with one record per line, always as an object:
 positional records are converted to maps with the field names below, bytes
 become text (IP addresses) or hex (packet data).
 
+Text is escaped where it is made, by one rule (rustnet.stream.escape): a name that
+came from a packet (``sni``, ``http_host``, ``dns_query``, ...), a process or a file
+keeps every character ``str.isprintable()`` accepts, and every other one is written
+as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``: C0/C1 controls and DEL, format
+characters (U+200B zero-width space, U+200D, U+2060, U+FEFF, U+00AD soft hyphen, bidi
+controls U+202A-U+202E and U+2066-U+2069), U+2028/U+2029, spaces other than U+0020,
+unassigned code points. Bytes that are not UTF-8 become ``\\xNN``, a backslash from the
+wire ``\\\\``, and a dot inside a DNS label ``\\.`` (``paypal\\.com.evil`` is the
+two labels ``paypal.com`` and ``evil``). Whatever shows a record (the TUI, JSON output,
+logs, error messages) applies the same rule to text that was not escaped (a stream
+written by something else), leaving backslashes as they are: escaped text reads the same
+everywhere, and a ``jq -r .sni`` of our JSON prints the escape, never the character.
+
 Format version 1. A reader refuses a header whose ``v`` is newer than
 :data:`FORMAT_VERSION`; a header may appear anywhere (concatenated recordings).
 """

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgpack
 
+from rustnet.stream.escape import escape_char
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
 
 _data_of = itemgetter(PKT_DATA)
@@ -263,20 +264,32 @@ def json_lines(batch: list[Record]) -> bytes:
     return _escape_terminal_controls(bytes(out))
 
 
-# JSON escapes C0 controls but not C1 controls (U+0080-U+009F, which a terminal may take as
-# CSI/OSC) nor bidi overrides, and our JSON is often read on a terminal: they become \uXXXX.
-# In UTF-8 these lead bytes only start a character, so a match is always a whole character.
-# Compiled at first use (re caches it), not at import: most commands never write JSON.
-_TERMINAL_UNSAFE = rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]"
+# JSON escapes C0 controls ("\u001b", "\n") and writes every other character raw; `jq -r` and any
+# JSON reader turn both back into the raw character, and our JSON is often read on a terminal.
+# So a character of a string the escaping rule (rustnet.stream.escape) does not keep is written
+# as its visible escape *text* (JSON "\\u200b": the six characters \u200b), as the stage that
+# made the text does; a record from our own stages has none. Compiled at first use (re caches
+# it), not at import: most commands never write JSON.
+_JSON_UNSAFE = r"\\(?:u00[01][0-9a-fA-F]|[bfnrt])|\\.|[^\n -~]"
+_JSON_CONTROL_ESCAPES = {"b": 0x08, "f": 0x0C, "n": 0x0A, "r": 0x0D, "t": 0x09}
+
+
+def _visible_escape(m: re.Match[str]) -> str:
+    token = m.group()
+    if token[0] == "\\":
+        if len(token) == 6:  # \u00XX: a C0 control
+            return "\\\\x" + token[4:].lower()
+        code = _JSON_CONTROL_ESCAPES.get(token[1])
+        return token if code is None else f"\\\\x{code:02x}"
+    return token if token.isprintable() else "\\" + escape_char(token)
 
 
 def _escape_terminal_controls(data: bytes) -> bytes:
-    # Two C scans first: output is nearly always ASCII, where only DEL can match (the regex is slow).
-    if data.isascii() and b"\x7f" not in data:
+    # Two C scans first: output is nearly always ASCII without a backslash (the regex is slow).
+    if data.isascii() and b"\\" not in data and b"\x7f" not in data:
         return data
-    if re.search(_TERMINAL_UNSAFE, data) is None:
-        return data
-    return re.sub(_TERMINAL_UNSAFE, lambda m: b"\\u%04x" % ord(m.group().decode()), data)
+    text = data.decode("utf-8", "surrogateescape")
+    return re.sub(_JSON_UNSAFE, _visible_escape, text).encode("utf-8", "surrogateescape")
 
 
 def _std_line(obj: Any) -> bytes:

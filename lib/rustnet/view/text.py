@@ -2,8 +2,10 @@
 
 Every string that reaches the screen passes :func:`safe` first: field values come from
 packets (HTTP Host, SNI, DNS names, SSH banners) and may carry control characters,
-escape sequences, C1 controls or bidi overrides meant to rewrite the screen. They are
-shown visibly escaped (``\\x1b``, ``\\u202e``), never written raw.
+escape sequences, C1 controls, bidi overrides or invisible characters meant to rewrite
+the screen or make a lookalike. They are shown visibly escaped (``\\x1b``, ``\\u202e``),
+never written raw, by the one rule of :mod:`rustnet.stream.escape`: a backslash is left
+as is on every path, since record text is already escaped where it was made.
 
 Widths are measured in terminal cells with ``wcwidth`` so wide (CJK, emoji) text keeps
 columns aligned; ASCII takes a fast path because it is nearly all of what we show.
@@ -16,32 +18,14 @@ from typing import Any
 
 from wcwidth import wcswidth, wcwidth
 
+from rustnet.stream.escape import escape_unsafe
+
 ELLIPSIS = "…"
-
-
-def _escape_char(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 @lru_cache(maxsize=65536)
 def _safe_slow(text: str) -> str:
-    # isprintable() is False for C0/C1 controls, DEL, format characters (bidi overrides,
-    # zero-width joiners), line/paragraph separators, surrogates and unassigned code points.
-    out = []
-    for ch in text:
-        if ch.isprintable() or ch == " ":
-            if ch == "\\":
-                out.append("\\\\")
-            else:
-                out.append(ch)
-        else:
-            out.append(_escape_char(ch))
-    return "".join(out)
+    return escape_unsafe(text)
 
 
 def safe(value: Any) -> str:
