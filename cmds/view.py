@@ -78,6 +78,7 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
     )
     for batch in source.batches():
         table.ingest(batch)
+        interrupts.check()
         if interrupts.draining:
             break
     rest = query.apply(r for r in table.rows.values() if not (no_localhost and r.loopback()))
@@ -217,6 +218,7 @@ def main(
                 )
                 for batch in source.batches():
                     table.ingest(batch)
+                    interrupts.check()
                     if interrupts.draining:
                         break
                 state = _state(table, no_localhost, filter_text, sort, reverse)

@@ -2,11 +2,15 @@
 
 Exit statuses (rustnet(1)), the same for every command:
 0 success; 1 runtime error (permission, interface, I/O); 2 usage error;
-3 damaged input (everything before the damage was still emitted); 130 interrupted.
+3 damaged input (everything before the damage was still emitted); 130 interrupted;
+143 ended by SIGTERM or SIGHUP.
 
 Signals: the first SIGINT asks the stage to drain (stop capturing, or read its
 input to the end and write final records); a second exits at once with 130.
-SIGTERM and SIGHUP end the stage promptly: it flushes what it has and exits.
+SIGTERM and SIGHUP end the stage promptly with 143. They raise :class:`Terminated`,
+a BaseException like KeyboardInterrupt, so the ``except Exception`` that keeps a
+stage going past a bad record cannot swallow them; the flag they set is checked by
+the read loops as well, for a raise lost where Python ignores exceptions (``__del__``).
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ class StageError(Exception):
         self.status = status
 
 
-class Terminated(Exception):
-    """SIGTERM or SIGHUP arrived: flush and leave."""
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: leave now with 143.
+
+    Not an Exception: a stage catches Exception to survive hostile input, and must not
+    catch this by accident (it once left stages running, or called the input corrupt).
+    """
 
 
 class Interrupts:
@@ -52,12 +60,13 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.draining = False
+        self.terminated = False
         self.callbacks: list[Callable[[], None]] = []
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._on_sigint)
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGHUP, self._on_term)
+        signal.signal(signal.SIGTERM, self.terminate)
+        signal.signal(signal.SIGHUP, self.terminate)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self.draining:
@@ -66,8 +75,15 @@ class Interrupts:
         for cb in self.callbacks:
             cb()
 
-    def _on_term(self, signum: int, frame: Any) -> None:
+    def terminate(self, signum: int, frame: Any) -> None:
+        """The SIGTERM/SIGHUP handler: remember, and unwind."""
+        self.terminated = True
         raise Terminated
+
+    def check(self) -> None:
+        """Raise Terminated if a SIGTERM/SIGHUP came (its raise may have been lost)."""
+        if self.terminated:
+            raise Terminated
 
 
 interrupts = Interrupts()
@@ -92,7 +108,15 @@ def run_stage(prog: str, body: Callable[[], int | None], debug: bool = False) ->
     interrupts.install()
     status = EXIT_OK
     try:
-        status = body() or EXIT_OK
+        try:
+            status = body() or EXIT_OK
+            if interrupts.terminated:  # a body that finished anyway (the raise was lost) still says so
+                status = EXIT_TERMINATED
+        finally:
+            # On the way out: another SIGTERM/SIGHUP (systemd, a terminal closing) must not
+            # become a traceback in an except clause below; it ends us at once instead.
+            signal.signal(signal.SIGTERM, _exit_terminated)
+            signal.signal(signal.SIGHUP, _exit_terminated)
     except PipeClosed:
         status = EXIT_OK
     except BrokenPipeError:
@@ -120,6 +144,10 @@ def run_stage(prog: str, body: Callable[[], int | None], debug: bool = False) ->
             warn(prog, f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
         status = EXIT_ERROR
     _quiet_exit(status)
+
+
+def _exit_terminated(signum: int, frame: Any) -> None:
+    os._exit(EXIT_TERMINATED)
 
 
 def _quiet_exit(status: int) -> NoReturn:

@@ -41,6 +41,7 @@ EXIT_STATUS: Final = (
         "damage was still written, with a one-line warning",
     ),
     ("130", "interrupted with nothing to drain"),
+    ("143", "ended by SIGTERM or SIGHUP (systemctl stop, timeout, a closed terminal)"),
 )
 
 # Options whose values name an interface (completed from /sys/class/net).

@@ -452,6 +452,12 @@ class Pipeline:
         if self._watcher is not None:
             self._watcher.join(2.0)
 
+    def kill_all(self) -> None:
+        """SIGKILL every stage now (a second SIGTERM during teardown); teardown still reaps them."""
+        self._tearing = True
+        if self.pgid is not None:
+            self._killpg(signal.SIGKILL)
+
     def _killpg(self, sig: int) -> None:
         assert self.pgid is not None
         try:

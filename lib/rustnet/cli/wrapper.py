@@ -33,6 +33,7 @@ from rustnet.cli.common import (
     EXIT_USAGE,
     StageError,
     Terminated,
+    interrupts,
     warn,
 )
 from rustnet.cli.launch import Options, plan
@@ -144,6 +145,7 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
     timer: threading.Timer | None = None
     relay: Relay | None = None
     damage: str | None = None
+    status: int | None = None  # set when a signal ends the run
     try:
         last = _start(pipeline)
         if use_relay:
@@ -164,18 +166,19 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
     except PipeClosed:
         pass  # `| head`: a quiet end
     except KeyboardInterrupt:
-        return _end(pipeline, EXIT_INTERRUPTED)
+        status = EXIT_INTERRUPTED
     except Terminated:
-        return _end(pipeline, EXIT_TERMINATED)
+        status = EXIT_TERMINATED
     finally:
+        _hold_termination(pipeline)
         if timer is not None:
             timer.cancel()
+        pipeline.teardown(grace=1.0 if status is None else 0.5)
         _restore_signals()
-        pipeline.teardown()
         for fd in (view_r, view_w, -1 if record_fd is None else record_fd):
             if fd >= 0:
                 _close(fd)
-    return _final_status(pipeline, relay, damage)
+    return status if status is not None else _final_status(pipeline, relay, damage)
 
 
 def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str | None:
@@ -189,6 +192,7 @@ def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str |
     reader = RecordReader(fd, PROG)
     anonymous = 0
     while not reader.done:
+        interrupts.check()
         for rec in reader.poll(None):
             if not isinstance(rec, dict) or rec.get("t") != CONN:
                 continue
@@ -262,6 +266,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
     except Terminated:
         status = EXIT_TERMINATED
     finally:
+        _hold_termination(pipeline)
         if timer is not None:
             timer.cancel()
         pipeline.teardown()
@@ -349,11 +354,6 @@ def documented_status(status: int | None) -> int:
     return status if status in (EXIT_ERROR, EXIT_USAGE, EXIT_DAMAGED) else EXIT_ERROR
 
 
-def _end(pipeline: Pipeline, status: int) -> int:
-    pipeline.teardown(grace=0.5)
-    return status
-
-
 def _close(fd: int) -> None:
     try:
         os.close(fd)
@@ -376,11 +376,21 @@ def _install_signals(pipeline: Pipeline) -> None:
         else:
             raise KeyboardInterrupt
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    for sig, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, on_term), (signal.SIGHUP, on_term)):
+    term = interrupts.terminate
+    for sig, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, term), (signal.SIGHUP, term)):
         _SAVED[sig] = signal.signal(sig, handler)
+
+
+def _hold_termination(pipeline: Pipeline) -> None:
+    """While the stages are being ended: a SIGTERM/SIGHUP must not unwind out of the teardown
+    (stages would be left running); it kills them at once instead, and we still exit 143."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        interrupts.terminated = True
+        pipeline.kill_all()
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_term)
 
 
 def _restore_signals() -> None:
@@ -393,10 +403,8 @@ def _install_term_signals() -> dict[int, Any]:
     """TUI: SIGTERM and SIGHUP unwind like an exception, so the terminal is restored on the way out;
     Ctrl+C before the viewer takes over ends at once (the viewer then handles it itself)."""
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    old: dict[int, Any] = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    term = interrupts.terminate
+    old: dict[int, Any] = {sig: signal.signal(sig, term) for sig in (signal.SIGTERM, signal.SIGHUP)}
     old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     return old
 
