@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 RUN_PACKAGES := python3 python3-venv
 APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmisc util-linux \
 	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base
+APT_PACKAGES += libcap2-bin  # setcap, getcap, capsh: the privilege tests
 PREFIX ?= /usr/local
 ARGS ?=
 

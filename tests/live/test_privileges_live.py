@@ -16,12 +16,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import nobody_install
 from tests.netns import TwoHosts, can_make_namespaces
-from tests.test_rustnet_live import RUSTNET, stage_pids
+from tests.test_rustnet_live import RUSTNET, children, cmdline, stage_pids
 
 pytestmark = [
     pytest.mark.live,
@@ -158,3 +160,64 @@ def test_root_rustnet_stages_keep_only_what_they_need(tmp_path: Path) -> None:
             assert notice == [], err
         else:  # said once, on stderr, without -l: and it names what nobody cannot reach
             assert len(notice) == 1 and "nobody cannot" in notice[0], err
+
+
+@pytest.fixture
+def setcap_venv() -> Iterator[Path]:
+    """A venv with an interpreter of its own given cap_net_raw,cap_net_admin, as the README says."""
+    base, why = nobody_install.base_python()
+    if base is None:
+        pytest.skip(why)
+    if shutil.which("setcap") is None:
+        pytest.skip("needs setcap (Debian package libcap2-bin)")
+    venv = nobody_install.build(copies=True)
+    try:
+        python = venv / "bin" / "python3"
+        subprocess.run(["setcap", "cap_net_raw,cap_net_admin=eip", str(python)], check=True)
+        got = subprocess.run(["getcap", str(python)], capture_output=True, text=True).stdout
+        if "cap_net_admin,cap_net_raw=eip" not in got:
+            pytest.skip(f"this filesystem does not keep file capabilities ({got.strip()!r})")
+        yield venv
+    finally:
+        nobody_install.remove(venv)
+
+
+def test_setcap_interpreter_capabilities_stay_in_the_capture(setcap_venv: Path) -> None:
+    with TwoHosts() as net:
+        rustnet = str(setcap_venv / "bin" / "rustnet")
+        err_master, err_slave = pty.openpty()
+        p = subprocess.Popen(
+            net.cmd("a", ["runuser", "-u", "nobody", "--", rustnet, "-i", net.iface("a"), "--json"]),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=err_slave,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+        )
+        os.close(err_slave)
+        top = p.pid
+        try:
+            # runuser stays as the parent of rustnet: find rustnet below it.
+            wait_until(lambda: any("/rustnet " in cmdline(c) + " " for c in children(p.pid)), 15)
+            top = next(c for c in children(p.pid) if "/rustnet " in cmdline(c) + " ")
+            pids = stage_pids(top)
+            pids["rustnet"] = top
+            wait_until(lambda: all(caps(pid) == set() for pid in pids.values()))
+            for name, pid in pids.items():
+                st = status(pid)
+                assert st["Uid"].split() == [str(NOBODY.pw_uid)] * 4, name
+                assert caps(pid) == caps(pid, "CapEff") == set(), (name, st["CapPrm"])
+                assert st["NoNewPrivs"] == "1", name
+            # The capture itself still works: it opened its handle before giving the capabilities up.
+            net.run("a", ["ping", "-c", "3", "-i", "0.2", net.addr_b])
+            time.sleep(0.5)
+        finally:
+            if top == p.pid:  # rustnet never showed up
+                p.kill()
+            else:
+                os.kill(top, signal.SIGINT)
+            out, _ = p.communicate(timeout=30)
+            err = read_all(err_master)
+        conns = [json.loads(line) for line in out.splitlines()]
+        assert any(c.get("proto") == "icmp" and c.get("dst") == net.addr_b for c in conns), (conns, err)
+        assert "Traceback" not in err and "run as root" not in err, err

@@ -240,14 +240,28 @@ def _open_error_message(iface: str, exc: LiveOpenError) -> str:
     if exc.no_device:
         return unknown_interface_message(printable(iface))
     if exc.permission:
-        python = os.path.realpath(sys.executable)
         return (
-            f"no permission to capture on {printable(iface)}: run as root (sudo), or let this Python "
-            f"capture with 'sudo setcap cap_net_raw,cap_net_admin=eip {python}' (every script run by "
-            "that interpreter can then capture), or run only rn-capture privileged: "
-            "'sudo rn-capture | rn-view'"
+            f"no permission to capture on {printable(iface)}: run as root (sudo), or {_setcap_advice()} "
+            "(every script that interpreter runs can then capture), or run only rn-capture "
+            "privileged: 'sudo rn-capture | rn-view'"
         )
     return printable(f"{iface}: cannot capture: {exc.reason}")
+
+
+_CAPS = "cap_net_raw,cap_net_admin"
+
+
+def _setcap_advice() -> str:
+    """Capabilities for an interpreter of rustnet's own, never the system's shared one."""
+    python = os.path.realpath(sys.executable)
+    venv = os.path.realpath(sys.prefix)
+    if sys.prefix != sys.base_prefix and python.startswith(venv + os.sep):  # a venv made with --copies
+        return f"give this venv's own interpreter the capabilities: 'sudo setcap {_CAPS}=eip {python}'"
+    return (
+        "make a venv with an interpreter of its own ('python3 -m venv --copies DIR', then install "
+        "rustnet there) and give that one the capabilities: "
+        f"'sudo setcap {_CAPS}=eip DIR/bin/python3'"
+    )
 
 
 # --- shared steps ------------------------------------------------------------------

@@ -104,22 +104,20 @@ def script_interpreter(path: Path) -> Path | None:
 def exec_refused(path: str, user: User | None) -> str | None:
     """Why the kernel refused to run the program ``path`` as ``user`` (None: ourselves), in words,
     or None when nothing on the way to it or to its interpreter explains it."""
-    who = "you" if user is None else user.name
+    who = user.name if user is not None else caps.user_name(os.geteuid())
     program = Path(path)
     found = blocker(program, user, 5)
     if found is not None:
-        return f"{who} cannot {'enter' if found != program.resolve() else 'run'} {found}"
+        return f"{who} cannot {'run' if found == program.resolve() else 'enter'} {found}"
     interpreter = script_interpreter(program)
-    if interpreter is None:
+    found = None if interpreter is None else blocker(interpreter, user, 5)
+    if interpreter is None or found is None:
         return None
-    found = blocker(interpreter, user, 5)
-    if found is None:
-        return None
-    what = "enter" if found != interpreter.resolve() else "run"
+    what = f"{who} cannot {'run' if found == interpreter.resolve() else 'enter'} {found}"
     return (
-        f"{who} cannot {what} {found}, on the way to its Python {interpreter.resolve()} "
-        "(a Python under a private directory, such as pyenv's under /root, is for its owner only: "
-        "make the venv from a Python every user can read, e.g. /usr/bin/python3 -m venv)"
+        f"its interpreter {interpreter} is out of reach ({what}): a Python under a private "
+        "directory, such as pyenv's under /root, serves its owner only; make the venv from a "
+        "Python every user can run (e.g. /usr/bin/python3 -m venv)"
     )
 
 

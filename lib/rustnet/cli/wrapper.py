@@ -309,10 +309,30 @@ def _start(pipeline: Pipeline) -> int:
         raise StageError(
             f"cannot start the pipeline: {exc.strerror or exc}"
             + (f" ({exc.filename})" if exc.filename else "")
+            + _refusal_cause(pipeline, exc)
         ) from None
     # Every stage has its privileges now: the viewer and supervisor need none but to stop them.
     confine(SUPERVISOR_KEEPS)
     return last
+
+
+def _refusal_cause(pipeline: Pipeline, exc: OSError) -> str:
+    """``: <why>`` when the kernel refused to run a stage's program (EACCES), else nothing."""
+    if not isinstance(exc, PermissionError) or not isinstance(exc.filename, str):
+        return ""
+    from rustnet.cli.privilege import User, exec_refused
+
+    user = None
+    for spec in pipeline.specs:
+        if spec.argv and spec.argv[0] == exc.filename and spec.run_as is not None:
+            import pwd
+
+            try:
+                user = User(pwd.getpwuid(spec.run_as[0]).pw_name, *spec.run_as)
+            except KeyError:
+                user = User(str(spec.run_as[0]), *spec.run_as)
+    why = exec_refused(exc.filename, user)
+    return f": {why}" if why else ""
 
 
 def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
