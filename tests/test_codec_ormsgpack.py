@@ -8,6 +8,8 @@ import enum
 import math
 import os
 import struct
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +23,8 @@ from rustnet.stream import RecordReader, RecordWriter
 from rustnet.stream import reader as reader_mod
 from rustnet.stream import writer as writer_mod
 from rustnet.stream.reader import MAX_CONTAINER
+
+from tests.corpus import PCAPS
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -381,13 +385,16 @@ def test_reader_decodes_map_frames_with_ormsgpack(monkeypatch: pytest.MonkeyPatc
     assert math.isnan(read_all(write_frames([[{"t": "conn", "f": math.nan}]]), [3])[0][0]["f"])
 
 
-def test_real_stream_prefix_if_present() -> None:
-    path = "/tmp/rn/conns.rn"
-    if not os.path.exists(path):
-        pytest.skip("no recorded connection stream here")
-    with open(path, "rb") as f:
-        data = f.read(2 << 20)
-    for steps in ([1 << 20], [65537, 4093]):
+@pytest.mark.parametrize("capture", ["ndpi_chrome.pcap", "ndpi_dns.pcap", "xargs_illustrated-quic.pcap"])
+def test_a_real_connection_stream_reads_the_same_with_and_without_ormsgpack(capture: str) -> None:
+    """rn-track's own msgpack output over corpus captures, read whole and in odd-sized pieces."""
+    bin_dir = os.path.dirname(sys.executable)
+    stages = [f"rn-capture -r {PCAPS / capture}", "rn-dissect", "rn-track --format msgpack"]
+    pipeline = " | ".join(f"{bin_dir}/{stage}" for stage in stages)
+    data = subprocess.run(["sh", "-c", pipeline], capture_output=True, check=True).stdout
+    fast, slow = read_both(data, [len(data)])
+    assert fast[1] is None and sum(1 for r in fast[0] if isinstance(r, dict) and r.get("t") == "conn") > 0
+    for steps in ([len(data)], [65537, 4093], [7]):
         assert_same_reading(*read_both(data, steps))
 
 
