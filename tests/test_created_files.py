@@ -126,13 +126,46 @@ def test_outputs_are_0600_new_or_over_an_old_0644_file(tmp_path: Path, writer: s
     assert sorted(f.name for f in tmp_path.iterdir()) == ["fresh", "old"]  # no temporary left
 
 
-def test_fifo_output_is_refused(tmp_path: Path) -> None:
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's FIFO needs root")
+def test_another_users_fifo_is_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)  # planted: a reader on the other end would get the payloads
+    os.mkfifo(fifo)
+    os.chown(fifo, NOBODY, NOBODY)  # planted: its reader would get the payloads
     for argv in (capture_w(fifo), rustnet_record(fifo)):
         p = run(argv)
         assert p.returncode == 1
         assert "not a regular file" in one_line(p.stderr)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_own_fifo_and_shell_substitution_are_written_to(tmp_path: Path, writer: str) -> None:
+    """Streaming output on (mkfifo, >(...)) works as with tcpdump -w: nothing created there."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    got = tmp_path / "got"
+    reader = subprocess.Popen(["sh", "-c", f"cat {fifo} > {got}"])
+    try:
+        p = run(WRITERS[writer](fifo))
+    finally:
+        reader.wait(timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert got.stat().st_size > 0 and stat.S_ISFIFO(fifo.lstat().st_mode)
+    # bash's >(...) hands the command a /dev/fd/N name: a link by nature, and allowed where the
+    # command writes the file itself; rustnet --write-pcap leaves it to rn-capture, a process
+    # without that descriptor, so it says so instead of writing to whatever has that number there.
+    sub = tmp_path / "sub"
+    argv = " ".join(WRITERS[writer](Path("OUT"))).replace("OUT", f">(cat > {sub})")
+    p = subprocess.run(
+        ["bash", "-c", f"{argv}; status=$?; wait; exit $status"], capture_output=True, text=True, timeout=60
+    )
+    if writer == "rustnet --write-pcap":
+        assert p.returncode == 2 and "has no such descriptor" in one_line(p.stderr)
+        return
+    assert p.returncode == 0, p.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (sub.exists() and sub.stat().st_size > 0):
+        time.sleep(0.05)
+    assert sub.stat().st_size > 0
 
 
 # --- the session log directory ----------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rustnet.cli.common import EXIT_ERROR, EXIT_USAGE, StageError
+from rustnet.cli.safefile import names_a_descriptor
 from rustnet.cli.supervise import StageSpec
 
 # First bytes of the capture formats libpcap reads (both byte orders; µs and ns pcap).
@@ -141,6 +142,12 @@ def check(opts: Options) -> None:
         raise StageError(
             "--write-pcap is not available with --remote (the packets stay on the remote "
             "host); run 'ssh HOST rn-capture -w FILE' there instead",
+            EXIT_USAGE,
+        )
+    if opts.write_pcap is not None and names_a_descriptor(opts.write_pcap):
+        raise StageError(
+            f"--write-pcap {opts.write_pcap}: rn-capture, which writes it, runs as another process "
+            "and has no such descriptor; give a file name or a FIFO (mkfifo)",
             EXIT_USAGE,
         )
     if opts.remote is not None and (not opts.remote or opts.remote.startswith("-")):

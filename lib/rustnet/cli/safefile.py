@@ -7,7 +7,10 @@ These are often created as root and hold captured payloads or connection data, s
 * an existing regular file is *replaced* by a fresh 0600 file renamed over it, never
   truncated in place: a hard link to someone else's file keeps its content, and a
   reader that opened the old (perhaps 0644) file sees none of the new data;
-* anything else at the path (a directory, a FIFO, a device) is refused;
+* a FIFO of our own is written to as it is (``mkfifo f; rustnet --record f``), and so are
+  the names of descriptors the shell opened for us (``/dev/stdout``, ``/dev/fd/N`` of a
+  ``>(...)`` substitution, ``/dev/null``);
+* anything else at the path (a directory, another user's FIFO, a device) is refused;
 * the log directory must be a real directory owned by the user running us, kept 0700,
   and each log file is new (``O_EXCL``).
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -50,6 +54,31 @@ def _existing_refusal(path: str | Path, st: os.stat_result) -> UnsafePathError |
     return None
 
 
+# Names that stand for a descriptor the caller's shell already opened (or for nothing): they
+# are links by nature, and neither created nor truncated here.
+_STREAM_NAMES: Final = re.compile(r"/dev/(stdout|stderr|null)|/dev/fd/\d+|/proc/self/fd/\d+")
+
+
+def names_a_descriptor(path: str | Path) -> bool:
+    """Whether ``path`` names a descriptor of the process that opens it (``/dev/fd/N``,
+    ``/dev/stdout``...): meaningful only in the process that was handed the descriptor."""
+    return bool(_STREAM_NAMES.fullmatch(os.fspath(path))) and os.fspath(path) != "/dev/null"
+
+
+def _open_stream(path: str | Path) -> int | None:
+    """The descriptor for a stream name (see ``_STREAM_NAMES``) or a FIFO of ours; else None."""
+    if _STREAM_NAMES.fullmatch(os.fspath(path)):
+        return os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISFIFO(st.st_mode) and st.st_uid == os.geteuid():
+        # Blocks until a reader opens the other end, as tcpdump -w does.
+        return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+    return None
+
+
 def create_private(path: str | Path) -> int:
     """A new, empty 0600 file at ``path`` open for writing; returns the descriptor.
 
@@ -57,6 +86,9 @@ def create_private(path: str | Path) -> int:
     so no other name of the old file is touched). Raises OSError (UnsafePathError for a
     symlink or a non-regular file).
     """
+    stream = _open_stream(path)
+    if stream is not None:
+        return stream
     for _ in range(_ATTEMPTS):
         try:
             return os.open(path, _NEW, PRIVATE_MODE)
