@@ -25,6 +25,7 @@ BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_pipeline.py", ["--runs", "5"], ["--runs", "3"]),
     ("bench_dissect.py", ["--command"], []),
     ("bench_track_flood.py", [], ["--connections", "100000"]),
+    ("bench_quic_flood.py", [], ["--packets", "20000", "--rounds", "1"]),
     ("bench_view.py", [], []),
     ("bench_enrich.py", [], []),
     ("bench_idle.py", [], ["--seconds", "5"]),

@@ -179,6 +179,7 @@ def test_non_ip_frames_are_counted() -> None:
         "dpi_errors": 0,
         "dns_unsolicited": 0,
         "dns_evicted": 0,
+        "quic_skipped": 0,
     }
 
 

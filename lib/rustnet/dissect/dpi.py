@@ -213,6 +213,11 @@ class Inspector:
             self._quic_flows = QuicFlows(max_flows=min(self.max_flows, 4096))
         return self._quic_flows
 
+    @property
+    def quic_skipped(self) -> int:
+        """QUIC Initials left unopened to keep a flood's cost bounded (rustnet.dissect.quic)."""
+        return self._quic_flows.skipped if self._quic_flows is not None else 0
+
     # --- the hot path -----------------------------------------------------------------
     def inspect(
         self,

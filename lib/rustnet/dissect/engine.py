@@ -110,6 +110,7 @@ COUNTERS: Final = (
     "dpi_errors",
     "dns_unsolicited",
     "dns_evicted",
+    "quic_skipped",
 )
 
 
@@ -336,6 +337,7 @@ class Dissector:
             self.dpi_errors,
             insp.dns_unsolicited if insp is not None else 0,
             insp.dns_evicted if insp is not None else 0,
+            insp.quic_skipped if insp is not None else 0,
         )
 
     # --- one packet -------------------------------------------------------

@@ -40,7 +40,17 @@ are counted for the state only: their keys never cross the wire.
 Bounds: at most ``max_flows`` flows (oldest evicted); ``CRYPTO_CAP`` bytes of client
 and ``SERVER_CRYPTO_CAP`` of server CRYPTO data per flow, ``max_buffered`` for all flows
 together, ``MAX_FRAGMENTS`` fragments per stream; ``MAX_PACKETS_PER_DATAGRAM`` coalesced
-packets; ``MAX_FAILED_INITIALS`` key derivations for Initials that do not open.
+packets; ``MAX_FAILED_INITIALS`` key derivations for Initials that do not open;
+``MAX_OPENED_INITIALS`` Initials decrypted per flow.
+
+Floods: a client's first Initial costs a key derivation, a decryption and a ClientHello
+parse (~100 times an ordinary packet), and anyone can send them from random ports with
+random DCIDs. So opening a first Initial (of a new flow, or under a new DCID) takes a
+token from a bucket refilled with capture time (``INITIAL_RATE`` per second, at most
+``INITIAL_BURST`` saved): past it the Initial is skipped, counted in
+:attr:`QuicFlows.skipped` (rn-dissect's ``dstats`` ``quic_skipped``), and the flow still
+shows as QUIC with its version and state, without SNI. Keys are cached by version and
+DCID (``KEY_CACHE``), so a DCID seen again costs no new derivation.
 
 Malformed input raises :class:`QuicError` (a :class:`~rustnet.dissect.errors.DissectError`)
 inside the parsers; inspect catches it and counts it in :attr:`QuicFlows.malformed`.
@@ -70,6 +80,14 @@ MAX_REASON: Final = 256
 # Initials no key opened before a flow stops deriving keys for it: a flood of junk that
 # looks like Initials costs a key derivation and a failed AEAD each.
 MAX_FAILED_INITIALS: Final = 16
+# Initials decrypted per flow: a handshake takes a handful per side; the rest of a flood
+# down one flow is only counted for the state.
+MAX_OPENED_INITIALS: Final = 64
+# First Initials opened per second of capture time, and the most saved up: far above what a
+# host or a busy site opens (each costs ~100 ordinary packets), far below a flood.
+INITIAL_RATE: Final = 500.0
+INITIAL_BURST: Final = 1000.0
+KEY_CACHE: Final = 1024  # client Initial keys kept by (salt, DCID)
 
 # States, in the only order they move.
 QUIC_INITIAL: Final = "QUIC_INITIAL"
@@ -97,6 +115,11 @@ F_CLOSE: Final = 0x1C
 F_CLOSE_APP: Final = 0x1D
 
 
+# _open_initial's answer when the budget is spent, compared by identity (its other answers
+# are tuples built as they are returned, never this one).
+_SKIPPED: Final[tuple[bool, bytes]] = (False, b"")
+
+
 class QuicError(DissectError):
     """The one error the QUIC parsers raise on malformed input (caught by inspect)."""
 
@@ -116,6 +139,16 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     for i in range(1, n):
         v = (v << 8) | buf[pos + i]
     return v, pos + n
+
+
+def _initial_type(payload: bytes | memoryview) -> bool:
+    """True when a datagram that looks like QUIC starts with an Initial packet."""
+    version = int.from_bytes(payload[1:5], "big")
+    if version == 0:
+        return False  # Version Negotiation
+    raw_type = (payload[0] >> 4) & 0x03
+    known = qc.profile_for(version)
+    return (_V2_TO_V1[raw_type] if known is not None and known.v2_types else raw_type) == PT_INITIAL
 
 
 # --- packet headers -----------------------------------------------------------------
@@ -345,6 +378,7 @@ class _Flow:
         "vn_seen",
         "reported",
         "failed",
+        "opened",
         "cids_reported",
     )
 
@@ -364,6 +398,7 @@ class _Flow:
         self.vn_seen = False
         self.reported = False
         self.failed = 0  # Initials no key opened
+        self.opened = 0  # Initials decrypted
 
 
 class QuicFlows:
@@ -378,7 +413,12 @@ class QuicFlows:
         self.malformed = 0  # datagrams with a malformed QUIC packet
         self.decrypted = 0  # Initial packets whose AEAD tag verified
         self.undecryptable = 0  # Initial packets no known key opened
+        self.skipped = 0  # Initials not opened: over the budget (see the module doc)
         self.bugs = 0  # unexpected exceptions caught (should stay 0)
+        self._tokens = INITIAL_BURST
+        self._refilled: float | None = None  # capture time of the last refill
+        self._now = 0.0  # capture time of the datagram being inspected
+        self._key_cache: OrderedDict[tuple[bytes, bytes], qc.InitialKeys] = OrderedDict()
 
     def known(self, key: Any) -> bool:
         """True when the flow was recognised as QUIC (short headers are then inspected)."""
@@ -398,6 +438,8 @@ class QuicFlows:
         if flow is None:
             if not looks_like_quic(payload):
                 return None
+            if not self._budget_left(ts) and _initial_type(payload):
+                return self._skip_new(payload, from_client)
             if len(self._flows) >= self.max_flows:
                 self.forget(next(iter(self._flows)))
             flow = self._flows[key] = _Flow()
@@ -407,6 +449,7 @@ class QuicFlows:
                 return None
             return self._advance(flow, {}, QUIC_CONNECTED)
         out: dict[str, Any] = {}
+        self._now = ts
         try:
             self._datagram(flow, bytes(payload), from_client, out)
         except QuicError:
@@ -477,13 +520,20 @@ class QuicFlows:
     def _initial(
         self, flow: _Flow, data: bytes, h: LongHeader, from_client: bool, out: dict[str, Any]
     ) -> None:
-        opened = self._open_initial(flow, data, h, from_client)
         self._advance(flow, out, QUIC_INITIAL)
+        if flow.opened >= MAX_OPENED_INITIALS:
+            self.skipped += 1
+            return
+        opened = self._open_initial(flow, data, h, from_client)
+        if opened is _SKIPPED:
+            self.skipped += 1
+            return
         if opened is None:
             self.undecryptable += 1
             flow.failed += 1
             return
         self.decrypted += 1
+        flow.opened += 1
         is_server, plain = opened
         if is_server:
             self._advance(flow, out, QUIC_HANDSHAKE)
@@ -517,7 +567,8 @@ class QuicFlows:
     ) -> tuple[bool, bytes] | None:
         """Decrypt an Initial with the flow's keys, else keys from its own DCID.
 
-        Returns (sent by the server, plaintext) or None.
+        Returns (sent by the server, plaintext), None, or ``_SKIPPED`` when opening it
+        would take more than the budget left (see the module doc).
         """
         order = (False, True) if from_client else (True, False)
         if flow.odcid is not None and flow.profile is not None:
@@ -532,8 +583,10 @@ class QuicFlows:
             return None
         known = qc.profile_for(h.version)
         profiles = (known,) if known is not None else qc.TRIAL_PROFILES
+        if not self._take(len(profiles)):
+            return _SKIPPED
         for prof in profiles:
-            keys = qc.initial_keys(h.dcid, prof, server=False)
+            keys = self._client_keys(h.dcid, prof)
             r = qc.open_packet(data, h.start, h.pn_offset, h.end, keys, -1, True)
             if r is not None:
                 if flow.odcid is not None and flow.odcid != h.dcid:
@@ -557,8 +610,46 @@ class QuicFlows:
                 flow.server_keys = qc.initial_keys(flow.odcid, flow.profile, True)
             return flow.server_keys
         if flow.client_keys is None:
-            flow.client_keys = qc.initial_keys(flow.odcid, flow.profile, False)
+            flow.client_keys = self._client_keys(flow.odcid, flow.profile)
         return flow.client_keys
+
+    def _client_keys(self, dcid: bytes, prof: qc.Profile) -> qc.InitialKeys:
+        """The keys of a client's Initials under ``dcid``, derived once while cached."""
+        cache = self._key_cache
+        ck = (prof.salt, dcid)
+        keys = cache.get(ck)
+        if keys is not None:
+            cache.move_to_end(ck)
+            return keys
+        keys = cache[ck] = qc.initial_keys(dcid, prof, server=False)
+        if len(cache) > KEY_CACHE:
+            cache.popitem(last=False)
+        return keys
+
+    def _budget_left(self, now: float) -> bool:
+        """Refill the first-Initial budget up to capture time ``now``; True when a token is left."""
+        last = self._refilled
+        if last is None or now > last:
+            if last is not None:
+                self._tokens = min(INITIAL_BURST, self._tokens + (now - last) * INITIAL_RATE)
+            self._refilled = now
+        return self._tokens >= 1
+
+    def _take(self, cost: int) -> bool:
+        """Spend ``cost`` tokens of the first-Initial budget (False, nothing spent, when short)."""
+        if not self._budget_left(self._now) or self._tokens < cost:
+            return False
+        self._tokens -= cost
+        return True
+
+    def _skip_new(self, payload: bytes | memoryview, from_client: bool) -> dict[str, Any]:
+        """A new flow's Initial over the budget: what its header says, no state kept (so
+        the flow's next Initial gets its own chance at the budget)."""
+        self.skipped += 1
+        out: dict[str, Any] = {"quic_state": QUIC_INITIAL, "app": "QUIC"}
+        if from_client:
+            out["quic_version"] = f"0x{int.from_bytes(payload[1:5], 'big'):08x}"
+        return out
 
     def _release(self, flow: _Flow, server: bool) -> None:
         c = flow.crypto[server]

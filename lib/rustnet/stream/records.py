@@ -157,7 +157,9 @@ PROTO_NAMES: Final = {
 # dpi_errors  exceptions escaping DPI (a bug: the packet is still summarised, without DPI fields);
 # dns_unsolicited  DNS/mDNS/LLMNR responses that answered no query seen (same id, addresses and
 # ports swapped, within 5 s): they name no address (no ``dns_resolved``);  dns_evicted  queries
-# dropped from the full table of pending queries while their answer could still come.
+# dropped from the full table of pending queries while their answer could still come;
+# quic_skipped  QUIC Initials not decrypted: over the budget for first Initials (500 per second of
+# capture time, 1000 saved up; a flood of Initials with random DCIDs) or past 64 in one flow.
 # Emitted by ``tick`` only when a counter changed, and always at the end (rustnet.dissect.engine).
 
 # --- warn (map): a problem a stage wants the viewer to show ---------------------
