@@ -6,14 +6,16 @@ alone, so a regression here points at the parsers rather than at another stage.
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dpkt
 import pytest
-from rustnet.dissect.dpi import Inspector
+from rustnet.dissect import dns
+from rustnet.dissect.dpi import MAX_DNS_ANSWERS, Inspector
 
 from tests.corpus import CORPUS
 
@@ -53,9 +55,19 @@ def _key(proto: str, a: str, ap: int, b: str, bp: int) -> tuple[Any, ...]:
     return (proto, *sorted(((a, ap), (b, bp))))
 
 
-def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
+class Seen(NamedTuple):
+    """What the Inspector said about one TCP/UDP layer of one frame."""
+
+    frame: int  # tshark's frame number (1-based, every frame of the file counted)
+    key: tuple[Any, ...]
+    info: dict[str, Any]
+
+
+@functools.cache
+def _frames(path: Path) -> tuple[Seen, ...]:
+    """The Inspector's answer for every frame that had one, in frame order."""
     insp = Inspector()
-    found: dict[tuple[Any, ...], dict[str, set[str]]] = {}
+    seen: list[Seen] = []
     with path.open("rb") as fh:
         try:
             reader: Any = dpkt.pcap.Reader(fh)
@@ -63,7 +75,7 @@ def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
             fh.seek(0)
             reader = dpkt.pcapng.Reader(fh)
         link = LINKS[reader.datalink()]
-        for ts, frame in reader:
+        for number, (ts, frame) in enumerate(reader, start=1):
             ip = link(frame).data
             while isinstance(ip, dpkt.Packet) and not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
                 ip = ip.data  # VLAN, PPPoE, ...
@@ -84,14 +96,20 @@ def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
             else:
                 continue
             if info:
-                k = _key(
-                    proto, socket.inet_ntop(fam, ip.src), l4.sport, socket.inet_ntop(fam, ip.dst), l4.dport
-                )
-                slot = found.setdefault(k, {})
-                for name, value in info.items():
-                    for v in value if isinstance(value, list) else [value]:
-                        slot.setdefault(name, set()).add(str(v))
+                src, dst = socket.inet_ntop(fam, ip.src), socket.inet_ntop(fam, ip.dst)
+                seen.append(Seen(number, _key(proto, src, l4.sport, dst, l4.dport), dict(info)))
     assert insp.bugs == 0
+    return tuple(seen)
+
+
+def _run(path: Path) -> dict[tuple[Any, ...], dict[str, set[str]]]:
+    """Every value of every field, per conversation."""
+    found: dict[tuple[Any, ...], dict[str, set[str]]] = {}
+    for got in _frames(path):
+        slot = found.setdefault(got.key, {})
+        for name, value in got.info.items():
+            for v in value if isinstance(value, list) else [value]:
+                slot.setdefault(name, set()).add(str(v))
     return found
 
 
@@ -123,3 +141,62 @@ def test_against_truth(name: str) -> None:
         if rq.get("host") and rq.get("transport") == "tcp":
             f = found.get(_key("tcp", rq["src"], rq["sport"], rq["dst"], rq["dport"]), {})
             assert rq["host"] in f.get("http_host", set())
+
+
+def _by_frame(name: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The Inspector's fields per (frame, conversation): what tshark's truth lists per frame."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for got in _frames(CORPUS / "pcaps" / name):
+        out[(got.frame, got.key)] = got.info
+    return out
+
+
+def _truth(name: str) -> dict[str, Any]:
+    truth: dict[str, Any] = json.loads((CORPUS / "truth" / f"{name}.json").read_text())
+    return truth
+
+
+# Record types whose value the ``dns_answers`` string carries (tshark: dns.a, dns.aaaa,
+# dns.cname, dns.ptr.domain_name, dns.ns); the others show as "name TYPE".
+DNS_VALUE_TYPES = {1, 28, 5, 12, 2}
+DNS_FILES = [n for n in FILES if _truth(n)["dns"]["messages"]]
+
+
+def _shown(name: str) -> str:
+    """A DNS name as the records show it: a space is escaped so answers split on spaces."""
+    return name.replace(" ", "\\x20")
+
+
+@pytest.mark.parametrize("name", DNS_FILES)
+def test_dns_every_message_against_truth(name: str) -> None:
+    """Every DNS/mDNS message tshark saw: its questions, rcode and every answer (name, type,
+    value), in order. Answers whose names point into earlier answers (CNAME chains, mDNS
+    service lists) are the case a message builder in a unit test rarely makes."""
+    found = _by_frame(name)
+    checked = 0
+    for m in _truth(name)["dns"]["messages"]:
+        k = _key(m["transport"], m["src"], m["sport"], m["dst"], m["dport"])
+        f = found.get((m["frame"], k), {})
+        where = (name, m["frame"])
+        queries = [_shown(q["name"]) for q in m["queries"][: dns.MAX_QUESTIONS]]
+        if queries:
+            assert f.get("dns_queries") == list(dict.fromkeys(queries)), where
+            assert f.get("dns_qtype") == dns.type_name(m["queries"][0]["type"]), where
+        else:
+            assert "dns_queries" not in f, where
+        if not m["response"]:
+            assert "dns_response" not in f and "dns_answers" not in f, where  # known answers
+            continue
+        assert f.get("dns_response") is True, where
+        assert f.get("dns_rcode") == dns.rcode_name(m["rcode"]), where
+        got = [a.split(" ") for a in f.get("dns_answers", [])]
+        want = m["answers"][: MAX_DNS_ANSWERS if len(m["queries"]) <= dns.MAX_QUESTIONS else 0]
+        assert len(got) == len(want), (where, got, want)
+        for parts, a in zip(got, want, strict=True):
+            value = a["data"] if a["type"] in DNS_VALUE_TYPES else None
+            assert parts[1] == dns.type_name(a["type"]), (where, parts, a)
+            assert parts[2:] == ([_shown(value)] if value else []), (where, parts, a)
+            if a["name"] is not None:  # tshark 4.0 gives SRV records no dns.resp.name
+                assert parts[0] == _shown(a["name"]), (where, parts, a)
+            checked += 1
+    assert checked or not any(m["answers"] for m in _truth(name)["dns"]["messages"] if m["response"])

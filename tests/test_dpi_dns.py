@@ -34,6 +34,26 @@ def test_response_with_cname_a_aaaa() -> None:
     ]
 
 
+def test_pointer_chain_resumes_after_the_first_pointer() -> None:
+    """RFC 1035 §4.1.4: a name may end in a pointer to a name that itself ends in a pointer.
+    Byte by byte: question www.example.com (offset 12); a CNAME answer for it (pointer to 12)
+    whose target is "cdn" + pointer to "example.com" (offset 16); an A answer whose name is a
+    pointer to that target (offset 45), i.e. two jumps. Reading continues after the first
+    pointer of each name, not after the last one."""
+    header = bytes.fromhex("1234818000010002 00000000".replace(" ", ""))
+    question = b"\x03www\x07example\x03com\x00" + b"\x00\x01\x00\x01"  # offsets 12..32
+    cname = b"\xc0\x0c" + b"\x00\x05\x00\x01" + b"\x00\x00\x00\x3c" + b"\x00\x06" + b"\x03cdn\xc0\x10"
+    a_rr = b"\xc0\x2d" + b"\x00\x01\x00\x01" + b"\x00\x00\x00\x3c" + b"\x00\x04" + bytes([192, 0, 2, 9])
+    data = header + question + cname + a_rr
+    assert data[45:49] == b"\x03cdn"  # where the A record's name points
+    msg = dns.parse_message(data)
+    assert msg.complete
+    assert [dns.answer_text(a) for a in msg.answers] == [
+        "www.example.com CNAME cdn.example.com",
+        "cdn.example.com A 192.0.2.9",
+    ]
+
+
 def test_pointer_loop_and_bad_input() -> None:
     loop = bytes.fromhex("000001000001000000000000") + b"\xc0\x0c" + b"\x00\x01\x00\x01"
     with pytest.raises(DissectError):
