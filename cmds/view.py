@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shutil
@@ -106,6 +107,12 @@ def _status(source: Source) -> int:
     return EXIT_ERROR if source.errors else EXIT_OK
 
 
+def _not_a_file(path: str) -> str:
+    """Why ``path`` cannot be read as a recording, in the words the other stages use."""
+    # (A directory is refused earlier, by click, as the other stages do.)
+    return os.strerror(errno.ENOENT) if not os.path.lexists(path) else "not a regular file"
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
 @inputs_argument
 @click.option(
@@ -194,12 +201,12 @@ def main(
     """
     paths = list(inputs)
     uses_stdin = (not paths and read_file is None) or "-" in paths
-    for p in paths:
-        if p != "-" and not os.path.isfile(p):
-            raise click.UsageError(f"{p}: no such file")
     headless = as_json or as_table or not os.isatty(1)
 
     def body() -> int:
+        for p in paths:  # before the terminal is taken over; an I/O error, as in every stage
+            if p != "-" and not os.path.isfile(p):
+                fail(f"{p}: {_not_a_file(p)}")
         confine()  # no capability it does not need (root's, or a setcap interpreter's)
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])

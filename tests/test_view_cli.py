@@ -103,9 +103,9 @@ def test_garbage_input_is_a_one_line_error() -> None:
     assert p.returncode == 3 and b"Traceback" not in p.stderr
 
 
-def test_missing_file_is_a_usage_error() -> None:
+def test_missing_file_is_an_io_error() -> None:
     p = run_bytes("--json", "/nonexistent/file.rn")
-    assert p.returncode == 2 and b"no such file" in p.stderr
+    assert p.returncode == 1 and p.stderr == b"rn-view: /nonexistent/file.rn: No such file or directory\n"
 
 
 def test_speed_replays_at_the_recorded_pace(tmp_path: Path) -> None:
