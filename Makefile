@@ -4,19 +4,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # System packages. Running needs only Python (the pcapy-ng wheel bundles libpcap); the tests
-# also need the live tests' real peers, the benchmarks' references and groff for the man pages.
+# also need the live tests' real peers, the benchmarks' references, groff for the man pages
+# and zsh and fish to check the completions.
 RUN_PACKAGES := python3 python3-venv
 APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmisc util-linux \
-	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base
+	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base zsh fish
 APT_PACKAGES += libcap2-bin  # setcap, getcap, capsh: the privilege tests
-PREFIX ?= /usr/local
 ARGS ?=
 
-.PHONY: bytecode all deps system-deps run-deps apt-install venv run test test-fast lint bench fuzz man completions install clean
+.PHONY: bytecode all deps system-deps run-deps apt-install venv venv-test run test test-fast lint bench fuzz man \
+	completions install uninstall clean
 
 all: venv
 
-deps: system-deps venv
+deps: system-deps venv-test
 
 system-deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
@@ -33,7 +34,10 @@ apt-install:
 		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# `venv` has what running needs; `venv-test` adds the test tools (pytest, hypothesis, mypy, ruff, ...).
 venv: $(VENV)/.installed bytecode
+
+venv-test: $(VENV)/.installed-test bytecode
 
 # Byte-compile our own modules: every stage is a fresh process, and with PYTHONDONTWRITEBYTECODE
 # set (or a read-only tree) each one would otherwise compile all its imports again at start-up.
@@ -42,20 +46,29 @@ bytecode: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
 run: run-deps venv
 	$(BIN)/rustnet $(ARGS)
 
+# The linters and the whole suite both run; either failing fails `make test`.
 test: deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	@$(MAKE) --no-print-directory lint; lint=$$?; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests; tests=$$?; \
+	if [ $$lint != 0 ]; then echo "make test: make lint failed"; fi; \
+	exit $$(( tests ? tests : lint ))
 
-test-fast: venv
+test-fast: venv-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not live and not slow" tests
 
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check lib cmds tests bench
+	$(BIN)/ruff format --check lib cmds tests bench
 	$(BIN)/mypy lib cmds
 
 bench: deps
@@ -66,7 +79,7 @@ bench: deps
 # SIGINT, stops, and the inputs of the tests that finished are still counted.
 FUZZ_BUDGET ?= 540
 
-fuzz: venv
+fuzz: venv-test
 	@log=$$(mktemp); start=$$(date +%s); \
 	timeout --foreground -s INT -k 30 $(FUZZ_BUDGET) $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz \
 		--hypothesis-profile=deep --hypothesis-show-statistics > $$log 2>&1; status=$$?; \
@@ -83,15 +96,76 @@ man: venv
 completions: venv
 	$(BIN)/python -m rustnet.cli.docs completions completions
 
-install: venv man completions
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -d $(DESTDIR)/usr/share/bash-completion/completions $(DESTDIR)/usr/share/zsh/vendor-completions \
-		$(DESTDIR)/usr/share/fish/vendor_completions.d
-	for f in completions/*.bash; do install -m 644 $$f $(DESTDIR)/usr/share/bash-completion/completions/$$(basename $$f .bash); done
-	for f in completions/*.zsh; do install -m 644 $$f $(DESTDIR)/usr/share/zsh/vendor-completions/_$$(basename $$f .zsh); done
-	install -m 644 completions/*.fish $(DESTDIR)/usr/share/fish/vendor_completions.d/
+# `make install`: a venv of its own in $(PREFIX)/lib/rustnet (a plain, non-editable copy: the
+# clone can go), a link in $(PREFIX)/bin for every command pyproject.toml's [project.scripts]
+# defines, the man pages and the completions. DESTDIR stages the same tree for packaging: a venv
+# is not relocatable, so the staged scripts and .pyc files are rewritten to name their final
+# place. The stages run as `nobody`, so everything is left readable by others whatever the umask.
+# `make uninstall` (same PREFIX and DESTDIR) removes what installed-files lists.
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/rustnet
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= /usr/share/bash-completion/completions
+ZSHCOMPDIR ?= /usr/share/zsh/vendor-completions
+FISHCOMPDIR ?= /usr/share/fish/vendor_completions.d
+# The installed venv's interpreter: the system's python3 when it is new enough, since anything
+# else (a pyenv under /root, say) may vanish or be unreadable to the stages' unprivileged user.
+INSTALL_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo /usr/bin/python3 || echo $(PYTHON))
+
+# The commands as built from [project.scripts] (the venv's pip and python are not ours to link).
+ENTRY_POINTS := from importlib.metadata import distribution; \
+	print(*(e.name for e in distribution("rustnet").entry_points if e.group == "console_scripts"))
+
+install: run-deps
+	@set -euo pipefail; umask 022; \
+	case '$(PREFIX)' in /*) ;; *) echo "make install: PREFIX must be an absolute path"; exit 2;; esac; \
+	dest='$(DESTDIR)'; case "$$dest" in ""|/*) ;; *) dest="$$PWD/$$dest";; esac; stage="$$dest"'$(LIBDIR)'; list="$$stage/installed-files"; \
+	src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
+	tar -c --exclude=__pycache__ --exclude='*.egg-info' pyproject.toml README.md LICENSE lib cmds | tar -x -C "$$src"; \
+	if [ -f "$$list" ]; then while IFS= read -r f; do rm -f "$$dest$$f"; done < "$$list"; fi; \
+	rm -rf "$$stage"; \
+	echo "installing into $$stage (a venv of $(INSTALL_PYTHON))"; \
+	$(INSTALL_PYTHON) -m venv "$$stage"; \
+	"$$stage/bin/python" -m pip install -q --disable-pip-version-check --no-compile "$$src"; \
+	if [ -n "$$dest" ]; then \
+		esc=$$(printf '%s' "$$stage" | sed 's/[][\.*^$$/]/\\&/g'); \
+		grep -rlIF -- "$$stage" "$$stage" | while IFS= read -r f; do sed -i "s/$$esc/$$(printf '%s' '$(LIBDIR)' | sed 's/[\&/]/\\&/g')/g" "$$f"; done; \
+		"$$stage/bin/python" -m compileall -q -f -j 0 -s "$$dest" -p / "$$stage/lib" >/dev/null; \
+		if grep -rlF -- "$$stage" "$$stage"; then echo "make install: $$dest still named in the files above"; exit 1; fi; \
+	else \
+		"$$stage/bin/python" -m compileall -q -j 0 "$$stage/lib" >/dev/null; \
+	fi; \
+	commands=$$("$$stage/bin/python" -c '$(ENTRY_POINTS)'); \
+	install -d "$$dest"'$(BINDIR)' "$$dest"'$(MANDIR)/man1' "$$dest"'$(MANDIR)/man5' \
+		"$$dest"'$(BASHCOMPDIR)' "$$dest"'$(ZSHCOMPDIR)' "$$dest"'$(FISHCOMPDIR)'; \
+	for c in $$commands; do \
+		test -x "$$stage/bin/$$c"; \
+		ln -sfn "../lib/rustnet/bin/$$c" "$$dest"'$(BINDIR)'"/$$c"; echo '$(BINDIR)'"/$$c" >> "$$list"; \
+	done; \
+	for f in man/*.1 man/*.5; do \
+		sect='$(MANDIR)'"/man$${f##*.}/$${f##*/}"; install -m 644 "$$f" "$$dest$$sect"; echo "$$sect" >> "$$list"; \
+	done; \
+	for f in completions/*.bash; do \
+		to='$(BASHCOMPDIR)'"/$$(basename "$$f" .bash)"; install -m 644 "$$f" "$$dest$$to"; echo "$$to" >> "$$list"; \
+	done; \
+	for f in completions/*.zsh; do \
+		to='$(ZSHCOMPDIR)'"/_$$(basename "$$f" .zsh)"; install -m 644 "$$f" "$$dest$$to"; echo "$$to" >> "$$list"; \
+	done; \
+	for f in completions/*.fish; do \
+		to='$(FISHCOMPDIR)'"/$${f##*/}"; install -m 644 "$$f" "$$dest$$to"; echo "$$to" >> "$$list"; \
+	done; \
+	chmod -R a+rX,go-w "$$stage"; \
+	echo "installed in $$dest"'$(BINDIR)':" $$commands"
+
+uninstall:
+	@set -euo pipefail; dest='$(DESTDIR)'; case "$$dest" in ""|/*) ;; *) dest="$$PWD/$$dest";; esac; \
+	stage="$$dest"'$(LIBDIR)'; list="$$stage/installed-files"; \
+	if [ ! -f "$$list" ]; then echo "rustnet is not installed in $$dest"'$(PREFIX)'" (no $$list)"; exit 0; fi; \
+	while IFS= read -r f; do rm -f "$$dest$$f"; done < "$$list"; \
+	rm -rf "$$stage"; \
+	echo "removed rustnet from $$dest"'$(PREFIX)'
 
 clean:
 	rm -rf $(VENV) build *.egg-info lib/*.egg-info .pytest_cache .mypy_cache .ruff_cache
