@@ -58,18 +58,18 @@ run: run-deps venv
 
 # The linters and the whole suite both run; either failing fails `make test`.
 test: deps
-	@$(MAKE) --no-print-directory lint; lint=$$?; \
+	@echo '$(LINT)'; $(LINT); lint=$$?; \
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests; tests=$$?; \
-	if [ $$lint != 0 ]; then echo "make test: make lint failed"; fi; \
+	if [ $$lint != 0 ]; then echo "make test: the linters failed (make lint)"; fi; \
 	exit $$(( tests ? tests : lint ))
 
 test-fast: venv-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not live and not slow" tests
 
+LINT = $(BIN)/ruff check lib cmds tests bench && $(BIN)/ruff format --check lib cmds tests bench && $(BIN)/mypy lib cmds
+
 lint: venv-test
-	$(BIN)/ruff check lib cmds tests bench
-	$(BIN)/ruff format --check lib cmds tests bench
-	$(BIN)/mypy lib cmds
+	$(LINT)
 
 bench: deps
 	$(BIN)/python bench/run_all.py
