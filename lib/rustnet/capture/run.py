@@ -51,7 +51,7 @@ from rustnet.cli.common import (
 from rustnet.stream import RecordWriter
 from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.gctune import tune_gc
-from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header
+from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header, privileges_entry
 
 
 class CaptureOptions:
@@ -156,6 +156,7 @@ def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: s
     if netns is not None:
         header["netns"] = netns
     _maybe_drop(opts)
+    header["privs"] = [privileges_entry(prog)]  # what we kept, not what we started with
     writer.write(header)
     writer.flush()
     try:

@@ -69,6 +69,10 @@ Record = list[Any] | dict[str, Any]
 # stages    list[str], the producers this stream went through, in order
 # netns     int, optional: inode of the network namespace a live capture runs in (rn-enrich prefers
 #           sockets of that namespace when both ends of a connection are local, e.g. a veth pair)
+# privs     list[map], the privileges each stage had when it wrote the header (after giving up what
+#           it does not need), in the order of ``stages``: stage str, user str, uid int, caps
+#           list[str] (its permitted capabilities, e.g. "cap_net_raw"), nnp bool (no_new_privs set).
+#           Shown by the viewer; like everything in a stream, only a claim of whoever wrote it.
 
 # --- pkt (positional) --------------------------------------------------------
 PKT_FIELDS: Final = ("t", "ts", "wirelen", "data")
@@ -295,6 +299,7 @@ def make_header(
         "snaplen": snaplen,
         "start": start,
         "stages": list(stages or []) + [producer.split()[0]],
+        "privs": [privileges_entry(producer.split()[0])],
     }
 
 
@@ -305,4 +310,25 @@ def restamp_header(hdr: dict[str, Any], producer: str) -> dict[str, Any]:
     out["producer"] = producer
     stages = out.get("stages")
     out["stages"] = (list(stages) if isinstance(stages, list) else []) + [producer.split()[0]]
+    privs = out.get("privs")
+    out["privs"] = (list(privs) if isinstance(privs, list) else [])[-MAX_PRIVS + 1 :] + [
+        privileges_entry(producer.split()[0])
+    ]
     return out
+
+
+MAX_PRIVS: Final = 32  # entries kept: a hostile header must not grow as it passes each stage
+
+
+def privileges_entry(stage: str) -> dict[str, Any]:
+    """This process's user and capabilities, as the header's ``privs`` entry for ``stage``."""
+    from rustnet.caps import current, names, user_name
+
+    now = current()
+    return {
+        "stage": stage,
+        "user": user_name(now.uid),
+        "uid": now.uid,
+        "caps": names(now.permitted),
+        "nnp": now.no_new_privs,
+    }

@@ -98,6 +98,25 @@ def text(value: Any) -> str:
     return str(value)
 
 
+MAX_PRIVILEGE_LINES: Final = 16
+
+
+def privileges_of(entries: Any) -> list[tuple[str, str]]:
+    """The header's ``privs`` as (stage, "user, capabilities") lines; malformed entries skipped."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(entries, list):
+        return out
+    for entry in entries[-MAX_PRIVILEGE_LINES:]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("stage"), str):
+            continue
+        user = entry.get("user")
+        caps = entry.get("caps")
+        who = user if isinstance(user, str) else text(entry.get("uid")) or "?"
+        held = " ".join(c for c in caps if isinstance(c, str)) if isinstance(caps, list) else ""
+        out.append((entry["stage"][:64], f"{who[:64]}, {held[:512] or 'no capabilities'}"))
+    return out
+
+
 _LOOPBACK_CACHE: dict[str, bool] = {}
 
 
@@ -293,6 +312,7 @@ class ConnTable:
         self.interface = ""
         self.live = False
         self.producer = ""
+        self.privileges: list[tuple[str, str]] = []  # (stage, "user, capabilities") from the header
         self.received = 0
         self.dropped = 0
         self.ifdropped = 0
@@ -349,6 +369,7 @@ class ConnTable:
                 self.interface = text(rec.get("source")) or self.interface
                 self.live = bool(rec.get("live"))
                 self.producer = text(rec.get("producer"))
+                self.privileges = privileges_of(rec.get("privs"))
             elif t == WARNING:
                 stage = text(rec.get("stage"))
                 self.messages.append((stage + ": " if stage else "") + text(rec.get("msg")))

@@ -390,17 +390,29 @@ def _details(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
 
 
 # --- help ------------------------------------------------------------------------------
-def help_entries() -> list[tuple[str, str]]:
-    """The help screen's lines, generated from the keymap and the filter keywords."""
-    out: list[tuple[str, str]] = [("KEYS", "")]
+def help_entries(state: ViewState | None = None) -> list[tuple[str, str]]:
+    """The help screen's lines: who runs with which privileges, the keymap, the filter keywords."""
+    out: list[tuple[str, str]] = []
+    if state is not None:
+        out += [("PRIVILEGES", "")]
+        out += [(safe(stage), safe(held)) for stage, held in state.table.privileges]
+        out += [("viewer", viewer_privileges()), ("", "")]
+    out += [("KEYS", "")]
     out += keys.help_lines()
     out += [("", ""), ("FILTER", "")]
     out += filt.help_lines()
     return out
 
 
+def viewer_privileges() -> str:
+    """This process's user and capabilities (the viewer's own line under PRIVILEGES)."""
+    from rustnet.caps import current
+
+    return current().describe()
+
+
 def _help(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
-    items = help_entries()
+    items = help_entries(state)
     key_w = min(max(width(k) for k, _ in items) + 2, max(w // 3, 8))
     lines = []
     for k, v in items:

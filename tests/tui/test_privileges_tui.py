@@ -1,0 +1,63 @@
+"""The viewer shows which user and capabilities each stage runs with (Help, under PRIVILEGES).
+
+The truth is the kernel's: /proc/PID/status of the running stages and of rustnet itself,
+capability names decoded by libcap's ``capsh``.
+"""
+
+from __future__ import annotations
+
+import pwd
+import shutil
+import subprocess
+
+import pytest
+
+from tests.netns import TwoHosts, can_make_namespaces
+from tests.tui.test_rustnet_tui import RUSTNET, Terminal, stage_pids
+
+pytestmark = [
+    pytest.mark.tui,
+    pytest.mark.skipif(shutil.which("capsh") is None, reason="needs capsh (Debian package libcap2-bin)"),
+]
+
+
+def truth(pid: int) -> str:
+    """``user, cap_a cap_b`` (or ``no capabilities``) for a process, from the kernel."""
+    with open(f"/proc/{pid}/status") as fh:
+        st = dict(line.rstrip("\n").split(":\t", 1) for line in fh if ":\t" in line)
+    user = pwd.getpwuid(int(st["Uid"].split()[1])).pw_name
+    decoded = subprocess.run(
+        ["capsh", f"--decode={st['CapPrm']}"], capture_output=True, text=True, check=True
+    )
+    caps = [c for c in decoded.stdout.strip().split("=", 1)[1].split(",") if c]
+    return f"{user}, {' '.join(caps) if caps else 'no capabilities'}"
+
+
+def cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return fh.read().replace(b"\0", b" ").decode(errors="replace")
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns")
+def test_help_shows_every_stage_with_its_real_privileges() -> None:
+    with TwoHosts() as net:
+        t = Terminal(net.cmd("a", [RUSTNET, "-i", net.iface("a")]))
+        try:
+            t.wait_for("conns")
+            stages: dict[str, int] = {}
+            for pid in stage_pids(t.proc.pid, timeout=10.0):
+                for name in ("rn-capture", "rn-dissect", "rn-track", "rn-enrich"):
+                    if f"/{name} " in cmdline(pid) + " ":
+                        stages[name] = pid
+            assert len(stages) == 4, stages
+            t.send(b"h")
+            t.wait_for("PRIVILEGES")
+            screen = t.wait_for("rn-enrich")
+            lines = screen.splitlines()
+            for name, pid in [*stages.items(), ("viewer", t.proc.pid)]:
+                row = [ln for ln in lines if ln.split()[:1] == [name]]
+                assert len(row) == 1, (name, screen)
+                assert row[0].split(None, 1)[1].strip() == truth(pid), (name, row[0])
+        finally:
+            t.close()
