@@ -62,11 +62,15 @@ EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
         ),
         (
             "PERMISSIONS",
-            "Capturing needs CAP_NET_RAW and CAP_NET_ADMIN. Run as root (sudo rustnet); or give the Python "
-            "interpreter the capabilities: sudo setcap cap_net_raw,cap_net_admin=eip "
-            "$(readlink -f $(which python3)) (every script that interpreter runs can then capture: prefer a "
-            "copy of the interpreter made for rustnet, e.g. python3 -m venv --copies); or run only the "
-            "capture privileged: sudo rn-capture -i eth0 | rn-view.",
+            "Capturing needs CAP_NET_RAW and CAP_NET_ADMIN. Run as root (sudo rustnet); or make a venv "
+            "with an interpreter of its own (python3 -m venv --copies DIR), install rustnet there and give "
+            "that interpreter the capabilities: sudo setcap cap_net_raw,cap_net_admin=eip DIR/bin/python3 "
+            "(every script it runs can then capture, so never the system's python3; every stage but "
+            "rn-capture gives them up as it starts); or run only the capture privileged: "
+            "sudo rn-capture -i eth0 | rn-view. Run as root, rn-dissect and rn-track run as nobody (as "
+            "root without capabilities when nobody cannot run the Python), rn-enrich keeps "
+            "cap_dac_read_search, cap_sys_ptrace, cap_sys_admin and cap_net_admin, and rustnet itself "
+            "cap_kill; the viewer's Help (h) lists them.",
         ),
         (
             "FILES",
