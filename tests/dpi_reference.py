@@ -66,15 +66,19 @@ def first_handshake_message(stream: bytes) -> tuple[int, bytes] | None:
                 return joined[0], bytes(joined[4 : 4 + length])
         if pos >= end:
             return None
-        if stream[pos] != CONTENT_HANDSHAKE:
+        alert = stream[pos] == 21 and not joined  # a warning alert before the hello: skipped
+        if stream[pos] != CONTENT_HANDSHAKE and not alert:
             raise DissectError(f"TLS record type {stream[pos]} before the hello was complete")
-        if pos + 1 < end and stream[pos + 1] != 3:
+        if not alert and pos + 1 < end and stream[pos + 1] != 3:
             raise DissectError("not a TLS record version")
         if pos + RECORD_HEADER_LEN > end:
             return None
         rlen = int.from_bytes(stream[pos + 3 : pos + 5], "big")
         if rlen == 0 or rlen > MAX_RECORD_LEN:
             raise DissectError(f"TLS record length {rlen}")
+        if alert:
+            pos += RECORD_HEADER_LEN + rlen
+            continue
         # A record still arriving contributes what is there: the message may already be whole.
         joined += stream[pos + RECORD_HEADER_LEN : pos + RECORD_HEADER_LEN + rlen]
         pos += RECORD_HEADER_LEN + rlen

@@ -156,3 +156,33 @@ def test_tls_on_any_port_and_oversized_hello_gives_no_partial_sni() -> None:
     assert "sni" not in got
     got = _feed(Inspector(), [S.client_hello(sni=b"port.example")])
     assert got["sni"] == "port.example"
+
+
+# RFC 8446 §6 / RFC 5246 §7.2: an alert record is type 21, version, length 2, then level and
+# description; RFC 6066 §3: a server that does not know the requested name may send the
+# warning unrecognized_name (112) before its ServerHello.
+UNRECOGNIZED_NAME_ALERT = b"\x15\x03\x03\x00\x02\x01\x70"
+
+
+def test_server_hello_after_a_warning_alert() -> None:
+    stream = UNRECOGNIZED_NAME_ALERT + S.server_hello(0xC02F, None)
+    assert tls.server_hello_from_stream(stream) == tls.ServerHello(0x0303, 0xC02F, None)
+    for cut in range(len(stream)):  # arriving piece by piece: never an error, never a wrong hello
+        assert tls.server_hello_from_stream(stream[:cut]) is None
+    insp = Inspector()
+    insp.inspect(6, C, 50001, SRV, 443, S.client_hello(sni=b"unknown.example"), 0.0)
+    sh = insp.inspect(6, SRV, 443, C, 50001, stream, 0.1)
+    assert sh == {
+        "app": "TLS",
+        "tls_version": "TLS 1.2",
+        "tls_cipher": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    }
+    assert insp.malformed == 0
+
+
+def test_alert_inside_a_split_hello_is_still_malformed() -> None:
+    # Only before the hello: RFC 8446 §5.1 forbids other records between a message's fragments.
+    body = S.handshake(2, S.server_hello(0xC02F, None)[9:])
+    pieces = S.records(body, max_fragment=20)
+    with pytest.raises(DissectError):
+        tls.server_hello_from_stream(pieces[:25] + UNRECOGNIZED_NAME_ALERT + pieces[25:])

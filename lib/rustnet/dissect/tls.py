@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
+CONTENT_ALERT: Final = 21
 CONTENT_HANDSHAKE: Final = 22
 HS_CLIENT_HELLO: Final = 1
 HS_SERVER_HELLO: Final = 2
@@ -177,6 +178,16 @@ def first_handshake_message(stream: bytes | bytearray) -> tuple[int, bytes] | No
                 return joined[0], bytes(joined[4 : 4 + length])
         if pos >= end:
             return None
+        if stream[pos] == CONTENT_ALERT and not joined:
+            # A warning alert may come before the hello (a server that does not know the SNI
+            # name says unrecognized_name, RFC 6066 §3, then its ServerHello): passed over.
+            if pos + RECORD_HEADER_LEN > end:
+                return None
+            rlen = int.from_bytes(stream[pos + 3 : pos + 5], "big")
+            if rlen == 0 or rlen > MAX_RECORD_LEN:
+                raise DissectError(f"TLS record length {rlen}")
+            pos += RECORD_HEADER_LEN + rlen
+            continue
         if stream[pos] != CONTENT_HANDSHAKE:
             raise DissectError(f"TLS record type {stream[pos]} before the hello was complete")
         if pos + 1 < end and stream[pos + 1] != 3:
