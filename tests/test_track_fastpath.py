@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rustnet.track import dpi, lifecycle, rates, record
+from rustnet.track import dpi, lifecycle, record
 from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
 from rustnet.track.lifecycle import Timeouts
 from rustnet.track.states import State
@@ -317,38 +317,6 @@ def test_kept_records_are_fresh_builds_on_the_corpus(checked_updates: list[int])
                 t.process(sums[i : i + 5])
             t.finish()
     assert checked_updates[0] > 500
-
-
-# --- rates -------------------------------------------------------------------------------
-def test_record_samples_rates_like_rates_sample() -> None:
-    rnd = random.Random(5)
-    tracker = Tracker()
-    for _ in range(20_000):
-        pair = []
-        for _copy in range(2):
-            c = Conn(rnd.randrange(1, 9), (17, A, 1, B, 2), False, 17, 100.0)
-            c.so = int(State.UDP_ACTIVE)
-            pair.append(c)
-        first = 100.0 + rnd.choice([0.0, 0.1])
-        # bs, bd, rate_t, rate_bs, rate_bd, rate_src, rate_dst
-        state = (
-            rnd.choice([0, 0, 1000, 5000]),
-            rnd.choice([0, 700]),
-            rnd.choice([0.0, 0.0, first, 100.5, 101.0]),
-            rnd.choice([0, 1000]),
-            rnd.choice([0, 700]),
-            rnd.choice([0.0, 3000.0]),
-            rnd.choice([0.0, 9.5]),
-        )
-        last = first + rnd.choice([0.0, 0.05, 0.3, 1.0, 6.0])
-        now = last + rnd.choice([0.0, 0.01, 0.2, 1.0, 4.99, 5.0, 7.0])
-        for c in pair:
-            c.first, c.last = first, last
-            c.bs, c.bd, c.rate_t, c.rate_bs, c.rate_bd, c.rate_src, c.rate_dst = state
-        rates.sample(pair[0], now)
-        tracker._record(pair[1], now)
-        got = [(c.rate_t, c.rate_bs, c.rate_bd, c.rate_src, c.rate_dst) for c in pair]
-        assert got[0] == got[1], (state, first, last, now)
 
 
 def test_fields_learned_after_a_kept_record_reach_the_next_one() -> None:

@@ -1,59 +1,83 @@
-"""Rates: bytes/s per direction, smoothed, exactly 0 once quiet."""
+"""Rates in rn-track's records: bytes/s per direction, smoothed, exactly 0 once quiet.
+
+Driven through the tracker itself with packet summaries at known times and sizes; the
+expected values come from the rule (rustnet.track.rates): the bytes of each window divided
+by its length, folded into an exponentially weighted average with time constant TAU, so a
+step from r0 to r1 reads r0 + (r1 - r0) * (1 - exp(-t / TAU)) after t seconds.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
-from rustnet.track.conn import Conn
-from rustnet.track.rates import sample
+from rustnet.track.rates import TAU, WINDOW
+from rustnet.track.table import Tracker
+
+from tests.track_util import A, B, C, header, udp
+
+PORT = 40000
 
 
-def conn(first: float = 100.0) -> Conn:
-    return Conn(1, (6, b"a", 1, b"b", 2), False, 6, first)
+def _rates(packets: list[list[Any]], refresh: float) -> list[tuple[float, int, int]]:
+    """(last_seen, rate_src, rate_dst) of every record of the A:PORT -> B:53 flow, in order.
+    Each packet list is given at once, so records come out as the tracker's clock passes."""
+    t = Tracker(refresh=refresh)
+    t.process([header()])
+    out = []
+    for rec in t.process(packets) + t.finish():
+        if isinstance(rec, dict) and rec.get("sport") == PORT:
+            out.append((rec["last_seen"], rec["rate_src"], rec["rate_dst"]))
+    return out
 
 
-def test_steady_rate_converges_and_does_not_depend_on_sampling_rate() -> None:
-    results = []
-    for step in (0.5, 1.0, 2.0):
-        c = conn()
-        t = 100.0
-        while t < 130.0:
-            t += step
-            c.bs += int(10_000 * step)  # 10 kB/s from the originator
-            c.bd += int(1_000 * step)
-            c.last = t
-            sample(c, t)
-        results.append((c.rate_src, c.rate_dst))
-    for rs, rd in results:
-        assert rs == pytest.approx(10_000, rel=0.01) and rd == pytest.approx(1_000, rel=0.01)
+def _clock(ts: float) -> list[Any]:
+    """A packet of another flow: moves the tracker's clock when the measured flow is quiet."""
+    return udp(ts, C, 9, B, 9, wirelen=60)
 
 
-def test_smoothing_follows_a_step_gradually() -> None:
-    c = conn()
-    t = 100.0
-    for _ in range(10):
-        t += 1.0
-        c.bs += 1000
-        c.last = t
-        sample(c, t)
-    assert c.rate_src == pytest.approx(1000, rel=0.05)
-    t += 1.0
-    c.bs += 11000  # the rate jumps to 11 kB/s
-    c.last = t
-    sample(c, t)
-    assert 1000 < c.rate_src < 11000  # one window moves it part of the way (tau = 2 s)
+def _flow(ts: float, src_bytes: int, dst_bytes: int) -> list[list[Any]]:
+    out = [_clock(ts)]
+    if src_bytes:
+        out.append(udp(ts, A, PORT, B, 53, wirelen=src_bytes))
+    if dst_bytes:
+        out.append(udp(ts, B, 53, A, PORT, wirelen=dst_bytes))
+    return out
 
 
-def test_quiet_reads_zero_and_first_sample_has_no_spike() -> None:
-    c = conn()
-    c.bs = 1500
-    c.last = 100.001
-    sample(c, 100.001)
-    assert c.rate_src <= 1500 / 0.25  # a single packet right after the start: at most bytes / 0.25 s
-    sample(c, 101.0)  # no new bytes in this window
-    assert c.rate_src == 0.0 and c.rate_dst == 0.0
-    c.bs += 500
-    c.last = 101.5
-    sample(c, 102.0)
-    assert c.rate_src > 0
-    sample(c, 110.0)  # idle beyond the window
-    assert c.rate_src == 0.0
+@pytest.mark.parametrize("refresh", [0.5, 1.0, 2.0])
+def test_steady_rate_is_the_bytes_per_second_whatever_the_refresh(refresh: float) -> None:
+    packets = [p for i in range(1, 121) for p in _flow(100.0 + i / 4, 2_500, 250)]  # 10 kB/s, 1 kB/s
+    got = _rates(packets, refresh)
+    assert len(got) >= 10
+    _, src, dst = got[-2]  # the last one is the final record, after the capture ended
+    assert src == pytest.approx(10_000, rel=0.01) and dst == pytest.approx(1_000, rel=0.01)
+
+
+def test_a_step_is_followed_with_time_constant_tau() -> None:
+    # 1 kB/s from the originator for 10 s, then 11 kB/s for 5 s, then nothing; the responder
+    # sends 500 B/s throughout. One packet each way per second, a record each second.
+    packets = []
+    for s in range(1, 25):
+        size = 1_000 if s <= 10 else 11_000 if s <= 15 else 0
+        packets += _flow(100.0 + s, size, 500 if s <= 15 else 0)
+    got = _rates(packets, 1.0)
+    before = [src for seen, src, _ in got if seen <= 110.0]
+    assert before[1:] == [1_000] * (len(before) - 1)
+    rest = got[len(before) :]
+    want = [round(1_000 + 10_000 * (1 - math.exp(-k / TAU))) for k in range(1, 6)]
+    assert [src for _, src, _ in rest[:5]] == want  # 4935, 7321, 8769, 9647, 10179
+    assert {dst for _, _, dst in got[1:6]} == {500}
+    # Then a window without a byte: exactly 0 (not an average approaching it), both ways.
+    assert rest[5][1:] == (0, 0) and got[-1][1:] == (0, 0)
+
+
+def test_first_record_has_no_spike_and_quiet_past_the_window_reads_zero() -> None:
+    # One 1500-byte packet, then only the clock: the first record may not divide by less
+    # than a quarter of a second; later records (if any) read 0.
+    packets = [udp(100.0, A, PORT, B, 53, wirelen=1_500)] + [_clock(100.0 + i / 100) for i in range(1, 30)]
+    packets += [_clock(100.0 + WINDOW + i) for i in range(1, 4)]
+    got = _rates(packets, 0.0)
+    assert got[0][1] <= 1_500 / 0.25
+    assert all(src == 0 and dst == 0 for _, src, dst in got[1:])

@@ -765,7 +765,7 @@ class Tracker:
         answered: it leaves within seconds, and its final record is then a copy too). Another idle
         one keeps none (memory: it may stay idle for long), nor does one that left the table.
         Whoever changes other fields of the record drops the copy."""
-        # rates.sample(c, now), inline (once per record; tests hold the two together)
+        # The rate rule of rustnet.track.rates (once per record; tests/test_track_rates.py)
         bs = c.bs
         bd = c.bd
         rate_t = c.rate_t
