@@ -101,7 +101,8 @@ completions: venv
 # defines, the man pages and the completions. DESTDIR stages the same tree for packaging: a venv
 # is not relocatable, so the staged scripts and .pyc files are rewritten to name their final
 # place. The stages run as `nobody`, so everything is left readable by others whatever the umask.
-# `make uninstall` (same PREFIX and DESTDIR) removes what installed-files lists.
+# `make uninstall` (same PREFIX and DESTDIR) removes what installed-files lists: the files, and
+# the directories the install made once they are empty.
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib/rustnet
@@ -124,7 +125,12 @@ install: run-deps
 	dest='$(DESTDIR)'; case "$$dest" in ""|/*) ;; *) dest="$$PWD/$$dest";; esac; stage="$$dest"'$(LIBDIR)'; list="$$stage/installed-files"; \
 	src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
 	tar -c --exclude=__pycache__ --exclude='*.egg-info' pyproject.toml README.md LICENSE lib cmds | tar -x -C "$$src"; \
-	if [ -f "$$list" ]; then while IFS= read -r f; do rm -f "$$dest$$f"; done < "$$list"; fi; \
+	dirs='$(BINDIR) $(LIBDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(BASHCOMPDIR) $(ZSHCOMPDIR) $(FISHCOMPDIR)'; \
+	made=$$(for d in $$dirs; do while [ -n "$$d" ] && [ ! -e "$$dest$$d" ]; do echo "$$d/"; d=$${d%/*}; done; done); \
+	if [ -f "$$list" ]; then \
+		made=$$(printf '%s\n' "$$made" && grep '/$$' "$$list" || true); \
+		while IFS= read -r f; do case "$$f" in */) ;; *) rm -f "$$dest$$f";; esac; done < "$$list"; \
+	fi; \
 	rm -rf "$$stage"; \
 	echo "installing into $$stage (a venv of $(INSTALL_PYTHON))"; \
 	$(INSTALL_PYTHON) -m venv "$$stage"; \
@@ -156,6 +162,7 @@ install: run-deps
 	for f in completions/*.fish; do \
 		to='$(FISHCOMPDIR)'"/$${f##*/}"; install -m 644 "$$f" "$$dest$$to"; echo "$$to" >> "$$list"; \
 	done; \
+	printf '%s\n' "$$made" | grep . | sort -u >> "$$list" || true; \
 	chmod -R a+rX,go-w "$$stage"; \
 	echo "installed in $$dest"'$(BINDIR)':" $$commands"
 
@@ -163,8 +170,10 @@ uninstall:
 	@set -euo pipefail; dest='$(DESTDIR)'; case "$$dest" in ""|/*) ;; *) dest="$$PWD/$$dest";; esac; \
 	stage="$$dest"'$(LIBDIR)'; list="$$stage/installed-files"; \
 	if [ ! -f "$$list" ]; then echo "rustnet is not installed in $$dest"'$(PREFIX)'" (no $$list)"; exit 0; fi; \
-	while IFS= read -r f; do rm -f "$$dest$$f"; done < "$$list"; \
+	while IFS= read -r f; do case "$$f" in */) ;; *) rm -f "$$dest$$f";; esac; done < "$$list"; \
+	made=$$(grep '/$$' "$$list" | sort -r || true); \
 	rm -rf "$$stage"; \
+	printf '%s\n' "$$made" | while IFS= read -r d; do [ -z "$$d" ] || rmdir "$$dest$$d" 2>/dev/null || true; done; \
 	echo "removed rustnet from $$dest"'$(PREFIX)'
 
 clean:
