@@ -43,8 +43,18 @@ def scratch() -> Iterator[Path]:
 def make(*args: str) -> None:
     """``make`` in the clone under a umask that hides everything from other users."""
     command = ["make", "-C", str(ROOT), "--no-print-directory", *args]
+    # Not the flags or install directories of a `make test` this may run under.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "DESTDIR", "MANDIR"}
+    }
     done = subprocess.run(
-        ["sh", "-c", 'umask 077 && exec "$@"', "sh", *command], capture_output=True, text=True, timeout=600
+        ["sh", "-c", 'umask 077 && exec "$@"', "sh", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
