@@ -21,6 +21,7 @@ from rustnet.cli.common import (
     interrupts,
     run_stage,
     stdin_hint,
+    termination,
     version_option,
 )
 from rustnet.cli.privilege import confine
@@ -79,7 +80,7 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
     )
     for batch in source.batches():
         table.ingest(batch)
-        interrupts.check()
+        termination.check()
         if interrupts.draining:
             break
     rest = query.apply(r for r in table.rows.values() if not (no_localhost and r.loopback()))
@@ -225,7 +226,7 @@ def main(
                 )
                 for batch in source.batches():
                     table.ingest(batch)
-                    interrupts.check()
+                    termination.check()
                     if interrupts.draining:
                         break
                 state = _state(table, no_localhost, filter_text, sort, reverse)

@@ -7,10 +7,8 @@ Exit statuses (rustnet(1)), the same for every command:
 
 Signals: the first SIGINT asks the stage to drain (stop capturing, or read its
 input to the end and write final records); a second exits at once with 130.
-SIGTERM and SIGHUP end the stage promptly with 143. They raise :class:`Terminated`,
-a BaseException like KeyboardInterrupt, so the ``except Exception`` that keeps a
-stage going past a bad record cannot swallow them; the flag they set is checked by
-the read loops as well, for a raise lost where Python ignores exceptions (``__del__``).
+SIGTERM and SIGHUP end the stage promptly with 143, after the frame being written
+(rustnet.stream.termination).
 """
 
 from __future__ import annotations
@@ -27,6 +25,8 @@ import click
 from rustnet import __version__
 from rustnet.stream import NewerFormatError, PipeClosed
 from rustnet.stream.escape import escape_unsafe
+from rustnet.stream.termination import Terminated as Terminated  # the commands import it from here
+from rustnet.stream.termination import termination as termination
 from rustnet.stream.writer import FORMATS
 
 EXIT_OK = 0
@@ -47,26 +47,18 @@ class StageError(Exception):
         self.status = status
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived: leave now with 143.
-
-    Not an Exception: a stage catches Exception to survive hostile input, and must not
-    catch this by accident (it once left stages running, or called the input corrupt).
-    """
-
-
 class Interrupts:
-    """SIGINT: the first sets :attr:`draining`, the second exits at once."""
+    """SIGINT: the first sets :attr:`draining`, the second exits at once. SIGTERM, SIGHUP: see
+    :data:`termination`."""
 
     def __init__(self) -> None:
         self.draining = False
-        self.terminated = False
         self.callbacks: list[Callable[[], None]] = []
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._on_sigint)
-        signal.signal(signal.SIGTERM, self.terminate)
-        signal.signal(signal.SIGHUP, self.terminate)
+        signal.signal(signal.SIGTERM, termination.request)
+        signal.signal(signal.SIGHUP, termination.request)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self.draining:
@@ -74,16 +66,6 @@ class Interrupts:
         self.draining = True
         for cb in self.callbacks:
             cb()
-
-    def terminate(self, signum: int, frame: Any) -> None:
-        """The SIGTERM/SIGHUP handler: remember, and unwind."""
-        self.terminated = True
-        raise Terminated
-
-    def check(self) -> None:
-        """Raise Terminated if a SIGTERM/SIGHUP came (its raise may have been lost)."""
-        if self.terminated:
-            raise Terminated
 
 
 interrupts = Interrupts()
@@ -110,13 +92,14 @@ def run_stage(prog: str, body: Callable[[], int | None], debug: bool = False) ->
     try:
         try:
             status = body() or EXIT_OK
-            if interrupts.terminated:  # a body that finished anyway (the raise was lost) still says so
+            if termination.requested:  # a body that finished anyway (the raise was lost) still says so
                 status = EXIT_TERMINATED
         finally:
-            # On the way out: another SIGTERM/SIGHUP (systemd, a terminal closing) must not
-            # become a traceback in an except clause below; it ends us at once instead.
-            signal.signal(signal.SIGTERM, _exit_terminated)
-            signal.signal(signal.SIGHUP, _exit_terminated)
+            # On the way out: another SIGTERM/SIGHUP (systemd, a terminal closing), or the watchdog
+            # of a termination (SIGALRM), must not become a traceback in an except clause below;
+            # it ends us at once instead.
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+                signal.signal(sig, _exit_terminated)
     except PipeClosed:
         status = EXIT_OK
     except BrokenPipeError:

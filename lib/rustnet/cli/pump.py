@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, interrupts, warn
+from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, termination, warn
 from rustnet.stream import Record, RecordWriter, open_inputs
 from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import WARNING
@@ -32,7 +32,7 @@ def pump(
     """
     status = EXIT_OK
     next_tick = time.monotonic() + tick_every
-    check_terminated = interrupts.check
+    check_terminated = termination.check
     for reader in open_inputs(paths):
         while not reader.done:
             check_terminated()

@@ -33,7 +33,7 @@ from rustnet.cli.common import (
     EXIT_USAGE,
     StageError,
     Terminated,
-    interrupts,
+    termination,
     warn,
 )
 from rustnet.cli.launch import Options, plan
@@ -192,7 +192,7 @@ def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str |
     reader = RecordReader(fd, PROG)
     anonymous = 0
     while not reader.done:
-        interrupts.check()
+        termination.check()
         for rec in reader.poll(None):
             if not isinstance(rec, dict) or rec.get("t") != CONN:
                 continue
@@ -396,7 +396,7 @@ def _install_signals(pipeline: Pipeline) -> None:
         else:
             raise KeyboardInterrupt
 
-    term = interrupts.terminate
+    term = termination.request
     for sig, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, term), (signal.SIGHUP, term)):
         _SAVED[sig] = signal.signal(sig, handler)
 
@@ -406,7 +406,7 @@ def _hold_termination(pipeline: Pipeline) -> None:
     (stages would be left running); it kills them at once instead, and we still exit 143."""
 
     def on_term(signum: int, frame: Any) -> None:
-        interrupts.terminated = True
+        termination.requested = True
         pipeline.kill_all()
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -423,7 +423,7 @@ def _install_term_signals() -> dict[int, Any]:
     """TUI: SIGTERM and SIGHUP unwind like an exception, so the terminal is restored on the way out;
     Ctrl+C before the viewer takes over ends at once (the viewer then handles it itself)."""
 
-    term = interrupts.terminate
+    term = termination.request
     old: dict[int, Any] = {sig: signal.signal(sig, term) for sig in (signal.SIGTERM, signal.SIGHUP)}
     old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     return old

@@ -23,6 +23,7 @@ import msgpack
 
 from rustnet.stream.escape import escape_char
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
+from rustnet.stream.termination import termination
 
 _data_of = itemgetter(PKT_DATA)
 
@@ -205,7 +206,14 @@ class RecordWriter:
             self._out = []
 
     def _write_all(self, chunks: list[bytes]) -> None:
-        """Write ``chunks`` in order, whole (the list is consumed)."""
+        """Write ``chunks`` in order, whole (the list is consumed); SIGTERM waits for the end."""
+        termination.hold()
+        try:
+            self._write_chunks(chunks)
+        finally:
+            termination.release()
+
+    def _write_chunks(self, chunks: list[bytes]) -> None:
         i = 0
         while i < len(chunks):
             try:
