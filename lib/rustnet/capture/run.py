@@ -16,6 +16,7 @@ from typing import Any
 
 import pcapy
 
+import rustnet.caps  # noqa: F401 - loaded before giving up root: our files may be out of nobody's reach
 from rustnet.capture.bpf import combine, ssh_self_clause
 from rustnet.capture.interfaces import NoInterfaceError, choose_default, exists, unknown_interface_message
 from rustnet.capture.live import (
