@@ -26,6 +26,8 @@ from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.stage import Enricher
 from rustnet.stream.records import make_header
 
+from tests import nobody_install
+
 LONG_NAME = "rn-dl-client-long-name"  # longer than the kernel's 15-character comm
 # The child connects to the given port and holds the connection until its stdin closes.
 CLIENT = (
@@ -311,8 +313,21 @@ def test_no_process_option_and_hostile_records() -> None:
     live.finish()
 
 
+@pytest.fixture(scope="module")
+def nobody_venv() -> Iterator[Path]:
+    """rustnet installed where nobody can run it (the clone may sit in a private directory)."""
+    base, why = nobody_install.base_python()
+    if base is None:
+        pytest.skip(why)
+    venv = nobody_install.build(copies=False)
+    yield venv
+    nobody_install.remove(venv)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
-def test_without_permission_it_degrades_to_the_user_and_warns_once(server: socket.socket) -> None:
+def test_without_permission_it_degrades_to_the_user_and_warns_once(
+    server: socket.socket, nobody_venv: Path
+) -> None:
     """An unprivileged rn-enrich cannot read root's fds: the connection keeps its user, no crash."""
     cli = socket.create_connection(server.getsockname())
     acc, _ = server.accept()
@@ -333,7 +348,7 @@ def test_without_permission_it_degrades_to_the_user_and_warns_once(server: socke
                 "--clear-groups",
                 "--inh-caps=-all",
                 "--bounding-set=-all",
-                str(Path(sys.executable).parent / "rn-enrich"),
+                str(nobody_venv / "bin" / "rn-enrich"),
                 "--format",
                 "json",
             ],

@@ -66,12 +66,12 @@ def run_plain(command: list[str], *, as_nobody: bool = False) -> subprocess.Comp
     return subprocess.run(command, cwd="/", env=PLAIN_ENV, capture_output=True, text=True, timeout=120)
 
 
-def assert_commands_run(bindir: Path, *, as_nobody: bool = False) -> None:
+def assert_commands_run(bindir: Path, *, as_nobody: bool = False, pcap: Path = PCAP) -> None:
     for name in COMMANDS:
         done = run_plain([str(bindir / name), "--help"], as_nobody=as_nobody)
         assert done.returncode == 0, f"{name}: {done.stderr}"
         assert "Usage:" in done.stdout
-    done = run_plain([str(bindir / "rustnet"), "--read", str(PCAP), "--json"], as_nobody=as_nobody)
+    done = run_plain([str(bindir / "rustnet"), "--read", str(pcap), "--json"], as_nobody=as_nobody)
     assert done.returncode == 0, done.stderr
     truth = json.loads((TRUTH / f"{PCAP.name}.json").read_text())["udp_conversations"]
     records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -131,7 +131,14 @@ def test_prefix_install_runs_anywhere_without_the_clone_and_uninstalls(scratch: 
         interpreter = (prefix / "lib/rustnet/bin/python").resolve()
         if run_plain([str(interpreter), "-c", "pass"], as_nobody=True).returncode != 0:
             pytest.skip(f"nobody cannot run the base interpreter {interpreter}")
-        assert_commands_run(prefix / "bin", as_nobody=True)
+        # A copy of the capture: nobody may not reach the clone (one in a private directory).
+        pcap = scratch / PCAP.name
+        shutil.copyfile(PCAP, pcap)
+        pcap.chmod(0o644)
+        try:
+            assert_commands_run(prefix / "bin", as_nobody=True, pcap=pcap)
+        finally:
+            pcap.unlink()
 
     make("uninstall", f"PREFIX={prefix}", *completion_dirs)
     assert list(scratch.iterdir()) == []
