@@ -421,15 +421,10 @@ def _map_frame_len(buf: bytearray, at: int) -> int:
 
 
 def open_inputs(paths: list[str]) -> Iterator[RecordReader]:
-    """A reader per input in order: stdin when ``paths`` is empty or ``-``."""
-    if not paths:
-        paths = ["-"]
-    for path in paths:
-        if path == "-":
-            yield RecordReader(0, "stdin")
-            continue
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            yield RecordReader(fd, path)
-        finally:
-            os.close(fd)
+    """A reader per input in order: stdin when ``paths`` is empty or ``-``. Files are sniffed first
+    (empty, not a record stream, gzip'd: see :mod:`rustnet.stream.infile`)."""
+    from rustnet.stream.infile import RecordFile  # built on this module
+
+    for path in paths or ["-"]:
+        with RecordFile(path) as source:
+            yield source.reader

@@ -27,27 +27,28 @@ from collections.abc import Iterator
 from typing import IO, Any, Final
 
 from rustnet.stream import Record, RecordReader
+from rustnet.stream.infile import RecordFile
 from rustnet.stream.records import CONN, HEADER, PACKET, SUMMARY, WARNING
+from rustnet.stream.sniff import CAPTURE, sniff_fd
 from rustnet.stream.stage import Chain, Stage
 
-PCAP_MAGICS: Final = (
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",
-)
 MAX_PENDING: Final = 200_000  # paced records held before reading further
 READ_SIZE: Final = 1 << 16  # a few hundred records per read: the loop gets back to the keys quickly
 
 
 def is_capture_file(path: str) -> bool:
-    """True for a pcap or pcapng file (by its magic number)."""
+    """True for a pcap or pcapng file, gzip'd or not (by its first bytes)."""
     try:
-        with open(path, "rb") as f:
-            return f.read(4) in PCAP_MAGICS
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        sniffed = sniff_fd(fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return sniffed is not None and sniffed.kind == CAPTURE
 
 
 def record_time(rec: Record) -> float | None:
@@ -193,7 +194,7 @@ class Source:
         self.finished = False  # finish() output delivered
         self.child: subprocess.Popen[bytes] | None = None
         self._child_err: IO[bytes] | None = None
-        self._owned_fd: int | None = None
+        self._file: RecordFile | None = None
         self._next = 0
         self._open_next()
 
@@ -208,43 +209,45 @@ class Source:
             name = inputs[self._next]
             self._next += 1
             try:
-                fd = self._open(name)
+                reader = self._open(name)
             except OSError as exc:
-                self.errors.append(f"{name}: {exc.strerror or exc}")
+                self.errors.append(f"{name.removeprefix('capture:')}: {exc.strerror or exc}")
                 continue
-            os.set_blocking(fd, False)
-            self.reader = RecordReader(fd, "stdin" if name == "-" else name.removeprefix("capture:"))
+            if reader.damage is not None:  # refused by its first bytes (empty, not records...)
+                self.damage.append(reader.damage)
+                self._close_current()
+                continue
+            os.set_blocking(reader.fd, False)
+            self.reader = reader
             return
         self.reader = None
         self.done = True
 
-    def _open(self, name: str) -> int:
+    def _open(self, name: str) -> RecordReader:
         if name == "-":
             if self.stdin_fd is None:
                 raise OSError(0, "standard input is not available")
-            return self.stdin_fd
-        if name.startswith("capture:"):
-            path = name.removeprefix("capture:")
-            if is_capture_file(path):
-                # stderr to a file: a chatty child must never block on a pipe nobody reads yet.
-                self._child_err = tempfile.TemporaryFile()
-                self.child = subprocess.Popen(
-                    [*_capture_command(), "-r", path],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=self._child_err,
-                )
-                assert self.child.stdout is not None
-                return self.child.stdout.fileno()
-            name = path
-        fd = os.open(name, os.O_RDONLY)
-        self._owned_fd = fd
-        return fd
+            self._file = RecordFile("-", self.stdin_fd)
+            return self._file.reader
+        path = name.removeprefix("capture:")
+        if is_capture_file(path):
+            # stderr to a file: a chatty child must never block on a pipe nobody reads yet.
+            self._child_err = tempfile.TemporaryFile()
+            self.child = subprocess.Popen(
+                [*_capture_command(), "-r", path],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._child_err,
+            )
+            assert self.child.stdout is not None
+            return RecordReader(self.child.stdout.fileno(), path)
+        self._file = RecordFile(path)
+        return self._file.reader
 
     def _close_current(self) -> None:
-        if self._owned_fd is not None:
-            os.close(self._owned_fd)
-            self._owned_fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         if self.child is not None:
             self._reap_child()
 
