@@ -153,15 +153,27 @@ def test_file_cut_inside_its_header_is_damaged(tmp_path: Path) -> None:
     assert p.returncode == 3 and len(p.stderr.decode().splitlines()) == 1 and p.stdout == b""
 
 
-@pytest.mark.parametrize("content", [None, b"", b"this is not a capture file\n" * 10])
-def test_missing_or_not_a_capture(tmp_path: Path, content: bytes | None) -> None:
+def test_missing_file_is_a_runtime_error(tmp_path: Path) -> None:
     f = tmp_path / "x.pcap"
-    if content is not None:
-        f.write_bytes(content)
     p = capture("-r", str(f))
     assert p.returncode == 1
-    lines = p.stderr.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"rn-capture: {f}: ")
+    assert p.stderr.decode().splitlines() == [f"rn-capture: {f}: no such file"]
+    assert p.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "is empty"),
+        (b"this is not a capture file\n" * 10, "is not a pcap/pcapng capture or a rustnet record stream"),
+    ],
+)
+def test_empty_or_not_a_capture_is_damaged_input(tmp_path: Path, content: bytes, says: str) -> None:
+    f = tmp_path / "x.pcap"
+    f.write_bytes(content)
+    p = capture("-r", str(f))
+    assert p.returncode == 3
+    assert p.stderr.decode().splitlines() == [f"rn-capture: {f} {says}"]
     assert p.stdout == b""
 
 

@@ -11,8 +11,11 @@ them the captured length is the wire length), ``next()`` for everything else.
 from __future__ import annotations
 
 import os
+import shlex
+import stat
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pcapy
@@ -20,6 +23,8 @@ import pcapy
 from rustnet.capture.batch import BatchReadError, pump_batches
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.stream import RecordWriter
+from rustnet.stream.gunzip import Inflater
+from rustnet.stream.sniff import EMPTY, HEAD_SIZE, OTHER, RECORDS, empty_message, neither_message, sniff_fd
 
 # Packets between checks of the stop flag (SIGINT/SIGTERM): bounds the reaction time.
 CHUNK = 256
@@ -32,6 +37,7 @@ _PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": "<",
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+OPEN_TIMEOUT = 30.0  # seconds a gzip'd capture's header may take to decompress
 
 
 class CaptureFileError(Exception):
@@ -40,6 +46,123 @@ class CaptureFileError(Exception):
     def __init__(self, message: str, damaged: bool = False) -> None:
         super().__init__(message)
         self.damaged = damaged
+
+
+@dataclass
+class CaptureInput:
+    """An open capture: the libpcap reader, the snaplen its file declares, and (for a gzip'd
+    file) the thread decompressing it into the pipe libpcap reads."""
+
+    reader: Any
+    snaplen: int | None
+    inflater: Inflater | None = None
+
+    def compressed_damage(self) -> str | None:
+        """Why the gzip data ended early, once libpcap has read to its end (None: it did not)."""
+        if self.inflater is None:
+            return None
+        self.reader.close()  # a thread still writing (libpcap stopped early) ends at its next write
+        return self.inflater.wait()
+
+
+def open_capture(path: str, setup: Callable[[], None] | None = None) -> CaptureInput:
+    """Open ``path`` (``-``: standard input) for reading packets: a pcap or pcapng file, gzip'd or not.
+
+    A file that is empty, a record stream, or neither is refused with one sentence (damaged
+    input). ``setup`` runs first on the decompressing thread of a gzip'd file.
+    """
+    fd = _open_input(path)
+    if fd is None:  # a pipe: libpcap reads it, once
+        return CaptureInput(open_capture_file(path), None)
+    keep_fd = False
+    try:
+        sniffed = sniff_fd(fd)
+        assert sniffed is not None
+        if sniffed.damage is not None:
+            raise CaptureFileError(f"{path}: {sniffed.damage}", damaged=True)
+        if sniffed.kind == EMPTY:
+            raise CaptureFileError(empty_message(path), damaged=True)
+        if sniffed.kind == OTHER:
+            raise CaptureFileError(neither_message(path), damaged=True)
+        if sniffed.kind == RECORDS:
+            name = shlex.quote(path)
+            raise CaptureFileError(
+                f"{path} is a rustnet record stream, not a pcap/pcapng capture: "
+                f"read it with rn-dissect {name} or rn-view {name}",
+                damaged=True,
+            )
+        snaplen = snaplen_of(sniffed.head)
+        if not sniffed.gzip:
+            return CaptureInput(open_capture_file(path), snaplen)
+        opening = opening_size(sniffed.head)
+        if opening is None:
+            raise CaptureFileError(
+                f"{path}: no pcapng interface description in the first {len(sniffed.head) >> 10} KiB",
+                damaged=True,
+            )
+        keep_fd = path != "-"  # the thread reads the file to its end and closes it
+        inflater = Inflater(fd, close_src=keep_fd, setup=setup)
+    finally:
+        if path != "-" and not keep_fd:
+            os.close(fd)
+    # libpcap holds the GIL while it reads the file header: those bytes must be there already.
+    if not inflater.wait_produced(opening, OPEN_TIMEOUT):
+        inflater.close()
+        raise CaptureFileError(f"{path}: cannot read: decompressing took over {OPEN_TIMEOUT:.0f} s")
+    try:
+        # libpcap takes a path: the pipe's, through /dev/fd.
+        return CaptureInput(pcapy.open_offline(f"/dev/fd/{inflater.fd}"), snaplen, inflater)
+    except pcapy.PcapError as exc:
+        inflater.close()
+        damage = inflater.wait()
+        reason = damage or f"damaged capture file after 0 packets: {exc}"
+        raise CaptureFileError(f"{path}: {reason}", damaged=True) from None
+    finally:
+        inflater.close()  # libpcap opened the pipe anew: this descriptor is no longer needed
+
+
+def opening_size(head: bytes) -> int | None:
+    """Bytes libpcap reads when it opens a capture starting with ``head``: a pcap file header, or
+    a pcapng file up to its first interface description block; None when that is not in ``head``."""
+    if head[:4] in _PCAP_MAGICS:
+        return 24
+    if head[:4] != _PCAPNG_SHB or len(head) < 12:
+        return len(head)  # cut short: libpcap reads it all and fails
+    order = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    pos = 0
+    while pos + 8 <= len(head):
+        btype, blen = struct.unpack_from(order + "II", head, pos)
+        if blen < 12 or blen % 4:
+            return pos + 8  # a damaged block: libpcap fails on it
+        pos += blen
+        if btype == 1:
+            return int(pos)
+    return len(head) if len(head) < HEAD_SIZE else None  # the whole file: libpcap reads it all
+
+
+def _open_input(path: str) -> int | None:
+    """A descriptor on ``path`` (standard input for ``-``) when it is a regular file, else None."""
+    if path == "-":
+        try:
+            return 0 if stat.S_ISREG(os.fstat(0).st_mode) else None
+        except OSError:
+            return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise CaptureFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CaptureFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        mode = 0
+    if stat.S_ISREG(mode):
+        return fd
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise CaptureFileError(f"{path}: is a directory")
+    return None  # a FIFO or device: libpcap reads it as a stream
 
 
 def open_capture_file(path: str) -> Any:
@@ -79,6 +202,11 @@ def file_snaplen(path: str) -> int | None:
             head = fh.read(1 << 16)
     except OSError:
         return None
+    return snaplen_of(head)
+
+
+def snaplen_of(head: bytes) -> int | None:
+    """The snaplen declared by a capture that starts with ``head``, when it can be told."""
     order = _PCAP_MAGICS.get(head[:4])
     if order is not None and len(head) >= 20:
         return int(struct.unpack_from(order + "I", head, 16)[0])

@@ -12,6 +12,7 @@ import os
 import select
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pcapy
@@ -28,7 +29,7 @@ from rustnet.capture.live import (
     LiveCapture,
     LiveOpenError,
 )
-from rustnet.capture.offline import CaptureFileError, file_snaplen, open_capture_file, pump_file
+from rustnet.capture.offline import CaptureFileError, open_capture, pump_file
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.capture.privdrop import (
     DEFAULT_USER,
@@ -106,24 +107,31 @@ def _run_file(
     opts: CaptureOptions, path: str, writer: RecordWriter, prog: str, producer: str, ctl: StopControl
 ) -> int:
     try:
-        reader = open_capture_file(path)
+        capture = open_capture(path, _thread_setup(opts))
     except CaptureFileError as exc:
         raise StageError(printable(str(exc)), EXIT_DAMAGED if exc.damaged else EXIT_ERROR) from None
+    reader = capture.reader
     if opts.bpf:
         _set_filter(reader, opts.bpf)
     linktype = int(reader.datalink())
     dump = _open_dump(opts, linktype)
-    proof = WholePacketProof.open(path, opts.bpf, linktype)  # opens the file: before the drop
+    # Opens the file: before the drop. A gzip'd file is read once, through a pipe: nothing to prove.
+    proof = None if capture.inflater else WholePacketProof.open(path, opts.bpf, linktype)
     _maybe_drop(opts)
-    writer.write(make_header(producer, linktype, path, False, file_snaplen(path), time.time()))
+    writer.write(make_header(producer, linktype, path, False, capture.snaplen, time.time()))
     status = EXIT_OK
     try:
         whole = proof.whole_prefix() if proof is not None else 0
         n, damage = pump_file(reader, writer, opts.count, dump, ctl.should_stop, whole)
         if damage is not None and ctl.should_stop():
             damage = None  # our own stop signal interrupted a read (EINTR on a pipe): not damage
-        if damage is not None:
+        compressed = capture.compressed_damage()
+        if compressed is not None and not ctl.should_stop():
+            damage = compressed  # the cause; a packet cut by it is only its echo
+            msg = printable(f"{path}: {compressed} after {n} packets")
+        else:
             msg = printable(f"{path}: damaged capture file after {n} packets: {damage}")
+        if damage is not None:
             warn(prog, msg)
             writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": msg})
             status = EXIT_DAMAGED
@@ -133,6 +141,21 @@ def _run_file(
         if dump is not None:
             dump.close()
     return EXIT_TERMINATED if ctl.terminated else status
+
+
+def _thread_setup(opts: CaptureOptions) -> Callable[[], None] | None:
+    """What a helper thread runs first: giving up the capabilities a setcap'd Python starts with
+    (capabilities are per thread; root's setuid() in the main thread reaches every thread)."""
+    if opts.drop_user is None or is_root():
+        return None
+
+    def drop() -> None:
+        try:
+            drop_capabilities()
+        except PrivDropError:
+            pass  # the main thread's own drop fails the same way, and says so
+
+    return drop
 
 
 # --- live ------------------------------------------------------------------------
