@@ -212,7 +212,7 @@ def test_damaged_capture_gives_records_one_warning_and_status_3() -> None:
     p = rustnet("--read", str(pcap), "--json")
     assert p.returncode == 3
     assert p.stdout.splitlines() == expected
-    assert one_line(p.stderr).startswith("rn-capture: ")
+    assert one_line(p.stderr).startswith(f"rustnet: {pcap}: damaged capture file after ")
 
 
 def test_read_recordings(tmp_path: Path) -> None:

@@ -360,4 +360,4 @@ def test_no_suitable_interface_in_an_empty_namespace() -> None:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     assert p.returncode == 1
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-    assert lines == ["rn-capture: No suitable capture interfaces found"], p.stderr
+    assert lines == ["rustnet: No suitable capture interfaces found"], p.stderr

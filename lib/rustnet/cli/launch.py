@@ -19,18 +19,23 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rustnet.cli.common import EXIT_ERROR, EXIT_USAGE, StageError
+from rustnet.cli.common import EXIT_DAMAGED, EXIT_ERROR, EXIT_USAGE, StageError
 from rustnet.cli.safefile import names_a_descriptor
 from rustnet.cli.supervise import StageSpec
-
-# First bytes of the capture formats libpcap reads (both byte orders; µs and ns pcap).
-PCAP_MAGICS = (
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",
+from rustnet.stream.sniff import (
+    CAPTURE,
+    EMPTY,
+    GZIP_MAGIC,
+    HEAD_SIZE,
+    MAX_COMPRESSED_HEAD,
+    OTHER,
+    Sniffed,
+    empty_message,
+    neither_message,
+    sniff_fd,
+    sniff_stream_head,
 )
+
 # Where the remote side finds the commands; the local user's PATH means nothing there.
 REMOTE_PATH_ENV = "RUSTNET_REMOTE_PATH"
 SSH_ENV = "RUSTNET_SSH"
@@ -60,23 +65,37 @@ class Options:
 
 
 def sniff_input(path: str) -> str:
-    """``"pcap"`` for a capture file, ``"records"`` for anything else (a recorded stream).
+    """``"pcap"`` for a capture file, ``"records"`` for a recorded stream (gzip'd or not).
 
-    Raises StageError (status 1) when the file cannot be opened, so the user sees one line
-    before any process starts.
+    Raises StageError before any process starts: status 1 when the file cannot be opened,
+    3 when it is empty or neither a capture nor a record stream.
     """
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except IsADirectoryError:
         raise StageError(f"{path}: is a directory", EXIT_ERROR) from None
     except OSError as exc:
         raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
-    return kind_of(head)
+    try:
+        sniffed = sniff_fd(fd)
+    except OSError as exc:
+        raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    finally:
+        os.close(fd)
+    if sniffed is None:  # not a regular file, and not a stream either
+        raise StageError(f"{path}: is a directory", EXIT_ERROR)
+    return kind_for(path, sniffed)
 
 
-def kind_of(head: bytes) -> str:
-    return "pcap" if head in PCAP_MAGICS else "records"
+def kind_for(name: str, sniffed: Sniffed) -> str:
+    """What to run for ``sniffed`` content (``"pcap"`` or ``"records"``), or the one-line refusal."""
+    if sniffed.damage is not None:
+        raise StageError(f"{name}: {sniffed.damage}", EXIT_DAMAGED)
+    if sniffed.kind == EMPTY:
+        raise StageError(empty_message(name), EXIT_DAMAGED)
+    if sniffed.kind == OTHER:
+        raise StageError(neither_message(name), EXIT_DAMAGED)
+    return "pcap" if sniffed.kind == CAPTURE else "records"
 
 
 @dataclass
@@ -86,6 +105,7 @@ class StreamInput:
     fd: int
     head: bytes
     kind: str
+    gzip: bool = False
 
 
 def is_stream(path: str) -> bool:
@@ -99,23 +119,37 @@ def is_stream(path: str) -> bool:
 
 
 def open_stream(path: str) -> StreamInput:
-    """Open a stream input and read just enough to tell a capture from a record stream."""
+    """Open a stream input and read just enough to tell a capture from a record stream
+    (gzip'd: enough to see the start of what it holds)."""
     try:
         # A private copy of stdin: the viewer later puts the terminal on descriptor 0.
         fd = os.dup(0) if path == "-" else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    name = "standard input" if path == "-" else path
     head = b""
     try:
-        while len(head) < 4:
-            chunk = os.read(fd, 4 - len(head))
-            if not chunk:
-                break
+        ended = False
+        # One read after the first 4 bytes would do for plain data; gzip'd data is read until
+        # it yields a few bytes of content (a live stream sends its header at once).
+        while not ended and len(head) < MAX_COMPRESSED_HEAD:
+            if len(head) >= 4:
+                sniffed = sniff_stream_head(head, complete=False)
+                if not sniffed.gzip or len(sniffed.head) >= 4 or sniffed.damage:
+                    break
+            chunk = os.read(fd, HEAD_SIZE)
+            ended = not chunk
             head += chunk
+        sniffed = sniff_stream_head(head, complete=ended)
+        # An empty stream is a valid, empty record stream (as ``true | rn-track`` is).
+        kind = "records" if sniffed.kind == EMPTY and not sniffed.gzip else kind_for(name, sniffed)
     except OSError as exc:
         os.close(fd)
         raise StageError(f"{path}: {exc.strerror or exc}", EXIT_ERROR) from None
-    return StreamInput(fd, head, kind_of(head))
+    except StageError:
+        os.close(fd)
+        raise
+    return StreamInput(fd, head, kind, head[:2] == GZIP_MAGIC)
 
 
 def command(name: str, scripts_dir: Path | None = None) -> list[str]:
@@ -183,6 +217,7 @@ def plan(opts: Options) -> list[StageSpec]:
         return stages
     stream = open_stream(opts.read_path) if opts.read_path is not None and is_stream(opts.read_path) else None
     feed = None if stream is None else (stream.fd, stream.head)
+    feed_gzip = stream is not None and stream.gzip
     kind = None if opts.read_path is None else stream.kind if stream else sniff_input(opts.read_path)
     if kind == "records" and opts.read_path is not None:
         if opts.bpf_filter or opts.write_pcap:
@@ -194,7 +229,8 @@ def plan(opts: Options) -> list[StageSpec]:
                 EXIT_USAGE,
             )
         if feed is not None:
-            stages.append(StageSpec("rn-dissect", dissect, stdin_feed=feed, run_as=run_as))
+            spec = StageSpec("rn-dissect", dissect, stdin_feed=feed, feed_gzip=feed_gzip, run_as=run_as)
+            stages.append(spec)
         elif run_as is not None or os.geteuid() == 0:
             # Opened here and handed over as stdin: the stage runs as a user who may not open it
             # (or as root without capabilities, which cannot open another user's private file).
@@ -211,7 +247,7 @@ def plan(opts: Options) -> list[StageSpec]:
             capture += ["-f", opts.bpf_filter]
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
-        stages.append(StageSpec("rn-capture", capture, stdin_feed=feed))
+        stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
         stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     if not (opts.json_out and opts.read_path is not None):

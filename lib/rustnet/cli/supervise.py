@@ -17,6 +17,7 @@ import collections
 import ctypes
 import ctypes.util
 import os
+import re
 import select
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rustnet.cli.logsetup import escape_controls, get_logger
+from rustnet.stream.gunzip import Inflater
 
 PR_SET_PDEATHSIG = 1
 MAX_LINE = 2000  # longer stderr lines are cut: a hostile stream must not grow our memory
@@ -46,6 +48,7 @@ class StageSpec:
     # first stage only: (fd, head) of a stream whose first bytes were read to sniff it: the
     # stage reads head, then the rest of fd, through a pipe we feed (the fd is ours to close)
     stdin_feed: tuple[int, bytes] | None = None
+    feed_gzip: bool = False  # the fed stream is gzip'd: the stage reads it decompressed
     stop_by_eof: bool = False  # first stage only: stopped by closing its stdin, not by SIGINT (ssh)
     run_as: tuple[int, int] | None = None  # (uid, gid) to run as, for stages that need no privileges
 
@@ -91,6 +94,19 @@ class Child:
         what = f"was {reason}" if reason.startswith("killed") else reason
         detail = self.last_error
         return f"{self.name} {what}" + (f": {detail}" if detail else "")
+
+
+def spoken_as(prog: str, line: str, stdin_name: str | None = None) -> str:
+    """A stage's stderr line as ``prog`` says it: ``rn-capture: x`` becomes ``rustnet: x`` (lines from
+    ssh keep their ``ssh:``; the stage's name stays in the log). ``stdin_name``: the file the stage
+    was given as its standard input, which it can only call ``stdin``."""
+    rest = _STAGE_PREFIX.sub("", line, count=1)
+    if stdin_name is not None and rest.startswith(("stdin: ", "stdin is ")):
+        rest = escape_controls(stdin_name) + rest.removeprefix("stdin")
+    return f"{prog}: {rest}"
+
+
+_STAGE_PREFIX = re.compile(r"^rn-(?:capture|dissect|track|enrich): ")
 
 
 def _signal_name(num: int) -> str:
@@ -148,6 +164,7 @@ class Pipeline:
         specs: list[StageSpec],
         echo_stderr: bool = False,
         on_exit: Callable[[Child], None] | None = None,
+        echo_as: str | None = None,
     ) -> None:
         if not specs:
             raise ValueError("a pipeline needs at least one stage")
@@ -155,6 +172,7 @@ class Pipeline:
         self.children: list[Child] = []
         self.pgid: int | None = None
         self.echo_stderr = echo_stderr  # copy stages' stderr to ours (headless mode)
+        self.echo_as = echo_as  # echo lines as this program's (None: as the stages wrote them)
         self.on_exit = on_exit
         self.log = get_logger()
         self._cond = threading.Condition()
@@ -163,6 +181,7 @@ class Pipeline:
         self._tearing = False
         self._stop_fd: int | None = None  # write end of the first stage's stdin (stop_by_eof)
         self._wake_r, self._wake_w = _nonblocking_pipe()
+        self._inflater: Inflater | None = None
 
     # --- start ---------------------------------------------------------------
     def start(self) -> int:
@@ -174,7 +193,7 @@ class Pipeline:
                 if i == 0 and spec.stop_by_eof:
                     stdin, self._stop_fd = os.pipe()
                 elif i == 0 and spec.stdin_feed is not None:
-                    stdin = self._feed(*spec.stdin_feed)
+                    stdin = self._feed(*spec.stdin_feed, gzip=spec.feed_gzip)
                     spec.stdin_feed = None
                 elif i == 0:
                     stdin = (
@@ -225,8 +244,13 @@ class Pipeline:
         self._watcher.start()
         return prev_out
 
-    def _feed(self, src: int, head: bytes) -> int:
-        """A pipe that yields ``head`` and then everything from ``src`` (a thread copies)."""
+    def _feed(self, src: int, head: bytes, gzip: bool = False) -> int:
+        """A pipe that yields ``head`` and then everything from ``src`` (a thread copies;
+        ``gzip``: a thread decompresses, and :meth:`feed_damage` says if the data was damaged)."""
+        if gzip:
+            self._inflater = Inflater(src, head, close_src=True)
+            fd, self._inflater.fd = self._inflater.fd, -1  # the stage's stdin: start() closes it
+            return fd
         r, w = os.pipe()
 
         def copy() -> None:
@@ -245,6 +269,11 @@ class Pipeline:
 
         threading.Thread(target=copy, name="rustnet-feed", daemon=True).start()
         return r
+
+    def feed_damage(self) -> str | None:
+        """Why the gzip'd input fed to the first stage ended early, if it did."""
+        inflater = self._inflater
+        return None if inflater is None else inflater.wait(1.0)
 
     # --- watching ------------------------------------------------------------
     def _watch(self) -> None:
@@ -312,7 +341,8 @@ class Pipeline:
         get_logger(child.name).warning("%s", text)
         if self.echo_stderr:
             try:
-                sys.stderr.write(text + "\n")
+                shown = text if self.echo_as is None else spoken_as(self.echo_as, text, child.spec.stdin_path)
+                sys.stderr.write(shown + "\n")
                 sys.stderr.flush()
             except (OSError, ValueError):
                 pass

@@ -40,7 +40,7 @@ from rustnet.cli.launch import Options, plan
 from rustnet.cli.logsetup import close_logging, get_logger, setup_logging
 from rustnet.cli.privilege import SUPERVISOR_KEEPS, confine, stays_root_notice
 from rustnet.cli.relay import Relay, open_record_file
-from rustnet.cli.supervise import Child, Pipeline
+from rustnet.cli.supervise import Child, Pipeline, spoken_as
 from rustnet.stream import PipeClosed, RecordReader, RecordWriter
 from rustnet.stream.records import CONN
 
@@ -135,7 +135,8 @@ def _log_start(opts: Options, log_path: Any) -> None:
 
 # --- headless -------------------------------------------------------------------------
 def _run_json(opts: Options, specs: list[Any]) -> int:
-    pipeline = Pipeline(specs, echo_stderr=True)
+    # Stage errors are echoed as ours (the stage's name is in the log, and with --debug).
+    pipeline = Pipeline(specs, echo_stderr=True, echo_as=None if opts.debug else PROG)
     record_fd = _open_record(opts.record)
     # The relay (a decoding copy) is only needed to tee or log the records: without it the
     # last stage's output is read here directly, which saves a good third of our CPU time.
@@ -178,7 +179,17 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
         for fd in (view_r, view_w, -1 if record_fd is None else record_fd):
             if fd >= 0:
                 _close(fd)
-    return status if status is not None else _final_status(pipeline, relay, damage)
+    if status is not None:
+        return status
+    return _final_status(pipeline, relay, damage, _feed_damage(opts, pipeline))
+
+
+def _feed_damage(opts: Options, pipeline: Pipeline) -> str | None:
+    """Why a gzip'd ``--read`` stream (standard input, a FIFO) ended early, if it did."""
+    reason = pipeline.feed_damage()
+    if reason is None:
+        return None
+    return f"{'standard input' if opts.read_path == '-' else opts.read_path}: {reason}"
 
 
 def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str | None:
@@ -253,7 +264,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
             pipeline.wait_all(2.0)
             failed = pipeline.first_failure()
         if failed is not None:
-            return _startup_failure(pipeline, failed)
+            return _startup_failure(pipeline, failed, opts.debug)
         if opts.duration is not None:
             timer = threading.Timer(opts.duration, pipeline.interrupt_source)
             timer.daemon = True
@@ -279,7 +290,10 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
     # The screen is gone: say again (once) what went wrong while it was up.
     failures = pipeline.failures()
     for child in failures:
-        warn(PROG, child.describe_exit())
+        _say_failure(child, opts.debug)
+    feed_damage = None if failures or status != EXIT_OK else _feed_damage(opts, pipeline)
+    if feed_damage:
+        warn(PROG, feed_damage)
     if relay is not None and relay.record_error:
         warn(PROG, relay.record_error)
     if relay is not None and relay.damage:
@@ -290,7 +304,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
         return documented_status(failures[0].status)
     if relay is not None and relay.record_error:
         return EXIT_ERROR
-    return EXIT_DAMAGED if relay is not None and relay.damage else EXIT_OK
+    return EXIT_DAMAGED if feed_damage or (relay is not None and relay.damage) else EXIT_OK
 
 
 def _open_record(path: str | None) -> int | None:
@@ -335,14 +349,14 @@ def _refusal_cause(pipeline: Pipeline, exc: OSError) -> str:
     return f": {why}" if why else ""
 
 
-def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
+def _startup_failure(pipeline: Pipeline, failed: Child, debug: bool) -> int:
     """A stage failed before the first record: its own message, once, then its status."""
     pipeline.teardown()
     lines = list(failed.lines)
     if lines:
         for line in lines[-3:]:
             try:
-                sys.stderr.write(line + "\n")
+                sys.stderr.write((line if debug else spoken_as(PROG, line, failed.spec.stdin_path)) + "\n")
             except (OSError, ValueError):
                 pass
     else:
@@ -350,14 +364,31 @@ def _startup_failure(pipeline: Pipeline, failed: Child) -> int:
     return documented_status(failed.status)
 
 
+def _say_failure(child: Child, debug: bool) -> None:
+    """After the TUI: why a stage failed, in its own words as ours (``--debug``: its name and status)."""
+    line = child.last_line
+    if debug or line is None:
+        warn(PROG, child.describe_exit())
+        return
+    try:
+        sys.stderr.write(spoken_as(PROG, line, child.spec.stdin_path) + "\n")
+    except (OSError, ValueError):
+        pass
+
+
 # --- endings ---------------------------------------------------------------------------
-def _final_status(pipeline: Pipeline, relay: Relay | None, damage: str | None = None) -> int:
+def _final_status(
+    pipeline: Pipeline, relay: Relay | None, damage: str | None = None, feed_damage: str | None = None
+) -> int:
     failures = pipeline.failures()
     if failures:
         first = failures[0]
         if not first.lines:  # killed without a word: say what happened
             warn(PROG, first.describe_exit())
         return documented_status(first.status)
+    if feed_damage:  # the stages saw a clean end: the compressed input was cut at a record's end
+        warn(PROG, feed_damage)
+        return EXIT_DAMAGED
     damage = relay.damage if relay is not None and relay.damage else damage
     if damage:
         warn(PROG, damage)
