@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rustnet import caps
 from rustnet.cli.logsetup import escape_controls, get_logger
 from rustnet.stream.gunzip import Inflater
 
@@ -107,6 +108,15 @@ def spoken_as(prog: str, line: str, stdin_name: str | None = None) -> str:
 
 
 _STAGE_PREFIX = re.compile(r"^rn-(?:capture|dissect|track|enrich): ")
+
+
+def _without_capabilities() -> None:
+    """A helper thread parsing untrusted data gives up its capabilities (they are per thread, and
+    rustnet confines itself only once the stages run)."""
+    try:
+        caps.limit(0)
+    except caps.CapsError:
+        pass  # rustnet's own confinement fails the same way, and says so
 
 
 def _signal_name(num: int) -> str:
@@ -248,7 +258,7 @@ class Pipeline:
         """A pipe that yields ``head`` and then everything from ``src`` (a thread copies;
         ``gzip``: a thread decompresses, and :meth:`feed_damage` says if the data was damaged)."""
         if gzip:
-            self._inflater = Inflater(src, head, close_src=True)
+            self._inflater = Inflater(src, head, close_src=True, setup=_without_capabilities)
             fd, self._inflater.fd = self._inflater.fd, -1  # the stage's stdin: start() closes it
             return fd
         r, w = os.pipe()
