@@ -90,6 +90,16 @@ fuzz: venv-test
 			p + f, p, f, i, secs, budget, (status == 124 ? " (BUDGET EXCEEDED: stopped)" : "")}' $$log; \
 	rm -f $$log; exit $$status
 
+# Mutation testing of the core modules (tests/mutation/run.py): plants one small bug at a time in a
+# private copy of lib, runs the tests that exercise that module, prints the score per module and
+# the survivors. MODULES (e.g. "dissect/dns.py view/filter.py") defaults to every core module;
+# MUTATE_BUDGET is in seconds per module (the mutants past it are reported as not tried).
+MODULES ?=
+MUTATE_BUDGET ?= 900
+
+mutate: venv
+	$(BIN)/python -m tests.mutation.run --budget $(MUTATE_BUDGET) $(MODULES)
+
 man: venv
 	$(BIN)/python -m rustnet.cli.docs man man
 
