@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rustnet.dissect.safe_text import ELLIPSIS, escape_text
+from rustnet.dissect.safe_text import ELLIPSIS, ascii_token, escape_text
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,34 @@ def test_no_control_characters_survive_any_byte() -> None:
     for b in range(256):
         out = escape_text(bytes([b, b, 0x41]))
         assert all(ord(c) >= 0x20 and not 0x7F <= ord(c) <= 0x9F for c in out), (b, out)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10])
+def test_the_limit_is_exact_for_every_kind_of_input(limit: int) -> None:
+    """Exactly ``limit`` characters pass whole; one more is cut and marked, whatever the input:
+    ASCII bytes, a str, four-byte UTF-8 (only 4 * limit bytes are ever decoded), escapes."""
+    emoji = "\U0001f600"
+    for unit, shown in ((b"a", "a"), ("a", "a"), (emoji.encode(), emoji), (emoji, emoji), (b"\x1b", None)):
+        if shown is None:  # an escape counts its four characters, and is never split
+            assert escape_text(unit * limit, 4 * limit) == "\\x1b" * limit
+            assert escape_text(unit * (limit + 1), 4 * limit + 3) == "\\x1b" * limit + ELLIPSIS
+            continue
+        assert escape_text(unit * limit, limit) == shown * limit
+        assert escape_text(unit * (limit + 1), limit) == shown * limit + ELLIPSIS
+    # One byte past the 4 * limit decoded ones still marks the cut.
+    assert escape_text(emoji.encode() * limit + b"x", limit) == emoji * limit + ELLIPSIS
+
+
+def test_default_limits() -> None:
+    assert escape_text(b"a" * 256) == "a" * 256
+    assert escape_text(b"a" * 257) == "a" * 256 + ELLIPSIS
+    assert ascii_token(b"GET" * 21 + b"X") == "GET" * 21 + "X"  # 64 characters
+    assert ascii_token(b"A" * 65) == "A" * 64 + ELLIPSIS
+
+
+def test_only_surrogateescape_stand_ins_read_as_bytes() -> None:
+    # U+DC80..U+DCFF stand for undecodable bytes 0x80..0xff; other lone surrogates are
+    # characters of their own.
+    assert escape_text(b"\x80\xff") == "\\x80\\xff"
+    assert escape_text("\udc80\udcff") == "\\x80\\xff"
+    assert escape_text("\udc7f\udd00") == "\\udc7f\\udd00"
