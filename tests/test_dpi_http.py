@@ -116,3 +116,21 @@ def test_refused_connect_reads_nothing_more() -> None:
         "http_status": 407,
     }
     assert not insp.wants(6, A, 40002, B, 3128)
+
+
+def test_first_host_and_user_agent_win_and_names_are_case_insensitive() -> None:
+    # RFC 9110 §5.1: field names are case-insensitive. A request with two Host fields is invalid
+    # (RFC 9112 §3.2); the first one is shown, as the first User-Agent, whatever comes after.
+    head = (
+        b"GET /p HTTP/1.1\r\nhOsT: first.example\r\nX-Other: 1\r\nuser-AGENT: ua/1\r\n"
+        b"Host: second.example\r\nUser-Agent: ua/2\r\n\r\n"
+    )
+    req = http.parse_request(head)
+    assert req is not None and (req.host, req.user_agent) == ("first.example", "ua/1")
+    # The same with the User-Agent first, and with only one of the two present.
+    req = http.parse_request(
+        b"GET / HTTP/1.0\r\nUser-Agent: a\r\nUser-Agent: b\r\nHost: h\r\nHost: i\r\n\r\n"
+    )
+    assert req is not None and (req.host, req.user_agent) == ("h", "a")
+    req = http.parse_request(b"GET / HTTP/1.0\r\nHost:  spaced.example \r\nNo-colon-line\r\n\r\n")
+    assert req is not None and (req.host, req.user_agent) == ("spaced.example", None)

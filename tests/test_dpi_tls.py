@@ -186,3 +186,46 @@ def test_alert_inside_a_split_hello_is_still_malformed() -> None:
     pieces = S.records(body, max_fragment=20)
     with pytest.raises(DissectError):
         tls.server_hello_from_stream(pieces[:25] + UNRECOGNIZED_NAME_ALERT + pieces[25:])
+
+
+def _hello_with(extension_body: bytes, etype: int = 0) -> bytes:
+    """A ClientHello body whose only extension is ``etype`` with this body (RFC 8446 §4.1.2)."""
+    exts = S.ext(etype, extension_body)
+    return b"\x03\x03" + bytes(32) + b"\x00" + S.u16(2) + b"\x13\x01" + b"\x01\x00" + S.u16(len(exts)) + exts
+
+
+def _entry(name_type: int, name: bytes) -> bytes:
+    return S.u8(name_type) + S.u16(len(name)) + name  # RFC 6066 §3: ServerName
+
+
+@pytest.mark.parametrize(
+    "server_name_body,want",
+    [
+        (S.u16(16) + _entry(0, b"a.example.com"), "a.example.com"),  # the name ends the list exactly
+        (S.u16(4) + _entry(0, b"x"), "x"),
+        # Another name type first (only host_name, 0, is defined): skipped, the host_name used.
+        (S.u16(6 + 4) + _entry(7, b"abc") + _entry(0, b"x"), "x"),
+        (S.u16(6) + _entry(7, b"abc"), None),  # no host_name at all
+        (S.u16(0), None),  # an empty list
+        (S.u16(17) + _entry(0, b"a.example.com"), DissectError),  # list one byte past the extension
+        (S.u16(15) + _entry(0, b"a.example.com")[:-1], DissectError),  # name one byte past the list
+        (S.u16(15) + _entry(0, b"a.example.com")[:-1] + b"\x00", DissectError),  # ... and past it, a byte
+        (S.u16(2) + b"\x00\x00", DissectError),  # an entry header cut
+        (S.u16(3) + _entry(0, b""), DissectError),  # an empty name
+        (b"\x00", DissectError),  # no room for the list length
+    ],
+)
+def test_server_name_bounds(server_name_body: bytes, want: object) -> None:
+    body = _hello_with(server_name_body)
+    if want is DissectError:
+        with pytest.raises(DissectError):
+            tls.parse_client_hello(body)
+    else:
+        assert tls.parse_client_hello(body).sni == want
+
+
+def test_long_server_name_is_cut_at_255_characters() -> None:
+    name = b"n" * 300  # longer than DNS allows: shown cut and marked, never whole
+    sni = tls.parse_client_hello(_hello_with(S.u16(303) + _entry(0, name))).sni
+    assert sni == "n" * 255 + "\u2026"
+    assert tls.parse_client_hello(_hello_with(S.u16(258) + _entry(0, name[:255]))).sni == "n" * 255
