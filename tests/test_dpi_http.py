@@ -132,5 +132,9 @@ def test_first_host_and_user_agent_win_and_names_are_case_insensitive() -> None:
         b"GET / HTTP/1.0\r\nUser-Agent: a\r\nUser-Agent: b\r\nHost: h\r\nHost: i\r\n\r\n"
     )
     assert req is not None and (req.host, req.user_agent) == ("h", "a")
+    req = http.parse_request(b"GET / HTTP/1.1\r\nHost: one\r\nHost: two\r\n\r\n")  # no User-Agent
+    assert req is not None and (req.host, req.user_agent) == ("one", None)
+    req = http.parse_request(b"GET / HTTP/1.1\r\nUser-Agent: one\r\nUser-Agent: two\r\n\r\n")
+    assert req is not None and (req.host, req.user_agent) == (None, "one")
     req = http.parse_request(b"GET / HTTP/1.0\r\nHost:  spaced.example \r\nNo-colon-line\r\n\r\n")
     assert req is not None and (req.host, req.user_agent) == ("spaced.example", None)
