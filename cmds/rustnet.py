@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 from rustnet.cli.common import CONTEXT_SETTINGS, debug_option, run_stage, version_option
+from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS
 
 PROG = "rustnet"
 LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
@@ -73,6 +74,15 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     type=click.Path(dir_okay=False),
     help="Also save the record stream to FILE (replay: 'rn-view FILE' or 'rustnet --read FILE').",
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    metavar="N",
+    help="Cap on connections held (tracker and viewer); over it the least recently updated are "
+    "dropped and counted (--json: written then, in their last state).",
+)
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @click.option(
     "--remote",
@@ -93,6 +103,7 @@ def main(
     duration: float | None,
     write_pcap: str | None,
     record: str | None,
+    max_connections: int,
     list_interfaces: bool,
     remote: str | None,
     debug: bool,
@@ -132,6 +143,7 @@ def main(
                 record=record,
                 remote=remote,
                 debug=debug,
+                max_connections=max_connections,
             )
         )
 

@@ -23,9 +23,11 @@ from rustnet.cli.common import (
     stdin_hint,
     termination,
     version_option,
+    warn,
 )
 from rustnet.cli.privilege import confine
 from rustnet.stream import RecordWriter
+from rustnet.stream.bounds import cut_message
 from rustnet.stream.gctune import tune_gc
 from rustnet.view.filter import Filter
 from rustnet.view.model import HISTORY_SECONDS, MAX_ROWS, ConnTable, Row
@@ -56,8 +58,9 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
 
     A connection whose final record says it ended mid-stream is printed as it ends (as
     ``rustnet --json`` does), so memory holds only the open ones; the rest follow at the end
-    of input, in first-seen order. Open connections are never dropped at the cap here (that
-    would print a record that is not final): rn-track's own cap bounds them.
+    of input, in first-seen order. Over the cap, the least recently updated open ones are
+    printed then, in their last state, and dropped (counted): a recording of a million open
+    connections holds at most ``max_connections`` of them.
     """
     query = Filter(filter_text)
     writer = RecordWriter(1, "json")
@@ -74,7 +77,6 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
         max_rows=max_connections,
         history_seconds=0.0,
         max_history=0,
-        evict_open=False,
         on_drop=ended,
         track_changes=False,
     )
@@ -240,8 +242,13 @@ def main(
                     "(--max-connections)",
                     err=True,
                 )
-            for msg in source.damage + source.errors:
-                click.echo(f"{PROG}: {msg}", err=True)
+            messages = source.damage + source.errors
+            if table.cut:
+                # Damaged input still gets one line: the count joins it.
+                note = cut_message(table.cut)
+                messages = [f"{messages[0]}; {note}", *messages[1:]] if messages else [note]
+            for msg in messages:
+                warn(PROG, msg)
             return _status(source)
         if uses_stdin and os.isatty(0):
             raise click.UsageError(

@@ -10,10 +10,11 @@ _rustnet() {
         --duration) COMPREPLY=(); return ;;
         --write-pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --record) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --max-connections) COMPREPLY=(); return ;;
         --remote) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--bpf-filter --debug --duration --help --interface --json --list-interfaces --log-level --no-dpi --no-localhost --read --record --refresh-interval --remote --version --write-pcap -V -f -h -i -l -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--bpf-filter --debug --duration --help --interface --json --list-interfaces --log-level --max-connections --no-dpi --no-localhost --read --record --refresh-interval --remote --version --write-pcap -V -f -h -i -l -r" -- "$cur"))
     else
         COMPREPLY=()
     fi

@@ -11,6 +11,7 @@ complete -c rustnet -l json -d 'No TUI: write the final record of every connecti
 complete -c rustnet -l duration -x -d 'Stop capturing after this many seconds'
 complete -c rustnet -l write-pcap -r -F -d 'Also save the captured packets to this pcap file'
 complete -c rustnet -l record -r -F -d 'Also save the record stream to FILE (replay: \'rn-view FILE\' or \'rustnet --read FILE\')'
+complete -c rustnet -l max-connections -x -d 'Cap on connections held (tracker and viewer); over it the least recently updated are dropped and counted (--json: written then, in their last state)'
 complete -c rustnet -l list-interfaces -d 'List the interfaces that can be captured on and exit'
 complete -c rustnet -l remote -x -d 'Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here'
 complete -c rustnet -l debug -d 'Show Python tracebacks for internal errors'

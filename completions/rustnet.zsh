@@ -12,6 +12,7 @@ _arguments -s \
   '--duration[Stop capturing after this many seconds]:seconds:' \
   '--write-pcap[Also save the captured packets to this pcap file]:file:_files' \
   '--record[Also save the record stream to FILE (replay\: '\''rn-view FILE'\'' or '\''rustnet --read FILE'\'')]:file:_files' \
+  '--max-connections[Cap on connections held (tracker and viewer); over it the least recently updated are dropped and counted (--json\: written then, in their last state)]:n:' \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
   '--remote[Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here]:\[user@\]host:' \
   '--debug[Show Python tracebacks for internal errors]' \

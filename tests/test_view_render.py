@@ -360,3 +360,12 @@ def test_the_sorted_column_stays_on_screen(w: int) -> None:
         assert col.title in header, (col.code, header)
         # Priorities still rule the rest: the remote end is kept with it.
         assert "Remote" in header
+
+
+def test_values_cut_to_the_record_limits_show_in_the_status_bar() -> None:
+    t = ConnTable()
+    t.ingest([header(), conn(1, app="HTTP", http_host="h" * 10_000, dns_queries=["q"] * 1000)])
+    s = ViewState(t)
+    screen, _ = draw(s, 160)
+    assert "2 cut!" in screen.display[-2]
+    assert len(t.rows[1].rec["http_host"]) == 4097 and len(t.rows[1].rec["dns_queries"]) == 64

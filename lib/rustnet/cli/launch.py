@@ -22,6 +22,7 @@ from pathlib import Path
 from rustnet.cli.common import EXIT_DAMAGED, EXIT_ERROR, EXIT_USAGE, StageError
 from rustnet.cli.safefile import names_a_descriptor
 from rustnet.cli.supervise import StageSpec
+from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS
 from rustnet.stream.sniff import (
     CAPTURE,
     EMPTY,
@@ -58,6 +59,7 @@ class Options:
     record: str | None = None
     remote: str | None = None
     debug: bool = False
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @property
     def live(self) -> bool:
@@ -208,6 +210,8 @@ def plan(opts: Options) -> list[StageSpec]:
     debug = ["--debug"] if opts.debug else []  # tracebacks from the stages, too (logged)
     dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else []), *debug]
     track = [*command("rn-track"), "-r", str(opts.refresh_ms), *debug]
+    if opts.max_connections != DEFAULT_MAX_CONNECTIONS:
+        track += ["--max-connections", str(opts.max_connections)]
     enrich = [*command("rn-enrich"), *debug]
     stages: list[StageSpec] = []
     if opts.remote is not None:

@@ -35,6 +35,6 @@ def run_viewer(fd: int, opts: Options) -> int:
     from rustnet.stream.gctune import tune_gc
 
     source = Source([], fd)
-    state = ViewState(ConnTable(_joiner()), hide_localhost=opts.no_localhost)
+    state = ViewState(ConnTable(_joiner(), max_rows=opts.max_connections), hide_localhost=opts.no_localhost)
     tune_gc()  # the connection table is many long-lived containers: rare full passes
     return App(source, state, opts.refresh_ms / 1000.0).run()

@@ -42,6 +42,7 @@ from rustnet.cli.privilege import SUPERVISOR_KEEPS, confine, stays_root_notice
 from rustnet.cli.relay import Relay, open_record_file
 from rustnet.cli.supervise import Child, Pipeline, spoken_as
 from rustnet.stream import PipeClosed, RecordReader, RecordWriter
+from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, bound_record, cut_message
 from rustnet.stream.records import CONN
 
 PROG = "rustnet"
@@ -160,10 +161,16 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
             timer = threading.Timer(opts.duration, pipeline.interrupt_source)
             timer.daemon = True
             timer.start()
-        damage = write_final_records(view_r, RecordWriter(1, "json"), opts.no_localhost)
+        notes: list[str] = []
+        damage = write_final_records(
+            view_r, RecordWriter(1, "json"), opts.no_localhost, opts.max_connections, notes
+        )
         pipeline.wait_all(5.0)
         if relay is not None:
             relay.join(2.0)
+        if not pipeline.failures():  # a failed stage has said its one line
+            for note in notes:
+                warn(PROG, note)
     except PipeClosed:
         pass  # `| head`: a quiet end
     except KeyboardInterrupt:
@@ -192,21 +199,32 @@ def _feed_damage(opts: Options, pipeline: Pipeline) -> str | None:
     return f"{'standard input' if opts.read_path == '-' else opts.read_path}: {reason}"
 
 
-def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str | None:
+def write_final_records(
+    fd: int,
+    out: RecordWriter,
+    no_localhost: bool,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    notes: list[str] | None = None,
+) -> str | None:
     """Every connection's final record, as rn-track marks them (``final: true``), as they come.
 
     A connection whose final record never arrives (a recording cut short) is written at
     the end in its last known state, so each id appears exactly once. Memory holds only
-    the connections still open.
+    the connections still open, at most ``max_connections`` of them: over that, the least
+    recently updated one is written then (in its last known state) and forgotten, and the
+    count is reported. Records are cut to the limits of rustnet.stream.bounds. The reports
+    go to ``notes`` when given (else to stderr), or join the damage line that is returned.
     """
     pending: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
     reader = RecordReader(fd, PROG)
-    anonymous = 0
+    anonymous = early = cut = 0
     while not reader.done:
         termination.check()
         for rec in reader.poll(None):
             if not isinstance(rec, dict) or rec.get("t") != CONN:
                 continue
+            rec, n = bound_record(rec)
+            cut += n
             key = rec.get("id")
             if not isinstance(key, (int, str)):
                 anonymous += 1  # no usable id: every such record stands alone
@@ -218,12 +236,27 @@ def write_final_records(fd: int, out: RecordWriter, no_localhost: bool) -> str |
             else:
                 pending[key] = rec
                 pending.move_to_end(key)
+                if len(pending) > max_connections:
+                    early += 1
+                    old = pending.popitem(last=False)[1]
+                    if not (no_localhost and is_localhost(old)):
+                        out.write(old)
         out.flush()
     for rec in pending.values():
         if not (no_localhost and is_localhost(rec)):
             out.write(rec)
     out.close()
-    return reader.damage
+    said = [f"{early:,} open connections written early at the cap of {max_connections:,}"] if early else []
+    if cut:
+        said.append(cut_message(cut))
+    if reader.damage:
+        return "; ".join([reader.damage, *said])  # damaged input still gets one line
+    if notes is None:
+        for note in said:
+            warn(PROG, note)
+    else:
+        notes.extend(said)
+    return None
 
 
 def is_localhost(rec: dict[str, Any]) -> bool:

@@ -36,6 +36,8 @@ import ipaddress
 from collections import OrderedDict
 from typing import Any, Final
 
+from rustnet.stream.bounds import bound_record
+
 # Fields a sock record lends to the connections it owns.
 OWNER_FIELDS: Final = ("pid", "process", "cmdline", "user", "netns")
 
@@ -106,6 +108,7 @@ class SocketJoiner:
 
     def add(self, sock: dict[str, Any]) -> None:
         """Index one ``sock`` record (a newer record for the same tuple and namespace replaces)."""
+        sock = bound_record(sock)[0]  # it is kept: a stream's megabyte strings must not be
         slot = self._slot(sock)
         if slot is not None:
             self._put(slot[0], slot[1], sock)

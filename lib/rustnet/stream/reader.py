@@ -42,6 +42,10 @@ MAX_JSON_LINE = 16 << 20
 # A container header makes the unpacker allocate its length at once: bound what a few hostile bytes
 # can ask for (frames hold a few hundred records; a longer frame is read element by element).
 MAX_CONTAINER = 1 << 16
+# A text field longer than this is damage, not data (records hold names and short texts): such a
+# string is never built. No record up to MAX_CONTAINER bytes can hold one, so frames ormsgpack
+# decodes (records that short) need no check.
+MAX_STRING = MAX_CONTAINER
 # First bytes of MessagePack maps (fixmap, map16, map32): a frame starting with one holds map records.
 _MAP_FIRST = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
 _UNDECIDED = -2
@@ -280,10 +284,14 @@ class RecordReader:
         except NewerFormatError:
             raise
         except Exception as exc:  # msgpack raises several types for corrupt bytes
-            self.damage = (
-                f"{self.name}: corrupt record stream near byte {self._up_base + up.tell()} "
-                f"({type(exc).__name__})"
-            )
+            where = self._up_base + up.tell()
+            if isinstance(exc, ValueError) and "exceeds max_" in str(exc):
+                self.damage = (
+                    f"{self.name}: damaged record near byte {where}: a string or list over the limits "
+                    f"(strings {MAX_STRING >> 10} KiB, lists and maps {MAX_CONTAINER} items)"
+                )
+            else:
+                self.damage = f"{self.name}: corrupt record stream near byte {where} ({type(exc).__name__})"
 
     def _accept(self, rec: Any, out: list[Record]) -> None:
         if isinstance(rec, dict):
@@ -388,6 +396,7 @@ def _unpacker() -> msgpack.Unpacker:
         raw=False,
         max_buffer_size=MAX_BUFFER,
         strict_map_key=False,
+        max_str_len=MAX_STRING,
         max_array_len=MAX_CONTAINER,
         max_map_len=MAX_CONTAINER,
     )

@@ -30,6 +30,17 @@ logs, error messages) applies the same rule to text that was not escaped (a stre
 written by something else), leaving backslashes as they are: escaped text reads the same
 everywhere, and a ``jq -r .sni`` of our JSON prints the escape, never the character.
 
+Limits: a record stream is untrusted input, like packets. In MessagePack, a string
+longer than 64 KiB, or a list or map of more than 65536 items, is damage: the records
+before it count, then the reader stops with a one-line error (status 3); a JSON line
+may be 16 MiB at most. What a command keeps of a record (rn-view's connections,
+``rustnet --json``'s open ones, sockets to join) is cut to these limits: at most 64
+fields, named by at most 64 characters; text of at most 4096 characters (cut text ends
+in ``…``); lists of at most 64 items, whose text is cut to 1024 characters and which
+hold no lists or maps; a map value keeps 64 entries of plain values. rn-view and rustnet
+count the values they cut and say so in one line on stderr. And a command keeps at most
+``--max-connections`` connections (rn-track, rn-view, rustnet).
+
 Format version 1. A reader refuses a header whose ``v`` is newer than
 :data:`FORMAT_VERSION`; a header may appear anywhere (concatenated recordings).
 """

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from math import exp
 from typing import Any, Final
 
+from rustnet.stream import bounds
 from rustnet.stream.records import HEADER, SOCK, WARNING, Record, restamp_header
 from rustnet.track import dpi as dpi_fields
 from rustnet.track import lifecycle, record
@@ -40,7 +41,7 @@ from rustnet.track.states import ENDED_NAMES, NAMES, State
 from rustnet.track.tcp_state import N_STATES as _NTCP
 from rustnet.track.tcp_state import REUSABLE, STEP, step_entry
 
-DEFAULT_MAX_CONNECTIONS: Final = 200_000
+DEFAULT_MAX_CONNECTIONS: Final = bounds.DEFAULT_MAX_CONNECTIONS
 DEFAULT_HISTORY: Final = 1000
 SWEEP_EVERY: Final = 1.0  # seconds of packet time between expiry checks
 EVICT_BATCH: Final = 16  # connections evicted at once when the table is full

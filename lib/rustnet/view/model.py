@@ -15,7 +15,9 @@ Memory stays bounded under an endless stream of new connections: history is kept
 dropped, as RustNet drops closed connections after their timeout; and the table holds
 at most ``max_rows`` connections: beyond that the longest-ended history goes first,
 then the least recently updated open connections (counted in :attr:`ConnTable.evicted`).
-``on_drop`` sees every row before it goes (``rn-view --json`` prints it there).
+``on_drop`` sees every row before it goes (``rn-view --json`` prints it there). What a row
+keeps of its record is cut to the limits of :mod:`rustnet.stream.bounds` (counted in
+:attr:`ConnTable.cut`).
 
 rn-track writes no "rate fell to 0" update for a TCP connection that is over (state
 TIME_WAIT or CLOSED): once :data:`RATE_WINDOW` seconds of stream time have passed since
@@ -36,9 +38,10 @@ import operator
 from collections.abc import Callable
 from typing import Any, Final
 
+from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_TEXT, bound_record
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
 
-MAX_ROWS: Final = 200_000  # connections held at most (rn-track's default cap on live ones)
+MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
 HISTORY_SHARE: Final = 10  # history holds at most 1/HISTORY_SHARE of max_rows by default
 EVICT_SHARE: Final = 100  # over the cap, evict this share of it at once (amortises the search)
@@ -320,6 +323,7 @@ class ConnTable:
         self._last_stats: tuple[float, float] | None = None
         self.messages: collections.deque[str] = collections.deque(maxlen=MAX_MESSAGES)
         self.ignored = 0  # records we could not use (no id, wrong types)
+        self.cut = 0  # values of kept records cut to the limits (rustnet.stream.bounds)
         self.joiner = joiner
         self.services = services  # rustnet.enrich.services.ServiceNames, or None
         self.hostnames = hostnames  # rustnet.enrich.names.HostNames, or None
@@ -366,13 +370,13 @@ class ConnTable:
             elif t == CAPTURE_STATS:
                 self._stats(rec)
             elif t == HEADER:
-                self.interface = text(rec.get("source")) or self.interface
+                self.interface = text(rec.get("source"))[:MAX_TEXT] or self.interface
                 self.live = bool(rec.get("live"))
-                self.producer = text(rec.get("producer"))
+                self.producer = text(rec.get("producer"))[:MAX_TEXT]
                 self.privileges = privileges_of(rec.get("privs"))
             elif t == WARNING:
-                stage = text(rec.get("stage"))
-                self.messages.append((stage + ": " if stage else "") + text(rec.get("msg")))
+                stage = text(rec.get("stage"))[:MAX_TEXT]
+                self.messages.append((stage + ": " if stage else "") + text(rec.get("msg"))[:MAX_TEXT])
             elif t == SOCK and self.joiner is not None:
                 try:
                     self.joiner.add(rec)
@@ -427,6 +431,9 @@ class ConnTable:
             self._rate_mark = (self.clock, self._packets_seen)
 
     def _conn(self, rec: dict[str, Any], rows: dict[Any, Row]) -> None:
+        rec, cut = bound_record(rec)  # a recording's megabyte strings must not be kept
+        if cut:
+            self.cut += cut
         cid = rec.get("id")
         try:
             row = rows.get(cid)

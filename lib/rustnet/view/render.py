@@ -144,6 +144,8 @@ def status_text(state: ViewState) -> str:
         parts.append(f"{hist:,} closed" + (" shown" if state.show_closed else " (t)"))
     if t.evicted:
         parts.append(f"{t.evicted:,} evicted!")  # over the cap (--max-connections): never silent
+    if t.cut:
+        parts.append(f"{t.cut:,} cut!")  # values over the record limits (rustnet-records(5))
     if state.filter and state.filter_input is None:
         parts.append("filter: " + safe(state.filter.query))
     if state.paused:
