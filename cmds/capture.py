@@ -34,7 +34,7 @@ PROG = "rn-capture"
     "read_file",
     metavar="FILE",
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="Read packets from a pcap or pcapng file ('-' for standard input) instead.",
+    help="Read packets from a pcap or pcapng file, gzip'd or not ('-' for standard input) instead.",
 )
 @click.option(
     "-f",

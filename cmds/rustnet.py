@@ -46,8 +46,8 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     "read_path",
     metavar="FILE",
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="Read a pcap/pcapng capture or a recorded record stream ('-': standard input) "
-    "instead of an interface.",
+    help="Read a pcap/pcapng capture or a recorded record stream, gzip'd or not ('-': standard "
+    "input) instead of an interface.",
 )
 @click.option(
     "--json",

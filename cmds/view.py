@@ -133,7 +133,7 @@ def _not_a_file(path: str) -> str:
     "read_file",
     type=click.Path(dir_okay=False, exists=True),
     metavar="FILE",
-    help="Read a capture file (pcap/pcapng, via rn-capture -r) or a recorded stream.",
+    help="Read a capture file (pcap/pcapng, via rn-capture -r) or a recorded stream; gzip'd too.",
 )
 @click.option(
     "--json",
@@ -197,7 +197,8 @@ def main(
     """Show connections from a record stream (stdin or FILEs) in a terminal UI.
 
     Reads any stage's output: connection records from rn-track, or packet records and
-    summaries, which it completes in-process (so `rn-capture | rn-view` works). Keys come
+    summaries, which it completes in-process (so `rn-capture | rn-view` works); a FILE may
+    also be a pcap/pcapng capture, and any FILE may be gzip'd. Keys come
     from the terminal even when stdin is the pipe. Press h in the viewer for the keys and
     the filter language. A finished recording stays on screen until you quit (q q).
     When standard output is not a terminal, --table is implied.

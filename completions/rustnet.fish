@@ -6,7 +6,7 @@ complete -c rustnet -s r -l refresh-interval -x -d 'UI refresh interval in milli
 complete -c rustnet -l no-dpi -d 'Disable deep packet inspection'
 complete -c rustnet -s l -l log-level -x -a 'error warn info debug trace' -d 'Write logs/rustnet_YYYY-MM-DD_HH-MM-SS.log at this level (if not given, no logging)'
 complete -c rustnet -s f -l bpf-filter -x -d 'BPF capture filter, as in tcpdump (e.g. \'tcp port 443\')'
-complete -c rustnet -l read -r -F -d 'Read a pcap/pcapng capture or a recorded record stream (\'-\': standard input) instead of an interface'
+complete -c rustnet -l read -r -F -d 'Read a pcap/pcapng capture or a recorded record stream, gzip\'d or not (\'-\': standard input) instead of an interface'
 complete -c rustnet -l json -d 'No TUI: write the final record of every connection as JSON Lines (at end of file; live: on Ctrl+C or after --duration)'
 complete -c rustnet -l duration -x -d 'Stop capturing after this many seconds'
 complete -c rustnet -l write-pcap -r -F -d 'Also save the captured packets to this pcap file'

@@ -7,7 +7,7 @@ _arguments -s \
   '--no-dpi[Disable deep packet inspection]' \
   '(-l --log-level)'{-l,--log-level}'[Write logs/rustnet_YYYY-MM-DD_HH-MM-SS.log at this level (if not given, no logging)]:log_level:(error warn info debug trace)' \
   '(-f --bpf-filter)'{-f,--bpf-filter}'[BPF capture filter, as in tcpdump (e.g. '\''tcp port 443'\'')]:filter:' \
-  '--read[Read a pcap/pcapng capture or a recorded record stream ('\''-'\''\: standard input) instead of an interface]:file:_files' \
+  '--read[Read a pcap/pcapng capture or a recorded record stream, gzip'\''d or not ('\''-'\''\: standard input) instead of an interface]:file:_files' \
   '--json[No TUI\: write the final record of every connection as JSON Lines (at end of file; live\: on Ctrl+C or after --duration)]' \
   '--duration[Stop capturing after this many seconds]:seconds:' \
   '--write-pcap[Also save the captured packets to this pcap file]:file:_files' \

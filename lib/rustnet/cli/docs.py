@@ -37,7 +37,8 @@ EXIT_STATUS: Final = (
     ("2", "usage error"),
     (
         "3",
-        "damaged input: a truncated or corrupt capture file or record stream; everything before the "
+        "damaged input: an empty file, a file that is neither a capture nor a record stream, or a "
+        "truncated or corrupt capture file, record stream or gzip data; everything before the "
         "damage was still written, with a one-line warning",
     ),
     ("130", "interrupted with nothing to drain"),
