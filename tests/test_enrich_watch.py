@@ -81,19 +81,38 @@ def test_kernel_filter_support(release: str, ok: bool) -> None:
     assert procevents.kernel_filters_events(release) is ok
 
 
+def _settled(w: ShortLivedWatcher, quiet: float = 0.3, within: float = 10.0) -> int:
+    """The watcher's check count once it has stayed the same for ``quiet`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        before = w.checks
+        time.sleep(quiet)
+        if w.checks == before:
+            return before
+    pytest.fail(f"the watcher kept checking: {w.checks}")
+
+
 def test_arming_starts_and_stops_fast_polling() -> None:
-    w = ShortLivedWatcher(exec_events=False, idle_check=10.0)
+    """Idle, the watcher reads no counters; armed, it reads them many times; once the armed
+    time is over it stops again. Waits on the counters (with deadlines), not on fixed sleeps."""
+    w = ShortLivedWatcher(exec_events=False, idle_check=60.0)
     try:
-        time.sleep(0.1)
-        assert not w.armed and w.checks == 0
-        w.arm(0.3)
-        time.sleep(0.15)
-        assert w.armed and w.checks > 20 and w.reasons["flow"] == 1
-        time.sleep(0.4)
-        assert not w.armed
-        settled = w.checks
-        time.sleep(0.2)
-        assert w.checks == settled  # back to sleeping in select
+        assert _settled(w) == 0 and not w.armed  # running, and not polling
+        armed_at = time.monotonic()
+        w.arm(1.0)
+        assert w.armed and w.reasons["flow"] == 1
+        deadline = armed_at + 10.0
+        while w.checks <= 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert w.checks > 20
+        stopped = _settled(w)
+        assert not w.armed and time.monotonic() - armed_at >= 1.0
+        w.arm(0.2, reason="exec")  # armed again: polling starts again, counted by reason
+        deadline = time.monotonic() + 10.0
+        while w.checks == stopped and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert w.checks > stopped and w.reasons["flow"] == 1 and w.reasons["exec"] >= 1
+        _settled(w)
     finally:
         w.close()
 
