@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
+import socket
 import stat
 import subprocess
 import sys
@@ -160,18 +160,111 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert specs[0].stdin_path == str(rec) if by_rustnet else specs[0].argv[-1] == str(rec)
 
 
-def test_remote_command_runs_capture_and_enrich_there(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_command_is_ssh_to_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUSTNET_SSH", "ssh -p 2222 -i /k")
-    monkeypatch.setenv("RUSTNET_REMOTE_PATH", "/opt/rn/bin")
-    argv = remote_command(Options(remote="root@h", interface="eth1", bpf_filter="not port 22"))
+    argv = remote_command(Options(remote="root@h", interface="eth1"))
     assert argv[:4] == ["ssh", "-p", "2222", "-i"]
     assert argv[-2] == "root@h" and "BatchMode=yes" in argv and "-T" in argv
-    assert argv[-1].startswith("sh -c ")
-    script = shlex.split(argv[-1])[2]
-    assert "rn-capture -i eth1 -f 'not port 22'" in script and "| rn-enrich" in script
-    assert script.startswith("PATH=/opt/rn/bin:")
     specs = plan(Options(remote="root@h"))
     assert [s.name for s in specs] == ["ssh", "rn-dissect", "rn-track"]
+
+
+def _remote_script(monkeypatch: pytest.MonkeyPatch, opts: Options) -> str:
+    """The command ssh hands to the remote host, with the stages found by RUSTNET_REMOTE_PATH."""
+    monkeypatch.setenv("RUSTNET_SSH", "ssh")
+    monkeypatch.setenv("RUSTNET_REMOTE_PATH", str(BIN))
+    return remote_command(opts)[-1]
+
+
+def _run_remote_side(
+    script: str, tmp: Path, traffic_port: int | None = None
+) -> tuple[int, list[object], str]:
+    """``script`` run as sshd runs a command (the login shell with -c), with a PATH that has no
+    rn- command: its exit status, its records and its stderr. Closing its standard input, as
+    rustnet does on Ctrl+C, is what stops it."""
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    out_path = tmp / "remote.rn"
+    with out_path.open("wb") as out:
+        p = subprocess.Popen(
+            ["sh", "-c", script], stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, env=env
+        )
+    try:
+        if traffic_port is not None:
+            deadline = time.monotonic() + 10
+            while not any("rn-capture" in _cmdline(c) and _dropped(c) for c in _descendants(p.pid)):
+                assert p.poll() is None and time.monotonic() < deadline, "rn-capture never started"
+                time.sleep(0.05)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for i in range(3):
+                    s.sendto(b"probe %d" % i, ("127.0.0.1", traffic_port))
+                s.sendto(b"filtered out", ("127.0.0.1", traffic_port + 1))
+            time.sleep(0.3)
+        _, err = p.communicate(input=b"", timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    fd = os.open(out_path, os.O_RDONLY)
+    try:
+        recs = list(RecordReader(fd, out_path.name)) if out_path.stat().st_size else []
+    finally:
+        os.close(fd)
+    return p.returncode, recs, err.decode()
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _dropped(pid: int) -> bool:
+    """Past its privilege drop: the capture handle is open (rn-capture drops right after)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.startswith("Uid:") and line.split()[1] != "0" for line in f)
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: captures on lo")
+def test_remote_side_captures_with_the_filter_and_stops_when_stdin_closes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port = 45000 + os.getpid() % 1000
+    script = _remote_script(
+        monkeypatch, Options(remote="h", interface="lo", bpf_filter=f"udp dst port {port}")
+    )
+    status, recs, err = _run_remote_side(script, tmp_path, traffic_port=port)
+    assert status == 0 and err == "", err
+    header = recs[0]
+    assert isinstance(header, dict) and header["stages"] == ["rn-capture", "rn-enrich"]
+    payloads = [r[3] for r in recs if isinstance(r, list) and r[0] == "pkt"]
+    assert [p[-7:] for p in payloads] == [b"probe 0", b"probe 1", b"probe 2"]  # not the other port
+
+
+def test_remote_side_exits_with_rn_captures_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A plain `rn-capture | rn-enrich` would exit 0 here (rn-enrich's status).
+    script = _remote_script(monkeypatch, Options(remote="h", interface="rn-no-such0"))
+    status, recs, err = _run_remote_side(script, tmp_path)
+    assert status == 1 and recs == []
+    assert err.startswith("rn-capture: no such interface: 'rn-no-such0'")
 
 
 def test_conflicting_options_are_usage_errors(tmp_path: Path) -> None:
