@@ -249,3 +249,49 @@ def test_stage_errors_are_printed_as_rustnets_and_logged_as_the_stages(tmp_path:
     assert "rustnet.rn-capture: rn-capture: bad filter 'tcp porrt 80'" in log.read_text()
     p = run("rustnet", "--json", "--read", str(PCAP), "-f", "tcp porrt 80", "--debug")
     assert p.returncode == 2 and lines(p.stderr)[-1].startswith("rn-capture: bad filter")
+
+
+def test_concatenated_gzip_recordings_are_read_one_after_the_other(tmp_path: Path) -> None:
+    rec = tmp_path / "packets.rn"
+    rec.write_bytes(run("rn-capture", "-r", str(PCAP)).stdout)
+    both = tmp_path / "both.rn.gz"
+    both.write_bytes(gzip.compress(rec.read_bytes()) + gzip.compress(rec.read_bytes()) + bytes(512))
+    p = run("rn-dissect", "--format", "json", str(both))
+    assert p.returncode == 0 and lines(p.stderr) == []
+    recs = json_records(p.stdout)
+    assert sum(r["t"] == "hdr" for r in recs) == 2  # gzip members as `cat a.gz b.gz` makes them
+    truth = json.loads((TRUTH / f"{PCAP.name}.json").read_text())["capture"]
+    assert sum(r["t"] == "sum" for r in recs) == 2 * truth["packets"]
+
+
+def summaries(pcap: Path, fmt: str = "msgpack") -> bytes:
+    """``rn-capture -r pcap | rn-dissect``: a stream of packet summaries."""
+    return run("rn-dissect", "--format", fmt, stdin=run("rn-capture", "-r", str(pcap)).stdout).stdout
+
+
+def test_data_after_the_gzip_stream_is_damage(tmp_path: Path) -> None:
+    data = summaries(PCAP)
+    f = tmp_path / "tail.rn.gz"
+    f.write_bytes(gzip.compress(data) + b"trailing junk")
+    p = run("rn-track", "--format", "json", str(f))
+    assert p.returncode == 3
+    why = "compressed data corrupt (incorrect header check)"
+    assert lines(p.stderr) == [f"rn-track: {f}: {why} after {len(data):,} bytes"]
+    assert any(r.get("t") == "conn" for r in json_records(p.stdout))  # everything before it was read
+
+
+def test_a_json_lines_recording_is_still_a_record_stream(tmp_path: Path) -> None:
+    rec = tmp_path / "summaries.jsonl"
+    rec.write_bytes(summaries(PCAP, "json"))
+    p = run("rn-track", "--format", "json", str(rec))
+    assert p.returncode == 0 and lines(p.stderr) == []
+    assert any(r.get("t") == "conn" for r in json_records(p.stdout))
+
+
+def test_control_characters_in_a_refused_file_name_are_escaped(tmp_path: Path) -> None:
+    f = tmp_path / "evil\x1b[31m.bin"
+    f.write_bytes(b"plain text\n")
+    for prog, args in (("rustnet", ["--json", "--read"]), ("rn-capture", ["-r"]), ("rn-track", [])):
+        p = run(prog, *args, str(f))
+        assert p.returncode == 3
+        assert b"\x1b" not in p.stderr and b"\\x1b" in p.stderr and NEITHER in lines(p.stderr)[0]

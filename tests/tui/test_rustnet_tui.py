@@ -9,6 +9,7 @@ screen, SIGTERM and Ctrl+C end everything.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
 import pty
@@ -177,6 +178,27 @@ def test_read_capture_shows_table_and_q_q_quits(terminals: list[Terminal]) -> No
     assert t.finish() == 0
     assert LEAVE_ALT_SCREEN in t.raw  # the terminal was given back
     assert pids and none_left(pids)
+
+
+def test_read_gzip_capture_shows_table(terminals: list[Terminal], tmp_path: Path) -> None:
+    packed = tmp_path / "zeek_http_get.pcap.gz"
+    packed.write_bytes(gzip.compress((CORPUS / "zeek_http_get.pcap").read_bytes()))
+    t = Terminal([RUSTNET, "--read", str(packed)])
+    terminals.append(t)
+    screen = t.wait_for("192.150.187.43")
+    assert "TIME_WAIT" in screen
+    t.send(b"qq")
+    assert t.finish() == 0
+
+
+def test_empty_file_is_one_line_and_no_tui(terminals: list[Terminal], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    t = Terminal([RUSTNET, "--read", str(empty)])
+    terminals.append(t)
+    assert t.finish() == 3
+    out = t.raw.decode(errors="replace")
+    assert [ln for ln in out.splitlines() if ln.strip()] == [f"rustnet: {empty} is empty"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops capabilities root has")
