@@ -189,10 +189,12 @@ def _name_text(
     """read_name's result from the labels read; remembered in ``seen`` when no pointer was followed."""
     if not labels:
         text = ROOT_NAME
-    elif any(b"." in label for label in labels):
-        text = _dotted_labels_text(labels)
     else:
-        text = escape_text(b".".join(labels), NAME_TEXT_LIMIT)
+        name = b".".join(labels)
+        if name.count(b".") >= len(labels):  # more dots than between labels: one is inside a label
+            text = _dotted_labels_text(labels)
+        else:
+            text = escape_text(name, NAME_TEXT_LIMIT)
     if " " in text:
         text = text.replace(" ", "\\x20")  # keeps "name TYPE value" answer strings unambiguous
     if seen is not None and after < 0:
