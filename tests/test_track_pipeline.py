@@ -90,6 +90,10 @@ def test_capture_against_tshark(name: str) -> None:
         if t["handshake_seen"] or t["first_flags"] == "S":
             first = min(rs, key=lambda r: r["first_seen"])
             assert (first["src"], first["sport"]) == (c["a"], c["a_port"])  # the SYN sender
+        elif t["first_flags"] == "SA":
+            # Seen from a lone SYN-ACK (tshark's a sent it): its receiver opened the connection.
+            first = min(rs, key=lambda r: r["first_seen"])
+            assert (first["src"], first["sport"]) == (c["b"], c["b_port"]), (c, first)
         if t["handshake_seen"] and t["synack_b"]:
             assert any("rtt_ms" in r for r in rs)
 
