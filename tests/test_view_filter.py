@@ -53,6 +53,20 @@ def test_every_keyword(query: str, expected: list[int], rows: list[Row]) -> None
     assert ids(query, rows) == expected
 
 
+@pytest.mark.parametrize("keyword", sorted(KEYWORDS))
+def test_keywords_and_values_are_case_insensitive(keyword: str, rows: list[Row]) -> None:
+    """``SNI:`` is ``sni:``, ``state:ESTABLISHED`` is ``state:established``, negated too; the
+    row sets differ between keywords, so a keyword read as a fuzzy word would show."""
+    matched = False
+    for value in ("a", "4", "e", "t", "1"):
+        want = ids(f"{keyword}:{value}", rows)
+        matched |= bool(want)
+        assert ids(f"{keyword.upper()}:{value.upper()}", rows) == want, (keyword, value)
+        everything = ids("", rows)
+        assert ids(f"!{keyword.capitalize()}:{value}", rows) == sorted(set(everything) - set(want))
+    assert matched  # some value selects rows: the keyword is really read as one
+
+
 def test_every_keyword_is_tested_and_documented() -> None:
     tested = {
         "port",
