@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 from rustnet.track import lifecycle as lc
-from rustnet.track.lifecycle import TimeoutConfigError, Timeouts, timeout_class
+from rustnet.track.lifecycle import DEFAULT_TIMEOUTS, TimeoutConfigError, Timeouts, timeout_class
 from rustnet.track.states import State
+from rustnet.track.table import SWEEP_EVERY, Tracker
+
+from tests.track_util import ACK, RST, SYN, A, B, C, header, tcp, udp
 
 
 def test_seed_values() -> None:
@@ -96,3 +99,39 @@ def test_bad_files(tmp_path: Path) -> None:
     wrong.write_text('timeouts = "x"\n')
     with pytest.raises(TimeoutConfigError):
         Timeouts().apply_file(str(wrong))
+
+
+def _closed_for(data_packets: int, spacing: float) -> float:  # data_packets < 0: a lone RST
+    """Seconds from an RST to the connection's final record, through the tracker, for a
+    connection of ``data_packets`` packets (a clock flow moves packet time in 0.1 s steps)."""
+    t = Tracker()
+    t.process([header()])
+    pk = [
+        tcp(100.0, A, 40000, B, 80, SYN),
+        tcp(100.01, B, 80, A, 40000, SYN | ACK),
+        tcp(100.02, A, 40000, B, 80, ACK),
+    ]
+    pk += [tcp(100.1 + i * spacing, A, 40000, B, 80, ACK, paylen=100) for i in range(data_packets)]
+    end = 100.1 + data_packets * spacing
+    pk.append(tcp(end, A, 40000, B, 80, RST))
+    t.process(pk)
+    for step in range(1, 300):
+        recs = t.process([udp(end + step / 10, C, 9, B, 9)])
+        if any(isinstance(r, dict) and r.get("sport") == 40000 and r.get("final") for r in recs):
+            return step / 10
+    raise AssertionError("never removed")
+
+
+@pytest.mark.parametrize(
+    ("data_packets", "spacing"),
+    # a lone RST (one packet); a bare handshake; a short one; busy and long-lived (66 s)
+    [(-1, 0.0), (0, 0.0), (10, 0.01), (1100, 0.06)],
+)
+def test_closed_tcp_leaves_after_the_fixed_closed_timeout(data_packets: int, spacing: float) -> None:
+    """RustNet: a closed TCP connection stays 5 s, however busy or short it was (the activity
+    factors, 2x and 0.5x, are not applied to an ended connection). Expiry is checked once a second
+    of packet time (SWEEP_EVERY) for whole-second buckets, so it leaves within two seconds after
+    the 5 s: never the 2.5 s or 10 s an adjusted timeout would give."""
+    gone = _closed_for(data_packets, spacing)
+    closed = DEFAULT_TIMEOUTS["tcp.closed"]
+    assert closed <= gone <= closed + 2 * SWEEP_EVERY + 0.11
