@@ -580,3 +580,43 @@ def test_live_updates_are_paced_by_the_wall_clock() -> None:
         time.sleep(0.05)
         later = conns(t.tick(time.time()))
     assert later and later[0]["packets"] == 2
+
+
+def _shown_states(segments: list[list[Any]]) -> list[str]:
+    """The originator's states the records show, in order, duplicates dropped."""
+    t = Tracker(refresh=0.0)
+    out = t.process([header()])
+    for seg in segments:
+        out += t.process([seg])
+    out += t.process([udp(segments[-1][1] + 0.5, C, 9, B, 9)]) + t.finish()
+    states: list[str] = []
+    for r in conns(out):
+        if r["sport"] == 40000 and (not states or states[-1] != r["state"]):
+            states.append(r["state"])
+    return states
+
+
+def test_simultaneous_close_from_the_sequence_numbers() -> None:
+    """RFC 9293 §3.6 (Figure 13): both FINs cross. The responder's FIN acknowledges only up to
+    the originator's FIN (ack 1001, not 1002), so the originator goes FIN_WAIT1 -> CLOSING, and
+    TIME_WAIT once its FIN is acknowledged. When the responder's FIN does acknowledge it
+    (ack 1002), FIN_WAIT1 goes straight to TIME_WAIT."""
+    crossing = [
+        tcp(101.0, A, 40000, B, 80, FIN | ACK, 1001, 5001),
+        tcp(101.001, B, 80, A, 40000, FIN | ACK, 5001, 1001),
+        tcp(101.02, A, 40000, B, 80, ACK, 1002, 5002),
+        tcp(101.021, B, 80, A, 40000, ACK, 5002, 1002),
+    ]
+    states = _shown_states([*handshake(100.0), *crossing])
+    assert states == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"]
+    ordered = [
+        tcp(101.0, A, 40000, B, 80, FIN | ACK, 1001, 5001),
+        tcp(101.001, B, 80, A, 40000, FIN | ACK, 5001, 1002),
+        tcp(101.02, A, 40000, B, 80, ACK, 1002, 5002),
+    ]
+    assert _shown_states([*handshake(100.0), *ordered]) == [
+        "SYN_SENT",
+        "ESTABLISHED",
+        "FIN_WAIT1",
+        "TIME_WAIT",
+    ]
