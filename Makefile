@@ -101,10 +101,10 @@ mutate: venv
 	$(BIN)/python -m tests.mutation.run --budget $(MUTATE_BUDGET) $(MODULES)
 
 man: venv
-	$(BIN)/python -m rustnet.cli.docs man man
+	$(BIN)/python -m rustnet.docs man man
 
 completions: venv
-	$(BIN)/python -m rustnet.cli.docs completions completions
+	$(BIN)/python -m rustnet.docs completions completions
 
 # `make install`: a venv of its own in $(PREFIX)/lib/rustnet (a plain, non-editable copy: the
 # clone can go), a link in $(PREFIX)/bin for every command pyproject.toml's [project.scripts]

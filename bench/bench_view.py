@@ -79,9 +79,9 @@ def make_conn(i: int, rnd: random.Random, ts: float) -> dict[str, Any]:
 
 def viewer_table() -> ConnTable:
     """The table as rn-view builds it: socket joiner, service names, DNS-learned hostnames."""
-    from rustnet.enrich.join import SocketJoiner
     from rustnet.enrich.names import HostNames
     from rustnet.enrich.services import ServiceNames
+    from rustnet.track.join import SocketJoiner
 
     return ConnTable(SocketJoiner(), ServiceNames(), HostNames())
 

@@ -1,6 +1,6 @@
 """rustnet: the whole pipeline in one command, with RustNet's options and a TUI.
 
-Imports stay lazy (the work happens in rustnet.cli.wrapper) so ``rustnet --help``
+Imports stay lazy (the work happens in rustnet.app.wrapper) so ``rustnet --help``
 answers at once.
 """
 
@@ -122,11 +122,11 @@ def main(
 
     def body() -> int:
         if list_interfaces:
-            from rustnet.cli.launch import list_interfaces as list_ifaces
+            from rustnet.app.launch import list_interfaces as list_ifaces
 
             return list_ifaces()
-        from rustnet.cli.launch import Options
-        from rustnet.cli.wrapper import run
+        from rustnet.app.launch import Options
+        from rustnet.app.wrapper import run
 
         return run(
             Options(

@@ -43,9 +43,9 @@ def _table(names: bool = True, **bounds: Any) -> ConnTable:
     """A connection table that joins sock records and (``names``) names services and hosts
     when it can; ``bounds`` are ConnTable's limits (cap, history)."""
     try:
-        from rustnet.enrich.join import SocketJoiner
         from rustnet.enrich.names import HostNames
         from rustnet.enrich.services import ServiceNames
+        from rustnet.track.join import SocketJoiner
     except ImportError:
         return ConnTable(**bounds)
     if not names:

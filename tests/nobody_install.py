@@ -117,7 +117,7 @@ def build(copies: bool = True, parent: str | None = None) -> Path:
     for path in [top, *top.rglob("*")]:
         if path.is_dir() and not path.is_symlink():
             path.chmod(0o755)
-    if not runs_as_nobody([str(python), "-c", "import rustnet.cli.wrapper, pcapy, msgpack, blessed"]):
+    if not runs_as_nobody([str(python), "-c", "import rustnet.app.wrapper, pcapy, msgpack, blessed"]):
         shutil.rmtree(top, ignore_errors=True)
         raise RuntimeError(f"the venv built from {base} does not run rustnet as nobody")
     return venv

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rustnet.cli.launch import command
-from rustnet.cli.logsetup import create_log_file, log_file_name
+from rustnet.app.launch import command
+from rustnet.app.logsetup import create_log_file, log_file_name
 
 from tests.corpus import PCAPS
 

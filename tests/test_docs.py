@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
-from rustnet.cli import docs
+from rustnet import docs
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = list(docs.COMMANDS)

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.stage import Enricher
 from rustnet.stream.records import make_header
+from rustnet.track.join import SocketJoiner
 
 from tests import nobody_install
 

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from rustnet.cli.launch import Options, plan, remote_command, sniff_input
-from rustnet.cli.logsetup import TRACE, escape_controls, log_file_name
+from rustnet.app.launch import Options, plan, remote_command, sniff_input
+from rustnet.app.logsetup import TRACE, escape_controls, log_file_name
 from rustnet.stream import RecordReader
 
 from tests.corpus import PCAPS as CORPUS

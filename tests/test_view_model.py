@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rustnet.enrich.join import SocketJoiner
+from rustnet.track.join import SocketJoiner
 from rustnet.view.model import ConnTable, is_loopback
 
 from tests.tui.records import conn, header

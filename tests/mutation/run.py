@@ -63,7 +63,7 @@ MODULES: dict[str, dict[str, Any]] = {
         "tests": ["tests/test_capture_dropped_identity.py", "tests/test_capture_privdrop.py"],
         "process": True,
     },
-    "enrich/join.py": {"tests": []},
+    "track/join.py": {"tests": []},
 }
 # Test files never run here: real traffic, a terminal, timing, or minutes of fuzzing.
 SKIP_TEST_DIRS = ("tests/live", "tests/tui", "tests/fuzz", "tests/robust", "tests/mutation")

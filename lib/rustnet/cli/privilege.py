@@ -16,6 +16,7 @@ interpreter gives every script it runs. ``rustnet`` itself keeps only ``CAP_KILL
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import sys
@@ -132,12 +133,10 @@ def python_paths() -> list[tuple[Path, int]]:
         if entry and entry != user_site and Path(entry).is_dir():
             need.append((Path(entry), 5))
     need.append((Path(rustnet.__file__).parent, 5))
-    try:
-        import rustnet_cmds
-
-        need.append((Path(rustnet_cmds.__file__).parent, 5))
-    except ImportError:
-        pass
+    # Only where the commands live, not their code: this module sits below them.
+    commands = importlib.util.find_spec("rustnet_cmds")
+    if commands is not None and commands.origin:
+        need.append((Path(commands.origin).parent, 5))
     return need
 
 

@@ -6,7 +6,7 @@ Two placements, one command (details in :mod:`rustnet.enrich.stage`):
   ``conn`` records (process, pid, cmdline, user, netns, service, hostname_src/dst);
 * right after rn-capture: ``ssh host 'rn-capture | rn-enrich' | rn-view`` passes packets
   through and adds ``sock`` records, joined to connections downstream by
-  :class:`rustnet.enrich.join.SocketJoiner` (rn-track and rn-view do this).
+  :class:`rustnet.track.join.SocketJoiner` (rn-track and rn-view do this).
 
 Processes are attributed only for live streams. Modules, one job each:
 
@@ -17,7 +17,6 @@ Processes are attributed only for live streams. Modules, one job each:
 * ``watch``     the background watcher that catches short-lived sockets (curl), armed on demand
 * ``procevents`` exec events of the kernel's process connector (what arms the watcher first)
 * ``localaddr`` the addresses of every namespace: flows with no local end are not looked up
-* ``join``      SocketJoiner: sock records -> conn records (exact, reversed, listener, wildcard)
 * ``services``  port -> service name;  ``names``  hostnames from DNS answers, reverse DNS
 * ``flows``     cheap 5-tuple of a captured frame;  ``stage``  the Enricher stage
 * ``macos``     the psutil-only path (unverified on macOS)

@@ -21,7 +21,7 @@ import struct
 from typing import Final
 
 from rustnet.enrich import sockdiag
-from rustnet.enrich.join import normalize_ip
+from rustnet.track.join import normalize_ip
 
 RTM_NEWADDR: Final = 20
 RTM_GETADDR: Final = 22

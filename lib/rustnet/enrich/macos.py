@@ -22,11 +22,11 @@ from typing import Any
 
 import psutil
 
-from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.localaddr import OWN_NETNS
 from rustnet.enrich.owners import DENIED_HINT
 from rustnet.enrich.processes import ProcessInfoCache
 from rustnet.stream.records import SOCK
+from rustnet.track.join import SocketJoiner
 
 __all__ = ["DENIED_HINT", "PsutilSocketOwners"]
 

@@ -4,7 +4,7 @@ One :meth:`SocketOwners.refresh` lists the sockets of every network namespace
 (sock_diag netlink, :mod:`rustnet.enrich.sockdiag`; /proc/<pid>/net text,
 :mod:`rustnet.enrich.sockets`, where sock_diag is refused), looks up the owners of
 sockets it has not seen before (:mod:`rustnet.enrich.processes`; known sockets cost
-one dict lookup), and keeps a :class:`~rustnet.enrich.join.SocketJoiner` indexed
+one dict lookup), and keeps a :class:`~rustnet.track.join.SocketJoiner` indexed
 with one ``sock`` record per socket. Callers poll on a schedule and call
 :meth:`SocketOwners.resolve_flow` the first time they see a flow: an exact sock_diag
 query for that one tuple, else a full refresh that is rate-limited (at most a fifth of
@@ -30,12 +30,12 @@ from typing import Any
 
 from rustnet.enrich import sockdiag
 from rustnet.enrich import sockets as socktab
-from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.localaddr import NOT_LOCAL, OWN_NETNS, LocalAddresses
 from rustnet.enrich.processes import ProcessInfoCache, ProcInfo, scan_socket_inodes
 from rustnet.enrich.sockets import SockEntry
 from rustnet.enrich.watch import ShortLivedWatcher
 from rustnet.stream.records import SOCK
+from rustnet.track.join import SocketJoiner
 
 DENIED_HINT = (
     "some sockets' processes are not readable, so those connections show only a user; "

@@ -21,7 +21,7 @@ It can sit in two places in the pipeline; both work with the same command:
    flow seen in the packets a ``sock`` record (documented in
    :mod:`rustnet.stream.records`) is written just before the packet that showed the
    flow. Downstream, rn-track / rn-view attribute connections with
-   :class:`rustnet.enrich.join.SocketJoiner`, so the process names are the remote
+   :class:`rustnet.track.join.SocketJoiner`, so the process names are the remote
    host's. The same happens for ``sum`` records (``rn-capture | rn-dissect | rn-enrich``).
 
 In both places a flow none of whose addresses is local (any namespace of this host)
@@ -45,7 +45,6 @@ from collections import OrderedDict
 from typing import Any, Final
 
 from rustnet.enrich.flows import Flow, decode_key, flow_key
-from rustnet.enrich.join import SocketJoiner
 from rustnet.enrich.localaddr import NOT_LOCAL, OWN_NETNS
 from rustnet.enrich.macos import PsutilSocketOwners
 from rustnet.enrich.names import HostNames
@@ -72,6 +71,7 @@ from rustnet.stream.records import (
     record_type,
     restamp_header,
 )
+from rustnet.track.join import SocketJoiner
 
 PROG: Final = "rn-enrich"
 Owners = SocketOwners | PsutilSocketOwners

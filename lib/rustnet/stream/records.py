@@ -183,7 +183,7 @@ PROTO_NAMES: Final = {
 # --- sock (map): a local socket and the process owning it, from rn-enrich --------
 # Emitted by rn-enrich when it runs upstream of rn-track (``rn-capture | rn-enrich``, e.g. on a
 # remote host), so whoever builds connections later (rn-track, rn-view) can attribute them with
-# rustnet.enrich.join.SocketJoiner.
+# rustnet.track.join.SocketJoiner.
 # t "sock", ts float, proto "tcp"|"udp", local str (IP text), lport int, remote str ("" when not
 # connected / listening), rport int (0 when not connected), listening bool, pid int|None,
 # process str|None, cmdline str|None, user str|None, netns str|None

@@ -10,4 +10,6 @@
 * :mod:`~rustnet.track.dpi` -- folding DPI fields into a connection, bounded.
 * :mod:`~rustnet.track.conn` -- the in-memory connection (``__slots__``).
 * :mod:`~rustnet.track.record` -- the connection record, every field documented.
+* :mod:`~rustnet.track.join` -- sock records joined to connection records (the owner of each
+  connection); shared by rn-track, rn-enrich and rn-view, so it lives at the lowest of the three.
 """

@@ -152,7 +152,7 @@ class Tracker:
         self.max_connections = max(int(max_connections), 1)
         self.snapshot_every = max(float(snapshot_every), 0.0)
         self.history: deque[dict[str, Any]] = deque(maxlen=max(int(history), 0))
-        self.joiner = joiner  # rustnet.enrich.join.SocketJoiner, when sock records may arrive
+        self.joiner = joiner  # rustnet.track.join.SocketJoiner, when sock records may arrive
         self.live = False
         self._local: frozenset[bytes] | None = frozenset(local_addrs) if local_addrs is not None else None
         self.table: dict[tuple[Any, ...], Conn] = {}
@@ -438,7 +438,7 @@ class Tracker:
                 try:
                     if self.joiner is None:
                         # Only a stream from an upstream rn-enrich carries sockets: join from then on.
-                        from rustnet.enrich.join import SocketJoiner
+                        from rustnet.track.join import SocketJoiner
 
                         self.joiner = SocketJoiner()
                     self.joiner.add(rec)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rustnet.app.launch import Options
 from rustnet.cli.common import StageError
-from rustnet.cli.launch import Options
 
 
 def _joiner() -> Any:
     # --remote streams carry "sock" records from the remote rn-enrich: the table joins them.
     try:
-        from rustnet.enrich.join import SocketJoiner
+        from rustnet.track.join import SocketJoiner
     except ImportError:
         return None
     return SocketJoiner()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rustnet import caps
-from rustnet.cli.logsetup import escape_controls, get_logger
+from rustnet.app.logsetup import escape_controls, get_logger
 from rustnet.stream.gunzip import Inflater
 
 PR_SET_PDEATHSIG = 1

@@ -24,6 +24,10 @@ import threading
 from typing import Any
 
 from rustnet import __version__
+from rustnet.app.launch import Options, plan
+from rustnet.app.logsetup import close_logging, get_logger, setup_logging
+from rustnet.app.relay import Relay, open_record_file
+from rustnet.app.supervise import Child, Pipeline, spoken_as
 from rustnet.cli.common import (
     EXIT_DAMAGED,
     EXIT_ERROR,
@@ -36,11 +40,7 @@ from rustnet.cli.common import (
     termination,
     warn,
 )
-from rustnet.cli.launch import Options, plan
-from rustnet.cli.logsetup import close_logging, get_logger, setup_logging
 from rustnet.cli.privilege import SUPERVISOR_KEEPS, confine, stays_root_notice
-from rustnet.cli.relay import Relay, open_record_file
-from rustnet.cli.supervise import Child, Pipeline, spoken_as
 from rustnet.stream import PipeClosed, RecordReader, RecordWriter
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, bound_record, cut_message
 from rustnet.stream.records import CONN
@@ -302,7 +302,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
             timer = threading.Timer(opts.duration, pipeline.interrupt_source)
             timer.daemon = True
             timer.start()
-        from rustnet.cli.viewer import run_viewer
+        from rustnet.app.viewer import run_viewer
 
         status = run_viewer(view_r, opts)
     except KeyboardInterrupt:

@@ -19,9 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rustnet.app.supervise import StageSpec
 from rustnet.cli.common import EXIT_DAMAGED, EXIT_ERROR, EXIT_USAGE, StageError
 from rustnet.cli.safefile import names_a_descriptor
-from rustnet.cli.supervise import StageSpec
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS
 from rustnet.stream.sniff import (
     CAPTURE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rustnet.enrich.join import SocketJoiner, normalize_ip
+from rustnet.track.join import SocketJoiner, normalize_ip
 
 
 def sock(

@@ -18,9 +18,9 @@ import threading
 import time
 from typing import Any
 
-from rustnet.cli.logsetup import TRACE, get_logger
+from rustnet.app.logsetup import TRACE, get_logger
+from rustnet.app.supervise import Child, Pipeline
 from rustnet.cli.safefile import create_private
-from rustnet.cli.supervise import Child, Pipeline
 from rustnet.stream import NewerFormatError, PipeClosed, Record, RecordReader, RecordWriter
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, WARNING, record_type
 
