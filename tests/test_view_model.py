@@ -327,14 +327,6 @@ def test_pending_zeros_stay_bounded_while_stream_time_stands_still() -> None:
     assert t.rows[1].rate_tx == 0.0 and not t._rate_due
 
 
-def test_viewer_rate_rule_matches_the_tracker() -> None:
-    from rustnet.track.rates import WINDOW
-    from rustnet.track.states import ENDED_NAMES
-    from rustnet.view.model import ENDED_STATES, RATE_WINDOW
-
-    assert (RATE_WINDOW, ENDED_STATES) == (WINDOW, ENDED_NAMES)
-
-
 def test_hostile_states_and_rates_for_the_ended_rule() -> None:
     t = ConnTable()
     t.ingest(

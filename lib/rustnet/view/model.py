@@ -40,6 +40,8 @@ from typing import Any, Final
 
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_TEXT, bound_record
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
+from rustnet.track.rates import WINDOW
+from rustnet.track.states import ENDED_NAMES, State
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
@@ -47,34 +49,46 @@ HISTORY_SHARE: Final = 10  # history holds at most 1/HISTORY_SHARE of max_rows b
 EVICT_SHARE: Final = 100  # over the cap, evict this share of it at once (amortises the search)
 MAX_STATE_HISTORY: Final = 32
 # rn-track writes no "rate fell to 0" update for a TCP connection that is over: its rates are read
-# as 0 once this many seconds of stream time have passed since its last_seen. The same values as
-# rustnet.track.rates.WINDOW and rustnet.track.states.ENDED_NAMES (a test holds them equal; not
-# imported: the viewer starts without the tracker's modules).
-RATE_WINDOW: Final = 5.0
-ENDED_STATES: Final = frozenset({"TIME_WAIT", "CLOSED"})
+# as 0 once RATE_WINDOW seconds of stream time have passed since its last_seen (the tracker's rule).
+RATE_WINDOW: Final = WINDOW
+ENDED_STATES: Final = ENDED_NAMES
 MAX_MESSAGES: Final = 50
 
+
+def _names(*states: State) -> frozenset[str]:
+    return frozenset(s.name for s in states)
+
+
 # States shown as closing / half-open / established (colours) and as quiet (dimmed).
-ESTABLISHED_STATES: Final = frozenset(
-    {"ESTABLISHED", "QUIC_CONNECTED", "UDP_ACTIVE", "DNS_RESPONSE", "ECHO_REPLY", "ARP_REPLY"}
+ESTABLISHED_STATES: Final = _names(
+    State.ESTABLISHED,
+    State.QUIC_CONNECTED,
+    State.UDP_ACTIVE,
+    State.DNS_RESPONSE,
+    State.ECHO_REPLY,
+    State.ARP_REPLY,
 )
-HALF_OPEN_STATES: Final = frozenset(
-    {"SYN_SENT", "SYN_RECV", "QUIC_INITIAL", "QUIC_HANDSHAKE", "DNS_QUERY", "ECHO_REQUEST", "ARP_REQUEST"}
+HALF_OPEN_STATES: Final = _names(
+    State.SYN_SENT,
+    State.SYN_RECV,
+    State.QUIC_INITIAL,
+    State.QUIC_HANDSHAKE,
+    State.DNS_QUERY,
+    State.ECHO_REQUEST,
+    State.ARP_REQUEST,
 )
-CLOSING_STATES: Final = frozenset(
-    {
-        "FIN_WAIT1",
-        "FIN_WAIT2",
-        "TIME_WAIT",
-        "CLOSE_WAIT",
-        "LAST_ACK",
-        "CLOSING",
-        "CLOSED",
-        "QUIC_DRAINING",
-        "QUIC_CLOSED",
-    }
+CLOSING_STATES: Final = _names(
+    State.FIN_WAIT1,
+    State.FIN_WAIT2,
+    State.TIME_WAIT,
+    State.CLOSE_WAIT,
+    State.LAST_ACK,
+    State.CLOSING,
+    State.CLOSED,
+    State.QUIC_DRAINING,
+    State.QUIC_CLOSED,
 )
-QUIET_STATES: Final = frozenset({"UDP_IDLE", "UDP_STALE"})
+QUIET_STATES: Final = _names(State.UDP_IDLE, State.UDP_STALE)
 STALE_AFTER: Final = 60.0  # seconds without packets before a row is dimmed
 
 
@@ -153,12 +167,12 @@ class Row:
         "states",
         "extra",
         "bucket",
-        "sk",
-        "skm",
-        "fs",
-        "ff",
-        "fk",
-        "fm",
+        "sorted_by",
+        "sorted_in",
+        "filter_score",
+        "scored_for",
+        "filtered_by",
+        "filtered_in",
     )
 
     def __init__(self, cid: Any, rec: dict[str, Any], seq: int, born: int = 0) -> None:
@@ -174,15 +188,17 @@ class Row:
         # for streams that did not pass rn-enrich; shown, never written back into records.
         self.extra: dict[str, str] | None = None
         self.bucket: tuple[str, int] | None = None  # what the row adds to the table's counts
-        # Caches of the view (rustnet.view.state): the key the row is sorted under in the list
-        # of the view marked ``skm``; its score for filter ``ff`` (cleared when the row changes);
-        # the sort key it was placed under in the filtered list marked ``fm``.
-        self.sk: Any = None
-        self.skm: object | None = None
-        self.fs = -1
-        self.ff: object | None = None
-        self.fk: Any = None
-        self.fm: object | None = None
+        # Caches of the view (rustnet.view.state), so a frame moves only the rows that changed:
+        # ``sorted_by`` is the key the row sits under in the sorted list whose mark is
+        # ``sorted_in``; ``filter_score`` is its rank for the filter ``scored_for`` (cleared when
+        # the row changes); ``filtered_by`` is the key it was placed under in the filtered list
+        # whose mark is ``filtered_in``.
+        self.sorted_by: Any = None
+        self.sorted_in: object | None = None
+        self.filter_score = -1
+        self.scored_for: object | None = None
+        self.filtered_by: Any = None
+        self.filtered_in: object | None = None
 
     def snapshot(self) -> Row:
         """A frozen copy for the paused display (records are replaced, never mutated)."""
@@ -469,7 +485,7 @@ class ConnTable:
             row.seq = self.seq
             row.hay = None
             row.kw = None
-            row.ff = None
+            row.scored_for = None
         if self._derives:
             self._derive(row)
         ts = rec.get("last_seen")
@@ -522,7 +538,7 @@ class ConnTable:
             row.rec = rec
             row.hay = None
             row.kw = None
-            row.ff = None
+            row.scored_for = None
             if log is not None:
                 log.append(row)
 
@@ -632,7 +648,7 @@ class ConnTable:
         if row.bucket is not None:
             self._uncount(row, row.bucket)
         row.bucket = None  # gone: a view listing it takes it out when it reads the log
-        if self._log is not None and row.skm is not None:
+        if self._log is not None and row.sorted_in is not None:
             self._log.append(row)  # (only then: the log must not keep dropped rows alive)
         if self.on_drop is not None:
             self.on_drop(row)

@@ -26,21 +26,22 @@ HELP: Final = "Help"
 TABS: Final = (OVERVIEW, DETAILS, HELP)
 PAGE: Final = 10  # PgUp/PgDn move this many rows (RustNet's)
 WIDTH_STEP: Final = 2
-_SORT_KEY: Final = operator.attrgetter("sk")
+_SORT_KEY: Final = operator.attrgetter("sorted_by")
 # Up to len/BISECT_SHARE changed rows move one by one (a binary search and a memmove each);
 # more are merged in one pass over the list, which costs about as much as that many moves.
 BISECT_SHARE: Final = 64
 
 
-def _filtered_position(rows: list[Row], score: int, sk: Any, desc: bool) -> int:
-    """Where a row of rank ``score`` and sort key ``sk`` belongs in a filtered list: best rank
-    first, then the sorted list's order (each row's rank is ``Row.fs``, its key ``Row.fk``)."""
+def _filtered_position(rows: list[Row], score: int, key: Any, desc: bool) -> int:
+    """Where a row of rank ``score`` and sort key ``key`` belongs in a filtered list: best rank
+    first, then the sorted list's order (each row's rank is ``Row.filter_score``, its key
+    ``Row.filtered_by``)."""
     lo, hi = 0, len(rows)
     while lo < hi:
         mid = (lo + hi) // 2
         r = rows[mid]
-        s, k = r.fs, r.fk
-        if s > score or (s == score and ((k > sk) if desc else (k < sk))):
+        s, k = r.filter_score, r.filtered_by
+        if s > score or (s == score and ((k > key) if desc else (k < key))):
             lo = mid + 1
         else:
             hi = mid
@@ -52,7 +53,7 @@ def _position(rows: list[Row], key: Any, desc: bool) -> int:
     lo, hi = 0, len(rows)
     while lo < hi:
         mid = (lo + hi) // 2
-        k = rows[mid].sk
+        k = rows[mid].sorted_by
         if (k > key) if desc else (k < key):
             lo = mid + 1
         else:
@@ -109,13 +110,13 @@ class ViewState:
         self._base_key: tuple[Any, ...] | None = None
         self._base: list[Row] = []
         self._base_gen = 0  # bumps whenever the sorted list changes
-        self._mark: object = object()  # rows sorted by this view carry it (Row.skm)
+        self._mark: object = object()  # rows sorted by this view carry it (Row.sorted_in)
         self._log_pos = 0  # how far this view has read the table's change log
         self._entries_key: tuple[Any, ...] | None = None
         self._entries: list[Entry] = []
         self._index: dict[Any, int] | None = None  # entry id -> position, when grouped
         # Rows moved in the sorted list since the entries were made (None: it was rebuilt), and
-        # the filter the entries were made with, rows in them carrying mark _fmark (Row.fm).
+        # the filter the entries were made with, rows in them carrying mark _fmark (Row.filtered_in).
         self._pending: list[Row] | None = None
         self._entries_filter: Filter | None = None
         self._fmark: object = object()
@@ -183,8 +184,8 @@ class ViewState:
         rows = [r for r in table.rows.values() if self._eligible(r)]
         # The creation order breaks ties (in the natural direction either way): stable, as before.
         for r in rows:
-            r.sk = (sort_key(r), -r.born if desc else r.born)
-            r.skm = mark
+            r.sorted_by = (sort_key(r), -r.born if desc else r.born)
+            r.sorted_in = mark
         rows.sort(key=_SORT_KEY, reverse=desc)
         self._set_base(rows, key)
 
@@ -208,17 +209,17 @@ class ViewState:
         # Take the changed rows out in one pass, then merge them back in at their new keys
         # (sorting a sorted run plus a short tail is about linear).
         for r in rows:
-            if r.skm is mark:
-                r.skm = None
+            if r.sorted_in is mark:
+                r.sorted_in = None
         if self.show_closed or not table.order_finals:
-            keep = [r for r in base if r.skm is mark]
+            keep = [r for r in base if r.sorted_in is mark]
         else:
             hist = table.in_history  # a final record without a reason turns history later
-            keep = [r for r in base if r.skm is mark and (r.final_seq < 0 or not hist(r))]
+            keep = [r for r in base if r.sorted_in is mark and (r.final_seq < 0 or not hist(r))]
         for r in rows:
             if r.bucket is not None and self._eligible(r):
-                r.sk = (sort_key(r), -r.born if desc else r.born)
-                r.skm = mark
+                r.sorted_by = (sort_key(r), -r.born if desc else r.born)
+                r.sorted_in = mark
                 keep.append(r)
         keep.sort(key=_SORT_KEY, reverse=desc)
         self._set_base(keep, key)
@@ -228,17 +229,17 @@ class ViewState:
         new place; False if a row was not where its key says (then sort from scratch)."""
         mark, base = self._mark, self._base
         for r in rows:
-            if r.skm is mark:
-                i = _position(base, r.sk, desc)
+            if r.sorted_in is mark:
+                i = _position(base, r.sorted_by, desc)
                 if i >= len(base) or base[i] is not r:
                     return False
                 del base[i]
-                r.skm = None
+                r.sorted_in = None
         for r in rows:
             if r.bucket is not None and self._eligible(r):
-                r.sk = (sort_key(r), -r.born if desc else r.born)
-                r.skm = mark
-                base.insert(_position(base, r.sk, desc), r)
+                r.sorted_by = (sort_key(r), -r.born if desc else r.born)
+                r.sorted_in = mark
+                base.insert(_position(base, r.sorted_by, desc), r)
         return True
 
     def entries(self) -> list[Entry]:
@@ -282,8 +283,8 @@ class ViewState:
                     # Where each row sits, so the next few changes can be patched in.
                     mark = self._fmark = object()
                     for r in rows:
-                        r.fk = r.sk
-                        r.fm = mark
+                        r.filtered_by = r.sorted_by
+                        r.filtered_in = mark
                     self._entries_filter = f
             self._shown = len(rows)
             if self.grouped:
@@ -302,24 +303,24 @@ class ViewState:
         fmark, bmark = self._fmark, self._mark
         desc = self._key_function()[1]
         for r in rows:
-            if r.fm is fmark:
-                i = _filtered_position(entries, r.fs, r.fk, desc)
+            if r.filtered_in is fmark:
+                i = _filtered_position(entries, r.filter_score, r.filtered_by, desc)
                 if i >= len(entries) or entries[i] is not r:
                     return False
                 del entries[i]
-                r.fm = None
+                r.filtered_in = None
         for r in rows:
-            if r.skm is not bmark:
+            if r.sorted_in is not bmark:
                 continue  # not in the sorted list (any more)
-            if r.ff is f:
-                s = r.fs
+            if r.scored_for is f:
+                s = r.filter_score
             else:
-                s = r.fs = f.score(r)
-                r.ff = f
+                s = r.filter_score = f.score(r)
+                r.scored_for = f
             if s >= 0:
-                r.fk = r.sk
-                r.fm = fmark
-                entries.insert(_filtered_position(entries, s, r.sk, desc), r)
+                r.filtered_by = r.sorted_by
+                r.filtered_in = fmark
+                entries.insert(_filtered_position(entries, s, r.sorted_by, desc), r)
         return True
 
     @staticmethod
@@ -328,11 +329,11 @@ class ViewState:
         out: list[tuple[int, Row]] = []
         score = f.score
         for r in rows:
-            if r.ff is f:
-                s = r.fs
+            if r.scored_for is f:
+                s = r.filter_score
             else:
-                s = r.fs = score(r)
-                r.ff = f
+                s = r.filter_score = score(r)
+                r.scored_for = f
             if s >= 0:
                 out.append((s, r))
         return out
