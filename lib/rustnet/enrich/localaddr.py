@@ -115,6 +115,9 @@ class LocalAddresses:
         self._sockets_seen: set[str] = set()
         self._verdicts: dict[str, int] = {}
         self.own_ns: int | None = None
+        self.capture_ns: int | None = None  # where the capture runs (None: ours)
+        self._capture: set[str] | None = None
+        self._capture_verdicts: dict[str, bool] = {}
 
     def locality(self, addr: str) -> int:
         """:data:`OWN_NETNS`, :data:`OTHER_NETNS` or :data:`NOT_LOCAL` for one address text
@@ -152,6 +155,25 @@ class LocalAddresses:
         if b is None:
             b = self.locality(dst)
         return a if a > b else b
+
+    def in_capture_ns(self, addr: str) -> bool | None:
+        """Whether ``addr`` belongs to the capture's namespace (loopback, multicast and the
+        unspecified address do, in any); None when that namespace's addresses are unknown."""
+        verdict = self._capture_verdicts.get(addr)
+        if verdict is None:
+            if self._capture is None:
+                return None
+            verdict = addr in self._capture or is_special(addr) or normalize_ip(addr) in self._capture
+            if len(self._capture_verdicts) >= _MAX_VERDICTS:
+                self._capture_verdicts.clear()
+            self._capture_verdicts[addr] = verdict
+        return verdict
+
+    def near_ends(self, src: str, dst: str) -> tuple[bool, bool] | None:
+        """:meth:`in_capture_ns` for both ends of a flow; None when it cannot tell."""
+        a = self.in_capture_ns(src)
+        b = self.in_capture_ns(dst)
+        return None if a is None or b is None else (a, b)
 
     def _netlink(self, ino: int | None, pid: int | None) -> socket.socket | None:
         if ino in self._socks:
@@ -206,6 +228,10 @@ class LocalAddresses:
                 others |= addrs
         self.others = others - self.own
         self._verdicts = {}
+        cap = self.own_ns if self.capture_ns is None else self.capture_ns
+        capture = self._by_ns.get(cap)
+        self._capture = set(capture) if capture is not None else None
+        self._capture_verdicts = {}
 
     def close(self) -> None:
         for sock in self._socks.values():

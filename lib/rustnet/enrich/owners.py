@@ -98,6 +98,16 @@ class SocketOwners:
         self.local = LocalAddresses()
         self._addr_time = -_ADDR_MAX_AGE
         self.skipped = 0  # flows not looked up: no local address
+        self.joiner.near = self.local.near_ends
+
+    def set_capture_netns(self, ino: int | None) -> None:
+        """The namespace the capture runs in (the stream header's ``netns``; None: ours): a flow's
+        own end is the one whose address is that namespace's (:mod:`rustnet.enrich.join`)."""
+        if ino is None:
+            ino = self.own_netns
+        self.local.capture_ns = ino
+        self.joiner.prefer_netns = self.netns_label(ino)
+        self.local.rebuild()
 
     # --- namespaces ---------------------------------------------------------------------
     def netns_label(self, ino: int | None, pid: int | None = None) -> str | None:
@@ -198,10 +208,10 @@ class SocketOwners:
             return 0
         finds = self.watcher.take()
         wall = time.time() if now is None else now
-        for e, pid, info in finds:
+        for e, pid, info, via in finds:
             if e.inode in self._socks:
                 continue
-            sock = self._make_sock(e, self.own_netns, pid, wall, info)
+            sock = self._make_sock(e, self.own_netns, pid, wall, info, via)
             self._socks[e.inode] = (e, sock)
             self._inode_pid[e.inode] = pid
             self.joiner.add(sock)
@@ -279,7 +289,13 @@ class SocketOwners:
             self._unresolved = {i: t for i, t in self._unresolved.items() if i in seen}
 
     def _make_sock(
-        self, e: SockEntry, ns: int | None, pid: int | None, wall: float, info: ProcInfo | None = None
+        self,
+        e: SockEntry,
+        ns: int | None,
+        pid: int | None,
+        wall: float,
+        info: ProcInfo | None = None,
+        via: str | None = None,
     ) -> dict[str, Any]:
         process = cmdline = None
         user = self.procs.user_for_uid(e.uid)
@@ -291,7 +307,7 @@ class SocketOwners:
                 if info.denied:
                     self.denied = True
         connected = e.rport != 0
-        return {
+        sock = {
             "t": SOCK,
             "ts": wall,
             "proto": e.proto,
@@ -306,6 +322,15 @@ class SocketOwners:
             "user": user,
             "netns": self.netns_label(ns, pid),
         }
+        if info is not None:
+            for k, v in (("group", info.group), ("ppid", info.ppid), ("exe", info.exe)):
+                if v is not None:
+                    sock[k] = v
+            if info.ancestors:
+                sock["ancestors"] = list(info.ancestors)
+        if via is not None:
+            sock["via"] = via
+        return sock
 
     def refresh_due(self, min_gap: float = 0.02) -> bool:
         """Whether :meth:`refresh_on_miss` would refresh now."""

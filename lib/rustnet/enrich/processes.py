@@ -15,6 +15,7 @@ is known: the pid (when its fds were readable), the user from the socket table, 
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 from collections import OrderedDict
@@ -75,6 +76,48 @@ class ProcInfo(NamedTuple):
     cmdline: str | None
     user: str | None
     denied: bool  # some of it was not readable
+    ppid: int | None = None
+    exe: str | None = None  # the executable's absolute path
+    group: str | None = None  # the effective group
+    ancestors: tuple[str, ...] = ()  # "name/pid" of up to MAX_ANCESTORS parents, oldest first
+
+
+MAX_ANCESTORS = 4
+
+
+def stat_name_ppid(pid: int) -> tuple[str, int] | None:
+    """The kernel's name (comm) and parent pid of ``pid`` from /proc/<pid>/stat (one read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read(4096)
+    except OSError:
+        return None
+    open_at, close_at = raw.find(b"("), raw.rfind(b")")  # the name may hold spaces and parentheses
+    rest = raw[close_at + 2 :].split(b" ", 2)
+    if open_at < 0 or close_at < open_at or len(rest) < 2 or not rest[1].isdigit():
+        return None
+    return raw[open_at + 1 : close_at].decode("utf-8", "replace"), int(rest[1])
+
+
+def ancestors_of(ppid: int | None, limit: int = MAX_ANCESTORS) -> tuple[str, ...]:
+    """``name/pid`` of the parent chain from ``ppid`` up (at most ``limit``, not pid 0), oldest first."""
+    chain: list[str] = []
+    pid = ppid
+    while pid and len(chain) < limit:
+        got = stat_name_ppid(pid)
+        if got is None:
+            break
+        chain.append(f"{printable(got[0], 64)}/{pid}")
+        pid = got[1]
+    chain.reverse()
+    return tuple(chain)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except (KeyError, OverflowError):
+        return str(gid)
 
 
 def _user_name(uid: int) -> str:
@@ -91,11 +134,18 @@ class ProcessInfoCache:
         self.max_entries = max_entries
         self._cache: OrderedDict[int, tuple[float, ProcInfo]] = OrderedDict()
         self._users: dict[int, str] = {}
+        self._groups: dict[int, str] = {}
 
     def user_for_uid(self, uid: int) -> str:
         name = self._users.get(uid)
         if name is None:
             name = self._users[uid] = _user_name(uid)
+        return name
+
+    def group_for_gid(self, gid: int) -> str:
+        name = self._groups.get(gid)
+        if name is None:
+            name = self._groups[gid] = _group_name(gid)
         return name
 
     def get(self, pid: int) -> ProcInfo | None:
@@ -121,7 +171,8 @@ class ProcessInfoCache:
         return info
 
     def _read(self, pid: int, proc: Any) -> ProcInfo | None:
-        name = cmdline = user = None
+        name = cmdline = user = exe = group = None
+        ppid: int | None = None
         denied = proc is None
         if proc is None:
             return ProcInfo(None, None, None, True)
@@ -138,8 +189,14 @@ class ProcessInfoCache:
                     denied = True
                 try:
                     user = self.user_for_uid(proc.uids().real)
+                    group = self.group_for_gid(proc.gids().effective)
+                    ppid = proc.ppid()
                 except psutil.AccessDenied:
                     denied = True
+                try:
+                    exe = proc.exe() or None
+                except psutil.Error:  # a kernel thread, or another user's process without root
+                    exe = None
         except psutil.NoSuchProcess:
             return None
         except psutil.Error:
@@ -149,4 +206,8 @@ class ProcessInfoCache:
             printable(cmdline, 4096) if cmdline else None,
             user,
             denied,
+            ppid,
+            printable(exe, 4096) if exe else None,
+            group,
+            ancestors_of(ppid),
         )

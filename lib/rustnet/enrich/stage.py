@@ -5,8 +5,11 @@ It can sit in two places in the pipeline; both work with the same command:
 1. **After rn-track** (``rn-capture | rn-dissect | rn-track | rn-enrich | rn-view``):
    every ``conn`` record is annotated with ``process``, ``pid``, ``cmdline``, ``user``,
    ``netns`` (only when the socket is not in the host's network namespace: an
-   ``ip netns`` name or ``net:[inode]``), ``service`` (the responder port's service
-   name, TCP and UDP) and ``hostname_src``/``hostname_dst`` (names learned from DNS
+   ``ip netns`` name or ``net:[inode]``), ``group``, ``ppid``, ``exe``, ``ancestors`` and
+   ``owner_via`` (the owner of the socket at the end in the capture's namespace; the far
+   end's owner, when it is on this host too, as ``peer_pid``/``peer_process``/...),
+   ``service`` (the responder port's service name, TCP and UDP) and
+   ``hostname_src``/``hostname_dst`` (names learned from DNS
    answers seen on the wire to queries seen: the address -> the name the client asked
    for; with ``--reverse-dns`` also PTR names, looked up in the background), each with
    ``hostname_src_via``/``hostname_dst_via`` saying how: ``dns`` or ``ptr``.
@@ -141,12 +144,13 @@ class Enricher:
             self._poll(time.time())
         return self._owners
 
-    def _prefer_capture_netns(self, inode: Any) -> None:
-        """When both ends of a connection are local (two namespaces joined by a veth), the
-        socket in the namespace the capture runs in describes it, not its peer's."""
-        owners = self.owners() if isinstance(inode, int) and not isinstance(inode, bool) else None
-        if owners is not None and hasattr(owners, "netns_label"):
-            owners.joiner.prefer_netns = owners.netns_label(inode)
+    def _set_capture_netns(self, inode: Any) -> None:
+        """A connection's own process is the one at the end in the capture's namespace; the
+        other end's, in another namespace of this host, is its peer (rustnet.enrich.join)."""
+        owners = self.owners()
+        if isinstance(owners, SocketOwners):
+            ok = isinstance(inode, int) and not isinstance(inode, bool)
+            owners.set_capture_netns(inode if ok else None)
 
     def _poll(self, now: float) -> None:
         assert self._owners is not None
@@ -178,7 +182,7 @@ class Enricher:
                 self.live = rec.get("live") is True
                 lt = rec.get("linktype")
                 self.linktype = lt if isinstance(lt, int) else None
-                self._prefer_capture_netns(rec.get("netns"))
+                self._set_capture_netns(rec.get("netns"))
                 rec = restamp_header(rec, self.producer)
             out.append(rec)
         self._hint(out)
@@ -199,6 +203,7 @@ class Enricher:
             sock = owners.lookup(*flow)
             if sock is not None and sock["pid"] is not None:
                 self._emit(sock, out)
+                self._emit_peer(owners, flow, out)
                 self.flows_owned += 1
                 del self._pending[flow]
             elif mono - first > self.retry_for:
@@ -249,6 +254,7 @@ class Enricher:
         )
         if sock is not None:
             self._emit(sock, out)
+        self._emit_peer(owners, flow, out)
         if sock is not None and sock["pid"] is not None and final:
             self.flows_owned += 1
         elif len(self._pending) < _MAX_PENDING:
@@ -258,10 +264,15 @@ class Enricher:
     def _arm_if_unowned(self, owners: Owners, sock: dict[str, Any] | None, where: int) -> None:
         """A flow of our namespace whose owner is not there (gone already, or only the peer's
         listener in another namespace matched): let the watcher poll fast for a while."""
-        if where == OWN_NETNS and (
-            sock is None or sock["pid"] is None or sock.get("netns") != getattr(owners, "own_label", None)
-        ):
+        if where == OWN_NETNS and (sock is None or sock["pid"] is None):
             owners.arm_watch(_ARM_UNATTRIBUTED)
+
+    def _emit_peer(self, owners: Owners, flow: Flow, out: list[Record]) -> None:
+        """The far end's socket when it is on this host too, marked ``peer`` (never an owner)."""
+        if isinstance(owners, SocketOwners):
+            peer = owners.joiner.lookup_sides(*flow)[1]
+            if peer is not None and peer["pid"] is not None:
+                self._emit({**peer, "peer": True}, out)
 
     def _emit(self, sock: dict[str, Any], out: list[Record]) -> None:
         ident = (
@@ -272,6 +283,7 @@ class Enricher:
             sock["rport"],
             sock["pid"],
             sock["netns"],
+            sock.get("peer"),
         )
         if ident in self._emitted:
             return

@@ -49,7 +49,9 @@ from rustnet.enrich import sockets as socktab
 from rustnet.enrich.processes import ProcessInfoCache, ProcInfo, scan_socket_inodes
 from rustnet.enrich.sockets import SockEntry
 
-Find = tuple[SockEntry, int, ProcInfo | None]
+# A socket found, its owner's pid and details, and how (join.OWNER_VIA: "exec-event" when the
+# owner was one of the programs whose start the exec events announced, else "short-lived-watch").
+Find = tuple[SockEntry, int, ProcInfo | None, str]
 
 ARM_EXEC = 3.0  # seconds of fast polling after a program started
 ARM_BURST = 5.0  # ... after new sockets showed up between two idle checks
@@ -272,10 +274,12 @@ class ShortLivedWatcher:
             known[p] = current[p]
         if fresh and not first:  # the first listing only learns what already exists
             found = scan_socket_inodes(fresh, self._owner_candidates()).found
+            started = set(self._started)
             for r in rows:
                 pid = found.get(r.inode)
                 if pid is not None:
-                    self._finds.append((r, pid, procs.get(pid)))
+                    via = "exec-event" if pid in started else "short-lived-watch"
+                    self._finds.append((r, pid, procs.get(pid), via))
 
 
 def client_ports_filter(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> bytes:

@@ -78,8 +78,9 @@ Record = list[Any] | dict[str, Any]
 # snaplen   int, bytes captured per packet at most
 # start     float, capture start, epoch seconds
 # stages    list[str], the producers this stream went through, in order
-# netns     int, optional: inode of the network namespace a live capture runs in (rn-enrich prefers
-#           sockets of that namespace when both ends of a connection are local, e.g. a veth pair)
+# netns     int, optional: inode of the network namespace a live capture runs in. rn-enrich names
+#           as a connection's own process the owner of the socket at the end whose address is that
+#           namespace's; the other end's owner, in another namespace of this host, is its peer
 # privs     list[map], the privileges each stage had when it wrote the header (after giving up what
 #           it does not need), in the order of ``stages``: stage str, user str, uid int, caps
 #           list[str] (its permitted capabilities, e.g. "cap_net_raw"), nnp bool (no_new_privs set).
@@ -186,11 +187,23 @@ PROTO_NAMES: Final = {
 # rustnet.track.join.SocketJoiner.
 # t "sock", ts float, proto "tcp"|"udp", local str (IP text), lport int, remote str ("" when not
 # connected / listening), rport int (0 when not connected), listening bool, pid int|None,
-# process str|None, cmdline str|None, user str|None, netns str|None
+# process str|None, cmdline str|None, user str|None, netns str|None; when known: group str,
+# ppid int, exe str, ancestors list[str], via str (how a connected socket was found, as owner_via).
+# peer true: the socket of a connection's far end, also on this host (another namespace): it gives
+# the connection's peer_* fields, never its own process.
 
 # --- conn (map): the public connection record, documented here and in
 #     rustnet.track.record; emitted by rn-track.
-# rn-enrich adds, when known: process, pid, cmdline, user, netns (the owning process);
+# rn-enrich adds, when known: process, pid, cmdline, user, netns (the owning process: the
+# owner of the socket at the end whose address belongs to the capture's namespace, see hdr netns;
+# absent when unknown, never a guess); for that process also group (effective group), ppid, exe
+# (the executable's path), ancestors (list of "name/pid", up to 4 parents, oldest first) and
+# owner_via, how it was found: "exact-tuple" (a connected socket with this tuple, its process
+# read from /proc), "short-lived-watch" (the same, caught between two polls by the fast
+# watcher), "exec-event" (the same, its process one announced by a kernel exec event),
+# "listener-socket" (a listening socket at the port), "bound-socket" (an unconnected UDP
+# socket at the port). When the far end is on this host too (another namespace):
+# peer_pid, peer_process, peer_user, peer_netns (its owner);
 # service (the responder port's service name); hostname_src / hostname_dst (a name for that
 # address) with hostname_src_via / hostname_dst_via saying how it was learned: "dns" (inferred
 # from a DNS answer seen on the wire to a query seen, see dns_resolved; rn-view shows ~name)

@@ -23,6 +23,17 @@ When one socket tuple exists in several network namespaces (a veth pair between 
 namespaces on the same host has both ends local), the socket in the preferred
 namespace (``prefer_netns``, ``None`` = the host's) wins within the same step.
 
+Which end is the connection's own (rn-enrich's table of every namespace, where ``near`` is
+set): the end whose address belongs to the namespace the capture runs in. Its socket must be
+in that namespace; the socket of the other end, found in another namespace of this host, is
+the *peer* (``peer_pid``, ``peer_process``, ...), never the connection's own process. When
+both ends are the capture's (loopback), the originator's end is its own. When neither is
+(a capture on a bridge), the first end with a socket on this host is. Downstream joiners
+(sock records from an rn-enrich upstream) trust its decision: sock records marked
+``peer`` describe only peers.
+
+``owner_via`` says how the owner was found (:data:`OWNER_VIA`).
+
 Once a connection is attributed to a process, the answer is kept by connection
 ``id`` so its later records (through the final one) carry the process even after the
 socket and the process are gone. Memory is bounded: the socket index and the id
@@ -34,12 +45,39 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Final
 
 from rustnet.stream.bounds import bound_record
 
 # Fields a sock record lends to the connections it owns.
-OWNER_FIELDS: Final = ("pid", "process", "cmdline", "user", "netns")
+OWNER_FIELDS: Final = (
+    "pid",
+    "process",
+    "cmdline",
+    "user",
+    "group",
+    "netns",
+    "ppid",
+    "exe",
+    "ancestors",
+)
+# Fields a sock record of the far end lends as the connection's peer (both ends on this host).
+PEER_FIELDS: Final = ("pid", "process", "user", "netns")
+# Everything annotate may add (kept by whoever keeps a connection's owner once found).
+ANNOTATED_FIELDS: Final = (
+    *OWNER_FIELDS,
+    "owner_via",
+    *(f"peer_{k}" for k in PEER_FIELDS),
+)
+# How an owner was found, as ``owner_via`` says.
+OWNER_VIA: Final = {
+    "exact-tuple": "a connected socket with this very tuple, its process read from /proc",
+    "short-lived-watch": "the same, caught by the fast watcher between two polls (a short-lived client)",
+    "exec-event": "the same, its process among the programs just started (kernel exec events)",
+    "listener-socket": "a listening socket at the port (the server of an accepted connection)",
+    "bound-socket": "an unconnected UDP socket bound at the port",
+}
 
 _WILDCARD4: Final = "0.0.0.0"
 _WILDCARD6: Final = "::"
@@ -47,6 +85,21 @@ _MAX_PER_KEY: Final = 4
 
 SockKey = tuple[str, str, int, str, int]
 BoundKey = tuple[str, str, int]
+Sock = dict[str, Any]
+# (src, dst) -> whether each address belongs to the capture's namespace; None: cannot tell.
+NearEnds = Callable[[str, str], "tuple[bool, bool] | None"]
+
+
+def owner_via(sock: Sock) -> str:
+    """How a connection's owner was found, from the socket that matched (see :data:`OWNER_VIA`)."""
+    if sock.get("rport"):
+        via = sock.get("via")
+        return via if isinstance(via, str) and via in OWNER_VIA else "exact-tuple"
+    return "listener-socket" if sock.get("proto") == "tcp" and sock.get("listening") else "bound-socket"
+
+
+def _any(_s: Sock) -> bool:
+    return True
 
 
 def normalize_ip(text: Any) -> str:
@@ -82,9 +135,11 @@ class SocketJoiner:
     def __init__(
         self, prefer_netns: str | None = None, max_sockets: int = 200_000, max_ids: int = 200_000
     ) -> None:
-        self.prefer_netns = prefer_netns
+        self.prefer_netns = prefer_netns  # with ``near``: the capture's namespace
+        self.near: NearEnds | None = None
         self.max_sockets = max_sockets
         self.max_ids = max_ids
+        self._peers: SocketJoiner | None = None  # upstream sock records marked ``peer``
         self._exact: OrderedDict[SockKey, list[dict[str, Any]]] = OrderedDict()
         self._bound: OrderedDict[BoundKey, list[dict[str, Any]]] = OrderedDict()
         self._by_id: OrderedDict[Any, dict[str, Any]] = OrderedDict()
@@ -109,6 +164,11 @@ class SocketJoiner:
     def add(self, sock: dict[str, Any]) -> None:
         """Index one ``sock`` record (a newer record for the same tuple and namespace replaces)."""
         sock = bound_record(sock)[0]  # it is kept: a stream's megabyte strings must not be
+        if sock.get("peer") is True:
+            if self._peers is None:
+                self._peers = SocketJoiner(max_sockets=self.max_sockets, max_ids=1)
+            self._peers.add({k: v for k, v in sock.items() if k != "peer"})
+            return
         slot = self._slot(sock)
         if slot is not None:
             self._put(slot[0], slot[1], sock)
@@ -148,6 +208,7 @@ class SocketJoiner:
         """Forget every socket (the id cache of attributed connections stays)."""
         self._exact.clear()
         self._bound.clear()
+        self._peers = None
 
     # --- looking up -----------------------------------------------------------------
     def _pick(self, entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -175,8 +236,87 @@ class SocketJoiner:
 
         ``exact_only``: only connected sockets (steps 1 and 2), no listener or bound socket.
         """
+        return self.lookup_sides(proto, src, sport, dst, dport, exact_only)[0]
+
+    def lookup_sides(
+        self, proto: str, src: str, sport: int, dst: str, dport: int, exact_only: bool = False
+    ) -> tuple[Sock | None, Sock | None]:
+        """The flow's own socket and its peer's (the far end's, when it is on this host too)."""
         src = normalize_ip(src)
         dst = normalize_ip(dst)
+        near = self.near(src, dst) if self.near is not None else None
+        if near is None:
+            own = self._lookup_any(proto, src, sport, dst, dport, exact_only)
+            peers = self._peers
+            peer = peers._lookup_any(proto, src, sport, dst, dport, exact_only) if peers else None
+            return own, peer
+        near_src, near_dst = near
+        if near_src or near_dst:
+            cap = self.prefer_netns
+
+            def in_capture(s: Sock) -> bool:
+                return s.get("netns") == cap
+
+            def elsewhere(s: Sock) -> bool:
+                return s.get("netns") != cap
+
+            peer_ok = in_capture if near_src and near_dst else elsewhere
+            if near_src:
+                own = self._at_end(proto, src, sport, dst, dport, in_capture, exact_only)
+                peer = self._at_end(proto, dst, dport, src, sport, peer_ok, exact_only)
+            else:
+                own = self._at_end(proto, dst, dport, src, sport, in_capture, exact_only)
+                peer = self._at_end(proto, src, sport, dst, dport, peer_ok, exact_only)
+            return own, peer
+        # Neither end is the capture namespace's (a bridge): the first end with a socket here.
+        ends = ((src, sport, dst, dport), (dst, dport, src, sport))
+        for (a, p, b, q), (c, r, d, t) in (ends, ends[::-1]):
+            own = self._at_end(proto, a, p, b, q, _any, exact_only)
+            if own is not None:
+                ns: str | None = own.get("netns")
+
+                def other_netns(s: Sock, ns: str | None = ns) -> bool:
+                    return s.get("netns") != ns
+
+                return own, self._at_end(proto, c, r, d, t, other_netns, exact_only)
+        return None, None
+
+    def _at_end(
+        self,
+        proto: str,
+        ip: str,
+        port: int,
+        rip: str,
+        rport: int,
+        ok: Callable[[Sock], bool],
+        exact_only: bool,
+    ) -> Sock | None:
+        """The socket ``ok`` accepts at the end ``ip:port`` of a flow with ``rip:rport``: connected
+        to exactly that peer, else bound (a listener, an unconnected UDP socket, wildcards too).
+        A socket whose owner is known beats one without, newer beats older."""
+        best: Sock | None = None
+        s: Sock
+        for s in reversed(self._exact.get((proto, ip, port, rip, rport)) or ()):
+            if ok(s):
+                if s.get("pid") is not None:
+                    return s
+                if best is None:
+                    best = s
+        if exact_only or not self._bound:
+            return best
+        wild = (_WILDCARD6,) if ":" in ip else (_WILDCARD4, _WILDCARD6)
+        for addr in (ip, *wild):
+            for s in reversed(self._bound.get((proto, addr, port)) or ()):
+                if ok(s) and (best is None or s.get("pid") is not None):
+                    if s.get("pid") is not None:
+                        return s
+                    best = best or s
+        return best
+
+    def _lookup_any(
+        self, proto: str, src: str, sport: int, dst: str, dport: int, exact_only: bool = False
+    ) -> dict[str, Any] | None:
+        """The first match in the module doc's order (no knowledge of the capture's namespace)."""
         best: dict[str, Any] | None = None
         exact = self._exact
         if exact:
@@ -223,6 +363,19 @@ class SocketJoiner:
             return None
         return self.lookup(proto, src, sport, dst, dport)
 
+    def lookup_conn_sides(self, conn: dict[str, Any]) -> tuple[Sock | None, Sock | None]:
+        """:meth:`lookup_sides` for a connection record (TCP and UDP only)."""
+        proto = conn.get("proto")
+        if proto not in ("tcp", "udp"):
+            return None, None
+        sport = _port(conn.get("sport"))
+        dport = _port(conn.get("dport"))
+        src = conn.get("src")
+        dst = conn.get("dst")
+        if sport < 0 or dport < 0 or not isinstance(src, str) or not isinstance(dst, str):
+            return None, None
+        return self.lookup_sides(proto, src, sport, dst, dport)
+
     # --- annotating ---------------------------------------------------------------
     def cached(self, conn_id: Any) -> dict[str, Any] | None:
         """The owner fields remembered for a connection id, if any."""
@@ -243,19 +396,26 @@ class SocketJoiner:
             self._by_id.popitem(last=False)
 
     def annotate(self, conn: dict[str, Any], remember: bool = True) -> bool:
-        """Add ``pid``/``process``/``cmdline``/``user``/``netns`` to ``conn`` in place.
+        """Add the owner's fields (:data:`OWNER_FIELDS`, ``owner_via``) and the peer's
+        (``peer_pid``, ``peer_process``, ...) to ``conn`` in place.
 
-        Returns True when owner data was added (from the id cache or a matching socket).
+        Returns True when owner or peer data was added (from the id cache or matching sockets).
         Fields already on the record (e.g. from an earlier enrich stage) are kept.
-        ``remember=False``: a best guess for this record only (not kept for the id).
+        ``remember=False``: for this record only (not kept for the id).
         """
         conn_id = conn.get("id")
         fields = self.cached(conn_id)
         if fields is None:
-            sock = self.lookup_conn(conn)
-            if sock is None:
-                return False
-            fields = {k: sock[k] for k in OWNER_FIELDS if sock.get(k) is not None}
+            sock, peer = self.lookup_conn_sides(conn)
+            fields = {}
+            if sock is not None:
+                fields = {k: sock[k] for k in OWNER_FIELDS if sock.get(k) is not None}
+                if sock.get("pid") is not None:
+                    fields["owner_via"] = owner_via(sock)
+            if peer is not None and peer.get("pid") is not None:
+                for k in PEER_FIELDS:
+                    if peer.get(k) is not None:
+                        fields["peer_" + k] = peer[k]
             if not fields:
                 return False
             # Only a known pid is final; a socket seen without its owner may be attributed later.

@@ -832,7 +832,9 @@ class Tracker:
         d = c.dpi
         if d is None:
             d = c.dpi = {}
-        for k in ("pid", "process", "cmdline", "user", "netns"):
+        from rustnet.enrich.join import ANNOTATED_FIELDS  # loaded with the joiner itself
+
+        for k in ANNOTATED_FIELDS:
             v = rec.get(k)
             if v is not None and k not in d:
                 d[k] = v
