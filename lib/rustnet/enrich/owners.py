@@ -102,7 +102,7 @@ class SocketOwners:
 
     def set_capture_netns(self, ino: int | None) -> None:
         """The namespace the capture runs in (the stream header's ``netns``; None: ours): a flow's
-        own end is the one whose address is that namespace's (:mod:`rustnet.enrich.join`)."""
+        own end is the one whose address is that namespace's (:mod:`rustnet.track.join`)."""
         if ino is None:
             ino = self.own_netns
         self.local.capture_ns = ino

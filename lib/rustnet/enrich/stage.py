@@ -146,7 +146,7 @@ class Enricher:
 
     def _set_capture_netns(self, inode: Any) -> None:
         """A connection's own process is the one at the end in the capture's namespace; the
-        other end's, in another namespace of this host, is its peer (rustnet.enrich.join)."""
+        other end's, in another namespace of this host, is its peer (rustnet.track.join)."""
         owners = self.owners()
         if isinstance(owners, SocketOwners):
             ok = isinstance(inode, int) and not isinstance(inode, bool)

@@ -832,7 +832,7 @@ class Tracker:
         d = c.dpi
         if d is None:
             d = c.dpi = {}
-        from rustnet.enrich.join import ANNOTATED_FIELDS  # loaded with the joiner itself
+        from rustnet.track.join import ANNOTATED_FIELDS  # loaded with the joiner itself
 
         for k in ANNOTATED_FIELDS:
             v = rec.get(k)
