@@ -16,11 +16,12 @@ import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import pcapy
 
 from rustnet.capture.batch import BatchReadError, pump_batches
+from rustnet.capture.pcapng import PcapngDamage, PcapngReader
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.stream import RecordWriter
 from rustnet.stream.gunzip import Inflater
@@ -28,6 +29,7 @@ from rustnet.stream.sniff import EMPTY, HEAD_SIZE, OTHER, RECORDS, empty_message
 
 # Packets between checks of the stop flag (SIGINT/SIGTERM): bounds the reaction time.
 CHUNK = 256
+MAX_SNAPLEN = 262144  # what filters are compiled for (libpcap's own maximum)
 
 
 _PCAP_MAGICS = {
@@ -286,3 +288,64 @@ def _pump_exact(
     except pcapy.PcapError as exc:
         raise BatchReadError(n, str(exc) or "read error") from None
     return n
+
+
+def pump_pcapng(
+    fh: BinaryIO,
+    writer: RecordWriter,
+    first_linktype: int,
+    count: int,
+    dump: PcapWriter | None,
+    should_stop: Callable[[], bool],
+    bpf: str = "",
+    skip: int = 0,
+) -> tuple[int, str | None, int]:
+    """Write the packets of a pcapng file with :class:`PcapngReader` (the files libpcap refuses:
+    interfaces of different link types or snap lengths, sections of different byte orders).
+
+    A packet whose link type is not ``first_linktype`` (the header's) carries its own as the
+    ``pkt`` record's fifth field. ``bpf`` is compiled for each link type met; the first ``skip``
+    packets that pass it are not written again (libpcap wrote them before it gave up). Returns
+    (packets written, the damage or None, packets not written to ``dump``: a pcap file holds
+    one link type).
+    """
+    write = writer.write
+    programs: dict[int, Any] = {}
+    n = unwritten = 0
+    packets = PcapngReader(fh)
+    try:
+        for i, pkt in enumerate(packets.packets()):
+            if i % CHUNK == 0 and should_stop():
+                break
+            if bpf:
+                if pkt.linktype in programs:
+                    program = programs[pkt.linktype]
+                else:
+                    program = programs[pkt.linktype] = _compile(bpf, pkt.linktype)
+                if program is None or not program.filter(pkt.data):
+                    continue
+            if skip > 0:
+                skip -= 1
+                continue
+            if pkt.linktype == first_linktype:
+                write(["pkt", pkt.ts, pkt.wirelen, pkt.data])
+                if dump is not None:
+                    dump.write(pkt.sec, pkt.usec, pkt.wirelen, pkt.data)
+            else:
+                write(["pkt", pkt.ts, pkt.wirelen, pkt.data, pkt.linktype])
+                unwritten += dump is not None
+            n += 1
+            if 0 < count <= n:
+                break
+    except PcapngDamage as exc:
+        return n, str(exc), unwritten
+    return n, None, unwritten
+
+
+def _compile(bpf: str, linktype: int) -> Any:
+    """``bpf`` for packets of ``linktype``; None when libpcap cannot express it there (every
+    packet of that link type is then left out, as a capture of it with the filter would be)."""
+    try:
+        return pcapy.compile(linktype, MAX_SNAPLEN, bpf, 1, 0)
+    except pcapy.PcapError:
+        return None

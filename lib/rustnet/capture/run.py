@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import select
+import stat
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import pcapy
 
@@ -29,7 +30,8 @@ from rustnet.capture.live import (
     LiveCapture,
     LiveOpenError,
 )
-from rustnet.capture.offline import CaptureFileError, open_capture, pump_file
+from rustnet.capture.offline import CaptureFileError, open_capture, pump_file, pump_pcapng
+from rustnet.capture.pcapng import is_libpcap_refusal
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.capture.privdrop import (
     DEFAULT_USER,
@@ -53,6 +55,7 @@ from rustnet.cli.common import (
 from rustnet.stream import RecordWriter
 from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.gctune import tune_gc
+from rustnet.stream.sniff import GZIP_MAGIC
 from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header, privileges_entry
 
 
@@ -117,6 +120,7 @@ def _run_file(
     dump = _open_dump(opts, linktype)
     # Opens the file: before the drop. A gzip'd file is read once, through a pipe: nothing to prove.
     proof = None if capture.inflater else WholePacketProof.open(path, opts.bpf, linktype)
+    spare = _second_reading(path)  # opened now: the user we become may not open it
     _maybe_drop(opts)
     writer.write(make_header(producer, linktype, path, False, capture.snaplen, time.time()))
     status = EXIT_OK
@@ -126,11 +130,23 @@ def _run_file(
         if damage is not None and ctl.should_stop():
             damage = None  # our own stop signal interrupted a read (EINTR on a pipe): not damage
         compressed = capture.compressed_damage()
+        unwritten = 0
+        if damage is not None and compressed is None and spare is not None and is_libpcap_refusal(damage):
+            # Valid, but libpcap reads one link type and snap length per file: read it all ourselves.
+            more, damage, unwritten = _read_blocks(spare, writer, linktype, opts, dump, ctl, n)
+            n += more
         if compressed is not None and not ctl.should_stop():
             damage = compressed  # the cause; a packet cut by it is only its echo
             msg = printable(f"{path}: {compressed} after {n} packets")
         else:
             msg = printable(f"{path}: damaged capture file after {n} packets: {damage}")
+        if unwritten:
+            note = printable(
+                f"{opts.write_pcap}: {unwritten} packets of other link types not written "
+                "(a pcap file holds one link type)"
+            )
+            warn(prog, note)
+            writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": note})
         if damage is not None:
             warn(prog, msg)
             writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": msg})
@@ -140,7 +156,52 @@ def _run_file(
     finally:
         if dump is not None:
             dump.close()
+        if spare is not None:
+            spare.close()
     return EXIT_TERMINATED if ctl.terminated else status
+
+
+def _second_reading(path: str) -> BinaryIO | None:
+    """The capture file opened again, for the block reader, when it is a regular pcapng file
+    (gzip'd or not) that can be read from its start again; None otherwise."""
+    try:
+        fd = os.dup(0) if path == "-" else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        head = os.pread(fd, 2, 0)
+        raw = os.fdopen(fd, "rb")
+    except OSError:
+        os.close(fd)
+        return None
+    if head != GZIP_MAGIC:
+        return raw
+    import gzip  # only here: every start would pay for it
+
+    return gzip.GzipFile(fileobj=raw, mode="rb")
+
+
+def _read_blocks(
+    fh: BinaryIO,
+    writer: RecordWriter,
+    linktype: int,
+    opts: CaptureOptions,
+    dump: PcapWriter | None,
+    ctl: StopControl,
+    written: int,
+) -> tuple[int, str | None, int]:
+    """The rest of a pcapng file libpcap gave up on after ``written`` packets, by its blocks."""
+    import zlib
+
+    count = opts.count - written if opts.count > 0 else 0
+    try:
+        fh.seek(0)
+        return pump_pcapng(fh, writer, linktype, count, dump, ctl.should_stop, opts.bpf, skip=written)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip data damaged past what libpcap read
+        return 0, str(exc) or type(exc).__name__, 0
 
 
 def _thread_setup(opts: CaptureOptions) -> Callable[[], None] | None:

@@ -279,6 +279,10 @@ class Dissector:
                 s = packet(ts, wirelen, data)
                 if s is not None:
                     append(s)
+            elif type(rec) is list and len(rec) == 5 and rec[0] == PACKET:
+                s = self.packet_of_link(rec[1], rec[2], rec[3], rec[4])
+                if s is not None:
+                    append(s)
             elif type(rec) is list and rec and rec[0] == PACKET:
                 self.packets += 1
                 self.malformed += 1
@@ -341,6 +345,20 @@ class Dissector:
         )
 
     # --- one packet -------------------------------------------------------
+    def packet_of_link(self, ts: Any, wirelen: Any, data: Any, linktype: Any) -> list[Any] | None:
+        """The summary of a frame of its own link type (a pcapng interface other than the first)."""
+        decode = self._decode
+        own = decoder_for(linktype)
+        if own is None:
+            self.packets += 1
+            self.other += 1
+            return None
+        self._decode = own
+        try:
+            return self.packet(ts, wirelen, data)
+        finally:
+            self._decode = decode
+
     def packet(self, ts: Any, wirelen: Any, data: Any) -> list[Any] | None:
         """The summary of one captured frame, or None when it yields none (it is counted)."""
         if (

@@ -87,13 +87,17 @@ Record = list[Any] | dict[str, Any]
 #           Shown by the viewer; like everything in a stream, only a claim of whoever wrote it.
 
 # --- pkt (positional) --------------------------------------------------------
-PKT_FIELDS: Final = ("t", "ts", "wirelen", "data")
+PKT_FIELDS: Final = ("t", "ts", "wirelen", "data", "linktype")
 # ts        float, epoch seconds (µs resolution)
 # wirelen   int, the frame's length on the wire (pcap ``len``); data may be shorter (snaplen)
 # data      bytes, the captured frame starting at the link-layer header of ``hdr.linktype``
+# linktype  int, optional (the record then has 5 elements): this frame's own link type when it is
+#           not ``hdr.linktype`` (a pcapng file whose interfaces differ, e.g. Ethernet and Linux
+#           cooked); absent (4 elements) for frames of the header's link type
 PKT_TS: Final = 1
 PKT_WIRELEN: Final = 2
 PKT_DATA: Final = 3
+PKT_LINKTYPE: Final = 4
 
 # --- sum (positional): one packet dissected to L4 ------------------------------
 SUM_FIELDS: Final = (
@@ -279,6 +283,8 @@ def from_json_obj(obj: dict[str, Any]) -> Record:
     rec: list[Any] = [obj.get(name) for name in fields]
     rec[0] = tag
     if tag == PACKET:
+        if rec[PKT_LINKTYPE] is None:
+            del rec[PKT_LINKTYPE:]  # the header's link type: the usual 4 elements
         data = obj.get("data")
         try:
             rec[PKT_DATA] = bytes.fromhex(data) if isinstance(data, str) else b""
