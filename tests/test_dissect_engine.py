@@ -564,3 +564,24 @@ def test_nested_tunnels_stop_at_the_depth_limit() -> None:
     sums, counts, d = run([F.eth(packet)])
     assert sums[0][3] == 4 and sums[0][14] == {"tunnel": "ipip"} and counts["packets"] == 1
     assert d._depth == 0
+
+
+def test_a_packet_of_its_own_link_type_is_decoded_with_it() -> None:
+    # A pcapng interface other than the first: raw IP (12) and Linux cooked v2 (276) frames in an
+    # Ethernet stream, each record saying its link type; the Ethernet ones around them unchanged.
+    ip = F.ipv4(F.tcp(sport=1111, dport=80))
+    cooked = F.sll2(F.ipv4(F.tcp(sport=2222, dport=80)))
+    eth = F.eth(F.ipv4(F.tcp(sport=3333, dport=80)))
+    sums, counts, _ = run(
+        [
+            ["pkt", TS, len(ip), ip, 12],
+            ["pkt", TS, len(cooked), cooked, 276],
+            eth,
+            ["pkt", TS, len(ip), ip, 147],
+        ]
+    )
+    assert [s[5] for s in sums] == [1111, 2222, 3333]
+    assert counts["packets"] == 4 and counts["other"] == 1 and counts["malformed"] == 0
+    # Without its link type the raw IP frame is read as Ethernet: no TCP summary.
+    sums, _, _ = run([["pkt", TS, len(ip), ip]])
+    assert sums == []

@@ -16,7 +16,7 @@ import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import pcapy
 
@@ -291,7 +291,7 @@ def _pump_exact(
 
 
 def pump_pcapng(
-    fh: BinaryIO,
+    fh: BinaryIO | IO[bytes],
     writer: RecordWriter,
     first_linktype: int,
     count: int,

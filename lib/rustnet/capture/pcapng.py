@@ -19,9 +19,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 SHB: Final = 0x0A0D0D0A
+SHB_MAGIC: Final = b"\x0a\x0d\x0d\x0a"  # a pcapng file's first bytes
 IDB: Final = 1
 OBSOLETE_PB: Final = 2
 SPB: Final = 3
@@ -66,13 +67,13 @@ def _resolution(value: int) -> int:
     n = value & 0x7F
     if value & 0x80:
         return 1 << min(n, 63)
-    return 10 ** min(n, 30)
+    return int(10 ** min(n, 30))
 
 
 class PcapngReader:
     """Packets of a pcapng file, in file order, with their interface's link type."""
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: BinaryIO | IO[bytes]) -> None:
         self.fh = fh
         self.order = "<"
         self.interfaces: list[Interface] = []
@@ -92,7 +93,7 @@ class PcapngReader:
                 return
             if len(head) < 8:
                 raise PcapngDamage(f"block cut short at offset {self.offset}")
-            btype = struct.unpack_from("<I", head)[0]
+            btype = struct.unpack_from(self.order + "I", head)[0]
             if btype == SHB:  # the same either way round; its magic says the order of the section
                 magic = self._read(4)
                 if struct.unpack("<I", magic)[0] == BYTE_ORDER_MAGIC:
@@ -143,9 +144,13 @@ class PcapngReader:
             elif btype == SHB:
                 self._section(body)
 
-    def _packet(self, iface: int, ticks: int | None, body: bytes, start: int, caplen: int, wirelen: int) -> Packet:
+    def _packet(
+        self, iface: int, ticks: int | None, body: bytes, start: int, caplen: int, wirelen: int
+    ) -> Packet:
         if iface >= len(self.interfaces):
-            raise PcapngDamage(f"packet of interface {iface}, which is not described, at offset {self.offset}")
+            raise PcapngDamage(
+                f"packet of interface {iface}, which is not described, at offset {self.offset}"
+            )
         if start + caplen > len(body):
             raise PcapngDamage(f"captured length {caplen} past its block at offset {self.offset}")
         it = self.interfaces[iface]
@@ -184,5 +189,5 @@ class PcapngReader:
 
 
 def is_libpcap_refusal(reason: str) -> bool:
-    """libpcap's words for a valid pcapng it cannot read (differing interfaces or sections)."""
+    """libpcap's words for a valid pcapng it cannot read (interfaces that differ)."""
     return "different from the" in reason or "different byte order" in reason

@@ -14,7 +14,7 @@ import stat
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import pcapy
 
@@ -31,6 +31,7 @@ from rustnet.capture.live import (
     LiveOpenError,
 )
 from rustnet.capture.offline import CaptureFileError, open_capture, pump_file, pump_pcapng
+from rustnet.capture.pcapng import SHB_MAGIC as PCAPNG_MAGIC
 from rustnet.capture.pcapng import is_libpcap_refusal
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.capture.privdrop import (
@@ -55,8 +56,8 @@ from rustnet.cli.common import (
 from rustnet.stream import RecordWriter
 from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.gctune import tune_gc
-from rustnet.stream.sniff import GZIP_MAGIC
 from rustnet.stream.records import CAPTURE_STATS, WARNING, make_header, privileges_entry
+from rustnet.stream.sniff import GZIP_MAGIC
 
 
 class CaptureOptions:
@@ -131,9 +132,13 @@ def _run_file(
             damage = None  # our own stop signal interrupted a read (EINTR on a pipe): not damage
         compressed = capture.compressed_damage()
         unwritten = 0
-        if damage is not None and compressed is None and spare is not None and is_libpcap_refusal(damage):
-            # Valid, but libpcap reads one link type and snap length per file: read it all ourselves.
-            more, damage, unwritten = _read_blocks(spare, writer, linktype, opts, dump, ctl, n)
+        if damage is not None and compressed is None and spare is not None:
+            # libpcap reads one link type, snap length and byte order per pcapng file, and calls
+            # the rest damaged: the block reader reads on from where it stopped, and says so
+            # itself if the file really is damaged.
+            more, blocks_damage, unwritten = _read_blocks(spare, writer, linktype, opts, dump, ctl, n)
+            if more or blocks_damage is None or is_libpcap_refusal(damage):
+                damage = blocks_damage
             n += more
         if compressed is not None and not ctl.should_stop():
             damage = compressed  # the cause; a packet cut by it is only its echo
@@ -161,9 +166,9 @@ def _run_file(
     return EXIT_TERMINATED if ctl.terminated else status
 
 
-def _second_reading(path: str) -> BinaryIO | None:
-    """The capture file opened again, for the block reader, when it is a regular pcapng file
-    (gzip'd or not) that can be read from its start again; None otherwise."""
+def _second_reading(path: str) -> BinaryIO | IO[bytes] | None:
+    """The capture file opened again for the block reader, when it is a pcapng file (gzip'd or
+    not) that can be read from its start again (a regular file); None otherwise."""
     try:
         fd = os.dup(0) if path == "-" else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -172,20 +177,29 @@ def _second_reading(path: str) -> BinaryIO | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             return None
-        head = os.pread(fd, 2, 0)
-        raw = os.fdopen(fd, "rb")
+        head = os.pread(fd, 4, 0)
     except OSError:
         os.close(fd)
         return None
-    if head != GZIP_MAGIC:
+    raw = os.fdopen(fd, "rb")
+    if head == PCAPNG_MAGIC:
         return raw
-    import gzip  # only here: every start would pay for it
+    if head[:2] == GZIP_MAGIC:
+        import gzip  # only here: every start would pay for it
 
-    return gzip.GzipFile(fileobj=raw, mode="rb")
+        packed = gzip.GzipFile(fileobj=raw, mode="rb")
+        try:
+            if packed.read(4) == PCAPNG_MAGIC:
+                return cast(IO[bytes], packed)
+        except (OSError, EOFError):
+            pass
+        packed.close()
+    raw.close()
+    return None
 
 
 def _read_blocks(
-    fh: BinaryIO,
+    fh: BinaryIO | IO[bytes],
     writer: RecordWriter,
     linktype: int,
     opts: CaptureOptions,

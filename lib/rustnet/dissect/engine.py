@@ -351,7 +351,10 @@ class Dissector:
         own = decoder_for(linktype)
         if own is None:
             self.packets += 1
-            self.other += 1
+            if type(linktype) is int:
+                self.other += 1  # a link type we do not read, as a header's would be
+            else:
+                self.malformed += 1
             return None
         self._decode = own
         try:

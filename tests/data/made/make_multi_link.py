@@ -71,12 +71,20 @@ def main() -> None:
     sll2 = [(ts - 1660534249.0 + start, buf) for ts, buf in packets("zeek_linux_dlt_sll2.pcap")]
     raw = [(ts - 1591780863.7 + start, buf[14:]) for ts, buf in packets("tcpdump_dns_tcp.pcap")]
     offset = int(start)  # interface 1 counts from here (if_tsoffset)
-    later = [(ts, 0, buf) for ts, buf in eth[4:]] + [(ts, 1, b) for ts, b in sll2] + [(ts, 2, b) for ts, b in raw]
+    later = (
+        [(ts, 0, buf) for ts, buf in eth[4:]] + [(ts, 1, b) for ts, b in sll2] + [(ts, 2, b) for ts, b in raw]
+    )
     out = [shb(), idb(1, 65535, None)]
     out += [epb(0, round(ts * 1e6), buf, len(buf)) for ts, buf in eth[:4]]
     out += [idb(276, 262144, 9, offset), idb(101, 1500, 0x80 | 20)]
     for ts, iface, buf in sorted(later, key=lambda p: p[0]):
-        ticks = round(ts * 1e6) if iface == 0 else round((ts - offset) * 1e9) if iface == 1 else round(ts * (1 << 20))
+        ticks = (
+            round(ts * 1e6)
+            if iface == 0
+            else round((ts - offset) * 1e9)
+            if iface == 1
+            else round(ts * (1 << 20))
+        )
         out.append(epb(iface, ticks, buf, len(buf)))
     (HERE / "multi-link.pcapng").write_bytes(b"".join(out))
 
