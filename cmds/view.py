@@ -79,6 +79,7 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
         max_history=0,
         on_drop=ended,
         track_changes=False,
+        finite=False,  # printed as they end: nothing is kept for a screen
     )
     for batch in source.batches():
         table.ingest(batch)
@@ -174,7 +175,8 @@ def _not_a_file(path: str) -> str:
     metavar="N",
     help="Cap on connections held; over it the longest-closed, then the least recently updated "
     "ones are dropped and counted (status bar). Closed ones leave history after "
-    f"{HISTORY_SECONDS:.0f} s of stream time. --json prints every connection before dropping it.",
+    f"{HISTORY_SECONDS:.0f} s of stream time when the input is live (FILEs keep and show them all). "
+    "--json prints every connection before dropping it.",
 )
 @debug_option
 @version_option(PROG)
@@ -226,6 +228,7 @@ def main(
                     history_seconds=keep,
                     max_history=max_connections if show_closed else 0,
                     track_changes=False,
+                    finite=False,  # a snapshot: --show-closed says whether closed ones are in it
                 )
                 for batch in source.batches():
                     table.ingest(batch)
@@ -263,7 +266,9 @@ def main(
         except NoTerminal as exc:
             fail(str(exc))
         source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
-        table = _table(max_rows=max_connections)
+        # Recordings and captures named as FILEs are finite: all their connections are shown.
+        files_only = read_file is not None or (paths and "-" not in paths)
+        table = _table(max_rows=max_connections, finite=True if files_only else None)
         tune_gc()
         state = _state(table, no_localhost, filter_text, sort, reverse)
         state.show_closed = show_closed

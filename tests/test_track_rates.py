@@ -81,3 +81,38 @@ def test_first_record_has_no_spike_and_quiet_past_the_window_reads_zero() -> Non
     got = _rates(packets, 0.0)
     assert got[0][1] <= 1_500 / 0.25
     assert all(src == 0 and dst == 0 for _, src, dst in got[1:])
+
+
+def test_at_the_end_of_input_a_closed_tcp_connection_has_no_rate_an_open_one_keeps_its_own() -> None:
+    # Two TCP connections send 1 kB each way every 0.25 s until the input ends; the first then
+    # closes (FIN, FIN, ACK in its last 20 ms), the second stays open and sends to the end.
+    from tests.track_util import ACK, FIN, PSH, handshake, tcp
+
+    pkts: list[list[Any]] = handshake(100.0, cp=41000) + handshake(100.0, cp=42000)
+    seq = {41000: 1001, 42000: 1001}
+    rseq = {41000: 5001, 42000: 5001}
+    for i in range(1, 40):
+        ts = 100.0 + i / 4
+        for cp in (41000, 42000):
+            pkts.append(tcp(ts, A, cp, B, 80, PSH | ACK, seq[cp], rseq[cp], paylen=1000))
+            pkts.append(tcp(ts + 0.001, B, 80, A, cp, PSH | ACK, rseq[cp], seq[cp] + 1000, paylen=1000))
+            seq[cp] += 1000
+            rseq[cp] += 1000
+    end = 100.0 + 40 / 4
+    pkts += [
+        tcp(end, A, 41000, B, 80, FIN | ACK, seq[41000], rseq[41000]),
+        tcp(end + 0.01, B, 80, A, 41000, FIN | ACK, rseq[41000], seq[41000] + 1),
+        tcp(end + 0.02, A, 41000, B, 80, ACK, seq[41000] + 1, rseq[41000] + 1),
+        tcp(end + 0.02, A, 42000, B, 80, PSH | ACK, seq[42000], rseq[42000], paylen=1000),
+        tcp(end + 0.021, B, 80, A, 42000, PSH | ACK, rseq[42000], seq[42000] + 1000, paylen=1000),
+    ]
+    t = Tracker(refresh=1.0)
+    t.process([header()])
+    recs = t.process(pkts) + t.finish()
+    last = {r["sport"]: r for r in recs if isinstance(r, dict) and r.get("final")}
+    closed, open_ = last[41000], last[42000]
+    assert closed["state"] in ("TIME_WAIT", "CLOSED") and closed["end"] == "eof"
+    assert (closed["rate_src"], closed["rate_dst"]) == (0, 0)
+    assert open_["state"] == "ESTABLISHED"
+    assert open_["rate_src"] == pytest.approx(4_000 + 54 * 4, rel=0.15)
+    assert open_["rate_dst"] == pytest.approx(4_000 + 54 * 4, rel=0.15)

@@ -20,6 +20,7 @@ from typing import Any
 
 from rustnet.app.logsetup import TRACE, get_logger
 from rustnet.app.supervise import Child, Pipeline
+from rustnet.cli.common import EXIT_DAMAGED
 from rustnet.cli.safefile import create_private
 from rustnet.stream import NewerFormatError, PipeClosed, Record, RecordReader, RecordWriter
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, WARNING, record_type
@@ -232,8 +233,11 @@ class Relay:
 
 
 def _exit_message(child: Child) -> str:
-    """What the viewer shows after the stage's name: ``killed by SIGKILL``, ``exited with status 1: why``."""
+    """What the viewer shows after the stage's name: ``killed by SIGKILL``, ``exited with status 1: why``;
+    for damaged input (status 3) the stage's one line alone (what came before it is on screen)."""
     detail = child.last_error
+    if child.status == EXIT_DAMAGED and detail:
+        return detail
     return child.exit_reason() + (f": {detail}" if detail else "")
 
 

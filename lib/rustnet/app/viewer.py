@@ -35,6 +35,9 @@ def run_viewer(fd: int, opts: Options) -> int:
     from rustnet.stream.gctune import tune_gc
 
     source = Source([], fd)
-    state = ViewState(ConnTable(_joiner(), max_rows=opts.max_connections), hide_localhost=opts.no_localhost)
+    # --read: a finite input, every connection kept and shown (live: the header says live).
+    finite = True if opts.read_path is not None else None
+    table = ConnTable(_joiner(), max_rows=opts.max_connections, finite=finite)
+    state = ViewState(table, hide_localhost=opts.no_localhost)
     tune_gc()  # the connection table is many long-lived containers: rare full passes
     return App(source, state, opts.refresh_ms / 1000.0).run()

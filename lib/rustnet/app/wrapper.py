@@ -292,6 +292,10 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
         relay.start()
         gate = START_GATE_REMOTE_SECONDS if opts.remote else START_GATE_SECONDS
         failed = pipeline.wait_exit_or(relay.ready.is_set, gate)
+        if failed is not None and failed.status == EXIT_DAMAGED and relay.ready.wait(gate):
+            # Damaged input after its stream began (a capture cut mid-record): what came before
+            # the damage is shown, with the warning; the status is 3 once the user quits.
+            failed = None if relay.saw_header else failed
         if failed is None and relay.ready.is_set() and not relay.saw_header:
             # The stream ended before it began: a stage failed (its exit may still be on its way).
             pipeline.wait_all(2.0)

@@ -11,7 +11,8 @@ packet, reads exactly 0 (an average would only approach it): a connection that
 goes quiet gets one more record showing 0, then no more until it changes. Except
 a TCP connection shown TIME_WAIT or CLOSED: it is over, so it gets no such record;
 readers take its rate as 0 once ``WINDOW`` seconds have passed since its
-``last_seen`` (the viewer does, rustnet.view.model).
+``last_seen`` (the viewer does, rustnet.view.model). When the input ends (``end: eof``)
+no such time is left: its final record shows rate 0 itself.
 """
 
 from __future__ import annotations

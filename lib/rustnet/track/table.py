@@ -521,6 +521,10 @@ class Tracker:
         if why == "timeout" and c.so == _QUIC_DRAINING:
             c.so = _QUIC_CLOSED
         rec = self._record(c, self.clock, final=True)
+        if why == "eof" and c.proto == 6 and c.shown in _ENDED_SHOWN:
+            # Over, and so is the input: no time is left for its rate to fall to 0 in (the rule
+            # of rustnet.track.rates), and a rate would say traffic goes on. The end's rate is 0.
+            rec["rate_src"] = rec["rate_dst"] = 0
         rec["final"] = True
         rec["end"] = why
         out.append(rec)

@@ -82,7 +82,10 @@ def _pause(s: ViewState) -> None:
 
 def _closed(s: ViewState) -> None:
     s.toggle_closed()
-    s.say("showing closed connections from history" if s.show_closed else "hiding closed connections")
+    if s.table.whole:
+        s.say("a finite input shows every connection, closed ones dimmed")
+    else:
+        s.say("showing closed connections from history" if s.show_closed else "hiding closed connections")
 
 
 def _group(s: ViewState) -> None:

@@ -12,7 +12,10 @@ recording still shows what it ended with.
 
 Memory stays bounded under an endless stream of new connections: history is kept for
 ``history_seconds`` of stream time (and at most ``max_history`` connections), then
-dropped, as RustNet drops closed connections after their timeout; and the table holds
+dropped, as RustNet drops closed connections after their timeout. That is a rule of live
+input: a finite one (a file; or a stream whose header says it is not live, as
+``rn-capture -r`` writes) keeps every connection, history too, and shows it without a key
+press (:attr:`ConnTable.whole`), a merged capture's older half included. Either way the table holds
 at most ``max_rows`` connections: beyond that the longest-ended history goes first,
 then the least recently updated open connections (counted in :attr:`ConnTable.evicted`).
 ``on_drop`` sees every row before it goes (``rn-view --json`` prints it there). What a row
@@ -322,6 +325,7 @@ class ConnTable:
         evict_open: bool = True,
         on_drop: Callable[[Row], None] | None = None,
         track_changes: bool = True,
+        finite: bool | None = None,
     ) -> None:
         self.rows: dict[Any, Row] = {}
         self.version = 0  # bumps whenever something shown may have changed
@@ -330,6 +334,9 @@ class ConnTable:
         self.clock = 0.0  # newest timestamp seen in the stream (epoch seconds)
         self.interface = ""
         self.live = False
+        # True: a finite input (a file); None: the stream's header tells (``live: false``).
+        self.finite = finite
+        self._header_finite = False
         self.producer = ""
         self.privileges: list[tuple[str, str]] = []  # (stage, "user, capabilities") from the header
         self.received = 0
@@ -388,6 +395,7 @@ class ConnTable:
             elif t == HEADER:
                 self.interface = text(rec.get("source"))[:MAX_TEXT] or self.interface
                 self.live = bool(rec.get("live"))
+                self._header_finite = rec.get("live") is False
                 self.producer = text(rec.get("producer"))[:MAX_TEXT]
                 self.privileges = privileges_of(rec.get("privs"))
             elif t == WARNING:
@@ -412,6 +420,11 @@ class ConnTable:
             del log[:cut]
             self._log_start += cut
         self.version += 1
+
+    @property
+    def whole(self) -> bool:
+        """A finite input: every connection is kept (to the cap) and shown, history included."""
+        return self._header_finite if self.finite is None else self.finite
 
     @property
     def order_finals(self) -> bool:
@@ -605,14 +618,16 @@ class ConnTable:
             live = [e for e in ended if (r := rows.get(e[1])) is not None and r.final_seq == e[2]]
             ended.clear()
             ended.extend(live)
-        horizon = self.clock - self.history_seconds
+        whole = self.whole
+        horizon = -math.inf if whole else self.clock - self.history_seconds
+        most = self.max_rows if whole else self.max_history
         while ended:
             t, cid, fseq = ended[0]
             row = rows.get(cid)
             if row is None or row.final_seq != fseq:
                 ended.popleft()  # reopened, or already gone
                 continue
-            if t > horizon and len(ended) <= self.max_history:
+            if t > horizon and len(ended) <= most:
                 break
             if not self.in_history(row):
                 break  # a final record without a reason, no later updates yet: not history

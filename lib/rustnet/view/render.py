@@ -141,7 +141,7 @@ def status_text(state: ViewState) -> str:
         conns += f", {shown:,} shown"
     parts.append(conns)
     if hist:
-        parts.append(f"{hist:,} closed" + (" shown" if state.show_closed else " (t)"))
+        parts.append(f"{hist:,} closed" + (" shown" if state.closed_shown else " (t)"))
     if t.evicted:
         parts.append(f"{t.evicted:,} evicted!")  # over the cap (--max-connections): never silent
     if t.cut:

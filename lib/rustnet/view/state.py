@@ -126,7 +126,7 @@ class ViewState:
 
     # --- the entry list -----------------------------------------------------------
     def _eligible(self, row: Row) -> bool:
-        if not self.show_closed and self.table.in_history(row):
+        if not self.closed_shown and self.table.in_history(row):
             return False
         return not (self.hide_localhost and row.loopback())
 
@@ -139,7 +139,7 @@ class ViewState:
         does not re-sort them all.
         """
         table = self.table
-        params = (self.sort_code, self.sort_reverse, self.show_closed, self.hide_localhost)
+        params = (self.sort_code, self.sort_reverse, self.closed_shown, self.hide_localhost)
         if self._frozen is not None:
             key: tuple[Any, ...] = (-1, params, id(self._frozen))
             if key != self._base_key:
@@ -192,7 +192,7 @@ class ViewState:
     def _merge_sort(self, changed: list[Row], key: tuple[Any, ...]) -> None:
         table, mark, base = self.table, self._mark, self._base
         rows = list(dict.fromkeys(changed))  # each changed row once (rows hash by identity)
-        if not rows and not (table.order_finals and not self.show_closed):
+        if not rows and not (table.order_finals and not self.closed_shown):
             self._base_key = key
             return
         sort_key, desc = self._key_function()
@@ -211,7 +211,7 @@ class ViewState:
         for r in rows:
             if r.sorted_in is mark:
                 r.sorted_in = None
-        if self.show_closed or not table.order_finals:
+        if self.closed_shown or not table.order_finals:
             keep = [r for r in base if r.sorted_in is mark]
         else:
             hist = table.in_history  # a final record without a reason turns history later
@@ -476,6 +476,11 @@ class ViewState:
 
     def toggle_closed(self) -> None:
         self.show_closed = not self.show_closed
+
+    @property
+    def closed_shown(self) -> bool:
+        """Closed connections are listed: asked for (``t``), or the input is finite (a file)."""
+        return self.show_closed or self.table.whole
 
     def cycle_sort(self) -> None:
         self.sort_code = next_sort(self.sort_code)
