@@ -69,7 +69,7 @@ def test_records_page_documents_every_record_type() -> None:
     page = (ROOT / "man" / "rustnet-records.5").read_text()
     for tag in ("hdr", "pkt", "sum", "stats", "dstats", "warn", "sock", "conn"):
         assert f".SS {tag} (" in page, tag
-    assert "CONNECTION RECORD FIELDS" in page and "\\fBbytes_src\\fR" in page
+    assert ".SH MERGE" in page and ".SH LIMITS" in page and "\\fBbytes_src\\fR (int, bytes)" in page
 
 
 def _bash_complete(name: str, words: list[str]) -> list[str]:

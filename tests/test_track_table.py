@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rustnet.stream import fields
 from rustnet.stream.records import ip_text
 from rustnet.track.key import flow_key
 from rustnet.track.lifecycle import Timeouts
-from rustnet.track.record import FIELDS
 from rustnet.track.table import Tracker
 
 from tests.track_util import (
@@ -51,16 +51,12 @@ def only(recs: list[Any]) -> dict[str, Any]:
 
 # --- the record ----------------------------------------------------------------------
 def test_record_fields_match_the_records_man_page() -> None:
-    """Every field rustnet-records(5) documents for the conn record is one the tracker declares."""
+    """rustnet-records(5) documents exactly the declared conn fields."""
     text = MAN_RECORDS.read_text()
     section = text[text.index(".SS conn (map)") :]
     section = section[: section.index("\n.SS ", 1)] if "\n.SS " in section[1:] else section
     documented = set(re.findall(r"^\\fB([a-z_]+)\\fR \(", section, re.MULTILINE))
-    ours = {name for name, _, _ in FIELDS}
-    downstream = {"service", "process", "pid", "cmdline", "user", "netns", "local_side"}  # rn-enrich's
-    assert documented, "no field found in the conn section of rustnet-records(5)"
-    missing = {n for n in documented - ours - downstream}
-    assert not missing, f"fields rustnet-records(5) documents that the tracker does not declare: {missing}"
+    assert documented == set(fields.names(fields.CONN))
 
 
 def test_tcp_record_counts_per_direction() -> None:

@@ -23,6 +23,7 @@ from typing import Final
 import click
 
 from rustnet import __version__
+from rustnet.stream.fields import OWN, Field
 
 # command name -> module in rustnet_cmds holding its click command ``main``.
 COMMANDS: Final = {
@@ -218,10 +219,10 @@ def _filter_section() -> list[str]:
 
 
 def records_page() -> str:
-    """rustnet-records(5): the stream format from rustnet.stream.records, conn fields from rn-track."""
-    from rustnet.stream import records
+    """rustnet-records(5): the stream format (rustnet.stream.records), every record's fields from
+    the declared table (rustnet.stream.fields)."""
+    from rustnet.stream import fields, records
 
-    source = inspect.getsource(records)
     lines = [
         f'.TH RUSTNET-RECORDS 5 "" "rustnet {__version__}" "rustnet manual"',
         ".SH NAME",
@@ -236,51 +237,48 @@ def records_page() -> str:
             continue
         lines += [".PP", roff(" ".join(line.strip() for line in para.splitlines()))]
     lines.append(".SH RECORD TYPES")
-    for title, body in comment_blocks(source):
-        lines += [".SS " + roff(title), ".nf", roff(plain(body)), ".fi"]
-        tag = title.split()[0]
-        fields = records.POSITIONAL_FIELDS.get(tag)
-        if fields:
-            lines += [".PP", roff("Positional: [" + ", ".join(fields) + "]")]
-    lines += _conn_fields()
+    for rtype in fields.RECORDS:
+        lines += [f".SS {roff(rtype.tag)} ({rtype.kind}): {roff(rtype.title)}"]
+        if rtype.about:
+            lines += [".PP", roff(rtype.about)]
+        if rtype.kind == "positional":
+            lines += [".PP", roff("Positional: [" + ", ".join(fields.names(rtype.fields)) + "]")]
+        lines += _field_list(rtype.fields, rtype.tag == records.CONN)
+        if rtype.tag == records.HEADER:
+            lines += [".PP", roff("Each entry of privs:")]
+            lines += _field_list(fields.PRIVS, False)
+        elif rtype.tag == records.SUMMARY:
+            lines += [".PP", roff("Keys of info about that one packet, which rn-track does not copy:")]
+            lines += _field_list(fields.INFO, False)
+    lines += [
+        ".SH MERGE",
+        ".PP",
+        roff("How the records of one connection carry a field (the conn fields' merge):"),
+    ]
+    for merge, meaning in fields.MERGES.items():
+        lines += [".TP", f"\\fB{roff(merge)}\\fR", roff(meaning)]
+    lines += [".SH LIMITS"]
+    for name, value, meaning in fields.LIMITS:
+        lines += [".TP", f"\\fB{roff(name)}\\fR {value}", roff(meaning)]
     lines += [".SH SEE ALSO", ", ".join(f"\\fB{roff(c)}\\fR(1)" for c in COMMANDS), ""]
     return "\n".join(lines)
 
 
-def comment_blocks(source: str) -> list[tuple[str, str]]:
-    """The ``# --- name (kind) ---`` blocks of a module: (title, the comment lines under it)."""
-    out: list[tuple[str, str]] = []
-    title: str | None = None
-    body: list[str] = []
-    for line in source.splitlines():
-        m = re.match(r"#\s*---\s*(.*?)\s*-*\s*$", line)
-        if m:
-            if title is not None:
-                out.append((title, "\n".join(body)))
-            title, body = m.group(1), []
-            continue
-        if title is not None and line.startswith("#"):
-            body.append(line[1:].removeprefix(" "))
-    if title is not None:
-        out.append((title, "\n".join(body)))
-    return [(t, b.rstrip()) for t, b in out]
-
-
-def _conn_fields() -> list[str]:
-    try:
-        from rustnet.track.record import FIELDS
-    except ImportError:
-        return []
-    out = [
-        ".SH CONNECTION RECORD FIELDS",
-        ".PP",
-        roff(
-            "The public JSON interface (rn-track --format json); fields may be added, never "
-            "renamed. A field that is not known is absent."
-        ),
-    ]
-    for field_name, kind, meaning in FIELDS:
-        out += [".TP", f"\\fB{roff(field_name)}\\fR ({roff(kind)})", roff(meaning)]
+def _field_list(declared: tuple[Field, ...], conn: bool) -> list[str]:
+    """One ``.TP`` entry per field: name (type, unit), its meaning; for conn fields also who writes
+    it, how it merges, the filter keywords that search it and its label in Details."""
+    out: list[str] = []
+    for f in declared:
+        kind = f"{f.type}, {f.unit}" if f.unit else f.type
+        out += [".TP", f"\\fB{roff(f.name)}\\fR ({roff(kind)})", roff(f.meaning)]
+        if conn and f.stage:
+            how = [f.stage if f.merge == OWN else f"{f.stage}, merge {f.merge}"]
+            searched = [f"{k}:" for k in f.keywords] + (["plain words"] if f.search else [])
+            if searched:
+                how.append("filter " + ", ".join(searched))
+            if f.label:
+                how.append(f'Details "{f.label}"')
+            out += [".br", roff("[" + "; ".join(how) + "]")]
     return out
 
 

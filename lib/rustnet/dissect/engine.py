@@ -54,6 +54,7 @@ from rustnet.dissect.link import (
 )
 from rustnet.dissect.tunnel import ETH_TRANSPARENT_BRIDGING, MAX_TUNNEL_DEPTH, TUNNEL_PROTOS
 from rustnet.dissect.tunnel import inner as tunnel_inner
+from rustnet.stream import fields
 from rustnet.stream.records import (
     DISSECT_STATS,
     HEADER,
@@ -100,18 +101,9 @@ _TUNNEL_DECODERS: Final[dict[int, Decoder]] = {
     ETH_TRANSPARENT_BRIDGING: ethernet,
 }
 
-COUNTERS: Final = (
-    "packets",
-    "malformed",
-    "truncated",
-    "non_ip",
-    "other",
-    "fragments",
-    "dpi_errors",
-    "dns_unsolicited",
-    "dns_evicted",
-    "quic_skipped",
-)
+# The dstats counters, as declared (rustnet.stream.fields.DSTATS: every field after t and ts);
+# _counts() reads them in this order.
+COUNTERS: Final = fields.names(fields.DSTATS)[2:]
 
 
 class Dissector:

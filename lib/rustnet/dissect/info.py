@@ -29,6 +29,8 @@ Keys written by the L2-L4 dissector (rustnet.dissect.engine):
 
 Keys merged in from DPI (rustnet.dissect.dpi, documented there and in the connection
 record, rustnet-records(5)): ``app``, ``sni``, ``alpn``, ``http_host``, ``dns_query``, ``ssh_client``, ...
+Every key is declared in rustnet.stream.fields (``INFO`` for the per-packet ones, ``CONN``
+for the connection fields rn-dissect writes).
 """
 
 from __future__ import annotations
@@ -46,17 +48,6 @@ FRAG_LAST: Final = "last"
 TUNNEL: Final = "tunnel"
 ARP_SHA: Final = "sha"
 ARP_THA: Final = "tha"
-
-# name -> one line, for generated docs (man page, --help of viewers)
-KEYS: Final = {
-    MALFORMED: "why the packet could not be dissected to L4 (L4 fields are then 0)",
-    TRUNC: "true when snaplen cut the frame after the L4 header",
-    ANOMALY: "header fields disagree, packet dissected anyway",
-    FRAG: "IP fragment: 'last' completes a datagram (carries its ports), 'part' otherwise",
-    TUNNEL: "the packet summarised was inside this tunnel (ipip, ip6ip, gre)",
-    ARP_SHA: "ARP sender hardware address",
-    ARP_THA: "ARP target hardware address",
-}
 
 
 class Malformed(DissectError):

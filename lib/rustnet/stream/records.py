@@ -1,4 +1,7 @@
-"""The record types of the rustnet stream, declared with their fields and units.
+"""The record stream: its framing, type tags and the positions of the positional records.
+
+Every field of every record type, with its type, unit and meaning, is declared in
+:mod:`rustnet.stream.fields` (RECORD TYPES below).
 
 A stream is a sequence of MessagePack objects. Each top-level object is a *frame*:
 an array of records (writers batch a few hundred records per frame). A record is
@@ -34,12 +37,10 @@ Limits: a record stream is untrusted input, like packets. In MessagePack, a stri
 longer than 64 KiB, or a list or map of more than 65536 items, is damage: the records
 before it count, then the reader stops with a one-line error (status 3); a JSON line
 may be 16 MiB at most. What a command keeps of a record (rn-view's connections,
-``rustnet --json``'s open ones, sockets to join) is cut to these limits: at most 64
-fields, named by at most 64 characters; text of at most 4096 characters (cut text ends
-in ``…``); lists of at most 64 items, whose text is cut to 1024 characters and which
-hold no lists or maps; a map value keeps 64 entries of plain values. rn-view and rustnet
-count the values they cut and say so in one line on stderr. And a command keeps at most
-``--max-connections`` connections (rn-track, rn-view, rustnet).
+``rustnet --json``'s open ones, sockets to join) is cut to the limits listed under
+LIMITS below; rn-view and rustnet count the values they cut and say so in one line on
+stderr. And a command keeps at most ``--max-connections`` connections (rn-track,
+rn-view, rustnet).
 
 Format version 1. A reader refuses a header whose ``v`` is newer than
 :data:`FORMAT_VERSION`; a header may appear anywhere (concatenated recordings).
@@ -52,6 +53,8 @@ import binascii
 # The C functions themselves: socket.py builds enums when imported, start-up time every command paid.
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Any, Final
+
+from rustnet.stream import fields
 
 FORMAT_VERSION: Final = 1
 
@@ -67,85 +70,28 @@ WARNING: Final = "warn"
 
 Record = list[Any] | dict[str, Any]
 
-# --- hdr (map) -------------------------------------------------------------
-# t         "hdr"
-# v         int, format version of what follows
-# producer  str, "rn-capture 0.1.0" (the last stage that rewrote the header)
-# linktype  int, libpcap DLT of the packet records that follow (1 Ethernet, 113 SLL, 276 SLL2, 0 NULL,
-#           108 LOOP, 12/101 raw IP)
-# source    str, interface name or capture file path
-# live      bool, true for a live interface (process attribution only applies then)
-# snaplen   int, bytes captured per packet at most
-# start     float, capture start, epoch seconds
-# stages    list[str], the producers this stream went through, in order
-# netns     int, optional: inode of the network namespace a live capture runs in. rn-enrich names
-#           as a connection's own process the owner of the socket at the end whose address is that
-#           namespace's; the other end's owner, in another namespace of this host, is its peer
-# privs     list[map], the privileges each stage had when it wrote the header (after giving up what
-#           it does not need), in the order of ``stages``: stage str, user str, uid int, caps
-#           list[str] (its permitted capabilities, e.g. "cap_net_raw"), nnp bool (no_new_privs set).
-#           Shown by the viewer; like everything in a stream, only a claim of whoever wrote it.
+# The positional records' fields, in order, as declared in rustnet.stream.fields.
+PKT_FIELDS: Final = fields.names(fields.PKT)
+PKT_TS: Final = PKT_FIELDS.index("ts")
+PKT_WIRELEN: Final = PKT_FIELDS.index("wirelen")
+PKT_DATA: Final = PKT_FIELDS.index("data")
+PKT_LINKTYPE: Final = PKT_FIELDS.index("linktype")
 
-# --- pkt (positional) --------------------------------------------------------
-PKT_FIELDS: Final = ("t", "ts", "wirelen", "data", "linktype")
-# ts        float, epoch seconds (µs resolution)
-# wirelen   int, the frame's length on the wire (pcap ``len``); data may be shorter (snaplen)
-# data      bytes, the captured frame starting at the link-layer header of ``hdr.linktype``
-# linktype  int, optional (the record then has 5 elements): this frame's own link type when it is
-#           not ``hdr.linktype`` (a pcapng file whose interfaces differ, e.g. Ethernet and Linux
-#           cooked); absent (4 elements) for frames of the header's link type
-PKT_TS: Final = 1
-PKT_WIRELEN: Final = 2
-PKT_DATA: Final = 3
-PKT_LINKTYPE: Final = 4
-
-# --- sum (positional): one packet dissected to L4 ------------------------------
-SUM_FIELDS: Final = (
-    "t",
-    "ts",
-    "wirelen",
-    "proto",
-    "src",
-    "sport",
-    "dst",
-    "dport",
-    "flags",
-    "seq",
-    "ack",
-    "paylen",
-    "window",
-    "vlan",
-    "info",
-)
-# ts        float, epoch seconds
-# wirelen   int, frame length on the wire (what connection byte counts add up)
-# proto     int: 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, other IP protocol numbers as is, 2054 ARP
-# src, dst  bytes: packed IPv4 (4) or IPv6 (16) address; ARP: sender and target protocol address.
-#           In JSON: text.
-# sport     int: TCP/UDP source port; ICMP/ICMPv6: the message type; ARP: the opcode
-# dport     int: TCP/UDP destination port; ICMP/ICMPv6: the code; ARP: 0
-# flags     int: TCP flags (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80); else 0
-# seq, ack  int: TCP sequence and acknowledgement numbers; ICMP echo: identifier and sequence; else 0
-# paylen    int: L4 payload length in bytes, from the IP/UDP length fields (not the captured length)
-# window    int: TCP window (unscaled); else 0
-# vlan      list[int] | None: 802.1Q ids, outer first
-# info      dict | None: everything else, only when present; keys documented in
-#           rustnet.dissect.info (DPI results such as ``app`` ``sni`` ``http_host``; ``frag``; ``trunc``;
-#           ``malformed``; ARP ``sha``/``tha`` MACs)
-SUM_TS: Final = 1
-SUM_WIRELEN: Final = 2
-SUM_PROTO: Final = 3
-SUM_SRC: Final = 4
-SUM_SPORT: Final = 5
-SUM_DST: Final = 6
-SUM_DPORT: Final = 7
-SUM_FLAGS: Final = 8
-SUM_SEQ: Final = 9
-SUM_ACK: Final = 10
-SUM_PAYLEN: Final = 11
-SUM_WINDOW: Final = 12
-SUM_VLAN: Final = 13
-SUM_INFO: Final = 14
+SUM_FIELDS: Final = fields.names(fields.SUM)
+SUM_TS: Final = SUM_FIELDS.index("ts")
+SUM_WIRELEN: Final = SUM_FIELDS.index("wirelen")
+SUM_PROTO: Final = SUM_FIELDS.index("proto")
+SUM_SRC: Final = SUM_FIELDS.index("src")
+SUM_SPORT: Final = SUM_FIELDS.index("sport")
+SUM_DST: Final = SUM_FIELDS.index("dst")
+SUM_DPORT: Final = SUM_FIELDS.index("dport")
+SUM_FLAGS: Final = SUM_FIELDS.index("flags")
+SUM_SEQ: Final = SUM_FIELDS.index("seq")
+SUM_ACK: Final = SUM_FIELDS.index("ack")
+SUM_PAYLEN: Final = SUM_FIELDS.index("paylen")
+SUM_WINDOW: Final = SUM_FIELDS.index("window")
+SUM_VLAN: Final = SUM_FIELDS.index("vlan")
+SUM_INFO: Final = SUM_FIELDS.index("info")
 
 PROTO_ICMP: Final = 1
 PROTO_TCP: Final = 6
@@ -159,59 +105,6 @@ PROTO_NAMES: Final = {
     PROTO_ICMPV6: "icmpv6",
     PROTO_ARP: "arp",
 }
-
-# --- stats (map): capture statistics, emitted periodically by rn-capture --------
-# t         "stats"
-# ts        float, epoch seconds
-# source    str, interface or file
-# packets   int, packets written so far by rn-capture
-# received  int, packets the kernel delivered to libpcap (live only)
-# dropped   int, dropped by the kernel buffer (live only)
-# ifdropped int, dropped by the interface/driver (live only, when known)
-
-# --- dstats (map): dissection counters, emitted by rn-dissect at end and periodically --
-# t, ts, packets, malformed, truncated, non_ip, other, fragments, dpi_errors (ints, totals since start):
-# packets   pkt records read;  malformed  damaged frames/records (incl. ``info.anomaly``);
-# truncated frames cut by snaplen where bytes we needed were missing;  non_ip  neither IP nor ARP
-# (LLDP, STP, EAPOL, ...);  other  link type not supported (or no header yet);  fragments  IP fragments;
-# dpi_errors  exceptions escaping DPI (a bug: the packet is still summarised, without DPI fields);
-# dns_unsolicited  DNS/mDNS/LLMNR responses that answered no query seen (same id, addresses and
-# ports swapped, within 5 s): they name no address (no ``dns_resolved``);  dns_evicted  queries
-# dropped from the full table of pending queries while their answer could still come;
-# quic_skipped  QUIC Initials not decrypted: over the budget for first Initials (500 per second of
-# capture time, 1000 saved up; a flood of Initials with random DCIDs) or past 64 in one flow.
-# Emitted by ``tick`` only when a counter changed, and always at the end (rustnet.dissect.engine).
-
-# --- warn (map): a problem a stage wants the viewer to show ---------------------
-# t "warn", ts float, stage str (e.g. "rn-capture"), msg str (already escaped for display)
-
-# --- sock (map): a local socket and the process owning it, from rn-enrich --------
-# Emitted by rn-enrich when it runs upstream of rn-track (``rn-capture | rn-enrich``, e.g. on a
-# remote host), so whoever builds connections later (rn-track, rn-view) can attribute them with
-# rustnet.track.join.SocketJoiner.
-# t "sock", ts float, proto "tcp"|"udp", local str (IP text), lport int, remote str ("" when not
-# connected / listening), rport int (0 when not connected), listening bool, pid int|None,
-# process str|None, cmdline str|None, user str|None, netns str|None; when known: group str,
-# ppid int, exe str, ancestors list[str], via str (how a connected socket was found, as owner_via).
-# peer true: the socket of a connection's far end, also on this host (another namespace): it gives
-# the connection's peer_* fields, never its own process.
-
-# --- conn (map): the public connection record, documented here and in
-#     rustnet.track.record; emitted by rn-track.
-# rn-enrich adds, when known: process, pid, cmdline, user, netns (the owning process: the
-# owner of the socket at the end whose address belongs to the capture's namespace, see hdr netns;
-# absent when unknown, never a guess); for that process also group (effective group), ppid, exe
-# (the executable's path), ancestors (list of "name/pid", up to 4 parents, oldest first) and
-# owner_via, how it was found: "exact-tuple" (a connected socket with this tuple, its process
-# read from /proc), "short-lived-watch" (the same, caught between two polls by the fast
-# watcher), "exec-event" (the same, its process one announced by a kernel exec event),
-# "listener-socket" (a listening socket at the port), "bound-socket" (an unconnected UDP
-# socket at the port). When the far end is on this host too (another namespace):
-# peer_pid, peer_process, peer_user, peer_netns (its owner);
-# service (the responder port's service name); hostname_src / hostname_dst (a name for that
-# address) with hostname_src_via / hostname_dst_via saying how it was learned: "dns" (inferred
-# from a DNS answer seen on the wire to a query seen, see dns_resolved; rn-view shows ~name)
-# or "ptr" (a reverse lookup, rn-enrich --reverse-dns).
 
 POSITIONAL_FIELDS: Final = {PACKET: PKT_FIELDS, SUMMARY: SUM_FIELDS}
 

@@ -1,10 +1,12 @@
 """Folding the DPI fields of packet summaries (``info``) into a connection.
 
 rn-dissect puts a small dict on the packets where it learned something (the
-ClientHello, the HTTP request, each DNS message). The connection keeps the first
-non-empty value of each field, except the lists ``dns_queries``, ``dns_answers`` and ``dns_resolved``,
-which accumulate distinct values (every ``dns_query`` goes into ``dns_queries`` too), and
-``quic_version``, where the latest wins (the version in use after a Version Negotiation).
+ClientHello, the HTTP request, each DNS message). Each field merges as its declaration in
+:data:`rustnet.stream.fields.CONN` says: the first non-empty value stays, except the lists
+``dns_queries``, ``dns_answers`` and ``dns_resolved``, which accumulate distinct values (every
+``dns_query`` goes into ``dns_queries`` too), and ``quic_version`` and ``ssh_stage``, where the
+latest wins (the version in use after a Version Negotiation). Names other stages own
+(rn-track's counters, rn-enrich's process) are never taken from a packet.
 Everything is bounded: the input may be hostile, so only short identifier keys that
 do not collide with the tracker's own fields are kept, strings are cut, lists and the
 number of fields are capped. Per-packet markers (``frag``, ``trunc``, ``malformed``)
@@ -15,16 +17,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from rustnet.stream import fields
 from rustnet.track.record import CORE_FIELDS
 
-MAX_FIELDS: Final = 32
-MAX_STR: Final = 1024
-MAX_LIST: Final = 32
-MAX_KEY: Final = 32
-ACCUMULATE: Final = frozenset({"dns_queries", "dns_answers", "dns_resolved"})
+# The limits and merge rules declared in rustnet.stream.fields (documented in rustnet-records(5)).
+MAX_FIELDS: Final = fields.MAX_DPI_FIELDS
+MAX_STR: Final = fields.MAX_DPI_TEXT
+MAX_LIST: Final = fields.MAX_DPI_LIST
+MAX_KEY: Final = fields.MAX_DPI_KEY
+ACCUMULATE: Final = frozenset(f.name for f in fields.CONN if f.merge == fields.ACCUMULATE)
 # The latest value wins: after a Version Negotiation the client's next Initials carry the real version.
-LATEST: Final = frozenset({"quic_version", "ssh_stage"})
-NOT_COPIED: Final = frozenset({"frag", "trunc", "malformed", "quic_state", "quic_pkt"})
+LATEST: Final = frozenset(f.name for f in fields.CONN if f.merge == fields.LATEST)
+# Keys that describe one packet (fields.INFO), not the connection.
+NOT_COPIED: Final = frozenset(f.name for f in fields.INFO)
 _SCALARS: Final = (str, int, float, bool)
 _ITEMS: Final = (*_SCALARS, bytes, dict)  # what a list value may hold
 
@@ -75,14 +80,21 @@ MAX_KNOWN_KEYS: Final = 4096
 _kinds: dict[Any, int] = {}
 
 
+_KINDS: Final = {
+    fields.FIRST: _FIRST,
+    fields.LATEST: _LATEST,
+    fields.ACCUMULATE: _ACCUMULATE,
+    fields.QUERY: _QUERY,
+}
+
+
 def _kind(k: Any) -> int:
     if k in NOT_COPIED or not _valid_key(k):
         return _SKIP
-    if k == "dns_query":
-        return _QUERY
-    if k in ACCUMULATE:
-        return _ACCUMULATE
-    return _LATEST if k in LATEST else _FIRST
+    declared = fields.CONN_BY_NAME.get(k)
+    # A name nobody declared is kept as the first value: the pipeline test (tests/test_fields.py)
+    # then sees it in the records and asks for its declaration.
+    return _FIRST if declared is None else _KINDS.get(declared.merge, _SKIP)
 
 
 def merge(d: dict[str, Any], info: dict[str, Any]) -> bool:

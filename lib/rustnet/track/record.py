@@ -1,7 +1,8 @@
-"""The connection record (``"t": "conn"``), rn-track's output: every field declared here.
+"""The connection record (``"t": "conn"``), rn-track's output, as declared in
+:data:`rustnet.stream.fields.CONN` (name, type, unit, meaning, merge of every field).
 
-rustnet-records(5), section "conn", is the public interface; the names below are
-the same, and fields are only ever added. A field that is not known is absent
+rustnet-records(5), section "conn", generated from that table, is the public interface;
+fields are only ever added. A field that is not known is absent
 (never an empty string or a made-up zero), except the counters, which start at 0.
 
 Records of one connection share its ``id``. While the input runs, a connection
@@ -19,124 +20,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from rustnet.stream import fields
 from rustnet.stream.records import CONN, PROTO_NAMES, ip_text
 from rustnet.track.conn import Conn
 
-# (name, type, meaning): the documentation of every field rn-track writes.
-FIELDS: Final = (
-    ("t", "str", '"conn"'),
-    (
-        "id",
-        "int",
-        "stable id of the connection, the same in every record of it; a new generation of a "
-        "reused tuple gets a new id",
-    ),
-    ("proto", "str", "tcp, udp, icmp, icmpv6, arp; other IP protocols by name (gre, esp, ...) or ip-N"),
-    (
-        "src",
-        "str",
-        "originator's IP as text (first SYN sender; else the first packet's sender; the receiver "
-        "of a lone SYN-ACK); ARP: sender IP",
-    ),
-    ("sport", "int", "originator's port; 0 for icmp, icmpv6, arp and other protocols"),
-    ("dst", "str", "responder's IP as text; ARP: target IP"),
-    ("dport", "int", "responder's port; 0 for icmp, icmpv6, arp and other protocols"),
-    (
-        "state",
-        "str",
-        "display state, a rustnet.track.states.State name (TCP: the local "
-        "endpoint's when known, else the originator's)",
-    ),
-    ("packets", "int", "packets both ways"),
-    ("bytes", "int", "bytes both ways, on-the-wire frame length (pcap len), as tshark counts"),
-    ("packets_src", "int", "packets sent by the originator"),
-    ("bytes_src", "int", "bytes sent by the originator"),
-    ("packets_dst", "int", "packets sent by the responder"),
-    ("bytes_dst", "int", "bytes sent by the responder"),
-    ("first_seen", "float", "epoch seconds of the first packet"),
-    ("last_seen", "float", "epoch seconds of the latest packet"),
-    (
-        "rate_src",
-        "int",
-        "bytes/s sent by the originator, smoothed over seconds (rustnet.track.rates); "
-        "TCP shown TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update "
-        "says so)",
-    ),
-    ("rate_dst", "int", "bytes/s sent by the responder"),
-    (
-        "rtt_ms",
-        "float",
-        "TCP: handshake round trip (SYN to the ACK of the SYN-ACK) in ms; QUIC: first "
-        "packet to the first answer; absent when not seen",
-    ),
-    ("retransmits", "int", "TCP: segments that resend sequence space already seen (keep-alives excluded)"),
-    (
-        "out_of_order",
-        "int",
-        "TCP: segments below the highest sequence seen that arrived too soon to be retransmissions",
-    ),
-    ("app", "str", "detected protocol from rn-dissect: HTTP, TLS, DNS, QUIC, SSH, MDNS, ..."),
-    ("sni", "str", "TLS/QUIC ClientHello server name"),
-    ("alpn", "list|str", "ClientHello ALPN"),
-    ("tls_version", "str", "TLS version"),
-    ("http_host", "str", "HTTP/1.x Host of the first request"),
-    ("http_method", "str", "first request's method"),
-    ("http_path", "str", "first request's path"),
-    ("http_user_agent", "str", "first request's User-Agent"),
-    ("dns_query", "str", "first query name"),
-    ("dns_queries", "list[str]", "every distinct query name seen (at most 32)"),
-    ("dns_qtype", "str|int", "first query's type"),
-    ("dns_rcode", "str|int", "first response's rcode"),
-    ("dns_answers", "list", "answers seen (at most 32)"),
-    (
-        "dns_resolved",
-        "list[str]",
-        '"address name" for each A/AAAA answer of a response that answered a query seen '
-        "(same id, addresses and ports swapped, within 5 s; at most 32): the only answers "
-        "hostnames are learned from",
-    ),
-    ("ssh_client", "str", "client's SSH identification string"),
-    ("ssh_server", "str", "server's SSH identification string"),
-    ("quic_version", "str", "QUIC version, e.g. 0x00000001"),
-    ("quic_close", "int|str", "QUIC CONNECTION_CLOSE error code, if seen"),
-    ("vlan", "list[int]", "802.1Q ids of the first packet, outer first, when tagged"),
-    ("local_side", "str", '"src" or "dst": which end is this host (live capture only, when known)'),
-    ("snapshot", "bool", "true on records written by a periodic snapshot (--snapshot-every)"),
-    ("final", "bool", "true on the last record of the connection"),
-    (
-        "end",
-        "str",
-        "final records: why it ended here: timeout, evicted, reused (a new generation of the "
-        "tuple began), eof (end of input)",
-    ),
-)
-
-# Names rn-track owns: DPI data arriving in a summary's info never overwrites them.
-CORE_FIELDS: Final = frozenset(
-    name
-    for name, _, _ in FIELDS
-    if name
-    not in {
-        "app",
-        "sni",
-        "alpn",
-        "tls_version",
-        "http_host",
-        "http_method",
-        "http_path",
-        "http_user_agent",
-        "dns_query",
-        "dns_queries",
-        "dns_qtype",
-        "dns_rcode",
-        "dns_answers",
-        "dns_resolved",
-        "ssh_client",
-        "ssh_server",
-        "quic_version",
-        "quic_close",
-    }
-)
+# Names DPI data arriving in a summary's info never sets: every declared connection field that
+# rn-dissect does not write (rn-track's own, rn-enrich's).
+CORE_FIELDS: Final = frozenset(f.name for f in fields.CONN if f.stage != fields.DISSECT)
 
 _OTHER_PROTOS: Final = {
     2: "igmp",

@@ -1,0 +1,1124 @@
+"""The declared records: every field of every record type, in one table.
+
+For each field: its name, type, unit, a one-line meaning and the stage that writes it;
+for the connection record also how updates of a connection merge it, whether and under
+which keyword the viewer's filter searches it, and the label the viewer's Details shows
+it under (in table order). Everything that lists fields is derived from here:
+rustnet-records(5) (rustnet.docs), the summary record's positions (rustnet.stream.records),
+rn-dissect's counters, rn-track's DPI merge, rn-view's filter, Details and kept fields.
+A test runs the whole pipeline over the corpus and fails on any field a stage writes that
+is not declared here.
+
+Adding a DPI field means: the dissector, one entry in :data:`CONN` (stage ``rn-dissect``),
+a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rustnet.stream.bounds import MAX_FIELDS, MAX_ITEM_TEXT, MAX_KEY, MAX_LIST, MAX_TEXT
+
+CAPTURE: Final = "rn-capture"
+DISSECT: Final = "rn-dissect"
+TRACK: Final = "rn-track"
+ENRICH: Final = "rn-enrich"
+STAGES: Final = (CAPTURE, DISSECT, TRACK, ENRICH, "rn-view")  # every stage that writes headers
+
+# How the records of one connection carry a field from update to update (``Field.merge``).
+OWN: Final = "own"
+FIRST: Final = "first"
+LATEST: Final = "latest"
+ACCUMULATE: Final = "accumulate"
+QUERY: Final = "query"
+KEPT: Final = "kept"
+
+# What rn-track keeps of the DPI fields of one connection (rustnet.track.dpi).
+MAX_DPI_FIELDS: Final = 32
+MAX_DPI_TEXT: Final = 1024
+MAX_DPI_LIST: Final = 32
+MAX_DPI_KEY: Final = 32
+
+MERGES: Final = {
+    OWN: "written afresh by its stage on every record",
+    FIRST: "rn-track keeps the first non-empty value a packet reported",
+    LATEST: "rn-track keeps the latest value a packet reported",
+    ACCUMULATE: f"rn-track accumulates the distinct values packets reported (at most {MAX_DPI_LIST})",
+    QUERY: "rn-track keeps the first value; every value also joins dns_queries",
+    KEPT: "rn-view keeps the value when a later record of the connection comes without it",
+}
+
+
+# Plain classes: a NamedTuple class costs ~1.5 ms to define, and every command imports this.
+class Field:
+    """One field of a record type."""
+
+    __slots__ = (
+        "name",
+        "type",
+        "meaning",
+        "unit",
+        "stage",
+        "merge",
+        "search",
+        "keywords",
+        "label",
+        "default",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        type: str,  # "str", "int", "float", "bool", "list[str]", "map", "str|null", ...
+        meaning: str,  # one line
+        unit: str = "",  # "bytes", "B/s", "ms", "epoch s", "packets", ...; "" for names and codes
+        stage: str = "",  # the stage that writes it; "" for every stage
+        merge: str = OWN,  # conn only: one of MERGES
+        search: bool = False,  # conn only: plain filter words search it
+        keywords: tuple[str, ...] = (),  # conn only: filter keywords whose values include it
+        label: str = "",  # conn only: the label Details shows it under; "" is not shown
+        default: Any = None,  # positional records: the value where the field does not apply
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.meaning = meaning
+        self.unit = unit
+        self.stage = stage
+        self.merge = merge
+        self.search = search
+        self.keywords = keywords
+        self.label = label
+        self.default = default
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, {self.type!r}, stage={self.stage!r}, merge={self.merge!r})"
+
+
+class RecordType:
+    """A record type: its tag, map or positional, what it is for, its fields."""
+
+    __slots__ = ("tag", "kind", "title", "about", "fields")
+
+    def __init__(self, tag: str, kind: str, title: str, about: str, fields: tuple[Field, ...]) -> None:
+        self.tag = tag
+        self.kind = kind  # "map" | "positional"
+        self.title = title
+        self.about = about  # a paragraph for rustnet-records(5)
+        self.fields = fields
+
+
+def _tag(tag: str) -> Field:
+    return Field("t", "str", f'"{tag}", the record type')
+
+
+# --- hdr -----------------------------------------------------------------------------------
+HDR: Final = (
+    _tag("hdr"),
+    Field("v", "int", "format version of what follows"),
+    Field("producer", "str", 'the last stage that rewrote the header, e.g. "rn-capture 0.1.0"'),
+    Field(
+        "linktype",
+        "int",
+        "libpcap DLT of the packet records that follow (1 Ethernet, 113 SLL, 276 SLL2, 0 NULL, "
+        "108 LOOP, 12/101 raw IP)",
+        stage=CAPTURE,
+    ),
+    Field("source", "str", "interface name or capture file path", stage=CAPTURE),
+    Field("live", "bool", "true for a live interface (process attribution only applies then)", stage=CAPTURE),
+    Field("snaplen", "int", "bytes captured per packet at most", "bytes", CAPTURE),
+    Field("start", "float", "capture start", "epoch s", CAPTURE),
+    Field("stages", "list[str]", "the producers this stream went through, in order"),
+    Field(
+        "netns",
+        "int",
+        "optional: inode of the network namespace a live capture runs in. rn-enrich names as a "
+        "connection's own process the owner of the socket at the end whose address is that "
+        "namespace's; the other end's owner, in another namespace of this host, is its peer",
+        stage=CAPTURE,
+    ),
+    Field(
+        "privs",
+        "list[map]",
+        "the privileges each stage had when it wrote the header (after giving up what it does "
+        "not need), one entry per stage in the order of stages (keys below). Shown by the "
+        "viewer; like everything in a stream, only a claim of whoever wrote it",
+    ),
+)
+
+# The entries of the header's ``privs``.
+PRIVS: Final = (
+    Field("stage", "str", "the stage's name"),
+    Field("user", "str", "the user it ran as"),
+    Field("uid", "int", "that user's id"),
+    Field("caps", "list[str]", 'its permitted capabilities, e.g. "cap_net_raw"'),
+    Field("nnp", "bool", "no_new_privs set"),
+)
+
+# --- pkt -----------------------------------------------------------------------------------
+PKT: Final = (
+    _tag("pkt"),
+    Field("ts", "float", "capture time (µs resolution)", "epoch s", CAPTURE),
+    Field(
+        "wirelen",
+        "int",
+        "the frame's length on the wire (pcap len); data may be shorter (snaplen)",
+        "bytes",
+        CAPTURE,
+    ),
+    Field(
+        "data",
+        "bytes",
+        "the captured frame starting at the link-layer header of hdr.linktype (JSON: hex)",
+        stage=CAPTURE,
+    ),
+    Field(
+        "linktype",
+        "int",
+        "optional (the record then has 5 elements): this frame's own link type when it is not "
+        "hdr.linktype (a pcapng file whose interfaces differ, e.g. Ethernet and Linux cooked); "
+        "absent (4 elements) for frames of the header's link type",
+        stage=CAPTURE,
+    ),
+)
+
+# --- sum -----------------------------------------------------------------------------------
+# Positional, in this order; ``default`` is what a field holds where it does not apply.
+SUM: Final = (
+    _tag("sum"),
+    Field("ts", "float", "capture time", "epoch s", DISSECT),
+    Field(
+        "wirelen", "int", "frame length on the wire (what connection byte counts add up)", "bytes", DISSECT
+    ),
+    Field(
+        "proto",
+        "int",
+        "6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, other IP protocol numbers as is, 2054 ARP",
+        stage=DISSECT,
+    ),
+    Field(
+        "src",
+        "bytes",
+        "packed IPv4 (4) or IPv6 (16) source address; ARP: the sender protocol address (JSON: text)",
+        stage=DISSECT,
+    ),
+    Field(
+        "sport",
+        "int",
+        "TCP/UDP source port; ICMP/ICMPv6: the message type; ARP: the opcode",
+        stage=DISSECT,
+        default=0,
+    ),
+    Field("dst", "bytes", "destination address, as src; ARP: the target protocol address", stage=DISSECT),
+    Field(
+        "dport", "int", "TCP/UDP destination port; ICMP/ICMPv6: the code; else 0", stage=DISSECT, default=0
+    ),
+    Field(
+        "flags",
+        "int",
+        "TCP flags (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80); else 0",
+        stage=DISSECT,
+        default=0,
+    ),
+    Field("seq", "int", "TCP sequence number; ICMP echo: the identifier; else 0", stage=DISSECT, default=0),
+    Field(
+        "ack", "int", "TCP acknowledgement number; ICMP echo: the sequence; else 0", stage=DISSECT, default=0
+    ),
+    Field(
+        "paylen",
+        "int",
+        "L4 payload length, from the IP/UDP length fields (not the captured length)",
+        "bytes",
+        DISSECT,
+        default=0,
+    ),
+    Field("window", "int", "TCP window (unscaled); else 0", "bytes", DISSECT, default=0),
+    Field("vlan", "list[int]|null", "802.1Q ids, outer first (JSON: absent when null)", stage=DISSECT),
+    Field(
+        "info",
+        "map|null",
+        "everything else, only when there is something: the per-packet keys below, and the "
+        "connection record fields rn-dissect writes (DPI results such as app, sni, http_host; "
+        "anomaly; tunnel; the ARP sha and tha) (JSON: absent when null)",
+        stage=DISSECT,
+    ),
+)
+
+# Keys of a summary's ``info`` that describe that one packet: rn-track does not copy them into
+# the connection (the other keys of ``info`` are connection fields; see CONN).
+INFO: Final = (
+    Field(
+        "malformed",
+        "str",
+        "why the packet could not be dissected down to its L4 header (its L4 fields are then 0 "
+        "and paylen is the L3 payload length)",
+        stage=DISSECT,
+    ),
+    Field(
+        "trunc",
+        "bool",
+        "true when snaplen cut the frame after the L4 header: every field is valid, only payload "
+        "bytes are missing",
+        stage=DISSECT,
+    ),
+    Field(
+        "frag",
+        "str",
+        'an IP fragment: "last" completes a datagram whose first fragment was seen and carries its '
+        'ports and whole L4 payload length; "part" any other fragment (ports 0 unless the first '
+        "came first)",
+        stage=DISSECT,
+    ),
+    Field(
+        "quic_state",
+        "str",
+        "a hint for rn-track's QUIC state: QUIC_INITIAL, QUIC_HANDSHAKE, QUIC_CONNECTED, "
+        "QUIC_DRAINING, QUIC_CLOSED; never moves backwards",
+        stage=DISSECT,
+    ),
+)
+
+# --- stats ---------------------------------------------------------------------------------
+STATS: Final = (
+    _tag("stats"),
+    Field("ts", "float", "when the counters were read", "epoch s", CAPTURE),
+    Field("source", "str", "interface or file", stage=CAPTURE),
+    Field("packets", "int", "packets written so far by rn-capture", "packets", CAPTURE),
+    Field("received", "int", "packets the kernel delivered to libpcap (live only)", "packets", CAPTURE),
+    Field("dropped", "int", "packets dropped by the kernel buffer (live only)", "packets", CAPTURE),
+    Field(
+        "ifdropped",
+        "int",
+        "packets dropped by the interface or driver (live only, when known)",
+        "packets",
+        CAPTURE,
+    ),
+)
+
+# --- dstats --------------------------------------------------------------------------------
+# Every field after ts is a counter, in this order (rustnet.dissect.engine.COUNTERS).
+DSTATS: Final = (
+    _tag("dstats"),
+    Field("ts", "float", "when the counters were read", "epoch s", DISSECT),
+    Field("packets", "int", "pkt records read", "packets", DISSECT),
+    Field(
+        "malformed",
+        "int",
+        "damaged frames or records (packets with info.anomaly included)",
+        "packets",
+        DISSECT,
+    ),
+    Field("truncated", "int", "frames cut by snaplen where bytes we needed were missing", "packets", DISSECT),
+    Field("non_ip", "int", "frames neither IP nor ARP (LLDP, STP, EAPOL, ...)", "packets", DISSECT),
+    Field("other", "int", "frames of a link type not supported (or before any header)", "packets", DISSECT),
+    Field("fragments", "int", "IP fragments", "packets", DISSECT),
+    Field(
+        "dpi_errors",
+        "int",
+        "exceptions escaping DPI (a bug: the packet is still summarised, without DPI fields)",
+        "packets",
+        DISSECT,
+    ),
+    Field(
+        "dns_unsolicited",
+        "int",
+        "DNS/mDNS/LLMNR responses that answered no query seen (same id, addresses and ports "
+        "swapped, within 5 s): they name no address (no dns_resolved)",
+        "responses",
+        DISSECT,
+    ),
+    Field(
+        "dns_evicted",
+        "int",
+        "queries dropped from the full table of pending queries while their answer could still come",
+        "queries",
+        DISSECT,
+    ),
+    Field(
+        "quic_skipped",
+        "int",
+        "QUIC Initials not decrypted: over the budget for first Initials (500 per second of "
+        "capture time, 1000 saved up; a flood with random DCIDs) or past 64 in one flow",
+        "packets",
+        DISSECT,
+    ),
+)
+
+# --- warn ----------------------------------------------------------------------------------
+WARN: Final = (
+    _tag("warn"),
+    Field("ts", "float", "when", "epoch s"),
+    Field("stage", "str", 'the stage that warns, e.g. "rn-capture"'),
+    Field("msg", "str", "the warning, already escaped for display"),
+)
+
+# --- sock ----------------------------------------------------------------------------------
+SOCK: Final = (
+    _tag("sock"),
+    Field("ts", "float", "when the socket table was read", "epoch s", ENRICH),
+    Field("proto", "str", '"tcp" or "udp"', stage=ENRICH),
+    Field("local", "str", "local IP as text", stage=ENRICH),
+    Field("lport", "int", "local port", stage=ENRICH),
+    Field("remote", "str", 'remote IP as text; "" when not connected (listening)', stage=ENRICH),
+    Field("rport", "int", "remote port; 0 when not connected", stage=ENRICH),
+    Field("listening", "bool", "a listening socket", stage=ENRICH),
+    Field("pid", "int|null", "the owning process", stage=ENRICH),
+    Field("process", "str|null", "its name", stage=ENRICH),
+    Field("cmdline", "str|null", "its command line", stage=ENRICH),
+    Field("user", "str|null", "the socket's user", stage=ENRICH),
+    Field(
+        "netns",
+        "str|null",
+        "the socket's network namespace when not the host's (as conn netns)",
+        stage=ENRICH,
+    ),
+    Field("group", "str", "when known: the process's effective group", stage=ENRICH),
+    Field("ppid", "int", "when known: its parent's process id", stage=ENRICH),
+    Field("exe", "str", "when known: the path of its executable", stage=ENRICH),
+    Field(
+        "ancestors", "list[str]", 'when known: its parents as "name/pid", up to 4, oldest first', stage=ENRICH
+    ),
+    Field(
+        "via",
+        "str",
+        "how a connected socket was found, as the conn field owner_via (exact-tuple, "
+        "short-lived-watch, exec-event)",
+        stage=ENRICH,
+    ),
+    Field(
+        "peer",
+        "bool",
+        "true: the socket of a connection's far end, also on this host (another namespace): it "
+        "gives the connection's peer_* fields, never its own process",
+        stage=ENRICH,
+    ),
+)
+
+# --- conn ----------------------------------------------------------------------------------
+# Table order is the order Details shows the fields in.
+_HOSTNAME_VIA = (
+    'how hostname_{side} was learned: "dns" (from a DNS answer seen on the wire to a query '
+    'seen, see dns_resolved; rn-view shows ~name) or "ptr" (a reverse lookup, rn-enrich --reverse-dns)'
+)
+CONN: Final = (
+    _tag("conn"),
+    Field(
+        "id",
+        "int",
+        "stable id of the connection, the same in every record of it; a new generation of a "
+        "reused tuple gets a new id",
+        stage=TRACK,
+        label="id",
+    ),
+    Field(
+        "proto",
+        "str",
+        "tcp, udp, icmp, icmpv6, arp; other IP protocols by name (gre, esp, ...) or ip-N",
+        stage=TRACK,
+        search=True,
+        keywords=("proto",),
+        label="protocol",
+    ),
+    Field(
+        "state",
+        "str",
+        "display state, a rustnet.track.states.State name (TCP: the local endpoint's when known, "
+        "else the originator's)",
+        stage=TRACK,
+        search=True,
+        keywords=("state",),
+        label="state",
+    ),
+    Field(
+        "src",
+        "str",
+        "originator's IP as text (first SYN sender; else the first packet's sender; the receiver "
+        "of a lone SYN-ACK); ARP: sender IP",
+        stage=TRACK,
+        search=True,
+        keywords=("src",),
+        label="source",
+    ),
+    Field(
+        "sport",
+        "int",
+        "originator's port; 0 for icmp, icmpv6, arp and other protocols",
+        stage=TRACK,
+        search=True,
+        keywords=("port", "sport"),
+        label="source port",
+    ),
+    Field(
+        "hostname_src",
+        "str",
+        "a name for src",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("src", "host"),
+        label="source name",
+    ),
+    Field(
+        "hostname_src_via",
+        "str",
+        _HOSTNAME_VIA.format(side="src"),
+        stage=ENRICH,
+        merge=KEPT,
+        label="source name from",
+    ),
+    Field(
+        "dst",
+        "str",
+        "responder's IP as text; ARP: target IP",
+        stage=TRACK,
+        search=True,
+        keywords=("dst",),
+        label="destination",
+    ),
+    Field(
+        "dport",
+        "int",
+        "responder's port; 0 for icmp, icmpv6, arp and other protocols",
+        stage=TRACK,
+        search=True,
+        keywords=("port", "dport"),
+        label="destination port",
+    ),
+    Field(
+        "hostname_dst",
+        "str",
+        "a name for dst",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("dst", "host"),
+        label="destination name",
+    ),
+    Field(
+        "hostname_dst_via",
+        "str",
+        _HOSTNAME_VIA.format(side="dst"),
+        stage=ENRICH,
+        merge=KEPT,
+        label="destination name from",
+    ),
+    Field(
+        "local_side",
+        "str",
+        '"src" or "dst": which end is this host (live capture only, when known)',
+        stage=TRACK,
+        label="local side",
+    ),
+    Field(
+        "service",
+        "str",
+        "the responder port's service name (the system's services database, else a built-in table)",
+        stage=ENRICH,
+        search=True,
+        keywords=("service",),
+        label="service",
+    ),
+    Field(
+        "app",
+        "str",
+        "detected application protocol: TLS, HTTP, SSH, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
+        "STUN, BitTorrent, BitTorrent-DHT",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        keywords=("app",),
+        label="application",
+    ),
+    Field(
+        "process",
+        "str",
+        "name of the process owning the connection's socket: the owner of the socket at the end "
+        "whose address belongs to the capture's namespace (see hdr netns); absent when unknown, "
+        "never a guess",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("process",),
+        label="process",
+    ),
+    Field(
+        "pid",
+        "int",
+        "its process id",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("process",),
+        label="pid",
+    ),
+    Field("user", "str", "its user", stage=ENRICH, merge=KEPT, search=True, label="user"),
+    Field("group", "str", "its effective group", stage=ENRICH, merge=KEPT, label="group"),
+    Field(
+        "cmdline",
+        "str",
+        "its command line",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        label="command line",
+    ),
+    Field(
+        "exe", "str", "the path of its executable", stage=ENRICH, merge=KEPT, search=True, label="executable"
+    ),
+    Field("ppid", "int", "its parent's process id", stage=ENRICH, merge=KEPT, label="parent pid"),
+    Field(
+        "ancestors",
+        "list[str]",
+        'its parents as "name/pid", up to 4, oldest first',
+        stage=ENRICH,
+        merge=KEPT,
+        label="parents",
+    ),
+    Field(
+        "netns",
+        "str",
+        "its network namespace when not the host's: the ip netns name, the container "
+        "(docker:0123456789ab) or net:[inode]",
+        stage=ENRICH,
+        merge=KEPT,
+        label="network namespace",
+    ),
+    Field(
+        "owner_via",
+        "str",
+        'how the process was found: "exact-tuple" (a connected socket with this tuple, its process '
+        'read from /proc), "short-lived-watch" (the same, caught between two polls by the fast '
+        'watcher), "exec-event" (the same, its process one announced by a kernel exec event), '
+        '"listener-socket" (a listening socket at the port), "bound-socket" (an unconnected UDP '
+        "socket at the port)",
+        stage=ENRICH,
+        merge=KEPT,
+        label="process found by",
+    ),
+    Field(
+        "peer_process",
+        "str",
+        "when the far end is on this host too (another namespace): the name of its owner",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        label="peer process",
+    ),
+    Field("peer_pid", "int", "that owner's process id", stage=ENRICH, merge=KEPT, label="peer pid"),
+    Field("peer_user", "str", "that owner's user", stage=ENRICH, merge=KEPT, label="peer user"),
+    Field(
+        "peer_netns",
+        "str",
+        "that owner's network namespace, as netns",
+        stage=ENRICH,
+        merge=KEPT,
+        label="peer network namespace",
+    ),
+    # TLS (and the ClientHello / ServerHello inside QUIC Initials)
+    Field(
+        "sni",
+        "str",
+        "ClientHello server name (with ECH: the outer, public name)",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        keywords=("sni", "host"),
+        label="TLS server name",
+    ),
+    Field(
+        "alpn",
+        "list[str]",
+        "ClientHello ALPN protocol names",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="ALPN",
+    ),
+    Field(
+        "tls_versions_offered",
+        "list[str]",
+        'ClientHello supported_versions, e.g. "TLS 1.3"',
+        stage=DISSECT,
+        merge=FIRST,
+        label="TLS versions offered",
+    ),
+    Field(
+        "ech",
+        "bool",
+        "true when the ClientHello offers Encrypted Client Hello (or ESNI)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="ECH offered",
+    ),
+    Field(
+        "tls_version",
+        "str",
+        'version the ServerHello chose, e.g. "TLS 1.3"',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="TLS version",
+    ),
+    Field(
+        "tls_cipher",
+        "str",
+        "cipher suite the ServerHello chose (IANA name, else hex)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="TLS cipher",
+    ),
+    # HTTP/1.x
+    Field(
+        "http_host",
+        "str",
+        "Host of the first request",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        keywords=("host",),
+        label="HTTP host",
+    ),
+    Field(
+        "http_method",
+        "str",
+        "first request's method",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="HTTP method",
+    ),
+    Field(
+        "http_path", "str", "first request's path", stage=DISSECT, merge=FIRST, search=True, label="HTTP path"
+    ),
+    Field(
+        "http_user_agent",
+        "str",
+        "first request's User-Agent",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="HTTP user agent",
+    ),
+    Field(
+        "http_status", "int", "first response's status code", stage=DISSECT, merge=FIRST, label="HTTP status"
+    ),
+    # DNS, mDNS, LLMNR
+    Field(
+        "dns_query",
+        "str",
+        "first question name",
+        stage=DISSECT,
+        merge=QUERY,
+        search=True,
+        keywords=("host",),
+        label="DNS query",
+    ),
+    Field(
+        "dns_queries",
+        "list[str]",
+        f"every distinct question name seen (at most {MAX_DPI_LIST})",
+        stage=DISSECT,
+        merge=ACCUMULATE,
+        search=True,
+        keywords=("host",),
+        label="DNS queries",
+    ),
+    Field(
+        "dns_qtype",
+        "str",
+        'first question\'s type, e.g. "A", "TYPE65534"',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="DNS query type",
+    ),
+    Field(
+        "dns_response",
+        "bool",
+        "true once a response was seen",
+        stage=DISSECT,
+        merge=FIRST,
+        label="DNS response",
+    ),
+    Field(
+        "dns_rcode",
+        "str",
+        'first response\'s rcode, e.g. "NOERROR", "NXDOMAIN"',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="DNS response code",
+    ),
+    Field(
+        "dns_answers",
+        "list[str]",
+        f'answers seen, "name TYPE value" (e.g. "example.com A 93.184.216.34"; other types "name '
+        f'TYPE"; at most {MAX_DPI_LIST})',
+        stage=DISSECT,
+        merge=ACCUMULATE,
+        search=True,
+        label="DNS answers",
+    ),
+    Field(
+        "dns_resolved",
+        "list[str]",
+        '"address name" for each A/AAAA answer of a response that answered a query seen (same '
+        f"id, addresses and ports swapped, within 5 s; at most {MAX_DPI_LIST}): the only answers "
+        "hostnames are learned from",
+        stage=DISSECT,
+        merge=ACCUMULATE,
+        label="DNS names learned",
+    ),
+    # SSH
+    Field(
+        "ssh_client",
+        "str",
+        "client's SSH identification string",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="SSH client",
+    ),
+    Field(
+        "ssh_server",
+        "str",
+        "server's SSH identification string",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="SSH server",
+    ),
+    Field(
+        "ssh_stage",
+        "str",
+        "kex, auth or established; only moves forward",
+        stage=DISSECT,
+        merge=LATEST,
+        label="SSH stage",
+    ),
+    # QUIC
+    Field(
+        "quic_version",
+        "str",
+        'version of the client\'s Initials, e.g. "0x00000001" (after a Version Negotiation: the '
+        "one moved to)",
+        stage=DISSECT,
+        merge=LATEST,
+        search=True,
+        label="QUIC version",
+    ),
+    Field(
+        "quic_vn",
+        "list[str]",
+        "versions a Version Negotiation packet offered",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC versions offered",
+    ),
+    Field(
+        "quic_retry",
+        "bool",
+        "true once a Retry packet was seen",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC retry",
+    ),
+    Field(
+        "quic_dcid",
+        "str",
+        "destination connection ID of the client's first Initial, hex",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC client DCID",
+    ),
+    Field(
+        "quic_scid",
+        "str",
+        "source connection ID of the client's first Initial, hex",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC client SCID",
+    ),
+    Field(
+        "quic_close",
+        "int",
+        "CONNECTION_CLOSE error code, the first seen",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC close code",
+    ),
+    Field(
+        "quic_close_app",
+        "bool",
+        "true when that close was an application close (frame 0x1d)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC application close",
+    ),
+    Field(
+        "quic_close_reason",
+        "str",
+        "that close's reason phrase (escaped)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="QUIC close reason",
+    ),
+    # Other UDP protocols, BitTorrent
+    Field("ntp_version", "int", "NTP version", stage=DISSECT, merge=FIRST, label="NTP version"),
+    Field(
+        "ntp_mode",
+        "str",
+        "NTP mode: client, server, broadcast, symmetric-active, symmetric-passive, control, private",
+        stage=DISSECT,
+        merge=FIRST,
+        label="NTP mode",
+    ),
+    Field(
+        "dhcp_type",
+        "str",
+        "DHCP message type: DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM",
+        stage=DISSECT,
+        merge=FIRST,
+        label="DHCP message",
+    ),
+    Field(
+        "dhcp_hostname",
+        "str",
+        "DHCP Host Name option (12)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="DHCP hostname",
+    ),
+    Field(
+        "ssdp_method",
+        "str",
+        "SSDP message: M-SEARCH, NOTIFY or RESPONSE",
+        stage=DISSECT,
+        merge=FIRST,
+        label="SSDP method",
+    ),
+    Field(
+        "ssdp_target",
+        "str",
+        "SSDP search or notification target (ST or NT header)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="SSDP target",
+    ),
+    Field(
+        "stun_type",
+        "str",
+        'STUN method and class, e.g. "Binding Request"',
+        stage=DISSECT,
+        merge=FIRST,
+        label="STUN message",
+    ),
+    Field(
+        "bt_infohash",
+        "str",
+        "BitTorrent handshake's info hash, hex",
+        stage=DISSECT,
+        merge=FIRST,
+        label="BitTorrent info hash",
+    ),
+    # From the L2-L4 dissector
+    Field(
+        "sha",
+        "str",
+        'ARP sender hardware address, "aa:bb:cc:dd:ee:ff"',
+        stage=DISSECT,
+        merge=FIRST,
+        label="ARP sender MAC",
+    ),
+    Field("tha", "str", "ARP target hardware address", stage=DISSECT, merge=FIRST, label="ARP target MAC"),
+    Field(
+        "tunnel",
+        "str",
+        "the packets were inside this tunnel: ipip, ip6ip, gre",
+        stage=DISSECT,
+        merge=FIRST,
+        label="tunnel",
+    ),
+    Field(
+        "anomaly",
+        "str",
+        "the first disagreement of header fields seen in a packet dissected anyway (e.g. an IPv4 "
+        "total length beyond the frame)",
+        stage=DISSECT,
+        merge=FIRST,
+        label="header anomaly",
+    ),
+    Field(
+        "vlan",
+        "list[int]",
+        "802.1Q ids of the first packet, outer first, when tagged",
+        stage=TRACK,
+        search=True,
+        label="VLAN",
+    ),
+    # Traffic
+    Field("packets", "int", "packets both ways", "packets", TRACK, label="packets"),
+    Field(
+        "packets_src", "int", "packets sent by the originator", "packets", TRACK, label="packets from source"
+    ),
+    Field(
+        "packets_dst",
+        "int",
+        "packets sent by the responder",
+        "packets",
+        TRACK,
+        label="packets from destination",
+    ),
+    Field(
+        "bytes",
+        "int",
+        "bytes both ways, on-the-wire frame length (pcap len), as tshark counts",
+        "bytes",
+        TRACK,
+        label="bytes",
+    ),
+    Field("bytes_src", "int", "bytes sent by the originator", "bytes", TRACK, label="bytes from source"),
+    Field("bytes_dst", "int", "bytes sent by the responder", "bytes", TRACK, label="bytes from destination"),
+    Field(
+        "rate_src",
+        "int",
+        "rate the originator sends at, smoothed over seconds (rustnet.track.rates); TCP shown "
+        "TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update says so)",
+        "B/s",
+        TRACK,
+        label="rate from source",
+    ),
+    Field("rate_dst", "int", "rate the responder sends at", "B/s", TRACK, label="rate from destination"),
+    Field(
+        "rtt_ms",
+        "float",
+        "TCP: handshake round trip (SYN to the ACK of the SYN-ACK); QUIC: first packet to the first answer",
+        "ms",
+        TRACK,
+        label="round trip",
+    ),
+    Field(
+        "retransmits",
+        "int",
+        "TCP: segments that resend sequence space already seen (keep-alives excluded)",
+        "segments",
+        TRACK,
+        label="retransmissions",
+    ),
+    Field(
+        "out_of_order",
+        "int",
+        "TCP: segments below the highest sequence seen that arrived too soon to be retransmissions",
+        "segments",
+        TRACK,
+        label="out of order",
+    ),
+    # Time and end
+    Field("first_seen", "float", "time of the first packet", "epoch s", TRACK, label="first seen"),
+    Field("last_seen", "float", "time of the latest packet", "epoch s", TRACK, label="last seen"),
+    Field(
+        "snapshot",
+        "bool",
+        "true on records written by a periodic snapshot (--snapshot-every)",
+        stage=TRACK,
+        label="snapshot",
+    ),
+    Field("final", "bool", "true on the last record of the connection", stage=TRACK, label="final"),
+    Field(
+        "end",
+        "str",
+        "final records: why it ended here: timeout, evicted, reused (a new generation of the "
+        "tuple began), eof (end of input)",
+        stage=TRACK,
+        label="ended by",
+    ),
+)
+
+RECORDS: Final = (
+    RecordType(
+        "hdr",
+        "map",
+        "stream header",
+        "The first record of a stream, written again by each stage that passes it on. A header "
+        "may appear anywhere (concatenated recordings); a reader refuses one whose v is newer "
+        "than it knows.",
+        HDR,
+    ),
+    RecordType(
+        "pkt",
+        "positional",
+        "one captured frame, from rn-capture",
+        "",
+        PKT,
+    ),
+    RecordType(
+        "sum",
+        "positional",
+        "one packet dissected to L4, from rn-dissect",
+        "One per IP or ARP packet. A field that does not apply to the packet's protocol holds "
+        "0 (null for vlan and info).",
+        SUM,
+    ),
+    RecordType(
+        "stats",
+        "map",
+        "capture statistics, from rn-capture",
+        "Written periodically and at the end.",
+        STATS,
+    ),
+    RecordType(
+        "dstats",
+        "map",
+        "dissection counters, from rn-dissect",
+        "Totals since start, written by tick only when a counter changed, and always at the end.",
+        DSTATS,
+    ),
+    RecordType("warn", "map", "a problem a stage wants the viewer to show", "", WARN),
+    RecordType(
+        "sock",
+        "map",
+        "a local socket and the process owning it, from rn-enrich",
+        "Written by rn-enrich when it runs upstream of rn-track (rn-capture | rn-enrich, e.g. on "
+        "a remote host), so whoever builds connections later (rn-track, rn-view) can attribute "
+        "them.",
+        SOCK,
+    ),
+    RecordType(
+        "conn",
+        "map",
+        "a connection, from rn-track (rn-enrich adds to it)",
+        "The public JSON interface (rn-track --format json); fields may be added, never renamed. "
+        "A field that is not known is absent (never an empty string or a made-up zero), except "
+        "the counters, which start at 0. Fields written by rn-dissect come from the info of its "
+        "summaries; rn-track merges them as the merge column says.",
+        CONN,
+    ),
+)
+
+BY_TAG: Final = {r.tag: r for r in RECORDS}
+CONN_BY_NAME: Final = {f.name: f for f in CONN}
+# The keys a summary's ``info`` may carry: its per-packet keys and the connection fields rn-dissect writes.
+INFO_KEYS: Final = frozenset(f.name for f in INFO) | frozenset(f.name for f in CONN if f.stage == DISSECT)
+
+# (name, value, meaning): what a consumer keeps of a record (rustnet.stream.bounds) and what
+# rn-track keeps of the DPI fields of a connection (rustnet.track.dpi).
+LIMITS: Final = (
+    ("fields", MAX_FIELDS, "fields kept of a record, each named by at most MAX_KEY characters"),
+    ("key", MAX_KEY, "characters of a field name"),
+    ("text", MAX_TEXT, "characters of a text field (cut text ends in …)"),
+    ("list", MAX_LIST, "items of a list, or entries of a map, which hold no lists or maps"),
+    ("item text", MAX_ITEM_TEXT, "characters of text in a list or map"),
+    ("DPI fields", MAX_DPI_FIELDS, "DPI fields rn-track keeps per connection"),
+    ("DPI text", MAX_DPI_TEXT, "characters rn-track keeps of a DPI text value"),
+    ("DPI list", MAX_DPI_LIST, "items rn-track keeps of a DPI list"),
+    ("DPI key", MAX_DPI_KEY, "characters of a DPI field name rn-track accepts"),
+)
+
+
+def names(fields: tuple[Field, ...]) -> tuple[str, ...]:
+    """The names of ``fields``, in order."""
+    return tuple(f.name for f in fields)
+
+
+def keyword_fields(code: str) -> tuple[str, ...]:
+    """The connection fields the filter keyword ``code`` searches, in table order."""
+    return tuple(f.name for f in CONN if code in f.keywords)

@@ -1,0 +1,139 @@
+"""The declared records (rustnet.stream.fields): every field a stage writes is declared there.
+
+The whole pipeline runs over every capture of the corpus, and each key of each record it
+writes (the summaries' info keys, the header's privs entries included) must be declared for
+its record type; a field that a dissector or a stage starts writing without its declaration
+fails here, and with it the man page that is generated from the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rustnet.stream import RecordReader, fields
+from rustnet.stream.records import SUM_FIELDS, record_type, to_json_obj
+from rustnet.track.table import Tracker
+
+from tests.corpus import PCAPS
+from tests.track_util import A, B, header, udp
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
+
+Seen = dict[str, set[str]]
+
+
+def _pipeline(pcap: Path, tmp: Path) -> tuple[Seen, Seen]:
+    """Keys per record type: (rn-dissect's output, rn-enrich's JSON output after rn-track)."""
+    summaries = tmp / f"{pcap.name}.rn"
+    cmd = (
+        f'"{BIN}/rn-capture" -r "{pcap}" | "{BIN}/rn-dissect" | tee "{summaries}" | "{BIN}/rn-track" '
+        f'| "{BIN}/rn-enrich" --format json'
+    )
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=300)
+    dissected: Seen = defaultdict(set)
+    fd = os.open(summaries, os.O_RDONLY)
+    try:
+        for rec in RecordReader(fd, str(summaries)):
+            tag = record_type(rec) or "?"
+            obj = to_json_obj(rec)
+            dissected[tag] |= set(obj)
+            if tag == "sum":
+                assert isinstance(rec, list) and len(rec) == len(SUM_FIELDS), rec
+                info = obj.get("info") or {}
+                dissected["sum.info"] |= set(info)
+    finally:
+        os.close(fd)
+    enriched: Seen = defaultdict(set)
+    for line in p.stdout.decode().splitlines():
+        obj = json.loads(line)
+        tag = obj.get("t", "?")
+        enriched[tag] |= set(obj)
+        if tag == "hdr":
+            for entry in obj.get("privs", []):
+                enriched["hdr.privs"] |= set(entry)
+    return dissected, enriched
+
+
+def _declared() -> dict[str, set[str]]:
+    out = {r.tag: set(fields.names(r.fields)) for r in fields.RECORDS}
+    out["hdr.privs"] = set(fields.names(fields.PRIVS))
+    out["sum.info"] = set(fields.INFO_KEYS)
+    return out
+
+
+@pytest.mark.slow
+def test_every_field_the_pipeline_writes_over_the_corpus_is_declared(tmp_path: Path) -> None:
+    pcaps = sorted(PCAPS.iterdir())
+    assert len(pcaps) > 40
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda p: _pipeline(p, tmp_path), pcaps))
+    seen: Seen = defaultdict(set)
+    for dissected, enriched in results:
+        for seen_here in (dissected, enriched):
+            for tag, keys in seen_here.items():
+                seen[tag] |= keys
+    declared = _declared()
+    undeclared = {tag: sorted(keys - declared.get(tag, set())) for tag, keys in seen.items()}
+    undeclared = {tag: keys for tag, keys in undeclared.items() if keys}
+    assert not undeclared, f"fields written but not declared in rustnet.stream.fields: {undeclared}"
+    # The corpus reaches far: connections of every kind, DPI of every protocol it holds.
+    assert {"hdr", "sum", "dstats", "stats", "conn", "hdr.privs", "sum.info"} <= set(seen)
+    assert len(seen["conn"]) >= 60, sorted(seen["conn"])
+
+
+def test_the_man_page_documents_every_declared_field_with_its_type() -> None:
+    page = (ROOT / "man" / "rustnet-records.5").read_text()
+    for rtype in fields.RECORDS:
+        section = page[page.index(f".SS {rtype.tag} (") :]
+        section = section[: section.index("\n.SS ", 1)] if "\n.SS " in section[1:] else section
+        for f in rtype.fields:
+            assert f"\\fB{f.name}\\fR (" in section, (rtype.tag, f.name)
+
+
+def test_every_field_rn_dissect_writes_reaches_the_connection() -> None:
+    """A DPI field declared for the connection is merged into it, whatever its merge rule."""
+    dpi = [f for f in fields.CONN if f.stage == fields.DISSECT]
+    assert len(dpi) > 40
+    samples: dict[str, Any] = {"str": "x", "int": 7, "bool": True, "list[str]": ["y"]}
+    # A few fields per connection: rn-track keeps MAX_DPI_FIELDS of them per connection.
+    groups = [dpi[i : i + 10] for i in range(0, len(dpi), 10)]
+    tracker = Tracker()
+    recs = tracker.process(
+        [header()]
+        + [
+            udp(100.0 + n, A, 40000 + n, B, 9000, 10, info={f.name: samples[f.type] for f in group})
+            for n, group in enumerate(groups)
+        ]
+    )
+    recs += tracker.finish()
+    merged: set[str] = set()
+    for r in recs:
+        if isinstance(r, dict) and r.get("t") == "conn":
+            merged |= set(r)
+    missing = [f.name for f in dpi if f.name not in merged]
+    assert not missing, f"declared DPI fields rn-track dropped: {missing}"
+
+
+def test_the_declarations_hold_together() -> None:
+    for rtype in fields.RECORDS:
+        names = fields.names(rtype.fields)
+        assert names[0] == "t" and len(set(names)) == len(names), rtype.tag
+    for f in fields.CONN[1:]:
+        assert f.stage in fields.STAGES and f.merge in fields.MERGES and f.label, f.name
+        if f.stage == fields.DISSECT:
+            assert f.merge != fields.OWN and f.merge != fields.KEPT, f.name
+        else:
+            assert f.merge in (fields.OWN, fields.KEPT), f.name
+    labels = [f.label for f in fields.CONN if f.label]
+    assert len(set(labels)) == len(labels)
+    # The per-packet info keys are not connection fields.
+    assert not set(fields.names(fields.INFO)) & set(fields.names(fields.CONN))
