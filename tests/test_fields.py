@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rustnet.enrich.stage import Enricher
 from rustnet.stream import RecordReader, fields
 from rustnet.stream.records import SUM_FIELDS, record_type, to_json_obj
+from rustnet.track.join import SocketJoiner
 from rustnet.track.table import Tracker
 
 from tests.corpus import PCAPS
+from tests.test_enrich_stage import CLIENT, conn, hdr, lo_frame
 from tests.track_util import A, B, header, udp
 
 BIN = Path(sys.executable).parent
@@ -137,3 +142,54 @@ def test_the_declarations_hold_together() -> None:
     assert len(set(labels)) == len(labels)
     # The per-packet info keys are not connection fields.
     assert not set(fields.names(fields.INFO)) & set(fields.names(fields.CONN))
+
+
+def test_every_field_rn_enrich_writes_for_a_real_process_is_declared() -> None:
+    """Offline captures have no processes: a real client on loopback gives the process fields,
+    as a connection's own and, through sock records marked peer, as its peer's."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    sport = server.getsockname()[1]
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(sport)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert client.stdout is not None
+        cport = int(client.stdout.readline())
+        accepted, _ = server.accept()
+        enricher = Enricher()
+        out = enricher.process([hdr(True), conn(1, cport, sport)])
+        # Upstream of rn-track, rn-enrich writes sock records for the flows it sees.
+        upstream = Enricher()
+        upstream.process([hdr(True)])
+        socks = upstream.process(
+            [
+                ["pkt", time.time(), 54, lo_frame(cport, sport)],
+                ["pkt", time.time(), 54, lo_frame(sport, cport, 0x12)],
+            ]
+        )
+        socks = [r for r in socks if isinstance(r, dict) and r.get("t") == "sock"]
+        enricher.finish()
+        upstream.finish()
+        accepted.close()
+    finally:
+        assert client.stdin is not None
+        client.stdin.close()
+        client.wait(timeout=10)
+        client.stdout.close()  # type: ignore[union-attr]
+        server.close()
+    own = next(s for s in socks if s.get("lport") == cport)
+    far = next(s for s in socks if s.get("lport") == sport and s.get("rport") == cport)
+    joiner = SocketJoiner()
+    joiner.add(own)
+    joiner.add({**far, "peer": True})
+    joined = conn(2, cport, sport)
+    assert joiner.annotate(joined)
+    declared = _declared()
+    records = [r for r in out if isinstance(r, dict)] + socks + [joined]
+    assert {"process", "pid", "owner_via"} <= set(joined) and "peer_pid" in joined, joined
+    assert out[1]["process"] and socks  # type: ignore[index]
+    for rec in records:
+        tag = rec["t"]
+        assert not set(rec) - declared[tag], (tag, sorted(set(rec) - declared[tag]))
