@@ -193,3 +193,12 @@ def test_every_field_rn_enrich_writes_for_a_real_process_is_declared() -> None:
     for rec in records:
         tag = rec["t"]
         assert not set(rec) - declared[tag], (tag, sorted(set(rec) - declared[tag]))
+
+
+def test_the_filter_keywords_are_the_declared_ones() -> None:
+    from rustnet.view.filter import HAY_FIELDS, KEYWORDS
+
+    declared = {k for f in fields.CONN for k in f.keywords}
+    assert declared == set(KEYWORDS)
+    assert all(fields.keyword_fields(code) for code in KEYWORDS)
+    assert {"sni", "http_host", "dns_query", "process", "hostname_dst"} <= set(HAY_FIELDS)

@@ -10,6 +10,7 @@ import pyte
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rustnet.stream import fields
 from rustnet.view import keys
 from rustnet.view.filter import KEYWORDS
 from rustnet.view.model import ConnTable
@@ -188,19 +189,24 @@ def test_details_show_every_field_and_history() -> None:
                 pid=4242,
                 cmdline="/usr/bin/firefox -P x",
                 user="alice",
-                rtt=0.0123,
+                rtt_ms=12.3,
                 retransmits=2,
                 vlan=[100],
+                x_unknown="kept",
             ),
         ]
     )
     keys.handle(s, "KEY_ENTER")
-    screen, _ = draw(s, 120, 50)
+    screen, _ = draw(s, 120, 60)
     body = text(screen)
     rec = s.table.rows[1].rec
+    # Every field under its declared label (a field nobody declared under its own name), none raw.
     for k in rec:
         if k != "t":
-            assert k in body, k
+            label = fields.CONN_BY_NAME[k].label if k in fields.CONN_BY_NAME else k
+            assert re.search(rf"(?m)^{re.escape(label)}\s", body), k
+    assert "TLS server name" in body and "round trip" in body and "x_unknown" in body
+    assert "http_host" not in body and "rtt_ms" not in body
     for v in (
         "github.com",
         "h2",

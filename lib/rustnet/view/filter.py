@@ -7,7 +7,8 @@ words match fzf-style: the letters in order within one field, ranked so that
 exact substrings, matches at a word start and tight matches come first.
 
 Each keyword documents itself (``code``, ``help``) so the help screen is generated
-from this table.
+from this table; the fields a keyword or a plain word searches are declared with the
+fields (rustnet.stream.fields).
 """
 
 from __future__ import annotations
@@ -17,43 +18,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from rustnet.stream import fields
 from rustnet.view.model import Row, text
 
 SEP: Final = "\x00"  # between fields in the searchable text; fuzzy matches never cross it
 
-# Every field a plain word searches (DPI data included); lists are joined.
-HAY_FIELDS: Final = (
-    "proto",
-    "src",
-    "sport",
-    "dst",
-    "dport",
-    "state",
-    "app",
-    "service",
-    "process",
-    "pid",
-    "cmdline",
-    "user",
-    "sni",
-    "alpn",
-    "tls_version",
-    "http_host",
-    "http_method",
-    "http_path",
-    "http_user_agent",
-    "dns_query",
-    "dns_queries",
-    "dns_qtype",
-    "dns_rcode",
-    "dns_answers",
-    "ssh_client",
-    "ssh_server",
-    "quic_version",
-    "hostname_src",
-    "hostname_dst",
-    "vlan",
-)
+# Every field a plain word searches (DPI data included; lists are joined), as declared.
+HAY_FIELDS: Final = tuple(f.name for f in fields.CONN if f.search)
 
 
 _HAY_SET: Final = frozenset(HAY_FIELDS)
@@ -75,19 +46,24 @@ def haystack(row: Row) -> str:
     return hay
 
 
-def _values(*keys: str) -> Callable[[Row], Iterable[str]]:
+def _values(code: str) -> Callable[[Row], Iterable[str]]:
+    """The values of the fields declared as searched by keyword ``code``."""
+    keys = fields.keyword_fields(code)
+
     def get(row: Row) -> Iterable[str]:
         return [text(row.field(k)) for k in keys]
 
     return get
 
 
+_DST: Final = fields.keyword_fields("dst")
+_SRC: Final = fields.keyword_fields("src")
+
+
 def _remote_values(row: Row) -> Iterable[str]:
-    rec = row.rec
-    out = [text(rec.get("dst")), row.hostname("dst")]
-    if not row.local_is_src:
-        out += [text(rec.get("src")), row.hostname("src")]
-    return out
+    """dst: the responder's fields, and the originator's too when that is the remote end."""
+    keys = _DST if row.local_is_src else _DST + _SRC
+    return [text(row.field(k)) for k in keys]
 
 
 @dataclass(frozen=True)
@@ -102,20 +78,14 @@ class Keyword:
 KEYWORDS: Final[dict[str, Keyword]] = {
     k.code: k
     for k in (
-        Keyword(
-            "port", "either port contains the value (port:44 matches 443, 8443)", _values("sport", "dport")
-        ),
+        Keyword("port", "either port contains the value (port:44 matches 443, 8443)", _values("port")),
         Keyword("sport", "source (originator) port contains the value", _values("sport")),
         Keyword("dport", "destination (responder) port contains the value", _values("dport")),
-        Keyword("src", "source address or its hostname", _values("src", "hostname_src")),
+        Keyword("src", "source address or its hostname", _values("src")),
         Keyword("dst", "destination / remote address or its hostname", _remote_values),
         Keyword("sni", "TLS / QUIC server name (SNI)", _values("sni")),
-        Keyword(
-            "host",
-            "HTTP Host, SNI, DNS name or a learned hostname",
-            _values("http_host", "sni", "dns_query", "dns_queries", "hostname_src", "hostname_dst"),
-        ),
-        Keyword("process", "owning process name (or pid)", _values("process", "pid")),
+        Keyword("host", "HTTP Host, SNI, DNS name or a learned hostname", _values("host")),
+        Keyword("process", "owning process name (or pid)", _values("process")),
         Keyword("state", "protocol state (state:fin_wait matches FIN_WAIT1 and FIN_WAIT2)", _values("state")),
         Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto")),
         Keyword("app", "detected application protocol: http, tls, dns, quic, ssh ...", _values("app")),

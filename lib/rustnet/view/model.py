@@ -41,6 +41,7 @@ import operator
 from collections.abc import Callable
 from typing import Any, Final
 
+from rustnet.stream import fields
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_TEXT, bound_record
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
 from rustnet.track.rates import WINDOW
@@ -295,19 +296,9 @@ OPEN: Final = 0
 HISTORY: Final = 1
 ORDER_FINAL: Final = 2
 _SEQ: Final = operator.attrgetter("seq")
-# Fields learned downstream (rn-enrich, the viewer's joiner): a later record without them keeps them.
-_KEPT: Final = frozenset(
-    {
-        "process",
-        "pid",
-        "cmdline",
-        "user",
-        "hostname_src",
-        "hostname_dst",
-        "hostname_src_via",
-        "hostname_dst_via",
-    }
-)
+# Fields learned downstream (rn-enrich, the viewer's joiner): a later record without them keeps
+# them (declared with merge "kept").
+_KEPT: Final = frozenset(f.name for f in fields.CONN if f.merge == fields.KEPT)
 
 
 class ConnTable:

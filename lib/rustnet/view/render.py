@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from rustnet.stream import fields
 from rustnet.view import filter as filt
 from rustnet.view import keys
 from rustnet.view.columns import Column, endpoint, layout
@@ -274,75 +275,30 @@ def _group_line(g: Group, w: int, selected: bool, th: Theme) -> str:
 
 
 # --- details ---------------------------------------------------------------------------
-DETAIL_ORDER: Final = (
-    "id",
-    "proto",
-    "state",
-    "src",
-    "sport",
-    "hostname_src",
-    "hostname_src_via",
-    "dst",
-    "dport",
-    "hostname_dst",
-    "hostname_dst_via",
-    "local_side",
-    "service",
-    "app",
-    "process",
-    "pid",
-    "user",
-    "cmdline",
-    "sni",
-    "alpn",
-    "tls_version",
-    "http_host",
-    "http_method",
-    "http_path",
-    "http_user_agent",
-    "dns_query",
-    "dns_queries",
-    "dns_qtype",
-    "dns_rcode",
-    "dns_answers",
-    "dns_resolved",
-    "ssh_client",
-    "ssh_server",
-    "quic_version",
-    "quic_close",
-    "packets",
-    "packets_src",
-    "packets_dst",
-    "bytes",
-    "bytes_src",
-    "bytes_dst",
-    "rate_src",
-    "rate_dst",
-    "rtt_ms",
-    "rtt",
-    "retransmits",
-    "out_of_order",
-    "first_seen",
-    "last_seen",
-    "vlan",
-    "final",
-    "end",
-)
+# The fields Details shows, in the declared order, under their declared labels; a field a stream
+# carries that is not declared comes after them, under its own name.
+DETAIL_ORDER: Final = tuple(f.name for f in fields.CONN if f.label)
+_LABELS: Final = {f.name: f.label for f in fields.CONN if f.label}
+_UNITS: Final = {f.name: f.unit for f in fields.CONN if f.unit}
+_HIDDEN: Final = frozenset(f.name for f in fields.CONN if not f.label)
 
 
 def _fmt_value(key: str, value: Any) -> str:
-    if key in ("first_seen", "last_seen") and isinstance(value, (int, float)) and not isinstance(value, bool):
+    unit = _UNITS.get(key)
+    if unit is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return safe(value)
+    if unit == "epoch s":
         try:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
             return f"{stamp}.{int((value % 1) * 1000):03d} ({value:.6f})"
         except (OverflowError, ValueError, OSError):
             return safe(value)
-    if key in ("rate_src", "rate_dst") and isinstance(value, (int, float)):
+    if unit == "B/s":
         return f"{human_rate(value) or '0 B/s'} ({value:,.0f} B/s)"
-    if key.startswith("bytes") and isinstance(value, int) and not isinstance(value, bool):
+    if unit == "bytes" and isinstance(value, int):
         return f"{value:,} ({human_bytes(value)})"
-    if key in ("rtt", "rtt_ms") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value * (1000 if key == 'rtt' else 1):.2f} ms"
+    if unit == "ms":
+        return f"{value:.2f} ms"
     return safe(value)
 
 
@@ -361,10 +317,10 @@ def details_lines(state: ViewState) -> list[tuple[str, str]]:
         out.append(("duration", f"{last - first:.3f} s"))
     keys_in_order = [k for k in DETAIL_ORDER if rec.get(k) is not None]
     keys_in_order += sorted(
-        (k for k in rec if k not in DETAIL_ORDER and k != "t" and rec[k] is not None), key=text
+        (k for k in rec if k not in _LABELS and k not in _HIDDEN and rec[k] is not None), key=text
     )
     for k in keys_in_order:
-        out.append((safe(k), _fmt_value(k, rec[k])))
+        out.append((_LABELS.get(k) or safe(k), _fmt_value(k, rec[k])))
     if row.states:
         out.append(("", ""))
         out.append(("history", f"{len(row.states)} state{'s' if len(row.states) != 1 else ''}"))
