@@ -23,6 +23,7 @@ can find the socket.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections import deque
@@ -146,11 +147,11 @@ class SocketOwners:
                 )
             except OSError:
                 sock.close()
-                self._diag[ino] = None
-        rows = socktab.read_tables(
-            f"/proc/{pid if pid is not None else 'self'}/net", self.protos, self._addr_cache
-        )
-        return rows or None
+                del self._diag[ino]  # opened again next time: one failed dump must not last
+        net_dir = f"/proc/{pid if pid is not None else 'self'}/net"
+        rows = socktab.read_tables(net_dir, self.protos, self._addr_cache)
+        # An empty table is a namespace without sockets, not one we cannot read.
+        return rows if rows or os.access(f"{net_dir}/tcp", os.R_OK) else None
 
     def _read_all_tables(self) -> list[tuple[int | None, list[SockEntry]]]:
         own_rows = self._read_ns(self.own_netns, None) or []

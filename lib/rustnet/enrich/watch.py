@@ -46,6 +46,7 @@ from typing import Any
 
 from rustnet.enrich import procevents, sockdiag
 from rustnet.enrich import sockets as socktab
+from rustnet.enrich.newprocs import StartedPrograms
 from rustnet.enrich.processes import ProcessInfoCache, ProcInfo, scan_socket_inodes
 from rustnet.enrich.sockets import SockEntry
 
@@ -89,6 +90,9 @@ class ShortLivedWatcher:
         self._stop = threading.Event()
         self._diag = sockdiag.open_diag()  # raises DiagError when sock_diag is unavailable
         self._events = procevents.open_exec_events() if exec_events else None
+        # Programs just started here, watched one by one (rustnet.enrich.newprocs).
+        self._programs = StartedPrograms(ARM_EXEC) if self._events is not None else None
+        self.program_finds = 0
         self._own_ns = socktab.netns_inode("self")
         self._bytecode = client_ports_filter()
         self._started: collections.deque[int] = collections.deque(maxlen=32)  # programs started here
@@ -137,6 +141,8 @@ class ShortLivedWatcher:
         except OSError:
             pass
         self._thread.join(timeout=2)
+        if self._programs is not None and not self._thread.is_alive():
+            self._programs.close()
         self._diag.close()
         if self._events is not None:
             self._events.close()
@@ -162,6 +168,8 @@ class ShortLivedWatcher:
                         continue
                     self.arms += 1
                 was_armed = True
+                if self._programs is not None and len(self._programs):
+                    self._poll_programs(procs)
                 now = time.monotonic()
                 if counters.fd is None or now - last_listing >= 1.0:
                     changed = list(self.protos)  # no counters, or a listing once a second anyway
@@ -208,7 +216,17 @@ class ShortLivedWatcher:
         a few µs: a host starting hundreds of programs a second costs a fraction of a percent)."""
         here = [pid for pid in pids if socktab.netns_inode(pid) == self._own_ns]
         self._started.extend(here)
+        if self._programs is not None:
+            for pid in here:
+                self._programs.add(pid)
         return bool(here)
+
+    def _poll_programs(self, procs: ProcessInfoCache) -> None:
+        """The new sockets of the programs just started (their details read while they live)."""
+        assert self._programs is not None
+        for entry, pid in self._programs.poll():
+            self._finds.append((entry, pid, procs.get(pid), "exec-event"))
+            self.program_finds += 1
 
     def _owner_candidates(self) -> Iterator[int]:
         """Pids to search for new sockets' owners: the programs just started here first (a

@@ -245,6 +245,14 @@ class SocketJoiner:
         src = normalize_ip(src)
         dst = normalize_ip(dst)
         near = self.near(src, dst) if self.near is not None else None
+        if near is None and self.near is not None:
+            # The capture namespace's addresses are unknown for now: its own socket at either end.
+            cap = self.prefer_netns
+            for a, p, b, q in ((src, sport, dst, dport), (dst, dport, src, sport)):
+                own = self._at_end(proto, a, p, b, q, lambda s: s.get("netns") == cap, exact_only)
+                if own is not None:
+                    return own, self._at_end(proto, b, q, a, p, lambda s: s.get("netns") != cap, exact_only)
+            return None, None
         if near is None:
             own = self._lookup_any(proto, src, sport, dst, dport, exact_only)
             peers = self._peers
