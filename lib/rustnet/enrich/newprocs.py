@@ -23,6 +23,7 @@ import socket
 import time
 from typing import Final
 
+from rustnet.enrich import sockets as socktab
 from rustnet.enrich.sockets import SockEntry
 
 SYS_PIDFD_GETFD: Final = 438  # the same number on every architecture (new syscall table)
@@ -79,7 +80,8 @@ def socket_tuple(sock: socket.socket) -> tuple[str, str, int, str, int] | None:
 class StartedPrograms:
     """Programs announced by exec events, each watched for ``seconds`` or until it exits."""
 
-    def __init__(self, seconds: float = 3.0) -> None:
+    def __init__(self, netns: int | None, seconds: float = 3.0) -> None:
+        self.netns = netns  # sockets are reported only while the program is in this namespace
         self.seconds = seconds
         self.usable = True  # False once pidfd_getfd is refused (no root, old kernel): stop trying
         self._programs: dict[int, _Program] = {}
@@ -112,6 +114,8 @@ class StartedPrograms:
             fds = os.listdir(fd_dir)
         except OSError:
             return False  # exited
+        if socktab.netns_inode(prog.pid) != self.netns:
+            return False  # moved to another namespace (ip netns exec: setns, then exec again)
         for fd in fds:
             try:
                 link = os.readlink(fd_dir + fd)

@@ -91,7 +91,8 @@ class ShortLivedWatcher:
         self._diag = sockdiag.open_diag()  # raises DiagError when sock_diag is unavailable
         self._events = procevents.open_exec_events() if exec_events else None
         # Programs just started here, watched one by one (rustnet.enrich.newprocs).
-        self._programs = StartedPrograms(ARM_EXEC) if self._events is not None else None
+        self._own_ns = socktab.netns_inode("self")
+        self._programs = StartedPrograms(self._own_ns, ARM_EXEC) if self._events is not None else None
         self.program_finds = 0
         self._own_ns = socktab.netns_inode("self")
         self._bytecode = client_ports_filter()
