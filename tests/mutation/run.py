@@ -269,6 +269,16 @@ class _Points(ast.NodeTransformer):
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        operand = node.operand
+        if (
+            isinstance(node.op, ast.USub)
+            and isinstance(operand, ast.Constant)
+            and type(operand.value) in (int, float)
+        ):
+            value = -operand.value  # a negative number is one constant: -1 -> 0
+            if self._point(node, f"{value!r} -> {value + 1!r}"):
+                return ast.copy_location(ast.Constant(value + 1), node)
+            return node
         self.generic_visit(node)
         if isinstance(node.op, ast.Not) and self._point(node, "drop not"):
             return node.operand
