@@ -269,13 +269,13 @@ class _Points(ast.NodeTransformer):
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        operand = node.operand
+        number = node.operand.value if isinstance(node.operand, ast.Constant) else None
         if (
             isinstance(node.op, ast.USub)
-            and isinstance(operand, ast.Constant)
-            and type(operand.value) in (int, float)
+            and isinstance(number, (int, float))
+            and not isinstance(number, bool)
         ):
-            value = -operand.value  # a negative number is one constant: -1 -> 0
+            value = -number  # a negative number is one constant: -1 -> 0
             if self._point(node, f"{value!r} -> {value + 1!r}"):
                 return ast.copy_location(ast.Constant(value + 1), node)
             return node
