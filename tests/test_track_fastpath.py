@@ -21,7 +21,7 @@ from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
 from rustnet.track.lifecycle import Timeouts
 from rustnet.track.states import State
 from rustnet.track.table import SWEEP_EVERY, Tracker
-from rustnet.track.tcp_state import ACK_SENSITIVE, N_STATES, segment, step_entry, step_index
+from rustnet.track.tcp_state import ACK_SENSITIVE, N_STATES, segment, step_entry
 
 from tests import track_reference as ref
 from tests.corpus import PCAPS as CORPUS
@@ -29,6 +29,11 @@ from tests.track_util import A, B, C, header
 
 
 # --- TCP -------------------------------------------------------------------------------
+def step_index(orig: int, resp: int, flags: int, from_orig: bool, acks_receiver_fin: bool) -> int:
+    """The STEP key of one segment, as rustnet.track.tcp_state describes it."""
+    return ((((orig * N_STATES + resp) << 5) | (flags & 0x17)) << 2) | (from_orig << 1) | acks_receiver_fin
+
+
 def test_step_table_is_segment_for_every_combination() -> None:
     for orig in range(N_STATES):
         for resp in range(N_STATES):

@@ -616,3 +616,33 @@ def test_simultaneous_close_from_the_sequence_numbers() -> None:
         "FIN_WAIT1",
         "TIME_WAIT",
     ]
+
+
+def test_a_plain_ack_of_our_fin_is_fin_wait2() -> None:
+    """The server acknowledges the client's FIN on its own (a plain ACK), closes later: the
+    tracker must read that plain ACK (FIN_WAIT1 -> FIN_WAIT2), not only SYN/FIN/RST segments."""
+    segments = [
+        *handshake(100.0),
+        tcp(101.0, A, 40000, B, 80, FIN | ACK, 1001, 5001),
+        tcp(101.01, B, 80, A, 40000, ACK, 5001, 1002),
+        tcp(102.0, B, 80, A, 40000, FIN | ACK, 5001, 1002),
+        tcp(102.01, A, 40000, B, 80, ACK, 1002, 5002),
+    ]
+    assert _shown_states(segments) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
+
+
+def test_a_syn_on_a_tuple_in_time_wait_is_a_new_generation() -> None:
+    # The last ACK was not captured: the client is in TIME_WAIT, the server still LAST_ACK.
+    recs = run(
+        [
+            *handshake(1.0),
+            tcp(2.0, A, 40000, B, 80, FIN | ACK, 1001, 5001),
+            tcp(2.01, B, 80, A, 40000, FIN | ACK, 5001, 1002),
+            *handshake(3.0, isn=30000),
+        ]
+    )
+    f = sorted(finals(recs).values(), key=lambda r: r["id"])
+    assert [(r["state"], r["end"], r["packets"]) for r in f] == [
+        ("TIME_WAIT", "reused", 5),
+        ("ESTABLISHED", "eof", 3),
+    ]

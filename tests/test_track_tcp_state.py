@@ -160,3 +160,34 @@ def test_retransmissions_and_duplicate_acks_change_nothing() -> None:
 def test_table_only_names_known_states() -> None:
     for (state, event), nxt in TRANSITIONS.items():
         assert state in NAMES and nxt in NAMES and 0 <= event <= 8
+
+
+# Segments a monitor does see, in states the common paths above do not reach. Each expected
+# pair follows RFC 9293 §3.3.2 for the endpoint that sent or received the segment.
+@pytest.mark.parametrize(
+    ("steps", "states"),
+    [
+        # Null and PSH-only segments (no SYN, ACK, FIN, RST): only an endpoint in NONE learns.
+        ([(ORIG, 0, False)], ("ESTABLISHED", "ESTABLISHED")),
+        ([(ORIG, 0x08, False)], ("ESTABLISHED", "ESTABLISHED")),
+        ([(ORIG, S, False), (ORIG, 0, False)], ("SYN_SENT", "SYN_RECV")),
+        # After a SYN, the client's own ACK (the SYN-ACK was not captured) opens nothing for it.
+        ([(ORIG, S, False), (ORIG, A, False)], ("SYN_SENT", "ESTABLISHED")),
+        # A lone SYN-ACK's sender sending data stays SYN_RECV until it is acknowledged.
+        ([(PEER, S | A, False), (PEER, A, False)], ("ESTABLISHED", "SYN_RECV")),
+        # Mid-stream pickup at a FIN without ACK.
+        ([(ORIG, F, False)], ("FIN_WAIT1", "CLOSE_WAIT")),
+        ([(PEER, F, False)], ("CLOSE_WAIT", "FIN_WAIT1")),
+        # SYN_SENT sends a SYN-ACK (the peer's crossing SYN not captured): simultaneous open.
+        ([(ORIG, S, False), (ORIG, S | A, False)], ("SYN_RECV", "ESTABLISHED")),
+        # A half-open connection closed from either side.
+        ([(ORIG, S, False), (ORIG, F | A, False)], ("FIN_WAIT1", "CLOSE_WAIT")),
+        ([(ORIG, S, False), (PEER, F | A, False)], ("CLOSE_WAIT", "FIN_WAIT1")),
+        ([(ORIG, S, False), (PEER, S | A, False), (PEER, F | A, False)], ("CLOSE_WAIT", "FIN_WAIT1")),
+        ([(ORIG, S, False), (PEER, S | A, False), (ORIG, F, False)], ("FIN_WAIT1", "CLOSE_WAIT")),
+        # SYN+FIN together (a scan): the SYN first, then the FIN.
+        ([(ORIG, S | F, False)], ("FIN_WAIT1", "CLOSE_WAIT")),
+    ],
+)
+def test_less_common_segments(steps: list[tuple[bool, int, bool]], states: tuple[str, str]) -> None:
+    assert run(steps)[-1] == states

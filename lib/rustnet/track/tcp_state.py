@@ -145,15 +145,12 @@ REUSABLE: Final = frozenset({_TW, _C})
 
 # --- the same machine as one lookup, for the tracker's hot path -------------------------
 # segment() costs several calls and tuple lookups per segment; the tracker instead looks up the
-# segment's step_index() in STEP, filled from segment() itself on first use (a table of every
+# segment's key (below) in STEP, filled from segment() itself on first use (a table of every
 # combination would cost milliseconds at start-up; a few hundred ever occur).
 # Only the FIN, SYN, RST and ACK bits take part (flags & 0x17); TCP endpoint states are 0..10.
+# The key of one segment (rustnet.track.table computes it inline, in its hot path):
+#     ((((orig * N_STATES + resp) << 5) | (flags & 0x17)) << 2) | (from_orig << 1) | acks_receiver_fin
 N_STATES: Final = _C + 1
-
-
-def step_index(orig: int, resp: int, flags: int, from_orig: bool, acks_receiver_fin: bool) -> int:
-    """The :data:`STEP` key of one segment (the tracker computes the same key inline)."""
-    return ((((orig * N_STATES + resp) << 5) | (flags & 0x17)) << 2) | (from_orig << 1) | acks_receiver_fin
 
 
 def step_entry(index: int) -> tuple[int, int, bool]:
@@ -167,6 +164,6 @@ def step_entry(index: int) -> tuple[int, int, bool]:
     return entry
 
 
-# step_index(...) -> (originator's next state, responder's next state, whether a plain ACK can
+# A segment's key -> (originator's next state, responder's next state, whether a plain ACK can
 # still change either: the tracker's ``watch``). Filled by step_entry().
 STEP: Final[dict[int, tuple[int, int, bool]]] = {}
