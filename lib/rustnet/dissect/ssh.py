@@ -49,9 +49,9 @@ def parse_banner(data: bytes, server: bool = False) -> tuple[str, int] | None:
         starts = banner_start(data[pos : pos + len(PREFIX)])
         if starts is False and not server:
             raise DissectError("SSH client data does not start with SSH-")
-        eol = data.find(b"\n", pos, pos + MAX_LINE + 1)
+        eol = data.find(b"\n", pos, pos + MAX_LINE)  # its LF at most the 255th byte
         if eol < 0:
-            if len(data) - pos > MAX_LINE:
+            if len(data) - pos >= MAX_LINE:
                 raise DissectError("SSH line longer than 255 bytes")
             return None
         if starts:
@@ -81,6 +81,10 @@ class PacketWalker:
     def feed(self, data: bytes) -> None:
         """Account one segment of this direction (after the identification line)."""
         if self.saw_newkeys:
+            if self.skip >= len(data):  # still the rest of the NEWKEYS packet
+                self.skip -= len(data)
+                return
+            self.skip = 0
             self.encrypted += 1
             return
         if self.skip:
@@ -100,9 +104,13 @@ class PacketWalker:
                 self.saw_kexinit = True
             elif msg == MSG_NEWKEYS:
                 self.saw_newkeys = True
-                # Bytes after NEWKEYS in this segment are already encrypted.
-                if len(buf) > pos + 4 + length:
+                # Bytes after NEWKEYS in this segment are already encrypted; the rest of the
+                # NEWKEYS packet itself, when it comes in later segments, is not.
+                end = pos + 4 + length
+                if len(buf) > end:
                     self.encrypted += 1
+                else:
+                    self.skip = end - len(buf)
                 self.head = b""
                 return
             total = 4 + length
