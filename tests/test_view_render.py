@@ -252,12 +252,39 @@ def test_filter_prompt_and_active_filter() -> None:
     assert "no connection matches the filter" in text(screen)
 
 
+def test_details_show_how_the_owner_was_found_its_tree_and_the_peer() -> None:
+    s = make(
+        [
+            conn(
+                1,
+                process="curl",
+                pid=4242,
+                ppid=4200,
+                exe="/usr/bin/curl",
+                group="staff",
+                ancestors=["systemd/1", "sshd/800", "bash/4200"],
+                owner_via="exec-event",
+                peer_process="rn-web-server",
+                peer_pid=77,
+                peer_netns="web",
+            )
+        ]
+    )
+    keys.handle(s, "KEY_ENTER")
+    body = text(draw(s, 120, 60)[0])
+    assert re.search(r"(?m)^process found by\s+exec-event", body), body
+    assert "systemd/1 > sshd/800 > bash/4200" in body
+    assert re.search(r"(?m)^peer process\s+rn-web-server", body)
+    assert re.search(r"(?m)^peer network namespace\s+web", body)
+    assert "/usr/bin/curl" in body and "staff" in body
+
+
 def test_group_headers() -> None:
     s = make()
     keys.handle(s, "a")
     screen, _ = draw(s)
     body = text(screen)
-    assert "▾ firefox  1 conn" in body and "▾ (unknown)" in body
+    assert "▾ firefox  1 conn" in body and "▾ <unknown>" in body
 
 
 def test_messages_show_on_the_hint_line() -> None:

@@ -205,11 +205,19 @@ def test_clipboard_never_receives_control_characters(monkeypatch: pytest.MonkeyP
 
 
 def test_group_by_process_collapses() -> None:
-    s = make([conn(1, process="a"), conn(2, process="b"), conn(3, process="a"), conn(4)])
+    s = make(
+        [
+            conn(1, process="a"),
+            conn(2, process="b"),
+            conn(3, process="a"),
+            conn(4),
+            conn(5, process="Unknown"),
+        ]
+    )
     press(s, "a")
     entries = s.entries()
     groups = [e for e in entries if isinstance(e, Group)]
-    assert sorted(g.name for g in groups) == ["(unknown)", "a", "b"]
+    assert sorted(g.name for g in groups) == ["<unknown>", "a", "b"]  # RustNet's group, Unknown in it
     ga = next(g for g in groups if g.name == "a")
     assert sorted(r.id for r in ga.rows) == [1, 3]
     s.move_to(entries.index(ga))

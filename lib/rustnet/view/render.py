@@ -284,6 +284,8 @@ _HIDDEN: Final = frozenset(f.name for f in fields.CONN if not f.label)
 
 
 def _fmt_value(key: str, value: Any) -> str:
+    if key == "ancestors" and isinstance(value, list):
+        return " > ".join(safe(v) for v in value)  # oldest first, as a process tree reads
     unit = _UNITS.get(key)
     if unit is None or not isinstance(value, (int, float)) or isinstance(value, bool):
         return safe(value)

@@ -24,6 +24,7 @@ OVERVIEW: Final = "Overview"
 DETAILS: Final = "Details"
 HELP: Final = "Help"
 TABS: Final = (OVERVIEW, DETAILS, HELP)
+UNKNOWN_GROUP: Final = "<unknown>"  # the group of connections whose process is not known
 PAGE: Final = 10  # PgUp/PgDn move this many rows (RustNet's)
 WIDTH_STEP: Final = 2
 _SORT_KEY: Final = operator.attrgetter("sorted_by")
@@ -346,7 +347,9 @@ class ViewState:
     def _group(self, rows: list[Row]) -> list[Entry]:
         groups: dict[str, list[Row]] = {}
         for r in rows:
-            groups.setdefault(r.process or "(unknown)", []).append(r)
+            # As RustNet: no name, or the placeholder name Unknown, is one group.
+            name = r.process
+            groups.setdefault(name if name and name != "Unknown" else UNKNOWN_GROUP, []).append(r)
         out: list[Entry] = []
         # Busiest process first, then by name.
         order = sorted(groups.items(), key=lambda kv: (-sum(r.rate_rx + r.rate_tx for r in kv[1]), kv[0]))
