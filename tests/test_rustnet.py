@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rustnet.app.launch import Options, plan, remote_command, sniff_input
@@ -62,6 +64,20 @@ def pipe_finals(pcap: Path) -> tuple[list[str], int]:
     p = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=60)
     lines = [ln for ln in p.stdout.splitlines() if json.loads(ln).get("final") is True]
     return lines, p.returncode
+
+
+# What rustnet adds to the pipe's final records for a file: names (rn-enrich --no-process).
+NAME_FIELDS = ("service", "hostname_src", "hostname_dst", "hostname_src_via", "hostname_dst_via")
+
+
+def as_records(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(ln) for ln in lines]
+
+
+def without_names(stdout: str) -> list[dict[str, Any]]:
+    """``rustnet --read F --json``'s records with the name fields taken out: the relation is that
+    these equal the pipe's final records, in the same order (test_read_json_is_the_pipe_plus_names)."""
+    return [{k: v for k, v in rec.items() if k not in NAME_FIELDS} for rec in as_records(stdout.splitlines())]
 
 
 def one_line(stderr: str) -> str:
@@ -145,10 +161,13 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert _stage(specs, "rn-dissect")[-1] == "--no-dpi"
     assert _stage(specs, "rn-track")[-2:] == ["-r", "500"]
     assert all("--debug" in s.argv for s in plan(Options(debug=True)))
-    # --read of a capture: rn-capture -r; --json then has no rn-enrich, so it equals the plain pipe.
+    # --read of a capture: rn-capture -r; rn-enrich names only (a file is not this host's sockets).
     specs = plan(Options(read_path=str(pcap), json_out=True))
     assert _stage(specs, "rn-capture")[-2:] == ["-r", str(pcap)]
-    assert [s.name for s in specs] == ["rn-capture", "rn-dissect", "rn-track"]
+    assert [s.name for s in specs] == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
+    assert "--no-process" in _stage(specs, "rn-enrich")
+    assert "--no-process" in _stage(plan(Options(read_path=str(pcap))), "rn-enrich")
+    assert "--no-process" not in _stage(plan(Options()), "rn-enrich")
     # --read of a recording: rn-dissect reads it (it passes through what it does not consume).
     rec = tmp_path / "r.rn"
     rec.write_bytes(b"\x91\x81\xa1t\xa3hdr")
@@ -293,9 +312,89 @@ def test_read_json_equals_the_pipe(name: str) -> None:
     assert status == 0 and expected
     p = rustnet("--read", str(pcap), "--json")
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == expected
+    assert without_names(p.stdout) == as_records(expected)
     ids = [json.loads(ln)["id"] for ln in p.stdout.splitlines()]
     assert len(ids) == len(set(ids))  # one record per connection
+
+
+def tshark_answers(pcap: Path) -> dict[str, set[str]]:
+    """Address -> the names DNS answers in the capture give it (the query's name), by tshark."""
+    out = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(pcap),
+            "-Y",
+            "dns.flags.response == 1",
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-e",
+            "dns.qry.name",
+            "-e",
+            "dns.a",
+            "-e",
+            "dns.aaaa",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    names: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        qname, *addrs = line.split("\t")
+        for addr in ",".join(addrs).split(","):
+            if addr:
+                names.setdefault(addr, set()).add(qname.split(",")[0])
+    return names
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+def test_read_json_is_the_pipe_plus_names() -> None:
+    # rustnet --read F --json = the final records of rn-capture -r F | rn-dissect | rn-track, in
+    # order, each with the names rn-enrich found added (NAME_FIELDS), nothing else changed; and
+    # the names are right: services from the system's database, hostnames from DNS answers
+    # tshark sees in the same file.
+    named = 0
+    for name in [*EQUAL_CASES, "dpkt_http.pcap", "zeek_web.pcap", "tcpdump_dns_udp.pcap"]:
+        pcap = CORPUS / name
+        expected, _ = pipe_finals(pcap)
+        assert not any(k in r for r in as_records(expected) for k in NAME_FIELDS)
+        p = rustnet("--read", str(pcap), "--json")
+        assert p.returncode == 0, p.stderr
+        assert without_names(p.stdout) == as_records(expected), name
+        answers = tshark_answers(pcap)
+        for rec in as_records(p.stdout.splitlines()):
+            named += any(k in rec for k in NAME_FIELDS)
+            port, proto = rec.get("dport"), rec.get("proto")
+            if proto in ("tcp", "udp") and isinstance(port, int):
+                try:
+                    system = socket.getservbyport(port, proto)
+                except OSError:
+                    system = None
+                if system is not None:
+                    assert rec.get("service") == system, (name, rec)
+            for side in ("src", "dst"):
+                if f"hostname_{side}" in rec:
+                    assert rec[f"hostname_{side}_via"] == "dns"
+                    assert rec[f"hostname_{side}"] in answers.get(rec[side], set()), (name, rec)
+    assert named >= 10
+
+
+def test_a_name_learned_from_dns_reaches_the_json() -> None:
+    # dpkt_http.pcap: a DNS answer names 216.239.59.99 pagead2.googlesyndication.com, then an HTTP
+    # connection goes there (tshark: dns.qry.name / dns.a; the CNAME chain leads to that address).
+    p = rustnet("--read", str(CORPUS / "dpkt_http.pcap"), "--json")
+    by_dst = {r["dst"]: r for r in as_records(p.stdout.splitlines())}
+    http = by_dst["216.239.59.99"]
+    assert (http["hostname_dst"], http["hostname_dst_via"], http["service"]) == (
+        "pagead2.googlesyndication.com",
+        "dns",
+        "http",
+    )
+    assert "process" not in http and "pid" not in http  # never this host's sockets
 
 
 def test_damaged_capture_gives_records_one_warning_and_status_3() -> None:
@@ -304,7 +403,7 @@ def test_damaged_capture_gives_records_one_warning_and_status_3() -> None:
     assert status == 3
     p = rustnet("--read", str(pcap), "--json")
     assert p.returncode == 3
-    assert p.stdout.splitlines() == expected
+    assert without_names(p.stdout) == as_records(expected)
     assert one_line(p.stderr).startswith(f"rustnet: {pcap}: damaged capture file after ")
 
 
@@ -321,7 +420,7 @@ def test_read_recordings(tmp_path: Path) -> None:
     for rec in (conns, packets):
         p = rustnet("--read", str(rec), "--json")
         assert p.returncode == 0, p.stderr
-        assert p.stdout.splitlines() == expected, rec.name
+        assert without_names(p.stdout) == as_records(expected), rec.name
 
 
 def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
@@ -330,7 +429,7 @@ def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
     rec, out_pcap = tmp_path / "session.rn", tmp_path / "copy.pcap"
     p = rustnet("--read", str(pcap), "--json", "--record", str(rec), "--write-pcap", str(out_pcap))
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == expected
+    assert without_names(p.stdout) == as_records(expected)
     # --record: a valid stream with the same connections, private to the user.
     assert stat.S_IMODE(rec.stat().st_mode) == 0o600
     fd = os.open(rec, os.O_RDONLY)
@@ -339,10 +438,10 @@ def test_record_and_write_pcap_and_filter(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert sum(1 for r in recs if isinstance(r, dict) and r.get("final")) == len(expected)
-    assert rustnet("--read", str(rec), "--json").stdout.splitlines() == expected
+    assert without_names(rustnet("--read", str(rec), "--json").stdout) == as_records(expected)
     # --write-pcap: the same packets again.
     assert out_pcap.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
-    assert rustnet("--read", str(out_pcap), "--json").stdout.splitlines() == expected
+    assert without_names(rustnet("--read", str(out_pcap), "--json").stdout) == as_records(expected)
     # -f reaches rn-capture: nothing in this TCP capture is UDP.
     p = rustnet("--read", str(pcap), "--json", "-f", "udp")
     assert p.returncode == 0 and p.stdout == ""
@@ -448,7 +547,7 @@ def test_log_file_name_mode_and_content(tmp_path: Path) -> None:
     pcap = CORPUS / "zeek_http_get.pcap"
     p = rustnet("--read", str(pcap), "--json", "-l", "trace", "-r", "700", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == pipe_finals(pcap)[0]  # through the logging relay: the same
+    assert without_names(p.stdout) == as_records(pipe_finals(pcap)[0])  # through the logging relay: the same
     logs = list((tmp_path / "logs").iterdir())
     assert len(logs) == 1 and LOG_NAME.match(logs[0].name)
     assert stat.S_IMODE(logs[0].stat().st_mode) == 0o600
@@ -569,7 +668,7 @@ def test_read_from_stdin_and_pipes() -> None:
     ):
         p = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, (sh, p.stderr)
-        assert p.stdout.splitlines() == expected, sh
+        assert without_names(p.stdout) == as_records(expected), sh
     p = subprocess.run(
         ["bash", "-c", f"printf '' | {RUSTNET} --read - --json"], capture_output=True, text=True
     )

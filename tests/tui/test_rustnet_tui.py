@@ -304,5 +304,5 @@ def test_record_while_viewing(terminals: list[Terminal], tmp_path: Path) -> None
     )
     assert replay.returncode == 0 and direct.stdout
     recorded = [json.loads(ln) for ln in replay.stdout.splitlines()]
-    assert all(r.pop("service") == "http" for r in recorded)  # the TUI's pipeline ran rn-enrich too
+    assert all(r["service"] == "http" for r in recorded)  # named in the TUI's pipeline (rn-enrich)
     assert recorded == [json.loads(ln) for ln in direct.stdout.splitlines()]

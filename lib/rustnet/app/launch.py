@@ -1,12 +1,15 @@
 """What ``rustnet`` runs: the stage command lines for the options given, and the two ways to end.
 
     live:    rn-capture -i IF | rn-dissect | rn-track | rn-enrich  -> viewer
-    --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich  -> viewer   (pcap / pcapng)
-             rn-dissect F | rn-track | rn-enrich                    -> viewer   (a recorded stream)
+    --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich --no-process  -> viewer  (pcap / pcapng)
+             rn-dissect F | rn-track | rn-enrich --no-process                    -> viewer  (a recording)
     --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track -> viewer
 
-With ``--json`` there is no viewer and no local rn-enrich for files, so the output is
-exactly the final records of ``rn-capture -r F | rn-dissect | rn-track --format json``.
+A file comes from elsewhere: this host's sockets say nothing about it, so rn-enrich only
+names (services, hostnames from DNS answers in the file), and ``--json`` prints those names
+too. The output of ``rustnet --read F --json`` is then the final records of
+``rn-capture -r F | rn-dissect | rn-track --format json``, each with the name fields
+(:data:`NAME_FIELDS`) rn-enrich found, and otherwise equal.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from rustnet.stream.sniff import (
     sniff_stream_head,
 )
 
+# What rn-enrich --no-process adds to a connection record (rustnet-records(5)).
+NAME_FIELDS = ("service", "hostname_src", "hostname_dst", "hostname_src_via", "hostname_dst_via")
 # Where the remote side finds the commands; the local user's PATH means nothing there.
 REMOTE_PATH_ENV = "RUSTNET_REMOTE_PATH"
 SSH_ENV = "RUSTNET_SSH"
@@ -212,7 +217,8 @@ def plan(opts: Options) -> list[StageSpec]:
     track = [*command("rn-track"), "-r", str(opts.refresh_ms), *debug]
     if opts.max_connections != DEFAULT_MAX_CONNECTIONS:
         track += ["--max-connections", str(opts.max_connections)]
-    enrich = [*command("rn-enrich"), *debug]
+    # A file's connections are not this host's: names only, no socket lookups.
+    enrich = [*command("rn-enrich"), *(["--no-process"] if opts.read_path is not None else []), *debug]
     stages: list[StageSpec] = []
     if opts.remote is not None:
         stages.append(StageSpec("ssh", remote_command(opts), stop_by_eof=True))
@@ -254,8 +260,7 @@ def plan(opts: Options) -> list[StageSpec]:
         stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
         stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
     stages.append(StageSpec("rn-track", track, run_as=run_as))
-    if not (opts.json_out and opts.read_path is not None):
-        stages.append(StageSpec("rn-enrich", enrich))
+    stages.append(StageSpec("rn-enrich", enrich))
     return stages
 
 
