@@ -78,3 +78,44 @@ def test_a_cut_capture_shows_the_good_part_and_the_warning_then_exits_3(
         f"rustnet: {cut}: damaged capture file after 13 packets: "
         "truncated dump file; tried to read 66 captured bytes, only got 33"
     ), lines
+
+
+def test_rn_view_shows_a_file_whole_and_a_live_stream_by_the_60_s_rule(tmp_path: Path) -> None:
+    from tests.tui.harness import PtyView
+    from tests.tui.records import conn, header, write_stream
+
+    v = PtyView([str(PCAPS / "ndpi_ssh.pcap")], cols=140)
+    try:
+        screen = v.wait_for("end of input", timeout=20)
+        assert "172.16.238.168:22" in screen and "1 closed shown" in screen
+        v.send("q", "q")
+        assert v.wait_exit() == 0
+    finally:
+        v.close()
+    # The same two connections from a live stream on stdin: the one that ended 13 years of stream
+    # time earlier has left the history.
+    live = {**header(), "live": True}
+    recs = [
+        live,
+        conn(1, dst="172.16.238.168", dport=22, last_seen=1320435464.0),
+        conn(
+            1,
+            dst="172.16.238.168",
+            dport=22,
+            state="TIME_WAIT",
+            last_seen=1320435713.0,
+            final=True,
+            end="timeout",
+        ),
+        conn(2, dst="127.0.0.1", dport=8000, last_seen=1720684522.0),
+    ]
+    write_stream(str(tmp_path / "live.rn"), recs)
+    data = (tmp_path / "live.rn").read_bytes()
+    v = PtyView([], cols=140, stdin_data=data)
+    try:
+        screen = v.wait_for("end of input", timeout=20)
+        assert "127.0.0.1:8000" in screen and "172.16.238.168" not in screen
+        v.send("t")
+        assert "172.16.238.168" not in v.wait_for("showing closed", timeout=5)
+    finally:
+        v.close()
