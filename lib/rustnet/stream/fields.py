@@ -124,7 +124,13 @@ HDR: Final = (
         stage=CAPTURE,
     ),
     Field("source", "str", "interface name or capture file path", stage=CAPTURE),
-    Field("live", "bool", "true for a live interface (process attribution only applies then)", stage=CAPTURE),
+    Field(
+        "live",
+        "bool",
+        "true for a live interface (process attribution only applies then); false: a finite input, "
+        "whose every connection a viewer keeps and lists (closed ones too, not only 60 s of them)",
+        stage=CAPTURE,
+    ),
     Field("snaplen", "int", "bytes captured per packet at most", "bytes", CAPTURE),
     Field("start", "float", "capture start", "epoch s", CAPTURE),
     Field("stages", "list[str]", "the producers this stream went through, in order"),
