@@ -171,8 +171,13 @@ class LocalAddresses:
 
     def near_ends(self, src: str, dst: str) -> tuple[bool, bool] | None:
         """:meth:`in_capture_ns` for both ends of a flow; None when it cannot tell."""
-        a = self.in_capture_ns(src)
-        b = self.in_capture_ns(dst)
+        get = self._capture_verdicts.get
+        a = get(src)
+        if a is None:
+            a = self.in_capture_ns(src)
+        b = get(dst)
+        if b is None:
+            b = self.in_capture_ns(dst)
         return None if a is None or b is None else (a, b)
 
     def _netlink(self, ino: int | None, pid: int | None) -> socket.socket | None:

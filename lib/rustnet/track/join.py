@@ -98,8 +98,7 @@ def owner_via(sock: Sock) -> str:
     return "listener-socket" if sock.get("proto") == "tcp" and sock.get("listening") else "bound-socket"
 
 
-def _any(_s: Sock) -> bool:
-    return True
+_ANY_NETNS: Final = object()  # no socket's netns: with inside=False, any namespace matches
 
 
 def normalize_ip(text: Any) -> str:
@@ -236,57 +235,56 @@ class SocketJoiner:
 
         ``exact_only``: only connected sockets (steps 1 and 2), no listener or bound socket.
         """
-        return self.lookup_sides(proto, src, sport, dst, dport, exact_only)[0]
+        return self.lookup_sides(proto, src, sport, dst, dport, exact_only, with_peer=False)[0]
 
     def lookup_sides(
-        self, proto: str, src: str, sport: int, dst: str, dport: int, exact_only: bool = False
+        self,
+        proto: str,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        exact_only: bool = False,
+        with_peer: bool = True,
     ) -> tuple[Sock | None, Sock | None]:
-        """The flow's own socket and its peer's (the far end's, when it is on this host too)."""
+        """The flow's own socket and its peer's (the far end's, when it is on this host too;
+        not looked for unless ``with_peer``)."""
         src = normalize_ip(src)
         dst = normalize_ip(dst)
         near = self.near(src, dst) if self.near is not None else None
+        at_end = self._at_end
+        cap = self.prefer_netns
         if near is None and self.near is not None:
             # The capture namespace's addresses are unknown for now: its own socket at either end.
-            cap = self.prefer_netns
             for a, p, b, q in ((src, sport, dst, dport), (dst, dport, src, sport)):
-                own = self._at_end(proto, a, p, b, q, lambda s: s.get("netns") == cap, exact_only)
+                own = at_end(proto, a, p, b, q, cap, True, exact_only)
                 if own is not None:
-                    return own, self._at_end(proto, b, q, a, p, lambda s: s.get("netns") != cap, exact_only)
+                    return own, at_end(proto, b, q, a, p, cap, False, exact_only) if with_peer else None
             return None, None
         if near is None:
             own = self._lookup_any(proto, src, sport, dst, dport, exact_only)
             peers = self._peers
-            peer = peers._lookup_any(proto, src, sport, dst, dport, exact_only) if peers else None
+            peer = (
+                peers._lookup_any(proto, src, sport, dst, dport, exact_only) if peers and with_peer else None
+            )
             return own, peer
         near_src, near_dst = near
         if near_src or near_dst:
-            cap = self.prefer_netns
-
-            def in_capture(s: Sock) -> bool:
-                return s.get("netns") == cap
-
-            def elsewhere(s: Sock) -> bool:
-                return s.get("netns") != cap
-
-            peer_ok = in_capture if near_src and near_dst else elsewhere
+            both = near_src and near_dst  # loopback: the peer is in the capture's namespace too
             if near_src:
-                own = self._at_end(proto, src, sport, dst, dport, in_capture, exact_only)
-                peer = self._at_end(proto, dst, dport, src, sport, peer_ok, exact_only)
+                own = at_end(proto, src, sport, dst, dport, cap, True, exact_only)
+                peer = at_end(proto, dst, dport, src, sport, cap, both, exact_only) if with_peer else None
             else:
-                own = self._at_end(proto, dst, dport, src, sport, in_capture, exact_only)
-                peer = self._at_end(proto, src, sport, dst, dport, peer_ok, exact_only)
+                own = at_end(proto, dst, dport, src, sport, cap, True, exact_only)
+                peer = at_end(proto, src, sport, dst, dport, cap, both, exact_only) if with_peer else None
             return own, peer
         # Neither end is the capture namespace's (a bridge): the first end with a socket here.
         ends = ((src, sport, dst, dport), (dst, dport, src, sport))
         for (a, p, b, q), (c, r, d, t) in (ends, ends[::-1]):
-            own = self._at_end(proto, a, p, b, q, _any, exact_only)
+            own = at_end(proto, a, p, b, q, _ANY_NETNS, False, exact_only)
             if own is not None:
-                ns: str | None = own.get("netns")
-
-                def other_netns(s: Sock, ns: str | None = ns) -> bool:
-                    return s.get("netns") != ns
-
-                return own, self._at_end(proto, c, r, d, t, other_netns, exact_only)
+                peer = at_end(proto, c, r, d, t, own.get("netns"), False, exact_only) if with_peer else None
+                return own, peer
         return None, None
 
     def _at_end(
@@ -296,16 +294,18 @@ class SocketJoiner:
         port: int,
         rip: str,
         rport: int,
-        ok: Callable[[Sock], bool],
+        netns: Any,
+        inside: bool,
         exact_only: bool,
     ) -> Sock | None:
-        """The socket ``ok`` accepts at the end ``ip:port`` of a flow with ``rip:rport``: connected
-        to exactly that peer, else bound (a listener, an unconnected UDP socket, wildcards too).
-        A socket whose owner is known beats one without, newer beats older."""
+        """The socket at the end ``ip:port`` of a flow with ``rip:rport``, in ``netns`` (``inside``)
+        or in any other namespace: connected to exactly that peer, else bound (a listener, an
+        unconnected UDP socket, wildcards too). A socket whose owner is known beats one without,
+        newer beats older."""
         best: Sock | None = None
         s: Sock
         for s in reversed(self._exact.get((proto, ip, port, rip, rport)) or ()):
-            if ok(s):
+            if (s.get("netns") == netns) is inside:
                 if s.get("pid") is not None:
                     return s
                 if best is None:
@@ -315,10 +315,11 @@ class SocketJoiner:
         wild = (_WILDCARD6,) if ":" in ip else (_WILDCARD4, _WILDCARD6)
         for addr in (ip, *wild):
             for s in reversed(self._bound.get((proto, addr, port)) or ()):
-                if ok(s) and (best is None or s.get("pid") is not None):
+                if (s.get("netns") == netns) is inside:
                     if s.get("pid") is not None:
                         return s
-                    best = best or s
+                    if best is None:
+                        best = s
         return best
 
     def _lookup_any(
