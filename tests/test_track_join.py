@@ -191,3 +191,73 @@ def test_hostile_records_do_not_raise() -> None:
         conn("a", 1, "b", 2, cid={"x": 1}),
     ):
         assert not j.annotate(c)
+
+
+def capture_in(addrs: set[str]) -> Any:
+    """The ``near`` rn-enrich gives its joiner: which ends are the capture namespace's addresses."""
+    return lambda src, dst: (src in addrs, dst in addrs)
+
+
+def test_far_end_in_another_namespace_is_the_peer_never_the_owner() -> None:
+    # Capture in namespace a (10.0.0.1); a short-lived client there is gone, the server in b is not.
+    j = SocketJoiner(prefer_netns="a")
+    j.near = capture_in({"10.0.0.1"})
+    j.add(sock("tcp", "10.0.0.2", 80, "10.0.0.1", 40000, pid=2, process="server", netns="b"))
+    j.add(sock("tcp", "0.0.0.0", 80, pid=2, process="server", netns="b"))
+    c = conn("10.0.0.1", 40000, "10.0.0.2", 80)
+    assert j.annotate(c)
+    assert "pid" not in c and "process" not in c and "owner_via" not in c
+    assert (c["peer_process"], c["peer_pid"], c["peer_netns"]) == ("server", 2, "b")
+    # The client's socket found later (the watcher): the owner, found by that tuple.
+    j.add(sock("tcp", "10.0.0.1", 40000, "10.0.0.2", 80, pid=7, process="curl", netns="a"))
+    c = conn("10.0.0.1", 40000, "10.0.0.2", 80, cid=2)
+    assert j.annotate(c) and (c["process"], c["owner_via"], c["peer_process"]) == (
+        "curl",
+        "exact-tuple",
+        "server",
+    )
+
+
+def test_inbound_owner_is_the_listener_of_the_capture_namespace() -> None:
+    # Capture in b: a connection from a's client to b's server is the server's; the client is the peer.
+    j = SocketJoiner(prefer_netns="b")
+    j.near = capture_in({"10.0.0.2"})
+    j.add(sock("tcp", "0.0.0.0", 80, pid=2, process="server", netns="b"))
+    j.add(sock("tcp", "10.0.0.1", 40000, "10.0.0.2", 80, pid=7, process="curl", netns="a"))
+    c = conn("10.0.0.1", 40000, "10.0.0.2", 80)
+    assert j.annotate(c)
+    assert (c["process"], c["owner_via"], c["peer_process"]) == ("server", "listener-socket", "curl")
+
+
+def test_loopback_client_gone_names_no_owner_and_the_server_as_peer() -> None:
+    j = SocketJoiner(prefer_netns=None)
+    j.near = capture_in({"127.0.0.1"})
+    j.add(sock("tcp", "127.0.0.1", 8000, "127.0.0.1", 50000, pid=2, process="server"))
+    c = conn("127.0.0.1", 50000, "127.0.0.1", 8000)
+    assert j.annotate(c) and "process" not in c and c["peer_process"] == "server"
+    # A server of the same address and port in another namespace is nobody's peer here.
+    j2 = SocketJoiner(prefer_netns=None)
+    j2.near = capture_in({"127.0.0.1"})
+    j2.add(sock("tcp", "127.0.0.1", 8000, "127.0.0.1", 50000, pid=3, process="other", netns="c"))
+    assert not j2.annotate(conn("127.0.0.1", 50000, "127.0.0.1", 8000))
+
+
+def test_unknown_capture_addresses_still_never_name_the_far_end() -> None:
+    j = SocketJoiner(prefer_netns="a")
+    j.near = lambda src, dst: None
+    j.add(sock("tcp", "10.0.0.2", 80, "10.0.0.1", 40000, pid=2, process="server", netns="b"))
+    j.add(sock("tcp", "0.0.0.0", 80, pid=2, process="server", netns="b"))
+    assert j.lookup("tcp", "10.0.0.1", 40000, "10.0.0.2", 80) is None
+
+
+def test_upstream_peer_records_give_only_peer_fields() -> None:
+    # Downstream of ``rn-capture | rn-enrich``: sock records marked peer never become the owner.
+    j = SocketJoiner()
+    j.add(
+        {**sock("tcp", "10.0.0.2", 80, "10.0.0.1", 40000, pid=2, process="server", netns="b"), "peer": True}
+    )
+    c = conn("10.0.0.1", 40000, "10.0.0.2", 80)
+    assert j.annotate(c) and "process" not in c and c["peer_process"] == "server"
+    j.add({**sock("tcp", "10.0.0.1", 40000, "10.0.0.2", 80, pid=7, process="curl"), "via": "exec-event"})
+    c = conn("10.0.0.1", 40000, "10.0.0.2", 80, cid=2)
+    assert j.annotate(c) and (c["process"], c["owner_via"], c["peer_pid"]) == ("curl", "exec-event", 2)

@@ -181,3 +181,34 @@ def test_far_end_never_own_with_rn_enrich_in_the_root_namespace(
         print(f"short-lived curls named (rn-enrich in the root namespace): {named}/{CURLS}")
     finally:
         pipe.close()
+
+
+def test_far_end_never_own_in_the_remote_layout(net: TwoHosts, server_exe: Path, cpu_load: None) -> None:
+    """``rn-capture | rn-enrich`` where the processes are (as over ssh): the far end's socket goes
+    downstream marked peer, and rn-track names it as the peer only."""
+    srv = net.spawn(
+        "b",
+        [
+            str(server_exe),
+            "-m",
+            "http.server",
+            str(PORT),
+            "--bind",
+            net.addr_b,
+            "--directory",
+            str(server_exe.parent / "www"),
+        ],
+    )
+    net.wait_port("b", PORT)
+    remote = " ".join(net.cmd("a", ["sh", "-c", f"'{CAPTURE} -i {net.if_a} tcp | {ENRICH}'"]))
+    pipe = Records(["sh", "-c", f"{remote} | {DISSECT} | {TRACK} -r 200 --format json"])
+    try:
+        pipe.wait_for(started)
+        time.sleep(0.5)
+        pids = run_curls(net, CURLS)
+        time.sleep(1.5)
+        pipe.interrupt_and_drain()
+        named = check_sides(net, pipe.records, pids, srv.pid)
+        print(f"short-lived curls named (rn-capture | rn-enrich): {named}/{CURLS}")
+    finally:
+        pipe.close()
