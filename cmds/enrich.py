@@ -65,7 +65,10 @@ def main(
     After rn-track it annotates connection records; right after rn-capture (for example on
     a remote host: ssh HOST 'rn-capture | rn-enrich' | rn-view) it passes packets through
     and adds "sock" records that rn-track and rn-view join to connections. Processes are
-    attributed only for live streams, never for capture files or old recordings. Names
+    attributed only for live streams, never for capture files or old recordings. A
+    connection's process is the owner of the socket at its end in the capture's network
+    namespace, or none when not known; when the other end is on this host too (another
+    namespace), its owner is added as peer_process, never as the connection's own. Names
     come from DNS answers seen on the wire, only those that answer a query seen (marked
     hostname_dst_via "dns", shown ~name), and PTR lookups with --reverse-dns ("ptr").
     """
