@@ -117,6 +117,7 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
         return None
     method, _, rest = lines[0].rstrip(b"\r").partition(b" ")
     path, _, version = rest.strip(b" ").rpartition(b" ")  # lenient: spaces inside the target
+    path = path.rstrip(b" ")  # (but not the extra ones before the version)
     if method not in METHODS or not path or not version.startswith(b"HTTP/"):
         raise DissectError("malformed HTTP request line")
     host: str | None = None
