@@ -42,6 +42,11 @@ def ptr(offset: int) -> bytes:
 
 
 Q = header(an=0) + question(dns_name("www.example.com"))  # the question name is at offset 12
+# The documented limits, written out: a test that read them from the module would follow a change.
+NAME_TEXT_LIMIT = 510  # characters of a name's text (twice the 255 octets)
+MAX_POINTER_JUMPS = 32
+MAX_QUESTIONS = 16
+MAX_ANSWERS = 32
 
 
 def answers_of(data: bytes) -> list[str]:
@@ -138,7 +143,7 @@ def test_names_with_a_dot_inside_a_label() -> None:
         dns.parse_message(header(flags=0) + question(labels(label, label, label) + b"\x00")).questions[0].name
     )
     shown = "\\." + "\\x01" * 62
-    assert len(shown) == 250 and 2 * 250 + 1 <= dns.NAME_TEXT_LIMIT < 3 * 250 + 2
+    assert len(shown) == 250 and 2 * 250 + 1 <= NAME_TEXT_LIMIT < 3 * 250 + 2
     assert name == f"{shown}.{shown}\u2026"
     # Within the limit: whole.
     name = dns.parse_message(header(flags=0) + question(labels(label, label) + b"\x00")).questions[0].name
@@ -179,7 +184,7 @@ def test_escaped_names_are_cut_exactly_at_the_text_limit() -> None:
             .name
         )
         full = f"{shown}.{shown}.\\.{tail[1:].decode()}"
-        assert len(full) == dns.NAME_TEXT_LIMIT + cut
+        assert len(full) == NAME_TEXT_LIMIT + cut
         assert name == (f"{shown}.{shown}\u2026" if cut else full)
 
 
@@ -203,6 +208,11 @@ def test_the_root_name_and_a_lone_label() -> None:
         labels(b"abc") + ptr(12 + 6),  # a pointer to the end itself
         labels(b"abc") + b"\x41x\x00",  # 0x40: an extended label type (RFC 6891 §5)
         labels(b"abc") + b"\x81x\x00",  # 0x80: reserved
+        # ... even with as many bytes after it as its low bits would count.
+        labels(b"abc") + b"\x40" + b"x" * 64 + b"\x00",
+        labels(b"abc") + b"\x41" + b"x" * 65 + b"\x00",
+        labels(b"abc") + b"\x80" + b"x" * 128 + b"\x00",
+        b"\x41" + b"x" * 65 + b"\x00",
         b"\xc0",  # only half a pointer
         b"",  # nothing at all
     ],
@@ -226,7 +236,7 @@ def test_pointer_chains_up_to_32_jumps(jumps: int) -> None:
         previous = chain_at + len(pointers) - 2
     data += rr(ptr(12), 99, pointers) + rr(ptr(previous), 1, bytes([192, 0, 2, 5]))
     msg = dns.parse_message(data)
-    if jumps <= dns.MAX_POINTER_JUMPS:
+    if jumps <= MAX_POINTER_JUMPS:
         assert [dns.answer_text(a) for a in msg.answers] == [
             "www.example.com SPF",
             "www.example.com A 192.0.2.5",
@@ -242,16 +252,16 @@ def test_up_to_16_questions_then_answers_are_not_read(count: int) -> None:
     qs = b"".join(question(labels(b"q%d" % i) + b"\x00") for i in range(count))
     data = header(qd=count, an=1) + qs + rr(b"\x00", 1, bytes([192, 0, 2, 9]))
     msg = dns.parse_message(data)
-    assert [q.name for q in msg.questions] == [f"q{i}" for i in range(min(count, dns.MAX_QUESTIONS))]
-    assert msg.complete is (count <= dns.MAX_QUESTIONS)
-    assert len(msg.answers) == (1 if count <= dns.MAX_QUESTIONS else 0)
+    assert [q.name for q in msg.questions] == [f"q{i}" for i in range(min(count, MAX_QUESTIONS))]
+    assert msg.complete is (count <= MAX_QUESTIONS)
+    assert len(msg.answers) == (1 if count <= MAX_QUESTIONS else 0)
 
 
 @pytest.mark.parametrize("count", [31, 32, 33])
 def test_up_to_32_answers(count: int) -> None:
     rrs = b"".join(rr(ptr(12), 1, bytes([10, 0, 0, i])) for i in range(count))
     msg = dns.parse_message(header(an=count) + Q[12:] + rrs)
-    assert [a.value for a in msg.answers] == [f"10.0.0.{i}" for i in range(min(count, dns.MAX_ANSWERS))]
+    assert [a.value for a in msg.answers] == [f"10.0.0.{i}" for i in range(min(count, MAX_ANSWERS))]
     assert msg.complete
 
 

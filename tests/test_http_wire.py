@@ -8,6 +8,11 @@ import pytest
 from rustnet.dissect import http
 from rustnet.dissect.errors import DissectError
 
+# The documented limits, written out: a test that read them from the module would follow a change.
+MAX_HEADER_BYTES = 16384
+PATH_LIMIT = 512
+VALUE_LIMIT = 256
+
 
 @pytest.mark.parametrize(
     ("data", "want"),
@@ -34,12 +39,12 @@ def test_request_start(data: bytes, want: bool | None) -> None:
 
 def test_request_start_limit_is_the_longest_method_and_its_space() -> None:
     longest = max(len(m) for m in http.METHODS)
-    assert http.MAX_METHOD_LEN == longest + 1
+    assert longest + 1 == 10  # "PROPPATCH "
     for method in http.METHODS:
         assert http.request_start(method + b" /") is True
         for cut in range(1, len(method) + 1):
             assert http.request_start(method[:cut]) is None, method[:cut]
-    assert http.request_start(b"X" * (http.MAX_METHOD_LEN + 1)) is False
+    assert http.request_start(b"X" * 11) is False
 
 
 @pytest.mark.parametrize(
@@ -68,9 +73,9 @@ def test_header_block_limit() -> None:
     lines (as if final), so Host in the first 16 KiB is found and one past it is not."""
     filler = b"X-Pad: " + b"p" * 100 + b"\r\n"
     start = b"GET / HTTP/1.1\r\n"
-    pads = (http.MAX_HEADER_BYTES - len(start)) // len(filler)
+    pads = (MAX_HEADER_BYTES - len(start)) // len(filler)
     near = start + filler * (pads - 1) + b"Host: near\r\n"
-    assert len(near) < http.MAX_HEADER_BYTES
+    assert len(near) < MAX_HEADER_BYTES
     req = http.parse_request(near + filler * 5)
     assert req is not None and req.host == "near"
     far = start + filler * (pads + 1) + b"Host: far\r\n\r\n"
@@ -85,7 +90,7 @@ def test_final_without_any_line_end_is_an_error() -> None:
     with pytest.raises(DissectError):
         http.parse_request(b"GET /no-line-end", final=True)
     with pytest.raises(DissectError):
-        http.parse_request(b"GET /" + b"a" * http.MAX_HEADER_BYTES)
+        http.parse_request(b"GET /" + b"a" * MAX_HEADER_BYTES)
 
 
 @pytest.mark.parametrize(
@@ -111,8 +116,8 @@ def test_malformed_request_lines(line: bytes) -> None:
 
 
 def test_texts_are_cut_at_their_limits() -> None:
-    path = b"/" + b"p" * (http.PATH_LIMIT - 1)
-    host = b"h" * http.VALUE_LIMIT
+    path = b"/" + b"p" * (PATH_LIMIT - 1)
+    host = b"h" * VALUE_LIMIT
     req = http.parse_request(
         b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nUser-Agent: " + host + b"\r\n\r\n"
     )
@@ -161,6 +166,6 @@ def test_status_line_waits_for_its_end_up_to_the_limit() -> None:
     with pytest.raises(DissectError):
         http.parse_response(b"HTTP/1.1 200 O", final=True)
     with pytest.raises(DissectError):
-        http.parse_response(b"HTTP/1.1 200 " + b"O" * http.MAX_HEADER_BYTES)
+        http.parse_response(b"HTTP/1.1 200 " + b"O" * MAX_HEADER_BYTES)
     with pytest.raises(DissectError):
         http.parse_response(b"NOT HTTP")

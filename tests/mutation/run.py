@@ -139,7 +139,7 @@ class Mutant:
 
     def key(self, module: str, source_lines: list[str]) -> str:
         """How equivalent.txt names it: the module, the line's text and the change (no line number)."""
-        return f"{module} | {source_lines[self.line - 1].strip()} | {self.what}"
+        return f"{module} :: {source_lines[self.line - 1].strip()} :: {self.what}"
 
 
 class _Points(ast.NodeTransformer):
@@ -413,13 +413,13 @@ def run_tests(
 
 
 def equivalents() -> dict[str, str]:
-    """equivalent.txt: ``module | line text | change | reason`` per line (# comments)."""
+    """equivalent.txt: ``module :: line text :: change :: reason`` per line (# comments)."""
     out: dict[str, str] = {}
     if EQUIVALENT.exists():
         for raw in EQUIVALENT.read_text().splitlines():
             if raw.strip() and not raw.lstrip().startswith("#"):
-                parts = [p.strip() for p in raw.split(" | ")]
-                out[" | ".join(parts[:3])] = parts[3] if len(parts) > 3 else ""
+                parts = [p.strip() for p in raw.split(" :: ")]
+                out[" :: ".join(parts[:3])] = parts[3] if len(parts) > 3 else ""
     return out
 
 
