@@ -518,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {m.line}: {m.what}  {lines[m.line - 1].strip()}")
         return 0
     _preload()
+    # Ended with SIGTERM: unwind, so the private copy of lib is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     results = []
     for module in modules:
         score, survivors = mutate_module(module, args.budget, args.verbose)
