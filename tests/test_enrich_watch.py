@@ -130,16 +130,16 @@ def test_a_socket_seen_before_its_connect_is_reported_once_connected() -> None:
         udp.bind(("127.0.0.1", 0))
         inode = os.fstat(udp.fileno()).st_ino
         deadline = time.monotonic() + 5
-        finds: list[tuple[object, int, object, str]] = []
-        while not any(r.inode == inode for r, _p, _i, _v in finds) and time.monotonic() < deadline:
+        finds: list[tuple[object, int, object, str, object]] = []
+        while not any(r.inode == inode for r, _p, _i, _v, _ns in finds) and time.monotonic() < deadline:
             finds += w.take()
             time.sleep(0.01)
-        assert any(r.inode == inode and r.rport == 0 for r, _p, _i, _v in finds)
+        assert any(r.inode == inode and r.rport == 0 for r, _p, _i, _v, _ns in finds)
         udp.connect(peer.getsockname())
         deadline = time.monotonic() + 5
         connected = []
         while not connected and time.monotonic() < deadline:
-            connected = [(r, p) for r, p, _i, _via in w.take() if r.inode == inode and r.rport]
+            connected = [(r, p) for r, p, _i, _via, _ns in w.take() if r.inode == inode and r.rport]
             time.sleep(0.01)
         assert connected and connected[0][0].rport == peer.getsockname()[1] and connected[0][1] == os.getpid()
     finally:

@@ -46,10 +46,11 @@ def _pidfd_getfd(pidfd: int, fd: int) -> int:
 
 
 class _Program:
-    __slots__ = ("pid", "pidfd", "until", "uid", "done")
+    __slots__ = ("pid", "pidfd", "until", "uid", "netns", "done")
 
-    def __init__(self, pid: int, pidfd: int, until: float, uid: int) -> None:
+    def __init__(self, pid: int, pidfd: int, until: float, uid: int, netns: int) -> None:
         self.pid = pid
+        self.netns = netns
         self.pidfd = pidfd
         self.until = until
         self.uid = uid
@@ -80,8 +81,7 @@ def socket_tuple(sock: socket.socket) -> tuple[str, str, int, str, int] | None:
 class StartedPrograms:
     """Programs announced by exec events, each watched for ``seconds`` or until it exits."""
 
-    def __init__(self, netns: int | None, seconds: float = 3.0) -> None:
-        self.netns = netns  # sockets are reported only while the program is in this namespace
+    def __init__(self, seconds: float = 3.0) -> None:
         self.seconds = seconds
         self.usable = True  # False once pidfd_getfd is refused (no root, old kernel): stop trying
         self._programs: dict[int, _Program] = {}
@@ -89,32 +89,39 @@ class StartedPrograms:
     def __len__(self) -> int:
         return len(self._programs)
 
-    def add(self, pid: int) -> None:
-        if not self.usable or pid in self._programs or len(self._programs) >= MAX_WATCHED:
+    def add(self, pid: int, netns: int) -> None:
+        """Watch ``pid``, started in the namespace ``netns``: its sockets are reported only while
+        it is still there."""
+        known = self._programs.get(pid)
+        if known is not None:  # exec'd again (ip netns exec: setns, then the client's exec)
+            known.netns = netns
+            known.until = time.monotonic() + self.seconds
+            return
+        if not self.usable or len(self._programs) >= MAX_WATCHED:
             return
         try:
             pidfd = os.pidfd_open(pid)
             uid = os.stat(f"/proc/{pid}").st_uid
         except OSError:
             return  # gone already
-        self._programs[pid] = _Program(pid, pidfd, time.monotonic() + self.seconds, uid)
+        self._programs[pid] = _Program(pid, pidfd, time.monotonic() + self.seconds, uid, netns)
 
-    def poll(self) -> list[tuple[SockEntry, int]]:
-        """New or newly connected IP sockets of the watched programs, with their pid."""
-        out: list[tuple[SockEntry, int]] = []
+    def poll(self) -> list[tuple[SockEntry, int, int]]:
+        """New or newly connected IP sockets of the watched programs, with their pid and namespace."""
+        out: list[tuple[SockEntry, int, int]] = []
         now = time.monotonic()
         for prog in list(self._programs.values()):
             if now > prog.until or not self._poll_one(prog, out):
                 self._drop(prog)
         return out
 
-    def _poll_one(self, prog: _Program, out: list[tuple[SockEntry, int]]) -> bool:
+    def _poll_one(self, prog: _Program, out: list[tuple[SockEntry, int, int]]) -> bool:
         fd_dir = f"/proc/{prog.pid}/fd/"
         try:
             fds = os.listdir(fd_dir)
         except OSError:
             return False  # exited
-        if socktab.netns_inode(prog.pid) != self.netns:
+        if socktab.netns_inode(prog.pid) != prog.netns:
             return False  # moved to another namespace (ip netns exec: setns, then exec again)
         for fd in fds:
             try:
@@ -158,6 +165,7 @@ class StartedPrograms:
                 (
                     SockEntry(proto, local, lport, remote or "0.0.0.0", rport, state, prog.uid, inode),
                     prog.pid,
+                    prog.netns,
                 )
             )
         return True

@@ -107,6 +107,8 @@ class SocketOwners:
         if ino is None:
             ino = self.own_netns
         self.local.capture_ns = ino
+        if self.watcher is not None and ino != self.own_netns:
+            self.watcher.watch_programs_in(ino)
         self.joiner.prefer_netns = self.netns_label(ino)
         self.local.rebuild()
 
@@ -209,10 +211,10 @@ class SocketOwners:
             return 0
         finds = self.watcher.take()
         wall = time.time() if now is None else now
-        for e, pid, info, via in finds:
+        for e, pid, info, via, ns in finds:
             if e.inode in self._socks:
                 continue
-            sock = self._make_sock(e, self.own_netns, pid, wall, info, via)
+            sock = self._make_sock(e, self.own_netns if ns is None else ns, pid, wall, info, via)
             self._socks[e.inode] = (e, sock)
             self._inode_pid[e.inode] = pid
             self.joiner.add(sock)

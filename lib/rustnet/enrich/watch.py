@@ -52,7 +52,8 @@ from rustnet.enrich.sockets import SockEntry
 
 # A socket found, its owner's pid and details, and how (join.OWNER_VIA: "exec-event" when the
 # owner was one of the programs whose start the exec events announced, else "short-lived-watch").
-Find = tuple[SockEntry, int, ProcInfo | None, str]
+# The last item is the namespace inode the socket is in (None: the watcher's own).
+Find = tuple[SockEntry, int, ProcInfo | None, str, int | None]
 
 ARM_EXEC = 3.0  # seconds of fast polling after a program started
 ARM_BURST = 5.0  # ... after new sockets showed up between two idle checks
@@ -92,8 +93,10 @@ class ShortLivedWatcher:
         self._events = procevents.open_exec_events() if exec_events else None
         # Programs just started here, watched one by one (rustnet.enrich.newprocs).
         self._own_ns = socktab.netns_inode("self")
-        self._programs = StartedPrograms(self._own_ns, ARM_EXEC) if self._events is not None else None
+        self._programs = StartedPrograms(ARM_EXEC) if self._events is not None else None
         self.program_finds = 0
+        # Namespaces whose new programs are watched: ours, and the capture's (watch_programs_in).
+        self._program_ns: set[int | None] = {self._own_ns}
         self._own_ns = socktab.netns_inode("self")
         self._bytecode = client_ports_filter()
         self._started: collections.deque[int] = collections.deque(maxlen=32)  # programs started here
@@ -215,18 +218,28 @@ class ShortLivedWatcher:
     def _started_here(self, pids: list[int]) -> bool:
         """Whether one of these just-started programs runs in our network namespace (a stat each,
         a few µs: a host starting hundreds of programs a second costs a fraction of a percent)."""
-        here = [pid for pid in pids if socktab.netns_inode(pid) == self._own_ns]
+        where = [(pid, socktab.netns_inode(pid)) for pid in pids]
+        here = [pid for pid, ino in where if ino == self._own_ns]
         self._started.extend(here)
+        watched = False
         if self._programs is not None:
-            for pid in here:
-                self._programs.add(pid)
-        return bool(here)
+            for pid, ino in where:
+                if ino is not None and ino in self._program_ns:
+                    self._programs.add(pid, ino)
+                    watched = True
+        return bool(here) or watched
+
+    def watch_programs_in(self, netns: int | None) -> None:
+        """Also watch the programs started in ``netns`` (the capture's, when it is not ours)."""
+        if netns is not None:
+            self._program_ns = {self._own_ns, netns}
 
     def _poll_programs(self, procs: ProcessInfoCache) -> None:
         """The new sockets of the programs just started (their details read while they live)."""
         assert self._programs is not None
-        for entry, pid in self._programs.poll():
-            self._finds.append((entry, pid, procs.get(pid), "exec-event"))
+        for entry, pid, ino in self._programs.poll():
+            ns = None if ino == self._own_ns else ino
+            self._finds.append((entry, pid, procs.get(pid), "exec-event", ns))
             self.program_finds += 1
 
     def _owner_candidates(self) -> Iterator[int]:
@@ -298,7 +311,7 @@ class ShortLivedWatcher:
                 pid = found.get(r.inode)
                 if pid is not None:
                     via = "exec-event" if pid in started else "short-lived-watch"
-                    self._finds.append((r, pid, procs.get(pid), via))
+                    self._finds.append((r, pid, procs.get(pid), via, None))
 
 
 def client_ports_filter(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> bytes:
