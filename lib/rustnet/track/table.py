@@ -8,14 +8,16 @@ a remote capture with a skewed clock does not expire everything at once), and
 updates are paced by the wall clock.
 
 Hot path (:meth:`Tracker.process`): per summary, one tuple key, one dict lookup,
-a few integer stores; the TCP state machine (one lookup in
-:data:`rustnet.track.tcp_state.STEP`) runs only for SYN/FIN/RST segments or while an
-endpoint waits for an ACK; DPI fields are merged only when ``info`` is present.
-States are plain ints. Expiry uses a wheel of one-second buckets checked once per
-second of packet time; a connection is examined again only when its bucket comes
-due. Records: a connection whose rate is not 0 keeps a copy of its latest record,
-and its next one refreshes only the fields that change (``record.update``); so does one
-that is over (TCP TIME_WAIT/CLOSED, DNS answered), whose final record follows within seconds.
+a few integer stores, then the named piece for its protocol: :meth:`Tracker._tcp_state`
+(both endpoints' state machines, one lookup in :data:`rustnet.track.tcp_state.STEP`) only
+for SYN/FIN/RST segments or while an endpoint waits for an ACK,
+:meth:`Tracker._sequence` (retransmissions, out of order) only for segments with data,
+:meth:`Tracker._merge_dpi` only when ``info`` is present. States are plain ints.
+Expiry uses a wheel of one-second buckets checked once per second of packet time; a
+connection is examined again only when its bucket comes due. Records: a connection whose
+rate is not 0 keeps a copy of its latest record, and its next one refreshes only the fields
+that change (``record.update``); so does one that is over (TCP TIME_WAIT/CLOSED, DNS
+answered), whose final record follows within seconds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,18 @@ from math import exp
 from typing import Any, Final
 
 from rustnet.stream import bounds
-from rustnet.stream.records import HEADER, SOCK, WARNING, Record, restamp_header
+from rustnet.stream.records import (
+    HEADER,
+    PROTO_ARP,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+    SOCK,
+    WARNING,
+    Record,
+    restamp_header,
+)
 from rustnet.track import dpi as dpi_fields
 from rustnet.track import lifecycle, record
 from rustnet.track.conn import KIND_DNS, KIND_NONE, KIND_QUIC, KIND_SSH, Conn
@@ -38,8 +51,8 @@ from rustnet.track.rates import MIN_SPAN as _RATE_MIN_SPAN
 from rustnet.track.rates import TAU as _RATE_TAU
 from rustnet.track.rates import WINDOW as _RATE_WINDOW
 from rustnet.track.states import ENDED_NAMES, NAMES, State
+from rustnet.track.tcp_state import ACK, FIN, REUSABLE, RST, STEP, STEP_FLAGS, SYN, step_entry
 from rustnet.track.tcp_state import N_STATES as _NTCP
-from rustnet.track.tcp_state import REUSABLE, STEP, step_entry
 
 DEFAULT_MAX_CONNECTIONS: Final = bounds.DEFAULT_MAX_CONNECTIONS
 DEFAULT_HISTORY: Final = 1000
@@ -48,7 +61,13 @@ EVICT_BATCH: Final = 16  # connections evicted at once when the table is full
 MAX_TS: Final = 1e11  # timestamps beyond year 5138 are damage, not time
 
 _M32: Final = 0xFFFFFFFF
-_HALF: Final = 0x80000000
+_HALF: Final = 0x80000000  # sequence numbers: a - b in 32-bit arithmetic below this means a >= b
+_FIN_SYN_RST: Final = FIN | SYN | RST  # the segments that always go through the state machine
+_FIN_SYN: Final = FIN | SYN  # the segments that take a sequence number of their own
+_SYN_ACK: Final = SYN | ACK
+# ARP opcodes (RFC 826, RFC 903): replies answer, everything else asks.
+ARP_OP_REPLY: Final = 2
+RARP_OP_REPLY: Final = 4
 # A segment below the highest sequence that arrives within max(this, 1 RTT) of it is out of order,
 # later it is a retransmission (no sender retransmits sooner than a round trip).
 OOO_WINDOW: Final = 0.003
@@ -97,17 +116,18 @@ _QUIC_ORDER: Final[dict[int, int]] = {
 # Without rn-dissect's quic_state hints: the handshake is taken as done once each side sent this many.
 QUIC_GUESS_CONNECTED: Final = 3
 
+# (protocol, message type) -> state; the types of RFC 792 and RFC 4443.
 _ICMP_STATE: Final[dict[tuple[int, int], int]] = {
     k: int(v)
     for k, v in {
-        (1, 8): State.ECHO_REQUEST,
-        (1, 0): State.ECHO_REPLY,
-        (1, 3): State.ICMP_UNREACHABLE,
-        (1, 11): State.ICMP_TIME_EXCEEDED,
-        (58, 128): State.ECHO_REQUEST,
-        (58, 129): State.ECHO_REPLY,
-        (58, 1): State.ICMP_UNREACHABLE,
-        (58, 3): State.ICMP_TIME_EXCEEDED,
+        (PROTO_ICMP, 8): State.ECHO_REQUEST,
+        (PROTO_ICMP, 0): State.ECHO_REPLY,
+        (PROTO_ICMP, 3): State.ICMP_UNREACHABLE,
+        (PROTO_ICMP, 11): State.ICMP_TIME_EXCEEDED,
+        (PROTO_ICMPV6, 128): State.ECHO_REQUEST,
+        (PROTO_ICMPV6, 129): State.ECHO_REPLY,
+        (PROTO_ICMPV6, 1): State.ICMP_UNREACHABLE,
+        (PROTO_ICMPV6, 3): State.ICMP_TIME_EXCEEDED,
     }.items()
 }
 
@@ -192,10 +212,8 @@ class Tracker:
         dirty = self._dirty
         clock = self.clock
         edge = self.next_event
-        step = STEP.get
-        tcp_class = _TCP_CLASS
-        t_single, t_base, t_busy = self._t_single, self._t_base, self._t_busy
-        busy_packets, long_lived = self._busy_packets, self._long_lived
+        tcp_state = self._tcp_state
+        sequence = self._sequence
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
                 self.clock = clock
@@ -227,7 +245,7 @@ class Tracker:
                     # like tshark's conversation tables, no connection counts it.
                     self.unattributed += 1
                     continue
-                if proto != 6 and proto != 17:
+                if proto != PROTO_TCP and proto != PROTO_UDP:
                     mtype = sp
                     sp = dp = 0
                 if src < dst or (src == dst and sp <= dp):
@@ -241,7 +259,9 @@ class Tracker:
                 if c is None:
                     self.clock = clock
                     c, opened = self._new(key, low, ts, proto, flags, seq, vlan, src, dst, out)
-                elif proto == 6 and flags & 0x12 == 0x02 and (c.so in REUSABLE or c.sr in REUSABLE):
+                elif (
+                    proto == PROTO_TCP and flags & _SYN_ACK == SYN and (c.so in REUSABLE or c.sr in REUSABLE)
+                ):
                     # A SYN on a closed tuple: port reuse, a new generation.
                     self.clock = clock
                     self._end(c, "reused", out)
@@ -255,105 +275,20 @@ class Tracker:
                     c.bd += wl
                 if ts > c.last:
                     c.last = ts
-                if proto == 6:
-                    if (flags & 7 or c.watch) and not opened:
-                        # Both endpoints' state machines (rustnet.track.tcp_state): one table lookup.
-                        so = c.so
-                        sr = c.sr
-                        acks_fin = False  # does this segment's ACK cover a FIN the receiver sent?
-                        if flags & 0x10:
-                            fin = c.fin_r if fwd else c.fin_o
-                            acks_fin = fin >= 0 and (ack - fin) & _M32 < _HALF
-                        i = ((((so * _NTCP + sr) << 5) | (flags & 0x17)) << 2) | (fwd << 1) | acks_fin
-                        e = step(i)
-                        if e is None:
-                            e = step_entry(i)
-                        nso, nsr, watch = e
-                        if flags & 0x03:
-                            if flags & 0x01:
-                                end = (seq + plen + 1 + ((flags >> 1) & 1)) & _M32
-                                if fwd:
-                                    c.fin_o = end
-                                else:
-                                    c.fin_r = end
-                            if flags & 0x02:
-                                end = (seq + 1) & _M32
-                                if fwd:
-                                    c.nxt_o = end
-                                    c.adv_o = ts
-                                    if not flags & 0x10 and c.syn_ts < 0:
-                                        c.syn_ts = ts
-                                else:
-                                    c.nxt_r = end
-                                    c.adv_r = ts
-                                    if flags & 0x10 and c.syn_ts >= 0 and c.rtt < 0:
-                                        c.rtt = ts - c.syn_ts  # until the handshake's ACK refines it
-                                        c.tmpl = None
-                        if fwd and sr == _SYN_RECV and nsr == _ESTABLISHED and c.syn_ts >= 0:
-                            c.rtt = ts - c.syn_ts  # SYN -> SYN-ACK -> ACK: a full round trip wherever we sit
-                            c.tmpl = None
-                        c.watch = watch
-                        if nso != so or nsr != sr:
-                            c.so = nso
-                            c.sr = nsr
-                            due = c.due
-                            if due >= 0:
-                                # Bring the expiry forward if the new state's timeout is shorter (a
-                                # later one is found when the current bucket comes due): _timeout
-                                # and _reschedule inline.
-                                if c.local == 2:
-                                    cls = _TCP_CLASS_LOCAL_RESP[nso * _NTCP + nsr]
-                                else:
-                                    cls = tcp_class[nso * _NTCP + nsr]
-                                if cls <= _C_TCP_ESTABLISHED and c.kind == KIND_SSH:
-                                    cls = _C_SSH
-                                n = c.ps + c.pd
-                                if n <= 1:
-                                    deadline = c.last + t_single[cls]
-                                elif n >= busy_packets and c.last - c.first >= long_lived:
-                                    deadline = c.last + t_busy[cls]
-                                else:
-                                    deadline = c.last + t_base[cls]
-                                # int(deadline) + 1 < due, without the call (deadline >= 0, due an int)
-                                if due == 0 or deadline < due - 1:
-                                    self._schedule(c, deadline)
-                    if plen and not flags & 0x02:
-                        # Sequence tracking: retransmissions and out-of-order segments (the data of
-                        # a SYN, TCP Fast Open, starts after the ISN the SYN already accounted for).
-                        end = (seq + plen) & _M32
-                        if fwd:
-                            nxt = c.nxt_o
-                            if nxt < 0 or (seq - nxt) & _M32 < _HALF:
-                                c.nxt_o = end
-                                c.adv_o = ts
-                            elif not (plen == 1 and (nxt - seq) & _M32 == 1):
-                                if ts - c.adv_o < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
-                                    c.ooo += 1
-                                else:
-                                    c.retrans += 1
-                                if (end - nxt) & _M32 < _HALF and end != nxt:
-                                    c.nxt_o = end
-                        else:
-                            nxt = c.nxt_r
-                            if nxt < 0 or (seq - nxt) & _M32 < _HALF:
-                                c.nxt_r = end
-                                c.adv_r = ts
-                            elif not (plen == 1 and (nxt - seq) & _M32 == 1):
-                                if ts - c.adv_r < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
-                                    c.ooo += 1
-                                else:
-                                    c.retrans += 1
-                                if (end - nxt) & _M32 < _HALF and end != nxt:
-                                    c.nxt_r = end
-                elif proto == 17:
+                if proto == PROTO_TCP:
+                    if (flags & _FIN_SYN_RST or c.watch) and not opened:
+                        tcp_state(c, fwd, ts, flags, seq, ack, plen)
+                    if plen and not flags & SYN:
+                        sequence(c, fwd, ts, seq, plen)
+                elif proto == PROTO_UDP:
                     if c.kind:
                         self._udp_app(c, fwd, sp, dp, info)
-                elif proto == 1 or proto == 58:
+                elif proto == PROTO_ICMP or proto == PROTO_ICMPV6:
                     c.so = _ICMP_STATE.get((proto, mtype), _ICMP_OTHER)
-                elif proto == 2054:
-                    c.so = _ARP_REPLY if mtype == 2 or mtype == 4 else _ARP_REQUEST
+                elif proto == PROTO_ARP:
+                    c.so = _ARP_REPLY if mtype == ARP_OP_REPLY or mtype == RARP_OP_REPLY else _ARP_REQUEST
                 if info is not None and info.__class__ is dict:
-                    self._info(c, info)
+                    self._merge_dpi(c, info)
                 if not c.dirty:
                     c.dirty = True
                     dirty.append(c)
@@ -465,7 +400,7 @@ class Tracker:
         if len(table) >= self.max_connections:
             self._evict(out)
         # Originator: the sender, except for a lone SYN-ACK, which the responder sends.
-        sender_is_orig = not (proto == 6 and flags & 0x12 == 0x12)
+        sender_is_orig = not (proto == PROTO_TCP and flags & _SYN_ACK == _SYN_ACK)
         flip = (not low) if sender_is_orig else low
         c = Conn(self._next_id, key, flip, proto, ts)
         self._next_id += 1
@@ -473,8 +408,8 @@ class Tracker:
         if vlan and isinstance(vlan, list) and len(vlan) <= 8 and all(type(v) is int for v in vlan):
             c.vlan = vlan
         opened = False
-        if proto == 6:
-            if flags & 0x17 == 0x02:
+        if proto == PROTO_TCP:
+            if flags & STEP_FLAGS == SYN:
                 # A plain SYN, the usual first segment (and a SYN flood's only one): what the state
                 # machine would do, without it.
                 c.so, c.sr = _SYN_SENT, _SYN_RECV  # watch stays set: SYN_RECV waits for an ACK
@@ -484,16 +419,16 @@ class Tracker:
             # Otherwise the first segment goes through the machine (watch is set).
         else:
             c.watch = False
-            if proto == 17:
+            if proto == PROTO_UDP:
                 _, _, ap, _, bp = key
                 if ap in DNS_PORTS or bp in DNS_PORTS:
                     c.kind = KIND_DNS
                     c.so = _DNS_QUERY
                 else:
                     c.so = _UDP_ACTIVE
-            elif proto == 1 or proto == 58:
+            elif proto == PROTO_ICMP or proto == PROTO_ICMPV6:
                 c.so = _ICMP_OTHER
-            elif proto == 2054:
+            elif proto == PROTO_ARP:
                 c.so = _ARP_REQUEST
             else:
                 c.so = _ACTIVE
@@ -502,7 +437,7 @@ class Tracker:
             orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
             c.local = 1 if orig in local else 2 if resp in local else 0
         table[key] = c
-        if proto != 6 or opened:
+        if proto != PROTO_TCP or opened:
             self._schedule(c, ts + self._timeout(c))
         # Other TCP: the first segment always changes the state, and process() schedules then.
         return c, opened
@@ -569,6 +504,106 @@ class Tracker:
                 self._end(c, "evicted", out)
                 self.evicted += 1
 
+    # --- TCP: both endpoints' states, and sequence analysis ----------------------------
+    def _tcp_state(self, c: Conn, fwd: bool, ts: float, flags: int, seq: int, ack: int, plen: int) -> None:
+        """A segment through both endpoints' state machines (rustnet.track.tcp_state: one table
+        lookup), for SYN/FIN/RST segments and while an endpoint waits for an ACK. Also marks where
+        each side's SYN and FIN end (what the sequence analysis and a later ACK are measured
+        against), takes the handshake's round trip, and brings the expiry forward when the new
+        state's timeout is shorter."""
+        so = c.so
+        sr = c.sr
+        acks_fin = False  # does this segment's ACK cover a FIN the receiver sent?
+        if flags & ACK:
+            fin = c.fin_r if fwd else c.fin_o
+            acks_fin = fin >= 0 and (ack - fin) & _M32 < _HALF
+        # The STEP key: both endpoints' states, the flags a step depends on, the direction, and
+        # whether the ACK covers the receiver's FIN (the layout tcp_state.step_entry decodes).
+        i = ((((so * _NTCP + sr) << 5) | (flags & STEP_FLAGS)) << 2) | (fwd << 1) | acks_fin
+        e = STEP.get(i)
+        if e is None:
+            e = step_entry(i)
+        nso, nsr, watch = e
+        if flags & _FIN_SYN:
+            if flags & FIN:
+                # A FIN takes one sequence number after the data (and the SYN's, on a SYN+FIN).
+                end = (seq + plen + 1 + (1 if flags & SYN else 0)) & _M32
+                if fwd:
+                    c.fin_o = end
+                else:
+                    c.fin_r = end
+            if flags & SYN:
+                end = (seq + 1) & _M32
+                if fwd:
+                    c.nxt_o = end
+                    c.adv_o = ts
+                    if not flags & ACK and c.syn_ts < 0:
+                        c.syn_ts = ts
+                else:
+                    c.nxt_r = end
+                    c.adv_r = ts
+                    if flags & ACK and c.syn_ts >= 0 and c.rtt < 0:
+                        c.rtt = ts - c.syn_ts  # until the handshake's ACK refines it
+                        c.tmpl = None
+        if fwd and sr == _SYN_RECV and nsr == _ESTABLISHED and c.syn_ts >= 0:
+            c.rtt = ts - c.syn_ts  # SYN -> SYN-ACK -> ACK: a full round trip wherever we sit
+            c.tmpl = None
+        c.watch = watch
+        if nso != so or nsr != sr:
+            c.so = nso
+            c.sr = nsr
+            due = c.due
+            if due >= 0:
+                # Bring the expiry forward if the new state's timeout is shorter (a later one is
+                # found when the current bucket comes due): _timeout and _reschedule inline.
+                if c.local == 2:
+                    cls = _TCP_CLASS_LOCAL_RESP[nso * _NTCP + nsr]
+                else:
+                    cls = _TCP_CLASS[nso * _NTCP + nsr]
+                if cls <= _C_TCP_ESTABLISHED and c.kind == KIND_SSH:
+                    cls = _C_SSH
+                n = c.ps + c.pd
+                if n <= 1:
+                    deadline = c.last + self._t_single[cls]
+                elif n >= self._busy_packets and c.last - c.first >= self._long_lived:
+                    deadline = c.last + self._t_busy[cls]
+                else:
+                    deadline = c.last + self._t_base[cls]
+                # int(deadline) + 1 < due, without the call (deadline >= 0, due an int)
+                if due == 0 or deadline < due - 1:
+                    self._schedule(c, deadline)
+
+    @staticmethod
+    def _sequence(c: Conn, fwd: bool, ts: float, seq: int, plen: int) -> None:
+        """Sequence analysis of a segment carrying data (not a SYN's: TCP Fast Open data starts
+        after the ISN the SYN already accounted for): the next expected sequence number of its
+        side moves on, or the segment is counted as a retransmission or as out of order."""
+        end = (seq + plen) & _M32
+        if fwd:
+            nxt = c.nxt_o
+            if nxt < 0 or (seq - nxt) & _M32 < _HALF:
+                c.nxt_o = end
+                c.adv_o = ts
+            elif not (plen == 1 and (nxt - seq) & _M32 == 1):  # not a keep-alive probe
+                if ts - c.adv_o < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
+                    c.ooo += 1
+                else:
+                    c.retrans += 1
+                if (end - nxt) & _M32 < _HALF and end != nxt:
+                    c.nxt_o = end
+        else:
+            nxt = c.nxt_r
+            if nxt < 0 or (seq - nxt) & _M32 < _HALF:
+                c.nxt_r = end
+                c.adv_r = ts
+            elif not (plen == 1 and (nxt - seq) & _M32 == 1):
+                if ts - c.adv_r < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
+                    c.ooo += 1
+                else:
+                    c.retrans += 1
+                if (end - nxt) & _M32 < _HALF and end != nxt:
+                    c.nxt_r = end
+
     # --- UDP applications ------------------------------------------------------------
     def _udp_app(self, c: Conn, fwd: bool, sp: int, dp: int, info: Any) -> None:
         kind = c.kind
@@ -602,7 +637,10 @@ class Tracker:
             c.so = st
             self._reschedule(c)
 
-    def _info(self, c: Conn, info: dict[str, Any]) -> None:
+    # --- DPI -------------------------------------------------------------------------
+    def _merge_dpi(self, c: Conn, info: dict[str, Any]) -> None:
+        """rn-dissect's DPI fields into the connection (rustnet.track.dpi, bounded); an application
+        found for the first time may change what kind of connection it is (QUIC, DNS, SSH)."""
         d = c.dpi
         if d is None:
             d = c.dpi = {}
@@ -612,7 +650,7 @@ class Tracker:
             app = d.get("app")
             if app != had_app and isinstance(app, str):
                 kind = _APP_KIND.get(app.upper(), KIND_NONE)
-                if kind and c.kind != kind and (kind == KIND_SSH) == (c.proto == 6):
+                if kind and c.kind != kind and (kind == KIND_SSH) == (c.proto == PROTO_TCP):
                     c.kind = kind
                     if kind == KIND_QUIC:
                         c.so = _QUIC_INITIAL
@@ -634,7 +672,7 @@ class Tracker:
     def _timeout(self, c: Conn) -> float:
         """``Timeouts.timeout`` for ``c``'s class and activity, from the pre-multiplied tables
         (process() has a copy of the TCP case inline)."""
-        if c.proto == 6:
+        if c.proto == PROTO_TCP:
             cls = (_TCP_CLASS_LOCAL_RESP if c.local == 2 else _TCP_CLASS)[c.so * _NTCP + c.sr]
             if cls <= _C_TCP_ESTABLISHED and c.kind == KIND_SSH:
                 cls = _C_SSH
@@ -744,7 +782,7 @@ class Tracker:
         for c in list(rating.values()):
             if c.rate_t == now or c.due < 0:
                 continue  # just written above, or gone
-            if c.proto == 6 and c.shown in _ENDED_SHOWN and c.bs == c.rate_bs and c.bd == c.rate_bd:
+            if c.proto == PROTO_TCP and c.shown in _ENDED_SHOWN and c.bs == c.rate_bs and c.bd == c.rate_bd:
                 if self.joiner is None:
                     c.rate_src = c.rate_dst = 0.0
                     c.rate_t = now
@@ -798,7 +836,7 @@ class Tracker:
             self._rating[c.id] = c
         else:
             self._rating.pop(c.id, None)
-        if c.proto == 6:
+        if c.proto == PROTO_TCP:
             shown = c.sr if c.local == 2 else c.so
             # Over (TIME_WAIT, CLOSED): it leaves at tcp.closed (seconds), its final record is
             # this one again: keep the copy, whatever the rate.
@@ -845,7 +883,7 @@ class Tracker:
                 c.tmpl = None
 
     def _display(self, c: Conn, now: float) -> int:
-        if c.proto == 6:
+        if c.proto == PROTO_TCP:
             return c.sr if c.local == 2 else c.so
         so = c.so
         if so == _UDP_ACTIVE or so == _ACTIVE:

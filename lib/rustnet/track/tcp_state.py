@@ -31,6 +31,7 @@ FIN: Final = 0x01
 SYN: Final = 0x02
 RST: Final = 0x04
 ACK: Final = 0x10
+STEP_FLAGS: Final = FIN | SYN | RST | ACK  # the flags a segment's step depends on (not PSH, URG, ...)
 
 # Events an endpoint experiences; S_ = it sent the segment, R_ = it received it.
 S_SYN: Final = 0
@@ -147,9 +148,9 @@ REUSABLE: Final = frozenset({_TW, _C})
 # segment() costs several calls and tuple lookups per segment; the tracker instead looks up the
 # segment's key (below) in STEP, filled from segment() itself on first use (a table of every
 # combination would cost milliseconds at start-up; a few hundred ever occur).
-# Only the FIN, SYN, RST and ACK bits take part (flags & 0x17); TCP endpoint states are 0..10.
+# Only the FIN, SYN, RST and ACK bits take part (STEP_FLAGS); TCP endpoint states are 0..10.
 # The key of one segment (rustnet.track.table computes it inline, in its hot path):
-#     ((((orig * N_STATES + resp) << 5) | (flags & 0x17)) << 2) | (from_orig << 1) | acks_receiver_fin
+#     ((((orig * N_STATES + resp) << 5) | (flags & STEP_FLAGS)) << 2) | (from_orig << 1) | acks_receiver_fin
 N_STATES: Final = _C + 1
 
 
