@@ -10,7 +10,8 @@ other record through in order, and never raises on packet bytes or record conten
 * an IP packet whose L4 header is cut or damaged is emitted with ``info.malformed`` and
   counted; one cut by snaplen after its L4 header is emitted with ``info.trunc`` and counted.
 
-IP-in-IP and GRE packets are summarised as the packet they carry (rustnet.dissect.tunnel).
+IP-in-IP and GRE packets are summarised as the packet they carry; a VXLAN, Geneve or Teredo
+datagram as itself and, in a second summary, as the packet it carries (rustnet.dissect.tunnel).
 
 The counters go downstream as a ``dstats`` record when they changed (``tick``) and at the end.
 
@@ -52,7 +53,14 @@ from rustnet.dissect.link import (
     raw_ipv4,
     raw_ipv6,
 )
-from rustnet.dissect.tunnel import ETH_TRANSPARENT_BRIDGING, MAX_TUNNEL_DEPTH, TUNNEL_PROTOS
+from rustnet.dissect.tunnel import (
+    ETH_TRANSPARENT_BRIDGING,
+    MAX_TUNNEL_DEPTH,
+    TUNNEL_PROTOS,
+    UDP_TUNNEL_PORTS,
+    describe,
+    udp_inner,
+)
 from rustnet.dissect.tunnel import inner as tunnel_inner
 from rustnet.stream import fields
 from rustnet.stream.records import (
@@ -101,6 +109,9 @@ _TUNNEL_DECODERS: Final[dict[int, Decoder]] = {
     ETH_TRANSPARENT_BRIDGING: ethernet,
 }
 
+# Per UDP port: does a tunnel use it (the fast path leaves those datagrams to packet()).
+_UDP_TUNNEL_PORT: Final = tuple(p in UDP_TUNNEL_PORTS for p in range(65536))
+
 # The dstats counters, as declared (rustnet.stream.fields.DSTATS: every field after t and ts);
 # _counts() reads them in this order.
 COUNTERS: Final = fields.names(fields.DSTATS)[2:]
@@ -122,6 +133,8 @@ class Dissector:
         self._decode: Decoder | None = None
         self.frags = FragmentTable()
         self._depth = 0  # tunnels being unwrapped around the current packet
+        # Summaries of packets inside UDP tunnels, written after the frame's own summary.
+        self._inner: list[list[Any]] = []
         self.packets = 0
         self.malformed = 0
         self.truncated = 0
@@ -232,7 +245,12 @@ class Dissector:
                                 continue
                         elif proto == PROTO_UDP:
                             ulen = seq >> 16  # the UDP length sits where TCP's sequence number starts
-                            if 8 <= ulen <= l4len and l4off + ulen <= len(data):
+                            if (
+                                8 <= ulen <= l4len
+                                and l4off + ulen <= len(data)
+                                and not _UDP_TUNNEL_PORT[dport]
+                                and not _UDP_TUNNEL_PORT[sport]
+                            ):
                                 info = None
                                 if inspect is not None and ulen > 8:
                                     try:
@@ -271,10 +289,16 @@ class Dissector:
                 s = packet(ts, wirelen, data)
                 if s is not None:
                     append(s)
+                if self._inner:
+                    out.extend(self._inner)
+                    self._inner.clear()
             elif type(rec) is list and len(rec) == 5 and rec[0] == PACKET:
                 s = self.packet_of_link(rec[1], rec[2], rec[3], rec[4])
                 if s is not None:
                     append(s)
+                if self._inner:
+                    out.extend(self._inner)
+                    self._inner.clear()
             elif type(rec) is list and rec and rec[0] == PACKET:
                 self.packets += 1
                 self.malformed += 1
@@ -450,6 +474,8 @@ class Dissector:
                     self.dpi_errors += 1
             if caplen < end or anomaly is not None or uanomaly is not None:
                 info = self._flag(info, caplen < end, anomaly or uanomaly)
+            if (_UDP_TUNNEL_PORT[dport] or _UDP_TUNNEL_PORT[sport]) and end <= caplen:
+                self._udp_tunnel(ts, wirelen, data, src, dst, sport, dport, poff, end, vlan)
             return [SUMMARY, ts, wirelen, PROTO_UDP, src, sport, dst, dport, 0, 0, 0, paylen, 0, vlan, info]
         if proto == PROTO_ICMP or proto == PROTO_ICMPV6:
             try:
@@ -544,6 +570,53 @@ class Dissector:
         info.setdefault(TUNNEL, name)
         s[SUM_INFO] = info
         return s
+
+    def _udp_tunnel(
+        self,
+        ts: float,
+        wirelen: int,
+        data: bytes,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        poff: int,
+        end: int,
+        vlan: list[int] | None,
+    ) -> None:
+        """Queue the summary of the packet inside a VXLAN, Geneve or Teredo datagram, if it is one.
+
+        As for IP tunnels, the inner packet goes through :meth:`packet` with the decoder of
+        what the tunnel carries, keeps the frame's length and VLAN ids, and is not counted
+        again; its summaries (a tunnel in it may add more) follow the outer one.
+        """
+        if self._depth >= MAX_TUNNEL_DEPTH:
+            return
+        try:
+            found = udp_inner(data, poff, end, sport, dport)
+        except struct.error:
+            return
+        if found is None:
+            return
+        etype, off, name = found
+        saved = self._decode
+        self._decode = _TUNNEL_DECODERS[etype]
+        self._depth += 1
+        self.packets -= 1  # the same packet, counted again by packet()
+        queued = len(self._inner)
+        try:
+            s = self.packet(ts, end - off, data[off:end])
+        finally:
+            self._decode = saved
+            self._depth -= 1
+        if s is None:
+            return
+        s[SUM_WIRELEN] = wirelen
+        s[SUM_VLAN] = vlan
+        info = dict(s[SUM_INFO]) if s[SUM_INFO] else {}
+        info.setdefault(TUNNEL, describe(name, src, dst))
+        s[SUM_INFO] = info
+        self._inner.insert(queued, s)  # before the summaries of tunnels inside it
 
     def _arp(
         self, ts: float, wirelen: int, data: bytes, off: int, vlan: list[int] | None

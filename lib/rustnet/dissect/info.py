@@ -24,7 +24,10 @@ Keys written by the L2-L4 dissector (rustnet.dissect.engine):
                      conversation tables, at the completing fragment: a tracker matching it
                      attributes ``"part"`` fragments to no TCP/UDP connection.
 ``tunnel``     str   The summary is of the packet inside an IP-in-IP (``"ipip"``, ``"ip6ip"``) or
-                     GRE (``"gre"``) tunnel; ``wirelen`` and ``vlan`` are still the frame's.
+                     GRE (``"gre"``) tunnel, or inside a UDP tunnel, named with its id and
+                     outer addresses (``"vxlan 42 10.0.0.1→10.0.0.2"``, ``"geneve 7 ..."``,
+                     ``"teredo ..."``; the frame's outer UDP summary comes first);
+                     ``wirelen`` and ``vlan`` are still the frame's.
 ``sha``/``tha`` str  ARP sender / target hardware address, ``"aa:bb:cc:dd:ee:ff"``.
 
 Keys merged in from DPI (rustnet.dissect.dpi, documented there and in the connection

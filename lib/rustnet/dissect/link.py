@@ -48,6 +48,13 @@ DLT_LINUX_SLL: Final = 113
 DLT_IPV4: Final = 228
 DLT_IPV6: Final = 229
 DLT_LINUX_SLL2: Final = 276
+DLT_NFLOG: Final = 239  # Linux netfilter log (nflog:N), libpcap's LINKTYPE_NFLOG too
+
+NFLOG_HEADER_LEN: Final = 4  # family, version, resource id
+NFULA_PAYLOAD: Final = 9  # the TLV holding the logged packet
+NFLOG_TLV_TYPE_MASK: Final = 0x7FFF  # the top bit is a netlink nesting flag
+# A logged packet carries about 10 TLVs (prefix, uid, gid, timestamp, ...): more is crafted.
+MAX_NFLOG_TLVS: Final = 64
 
 # BSD address families in NULL/LOOP headers: AF_INET is 2 everywhere, AF_INET6 is not.
 AF_INET: Final = 2
@@ -60,6 +67,7 @@ Decoder = Callable[[bytes], Decoded]
 
 _u16 = struct.Struct("!H").unpack_from
 _u16x2 = struct.Struct("!HH").unpack_from
+_u16x2le = struct.Struct("<HH").unpack_from
 _u32be = struct.Struct("!I").unpack_from
 _u32le = struct.Struct("<I").unpack_from
 _u8 = struct.Struct("B").unpack_from
@@ -141,6 +149,30 @@ def loop(data: bytes) -> Decoded:
     return _family(af), 4, None
 
 
+def nflog(data: bytes) -> Decoded:
+    """Linux NFLOG: a 4-byte header, then TLVs; the packet is the value of the payload TLV.
+
+    TLV lengths and types are in the capturing host's byte order (libpcap converts a file
+    written on the other order to ours); a length counts its own 4-byte header, and each
+    value is padded to 4 bytes.
+    """
+    (family,) = _u8(data, 0)
+    off = NFLOG_HEADER_LEN
+    for _ in range(MAX_NFLOG_TLVS):
+        length, typ = _u16x2le(data, off)
+        if length < 4:
+            raise Malformed(f"nflog tlv length {length}")
+        if typ & NFLOG_TLV_TYPE_MASK == NFULA_PAYLOAD:
+            etype = _family(family)
+            if etype == ETH_NONE:  # AF_UNSPEC: the IP version says which
+                etype = raw(data[off + 4 : off + 5])[0]
+            return etype, off + 4, None
+        off += (length + 3) & ~3
+        if off >= len(data):
+            raise struct.error("nflog frame without a payload tlv")
+    raise Malformed(f"more than {MAX_NFLOG_TLVS} nflog tlvs")
+
+
 def raw(data: bytes) -> Decoded:
     """Raw IP: the version nibble says which."""
     (b,) = _u8(data, 0)
@@ -166,6 +198,7 @@ DECODERS: Final[dict[int, Decoder]] = {
     DLT_RAW_LINKTYPE: raw,
     DLT_IPV4: raw_ipv4,
     DLT_IPV6: raw_ipv6,
+    DLT_NFLOG: nflog,
 }
 
 

@@ -939,7 +939,9 @@ CONN: Final = (
     Field(
         "tunnel",
         "str",
-        "the packets were inside this tunnel: ipip, ip6ip, gre",
+        "the packets were inside this tunnel: ipip, ip6ip, gre; or a UDP tunnel with its id "
+        'and outer addresses, e.g. "vxlan 42 10.0.0.1→10.0.0.2", "geneve 7 ...", "teredo ..." '
+        "(the outer UDP flow is a connection of its own)",
         stage=DISSECT,
         merge=FIRST,
         label="tunnel",

@@ -1,0 +1,123 @@
+"""UDP tunnels, link types and IP fragments on captures made for them (tests/data/made/README.md).
+
+Each capture's truth (``<capture>.truth.json``) is tshark's, written by make_truth.py: its
+TCP/UDP conversations with exact frames and bytes (a tunnelled frame counts in its outer
+and its inner conversation), the HTTP hosts, DNS names asked and answers read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MADE = Path(__file__).resolve().parent / "data" / "made"
+BIN = Path(sys.executable).parent
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+
+
+def pipeline(name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The final connection records of ``rn-capture -r | rn-dissect | rn-track``, and the last dstats."""
+    cap = subprocess.run([BIN / "rn-capture", "-r", MADE / name], capture_output=True, check=True, timeout=60)
+    dis = subprocess.run([BIN / "rn-dissect"], input=cap.stdout, capture_output=True, check=True, timeout=60)
+    trk = subprocess.run(
+        [BIN / "rn-track", "--format", "json"], input=dis.stdout, capture_output=True, check=True, timeout=60
+    )
+    conns = [
+        r
+        for r in map(json.loads, trk.stdout.decode().splitlines())
+        if r.get("t") == "conn" and r.get("final")
+    ]
+    js = subprocess.run(
+        [BIN / "rn-dissect", "--format", "json"],
+        input=cap.stdout,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    dstats = [r for r in map(json.loads, js.stdout.decode().splitlines()) if r["t"] == "dstats"][-1]
+    return conns, dstats
+
+
+def truth(name: str) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads((MADE / (Path(name).stem + ".truth.json")).read_text())
+    return out
+
+
+def conversations(conns: list[dict[str, Any]]) -> list[list[Any]]:
+    """Our TCP/UDP connections as tshark lists conversations (endpoints in either order)."""
+    out = []
+    for c in conns:
+        if c["proto"] in ("tcp", "udp"):
+            ends = sorted([(c["src"], c["sport"]), (c["dst"], c["dport"])])
+            out.append([c["proto"], *ends[0], *ends[1], c["packets"], c["bytes"]])
+    return sorted(out)
+
+
+def truth_conversations(name: str) -> list[list[Any]]:
+    out = []
+    for proto, a, ap, b, bp, frames, size in truth(name)["conversations"]:
+        ends = sorted([(a, ap), (b, bp)])
+        out.append([proto, *ends[0], *ends[1], frames, size])
+    return sorted(out)
+
+
+@pytest.mark.parametrize(
+    ("name", "tunnel"),
+    [
+        ("vxlan.pcap", "vxlan 42 10.77.144."),
+        ("geneve.pcap", "geneve 7 10.9.0."),
+        ("teredo.pcap", "teredo "),
+    ],
+)
+def test_udp_tunnels_carry_their_inner_flows_like_tshark(name: str, tunnel: str) -> None:
+    conns, _ = pipeline(name)
+    assert conversations(conns) == truth_conversations(name)
+    inner = [c for c in conns if "tunnel" in c]
+    assert inner and all(c["tunnel"].startswith(tunnel) and "\u2192" in c["tunnel"] for c in inner)
+    # The outer flows are plain UDP flows, as before.
+    assert all(
+        c["dport"] in (4789, 6081, 3544, 40000) for c in conns if c["proto"] == "udp" and "tunnel" not in c
+    )
+    assert sorted(c["http_host"] for c in conns if "http_host" in c) == sorted(truth(name)["http_hosts"])
+    asked = sorted(q for c in conns for q in c.get("dns_queries", []))
+    assert asked == sorted(truth(name)["dns_queries"])
+
+
+def test_arp_and_icmp_inside_vxlan_are_their_own_flows() -> None:
+    conns, _ = pipeline("vxlan.pcap")
+    arp = [c for c in conns if c["proto"] == "arp"]
+    assert {(c["src"], c["dst"]) for c in arp} == {("192.168.42.1", "192.168.42.2")}
+    assert all(c["tunnel"].startswith("vxlan 42 ") for c in arp)
+    icmp = {
+        frozenset((c["src"], c["dst"])) for c in conns if c["proto"] in ("icmp", "icmpv6") and "tunnel" in c
+    }
+    assert {frozenset(("192.168.42.1", "192.168.42.2")), frozenset(("fd42::1", "fd42::2"))} <= icmp
+
+
+def test_nflog_link_type_is_read_like_tshark() -> None:
+    conns, dstats = pipeline("nflog.pcap")
+    assert dstats["other"] == 0
+    assert conversations(conns) == truth_conversations("nflog.pcap")
+    assert sorted(q for c in conns for q in c.get("dns_queries", [])) == sorted(
+        truth("nflog.pcap")["dns_queries"]
+    )
+
+
+@needs_tshark
+@pytest.mark.parametrize(
+    "name", ["vxlan.pcap", "geneve.pcap", "teredo.pcap", "dns-frag.pcap", "mdns6-frag.pcap", "nflog.pcap"]
+)
+def test_stored_truth_is_tsharks(name: str) -> None:
+    sys.path.insert(0, str(MADE))
+    try:
+        import make_truth  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(MADE))
+    assert make_truth.truth(MADE / name) == truth(name)
