@@ -28,10 +28,14 @@ from rustnet.stream import RecordWriter
 def main(inputs: tuple[str, ...], fmt: str, no_dpi: bool, debug: bool) -> None:
     """Dissect packet records from rn-capture (stdin or FILEs) into packet summaries.
 
-    Ethernet, 802.1Q/QinQ, Linux SLL/SLL2, NULL/LOOP and raw IP; IPv4 (fragments flagged),
-    IPv6 (extension headers skipped), TCP, UDP, ICMP, ICMPv6 and ARP; DPI for HTTP, TLS, DNS,
-    SSH, QUIC and more unless --no-dpi. Every other record passes through in order. Frames
-    that are not IP, or are damaged or cut by snaplen, are counted in "dstats" records.
+    Link types read: Ethernet (DLT 1), Linux cooked capture (SLL 113, SLL2 276), BSD
+    loopback (NULL 0, LOOP 108), raw IP (12, 101, IPv4 228, IPv6 229) and Linux NFLOG (239,
+    nflog:N); 802.1Q/QinQ tags, PPPoE sessions and MPLS labels inside them. IPv4 (fragments
+    flagged), IPv6 (extension headers skipped), TCP, UDP, ICMP, ICMPv6 and ARP; IP-in-IP and
+    GRE unwrapped; VXLAN, Geneve and Teredo datagrams summarised as themselves and as the
+    packet inside. DPI for HTTP, TLS, DNS, SSH, QUIC and more unless --no-dpi. Every other
+    record passes through in order. Frames that are not IP, or are damaged or cut by
+    snaplen, are counted in "dstats" records.
     """
     check_output_format(fmt, PROG)
     stdin_hint(PROG, inputs)

@@ -17,10 +17,9 @@ raises ``struct.error`` on a cut header. :func:`udp_inner` does the same for a U
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import Final
-
-import socket
 
 from rustnet.dissect.link import ETH_IPV4, ETH_IPV6
 
