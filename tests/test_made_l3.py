@@ -121,3 +121,34 @@ def test_stored_truth_is_tsharks(name: str) -> None:
     finally:
         sys.path.remove(str(MADE))
     assert make_truth.truth(MADE / name) == truth(name)
+
+
+@pytest.mark.parametrize("name", ["dns-frag.pcap", "nflog.pcap"])
+def test_fragmented_dns_answers_reach_dpi(name: str) -> None:
+    conns, dstats = pipeline(name)
+    assert conversations(conns) == truth_conversations(name)
+    dns = [c for c in conns if c["proto"] == "udp"]
+    assert len(dns) == 2
+    for c in dns:
+        assert c["app"] == "DNS" and c["dns_rcode"] == "NOERROR"
+        assert c["dns_answers"] == ["big.frag.test TXT"]
+    assert sorted(a for c in dns for a in c["dns_answers"]) == sorted(
+        a for a in truth(name)["dns_answers"] if a.endswith(" TXT")
+    )
+    assert dstats["fragments"] == 6 and dstats["reassembled"] == 2 and dstats["reassembly_dropped"] == 0
+
+
+def test_mdns_in_ipv6_fragments_is_read_and_overlapping_ones_are_dropped() -> None:
+    conns, dstats = pipeline("mdns6-frag.pcap")
+    assert conversations(conns) == truth_conversations("mdns6-frag.pcap")
+    (c,) = conns
+    assert c["app"] == "MDNS"
+    # tshark reads both answers; we read the first and drop the overlapping one (RFC 5722).
+    assert sorted(c["dns_answers"]) == [
+        "_demo._tcp.local PTR printer._demo._tcp.local",
+        "printer._demo._tcp.local TXT",
+    ]
+    assert {a.split(" ")[0] for a in c["dns_answers"]} == set(
+        a.split(" ")[0] for a in truth("mdns6-frag.pcap")["dns_answers"]
+    )
+    assert dstats["reassembled"] == 1 and dstats["reassembly_dropped"] == 1

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from rustnet.cli.common import producer
 from rustnet.dissect.arp import arp
-from rustnet.dissect.frag import FragHead, FragmentTable
+from rustnet.dissect.frag import FragHead, FragmentTable, Reassembler
 from rustnet.dissect.info import (
     ANOMALY,
     ARP_SHA,
@@ -132,6 +132,7 @@ class Dissector:
         self._inspect = inspector.inspect if dpi and inspector is not None and inspector.enabled else None
         self._decode: Decoder | None = None
         self.frags = FragmentTable()
+        self.reassembly = Reassembler()  # fragmented UDP datagrams, for DPI
         self._depth = 0  # tunnels being unwrapped around the current packet
         # Summaries of packets inside UDP tunnels, written after the frame's own summary.
         self._inner: list[list[Any]] = []
@@ -325,6 +326,7 @@ class Dissector:
         linktype = hdr.get("linktype")
         self._decode = decoder_for(linktype)
         self.frags.clear()  # a new recording: its fragment ids have nothing to do with the last
+        self.reassembly.clear()
         if self._decode is None:
             shown = repr(linktype)[:40]  # repr escapes control characters
             out.append(
@@ -358,6 +360,8 @@ class Dissector:
             insp.dns_unsolicited if insp is not None else 0,
             insp.dns_evicted if insp is not None else 0,
             insp.quic_skipped if insp is not None else 0,
+            self.reassembly.reassembled,
+            self.reassembly.dropped,
         )
 
     # --- one packet -------------------------------------------------------
@@ -682,6 +686,8 @@ class Dissector:
                 return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
             self.frags.remember(key, head)
             sport, dport, flags, seq, ack, window, hlen, _ = head
+            if proto == PROTO_UDP and self._inspect is not None and caplen >= l4off + l4len:
+                self.reassembly.first(key, ts, data[l4off : l4off + l4len])
             return [
                 SUMMARY,
                 ts,
@@ -704,9 +710,17 @@ class Dissector:
             return [SUMMARY, ts, wirelen, proto, src, 0, dst, 0, 0, 0, 0, l4len, 0, vlan, info]
         sport, dport, flags, seq, ack, window, hlen, udp_paylen = head
         paylen = l4len
-        if not more:
+        held = proto == PROTO_UDP and self._inspect is not None and caplen >= l4off + l4len
+        if more:
+            if held:
+                self.reassembly.middle(key, ts, offset, data[l4off : l4off + l4len])
+        else:
             info[FRAG] = FRAG_LAST
             paylen = udp_paylen if udp_paylen >= 0 else max(offset + l4len - hlen, 0)
+            if held and udp_paylen >= 0:
+                dgram = self.reassembly.last(key, ts, offset, data[l4off : l4off + l4len])
+                if dgram is not None and len(dgram) == udp_paylen + 8:
+                    self._inspect_datagram(info, src, sport, dst, dport, dgram[8:], ts)
         return [
             SUMMARY,
             ts,
@@ -724,6 +738,21 @@ class Dissector:
             vlan,
             info,
         ]
+
+    def _inspect_datagram(
+        self, info: dict[str, Any], src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, ts: float
+    ) -> None:
+        """DPI of a reassembled UDP datagram, merged into the info of the fragment that completed it."""
+        inspect = self._inspect
+        if inspect is None or not payload:
+            return
+        try:
+            found = inspect(PROTO_UDP, src, sport, dst, dport, payload, ts)
+        except Exception:  # DPI must not stop L2-L4 (as in packet())
+            self.dpi_errors += 1
+            return
+        if found:
+            info.update(found)
 
 
 def _first_fragment_head(data: bytes, proto: int, l4off: int, l4len: int) -> FragHead | None:

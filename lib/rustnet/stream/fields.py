@@ -347,6 +347,22 @@ DSTATS: Final = (
         "packets",
         DISSECT,
     ),
+    Field(
+        "reassembled",
+        "int",
+        "fragmented UDP datagrams put back together for DPI (their fragments came first to last)",
+        "datagrams",
+        DISSECT,
+    ),
+    Field(
+        "reassembly_dropped",
+        "int",
+        "fragmented UDP datagrams given up for DPI: overlapping fragments (RFC 5722), a gap at "
+        "the last fragment, over 65535 bytes or 128 fragments, over 30 s of capture time, or no "
+        "room (256 datagrams, 1 MiB held)",
+        "datagrams",
+        DISSECT,
+    ),
 )
 
 # --- warn ----------------------------------------------------------------------------------
