@@ -152,6 +152,7 @@ class Dissector:
         packet = self.packet
         inspect = self._inspect
         eth = self._decode is ethernet
+        tunnel_port = _UDP_TUNNEL_PORT
         fast = 0  # packets summarised inline (counted at the end)
         for rec in recs:
             if rec.__class__ is list and len(rec) == 4 and rec[0] == PACKET:
@@ -249,8 +250,8 @@ class Dissector:
                             if (
                                 8 <= ulen <= l4len
                                 and l4off + ulen <= len(data)
-                                and not _UDP_TUNNEL_PORT[dport]
-                                and not _UDP_TUNNEL_PORT[sport]
+                                and not tunnel_port[dport]
+                                and not tunnel_port[sport]
                             ):
                                 info = None
                                 if inspect is not None and ulen > 8:
