@@ -180,6 +180,8 @@ def test_non_ip_frames_are_counted() -> None:
         "dns_unsolicited": 0,
         "dns_evicted": 0,
         "quic_skipped": 0,
+        "reassembled": 0,
+        "reassembly_dropped": 0,
     }
 
 
