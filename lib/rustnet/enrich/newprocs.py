@@ -7,7 +7,8 @@ second. When the kernel's exec events (:mod:`rustnet.enrich.procevents`) name a 
 that just started in our namespace, :class:`StartedPrograms` instead looks at that one
 process every tick: its fd directory (a few entries), and for each new socket a copy of
 the descriptor (``pidfd_getfd``, Linux 5.6+, root) asked for its own and its peer's
-address, then closed at once. That costs microseconds per program and needs no table.
+address, then closed at once. That costs microseconds per program and needs no table; many
+programs at once (a build) are each looked at less often, within 5% of one CPU.
 
 The copy holds the socket for the microseconds of two ``getsockname`` calls: a program
 closing it at that very moment has its close completed when the copy is closed.
@@ -25,6 +26,7 @@ from typing import Final
 
 from rustnet.enrich import sockets as socktab
 from rustnet.enrich.sockets import SockEntry
+from rustnet.enrich.text import printable
 
 SYS_PIDFD_GETFD: Final = 438  # the same number on every architecture (new syscall table)
 MAX_WATCHED: Final = 64
@@ -46,11 +48,12 @@ def _pidfd_getfd(pidfd: int, fd: int) -> int:
 
 
 class _Program:
-    __slots__ = ("pid", "pidfd", "until", "uid", "netns", "done")
+    __slots__ = ("pid", "pidfd", "until", "uid", "netns", "name", "done")
 
     def __init__(self, pid: int, pidfd: int, until: float, uid: int, netns: int) -> None:
         self.pid = pid
         self.netns = netns
+        self.name = _comm(pid)  # read at its exec: a 10 ms client may be gone when its socket is
         self.pidfd = pidfd
         self.until = until
         self.uid = uid
@@ -78,11 +81,21 @@ def socket_tuple(sock: socket.socket) -> tuple[str, str, int, str, int] | None:
     return proto, local[0], local[1], peer[0], peer[1]
 
 
+def _comm(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as fh:
+            return printable(fh.read(64).rstrip(b"\n").decode("utf-8", "replace"), 64) or None
+    except OSError:
+        return None
+
+
 class StartedPrograms:
     """Programs announced by exec events, each watched for ``seconds`` or until it exits."""
 
-    def __init__(self, seconds: float = 3.0) -> None:
+    def __init__(self, seconds: float = 3.0, duty: float = 0.05) -> None:
         self.seconds = seconds
+        self.duty = duty  # share of one CPU the polls may take (many programs: each less often)
+        self._next_poll = 0.0
         self.usable = True  # False once pidfd_getfd is refused (no root, old kernel): stop trying
         self._programs: dict[int, _Program] = {}
 
@@ -95,6 +108,7 @@ class StartedPrograms:
         known = self._programs.get(pid)
         if known is not None:  # exec'd again (ip netns exec: setns, then the client's exec)
             known.netns = netns
+            known.name = _comm(pid) or known.name
             known.until = time.monotonic() + self.seconds
             return
         if not self.usable or len(self._programs) >= MAX_WATCHED:
@@ -106,13 +120,22 @@ class StartedPrograms:
             return  # gone already
         self._programs[pid] = _Program(pid, pidfd, time.monotonic() + self.seconds, uid, netns)
 
+    def name_of(self, pid: int) -> str | None:
+        """The name a watched program had when it started (None when not watched)."""
+        prog = self._programs.get(pid)
+        return prog.name if prog is not None else None
+
     def poll(self) -> list[tuple[SockEntry, int, int]]:
         """New or newly connected IP sockets of the watched programs, with their pid and namespace."""
         out: list[tuple[SockEntry, int, int]] = []
         now = time.monotonic()
+        if now < self._next_poll:
+            return out
+        t0 = time.thread_time()  # CPU, not wall time: being preempted on a busy host costs nothing
         for prog in list(self._programs.values()):
             if now > prog.until or not self._poll_one(prog, out):
                 self._drop(prog)
+        self._next_poll = now + (time.thread_time() - t0) * (1.0 / self.duty - 1.0)
         return out
 
     def _poll_one(self, prog: _Program, out: list[tuple[SockEntry, int, int]]) -> bool:

@@ -239,7 +239,10 @@ class ShortLivedWatcher:
         assert self._programs is not None
         for entry, pid, ino in self._programs.poll():
             ns = None if ino == self._own_ns else ino
-            self._finds.append((entry, pid, procs.get(pid), "exec-event", ns))
+            info = procs.get(pid)
+            if info is None:  # exited already: the name it started with is still known
+                info = ProcInfo(self._programs.name_of(pid), None, None, False)
+            self._finds.append((entry, pid, info, "exec-event", ns))
             self.program_finds += 1
 
     def _owner_candidates(self) -> Iterator[int]:
