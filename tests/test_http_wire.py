@@ -169,3 +169,25 @@ def test_status_line_waits_for_its_end_up_to_the_limit() -> None:
         http.parse_response(b"HTTP/1.1 200 " + b"O" * MAX_HEADER_BYTES)
     with pytest.raises(DissectError):
         http.parse_response(b"NOT HTTP")
+
+
+def test_lines_without_a_colon_are_not_fields() -> None:
+    req = http.parse_request(b"GET / HTTP/1.1\r\nHost\r\nUser-Agent\r\nHost: real\r\nUser-Agent: ua\r\n\r\n")
+    assert req is not None and (req.host, req.user_agent) == ("real", "ua")
+
+
+def test_a_head_of_exactly_the_limit_without_its_blank_line_is_read() -> None:
+    start = b"GET / HTTP/1.1\r\nHost: h\r\n"
+    head = start + b"X: " + b"x" * (MAX_HEADER_BYTES - len(start) - 5) + b"\r\n"
+    assert len(head) == MAX_HEADER_BYTES
+    req = http.parse_request(head)  # not final, but it can grow no further
+    assert req is not None and req.host == "h"
+    assert http.parse_request(head[:-1]) is None  # one byte less: it may still end
+
+
+def test_response_texts_and_defaults() -> None:
+    resp = http.parse_response(b"HTTP/1.1234567890123456 200 OK\r\n")
+    assert resp is not None and resp.version == "HTTP/1.123456789\u2026"
+    assert http.response_status(b"HTTP/1.1 200 O") is None  # not final by default
+    with pytest.raises(DissectError):
+        http.response_status(b"HTTP/1.1 200 O", final=True)

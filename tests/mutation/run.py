@@ -453,6 +453,9 @@ def mutate_module(module: str, budget: float, verbose: bool) -> tuple[Score, lis
     if not tests:
         raise SystemExit(f"{module}: no test imports it; name its tests in MODULES")
     known = equivalents()
+    keys = [m.key(module, lines) for m in points]
+    for key in sorted({k for k in keys if k in known and keys.count(k) > 1}):
+        print(f"{module}: note: {keys.count(key)} mutants share the equivalence entry {key!r}", flush=True)
     score = Score(module, total=len(points))
     survivors: list[str] = []
     started = time.monotonic()

@@ -141,7 +141,7 @@ def read_name(data: bytes, pos: int, seen: dict[int, str] | None = None) -> tupl
     while pos < end:
         n = data[pos]
         if n == 0 or n >= 0x40:
-            break
+            break  # the root label, a pointer or an odd label type
         labels.append(data[pos + 1 : pos + 1 + n])
         pos += 1 + n
     if pos < end and data[pos] == 0 and pos - start <= MAX_NAME_LEN:

@@ -132,7 +132,7 @@ def parse_request(data: bytes, final: bool = False) -> HttpRequest | None:
         elif key == b"user-agent" and agent is None:
             agent = escape_text(value.strip(), VALUE_LIMIT)
         else:
-            continue
+            continue  # a field not shown
         if host is not None and agent is not None:
             break  # later lines cannot change either (the first of each counts)
     vtext = _VERSION_TEXT.get(version)
