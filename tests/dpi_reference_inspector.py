@@ -26,6 +26,13 @@ UNKNOWN_BUDGET: Final = 6  # payload packets before an unrecognised flow is give
 KNOWN_BUDGET: Final = 48  # payload packets a recognised flow may take to yield its fields
 DNS_TCP_BATCH: Final = 16  # messages read from one segment at most
 DNS_BAD_LIMIT: Final = 8  # malformed datagrams on a DNS port before the flow is dropped
+STRAY_DISTANCE: Final = 1 << 24  # farther from a stray segment than any TCP window reaches
+MAX_RESTARTS: Final = 4  # times a flow's directions may start again at a later segment
+MAX_TEXT_LINES: Final = ssh.MAX_PRE_LINES  # lines read per direction of a text protocol
+MAX_TEXT_LINE: Final = ssh.MAX_PRE_LINE + 2  # a text line's bytes with its CR LF
+# Bytes a text protocol's lines are made of (a stream of them may be SSH's lines before the
+# identification, or SMTP/IMAP/POP3/FTP before STARTTLS).
+_TEXT: Final = bytes(range(0x20, 0x7F)) + b"\t\r\n"
 
 DNS_APPS: Final = {53: "DNS", 5353: "MDNS", 5355: "LLMNR"}
 SSH_PORT: Final = 22
@@ -46,7 +53,10 @@ K_DNS_TCP: Final = 4
 K_DNS_UDP: Final = 5
 K_QUIC: Final = 6
 K_BT: Final = 7
+K_LINES: Final = 8  # a text protocol: lines read until an SSH identification or a STARTTLS
+_AGAIN_KIND: Final = -1  # _classify_tcp: read the direction again from its latest segment
 
+_AGAIN: Final[dict[str, Any]] = {}
 _STAGE_RANK: Final = {None: 0, ssh.STAGE_KEX: 1, ssh.STAGE_AUTH: 2, ssh.STAGE_ESTABLISHED: 3}
 
 Info = dict[str, Any]
@@ -71,6 +81,11 @@ class _Flow:
         "seen",
         "size",
         "tunnel",
+        "mark",
+        "restarts",
+        "lines",
+        "starttls",
+        "stray",
     )
 
     def __init__(self, first_dir: int) -> None:
@@ -89,10 +104,38 @@ class _Flow:
         self.seen = 0  # bit d: direction d's SSH identification was read
         self.size = 0  # bytes buffered (both directions, held segments too)
         self.tunnel = False  # an HTTP CONNECT awaits the proxy's answer
+        self.mark = [0, 0]  # where direction d's latest segment starts in its buffer
+        self.restarts = 0  # directions started again at a later segment (_restart)
+        self.lines = [0, 0]  # text lines read in direction d (K_LINES, SSH lines before the banner)
+        self.starttls: str | None = None  # the protocol whose STARTTLS command was seen
+        self.stray = 0  # bit d: direction d's first bytes were dropped as stray (_restart)
 
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
 _DONE: Final = _Flow(0)
+
+
+def _starttls_command(line: bytes) -> str | None:
+    """The protocol a client's line asks to upgrade to TLS, or None (RFC 3207, 2595, 4217)."""
+    words = line.upper().split()
+    if len(words) == 1:
+        if words[0] == b"STARTTLS":
+            return "SMTP"
+        if words[0] == b"STLS":
+            return "POP3"
+    elif len(words) == 2:
+        if words[0] == b"AUTH" and words[1] in (b"TLS", b"SSL", b"TLS-C"):
+            return "FTP"
+        if words[1] == b"STARTTLS" and not words[0].isdigit():
+            return "IMAP"  # a tagged command
+    return None
+
+
+def _known_start(data: bytes) -> bool:
+    """Whether data starts a TLS hello, an HTTP head or an SSH identification."""
+    if tls.looks_like_handshake(data):
+        return len(data) >= 6 and data[5] in (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO)
+    return bool(http.request_start(data) or http.response_start(data) or ssh.banner_start(data))
 
 
 def _head_end(data: bytes) -> int:
@@ -234,6 +277,7 @@ class Inspector:
             self.starved += 1
             self._close_dir(flow, d)
             return False
+        flow.mark[d] = len(buf)
         if seq is None:
             buf += payload[:room]
             return True
@@ -244,6 +288,13 @@ class Inspector:
             flow.nxt[d] = (seq + n) & _SEQ_MASK
             return True
         ahead = (seq - nxt) & _SEQ_MASK
+        if ahead and not buf and (flow.stray >> d & 1 or flow.kind == K_LINES):
+            # Nothing read waits for what is missing: a stray first segment was dropped (the
+            # next one ahead, or one out of any window, anchors the direction), or a text
+            # protocol's lines were read up to a gap (they go on after it).
+            if ahead < _SEQ_HALF or (flow.kind != K_LINES and ahead < (1 << 32) - STRAY_DISTANCE):
+                flow.ooo[d] = None
+                ahead = 0
         if ahead == 0:
             buf += payload[:room]
             flow.nxt[d] = (seq + n) & _SEQ_MASK
@@ -309,8 +360,18 @@ class Inspector:
 
     def _stream(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
         """Classify direction d's buffered bytes if needed, then read what they carry."""
+        out = self._read(flow, d, sport, dport)
+        if out is _AGAIN:
+            out = self._read(flow, d, sport, dport)
+            if out is _AGAIN:
+                out = None
+        return out
+
+    def _read(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
         if flow.kind == K_NEW:
             kind = self._classify_tcp(flow, d, sport, dport)
+            if kind == _AGAIN_KIND:
+                return _AGAIN
             if kind == K_NEW:
                 return None
             flow.kind = kind
@@ -328,6 +389,8 @@ class Inspector:
             return self._ssh(flow, d)
         if kind == K_DNS_TCP:
             return self._dns_tcp(flow, d, sport, dport)
+        if kind == K_LINES:
+            return self._lines(flow, d, sport, dport)
         return self._bittorrent(flow, d)
 
     def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
@@ -352,10 +415,38 @@ class Inspector:
                 return K_NEW if len(data) < len(udpmisc.BT_HANDSHAKE) else K_BT
             if req is None or resp is None or banner is None:
                 return K_NEW  # too short to tell: wait for more of this direction
-        # Nothing this inspector knows: this direction is of no interest.
-        flow.closed |= 1 << d
-        flow.bufs[d] = bytearray()
-        return K_NEW
+            if data and not data.translate(None, _TEXT):
+                mark = flow.mark[d]
+                if mark and _known_start(bytes(flow.bufs[d][mark : mark + 32])) and self._restart(flow, d):
+                    return _AGAIN_KIND  # text before a known start: a stray segment first
+                return K_LINES
+        # Nothing this inspector knows: this direction is of no interest, unless its first
+        # segment was a stray one (a keep-alive probe, a retransmission) before the stream.
+        return _AGAIN_KIND if self._restart(flow, d) else K_NEW
+
+    def _restart(self, flow: _Flow, d: int) -> bool:
+        """Direction d's start was not what it seemed: start it again, or give it up.
+
+        A connection picked up mid-stream may show first a keep-alive probe (one byte before
+        the next one due), a retransmitted or a stray out-of-window segment; none may anchor
+        the stream. True: read again from the latest segment (it followed the stray bytes).
+        False: the buffer is dropped and the next segment anchors the direction anew, or,
+        after MAX_RESTARTS, the direction is given up.
+        """
+        if flow.restarts >= MAX_RESTARTS:
+            self._close_dir(flow, d)
+            return False
+        flow.restarts += 1
+        buf = flow.bufs[d]
+        mark = flow.mark[d]
+        flow.mark[d] = 0
+        if 0 < mark < len(buf):
+            del buf[:mark]
+            return True
+        buf.clear()
+        flow.ooo[d] = None
+        flow.stray |= 1 << d
+        return False
 
     def _close_dir(self, flow: _Flow, d: int) -> None:
         flow.closed |= 1 << d
@@ -368,8 +459,7 @@ class Inspector:
             msg = tls.first_handshake_message(bytes(buf))
         except DissectError:
             self.malformed += 1
-            self._close_dir(flow, d)
-            return None
+            return _AGAIN if self._restart(flow, d) else None
         if msg is None:
             if len(buf) >= self.buf_cap:
                 self._close_dir(flow, d)  # too big to be a hello we can hold: no partial fields
@@ -377,6 +467,8 @@ class Inspector:
         self._close_dir(flow, d)
         mtype, body = msg
         out: Info = {"app": "TLS"}
+        if flow.starttls is not None:
+            out["starttls"] = flow.starttls
         try:
             if mtype == tls.HS_CLIENT_HELLO:
                 out.update(tls.parse_client_hello(body).fields())
@@ -425,7 +517,7 @@ class Inspector:
                 self._close_dir(flow, 1 - d)  # a refused tunnel carries nothing to read
             return {"app": "HTTP", "http_status": resp.status}
         if len(data) >= 8:
-            self._close_dir(flow, d)
+            return _AGAIN if self._restart(flow, d) else None
         return None
 
     def _ssh(self, flow: _Flow, d: int) -> Info | None:
@@ -435,13 +527,22 @@ class Inspector:
         out: Info | None = None
         walker = walkers[d]
         if not flow.seen & (1 << d):
+            server = d == flow.server_dir
             try:
-                got = ssh.parse_banner(bytes(buf), server=d == flow.server_dir)
+                if server:
+                    # Lines before the identification, read and dropped as they come: up to
+                    # 1023 of 8192 bytes, more than a buffer holds.
+                    used, lines = ssh.skip_pre_lines(buf, flow.lines[d])
+                    if used:
+                        del buf[:used]
+                        flow.lines[d] = lines
+                        flow.mark[d] = 0
+                        flow.budget += 1  # whole lines are bounded by count: not by packets
+                got = ssh.parse_banner(bytes(buf), server=server)
             except DissectError:
                 # Only this direction is lost (e.g. a server guessed wrong sends lines first).
                 self.malformed += 1
-                self._close_dir(flow, d)
-                return None
+                return _AGAIN if self._restart(flow, d) else None
             if got is None:
                 if len(buf) >= self.buf_cap:
                     self._close_dir(flow, d)
@@ -494,6 +595,76 @@ class Inspector:
             del buf[:used]
             out = self._dns_info(msg, "DNS", out)
         return out
+
+    def _lines(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+        """A text protocol's lines, read and dropped until an SSH identification starts a
+        line (a server's lines before it) or, after a STARTTLS command, a TLS record does."""
+        buf = flow.bufs[d]
+        pos = 0
+        end = len(buf)
+        lines = flow.lines[d]
+        mark = flow.mark[d]
+        while pos < end:
+            if buf.startswith(ssh.PREFIX, pos):
+                del buf[:pos]
+                flow.lines[d] = lines
+                return self._to_ssh(flow, d, sport, dport)
+            if pos == mark:
+                # A segment that starts a stream this inspector knows: the lines before it
+                # were stray (a retransmission, the tail of a body seen mid-stream).
+                head = bytes(buf[pos : pos + 32])
+                if http.request_start(head) or http.response_start(head):
+                    del buf[:pos]
+                    flow.kind = K_HTTP
+                    flow.budget = KNOWN_BUDGET
+                    return self._http(flow, d)
+            if flow.starttls is not None and buf[pos] == tls.CONTENT_HANDSHAKE:
+                # The upgrade: from here on this direction is TLS (the peer's reply line
+                # was read before this side could send its hello).
+                del buf[:pos]
+                flow.kind = K_TLS
+                flow.budget = KNOWN_BUDGET
+                flow.bufs[1 - d].clear()
+                return self._tls(flow, d)
+            eol = buf.find(b"\n", pos, pos + MAX_TEXT_LINE)
+            if eol < 0:
+                if end - pos >= MAX_TEXT_LINE:
+                    self._close_dir(flow, d)
+                    return None
+                break
+            line = bytes(buf[pos:eol])
+            if b"\0" in line:
+                if pos == 0 and not lines:
+                    return _AGAIN if self._restart(flow, d) else None
+                self._close_dir(flow, d)  # binary: not a line protocol after all
+                return None
+            lines += 1
+            if lines > MAX_TEXT_LINES:
+                self._close_dir(flow, d)
+                return None
+            if flow.starttls is None and d != flow.first_dir and len(line) < 32:
+                flow.starttls = _starttls_command(line)
+            pos = eol + 1
+        if pos:
+            del buf[:pos]
+            flow.mark[d] = max(0, mark - pos)
+            flow.budget += 1  # whole lines are bounded by their count, not by packets
+        flow.lines[d] = lines
+        return None
+
+    def _to_ssh(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
+        """A text flow whose direction d starts an SSH identification: the flow is SSH."""
+        flow.kind = K_SSH
+        flow.budget = KNOWN_BUDGET
+        if flow.lines[d]:
+            flow.server_dir = d  # only a server sends lines before its identification
+        elif flow.lines[1 - d]:
+            flow.server_dir = 1 - d
+        else:
+            server = sport == SSH_PORT or (dport != SSH_PORT and sport < dport)
+            flow.server_dir = d if server else 1 - d
+        flow.walkers = [ssh.PacketWalker(), ssh.PacketWalker()]
+        return self._ssh(flow, d)
 
     def _bittorrent(self, flow: _Flow, d: int) -> Info | None:
         data = bytes(flow.bufs[d])

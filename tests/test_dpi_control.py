@@ -20,9 +20,9 @@ def _inspectors() -> list[Inspector]:
     """An inspector with a live flow, one with a finished flow, one with none."""
     live, done = Inspector(), Inspector()
     live.inspect(6, A, 40000, B, 443, S.client_hello(sni=b"a.example")[:20], 0.0, 1, 0x18)
-    done.inspect(6, A, 40001, B, 80, b"junk that is not a known protocol at all", 0.0, 1, 0x18)
+    done.inspect(6, A, 40001, B, 80, b"\x00junk that is not a known protocol at all", 0.0, 1, 0x18)
     for _ in range(8):
-        done.inspect(6, B, 80, A, 40001, b"more junk", 0.0, None, 0x18)
+        done.inspect(6, B, 80, A, 40001, b"\x00more junk", 0.0, None, 0x18)
     assert any(v is _DONE for v in done._flows.values())
     return [live, done, Inspector()]
 

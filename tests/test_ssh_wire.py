@@ -59,14 +59,39 @@ def test_a_line_feed_alone_ends_the_line() -> None:
     assert ssh.parse_banner(b"SSH-2.0-x\nrest") == ("SSH-2.0-x", 10)
 
 
-@pytest.mark.parametrize(("lines", "ok"), [(0, True), (1, True), (16, True), (17, False)])
-def test_up_to_16_lines_before_a_servers_identification(lines: int, ok: bool) -> None:
+@pytest.mark.parametrize(("lines", "ok"), [(0, True), (1, True), (50, True), (1023, True), (1024, False)])
+def test_up_to_1023_lines_before_a_servers_identification(lines: int, ok: bool) -> None:
+    # OpenSSH (kex.c, kex_exchange_identification) reads the identification among the first
+    # SSH_MAX_PRE_BANNER_LINES = 1024 lines: 1023 may come before it.
     data = b"".join(b"line %d\r\n" % i for i in range(lines)) + b"SSH-2.0-srv\r\n"
     if ok:
         assert ssh.parse_banner(data, server=True) == ("SSH-2.0-srv", len(data))
+        assert ssh.skip_pre_lines(data, 0) == (len(data) - 13, lines)
     else:
         with pytest.raises(DissectError):
             ssh.parse_banner(data, server=True)
+
+
+def test_a_line_before_the_identification_is_up_to_8192_bytes() -> None:
+    # OpenSSH's SSH_MAX_BANNER_LEN: 8192 bytes before CR LF; a NUL or a CR not before LF ends it.
+    ident = b"SSH-2.0-srv\r\n"
+    for size, ok in ((8192, True), (8193, False)):
+        data = b"x" * size + b"\r\n" + ident
+        if ok:
+            assert ssh.parse_banner(data, server=True) == ("SSH-2.0-srv", len(data))
+        else:
+            with pytest.raises(DissectError):
+                ssh.parse_banner(data, server=True)
+    assert ssh.parse_banner(b"x" * 8193, server=True) is None  # with CR LF still to come it is 8195
+    with pytest.raises(DissectError):
+        ssh.parse_banner(b"x" * 8194, server=True)
+    for bad in (b"a\0b\r\n", b"a\rb\r\n"):
+        with pytest.raises(DissectError):
+            ssh.parse_banner(bad + ident, server=True)
+    # Counting goes on across calls: the lines already skipped count.
+    assert ssh.skip_pre_lines(b"a\r\nb\r\nSS", 1021) == (6, 1023)
+    with pytest.raises(DissectError):
+        ssh.skip_pre_lines(b"a\r\nb\r\n", 1022)
 
 
 @pytest.mark.parametrize(

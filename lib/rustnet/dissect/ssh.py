@@ -1,11 +1,14 @@
 """SSH: the identification strings and how far the handshake got (RFC 4253 §4.2, §6, §7).
 
 Each side starts with ``SSH-protoversion-softwareversion [comments]`` and CR LF; a server
-may send other lines first. After that come binary packets whose message type is in
-clear text until NEWKEYS; from then on everything is encrypted and only packet counts
-are left to go by.
+may send other lines first, bounded as OpenSSH bounds them (``kex_exchange_identification``
+in kex.c: the identification among the first ``SSH_MAX_PRE_BANNER_LINES`` = 1024 lines, each
+of at most ``SSH_MAX_BANNER_LEN`` = 8192 bytes before its CR LF, none with a NUL). After
+that come binary packets whose message type is in clear text until NEWKEYS; from then on
+everything is encrypted and only packet counts are left to go by.
 
     got = parse_banner(stream, server=True)   # (banner, consumed), None (need more) or DissectError
+    used, lines = skip_pre_lines(stream, 0)    # whole lines before a server's identification
     walker = PacketWalker(); walker.feed(data) # message types of the clear-text packets
 
 Stages reported (``ssh_stage``): ``kex`` after a KEXINIT, ``auth`` once both sides sent
@@ -21,8 +24,9 @@ from rustnet.dissect.errors import DissectError
 from rustnet.dissect.safe_text import escape_text
 
 PREFIX: Final = b"SSH-"
-MAX_LINE: Final = 255  # RFC 4253 §4.2, including CR LF
-MAX_PRE_LINES: Final = 16  # lines a server may send before its identification
+MAX_LINE: Final = 255  # RFC 4253 §4.2, the identification including CR LF
+MAX_PRE_LINES: Final = 1023  # OpenSSH: the identification is one of the first 1024 lines
+MAX_PRE_LINE: Final = 8192  # OpenSSH: bytes of a line before its CR LF
 BANNER_LIMIT: Final = 255
 
 MSG_KEXINIT: Final = 20
@@ -42,25 +46,50 @@ def banner_start(data: bytes) -> bool | None:
     return data.startswith(PREFIX)
 
 
+def skip_pre_lines(data: bytes | bytearray, lines: int) -> tuple[int, int]:
+    """The whole lines a server sent before its identification at the start of data.
+
+    Returns the bytes they take and the count of such lines including the ``lines`` already
+    skipped; stops at a line that starts (or may start) with ``SSH-`` and at an unfinished
+    line. Raises DissectError where OpenSSH gives up: too many lines, a line too long, a NUL.
+    """
+    pos = 0
+    end = len(data)
+    while pos < end:
+        if data.startswith(PREFIX, pos) or (end - pos < len(PREFIX) and PREFIX.startswith(data[pos:])):
+            break
+        eol = data.find(b"\n", pos, pos + MAX_PRE_LINE + 2)  # CR LF after 8192 bytes at most
+        if eol < 0:
+            if end - pos >= MAX_PRE_LINE + 2:
+                raise DissectError("SSH line before the identification longer than 8192 bytes")
+            break
+        line = data[pos:eol].rstrip(b"\r")
+        if b"\0" in line or b"\r" in line:
+            raise DissectError("SSH line before the identification holds a NUL or a lone CR")
+        lines += 1
+        if lines > MAX_PRE_LINES:
+            raise DissectError("no SSH identification in the first 1024 lines")
+        pos = eol + 1
+    return pos, lines
+
+
 def parse_banner(data: bytes, server: bool = False) -> tuple[str, int] | None:
     """The identification line (escaped, without CR LF) and the bytes up to and after it."""
-    pos = 0
-    for _ in range(MAX_PRE_LINES + 1):
-        starts = banner_start(data[pos : pos + len(PREFIX)])
-        if starts is False and not server:
+    pos = skip_pre_lines(data, 0)[0] if server else 0
+    starts = banner_start(data[pos : pos + len(PREFIX)])
+    if starts is False:
+        if not server:
             raise DissectError("SSH client data does not start with SSH-")
-        eol = data.find(b"\n", pos, pos + MAX_LINE)  # its LF at most the 255th byte
-        if eol < 0:
-            if len(data) - pos >= MAX_LINE:
-                raise DissectError("SSH line longer than 255 bytes")
-            return None
-        if starts:
-            line = data[pos:eol].rstrip(b"\r")
-            if len(line) < len(PREFIX) + 3 or b"-" not in line[len(PREFIX) :]:
-                raise DissectError("malformed SSH identification")
-            return escape_text(line, BANNER_LIMIT), eol + 1
-        pos = eol + 1
-    raise DissectError("no SSH identification after the allowed lines")
+        return None  # an unfinished line before the identification (skip_pre_lines bounds it)
+    eol = data.find(b"\n", pos, pos + MAX_LINE)  # its LF at most the 255th byte
+    if eol < 0:
+        if len(data) - pos >= MAX_LINE:
+            raise DissectError("SSH line longer than 255 bytes")
+        return None
+    line = data[pos:eol].rstrip(b"\r")
+    if len(line) < len(PREFIX) + 3 or b"-" not in line[len(PREFIX) :]:
+        raise DissectError("malformed SSH identification")
+    return escape_text(line, BANNER_LIMIT), eol + 1
 
 
 class PacketWalker:

@@ -688,6 +688,15 @@ CONN: Final = (
         merge=FIRST,
         label="TLS cipher",
     ),
+    Field(
+        "starttls",
+        "str",
+        'protocol whose STARTTLS command led to the TLS: "SMTP", "IMAP", "POP3" or "FTP" (AUTH TLS)',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="STARTTLS from",
+    ),
     # HTTP/1.x
     Field(
         "http_host",
