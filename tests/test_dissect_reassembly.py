@@ -54,3 +54,18 @@ def test_time_size_and_count_are_bounded() -> None:
     for i in range(MAX_REASSEMBLING * 3):
         r.first((b"s", b"d", i, 17), 300.0 + REASSEMBLY_TIMEOUT * 2, b"z" * 60000)
     assert r._held <= MAX_HELD_BYTES
+
+
+def test_the_dissector_gives_up_a_flood_of_fragments() -> None:
+    from rustnet.dissect.engine import Dissector
+    from rustnet.stream.records import make_header
+
+    from tests.robust.test_hostile_cost import _first_fragments, _tiny_fragments
+
+    header = make_header("rn-capture 0.1.0", 1, "frag", False, 262144, 1_700_000_000.0)
+    for frames, dropped in ((_tiny_fragments(1500), 1), (_first_fragments(1500), 1500 - MAX_REASSEMBLING)):
+        d = Dissector()
+        d.process([header, *(["pkt", 1_700_000_000.0 + i * 1e-4, len(f), f] for i, f in enumerate(frames))])
+        assert d.fragments == 1500
+        assert d.reassembly.dropped == dropped and len(d.reassembly) <= MAX_REASSEMBLING
+        assert d.reassembly._held <= MAX_HELD_BYTES

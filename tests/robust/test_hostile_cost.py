@@ -58,6 +58,26 @@ _SELF_LOOP = (
     + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x01\x02\x03\x04" * 40
 )
 
+
+def _fragment(ident: int, offset: int, more: bool, payload: bytes) -> bytes:
+    """An IPv4 fragment of a UDP datagram (offset in bytes) in an Ethernet frame, by hand."""
+    flags = (offset >> 3) | (0x2000 if more else 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, flags, 64, 17, 0, bytes(4), bytes(4))
+    return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + payload
+
+
+def _first_fragments(n: int) -> list[bytes]:
+    """First fragments of ``n`` 60000-byte DNS answers that never complete (reassembly must evict)."""
+    head = struct.pack("!HHHH", 53, 40000, 60008, 0)
+    return [_fragment(i & 0xFFFF, 0, True, head + b"\x00" * 1472) for i in range(n)]
+
+
+def _tiny_fragments(n: int) -> list[bytes]:
+    """One datagram sent as ``n`` 8-byte fragments (each is checked against those held)."""
+    out = [_fragment(7, 0, True, struct.pack("!HHHH", 53, 40000, 8 + 8 * n, 0))]
+    return out + [_fragment(7, 8 * i, True, b"\x00" * 8) for i in range(1, n)]
+
+
 CASES: dict[str, Callable[[int], list[bytes]]] = {
     "http-header-never-ends": lambda n: _stream(
         80, b"GET / HTTP/1.1\r\n", b"X-a: " + b"b" * 1390 + b"\r\n", n
@@ -70,6 +90,8 @@ CASES: dict[str, Callable[[int], list[bytes]]] = {
     "ssh-banner-never-ends": lambda n: _stream(22, b"SSH-2.0-", b"a" * 1400, n),
     "dns-pointer-chains": lambda n: [udp(A, 5353, B, 53, _dns_pointer_chain(600)) for _ in range(n)],
     "dns-self-pointing-answers": lambda n: [udp(B, 53, A, 40000 + i, _SELF_LOOP) for i in range(n)],
+    "fragments-never-complete": _first_fragments,
+    "tiny-fragments": _tiny_fragments,
 }
 
 
