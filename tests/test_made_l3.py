@@ -152,3 +152,25 @@ def test_mdns_in_ipv6_fragments_is_read_and_overlapping_ones_are_dropped() -> No
         a.split(" ")[0] for a in truth("mdns6-frag.pcap")["dns_answers"]
     )
     assert dstats["reassembled"] == 1 and dstats["reassembly_dropped"] == 1
+
+
+def test_details_show_the_tunnel_of_an_inner_flow() -> None:
+    from rustnet.dissect.engine import Dissector
+    from rustnet.track.table import Tracker
+    from rustnet.view.model import ConnTable
+    from rustnet.view.render import details_lines
+    from rustnet.view.state import ViewState
+
+    from tests.corpus_records import packet_records
+
+    recs = packet_records(MADE / "vxlan.pcap")
+    dissector, tracker = Dissector(), Tracker()
+    out = tracker.process(dissector.process(recs)) + tracker.finish()
+    table = ConnTable()
+    table.ingest(out)
+    state = ViewState(table)
+    shown = []
+    for _ in range(len(table.rows)):
+        shown += [v for label, v in details_lines(state) if label == "tunnel"]
+        state.move(1)
+    assert shown and all(v.startswith("vxlan 42 10.77.144.") and "\u2192" in v for v in shown)
