@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from rustnet.enrich.stage import Enricher
 from rustnet.stream import RecordReader, fields
-from rustnet.stream.records import SUM_FIELDS, record_type, to_json_obj
+from rustnet.stream.records import SUM_FIELDS, positional_builder, record_type, summary, to_json_obj
 from rustnet.track.join import SocketJoiner
 from rustnet.track.table import Tracker
 
@@ -202,3 +202,35 @@ def test_the_filter_keywords_are_the_declared_ones() -> None:
     assert declared == set(KEYWORDS)
     assert all(fields.keyword_fields(code) for code in KEYWORDS)
     assert {"sni", "http_host", "dns_query", "process", "hostname_dst"} <= set(HAY_FIELDS)
+
+
+def test_the_summary_record_is_built_from_its_declaration() -> None:
+    rec = summary(1.5, 60, 6, b"\x01\x02\x03\x04", 1234, b"\x05\x06\x07\x08", 80, info={"app": "HTTP"})
+    assert to_json_obj(rec) == {
+        "t": "sum",
+        "ts": 1.5,
+        "wirelen": 60,
+        "proto": 6,
+        "src": "1.2.3.4",
+        "sport": 1234,
+        "dst": "5.6.7.8",
+        "dport": 80,
+        "flags": 0,
+        "seq": 0,
+        "ack": 0,
+        "paylen": 0,
+        "window": 0,
+        "info": {"app": "HTTP"},
+    }
+    # A declaration of three fields: the trailing one with a default may be left out or named.
+    build = positional_builder(
+        "x",
+        (
+            fields.Field("t", "str", "tag"),
+            fields.Field("a", "int", "a"),
+            fields.Field("b", "int", "b", default=5),
+        ),
+    )
+    assert build(1) == ["x", 1, 5] and build(1, b=2) == ["x", 1, 2] and build(a=3) == ["x", 3, 5]
+    with pytest.raises(TypeError):
+        build()

@@ -257,7 +257,14 @@ def records_page() -> str:
     ]
     for merge, meaning in fields.MERGES.items():
         lines += [".TP", f"\\fB{roff(merge)}\\fR", roff(meaning)]
-    lines += [".SH LIMITS"]
+    lines += [
+        ".SH LIMITS",
+        ".PP",
+        roff(
+            "What a command keeps of a record it holds (rn-view's connections, rustnet --json's open "
+            "ones, sockets to join), and what rn-track keeps of the DPI fields of a connection:"
+        ),
+    ]
     for name, value, meaning in fields.LIMITS:
         lines += [".TP", f"\\fB{roff(name)}\\fR {value}", roff(meaning)]
     lines += [".SH SEE ALSO", ", ".join(f"\\fB{roff(c)}\\fR(1)" for c in COMMANDS), ""]

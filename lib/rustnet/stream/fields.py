@@ -49,6 +49,16 @@ MERGES: Final = {
 }
 
 
+class _Required:
+    """``Field.default`` of a field that has none: it must always be given."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Final = _Required()
+
+
 # Plain classes: a NamedTuple class costs ~1.5 ms to define, and every command imports this.
 class Field:
     """One field of a record type."""
@@ -77,7 +87,7 @@ class Field:
         search: bool = False,  # conn only: plain filter words search it
         keywords: tuple[str, ...] = (),  # conn only: filter keywords whose values include it
         label: str = "",  # conn only: the label Details shows it under; "" is not shown
-        default: Any = None,  # positional records: the value where the field does not apply
+        default: Any = REQUIRED,  # positional records: the value where the field does not apply
     ) -> None:
         self.name = name
         self.type = type
@@ -238,7 +248,13 @@ SUM: Final = (
         default=0,
     ),
     Field("window", "int", "TCP window (unscaled); else 0", "bytes", DISSECT, default=0),
-    Field("vlan", "list[int]|null", "802.1Q ids, outer first (JSON: absent when null)", stage=DISSECT),
+    Field(
+        "vlan",
+        "list[int]|null",
+        "802.1Q ids, outer first (JSON: absent when null)",
+        stage=DISSECT,
+        default=None,
+    ),
     Field(
         "info",
         "map|null",
@@ -246,6 +262,7 @@ SUM: Final = (
         "connection record fields rn-dissect writes (DPI results such as app, sni, http_host; "
         "anomaly; tunnel; the ARP sha and tha) (JSON: absent when null)",
         stage=DISSECT,
+        default=None,
     ),
 )
 
@@ -1135,7 +1152,7 @@ INFO_KEYS: Final = frozenset(f.name for f in INFO) | frozenset(f.name for f in C
 # (name, value, meaning): what a consumer keeps of a record (rustnet.stream.bounds) and what
 # rn-track keeps of the DPI fields of a connection (rustnet.track.dpi).
 LIMITS: Final = (
-    ("fields", MAX_FIELDS, "fields kept of a record, each named by at most MAX_KEY characters"),
+    ("fields", MAX_FIELDS, "fields kept of a record (the others are dropped)"),
     ("key", MAX_KEY, "characters of a field name"),
     ("text", MAX_TEXT, "characters of a text field (cut text ends in …)"),
     ("list", MAX_LIST, "items of a list, or entries of a map, which hold no lists or maps"),

@@ -52,6 +52,7 @@ import binascii
 
 # The C functions themselves: socket.py builds enums when imported, start-up time every command paid.
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
+from collections.abc import Callable
 from typing import Any, Final
 
 from rustnet.stream import fields
@@ -92,6 +93,38 @@ SUM_PAYLEN: Final = SUM_FIELDS.index("paylen")
 SUM_WINDOW: Final = SUM_FIELDS.index("window")
 SUM_VLAN: Final = SUM_FIELDS.index("vlan")
 SUM_INFO: Final = SUM_FIELDS.index("info")
+
+
+def positional_builder(tag: str, declared: tuple[fields.Field, ...]) -> Callable[..., list[Any]]:
+    """The function that builds a positional record from its declaration: it takes the fields
+    after the tag in declared order (a trailing run of fields with a declared default may be
+    left out, or given by name) and returns ``[tag, *fields]``.
+
+    Generated as source, as collections.namedtuple does: a call then costs one function call
+    plus the list display it returns, with no loop or dict in between.
+    """
+    names = [f.name for f in declared[1:]]
+    params = []
+    namespace: dict[str, Any] = {"TAG": tag}
+    optional = True
+    for i, f in reversed(list(enumerate(declared[1:]))):
+        optional = optional and f.default is not fields.REQUIRED
+        if optional:
+            namespace[f"DEFAULT_{i}"] = f.default
+            params.append(f"{f.name}=DEFAULT_{i}")
+        else:
+            params.append(f.name)
+    params.reverse()
+    source = f"def {tag}({', '.join(params)}):\n    return [TAG, {', '.join(names)}]\n"
+    exec(source, namespace)  # noqa: S102 - source made from our own declarations only
+    built: Callable[..., list[Any]] = namespace[tag]
+    built.__doc__ = f"A {tag!r} record: [{', '.join(fields.names(declared))}]."
+    return built
+
+
+# summary(ts, wirelen, proto, src, sport, dst, dport=0, flags=0, seq=0, ack=0, paylen=0, window=0,
+#         vlan=None, info=None): rn-dissect's positional ``sum`` record.
+summary: Final = positional_builder(SUMMARY, fields.SUM)
 
 PROTO_ICMP: Final = 1
 PROTO_TCP: Final = 6
