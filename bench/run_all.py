@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--skip NAME ...]
 
-Order: start-up, offline pipeline vs tshark/tcpdump, dissect and track in-process,
-the viewer, enrichment, idle cost, new-connection latency, live rates with tcpreplay, and the 10-minute soak
-(``--quick`` skips the soak and shortens the rest). The benches needing root and network
+Order: start-up, offline pipeline vs tshark/tcpdump (and the guard on its CPU per packet),
+dissect and track in-process, the viewer, enrichment, idle cost, new-connection latency,
+live rates with tcpreplay, and the 10-minute soak (``--quick`` skips the soak and shortens
+the rest). The benches needing root and network
 namespaces say so and skip themselves when those are missing. A bench that fails is
 reported and the others still run; the exit status is 1 if any failed.
 """
@@ -23,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_startup.py", [], ["--runs", "5"]),
     ("bench_pipeline.py", ["--runs", "5"], ["--runs", "3"]),
+    ("guard_pipeline.py", [], []),
     ("bench_dissect.py", ["--command"], []),
     ("bench_track_flood.py", [], ["--connections", "100000"]),
     ("bench_quic_flood.py", [], ["--packets", "20000", "--rounds", "1"]),

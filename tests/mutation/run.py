@@ -67,7 +67,7 @@ MODULES: dict[str, dict[str, Any]] = {
 }
 # Test files never run here: real traffic, a terminal, timing, or minutes of fuzzing.
 SKIP_TEST_DIRS = ("tests/live", "tests/tui", "tests/fuzz", "tests/robust", "tests/mutation")
-SKIP_TESTS = {"tests/test_perf_guard.py", "tests/test_docs.py"}
+SKIP_TESTS = {"tests/test_docs.py"}
 # Tests that hold code to a copy of its older self (tests/*_reference*.py): they catch a change,
 # not a wrong behaviour, so a mutant only they notice counts as a survivor.
 REFERENCE_TESTS = {
