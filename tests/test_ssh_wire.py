@@ -195,3 +195,30 @@ def test_a_header_cut_before_its_sixth_byte_waits() -> None:
         assert not w.saw_kexinit
         w.feed(packet[cut:])
         assert w.saw_kexinit, cut
+
+
+def test_newkeys_tail_in_later_segments() -> None:
+    newkeys = ssh_packet(NEWKEYS)  # 4 + 6 bytes: the type is known after 6, 4 bytes of padding follow
+    # The tail alone, exactly: not encrypted; then every segment is one encrypted packet.
+    w = walk(newkeys[:6], newkeys[6:])
+    assert (w.saw_newkeys, w.encrypted) == (True, 0)
+    for n in range(1, 4):
+        w.feed(b"\x99")
+        assert w.encrypted == n
+    # The tail and encrypted bytes in one segment: one packet, and the tail is not looked for again.
+    w = walk(newkeys[:6], newkeys[6:] + b"\x99" * 10)
+    assert w.encrypted == 1
+    w.feed(b"\x99")
+    assert w.encrypted == 2
+    # The tail a byte at a time.
+    w = walk(newkeys[:6], *[newkeys[i : i + 1] for i in range(6, len(newkeys))])
+    assert w.encrypted == 0
+    w.feed(b"\x99")
+    assert w.encrypted == 1
+
+
+def test_a_server_may_send_empty_lines_first_a_client_may_not() -> None:
+    assert ssh.parse_banner(b"\nSSH-2.0-x\r\n", server=True) == ("SSH-2.0-x", 12)
+    assert ssh.parse_banner(b"\r\n\nSSH-2.0-x\n", server=True) == ("SSH-2.0-x", 13)
+    with pytest.raises(DissectError):
+        ssh.parse_banner(b"hello\r\nSSH-2.0-x\r\n")  # a client's (the default)
