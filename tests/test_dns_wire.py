@@ -208,11 +208,12 @@ def test_the_root_name_and_a_lone_label() -> None:
         labels(b"abc") + ptr(12 + 6),  # a pointer to the end itself
         labels(b"abc") + b"\x41x\x00",  # 0x40: an extended label type (RFC 6891 §5)
         labels(b"abc") + b"\x81x\x00",  # 0x80: reserved
-        # ... even with as many bytes after it as its low bits would count.
-        labels(b"abc") + b"\x40" + b"x" * 64 + b"\x00",
-        labels(b"abc") + b"\x41" + b"x" * 65 + b"\x00",
-        labels(b"abc") + b"\x80" + b"x" * 128 + b"\x00",
-        b"\x41" + b"x" * 65 + b"\x00",
+        # ... even with as many bytes after it as its low bits would count, and the question's
+        # type and class after the name (so nothing else is cut).
+        labels(b"abc") + b"\x40" + b"x" * 64 + b"\x00" + u16(1) + u16(1),
+        labels(b"abc") + b"\x41" + b"x" * 65 + b"\x00" + u16(1) + u16(1),
+        labels(b"abc") + b"\x80" + b"x" * 128 + b"\x00" + u16(1) + u16(1),
+        b"\x41" + b"x" * 65 + b"\x00" + u16(1) + u16(1),
         b"\xc0",  # only half a pointer
         b"",  # nothing at all
     ],
@@ -330,6 +331,10 @@ def test_tcp_framing_edges() -> None:
     big = header(qd=0, flags=0) + bytes(0x100)  # a length whose high byte counts
     got = dns.parse_tcp_stream(u16(len(big)) + big)
     assert got is not None and got[1] == 2 + len(big)
+    # The length says where the message ends: a record cut there stays cut, whatever follows.
+    whole = header(an=1) + Q[12:] + rr(ptr(12), 1, bytes([192, 0, 2, 1]))
+    got = dns.parse_tcp_stream(u16(len(whole) - 1) + whole)
+    assert got is not None and got[1] == len(whole) + 1 and not got[0].complete
     for short in (0, 11):
         with pytest.raises(DissectError):
             dns.parse_tcp_stream(u16(short) + msg)

@@ -90,6 +90,8 @@ def test_final_without_any_line_end_is_an_error() -> None:
     with pytest.raises(DissectError):
         http.parse_request(b"GET /no-line-end", final=True)
     with pytest.raises(DissectError):
+        http.parse_request(b"GET / HTTP/1.1X", final=True)  # never a request line without its end
+    with pytest.raises(DissectError):
         http.parse_request(b"GET /" + b"a" * MAX_HEADER_BYTES)
 
 
@@ -167,6 +169,11 @@ def test_status_line_waits_for_its_end_up_to_the_limit() -> None:
         http.parse_response(b"HTTP/1.1 200 O", final=True)
     with pytest.raises(DissectError):
         http.parse_response(b"HTTP/1.1 200 " + b"O" * MAX_HEADER_BYTES)
+    exactly = b"HTTP/1.1 200 " + b"O" * (MAX_HEADER_BYTES - 13)
+    assert len(exactly) == MAX_HEADER_BYTES
+    with pytest.raises(DissectError):
+        http.parse_response(exactly)  # at the limit without its end: it will not end in time
+    assert http.parse_response(exactly[:-1]) is None
     with pytest.raises(DissectError):
         http.parse_response(b"NOT HTTP")
 
