@@ -3,6 +3,11 @@
 These are the straightforward implementations the tracker used before its hot paths were
 inlined and table-driven (DPI folding, timeouts); the fast versions must agree with them on
 any input.
+
+Why it is kept (it must change with any change of these rules): the differential tests catch
+what the behaviour tests do not. Planted, each failed only tests/test_track_fastpath.py: a
+first-seen DPI field taken when the connection already holds MAX_FIELDS (track/dpi.py), and
+the busy-connection timeout starting one packet late (Tracker._timeout).
 """
 
 from __future__ import annotations
