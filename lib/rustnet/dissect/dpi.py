@@ -44,8 +44,8 @@ bytes do not start what they seem to, it starts again at its next segment (``_re
 
 Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
 
-  ``app``                  ``TLS`` ``HTTP`` ``SSH`` ``DNS`` ``MDNS`` ``LLMNR`` ``QUIC`` ``NTP``
-                           ``DHCP`` ``SSDP`` ``STUN`` ``BitTorrent`` ``BitTorrent-DHT``
+  ``app``                  ``TLS`` ``HTTP`` ``SSH`` ``FTP`` ``DNS`` ``MDNS`` ``LLMNR`` ``QUIC``
+                           ``NTP`` ``DHCP`` ``SSDP`` ``STUN`` ``BitTorrent`` ``BitTorrent-DHT``
   TLS ClientHello          ``sni`` (str), ``alpn`` (list[str]), ``tls_versions_offered``
                            (list[str], ``"TLS 1.3"``), ``ech`` (True when ECH/ESNI offered;
                            ``sni`` is then the outer, public name)
@@ -55,6 +55,9 @@ Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
                            ``http_status`` (int)
   SSH                      ``ssh_client``, ``ssh_server`` (whole identification strings),
                            ``ssh_stage`` (``kex``, ``auth``, ``established``; only moves forward)
+  FTP (port 21, or a       ``ftp_command`` (latest, a password never shown), ``ftp_reply``
+  command only FTP uses)   (latest, code and text), ``ftp_user``, ``ftp_server`` (first word of
+                           the 220 banner), ``ftp_system`` (215 reply)
   DNS / mDNS / LLMNR       ``dns_query`` (first question name), ``dns_queries`` (list, every
                            question of the message), ``dns_qtype`` (``"A"``, ``"TYPE65534"``),
                            ``dns_response`` (True) with ``dns_rcode`` (``"NXDOMAIN"``) and
@@ -83,7 +86,7 @@ import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
-from rustnet.dissect import dns, http, ssh, tls, udpmisc
+from rustnet.dissect import dns, ftp, http, ssh, tls, udpmisc
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.quic_detect import looks_like_quic
 
@@ -831,6 +834,7 @@ class Inspector:
         end = len(buf)
         lines = flow.lines[d]
         mark = flow.mark[d]
+        out: Info | None = None
         while pos < end:
             if buf.startswith(ssh.PREFIX, pos):
                 del buf[:pos]
@@ -852,7 +856,8 @@ class Inspector:
                 flow.kind = K_TLS
                 flow.budget = KNOWN_BUDGET
                 flow.bufs[1 - d].clear()
-                return self._tls(flow, d)
+                hello = self._tls(flow, d)
+                return hello if out is None else out if hello is None else {**out, **hello}
             eol = buf.find(b"\n", pos, pos + MAX_TEXT_LINE)
             if eol < 0:
                 if end - pos >= MAX_TEXT_LINE:
@@ -871,13 +876,19 @@ class Inspector:
                 return None
             if flow.starttls is None and d != flow.first_dir and len(line) < 32:
                 flow.starttls = _starttls_command(line)
+            if not flow.app and (sport == ftp.PORT or dport == ftp.PORT or ftp.ftp_only(line)):
+                flow.app = "FTP"
+            if flow.app:
+                got = ftp.line_info(line)
+                if got is not None:
+                    out = {"app": "FTP", **got} if out is None else {**out, **got}
             pos = eol + 1
         if pos:
             del buf[:pos]
             flow.mark[d] = max(0, mark - pos)
             flow.budget += 1  # whole lines are bounded by their count, not by packets
         flow.lines[d] = lines
-        return None
+        return out
 
     def _to_ssh(self, flow: _Flow, d: int, sport: int, dport: int) -> Info | None:
         """A text flow whose direction d starts an SSH identification: the flow is SSH."""

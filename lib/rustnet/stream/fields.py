@@ -559,7 +559,7 @@ CONN: Final = (
     Field(
         "app",
         "str",
-        "detected application protocol: TLS, HTTP, SSH, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
+        "detected application protocol: TLS, HTTP, SSH, FTP, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
         "STUN, BitTorrent, BitTorrent-DHT",
         stage=DISSECT,
         merge=FIRST,
@@ -842,6 +842,50 @@ CONN: Final = (
         stage=DISSECT,
         merge=LATEST,
         label="SSH stage",
+    ),
+    # FTP
+    Field(
+        "ftp_command",
+        "str",
+        'latest FTP command and its argument, e.g. "RETR notes.txt" (PASS and ACCT without it)',
+        stage=DISSECT,
+        merge=LATEST,
+        search=True,
+        label="FTP command",
+    ),
+    Field(
+        "ftp_reply",
+        "str",
+        'latest FTP reply, code and text, e.g. "226 Transfer complete."',
+        stage=DISSECT,
+        merge=LATEST,
+        label="FTP reply",
+    ),
+    Field(
+        "ftp_user",
+        "str",
+        "user name of the FTP USER command",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="FTP user",
+    ),
+    Field(
+        "ftp_server",
+        "str",
+        'FTP server software: the first word of its 220 greeting, e.g. "vsFTPd"',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="FTP server",
+    ),
+    Field(
+        "ftp_system",
+        "str",
+        'FTP server\'s system type (215 reply to SYST), e.g. "UNIX Type: L8"',
+        stage=DISSECT,
+        merge=FIRST,
+        label="FTP system",
     ),
     # QUIC
     Field(
