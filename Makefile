@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # System packages. Running needs only Python (the pcapy-ng wheel bundles libpcap); the tests
 # also need the live tests' real peers, the benchmarks' references, groff for the man pages
 # and zsh and fish to check the completions.
-RUN_PACKAGES := python3 python3-venv
+RUN_PACKAGES := python3 python3-venv ieee-data
 APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmisc util-linux \
 	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base zsh fish
 APT_PACKAGES += libcap2-bin  # setcap, getcap, capsh: the privilege tests

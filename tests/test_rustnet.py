@@ -67,7 +67,15 @@ def pipe_finals(pcap: Path) -> tuple[list[str], int]:
 
 
 # What rustnet adds to the pipe's final records for a file: names (rn-enrich --no-process).
-NAME_FIELDS = ("service", "hostname_src", "hostname_dst", "hostname_src_via", "hostname_dst_via")
+NAME_FIELDS = (
+    "service",
+    "hostname_src",
+    "hostname_dst",
+    "hostname_src_via",
+    "hostname_dst_via",
+    "mac_src",
+    "vendor_src",
+)
 
 
 def as_records(lines: list[str]) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ def ids(query: str, rows: list[Row]) -> list[int]:
         ("app:ssh", [5]),
         ("service:http", [1, 3]),
         ("service:domain", [4]),
+        ("vendor:cisco", [5]),  # the MAC vendor of the gateway end
     ],
 )
 def test_every_keyword(query: str, expected: list[int], rows: list[Row]) -> None:
@@ -81,6 +82,7 @@ def test_every_keyword_is_tested_and_documented() -> None:
         "proto",
         "app",
         "service",
+        "vendor",
     }
     assert set(KEYWORDS) == tested
     doc = dict(help_lines())

@@ -224,6 +224,25 @@ def test_details_show_every_field_and_history() -> None:
     assert "history" in body
 
 
+def test_details_show_the_gateway_mac_and_vendor() -> None:
+    s = make(
+        [
+            conn(
+                1,
+                gateway="dst",
+                mac_dst="00:00:0c:12:34:56",
+                vendor_dst="Cisco Systems, Inc",
+                dst="192.0.2.1",
+            )
+        ]
+    )
+    keys.handle(s, "KEY_ENTER")
+    body = text(draw(s, 120, 60)[0])
+    assert re.search(r"(?m)^default gateway\s+dst\s*$", body), body
+    assert re.search(r"(?m)^destination MAC\s+00:00:0c:12:34:56\s*$", body), body
+    assert re.search(r"(?m)^destination vendor\s+Cisco Systems, Inc\s*$", body), body
+
+
 def test_help_lists_every_key_and_keyword() -> None:
     s = make()
     keys.handle(s, "h")

@@ -99,6 +99,9 @@ def sample() -> list[dict[str, Any]]:
             state="ESTABLISHED",
             service="ssh",
             bytes=300,
+            gateway="dst",
+            mac_dst="00:00:0c:12:34:56",
+            vendor_dst="Cisco Systems, Inc",
         ),
         conn(
             6,

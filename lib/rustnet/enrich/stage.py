@@ -48,6 +48,7 @@ from collections import OrderedDict
 from typing import Any, Final
 
 from rustnet.enrich.flows import Flow, decode_key, flow_key
+from rustnet.enrich.linklayer import LinkLayer
 from rustnet.enrich.localaddr import NOT_LOCAL, OWN_NETNS
 from rustnet.enrich.macos import PsutilSocketOwners
 from rustnet.enrich.names import HostNames
@@ -110,6 +111,7 @@ class Enricher:
         self.producer = producer
         self.services = ServiceNames()
         self.names = HostNames(reverse_dns=reverse_dns)
+        self.linklayer = LinkLayer()
         self.upstream = SocketJoiner()
         self.live = False
         self.linktype: int | None = None
@@ -301,6 +303,7 @@ class Enricher:
             if service is not None:
                 conn["service"] = service
         self._add_hostnames(conn)
+        self.linklayer.annotate(conn, self.live)
         if conn.get("proto") not in ("tcp", "udp"):
             return
         self.conns += 1

@@ -90,6 +90,7 @@ KEYWORDS: Final[dict[str, Keyword]] = {
         Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto")),
         Keyword("app", "detected application protocol: http, tls, dns, quic, ssh ...", _values("app")),
         Keyword("service", "well-known service name of the responder port", _values("service")),
+        Keyword("vendor", "MAC vendor of either end (on-link peers, ARP)", _values("vendor")),
     )
 }
 
