@@ -236,6 +236,7 @@ def test_details_show_the_gateway_mac_and_vendor() -> None:
             )
         ]
     )
+    assert "192.0.2.1:443 (gw)" in text(draw(s, 120, 30)[0])  # Overview's Remote column
     keys.handle(s, "KEY_ENTER")
     body = text(draw(s, 120, 60)[0])
     assert re.search(r"(?m)^default gateway\s+dst\s*$", body), body

@@ -48,7 +48,11 @@ def _process(row: Row) -> str:
 def _side(row: Row, side: str) -> str:
     s = endpoint(row.addr(side), row.port(side))
     host = row.hostname_shown(side)
-    return safe(f"{s} ({host})" if host else s)
+    if host:
+        s = f"{s} ({host})"
+    if row.rec.get("gateway") == side:
+        s += " (gw)"  # the default gateway (rn-enrich, live)
+    return safe(s)
 
 
 def _app(row: Row) -> str:
