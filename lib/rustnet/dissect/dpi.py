@@ -44,7 +44,7 @@ bytes do not start what they seem to, it starts again at its next segment (``_re
 
 Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
 
-  ``app``                  ``TLS`` ``HTTP`` ``SSH`` ``FTP`` ``DNS`` ``MDNS`` ``LLMNR`` ``QUIC``
+  ``app``                  ``TLS`` ``HTTP`` ``SSH`` ``FTP`` ``MQTT`` ``DNS`` ``MDNS`` ``LLMNR`` ``QUIC``
                            ``NTP`` ``DHCP`` ``SSDP`` ``STUN`` ``BitTorrent`` ``BitTorrent-DHT``
   TLS ClientHello          ``sni`` (str), ``alpn`` (list[str]), ``tls_versions_offered``
                            (list[str], ``"TLS 1.3"``), ``ech`` (True when ECH/ESNI offered;
@@ -55,6 +55,8 @@ Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
                            ``http_status`` (int)
   SSH                      ``ssh_client``, ``ssh_server`` (whole identification strings),
                            ``ssh_stage`` (``kex``, ``auth``, ``established``; only moves forward)
+  MQTT (port 1883, or a    ``mqtt_version``, ``mqtt_client_id`` (CONNECT), ``mqtt_topics`` (list:
+  CONNECT naming MQTT)     PUBLISH topics, SUBSCRIBE filters), ``mqtt_qos`` (int), ``mqtt_packet``
   FTP (port 21, or a       ``ftp_command`` (latest, a password never shown), ``ftp_reply``
   command only FTP uses)   (latest, code and text), ``ftp_user``, ``ftp_server`` (first word of
                            the 220 banner), ``ftp_system`` (215 reply)
@@ -86,7 +88,7 @@ import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
-from rustnet.dissect import dns, ftp, http, ssh, tls, udpmisc
+from rustnet.dissect import dns, ftp, http, mqtt, ssh, tls, udpmisc
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.quic_detect import looks_like_quic
 
@@ -135,6 +137,7 @@ K_DNS_UDP: Final = 5
 K_QUIC: Final = 6
 K_BT: Final = 7
 K_LINES: Final = 8  # a text protocol: lines read until an SSH identification or a STARTTLS
+K_MQTT: Final = 9
 _AGAIN_KIND: Final = -1  # _classify_tcp: read the direction again from its latest segment
 
 _STAGE_RANK: Final = {None: 0, ssh.STAGE_KEX: 1, ssh.STAGE_AUTH: 2, ssh.STAGE_ESTABLISHED: 3}
@@ -166,6 +169,7 @@ class _Flow:
         "lines",
         "starttls",
         "stray",
+        "level",
     )
 
     def __init__(self, first_dir: int) -> None:
@@ -189,6 +193,7 @@ class _Flow:
         self.lines = [0, 0]  # text lines read in direction d (K_LINES, SSH lines before the banner)
         self.starttls: str | None = None  # the protocol whose STARTTLS command was seen
         self.stray = 0  # bit d: direction d's first bytes were dropped as stray (_restart)
+        self.level = 0  # MQTT protocol level from the CONNECT (0: not seen)
 
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
@@ -618,6 +623,8 @@ class Inspector:
             return self._dns_tcp(key, flow, d, ts)
         if kind == K_LINES:
             return self._lines(flow, d, sport, dport)
+        if kind == K_MQTT:
+            return self._mqtt(flow, d)
         return self._bittorrent(flow, d)
 
     def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
@@ -631,6 +638,9 @@ class Inspector:
             if data[5] in (tls.HS_CLIENT_HELLO, tls.HS_SERVER_HELLO):
                 return K_TLS
         else:
+            connect = mqtt.connect_start(data)
+            if connect or (connect is False and mqtt.PORT in (sport, dport) and data[0] >> 4):
+                return K_MQTT
             req = http.request_start(data)
             if req:
                 return K_HTTP
@@ -642,7 +652,7 @@ class Inspector:
                 return K_SSH
             if data.startswith(udpmisc.BT_HANDSHAKE[: len(data)]) and data:
                 return K_NEW if len(data) < len(udpmisc.BT_HANDSHAKE) else K_BT
-            if req is None or resp is None or banner is None:
+            if req is None or resp is None or banner is None or connect is None:
                 return K_NEW  # too short to tell: wait for more of this direction
             if data and not data.translate(None, _TEXT):
                 mark = flow.mark[d]
@@ -903,6 +913,35 @@ class Inspector:
             flow.server_dir = d if server else 1 - d
         flow.walkers = [ssh.PacketWalker(), ssh.PacketWalker()]
         return self._ssh(flow, d)
+
+    def _mqtt(self, flow: _Flow, d: int) -> Info | None:
+        """Direction d's whole MQTT packets; one larger than the buffer is read as far as it
+        holds, and ends what this direction is read for."""
+        buf = flow.bufs[d]
+        out: Info | None = None
+        while buf:
+            head = mqtt.fixed_header(buf)
+            if head is None:
+                break
+            total = head[3] + head[2]
+            whole = len(buf) >= total
+            if not whole and len(buf) < self.buf_cap:
+                break  # the rest of the packet is still to come
+            got = mqtt.packet_info(bytes(buf[head[3] : total]), head, flow.level, whole)
+            if "mqtt_version" in got:
+                flow.level = 5 if got["mqtt_version"] == "5.0" else 4
+            if out is None:
+                out = {"app": "MQTT", **got}
+            else:
+                topics = out.get("mqtt_topics", []) + got.get("mqtt_topics", [])
+                out.update(got)
+                if topics:
+                    out["mqtt_topics"] = topics
+            if not whole:
+                self._close_dir(flow, d)
+                break
+            del buf[:total]
+        return out
 
     def _bittorrent(self, flow: _Flow, d: int) -> Info | None:
         data = bytes(flow.bufs[d])

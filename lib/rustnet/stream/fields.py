@@ -603,7 +603,7 @@ CONN: Final = (
     Field(
         "app",
         "str",
-        "detected application protocol: TLS, HTTP, SSH, FTP, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
+        "detected application protocol: TLS, HTTP, SSH, FTP, MQTT, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
         "STUN, BitTorrent, BitTorrent-DHT",
         stage=DISSECT,
         merge=FIRST,
@@ -930,6 +930,49 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         label="FTP system",
+    ),
+    # MQTT
+    Field(
+        "mqtt_version",
+        "str",
+        'MQTT version of the CONNECT: "3.1", "3.1.1" or "5.0"',
+        stage=DISSECT,
+        merge=FIRST,
+        label="MQTT version",
+    ),
+    Field(
+        "mqtt_client_id",
+        "str",
+        "client identifier of the MQTT CONNECT",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="MQTT client",
+    ),
+    Field(
+        "mqtt_topics",
+        "list[str]",
+        f"topics of PUBLISH and topic filters of SUBSCRIBE packets (at most {MAX_DPI_LIST})",
+        stage=DISSECT,
+        merge=ACCUMULATE,
+        search=True,
+        label="MQTT topics",
+    ),
+    Field(
+        "mqtt_qos",
+        "int",
+        "QoS (0-2) of the latest MQTT PUBLISH",
+        stage=DISSECT,
+        merge=LATEST,
+        label="MQTT QoS",
+    ),
+    Field(
+        "mqtt_packet",
+        "str",
+        'type of the latest MQTT packet, e.g. "PUBLISH"',
+        stage=DISSECT,
+        merge=LATEST,
+        label="MQTT packet",
     ),
     # QUIC
     Field(

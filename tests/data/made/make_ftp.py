@@ -22,6 +22,7 @@ import dpkt
 OUT = Path(__file__).with_name("ftp.pcap")
 CLIENT = bytes([10, 9, 1, 1])
 SERVER = bytes([10, 9, 1, 2])
+MSS = 1400  # bytes of one segment at most (frames within the 1500-byte snap length)
 
 FTP_DIALOGUE: list[tuple[bool, bytes]] = [
     (False, b"220 (vsFTPd 3.0.3)\r\n"),
@@ -92,13 +93,15 @@ class Writer:
         self.seg(True, cport, sport, c - 1, 0, b"", syn)
         self.seg(False, cport, sport, s - 1, c, b"", syn | ack)
         self.seg(True, cport, sport, c, s, b"", ack)
-        for from_client, data in lines:
-            if from_client:
-                self.seg(True, cport, sport, c, s, data, ack | dpkt.tcp.TH_PUSH)
-                c += len(data)
-            else:
-                self.seg(False, cport, sport, s, c, data, ack | dpkt.tcp.TH_PUSH)
-                s += len(data)
+        for from_client, whole in lines:
+            for at in range(0, len(whole), MSS):
+                data = whole[at : at + MSS]
+                if from_client:
+                    self.seg(True, cport, sport, c, s, data, ack | dpkt.tcp.TH_PUSH)
+                    c += len(data)
+                else:
+                    self.seg(False, cport, sport, s, c, data, ack | dpkt.tcp.TH_PUSH)
+                    s += len(data)
         fin = ack | dpkt.tcp.TH_FIN
         self.seg(False, cport, sport, s, c, b"", fin)
         self.seg(True, cport, sport, c, s + 1, b"", fin)
