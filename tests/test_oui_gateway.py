@@ -7,11 +7,13 @@ the Linux kernel use; the well-known prefixes are checked against the installed 
 from __future__ import annotations
 
 import os
+import socket
+import struct
 from pathlib import Path
 
 import pytest
 from rustnet.enrich.gateway import default_gateways
-from rustnet.enrich.linklayer import read_neighbours
+from rustnet.enrich.neighbours import parse_neigh_dump, read_arp_table
 from rustnet.enrich.oui import LOCALLY_ADMINISTERED, OUI_PATHS, Vendors, parse_oui_csv
 
 CSV = (
@@ -81,4 +83,31 @@ def test_neighbours_from_arp_table(tmp_path: Path) -> None:
         "192.168.2.1      0x1         0x2         00:00:0C:12:34:56     *        eth0\n"
         "192.168.2.9      0x1         0x0         00:00:00:00:00:00     *        eth0\n"
     )
-    assert read_neighbours(str(arp)) == {"192.168.2.1": "00:00:0c:12:34:56"}
+    assert read_arp_table(str(arp)) == {"192.168.2.1": "00:00:0c:12:34:56"}
+
+
+def _neigh(family: int, state: int, dst: bytes, mac: bytes) -> bytes:
+    """One RTM_NEWNEIGH message as rtnetlink(7) lays it out: nlmsghdr, ndmsg, NDA_DST, NDA_LLADDR."""
+
+    def attr(kind: int, value: bytes) -> bytes:
+        raw = struct.pack("=HH", 4 + len(value), kind) + value
+        return raw + b"\0" * (-len(raw) % 4)
+
+    body = struct.pack("=BBHiHBB", family, 0, 0, 2, state, 0, 1) + attr(1, dst) + attr(2, mac)
+    return struct.pack("=IHHII", 16 + len(body), 28, 2, 1, 0) + body
+
+
+def test_neighbour_dump_hand_built() -> None:
+    done = struct.pack("=IHHII", 20, 3, 2, 1, 0) + b"\0" * 4  # NLMSG_DONE
+    chunk = (
+        _neigh(socket.AF_INET, 0x02, bytes([10, 0, 0, 1]), bytes.fromhex("00000c123456"))  # reachable
+        + _neigh(
+            socket.AF_INET6, 0x04, socket.inet_pton(socket.AF_INET6, "fe80::1"), bytes.fromhex("3c5ab4000001")
+        )
+        + _neigh(socket.AF_INET, 0x01, bytes([10, 0, 0, 9]), bytes(6))  # incomplete: no MAC yet
+        + _neigh(socket.AF_INET, 0x20, bytes([10, 0, 0, 8]), bytes.fromhex("00000c000008"))  # failed
+    )
+    out: dict[str, str] = {}
+    assert parse_neigh_dump(chunk, out) is False
+    assert parse_neigh_dump(done, out) is True
+    assert out == {"10.0.0.1": "00:00:0c:12:34:56", "fe80::1": "3c:5a:b4:00:00:01"}

@@ -1,6 +1,6 @@
 """MACs, vendors and the default gateway for the ends of a connection.
 
-The gateway and the neighbour table (/proc/net/arp) belong to the capturing host, so they are
+The gateway and the neighbour table (ARP and NDP) belong to the capturing host, so they are
 used only on live streams, re-read at most every few seconds. ARP connections carry their
 sender's MAC themselves (``sha``), which also names the vendor of a capture file's peers.
 """
@@ -11,30 +11,13 @@ import time
 from typing import Any, Final
 
 from rustnet.enrich.gateway import default_gateways
+from rustnet.enrich.neighbours import read_neighbours
 from rustnet.enrich.oui import Vendors
 
-ARP_TABLE: Final = "/proc/net/arp"
 REFRESH: Final = 5.0
-_MAX_NEIGHBOURS: Final = 4096
+# A peer missing from the table may have just been resolved (its first packets are new).
+MISS_REFRESH: Final = 0.5
 _NO_MAC: Final = "00:00:00:00:00:00"
-
-
-def read_neighbours(path: str = ARP_TABLE) -> dict[str, str]:
-    """IPv4 address -> MAC of the complete entries of the kernel's ARP table."""
-    out: dict[str, str] = {}
-    try:
-        with open(path, encoding="ascii", errors="replace") as f:
-            next(f, None)  # the header line
-            for line in f:
-                cols = line.split()
-                # IP address, HW type, Flags (0x2: complete), HW address, Mask, Device
-                if len(cols) >= 4 and cols[2] == "0x2" and cols[3] != _NO_MAC:
-                    out[cols[0]] = cols[3].lower()
-                    if len(out) >= _MAX_NEIGHBOURS:
-                        break
-    except OSError:
-        pass
-    return out
 
 
 class LinkLayer:
@@ -45,13 +28,24 @@ class LinkLayer:
         self._gateways: frozenset[str] = frozenset()
         self._neighbours: dict[str, str] = {}
         self._read_at = -REFRESH
+        self._neighbours_at = -REFRESH
 
     def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._read_at >= REFRESH:
             self._read_at = now
             self._gateways = default_gateways()
+            self._neighbours_at = now
             self._neighbours = read_neighbours()
+
+    def _neighbour(self, addr: str) -> str | None:
+        mac = self._neighbours.get(addr)
+        now = time.monotonic()
+        if mac is None and now - self._neighbours_at >= MISS_REFRESH:
+            self._neighbours_at = now
+            self._neighbours = read_neighbours()
+            mac = self._neighbours.get(addr)
+        return mac
 
     def annotate(self, conn: dict[str, Any], live: bool) -> None:
         macs: dict[str, Any] = {}
@@ -63,8 +57,10 @@ class LinkLayer:
                 addr = conn.get(side)
                 if not isinstance(addr, str):
                     continue
-                if side not in macs and addr in self._neighbours:
-                    macs[side] = self._neighbours[addr]
+                if side not in macs:
+                    mac = self._neighbour(addr)
+                    if mac is not None:
+                        macs[side] = mac
                 if addr in self._gateways:
                     conn["gateway"] = side
         for side, mac in macs.items():
