@@ -7,6 +7,9 @@ ports where the protocol lives, except STUN and BitTorrent whose magic values ar
 * NTP (RFC 5905): ``ntp_version``, ``ntp_mode``
 * DHCP / BOOTP (RFC 2131, 2132): ``dhcp_type``, ``dhcp_hostname``
 * SSDP (UPnP): ``ssdp_method``, ``ssdp_target`` (ST or NT header)
+* NetBIOS name (RFC 1002, 137) and datagram (138) services: ``netbios_name`` and more,
+  from :mod:`netbios`
+* SNMP (161, 162): ``snmp_version``, ``snmp_community``, ``snmp_pdu``, from :mod:`snmp`
 * STUN (RFC 8489): ``stun_type``
 * BitTorrent peer handshake (BEP 3, TCP): ``bt_infohash``; DHT (BEP 5, UDP): app ``BitTorrent-DHT``
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from rustnet.dissect import netbios, snmp
 from rustnet.dissect.safe_text import escape_text
 
 NTP_PORT: Final = 123
@@ -150,6 +154,18 @@ def match_udp(data: bytes, sport: int, dport: int) -> Info | None:
             return found
     if sport == SSDP_PORT or dport == SSDP_PORT:
         found = match_ssdp(data)
+        if found is not None:
+            return found
+    if sport == netbios.NS_PORT or dport == netbios.NS_PORT:
+        found = netbios.match_nbns(data)
+        if found is not None:
+            return found
+    if sport == netbios.DGM_PORT or dport == netbios.DGM_PORT:
+        found = netbios.match_nbdgm(data)
+        if found is not None:
+            return found
+    if sport in snmp.PORTS or dport in snmp.PORTS:
+        found = snmp.match_snmp(data)
         if found is not None:
             return found
     found = match_stun(data)

@@ -604,6 +604,7 @@ CONN: Final = (
         "app",
         "str",
         "detected application protocol: TLS, HTTP, SSH, FTP, MQTT, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
+        "SNMP, NetBIOS-NS, NetBIOS-DGM, "
         "STUN, BitTorrent, BitTorrent-DHT",
         stage=DISSECT,
         merge=FIRST,
@@ -973,6 +974,60 @@ CONN: Final = (
         stage=DISSECT,
         merge=LATEST,
         label="MQTT packet",
+    ),
+    # SNMP
+    Field(
+        "snmp_version",
+        "str",
+        'SNMP version: "v1", "v2c" or "v3"',
+        stage=DISSECT,
+        merge=FIRST,
+        label="SNMP version",
+    ),
+    Field(
+        "snmp_community",
+        "str",
+        "SNMP community string (v1 and v2c)",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="SNMP community",
+    ),
+    Field(
+        "snmp_pdu",
+        "str",
+        'SNMP PDU type, e.g. "get-request", "get-response", "snmpV2-trap"; "encrypted" for an '
+        "encrypted SNMPv3 PDU",
+        stage=DISSECT,
+        merge=LATEST,
+        label="SNMP PDU",
+    ),
+    # NetBIOS
+    Field(
+        "netbios_name",
+        "str",
+        "NetBIOS name asked or told (name service) or a datagram's source name, decoded, with its "
+        'suffix in hex, e.g. "WORKGROUP<1d>"',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="NetBIOS name",
+    ),
+    Field(
+        "netbios_opcode",
+        "str",
+        "NetBIOS name service opcode: query, registration, release, wait or refresh",
+        stage=DISSECT,
+        merge=LATEST,
+        label="NetBIOS opcode",
+    ),
+    Field(
+        "netbios_response",
+        "bool",
+        "the NetBIOS name service packet is a response",
+        stage=DISSECT,
+        merge=LATEST,
+        label="NetBIOS response",
     ),
     # QUIC
     Field(

@@ -1,0 +1,66 @@
+"""NetBIOS over UDP (RFC 1002): the name service (137) and the datagram service (138).
+
+A NetBIOS name is 16 bytes, 15 of name padded with spaces and a suffix byte naming the
+service; on the wire each byte is two letters 'A' + nibble (first-level encoding, RFC 1001
+§14.1), 32 letters after a length byte of 32, then a scope (labels, as in DNS) and a 0.
+Names are shown as tshark shows them: ``WORKGROUP<1d>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rustnet.dissect.safe_text import escape_text
+
+NS_PORT: Final = 137
+DGM_PORT: Final = 138
+OPCODES: Final = {0: "query", 5: "registration", 6: "release", 7: "wait", 8: "refresh", 9: "refresh"}
+DGM_TYPES: Final = {0x10: "direct_unique", 0x11: "direct_group", 0x12: "broadcast"}
+_ENCODED: Final = 32
+
+
+def decode_name(data: bytes, pos: int) -> str | None:
+    """The first-level decoded name at pos (its length byte), or None when it is not one."""
+    if len(data) < pos + 1 + _ENCODED or data[pos] != _ENCODED:
+        return None
+    letters = data[pos + 1 : pos + 1 + _ENCODED]
+    raw = bytearray(16)
+    for i in range(16):
+        hi = letters[2 * i] - 0x41
+        lo = letters[2 * i + 1] - 0x41
+        if not (0 <= hi <= 15 and 0 <= lo <= 15):
+            return None
+        raw[i] = hi << 4 | lo
+    name = escape_text(bytes(raw[:15]).rstrip(b" "), 15)
+    return f"{name}<{raw[15]:02x}>"
+
+
+def match_nbns(data: bytes) -> dict[str, Any] | None:
+    """A name service packet's opcode and the name it asks or tells, or None."""
+    if len(data) < 12:
+        return None
+    flags = int.from_bytes(data[2:4], "big")
+    opcode = OPCODES.get(flags >> 11 & 0xF)
+    questions = int.from_bytes(data[4:6], "big")
+    answers = int.from_bytes(data[6:8], "big")
+    if opcode is None or questions + answers + int.from_bytes(data[10:12], "big") == 0:
+        return None
+    name = decode_name(data, 12)
+    if name is None:
+        return None
+    return {
+        "app": "NetBIOS-NS",
+        "netbios_opcode": opcode,
+        "netbios_response": bool(flags & 0x8000),
+        "netbios_name": name,
+    }
+
+
+def match_nbdgm(data: bytes) -> dict[str, Any] | None:
+    """A direct or broadcast datagram's source name, or None."""
+    if len(data) < 14 or data[0] not in DGM_TYPES:
+        return None
+    name = decode_name(data, 14)
+    if name is None:
+        return None
+    return {"app": "NetBIOS-DGM", "netbios_name": name}
