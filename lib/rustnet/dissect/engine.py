@@ -53,6 +53,7 @@ from rustnet.dissect.link import (
     raw_ipv4,
     raw_ipv6,
 )
+from rustnet.dissect.neighbors import NDP_ADVERT, NDP_SOLICIT, PROTO_IGMP, igmp_info, ndp_info
 from rustnet.dissect.tunnel import (
     ETH_TRANSPARENT_BRIDGING,
     MAX_TUNNEL_DEPTH,
@@ -495,6 +496,8 @@ class Dissector:
             except Malformed as exc:
                 return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, exc.reason)
             end = l4off + l4len
+            if (typ == NDP_SOLICIT or typ == NDP_ADVERT) and etype == ETH_IPV6 and data[off + 7] == 255:
+                info = ndp_info(data, l4off, end)  # hop limit 255: from the link itself
             if caplen < end or anomaly is not None:
                 info = self._flag(info, caplen < end, anomaly)
             return summary(
@@ -517,6 +520,8 @@ class Dissector:
                 return tunnelled
         # Any other IP protocol (ESP, OSPF, SCTP, ...): addresses and length only.
         end = l4off + l4len
+        if proto == PROTO_IGMP:
+            info = igmp_info(data, l4off, end)
         if caplen < end or anomaly is not None:
             info = self._flag(info, caplen < end, anomaly)
         return summary(ts, wirelen, proto, src, 0, dst, paylen=l4len, vlan=vlan, info=info)

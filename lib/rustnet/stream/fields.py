@@ -1029,6 +1029,51 @@ CONN: Final = (
         merge=LATEST,
         label="NetBIOS response",
     ),
+    # IGMP and NDP
+    Field(
+        "igmp_type",
+        "str",
+        "IGMP message: query, v1 report, v2 report, leave or v3 report",
+        stage=DISSECT,
+        merge=LATEST,
+        label="IGMP message",
+    ),
+    Field(
+        "igmp_groups",
+        "list[str]",
+        f"multicast groups an IGMP message names (a general query names none; at most {MAX_DPI_LIST})",
+        stage=DISSECT,
+        merge=ACCUMULATE,
+        search=True,
+        label="IGMP groups",
+    ),
+    Field(
+        "ndp_type",
+        "str",
+        "NDP message (hop limit 255 only): solicitation or advertisement",
+        stage=DISSECT,
+        merge=LATEST,
+        label="NDP message",
+    ),
+    Field(
+        "ndp_target",
+        "str",
+        "target address of an NDP neighbour solicitation or advertisement",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="NDP target",
+    ),
+    Field(
+        "ndp_lladdr",
+        "str",
+        "link-layer address an NDP message carries: the sender's (solicitation) or the "
+        "target's (advertisement)",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="NDP link address",
+    ),
     # QUIC
     Field(
         "quic_version",
