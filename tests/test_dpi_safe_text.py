@@ -77,3 +77,9 @@ def test_only_surrogateescape_stand_ins_read_as_bytes() -> None:
     assert escape_text(b"\x80\xff") == "\\x80\\xff"
     assert escape_text("\udc80\udcff") == "\\x80\\xff"
     assert escape_text("\udc7f\udd00") == "\\udc7f\\udd00"
+
+
+def test_a_limit_below_one_still_shows_one_character() -> None:
+    assert escape_text(b"abc", 0) == "a" + ELLIPSIS
+    assert escape_text("abc", -5) == "a" + ELLIPSIS
+    assert escape_text(b"\x1bc", 0) == ELLIPSIS  # an escape is never split
