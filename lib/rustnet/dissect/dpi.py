@@ -46,6 +46,7 @@ Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
 
   ``app``                  ``TLS`` ``HTTP`` ``SSH`` ``FTP`` ``MQTT`` ``DNS`` ``MDNS`` ``LLMNR`` ``QUIC``
                            ``NTP`` ``DHCP`` ``SSDP`` ``STUN`` ``BitTorrent`` ``BitTorrent-DHT``
+                           ``NetBIOS-SSN``
   TLS ClientHello          ``sni`` (str), ``alpn`` (list[str]), ``tls_versions_offered``
                            (list[str], ``"TLS 1.3"``), ``ech`` (True when ECH/ESNI offered;
                            ``sni`` is then the outer, public name)
@@ -57,6 +58,8 @@ Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
                            ``ssh_stage`` (``kex``, ``auth``, ``established``; only moves forward)
   MQTT (port 1883, or a    ``mqtt_version``, ``mqtt_client_id`` (CONNECT), ``mqtt_topics`` (list:
   CONNECT naming MQTT)     PUBLISH topics, SUBSCRIBE filters), ``mqtt_qos`` (int), ``mqtt_packet``
+  NetBIOS-SSN (port 139)   ``netbios_name`` (called), ``netbios_calling``, ``netbios_session``
+                           (``positive`` or the negative response's reason)
   FTP (port 21, or a       ``ftp_command`` (latest, a password never shown), ``ftp_reply``
   command only FTP uses)   (latest, code and text), ``ftp_user``, ``ftp_server`` (first word of
                            the 220 banner), ``ftp_system`` (215 reply)
@@ -88,7 +91,7 @@ import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
-from rustnet.dissect import dns, ftp, http, mqtt, ssh, tls, udpmisc
+from rustnet.dissect import dns, ftp, http, mqtt, netbios, ssh, tls, udpmisc
 from rustnet.dissect.errors import DissectError
 from rustnet.dissect.quic_detect import looks_like_quic
 
@@ -138,6 +141,9 @@ K_QUIC: Final = 6
 K_BT: Final = 7
 K_LINES: Final = 8  # a text protocol: lines read until an SSH identification or a STARTTLS
 K_MQTT: Final = 9
+K_NBSS: Final = 10  # NetBIOS session service (port 139): its request and the answer
+_NBSS_KEEPALIVE: Final = 0x85
+_NBSS_OPENINGS: Final = (b"\x81", b"\x82", b"\x83", b"\x85")
 _AGAIN_KIND: Final = -1  # _classify_tcp: read the direction again from its latest segment
 
 _STAGE_RANK: Final = {None: 0, ssh.STAGE_KEX: 1, ssh.STAGE_AUTH: 2, ssh.STAGE_ESTABLISHED: 3}
@@ -625,6 +631,8 @@ class Inspector:
             return self._lines(flow, d, sport, dport)
         if kind == K_MQTT:
             return self._mqtt(flow, d)
+        if kind == K_NBSS:
+            return self._nbss(flow, d)
         return self._bittorrent(flow, d)
 
     def _classify_tcp(self, flow: _Flow, d: int, sport: int, dport: int) -> int:
@@ -632,6 +640,8 @@ class Inspector:
         data = bytes(flow.bufs[d][:32])
         if sport == 53 or dport == 53:
             return K_DNS_TCP
+        if netbios.SSN_PORT in (sport, dport) and data[:1] in _NBSS_OPENINGS:
+            return K_NBSS
         if tls.looks_like_handshake(data):
             if len(data) < 6:
                 return K_NEW
@@ -942,6 +952,20 @@ class Inspector:
                 break
             del buf[:total]
         return out
+
+    def _nbss(self, flow: _Flow, d: int) -> Info | None:
+        """Direction d's session packets until its request or answer (keep-alives skipped)."""
+        buf = flow.bufs[d]
+        while len(buf) >= 4:
+            total = 4 + ((buf[1] & 1) << 16 | buf[2] << 8 | buf[3])
+            if buf[0] == _NBSS_KEEPALIVE and total == 4:
+                del buf[:4]
+                continue
+            if len(buf) < total and len(buf) < self.buf_cap:
+                return None
+            self._close_dir(flow, d)
+            return netbios.match_session(bytes(buf[:total]))
+        return None
 
     def _bittorrent(self, flow: _Flow, d: int) -> Info | None:
         data = bytes(flow.bufs[d])

@@ -1,4 +1,5 @@
-"""NetBIOS over UDP (RFC 1002): the name service (137) and the datagram service (138).
+"""NetBIOS (RFC 1002): the name service (UDP 137), the datagram service (UDP 138) and the
+session service's opening (TCP 139).
 
 A NetBIOS name is 16 bytes, 15 of name padded with spaces and a suffix byte naming the
 service; on the wire each byte is two letters 'A' + nibble (first-level encoding, RFC 1001
@@ -14,6 +15,18 @@ from rustnet.dissect.safe_text import escape_text
 
 NS_PORT: Final = 137
 DGM_PORT: Final = 138
+SSN_PORT: Final = 139
+# RFC 1002 §4.3.1 packet types, §4.3.4 negative response error codes.
+SSN_REQUEST: Final = 0x81
+SSN_POSITIVE: Final = 0x82
+SSN_NEGATIVE: Final = 0x83
+SSN_ERRORS: Final = {
+    0x80: "not listening on called name",
+    0x81: "not listening for calling name",
+    0x82: "called name not present",
+    0x83: "insufficient resources",
+    0x8F: "unspecified error",
+}
 OPCODES: Final = {0: "query", 5: "registration", 6: "release", 7: "wait", 8: "refresh", 9: "refresh"}
 DGM_TYPES: Final = {0x10: "direct_unique", 0x11: "direct_group", 0x12: "broadcast"}
 _ENCODED: Final = 32
@@ -64,3 +77,36 @@ def match_nbdgm(data: bytes) -> dict[str, Any] | None:
     if name is None:
         return None
     return {"app": "NetBIOS-DGM", "netbios_name": name}
+
+
+def _name_end(data: bytes, pos: int) -> int | None:
+    """Where the encoded name at pos ends (after its scope's terminating 0), or None."""
+    pos += 1 + _ENCODED
+    while pos < len(data):
+        if data[pos] == 0:
+            return pos + 1
+        if data[pos] > 63:
+            return None
+        pos += 1 + data[pos]
+    return None
+
+
+def match_session(data: bytes) -> dict[str, Any] | None:
+    """A whole session packet's names (request) or answer (response), or None.
+
+    data holds one packet: its 4-byte header (type, flags, 17-bit length) and its body.
+    """
+    kind = data[0]
+    if kind == SSN_REQUEST:
+        called = decode_name(data, 4)
+        end = _name_end(data, 4) if called else None
+        calling = decode_name(data, end) if end else None
+        if called is None or calling is None:
+            return None
+        return {"app": "NetBIOS-SSN", "netbios_name": called, "netbios_calling": calling}
+    if kind == SSN_POSITIVE:
+        return {"app": "NetBIOS-SSN", "netbios_session": "positive"}
+    if kind == SSN_NEGATIVE and len(data) > 4:
+        reason = SSN_ERRORS.get(data[4], f"error 0x{data[4]:02x}")
+        return {"app": "NetBIOS-SSN", "netbios_session": reason}
+    return None

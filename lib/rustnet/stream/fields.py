@@ -604,7 +604,7 @@ CONN: Final = (
         "app",
         "str",
         "detected application protocol: TLS, HTTP, SSH, FTP, MQTT, DNS, MDNS, LLMNR, QUIC, NTP, DHCP, SSDP, "
-        "SNMP, NetBIOS-NS, NetBIOS-DGM, "
+        "SNMP, NetBIOS-NS, NetBIOS-DGM, NetBIOS-SSN, "
         "STUN, BitTorrent, BitTorrent-DHT",
         stage=DISSECT,
         merge=FIRST,
@@ -1006,8 +1006,8 @@ CONN: Final = (
     Field(
         "netbios_name",
         "str",
-        "NetBIOS name asked or told (name service) or a datagram's source name, decoded, with its "
-        'suffix in hex, e.g. "WORKGROUP<1d>"',
+        "NetBIOS name asked or told (name service), a datagram's source name or the name a session "
+        'request calls, decoded, with its suffix in hex, e.g. "WORKGROUP<1d>"',
         stage=DISSECT,
         merge=FIRST,
         search=True,
@@ -1028,6 +1028,25 @@ CONN: Final = (
         stage=DISSECT,
         merge=LATEST,
         label="NetBIOS response",
+    ),
+    Field(
+        "netbios_calling",
+        "str",
+        'NetBIOS name calling in a session request (port 139), decoded, e.g. "CLIENT<00>"',
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="NetBIOS calling name",
+    ),
+    Field(
+        "netbios_session",
+        "str",
+        "NetBIOS session service answer: positive, or the negative response's reason (not "
+        "listening on called name, not listening for calling name, called name not present, "
+        "insufficient resources, unspecified error)",
+        stage=DISSECT,
+        merge=LATEST,
+        label="NetBIOS session",
     ),
     # IGMP and NDP
     Field(
