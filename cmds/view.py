@@ -53,6 +53,14 @@ def _table(names: bool = True, **bounds: Any) -> ConnTable:
     return ConnTable(SocketJoiner(), ServiceNames(), HostNames(), **bounds)
 
 
+def _check_filter(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A bad /regex/ in --filter is a usage error (exit 2), said in one line."""
+    error = Filter(value).error
+    if error:
+        raise click.BadParameter(error, ctx, param)
+    return value
+
+
 def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connections: int) -> ConnTable:
     """``--json``: every connection's last record, each printed once and held only until then.
 
@@ -162,7 +170,8 @@ def _not_a_file(path: str) -> str:
     "filter_text",
     default="",
     metavar="QUERY",
-    help="Start with this filter (the / language: words, port:443, !state:closed ...).",
+    callback=_check_filter,
+    help="Start with this filter (the / language: words, port:443, sni:/^www\\./, !state:closed ...).",
 )
 @click.option("--sort", type=click.Choice(SORT_CODES), default=None, help="Start sorted by this column.")
 @click.option("--reverse", is_flag=True, help="Reverse the sort order.")

@@ -6,7 +6,7 @@ complete -c rn-view -l table -d 'No TUI: print one plain-text table of the conne
 complete -c rn-view -l speed -x -d 'Replay at X times the recorded pace (packet timestamps); default: as fast as possible'
 complete -c rn-view -l no-localhost -d 'Hide connections whose both ends are loopback'
 complete -c rn-view -l no-dpi -d 'When completing the pipeline from packets: skip DPI'
-complete -c rn-view -l filter -x -d 'Start with this filter (the / language: words, port:443, !state:closed ...)'
+complete -c rn-view -l filter -x -d 'Start with this filter (the / language: words, port:443, sni:/^www\\./, !state:closed ...)'
 complete -c rn-view -l sort -x -a 'process local remote service app state rx tx total' -d 'Start sorted by this column'
 complete -c rn-view -l reverse -d 'Reverse the sort order'
 complete -c rn-view -l show-closed -d 'Start with closed connections from history shown (t)'

@@ -8,7 +8,7 @@ _arguments -s \
   '--speed[Replay at X times the recorded pace (packet timestamps); default\: as fast as possible]:x:' \
   '--no-localhost[Hide connections whose both ends are loopback]' \
   '--no-dpi[When completing the pipeline from packets\: skip DPI]' \
-  '--filter[Start with this filter (the / language\: words, port\:443, !state\:closed ...)]:query:' \
+  '--filter[Start with this filter (the / language\: words, port\:443, sni\:/^www\\./, !state\:closed ...)]:query:' \
   '--sort[Start sorted by this column]:sort:(process local remote service app state rx tx total)' \
   '--reverse[Reverse the sort order]' \
   '--show-closed[Start with closed connections from history shown (t)]' \

@@ -213,3 +213,12 @@ def test_table_show_closed_keeps_the_whole_history(tmp_path: Path) -> None:
     assert len(p.stdout.splitlines()) == 1 + 6  # ended long apart: a snapshot still lists them all
     p = run("--table", path)
     assert len(p.stdout.splitlines()) == 1 + 1
+
+
+def test_filter_option_takes_a_regex_and_refuses_a_bad_one(rec_path: str) -> None:
+    p = run("--json", "--filter", "dport:/^443$/ proc:fire", rec_path)
+    assert p.returncode == 0, p.stderr
+    assert [json.loads(line)["id"] for line in p.stdout.splitlines()] == [1]
+    p = run("--json", "--filter", "sni:/(a+)+$/", rec_path)
+    assert p.returncode == 2 and p.stdout == ""
+    assert "bad regex sni:/(a+)+$/: nested repeats" in p.stderr and "Traceback" not in p.stderr

@@ -147,3 +147,160 @@ def test_regex_metacharacters_are_literal() -> None:
     t.ingest([conn(1, http_path="/a.b*c"), conn(2, http_path="/axbc")])
     assert [r.id for r in Filter("a.b*").apply(t.rows.values())] == [1]
     assert [r.id for r in Filter("(").apply(t.rows.values())] == []
+
+
+# --- /regex/ values and RustNet's keyword aliases -------------------------------------------
+@pytest.fixture()
+def regex_rows() -> list[Row]:
+    """Hand-built: values that a substring cannot tell apart but an anchored regex can."""
+    t = ConnTable()
+    t.ingest(
+        [
+            conn(1, sport=50001, dport=443, sni="www.example.com", process="chromium", app="TLS"),
+            conn(2, sport=50002, dport=8443, sni="api.www.example.com", process="chrome", app="HTTP"),
+            conn(3, sport=443, dport=4430, sni="WWW2.Example.NET", process="firefox", state="FIN_WAIT2"),
+            conn(4, proto="udp", dport=53, dns_query="mail.example.org", process="dig", state="DNS_QUERY"),
+        ]
+    )
+    return list(t.rows.values())
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("port:/^443$/", [1, 3]),  # exactly 443 on either side: not 8443 or 4430
+        ("port:44", [1, 2, 3]),  # a plain value stays a substring
+        ("dport:/^443$/", [1]),
+        ("sport:/^443$/", [3]),
+        ("dport:/^[0-9]{2}$/", [4]),
+        ("sni:/^www\\./", [1]),  # at the start of the SNI, not inside api.www...
+        ("sni:/\\.com$/", [1, 2]),
+        ("process:/chrom(e|ium)/", [1, 2]),
+        ("process:/^chrome$/", [2]),
+        ("state:/^fin_wait[12]$/", [3]),
+        ("proto:/^udp$/", [4]),
+        ("app:/^tls$/", [1]),
+        ("host:/^mail\\./", [4]),  # the DNS name
+        ("src:/\\.3$/", [2]),  # 10.0.0.3
+        ("dst:/^192\\.0\\.2\\.10$/", [1, 2, 3, 4]),
+    ],
+)
+def test_regex_value_per_keyword(query: str, expected: list[int], regex_rows: list[Row]) -> None:
+    assert ids(query, regex_rows) == expected
+    assert Filter(query).error is None
+
+
+def test_regex_is_case_insensitive(regex_rows: list[Row]) -> None:
+    assert ids("sni:/^WWW2\\.example\\.net$/", regex_rows) == [3]
+    assert ids("SNI:/^www2\\.EXAMPLE/", regex_rows) == [3]
+    assert ids("process:/^CHROME$/", regex_rows) == [2]
+
+
+def test_negated_regex(regex_rows: list[Row]) -> None:
+    assert ids("!port:/^443$/", regex_rows) == [2, 4]
+    assert ids("!sni:/^www/ proto:tcp", regex_rows) == [2]
+
+
+def test_typing_into_a_regex_does_not_reuse_the_literal_result(regex_rows: list[Row]) -> None:
+    """``port:/^44`` (a literal, matching nothing) then ``port:/^443$/``: not a narrowing."""
+    assert ids("port:/^44", regex_rows) == []
+    assert not Filter("port:/^443$/").narrows(Filter("port:/^44"))
+    assert not Filter("port:/^443$/").narrows(Filter("port:/^44$/"))
+
+
+@pytest.mark.parametrize(
+    ("alias", "keyword", "value"),
+    [
+        ("srcport", "sport", "443"),
+        ("source-port", "sport", "443"),
+        ("dstport", "dport", "443"),
+        ("dest-port", "dport", "443"),
+        ("destination-port", "dport", "443"),
+        ("source", "src", "10.0.0.3"),
+        ("dest", "dst", "198.51"),
+        ("destination", "dst", "198.51"),
+        ("protocol", "proto", "udp"),
+        ("proc", "process", "chrom"),
+        ("svc", "service", "domain"),
+        ("application", "app", "tls"),
+        ("hostname", "host", "mail"),
+    ],
+)
+def test_rustnet_aliases(alias: str, keyword: str, value: str) -> None:
+    t = ConnTable()
+    t.ingest(
+        [
+            conn(1, sport=50001, dport=443, process="chromium", app="TLS"),
+            conn(2, sport=443, dport=8080, process="nginx", app="HTTP"),
+            conn(
+                4,
+                proto="udp",
+                dst="198.51.100.7",
+                dport=53,
+                dns_query="mail.example.org",
+                service="domain",
+                app="DNS",
+            ),
+        ]
+    )
+    rows = list(t.rows.values())
+    expected = ids(f"{keyword}:{value}", rows)
+    assert expected and expected != [1, 2, 4]  # the value tells the rows apart
+    assert ids(f"{alias}:{value}", rows) == expected
+    assert ids(f"{alias.upper()}:{value}", rows) == expected
+    assert ids(f"!{alias}:{value}", rows) == ids(f"!{keyword}:{value}", rows)
+
+
+def test_aliases_do_not_change_our_host_keyword(regex_rows: list[Row]) -> None:
+    """RustNet's ``host:`` is its ``sni:``; ours also searches DNS names."""
+    assert ids("host:mail", regex_rows) == [4]
+    assert ids("sni:mail", regex_rows) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("sni:/(www/", "missing )"),
+        ("sni:/(a+)+$/", "nested repeats"),
+        ("sni:/(a|aa)*$/", "alternatives"),
+        ("sni:/(a)\\1/", "back-references"),
+        ("sni:/.*.*.*x/", "open-ended repeats"),
+        ("sni:/" + "a" * 65 + "/", "longer than"),
+    ],
+)
+def test_bad_or_hostile_regex_is_a_one_line_message(query: str, reason: str, regex_rows: list[Row]) -> None:
+    f = Filter(query)
+    assert f.error is not None and reason in f.error
+    assert f.error.startswith("bad regex sni:") and "\n" not in f.error
+    assert f.apply(regex_rows) == []  # it matches as the literal text, which nothing contains
+
+
+def test_bad_regex_shows_on_the_status_and_prompt_lines() -> None:
+    from rustnet.view import keys
+    from rustnet.view.render import status_text
+    from rustnet.view.state import ViewState
+
+    t = ConnTable()
+    t.ingest([conn(1, sni="www.example.com")])
+    state = ViewState(t)
+    keys.handle(state, "/")
+    for ch in "sni:/(w/":
+        keys.handle(state, ch)
+    assert state.filter.error is not None
+    assert "bad regex sni:/(w/: missing )" in status_text(state)
+    keys.handle(state, "KEY_ENTER")
+    assert "bad regex" in status_text(state)
+
+
+def test_regex_search_on_hostile_text_is_bounded() -> None:
+    """The worst pattern accepted against long hostile values: each search stays short."""
+    import time
+
+    t = ConnTable()
+    t.ingest([conn(i, sni="a" * 4000, http_host="a" * 4000) for i in range(1, 21)])
+    rows = list(t.rows.values())
+    f = Filter("host:/\\w+\\w+\\d/")
+    assert f.error is None
+    t0 = time.process_time()
+    assert f.apply(rows) == []
+    assert time.process_time() - t0 < 2.0

@@ -2,9 +2,15 @@
 
 ``port:44 !state:time_wait goog`` keeps connections with a port containing "44",
 not in TIME_WAIT, whose fields fuzzy-match "goog". Keyword values match as
-case-insensitive substrings (as RustNet's README: ``port:44`` matches 443 and 8443). Plain
-words match fzf-style: the letters in order within one field, ranked so that
-exact substrings, matches at a word start and tight matches come first.
+case-insensitive substrings (as RustNet's README: ``port:44`` matches 443 and 8443), or,
+written ``/regex/``, as a case-insensitive regular expression searched in each field's
+value on its own (``port:/^443$/`` is exactly 443). Plain words match fzf-style: the
+letters in order within one field, ranked so that exact substrings, matches at a word
+start and tight matches come first.
+
+Python's ``re`` cannot be interrupted, and record text is untrusted, so a regex is
+only accepted when its backtracking stays small (:mod:`rustnet.view.saferegex`);
+a refused or invalid one matches as a literal and sets :attr:`Filter.error`.
 
 Each keyword documents itself (``code``, ``help``) so the help screen is generated
 from this table; the fields a keyword or a plain word searches are declared with the
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from rustnet.stream import fields
+from rustnet.view import saferegex
 from rustnet.view.model import Row, text
 
 SEP: Final = "\x00"  # between fields in the searchable text; fuzzy matches never cross it
@@ -73,26 +80,47 @@ class Keyword:
     code: str
     help: str
     values: Callable[[Row], Iterable[str]]
+    aliases: tuple[str, ...] = ()  # RustNet's other names for it
 
 
 KEYWORDS: Final[dict[str, Keyword]] = {
     k.code: k
     for k in (
         Keyword("port", "either port contains the value (port:44 matches 443, 8443)", _values("port")),
-        Keyword("sport", "source (originator) port contains the value", _values("sport")),
-        Keyword("dport", "destination (responder) port contains the value", _values("dport")),
-        Keyword("src", "source address or its hostname", _values("src")),
-        Keyword("dst", "destination / remote address or its hostname", _remote_values),
+        Keyword(
+            "sport",
+            "source (originator) port contains the value",
+            _values("sport"),
+            ("srcport", "source-port"),
+        ),
+        Keyword(
+            "dport",
+            "destination (responder) port contains the value",
+            _values("dport"),
+            ("dstport", "dest-port", "destination-port"),
+        ),
+        Keyword("src", "source address or its hostname", _values("src"), ("source",)),
+        Keyword(
+            "dst", "destination / remote address or its hostname", _remote_values, ("dest", "destination")
+        ),
         Keyword("sni", "TLS / QUIC server name (SNI)", _values("sni")),
-        Keyword("host", "HTTP Host, SNI, DNS name or a learned hostname", _values("host")),
-        Keyword("process", "owning process name (or pid)", _values("process")),
+        Keyword("host", "HTTP Host, SNI, DNS name or a learned hostname", _values("host"), ("hostname",)),
+        Keyword("process", "owning process name (or pid)", _values("process"), ("proc",)),
         Keyword("state", "protocol state (state:fin_wait matches FIN_WAIT1 and FIN_WAIT2)", _values("state")),
-        Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto")),
-        Keyword("app", "detected application protocol: http, tls, dns, quic, ssh ...", _values("app")),
-        Keyword("service", "well-known service name of the responder port", _values("service")),
+        Keyword("proto", "transport protocol: tcp, udp, icmp, icmpv6, arp", _values("proto"), ("protocol",)),
+        Keyword(
+            "app",
+            "detected application protocol: http, tls, dns, quic, ssh ...",
+            _values("app"),
+            ("application",),
+        ),
+        Keyword("service", "well-known service name of the responder port", _values("service"), ("svc",)),
         Keyword("vendor", "MAC vendor of either end (on-link peers, ARP)", _values("vendor")),
     )
 }
+
+# Every name a keyword answers to: its code and its aliases.
+NAMES: Final[dict[str, Keyword]] = {n: k for k in KEYWORDS.values() for n in (k.code, *k.aliases)}
 
 
 @dataclass(frozen=True)
@@ -102,7 +130,7 @@ class Term:
     negate: bool
     keyword: Keyword | None
     value: str  # lower-cased
-    pattern: re.Pattern[str] | None = None  # fuzzy words only
+    pattern: re.Pattern[str] | None = None  # fuzzy words, and keyword /regex/ values
 
     def keyword_match(self, row: Row) -> bool:
         assert self.keyword is not None
@@ -113,7 +141,11 @@ class Term:
         hay = kw.get(code)
         if hay is None:
             hay = kw[code] = SEP.join(self.keyword.values(row)).lower()
-        return self.value in hay
+        if self.pattern is None:
+            return self.value in hay
+        # Each field on its own (so ^ and $ are its ends), cut to a bounded length.
+        search = self.pattern.search
+        return any(search(v[: saferegex.MAX_TEXT]) for v in hay.split(SEP))
 
 
 def _fuzzy_pattern(word: str) -> re.Pattern[str]:
@@ -124,8 +156,23 @@ def _fuzzy_pattern(word: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
-def parse(query: str) -> list[Term]:
-    """Terms of a filter string; unknown ``x:y`` words are fuzzy words."""
+def _keyword_term(negate: bool, kw: Keyword, value: str, errors: list[str]) -> Term:
+    """``kw:value``; a ``/regex/`` value compiles, or stays a literal with its error noted."""
+    if len(value) > 2 and value.startswith("/") and value.endswith("/"):
+        try:
+            return Term(negate, kw, value.lower(), saferegex.compile_pattern(value[1:-1]))
+        except saferegex.RegexError as e:
+            errors.append(f"{kw.code}:{value}: {e}")
+    return Term(negate, kw, value.lower())
+
+
+def parse(query: str, errors: list[str] | None = None) -> list[Term]:
+    """Terms of a filter string; unknown ``x:y`` words are fuzzy words.
+
+    A bad ``/regex/`` value matches as the literal text; its message goes to ``errors``.
+    """
+    if errors is None:
+        errors = []
     terms: list[Term] = []
     for raw in query.split():
         negate = raw.startswith("!")
@@ -133,9 +180,9 @@ def parse(query: str) -> list[Term]:
         if not word:
             continue
         code, colon, value = word.partition(":")
-        kw = KEYWORDS.get(code.lower()) if colon else None
+        kw = NAMES.get(code.lower()) if colon else None
         if kw is not None:
-            terms.append(Term(negate, kw, value.lower()))
+            terms.append(_keyword_term(negate, kw, value, errors))
         else:
             low = word.lower()
             terms.append(Term(negate, None, low, _fuzzy_pattern(low)))
@@ -172,7 +219,10 @@ class Filter:
 
     def __init__(self, query: str) -> None:
         self.query = query.strip()
-        self.terms = parse(self.query)
+        errors: list[str] = []
+        self.terms = parse(self.query, errors)
+        # One line for the status line: the first bad regex (it matches as a literal).
+        self.error: str | None = f"bad regex {errors[0]}" if errors else None
         self.keyword_terms = [t for t in self.terms if t.keyword is not None]
         self.fuzzy_terms = [t for t in self.terms if t.keyword is None]
         self.ranked = any(not t.negate for t in self.fuzzy_terms)
@@ -237,6 +287,7 @@ class Filter:
                 new.negate
                 or old.negate
                 or new.keyword is not old.keyword
+                or (new.keyword is not None and (new.pattern is not None or old.pattern is not None))
                 or not new.value.startswith(old.value)
             ):
                 return False
@@ -246,6 +297,16 @@ class Filter:
 def help_lines() -> list[tuple[str, str]]:
     """(syntax, meaning) pairs for the help screen, generated from :data:`KEYWORDS`."""
     out = [("word", "fuzzy match (letters in order) in any field, DPI data included; best first")]
-    out += [(f"{k.code}:VALUE", k.help) for k in KEYWORDS.values()]
-    out += [("!term", "negate a term (!state:time_wait, !dns)"), ("a b", "terms AND together")]
+    out += [
+        (
+            f"{k.code}:VALUE",
+            k.help + (f" (also {', '.join(a + ':' for a in k.aliases)})" if k.aliases else ""),
+        )
+        for k in KEYWORDS.values()
+    ]
+    out += [
+        ("kw:/regex/", "case-insensitive regular expression per field (port:/^443$/, sni:/^www\\./)"),
+        ("!term", "negate a term (!state:time_wait, !dns, !sni:/google/)"),
+        ("a b", "terms AND together"),
+    ]
     return out

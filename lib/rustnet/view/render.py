@@ -149,6 +149,8 @@ def status_text(state: ViewState) -> str:
         parts.append(f"{t.cut:,} cut!")  # values over the record limits (rustnet-records(5))
     if state.filter and state.filter_input is None:
         parts.append("filter: " + safe(state.filter.query))
+    if state.filter.error:
+        parts.append(safe(state.filter.error))
     if state.paused:
         parts.append("PAUSED")
     if t.input_done:
@@ -176,7 +178,9 @@ def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     status = th.bar + fit(" " + status_text(state), w) + th.normal
     if state.filter_input is not None:
         prompt = "/" + safe(state.filter_input)
-        help_txt = "  " + "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP)
+        # A bad /regex/ says so where the user is typing, instead of the key hints.
+        error = state.filter.error
+        help_txt = "  " + (safe(error) if error else "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP))
         avail = w - 1
         shown = prompt if width(prompt) <= avail else _tail(prompt, avail)
         line = th.bold + shown + th.normal + th.reverse + " " + th.normal
