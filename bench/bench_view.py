@@ -138,6 +138,7 @@ def bench_frames(n: int) -> None:
     for query, label in (
         ("goo", "fuzzy word"),
         ("port:44", "keyword"),
+        ("port:/^443$/", "keyword regex"),
         ("sni:api !state:time", "keyword+neg"),
         ("fx api", "two fuzzy words"),
     ):
