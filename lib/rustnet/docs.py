@@ -262,7 +262,8 @@ def records_page() -> str:
         ".PP",
         roff(
             "What a command keeps of a record it holds (rn-view's connections, rustnet --json's open "
-            "ones, sockets to join), and what rn-track keeps of the DPI fields of a connection:"
+            "ones, sockets to join), what rn-track keeps of the DPI fields of a connection, and "
+            "the integers records carry:"
         ),
     ]
     for name, value, meaning in fields.LIMITS:

@@ -15,6 +15,11 @@ open connections) passes :func:`bound_record` first, which cuts
 and says how many values it cut (the commands count them and say so). Records our own
 stages write are far within these limits and pass unchanged, at the cost of one look at
 each value.
+
+Integers: a summary's ``wirelen`` is at most :data:`MAX_WIRELEN` (a captured frame's length is
+a 32-bit field in pcap and pcapng); rn-track counts a summary beyond it as damaged. MessagePack
+holds integers from :data:`MIN_INT` to :data:`MAX_INT`: a writer saturates any integer beyond
+them (:func:`saturate`), so a counter that passed 64 bits is written as ``MAX_INT``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ MAX_LIST: Final = 64
 MAX_FIELDS: Final = 64
 MAX_KEY: Final = 64
 ELLIPSIS: Final = "\u2026"
+MAX_WIRELEN: Final = 0xFFFF_FFFF
+MAX_PORT: Final = 0xFFFF
+MAX_VLAN: Final = 0xFFF
+MAX_INT: Final = 0xFFFF_FFFF_FFFF_FFFF
+MIN_INT: Final = -(1 << 63)
+_MAX_DEPTH: Final = 64
 _PLAIN: Final = (int, float, bool, type(None))
 _CONTAINERS: Final = frozenset({list, dict, tuple})
 
@@ -112,3 +123,18 @@ def _value(v: Any, text_limit: int, nested: bool) -> tuple[Any, int]:
                 entries[k] = x
         return entries, cut
     return None, 1
+
+
+def saturate(v: Any, depth: int = 0) -> Any:
+    """A copy of ``v`` with every integer beyond MessagePack's range (:data:`MIN_INT` to
+    :data:`MAX_INT`) held at the nearest end; only called when a frame would not encode."""
+    c = v.__class__
+    if c is int or (isinstance(v, int) and c is not bool):
+        return MAX_INT if v > MAX_INT else MIN_INT if v < MIN_INT else v
+    if depth >= _MAX_DEPTH:
+        return v
+    if isinstance(v, (list, tuple)):
+        return [saturate(x, depth + 1) for x in v]
+    if isinstance(v, dict):
+        return {saturate(k, depth + 1): saturate(x, depth + 1) for k, x in v.items()}
+    return v

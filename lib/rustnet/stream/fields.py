@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from rustnet.stream.bounds import MAX_FIELDS, MAX_ITEM_TEXT, MAX_KEY, MAX_LIST, MAX_TEXT
+from rustnet.stream.bounds import (
+    MAX_FIELDS,
+    MAX_INT,
+    MAX_ITEM_TEXT,
+    MAX_KEY,
+    MAX_LIST,
+    MAX_PORT,
+    MAX_TEXT,
+    MAX_VLAN,
+    MAX_WIRELEN,
+)
 
 CAPTURE: Final = "rn-capture"
 DISSECT: Final = "rn-dissect"
@@ -203,7 +213,11 @@ SUM: Final = (
     _tag("sum"),
     Field("ts", "float", "capture time", "epoch s", DISSECT),
     Field(
-        "wirelen", "int", "frame length on the wire (what connection byte counts add up)", "bytes", DISSECT
+        "wirelen",
+        "int",
+        "frame length on the wire (what connection byte counts add up), 0..4294967295",
+        "bytes",
+        DISSECT,
     ),
     Field(
         "proto",
@@ -1411,6 +1425,25 @@ LIMITS: Final = (
     ("DPI text", MAX_DPI_TEXT, "characters rn-track keeps of a DPI text value"),
     ("DPI list", MAX_DPI_LIST, "items rn-track keeps of a DPI list"),
     ("DPI key", MAX_DPI_KEY, "characters of a DPI field name rn-track accepts"),
+    (
+        "wirelen",
+        MAX_WIRELEN,
+        "largest frame length of a summary (pcap's length field is 32 bits); a summary whose wirelen "
+        "is outside 0 to this is damaged: rn-track counts it (its warn record) and skips it",
+    ),
+    (
+        "port",
+        MAX_PORT,
+        "largest TCP/UDP sport or dport of a summary; a summary beyond it is damaged, as above",
+    ),
+    ("vlan id", MAX_VLAN, "largest 802.1Q id rn-track keeps (a list with a larger one is dropped)"),
+    (
+        "integer",
+        MAX_INT,
+        "largest integer a stage writes (MessagePack holds no more): a larger one (a counter "
+        "included) is written as this, one below -9223372036854775808 as -9223372036854775808; "
+        "rn-track drops a DPI integer outside them",
+    ),
 )
 
 

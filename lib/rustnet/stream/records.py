@@ -40,7 +40,10 @@ may be 16 MiB at most. What a command keeps of a record (rn-view's connections,
 ``rustnet --json``'s open ones, sockets to join) is cut to the limits listed under
 LIMITS below; rn-view and rustnet count the values they cut and say so in one line on
 stderr. And a command keeps at most ``--max-connections`` connections (rn-track,
-rn-view, rustnet).
+rn-view, rustnet). Integers: rn-track counts a summary whose ``wirelen`` is outside
+0..4294967295 (32 bits) or whose ports are outside 0..65535 as damaged, and every writer
+saturates an integer beyond MessagePack's 64 bits (a counter that passed them) at the nearest
+end, 18446744073709551615 or -9223372036854775808.
 
 Format version 1. A reader refuses a header whose ``v`` is newer than
 :data:`FORMAT_VERSION`; a header may appear anywhere (concatenated recordings).

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgpack
 
+from rustnet.stream.bounds import saturate
 from rustnet.stream.escape import escape_char
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
 from rustnet.stream.termination import termination
@@ -192,7 +193,11 @@ class RecordWriter:
             except Exception:  # noqa: BLE001 - a type or value ormsgpack refuses: msgpack decides
                 pass
         try:
-            return self._packer.pack(batch)  # type: ignore[no-any-return]
+            try:
+                return self._packer.pack(batch)  # type: ignore[no-any-return]
+            except OverflowError:
+                # An integer beyond 64 bits (a counter fed by a hostile stream): written saturated.
+                return self._packer.pack(saturate(batch))  # type: ignore[no-any-return]
         except BaseException:
             # As msgpack's own buffer did: a frame that cannot be encoded drops what was not written.
             self._out = []
@@ -302,6 +307,7 @@ def _escape_terminal_controls(data: bytes) -> bytes:
 
 def _std_line(obj: Any) -> bytes:
     """One line with the json module: text that is not valid Unicode is shown escaped."""
+    obj = saturate(obj)  # integers beyond 64 bits, as in MessagePack (orjson refused them)
     # Second try: without the keys JSON cannot have (bytes keys from a hostile stream).
     for skip in (False, True):
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from rustnet.stream import fields
+from rustnet.stream.bounds import MAX_INT, MIN_INT
 from rustnet.track.record import CORE_FIELDS
 
 # The limits and merge rules declared in rustnet.stream.fields (documented in rustnet-records(5)).
@@ -49,7 +50,9 @@ def _clean(v: Any) -> Any:
         return out or None
     if isinstance(v, str):
         return v[:MAX_STR] if v else None
-    if isinstance(v, (int, float, bool)):
+    if isinstance(v, int):  # bool too
+        return v if MIN_INT <= v <= MAX_INT else None  # beyond 64 bits: no record can carry it
+    if isinstance(v, float):
         return v
     if isinstance(v, bytes):
         return v[: MAX_STR // 2].hex() if v else None

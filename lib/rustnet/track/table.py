@@ -59,6 +59,8 @@ DEFAULT_HISTORY: Final = 1000
 SWEEP_EVERY: Final = 1.0  # seconds of packet time between expiry checks
 EVICT_BATCH: Final = 16  # connections evicted at once when the table is full
 MAX_TS: Final = 1e11  # timestamps beyond year 5138 are damage, not time
+MAX_VLAN: Final = bounds.MAX_VLAN
+assert bounds.MAX_WIRELEN == (1 << 32) - 1  # process() tests wirelen with a shift by 32
 
 _M32: Final = 0xFFFFFFFF
 _HALF: Final = 0x80000000  # sequence numbers: a - b in 32-bit arithmetic below this means a >= b
@@ -227,7 +229,9 @@ class Tracker:
                     _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = (
                         rec + [0] * 15
                     )[:15]
-                if not 0.0 < ts < MAX_TS or wl.__class__ is not int or wl < 0 or proto.__class__ is not int:
+                # wl >> 32 is 0 exactly for 0 <= wl <= MAX_WIRELEN (pcap's 32-bit length field): one
+                # operation rejects a negative length and one past 32 bits (counters stay in 64 bits).
+                if not 0.0 < ts < MAX_TS or wl.__class__ is not int or wl >> 32 or proto.__class__ is not int:
                     self.bad_records += 1
                     continue
                 if ts > clock:
@@ -396,6 +400,10 @@ class Tracker:
         out: list[Record],
     ) -> tuple[Conn, bool]:
         """A new connection for this packet; True when its TCP state is already set from it."""
+        if (key[2] | key[4]) >> 16:
+            # A port (or ICMP/ARP's 0) outside 0..65535, or not an integer (TypeError): damaged,
+            # counted by process(); checked once per connection, not per packet.
+            raise ValueError("port out of range")
         table = self.table
         if len(table) >= self.max_connections:
             self._evict(out)
@@ -405,7 +413,12 @@ class Tracker:
         c = Conn(self._next_id, key, flip, proto, ts)
         self._next_id += 1
         self.connections += 1
-        if vlan and isinstance(vlan, list) and len(vlan) <= 8 and all(type(v) is int for v in vlan):
+        if (
+            vlan
+            and isinstance(vlan, list)
+            and len(vlan) <= 8
+            and all(type(v) is int and 0 <= v <= MAX_VLAN for v in vlan)
+        ):
             c.vlan = vlan
         opened = False
         if proto == PROTO_TCP:
