@@ -146,9 +146,7 @@ def test_short_curls_named_never_the_far_end_pipeline_in_the_capture_namespace(
         pipe.interrupt_and_drain()
         named = check_sides(net, pipe.records, pids, srv.pid)
         print(f"short-lived curls named: {named}/{CURLS}")
-        # The aim is 80%: 15 runs under this load gave 17-23 of 24 (83% on average), so a single
-        # run is held to two thirds, which the old listing-based watcher (1 of 20) never reached.
-        assert named >= CURLS * 2 // 3, f"curl named on {named} of {CURLS} connections"
+        assert named >= CURLS * 0.8, f"curl named on {named} of {CURLS} connections"
     finally:
         pipe.close()
 

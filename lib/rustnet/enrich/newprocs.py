@@ -8,7 +8,8 @@ that just started in our namespace, :class:`StartedPrograms` instead looks at th
 process every tick: its fd directory (a few entries), and for each new socket a copy of
 the descriptor (``pidfd_getfd``, Linux 5.6+, root) asked for its own and its peer's
 address, then closed at once. That costs microseconds per program and needs no table; many
-programs at once (a build) are each looked at less often, within 5% of one CPU.
+programs at once (a build) are each looked at less often, within the share of one CPU given
+(the watcher gives a fifth: a curl is watched for the few milliseconds it lives).
 
 The copy holds the socket for the microseconds of two ``getsockname`` calls: a program
 closing it at that very moment has its close completed when the copy is closed.

@@ -212,8 +212,11 @@ class SocketOwners:
         finds = self.watcher.take()
         wall = time.time() if now is None else now
         for e, pid, info, via, ns in finds:
-            if e.inode in self._socks:
+            prev = self._socks.get(e.inode)
+            if prev is not None and prev[1]["pid"] is not None:
                 continue
+            if prev is not None:  # indexed ownerless (its owner gone by the time it was asked)
+                self.joiner.remove(prev[1])
             sock = self._make_sock(e, self.own_netns if ns is None else ns, pid, wall, info, via)
             self._socks[e.inode] = (e, sock)
             self._inode_pid[e.inode] = pid

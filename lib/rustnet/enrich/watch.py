@@ -61,6 +61,10 @@ ARM_BURST = 5.0  # ... after new sockets showed up between two idle checks
 # this many a second, the events socket is left alone for _EXEC_PAUSE and read in one go after.
 _EXEC_WAKES = 5
 _EXEC_PAUSE = 0.25
+_MAX_DEFER = 1.0  # seconds listings may wait for the watched programs
+# Share of one CPU the polls of just-started programs may take: a curl's socket lives about a
+# millisecond, so each is polled every quarter tick for the few milliseconds the curl runs.
+PROGRAMS_DUTY = 0.2
 
 
 class ShortLivedWatcher:
@@ -93,7 +97,7 @@ class ShortLivedWatcher:
         self._events = procevents.open_exec_events() if exec_events else None
         # Programs just started here, watched one by one (rustnet.enrich.newprocs).
         self._own_ns = socktab.netns_inode("self")
-        self._programs = StartedPrograms(ARM_EXEC) if self._events is not None else None
+        self._programs = StartedPrograms(ARM_EXEC, PROGRAMS_DUTY) if self._events is not None else None
         self.program_finds = 0
         # Namespaces whose new programs are watched: ours, and the capture's (watch_programs_in).
         self._program_ns: set[int | None] = {self._own_ns}
@@ -165,6 +169,7 @@ class ShortLivedWatcher:
             counters.changed(self.protos)
             next_listing = last_listing = 0.0
             was_armed = True
+            deferred_since: float | None = None  # since when watched programs held off listings
             while not self._stop.is_set():
                 if not self.armed:
                     if not self._idle_wait(counters, was_armed):
@@ -179,7 +184,15 @@ class ShortLivedWatcher:
                     changed = list(self.protos)  # no counters, or a listing once a second anyway
                 else:
                     changed = counters.changed(self.protos)
-                if changed and now >= next_listing:
+                # A listing costs milliseconds (its owner search walks every process once the
+                # socket is gone), time in which a just-started program's whole connection comes
+                # and goes unpolled: while programs are watched, listings wait (a second at most).
+                if not self._watching_programs():
+                    deferred_since = None
+                elif deferred_since is None:
+                    deferred_since = now
+                defer = deferred_since is not None and now - deferred_since < _MAX_DEFER
+                if changed and now >= next_listing and not defer:
                     t0 = time.perf_counter()
                     self._list(tuple(changed), known, cache, procs, False)
                     self.passes += 1
@@ -189,11 +202,15 @@ class ShortLivedWatcher:
                 elif changed:
                     counters.forget(changed)  # seen again at the next read, when a listing is allowed
                 self.checks += 1
-                self._pause(self.interval)
+                # A watched program's socket may live a millisecond: look four times as often.
+                self._pause(self.interval / 4 if self._watching_programs() else self.interval)
         except OSError:
             return  # sock_diag went away: the regular polls still work
         finally:
             counters.close()
+
+    def _watching_programs(self) -> bool:
+        return self._programs is not None and len(self._programs) > 0
 
     def _pause(self, seconds: float) -> None:
         """Sleep while armed; a program start during the pause extends the arming."""
