@@ -33,7 +33,7 @@ pytestmark = [
     pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
     pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl"),
 ]
-CURLS = 24
+CURLS = 48  # enough that one scheduling stall of the machine does not decide the share
 PORT = 8000
 
 
