@@ -111,9 +111,9 @@ def check_sides(net: TwoHosts, recs: list[dict[str, Any]], curl_pids: set[int], 
     return named
 
 
-def test_short_curls_named_never_the_far_end_pipeline_in_the_capture_namespace(
-    net: TwoHosts, server_exe: Path, cpu_load: None
-) -> None:
+def curls_named(net: TwoHosts, server_exe: Path, pipeline: list[str], layout: str) -> int:
+    """Start the server in b and ``pipeline``, run the curls from a, check every record's sides;
+    returns how many curls were named."""
     srv = net.spawn(
         "b",
         [
@@ -128,16 +128,7 @@ def test_short_curls_named_never_the_far_end_pipeline_in_the_capture_namespace(
         ],
     )
     net.wait_port("b", PORT)
-    pipe = Records(
-        net.cmd(
-            "a",
-            [
-                "sh",
-                "-c",
-                f"{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200 | {ENRICH} --format json",
-            ],
-        )
-    )
+    pipe = Records(pipeline)
     try:
         pipe.wait_for(started)
         time.sleep(0.5)
@@ -145,72 +136,39 @@ def test_short_curls_named_never_the_far_end_pipeline_in_the_capture_namespace(
         time.sleep(1.5)
         pipe.interrupt_and_drain()
         named = check_sides(net, pipe.records, pids, srv.pid)
-        print(f"short-lived curls named: {named}/{CURLS}")
-        assert named >= CURLS * 0.8, f"curl named on {named} of {CURLS} connections"
+        print(f"short-lived curls named ({layout}): {named}/{CURLS}")
+        return named
     finally:
         pipe.close()
+
+
+def test_short_curls_named_never_the_far_end_pipeline_in_the_capture_namespace(
+    net: TwoHosts, server_exe: Path, cpu_load: None
+) -> None:
+    stages = f"{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200 | {ENRICH} --format json"
+    named = curls_named(net, server_exe, net.cmd("a", ["sh", "-c", stages]), "capture namespace")
+    assert named >= CURLS * 0.8, f"curl named on {named} of {CURLS} connections"
 
 
 def test_far_end_never_own_with_rn_enrich_in_the_root_namespace(
     net: TwoHosts, server_exe: Path, cpu_load: None
 ) -> None:
-    srv = net.spawn(
-        "b",
-        [
-            str(server_exe),
-            "-m",
-            "http.server",
-            str(PORT),
-            "--bind",
-            net.addr_b,
-            "--directory",
-            str(server_exe.parent / "www"),
-        ],
-    )
-    net.wait_port("b", PORT)
     inner = " ".join(
         net.cmd("a", ["sh", "-c", f"'{CAPTURE} -i {net.if_a} tcp | {DISSECT} | {TRACK} -r 200'"])
     )
-    pipe = Records(["sh", "-c", f"{inner} | {ENRICH} --format json"])
-    try:
-        pipe.wait_for(started)
-        time.sleep(0.5)
-        pids = run_curls(net, CURLS)
-        time.sleep(1.5)
-        pipe.interrupt_and_drain()
-        named = check_sides(net, pipe.records, pids, srv.pid)
-        print(f"short-lived curls named (rn-enrich in the root namespace): {named}/{CURLS}")
-        assert named >= CURLS * 0.5, f"curl named on {named} of {CURLS} connections"  # 0 before
-    finally:
-        pipe.close()
+    named = curls_named(
+        net, server_exe, ["sh", "-c", f"{inner} | {ENRICH} --format json"], "rn-enrich in the root namespace"
+    )
+    assert named >= CURLS * 0.5, f"curl named on {named} of {CURLS} connections"  # 0 before
 
 
 def test_far_end_never_own_in_the_remote_layout(net: TwoHosts, server_exe: Path, cpu_load: None) -> None:
     """``rn-capture | rn-enrich`` where the processes are (as over ssh): the far end's socket goes
     downstream marked peer, and rn-track names it as the peer only."""
-    srv = net.spawn(
-        "b",
-        [
-            str(server_exe),
-            "-m",
-            "http.server",
-            str(PORT),
-            "--bind",
-            net.addr_b,
-            "--directory",
-            str(server_exe.parent / "www"),
-        ],
-    )
-    net.wait_port("b", PORT)
     remote = " ".join(net.cmd("a", ["sh", "-c", f"'{CAPTURE} -i {net.if_a} tcp | {ENRICH}'"]))
-    pipe = Records(["sh", "-c", f"{remote} | {DISSECT} | {TRACK} -r 200 --format json"])
-    try:
-        pipe.wait_for(started)
-        time.sleep(0.5)
-        pids = run_curls(net, CURLS)
-        time.sleep(1.5)
-        pipe.interrupt_and_drain()
-        named = check_sides(net, pipe.records, pids, srv.pid)
-        print(f"short-lived curls named (rn-capture | rn-enrich): {named}/{CURLS}")
-    finally:
-        pipe.close()
+    curls_named(
+        net,
+        server_exe,
+        ["sh", "-c", f"{remote} | {DISSECT} | {TRACK} -r 200 --format json"],
+        "rn-capture | rn-enrich",
+    )
