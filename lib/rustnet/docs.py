@@ -250,6 +250,9 @@ def records_page() -> str:
         elif rtype.tag == records.SUMMARY:
             lines += [".PP", roff("Keys of info about that one packet, which rn-track does not copy:")]
             lines += _field_list(fields.INFO, False)
+        elif rtype.tag == records.IFSTATS:
+            lines += [".PP", roff("Each entry of ifaces:")]
+            lines += _field_list(fields.IFACE, False)
     lines += [
         ".SH MERGE",
         ".PP",

@@ -20,6 +20,8 @@ import pcapy
 
 import rustnet.caps  # noqa: F401 - loaded before giving up root: our files may be out of nobody's reach
 from rustnet.capture.bpf import combine, ssh_self_clause
+from rustnet.capture.ifstats import INTERVAL as IFSTATS_INTERVAL
+from rustnet.capture.ifstats import InterfaceSampler
 from rustnet.capture.interfaces import NoInterfaceError, choose_default, exists, unknown_interface_message
 from rustnet.capture.live import (
     DEFAULT_BUFFER,
@@ -77,6 +79,7 @@ class CaptureOptions:
         drop_user: str | None = DEFAULT_USER,
         include_self: bool = False,
         stats_interval: float = 1.0,
+        ifstats: bool = True,
     ) -> None:
         self.interface = interface
         self.read_file = read_file
@@ -89,6 +92,7 @@ class CaptureOptions:
         self.drop_user = drop_user  # None: keep root
         self.include_self = include_self
         self.stats_interval = stats_interval
+        self.ifstats = ifstats  # ifstats records of every interface, every 500 ms (live only)
 
 
 def printable(text: str) -> str:
@@ -278,12 +282,21 @@ def _live_loop(
     fd, wake = cap.fileno(), ctl.wake_fd
     interval = opts.stats_interval
     next_stats = time.monotonic() + interval
+    sampler: InterfaceSampler | None = InterfaceSampler(iface)
+    if not (opts.ifstats and sampler is not None and sampler.available()):
+        sampler = None
+    next_ifstats = time.monotonic()  # the first sample at once: rates need two
     n = 0
     status = EXIT_OK
     try:
         while not ctl.should_stop():
+            if sampler is not None and time.monotonic() >= next_ifstats:
+                writer.write(sampler.record())
+                # On the 500 ms grid, so a slow sample does not drift the series.
+                next_ifstats = max(next_ifstats + IFSTATS_INTERVAL, time.monotonic())
             writer.flush()  # never hold packets back while we wait
-            ready, _, _ = select.select([fd, wake], [], [], max(0.0, next_stats - time.monotonic()))
+            due = next_stats if sampler is None else min(next_stats, next_ifstats)
+            ready, _, _ = select.select([fd, wake], [], [], max(0.0, due - time.monotonic()))
             if wake in ready:
                 ctl.clear()
             limit = DRAIN_LIMIT if opts.count <= 0 else min(DRAIN_LIMIT, opts.count - n)
@@ -304,6 +317,9 @@ def _live_loop(
         warn(prog, msg)
         writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": msg})
         status = EXIT_ERROR
+    finally:
+        if sampler is not None:
+            sampler.close()
     writer.write(_live_stats(cap, iface, n))
     writer.close()
     return EXIT_TERMINATED if ctl.terminated else status

@@ -38,6 +38,9 @@ MAX_WIRELEN: Final = 0xFFFF_FFFF
 MAX_PORT: Final = 0xFFFF
 MAX_VLAN: Final = 0xFFF
 MAX_INT: Final = 0xFFFF_FFFF_FFFF_FFFF
+# Interface counters (ifstats records): interfaces a consumer keeps, characters of a name.
+MAX_IFACES: Final = 256
+MAX_IFNAME: Final = 64
 MIN_INT: Final = -(1 << 63)
 _MAX_DEPTH: Final = 64
 _PLAIN: Final = (int, float, bool, type(None))

@@ -19,6 +19,8 @@ from typing import Any, Final
 
 from rustnet.stream.bounds import (
     MAX_FIELDS,
+    MAX_IFACES,
+    MAX_IFNAME,
     MAX_INT,
     MAX_ITEM_TEXT,
     MAX_KEY,
@@ -328,6 +330,44 @@ STATS: Final = (
         "packets dropped by the interface or driver (live only, when known)",
         "packets",
         CAPTURE,
+    ),
+)
+
+# --- ifstats -------------------------------------------------------------------------------
+# The counters of one interface, in the order rn-capture reads them.
+IFACE_COUNTERS: Final = (
+    "rx_bytes",
+    "tx_bytes",
+    "rx_packets",
+    "tx_packets",
+    "rx_errors",
+    "tx_errors",
+    "rx_dropped",
+    "tx_dropped",
+    "collisions",
+)
+IFACE: Final = (
+    Field("name", "str", "the interface, e.g. eth0", stage=CAPTURE),
+    *(
+        Field(
+            c,
+            "int",
+            f"the kernel's {c} counter since the interface came up (cumulative)",
+            "bytes" if c.endswith("bytes") else "packets",
+            CAPTURE,
+        )
+        for c in IFACE_COUNTERS
+    ),
+)
+IFSTATS: Final = (
+    _tag("ifstats"),
+    Field("ts", "float", "when the counters were read", "epoch s", CAPTURE),
+    Field("captured", "str|null", "the interface being captured (null when not known)", stage=CAPTURE),
+    Field(
+        "ifaces",
+        "list[map]",
+        "every interface of the capturing host, each a map of name and counters (below)",
+        stage=CAPTURE,
     ),
 )
 
@@ -1380,6 +1420,18 @@ RECORDS: Final = (
         STATS,
     ),
     RecordType(
+        "ifstats",
+        "map",
+        "interface counters, from rn-capture",
+        "Written every 500 ms by a live rn-capture on Linux (never when reading a file): the "
+        "counters of every interface under /sys/class/net, each ifaces entry a map of name, "
+        + ", ".join(IFACE_COUNTERS)
+        + ". Rates are differences between two records. A consumer keeps at most "
+        f"{MAX_IFACES} interfaces and {MAX_IFNAME} characters of a name; a counter that is not "
+        "an integer from 0 to 18446744073709551615 is counted as damaged and left out.",
+        IFSTATS,
+    ),
+    RecordType(
         "dstats",
         "map",
         "dissection counters, from rn-dissect",
@@ -1436,6 +1488,7 @@ LIMITS: Final = (
         MAX_PORT,
         "largest TCP/UDP sport or dport of a summary; a summary beyond it is damaged, as above",
     ),
+    ("interfaces", MAX_IFACES, "interfaces of an ifstats record a consumer keeps (the rest are counted)"),
     ("vlan id", MAX_VLAN, "largest 802.1Q id rn-track keeps (a list with a larger one is dropped)"),
     (
         "integer",

@@ -42,10 +42,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from rustnet.stream import fields
-from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_TEXT, bound_record
-from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, SOCK, WARNING, Record
+from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_INT, MAX_TEXT, bound_record
+from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, WARNING, Record
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
+from rustnet.view.traffic import InterfaceTable, TrafficHistory
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
@@ -368,6 +369,14 @@ class ConnTable:
         self._rate_mark: tuple[float, int] | None = None
         # Rows of ended TCP connections whose record shows a rate: (when it reads 0, record seq, id).
         self._rate_due: list[tuple[float, int, Any]] = []
+        # Traffic over time (the charts) and each interface's counters (ifstats records).
+        self.traffic = TrafficHistory()
+        self.interfaces = InterfaceTable()
+
+    def clear_traffic(self) -> None:
+        """Forget the traffic history and interface windows (part of the ``x`` clear)."""
+        self.traffic.clear()
+        self.interfaces.clear()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -383,6 +392,8 @@ class ConnTable:
                 self._conn(rec, rows)
             elif t == CAPTURE_STATS:
                 self._stats(rec)
+            elif t == IFSTATS:
+                self._ifstats(rec)
             elif t == HEADER:
                 self.interface = text(rec.get("source"))[:MAX_TEXT] or self.interface
                 self.live = bool(rec.get("live"))
@@ -400,6 +411,7 @@ class ConnTable:
                     self.ignored += 1
         if not self._have_stats:
             self._estimate_rate()
+        self.traffic.advance(self.clock)
         due = self._rate_due
         if due and (due[0][0] <= self.clock or len(due) > 2 * len(rows) + 4096):
             self._zero_rates()
@@ -474,6 +486,7 @@ class ConnTable:
             before = row.rec.get("packets") if row is not None else 0
             if type(before) is int and packets > before:
                 self._packets_seen += packets - before
+        self._captured(row.rec if row is not None else None, rec)
         if row is None:
             self._born += 1
             row = Row(cid, rec, self.seq, self._born)
@@ -521,6 +534,38 @@ class ConnTable:
                 self._account(row)
         if self._log is not None:
             self._log.append(row)
+
+    def _captured(self, old: dict[str, Any] | None, rec: dict[str, Any]) -> None:
+        """The bytes a connection's record adds to the one before it, as captured traffic over the
+        stream time between them (the charts' series when the stream has no interface counters)."""
+        src, dst = rec.get("bytes_src"), rec.get("bytes_dst")
+        if type(src) is not int or type(dst) is not int:
+            return
+        t1 = rec.get("last_seen")
+        if type(t1) is not float:
+            t1 = num(t1)
+        if old is None:
+            ds, dd, t0 = src, dst, num(rec.get("first_seen")) or t1
+        else:
+            o_src, o_dst = old.get("bytes_src"), old.get("bytes_dst")
+            # A counter that went down started again (a new generation of the id): all of it is new.
+            ds = src - o_src if type(o_src) is int and src >= o_src else src
+            dd = dst - o_dst if type(o_dst) is int and dst >= o_dst else dst
+            t0 = num(old.get("last_seen")) or t1
+        if ds <= 0 and dd <= 0:
+            return
+        ds, dd = min(max(ds, 0), MAX_INT), min(max(dd, 0), MAX_INT)
+        tx, rx = (ds, dd) if rec.get("local_side") != "dst" else (dd, ds)
+        self.traffic.add_captured(t0, t1, rx, tx)
+
+    def _ifstats(self, rec: dict[str, Any]) -> None:
+        rates = self.interfaces.ingest(rec)
+        if rates is not None:
+            self.traffic.add_sample(*rates)
+        # Like stats, wall-clock time: the stream's clock only when live.
+        ts = num(rec.get("ts"))
+        if self.live and ts > self.clock:
+            self.clock = ts
 
     def _zero_rates(self) -> None:
         """Rates of ended TCP connections quiet for RATE_WINDOW read 0: the record rn-track used to

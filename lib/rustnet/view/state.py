@@ -19,6 +19,7 @@ from rustnet.view.columns import COLUMN_INDEX, COLUMNS
 from rustnet.view.filter import Filter, haystack
 from rustnet.view.model import ConnTable, Row
 from rustnet.view.sort import DEFAULT_SORT, next_sort, sort_rows
+from rustnet.view.traffic import InterfaceTable, TrafficHistory
 
 OVERVIEW: Final = "Overview"
 DETAILS: Final = "Details"
@@ -479,6 +480,16 @@ class ViewState:
 
     def toggle_closed(self) -> None:
         self.show_closed = not self.show_closed
+
+    @property
+    def traffic(self) -> TrafficHistory:
+        """Traffic over the last 60 s (the charts' series)."""
+        return self.table.traffic
+
+    @property
+    def interfaces(self) -> InterfaceTable:
+        """Each interface's latest counters and rates."""
+        return self.table.interfaces
 
     @property
     def closed_shown(self) -> bool:
