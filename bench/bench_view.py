@@ -265,7 +265,7 @@ def bench_live(rate: int, seconds: float, n_conns: int) -> None:
         """Press h (help on/off) and wait until the screen shows it; includes pyte's parsing."""
         time.sleep(0.4)
         tab_help[0] = not tab_help[0]
-        want = "KEYS" if tab_help[0] else "Proto/App"
+        want = "KEYS" if tab_help[0] else "Rx↓/Tx↑"
         k0 = time.monotonic()
         os.write(fd, b"h")
         while time.monotonic() - k0 < 5:

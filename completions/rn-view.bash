@@ -6,7 +6,7 @@ _rn_view() {
         --read) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --speed) COMPREPLY=(); return ;;
         --filter) COMPREPLY=(); return ;;
-        --sort) COMPREPLY=($(compgen -W "process local remote service app state rx tx total" -- "$cur")); return ;;
+        --sort) COMPREPLY=($(compgen -W "process remote local service app state rtt rate total" -- "$cur")); return ;;
         --max-connections) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then

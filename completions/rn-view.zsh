@@ -9,7 +9,7 @@ _arguments -s \
   '--no-localhost[Hide connections whose both ends are loopback]' \
   '--no-dpi[When completing the pipeline from packets\: skip DPI]' \
   '--filter[Start with this filter (the / language\: words, port\:443, sni\:/^www\\./, !state\:closed ...)]:query:' \
-  '--sort[Start sorted by this column]:sort:(process local remote service app state rx tx total)' \
+  '--sort[Start sorted by this column]:sort:(process remote local service app state rtt rate total)' \
   '--reverse[Reverse the sort order]' \
   '--show-closed[Start with closed connections from history shown (t)]' \
   '--max-connections[Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)]:n:' \

@@ -64,9 +64,9 @@ def test_table_snapshot_plain_text(rec_path: str) -> None:
     p = run("--table", "--sort", "process", rec_path)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0].split()[:3] == ["Process", "Local", "Remote"]
+    assert lines[0].split()[:3] == ["Process", "Remote", "Local"]
     assert "\x1b" not in p.stdout
-    assert lines[1].startswith("curl/77") and "api.example.org" in lines[1]
+    assert lines[1].startswith("curl (77)") and "api.example.org" in lines[1]
     assert len(lines) == 8
 
 

@@ -261,7 +261,7 @@ def test_columns_drop_by_priority_and_resize() -> None:
         cols = layout(w, {})
         assert cols and (sum(x for _, x in cols) + len(cols) - 1 <= w or len(cols) == 1)
     s = make()
-    press(s, "]", "]")  # from remote to app
+    press(s, "]", "]", "]")  # from remote to app
     assert s.focus_col == "app"
     press(s, ">", ">")
     assert s.adjust == {"app": 4}

@@ -35,6 +35,7 @@ def views() -> Iterator[list[PtyView]]:
 
 
 def start(views: list[PtyView], *args: str, **kw: object) -> PtyView:
+    kw.setdefault("cols", 180)  # wide enough for every column with App at full width
     v = PtyView(list(args), **kw)  # type: ignore[arg-type]
     views.append(v)
     return v
@@ -49,7 +50,7 @@ def assert_restored(v: PtyView) -> None:
 
 
 def test_filter_navigate_details_copy_help_quit(recording: str, views: list[PtyView]) -> None:
-    v = start(views, recording, cols=110, rows=30)
+    v = start(views, recording, cols=180, rows=30)
     v.wait_for("github.com")
     v.wait_for("47 conns")
     v.send("/", *"sni:example")
@@ -66,7 +67,7 @@ def test_filter_navigate_details_copy_help_quit(recording: str, views: list[PtyV
     assert "2 Details" in details and ("api.example.org" in details or "quic.example.net" in details)
     remote = next(line.split()[1] for line in details.splitlines() if line.startswith("remote "))
     v.send("esc")
-    v.wait_for(lambda s: "Proto/App" in s)
+    v.wait_for(lambda s: "Rx↓/Tx↑" in s)
     v.send("c")
     v.wait_for(f"copied {remote}")
     assert b"\x1b]52;c;" + base64.b64encode(remote.encode()) in v.raw
@@ -108,7 +109,7 @@ def test_hostile_host_and_sni_are_shown_escaped(tmp_path: Path, views: list[PtyV
             conn(2, app="TLS", sni=evil_sni, bytes=50, process="\x1b[31mred"),
         ],
     )
-    v = start(views, path, cols=160, rows=30)
+    v = start(views, path, cols=180, rows=30)
     screen = v.wait_for("evil\\x1b]0;pwned")
     assert "\\u202etxt.exe\\x9b1;1H" in screen and "\\x1b[31mred" in screen
     v.send("enter")
@@ -140,7 +141,7 @@ def test_copy_of_a_hostile_remote_sends_nothing(tmp_path: Path, views: list[PtyV
             conn(2, dst="192.0.2.77", dport=8443, bytes=50),
         ],
     )
-    v = start(views, path, cols=160, rows=30)
+    v = start(views, path, cols=180, rows=30)
     v.wait_for("192.0.2.77")
     v.send("c")
     v.wait_for("not copied: the remote end is not a valid address or host name")
@@ -176,7 +177,7 @@ def test_tiny_terminal_and_resize(recording: str, views: list[PtyView]) -> None:
     v.wait_for(lambda s: "Remote" in s and "github" not in s.splitlines()[0])
     assert all(len(line) <= 40 for line in v.text().splitlines())
     v.resize(130, 24)
-    v.wait_for(lambda s: "Proto/App" in s and "Total" in s)
+    v.wait_for(lambda s: "Rx↓/Tx↑" in s and "Total" in s)
     v.send("q", "q")
     assert v.wait_exit() == 0
 
@@ -196,7 +197,7 @@ def test_capture_file_through_the_pipeline(views: list[PtyView]) -> None:
     pcap = PCAPS / "dpkt_http.pcap"
     if not pcap.exists():
         pytest.skip("corpus not present")
-    v = start(views, "--read", str(pcap), cols=140, rows=20)
+    v = start(views, "--read", str(pcap), cols=180, rows=20)
     v.wait_for("www.ethereal.com")
     v.wait_for("end of input")
     v.send("q", "q")

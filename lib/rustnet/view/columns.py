@@ -1,32 +1,36 @@
-"""The Overview table's columns, declared as data: title, width, priority, cell and sort key.
+"""The Overview table's columns, declared as data: title, width, order of giving way, cell, sort key.
 
-A column with a larger ``priority`` number is dropped first when the terminal is too
-narrow (the remote end and the state are kept longest). Cells return *safe* text:
-everything from a record goes through :func:`rustnet.view.text.safe`.
+RustNet's columns and widths: Process, Remote, Local, Service, App, State, RTT, Rx↓/Tx↑, and
+ours, Total. Widths depend on the terminal width only, never on the rows. When the table is too
+narrow, columns give way in RustNet's order (Service, Local, RTT, then App narrows to its compact
+form, then State), with Total first of all; the column the table is sorted by never gives way.
+Spare cells go to Remote, App (full width only), Process and Local by weight. Cells return
+*safe* text: everything from a record goes through :func:`rustnet.view.text.safe`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from rustnet.view.model import Row, num, text
-from rustnet.view.text import human_bytes, human_rate, safe
+from rustnet.view.text import ELLIPSIS, compact_rate, human_bytes, rtt_compact, safe, width
 
 
 @dataclass(frozen=True)
 class Column:
     code: str
     title: str
-    priority: int  # 1 is kept longest
-    width: int  # default cells
-    min_width: int
+    width: int  # base cells
+    min_width: int  # the least a user's narrowing leaves
     flex: int  # share of spare cells this column takes
     right: bool  # right-aligned (numbers)
     cell: Callable[[Row], str]
     sort_key: Callable[[Row], Any]
     descending: bool  # natural order for this column when first chosen: biggest first for numbers
+    compact: int = 0  # App: the narrower width it takes before State gives way (0: none)
 
 
 def endpoint(addr: str, port: int) -> str:
@@ -35,30 +39,121 @@ def endpoint(addr: str, port: int) -> str:
     return f"{addr}:{port}" if port else addr
 
 
+_CAST_CACHE: dict[str, str] = {}
+
+
+def cast_kind(addr: str) -> str:
+    """ "bcast", "mcast" or "" for an address (cached: the same few addresses repeat)."""
+    hit = _CAST_CACHE.get(addr)
+    if hit is None:
+        hit = ""
+        try:
+            ip = ipaddress.ip_address(addr.split("%", 1)[0])
+            if ip.is_multicast:
+                hit = "mcast"
+            elif addr == "255.255.255.255":  # (a directed broadcast needs the netmask: not known here)
+                hit = "bcast"
+        except ValueError:
+            pass
+        if len(_CAST_CACHE) < 100_000:
+            _CAST_CACHE[addr] = hit
+    return hit
+
+
+def raw_endpoint(row: Row, side: str) -> str:
+    """``ip:port``, or ``bcast:port`` / ``mcast:port`` for broadcast and multicast ends."""
+    addr, port = row.addr(side), row.port(side)
+    kind = cast_kind(addr)
+    if kind:
+        return f"{kind}:{port}" if port else kind
+    return endpoint(addr, port)
+
+
 def _process(row: Row) -> str:
     name = row.process
     pid = row.rec.get("pid")
     if not name and pid is None:
         return "-"
     if not name:
-        return safe(f"[{text(pid)}]")
-    return safe(f"{name}/{text(pid)}" if pid is not None else name)
+        return safe(f"({text(pid)})")
+    return safe(f"{name} ({text(pid)})" if pid is not None else name)
 
 
-def _side(row: Row, side: str) -> str:
-    s = endpoint(row.addr(side), row.port(side))
-    host = row.hostname_shown(side)
-    if host:
-        s = f"{s} ({host})"
+def remote_name(row: Row) -> tuple[str, bool]:
+    """The remote end's name as the Remote cell shows it, and whether it was inferred from DNS
+    seen on the wire (shown ``~name``, dimmed). A name from DNS gives way to the connection's
+    own SNI or HTTP Host, which the App cell shows (RustNet's rule)."""
+    side = row.remote
+    name = row.hostname(side)
+    if not name:
+        return "", False
+    if row.field(f"hostname_{side}_via") == "dns":
+        if row.rec.get("sni") or row.rec.get("http_host"):
+            return "", False
+        return "~" + name, True
+    return name, False
+
+
+def _remote(row: Row) -> str:
+    side = row.remote
+    name, _ = remote_name(row)
+    if name:
+        port = row.port(side)
+        return safe(f"{name}:{port}" if port else name)
+    s = raw_endpoint(row, side)
     if row.rec.get("gateway") == side:
         s += " (gw)"  # the default gateway (rn-enrich, live)
     return safe(s)
 
 
+def fit_remote(row: Row, cell: str, cells: int) -> str:
+    """The Remote cell cut to ``cells``: a long name loses its end, never its port; " (gw)"
+    only when it fits."""
+    if width(cell) <= cells:
+        return cell
+    if cell.endswith(" (gw)"):
+        cell = cell[: -len(" (gw)")]
+        if width(cell) <= cells:
+            return cell
+    name, _ = remote_name(row)
+    port = row.port(row.remote)
+    if name and port:
+        tail = f":{port}"
+        room = cells - len(tail) - 1
+        if room >= 1:
+            head = safe(name)
+            out, used = [], 0
+            for ch in head:
+                cw = width(ch)
+                if used + cw > room:
+                    break
+                out.append(ch)
+                used += cw
+            return "".join(out) + ELLIPSIS + tail
+    return cell
+
+
+def _app_name(row: Row) -> str:
+    return text(row.rec.get("proto")).upper() + ("·" + text(row.rec.get("app")) if row.rec.get("app") else "")
+
+
 def _app(row: Row) -> str:
-    rec = row.rec
-    parts = [text(rec.get("proto")).upper(), text(rec.get("app")), row.app_detail()]
-    return safe(" ".join(p for p in parts if p))
+    detail = row.app_detail()
+    base = _app_name(row)
+    return safe(f"{base} ({detail})" if detail and row.rec.get("app") else base)
+
+
+def app_compact(row: Row) -> str:
+    return safe(_app_name(row))
+
+
+def _rate(row: Row) -> str:
+    rx, tx = row.rate_rx, row.rate_tx
+    return f"{compact_rate(rx)}/{compact_rate(tx)}"
+
+
+def _rtt(row: Row) -> str:
+    return rtt_compact(row.rec.get("rtt_ms"))
 
 
 def _process_key(row: Row) -> tuple[int, str, float]:
@@ -72,52 +167,34 @@ def _ip_key(row: Row, side: str) -> tuple[int, str, int]:
     return (1 if ":" in addr else 0, addr, row.port(side))
 
 
+def _service(row: Row) -> str:
+    return safe(row.field("service")) or "-"
+
+
 COLUMNS: Final[tuple[Column, ...]] = (
-    Column("process", "Process", 4, 12, 8, 1, False, _process, _process_key, False),
+    Column("process", "Process", 22, 8, 2, False, _process, _process_key, False),
+    Column("remote", "Remote", 21, 12, 4, False, _remote, lambda r: _ip_key(r, r.remote), False),
     Column(
         "local",
         "Local",
-        6,
-        21,
+        18,
         10,
-        0,
+        1,
         False,
-        lambda r: _side(r, r.local),
+        lambda r: safe(raw_endpoint(r, r.local)),
         lambda r: _ip_key(r, r.local),
         False,
     ),
     Column(
-        "remote",
-        "Remote",
-        1,
-        20,
-        12,
-        3,
-        False,
-        lambda r: _side(r, r.remote),
-        lambda r: _ip_key(r, r.remote),
-        False,
+        "service", "Service", 10, 5, 0, False, _service, lambda r: text(r.field("service")).lower(), False
     ),
-    Column(
-        "service",
-        "Service",
-        7,
-        7,
-        5,
-        0,
-        False,
-        lambda r: safe(r.field("service")) or "",
-        lambda r: text(r.field("service")).lower(),
-        False,
-    ),
-    Column("app", "Proto/App", 3, 18, 8, 4, False, _app, lambda r: _app(r).lower(), False),
-    Column("state", "State", 2, 14, 6, 0, False, lambda r: safe(r.state), lambda r: r.state, False),
-    Column("rx", "Rx", 5, 7, 6, 0, True, lambda r: human_rate(r.rate_rx), lambda r: r.rate_rx, True),
-    Column("tx", "Tx", 5, 7, 6, 0, True, lambda r: human_rate(r.rate_tx), lambda r: r.rate_tx, True),
+    Column("app", "App", 24, 8, 3, False, _app, lambda r: _app(r).lower(), False, compact=14),
+    Column("state", "State", 12, 6, 0, False, lambda r: safe(r.state) or "-", lambda r: r.state, False),
+    Column("rtt", "RTT", 7, 5, 0, True, _rtt, lambda r: num(r.rec.get("rtt_ms")), True),
+    Column("rate", "Rx↓/Tx↑", 11, 7, 0, True, _rate, lambda r: r.rate_rx + r.rate_tx, True),
     Column(
         "total",
         "Total",
-        8,
         7,
         5,
         0,
@@ -129,6 +206,20 @@ COLUMNS: Final[tuple[Column, ...]] = (
 )
 COLUMN_INDEX: Final = {c.code: i for i, c in enumerate(COLUMNS)}
 GAP: Final = 1  # cells between columns
+# RustNet's order of giving way ("app" here: App narrows to its compact width), ours (Total)
+# first; then, narrower than RustNet goes, the columns RustNet always keeps, Remote last.
+GIVE_WAY: Final = ("total", "service", "local", "rtt", "app", "state", "process", "app", "rate")
+
+
+def cell_text(col: Column, row: Row, cells: int) -> str:
+    """``col``'s cell for ``row`` in ``cells`` cells, not yet padded: App in its compact form when
+    narrowed, a long remote name cut before its port."""
+    if col.compact and cells < col.width:
+        return app_compact(row)
+    value = col.cell(row)
+    if col.code == "remote":
+        return fit_remote(row, value, cells)
+    return value
 
 
 def layout(
@@ -136,31 +227,45 @@ def layout(
 ) -> list[tuple[Column, int]]:
     """Columns that fit in ``total`` cells with their widths (user adjustments applied).
 
-    The highest priority number drops first, except ``keep`` (the column the table is
+    Columns give way in :data:`GIVE_WAY` order, except ``keep`` (the column the table is
     sorted by: an order whose values are off screen would look random); spare cells go to
-    flexible columns.
+    flexible columns by weight.
     """
     cols = [c for c in COLUMNS if c.code not in hidden]
     widths = {c.code: max(c.min_width, c.width + adjust.get(c.code, 0)) for c in cols}
     if keep in widths:  # room for the title and the sort arrow after it
-        widths[keep] = max(widths[keep], len(COLUMNS[COLUMN_INDEX[keep]].title) + 2)
+        widths[keep] = max(widths[keep], width(COLUMNS[COLUMN_INDEX[keep]].title) + 2)
 
     def used(cs: list[Column]) -> int:
         return sum(widths[c.code] for c in cs) + GAP * max(len(cs) - 1, 0)
 
-    while len(cols) > 1 and used(cols) > total:
-        droppable = [c for c in cols if c.code != keep] or cols
-        drop = max(droppable, key=lambda c: (c.priority, COLUMN_INDEX[c.code]))
-        cols.remove(drop)
+    compacted = False
+    for code in GIVE_WAY:
+        if used(cols) <= total or len(cols) <= 1:
+            break
+        col = COLUMNS[COLUMN_INDEX[code]]
+        if col not in cols or code == keep:
+            continue
+        if col.compact and not compacted and code not in adjust:
+            compacted = True
+            widths[code] = min(widths[code], col.compact)
+            continue
+        cols.remove(col)
     if used(cols) > total and cols:
-        widths[cols[0].code] = max(1, total)
+        # Still too wide (a tiny terminal): the widest column takes what is left.
+        over = used(cols) - total
+        wide = max(cols, key=lambda c: widths[c.code])
+        widths[wide.code] = max(1, widths[wide.code] - over)
     spare = total - used(cols)
-    flex = [c for c in cols if c.flex and c.code not in adjust]
+    flex = [c for c in cols if c.flex and c.code not in adjust and not (c.compact and compacted)]
     weight = sum(c.flex for c in flex)
     if spare > 0 and weight:
         given = 0
-        for i, c in enumerate(flex):
-            extra = spare - given if i == len(flex) - 1 else spare * c.flex // weight
+        for c in flex:
+            extra = spare * c.flex // weight
             widths[c.code] += extra
             given += extra
+        # The rounding remainder goes to Remote (or the first flexible column).
+        first = next((c for c in flex if c.code == "remote"), flex[0])
+        widths[first.code] += spare - given
     return [(c, widths[c.code]) for c in cols]

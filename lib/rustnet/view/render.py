@@ -18,11 +18,11 @@ from typing import Any, Final
 
 from rustnet.stream import fields
 from rustnet.view import filter as filt
-from rustnet.view import keys
-from rustnet.view.columns import Column, endpoint, layout
+from rustnet.view import keys, staleness
+from rustnet.view.columns import Column, cell_text, endpoint, layout, remote_name
 from rustnet.view.model import CLOSING_STATES, ESTABLISHED_STATES, HALF_OPEN_STATES, Row, num, text
 from rustnet.view.state import DETAILS, OVERVIEW, TABS, Group, ViewState
-from rustnet.view.text import fit, human_bytes, human_rate, safe, width
+from rustnet.view.text import fit, human_bytes, human_rate, rtt_tone, safe, width
 
 MIN_ROWS: Final = 1
 
@@ -44,6 +44,8 @@ class Theme:
     yellow: str = ""
     red: str = ""
     cyan: str = ""
+    blue: str = ""
+    grey: str = ""  # historic rows (dim without colour)
     bar: str = ""  # the status and tab bars
     clear_eol: str = "\x1b[K"
     move: Callable[[int, int], str] = field(default=_ansi_move)
@@ -60,14 +62,17 @@ class Theme:
             clear_eol=str(term.clear_eol) or "\x1b[K",
         )
         if color:
-            t.green, t.yellow, t.red, t.cyan = (
+            t.green, t.yellow, t.red, t.cyan, t.blue = (
                 str(term.green),
                 str(term.yellow),
                 str(term.red),
                 str(term.cyan),
+                str(term.blue),
             )
             t.bar = str(term.black_on_cyan)
+            t.grey = str(term.bright_black)
         else:
+            t.grey = t.dim
             t.bar = str(term.reverse)
         return t
 
@@ -241,22 +246,62 @@ def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
 
 
 def _row_line(state: ViewState, row: Row, cols: list[tuple[Column, int]], selected: bool, th: Theme) -> str:
-    base = (
-        th.reverse
-        if selected
-        else (th.dim if state.table.is_stale(row) or state.table.in_history(row) else "")
-    )
+    """One connection. Historic rows are dim with State ``closed`` and rates ``n/a``; a row near
+    its idle timeout is painted whole in the warn, then the err colour (RustNet's staleness);
+    otherwise cells keep their own colours (state, RTT, rx green / tx blue)."""
+    historic = state.table.in_history(row)
+    if selected:
+        base = th.reverse
+    elif historic:
+        base = th.grey or th.dim
+    else:
+        tone, bold = staleness.tone(staleness.ratio(row, state.table.clock))
+        base = (getattr(th, tone) if tone else "") + (th.bold if bold else "")
+    plain = not base  # cells keep their own colours
     out = [base]
     for i, (c, cw) in enumerate(cols):
         if i:
             out.append(" ")
-        cell = fit(c.cell(row), cw, c.right)
-        if c.code == "state" and not selected:
-            style = th.state_style(row.state)
-            if style:
-                cell = style + cell + th.normal + base
+        code = c.code
+        if historic and code == "state":
+            value = "closed"
+        elif historic and code == "rate":
+            value = "n/a"
+        else:
+            value = cell_text(c, row, cw)
+        cell = fit(value, cw, c.right)
+        if plain:
+            cell = _paint(code, row, cell, th)
         out.append(cell)
     return "".join(out)
+
+
+def _paint(code: str, row: Row, cell: str, th: Theme) -> str:
+    """A cell in its own colours (only on rows that are not painted whole)."""
+    style = ""
+    if code == "state":
+        style = th.state_style(row.state)
+    elif code == "rtt":
+        tone = rtt_tone(row.rec.get("rtt_ms"))
+        style = getattr(th, tone) if tone else ""
+    elif code == "rate":
+        rx, tx = row.rate_rx, row.rate_tx
+        if not (rx > 0 or tx > 0):
+            return th.dim + cell + th.normal
+        cut = cell.rfind("/")
+        if cut < 0:
+            return cell
+        left, right = cell[:cut], cell[cut + 1 :]
+        if rx > 0:
+            left = th.green + left + th.normal
+        if tx > 0:
+            right = th.blue + right + th.normal
+        return left + "/" + right
+    elif code == "remote" and remote_name(row)[1]:
+        style = th.dim  # a name inferred from DNS seen on the wire
+    if style:
+        return style + cell + th.normal
+    return cell
 
 
 def _group_line(g: Group, w: int, selected: bool, th: Theme) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from rustnet.view.columns import COLUMNS, GAP, layout
+from rustnet.view.columns import COLUMNS, GAP, cell_text, layout
 from rustnet.view.model import Row
 from rustnet.view.state import ViewState
 from rustnet.view.text import fit, width
@@ -24,7 +24,7 @@ def table_lines(state: ViewState, total_width: int | None = None) -> list[str]:
         cols = layout(total_width, state.adjust, keep=state.sort_code)
         widths = [w for _, w in cols]
         columns = [c for c, _ in cols]
-        cells = [[c.cell(r) for c in columns] for r in rows]
+        cells = [[cell_text(c, r, w) for c, w in cols] for r in rows]
     else:
         columns = list(COLUMNS)
         cells = [[c.cell(r) for c in columns] for r in rows]

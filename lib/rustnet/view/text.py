@@ -97,3 +97,66 @@ def human_rate(n: Any) -> str:
     if not isinstance(n, (int, float)) or n <= 0:
         return ""
     return human_bytes(n) + "/s"
+
+
+def compact_rate(n: Any) -> str:
+    """A rate for a table cell, RustNet's way: ``3.1M``, ``928K``, ``12B``; ``-`` when zero."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool) or not n > 0 or n != n:
+        return "-"
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f}G"
+    if n >= 1024**2:
+        return f"{n / 1024**2:.1f}M"
+    if n >= 1024:
+        return f"{n / 1024:.0f}K"
+    return f"{n:.0f}B"
+
+
+def full_rate(n: Any) -> str:
+    """A rate with its unit (``1.25 MB/s``, 1024-based); ``-`` when zero or unknown."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool) or not n > 0 or n != n:
+        return "-"
+    if n == float("inf"):
+        return "-"
+    for unit, size in (("GB/s", 1024**3), ("MB/s", 1024**2), ("KB/s", 1024)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:.0f} B/s"
+
+
+def full_bytes(n: Any) -> str:
+    """A byte count with its unit (``1.25 MB``, 1024-based; ``512 B``); ``-`` when unknown."""
+    if not isinstance(n, (int, float)) or isinstance(n, bool) or not n >= 0 or n == float("inf"):
+        return "-"
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{int(n)} B"
+
+
+def rtt_compact(ms: Any) -> str:
+    """A round trip in milliseconds as RustNet's RTT column shows it: ``3.4ms``, ``234ms``, ``1.2s``."""
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not ms >= 0 or ms == float("inf"):
+        return "-"
+    if ms < 10:
+        return f"{ms:.1f}ms"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    return f"{ms / 1000:.1f}s"
+
+
+def rtt_tone(ms: Any) -> str:
+    """The colour a round trip is shown in: green under 50 ms, yellow under 150 ms, else red."""
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not ms >= 0:
+        return ""
+    return "green" if ms < 50 else "yellow" if ms < 150 else "red"
+
+
+def age(seconds: float) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``."""
+    s = max(0.0, seconds) if seconds == seconds else 0.0
+    if s < 60:
+        return f"{s:.0f}s ago"
+    if s < 3600:
+        return f"{s / 60:.0f}m ago"
+    return f"{min(s / 3600, 1e9):.0f}h ago"
