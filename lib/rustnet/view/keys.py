@@ -127,6 +127,7 @@ KEYMAP: Final[dict[str, Action]] = {
     "1": Action("Overview tab", _tab(0)),
     "2": Action("Details tab", _tab(1)),
     "3": Action("Help tab", _tab(2)),
+    "4": Action("Graph tab: traffic, connection lifecycle, health, TCP states, apps, processes", _tab(3)),
     "KEY_UP": UP,
     "k": UP,
     "KEY_DOWN": DOWN,

@@ -47,6 +47,7 @@ from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, W
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
 from rustnet.view.traffic import InterfaceTable, TrafficHistory
+from rustnet.view.graphstats import GraphMetrics
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
@@ -372,6 +373,7 @@ class ConnTable:
         # Traffic over time (the charts) and each interface's counters (ifstats records).
         self.traffic = TrafficHistory()
         self.interfaces = InterfaceTable()
+        self.graph = GraphMetrics()  # the Graph tab's lifecycle and health samples (O(1) a record)
 
     def clear_traffic(self) -> None:
         """Forget the traffic history and interface windows (part of the ``x`` clear)."""
@@ -412,6 +414,7 @@ class ConnTable:
         if not self._have_stats:
             self._estimate_rate()
         self.traffic.advance(self.clock)
+        self.graph.advance(self.clock)
         due = self._rate_due
         if due and (due[0][0] <= self.clock or len(due) > 2 * len(rows) + 4096):
             self._zero_rates()
@@ -486,7 +489,8 @@ class ConnTable:
             before = row.rec.get("packets") if row is not None else 0
             if type(before) is int and packets > before:
                 self._packets_seen += packets - before
-        self._captured(row.rec if row is not None else None, rec)
+        old_rec = row.rec if row is not None else None
+        self._captured(old_rec, rec)
         if row is None:
             self._born += 1
             row = Row(cid, rec, self.seq, self._born)
@@ -521,6 +525,7 @@ class ConnTable:
                 heapq.heappush(self._rate_due, (ts + RATE_WINDOW, self.seq, cid))
         if ts > self.clock:
             self.clock = ts
+        self.graph.conn(old_rec, rec, self.clock)
         if rec.get("final") is True:
             row.final_seq = self.seq
             self._account(row)
@@ -611,6 +616,8 @@ class ConnTable:
         row.bucket = bucket
         if kind == HISTORY:
             self._hist_n += 1
+            if old is None or old[1] != HISTORY:
+                self.graph.archived(self.clock)
             return
         self._open_n[proto] = self._open_n.get(proto, 0) + 1
         if kind == ORDER_FINAL:

@@ -18,10 +18,10 @@ from typing import Any, Final
 
 from rustnet.stream import fields
 from rustnet.view import filter as filt
-from rustnet.view import keys, staleness
+from rustnet.view import graph, keys, staleness
 from rustnet.view.columns import Column, cell_text, endpoint, layout, remote_name
 from rustnet.view.model import CLOSING_STATES, ESTABLISHED_STATES, HALF_OPEN_STATES, Row, num, text
-from rustnet.view.state import DETAILS, OVERVIEW, TABS, Group, ViewState
+from rustnet.view.state import DETAILS, GRAPH, OVERVIEW, TABS, Group, ViewState
 from rustnet.view.text import fit, human_bytes, human_rate, rtt_tone, safe, width
 
 MIN_ROWS: Final = 1
@@ -97,6 +97,8 @@ def render(state: ViewState, width: int, height: int, theme: Theme) -> str:
         body = _overview(state, width, body_h, theme)
     elif state.tab == DETAILS:
         body = _details(state, width, body_h, theme)
+    elif state.tab == GRAPH:
+        body = graph.draw(state, width, body_h, theme)
     else:
         body = _help(state, width, body_h, theme)
     lines += body[:body_h]

@@ -24,7 +24,8 @@ from rustnet.view.traffic import InterfaceTable, TrafficHistory
 OVERVIEW: Final = "Overview"
 DETAILS: Final = "Details"
 HELP: Final = "Help"
-TABS: Final = (OVERVIEW, DETAILS, HELP)
+GRAPH: Final = "Graph"
+TABS: Final = (OVERVIEW, DETAILS, HELP, GRAPH)
 UNKNOWN_GROUP: Final = "<unknown>"  # the group of connections whose process is not known
 PAGE: Final = 10  # PgUp/PgDn move this many rows (RustNet's)
 WIDTH_STEP: Final = 2
