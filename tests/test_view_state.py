@@ -9,7 +9,7 @@ from rustnet.view import clipboard, keys
 from rustnet.view.columns import COLUMNS, layout
 from rustnet.view.model import ConnTable
 from rustnet.view.sort import SORT_CODES, next_sort, sort_rows
-from rustnet.view.state import DETAILS, HELP, OVERVIEW, Group, ViewState
+from rustnet.view.state import DETAILS, GRAPH, HELP, OVERVIEW, Group, ViewState
 
 from tests.tui.records import conn, sample
 
@@ -111,8 +111,10 @@ def test_tabs_enter_escape_help() -> None:
     s = make()
     press(s, "KEY_TAB")
     assert s.tab == DETAILS
-    press(s, "KEY_TAB", "KEY_TAB")
+    press(s, "KEY_TAB", "KEY_TAB", "KEY_TAB")
     assert s.tab == OVERVIEW
+    press(s, "KEY_BTAB")
+    assert s.tab == GRAPH
     press(s, "KEY_BTAB")
     assert s.tab == HELP
     press(s, "1", "KEY_ENTER")

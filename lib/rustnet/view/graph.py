@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from rustnet.view import braille
 from rustnet.view.graphstats import GraphMetrics, mean
-from rustnet.view.model import Row
 from rustnet.view.text import fit, safe, width
 
 if TYPE_CHECKING:
@@ -179,37 +178,35 @@ def count(state: ViewState) -> Counts:
     active = 0
     hide_lo = state.hide_localhost
     in_history = table.in_history
+    tcp_label, app_label = TCP_LABEL.get, APP_LABEL.get
     for row in table.rows.values():
         if row.final_seq >= 0 and in_history(row):
             continue
         if hide_lo and row.loopback():
             continue
         active += 1
-        rec = row.rec
-        if rec.get("proto") == "tcp":
-            label = TCP_LABEL.get(rec.get("state"), "UNKNOWN")  # type: ignore[arg-type]
+        get = row.rec.get
+        if get("proto") == "tcp":
+            label = tcp_label(get("state"), "UNKNOWN")  # type: ignore[arg-type]
             tcp[label] = tcp.get(label, 0) + 1
-        app = APP_LABEL.get(rec.get("app"), "Other")  # type: ignore[arg-type]
+        app = app_label(get("app"), "Other")  # type: ignore[arg-type]
         apps[app] = apps.get(app, 0) + 1
-        rate = _rate_sum(row)
+        rate = 0.0
+        v = get("rate_src")
+        if (type(v) is int or type(v) is float) and 0 < v < math.inf:
+            rate = v
+        v = get("rate_dst")
+        if (type(v) is int or type(v) is float) and 0 < v < math.inf:
+            rate += v
         if rate > 0:
-            name = row.process or UNKNOWN_PROCESS
+            name = get("process")
+            if type(name) is not str or not name:
+                name = row.process or UNKNOWN_PROCESS
             rates[name] = rates.get(name, 0.0) + rate
     top = sorted(rates.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PROCESSES]
     view.counts = Counts(active, tcp, apps, top)
     view.counted = key
     return view.counts
-
-
-def _rate_sum(row: Row) -> float:
-    rec = row.rec
-    a, b = rec.get("rate_src"), rec.get("rate_dst")
-    total = 0.0
-    for v in (a, b):
-        if type(v) is int or type(v) is float:
-            if v > 0 and v != math.inf:
-                total += v
-    return total
 
 
 # --- boxes ----------------------------------------------------------------------------------

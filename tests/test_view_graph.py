@@ -1,0 +1,215 @@
+"""The Graph tab drawn from a stream with known numbers (tests/tui/graph_records.py says how each
+expected figure is worked out), its placeholders, and the arithmetic behind its headers."""
+
+from __future__ import annotations
+
+import io
+
+import blessed
+import pyte
+import pytest
+from rustnet.view import graph
+from rustnet.view.graphstats import GraphMetrics
+from rustnet.view.model import ConnTable
+from rustnet.view.render import Theme, render
+from rustnet.view.state import GRAPH, OVERVIEW, ViewState
+
+from tests.tui.graph_records import graph_records
+from tests.tui.records import T0, conn, header
+
+W, H = 140, 40
+
+
+def theme() -> Theme:
+    term = blessed.Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
+    return Theme.from_terminal(term)
+
+
+def graph_state(recs: list[dict]) -> ViewState:
+    t = ConnTable()
+    t.ingest([header(), *recs])
+    s = ViewState(t)
+    s.tab = GRAPH
+    return s
+
+
+def draw(state: ViewState) -> pyte.Screen:
+    screen = pyte.Screen(W, H)
+    pyte.Stream(screen).feed(render(state, W, H, theme()))
+    return screen
+
+
+def line_with(screen: pyte.Screen, needle: str) -> tuple[int, str]:
+    for y, text in enumerate(screen.display):
+        if needle in text:
+            return y, text
+    raise AssertionError(f"{needle!r} not on screen:\n" + "\n".join(screen.display))
+
+
+def fg_at(screen: pyte.Screen, y: int, needle: str) -> str:
+    x = screen.display[y].index(needle)
+    return str(screen.buffer[y][x].fg)
+
+
+@pytest.fixture(scope="module")
+def shown() -> pyte.Screen:
+    return draw(graph_state(graph_records()))
+
+
+def test_lifecycle_shows_opened_and_closed_per_second_and_the_pools(shown: pyte.Screen) -> None:
+    _, text = line_with(shown, "OPENED")
+    assert "OPENED 2.0/s →" in text and "peak 2.0/s" in text
+    _, text = line_with(shown, "CLOSED")
+    assert "CLOSED 0.7/s" in text and "peak 1.0/s" in text
+    _, text = line_with(shown, "active")
+    assert "13 active  7 retained" in text
+
+
+def test_health_gauges_rtt_and_loss_from_the_last_three_seconds(shown: pyte.Screen) -> None:
+    y, text = line_with(shown, "RTT ")
+    assert "  90.0ms" in text  # 80, 90, 100: the DNS response time (5000 ms) is left out
+    assert fg_at(shown, y, "90.0ms") == "brown"  # yellow: 50 to 150 ms
+    y, text = line_with(shown, "Loss")
+    assert " 0.20%" in text
+    assert fg_at(shown, y, "0.20%") == "green"  # under 1 %
+    _, text = line_with(shown, "avg:")
+    assert "avg: 55.0ms / 0.34%" in text
+
+
+def test_tcp_counters_are_lifetime_totals_of_the_growth(shown: pyte.Screen) -> None:
+    for label, value in (("Retransmits", "20"), ("Out of Order", "3"), ("Fast Retrans", "2")):
+        _, text = line_with(shown, label)
+        cell = text.split(label, 1)[1].split("│", 1)[0]
+        assert cell.strip() == value, text
+
+
+def test_tcp_states_count_active_rows_only(shown: pyte.Screen) -> None:
+    got = {}
+    for label in ("ESTAB", "SYN_SENT", "TIME_WAIT"):
+        _, text = line_with(shown, label + " ")
+        panel = text[text.index(label) :].split("│", 1)[0]
+        got[label] = int(panel.split()[-1])
+        assert "█" in panel
+    assert got == {"ESTAB": 8, "SYN_SENT": 1, "TIME_WAIT": 1}  # the 7 closed ESTABLISHED rows are history
+    assert "CLOSE_WAIT" not in "\n".join(shown.display)
+
+
+def test_application_distribution_is_by_connection_count(shown: pyte.Screen) -> None:
+    want = {
+        "HTTPS": "38.5%",
+        "HTTP": "15.4%",
+        "QUIC": "15.4%",
+        "Other": "15.4%",
+        "DNS": "7.7%",
+        "SSH": "7.7%",
+    }
+    for label, pct in want.items():
+        _, text = line_with(shown, f"│{label} ")
+        panel = text.split("│")[1]
+        assert panel.rstrip().endswith(pct), panel
+        assert "█" in panel
+    # RustNet's order: HTTPS QUIC HTTP DNS SSH Other.
+    order = [line_with(shown, f"│{label} ")[0] for label in ("HTTPS", "QUIC", "HTTP", "DNS", "SSH", "Other")]
+    assert order == sorted(order)
+
+
+def test_top_processes_by_rate_of_active_connections(shown: pyte.Screen) -> None:
+    y0, header_text = line_with(shown, "│Process")
+    assert "Rate" in header_text
+    rows = [shown.display[y0 + i].split("│")[-2] for i in range(1, 5)]
+    assert rows[0].split() == ["firefox", "3.00", "MB/s"]
+    assert rows[1].split() == ["curl", "512.00", "KB/s"]
+    assert rows[2].split() == ["a-very-long-proce...", "1000", "B/s"]
+    assert rows[3].strip() == ""  # idle has no rate; the closed "huge" is history
+    assert "huge" not in "\n".join(shown.display)
+
+
+def test_placeholders_without_data() -> None:
+    screen = draw(graph_state([]))
+    text = "\n".join(screen.display)
+    assert "Waiting for traffic data..." in text
+    assert "No connections" in text
+    assert "No active processes" in text
+    _, rtt = line_with(screen, "RTT ")
+    assert rtt.split("│")[1].rstrip().endswith("--")
+    assert "OPENED 0.0/s" in text and "0 active  0 retained" in text
+
+
+def test_the_graph_costs_nothing_while_hidden() -> None:
+    state = graph_state(graph_records())
+    state.tab = OVERVIEW
+    render(state, W, H, Theme())
+    assert state not in graph._VIEWS  # no pass over the connections for a hidden tab
+
+
+# --- the arithmetic, by hand ------------------------------------------------------------------
+def test_trend_is_the_least_squares_slope_against_five_percent_of_now() -> None:
+    assert graph.trend([100, 110, 120, 130, 140, 150]) == "↗"  # slope 10 > 7.5
+    assert graph.trend([100, 101, 102, 103, 104, 105]) == "→"  # slope 1 < 5.25
+    assert graph.trend([150, 140, 130, 120, 110, 100]) == "↘"  # slope -10 < -5
+    assert graph.trend([0, 0, 0, 0, 0, 0]) == "→"
+    # only the last 6 count: a fall long ago does not make a flat tail fall
+    assert graph.trend([900, 500, 100, 100, 100, 100, 100, 100]) == "→"
+    # slope of [0, 0, 0, 0, 0, 12]: sum((x-2.5)*(y-2)) / 17.5 = 30/17.5 = 1.71 > 0.6
+    assert graph.trend([0, 0, 0, 0, 0, 12]) == "↗"
+
+
+def test_ceilings_are_powers_of_two_above_the_floor() -> None:
+    assert graph.power_ceiling(0, 1024) == 1024
+    assert graph.power_ceiling(1000, 1024) == 1024
+    assert graph.power_ceiling(1025, 1024) == 2048
+    assert graph.power_ceiling(3_000_000, 1024) == 4 * 1024 * 1024
+    assert graph.power_ceiling(3, 1) == 4
+    assert graph.power_ceiling(0.5, 1) == 1
+
+
+def test_ceiling_eases_up_in_1_2_s_and_down_in_6_s() -> None:
+    c = graph.Ceiling()
+    assert c.toward(1024, 100.0) == 1024  # the first frame starts at its target
+    assert c.toward(2048, 100.6) == pytest.approx(1536)  # half of 1.2 s: half way up
+    assert c.toward(2048, 101.8) == pytest.approx(2048)
+    assert c.toward(1024, 104.8) == pytest.approx(1536)  # half of 6 s: half way down
+    assert c.toward(1024, 200.0) == pytest.approx(1024)
+
+
+def test_traffic_points_are_averaged_with_the_two_before() -> None:
+    assert graph.smoothed([3, 6, 9, 0]) == [3, 4.5, 6, 5]
+
+
+def test_full_rate_units() -> None:
+    assert graph.full_rate(0) == "-"
+    assert graph.full_rate(512) == "512 B/s"
+    assert graph.full_rate(1536) == "1.50 KB/s"
+    assert graph.full_rate(3 * 1024 * 1024) == "3.00 MB/s"
+    assert graph.full_rate(2.5 * 1024**3) == "2.50 GB/s"
+
+
+def test_counters_count_growth_once_and_restart_after_a_reset() -> None:
+    m = GraphMetrics()
+    a = conn(1, retransmits=5, packets=100, last_seen=T0)
+    m.conn(None, a, T0)
+    b = dict(a, retransmits=7, packets=150)
+    m.conn(a, b, T0 + 0.5)
+    m.conn(b, b, T0 + 0.6)  # the same numbers again: nothing new
+    assert m.totals["retransmits"] == 7
+    c = dict(b, retransmits=2)  # the counter went down: a new generation of the id, all new
+    m.conn(b, c, T0 + 0.7)
+    assert m.totals["retransmits"] == 9
+    m.advance(T0 + 1.0)
+    assert list(m.opened) == [1]
+    assert m.loss[-1] == pytest.approx(9 / 150 * 100)
+    m.clear()
+    assert m.totals == {"retransmits": 0, "out_of_order": 0, "fast_retransmits": 0}
+    assert not m.opened and not m.rtt
+
+
+def test_a_clock_jump_fills_quiet_seconds_and_keeps_sixty() -> None:
+    m = GraphMetrics()
+    m.conn(None, conn(1), T0)
+    m.conn(None, conn(2), T0 + 3.2)  # seconds 1 and 2 were quiet
+    m.advance(T0 + 4)
+    assert list(m.opened) == [1, 0, 0, 1]
+    m.advance(T0 + 10_000)
+    assert len(m.opened) == 60 and sum(m.opened) == 0
+    m.advance(float("nan"))  # a hostile clock changes nothing
+    assert len(m.opened) == 60
