@@ -213,3 +213,24 @@ def test_a_clock_jump_fills_quiet_seconds_and_keeps_sixty() -> None:
     assert len(m.opened) == 60 and sum(m.opened) == 0
     m.advance(float("nan"))  # a hostile clock changes nothing
     assert len(m.opened) == 60
+
+
+def chart_column(screen: pyte.Screen, first: int, rows: int, x: int) -> list[str]:
+    return [screen.buffer[y][x].data for y in range(first, first + rows)]
+
+
+def test_traffic_headers_and_charts_from_interface_counters(shown: pyte.Screen) -> None:
+    y_rx, text = line_with(shown, "↓ RX")
+    assert "↓ RX  2.00 MB/s →  peak 2.00 MB/s" in text
+    y_tx, text = line_with(shown, "↑ TX")
+    assert "↑ TX  190.00 KB/s ↗  peak 190.00 KB/s" in text
+    right = text.index("│", 1) - 1  # the chart's last cell
+    # RX: 20 samples of 2 MiB/s under a 2 MiB/s ceiling: the last 10 cells full, the 11th empty.
+    rx_rows = y_tx - y_rx - 1
+    assert chart_column(shown, y_rx + 1, rx_rows, right) == ["\u28ff"] * rx_rows
+    assert chart_column(shown, y_rx + 1, rx_rows, right - 9) == ["\u28ff"] * rx_rows
+    assert chart_column(shown, y_rx + 1, rx_rows, right - 10) == [" "] * rx_rows
+    # TX, 5 rows = 20 levels under 256 KiB/s: the last two points, 180 and 190 KiB/s, are
+    # 14.06 and 14.84 -> 14 and 15 levels: three full rows, then 2 dots left (7, 3) and 3 right
+    # (8, 6, 5) = 0x40|0x04|0x80|0x20|0x10 = U+28F4, and an empty top row.
+    assert chart_column(shown, y_tx + 1, 5, right) == [" ", "\u28f4", "\u28ff", "\u28ff", "\u28ff"]

@@ -22,6 +22,10 @@ Worked out by hand:
   ESTABLISHED too, and must not count).
 - Applications of the 13 active rows: HTTPS 5 (38.5 %), HTTP 2 (15.4 %), QUIC 2 (15.4 %),
   Other 2 (15.4 %), DNS 1 (7.7 %), SSH 1 (7.7 %).
+- Traffic (ifstats records every 0.5 s from T0, one interface): rx grows 1 MiB a sample
+  (2 MiB/s); tx at sample k (1..20) runs at 10 KiB/s * k. Shown: RX 2.00 MB/s, trend →,
+  peak 2.00 MB/s; TX: each point averaged with the two before, so now (18+19+20)/3 * 10 KiB/s
+  = 190.00 KB/s, a slope of 10 KiB/s a sample > 5 % of that: ↗; peak 190.00 KB/s.
 - Top processes by rx+tx: firefox 3.00 MB/s (2 MiB/s + 1 MiB/s), curl 512.00 KB/s,
   a-very-long-proce... 1000 B/s; the closed "huge" (1 GB/s) is history and not listed.
 """
@@ -64,10 +68,38 @@ def _opened(cid: int, s: int) -> dict[str, Any]:
     )
 
 
+TX_STEP = 10 * 1024  # B/s more at each sample
+
+
+def ifstats(k: int) -> dict[str, Any]:
+    """Sample k: rx 1 MiB a sample; tx at 10 KiB/s * j during sample j (cumulative counters)."""
+    return {
+        "t": "ifstats",
+        "ts": T0 + 0.5 * k,
+        "captured": "eth-test",
+        "ifaces": [
+            {
+                "name": "eth-test",
+                "rx_bytes": k * 1024 * 1024,
+                "tx_bytes": sum(TX_STEP * j // 2 for j in range(1, k + 1)),
+                "rx_packets": 100 * k,
+                "tx_packets": 50 * k,
+                "rx_errors": 0,
+                "tx_errors": 0,
+                "rx_dropped": 0,
+                "tx_dropped": 0,
+                "collisions": 0,
+            }
+        ],
+    }
+
+
 def graph_records() -> list[dict[str, Any]]:
-    recs: list[dict[str, Any]] = []
+    recs: list[dict[str, Any]] = [ifstats(0)]
     first: dict[int, dict[str, Any]] = {}
     for s in range(10):
+        recs.append(ifstats(2 * s + 1))
+        recs.append(ifstats(2 * s + 2))
         for cid in (2 * s, 2 * s + 1):
             first[cid] = _opened(cid, s)
             recs.append(first[cid])

@@ -293,9 +293,8 @@ def _halves(ih: int) -> tuple[int, int]:
 
 def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, now: float) -> list[str]:
     iw, ih = max(w - 2, 0), max(h - 2, 0)
-    history = getattr(state.table, "traffic", None)
-    rx_raw = list(history.series("rx")) if history is not None else []
-    tx_raw = list(history.series("tx")) if history is not None else []
+    history = state.table.traffic
+    rx_raw, tx_raw = list(history.series("rx")), list(history.series("tx"))
     if len(rx_raw) < 2 and len(tx_raw) < 2:
         return box("Traffic Over Time (60s)", [line([(th.dim, WAITING)], iw, th)], w, h, th)
     inner: list[str] = []

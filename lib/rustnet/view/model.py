@@ -46,8 +46,8 @@ from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_INT, MAX_TEXT, bo
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, WARNING, Record
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
-from rustnet.view.traffic import InterfaceTable, TrafficHistory
 from rustnet.view.graphstats import GraphMetrics
+from rustnet.view.traffic import InterfaceTable, TrafficHistory
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
