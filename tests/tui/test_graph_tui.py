@@ -35,7 +35,10 @@ def test_graph_tab_shows_the_recorded_figures(view: PtyView) -> None:
     text = view.wait_for("↑ TX  190.00 KB/s ↗")
     time.sleep(1.3)  # the charts' ceilings ease up over 1.2 s: let them arrive, then redraw
     view.send("4")
-    text = view.wait_for(lambda s: "avg: 55.0ms / 0.34%" in s)
+    # A frame arrives in pieces: wait until its last panel is on screen too.
+    text = view.wait_for(
+        lambda s: "avg: 55.0ms / 0.34%" in s and "a-very-long-proce..." in s and "│Other " in s
+    )
     assert "↓ RX  2.00 MB/s →  peak 2.00 MB/s" in text
     assert "peak 190.00 KB/s" in text
     assert "13 active  7 retained" in text
