@@ -1,4 +1,4 @@
-"""Viewer speed: frame time, filter keystroke, update throughput, key latency under load, idle CPU.
+"""Viewer speed: frames (Overview, Graph), filter keystroke, update throughput, key latency, idle CPU.
 
     .venv/bin/python bench/bench_view.py [--sizes 10000,50000] [--rate 10000] [--no-live]
 
@@ -30,9 +30,10 @@ import msgpack  # noqa: E402
 import psutil  # noqa: E402
 from rustnet.stream import RecordReader, RecordWriter  # noqa: E402
 from rustnet.view import keys  # noqa: E402
+from rustnet.view.graphstats import GraphMetrics  # noqa: E402
 from rustnet.view.model import ConnTable  # noqa: E402
 from rustnet.view.render import Theme, render  # noqa: E402
-from rustnet.view.state import ViewState  # noqa: E402
+from rustnet.view.state import GRAPH, ViewState  # noqa: E402
 
 W, H = 200, 60
 WORDS = ("api", "cdn", "static", "mail", "login", "img", "video", "assets", "auth", "edge")
@@ -158,6 +159,60 @@ def bench_frames(n: int) -> None:
             f"median {ms(statistics.median(times))}, "
             f"worst {ms(max(times))} ({shown:,} shown; '/' itself {ms(enter)})"
         )
+
+
+def ifstats_records(start: float, samples: int) -> list[dict[str, Any]]:
+    """Interface counter samples every 500 ms (a busy link: about 5 MB/s in, 1 MB/s out)."""
+    rnd = random.Random(3)
+    rx = tx = 0
+    out = []
+    for k in range(samples):
+        rx += rnd.randrange(2_000_000, 3_000_000)
+        tx += rnd.randrange(400_000, 600_000)
+        iface = {
+            "name": "eth0",
+            "rx_bytes": rx,
+            "tx_bytes": tx,
+            "rx_packets": rx // 1000,
+            "tx_packets": tx // 1000,
+        }
+        out.append({"t": "ifstats", "ts": start + k * 0.5, "captured": "eth0", "ifaces": [iface]})
+    return out
+
+
+def bench_graph(n: int) -> None:
+    """The Graph tab's frame: traffic charts, lifecycle, health, and one pass over the connections."""
+    table, recs = build(n)
+    table.ingest(ifstats_records(1.7e9 - 60, 121))
+    state = ViewState(table)
+    state.tab = GRAPH
+    term = blessed.Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
+    theme = Theme.from_terminal(term)
+    render(state, W, H, theme)
+    t0 = time.process_time()
+    reps = 20
+    for _ in range(reps):
+        render(state, W, H, theme)
+    cached = (time.process_time() - t0) / reps
+    rnd = random.Random(4)
+    times = []
+    for _ in range(10):
+        table.ingest([dict(recs[rnd.randrange(n)], bytes=rnd.randrange(10**9)) for _ in range(100)])
+        t0 = time.process_time()
+        render(state, W, H, theme)
+        times.append(time.process_time() - t0)
+    # What the Graph's metrics cost per record whether or not the tab is shown.
+    metrics = GraphMetrics()
+    pairs = [(recs[i], dict(recs[i], packets=recs[i]["packets"] + 5)) for i in range(min(n, 20_000))]
+    t0 = time.process_time()
+    for old, new in pairs:
+        metrics.conn(old, new, 1.7e9)
+    per_record = (time.process_time() - t0) / len(pairs)
+    print(
+        f"  Graph tab, {n:,} conns, {W}x{H}: data unchanged {ms(cached)}; "
+        f"after 100 updates {ms(statistics.median(times))}; "
+        f"its bookkeeping {per_record * 1e6:.2f} µs per record (any tab)"
+    )
 
 
 def bench_ingest(n: int) -> None:
@@ -492,6 +547,7 @@ def main() -> None:
     print("rn-view benchmark")
     for n in (int(x) for x in args.sizes.split(",") if x):
         bench_frames(n)
+        bench_graph(n)
         bench_ingest(n)
     if args.churn:
         bench_churn_json(args.churn)
