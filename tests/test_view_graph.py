@@ -234,3 +234,33 @@ def test_traffic_headers_and_charts_from_interface_counters(shown: pyte.Screen) 
     # 14.06 and 14.84 -> 14 and 15 levels: three full rows, then 2 dots left (7, 3) and 3 right
     # (8, 6, 5) = 0x40|0x04|0x80|0x20|0x10 = U+28F4, and an empty top row.
     assert chart_column(shown, y_tx + 1, 5, right) == [" ", "\u28f4", "\u28ff", "\u28ff", "\u28ff"]
+
+
+def test_an_80x24_terminal_keeps_every_panel() -> None:
+    state = graph_state(graph_records())
+    screen = pyte.Screen(80, 24)
+    pyte.Stream(screen).feed(render(state, 80, 24, theme()))
+    text = "\n".join(screen.display)
+    for needle in (
+        "↓ RX  2.00 MB/s",
+        "↑ TX",
+        "OPENED 2.0/s",
+        "CLOSED 0.7/s",
+        "90.0ms",
+        "Fast Retrans",
+        "TIME_WAIT",
+    ):
+        assert needle in text, needle
+    for needle in ("│Other ", "a-very-long-proce..."):
+        assert needle in text, needle
+
+
+def test_every_size_gives_lines_of_exactly_the_width() -> None:
+    from rustnet.view.text import width
+
+    state = graph_state(graph_records())
+    for w in (1, 3, 7, 20, 41, 80, 133):
+        for h in range(0, 35, 3):
+            lines = graph.draw(state, w, h, Theme())
+            assert len(lines) == h, (w, h)
+            assert all(width(line) == w for line in lines), (w, h)

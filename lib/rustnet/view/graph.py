@@ -265,10 +265,16 @@ def _split(total: int, shares: Sequence[int]) -> list[int]:
 
 
 def _rows_heights(h: int) -> tuple[int, int, int]:
+    """RustNet's rows (top 8 or more, middle 10, bottom 12); a shorter screen first takes the
+    middle and bottom rows' spare lines (they need 5 and 8), then shrinks all three alike."""
     if h >= 30:
         return h - 22, 10, 12
-    top = max(h * 8 // 30, min(h, 6))
-    mid = (h - top) * 10 // 22
+    if h >= 21:
+        over = 30 - h
+        bottom = 12 - min(over, 4)
+        mid = 10 - (over - (12 - bottom))
+        return 8, mid, bottom
+    top, mid = h * 8 // 21, h * 5 // 21
     return top, mid, h - top - mid
 
 
