@@ -8,7 +8,7 @@ import io
 import blessed
 import pyte
 import pytest
-from rustnet.view import graph
+from rustnet.view import graph, keys
 from rustnet.view.graphstats import GraphMetrics
 from rustnet.view.model import ConnTable
 from rustnet.view.render import Theme, render
@@ -133,6 +133,22 @@ def test_placeholders_without_data() -> None:
     _, rtt = line_with(screen, "RTT ")
     assert rtt.split("│")[1].rstrip().endswith("--")
     assert "OPENED 0.0/s" in text and "0 active  0 retained" in text
+
+
+def test_x_twice_clears_the_graph_too() -> None:
+    state = graph_state(graph_records())
+    keys.handle(state, "x")
+    keys.handle(state, "x")
+    assert state.tab == GRAPH
+    text = "\n".join(draw(state).display)
+    assert "Waiting for traffic data..." in text
+    assert "0 active  0 retained" in text and "OPENED 0.0/s" in text and "CLOSED 0.0/s" in text
+    _, rtt = line_with(draw(state), "RTT ")
+    assert rtt.split("│")[1].rstrip().endswith("--")
+    for label in ("Retransmits", "Out of Order", "Fast Retrans"):
+        _, row = line_with(draw(state), label)
+        assert row.split(label, 1)[1].split("│", 1)[0].strip() == "0", row
+    assert "No connections" in text and "No active processes" in text
 
 
 def test_the_graph_costs_nothing_while_hidden() -> None:

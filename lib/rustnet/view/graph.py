@@ -274,6 +274,8 @@ def _rows_heights(h: int) -> tuple[int, int, int]:
         bottom = 12 - min(over, 4)
         mid = 10 - (over - (12 - bottom))
         return 8, mid, bottom
+    if h >= 19:
+        return h - 13, 5, 8  # the charts give up lines first, down to 6
     top, mid = h * 8 // 21, h * 5 // 21
     return top, mid, h - top - mid
 
