@@ -250,6 +250,9 @@ def test_traffic_headers_and_charts_from_interface_counters(shown: pyte.Screen) 
     # 14.06 and 14.84 -> 14 and 15 levels: three full rows, then 2 dots left (7, 3) and 3 right
     # (8, 6, 5) = 0x40|0x04|0x80|0x20|0x10 = U+28F4, and an empty top row.
     assert chart_column(shown, y_tx + 1, 5, right) == [" ", "\u28f4", "\u28ff", "\u28ff", "\u28ff"]
+    # RustNet's colours: rx text green over a blue wave, tx text blue over a green wave.
+    assert fg_at(shown, y_rx, "↓ RX") == "green" and str(shown.buffer[y_rx + 1][right].fg) == "blue"
+    assert fg_at(shown, y_tx, "↑ TX") == "blue" and str(shown.buffer[y_tx + 2][right].fg) == "green"
 
 
 def test_an_80x24_terminal_keeps_every_panel() -> None:

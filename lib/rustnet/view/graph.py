@@ -26,7 +26,7 @@ from rustnet.view.graphstats import GraphMetrics, mean
 from rustnet.view.text import fit, safe, width
 
 if TYPE_CHECKING:
-    from rustnet.view.render import Theme
+    from rustnet.view.theme import Theme
     from rustnet.view.state import ViewState
 
 WAITING: Final = "Waiting for traffic data..."
@@ -307,7 +307,11 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
         return box("Traffic Over Time (60s)", [line([(th.dim, WAITING)], iw, th)], w, h, th)
     inner: list[str] = []
     up, down = _halves(ih)
-    for label, style, raw, rows in (("↓ RX", th.green, rx_raw, up), ("↑ TX", th.cyan, tx_raw, down)):
+    # RustNet's colours: rx text green over a blue wave, tx text blue over a green wave.
+    for label, style, wave, raw, rows in (
+        ("↓ RX", th.green, th.blue, rx_raw, up),
+        ("↑ TX", th.blue, th.green, tx_raw, down),
+    ):
         values = smoothed(raw)
         current = values[-1] if values else 0.0
         inner.append(
@@ -316,7 +320,7 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
             )
         )
         for chart_row in _chart(view, label, values, TRAFFIC_FLOOR, iw, rows, now):
-            inner.append(style + chart_row + th.normal)
+            inner.append(wave + chart_row + th.normal)
     return box("Traffic Over Time (60s)", inner, w, h, th)
 
 
