@@ -231,11 +231,28 @@ def test_a_clock_jump_fills_quiet_seconds_and_keeps_sixty() -> None:
     assert len(m.opened) == 60
 
 
+def test_without_interface_counters_the_chart_plots_captured_bytes() -> None:
+    # Connection 1 receives 50 KiB spread evenly over 0.25-5.25 s (a capture file, no ifstats):
+    # 500 ms buckets 1-9 get 5 KiB each (10 KiB/s), bucket 10 half of that (5 KiB/s), bucket 0
+    # its first record's 601 bytes plus 2.5 KiB. Now = (10 + 10 + 5) / 3 KiB/s = 8.33 KB/s;
+    # peak 10.00 KB/s. Trend over the last 6 points (10240 x5, 8533.3): slope -243.8 B/s a
+    # sample, within 5 % of now (426.7): →. Sent: its first record's 400 bytes in bucket 0
+    # (800 B/s), then nothing.
+    first = conn(1, first_seen=T0, last_seen=T0 + 0.25)
+    state = graph_state([first, dict(first, bytes_dst=601 + 50 * 1024, last_seen=T0 + 5.25)])
+    screen = draw(state)
+    _, title = line_with(screen, "Traffic Over Time")
+    assert "Traffic Over Time (60s) · captured" in title
+    assert "↓ RX  8.33 KB/s →  peak 10.00 KB/s" in line_with(screen, "↓ RX")[1]
+    assert "↑ TX  - →  peak 800 B/s" in line_with(screen, "↑ TX")[1]
+
+
 def chart_column(screen: pyte.Screen, first: int, rows: int, x: int) -> list[str]:
     return [screen.buffer[y][x].data for y in range(first, first + rows)]
 
 
 def test_traffic_headers_and_charts_from_interface_counters(shown: pyte.Screen) -> None:
+    assert "· captured" not in line_with(shown, "Traffic Over Time")[1]  # interface counters
     y_rx, text = line_with(shown, "↓ RX")
     assert "↓ RX  2.00 MB/s →  peak 2.00 MB/s" in text
     y_tx, text = line_with(shown, "↑ TX")

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Final
 from rustnet.view import braille
 from rustnet.view.graphstats import GraphMetrics, mean
 from rustnet.view.text import fit, safe, width
+from rustnet.view.traffic import CAPTURED
 
 if TYPE_CHECKING:
-    from rustnet.view.theme import Theme
     from rustnet.view.state import ViewState
+    from rustnet.view.theme import Theme
 
 WAITING: Final = "Waiting for traffic data..."
 NO_CONNECTIONS: Final = "No connections"
@@ -303,8 +304,13 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
     iw, ih = max(w - 2, 0), max(h - 2, 0)
     history = state.table.traffic
     rx_raw, tx_raw = list(history.series("rx")), list(history.series("tx"))
+    # Without interface counters (a capture file, a stream without ifstats) the series is what
+    # was captured: the title says so, as the two can differ (loopback, other hosts' traffic).
+    title = "Traffic Over Time (60s)"
     if len(rx_raw) < 2 and len(tx_raw) < 2:
-        return box("Traffic Over Time (60s)", [line([(th.dim, WAITING)], iw, th)], w, h, th)
+        return box(title, [line([(th.dim, WAITING)], iw, th)], w, h, th)
+    if history.source == CAPTURED:
+        title += " · captured"
     inner: list[str] = []
     up, down = _halves(ih)
     # RustNet's colours: rx text green over a blue wave, tx text blue over a green wave.
@@ -321,7 +327,7 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
         )
         for chart_row in _chart(view, label, values, TRAFFIC_FLOOR, iw, rows, now):
             inner.append(wave + chart_row + th.normal)
-    return box("Traffic Over Time (60s)", inner, w, h, th)
+    return box(title, inner, w, h, th)
 
 
 def lifecycle_panel(
@@ -348,17 +354,11 @@ def lifecycle_panel(
         ("CLOSED", th.red, metrics.closed, metrics.closed_rate(), down),
     ):
         values = [float(v) for v in series]
-        inner.append(
-            line(
-                [
-                    (style + th.bold, label),
-                    ("", f" {rate:.1f}/s {trend(values)}"),
-                    (th.dim, f"  peak {max(values, default=0.0):.1f}/s"),
-                ],
-                iw,
-                th,
-            )
-        )
+        head = f" {rate:.1f}/s {trend(values)}"
+        peak = f"  peak {max(values, default=0.0):.1f}/s"
+        if len(label) + width(head) + len(peak) > iw:
+            peak = ""  # a narrow panel keeps the rate and trend whole
+        inner.append(line([(style + th.bold, label), ("", head), (th.dim, peak)], iw, th))
         for chart_row in _chart(view, label, values, LIFECYCLE_FLOOR, iw, rows, now):
             inner.append(style + chart_row + th.normal)
     return box("Connection Lifecycle", inner, w, h, th)
