@@ -33,7 +33,8 @@ from rustnet.view import keys  # noqa: E402
 from rustnet.view.graphstats import GraphMetrics  # noqa: E402
 from rustnet.view.model import ConnTable  # noqa: E402
 from rustnet.view.render import Theme, render  # noqa: E402
-from rustnet.view.state import GRAPH, ViewState  # noqa: E402
+from rustnet.view.state import ACTIVITY, GRAPH, ViewState  # noqa: E402
+from rustnet.view.traffic import ProcessWindow, process_key  # noqa: E402
 
 W, H = 200, 60
 WORDS = ("api", "cdn", "static", "mail", "login", "img", "video", "assets", "auth", "edge")
@@ -215,6 +216,39 @@ def bench_graph(n: int) -> None:
     )
 
 
+def bench_activity(n: int) -> None:
+    """The Activity tab's frame: the first one (a pass over every connection) and the cached ones,
+    and what its process accounting costs per record whatever the tab."""
+    table, recs = build(n)
+    table.ingest(ifstats_records(1.7e9 - 60, 121))
+    state = ViewState(table)
+    state.tab = ACTIVITY
+    term = blessed.Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
+    theme = Theme.from_terminal(term)
+    firsts = []
+    for _ in range(5):
+        state.activity.cached = None
+        t0 = time.process_time()
+        render(state, W, H, theme)
+        firsts.append(time.process_time() - t0)
+    t0 = time.process_time()
+    reps = 20
+    for _ in range(reps):
+        render(state, W, H, theme)
+    cached = (time.process_time() - t0) / reps
+    window = ProcessWindow()
+    some = recs[: min(n, 20_000)]
+    t0 = time.process_time()
+    for rec in some:
+        window.add(process_key(rec), 1.7e9 - 1, 1.7e9, 500.0, 0.0)
+    per_record = (time.process_time() - t0) / len(some)
+    print(
+        f"  Activity tab, {n:,} conns, {W}x{H}: recomputed (once a second at most) "
+        f"{ms(statistics.median(firsts))}; between recomputes {ms(cached)}; "
+        f"process accounting {per_record * 1e6:.2f} µs per record (any tab)"
+    )
+
+
 def bench_ingest(n: int) -> None:
     """Decode + fold connection updates (msgpack frames as rn-track writes them)."""
     table, recs = build(n)
@@ -320,12 +354,12 @@ def bench_live(rate: int, seconds: float, n_conns: int) -> None:
         """Press h (help on/off) and wait until the screen shows it; includes pyte's parsing."""
         time.sleep(0.4)
         tab_help[0] = not tab_help[0]
-        shown = tab_help[0]  # the help box's title shows, or is gone
+        want = "KEYS" if tab_help[0] else "Rx↓/Tx↑"
         k0 = time.monotonic()
         os.write(fd, b"h")
         while time.monotonic() - k0 < 5:
             with lock:
-                if any("Help ·" in line for line in screen.display[:4]) == shown:
+                if any(want in line for line in screen.display[:3]):
                     break
             time.sleep(0.001)
         return time.monotonic() - k0
@@ -548,6 +582,7 @@ def main() -> None:
     for n in (int(x) for x in args.sizes.split(",") if x):
         bench_frames(n)
         bench_graph(n)
+        bench_activity(n)
         bench_ingest(n)
     if args.churn:
         bench_churn_json(args.churn)

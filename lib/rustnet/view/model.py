@@ -47,7 +47,7 @@ from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, W
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
 from rustnet.view.graphstats import GraphMetrics
-from rustnet.view.traffic import InterfaceTable, TrafficHistory
+from rustnet.view.traffic import InterfaceTable, ProcessWindow, TrafficHistory, process_key
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
@@ -374,48 +374,13 @@ class ConnTable:
         self.traffic = TrafficHistory()
         self.interfaces = InterfaceTable()
         self.graph = GraphMetrics()  # the Graph tab's lifecycle and health samples (O(1) a record)
-        # Capture counters as they read at the last clear(): shown counts start from there.
-        self._stats_base = (0, 0, 0)
-        # Called by clear() after the table's own state is gone: owners of other histories
-        # (traffic, activity, graph metrics) append their reset here.
-        self.clear_hooks: list[Callable[[], None]] = []
+        self.process_window = ProcessWindow()  # each process's bytes over 60 s (Activity)
 
     def clear_traffic(self) -> None:
-        """Forget the traffic history and interface windows (part of the ``x`` clear)."""
+        """Forget the traffic history, interface windows and process activity (part of ``x``)."""
         self.traffic.clear()
         self.interfaces.clear()
-
-    def clear(self) -> None:
-        """Forget every connection, open and closed, and every counter (the ``x`` key).
-
-        Stream facts stay (interface, header, privileges, the socket joiner: new records
-        are still attributed); the capture counters restart from their current readings.
-        """
-        for row in self.rows.values():
-            row.bucket = None  # gone for any view still holding it
-        self.rows = {}
-        self._ended.clear()
-        self._open_n = {}
-        self._hist_n = 0
-        self._order_finals = {}
-        self._rate_due = []
-        if self._log is not None:
-            # Past every position a view holds: each view rebuilds its list from the rows.
-            self._log_start += len(self._log) + 1
-            self._log.clear()
-        self._stats_base = (
-            self.received + self._stats_base[0],
-            self.dropped + self._stats_base[1],
-            self.ifdropped + self._stats_base[2],
-        )
-        self.received = self.dropped = self.ifdropped = 0
-        self.evicted = self.expired = self.cut = self.ignored = 0
-        self._counts_version = -1
-        self.version += 1
-        self.clear_traffic()
-        self.graph.clear()
-        for hook in self.clear_hooks:
-            hook()
+        self.process_window.clear()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -452,6 +417,7 @@ class ConnTable:
             self._estimate_rate()
         self.traffic.advance(self.clock)
         self.graph.advance(self.clock)
+        self.process_window.advance(self.clock)
         due = self._rate_due
         if due and (due[0][0] <= self.clock or len(due) > 2 * len(rows) + 4096):
             self._zero_rates()
@@ -599,6 +565,7 @@ class ConnTable:
         ds, dd = min(max(ds, 0), MAX_INT), min(max(dd, 0), MAX_INT)
         tx, rx = (ds, dd) if rec.get("local_side") != "dst" else (dd, ds)
         self.traffic.add_captured(t0, t1, rx, tx)
+        self.process_window.add(process_key(rec, old), t0, t1, tx, rx)
 
     def _ifstats(self, rec: dict[str, Any]) -> None:
         rates = self.interfaces.ingest(rec)
@@ -752,10 +719,9 @@ class ConnTable:
         self._have_stats = True
         ts = num(rec.get("ts"))
         packets = num(rec.get("packets")) or num(rec.get("received"))
-        base_received, base_dropped, base_ifdropped = self._stats_base
-        self.received = max(int(num(rec.get("received")) or packets) - base_received, 0)
-        self.dropped = max(int(num(rec.get("dropped"))) - base_dropped, 0)
-        self.ifdropped = max(int(num(rec.get("ifdropped"))) - base_ifdropped, 0)
+        self.received = int(num(rec.get("received")) or packets)
+        self.dropped = int(num(rec.get("dropped")))
+        self.ifdropped = int(num(rec.get("ifdropped")))
         if self._last_stats is not None:
             t0, p0 = self._last_stats
             if ts > t0 and packets >= p0:

@@ -31,6 +31,13 @@ KEEP: Final = 120  # samples kept: 60 s
 WINDOW: Final = KEEP * SAMPLE
 INTERFACES: Final = "interfaces"
 CAPTURED: Final = "captured"
+# Process accounting (the Activity tab): 1 s buckets of stream time, 60 kept.
+BUCKET: Final = 1.0
+WINDOW_BUCKETS: Final = 60
+MAX_PROCESSES: Final = 1000  # identities kept; the rest are summed as Other
+MAX_NAME: Final = 64
+Key = tuple[str, int | None]  # (process name, pid); ("", None): no process known
+OTHER_KEY: Final[Key] = ("Other", -1)
 AGGREGATE: Final = ("any", "pktap")  # captures without counters of their own: compare with the sum
 
 
@@ -288,3 +295,98 @@ class TrafficHistory:
         if len(self._buckets) > KEEP + 8:
             for k in [k for k in self._buckets if k < lo]:
                 del self._buckets[k]
+
+
+def process_key(rec: dict[str, Any], old: dict[str, Any] | None = None) -> Key:
+    name = rec.get("process")
+    pid = rec.get("pid")
+    if name is None and old is not None:  # learned downstream, kept from the record before
+        name, pid = old.get("process"), old.get("pid")
+    if not isinstance(name, str) or not name:
+        return ("", None)
+    return (name[:MAX_NAME], pid if type(pid) is int else None)
+
+
+class ProcessWindow:
+    """Bytes per process over the last 60 s of stream time; peak rates while listed."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, dict[Key, list[float]]] = {}  # second -> key -> [tx, rx]
+        self._newest = -1
+        self.peaks: dict[Key, list[float]] = {}  # key -> [tx, rx] highest rate seen while listed
+        self.generation = 0  # bumps on clear(): what was worked out from before is stale
+
+    def clear(self) -> None:
+        self._buckets.clear()
+        self._newest = -1
+        self.peaks.clear()
+        self.generation += 1
+
+    def add(self, key: Key, t0: float, t1: float, tx: float, rx: float) -> None:
+        """``tx``/``rx`` bytes of ``key`` between stream times ``t0`` and ``t1``, spread evenly."""
+        if not (t1 > 0 and math.isfinite(t1)):
+            return
+        if not (t0 <= t1) or t1 - t0 > WINDOW_BUCKETS * BUCKET:
+            t0 = max(t1 - WINDOW_BUCKETS * BUCKET, t0) if t0 <= t1 else t1
+        last = int(t1 / BUCKET)
+        if last < self._newest - WINDOW_BUCKETS:
+            return
+        first = int(t0 / BUCKET)
+        span = t1 - t0
+        if first == last or span <= 0:
+            self._put(last, key, tx, rx)
+        else:
+            for k in range(max(first, last - WINDOW_BUCKETS), last + 1):
+                share = (min(t1, (k + 1) * BUCKET) - max(t0, k * BUCKET)) / span
+                if share > 0:
+                    self._put(k, key, tx * share, rx * share)
+        if last > self._newest:
+            self._newest = last
+            self._prune()
+
+    def _put(self, k: int, key: Key, tx: float, rx: float) -> None:
+        bucket = self._buckets.get(k)
+        if bucket is None:
+            bucket = self._buckets[k] = {}
+        cell = bucket.get(key)
+        if cell is None:
+            if len(bucket) >= MAX_PROCESSES:
+                key = OTHER_KEY
+                cell = bucket.get(key)
+            if cell is None:
+                cell = bucket[key] = [0.0, 0.0]
+        cell[0] += tx
+        cell[1] += rx
+
+    def advance(self, clock: float) -> None:
+        if self._newest >= 0 and clock > 0 and math.isfinite(clock):
+            k = int(clock / BUCKET)
+            if self._newest < k < self._newest + 10 * WINDOW_BUCKETS:
+                self._newest = k
+                self._prune()
+
+    def _prune(self) -> None:
+        lo = self._newest - WINDOW_BUCKETS
+        if len(self._buckets) > WINDOW_BUCKETS:
+            for k in [k for k in self._buckets if k < lo]:
+                del self._buckets[k]
+
+    def totals(self) -> dict[Key, list[float]]:
+        """[tx, rx] bytes of each process over the last 60 s: the 60 whole seconds before the
+        newest one, and what of that one has come."""
+        lo = self._newest - WINDOW_BUCKETS
+        out: dict[Key, list[float]] = {}
+        for k, bucket in self._buckets.items():
+            if k < lo:
+                continue
+            for key, (tx, rx) in bucket.items():
+                cell = out.get(key)
+                if cell is None and len(out) >= MAX_PROCESSES:
+                    cell = out.get(OTHER_KEY)  # each second keeps its own; the sum is bounded too
+                    key = OTHER_KEY
+                if cell is None:
+                    out[key] = [tx, rx]
+                else:
+                    cell[0] += tx
+                    cell[1] += rx
+        return out
