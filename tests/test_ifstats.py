@@ -206,3 +206,30 @@ def test_hostile_conn_byte_counters_do_not_break_the_captured_series() -> None:
     h.add_captured(0.0, 1e9, 1e9, 1e9)
     assert len(h.series("rx")) <= KEEP
     assert all(math.isfinite(v) for v in t.traffic.series("rx"))
+
+
+def test_a_replay_paces_them_by_their_timestamps(tmp_path: Path) -> None:
+    from tests.tui.records import write_stream
+
+    path = str(tmp_path / "paced.rn")
+    write_stream(path, [ifstats(1700000000.0 + i * 0.5, iface("eth0", i * 100, 0)) for i in range(7)])
+    start = time.monotonic()
+    p = subprocess.run(
+        [str(BIN / "rn-view"), "--table", "--speed", "1", path], capture_output=True, timeout=60
+    )
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - start >= 2.9  # 3 s of samples at their own pace
+
+
+def test_rn_view_survives_a_hostile_ifstats_stream(tmp_path: Path) -> None:
+    from tests.tui.records import write_stream
+
+    odd: list[Any] = [{"name": "\x1b[31mred", "rx_bytes": "1e999", "tx_bytes": 1.5}, None, 7, {"name": ["x"]}]
+    odd += [iface("n" * 200 + str(i), 2**64 - 1 - i, -i) for i in range(60_000)]
+    recs = [ifstats(ts, *odd) for ts in (1.0, 1.5, math.nan)]
+    recs += [{"t": "ifstats", "ts": 2.0, "captured": {"x": 1}, "ifaces": "eth0"}]
+    path = str(tmp_path / "hostile.rn")
+    write_stream(path, recs)
+    p = subprocess.run([str(BIN / "rn-view"), "--table", path], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert b"Traceback" not in p.stderr
