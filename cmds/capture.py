@@ -119,6 +119,9 @@ def main(
 ) -> None:
     """Capture packets with libpcap and write them as rustnet records.
 
+    Live on Linux, every interface's kernel counters (bytes, packets, errors, drops,
+    collisions) follow every 500 ms as ifstats records; a file gives none.
+
     \b
     Examples:
       sudo rn-capture -i eth0 tcp port 443 | rn-dissect | rn-track --format json

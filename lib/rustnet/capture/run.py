@@ -3,7 +3,8 @@
 Order matters for least privilege: the capture handle and the ``-w`` file are opened
 while we are still root, then root is given up before the first packet is parsed.
 The stream is a header, ``pkt`` records, ``stats`` records (every second when live,
-one final), and a ``warn`` record when the file is damaged or the interface vanishes.
+one final), ``ifstats`` records (every interface's counters every 500 ms, live only), and a
+``warn`` record when the file is damaged or the interface vanishes.
 """
 
 from __future__ import annotations
