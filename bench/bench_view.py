@@ -354,12 +354,12 @@ def bench_live(rate: int, seconds: float, n_conns: int) -> None:
         """Press h (help on/off) and wait until the screen shows it; includes pyte's parsing."""
         time.sleep(0.4)
         tab_help[0] = not tab_help[0]
-        want = "KEYS" if tab_help[0] else "Rx↓/Tx↑"
+        shown = tab_help[0]  # the help box's title shows, or is gone
         k0 = time.monotonic()
         os.write(fd, b"h")
         while time.monotonic() - k0 < 5:
             with lock:
-                if any(want in line for line in screen.display[:3]):
+                if any("Help ·" in line for line in screen.display[:4]) == shown:
                     break
             time.sleep(0.001)
         return time.monotonic() - k0

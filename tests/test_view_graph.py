@@ -8,7 +8,7 @@ import io
 import blessed
 import pyte
 import pytest
-from rustnet.view import graph
+from rustnet.view import graph, keys
 from rustnet.view.graphstats import GraphMetrics
 from rustnet.view.model import ConnTable
 from rustnet.view.render import Theme, render
@@ -135,6 +135,22 @@ def test_placeholders_without_data() -> None:
     assert "OPENED 0.0/s" in text and "0 active  0 retained" in text
 
 
+def test_x_twice_clears_the_graph_too() -> None:
+    state = graph_state(graph_records())
+    keys.handle(state, "x")
+    keys.handle(state, "x")
+    assert state.tab == GRAPH
+    text = "\n".join(draw(state).display)
+    assert "Waiting for traffic data..." in text
+    assert "0 active  0 retained" in text and "OPENED 0.0/s" in text and "CLOSED 0.0/s" in text
+    _, rtt = line_with(draw(state), "RTT ")
+    assert rtt.split("│")[1].rstrip().endswith("--")
+    for label in ("Retransmits", "Out of Order", "Fast Retrans"):
+        _, row = line_with(draw(state), label)
+        assert row.split(label, 1)[1].split("│", 1)[0].strip() == "0", row
+    assert "No connections" in text and "No active processes" in text
+
+
 def test_the_graph_costs_nothing_while_hidden() -> None:
     state = graph_state(graph_records())
     state.tab = OVERVIEW
@@ -215,11 +231,28 @@ def test_a_clock_jump_fills_quiet_seconds_and_keeps_sixty() -> None:
     assert len(m.opened) == 60
 
 
+def test_without_interface_counters_the_chart_plots_captured_bytes() -> None:
+    # Connection 1 receives 50 KiB spread evenly over 0.25-5.25 s (a capture file, no ifstats):
+    # 500 ms buckets 1-9 get 5 KiB each (10 KiB/s), bucket 10 half of that (5 KiB/s), bucket 0
+    # its first record's 601 bytes plus 2.5 KiB. Now = (10 + 10 + 5) / 3 KiB/s = 8.33 KB/s;
+    # peak 10.00 KB/s. Trend over the last 6 points (10240 x5, 8533.3): slope -243.8 B/s a
+    # sample, within 5 % of now (426.7): →. Sent: its first record's 400 bytes in bucket 0
+    # (800 B/s), then nothing.
+    first = conn(1, first_seen=T0, last_seen=T0 + 0.25)
+    state = graph_state([first, dict(first, bytes_dst=601 + 50 * 1024, last_seen=T0 + 5.25)])
+    screen = draw(state)
+    _, title = line_with(screen, "Traffic Over Time")
+    assert "Traffic Over Time (60s) · captured" in title
+    assert "↓ RX  8.33 KB/s →  peak 10.00 KB/s" in line_with(screen, "↓ RX")[1]
+    assert "↑ TX  - →  peak 800 B/s" in line_with(screen, "↑ TX")[1]
+
+
 def chart_column(screen: pyte.Screen, first: int, rows: int, x: int) -> list[str]:
     return [screen.buffer[y][x].data for y in range(first, first + rows)]
 
 
 def test_traffic_headers_and_charts_from_interface_counters(shown: pyte.Screen) -> None:
+    assert "· captured" not in line_with(shown, "Traffic Over Time")[1]  # interface counters
     y_rx, text = line_with(shown, "↓ RX")
     assert "↓ RX  2.00 MB/s →  peak 2.00 MB/s" in text
     y_tx, text = line_with(shown, "↑ TX")
@@ -234,3 +267,36 @@ def test_traffic_headers_and_charts_from_interface_counters(shown: pyte.Screen) 
     # 14.06 and 14.84 -> 14 and 15 levels: three full rows, then 2 dots left (7, 3) and 3 right
     # (8, 6, 5) = 0x40|0x04|0x80|0x20|0x10 = U+28F4, and an empty top row.
     assert chart_column(shown, y_tx + 1, 5, right) == [" ", "\u28f4", "\u28ff", "\u28ff", "\u28ff"]
+    # RustNet's colours: rx text green over a blue wave, tx text blue over a green wave.
+    assert fg_at(shown, y_rx, "↓ RX") == "green" and str(shown.buffer[y_rx + 1][right].fg) == "blue"
+    assert fg_at(shown, y_tx, "↑ TX") == "blue" and str(shown.buffer[y_tx + 2][right].fg) == "green"
+
+
+def test_an_80x24_terminal_keeps_every_panel() -> None:
+    state = graph_state(graph_records())
+    screen = pyte.Screen(80, 24)
+    pyte.Stream(screen).feed(render(state, 80, 24, theme()))
+    text = "\n".join(screen.display)
+    for needle in (
+        "↓ RX  2.00 MB/s",
+        "↑ TX",
+        "OPENED 2.0/s",
+        "CLOSED 0.7/s",
+        "90.0ms",
+        "Fast Retrans",
+        "TIME_WAIT",
+    ):
+        assert needle in text, needle
+    for needle in ("│Other ", "a-very-long-proce..."):
+        assert needle in text, needle
+
+
+def test_every_size_gives_lines_of_exactly_the_width() -> None:
+    from rustnet.view.text import width
+
+    state = graph_state(graph_records())
+    for w in (1, 3, 7, 20, 41, 80, 133):
+        for h in range(0, 35, 3):
+            lines = graph.draw(state, w, h, Theme())
+            assert len(lines) == h, (w, h)
+            assert all(width(line) == w for line in lines), (w, h)

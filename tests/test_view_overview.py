@@ -27,7 +27,7 @@ SINK = conn(
 
 
 def titles(screen: object) -> list[str]:
-    line = screen.display[1]  # type: ignore[attr-defined]
+    line = screen.display[2]  # type: ignore[attr-defined]
     return [w for w in line.replace(" ▼", "").replace(" ▲", "").split() if w]
 
 
@@ -50,7 +50,7 @@ def test_columns_in_rustnet_order_with_rustnet_cells() -> None:
     )
     screen, _ = draw(s, 160)
     assert titles(screen) == ALL
-    row = screen.display[2]
+    row = screen.display[3]
     for cell in ("firefox (4242)", "192.0.2.10:443", "10.0.0.2:40001", "https", "TCP·TLS (github.com)"):
         assert cell in row, (cell, row)
     assert "ESTABLISHED" in row and " 12ms " in row and "3.1M/928K" in row and "88K" in row
@@ -92,7 +92,7 @@ def test_app_narrows_to_its_compact_form_before_state_goes() -> None:
     s = make([conn(1, app="TLS", sni="github.com", process="firefox", pid=1)])
     s.sort_code = "process"
     screen, _ = draw(s, 93, 10)
-    assert "TCP·TLS" in screen.display[2] and "github.com" not in screen.display[2]
+    assert "TCP·TLS" in screen.display[3] and "github.com" not in screen.display[3]
 
 
 def test_default_sort_keeps_total_at_80_columns() -> None:
@@ -131,17 +131,17 @@ def test_rtt_cell_and_colour(rtt: float, shown: str, colour: str) -> None:
     s = make([SINK, conn(1, rtt_ms=rtt, process="x")])
     s.sort_code = "process"
     screen, _ = draw(s, 160)
-    line = screen.display[3]
+    line = screen.display[4]
     x = line.index(shown + " ")
-    assert screen.buffer[3][x].fg == colour
+    assert screen.buffer[4][x].fg == colour
 
 
 def test_rtt_unknown_is_a_dash_and_sorts_as_zero() -> None:
     s = make([conn(1), conn(2, rtt_ms=40.0), conn(3, rtt_ms=300.0)])
     s.sort_code = "rtt"
     screen, _ = draw(s, 160)
-    assert [screen.display[y].split()[0] for y in (2, 3, 4)] == ["-", "-", "-"]  # no process
-    rows = [screen.display[y] for y in (2, 3, 4)]
+    assert [screen.display[y].split()[0] for y in (3, 4, 5)] == ["-", "-", "-"]  # no process
+    rows = [screen.display[y] for y in (3, 4, 5)]
     assert "300ms" in rows[0] and "40ms" in rows[1] and " - " in rows[2][100:]
 
 
@@ -149,9 +149,9 @@ def test_rate_cell_colours_rx_green_tx_blue_and_idle_dim() -> None:
     s = make([SINK, conn(1, rate_dst=2048.0, rate_src=512.0, process="a"), conn(2, process="b")])
     s.sort_code = "process"
     screen, out = draw(s, 160)
-    busy, idle = screen.display[3], screen.display[4]
+    busy, idle = screen.display[4], screen.display[5]
     x = busy.index("2K/512B")
-    assert screen.buffer[3][x].fg == "green" and screen.buffer[3][x + 3].fg == "blue"
+    assert screen.buffer[4][x].fg == "green" and screen.buffer[4][x + 3].fg == "blue"
     assert "-/-" in idle and "\x1b[2m        -/-" in out  # idle: dimmed
 
 
@@ -178,7 +178,7 @@ def test_remote_cell_prefers_names_as_rustnet_does() -> None:
     )
     s.sort_code = "process"
     screen, _ = draw(s, 100)  # Remote: 21 cells and a share of the spare ones
-    rows = {screen.display[y].split()[0] + str(y): screen.display[y] for y in range(2, 9)}
+    rows = {screen.display[y].split()[0] + str(y): screen.display[y] for y in range(3, 10)}
     body = "\n".join(rows.values())
     assert "~wire.example:443" in body
     assert "ptr.example:443" in body and "~ptr" not in body
@@ -188,7 +188,7 @@ def test_remote_cell_prefers_names_as_rustnet_does() -> None:
     long_row = next(r for r in rows.values() if "…" in r and ":443" in r)
     assert "a-very-long-name" in long_row and "…:443" in long_row  # cut before the port, port kept
     # The inferred name is dimmed.
-    y = next(y for y in range(2, 9) if "~wire" in screen.display[y])
+    y = next(y for y in range(3, 10) if "~wire" in screen.display[y])
     if y != 2:
         assert screen.buffer[y][screen.display[y].index("~wire")].bold is False
         assert "\x1b[2m" in draw(s, 100)[1]
@@ -212,7 +212,7 @@ def test_rows_turn_yellow_then_red_as_their_timeout_nears() -> None:
     s = make([SINK, *staleness_rows()], live=True)
     s.sort_code = "process"
     screen, _ = draw(s, 160)
-    by_name = {screen.display[y].split()[0]: y for y in range(2, 8)}
+    by_name = {screen.display[y].split()[0]: y for y in range(3, 9)}
 
     def cell(name: str, needle: str) -> tuple[str, bool]:
         y = by_name[name]
@@ -239,7 +239,7 @@ def test_a_closing_connection_nears_its_shorter_timeout() -> None:
     )
     s.sort_code = "process"
     screen, _ = draw(s, 160)
-    y = next(y for y in (3, 4) if "closing" in screen.display[y])
+    y = next(y for y in (4, 5) if "closing" in screen.display[y])
     assert screen.buffer[y][0].fg == "red"
 
 
@@ -253,9 +253,9 @@ def test_historic_rows_are_grey_closed_and_rates_not_applicable() -> None:
     )
     s.sort_code = "process"
     screen, _ = draw(s, 160)
-    y = next(y for y in (3, 4) if "gone" in screen.display[y])
+    y = next(y for y in (4, 5) if "gone" in screen.display[y])
     line = screen.display[y]
     assert "closed" in line and "ESTABLISHED" not in line and "n/a" in line and "4K" not in line
     assert all(screen.buffer[y][x].fg == "brightblack" for x in range(len(line.rstrip())))
-    other = screen.display[7 - y]
+    other = screen.display[9 - y]
     assert "ESTABLISHED" in other and "4K/-" in other

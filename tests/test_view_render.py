@@ -63,7 +63,7 @@ def test_overview_table_and_bars() -> None:
     lines = screen.display
     assert "1 Overview" in lines[0] and "eth-test" in lines[0]
     titles = ("Process", "Remote", "Local", "Service", "App", "State", "RTT", "Rx↓/Tx↑", "Total")
-    assert lines[1].split()[: len(titles)] == list(titles)
+    assert lines[2].split()[: len(titles)] == list(titles)
     body = text(screen)
     assert "firefox (4242)" in body and "192.0.2.10:443" in body and "TCP·TLS (github.com)" in body
     assert "UDP·DNS (google.com)" in body and "TCP·HTTP (intranet.test)" in body
@@ -88,14 +88,14 @@ def test_names_inferred_from_dns_are_marked_with_a_tilde() -> None:
 def test_selected_row_is_reversed_and_states_coloured() -> None:
     s = make()
     screen, _ = draw(s)
-    first = screen.buffer[2]
+    first = screen.buffer[3]
     assert all(first[x].reverse for x in range(10))
     # Second row (github is first by total): curl to api.example.org, ESTABLISHED in green.
-    line = screen.display[3]
+    line = screen.display[4]
     x = line.index("ESTABLISHED")
-    assert screen.buffer[3][x].fg == "green"
+    assert screen.buffer[4][x].fg == "green"
     plain, out = draw(s, color=False)
-    assert plain.buffer[3][x].fg == "default"
+    assert plain.buffer[4][x].fg == "default"
     assert "\x1b[32m" not in out and "\x1b[31m" not in out
 
 
@@ -154,8 +154,8 @@ def test_wide_unicode_keeps_columns_aligned() -> None:
         ]
     )
     screen, _ = draw(s, 120, 12)
-    xs = [cell_x(screen, y, "ESTABLISHED") for y in (2, 3, 4)]
-    assert len(set(xs)) == 1, screen.display[2:5]
+    xs = [cell_x(screen, y, "ESTABLISHED") for y in (3, 4, 5)]
+    assert len(set(xs)) == 1, screen.display[3:6]
     assert "TLS (日本語" in text(screen)
 
 
@@ -170,8 +170,8 @@ def test_any_size_renders(w: int, h: int) -> None:
     screen, _ = draw(s, w, h)
     if (w, h) == (40, 10):
         # The remote end is kept longest, and the sorted column (Total by default) always.
-        assert "Remote" in screen.display[1] and "Total" in screen.display[1]
-        assert "10.0.0" not in screen.display[1]
+        assert "Remote" in screen.display[2] and "Total" in screen.display[2]
+        assert "10.0.0" not in screen.display[2]
 
 
 def test_details_show_every_field_and_history() -> None:
@@ -244,15 +244,48 @@ def test_details_show_the_gateway_mac_and_vendor() -> None:
     assert re.search(r"(?m)^destination vendor\s+Cisco Systems, Inc\s*$", body), body
 
 
-def test_help_lists_every_key_and_keyword() -> None:
+def test_help_overlay_lists_the_tab_keys_then_global() -> None:
+    from rustnet.view import tabs
+
     s = make()
     keys.handle(s, "h")
-    screen, _ = draw(s, 120, 80)
-    body = text(screen)
-    for k, v in keys.help_lines():
-        assert k in body and v in body
+    for n, tab in enumerate(tabs.TABS, 1):
+        keys.handle(s, str(n))  # the overlay stays open and follows the tab
+        screen, _ = draw(s, 120, 200)
+        body = text(screen)
+        assert f"Help · {tab.name}" in body
+        for k, v in keys.help_lines(tab.keys) + keys.help_lines(keys.GLOBAL_KEYS):
+            assert f"{k} " in body and v in body, (tab.name, k, v)
+        others = {t.name for t in tabs.TABS} - {tab.name}
+        if tab.name != "Overview":  # only the shown tab's keys (the Overview's sort is not elsewhere)
+            assert "sort by the next column" not in body
+        assert not others & {line.strip("│ ") for line in screen.display}
+    keys.handle(s, "1")
+    body = text(draw(s, 120, 200)[0])
     for code in KEYWORDS:
         assert f"{code}:VALUE" in body
+    assert "Mouse" in body and "double-click" in body
+    keys.handle(s, "KEY_ESCAPE")
+    assert "Help ·" not in text(draw(s, 120, 200)[0])
+
+
+def test_help_overlay_scrolls_inside_its_box() -> None:
+    s = make()
+    keys.handle(s, "h")
+    screen, _ = draw(s, 100, 20)
+    top = next(y for y, line in enumerate(screen.display) if "┌─ Help · Overview" in line)
+    x = screen.display[top].index("┌")
+    end = screen.display[top].index("┐") + 1
+    box = [line[x:end] for line in screen.display[top:] if line[x : x + 1] in ("│", "└")]
+    assert box[-1].startswith("└─") and box[-1].endswith("┘") and len(box) == 20 - 2 - 2 - 1
+    assert "j/k scroll" in screen.display[-1] and "h/esc close" in screen.display[-1]
+    keys.handle(s, "j")
+    screen, _ = draw(s, 100, 20)
+    assert screen.display[top + 1][x:end] == box[1]  # one line up
+    keys.handle(s, "G")
+    screen, _ = draw(s, 100, 20)
+    assert "viewer" in text(screen)  # the last line (privileges) reached
+    assert screen.display[2].startswith("Proc")  # the table is still drawn around the box
 
 
 def test_filter_prompt_and_active_filter() -> None:
@@ -311,9 +344,9 @@ def test_messages_show_on_the_hint_line() -> None:
     s = make()
     keys.handle(s, "q")
     screen, _ = draw(s)
-    assert "press q again to quit" in screen.display[-1]
+    assert "Press 'q' again to quit or any other key to cancel" in screen.display[-1]
     screen, _ = draw(s, 40, 10)
-    assert "press q again" in screen.display[-1]
+    assert "Press 'q' again" in screen.display[-1]
 
 
 def test_long_filter_prompt_keeps_its_end_visible() -> None:
@@ -422,3 +455,62 @@ def test_values_cut_to_the_record_limits_show_in_the_status_bar() -> None:
     screen, _ = draw(s, 160)
     assert "2 cut!" in screen.display[-2]
     assert len(t.rows[1].rec["http_host"]) == 4097 and len(t.rows[1].rec["dns_queries"]) == 64
+
+
+def test_p_shows_port_numbers_and_d_addresses_without_names() -> None:
+    s = make([conn(1, dst="192.0.2.10", dport=443, service="https", hostname_dst="www.example.org")])
+    screen, _ = draw(s, 160, 12)
+    assert "Service" in screen.display[2] and "Port" not in screen.display[2]
+    assert "https" in screen.display[3] and "www.example.org:443" in screen.display[3]
+    keys.handle(s, "p")
+    keys.handle(s, "d")
+    screen, _ = draw(s, 160, 12)
+    header, row = screen.display[2], screen.display[3]
+    assert "Port" in header and "Service" not in header
+    assert "https" not in row and "www.example.org" not in row and "192.0.2.10:443" in row
+    assert row[header.index("Port") :].split()[0] == "443"
+    keys.handle(s, "p")
+    keys.handle(s, "d")
+    screen, _ = draw(s, 160, 12)
+    assert "Service" in screen.display[2] and "www.example.org:443" in screen.display[3]
+
+
+def test_tab_bar_marks_the_shown_tab_the_filter_and_the_capture() -> None:
+    from rustnet.view.render import tab_spans
+
+    s = make()
+    screen, _ = draw(s, 120, 20)
+    bar, accent = screen.display[0], screen.display[1]
+    for n, name in enumerate(("Overview", "Details", "Activity", "Graph"), 1):
+        assert f"{n} {name}" in bar
+    assert bar.rstrip().endswith("● eth-test")
+    spans = tab_spans(s, 120)
+    x0, x1, name = spans[0]
+    assert name == "Overview" and set(accent[x0:x1]) == {"━"} and set(accent[x1:]) <= {" "}
+    for ch in "/curl":
+        keys.handle(s, ch)
+    keys.handle(s, "KEY_ENTER")
+    keys.handle(s, "3")
+    screen, _ = draw(s, 120, 20)
+    assert "1 Overview●" in screen.display[0]  # a filter is on
+    x0, x1, name = tab_spans(s, 120)[2]
+    assert name == "Activity" and set(screen.display[1][x0:x1]) == {"━"}
+    assert screen.display[0][x0:x1].strip() == "3 Activity"
+
+
+def test_status_hints_follow_the_context() -> None:
+    s = make()
+    hints = draw(s, 120, 20)[0].display[-1]
+    assert hints.startswith(" ↑↓ select  / filter  a group  t history  i info  c copy")
+    assert hints.rstrip().endswith("h help  q quit")
+    keys.handle(s, "a")
+    s.message = ""
+    hints = draw(s, 120, 20)[0].display[-1]
+    assert hints.startswith(" space collapse  ↑↓ select") and "a grouped" in hints
+    keys.handle(s, "2")
+    hints = draw(s, 120, 20)[0].display[-1]
+    assert hints.startswith(" j/k prev/next") and "esc back" in hints and "h help" in hints
+    keys.handle(s, "4")
+    assert draw(s, 120, 20)[0].display[-1].startswith(" esc back")
+    narrow = draw(s, 14, 20)[0].display[-1]
+    assert "back" not in narrow and "esc" in narrow  # narrow: the keys alone

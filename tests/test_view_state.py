@@ -9,7 +9,7 @@ from rustnet.view import clipboard, keys
 from rustnet.view.columns import COLUMNS, layout
 from rustnet.view.model import ConnTable
 from rustnet.view.sort import SORT_CODES, next_sort, sort_rows
-from rustnet.view.state import ACTIVITY, DETAILS, GRAPH, HELP, OVERVIEW, Group, ViewState
+from rustnet.view.state import ACTIVITY, DETAILS, GRAPH, OVERVIEW, Group, ViewState
 
 from tests.tui.records import conn, sample
 
@@ -86,7 +86,13 @@ def test_movement_keys() -> None:
     press(s, "KEY_HOME", "KEY_DOWN", "j", "KEY_UP")
     assert s.cursor == 1
     press(s, "k", "k", "k")
-    assert s.cursor == 0
+    assert s.cursor == 33  # single steps wrap past the top, as RustNet's
+    press(s, "j", "j")
+    assert s.cursor == 0  # and past the bottom
+    press(s, "^F")
+    assert s.cursor == 10  # Ctrl+F / Ctrl+B page like PgDn / PgUp
+    press(s, "^B", "^B")
+    assert s.cursor == 0  # paging does not wrap
 
 
 def test_viewport_keeps_cursor_visible() -> None:
@@ -107,30 +113,140 @@ def test_quit_needs_two_q_and_other_keys_cancel() -> None:
     assert s.quit
 
 
-def test_tabs_enter_escape_help() -> None:
+def test_four_tabs_by_number_tab_and_brackets_wrapping() -> None:
     s = make()
     press(s, "KEY_TAB")
     assert s.tab == DETAILS
-    press(s, "KEY_TAB", "KEY_TAB", "KEY_TAB", "KEY_TAB")
-    assert s.tab == OVERVIEW
-    press(s, "KEY_BTAB")
-    assert s.tab == ACTIVITY
-    press(s, "KEY_BTAB")
+    press(s, "]", "]")
     assert s.tab == GRAPH
-    press(s, "KEY_BTAB")
-    assert s.tab == HELP
-    press(s, "1", "KEY_ENTER")
+    press(s, "]")
+    assert s.tab == OVERVIEW  # wraps
+    press(s, "[")
+    assert s.tab == GRAPH
+    press(s, "KEY_BTAB", "KEY_BTAB")
+    assert s.tab == DETAILS
+    for key, tab in (("3", ACTIVITY), ("4", GRAPH), ("2", DETAILS), ("1", OVERVIEW)):
+        press(s, key)
+        assert s.tab == tab
+
+
+def test_enter_escape_and_the_help_overlay() -> None:
+    s = make()
+    press(s, "KEY_ENTER")
     assert s.tab == DETAILS
     press(s, "KEY_ESCAPE")
     assert s.tab == OVERVIEW
-    press(s, "h")
-    assert s.tab == HELP
-    press(s, "h")
+    press(s, "4", "h")
+    assert s.help_open and s.tab == GRAPH  # an overlay over the tab, not a tab
+    press(s, "s", "a", "/")  # swallowed while the help is in front
+    assert s.help_open and s.sort_code == "total" and not s.grouped and s.filter_input is None
+    press(s, "j", "j")
+    assert s.help_scroll == 2  # navigation scrolls the help
+    press(s, "1")
+    assert s.help_open and s.tab == OVERVIEW and s.help_scroll == 0  # tabs switch underneath
+    press(s, "KEY_ESCAPE")
+    assert not s.help_open and s.tab == OVERVIEW
+    press(s, "h", "h")
+    assert not s.help_open
+    press(s, "h", "q", "q")
+    assert s.quit  # q still quits from the help
+
+
+def test_escape_clears_a_filter_before_leaving_a_tab() -> None:
+    s = make()
+    press(s, "/", "c", "u", "r", "l", "KEY_ENTER", "2")
+    assert s.filter and s.tab == DETAILS
+    press(s, "KEY_ESCAPE")
+    assert not s.filter and s.tab == DETAILS
+    press(s, "KEY_ESCAPE")
     assert s.tab == OVERVIEW
-    press(s, "3")
-    assert s.tab == HELP
-    press(s, "2")
-    assert s.tab == DETAILS
+
+
+def test_x_twice_clears_every_connection_and_counter_and_hooks() -> None:
+    s = make()
+    s.table.ingest([{"t": "stats", "ts": 1.0, "received": 500, "dropped": 7, "ifdropped": 2}])
+    reset: list[str] = []
+    s.table.clear_hooks.append(lambda: reset.append("traffic"))
+    press(s, "t", "j", "x")
+    assert s.clear_pending and s.message == keys.CLEAR_CONFIRM and len(s.table) == 7
+    press(s, "j")  # any other key cancels
+    assert not s.clear_pending and len(s.table) == 7 and not reset
+    press(s, "x", "x")
+    assert len(s.table) == 0 and order(s) == [] and s.selected_id is None
+    assert s.message == keys.CLEARED and reset == ["traffic"] and not s.show_closed
+    assert s.table.dropped == s.table.ifdropped == 0 and s.table.counts() == {"history": 0}
+    # Counters restart from the capture's readings at the clear; new records show again.
+    s.table.ingest([{"t": "stats", "ts": 2.0, "received": 600, "dropped": 9, "ifdropped": 2}, conn(99)])
+    assert (s.table.received, s.table.dropped, s.table.ifdropped) == (100, 2, 0)
+    assert order(s) == [99]
+
+
+def test_q_and_x_confirmations_cancel_each_other() -> None:
+    s = make()
+    press(s, "q")
+    assert s.quit_pending and s.message == keys.QUIT_CONFIRM
+    press(s, "x")
+    assert not s.quit_pending and s.clear_pending
+    press(s, "q")
+    assert not s.clear_pending and s.quit_pending and not s.quit and len(s.table) == 7
+
+
+def test_r_resets_the_view_but_keeps_the_system_panel() -> None:
+    s = make()
+    press(s, "a", "s", "S", "t", "i", "/", "x", "KEY_ENTER", "G")
+    assert s.grouped and s.show_closed and not s.show_system and s.filter
+    press(s, "r")
+    assert not s.grouped and s.sort_code == "total" and not s.sort_reverse
+    assert not s.filter and not s.show_closed and s.cursor == 0 and s.top == 0
+    assert not s.show_system  # kept as it was
+
+
+def test_p_d_i_flip_their_flags() -> None:
+    s = make()
+    press(s, "p", "i")
+    assert s.show_ports and not s.show_system and not s.paused
+    press(s, "p", "i")
+    assert not s.show_ports and s.show_system
+    press(s, "d")
+    assert s.show_ips
+    press(s, "P")
+    assert s.paused  # pause moved to P
+
+
+def test_space_left_right_l_fold_the_selected_group() -> None:
+    s = make()
+    press(s, "a")
+    first = s.selected()
+    assert isinstance(first, Group) and not first.collapsed
+    press(s, " ")
+    assert first.name in s.collapsed
+    press(s, " ")
+    assert first.name not in s.collapsed
+    press(s, "j", "KEY_LEFT")  # from a connection of the group: folds its group
+    assert first.name in s.collapsed and s.selected_id == ("group", first.name)
+    press(s, "KEY_LEFT")
+    assert first.name in s.collapsed  # folding a folded group leaves it folded
+    press(s, "l")
+    assert first.name not in s.collapsed
+    press(s, "KEY_RIGHT")
+    assert first.name not in s.collapsed
+
+
+def test_details_j_k_move_over_connections_and_ctrl_d_u_scroll() -> None:
+    s = make()
+    press(s, "a", "2")
+    assert isinstance(s.selected(), Group)
+    press(s, "j")
+    assert not isinstance(s.selected(), Group)  # Details skips group headers
+    seen = set()
+    for _ in range(7):
+        seen.add(s.selected_id)
+        press(s, "j")
+    assert seen == set(s.table.rows)  # every connection, wrapping
+    press(s, "^D", "^D")
+    assert s.details_scroll == 10
+    press(s, "^U")
+    assert s.details_scroll == 5
 
 
 def test_filter_mode_updates_per_keystroke_and_arrows_move() -> None:
@@ -236,10 +352,10 @@ def test_group_by_process_collapses() -> None:
 
 def test_pause_freezes_the_display() -> None:
     s = make([conn(1, bytes=10)])
-    press(s, "p")
+    press(s, "P")
     s.table.ingest([conn(1, bytes=999), conn(2)])
     assert order(s) == [1] and s.entries()[0].rec["bytes"] == 10
-    press(s, "p")
+    press(s, "P")
     assert sorted(order(s)) == [1, 2] and s.table.rows[1].rec["bytes"] == 999
 
 
@@ -265,7 +381,7 @@ def test_columns_drop_by_priority_and_resize() -> None:
         cols = layout(w, {})
         assert cols and (sum(x for _, x in cols) + len(cols) - 1 <= w or len(cols) == 1)
     s = make()
-    press(s, "]", "]", "]")  # from remote to app
+    press(s, "}", "}", "}")  # from remote to app
     assert s.focus_col == "app"
     press(s, ">", ">")
     assert s.adjust == {"app": 4}
@@ -300,7 +416,10 @@ def test_help_is_generated_from_the_keymap() -> None:
         ">",
     ):
         assert needed in text
-    assert len(keys.help_lines()) == len({id(a) for a in keys.KEYMAP.values()})
+    listed = {label for k, _ in keys.help_lines() for label in k.split()}
+    for keymap in (keys.GLOBAL_KEYS, keys.OVERVIEW_KEYS, keys.DETAILS_KEYS):
+        for key in keymap:
+            assert keys.label(key) in listed, key
 
 
 def _reference(state: ViewState) -> list[object]:

@@ -182,17 +182,19 @@ def man_page(name: str, cmd: click.Command) -> str:
 
 
 def _keys_section() -> list[str]:
-    """The TUI keys, from the viewer's keymap when it has a help listing."""
+    """The TUI keys, from the viewer's key maps: global, then each tab's."""
     try:
         keys = importlib.import_module("rustnet.view.keys")
     except ImportError:
         return []
-    listing = getattr(keys, "help_lines", None)
-    if not callable(listing):
+    sections = getattr(keys, "help_sections", None)
+    if not callable(sections):
         return []
     out = [".SH KEYS"]
-    for key, what in listing():
-        out += [".TP", f"\\fB{roff(str(key))}\\fR", roff(str(what))]
+    for title, lines in sections():
+        out.append(f".SS {roff(str(title))}")
+        for key, what in lines:
+            out += [".TP", f"\\fB{roff(str(key))}\\fR", roff(str(what))]
     return out
 
 

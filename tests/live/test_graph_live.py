@@ -3,7 +3,8 @@
 rustnet runs on host a's interface under a real pty; host a pings host b with 1000-byte
 payloads five times a second (about 5 KB/s each way on the wire) and keeps a TCP connection
 to b sending 2 KB every 200 ms. The Graph must show a receive and a send rate other than
-``-``, braille dots in the traffic chart, and the connection among the TCP states.
+``-``, braille dots in the traffic chart, the connection among the TCP states, its
+handshake's round trip in the RTT gauge and a peak of connections opened.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def test_live_traffic_draws_the_graph(net: TwoHosts) -> None:
                 and rate_shown(rows, "↓ RX")
                 and rate_shown(rows, "↑ TX")
                 and "ESTAB " in t.text
+                and rtt_shown(t.text)
             ):
                 break
         text = t.text
@@ -76,6 +78,9 @@ def test_live_traffic_draws_the_graph(net: TwoHosts) -> None:
         assert braille_cells(rows) >= 4, text
         assert rate_shown(rows, "↓ RX") and rate_shown(rows, "↑ TX"), text
         assert "ESTAB " in text, text  # the client's connection, among the TCP states
+        assert rtt_shown(text), text  # its handshake's round trip, in the RTT gauge
+        opened = next(line for line in text.splitlines() if "OPENED" in line)
+        assert "peak 0.0/s" not in opened, opened  # the connection and the pings opened
     finally:
         t.close()
 
@@ -85,6 +90,12 @@ def rate_shown(rows: list[str], label: str) -> bool:
     header = next((r for r in rows if label in r), "")
     now = header.split(label, 1)[-1].split("peak", 1)[0]
     return "B/s" in now
+
+
+def rtt_shown(text: str) -> bool:
+    """The RTT gauge shows a value in ms (``--`` means no sample)."""
+    row = next((line for line in text.splitlines() if "│RTT " in line), "")
+    return row.split("│")[1].rstrip().endswith("ms") if row else False
 
 
 PORT = 9000

@@ -18,7 +18,7 @@ from tests.tui.harness import PtyView
 from tests.tui.records import T0, write_stream
 
 pytestmark = pytest.mark.tui
-ACTIVITY_KEY = "5"  # the key of the Activity tab
+ACTIVITY_KEY = "3"  # the key of the Activity tab
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""The viewer shows which user and capabilities each stage runs with (Help, under PRIVILEGES).
+"""The viewer shows which user and capabilities each stage runs with (the help, under Privileges).
 
 The truth is the kernel's: /proc/PID/status of the running stages and of rustnet itself,
 capability names decoded by libcap's ``capsh``.
@@ -52,9 +52,10 @@ def test_help_shows_every_stage_with_its_real_privileges() -> None:
                         stages[name] = pid
             assert len(stages) == 4, stages
             t.send(b"h")
-            t.wait_for("PRIVILEGES")
+            t.send(b"G")  # the help, scrolled to its end: the Privileges section
+            t.wait_for("Privileges")
             screen = t.wait_for("rn-enrich")
-            lines = screen.splitlines()
+            lines = [ln.split("│")[1] for ln in screen.splitlines() if ln.count("│") >= 2]
             for name, pid in [*stages.items(), ("viewer", t.proc.pid)]:
                 row = [ln for ln in lines if ln.split()[:1] == [name]]
                 assert len(row) == 1, (name, screen)

@@ -173,7 +173,7 @@ def test_read_capture_shows_table_and_q_q_quits(terminals: list[Terminal]) -> No
     screen = t.wait_for("192.150.187.43")
     assert "Overview" in screen and "TIME_WAIT" in screen
     t.send(b"q")
-    t.wait_for("press q again")
+    t.wait_for("Press 'q' again")
     t.send(b"q")
     assert t.finish() == 0
     assert LEAVE_ALT_SCREEN in t.raw  # the terminal was given back

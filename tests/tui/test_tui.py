@@ -66,17 +66,19 @@ def test_filter_navigate_details_copy_help_quit(recording: str, views: list[PtyV
     details = v.wait_for("remote ")
     assert "2 Details" in details and ("api.example.org" in details or "quic.example.net" in details)
     remote = next(line.split()[1] for line in details.splitlines() if line.startswith("remote "))
+    v.send("esc")  # clears the filter first (RustNet's order), staying on Details
+    v.wait_for(lambda s: "filter: " not in s and "remote " in s)
     v.send("esc")
     v.wait_for(lambda s: "Rx↓/Tx↑" in s)
     v.send("c")
     v.wait_for(f"copied {remote}")
     assert b"\x1b]52;c;" + base64.b64encode(remote.encode()) in v.raw
     v.send("h")
-    v.wait_for(lambda s: "KEYS" in s and "quit (press twice)" in s)
+    v.wait_for(lambda s: "Help · Overview" in s and "previous row (wraps)" in s)
     v.send("G")  # the help scrolls
-    v.wait_for(lambda s: "FILTER" in s and "port:VALUE" in s)
+    v.wait_for(lambda s: "Privileges" in s and "viewer" in s)
     v.send("q")
-    v.wait_for("press q again to quit")
+    v.wait_for("Press 'q' again to quit or any other key to cancel")
     v.send("q")
     assert v.wait_exit() == 0
     assert_restored(v)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from rustnet.view.model import Row, num, text
@@ -205,6 +205,33 @@ COLUMNS: Final[tuple[Column, ...]] = (
     ),
 )
 COLUMN_INDEX: Final = {c.code: i for i, c in enumerate(COLUMNS)}
+
+
+def _remote_address(row: Row) -> str:
+    side = row.remote
+    s = raw_endpoint(row, side)
+    if row.rec.get("gateway") == side:
+        s += " (gw)"
+    return safe(s)
+
+
+# The columns as ``p`` (port numbers for service names) and ``d`` (addresses, no host names)
+# show them: in the place and width of the column they stand in for (see swap_columns).
+PORT_COLUMN: Final = replace(
+    COLUMNS[COLUMN_INDEX["service"]],
+    title="Port",
+    cell=lambda r: str(r.port(r.remote) or "-"),
+    sort_key=lambda r: r.port(r.remote),
+)
+REMOTE_ADDRESS_COLUMN: Final = replace(COLUMNS[COLUMN_INDEX["remote"]], cell=_remote_address)
+
+
+def swap_columns(cols: list[tuple[Column, int]], swap: tuple[Column, ...]) -> list[tuple[Column, int]]:
+    """``cols`` (from :func:`layout`) with the columns of ``swap`` standing in for those of their code."""
+    by_code = {c.code: c for c in swap}
+    return [(by_code.get(c.code, c), w) for c, w in cols]
+
+
 GAP: Final = 1  # cells between columns
 # RustNet's order of giving way ("app" here: App narrows to its compact width), ours (Total)
 # first; then, narrower than RustNet goes, the columns RustNet always keeps, Remote last.
@@ -217,7 +244,7 @@ def cell_text(col: Column, row: Row, cells: int) -> str:
     if col.compact and cells < col.width:
         return app_compact(row)
     value = col.cell(row)
-    if col.code == "remote":
+    if col.cell is _remote:  # (not the address-only form ``d`` shows: nothing to cut by name)
         return fit_remote(row, value, cells)
     return value
 

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Final
 from rustnet.view import braille
 from rustnet.view.graphstats import GraphMetrics, mean
 from rustnet.view.text import fit, safe, width
+from rustnet.view.traffic import CAPTURED
 
 if TYPE_CHECKING:
-    from rustnet.view.render import Theme
     from rustnet.view.state import ViewState
+    from rustnet.view.theme import Theme
 
 WAITING: Final = "Waiting for traffic data..."
 NO_CONNECTIONS: Final = "No connections"
@@ -265,10 +266,18 @@ def _split(total: int, shares: Sequence[int]) -> list[int]:
 
 
 def _rows_heights(h: int) -> tuple[int, int, int]:
+    """RustNet's rows (top 8 or more, middle 10, bottom 12); a shorter screen first takes the
+    middle and bottom rows' spare lines (they need 5 and 8), then shrinks all three alike."""
     if h >= 30:
         return h - 22, 10, 12
-    top = max(h * 8 // 30, min(h, 6))
-    mid = (h - top) * 10 // 22
+    if h >= 21:
+        over = 30 - h
+        bottom = 12 - min(over, 4)
+        mid = 10 - (over - (12 - bottom))
+        return 8, mid, bottom
+    if h >= 19:
+        return h - 13, 5, 8  # the charts give up lines first, down to 6
+    top, mid = h * 8 // 21, h * 5 // 21
     return top, mid, h - top - mid
 
 
@@ -295,11 +304,20 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
     iw, ih = max(w - 2, 0), max(h - 2, 0)
     history = state.table.traffic
     rx_raw, tx_raw = list(history.series("rx")), list(history.series("tx"))
+    # Without interface counters (a capture file, a stream without ifstats) the series is what
+    # was captured: the title says so, as the two can differ (loopback, other hosts' traffic).
+    title = "Traffic Over Time (60s)"
     if len(rx_raw) < 2 and len(tx_raw) < 2:
-        return box("Traffic Over Time (60s)", [line([(th.dim, WAITING)], iw, th)], w, h, th)
+        return box(title, [line([(th.dim, WAITING)], iw, th)], w, h, th)
+    if history.source == CAPTURED:
+        title += " · captured"
     inner: list[str] = []
     up, down = _halves(ih)
-    for label, style, raw, rows in (("↓ RX", th.green, rx_raw, up), ("↑ TX", th.cyan, tx_raw, down)):
+    # RustNet's colours: rx text green over a blue wave, tx text blue over a green wave.
+    for label, style, wave, raw, rows in (
+        ("↓ RX", th.green, th.blue, rx_raw, up),
+        ("↑ TX", th.blue, th.green, tx_raw, down),
+    ):
         values = smoothed(raw)
         current = values[-1] if values else 0.0
         inner.append(
@@ -308,8 +326,8 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
             )
         )
         for chart_row in _chart(view, label, values, TRAFFIC_FLOOR, iw, rows, now):
-            inner.append(style + chart_row + th.normal)
-    return box("Traffic Over Time (60s)", inner, w, h, th)
+            inner.append(wave + chart_row + th.normal)
+    return box(title, inner, w, h, th)
 
 
 def lifecycle_panel(
@@ -336,17 +354,11 @@ def lifecycle_panel(
         ("CLOSED", th.red, metrics.closed, metrics.closed_rate(), down),
     ):
         values = [float(v) for v in series]
-        inner.append(
-            line(
-                [
-                    (style + th.bold, label),
-                    ("", f" {rate:.1f}/s {trend(values)}"),
-                    (th.dim, f"  peak {max(values, default=0.0):.1f}/s"),
-                ],
-                iw,
-                th,
-            )
-        )
+        head = f" {rate:.1f}/s {trend(values)}"
+        peak = f"  peak {max(values, default=0.0):.1f}/s"
+        if len(label) + width(head) + len(peak) > iw:
+            peak = ""  # a narrow panel keeps the rate and trend whole
+        inner.append(line([(style + th.bold, label), ("", head), (th.dim, peak)], iw, th))
         for chart_row in _chart(view, label, values, LIFECYCLE_FLOOR, iw, rows, now):
             inner.append(style + chart_row + th.normal)
     return box("Connection Lifecycle", inner, w, h, th)

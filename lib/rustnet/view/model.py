@@ -375,12 +375,49 @@ class ConnTable:
         self.interfaces = InterfaceTable()
         self.graph = GraphMetrics()  # the Graph tab's lifecycle and health samples (O(1) a record)
         self.process_window = ProcessWindow()  # each process's bytes over 60 s (Activity)
+        # Capture counters as they read at the last clear(): shown counts start from there.
+        self._stats_base = (0, 0, 0)
+        # Called by clear() after the table's own state is gone: owners of other histories
+        # (traffic, activity, graph metrics) append their reset here.
+        self.clear_hooks: list[Callable[[], None]] = []
 
     def clear_traffic(self) -> None:
         """Forget the traffic history, interface windows and process activity (part of ``x``)."""
         self.traffic.clear()
         self.interfaces.clear()
         self.process_window.clear()
+
+    def clear(self) -> None:
+        """Forget every connection, open and closed, and every counter (the ``x`` key).
+
+        Stream facts stay (interface, header, privileges, the socket joiner: new records
+        are still attributed); the capture counters restart from their current readings.
+        """
+        for row in self.rows.values():
+            row.bucket = None  # gone for any view still holding it
+        self.rows = {}
+        self._ended.clear()
+        self._open_n = {}
+        self._hist_n = 0
+        self._order_finals = {}
+        self._rate_due = []
+        if self._log is not None:
+            # Past every position a view holds: each view rebuilds its list from the rows.
+            self._log_start += len(self._log) + 1
+            self._log.clear()
+        self._stats_base = (
+            self.received + self._stats_base[0],
+            self.dropped + self._stats_base[1],
+            self.ifdropped + self._stats_base[2],
+        )
+        self.received = self.dropped = self.ifdropped = 0
+        self.evicted = self.expired = self.cut = self.ignored = 0
+        self._counts_version = -1
+        self.version += 1
+        self.clear_traffic()
+        self.graph.clear()
+        for hook in self.clear_hooks:
+            hook()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -719,9 +756,10 @@ class ConnTable:
         self._have_stats = True
         ts = num(rec.get("ts"))
         packets = num(rec.get("packets")) or num(rec.get("received"))
-        self.received = int(num(rec.get("received")) or packets)
-        self.dropped = int(num(rec.get("dropped")))
-        self.ifdropped = int(num(rec.get("ifdropped")))
+        base_received, base_dropped, base_ifdropped = self._stats_base
+        self.received = max(int(num(rec.get("received")) or packets) - base_received, 0)
+        self.dropped = max(int(num(rec.get("dropped"))) - base_dropped, 0)
+        self.ifdropped = max(int(num(rec.get("ifdropped"))) - base_ifdropped, 0)
         if self._last_stats is not None:
             t0, p0 = self._last_stats
             if ts > t0 and packets >= p0:

@@ -1,4 +1,4 @@
-"""What the user is looking at: tab, filter, sort, selection, grouping, pause; no terminal here.
+"""What the user is looking at: tab, help, filter, sort, selection, grouping, pause; no terminal here.
 
 :class:`ViewState` turns the :class:`~rustnet.view.model.ConnTable` into the list of
 entries the Overview shows, caching the expensive steps: the sorted base list is
@@ -25,9 +25,9 @@ from rustnet.view.traffic import InterfaceTable, TrafficHistory
 OVERVIEW: Final = "Overview"
 DETAILS: Final = "Details"
 ACTIVITY: Final = "Activity"
-HELP: Final = "Help"
 GRAPH: Final = "Graph"
-TABS: Final = (OVERVIEW, DETAILS, HELP, GRAPH, ACTIVITY)
+# The tabs in order (keys 1-4); what each one draws and which keys it takes: rustnet.view.tabs.
+TABS: Final = (OVERVIEW, DETAILS, ACTIVITY, GRAPH)
 UNKNOWN_GROUP: Final = "<unknown>"  # the group of connections whose process is not known
 PAGE: Final = 10  # PgUp/PgDn move this many rows (RustNet's)
 WIDTH_STEP: Final = 2
@@ -90,6 +90,13 @@ class ViewState:
         self.hide_localhost = hide_localhost
         self.tab = OVERVIEW
         self.activity = ActivityView()  # the Activity tab's direction, sort and interface table
+        self.help_open = False  # the help overlay (h), over whichever tab is shown
+        self.help_scroll = 0
+        self.help_overflow = False  # set by the renderer: the help is longer than its box
+        self.show_system = True  # the System panel beside the Overview table (i)
+        self.show_ports = False  # the Service column shows port numbers instead of names (p)
+        self.show_ips = False  # Remote shows addresses instead of host names (d)
+        self.clear_pending = False  # x pressed once: a second x clears everything
         self.filter = Filter("")
         self.filter_input: str | None = None  # the text being typed while in filter mode
         self.sort_code = DEFAULT_SORT
@@ -111,6 +118,7 @@ class ViewState:
         self.top = 0
         self.viewport = 10
         self.details_scroll = 0
+        self.details_overflow = False  # set by the Details renderer: more lines than fit
         self._frozen: list[Row] | None = None
         self._frozen_by_id: dict[Any, Row] = {}
         self._base_key: tuple[Any, ...] | None = None
@@ -413,24 +421,70 @@ class ViewState:
             self.top = self.cursor - self.viewport + 1
 
     # --- movement -------------------------------------------------------------------
-    def move(self, delta: int) -> None:
-        if self.tab != OVERVIEW:
-            self.details_scroll = max(0, self.details_scroll + delta)
-            return
+    def move(self, delta: int, wrap: bool = False, rows_only: bool = False) -> None:
+        """Move the selection ``delta`` entries; ``wrap``: past an end to the other end (single
+        steps, as RustNet's j/k); ``rows_only``: over connections only (Details skips groups)."""
         entries = self.entries()
         if not entries:
             return
-        self.cursor = max(0, min(len(entries) - 1, self.cursor + delta))
+        n = len(entries)
+        if rows_only:
+            rows = [i for i, e in enumerate(entries) if not isinstance(e, Group)]
+            if not rows:
+                return
+            after = next((k for k, i in enumerate(rows) if i >= self.cursor), len(rows))
+            on_row = after < len(rows) and rows[after] == self.cursor
+            # From a group header, the next row is one step down and the previous one step up.
+            at = after + delta if on_row or delta < 0 else after + delta - 1
+            at = at % len(rows) if wrap else max(0, min(len(rows) - 1, at))
+            self.cursor = rows[at]
+        elif wrap:
+            self.cursor = (self.cursor + delta) % n
+        else:
+            self.cursor = max(0, min(n - 1, self.cursor + delta))
         self.selected_id = entries[self.cursor].id
+        self.details_scroll = 0
 
     def move_to(self, index: int) -> None:
         entries = self.entries()
-        if self.tab != OVERVIEW:
-            self.details_scroll = 0 if index == 0 else 1 << 30
-            return
         if entries:
             self.cursor = max(0, min(len(entries) - 1, index if index >= 0 else len(entries) - 1))
             self.selected_id = entries[self.cursor].id
+            self.details_scroll = 0
+
+    def select_at(self, index: int) -> bool:
+        """Select the entry at ``index`` of the list (a mouse click); False if there is none."""
+        entries = self.entries()
+        if not 0 <= index < len(entries):
+            return False
+        self.cursor = index
+        self.selected_id = entries[index].id
+        return True
+
+    def scroll_details(self, delta: int) -> None:
+        self.details_scroll = max(0, self.details_scroll + delta)  # render clamps the far end
+
+    def scroll_help(self, delta: int) -> None:
+        self.help_scroll = max(0, min(self.help_scroll + delta, 1 << 30))  # render clamps
+
+    def selected_group(self) -> str | None:
+        """The group of the selection: the selected group header's, or the selected row's."""
+        e = self.selected()
+        if e is None:
+            return None
+        if isinstance(e, Group):
+            return e.name
+        return e.process if e.process and e.process != "Unknown" else UNKNOWN_GROUP
+
+    def fold_selected(self, mode: str) -> None:
+        """Fold (``fold``), unfold (``unfold``) or flip (``toggle``) the group of the selection."""
+        name = self.selected_group()
+        if name is None:
+            return
+        folded = name in self.collapsed
+        if mode == "toggle" or (mode == "fold") != folded:
+            self.toggle_collapse(name)
+            self.selected_id = ("group", name)  # a folded group's rows are gone: stay on its header
 
     # --- filter ---------------------------------------------------------------------
     def start_filter(self) -> None:
@@ -460,6 +514,7 @@ class ViewState:
     def set_tab(self, tab: str) -> None:
         self.tab = tab
         self.details_scroll = 0
+        self.help_scroll = 0  # an open help stays open, now for this tab
 
     def cycle_tab(self, step: int) -> None:
         self.set_tab(TABS[(TABS.index(self.tab) + step) % len(TABS)])
@@ -519,6 +574,35 @@ class ViewState:
     def reset_columns(self) -> None:
         self.adjust.clear()
         self.focus_visible = False
+
+    def reset_view(self) -> None:
+        """Grouping off, groups folded back, sort by creation time, no filter, history hidden,
+        scrolled to the top (``r``); the System panel and column widths stay as they are."""
+        self.grouped = False
+        self.collapsed.clear()
+        self.sort_code = DEFAULT_SORT
+        self.sort_reverse = False
+        self.clear_filter()
+        self.show_closed = False
+        self.activity.reset()
+        self._home()
+
+    def clear_all(self) -> None:
+        """Forget every connection, history and counter (``x`` twice): the table clears itself
+        and whatever hooked into it; the view lets go of its selection and hides history."""
+        if self.paused:
+            self.toggle_pause()
+        self.table.clear()
+        self.activity.cached = None  # its numbers are made again from the empty table
+        self.show_closed = False
+        self._base_key = self._entries_key = None
+        self._matched = None
+        self._home()
+
+    def _home(self) -> None:
+        self.selected_id = None
+        self.cursor = self.top = 0
+        self.details_scroll = 0
 
     def say(self, message: str) -> None:
         self.message = message

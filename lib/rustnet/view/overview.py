@@ -1,0 +1,142 @@
+"""The Overview tab's body: the connection table (header, rows, process groups)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from rustnet.view import staleness
+from rustnet.view.columns import (
+    PORT_COLUMN,
+    REMOTE_ADDRESS_COLUMN,
+    Column,
+    cell_text,
+    layout,
+    remote_name,
+    swap_columns,
+)
+from rustnet.view.model import Row, num
+from rustnet.view.state import Group, ViewState
+from rustnet.view.text import fit, human_bytes, human_rate, rtt_tone, safe
+from rustnet.view.theme import Theme
+
+MIN_ROWS: Final = 1
+
+
+def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
+    if h <= 0:
+        return []
+    swap = (PORT_COLUMN,) * state.show_ports + (REMOTE_ADDRESS_COLUMN,) * state.show_ips
+    cols = swap_columns(layout(w, state.adjust, keep=state.sort_code), swap)
+    lines = [_header(state, cols, th)]
+    rows_h = max(h - 1, MIN_ROWS)
+    state.set_viewport(rows_h)
+    entries = state.entries()
+    if not entries:
+        if state.filter:
+            msg = "no connection matches the filter"
+        elif state.table.input_done:
+            msg = "no connections in this stream"
+        else:
+            msg = "waiting for connections…"
+        lines.append(th.dim + fit("  " + msg, w) + th.normal)
+        return lines
+    end = min(state.top + rows_h, len(entries))
+    for i in range(state.top, end):
+        e = entries[i]
+        selected = i == state.cursor
+        if isinstance(e, Group):
+            lines.append(_group_line(e, w, selected, th))
+        else:
+            lines.append(_row_line(state, e, cols, selected, th))
+    return lines
+
+
+def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
+    cells = []
+    for c, cw in cols:
+        title = c.title
+        if c.code == state.sort_code:
+            title += " ▼" if c.descending != state.sort_reverse else " ▲"
+        cell = fit(title, cw, c.right)
+        if c.code == state.focus_col and state.focus_visible:
+            cell = th.underline + cell + th.normal + th.bold
+        cells.append(cell)
+    return th.bold + " ".join(cells) + th.normal
+
+
+def _row_line(state: ViewState, row: Row, cols: list[tuple[Column, int]], selected: bool, th: Theme) -> str:
+    """One connection. Historic rows are dim with State ``closed`` and rates ``n/a``; a row near
+    its idle timeout is painted whole in the warn, then the err colour (RustNet's staleness);
+    otherwise cells keep their own colours (state, RTT, rx green / tx blue)."""
+    historic = state.table.in_history(row)
+    if selected:
+        base = th.reverse
+    elif historic:
+        base = th.grey or th.dim
+    else:
+        tone, bold = staleness.tone(staleness.ratio(row, state.table.clock))
+        base = (getattr(th, tone) if tone else "") + (th.bold if bold else "")
+    plain = not base  # cells keep their own colours
+    out = [base]
+    for i, (c, cw) in enumerate(cols):
+        if i:
+            out.append(" ")
+        code = c.code
+        if historic and code == "state":
+            value = "closed"
+        elif historic and code == "rate":
+            value = "n/a"
+        else:
+            value = cell_text(c, row, cw)
+        cell = fit(value, cw, c.right)
+        if plain:
+            cell = _paint(code, row, cell, th)
+        out.append(cell)
+    return "".join(out)
+
+
+def _paint(code: str, row: Row, cell: str, th: Theme) -> str:
+    """A cell in its own colours (only on rows that are not painted whole)."""
+    style = ""
+    if code == "state":
+        style = th.state_style(row.state)
+    elif code == "rtt":
+        tone = rtt_tone(row.rec.get("rtt_ms"))
+        style = getattr(th, tone) if tone else ""
+    elif code == "rate":
+        rx, tx = row.rate_rx, row.rate_tx
+        if not (rx > 0 or tx > 0):
+            return th.dim + cell + th.normal
+        cut = cell.rfind("/")
+        if cut < 0:
+            return cell
+        left, right = cell[:cut], cell[cut + 1 :]
+        if rx > 0:
+            left = th.green + left + th.normal
+        if tx > 0:
+            right = th.blue + right + th.normal
+        return left + "/" + right
+    elif code == "remote" and remote_name(row)[1]:
+        style = th.dim  # a name inferred from DNS seen on the wire
+    if style:
+        return style + cell + th.normal
+    return cell
+
+
+def _group_line(g: Group, w: int, selected: bool, th: Theme) -> str:
+    rx = sum(r.rate_rx for r in g.rows)
+    tx = sum(r.rate_tx for r in g.rows)
+    total = sum(num(r.rec.get("bytes")) for r in g.rows)
+    mark = "▸" if g.collapsed else "▾"
+    label = f"{mark} {safe(g.name)}  {len(g.rows)} conn{'s' if len(g.rows) != 1 else ''}"
+    rates = " ".join(
+        x
+        for x in (
+            f"rx {human_rate(rx)}" if rx else "",
+            f"tx {human_rate(tx)}" if tx else "",
+            f"total {human_bytes(total)}",
+        )
+        if x
+    )
+    style = th.reverse if selected else th.cyan + th.bold
+    return style + fit(f"{label}  {rates}", w) + th.normal
