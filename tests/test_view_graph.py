@@ -300,3 +300,21 @@ def test_every_size_gives_lines_of_exactly_the_width() -> None:
             lines = graph.draw(state, w, h, Theme())
             assert len(lines) == h, (w, h)
             assert all(width(line) == w for line in lines), (w, h)
+
+
+def test_hostile_values_never_break_the_graph() -> None:
+    evil = "\x1b[31mevil\x1b]0;title\x07"
+    recs = [
+        conn(1, app=["TLS"], state={"x": 1}, rate_src=float("nan"), rate_dst=float("inf"), process=evil),
+        conn(2, app={"a": 1}, state=["ESTABLISHED"], rate_src=-5.0, rate_dst=True, process=["p"]),
+        conn(3, rtt_ms=float("nan"), retransmits=-5, out_of_order=2**70, fast_retransmits="3", packets=-1),
+        conn(4, rtt_ms=True, rtt_kind=["dns"], rate_dst=1e308, process=evil, last_seen=float("inf")),
+        conn(5, rtt_ms=-3.0, packets=2**80, retransmits=2**75, last_seen="soon"),
+    ]
+    state = graph_state(recs)
+    screen = draw(state)
+    text = "\n".join(screen.display)
+    assert "evil" in text and "\\x1b" in text  # shown escaped, never raw
+    assert "Retransmits" in text and "Fast Retrans" in text
+    out = render(state, W, H, Theme())
+    assert "\x1b]0;" not in out and "\x07" not in out

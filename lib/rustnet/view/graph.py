@@ -188,9 +188,11 @@ def count(state: ViewState) -> Counts:
         active += 1
         get = row.rec.get
         if get("proto") == "tcp":
-            label = tcp_label(get("state"), "UNKNOWN")  # type: ignore[arg-type]
+            st = get("state")
+            label = tcp_label(st, "UNKNOWN") if type(st) is str else "UNKNOWN"
             tcp[label] = tcp.get(label, 0) + 1
-        app = app_label(get("app"), "Other")  # type: ignore[arg-type]
+        app = get("app")  # (a hostile stream's list or map is no key: Other)
+        app = app_label(app, "Other") if type(app) is str else "Other"
         apps[app] = apps.get(app, 0) + 1
         rate = 0.0
         v = get("rate_src")
