@@ -27,7 +27,7 @@ pytestmark = [
     pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
 ]
 
-ACTIVITY_KEY = b"5"
+ACTIVITY_KEY = b"3"  # 1-4: Overview, Details, Activity, Graph
 PORT = 9100
 SIZE = 2_000_000
 _SERVER = f"""
