@@ -15,6 +15,7 @@ before stopping and takes it back on resume.
 
 from __future__ import annotations
 
+import codecs
 import os
 import selectors
 import signal
@@ -25,7 +26,7 @@ from types import FrameType
 from typing import Any, Final
 
 from rustnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
-from rustnet.view import clipboard, keys
+from rustnet.view import clipboard, keys, mouse, tabs
 from rustnet.view.render import Theme, render
 from rustnet.view.source import Source
 from rustnet.view.state import ViewState
@@ -33,6 +34,7 @@ from rustnet.view.state import ViewState
 MESSAGE_SECONDS: Final = 5.0
 SYNC_BEGIN: Final = "\x1b[?2026h"  # synchronized output: terminals that know it draw a frame at once
 SYNC_END: Final = "\x1b[?2026l"
+REPORT_WAIT: Final = 0.03  # seconds to wait for the rest of a mouse report cut by a read
 
 
 class NoTerminal(Exception):
@@ -83,6 +85,8 @@ class App:
         self._last_message = ""
         self.frames = 0
         self._empty_frame = True
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""  # the start of a mouse report, its end not read yet
 
     # --- signals --------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -128,7 +132,11 @@ class App:
         try:
             self._orig_attrs = termios.tcgetattr(0)
             with term.fullscreen(), term.cbreak(), term.hidden_cursor():
-                self._loop(wake_r)
+                self._write(mouse.ENABLE)
+                try:
+                    self._loop(wake_r)
+                finally:
+                    self._write(mouse.DISABLE)  # on any way out: the shell must not get reports
         finally:
             self._restore_signals(old)
             os.close(wake_r)
@@ -227,7 +235,8 @@ class App:
                 draw_now = True
             if state.copy_request is not None:
                 text, state.copy_request = state.copy_request, None
-                state.say(clipboard.copy(text, self._write))
+                label, state.copy_label = state.copy_label, None
+                state.say(clipboard.copy(text, self._write, label))
                 draw_now = True
             if state.message != self._last_message:
                 self._last_message = state.message
@@ -238,11 +247,52 @@ class App:
         sel.close()
 
     def _keys(self) -> None:
-        while not self.state.quit:
-            ks = self.term.inkey(timeout=0)
-            if not ks:
+        """Read what the terminal sent: mouse reports go to the pointer handler, the rest to
+        blessed's key decoder, in the order they came."""
+        text = self._pending + self._read_input()
+        pieces, self._pending = mouse.split(text)
+        deadline = time.monotonic() + REPORT_WAIT
+        while self._pending and time.monotonic() < deadline:
+            more = self._read_input(max(deadline - time.monotonic(), 0.0))
+            if more:
+                got, self._pending = mouse.split(self._pending + more)
+                pieces += got
+        if self._pending:
+            # Nothing more came: an Esc key (or keys blessed makes sense of), not a report.
+            pieces.append(self._pending)
+            self._pending = ""
+        for piece in pieces:
+            if self.state.quit:
                 return
-            keys.handle(self.state, key_name(ks))
+            if isinstance(piece, mouse.MouseEvent):
+                tabs.pointer_event(self.state, piece, self.term.width, self.term.height, time.monotonic())
+                continue
+            self.term.ungetch(piece)
+            while not self.state.quit:
+                # No Esc delay here: an unfinished sequence was waited for above.
+                ks = self.term.inkey(timeout=0, esc_delay=0)
+                if not ks:
+                    break
+                keys.handle(self.state, key_name(ks))
+
+    def _read_input(self, wait: float = 0.0) -> str:
+        """What the keyboard has sent so far (after up to ``wait`` seconds), decoded."""
+        data = b""
+        sel = selectors.DefaultSelector()
+        sel.register(0, selectors.EVENT_READ)
+        try:
+            timeout = wait
+            while len(data) < 1 << 16 and sel.select(timeout):
+                chunk = os.read(0, 4096)
+                if not chunk:
+                    break
+                data += chunk
+                timeout = 0.0
+        except OSError:
+            pass
+        finally:
+            sel.close()
+        return self._decoder.decode(data)
 
     def _write(self, data: str) -> None:
         view = memoryview(data.encode("utf-8", "replace"))
@@ -266,10 +316,10 @@ class App:
     def _stop_and_resume(self) -> None:
         """Ctrl+Z: give the terminal back, stop, and take it again when continued."""
         term = self.term
-        self._write(str(term.exit_fullscreen) + str(term.normal_cursor))
+        self._write(mouse.DISABLE + str(term.exit_fullscreen) + str(term.normal_cursor))
         termios.tcsetattr(0, termios.TCSADRAIN, self._orig_attrs)
         old = signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTSTP)
         signal.signal(signal.SIGTSTP, old)
         tty.setcbreak(0)
-        self._write(str(term.enter_fullscreen) + str(term.hide_cursor))
+        self._write(str(term.enter_fullscreen) + str(term.hide_cursor) + mouse.ENABLE)

@@ -6,8 +6,9 @@ the status message says it was *sent*. A system tool (wl-copy, xclip, xsel, pbco
 is used as well when one exists and a display is there for it.
 
 Only text that validates as an address (``ip:port``, ``[ip6]:port``) or a DNS host name is
-ever copied: the remote end comes from records, which a hostile recording fills with
-newlines, shell commands and escape sequences meant for the clipboard's next paste.
+copied with ``c``: the remote end comes from records, which a hostile recording fills with
+newlines, shell commands and escape sequences meant for the clipboard's next paste. A
+Details value the user clicks is copied as printable ASCII on one line, or not at all.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ _IP_CHARS: Final = re.compile(r"[0-9A-Fa-f.:]+(%[0-9A-Za-z._-]{1,64})?")
 _DNS_LABEL: Final = re.compile(r"(?!-)[0-9A-Za-z_-]{1,63}(?<!-)")
 # The only characters that may reach the clipboard (OSC 52 or a tool): printable ASCII.
 _CLIPPABLE: Final = re.compile(r"[\x21-\x7e]{1,300}")
+# A Details value clicked for copying may hold spaces ("443 (https)"), still nothing else.
+_CLIPPABLE_VALUE: Final = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,299}")
+NOT_COPYABLE_VALUE: Final = "not copied: only printable ASCII values are copied"
 NOT_COPYABLE: Final = "not copied: the remote end is not a valid address or host name"
 
 
@@ -98,13 +102,17 @@ def system_copy(text: str) -> str | None:
     return None
 
 
-def copy(text: str, write_terminal: Callable[[str], None] | None) -> str:
+def copy(text: str, write_terminal: Callable[[str], None] | None, label: str | None = None) -> str:
     """Copy ``text`` both ways; returns the status message that says what happened.
 
     ``write_terminal`` is a callable taking the escape sequence (the app's tty writer).
-    Anything but printable ASCII is refused here as well, whoever built ``text``.
+    Anything but printable ASCII is refused here as well, whoever built ``text``; spaces only
+    in a Details value (``label`` given: the field it came from, for the message).
     """
-    if _CLIPPABLE.fullmatch(text) is None:
+    if label is not None:
+        if _CLIPPABLE_VALUE.fullmatch(text) is None:
+            return NOT_COPYABLE_VALUE
+    elif _CLIPPABLE.fullmatch(text) is None:
         return NOT_COPYABLE
     seq = osc52(text)
     sent = False
@@ -122,4 +130,6 @@ def copy(text: str, write_terminal: Callable[[str], None] | None) -> str:
         how.append(f"system clipboard via {tool}")
     if not how:
         return f"could not copy {text}: no terminal clipboard and no clipboard tool"
+    if label is not None:
+        return f"Copied: {label}: {text}"
     return f"copied {text} ({'; '.join(how)})"

@@ -76,6 +76,7 @@ def details_lines(state: ViewState) -> list[tuple[str, str]]:
 
 def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     items = details_lines(state)
+    state.copy_targets = []
     if not items:
         return [th.dim + fit("  no connection selected (Esc: back to the overview)", w) + th.normal]
     label_w = min(max(width(k) for k, _ in items) + 2, max(w // 3, 8))
@@ -83,5 +84,7 @@ def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     for k, v in items:
         lines.append(th.bold + fit(k, label_w) + th.normal + fit(v, w - label_w))
     state.details_overflow = len(lines) > h
-    state.details_scroll = max(0, min(state.details_scroll, len(lines) - h))
-    return lines[state.details_scroll : state.details_scroll + h]
+    state.details_scroll = top = max(0, min(state.details_scroll, len(lines) - h))
+    # A click on a field's line copies its value (pointer.details).
+    state.copy_targets = [(y, 0, w, k, v) for y, (k, v) in enumerate(items[top : top + h]) if k and v]
+    return lines[top : top + h]

@@ -16,20 +16,15 @@ from __future__ import annotations
 from typing import Final
 
 from rustnet.view import keys, tabs
+from rustnet.view.bar import TAB_PREFIX, bar_rows, tab_label, tab_spans
 from rustnet.view.details import details_lines
-from rustnet.view.state import OVERVIEW, TABS, ViewState
+from rustnet.view.state import TABS, ViewState
 from rustnet.view.text import fit, safe, width
 from rustnet.view.theme import Theme
 
 __all__ = ["Theme", "details_lines", "help_entries", "render", "status_text", "tab_spans"]
 
-TAB_PREFIX: Final = " rustnet   "
 RIGHT_HINTS: Final = (("h", "help"), ("q", "quit"))
-
-
-def bar_rows(height: int) -> int:
-    """Rows of the tab bar: the titles, and the accent line under the shown one when there is room."""
-    return 2 if height >= 8 else 1
 
 
 def render(state: ViewState, width: int, height: int, theme: Theme) -> str:
@@ -54,32 +49,13 @@ def render(state: ViewState, width: int, height: int, theme: Theme) -> str:
 
 
 # --- bars ----------------------------------------------------------------------------
-def _tab_label(state: ViewState, i: int, name: str) -> str:
-    dot = "●" if name == OVERVIEW and (state.filter or state.filter_input is not None) else " "
-    return f" {i + 1} {name}{dot} "
-
-
-def tab_spans(state: ViewState, w: int) -> list[tuple[int, int, str]]:
-    """(first cell, cell after the last, tab) of each tab title on the bar (for mouse clicks)."""
-    labels = [_tab_label(state, i, n) for i, n in enumerate(TABS)]
-    total = sum(width(label) for label in labels)
-    x = width(TAB_PREFIX) if width(TAB_PREFIX) + total <= w else 0
-    if x + total > w:
-        return [(0, min(w, width(labels[TABS.index(state.tab)])), state.tab)]
-    out = []
-    for name, label in zip(TABS, labels, strict=True):
-        out.append((x, x + width(label), name))
-        x += width(label)
-    return out
-
-
 def _tab_bar(state: ViewState, w: int, th: Theme) -> list[str]:
     spans = tab_spans(state, w)
     x0 = spans[0][0]
     parts = [th.bold + fit(TAB_PREFIX, x0) + th.normal] if x0 else []
     accent = [" " * x0]
     for start, end, name in spans:
-        label = fit(_tab_label(state, TABS.index(name), name), end - start)
+        label = fit(tab_label(state, TABS.index(name), name), end - start)
         shown = name == state.tab
         parts.append((th.bold + th.cyan if shown else "") + label + th.normal)
         accent.append((th.cyan + "━" * (end - start) + th.normal) if shown else " " * (end - start))
@@ -93,7 +69,7 @@ def _tab_bar(state: ViewState, w: int, th: Theme) -> list[str]:
         text = fit(cluster, min(width(cluster), rest))
         parts.append(" " * (w - used - width(text)) + dot_style + text[:1] + th.normal + text[1:])
     if len(spans) == 1:  # narrow: the shown tab alone, marked as the bar used to be
-        parts = [th.reverse + fit(_tab_label(state, TABS.index(state.tab), state.tab), w) + th.normal]
+        parts = [th.reverse + fit(tab_label(state, TABS.index(state.tab), state.tab), w) + th.normal]
     return ["".join(parts), "".join(accent)]
 
 

@@ -112,6 +112,10 @@ class ViewState:
         self.quit_pending = False
         self.quit = False
         self.message = ""
+        self.copy_label: str | None = None  # the Details field a click copies (its label)
+        # Where the Details drew copyable values: (body row, first cell, cell after, label, value).
+        self.copy_targets: list[tuple[int, int, int, str, str]] = []
+        self.last_click: tuple[float, int] | None = None  # (when, entry) for double-clicks
         self.copy_request: str | None = None  # set by ``c``; the app does the copying
         self.selected_id: Any = None
         self.cursor = 0

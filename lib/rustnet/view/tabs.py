@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from rustnet.view import activity_view, details, graph, keys, overview, state
+from rustnet.view import activity_view, details, graph, keys, overview, pointer, state
+from rustnet.view.bar import bar_rows, tab_spans
+from rustnet.view.mouse import MouseEvent
 from rustnet.view.state import ViewState
 from rustnet.view.theme import Theme
 
@@ -28,6 +30,8 @@ class Tab:
     hints: Callable[[ViewState], list[Hint]]
     # Extra help sections after the keys: (title, [(left, right)]).
     help_extra: Callable[[], list[tuple[str, list[tuple[str, str]]]]] = field(default=lambda: [])
+    # A click or wheel over the body: (state, event, body row, now in seconds).
+    mouse: Callable[[ViewState, MouseEvent, int, float], None] | None = None
 
 
 def overview_hints(s: ViewState) -> list[Hint]:
@@ -91,10 +95,17 @@ MOUSE_HELP: Final = [
 
 ACTIVITY_KEYS: Final[keys.KeyMap] = {k: keys.Action(h, run) for k, (h, run) in activity_view.KEYS.items()}
 
+
+def activity_mouse(s: ViewState, ev: MouseEvent, y: int, now: float) -> None:
+    """The wheel scrolls the interface table (the process view has nothing to scroll)."""
+    if ev.wheel and s.activity.interfaces:
+        s.activity.scroll_by(ev.wheel)
+
+
 TABS: Final[tuple[Tab, ...]] = (
-    Tab(state.OVERVIEW, overview.draw, keys.OVERVIEW_KEYS, overview_hints, overview_help),
-    Tab(state.DETAILS, details.draw, keys.DETAILS_KEYS, details_hints),
-    Tab(state.ACTIVITY, activity_view.draw, ACTIVITY_KEYS, activity_view.hints),
+    Tab(state.OVERVIEW, overview.draw, keys.OVERVIEW_KEYS, overview_hints, overview_help, pointer.overview),
+    Tab(state.DETAILS, details.draw, keys.DETAILS_KEYS, details_hints, mouse=pointer.details),
+    Tab(state.ACTIVITY, activity_view.draw, ACTIVITY_KEYS, activity_view.hints, mouse=activity_mouse),
     Tab(state.GRAPH, graph.draw, {}, back_hint),
 )
 _BY_NAME: Final = {t.name: t for t in TABS}
@@ -103,3 +114,27 @@ assert tuple(_BY_NAME) == state.TABS, "the registry and the state's tab names mu
 
 def tab(name: str) -> Tab:
     return _BY_NAME.get(name, TABS[0])
+
+
+def pointer_event(s: ViewState, ev: MouseEvent, width: int, height: int, now: float) -> None:
+    """A mouse event on a ``width`` x ``height`` screen: any click closes the help (the wheel
+    scrolls it), a click on a tab title shows that tab, the rest goes to the shown tab."""
+    if s.quit_pending or s.clear_pending:
+        s.quit_pending = s.clear_pending = False  # like any key, a click cancels a confirmation
+        s.say("")
+    if s.help_open:
+        if ev.click:
+            s.help_open = False
+        elif ev.wheel:
+            s.scroll_help(ev.wheel)
+        return
+    top = bar_rows(height)
+    if ev.y < top:
+        if ev.click:
+            for x0, x1, name in tab_spans(s, width):
+                if x0 <= ev.x < x1:
+                    s.set_tab(name)
+        return
+    handler = tab(s.tab).mouse
+    if handler is not None and (ev.click or ev.wheel):
+        handler(s, ev, ev.y - top, now)
