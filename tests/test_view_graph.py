@@ -151,6 +151,20 @@ def test_x_twice_clears_the_graph_too() -> None:
     assert "No connections" in text and "No active processes" in text
 
 
+def test_pause_holds_the_graph_until_resumed() -> None:
+    state = graph_state(graph_records())
+    keys.handle(state, "P")
+    assert state.paused
+    before = draw(state).display[2:-2]  # the tab body (the status bar stays live, as on the Overview)
+    # Ten more connections and a second that completes: the numbers move under the pause.
+    state.table.ingest([conn(100 + i, first_seen=T0 + 11, last_seen=T0 + 11.1) for i in range(10)])
+    state.table.ingest([conn(200, first_seen=T0 + 12, last_seen=T0 + 12.1)])
+    assert draw(state).display[2:-2] == before
+    keys.handle(state, "P")
+    after = "\n".join(draw(state).display)
+    assert "24 active  7 retained" in after
+
+
 def test_the_graph_costs_nothing_while_hidden() -> None:
     state = graph_state(graph_records())
     state.tab = OVERVIEW

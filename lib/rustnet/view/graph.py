@@ -141,6 +141,7 @@ class GraphView:
     ceilings: dict[str, Ceiling] = field(default_factory=dict)
     counted: tuple[Any, ...] | None = None
     counts: Counts | None = None
+    frozen: tuple[int, int, list[str]] | None = None  # (width, height, lines) shown while paused
 
     def ceiling(self, name: str, target: float, now: float) -> float:
         return self.ceilings.setdefault(name, Ceiling()).toward(target, now)
@@ -507,8 +508,12 @@ def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     """The Graph tab's ``h`` lines of ``w`` cells."""
     if h <= 0 or w <= 0:
         return []
-    now = time.monotonic()
     view = _view(state)
+    if not state.paused:
+        view.frozen = None
+    elif view.frozen is not None and view.frozen[:2] == (w, h):
+        return view.frozen[2]  # paused: the frame as it was (a resize draws it again, then holds)
+    now = time.monotonic()
     counts = count(state)
     top_h, mid_h, bot_h = _rows_heights(h)
     left, right = _split(w, (70, 30))
@@ -530,4 +535,6 @@ def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     )
     left, right = _split(w, (50, 50))
     out += _beside([apps_panel(counts, left, bot_h, th), processes_panel(counts, right, bot_h, th)], bot_h)
+    if state.paused:
+        view.frozen = (w, h, out)
     return out
