@@ -227,7 +227,9 @@ def test_interface_statistics_lists_the_counters_captured_interface_first(
     assert cells(rows[head + 2])[:3] == ["br0", "-", "-"]
     assert cells(rows[head + 3])[:3] == ["lo", "-", "-"]
     assert cells(rows[head + 4])[:3] == ["wlan0", "1.00 KB/s", "-"]
-    v.send("i")
+    v.send("h")  # the help of this view: its scrolling keys
+    v.wait_for(lambda s: "Help · Interfaces" in s and "scroll the interface table down" in s)
+    v.send("h", "i")
     v.wait_for("Top Processes")
 
 

@@ -18,7 +18,7 @@ from typing import Final
 from rustnet.view import keys, tabs
 from rustnet.view.bar import TAB_PREFIX, bar_rows, tab_label, tab_spans
 from rustnet.view.details import details_lines
-from rustnet.view.state import TABS, ViewState
+from rustnet.view.state import ACTIVITY, TABS, ViewState
 from rustnet.view.text import fit, safe, width
 from rustnet.view.theme import Theme
 
@@ -217,7 +217,8 @@ def _help_box(state: ViewState, w: int, top: int, body_h: int, th: Theme) -> str
     state.help_overflow = len(items) > rows
     state.help_scroll = max(0, min(state.help_scroll, len(items) - rows))
     key_w = min(max(width(k) for k, v in items if v) + 2, max(inner // 3, 8))
-    title = f" Help · {state.tab} "
+    shown = "Interfaces" if state.tab == ACTIVITY and state.activity.interfaces else state.tab
+    title = f" Help · {shown} "
     border = th.cyan
     top_line = ("─" + title + "─" * inner)[:inner] if width(title) + 1 <= inner else "─" * inner
     out = [th.move(y, x) + border + "┌" + top_line + "┐" + th.normal]
