@@ -514,3 +514,15 @@ def test_status_hints_follow_the_context() -> None:
     assert draw(s, 120, 20)[0].display[-1].startswith(" esc back")
     narrow = draw(s, 14, 20)[0].display[-1]
     assert "back" not in narrow and "esc" in narrow  # narrow: the keys alone
+
+
+def test_help_over_the_activity_interface_table_is_titled_interfaces() -> None:
+    s = make()
+    keys.handle(s, "3")
+    keys.handle(s, "h")
+    assert "Help · Activity" in text(draw(s, 120, 40)[0])
+    keys.handle(s, "h")
+    keys.handle(s, "i")
+    keys.handle(s, "h")
+    body = text(draw(s, 120, 40)[0])
+    assert "Help · Interfaces" in body and "interface statistics / process activity" in body

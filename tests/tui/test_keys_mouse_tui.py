@@ -151,3 +151,31 @@ def test_mouse_tabs_rows_double_click_wheel_copy_and_help(view: PtyView) -> None
     v.send("q", "q")
     assert v.wait_exit() == 0
     assert b"\x1b[?1000l" in bytes(v.raw[-300:])  # reporting off again before the shell is back
+
+
+def test_control_keys_space_l_and_r_from_the_terminal(view: PtyView) -> None:
+    v = view
+    v.send("\x06")  # Ctrl+F: a page down
+    v.wait_for(lambda s: v.selected_line() != "" and v.selected_line() != v.screen.display[3])
+    y = next(y for y in range(ROWS) if v.screen.display[y] == v.selected_line())
+    assert y > 10  # a page (the visible rows) further down
+    v.send("\x02")  # Ctrl+B: back up
+    v.wait_for(lambda s: v.selected_line() == v.screen.display[3])
+    v.send("a")
+    v.wait_for(lambda s: "▾ firefox" in s)
+    v.send(" ")  # Space folds the selected group
+    v.wait_for(lambda s: "▸ firefox" in s)
+    v.send("l")
+    v.wait_for(lambda s: "▾ firefox" in s)
+    v.send(b"\x1b[D")  # ← folds it
+    v.wait_for(lambda s: "▸ firefox" in s)
+    v.send("r")  # reset: grouping off
+    v.wait_for(lambda s: "firefox" in s and "▸" not in s and "▾" not in s)
+    v.send("2")
+    v.wait_for(lambda s: s.splitlines()[2].startswith("local "))
+    v.send("\x04")  # Ctrl+D scrolls the details 5 lines
+    v.wait_for(lambda s: not s.splitlines()[2].startswith("local "))
+    v.send("\x15")  # Ctrl+U back
+    v.wait_for(lambda s: s.splitlines()[2].startswith("local "))
+    v.send("q", "q")
+    assert v.wait_exit() == 0

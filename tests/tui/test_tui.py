@@ -45,6 +45,7 @@ def assert_restored(v: PtyView) -> None:
     tail = bytes(v.raw[-200:])
     assert b"\x1b[?1049l" in tail  # left the alternate screen
     assert b"\x1b[?25h" in tail  # cursor shown again
+    assert b"\x1b[?1000l" in tail and b"\x1b[?1006l" in tail  # no mouse reports to the shell
     lflag = termios.tcgetattr(v.fd)[3]
     assert lflag & termios.ICANON and lflag & termios.ECHO
 

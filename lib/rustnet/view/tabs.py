@@ -72,10 +72,11 @@ def overview_help() -> list[tuple[str, list[tuple[str, str]]]]:
         (
             "Connection Display",
             [
-                ("normal", "an open connection"),
-                ("dim", "quiet for a while, or closed (history, t)"),
-                ("State colour", "green established, yellow opening, red closing"),
-                ("Proto/App", "protocol, then what it carries (SNI, Host, ...)"),
+                ("normal", "an active connection"),
+                ("yellow, then red", "nearing its idle timeout"),
+                ("grey", "closed, kept in history (t): State closed, rates n/a"),
+                ("~name", "a name inferred from DNS seen on the wire"),
+                ("App", "protocol, then what it carries (SNI, Host, ...)"),
             ],
         ),
         ("Filter", filt.help_lines()),
