@@ -97,6 +97,7 @@ def test_inspector_udp_query_response_and_resolved_names() -> None:
         "dns_query": "www.example.org",
         "dns_qtype": "AAAA",
         "dns_queries": ["www.example.org"],
+        "req_id": "dns 1234",  # its id, which rn-track pairs the response by
     }
     r = insp.inspect(
         17,
@@ -110,6 +111,7 @@ def test_inspector_udp_query_response_and_resolved_names() -> None:
     assert r is not None and r["dns_response"] is True and r["dns_rcode"] == "NOERROR"
     assert r["dns_answers"] == ["www.example.org CNAME e.example.net", "www.example.org AAAA 2001:db8::7"]
     assert r["dns_resolved"] == ["2001:db8::7 www.example.org"]  # the answer to the query seen
+    assert r["resp_id"] == "dns 1234" and "req_id" not in r
     nx = insp.inspect(17, NS, 53, CL, 33000, S.dns_response("nope.example", [], rcode=3), 0.2)
     assert nx is not None and nx["dns_rcode"] == "NXDOMAIN"
 
@@ -118,8 +120,10 @@ def test_inspector_mdns_llmnr_names() -> None:
     insp = Inspector()
     mdns = insp.inspect(17, CL, 5353, bytes([224, 0, 0, 251]), 5353, S.dns_query("printer.local", 12), 0.0)
     assert mdns is not None and mdns["app"] == "MDNS"
+    assert "req_id" not in mdns  # mDNS is not timed: its answers are announcements
     llmnr = insp.inspect(17, CL, 60000, bytes([224, 0, 0, 252]), 5355, S.dns_query("wpad", 1), 0.0)
     assert llmnr is not None and llmnr["app"] == "LLMNR" and llmnr["dns_query"] == "wpad"
+    assert llmnr["req_id"] == "llmnr 1234"
 
 
 def test_inspector_dns_over_tcp_split_and_two_messages() -> None:

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 from rustnet.dissect import quic_crypto as qc
+from rustnet.dissect.dpi import Inspector
 from rustnet.dissect.quic import (
     CRYPTO_CAP,
     PT_HANDSHAKE,
@@ -21,6 +22,7 @@ from rustnet.dissect.quic import (
     build_long_packet,
     encode_varint,
     looks_like_quic,
+    packet_hint,
     parse_client_hello,
     parse_frames,
     read_varint,
@@ -373,3 +375,30 @@ def test_crypto_memory_is_bounded_across_flows() -> None:
     got = flows.inspect("k", True, client_initial(pad(crypto_frame(0, client_hello()))), 99.0)
     assert got is not None and got["sni"] == "quic.example.org"
     assert flows.buffered == 0  # released once read
+
+
+def test_packet_hint_initial_and_handshake_only() -> None:
+    """rn-track times the handshake from the local side's Initial or Handshake packet (RFC 9000
+    §17.2 types; v2 numbers them otherwise, RFC 9369 §3.2); 0-RTT, Retry and 1-RTT are not timed."""
+    insp = Inspector()
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    got = insp.inspect(17, a, 5000, b, 443, client_initial(pad(crypto_frame(0, client_hello()))), 1.0)
+    assert got is not None and got["quic_packet"] == "initial" and got["sni"] == "quic.example.org"
+    got = insp.inspect(17, b, 443, a, 5000, handshake_packet(), 1.05)
+    assert got is not None and got["quic_packet"] == "handshake"
+    assert insp.inspect(17, b, 443, a, 5000, short_packet(), 1.1) is not None  # connected
+    assert insp.inspect(17, b, 443, a, 5000, short_packet(), 1.2) is None  # no hint on 1-RTT
+    v1, v2 = V1.to_bytes(4, "big"), (0x6B3343CF).to_bytes(4, "big")
+    assert [packet_hint(bytes([b0]) + v1 + bytes(20)) for b0 in (0xC0, 0xD0, 0xE0, 0xF0)] == [
+        "initial",
+        None,
+        "handshake",
+        None,
+    ]
+    assert [packet_hint(bytes([b0]) + v2 + bytes(20)) for b0 in (0xC0, 0xD0, 0xE0, 0xF0)] == [
+        None,
+        "initial",
+        None,
+        "handshake",
+    ]
+    assert packet_hint(bytes([0x80]) + bytes(24)) is None  # Version Negotiation

@@ -330,7 +330,7 @@ def test_fields_learned_after_a_kept_record_reach_the_next_one() -> None:
 
     def updates(late: list[Any]) -> list[dict[str, Any]]:
         t = Tracker(refresh=1.0)
-        quic = {"app": "QUIC"}
+        quic = {"app": "QUIC", "quic_packet": "initial"}
         recs = [
             header(),
             *[

@@ -76,7 +76,9 @@ def test_tcp_record_counts_per_direction() -> None:
     assert (r["first_seen"], r["last_seen"]) == (100.0, 100.2)
     assert r["state"] == "ESTABLISHED"
     assert r["app"] == "HTTP" and r["http_host"] == "h"
-    assert r["rtt_ms"] == pytest.approx(20.0)
+    # The handshake's round trip, then the live one: A's 100 bytes at 100.1, acknowledged at 100.2.
+    assert r["rtt_initial_ms"] == pytest.approx(20.0)
+    assert (r["rtt_ms"], r["rtt_kind"]) == (pytest.approx(100.0), "tcp")
     assert r["final"] is True and r["end"] == "eof"
     assert isinstance(r["id"], int)
     assert "vlan" not in r and "local_side" not in r
@@ -317,6 +319,7 @@ def test_quic_states_from_hints_and_close_timeout() -> None:
                 info={
                     "app": "QUIC",
                     "quic_state": "QUIC_INITIAL",
+                    "quic_packet": "initial",
                     "sni": "q.example",
                     "quic_version": "0x00000001",
                 },

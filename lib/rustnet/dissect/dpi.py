@@ -121,6 +121,8 @@ MAX_TEXT_LINE: Final = ssh.MAX_PRE_LINE + 2  # a text line's bytes with its CR L
 _TEXT: Final = bytes(range(0x20, 0x7F)) + b"\t\r\n"
 
 DNS_APPS: Final = {53: "DNS", 5353: "MDNS", 5355: "LLMNR"}
+# The req_id/resp_id prefix of the DNS messages rn-track times (mDNS answers are announcements).
+_TIMED_DNS: Final = {"DNS": "dns ", "LLMNR": "llmnr "}
 SSH_PORT: Final = 22
 
 _SEQ_MASK: Final = 0xFFFFFFFF
@@ -142,6 +144,7 @@ K_BT: Final = 7
 K_LINES: Final = 8  # a text protocol: lines read until an SSH identification or a STARTTLS
 K_MQTT: Final = 9
 K_NBSS: Final = 10  # NetBIOS session service (port 139): its request and the answer
+K_TIMED: Final = 11  # UDP NTP, STUN, NetBIOS name service: each packet's request/response id
 _NBSS_KEEPALIVE: Final = 0x85
 _NBSS_OPENINGS: Final = (b"\x81", b"\x82", b"\x83", b"\x85")
 _AGAIN_KIND: Final = -1  # _classify_tcp: read the direction again from its latest segment
@@ -987,7 +990,7 @@ class Inspector:
     ) -> Info | None:
         kind = flow.kind
         if kind == K_QUIC:
-            return self._quic.inspect(key, d == flow.first_dir, payload, ts)
+            return self._quic_datagram(key, d == flow.first_dir, payload, ts)
         if kind == K_NEW:
             app = DNS_APPS.get(dport) or DNS_APPS.get(sport)
             if app is not None:
@@ -995,13 +998,24 @@ class Inspector:
                 flow.app = app  # datagrams are read one by one: the (empty) buffers stay unused
             elif looks_like_quic(payload):
                 flow.kind = K_QUIC
-                return self._quic.inspect(key, d == flow.first_dir, payload, ts)
+                return self._quic_datagram(key, d == flow.first_dir, payload, ts)
             else:
                 found = udpmisc.match_udp(bytes(payload[:2048]), sport, dport)
                 flow.budget -= 1
-                if found is not None or flow.budget <= 0:
+                timing = udpmisc.TIMING_IDS.get(found["app"]) if found is not None else None
+                if found is not None and timing is not None:
+                    # Requests and responses of this flow are paired for their round trip: it
+                    # stays to give their ids (no more fields: the first packet's stand).
+                    flow.kind = K_TIMED
+                    flow.app = found["app"]
+                    ids = timing(payload)
+                    if ids is not None:
+                        found.update(ids)
+                elif found is not None or flow.budget <= 0:
                     self._finish(key)
                 return found
+        if kind == K_TIMED:
+            return udpmisc.TIMING_IDS[flow.app](payload)
         try:
             msg = dns.parse_message(payload if payload.__class__ is bytes else bytes(payload))
         except DissectError:
@@ -1011,6 +1025,22 @@ class Inspector:
                 self._finish(key)
             return None
         return self._dns_info(msg, flow.app, None, key, d, ts)
+
+    def _quic_datagram(
+        self, key: tuple[Any, ...], from_client: bool, payload: bytes | memoryview, ts: float
+    ) -> Info | None:
+        """QUIC's fields, and on an Initial or Handshake packet its type (``quic_packet``), which
+        rn-track times the handshake by."""
+        out = self._quic.inspect(key, from_client, payload, ts)
+        if payload and payload[0] & 0x80:
+            from rustnet.dissect.quic import packet_hint  # loaded with the QUIC flow table
+
+            hint = packet_hint(payload)
+            if hint is not None:
+                if out is None:
+                    out = {"app": "QUIC"}
+                out["quic_packet"] = hint
+        return out
 
     # --- DNS fields -----------------------------------------------------------------------
     def _dns_info(
@@ -1026,9 +1056,14 @@ class Inspector:
             for q in msg.questions:
                 if q.name not in names:
                     names.append(q.name)
+        timed = _TIMED_DNS.get(app)
         if not msg.response:
+            if timed is not None:
+                out.setdefault("req_id", f"{timed}{msg.id:04x}")
             self._asked(msg, key, d, ts)
             return out
+        if timed is not None:
+            out.setdefault("resp_id", f"{timed}{msg.id:04x}")
         out["dns_response"] = True
         out.setdefault("dns_rcode", dns.rcode_name(msg.rcode))
         if msg.answers:
@@ -1055,9 +1090,14 @@ class Inspector:
                 if q.name not in names:
                     names.append(q.name)
             out["dns_queries"] = names
+        timed = _TIMED_DNS.get(app)
         if not msg.response:
+            if timed is not None:
+                out["req_id"] = f"{timed}{msg.id:04x}"
             self._asked(msg, key, d, ts)
             return out
+        if timed is not None:
+            out["resp_id"] = f"{timed}{msg.id:04x}"
         out["dns_response"] = True
         out["dns_rcode"] = dns.rcode_name(msg.rcode)
         if msg.answers:

@@ -69,6 +69,22 @@ def match_nbns(data: bytes) -> dict[str, Any] | None:
     }
 
 
+OPCODE_WACK: Final = 7
+
+
+def nbns_id(data: bytes | memoryview) -> dict[str, Any] | None:
+    """A name service request's or final response's transaction id (a WACK is not final)."""
+    if len(data) < 12:
+        return None
+    flags = data[2] << 8 | data[3]
+    tid = f"nbns {data[0]:02x}{data[1]:02x}"
+    if not flags & 0x8000:
+        return {"app": "NetBIOS-NS", "req_id": tid}
+    if flags >> 11 & 0xF == OPCODE_WACK:
+        return None
+    return {"app": "NetBIOS-NS", "resp_id": tid}
+
+
 def match_nbdgm(data: bytes) -> dict[str, Any] | None:
     """A direct or broadcast datagram's source name, or None."""
     if len(data) < 14 or data[0] not in DGM_TYPES:

@@ -141,14 +141,31 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     return v, pos + n
 
 
-def _initial_type(payload: bytes | memoryview) -> bool:
-    """True when a datagram that looks like QUIC starts with an Initial packet."""
+def _long_type(payload: bytes | memoryview) -> int:
+    """The v1 type of the long-header packet a datagram starts with; -1 for Version Negotiation."""
     version = int.from_bytes(payload[1:5], "big")
     if version == 0:
-        return False  # Version Negotiation
+        return -1
     raw_type = (payload[0] >> 4) & 0x03
     known = qc.profile_for(version)
-    return (_V2_TO_V1[raw_type] if known is not None and known.v2_types else raw_type) == PT_INITIAL
+    return _V2_TO_V1[raw_type] if known is not None and known.v2_types else raw_type
+
+
+def _initial_type(payload: bytes | memoryview) -> bool:
+    """True when a datagram that looks like QUIC starts with an Initial packet."""
+    return _long_type(payload) == PT_INITIAL
+
+
+# quic_packet, the per-datagram hint rn-track times the handshake by (rustnet.dissect.dpi adds it),
+# by _long_type: 0-RTT, Retry and Version Negotiation packets are not timed.
+PACKET_NAMES: Final = {PT_INITIAL: "initial", PT_HANDSHAKE: "handshake"}
+
+
+def packet_hint(payload: bytes | memoryview) -> str | None:
+    """``quic_packet`` of a datagram of a QUIC flow: initial, handshake or None."""
+    if len(payload) < 5 or not payload[0] & 0x80:
+        return None  # a short header (1-RTT), the bulk of a flow's datagrams
+    return PACKET_NAMES.get(_long_type(payload))
 
 
 # --- packet headers -----------------------------------------------------------------

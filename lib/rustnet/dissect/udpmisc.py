@@ -11,6 +11,9 @@ ports where the protocol lives, except STUN and BitTorrent whose magic values ar
   from :mod:`netbios`
 * SNMP (161, 162): ``snmp_version``, ``snmp_community``, ``snmp_pdu``, from :mod:`snmp`
 * STUN (RFC 8489): ``stun_type``
+
+NTP, STUN and the NetBIOS name service also give every request and response its pairing id
+(``req_id``, ``resp_id``: :data:`TIMING_IDS`), from which rn-track times the responses.
 * BitTorrent peer handshake (BEP 3, TCP): ``bt_infohash``; DHT (BEP 5, UDP): app ``BitTorrent-DHT``
 """
 
@@ -140,6 +143,35 @@ def match_bittorrent_dht(data: bytes) -> Info | None:
     if data.startswith(b"d1:") and (b"1:y1:q" in data or b"1:y1:r" in data or b"1:y1:e" in data):
         return {"app": "BitTorrent-DHT"}
     return None
+
+
+def ntp_id(data: bytes | memoryview) -> Info | None:
+    """An NTP client request's transmit timestamp, or a server response's originate timestamp
+    (which echoes it): what pairs them (RFC 5905)."""
+    if len(data) < 48:
+        return None
+    mode = data[0] & 7
+    if mode == 3:
+        return {"app": "NTP", "req_id": "ntp " + bytes(data[40:48]).hex()}
+    if mode == 4:
+        return {"app": "NTP", "resp_id": "ntp " + bytes(data[24:32]).hex()}
+    return None
+
+
+def stun_id(data: bytes | memoryview) -> Info | None:
+    """A STUN request's or response's 96-bit transaction id (RFC 8489); indications are neither."""
+    if len(data) < 20 or data[0] & 0xC0 or data[4:8] != STUN_MAGIC:
+        return None
+    klass = ((data[1] & 0x10) >> 4) | ((data[0] & 0x01) << 1)
+    if klass == 0:
+        return {"app": "STUN", "req_id": "stun " + bytes(data[8:20]).hex()}
+    if klass >= 2:
+        return {"app": "STUN", "resp_id": "stun " + bytes(data[8:20]).hex()}
+    return None
+
+
+# The request/response ids of the protocols rn-track times, by the app their first packet showed.
+TIMING_IDS: Final = {"NTP": ntp_id, "STUN": stun_id, "NetBIOS-NS": netbios.nbns_id}
 
 
 def match_udp(data: bytes, sport: int, dport: int) -> Info | None:

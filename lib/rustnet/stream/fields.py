@@ -314,6 +314,28 @@ INFO: Final = (
         "QUIC_DRAINING, QUIC_CLOSED; never moves backwards",
         stage=DISSECT,
     ),
+    Field(
+        "quic_packet",
+        "str",
+        "QUIC: initial or handshake, on a datagram starting with such a long-header packet "
+        "(what rn-track times the handshake by)",
+        stage=DISSECT,
+    ),
+    Field(
+        "req_id",
+        "str",
+        'a request rn-track may time, as "<protocol> <id>": dns, llmnr and nbns (NetBIOS name '
+        "service) with the 16-bit id, ntp with the transmit timestamp, stun with the 96-bit "
+        "transaction id, all in hex (DNS over TCP: the segment's first message)",
+        stage=DISSECT,
+    ),
+    Field(
+        "resp_id",
+        "str",
+        "a response, as req_id names the request it answers (NTP: by its originate timestamp); "
+        "a NetBIOS WACK, which asks the requester to wait, is none",
+        stage=DISSECT,
+    ),
 )
 
 # --- stats ---------------------------------------------------------------------------------
@@ -1345,10 +1367,77 @@ CONN: Final = (
     Field(
         "rtt_ms",
         "float",
-        "TCP: handshake round trip (SYN to the ACK of the SYN-ACK); QUIC: first packet to the first answer",
+        "the connection's current round trip, measured as rtt_kind says: TCP's live round trip "
+        "when measured, else its handshake's; QUIC's handshake; the latest ICMP echo's",
         "ms",
         TRACK,
         label="round trip",
+    ),
+    Field(
+        "rtt_kind",
+        "str",
+        "what rtt_ms measures: tcp (the local side's data to the ACK covering it, one segment at a "
+        "time, none retransmitted, smoothed as RFC 6298: 7/8 old + 1/8 new), tcp_handshake (SYN to "
+        "the ACK of the SYN-ACK), quic_handshake (the local side's Initial or Handshake packet to "
+        "the peer's next packet), icmp_echo (an echo request to the reply with its identifier and "
+        "sequence). The local side is the originator when it is not known",
+        stage=TRACK,
+        label="round trip from",
+    ),
+    Field(
+        "rtt_initial_ms",
+        "float",
+        "the handshake's round trip: TCP's SYN to the ACK of the SYN-ACK (the SYN-ACK within 30 s), "
+        "QUIC's first (as rtt_kind quic_handshake)",
+        "ms",
+        TRACK,
+        label="initial round trip",
+    ),
+    Field(
+        "dns_response_ms",
+        "float",
+        "DNS: the latest response time of a query the local side sent (the response with its id, "
+        "on this connection, within 10 s)",
+        "ms",
+        TRACK,
+        label="DNS response time",
+    ),
+    Field(
+        "llmnr_response_ms",
+        "float",
+        "LLMNR: the time from a query the local side sent to the first response with its id to the "
+        "same local address and port (within 10 s); on the query's connection and the response's",
+        "ms",
+        TRACK,
+        label="LLMNR response time",
+    ),
+    Field(
+        "netbios_response_ms",
+        "float",
+        "NetBIOS name service: the time from a request the local side sent to the final response "
+        "with its id to the same local address and port (a WACK keeps it waiting; within 10 s); on "
+        "the request's connection and the response's",
+        "ms",
+        TRACK,
+        label="NetBIOS response time",
+    ),
+    Field(
+        "stun_rtt_ms",
+        "float",
+        "STUN: the latest time from a request the local side sent to the success or error "
+        "response with its transaction id, on this connection (within 10 s)",
+        "ms",
+        TRACK,
+        label="STUN round trip",
+    ),
+    Field(
+        "ntp_rtt_ms",
+        "float",
+        "NTP: the latest time from a request the local side sent to the response whose originate "
+        "timestamp is the request's transmit timestamp, on this connection (within 10 s)",
+        "ms",
+        TRACK,
+        label="NTP round trip",
     ),
     Field(
         "retransmits",
@@ -1365,6 +1454,24 @@ CONN: Final = (
         "segments",
         TRACK,
         label="out of order",
+    ),
+    Field(
+        "dup_acks",
+        "int",
+        "TCP: duplicate ACKs, either side: a segment with no data, SYN, FIN or RST repeating its "
+        "sender's previous ACK number and window (not 0) while the other side has data outstanding "
+        "(RFC 5681); an ACK that moves forward ends a run",
+        "segments",
+        TRACK,
+        label="duplicate ACKs",
+    ),
+    Field(
+        "fast_retransmits",
+        "int",
+        "TCP: runs of duplicate ACKs that reached 3, the sender's cue to retransmit at once (RFC 5681)",
+        "",
+        TRACK,
+        label="fast retransmits",
     ),
     # Time and end
     Field("first_seen", "float", "time of the first packet", "epoch s", TRACK, label="first seen"),

@@ -1,6 +1,6 @@
 """The tracker's in-memory state of one connection (not the record it writes).
 
-A ``__slots__`` class: no per-instance dict, ~40 pointer-sized fields, and the
+A ``__slots__`` class: no per-instance dict, ~50 pointer-sized fields, and the
 defaults are shared objects (small ints, one -1.0 float), so an idle TCP
 connection costs a few hundred bytes with its key and table entry (measured by
 ``tests/test_track_memory.py`` and ``bench/bench_track_flood.py``).
@@ -46,10 +46,19 @@ class Conn:
         "retrans",
         "ooo",  # TCP: retransmitted and out-of-order segments
         "syn_ts",  # TCP: time of the originator's SYN (QUIC: of its first packet); -1 unknown
-        "rtt",  # seconds, handshake round trip; -1 unknown
+        "rtt",  # seconds, handshake round trip (TCP, QUIC), the latest echo's (ICMP); -1 unknown
+        "srtt",  # seconds, TCP: smoothed live round trip (RFC 6298); -1 unknown
+        "probe",  # TCP: end sequence of the local side's segment being timed; -1 none
+        "probe_ts",  # TCP: when that segment was sent
+        "aw_o",
+        "aw_r",  # TCP: each side's latest ACK number | window << 32 (-1: none yet)
+        "run_o",
+        "run_r",  # TCP: each side's current run of duplicate ACKs
+        "dups",
+        "fast",  # TCP: duplicate ACKs, runs that reached 3 (fast retransmits)
         "dpi",  # dict | None: DPI fields (first non-empty value wins), downstream annotations
         "vlan",  # list[int] | None, of the first packet
-        "local",  # 0 unknown, 1 the originator is this host, 2 the responder is
+        "local",  # 0 unknown, 1 the originator is this host, 2 the responder is, 3 neither is
         "dirty",  # bool: changed since its last record
         "due",  # int: the expiry-wheel bucket it waits in (-1: left the table)
         "rate_t",
@@ -78,7 +87,9 @@ class Conn:
         self.adv_o = self.adv_r = _NEG
         self.retrans = self.ooo = 0
         self.syn_ts = _NEG
-        self.rtt = _NEG
+        self.rtt = self.srtt = self.probe_ts = _NEG
+        self.probe = self.aw_o = self.aw_r = -1
+        self.run_o = self.run_r = self.dups = self.fast = 0
         self.dpi: dict[str, Any] | None = None
         self.vlan: Any = None
         self.local = 0

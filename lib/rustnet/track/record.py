@@ -84,6 +84,10 @@ DYNAMIC: Final = (
     "rate_dst",
     "retransmits",
     "out_of_order",
+    "dup_acks",
+    "fast_retransmits",
+    "rtt_ms",
+    "rtt_kind",
 )
 
 
@@ -106,6 +110,11 @@ def update(rec: dict[str, Any], c: Conn, state: str) -> None:
     if c.proto == 6:
         rec["retransmits"] = c.retrans
         rec["out_of_order"] = c.ooo
+        rec["dup_acks"] = c.dups
+        rec["fast_retransmits"] = c.fast
+        if c.srtt >= 0:  # the live round trip changes without the record's other fields
+            rec["rtt_ms"] = round(c.srtt * 1000.0, 3)
+            rec["rtt_kind"] = "tcp"
 
 
 def build(c: Conn, state: str) -> dict[str, Any]:
@@ -139,15 +148,30 @@ def build(c: Conn, state: str) -> dict[str, Any]:
         "rate_src": int(c.rate_src + 0.5),
         "rate_dst": int(c.rate_dst + 0.5),
     }
-    if c.rtt >= 0:
-        rec["rtt_ms"] = round(c.rtt * 1000.0, 3)
     if proto == 6:
         rec["retransmits"] = c.retrans
         rec["out_of_order"] = c.ooo
+        rec["dup_acks"] = c.dups
+        rec["fast_retransmits"] = c.fast
+        if c.rtt >= 0:
+            rec["rtt_ms"] = rec["rtt_initial_ms"] = round(c.rtt * 1000.0, 3)
+            rec["rtt_kind"] = "tcp_handshake"
+        if c.srtt >= 0:
+            rec["rtt_ms"] = round(c.srtt * 1000.0, 3)
+            rec["rtt_kind"] = "tcp"
+    elif c.rtt >= 0:
+        rec["rtt_ms"] = round(c.rtt * 1000.0, 3)
+        if proto == 17:
+            rec["rtt_kind"] = "quic_handshake"
+            rec["rtt_initial_ms"] = rec["rtt_ms"]
+        else:
+            rec["rtt_kind"] = "icmp_echo"
     if c.dpi:
         rec.update(c.dpi)
     if c.vlan:
         rec["vlan"] = c.vlan
-    if c.local:
-        rec["local_side"] = "src" if c.local == 1 else "dst"
+    if c.local == 1:
+        rec["local_side"] = "src"
+    elif c.local == 2:
+        rec["local_side"] = "dst"
     return rec

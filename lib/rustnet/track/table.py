@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from math import exp
 from typing import Any, Final
@@ -63,6 +63,7 @@ MAX_VLAN: Final = bounds.MAX_VLAN
 assert bounds.MAX_WIRELEN == (1 << 32) - 1  # process() tests wirelen with a shift by 32
 
 _M32: Final = 0xFFFFFFFF
+_NEG: Final = -1.0
 _HALF: Final = 0x80000000  # sequence numbers: a - b in 32-bit arithmetic below this means a >= b
 _FIN_SYN_RST: Final = FIN | SYN | RST  # the segments that always go through the state machine
 _FIN_SYN: Final = FIN | SYN  # the segments that take a sequence number of their own
@@ -73,6 +74,13 @@ RARP_OP_REPLY: Final = 4
 # A segment below the highest sequence that arrives within max(this, 1 RTT) of it is out of order,
 # later it is a retransmission (no sender retransmits sooner than a round trip).
 OOO_WINDOW: Final = 0.003
+# Round trips (rtt_ms and the response times): how long a timed segment or request waits for its
+# answer, how long a SYN or QUIC handshake packet waits for its reply, and how many requests wait
+# at most (the oldest is forgotten first: hostile input cannot grow the table).
+PROBE_LIFE: Final = 10.0
+HANDSHAKE_LIFE: Final = 30.0
+MAX_PENDING: Final = 4096
+_ACK_SYN_RST: Final = ACK | SYN | RST
 
 # States as plain ints: the hot path compares and stores them (IntEnum members compare slower).
 _SYN_SENT: Final = int(State.SYN_SENT)
@@ -89,6 +97,8 @@ _UDP_ACTIVE: Final = int(State.UDP_ACTIVE)
 _UDP_IDLE: Final = int(State.UDP_IDLE)
 _UDP_STALE: Final = int(State.UDP_STALE)
 _ICMP_OTHER: Final = int(State.ICMP_OTHER)
+_ECHO_REQUEST: Final = int(State.ECHO_REQUEST)
+_ECHO_REPLY: Final = int(State.ECHO_REPLY)
 _ARP_REQUEST: Final = int(State.ARP_REQUEST)
 _ARP_REPLY: Final = int(State.ARP_REPLY)
 _ACTIVE: Final = int(State.ACTIVE)
@@ -115,6 +125,16 @@ _QUIC_ORDER: Final[dict[int, int]] = {
     _QUIC_DRAINING: 3,
     _QUIC_CLOSED: 4,
 }
+# rn-dissect's req_id/resp_id protocols -> the record field their response times go in; those whose
+# responses may come from any address (a multicast or broadcast query) are paired without the peer.
+_TIMED_FIELD: Final = {
+    "dns": "dns_response_ms",
+    "llmnr": "llmnr_response_ms",
+    "nbns": "netbios_response_ms",
+    "stun": "stun_rtt_ms",
+    "ntp": "ntp_rtt_ms",
+}
+_ANY_PEER: Final = frozenset({"llmnr", "nbns"})
 # Without rn-dissect's quic_state hints: the handshake is taken as done once each side sent this many.
 QUIC_GUESS_CONNECTED: Final = 3
 
@@ -191,6 +211,9 @@ class Tracker:
         self._wheel: dict[int, list[Conn]] = {}
         self._wheel_heap: list[int] = []
         self._next_id = 1
+        # Requests awaiting their response (ICMP echo, DNS, LLMNR, NetBIOS, STUN, NTP): pairing key ->
+        # (time sent, the requester's connection). Bounded by MAX_PENDING, oldest out first.
+        self._pending: OrderedDict[tuple[Any, ...], tuple[float, Conn]] = OrderedDict()
         # The timeout table pre-multiplied (Timeouts.by_activity), taken once: the hot path indexes it.
         self._t_single, self._t_base, self._t_busy = self.timeouts.by_activity()
         v = self.timeouts.values
@@ -216,6 +239,7 @@ class Tracker:
         edge = self.next_event
         tcp_state = self._tcp_state
         sequence = self._sequence
+        acked = self._acked
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
                 self.clock = clock
@@ -284,15 +308,21 @@ class Tracker:
                         tcp_state(c, fwd, ts, flags, seq, ack, plen)
                     if plen and not flags & SYN:
                         sequence(c, fwd, ts, seq, plen)
+                    if flags & _ACK_SYN_RST == ACK:
+                        acked(c, fwd, ts, flags, ack, plen, _w)
                 elif proto == PROTO_UDP:
                     if c.kind:
                         self._udp_app(c, fwd, sp, dp, info)
                 elif proto == PROTO_ICMP or proto == PROTO_ICMPV6:
-                    c.so = _ICMP_STATE.get((proto, mtype), _ICMP_OTHER)
+                    st = c.so = _ICMP_STATE.get((proto, mtype), _ICMP_OTHER)
+                    if st == _ECHO_REQUEST or st == _ECHO_REPLY:
+                        self._echo(c, fwd, ts, st == _ECHO_REPLY, src, dst, seq, ack)
                 elif proto == PROTO_ARP:
                     c.so = _ARP_REPLY if mtype == ARP_OP_REPLY or mtype == RARP_OP_REPLY else _ARP_REQUEST
                 if info is not None and info.__class__ is dict:
-                    self._merge_dpi(c, info)
+                    self._merge_dpi(c, fwd, info)
+                    if "req_id" in info or "resp_id" in info:
+                        self._timed(c, fwd, ts, src, sp, dst, dp, info)
                 if not c.dirty:
                     c.dirty = True
                     dirty.append(c)
@@ -351,6 +381,7 @@ class Tracker:
             left(c, "eof", out)
         self._dirty.clear()
         self._rating.clear()
+        self._pending.clear()
         self._wheel.clear()
         self._wheel_heap.clear()
         self.clock = self.next_event = 0.0
@@ -448,7 +479,7 @@ class Tracker:
         local = self._local
         if self.live and local:
             orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
-            c.local = 1 if orig in local else 2 if resp in local else 0
+            c.local = 1 if orig in local else 2 if resp in local else 3
         table[key] = c
         if proto != PROTO_TCP or opened:
             self._schedule(c, ts + self._timeout(c))
@@ -555,10 +586,10 @@ class Tracker:
                 else:
                     c.nxt_r = end
                     c.adv_r = ts
-                    if flags & ACK and c.syn_ts >= 0 and c.rtt < 0:
+                    if flags & ACK and c.syn_ts >= 0 and c.rtt < 0 and ts - c.syn_ts <= HANDSHAKE_LIFE:
                         c.rtt = ts - c.syn_ts  # until the handshake's ACK refines it
                         c.tmpl = None
-        if fwd and sr == _SYN_RECV and nsr == _ESTABLISHED and c.syn_ts >= 0:
+        if fwd and sr == _SYN_RECV and nsr == _ESTABLISHED and 0 <= ts - c.syn_ts <= HANDSHAKE_LIFE:
             c.rtt = ts - c.syn_ts  # SYN -> SYN-ACK -> ACK: a full round trip wherever we sit
             c.tmpl = None
         c.watch = watch
@@ -597,6 +628,9 @@ class Tracker:
             if nxt < 0 or (seq - nxt) & _M32 < _HALF:
                 c.nxt_o = end
                 c.adv_o = ts
+                if c.local < 2 and (c.probe < 0 or ts - c.probe_ts > PROBE_LIFE):
+                    c.probe = end  # the local side's new data: timed until an ACK covers it
+                    c.probe_ts = ts
             elif not (plen == 1 and (nxt - seq) & _M32 == 1):  # not a keep-alive probe
                 if ts - c.adv_o < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
                     c.ooo += 1
@@ -604,11 +638,16 @@ class Tracker:
                     c.retrans += 1
                 if (end - nxt) & _M32 < _HALF and end != nxt:
                     c.nxt_o = end
+                if c.local < 2:
+                    c.probe = -1  # Karn: an ACK after a resend cannot tell which copy it answers
         else:
             nxt = c.nxt_r
             if nxt < 0 or (seq - nxt) & _M32 < _HALF:
                 c.nxt_r = end
                 c.adv_r = ts
+                if c.local == 2 and (c.probe < 0 or ts - c.probe_ts > PROBE_LIFE):
+                    c.probe = end
+                    c.probe_ts = ts
             elif not (plen == 1 and (nxt - seq) & _M32 == 1):
                 if ts - c.adv_r < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
                     c.ooo += 1
@@ -616,6 +655,113 @@ class Tracker:
                     c.retrans += 1
                 if (end - nxt) & _M32 < _HALF and end != nxt:
                     c.nxt_r = end
+                if c.local == 2:
+                    c.probe = -1
+
+    @staticmethod
+    def _acked(c: Conn, fwd: bool, ts: float, flags: int, ack: int, plen: int, win: int) -> None:
+        """A segment's acknowledgement (no SYN or RST): duplicate ACKs (RFC 5681: no data, no
+        FIN, the sender's previous ACK number and window again, the window not 0, data of the
+        other side outstanding), their runs (the third is a fast retransmit), and the live round
+        trip when it covers the local side's timed segment."""
+        last = c.aw_o if fwd else c.aw_r
+        moved = (ack - last) & _M32 if last >= 0 else 1
+        if moved == 0:
+            if last >> 32 != win:
+                if fwd:  # a window update: not a duplicate; the run goes on
+                    c.aw_o = ack | win << 32
+                else:
+                    c.aw_r = ack | win << 32
+            elif not plen and not flags & FIN and win:
+                nxt = c.nxt_r if fwd else c.nxt_o  # the acknowledged side's highest sequence
+                if nxt >= 0 and 0 < (nxt - ack) & _M32 < _HALF:
+                    c.dups += 1
+                    if fwd:
+                        c.run_o += 1
+                        run = c.run_o
+                    else:
+                        c.run_r += 1
+                        run = c.run_r
+                    if run == 3:
+                        c.fast += 1
+        elif moved < _HALF:  # forward (an older ACK arriving late changes nothing)
+            if fwd:
+                c.aw_o = ack | win << 32
+                c.run_o = 0
+            else:
+                c.aw_r = ack | win << 32
+                c.run_r = 0
+        probe = c.probe
+        if probe >= 0 and fwd is (c.local == 2) and (ack - probe) & _M32 < _HALF:
+            # The peer acknowledged the local side's timed segment: a live round trip.
+            sample = ts - c.probe_ts
+            c.probe = -1
+            if 0.0 <= sample <= PROBE_LIFE:
+                srtt = c.srtt
+                c.srtt = sample if srtt < 0 else srtt + (sample - srtt) * 0.125
+
+    # --- request / response round trips ------------------------------------------------
+    def _echo(
+        self, c: Conn, fwd: bool, ts: float, reply: bool, src: Any, dst: Any, ident: int, seq: int
+    ) -> None:
+        """An ICMP echo request of the local side waits for the reply with its identifier and
+        sequence; the reply's round trip is the connection's latest."""
+        if reply:
+            got = self._answered(("echo", dst, src, ident, seq), ts)
+            if got is not None and got[1] is c:
+                c.rtt = got[0]
+                c.tmpl = None
+        elif _sends(c, fwd):
+            self._asked(("echo", src, dst, ident, seq), ts, c)
+
+    def _asked(self, key: tuple[Any, ...], ts: float, c: Conn) -> None:
+        pending = self._pending
+        if key in pending:
+            del pending[key]  # asked again (a retry): timed from now
+        elif len(pending) >= MAX_PENDING:
+            pending.popitem(last=False)
+        pending[key] = (ts, c)
+
+    def _answered(self, key: tuple[Any, ...], ts: float) -> tuple[float, Conn] | None:
+        """(round trip, the request's connection) of the request ``key`` answers, once; None when
+        nothing asked it within PROBE_LIFE."""
+        got = self._pending.pop(key, None)
+        if got is None:
+            return None
+        asked, c = got
+        took = ts - asked
+        return (took, c) if 0.0 <= took <= PROBE_LIFE else None
+
+    def _timed(
+        self, c: Conn, fwd: bool, ts: float, src: Any, sp: int, dst: Any, dp: int, info: dict[str, Any]
+    ) -> None:
+        """A request of the local side waits for its response (rn-dissect's req_id, resp_id); the
+        response's time goes on the request's connection, and on the response's when that is
+        another one (LLMNR and NetBIOS answer a multicast or broadcast query by unicast)."""
+        tok = info.get("req_id")
+        if tok.__class__ is str and _sends(c, fwd):
+            kind = tok.partition(" ")[0]
+            if kind in _TIMED_FIELD:
+                self._asked((tok, src, sp) if kind in _ANY_PEER else (tok, src, sp, dst, dp), ts, c)
+        tok = info.get("resp_id")
+        if tok.__class__ is str:
+            kind = tok.partition(" ")[0]
+            name = _TIMED_FIELD.get(kind)
+            if name is not None:
+                got = self._answered((tok, dst, dp) if kind in _ANY_PEER else (tok, dst, dp, src, sp), ts)
+                if got is not None:
+                    took, asker = got
+                    ms = round(took * 1000.0, 3)
+                    for conn in (asker, c) if asker is not c else (c,):
+                        if conn.due >= 0 or conn is c:
+                            d = conn.dpi
+                            if d is None:
+                                d = conn.dpi = {}
+                            d[name] = ms
+                            conn.tmpl = None
+                            if not conn.dirty and conn.due >= 0:
+                                conn.dirty = True
+                                self._dirty.append(conn)
 
     # --- UDP applications ------------------------------------------------------------
     def _udp_app(self, c: Conn, fwd: bool, sp: int, dp: int, info: Any) -> None:
@@ -633,9 +779,13 @@ class Tracker:
                     c.so = _DNS_RESPONSE
                     self._reschedule(c)
         elif kind == KIND_QUIC:
-            if not fwd and c.rtt < 0 and c.syn_ts >= 0:
-                c.rtt = c.last - c.syn_ts
-                c.tmpl = None
+            if c.rtt < 0 and c.syn_ts >= 0 and not _sends(c, fwd):
+                # The peer's reply to the local side's latest handshake packet.
+                took = c.last - c.syn_ts
+                c.syn_ts = _NEG
+                if took <= HANDSHAKE_LIFE:
+                    c.rtt = took
+                    c.tmpl = None
             if not c.hinted:
                 # No hints from rn-dissect: the first answer means handshake, a few each way connected.
                 st = c.so
@@ -651,7 +801,7 @@ class Tracker:
             self._reschedule(c)
 
     # --- DPI -------------------------------------------------------------------------
-    def _merge_dpi(self, c: Conn, info: dict[str, Any]) -> None:
+    def _merge_dpi(self, c: Conn, fwd: bool, info: dict[str, Any]) -> None:
         """rn-dissect's DPI fields into the connection (rustnet.track.dpi, bounded); an application
         found for the first time may change what kind of connection it is (QUIC, DNS, SSH)."""
         d = c.dpi
@@ -667,11 +817,13 @@ class Tracker:
                     c.kind = kind
                     if kind == KIND_QUIC:
                         c.so = _QUIC_INITIAL
-                        c.syn_ts = c.first
                     elif kind == KIND_DNS and c.so != _DNS_QUERY and c.so != _DNS_RESPONSE:
                         c.so = _DNS_RESPONSE if "dns_rcode" in info else _DNS_QUERY
                     self._reschedule(c)
         if c.kind == KIND_QUIC:
+            ptype = info.get("quic_packet")
+            if (ptype == "initial" or ptype == "handshake") and c.rtt < 0 and _sends(c, fwd):
+                c.syn_ts = c.last  # the local side's handshake packet: timed (again) from now
             hint = info.get("quic_state")
             if isinstance(hint, str):
                 st = _QUIC_HINTS.get(hint.lower().removeprefix("quic_"))
@@ -907,6 +1059,13 @@ class Tracker:
                     return _UDP_STALE if idle >= stale else _UDP_IDLE
                 return _STALE if idle >= stale else _IDLE
         return so
+
+
+def _sends(c: Conn, fwd: bool) -> bool:
+    """Whether the packet (``fwd``: from the originator) is the local side's: the originator's when
+    the local side is not known (a capture file), nobody's when neither end is this host."""
+    local = c.local
+    return fwd if local < 2 else (local == 2 and not fwd)
 
 
 def _last_seen(c: Conn) -> float:
