@@ -179,3 +179,19 @@ def test_control_keys_space_l_and_r_from_the_terminal(view: PtyView) -> None:
     v.wait_for(lambda s: s.splitlines()[2].startswith("local "))
     v.send("q", "q")
     assert v.wait_exit() == 0
+
+
+def test_mouse_and_keys_come_from_the_terminal_when_records_come_on_stdin(tmp_path: Path) -> None:
+    path = tmp_path / "s.rn"
+    write_stream(str(path), sample())
+    v = PtyView([], cols=COLS, rows=ROWS, stdin_data=path.read_bytes())
+    try:
+        v.wait_for("end of input")
+        v.send(click(v.screen.display[0].index("4 Graph") + 2, 0))
+        wait_tab(v, "Graph")
+        v.send("1")
+        wait_tab(v, "Overview")
+        v.send("q", "q")
+        assert v.wait_exit() == 0
+    finally:
+        v.close()
