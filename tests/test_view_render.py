@@ -526,3 +526,12 @@ def test_help_over_the_activity_interface_table_is_titled_interfaces() -> None:
     keys.handle(s, "h")
     body = text(draw(s, 120, 40)[0])
     assert "Help · Interfaces" in body and "interface statistics / process activity" in body
+
+
+def test_filter_typing_hints_select_left_apply_and_cancel_right() -> None:
+    s = make()
+    for ch in "/api":
+        keys.handle(s, ch)
+    line = draw(s, 120, 30)[0].display[-1]
+    assert line.startswith("/api ") and "↑↓ select" in line
+    assert line.rstrip().endswith("enter apply  esc cancel") and "h help" not in line

@@ -325,11 +325,8 @@ def handle(state: ViewState, key: str) -> bool:
     return True
 
 
-FILTER_HELP: Final = (
-    ("Enter", "keep the filter"),
-    ("Esc", "clear it"),
-    ("↑↓ PgUp PgDn", "move while typing"),
-)
+FILTER_HELP: Final = (("↑↓", "select"),)  # the hints while typing a filter (RustNet's)
+FILTER_HELP_RIGHT: Final = (("enter", "apply"), ("esc", "cancel"))
 
 
 def filter_key(state: ViewState, key: str) -> bool:

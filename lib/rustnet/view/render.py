@@ -159,13 +159,17 @@ def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         prompt = "/" + safe(state.filter_input)
         # A bad /regex/ says so where the user is typing, instead of the key hints.
         error = state.filter.error
-        help_txt = "  " + (safe(error) if error else "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP))
+        left = "  " + (safe(error) if error else "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP))
+        # h and q would type: apply and cancel take their place on the right (RustNet's).
+        right = "" if error else "  ".join(f"{k} {v}" for k, v in keys.FILTER_HELP_RIGHT) + " "
         avail = w - 1
         shown = prompt if width(prompt) <= avail else _tail(prompt, avail)
         line = th.bold + shown + th.normal + th.reverse + " " + th.normal
         rest = w - width(shown) - 1
         if rest > 0:
-            line += th.dim + fit(help_txt, rest) + th.normal
+            if right and width(left) + 2 + width(right) <= rest:
+                left += " " * (rest - width(left) - width(right)) + right
+            line += th.dim + fit(left, rest) + th.normal
         second = line
     elif state.message:
         second = th.bold + fit(" " + safe(state.message), w) + th.normal
