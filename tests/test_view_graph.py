@@ -332,3 +332,63 @@ def test_hostile_values_never_break_the_graph() -> None:
     assert "Retransmits" in text and "Fast Retrans" in text
     out = render(state, W, H, Theme())
     assert "\x1b]0;" not in out and "\x07" not in out
+
+
+def counted(state: ViewState) -> graph.Counts:
+    draw(state)
+    return graph.count(state)
+
+
+def test_counts_follow_updates_closes_reopens_and_the_loopback_rule() -> None:
+    state = graph_state(graph_records())
+    first = {r["id"]: r for r in graph_records() if r.get("t", "conn") == "conn" and not r.get("final")}
+    c = counted(state)
+    assert (c.active, c.tcp_states) == (13, {"ESTAB": 8, "SYN_SENT": 1, "TIME_WAIT": 1})
+    # 17 finishes its handshake; 1 stops receiving; 9 (TLS, "idle") ends by timeout.
+    state.table.ingest(
+        [
+            dict(first[17], state="ESTABLISHED", last_seen=T0 + 11.0),
+            dict(first[1], rate_dst=0.0, last_seen=T0 + 11.1),
+            dict(first[9], last_seen=T0 + 11.2, final=True, end="timeout"),
+        ]
+    )
+    c = counted(state)
+    assert (c.active, c.tcp_states) == (12, {"ESTAB": 8, "TIME_WAIT": 1})
+    assert c.apps["HTTPS"] == 4
+    assert c.processes[0] == ("firefox", 1024 * 1024.0)  # connection 3's 1 MiB/s alone
+    # 9 comes back (the same id, open again): counted again.
+    state.table.ingest([dict(first[9], last_seen=T0 + 12.0)])
+    c = counted(state)
+    assert (c.active, c.tcp_states["ESTAB"], c.apps["HTTPS"]) == (13, 9, 5)
+    # A loopback connection counts until loopback is hidden.
+    state.table.ingest([conn(500, src="127.0.0.1", dst="127.0.0.1", process="redis", rate_src=10.0)])
+    assert counted(state).active == 14
+    state.hide_localhost = True
+    c = counted(state)
+    assert c.active == 13 and all(name != "redis" for name, _ in c.processes)
+
+
+def test_counts_forget_an_evicted_connection() -> None:
+    t = ConnTable(max_rows=3)
+    t.ingest([header(), *(conn(i, process=f"p{i}", rate_dst=100.0 * i) for i in (1, 2, 3))])
+    state = ViewState(t)
+    state.tab = GRAPH
+    assert [name for name, _ in counted(state).processes] == ["p3", "p2", "p1"]
+    t.ingest([conn(4, process="p4", rate_dst=50.0)])  # over the cap: the oldest open row (1) goes
+    c = counted(state)
+    assert c.active == 3 and c.tcp_states == {"ESTAB": 3}
+    assert c.processes == [("p3", 300.0), ("p2", 200.0), ("p4", 50.0)]
+
+
+def test_a_final_record_without_a_reason_leaves_the_counts_once_others_follow() -> None:
+    # Without "end", a final record is history only once other updates follow it (its own
+    # record does not change then): the counts must see that too.
+    t = ConnTable()
+    t.ingest([header(), conn(1, process="a", rate_dst=10.0), conn(2, process="b", rate_dst=20.0)])
+    t.ingest([dict(conn(1, process="a", rate_dst=10.0), final=True)])
+    state = ViewState(t)
+    state.tab = GRAPH
+    assert counted(state).active == 2  # the last record so far: not history yet
+    t.ingest([conn(2, process="b", rate_dst=30.0)])
+    c = counted(state)
+    assert c.active == 1 and c.processes == [("b", 30.0)]

@@ -85,16 +85,20 @@ def area(
     dots = height * DOTS_PER_CELL
     lv = levels(values, 2 * width, dots, ceiling)
     table = _DOWN if down else _UP
+    lefts, rights = lv[0::2], lv[1::2]
     rows: list[str] = []
     for r in range(height):
         # Dot levels this row covers, counted from the edge the chart grows from.
         base = (r if down else height - 1 - r) * DOTS_PER_CELL
-        cells = []
-        for x in range(width):
-            a = min(max(lv[2 * x] - base, 0), DOTS_PER_CELL)
-            b = min(max(lv[2 * x + 1] - base, 0), DOTS_PER_CELL)
-            cells.append(table[a][b])
-        rows.append("".join(cells))
+        top = base + DOTS_PER_CELL
+        rows.append(
+            "".join(
+                table[0 if a <= base else (DOTS_PER_CELL if a >= top else a - base)][
+                    0 if b <= base else (DOTS_PER_CELL if b >= top else b - base)
+                ]
+                for a, b in zip(lefts, rights, strict=True)
+            )
+        )
     return rows
 
 

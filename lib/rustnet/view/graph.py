@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from rustnet.view import braille
+from rustnet.view.graphcount import TCP_LABEL, ActiveTally
 from rustnet.view.graphstats import GraphMetrics, mean
 from rustnet.view.text import fit, safe, width
 from rustnet.view.traffic import CAPTURED
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 WAITING: Final = "Waiting for traffic data..."
 NO_CONNECTIONS: Final = "No connections"
 NO_PROCESSES: Final = "No active processes"
-UNKNOWN_PROCESS: Final = "<unknown>"
 TRAFFIC_FLOOR: Final = 1024.0  # the traffic charts' ceiling is at least 1 KB/s
 LIFECYCLE_FLOOR: Final = 1.0  # and the lifecycle charts' at least 1 connection/s
 EASE_UP: Final = 1.2  # seconds a ceiling takes to rise to a new peak
@@ -47,30 +47,8 @@ TOP_PROCESSES: Final = 5
 PROCESS_NAME: Final = 20  # longer names are cut to 17 characters + "..."
 BAR: Final = "█"
 GAUGE_EMPTY: Final = "░"
-TCP_LABELS: Final = (
-    ("ESTABLISHED", "ESTAB"),
-    ("SYN_SENT", "SYN_SENT"),
-    ("SYN_RECV", "SYN_RECV"),
-    ("FIN_WAIT1", "FIN_WAIT1"),
-    ("FIN_WAIT2", "FIN_WAIT2"),
-    ("TIME_WAIT", "TIME_WAIT"),
-    ("CLOSE_WAIT", "CLOSE_WAIT"),
-    ("LAST_ACK", "LAST_ACK"),
-    ("CLOSING", "CLOSING"),
-    ("CLOSED", "CLOSED"),
-)
-TCP_LABEL: Final = dict(TCP_LABELS)
-TCP_ORDER: Final = tuple(label for _, label in TCP_LABELS) + ("UNKNOWN",)
+TCP_ORDER: Final = tuple(TCP_LABEL.values()) + ("UNKNOWN",)
 APPS: Final = ("HTTPS", "QUIC", "HTTP", "DNS", "SSH", "Other")
-# The detected application (the app field) behind each label; anything else is Other.
-APP_LABEL: Final = {
-    "TLS": "HTTPS",
-    "HTTPS": "HTTPS",
-    "QUIC": "QUIC",
-    "HTTP": "HTTP",
-    "DNS": "DNS",
-    "SSH": "SSH",
-}
 
 
 # --- numbers --------------------------------------------------------------------------------
@@ -141,6 +119,7 @@ class GraphView:
     ceilings: dict[str, Ceiling] = field(default_factory=dict)
     counted: tuple[Any, ...] | None = None
     counts: Counts | None = None
+    tally: ActiveTally = field(default_factory=ActiveTally)
     frozen: tuple[int, int, list[str]] | None = None  # (width, height, lines) shown while paused
 
     def ceiling(self, name: str, target: float, now: float) -> float:
@@ -168,47 +147,18 @@ def _view(state: ViewState) -> GraphView:
 
 
 def count(state: ViewState) -> Counts:
-    """One pass over the active connections (history is never part of the Graph)."""
+    """The active connections counted (history is never part of the Graph); brought up to date
+    by difference once per table version, only when the tab is drawn."""
     table = state.table
     view = _view(state)
     key = (table.version, id(table.rows), state.hide_localhost)
     if view.counted == key and view.counts is not None:
         return view.counts
-    tcp: dict[str, int] = {}
-    apps: dict[str, int] = {}
-    rates: dict[str, float] = {}
-    active = 0
-    hide_lo = state.hide_localhost
-    in_history = table.in_history
-    tcp_label, app_label = TCP_LABEL.get, APP_LABEL.get
-    for row in table.rows.values():
-        if row.final_seq >= 0 and in_history(row):
-            continue
-        if hide_lo and row.loopback():
-            continue
-        active += 1
-        get = row.rec.get
-        if get("proto") == "tcp":
-            st = get("state")
-            label = tcp_label(st, "UNKNOWN") if type(st) is str else "UNKNOWN"
-            tcp[label] = tcp.get(label, 0) + 1
-        app = get("app")  # (a hostile stream's list or map is no key: Other)
-        app = app_label(app, "Other") if type(app) is str else "Other"
-        apps[app] = apps.get(app, 0) + 1
-        rate = 0.0
-        v = get("rate_src")
-        if (type(v) is int or type(v) is float) and 0 < v < math.inf:
-            rate = v
-        v = get("rate_dst")
-        if (type(v) is int or type(v) is float) and 0 < v < math.inf:
-            rate += v
-        if rate > 0:
-            name = get("process")
-            if type(name) is not str or not name:
-                name = row.process or UNKNOWN_PROCESS
-            rates[name] = rates.get(name, 0.0) + rate
-    top = sorted(rates.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PROCESSES]
-    view.counts = Counts(active, tcp, apps, top)
+    tally = view.tally
+    tally.update(table, state.hide_localhost)
+    view.counts = Counts(
+        tally.active, dict(tally.tcp_states), dict(tally.apps), tally.top_processes(TOP_PROCESSES)
+    )
     view.counted = key
     return view.counts
 
