@@ -134,6 +134,14 @@ def test_duplicate_acks_and_fast_retransmit() -> None:
     more += [ack_of(3.05, 1601)] + [ack_of(3.051 + i * 0.001, 1601) for i in range(3)]
     (r,) = run(_lossy() + more)
     assert (r["dup_acks"], r["fast_retransmits"]) == (7, 2)
+    # The other way: B's data, A's duplicate ACKs, twice.
+    down = [*handshake(1.0)]
+    for t0, first in ((2.0, 5001), (3.0, 5501)):
+        down += [ack_of(t0 + i * 0.001, 1001, seq=first + i * 100, n=100, flags=ACK | PSH) for i in range(5)]
+        down += [tcp(t0 + 0.05 + i * 0.001, A, 40000, B, 80, ACK, 1001, first + 100) for i in range(4)]
+        down += [tcp(t0 + 0.1, A, 40000, B, 80, ACK, 1001, first + 500)]
+    (r,) = run(down)
+    assert (r["dup_acks"], r["fast_retransmits"]) == (6, 2)
 
 
 def test_not_duplicate_acks() -> None:

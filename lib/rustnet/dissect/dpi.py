@@ -69,7 +69,12 @@ Keys returned (all values are display-safe: names escaped by :mod:`safe_text`):
                            ``dns_answers`` (list of ``"name TYPE value"`` strings, e.g.
                            ``"example.com A 93.184.216.34"``, ``"www.x.org CNAME x.org"``;
                            other types as ``"name TYPE"``), one dict per message
-  QUIC                     see :mod:`rustnet.dissect.quic`
+  QUIC                     see :mod:`rustnet.dissect.quic`; and ``quic_packet`` (``initial`` or
+                           ``handshake``) on a datagram starting with such a packet
+  request/response ids     ``req_id`` / ``resp_id`` (``"dns 1a2b"``, ``"llmnr …"``, ``"nbns …"``,
+                           ``"ntp <transmit/originate timestamp>"``, ``"stun <transaction id>"``)
+                           on each DNS/LLMNR message and each NTP, STUN and NetBIOS name service
+                           packet of a flow recognised as such: rn-track times the responses
   others                   see :mod:`rustnet.dissect.udpmisc`
 
 A DNS response names addresses only when it answers a query seen: same message id, the

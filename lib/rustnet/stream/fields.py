@@ -1450,7 +1450,8 @@ CONN: Final = (
     Field(
         "out_of_order",
         "int",
-        "TCP: segments below the highest sequence seen that arrived too soon to be retransmissions",
+        "TCP: segments below the highest sequence seen that arrived too soon to be retransmissions "
+        "(within a round trip of it, and not after 2 duplicate ACKs from the receiver)",
         "segments",
         TRACK,
         label="out of order",

@@ -621,7 +621,9 @@ class Tracker:
     def _sequence(c: Conn, fwd: bool, ts: float, seq: int, plen: int) -> None:
         """Sequence analysis of a segment carrying data (not a SYN's: TCP Fast Open data starts
         after the ISN the SYN already accounted for): the next expected sequence number of its
-        side moves on, or the segment is counted as a retransmission or as out of order."""
+        side moves on, or the segment is counted as a retransmission or as out of order (soon
+        after its side's highest: unless the receiver has sent 2 duplicate ACKs or more, which
+        makes it a fast retransmission, as tshark reads it)."""
         end = (seq + plen) & _M32
         if fwd:
             nxt = c.nxt_o
@@ -632,7 +634,7 @@ class Tracker:
                     c.probe = end  # the local side's new data: timed until an ACK covers it
                     c.probe_ts = ts
             elif not (plen == 1 and (nxt - seq) & _M32 == 1):  # not a keep-alive probe
-                if ts - c.adv_o < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
+                if c.run_r < 2 and ts - c.adv_o < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
                     c.ooo += 1
                 else:
                     c.retrans += 1
@@ -649,7 +651,7 @@ class Tracker:
                     c.probe = end
                     c.probe_ts = ts
             elif not (plen == 1 and (nxt - seq) & _M32 == 1):
-                if ts - c.adv_r < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
+                if c.run_o < 2 and ts - c.adv_r < (c.rtt if c.rtt > OOO_WINDOW else OOO_WINDOW):
                     c.ooo += 1
                 else:
                     c.retrans += 1
