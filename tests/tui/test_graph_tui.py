@@ -3,6 +3,8 @@ tests/tui/graph_records.py for how each figure is worked out) and the screen sho
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +59,36 @@ def test_graph_tab_shows_the_recorded_figures(view: PtyView) -> None:
     view.wait_for(lambda s: "↓ RX" not in s)
     view.send("4")
     view.wait_for("↓ RX  2.00 MB/s")
+
+
+def test_tcp_counters_of_a_capture_are_the_sums_over_its_connections() -> None:
+    """ndpi_android.pcap through the whole pipeline: the Graph's lifetime TCP counters are the
+    sums of the counters its connections end with (their last records, as --json prints them)."""
+    from tests.corpus import PCAPS
+    from tests.tui.test_rustnet_tui import RUSTNET, Terminal
+
+    path = str(PCAPS / "ndpi_android.pcap")
+    out = subprocess.run([RUSTNET, "--read", path, "--json"], capture_output=True, text=True, check=True)
+    last: dict[object, dict[str, object]] = {}
+    for line in out.stdout.splitlines():
+        rec = json.loads(line)
+        if rec.get("t", "conn") == "conn":
+            last[rec["id"]] = rec
+    want = {label: f"{sum(int(r.get(k) or 0) for r in last.values()):,}" for label, k in COUNTERS.items()}
+    assert want["Retransmits"] != "0" and want["Out of Order"] != "0"  # the capture has both
+    t = Terminal([RUSTNET, "--read", path], cols=140, rows=40)
+    try:
+        t.wait_for("Overview")
+        t.send(b"4")
+        shown: dict[str, str] = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and shown != want:
+            t.pump(0.1)
+            if "Fast Retrans" in t.text:
+                shown = {k: row_of(t.text, k).split(k, 1)[1].split("│", 1)[0].strip() for k in COUNTERS}
+        assert shown == want, t.text
+    finally:
+        t.close()
+
+
+COUNTERS = {"Retransmits": "retransmits", "Out of Order": "out_of_order", "Fast Retrans": "fast_retransmits"}
