@@ -9,6 +9,7 @@ and Top remote peer need 90 columns; Peak, Iface 60s and the 60 s bytes need 132
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from rustnet.view.activity import (
@@ -22,6 +23,7 @@ from rustnet.view.activity import (
 from rustnet.view.state import ViewState
 from rustnet.view.text import compact_rate as table_rate
 from rustnet.view.text import fit, full_bytes, full_rate, safe, width
+from rustnet.view.theme import Theme
 from rustnet.view.traffic import AGGREGATE, InterfaceRow
 
 PULSE_ROWS: Final = 9
@@ -62,7 +64,7 @@ def bar(fraction: float, cells: int) -> str:
 
 
 # --- the tab ---------------------------------------------------------------------------------------
-def draw(s: ViewState, w: int, h: int, th: Any) -> list[str]:
+def draw(s: ViewState, w: int, h: int, th: Theme) -> list[str]:
     """The Activity tab's body, ``h`` lines of ``w`` cells."""
     if h <= 0:
         return []
@@ -70,7 +72,7 @@ def draw(s: ViewState, w: int, h: int, th: Any) -> list[str]:
     if view.interfaces:
         return interface_table(s, w, h, th)
     snap = view.numbers(s.table, s.hide_localhost)
-    colour = th.cyan if view.direction == "tx" else th.green
+    colour = th.blue if view.direction == "tx" else th.green  # Egress blue, Ingress green
     bottom = BOTTOM_ROWS if h >= PULSE_ROWS + BOTTOM_ROWS + 6 else 0
     pulse = PULSE_ROWS if h >= PULSE_ROWS + 6 else 0
     lines = traffic_pulse(s, snap, w, th)[:pulse] if pulse else []
@@ -94,11 +96,11 @@ def rule(text_: str, w: int) -> str:
     return head + "─" * (w - width(head))
 
 
-def _title(text_: str, w: int, th: Any) -> str:
-    return str(th.bold) + rule(text_, w) + str(th.normal)
+def _title(text_: str, w: int, th: Theme) -> str:
+    return th.bold + rule(text_, w) + th.normal
 
 
-def traffic_pulse(s: ViewState, snap: Snapshot, w: int, th: Any) -> list[str]:
+def traffic_pulse(s: ViewState, snap: Snapshot, w: int, th: Theme) -> list[str]:
     table = s.table
     ifaces = table.interfaces
     captured_rx, captured_tx = table.traffic.captured_window()
@@ -189,7 +191,7 @@ def _cell(code: str, p: ProcessLine, d: int, snap: Snapshot, iface: tuple[float,
     return ""
 
 
-def top_processes(s: ViewState, snap: Snapshot, w: int, h: int, th: Any, colour: str) -> list[str]:
+def top_processes(s: ViewState, snap: Snapshot, w: int, h: int, th: Theme, colour: str) -> list[str]:
     if h <= 0:
         return []
     view: ActivityView = s.activity
@@ -226,7 +228,7 @@ def top_processes(s: ViewState, snap: Snapshot, w: int, h: int, th: Any, colour:
     return lines[:h]
 
 
-def share_bars(s: ViewState, snap: Snapshot, w: int, th: Any, colour: str) -> list[str]:
+def share_bars(s: ViewState, snap: Snapshot, w: int, th: Theme, colour: str) -> list[str]:
     view: ActivityView = s.activity
     d = 0 if view.direction == "tx" else 1
     title = ("Egress" if d == 0 else "Ingress") + " Share (60s)"
@@ -244,7 +246,7 @@ def share_bars(s: ViewState, snap: Snapshot, w: int, th: Any, colour: str) -> li
     return lines
 
 
-def interface_pulse(s: ViewState, w: int, th: Any, colour: str) -> list[str]:
+def interface_pulse(s: ViewState, w: int, th: Theme, colour: str) -> list[str]:
     view: ActivityView = s.activity
     d = view.direction
     lines = [colour + th.bold + rule(f"Interface Pulse: {d.upper()}", w) + th.normal]
@@ -267,7 +269,7 @@ def interface_pulse(s: ViewState, w: int, th: Any, colour: str) -> list[str]:
     return lines
 
 
-def side_by_side(left: list[str], right: list[str], lw: int, th: Any) -> list[str]:
+def side_by_side(left: list[str], right: list[str], lw: int, th: Theme) -> list[str]:
     out = []
     for i in range(max(len(left), len(right), BOTTOM_ROWS)):
         a = left[i] if i < len(left) else ""
@@ -282,10 +284,11 @@ def _pad(line: str, cells: int) -> str:
     return line + " " * max(cells - visible, 0)
 
 
-def _visible_width(line: str) -> int:
-    import re
+_STYLE: Final = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\([A-Za-z0-9]")
 
-    return width(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\([A-Za-z0-9]", "", line))
+
+def _visible_width(line: str) -> int:
+    return width(_STYLE.sub("", line))
 
 
 # --- Interface Statistics (i) ----------------------------------------------------------------------
@@ -318,7 +321,7 @@ def _interface_cells(r: InterfaceRow) -> list[str]:
     ]
 
 
-def interface_table(s: ViewState, w: int, h: int, th: Any) -> list[str]:
+def interface_table(s: ViewState, w: int, h: int, th: Theme) -> list[str]:
     view: ActivityView = s.activity
     table = s.table.interfaces
     lines = [_title("Interface Statistics", w, th)]
