@@ -13,7 +13,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
-from rustnet.cli.privilege import confine
+from rustnet.cli.privilege import confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.dissect.engine import PROG, Dissector
 from rustnet.stream import RecordWriter
@@ -23,9 +23,12 @@ from rustnet.stream import RecordWriter
 @inputs_argument
 @format_option
 @click.option("--no-dpi", is_flag=True, help="L2-L4 only: skip application-protocol detection (faster).")
+@sandbox_options
 @debug_option
 @version_option(PROG)
-def main(inputs: tuple[str, ...], fmt: str, no_dpi: bool, debug: bool) -> None:
+def main(
+    inputs: tuple[str, ...], fmt: str, no_dpi: bool, no_sandbox: bool, sandbox_strict: bool, debug: bool
+) -> None:
     """Dissect packet records from rn-capture (stdin or FILEs) into packet summaries.
 
     Link types read: Ethernet (DLT 1), Linux cooked capture (SLL 113, SLL2 276), BSD
@@ -42,6 +45,8 @@ def main(inputs: tuple[str, ...], fmt: str, no_dpi: bool, debug: bool) -> None:
 
     def body() -> int:
         confine()  # no capability it does not need (root's, or a setcap interpreter's)
+        # No file but the named inputs from here on, no TCP (before any thread starts).
+        enter_sandbox(PROG, no_sandbox, sandbox_strict, extra_read=input_files(inputs))
         stage = Dissector(dpi=not no_dpi)
         return run_stream_stage(PROG, stage, list(inputs), RecordWriter(1, fmt))
 

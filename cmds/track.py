@@ -19,7 +19,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
-from rustnet.cli.privilege import confine
+from rustnet.cli.privilege import confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.stream import RecordWriter
 from rustnet.track.lifecycle import DEFAULT_TIMEOUTS, TimeoutConfigError, Timeouts
@@ -85,6 +85,7 @@ PROG = "rn-track"
     help="Also write every live connection (marked snapshot) this often, for viewers joining "
     "a stream; 0 = never.",
 )
+@sandbox_options
 @debug_option
 @version_option(PROG)
 def main(
@@ -96,6 +97,8 @@ def main(
     max_connections: int,
     history: int,
     snapshot_every: float,
+    no_sandbox: bool,
+    sandbox_strict: bool,
     debug: bool,
 ) -> None:
     """Track connections from packet summaries (rn-dissect's output) in FILEs or stdin.
@@ -115,6 +118,8 @@ def main(
 
     def body() -> int:
         confine()  # no capability it does not need (root's, or a setcap interpreter's)
+        # No file but the named inputs from here on, no TCP (before any thread starts).
+        enter_sandbox(PROG, no_sandbox, sandbox_strict, extra_read=input_files(inputs))
         tracker = Tracker(
             producer=producer(PROG),
             refresh=refresh_ms / 1000.0,

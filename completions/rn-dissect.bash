@@ -5,7 +5,7 @@ _rn_dissect() {
         --format) COMPREPLY=($(compgen -W "msgpack json" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --format --help --no-dpi --version -V -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --format --help --no-dpi --no-sandbox --sandbox-strict --version -V -h" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

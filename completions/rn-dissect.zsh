@@ -3,6 +3,8 @@
 _arguments -s \
   '--format[Output encoding\: MessagePack frames, or JSON Lines for people and jq]:fmt:(msgpack json)' \
   '--no-dpi[L2-L4 only\: skip application-protocol detection (faster)]' \
+  '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
+  '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
   '--debug[Show Python tracebacks for internal errors]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \
   '(-h --help)'{-h,--help}'[Show this message and exit]' \

@@ -143,17 +143,35 @@ def read(pid: int | str = "self") -> Privileges | None:
         return None
 
 
+_frozen: Privileges | None = None  # what /proc said before a sandbox hid it
+
+
 def current() -> Privileges:
     """This process's privileges (from the uid alone where /proc is missing)."""
     found = read()
     if found is not None:
         return found
+    if _frozen is not None:
+        return _frozen
     return Privileges(os.geteuid(), os.getegid(), 0, 0, 0, False)
 
 
+def freeze() -> None:
+    """Remember the privileges now, for :func:`current` once a sandbox hides /proc (they only
+    shrink from here on)."""
+    global _frozen
+    _frozen = read()
+
+
+_names: dict[int, str] = {}  # looked up before a sandbox hid /etc/passwd
+
+
 def user_name(uid: int) -> str:
+    if uid in _names:
+        return _names[uid]
     try:
-        return pwd.getpwuid(uid).pw_name
+        name = _names[uid] = pwd.getpwuid(uid).pw_name
+        return name
     except (KeyError, OverflowError):
         return str(uid)
 

@@ -22,10 +22,15 @@ import pwd
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+import click
 
 import rustnet
 from rustnet import caps
-from rustnet.cli.common import StageError
+from rustnet.cli.common import EXIT_USAGE, StageError
+
+F = TypeVar("F", bound=Any)
 
 UNPRIVILEGED_USER = "nobody"
 # rn-enrich as root: list other users' /proc/PID/fd (dac_read_search), read those links and
@@ -174,3 +179,48 @@ def stays_root_notice() -> str | None:
     if user is not None:
         return None
     return f"rn-dissect and rn-track run as root, without capabilities: {why}"
+
+
+def sandbox_options(f: F) -> F:
+    """--no-sandbox and --sandbox-strict, as every stage that restricts itself takes them."""
+    f = click.option(
+        "--sandbox-strict",
+        is_flag=True,
+        help="Exit with an error unless the sandbox (Landlock) is fully enforced.",
+    )(f)
+    return click.option(
+        "--no-sandbox",
+        is_flag=True,
+        help="Do not restrict this stage with Landlock (no_new_privs is still set).",
+    )(f)
+
+
+def enter_sandbox(
+    stage: str,
+    no_sandbox: bool,
+    strict: bool,
+    reverse_dns: bool = False,
+    extra_read: tuple[str, ...] = (),
+    uid_dropped: bool = False,
+) -> Any:
+    """Restrict this stage (see rustnet.sandbox) and return its status; a one-line error under
+    --sandbox-strict."""
+    from rustnet import sandbox
+
+    if no_sandbox and strict:
+        raise StageError("--no-sandbox and --sandbox-strict contradict each other", EXIT_USAGE)
+    try:
+        return sandbox.apply(
+            stage,
+            sandbox.mode_of(no_sandbox, strict),
+            uid_dropped=uid_dropped,
+            reverse_dns=reverse_dns,
+            extra_read=extra_read,
+        )
+    except sandbox.SandboxError as exc:
+        raise StageError(str(exc)) from None
+
+
+def input_files(inputs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The named input files a sandboxed stage must still be able to open."""
+    return tuple(p for p in inputs if p != "-")

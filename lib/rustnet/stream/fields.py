@@ -180,6 +180,14 @@ PRIVS: Final = (
     Field("uid", "int", "that user's id"),
     Field("caps", "list[str]", 'its permitted capabilities, e.g. "cap_net_raw"'),
     Field("nnp", "bool", "no_new_privs set"),
+    Field(
+        "sandbox",
+        "map",
+        'optional: the stage\'s sandbox: "state" (Fully enforced, Partially enforced, Not applied '
+        'or Error), "abi" (the kernel\'s Landlock ABI, 0 for none), "features" (e.g. "FS '
+        'restricted", "Net blocked", "IPC scoped", "No new privs", "Root UID dropped") and '
+        '"reason" when not fully enforced',
+    ),
 )
 
 # --- pkt -----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ Format version 1. A reader refuses a header whose ``v`` is newer than
 from __future__ import annotations
 
 import binascii
+import sys
 
 # The C functions themselves: socket.py builds enums when imported, start-up time every command paid.
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
@@ -285,10 +286,14 @@ def privileges_entry(stage: str) -> dict[str, Any]:
     from rustnet.caps import current, names, user_name
 
     now = current()
-    return {
+    entry: dict[str, Any] = {
         "stage": stage,
         "user": user_name(now.uid),
         "uid": now.uid,
         "caps": names(now.permitted),
         "nnp": now.no_new_privs,
     }
+    sandbox = sys.modules.get("rustnet.sandbox")  # loaded only by a stage that applied one
+    if sandbox is not None and sandbox.status is not None:
+        entry["sandbox"] = sandbox.status.as_record()
+    return entry

@@ -136,7 +136,30 @@ def privileges_of(entries: Any) -> list[tuple[str, str]]:
         caps = entry.get("caps")
         who = user if isinstance(user, str) else text(entry.get("uid")) or "?"
         held = " ".join(c for c in caps if isinstance(c, str)) if isinstance(caps, list) else ""
-        out.append((entry["stage"][:64], f"{who[:64]}, {held[:512] or 'no capabilities'}"))
+        line = f"{who[:64]}, {held[:512] or 'no capabilities'}"
+        sandbox = sandbox_text(entry.get("sandbox"))
+        out.append((entry["stage"][:64], line + (f" · Sandbox: {sandbox}" if sandbox else "")))
+    return out
+
+
+def sandbox_text(entry: Any) -> str | None:
+    """A ``privs`` entry's sandbox in words (``Fully enforced · Landlock ABI v7 · FS restricted,
+    ...``), None when the stage reported none."""
+    from rustnet.sandbox import describe_entry
+
+    return describe_entry(entry)
+
+
+def sandboxes_of(entries: Any) -> list[tuple[str, str]]:
+    """(stage, sandbox in words) for each stage of the header that reported one (System panel)."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(entries, list):
+        return out
+    for entry in entries[-MAX_PRIVILEGE_LINES:]:
+        if isinstance(entry, dict) and isinstance(entry.get("stage"), str):
+            found = sandbox_text(entry.get("sandbox"))
+            if found is not None:
+                out.append((entry["stage"][:64], found))
     return out
 
 
@@ -332,6 +355,7 @@ class ConnTable:
         self._header_finite = False
         self.producer = ""
         self.privileges: list[tuple[str, str]] = []  # (stage, "user, capabilities") from the header
+        self.sandboxes: list[tuple[str, str]] = []  # (stage, its sandbox state in words) from the header
         self.received = 0
         self.dropped = 0
         self.ifdropped = 0
@@ -441,6 +465,7 @@ class ConnTable:
                 self._header_finite = rec.get("live") is False
                 self.producer = text(rec.get("producer"))[:MAX_TEXT]
                 self.privileges = privileges_of(rec.get("privs"))
+                self.sandboxes = sandboxes_of(rec.get("privs"))
             elif t == WARNING:
                 stage = text(rec.get("stage"))[:MAX_TEXT]
                 self.messages.append((stage + ": " if stage else "") + text(rec.get("msg"))[:MAX_TEXT])

@@ -13,6 +13,7 @@ connections once the entry list is cached (see :mod:`rustnet.view.state`).
 
 from __future__ import annotations
 
+import sys
 from typing import Final
 
 from rustnet.view import keys, tabs
@@ -203,7 +204,9 @@ def viewer_privileges() -> str:
     """This process's user and capabilities (the viewer's own line under Privileges)."""
     from rustnet.caps import current
 
-    return current().describe()
+    sandbox = sys.modules.get("rustnet.sandbox")  # loaded only when this viewer applied one
+    own = sandbox.status if sandbox is not None else None
+    return current().describe() + (f" · Sandbox: {own.describe()}" if own is not None else "")
 
 
 def help_box_rect(w: int, top: int, body_h: int, n_items: int) -> tuple[int, int, int, int]:

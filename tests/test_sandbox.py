@@ -1,0 +1,295 @@
+"""The stages' Landlock sandbox, proved by real attempts from inside a restricted process.
+
+tests/sandbox_probe.py applies a stage's sandbox with the function the stage itself calls
+(rustnet.sandbox.apply) and then tries to read, list, write, connect, bind and exec; the
+kernel's answers are the truth here. The stages themselves are run on corpus captures with the
+sandbox on and off: their records must not change. RUSTNET_TEST_LANDLOCK_ABI pretends the
+kernel offers less (a test-only switch) for --sandbox-strict and the degraded states.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rustnet import landlock
+
+from tests.corpus import PCAPS
+
+BIN = Path(sys.executable).parent
+PROBE = Path(__file__).resolve().parent / "sandbox_probe.py"
+KERNEL_ABI = landlock.kernel_abi()
+needs_landlock = pytest.mark.skipif(KERNEL_ABI < 6, reason=f"kernel Landlock ABI {KERNEL_ABI} < 6")
+
+
+def rn(name: str) -> str:
+    return shutil.which(name, path=str(BIN)) or name
+
+
+def probe(
+    stage: str, mode: str, *attempts: str, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str | None]]:
+    out = subprocess.run(
+        [sys.executable, str(PROBE), stage, mode, *attempts],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=True,
+    ).stdout.decode()
+    lines = [json.loads(line) for line in out.splitlines()]
+    return lines[0], {line["attempt"]: line["errno"] for line in lines[1:]}
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "secret"
+    path.write_text("not for a parsing stage\n")
+    return path
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP port on loopback that accepts: a refused connect is the sandbox, not the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
+
+
+@needs_landlock
+@pytest.mark.parametrize("stage", ["rn-dissect", "rn-track", "rn-capture", "rn-view"])
+def test_parsing_stage_cannot_read_write_connect_bind_or_exec(
+    stage: str, secret: Path, tmp_path: Path, listener: int
+) -> None:
+    attempts = (
+        f"read:{secret}",
+        f"list:{tmp_path}",
+        f"write:{tmp_path / 'dropped'}",
+        f"connect:{listener}",
+        "bind:0",
+        "exec:/bin/true",
+        "read:/etc/passwd",
+    )
+    status, got = probe(stage, "best-effort", *attempts)
+    assert status["state"] == "Fully enforced" and status["abi"] == KERNEL_ABI
+    assert {"FS restricted", "Net blocked", "IPC scoped", "No new privs"} <= set(status["features"])
+    assert got == dict.fromkeys(attempts, "EACCES")
+    assert not (tmp_path / "dropped").exists()
+    # The same attempts without the sandbox succeed: it is the sandbox that refused them.
+    _, free = probe(stage, "off", *attempts)
+    assert free == dict.fromkeys(attempts)
+
+
+@needs_landlock
+def test_capture_keeps_the_interface_counters_and_nothing_else(secret: Path) -> None:
+    counter = "/sys/class/net/lo/statistics/rx_bytes"
+    _, got = probe("rn-capture", "best-effort", f"read:{counter}", f"read:{secret}", "read:/proc/self/status")
+    assert got == {f"read:{counter}": None, f"read:{secret}": "EACCES", "read:/proc/self/status": "EACCES"}
+
+
+@needs_landlock
+def test_enrich_reads_proc_sysfs_accounts_but_no_other_file_and_no_tcp(secret: Path, listener: int) -> None:
+    allowed = (
+        "read:/proc/self/status",
+        "list:/proc",
+        "read:/sys/class/net/lo/statistics/rx_bytes",
+        "read:/etc/passwd",
+    )
+    status, got = probe(
+        "rn-enrich", "best-effort", *allowed, f"read:{secret}", f"connect:{listener}", "exec:/bin/true"
+    )
+    assert status["state"] == "Fully enforced"
+    assert got == {
+        **dict.fromkeys(allowed),
+        f"read:{secret}": "EACCES",
+        f"connect:{listener}": "EACCES",
+        "exec:/bin/true": "EACCES",
+    }
+
+
+@needs_landlock
+def test_enrich_with_reverse_dns_may_connect_to_port_53_only(listener: int) -> None:
+    _, got = probe("rn-enrich", "best-effort", "--reverse-dns", "connect:53", f"connect:{listener}")
+    # Nothing listens on 53 here: refused by the port, not by Landlock.
+    assert got == {"connect:53": "ECONNREFUSED", f"connect:{listener}": "EACCES"}
+
+
+@needs_landlock
+def test_an_older_kernel_abi_is_partially_enforced_and_leaves_tcp_open(secret: Path, listener: int) -> None:
+    status, got = probe(
+        "rn-dissect", "best-effort", f"read:{secret}", f"connect:{listener}", env={landlock.TEST_ABI_ENV: "3"}
+    )
+    assert status["state"] == "Partially enforced" and status["abi"] == 3
+    assert "FS restricted" in status["features"] and "Net blocked" not in status["features"]
+    assert got == {f"read:{secret}": "EACCES", f"connect:{listener}": None}
+
+
+# --- the stages themselves --------------------------------------------------------------
+CAPTURES = [
+    "ndpi_quic-v2.pcapng",  # QUIC decryption: modules imported after the sandbox is on
+    "ndpi_tls_ech.pcapng",
+    "ndpi_dns.pcap",
+    "ndpi_http.pcapng",
+    "tcpdump_ssh.pcap",
+    "dpkt_truncated_dns.pcap",
+    "suricata_decode-arp-2.pcap",
+    "ndpi_iphone.pcap",
+]
+
+
+def packets(name: str) -> bytes:
+    return subprocess.run(
+        [rn("rn-capture"), "-r", str(PCAPS / name)], capture_output=True, timeout=60, check=True
+    ).stdout
+
+
+def pipeline(
+    data: bytes, *extra: str, env: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], bytes]:
+    """rn-dissect | rn-track on ``data`` with ``extra`` options on both; (records, stderr)."""
+    environ = {**os.environ, **(env or {})}
+    dissect = subprocess.run(
+        [rn("rn-dissect"), *extra], input=data, capture_output=True, timeout=120, env=environ
+    )
+    assert dissect.returncode == 0, dissect.stderr
+    track = subprocess.run(
+        [rn("rn-track"), "--format", "json", *extra],
+        input=dissect.stdout,
+        capture_output=True,
+        timeout=120,
+        env=environ,
+    )
+    assert track.returncode == 0, track.stderr
+    return [json.loads(line) for line in track.stdout.splitlines()], dissect.stderr + track.stderr
+
+
+def comparable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records without what differs run to run (wall-clock times, the header's privileges)."""
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        if rec.get("t") in ("hdr", "stats", "dstats"):
+            rec.pop("ts", None)
+            rec.pop("privs", None)
+            rec.pop("start", None)
+        out.append(rec)
+    return out
+
+
+def sandboxes(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {p["stage"]: p.get("sandbox") for p in records[0]["privs"]}
+
+
+@needs_landlock
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_dissect_and_track_give_the_same_records_inside_the_sandbox(capture: str) -> None:
+    data = packets(capture)
+    sandboxed, errors = pipeline(data)
+    free, _ = pipeline(data, "--no-sandbox")
+    assert errors == b""
+    assert len(sandboxed) > 2
+    assert comparable(sandboxed) == comparable(free)
+    states = sandboxes(sandboxed)
+    assert states["rn-dissect"]["state"] == states["rn-track"]["state"] == "Fully enforced"
+    assert sandboxes(free)["rn-dissect"]["state"] == "Not applied"
+
+
+def test_no_sandbox_leaves_it_off_and_says_so() -> None:
+    records, _ = pipeline(packets("ndpi_dns.pcap"), "--no-sandbox")
+    for stage in ("rn-dissect", "rn-track"):
+        assert sandboxes(records)[stage] == {
+            "state": "Not applied",
+            "abi": KERNEL_ABI,
+            "features": ["No new privs"],
+            "reason": "--no-sandbox",
+        }
+
+
+@pytest.mark.parametrize("stage", ["rn-dissect", "rn-track"])
+@pytest.mark.parametrize("abi", ["0", "5"])
+def test_sandbox_strict_exits_when_landlock_is_missing_or_partial(stage: str, abi: str) -> None:
+    data = packets("ndpi_dns.pcap")
+    env = {**os.environ, landlock.TEST_ABI_ENV: abi}
+    if stage == "rn-track":
+        data = subprocess.run(
+            [rn("rn-dissect"), "--no-sandbox"], input=data, capture_output=True, check=True
+        ).stdout
+    strict = subprocess.run(
+        [rn(stage), "--sandbox-strict"], input=data, capture_output=True, timeout=60, env=env
+    )
+    assert strict.returncode == 1
+    state = "not applied" if abi == "0" else "partially enforced"
+    assert strict.stderr.decode().startswith(f"{stage}: --sandbox-strict: sandbox {state}")
+    assert strict.stdout == b""  # nothing parsed before the refusal
+    # Best effort goes on, and says what it got.
+    loose = subprocess.run([rn(stage)], input=data, capture_output=True, timeout=60, env=env)
+    assert loose.returncode == 0, loose.stderr
+
+
+def test_best_effort_without_landlock_reports_not_applied() -> None:
+    records, errors = pipeline(packets("ndpi_dns.pcap"), env={landlock.TEST_ABI_ENV: "0"})
+    assert errors == b""
+    state = sandboxes(records)["rn-dissect"]
+    assert state["state"] == "Not applied" and state["abi"] == 0 and state["reason"]
+
+
+@needs_landlock
+def test_sandbox_strict_passes_when_fully_enforced() -> None:
+    records, _ = pipeline(packets("ndpi_dns.pcap"), "--sandbox-strict")
+    assert sandboxes(records)["rn-track"]["state"] == "Fully enforced"
+
+
+@pytest.mark.parametrize("stage", ["rn-dissect", "rn-track"])
+def test_no_sandbox_and_sandbox_strict_together_are_a_usage_error(stage: str) -> None:
+    run = subprocess.run(
+        [rn(stage), "--no-sandbox", "--sandbox-strict"], input=b"", capture_output=True, timeout=60
+    )
+    assert run.returncode == 2 and b"contradict" in run.stderr
+
+
+@needs_landlock
+def test_dissect_still_reads_input_files_named_on_its_command_line(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.rn", tmp_path / "b.rn"
+    first.write_bytes(packets("ndpi_dns.pcap"))
+    second.write_bytes(packets("tcpdump_ssh.pcap"))
+    run = subprocess.run(
+        [rn("rn-dissect"), "--format", "json", str(first), str(second)], capture_output=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count(b'"t":"sum"') > 10
+
+
+# --- what the viewer shows ---------------------------------------------------------------
+def test_viewer_help_and_system_data_show_each_stages_sandbox() -> None:
+    from rustnet.view.model import ConnTable
+    from rustnet.view.render import help_entries
+    from rustnet.view.state import ViewState
+
+    full = {"state": "Fully enforced", "abi": 7, "features": ["FS restricted", "Net blocked", "No new privs"]}
+    off = {"state": "Not applied", "abi": 7, "features": ["No new privs"], "reason": "--no-sandbox"}
+    hostile = {"state": "Fully enforced\x1b[2J", "abi": 7, "features": []}
+    privs = [
+        {"stage": "rn-dissect", "user": "nobody", "uid": 65534, "caps": [], "sandbox": full},
+        {"stage": "rn-track", "user": "nobody", "uid": 65534, "caps": [], "sandbox": off},
+        {"stage": "rn-enrich", "user": "root", "uid": 0, "caps": [], "sandbox": hostile},
+    ]
+    table = ConnTable()
+    table.ingest([{"t": "hdr", "v": 1, "privs": privs}])
+    lines = dict(help_entries(ViewState(table)))
+    assert lines["rn-dissect"] == (
+        "nobody, no capabilities · Sandbox: Fully enforced · Landlock ABI v7 · FS restricted, Net blocked, No new privs"
+    )
+    assert lines["rn-track"].endswith("Sandbox: Not applied · Landlock ABI v7 · No new privs · --no-sandbox")
+    assert lines["rn-enrich"] == "root, no capabilities"  # a state we do not know is not shown
+    assert table.sandboxes == [
+        ("rn-dissect", "Fully enforced · Landlock ABI v7 · FS restricted, Net blocked, No new privs"),
+        ("rn-track", "Not applied · Landlock ABI v7 · No new privs · --no-sandbox"),
+    ]
