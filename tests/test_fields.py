@@ -138,8 +138,18 @@ def test_the_declarations_hold_together() -> None:
             assert f.merge != fields.OWN and f.merge != fields.KEPT, f.name
         else:
             assert f.merge in (fields.OWN, fields.KEPT), f.name
-    labels = [f.label for f in fields.CONN if f.label]
-    assert len(set(labels)) == len(labels)
+    # A label is unique on its card (a field of one end shares it with its twin of the other end).
+    shown = [(f.card, f.side, f.label) for f in fields.CONN if f.card]
+    assert len(set(shown)) == len(shown)
+    cards = {fields.CONNECTION, fields.NETWORK, fields.ATTRIBUTION, fields.TRANSPORT, fields.TRAFFIC}
+    for f in fields.CONN:
+        assert not f.card or f.card in cards or f.card.startswith(fields.APPLICATION + ": "), f.name
+        assert f.side in ("", "src", "dst"), f.name
+        if f.side:  # its twin at the other end is on the same card under the same label
+            other = "dst" if f.side == "src" else "src"
+            assert any(g.side == other and (g.card, g.label) == (f.card, f.label) for g in fields.CONN), (
+                f.name
+            )
     # The per-packet info keys are not connection fields.
     assert not set(fields.names(fields.INFO)) & set(fields.names(fields.CONN))
 

@@ -171,6 +171,6 @@ def test_details_show_the_tunnel_of_an_inner_flow() -> None:
     state = ViewState(table)
     shown = []
     for _ in range(len(table.rows)):
-        shown += [v for label, v in details_lines(state) if label == "tunnel"]
+        shown += [v for label, v in details_lines(state) if label == "Tunnel" and v != "-"]
         state.move(1)
     assert shown and all(v.startswith("vxlan 42 10.77.144.") and "\u2192" in v for v in shown)

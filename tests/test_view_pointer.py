@@ -117,15 +117,15 @@ def test_click_on_a_details_line_copies_its_value() -> None:
     render(s, W, H, Theme())
     top = bar_rows(H)
     by_label = {label: (y, value) for y, _, _, label, value in s.copy_targets}
-    y, value = by_label["remote"]
+    y, value = by_label["Remote Address"]
     assert value == "192.0.2.10:443"
     tabs.pointer_event(s, ev(40, top + y), W, H, 0.0)
-    assert s.copy_request == value and s.copy_label == "remote"
-    assert copy(value, None, "remote") in ("Copied: remote: 192.0.2.10:443",) or "could not" in copy(
-        value, None
-    )
+    assert s.copy_request == value and s.copy_label == "Remote Address"
+    assert copy(value, None, "Remote Address") in (
+        "Copied: Remote Address: 192.0.2.10:443",
+    ) or "could not" in copy(value, None)
     s.copy_request = None
-    tabs.pointer_event(s, ev(40, top + 40), W, H, 0.0)  # no line there
+    tabs.pointer_event(s, ev(40, top + H - 4), W, H, 0.0)  # no value there
     assert s.copy_request is None
 
 

@@ -289,8 +289,9 @@ def _field_list(declared: tuple[Field, ...], conn: bool) -> list[str]:
             searched = [f"{k}:" for k in f.keywords] + (["plain words"] if f.search else [])
             if searched:
                 how.append("filter " + ", ".join(searched))
-            if f.label:
-                how.append(f'Details "{f.label}"')
+            if f.card:
+                side = {"src": "Local or Remote ", "dst": "Local or Remote "}.get(f.side, "")
+                how.append(f'Details {f.card}, "{side}{f.label}"')
             out += [".br", roff("[" + "; ".join(how) + "]")]
     return out
 

@@ -64,11 +64,11 @@ def test_filter_navigate_details_copy_help_quit(recording: str, views: list[PtyV
     v.send("enter")  # keep the filter
     v.wait_for("filter: sni:example")
     v.send("enter")  # details of the selection
-    details = v.wait_for("remote ")
+    details = v.wait_for("Remote Address ")
     assert "2 Details" in details and ("api.example.org" in details or "quic.example.net" in details)
-    remote = next(line.split()[1] for line in details.splitlines() if line.startswith("remote "))
+    remote = next(line.split()[2] for line in details.splitlines() if line.startswith("Remote Address "))
     v.send("esc")  # clears the filter first (RustNet's order), staying on Details
-    v.wait_for(lambda s: "filter: " not in s and "remote " in s)
+    v.wait_for(lambda s: "filter: " not in s and "Remote Address " in s)
     v.send("esc")
     v.wait_for(lambda s: "Rx↓/Tx↑" in s)
     v.send("c")

@@ -86,6 +86,8 @@ class Field:
         "keywords",
         "label",
         "default",
+        "card",
+        "side",
     )
 
     def __init__(
@@ -98,8 +100,10 @@ class Field:
         merge: str = OWN,  # conn only: one of MERGES
         search: bool = False,  # conn only: plain filter words search it
         keywords: tuple[str, ...] = (),  # conn only: filter keywords whose values include it
-        label: str = "",  # conn only: the label Details shows it under; "" is not shown
+        label: str = "",  # conn only: the label Details shows it under (a human one, RustNet's)
         default: Any = REQUIRED,  # positional records: the value where the field does not apply
+        card: str = "",  # conn only: the Details card that shows it; "" is not shown on its own
+        side: str = "",  # conn only: "src" or "dst", the end it describes (Details: Local or Remote)
     ) -> None:
         self.name = name
         self.type = type
@@ -111,9 +115,26 @@ class Field:
         self.keywords = keywords
         self.label = label
         self.default = default
+        self.card = card
+        self.side = side
 
     def __repr__(self) -> str:
         return f"Field({self.name!r}, {self.type!r}, stage={self.stage!r}, merge={self.merge!r})"
+
+
+# The cards of the viewer's Details (RustNet's), in order. An application's card is named after
+# it (app_card); a connection shows the one of its application.
+CONNECTION: Final = "Connection"
+NETWORK: Final = "Network Context"
+ATTRIBUTION: Final = "Attribution"
+TRANSPORT: Final = "Transport Health"
+TRAFFIC: Final = "Traffic Statistics"
+APPLICATION: Final = "Application"
+
+
+def app_card(app: str) -> str:
+    """The Details card of application ``app``'s fields."""
+    return f"{APPLICATION}: {app}"
 
 
 class RecordType:
@@ -530,7 +551,7 @@ CONN: Final = (
         "stable id of the connection, the same in every record of it; a new generation of a "
         "reused tuple gets a new id",
         stage=TRACK,
-        label="id",
+        label="Connection ID",
     ),
     Field(
         "proto",
@@ -539,7 +560,8 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         keywords=("proto",),
-        label="protocol",
+        label="Protocol",
+        card=CONNECTION,
     ),
     Field(
         "state",
@@ -549,7 +571,8 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         keywords=("state",),
-        label="state",
+        label="State",
+        card=CONNECTION,
     ),
     Field(
         "src",
@@ -559,7 +582,9 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         keywords=("src",),
-        label="source",
+        label="Address",
+        card=CONNECTION,
+        side="src",
     ),
     Field(
         "sport",
@@ -568,7 +593,8 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         keywords=("port", "sport"),
-        label="source port",
+        label="Port",
+        side="src",
     ),
     Field(
         "hostname_src",
@@ -578,7 +604,9 @@ CONN: Final = (
         merge=KEPT,
         search=True,
         keywords=("src", "host"),
-        label="source name",
+        label="Hostname",
+        card=NETWORK,
+        side="src",
     ),
     Field(
         "hostname_src_via",
@@ -586,7 +614,8 @@ CONN: Final = (
         _HOSTNAME_VIA.format(side="src"),
         stage=ENRICH,
         merge=KEPT,
-        label="source name from",
+        label="Hostname Via",
+        side="src",
     ),
     Field(
         "dst",
@@ -595,7 +624,9 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         keywords=("dst",),
-        label="destination",
+        label="Address",
+        card=CONNECTION,
+        side="dst",
     ),
     Field(
         "dport",
@@ -604,7 +635,8 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         keywords=("port", "dport"),
-        label="destination port",
+        label="Port",
+        side="dst",
     ),
     Field(
         "hostname_dst",
@@ -614,7 +646,9 @@ CONN: Final = (
         merge=KEPT,
         search=True,
         keywords=("dst", "host"),
-        label="destination name",
+        label="Hostname",
+        card=NETWORK,
+        side="dst",
     ),
     Field(
         "hostname_dst_via",
@@ -622,7 +656,8 @@ CONN: Final = (
         _HOSTNAME_VIA.format(side="dst"),
         stage=ENRICH,
         merge=KEPT,
-        label="destination name from",
+        label="Hostname Via",
+        side="dst",
     ),
     Field(
         "gateway",
@@ -630,7 +665,7 @@ CONN: Final = (
         '"src" or "dst": which end is a default gateway of the capturing host (live only)',
         stage=ENRICH,
         merge=KEPT,
-        label="default gateway",
+        label="Default Gateway",
     ),
     Field(
         "mac_src",
@@ -638,7 +673,9 @@ CONN: Final = (
         'src\'s MAC "aa:bb:cc:dd:ee:ff": the ARP sender, or the neighbour table (live only)',
         stage=ENRICH,
         merge=KEPT,
-        label="source MAC",
+        label="MAC",
+        card=NETWORK,
+        side="src",
     ),
     Field(
         "vendor_src",
@@ -648,7 +685,8 @@ CONN: Final = (
         merge=KEPT,
         search=True,
         keywords=("vendor",),
-        label="source vendor",
+        label="Vendor",
+        side="src",
     ),
     Field(
         "mac_dst",
@@ -656,7 +694,9 @@ CONN: Final = (
         "dst's MAC, from the neighbour table (live only)",
         stage=ENRICH,
         merge=KEPT,
-        label="destination MAC",
+        label="MAC",
+        card=NETWORK,
+        side="dst",
     ),
     Field(
         "vendor_dst",
@@ -666,14 +706,15 @@ CONN: Final = (
         merge=KEPT,
         search=True,
         keywords=("vendor",),
-        label="destination vendor",
+        label="Vendor",
+        side="dst",
     ),
     Field(
         "local_side",
         "str",
         '"src" or "dst": which end is this host (live capture only, when known)',
         stage=TRACK,
-        label="local side",
+        label="Local Side",
     ),
     Field(
         "service",
@@ -682,7 +723,8 @@ CONN: Final = (
         stage=ENRICH,
         search=True,
         keywords=("service",),
-        label="service",
+        label="Service",
+        card=CONNECTION,
     ),
     Field(
         "app",
@@ -694,7 +736,7 @@ CONN: Final = (
         merge=FIRST,
         search=True,
         keywords=("app",),
-        label="application",
+        label="Application",
     ),
     Field(
         "process",
@@ -706,7 +748,8 @@ CONN: Final = (
         merge=KEPT,
         search=True,
         keywords=("process",),
-        label="process",
+        label="Process",
+        card=CONNECTION,
     ),
     Field(
         "pid",
@@ -716,10 +759,11 @@ CONN: Final = (
         merge=KEPT,
         search=True,
         keywords=("process",),
-        label="pid",
+        label="PID",
+        card=ATTRIBUTION,
     ),
-    Field("user", "str", "its user", stage=ENRICH, merge=KEPT, search=True, label="user"),
-    Field("group", "str", "its effective group", stage=ENRICH, merge=KEPT, label="group"),
+    Field("user", "str", "its user", stage=ENRICH, merge=KEPT, search=True, label="User", card=ATTRIBUTION),
+    Field("group", "str", "its effective group", stage=ENRICH, merge=KEPT, label="Group"),
     Field(
         "cmdline",
         "str",
@@ -727,19 +771,28 @@ CONN: Final = (
         stage=ENRICH,
         merge=KEPT,
         search=True,
-        label="command line",
+        label="Command Line",
+        card=ATTRIBUTION,
     ),
     Field(
-        "exe", "str", "the path of its executable", stage=ENRICH, merge=KEPT, search=True, label="executable"
+        "exe",
+        "str",
+        "the path of its executable",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        label="Executable",
+        card=ATTRIBUTION,
     ),
-    Field("ppid", "int", "its parent's process id", stage=ENRICH, merge=KEPT, label="parent pid"),
+    Field("ppid", "int", "its parent's process id", stage=ENRICH, merge=KEPT, label="PPID", card=ATTRIBUTION),
     Field(
         "ancestors",
         "list[str]",
         'its parents as "name/pid", up to 4, oldest first',
         stage=ENRICH,
         merge=KEPT,
-        label="parents",
+        label="Process Tree",
+        card=ATTRIBUTION,
     ),
     Field(
         "netns",
@@ -748,7 +801,8 @@ CONN: Final = (
         "(docker:0123456789ab) or net:[inode]",
         stage=ENRICH,
         merge=KEPT,
-        label="network namespace",
+        label="Network Namespace",
+        card=ATTRIBUTION,
     ),
     Field(
         "owner_via",
@@ -760,7 +814,8 @@ CONN: Final = (
         "socket at the port)",
         stage=ENRICH,
         merge=KEPT,
-        label="process found by",
+        label="Match",
+        card=ATTRIBUTION,
     ),
     Field(
         "peer_process",
@@ -769,17 +824,29 @@ CONN: Final = (
         stage=ENRICH,
         merge=KEPT,
         search=True,
-        label="peer process",
+        label="Peer Process",
+        card=ATTRIBUTION,
     ),
-    Field("peer_pid", "int", "that owner's process id", stage=ENRICH, merge=KEPT, label="peer pid"),
-    Field("peer_user", "str", "that owner's user", stage=ENRICH, merge=KEPT, label="peer user"),
+    Field(
+        "peer_pid",
+        "int",
+        "that owner's process id",
+        stage=ENRICH,
+        merge=KEPT,
+        label="Peer PID",
+        card=ATTRIBUTION,
+    ),
+    Field(
+        "peer_user", "str", "that owner's user", stage=ENRICH, merge=KEPT, label="Peer User", card=ATTRIBUTION
+    ),
     Field(
         "peer_netns",
         "str",
         "that owner's network namespace, as netns",
         stage=ENRICH,
         merge=KEPT,
-        label="peer network namespace",
+        label="Peer Namespace",
+        card=ATTRIBUTION,
     ),
     # TLS (and the ClientHello / ServerHello inside QUIC Initials)
     Field(
@@ -790,7 +857,8 @@ CONN: Final = (
         merge=FIRST,
         search=True,
         keywords=("sni", "host"),
-        label="TLS server name",
+        label="SNI",
+        card=app_card("TLS"),
     ),
     Field(
         "alpn",
@@ -800,6 +868,7 @@ CONN: Final = (
         merge=FIRST,
         search=True,
         label="ALPN",
+        card=app_card("TLS"),
     ),
     Field(
         "tls_versions_offered",
@@ -807,7 +876,8 @@ CONN: Final = (
         'ClientHello supported_versions, e.g. "TLS 1.3"',
         stage=DISSECT,
         merge=FIRST,
-        label="TLS versions offered",
+        label="Versions Offered",
+        card=app_card("TLS"),
     ),
     Field(
         "ech",
@@ -815,7 +885,8 @@ CONN: Final = (
         "true when the ClientHello offers Encrypted Client Hello (or ESNI)",
         stage=DISSECT,
         merge=FIRST,
-        label="ECH offered",
+        label="ECH Offered",
+        card=app_card("TLS"),
     ),
     Field(
         "tls_version",
@@ -824,7 +895,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="TLS version",
+        label="TLS Version",
+        card=app_card("TLS"),
     ),
     Field(
         "tls_cipher",
@@ -832,7 +904,8 @@ CONN: Final = (
         "cipher suite the ServerHello chose (IANA name, else hex)",
         stage=DISSECT,
         merge=FIRST,
-        label="TLS cipher",
+        label="Cipher Suite",
+        card=app_card("TLS"),
     ),
     Field(
         "starttls",
@@ -841,7 +914,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="STARTTLS from",
+        label="STARTTLS From",
+        card=app_card("TLS"),
     ),
     # HTTP/1.x
     Field(
@@ -852,7 +926,8 @@ CONN: Final = (
         merge=FIRST,
         search=True,
         keywords=("host",),
-        label="HTTP host",
+        label="HTTP Host",
+        card=app_card("HTTP"),
     ),
     Field(
         "http_method",
@@ -861,10 +936,18 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="HTTP method",
+        label="HTTP Method",
+        card=app_card("HTTP"),
     ),
     Field(
-        "http_path", "str", "first request's path", stage=DISSECT, merge=FIRST, search=True, label="HTTP path"
+        "http_path",
+        "str",
+        "first request's path",
+        stage=DISSECT,
+        merge=FIRST,
+        search=True,
+        label="HTTP Path",
+        card=app_card("HTTP"),
     ),
     Field(
         "http_user_agent",
@@ -873,10 +956,17 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="HTTP user agent",
+        label="User-Agent",
+        card=app_card("HTTP"),
     ),
     Field(
-        "http_status", "int", "first response's status code", stage=DISSECT, merge=FIRST, label="HTTP status"
+        "http_status",
+        "int",
+        "first response's status code",
+        stage=DISSECT,
+        merge=FIRST,
+        label="HTTP Status",
+        card=app_card("HTTP"),
     ),
     # DNS, mDNS, LLMNR
     Field(
@@ -887,7 +977,8 @@ CONN: Final = (
         merge=QUERY,
         search=True,
         keywords=("host",),
-        label="DNS query",
+        label="DNS Query",
+        card=app_card("DNS"),
     ),
     Field(
         "dns_queries",
@@ -897,7 +988,8 @@ CONN: Final = (
         merge=ACCUMULATE,
         search=True,
         keywords=("host",),
-        label="DNS queries",
+        label="DNS Queries",
+        card=app_card("DNS"),
     ),
     Field(
         "dns_qtype",
@@ -906,7 +998,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="DNS query type",
+        label="DNS Type",
+        card=app_card("DNS"),
     ),
     Field(
         "dns_response",
@@ -914,7 +1007,8 @@ CONN: Final = (
         "true once a response was seen",
         stage=DISSECT,
         merge=FIRST,
-        label="DNS response",
+        label="Response Seen",
+        card=app_card("DNS"),
     ),
     Field(
         "dns_rcode",
@@ -923,7 +1017,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="DNS response code",
+        label="Response Code",
+        card=app_card("DNS"),
     ),
     Field(
         "dns_answers",
@@ -933,7 +1028,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=ACCUMULATE,
         search=True,
-        label="DNS answers",
+        label="DNS Answer",
+        card=app_card("DNS"),
     ),
     Field(
         "dns_resolved",
@@ -943,7 +1039,8 @@ CONN: Final = (
         "hostnames are learned from",
         stage=DISSECT,
         merge=ACCUMULATE,
-        label="DNS names learned",
+        label="Names Learned",
+        card=app_card("DNS"),
     ),
     # SSH
     Field(
@@ -953,7 +1050,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="SSH client",
+        label="Client Software",
+        card=app_card("SSH"),
     ),
     Field(
         "ssh_server",
@@ -962,7 +1060,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="SSH server",
+        label="Server Software",
+        card=app_card("SSH"),
     ),
     Field(
         "ssh_stage",
@@ -970,7 +1069,8 @@ CONN: Final = (
         "kex, auth or established; only moves forward",
         stage=DISSECT,
         merge=LATEST,
-        label="SSH stage",
+        label="Connection State",
+        card=app_card("SSH"),
     ),
     # FTP
     Field(
@@ -980,7 +1080,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=LATEST,
         search=True,
-        label="FTP command",
+        label="Command",
+        card=app_card("FTP"),
     ),
     Field(
         "ftp_reply",
@@ -988,7 +1089,8 @@ CONN: Final = (
         'latest FTP reply, code and text, e.g. "226 Transfer complete."',
         stage=DISSECT,
         merge=LATEST,
-        label="FTP reply",
+        label="Response",
+        card=app_card("FTP"),
     ),
     Field(
         "ftp_user",
@@ -997,7 +1099,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="FTP user",
+        label="Username",
+        card=app_card("FTP"),
     ),
     Field(
         "ftp_server",
@@ -1006,7 +1109,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="FTP server",
+        label="Server Software",
+        card=app_card("FTP"),
     ),
     Field(
         "ftp_system",
@@ -1014,7 +1118,8 @@ CONN: Final = (
         'FTP server\'s system type (215 reply to SYST), e.g. "UNIX Type: L8"',
         stage=DISSECT,
         merge=FIRST,
-        label="FTP system",
+        label="System Type",
+        card=app_card("FTP"),
     ),
     # MQTT
     Field(
@@ -1023,7 +1128,8 @@ CONN: Final = (
         'MQTT version of the CONNECT: "3.1", "3.1.1" or "5.0"',
         stage=DISSECT,
         merge=FIRST,
-        label="MQTT version",
+        label="Version",
+        card=app_card("MQTT"),
     ),
     Field(
         "mqtt_client_id",
@@ -1032,7 +1138,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="MQTT client",
+        label="Client ID",
+        card=app_card("MQTT"),
     ),
     Field(
         "mqtt_topics",
@@ -1041,7 +1148,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=ACCUMULATE,
         search=True,
-        label="MQTT topics",
+        label="Topics",
+        card=app_card("MQTT"),
     ),
     Field(
         "mqtt_qos",
@@ -1049,7 +1157,8 @@ CONN: Final = (
         "QoS (0-2) of the latest MQTT PUBLISH",
         stage=DISSECT,
         merge=LATEST,
-        label="MQTT QoS",
+        label="QoS",
+        card=app_card("MQTT"),
     ),
     Field(
         "mqtt_packet",
@@ -1057,7 +1166,8 @@ CONN: Final = (
         'type of the latest MQTT packet, e.g. "PUBLISH"',
         stage=DISSECT,
         merge=LATEST,
-        label="MQTT packet",
+        label="Packet Type",
+        card=app_card("MQTT"),
     ),
     # SNMP
     Field(
@@ -1066,7 +1176,8 @@ CONN: Final = (
         'SNMP version: "v1", "v2c" or "v3"',
         stage=DISSECT,
         merge=FIRST,
-        label="SNMP version",
+        label="SNMP Version",
+        card=app_card("SNMP"),
     ),
     Field(
         "snmp_community",
@@ -1075,7 +1186,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="SNMP community",
+        label="Community",
+        card=app_card("SNMP"),
     ),
     Field(
         "snmp_pdu",
@@ -1084,7 +1196,8 @@ CONN: Final = (
         "encrypted SNMPv3 PDU",
         stage=DISSECT,
         merge=LATEST,
-        label="SNMP PDU",
+        label="PDU Type",
+        card=app_card("SNMP"),
     ),
     # NetBIOS
     Field(
@@ -1095,7 +1208,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="NetBIOS name",
+        label="Name",
+        card=app_card("NetBIOS"),
     ),
     Field(
         "netbios_opcode",
@@ -1103,7 +1217,8 @@ CONN: Final = (
         "NetBIOS name service opcode: query, registration, release, wait or refresh",
         stage=DISSECT,
         merge=LATEST,
-        label="NetBIOS opcode",
+        label="Opcode",
+        card=app_card("NetBIOS"),
     ),
     Field(
         "netbios_response",
@@ -1111,7 +1226,8 @@ CONN: Final = (
         "the NetBIOS name service packet is a response",
         stage=DISSECT,
         merge=LATEST,
-        label="NetBIOS response",
+        label="Response Seen",
+        card=app_card("NetBIOS"),
     ),
     Field(
         "netbios_calling",
@@ -1120,7 +1236,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="NetBIOS calling name",
+        label="Calling Name",
+        card=app_card("NetBIOS"),
     ),
     Field(
         "netbios_session",
@@ -1130,7 +1247,8 @@ CONN: Final = (
         "insufficient resources, unspecified error)",
         stage=DISSECT,
         merge=LATEST,
-        label="NetBIOS session",
+        label="Session",
+        card=app_card("NetBIOS"),
     ),
     # IGMP and NDP
     Field(
@@ -1139,7 +1257,8 @@ CONN: Final = (
         "IGMP message: query, v1 report, v2 report, leave or v3 report",
         stage=DISSECT,
         merge=LATEST,
-        label="IGMP message",
+        label="Message",
+        card=app_card("IGMP"),
     ),
     Field(
         "igmp_groups",
@@ -1148,7 +1267,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=ACCUMULATE,
         search=True,
-        label="IGMP groups",
+        label="Group Address",
+        card=app_card("IGMP"),
     ),
     Field(
         "ndp_type",
@@ -1156,7 +1276,8 @@ CONN: Final = (
         "NDP message (hop limit 255 only): solicitation or advertisement",
         stage=DISSECT,
         merge=LATEST,
-        label="NDP message",
+        label="Message",
+        card=app_card("NDP"),
     ),
     Field(
         "ndp_target",
@@ -1165,7 +1286,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="NDP target",
+        label="Target",
+        card=app_card("NDP"),
     ),
     Field(
         "ndp_lladdr",
@@ -1175,7 +1297,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=FIRST,
         search=True,
-        label="NDP link address",
+        label="Link-Layer Address",
+        card=app_card("NDP"),
     ),
     # QUIC
     Field(
@@ -1186,7 +1309,8 @@ CONN: Final = (
         stage=DISSECT,
         merge=LATEST,
         search=True,
-        label="QUIC version",
+        label="QUIC Version",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_vn",
@@ -1194,7 +1318,8 @@ CONN: Final = (
         "versions a Version Negotiation packet offered",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC versions offered",
+        label="Versions Offered",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_retry",
@@ -1202,7 +1327,8 @@ CONN: Final = (
         "true once a Retry packet was seen",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC retry",
+        label="Retry Seen",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_dcid",
@@ -1210,7 +1336,8 @@ CONN: Final = (
         "destination connection ID of the client's first Initial, hex",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC client DCID",
+        label="Connection ID",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_scid",
@@ -1218,7 +1345,8 @@ CONN: Final = (
         "source connection ID of the client's first Initial, hex",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC client SCID",
+        label="Source Connection ID",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_close",
@@ -1226,7 +1354,8 @@ CONN: Final = (
         "CONNECTION_CLOSE error code, the first seen",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC close code",
+        label="Connection Close",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_close_app",
@@ -1234,7 +1363,8 @@ CONN: Final = (
         "true when that close was an application close (frame 0x1d)",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC application close",
+        label="Application Close",
+        card=app_card("QUIC"),
     ),
     Field(
         "quic_close_reason",
@@ -1242,17 +1372,27 @@ CONN: Final = (
         "that close's reason phrase (escaped)",
         stage=DISSECT,
         merge=FIRST,
-        label="QUIC close reason",
+        label="Close Reason",
+        card=app_card("QUIC"),
     ),
     # Other UDP protocols, BitTorrent
-    Field("ntp_version", "int", "NTP version", stage=DISSECT, merge=FIRST, label="NTP version"),
+    Field(
+        "ntp_version",
+        "int",
+        "NTP version",
+        stage=DISSECT,
+        merge=FIRST,
+        label="NTP Version",
+        card=app_card("NTP"),
+    ),
     Field(
         "ntp_mode",
         "str",
         "NTP mode: client, server, broadcast, symmetric-active, symmetric-passive, control, private",
         stage=DISSECT,
         merge=FIRST,
-        label="NTP mode",
+        label="NTP Mode",
+        card=app_card("NTP"),
     ),
     Field(
         "dhcp_type",
@@ -1260,7 +1400,8 @@ CONN: Final = (
         "DHCP message type: DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM",
         stage=DISSECT,
         merge=FIRST,
-        label="DHCP message",
+        label="Message Type",
+        card=app_card("DHCP"),
     ),
     Field(
         "dhcp_hostname",
@@ -1268,7 +1409,8 @@ CONN: Final = (
         "DHCP Host Name option (12)",
         stage=DISSECT,
         merge=FIRST,
-        label="DHCP hostname",
+        label="Hostname",
+        card=app_card("DHCP"),
     ),
     Field(
         "ssdp_method",
@@ -1276,7 +1418,8 @@ CONN: Final = (
         "SSDP message: M-SEARCH, NOTIFY or RESPONSE",
         stage=DISSECT,
         merge=FIRST,
-        label="SSDP method",
+        label="Method",
+        card=app_card("SSDP"),
     ),
     Field(
         "ssdp_target",
@@ -1284,7 +1427,8 @@ CONN: Final = (
         "SSDP search or notification target (ST or NT header)",
         stage=DISSECT,
         merge=FIRST,
-        label="SSDP target",
+        label="Service Type",
+        card=app_card("SSDP"),
     ),
     Field(
         "stun_type",
@@ -1292,7 +1436,8 @@ CONN: Final = (
         'STUN method and class, e.g. "Binding Request"',
         stage=DISSECT,
         merge=FIRST,
-        label="STUN message",
+        label="Message",
+        card=app_card("STUN"),
     ),
     Field(
         "bt_infohash",
@@ -1300,7 +1445,8 @@ CONN: Final = (
         "BitTorrent handshake's info hash, hex",
         stage=DISSECT,
         merge=FIRST,
-        label="BitTorrent info hash",
+        label="Info Hash",
+        card=app_card("BitTorrent"),
     ),
     # From the L2-L4 dissector
     Field(
@@ -1309,9 +1455,18 @@ CONN: Final = (
         'ARP sender hardware address, "aa:bb:cc:dd:ee:ff"',
         stage=DISSECT,
         merge=FIRST,
-        label="ARP sender MAC",
+        label="Sender MAC",
+        card=app_card("ARP"),
     ),
-    Field("tha", "str", "ARP target hardware address", stage=DISSECT, merge=FIRST, label="ARP target MAC"),
+    Field(
+        "tha",
+        "str",
+        "ARP target hardware address",
+        stage=DISSECT,
+        merge=FIRST,
+        label="Target MAC",
+        card=app_card("ARP"),
+    ),
     Field(
         "tunnel",
         "str",
@@ -1320,7 +1475,8 @@ CONN: Final = (
         "(the outer UDP flow is a connection of its own)",
         stage=DISSECT,
         merge=FIRST,
-        label="tunnel",
+        label="Tunnel",
+        card=NETWORK,
     ),
     Field(
         "anomaly",
@@ -1329,7 +1485,8 @@ CONN: Final = (
         "total length beyond the frame)",
         stage=DISSECT,
         merge=FIRST,
-        label="header anomaly",
+        label="Header Anomaly",
+        card=NETWORK,
     ),
     Field(
         "vlan",
@@ -1338,11 +1495,19 @@ CONN: Final = (
         stage=TRACK,
         search=True,
         label="VLAN",
+        card=NETWORK,
     ),
     # Traffic
-    Field("packets", "int", "packets both ways", "packets", TRACK, label="packets"),
+    Field("packets", "int", "packets both ways", "packets", TRACK, label="Packets", card=TRAFFIC),
     Field(
-        "packets_src", "int", "packets sent by the originator", "packets", TRACK, label="packets from source"
+        "packets_src",
+        "int",
+        "packets sent by the originator",
+        "packets",
+        TRACK,
+        label="Packets Sent",
+        card=TRAFFIC,
+        side="src",
     ),
     Field(
         "packets_dst",
@@ -1350,7 +1515,9 @@ CONN: Final = (
         "packets sent by the responder",
         "packets",
         TRACK,
-        label="packets from destination",
+        label="Packets Sent",
+        card=TRAFFIC,
+        side="dst",
     ),
     Field(
         "bytes",
@@ -1358,10 +1525,29 @@ CONN: Final = (
         "bytes both ways, on-the-wire frame length (pcap len), as tshark counts",
         "bytes",
         TRACK,
-        label="bytes",
+        label="Bytes",
+        card=TRAFFIC,
     ),
-    Field("bytes_src", "int", "bytes sent by the originator", "bytes", TRACK, label="bytes from source"),
-    Field("bytes_dst", "int", "bytes sent by the responder", "bytes", TRACK, label="bytes from destination"),
+    Field(
+        "bytes_src",
+        "int",
+        "bytes sent by the originator",
+        "bytes",
+        TRACK,
+        label="Bytes Sent",
+        card=TRAFFIC,
+        side="src",
+    ),
+    Field(
+        "bytes_dst",
+        "int",
+        "bytes sent by the responder",
+        "bytes",
+        TRACK,
+        label="Bytes Sent",
+        card=TRAFFIC,
+        side="dst",
+    ),
     Field(
         "rate_src",
         "int",
@@ -1369,9 +1555,13 @@ CONN: Final = (
         "TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update says so)",
         "B/s",
         TRACK,
-        label="rate from source",
+        label="Rate",
+        card=TRAFFIC,
+        side="src",
     ),
-    Field("rate_dst", "int", "rate the responder sends at", "B/s", TRACK, label="rate from destination"),
+    Field(
+        "rate_dst", "int", "rate the responder sends at", "B/s", TRACK, label="Rate", card=TRAFFIC, side="dst"
+    ),
     Field(
         "rtt_ms",
         "float",
@@ -1379,7 +1569,8 @@ CONN: Final = (
         "when measured, else its handshake's; QUIC's handshake; the latest ICMP echo's",
         "ms",
         TRACK,
-        label="round trip",
+        label="RTT",
+        card=TRANSPORT,
     ),
     Field(
         "rtt_kind",
@@ -1453,7 +1644,8 @@ CONN: Final = (
         "TCP: segments that resend sequence space already seen (keep-alives excluded)",
         "segments",
         TRACK,
-        label="retransmissions",
+        label="TCP Retransmits",
+        card=TRANSPORT,
     ),
     Field(
         "out_of_order",
@@ -1462,7 +1654,8 @@ CONN: Final = (
         "(within a round trip of it, and not after 2 duplicate ACKs from the receiver)",
         "segments",
         TRACK,
-        label="out of order",
+        label="Out-of-Order Packets",
+        card=TRANSPORT,
     ),
     Field(
         "dup_acks",
@@ -1483,23 +1676,26 @@ CONN: Final = (
         label="fast retransmits",
     ),
     # Time and end
-    Field("first_seen", "float", "time of the first packet", "epoch s", TRACK, label="first seen"),
-    Field("last_seen", "float", "time of the latest packet", "epoch s", TRACK, label="last seen"),
+    Field(
+        "first_seen", "float", "time of the first packet", "epoch s", TRACK, label="Started", card=CONNECTION
+    ),
+    Field("last_seen", "float", "time of the latest packet", "epoch s", TRACK, label="Last Seen"),
     Field(
         "snapshot",
         "bool",
         "true on records written by a periodic snapshot (--snapshot-every)",
         stage=TRACK,
-        label="snapshot",
+        label="Snapshot",
     ),
-    Field("final", "bool", "true on the last record of the connection", stage=TRACK, label="final"),
+    Field("final", "bool", "true on the last record of the connection", stage=TRACK, label="Final"),
     Field(
         "end",
         "str",
         "final records: why it ended here: timeout, evicted, reused (a new generation of the "
         "tuple began), eof (end of input)",
         stage=TRACK,
-        label="ended by",
+        label="Ended By",
+        card=CONNECTION,
     ),
 )
 

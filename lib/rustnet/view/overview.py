@@ -25,6 +25,8 @@ MIN_ROWS: Final = 1
 def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     if h <= 0:
         return []
+    # The selection's rates from when it was selected, for its charts in Details (one connection).
+    state.conn_rates.observe(state.selected_row(), state.table.clock)
     swap = (PORT_COLUMN,) * state.show_ports + (REMOTE_ADDRESS_COLUMN,) * state.show_ips
     cols = swap_columns(layout(w, state.adjust, keep=state.sort_code), swap)
     lines = [_header(state, cols, th)]

@@ -17,6 +17,7 @@ from typing import Any, Final, cast
 
 from rustnet.view.activity import ActivityView
 from rustnet.view.columns import COLUMN_INDEX, COLUMNS
+from rustnet.view.connrates import ConnRates
 from rustnet.view.filter import Filter, haystack
 from rustnet.view.model import ConnTable, Row
 from rustnet.view.sort import DEFAULT_SORT, next_sort, sort_rows
@@ -123,6 +124,7 @@ class ViewState:
         self.viewport = 10
         self.details_scroll = 0
         self.details_overflow = False  # set by the Details renderer: more lines than fit
+        self.conn_rates = ConnRates()  # the selected connection's rates over time (Details' charts)
         self._frozen: list[Row] | None = None
         self._frozen_by_id: dict[Any, Row] = {}
         self._base_key: tuple[Any, ...] | None = None

@@ -76,6 +76,8 @@ def overview_help() -> list[tuple[str, list[tuple[str, str]]]]:
                 ("yellow, then red", "nearing its idle timeout"),
                 ("grey", "closed, kept in history (t): State closed, rates n/a"),
                 ("~name", "a name inferred from DNS seen on the wire"),
+                ("RTT", "green under 50 ms, yellow under 150 ms, red above"),
+                ("Rx↓/Tx↑", "received green, sent blue; - for none"),
                 ("App", "protocol, then what it carries (SNI, Host, ...)"),
             ],
         ),
