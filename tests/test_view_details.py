@@ -277,3 +277,16 @@ def test_rate_history_is_bounded_and_fills_gaps() -> None:
     assert len(r.rx) == KEEP
     r.observe(one, T0)  # time went back (a concatenated recording): a new series
     assert len(r.rx) == 1
+
+
+def test_transport_health_shows_the_measurements_that_apply() -> None:
+    tcp = dict(TLS, rtt_kind="tcp", rtt_initial_ms=20.55, dup_acks=4, fast_retransmits=1)
+    _, body, _ = details([tcp])
+    assert row(body, "RTT From") == "TCP data and its ACK (live)"
+    assert row(body, "Initial RTT") == "20.6ms"
+    assert row(body, "Duplicate ACKs") == "4" and row(body, "Fast Retransmits") == "1"
+    assert "DNS Response Time" not in body  # not a TCP measurement
+    dns = conn(1, proto="udp", app="DNS", dns_query="x.example", dns_response_ms=4.25, state="DNS_RESPONSE")
+    _, body, _ = details([dns])
+    assert row(body, "DNS Response Time") == "4.2ms" or row(body, "DNS Response Time") == "4.3ms"
+    assert "Duplicate ACKs" not in body and "TCP Retransmits" not in body

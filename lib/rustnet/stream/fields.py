@@ -1581,7 +1581,8 @@ CONN: Final = (
         "the peer's next packet), icmp_echo (an echo request to the reply with its identifier and "
         "sequence). The local side is the originator when it is not known",
         stage=TRACK,
-        label="round trip from",
+        label="RTT From",
+        card=TRANSPORT,
     ),
     Field(
         "rtt_initial_ms",
@@ -1590,7 +1591,8 @@ CONN: Final = (
         "QUIC's first (as rtt_kind quic_handshake)",
         "ms",
         TRACK,
-        label="initial round trip",
+        label="Initial RTT",
+        card=TRANSPORT,
     ),
     Field(
         "dns_response_ms",
@@ -1599,7 +1601,8 @@ CONN: Final = (
         "on this connection, within 10 s)",
         "ms",
         TRACK,
-        label="DNS response time",
+        label="DNS Response Time",
+        card=TRANSPORT,
     ),
     Field(
         "llmnr_response_ms",
@@ -1608,7 +1611,8 @@ CONN: Final = (
         "same local address and port (within 10 s); on the query's connection and the response's",
         "ms",
         TRACK,
-        label="LLMNR response time",
+        label="LLMNR Response Time",
+        card=TRANSPORT,
     ),
     Field(
         "netbios_response_ms",
@@ -1618,7 +1622,8 @@ CONN: Final = (
         "the request's connection and the response's",
         "ms",
         TRACK,
-        label="NetBIOS response time",
+        label="NetBIOS Response Time",
+        card=TRANSPORT,
     ),
     Field(
         "stun_rtt_ms",
@@ -1627,7 +1632,8 @@ CONN: Final = (
         "response with its transaction id, on this connection (within 10 s)",
         "ms",
         TRACK,
-        label="STUN round trip",
+        label="STUN RTT",
+        card=TRANSPORT,
     ),
     Field(
         "ntp_rtt_ms",
@@ -1636,7 +1642,8 @@ CONN: Final = (
         "timestamp is the request's transmit timestamp, on this connection (within 10 s)",
         "ms",
         TRACK,
-        label="NTP round trip",
+        label="NTP RTT",
+        card=TRANSPORT,
     ),
     Field(
         "retransmits",
@@ -1665,7 +1672,8 @@ CONN: Final = (
         "(RFC 5681); an ACK that moves forward ends a run",
         "segments",
         TRACK,
-        label="duplicate ACKs",
+        label="Duplicate ACKs",
+        card=TRANSPORT,
     ),
     Field(
         "fast_retransmits",
@@ -1673,7 +1681,8 @@ CONN: Final = (
         "TCP: runs of duplicate ACKs that reached 3, the sender's cue to retransmit at once (RFC 5681)",
         "",
         TRACK,
-        label="fast retransmits",
+        label="Fast Retransmits",
+        card=TRANSPORT,
     ),
     # Time and end
     Field(

@@ -52,6 +52,24 @@ _APP_CARDS: Final = {
     "NetBIOS-SSN": ("NetBIOS",),
     "BitTorrent-DHT": ("BitTorrent",),
 }
+# The Transport Health rows of a TCP connection (the other measurements are of request/response
+# protocols over UDP and ICMP).
+_TCP_HEALTH: Final = (
+    "rtt_ms",
+    "rtt_kind",
+    "rtt_initial_ms",
+    "retransmits",
+    "out_of_order",
+    "dup_acks",
+    "fast_retransmits",
+)
+# What rn-track's rtt_kind says, for people.
+_RTT_KINDS: Final = {
+    "tcp": "TCP data and its ACK (live)",
+    "tcp_handshake": "TCP handshake",
+    "quic_handshake": "QUIC handshake",
+    "icmp_echo": "ICMP echo",
+}
 # QUIC shows only these of the TLS card (the handshake it carries).
 _QUIC_TLS: Final = ("sni", "alpn", "tls_version")
 _MATCH: Final = {
@@ -174,6 +192,9 @@ def _field_line(row: Row, f: Field, label: str, table: ConnTable) -> Line:
     if name == "rtt_ms" or f.unit == "ms":
         value = rec.get(name)
         return label, value_text(f, value), rtt_tone(value) if value is not None else ""
+    if name == "rtt_kind":
+        kind = rec.get(name)
+        return label, _RTT_KINDS.get(text(kind), safe(kind) if kind is not None else NONE), ""
     if name == "state" and table.in_history(row):
         return label, "closed", "dim"
     value = row.field(name)
@@ -256,11 +277,12 @@ def application(row: Row, table: ConnTable) -> Card:
 
 
 def transport(row: Row, table: ConnTable) -> Card:
-    """Transport Health: every declared measurement for TCP; for the rest, those it has."""
-    lines = _card_lines(row, fields.TRANSPORT, table)
+    """Transport Health: TCP's measurements as fixed rows; for the rest, those it has."""
     proto = text(row.rec.get("proto")).lower()
-    if proto != "tcp":
-        lines = [ln for ln in lines if ln[1] != NONE]
+    if proto == "tcp":
+        lines = _card_lines(row, fields.TRANSPORT, table, _TCP_HEALTH)
+    else:
+        lines = [ln for ln in _card_lines(row, fields.TRANSPORT, table) if ln[1] != NONE]
         if text(row.rec.get("app")) == "QUIC":
             lines.append(("", "Loss counters are encrypted in QUIC", "dim"))
         elif not lines:
