@@ -240,7 +240,7 @@ def bench_activity(n: int) -> None:
     some = recs[: min(n, 20_000)]
     t0 = time.process_time()
     for rec in some:
-        window.add(process_key(rec), 1.7e9 - 1, 1.7e9, 500.0, 0.0)
+        window.add(process_key(rec), 1.7e9, 500.0, 0.0)
     per_record = (time.process_time() - t0) / len(some)
     print(
         f"  Activity tab, {n:,} conns, {W}x{H}: recomputed (once a second at most) "

@@ -48,17 +48,24 @@ def test_the_60s_window_holds_the_bytes_of_the_last_60_seconds_of_stream_time() 
     for i in range(1, 11):
         t.ingest([conn(1, T0 + 10 * i, 1000 * i, 0, process="sync", pid=9)])
     totals = t.process_window.totals()
-    # The window is the 60 one-second buckets up to T0+100: (T0+40, T0+100], six records' worth.
+    # The window is the 60 seconds up to T0+100 (from T0+41): the records of T0+50 to T0+100.
     assert totals[("sync", 9)] == [6000.0, 0.0]
 
 
-def test_bytes_spread_over_the_time_between_two_records() -> None:
+def test_the_window_moves_with_stream_time() -> None:
     w = ProcessWindow()
-    w.add(("a", 1), 100.0, 104.0, 400.0, 0.0)  # 100 bytes in each second 100..103
-    w.add(("a", 1), 165.0, 165.0, 1.0, 0.0)  # moves the window on: 106..165
-    assert w.totals()[("a", 1)] == [1.0, 0.0]
-    w.add(("a", 1), 120.0, 170.0, 0.0, 50.0)  # one byte per second, the part after 110 kept
-    assert w.totals()[("a", 1)][1] == 50.0
+    w.add(("a", 1), 100.5, 400.0, 0.0)
+    w.add(("b", 2), 159.9, 1.0, 0.0)  # second 159: 100 is still one of the last 60
+    assert w.totals() == {("a", 1): [400.0, 0.0], ("b", 2): [1.0, 0.0]}
+    w.add(("b", 2), 160.0, 0.0, 50.0)  # second 160: 100 has left the window
+    assert w.totals() == {("b", 2): [1.0, 50.0]}
+    w.add(("a", 1), 100.0, 7.0, 7.0)  # older than the window: not counted
+    w.advance(218.9)
+    assert w.totals() == {("b", 2): [1.0, 50.0]}
+    w.advance(219.0)
+    assert w.totals() == {("b", 2): [0.0, 50.0]}
+    w.advance(220.0)
+    assert w.totals() == {}
 
 
 def test_snapshot_counts_connections_remotes_peers_and_rates() -> None:

@@ -47,7 +47,7 @@ from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, W
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
 from rustnet.view.graphstats import GraphMetrics
-from rustnet.view.traffic import InterfaceTable, ProcessWindow, TrafficHistory, process_key
+from rustnet.view.traffic import SPREAD, InterfaceTable, ProcessWindow, TrafficHistory, process_key
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
 HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in history (t)
@@ -607,7 +607,8 @@ class ConnTable:
 
     def _captured(self, old: dict[str, Any] | None, rec: dict[str, Any]) -> None:
         """The bytes a connection's record adds to the one before it, as captured traffic over the
-        stream time between them (the charts' series when the stream has no interface counters)."""
+        stream time between them (at most the last SPREAD seconds): the charts' series when the
+        stream has no interface counters, and each process's 60 s bytes."""
         src, dst = rec.get("bytes_src"), rec.get("bytes_dst")
         if type(src) is not int or type(dst) is not int:
             return
@@ -624,10 +625,14 @@ class ConnTable:
             t0 = num(old.get("last_seen")) or t1
         if ds <= 0 and dd <= 0:
             return
+        if t1 - t0 > SPREAD:
+            # rn-track writes a moving connection at least once a second: after a longer gap
+            # the new bytes came at its end, not evenly over the quiet time.
+            t0 = t1 - SPREAD
         ds, dd = min(max(ds, 0), MAX_INT), min(max(dd, 0), MAX_INT)
         tx, rx = (ds, dd) if rec.get("local_side") != "dst" else (dd, ds)
         self.traffic.add_captured(t0, t1, rx, tx)
-        self.process_window.add(process_key(rec, old), t0, t1, tx, rx)
+        self.process_window.add(process_key(rec, old), t1, tx, rx)
 
     def _ifstats(self, rec: dict[str, Any]) -> None:
         rates = self.interfaces.ingest(rec)

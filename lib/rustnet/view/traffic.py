@@ -29,6 +29,7 @@ from rustnet.stream.fields import IFACE_COUNTERS
 SAMPLE: Final = 0.5  # seconds per sample (rn-capture's ifstats interval)
 KEEP: Final = 120  # samples kept: 60 s
 WINDOW: Final = KEEP * SAMPLE
+SPREAD: Final = 5.0  # seconds before a connection record its new bytes are spread over, at most
 INTERFACES: Final = "interfaces"
 CAPTURED: Final = "captured"
 # Process accounting (the Activity tab): 1 s buckets of stream time, 60 kept.
@@ -250,24 +251,30 @@ class TrafficHistory:
         if last < self._newest - KEEP:
             return  # older than anything shown
         span = t1 - t0
-        if first == last or span <= 0:
+        if first == last or span <= 0 or self.source == INTERFACES:
+            # (With interface counters as the series, only 60 s sums are read: no need to spread.)
             b = buckets.get(last)
             if b is None:
-                b = buckets[last] = [0.0, 0.0]
-            b[0] += rx
-            b[1] += tx
+                buckets[last] = [rx, tx]
+            else:
+                b[0] += rx
+                b[1] += tx
         else:
-            for k in range(max(first, last - KEEP), last + 1):
-                lo = max(t0, k * SAMPLE)
-                hi = min(t1, (k + 1) * SAMPLE)
-                share = (hi - lo) / span
-                if share <= 0:
-                    continue
-                b = buckets.get(k)
-                if b is None:
-                    b = buckets[k] = [0.0, 0.0]
-                b[0] += rx * share
-                b[1] += tx * share
+            rx_s, tx_s = rx / span, tx / span  # bytes per second of the span
+            k = first if first > last - KEEP else last - KEEP
+            lo = t0 if k == first else k * SAMPLE
+            while k <= last:
+                edge = (k + 1) * SAMPLE
+                d = (t1 if t1 < edge else edge) - lo
+                if d > 0:
+                    b = buckets.get(k)
+                    if b is None:
+                        buckets[k] = [rx_s * d, tx_s * d]
+                    else:
+                        b[0] += rx_s * d
+                        b[1] += tx_s * d
+                lo = edge
+                k += 1
         if last > self._newest:
             self._newest = last
             self._prune()
@@ -322,29 +329,14 @@ class ProcessWindow:
         self.peaks.clear()
         self.generation += 1
 
-    def add(self, key: Key, t0: float, t1: float, tx: float, rx: float) -> None:
-        """``tx``/``rx`` bytes of ``key`` between stream times ``t0`` and ``t1``, spread evenly."""
-        if not (t1 > 0 and math.isfinite(t1)):
+    def add(self, key: Key, t: float, tx: float, rx: float) -> None:
+        """``tx``/``rx`` bytes of ``key`` that a record of stream time ``t`` added (rn-track writes
+        a moving connection every second: spreading them would not change a 60 s sum)."""
+        if not (t > 0 and math.isfinite(t)):
             return
-        if not (t0 <= t1) or t1 - t0 > WINDOW_BUCKETS * BUCKET:
-            t0 = max(t1 - WINDOW_BUCKETS * BUCKET, t0) if t0 <= t1 else t1
-        last = int(t1 / BUCKET)
-        if last < self._newest - WINDOW_BUCKETS:
-            return
-        first = int(t0 / BUCKET)
-        span = t1 - t0
-        if first == last or span <= 0:
-            self._put(last, key, tx, rx)
-        else:
-            for k in range(max(first, last - WINDOW_BUCKETS), last + 1):
-                share = (min(t1, (k + 1) * BUCKET) - max(t0, k * BUCKET)) / span
-                if share > 0:
-                    self._put(k, key, tx * share, rx * share)
-        if last > self._newest:
-            self._newest = last
-            self._prune()
-
-    def _put(self, k: int, key: Key, tx: float, rx: float) -> None:
+        k = int(t / BUCKET)
+        if k <= self._newest - WINDOW_BUCKETS:
+            return  # older than the window
         bucket = self._buckets.get(k)
         if bucket is None:
             bucket = self._buckets[k] = {}
@@ -354,9 +346,14 @@ class ProcessWindow:
                 key = OTHER_KEY
                 cell = bucket.get(key)
             if cell is None:
-                cell = bucket[key] = [0.0, 0.0]
-        cell[0] += tx
-        cell[1] += rx
+                bucket[key] = [tx, rx]
+                cell = None
+        if cell is not None:
+            cell[0] += tx
+            cell[1] += rx
+        if k > self._newest:
+            self._newest = k
+            self._prune()
 
     def advance(self, clock: float) -> None:
         if self._newest >= 0 and clock > 0 and math.isfinite(clock):
@@ -368,16 +365,15 @@ class ProcessWindow:
     def _prune(self) -> None:
         lo = self._newest - WINDOW_BUCKETS
         if len(self._buckets) > WINDOW_BUCKETS:
-            for k in [k for k in self._buckets if k < lo]:
+            for k in [k for k in self._buckets if k <= lo]:
                 del self._buckets[k]
 
     def totals(self) -> dict[Key, list[float]]:
-        """[tx, rx] bytes of each process over the last 60 s: the 60 whole seconds before the
-        newest one, and what of that one has come."""
+        """[tx, rx] bytes of each process over the last 60 s (the newest second and the 59 before)."""
         lo = self._newest - WINDOW_BUCKETS
         out: dict[Key, list[float]] = {}
         for k, bucket in self._buckets.items():
-            if k < lo:
+            if k <= lo:
                 continue
             for key, (tx, rx) in bucket.items():
                 cell = out.get(key)
