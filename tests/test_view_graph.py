@@ -322,14 +322,17 @@ def test_hostile_values_never_break_the_graph() -> None:
         conn(1, app=["TLS"], state={"x": 1}, rate_src=float("nan"), rate_dst=float("inf"), process=evil),
         conn(2, app={"a": 1}, state=["ESTABLISHED"], rate_src=-5.0, rate_dst=True, process=["p"]),
         conn(3, rtt_ms=float("nan"), retransmits=-5, out_of_order=2**70, fast_retransmits="3", packets=-1),
-        conn(4, rtt_ms=True, rtt_kind=["dns"], rate_dst=1e308, process=evil, last_seen=float("inf")),
-        conn(5, rtt_ms=-3.0, packets=2**80, retransmits=2**75, last_seen="soon"),
+        conn(4, rtt_ms=True, rtt_kind=["dns"], rate_dst=1e6, process=evil, last_seen=float("inf")),
+        conn(
+            5, rtt_ms=-3.0, packets=2**80, retransmits=2**75, last_seen="soon", rate_src=1e308, process="huge"
+        ),
     ]
     state = graph_state(recs)
     screen = draw(state)
     text = "\n".join(screen.display)
     assert "evil" in text and "\\x1b" in text  # shown escaped, never raw
     assert "Retransmits" in text and "Fast Retrans" in text
+    assert "huge" not in text  # 1e308 B/s is no rate (and must not overflow the sums)
     out = render(state, W, H, Theme())
     assert "\x1b]0;" not in out and "\x07" not in out
 

@@ -10,15 +10,16 @@ changed, rows that came and rows that went change the totals. A frame after 100 
 
 from __future__ import annotations
 
+import gc
 import heapq
-import math
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from rustnet.view.model import ConnTable, Row
 
 UNKNOWN_PROCESS: Final = "<unknown>"
-MAX_RATE: Final = 1e15  # B/s one row adds at most (a hostile stream's 1e308 must not overflow sums)
+BULK: Final = 4096  # rows to count anew above which the garbage collector waits
+MAX_RATE: Final = 1e15  # B/s above which a rate is not believed (a hostile 1e308 must not overflow sums)
 TCP_LABEL: Final = {
     "ESTABLISHED": "ESTAB",
     "SYN_SENT": "SYN_SENT",
@@ -51,18 +52,23 @@ def share_of(row: Row) -> tuple[str | None, str, str, float]:
     label: str | None = None
     if get("proto") == "tcp":
         st = get("state")
-        label = TCP_LABEL.get(st, "UNKNOWN") if type(st) is str else "UNKNOWN"
+        label = _TCP_GET(st, "UNKNOWN") if type(st) is str else "UNKNOWN"
     app = get("app")  # (a hostile stream's list or map is no key: Other)
-    app_label = APP_LABEL.get(app, "Other") if type(app) is str else "Other"
+    app_label = _APP_GET(app, "Other") if type(app) is str else "Other"
+    a, b = get("rate_src"), get("rate_dst")
     rate = 0.0
-    for key in ("rate_src", "rate_dst"):
-        v = get(key)
-        if (type(v) is int or type(v) is float) and 0 < v < math.inf:
-            rate += min(float(v), MAX_RATE)
+    if (type(a) is float or type(a) is int) and 0 < a < MAX_RATE:
+        rate = a
+    if (type(b) is float or type(b) is int) and 0 < b < MAX_RATE:
+        rate += b
     name = get("process")
     if type(name) is not str or not name:
         name = row.process or UNKNOWN_PROCESS
-    return label, app_label, name, rate
+    return label, app_label, name, float(rate)
+
+
+_TCP_GET: Final = TCP_LABEL.get
+_APP_GET: Final = APP_LABEL.get
 
 
 class ActiveTally:
@@ -110,6 +116,18 @@ class ActiveTally:
         rows = table.rows
         if id(rows) != self._rows_id or hide_localhost != self._hide:
             self.reset(rows, hide_localhost)  # a cleared table (x) or another loopback rule
+        # Counting many rows anew makes a tuple each: no cyclic garbage, so the collector (whose
+        # full passes over every record held would double the cost) waits until the end.
+        pause = len(rows) - len(self._memo) > BULK and gc.isenabled()
+        if pause:
+            gc.disable()
+        try:
+            self._update(table, rows, hide_localhost)
+        finally:
+            if pause:
+                gc.enable()
+
+    def _update(self, table: ConnTable, rows: dict[Any, Row], hide_localhost: bool) -> None:
         memo, in_history, add = self._memo, table.in_history, self._add
         for cid, row in rows.items():
             rec = row.rec
