@@ -148,3 +148,29 @@ def test_a_clear_forgets_the_window_and_peaks_at_once() -> None:
     t.clear_traffic()
     assert t.process_window.totals() == {} and not t.process_window.peaks
     assert view.numbers(t, False).window == [0.0, 0.0]  # not the cached numbers from before
+
+
+def test_x_twice_on_the_activity_tab_clears_its_numbers_and_r_resets_its_order() -> None:
+    from rustnet.view import keys
+    from rustnet.view.state import ACTIVITY, OVERVIEW, ViewState
+
+    t = ConnTable()
+    ifs = [{"name": "eth0", "rx_bytes": 0, "tx_bytes": 0}]
+    t.ingest([{"t": "ifstats", "ts": T0, "captured": "eth0", "ifaces": ifs}])
+    ifs = [{"name": "eth0", "rx_bytes": 1000, "tx_bytes": 500}]
+    t.ingest([{"t": "ifstats", "ts": T0 + 0.5, "captured": "eth0", "ifaces": ifs}])
+    t.ingest([conn(1, T0 + 1, 100, 0, process="a", pid=1, rate_src=5)])
+    s = ViewState(t)
+    s.set_tab(ACTIVITY)
+    for key in ("d", "s", "S"):
+        keys.handle(s, key)
+    assert (s.activity.direction, s.activity.sort, s.activity.reverse) == ("rx", WINDOW, True)
+    assert s.activity.numbers(t, False).lines and len(t.interfaces) == 1 and t.traffic.series("rx")
+    keys.handle(s, "x")
+    keys.handle(s, "x")
+    assert s.activity.numbers(t, False).lines == []
+    assert len(t.interfaces) == 0 and list(t.traffic.series("rx")) == []
+    assert t.process_window.totals() == {}
+    s.set_tab(OVERVIEW)
+    keys.handle(s, "r")
+    assert (s.activity.direction, s.activity.sort, s.activity.reverse) == ("tx", RETAINED, False)
