@@ -188,6 +188,13 @@ def test_hostile_ifstats_are_bounded_and_counted() -> None:
     assert t.interfaces.damaged > 0
     neg = t.interfaces.get("neg")
     assert neg is not None and "rx_bytes" not in neg.counters and "tx_bytes" not in neg.counters
+    # The Interface Statistics say what was left out.
+    from rustnet.view.activity_view import interface_table
+    from rustnet.view.theme import Theme
+
+    shown = interface_table(ViewState(t), 120, 30, Theme())
+    assert "interfaces beyond 256 not kept" in shown[-1]
+    assert f"{t.interfaces.damaged:,} damaged counters" in shown[-1]
     # Names that change every record do not pile up: gone interfaces are forgotten.
     start = time.monotonic()
     for i in range(200):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from rustnet.stream.bounds import MAX_IFACES
 from rustnet.view.activity import (
     PROCESS,
     ActivityView,
@@ -338,7 +339,14 @@ def interface_table(s: ViewState, w: int, h: int, th: Theme) -> list[str]:
         none = "  no interface counters in this stream (a capture file has none)"
         lines.append(th.dim + fit(none, w) + th.normal)
         return lines[:h]
-    room = max(h - 2, 1)
+    # What a damaged or hostile stream carried beyond what is kept: said, never silent.
+    lost = []
+    if table.dropped:
+        lost.append(f"{table.dropped:,} interfaces beyond {MAX_IFACES} not kept")
+    if table.damaged:
+        lost.append(f"{table.damaged:,} damaged counters or entries left out")
+    note = [th.yellow + fit("  " + "; ".join(lost), w) + th.normal] if lost and h > 3 else []
+    room = max(h - 2 - len(note), 1)
     view.scroll = max(0, min(view.scroll, len(rows) - room))
     for r in rows[view.scroll : view.scroll + room]:
         cells = _interface_cells(r)
@@ -346,7 +354,7 @@ def interface_table(s: ViewState, w: int, h: int, th: Theme) -> list[str]:
         if r.name == table.captured:
             line = th.bold + th.cyan + line + th.normal  # the captured interface, highlighted
         lines.append(line)
-    return lines[:h]
+    return lines[: h - len(note)] + note
 
 
 # --- keys ------------------------------------------------------------------------------------------
