@@ -162,3 +162,41 @@ def private_directory(path: str | Path) -> int:
 def create_new_private(name: str, dir_fd: int) -> int:
     """Create ``name`` in the directory ``dir_fd``, 0600, for appending; FileExistsError if it exists."""
     return os.open(name, _NEW | os.O_APPEND, PRIVATE_MODE, dir_fd=dir_fd)
+
+
+def append_private(path: str | Path) -> int:
+    """``path`` open for appending, created 0600 when missing; returns the descriptor.
+
+    An existing file is appended to (a log that grows across runs) only when it is a regular
+    file of ours with no other name (a hard link would let us write into someone else's file);
+    it is narrowed to 0600. Streams and FIFOs of ours are written to as they are. Raises
+    OSError (UnsafePathError for a symlink, another user's file, a hard link, a non-regular file).
+    """
+    stream = _open_stream(path)
+    if stream is not None:
+        return stream
+    flags = (
+        os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK
+    )
+    try:
+        fd = os.open(path, flags, PRIVATE_MODE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refuse(errno.ELOOP, "is a symbolic link (refusing to write through it)", path) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        refusal = _existing_refusal(path, st)
+        if refusal is None and st.st_uid != os.geteuid():
+            refusal = _refuse(errno.EPERM, f"is owned by uid {st.st_uid}, not by us", path)
+        if refusal is None and st.st_nlink > 1:
+            refusal = _refuse(errno.EMLINK, "has other names (hard links): refusing to append to it", path)
+        if refusal is not None:
+            raise refusal
+        if stat.S_IMODE(st.st_mode) != PRIVATE_MODE:
+            os.fchmod(fd, PRIVATE_MODE)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
