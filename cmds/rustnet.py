@@ -21,7 +21,14 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     metavar="IFACE",
     help="Network interface to monitor [default: the interface of the default route].",
 )
-@click.option("--no-localhost", is_flag=True, help="Filter out localhost connections (both ends loopback).")
+@click.option(
+    "--no-localhost", is_flag=True, help="Hide localhost connections (both ends loopback); shown by default."
+)
+@click.option(
+    "--show-localhost",
+    is_flag=True,
+    help="Show localhost connections (the default; wins over --no-localhost).",
+)
 @click.option(
     "-r",
     "--refresh-interval",
@@ -83,6 +90,33 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     help="Cap on connections held (tracker and viewer); over it the least recently updated are "
     "dropped and counted (--json: written then, in their last state).",
 )
+@click.option(
+    "-B",
+    "--buffer-size",
+    type=click.IntRange(1, 4096),
+    metavar="MIB",
+    help="Kernel capture buffer of a live capture, in MiB [default: 64].",
+)
+@click.option(
+    "--json-log",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Append connection events (new_connection, connection_closed) to FILE as JSON Lines.",
+)
+@click.option(
+    "--pcap-export",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the packets to FILE as pcap (1514 bytes of each at most) and the connections to "
+    "FILE.connections.jsonl.",
+)
+@click.option(
+    "--pcapng-export",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the packets to FILE as pcapng, each with a comment naming its process, "
+    "application and server name when known.",
+)
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @click.option(
     "--remote",
@@ -94,6 +128,7 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
 def main(
     interface: str | None,
     no_localhost: bool,
+    show_localhost: bool,
     refresh_interval: int,
     no_dpi: bool,
     log_level: str | None,
@@ -104,6 +139,10 @@ def main(
     write_pcap: str | None,
     record: str | None,
     max_connections: int,
+    buffer_size: int | None,
+    json_log: str | None,
+    pcap_export: str | None,
+    pcapng_export: str | None,
     list_interfaces: bool,
     remote: str | None,
     debug: bool,
@@ -118,6 +157,7 @@ def main(
       rustnet --read trace.pcap           TUI over a capture file
       rustnet --read trace.pcap --json    final connection records as JSON Lines
       rustnet --remote root@host          capture there, view here
+      rustnet --pcapng-export t.pcapng    packets with their process, as comments
     """
 
     def body() -> int:
@@ -131,7 +171,7 @@ def main(
         return run(
             Options(
                 interface=interface,
-                no_localhost=no_localhost,
+                no_localhost=no_localhost and not show_localhost,
                 refresh_ms=refresh_interval,
                 no_dpi=no_dpi,
                 log_level=log_level.lower() if log_level else None,
@@ -144,6 +184,10 @@ def main(
                 remote=remote,
                 debug=debug,
                 max_connections=max_connections,
+                buffer_size=buffer_size,
+                json_log=json_log,
+                pcap_export=pcap_export,
+                pcapng_export=pcapng_export,
             )
         )
 

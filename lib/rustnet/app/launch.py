@@ -65,10 +65,23 @@ class Options:
     remote: str | None = None
     debug: bool = False
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    buffer_size: int | None = None  # MiB; None: rn-capture's default
+    json_log: str | None = None
+    pcap_export: str | None = None
+    pcapng_export: str | None = None
 
     @property
     def live(self) -> bool:
         return self.read_path is None
+
+    @property
+    def packet_exports(self) -> list[tuple[str, str]]:
+        """(option, path) of the exports that need packets."""
+        return [
+            (what, path)
+            for what, path in (("--pcap-export", self.pcap_export), ("--pcapng-export", self.pcapng_export))
+            if path is not None
+        ]
 
 
 def sniff_input(path: str) -> str:
@@ -193,9 +206,24 @@ def check(opts: Options) -> None:
         )
     if opts.remote is not None and (not opts.remote or opts.remote.startswith("-")):
         raise StageError(f"--remote needs [USER@]HOST, not {opts.remote!r}", EXIT_USAGE)
-    for what, path in (("--write-pcap", opts.write_pcap), ("--record", opts.record)):
+    if opts.buffer_size is not None and opts.read_path is not None:
+        raise StageError("-B/--buffer-size applies to a live capture, not to --read", EXIT_USAGE)
+    outputs = [
+        ("--write-pcap", opts.write_pcap),
+        ("--record", opts.record),
+        ("--json-log", opts.json_log),
+        *opts.packet_exports,
+    ]
+    if opts.pcap_export is not None:
+        from rustnet.export import SIDECAR_SUFFIX
+
+        outputs.append(("--pcap-export", opts.pcap_export + SIDECAR_SUFFIX))
+    for what, path in outputs:
         if path is not None and opts.read_path is not None and _same_file(path, opts.read_path):
             raise StageError(f"{what} would overwrite the --read file {opts.read_path}", EXIT_USAGE)
+    named = [path for _, path in outputs if path is not None and not names_a_descriptor(path)]
+    if len(set(named)) < len(named):
+        raise StageError("two outputs name the same file", EXIT_USAGE)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -230,12 +258,13 @@ def plan(opts: Options) -> list[StageSpec]:
     feed_gzip = stream is not None and stream.gzip
     kind = None if opts.read_path is None else stream.kind if stream else sniff_input(opts.read_path)
     if kind == "records" and opts.read_path is not None:
-        if opts.bpf_filter or opts.write_pcap:
+        if opts.bpf_filter or opts.write_pcap or opts.packet_exports:
             if stream is not None:
                 os.close(stream.fd)
             raise StageError(
-                f"{opts.read_path} is a recorded record stream, not a capture: "
-                "-f/--bpf-filter and --write-pcap need packets from a pcap file or an interface",
+                f"{opts.read_path} is a recorded record stream, not a capture: -f/--bpf-filter, "
+                "--write-pcap, --pcap-export and --pcapng-export need packets from a pcap file or "
+                "an interface",
                 EXIT_USAGE,
             )
         if feed is not None:
@@ -255,6 +284,8 @@ def plan(opts: Options) -> list[StageSpec]:
             capture += ["-i", opts.interface]
         if opts.bpf_filter:
             capture += ["-f", opts.bpf_filter]
+        if opts.buffer_size is not None:
+            capture += ["-B", str(opts.buffer_size)]
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
         stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
@@ -273,6 +304,8 @@ def remote_command(opts: Options) -> list[str]:
         capture += ["-i", opts.interface]
     if opts.bpf_filter:
         capture += ["-f", opts.bpf_filter]
+    if opts.buffer_size is not None:
+        capture += ["-B", str(opts.buffer_size)]
     script = remote_script(shlex.join(capture))
     remote_path = os.environ.get(REMOTE_PATH_ENV)
     if remote_path:

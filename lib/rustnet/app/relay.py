@@ -22,6 +22,7 @@ from rustnet.app.logsetup import TRACE, get_logger
 from rustnet.app.supervise import Child, Pipeline
 from rustnet.cli.common import EXIT_DAMAGED
 from rustnet.cli.safefile import create_private
+from rustnet.export import Exports
 from rustnet.stream import NewerFormatError, PipeClosed, Record, RecordReader, RecordWriter
 from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, WARNING, record_type
 
@@ -143,8 +144,16 @@ def warn_record(stage: str, msg: str) -> dict[str, Any]:
 class Relay:
     """A thread copying records from ``src_fd`` to ``dst_fd`` (and to ``record_fd``)."""
 
-    def __init__(self, src_fd: int, dst_fd: int, pipeline: Pipeline, record_fd: int | None = None) -> None:
+    def __init__(
+        self,
+        src_fd: int,
+        dst_fd: int,
+        pipeline: Pipeline,
+        record_fd: int | None = None,
+        exports: Exports | None = None,
+    ) -> None:
         self.src_fd = src_fd
+        self.exports = exports  # --json-log, --pcap-export's sidecar, --pcapng-export's attribution
         self.dst_fd = dst_fd
         self.pipeline = pipeline
         self.log = get_logger()
@@ -183,6 +192,8 @@ class Relay:
                     if not self.saw_header and any(record_type(r) == HEADER for r in recs):
                         self.saw_header = True
                     self.record_log.observe(recs)
+                    if self.exports is not None:
+                        self.exports.observe(recs)
                     out.write_many(recs)
                     if rec_out is not None:
                         rec_out = self._tee(rec_out, recs)
@@ -205,6 +216,8 @@ class Relay:
         except Exception:  # never let the relay thread die silently: the log says why
             self.log.exception("relay failed")
         finally:
+            if self.exports is not None:
+                self.exports.records_ended()
             self.ready.set()
             self.record_log.finish()
             for fd in (self.src_fd, self.dst_fd, self.record_fd):

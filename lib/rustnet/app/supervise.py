@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rustnet import caps
 from rustnet.app.logsetup import escape_controls, get_logger
@@ -52,6 +52,16 @@ class StageSpec:
     feed_gzip: bool = False  # the fed stream is gzip'd: the stage reads it decompressed
     stop_by_eof: bool = False  # first stage only: stopped by closing its stdin, not by SIGINT (ssh)
     run_as: tuple[int, int] | None = None  # (uid, gid) to run as, for stages that need no privileges
+    # not the first stage: also hand everything the stage reads to this (feed(chunk), then end())
+    input_tap: InputTap | None = None
+
+
+class InputTap(Protocol):
+    """Sees a copy of a stage's input: ``feed`` each chunk after the stage got it, ``end`` at its end."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def end(self) -> None: ...
 
 
 @dataclass
@@ -213,7 +223,7 @@ class Pipeline:
                     )
                 else:
                     assert prev_out is not None
-                    stdin = prev_out
+                    stdin = prev_out if spec.input_tap is None else self._tap(prev_out, spec.input_tap)
                 out_r, out_w = os.pipe()
                 err_r, err_w = os.pipe()
                 try:
@@ -278,6 +288,38 @@ class Pipeline:
                 os.close(src)
 
         threading.Thread(target=copy, name="rustnet-feed", daemon=True).start()
+        return r
+
+    def _tap(self, src: int, tap: InputTap) -> int:
+        """A pipe that yields everything from ``src``, each chunk also handed to ``tap`` once the
+        stage has it (a thread copies; the stage never waits for the tap beyond what it asks)."""
+        r, w = os.pipe()
+
+        def copy() -> None:
+            _without_capabilities()  # the tap parses packets
+            tapping = True
+            try:
+                while True:
+                    data = os.read(src, 1 << 20)
+                    if not data:
+                        break
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(w, view) :]
+                    if tapping:
+                        try:
+                            tap.feed(data)
+                        except Exception:  # a bug in the tap must not cut the stage's input
+                            self.log.exception("input tap failed")
+                            tapping = False
+            except OSError:
+                pass  # the stage is gone (EPIPE) or the input failed: the stage sees the end
+            finally:
+                os.close(w)
+                os.close(src)
+                tap.end()
+
+        threading.Thread(target=copy, name="rustnet-tap", daemon=True).start()
         return r
 
     def feed_damage(self) -> str | None:

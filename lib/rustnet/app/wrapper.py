@@ -41,6 +41,7 @@ from rustnet.cli.common import (
     warn,
 )
 from rustnet.cli.privilege import SUPERVISOR_KEEPS, confine, stays_root_notice
+from rustnet.export import ExportOpenError, ExportPaths, Exports
 from rustnet.stream import PipeClosed, RecordReader, RecordWriter
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, bound_record, cut_message
 from rustnet.stream.records import CONN
@@ -76,7 +77,14 @@ def run(opts: Options) -> int:
                 "connection records to a pipe or file",
                 EXIT_USAGE,
             )
-        status = _run_json(opts, specs) if opts.json_out else _run_tui(opts, specs)
+        exports = open_exports(opts, specs)
+        try:
+            status = _run_json(opts, specs, exports) if opts.json_out else _run_tui(opts, specs, exports)
+        finally:
+            if exports is not None:
+                for note in exports.close():
+                    log.warning("%s", note)
+                    warn(PROG, note)
         return status
     except StageError as exc:
         log.error("%s", exc)
@@ -134,14 +142,31 @@ def _log_start(opts: Options, log_path: Any) -> None:
         log.debug("interface details unavailable: %s", exc)
 
 
+def open_exports(opts: Options, specs: list[Any]) -> Exports | None:
+    """The export files, opened now (before the stages start and rustnet gives up its
+    capabilities); the packet exports tap rn-dissect's input."""
+    paths = ExportPaths(opts.json_log, opts.pcap_export, opts.pcapng_export)
+    if not paths.any:
+        return None
+    try:
+        exports = Exports(paths, opts.max_connections)
+    except ExportOpenError as exc:
+        raise StageError(f"{exc.what} {exc.filename}: {exc.strerror}") from None
+    if exports.packets is not None:
+        for spec in specs:
+            if spec.name == "rn-dissect":
+                spec.input_tap = exports.packets
+    return exports
+
+
 # --- headless -------------------------------------------------------------------------
-def _run_json(opts: Options, specs: list[Any]) -> int:
+def _run_json(opts: Options, specs: list[Any], exports: Exports | None = None) -> int:
     # Stage errors are echoed as ours (the stage's name is in the log, and with --debug).
     pipeline = Pipeline(specs, echo_stderr=True, echo_as=None if opts.debug else PROG)
     record_fd = _open_record(opts.record)
-    # The relay (a decoding copy) is only needed to tee or log the records: without it the
-    # last stage's output is read here directly, which saves a good third of our CPU time.
-    use_relay = record_fd is not None or get_logger().isEnabledFor(logging.CRITICAL)
+    # The relay (a decoding copy) is only needed to tee, log or export the records: without it
+    # the last stage's output is read here directly, which saves a good third of our CPU time.
+    use_relay = record_fd is not None or exports is not None or get_logger().isEnabledFor(logging.CRITICAL)
     view_r, view_w = os.pipe() if use_relay else (-1, -1)
     _install_signals(pipeline)
     timer: threading.Timer | None = None
@@ -151,7 +176,7 @@ def _run_json(opts: Options, specs: list[Any]) -> int:
     try:
         last = _start(pipeline)
         if use_relay:
-            relay = Relay(last, view_w, pipeline, record_fd)
+            relay = Relay(last, view_w, pipeline, record_fd, exports)
             record_fd = None
             view_w = -1
             relay.start()
@@ -276,7 +301,7 @@ def _loopback(addr: Any) -> bool:
 
 
 # --- TUI ------------------------------------------------------------------------------
-def _run_tui(opts: Options, specs: list[Any]) -> int:
+def _run_tui(opts: Options, specs: list[Any], exports: Exports | None = None) -> int:
     pipeline = Pipeline(specs, echo_stderr=False)
     record_fd = _open_record(opts.record)
     view_r, view_w = os.pipe()
@@ -286,7 +311,7 @@ def _run_tui(opts: Options, specs: list[Any]) -> int:
     old = _install_term_signals()
     try:
         last = _start(pipeline)
-        relay = Relay(last, view_w, pipeline, record_fd)
+        relay = Relay(last, view_w, pipeline, record_fd, exports)
         record_fd = None
         view_w = -1
         relay.start()
