@@ -112,6 +112,12 @@ SEED_AND_ISSUE_OPTIONS = [
     "--record",
     "--list-interfaces",
     "--remote",
+    "--show-localhost",
+    "-B, --buffer-size",
+    "--max-connections",
+    "--json-log",
+    "--pcap-export",
+    "--pcapng-export",
 ]
 
 
