@@ -11,10 +11,14 @@ _rustnet() {
         --write-pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --record) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --max-connections) COMPREPLY=(); return ;;
+        -B|--buffer-size) COMPREPLY=(); return ;;
+        --json-log) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --pcap-export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --pcapng-export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --remote) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--bpf-filter --debug --duration --help --interface --json --list-interfaces --log-level --max-connections --no-dpi --no-localhost --read --record --refresh-interval --remote --version --write-pcap -V -f -h -i -l -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --help --interface --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-localhost --pcap-export --pcapng-export --read --record --refresh-interval --remote --show-localhost --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
     else
         COMPREPLY=()
     fi
