@@ -373,8 +373,8 @@ def test_tcp_rtt_learned_after_a_kept_record_reaches_the_next_one() -> None:
         out = t.process([header(), *recs])
         return [r.get("rtt_ms") for r in out if isinstance(r, dict) and r.get("t") == "conn"]
 
-    # The SYN-ACK (at 2.05, after the update at 2.0) gives a first RTT.
-    assert updates([tcp_sum(2.05, B, 443, A, 5000, 0x12, 99, 8)]) == [None, pytest.approx(1050.0)]
+    # The SYN-ACK (at 2.05, after the update at 2.0) gives a first RTT, from the latest SYN (2.0).
+    assert updates([tcp_sum(2.05, B, 443, A, 5000, 0x12, 99, 8)]) == [None, pytest.approx(50.0)]
     # The handshake's ACK refines it.
     synack, ack = tcp_sum(1.01, B, 443, A, 5000, 0x12, 99, 8), tcp_sum(2.05, A, 5000, B, 443, 0x10, 8, 100)
     assert updates([synack, ack]) == [pytest.approx(10.0), pytest.approx(1050.0)]

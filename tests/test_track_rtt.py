@@ -9,6 +9,7 @@ import socket
 from typing import Any
 
 import pytest
+from rustnet.track.lifecycle import Timeouts
 from rustnet.track.table import MAX_PENDING, Tracker
 
 from tests.track_util import ACK, FIN, PSH, SYN, A, B, C, conns, finals, handshake, header, icmp, tcp, udp
@@ -69,9 +70,18 @@ def test_handshake_rtt_until_data_is_acknowledged() -> None:
         "tcp_handshake",
         pytest.approx(20.0),
     )
-    # A SYN-ACK more than 30 s after the SYN: no handshake round trip.
-    syns = [tcp(1.0 + i * 8, A, 40000, B, 80, SYN, 1000) for i in range(4)]  # resent: timed from the first
-    (r,) = run([*syns, ack_of(32.0, 1001, 5000, flags=SYN | ACK)])
+    # A resent SYN: the SYN-ACK answers the latest one.
+    syns = [tcp(1.0, A, 40000, B, 80, SYN, 999), tcp(4.0, A, 40000, B, 80, SYN, 999)]
+    (r,) = run(
+        [*syns, ack_of(4.05, 1000, 4999, flags=SYN | ACK), tcp(4.06, A, 40000, B, 80, ACK, 1000, 5000)]
+    )
+    assert r["rtt_initial_ms"] == pytest.approx(60.0)
+    # A SYN-ACK more than 30 s after the SYN (half-open connections kept that long here): none.
+    t = Tracker(timeouts=Timeouts({"tcp.handshake": 120.0}))
+    out = t.process(
+        [header(), tcp(1.0, A, 40000, B, 80, SYN, 999), ack_of(31.5, 1000, 4999, flags=SYN | ACK)]
+    )
+    (r,) = finals(out + t.finish()).values()
     assert "rtt_ms" not in r and "rtt_initial_ms" not in r and "rtt_kind" not in r
 
 

@@ -581,8 +581,8 @@ class Tracker:
                 if fwd:
                     c.nxt_o = end
                     c.adv_o = ts
-                    if not flags & ACK and c.syn_ts < 0:
-                        c.syn_ts = ts
+                    if not flags & ACK and c.rtt < 0:
+                        c.syn_ts = ts  # a resent SYN: the SYN-ACK answers the latest (tshark's reading)
                 else:
                     c.nxt_r = end
                     c.adv_r = ts
