@@ -306,3 +306,49 @@ def test_record_while_viewing(terminals: list[Terminal], tmp_path: Path) -> None
     recorded = [json.loads(ln) for ln in replay.stdout.splitlines()]
     assert all(r["service"] == "http" for r in recorded)  # named in the TUI's pipeline (rn-enrich)
     assert recorded == [json.loads(ln) for ln in direct.stdout.splitlines()]
+
+
+def test_exports_are_written_while_the_tui_runs(terminals: list[Terminal], tmp_path: Path) -> None:
+    capture = CORPUS / "ndpi_android.pcap"
+    log, pcap, pcapng = tmp_path / "events.jsonl", tmp_path / "out.pcap", tmp_path / "out.pcapng"
+    argv = [RUSTNET, "--read", str(capture), "--json-log", str(log)]
+    t = Terminal([*argv, "--pcap-export", str(pcap), "--pcapng-export", str(pcapng)])
+    terminals.append(t)
+    t.wait_for("Overview")
+    packets = len(
+        subprocess.run(["tshark", "-r", str(capture)], capture_output=True, text=True).stdout.splitlines()
+    )
+
+    def exported(path: Path) -> int:
+        p = subprocess.run(["tshark", "-r", str(path)], capture_output=True, text=True)
+        return len(p.stdout.splitlines())
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (exported(pcap) == exported(pcapng) == packets):
+        t.pump(0.2)
+    # The TUI is still up, and everything is on disk: packets, comments, events.
+    assert t.proc.poll() is None
+    assert exported(pcap) == exported(pcapng) == packets
+    comments = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(pcapng),
+            "-Y",
+            'frame.comment contains "sni="',
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert len(comments) > 100
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events and {e["event"] for e in events} == {"new_connection", "connection_closed"}
+    t.send(b"qq")
+    assert t.finish() == 0
+    assert len(Path(f"{pcap}.connections.jsonl").read_text().splitlines()) == len(
+        [e for e in events if e["event"] == "new_connection"]
+    )
