@@ -29,6 +29,7 @@ BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_track_flood.py", [], ["--connections", "100000"]),
     ("bench_quic_flood.py", [], ["--packets", "20000", "--rounds", "1"]),
     ("bench_view.py", [], []),
+    ("bench_exports.py", [], ["-n", "50000", "--rounds", "1"]),
     ("bench_enrich.py", [], []),
     ("bench_idle.py", [], ["--seconds", "5"]),
     ("bench_latency.py", [], ["--samples", "5"]),
