@@ -14,6 +14,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
+from rustnet.cli.geoipopts import geoip_options, load_geoip
 from rustnet.cli.privilege import ENRICH_KEEPS, confine
 from rustnet.cli.pump import run_stream_stage
 from rustnet.enrich.stage import PROG, Enricher
@@ -44,10 +45,15 @@ from rustnet.stream import RecordWriter
     "listings capped at 5%; nothing measurable otherwise); 0 turns it off.",
 )
 @click.option(
-    "--reverse-dns",
-    is_flag=True,
-    help="Also look up PTR names for addresses (in the background; makes DNS traffic).",
+    "--resolve-dns/--no-resolve-dns",
+    "resolve_dns",
+    default=None,
+    help="Look up PTR names of the addresses seen, in the background through the system "
+    "resolver (it makes DNS traffic), or not  [default: on for a live capture, off for a file "
+    "or recording, whose addresses are from elsewhere].",
 )
+@click.option("--reverse-dns", "reverse_dns_old", is_flag=True, hidden=True)  # its old name
+@geoip_options
 @click.option("--no-process", is_flag=True, help="No process attribution: services and hostnames only.")
 @debug_option
 @version_option(PROG)
@@ -56,7 +62,12 @@ def main(
     fmt: str,
     poll_interval: int,
     watch_interval: int,
-    reverse_dns: bool,
+    resolve_dns: bool | None,
+    reverse_dns_old: bool,
+    geoip_country: str | None,
+    geoip_asn: str | None,
+    geoip_city: str | None,
+    no_geoip: bool,
     no_process: bool,
     debug: bool,
 ) -> None:
@@ -70,22 +81,28 @@ def main(
     namespace, or none when not known; when the other end is on this host too (another
     namespace), its owner is added as peer_process, never as the connection's own. Names
     come from DNS answers seen on the wire, only those that answer a query seen (marked
-    hostname_dst_via "dns", shown ~name), and PTR lookups with --reverse-dns ("ptr").
+    hostname_dst_via "dns", shown ~name), and from reverse lookups ("ptr"), made in the
+    background (a name found later follows as a "name" record); its own PTR queries are
+    marked ptr_lookup_own. GeoIP adds the remote end's country, city and autonomous system
+    from MaxMind-format databases (GeoLite2-Country/City/ASN.mmdb, looked for in
+    ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ... or given by path).
     """
     check_output_format(fmt, PROG)
     stdin_hint(PROG, inputs)
 
     def body() -> int:
+        geoip = load_geoip(PROG, no_geoip, geoip_country, geoip_asn, geoip_city)
         confine(ENRICH_KEEPS)  # no capability it does not need (root's, or a setcap interpreter's)
         stage = Enricher(
             processes=not no_process,
-            reverse_dns=reverse_dns,
+            resolve_dns=True if reverse_dns_old else resolve_dns,
+            geoip=geoip,
             poll_interval=poll_interval / 1000.0,
             producer=producer(PROG),
             watch_interval=watch_interval / 1000.0,
         )
         return run_stream_stage(
-            PROG, stage, list(inputs), RecordWriter(1, fmt), tick_every=min(1.0, poll_interval / 1000.0)
+            PROG, stage, list(inputs), RecordWriter(1, fmt), tick_every=min(0.5, poll_interval / 1000.0)
         )
 
     run_stage(PROG, body, debug)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 from rustnet.cli.common import CONTEXT_SETTINGS, debug_option, run_stage, version_option
+from rustnet.cli.geoipopts import geoip_options
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS
 
 PROG = "rustnet"
@@ -117,6 +118,20 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     help="Write the packets to FILE as pcapng, each with a comment naming its process, "
     "application and server name when known.",
 )
+@click.option(
+    "--resolve-dns/--no-resolve-dns",
+    "resolve_dns",
+    default=None,
+    help="Reverse DNS: names for the addresses, looked up in the background (the lookups are "
+    "DNS traffic of their own)  [default: on live, off with --read: a file's addresses are from "
+    "elsewhere].",
+)
+@click.option(
+    "--show-ptr-lookups",
+    is_flag=True,
+    help="Also show the PTR lookups reverse DNS makes (hidden by default).",
+)
+@geoip_options
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @click.option(
     "--remote",
@@ -143,6 +158,12 @@ def main(
     json_log: str | None,
     pcap_export: str | None,
     pcapng_export: str | None,
+    resolve_dns: bool | None,
+    show_ptr_lookups: bool,
+    geoip_country: str | None,
+    geoip_asn: str | None,
+    geoip_city: str | None,
+    no_geoip: bool,
     list_interfaces: bool,
     remote: str | None,
     debug: bool,
@@ -188,6 +209,12 @@ def main(
                 json_log=json_log,
                 pcap_export=pcap_export,
                 pcapng_export=pcapng_export,
+                resolve_dns=resolve_dns,
+                show_ptr_lookups=show_ptr_lookups,
+                geoip_country=geoip_country,
+                geoip_asn=geoip_asn,
+                geoip_city=geoip_city,
+                no_geoip=no_geoip,
             )
         )
 

@@ -61,7 +61,9 @@ def _check_filter(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
-def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connections: int) -> ConnTable:
+def _print_json(
+    source: Source, no_localhost: bool, filter_text: str, max_connections: int, show_ptr: bool = False
+) -> ConnTable:
     """``--json``: every connection's last record, each printed once and held only until then.
 
     A connection whose final record says it ended mid-stream is printed as it ends (as
@@ -73,8 +75,11 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
     query = Filter(filter_text)
     writer = RecordWriter(1, "json")
 
+    def hidden(row: Row) -> bool:
+        return (no_localhost and row.loopback()) or (not show_ptr and row.rec.get("ptr_lookup_own") is True)
+
     def shown(row: Row) -> bool:
-        return not (no_localhost and row.loopback()) and (not query or query.score(row) >= 0)
+        return not hidden(row) and (not query or query.score(row) >= 0)
 
     def ended(row: Row) -> None:
         if shown(row):
@@ -94,7 +99,7 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
         termination.check()
         if interrupts.draining:
             break
-    rest = query.apply(r for r in table.rows.values() if not (no_localhost and r.loopback()))
+    rest = query.apply(r for r in table.rows.values() if not hidden(r))
     for row in rest:
         writer.write(row.rec)
     writer.close()
@@ -102,9 +107,14 @@ def _print_json(source: Source, no_localhost: bool, filter_text: str, max_connec
 
 
 def _state(
-    table: ConnTable, no_localhost: bool, filter_text: str, sort: str | None, reverse: bool
+    table: ConnTable,
+    no_localhost: bool,
+    filter_text: str,
+    sort: str | None,
+    reverse: bool,
+    show_ptr: bool = False,
 ) -> ViewState:
-    state = ViewState(table, hide_localhost=no_localhost)
+    state = ViewState(table, hide_localhost=no_localhost, show_ptr_lookups=show_ptr)
     if filter_text:
         state.set_filter(filter_text)
     if sort:
@@ -166,6 +176,11 @@ def _not_a_file(path: str) -> str:
 @click.option("--no-localhost", is_flag=True, help="Hide connections whose both ends are loopback.")
 @click.option("--no-dpi", is_flag=True, help="When completing the pipeline from packets: skip DPI.")
 @click.option(
+    "--show-ptr-lookups",
+    is_flag=True,
+    help="Also show the PTR lookups rn-enrich's reverse DNS made (ptr_lookup_own; hidden by default).",
+)
+@click.option(
     "--filter",
     "filter_text",
     default="",
@@ -198,6 +213,7 @@ def main(
     speed: float | None,
     no_localhost: bool,
     no_dpi: bool,
+    show_ptr_lookups: bool,
     filter_text: str,
     sort: str | None,
     reverse: bool,
@@ -228,7 +244,7 @@ def main(
             source = Source(paths, 0, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
             tune_gc()  # the table is many long-lived containers: no full passes every few thousand
             if as_json:
-                table = _print_json(source, no_localhost, filter_text, max_connections)
+                table = _print_json(source, no_localhost, filter_text, max_connections, show_ptr_lookups)
             else:
                 # A snapshot at the end: closed connections are kept (to the cap) only if shown.
                 keep = math.inf if show_closed else 0.0
@@ -244,7 +260,7 @@ def main(
                     termination.check()
                     if interrupts.draining:
                         break
-                state = _state(table, no_localhost, filter_text, sort, reverse)
+                state = _state(table, no_localhost, filter_text, sort, reverse, show_ptr_lookups)
                 state.show_closed = show_closed
                 width = shutil.get_terminal_size((0, 0)).columns if os.isatty(1) else None
                 sys.stdout.write("\n".join(table_lines(state, width or None)) + "\n")
@@ -279,7 +295,7 @@ def main(
         files_only = read_file is not None or (paths and "-" not in paths)
         table = _table(max_rows=max_connections, finite=True if files_only else None)
         tune_gc()
-        state = _state(table, no_localhost, filter_text, sort, reverse)
+        state = _state(table, no_localhost, filter_text, sort, reverse, show_ptr_lookups)
         state.show_closed = show_closed
         status = App(source, state, refresh / 1000.0).run()
         if status == EXIT_OK and source.damage:

@@ -5,9 +5,12 @@ _rn_enrich() {
         --format) COMPREPLY=($(compgen -W "msgpack json" -- "$cur")); return ;;
         --poll-interval) COMPREPLY=(); return ;;
         --watch-interval) COMPREPLY=(); return ;;
+        --geoip-country) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-asn) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --format --help --no-process --poll-interval --reverse-dns --version --watch-interval -V -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --format --geoip-asn --geoip-city --geoip-country --help --no-geoip --no-process --no-resolve-dns --poll-interval --resolve-dns --version --watch-interval -V -h" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -4,7 +4,11 @@ _arguments -s \
   '--format[Output encoding\: MessagePack frames, or JSON Lines for people and jq]:fmt:(msgpack json)' \
   '--poll-interval[How often, at most, to re-read the socket table while local connections need it (a new one also triggers a read; an idle stream none)]:ms:' \
   '--watch-interval[Check the socket counters this often in a background thread and list new sockets at once, to catch short-lived clients such as curl; only for a few seconds after a program starts or a local connection is seen without its owner (about 3% of a CPU then, listings capped at 5%; nothing measurable otherwise); 0 turns it off]:ms:' \
-  '--reverse-dns[Also look up PTR names for addresses (in the background; makes DNS traffic)]' \
+  '(--resolve-dns --no-resolve-dns)'{--resolve-dns,--no-resolve-dns}'[Look up PTR names of the addresses seen, in the background through the system resolver (it makes DNS traffic), or not \[default\: on for a live capture, off for a file or recording, whose addresses are from elsewhere\]]' \
+  '--no-geoip[No GeoIP (country, city, AS) at all]' \
+  '--geoip-country[GeoIP database GeoLite2-Country.mmdb (country) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--geoip-asn[GeoIP database GeoLite2-ASN.mmdb (autonomous system number and organisation) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--geoip-city[GeoIP database GeoLite2-City.mmdb (city; also the country when there is no Country database) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--no-process[No process attribution\: services and hostnames only]' \
   '--debug[Show Python tracebacks for internal errors]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \

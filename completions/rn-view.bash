@@ -6,11 +6,11 @@ _rn_view() {
         --read) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --speed) COMPREPLY=(); return ;;
         --filter) COMPREPLY=(); return ;;
-        --sort) COMPREPLY=($(compgen -W "process remote local service app state rtt rate total" -- "$cur")); return ;;
+        --sort) COMPREPLY=($(compgen -W "process remote local loc service app state rtt rate total" -- "$cur")); return ;;
         --max-connections) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-dpi --no-localhost --read --refresh-interval --reverse --show-closed --sort --speed --table --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-dpi --no-localhost --read --refresh-interval --reverse --show-closed --show-ptr-lookups --sort --speed --table --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -15,10 +15,13 @@ _rustnet() {
         --json-log) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --pcap-export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --pcapng-export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-country) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-asn) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --remote) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --help --interface --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-localhost --pcap-export --pcapng-export --read --record --refresh-interval --remote --show-localhost --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-geoip --no-localhost --no-resolve-dns --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --show-localhost --show-ptr-lookups --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
     else
         COMPREPLY=()
     fi

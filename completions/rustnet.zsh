@@ -18,6 +18,12 @@ _arguments -s \
   '--json-log[Append connection events (new_connection, connection_closed) to FILE as JSON Lines]:file:_files' \
   '--pcap-export[Write the packets to FILE as pcap (1514 bytes of each at most) and the connections to FILE.connections.jsonl]:file:_files' \
   '--pcapng-export[Write the packets to FILE as pcapng, each with a comment naming its process, application and server name when known]:file:_files' \
+  '(--resolve-dns --no-resolve-dns)'{--resolve-dns,--no-resolve-dns}'[Reverse DNS\: names for the addresses, looked up in the background (the lookups are DNS traffic of their own) \[default\: on live, off with --read\: a file'\''s addresses are from elsewhere\]]' \
+  '--show-ptr-lookups[Also show the PTR lookups reverse DNS makes (hidden by default)]' \
+  '--no-geoip[No GeoIP (country, city, AS) at all]' \
+  '--geoip-country[GeoIP database GeoLite2-Country.mmdb (country) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--geoip-asn[GeoIP database GeoLite2-ASN.mmdb (autonomous system number and organisation) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--geoip-city[GeoIP database GeoLite2-City.mmdb (city; also the country when there is no Country database) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
   '--remote[Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here]:\[user@\]host:' \
   '--debug[Show Python tracebacks for internal errors]' \

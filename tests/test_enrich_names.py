@@ -44,7 +44,7 @@ def test_names_from_packets_are_escaped_and_bounded() -> None:
 
 def test_reverse_dns_is_off_by_default_and_never_blocks_when_on() -> None:
     off = HostNames()
-    assert off.name_for("127.0.0.1") is None and off._queue is None  # no lookups, no threads
+    assert off.name_for("127.0.0.1") is None and off.resolver is None  # no lookups, no threads
     on = HostNames(reverse_dns=True)
     t0 = time.perf_counter()
     assert on.name_for("127.0.0.1") is None  # queued; the answer comes later

@@ -48,6 +48,12 @@ def ids(query: str, rows: list[Row]) -> list[int]:
         ("service:http", [1, 3]),
         ("service:domain", [4]),
         ("vendor:cisco", [5]),  # the MAC vendor of the gateway end
+        ("country:de", [7]),  # the code...
+        ("country:united", [1]),  # ...or the name
+        ("country:/^us$/", [1]),
+        ("city:frankfurt", [7]),
+        ("asn:13335", [7]),  # the number...
+        ("asn:github", [1]),  # ...or the organisation
     ],
 )
 def test_every_keyword(query: str, expected: list[int], rows: list[Row]) -> None:
@@ -83,6 +89,9 @@ def test_every_keyword_is_tested_and_documented() -> None:
         "app",
         "service",
         "vendor",
+        "country",
+        "city",
+        "asn",
     }
     assert set(KEYWORDS) == tested
     doc = dict(help_lines())

@@ -7,8 +7,9 @@
   packet the tool emitted (a DNS lookup, a telemetry call, anything) would cross the
   veth pair, where tcpdump in "b" records every frame. The whole tool (``rustnet -i``,
   and the explicit pipeline through rn-enrich) watches real traffic replayed from "b"
-  (DNS answers, HTTP, TLS) and must send nothing; the same pipeline with
-  ``rn-enrich --reverse-dns`` is the positive control (it does send: the test can fail).
+  (DNS answers, HTTP, TLS) and must send nothing once reverse DNS, its one way out, is off
+  (``--no-resolve-dns``); the same pipeline with reverse DNS on, as it is by default for
+  a live capture, is the positive control (it does send: the test can fail).
 """
 
 from __future__ import annotations
@@ -133,25 +134,26 @@ def _quiet_host_a(net: TwoHosts) -> None:
 
 def test_the_tool_sends_nothing_to_the_network(net: TwoHosts, tmp_path: Path) -> None:
     _quiet_host_a(net)
-    whole = [[IP, "netns", "exec", net.ns_a, cmd("rustnet"), "-i", net.if_a, "--json"]]
+    whole = [[IP, "netns", "exec", net.ns_a, cmd("rustnet"), "-i", net.if_a, "--json", "--no-resolve-dns"]]
     assert _frames_sent_by_a(net, tmp_path, whole) == 0
     staged = [
         in_ns(net, "a", ["rn-capture", "-i", net.if_a]),
         ["rn-dissect"],
         ["rn-track"],
-        in_ns(net, "a", ["rn-enrich", "--format", "json"]),
+        in_ns(net, "a", ["rn-enrich", "--no-resolve-dns", "--format", "json"]),
     ]
     assert _frames_sent_by_a(net, tmp_path, staged) == 0
 
 
 def test_reverse_dns_is_the_only_way_out(net: TwoHosts, tmp_path: Path) -> None:
-    """Positive control: with --reverse-dns, PTR lookups do leave host a (so the test above can fail)."""
+    """Positive control: with reverse DNS on (the default live), PTR lookups do leave host a (so
+    the test above can fail)."""
     _quiet_host_a(net)
     staged = [
         in_ns(net, "a", ["rn-capture", "-i", net.if_a]),
         ["rn-dissect"],
         ["rn-track"],
-        in_ns(net, "a", ["rn-enrich", "--reverse-dns", "--format", "json"]),
+        in_ns(net, "a", ["rn-enrich", "--format", "json"]),
     ]
     assert _frames_sent_by_a(net, tmp_path, staged, seconds=2.0) > 0
 

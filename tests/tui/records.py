@@ -63,6 +63,11 @@ def sample() -> list[dict[str, Any]]:
             bytes=90_000,
             rate_dst=5000.0,
             service="https",
+            geo_country="US",
+            geo_country_name="United States",
+            geo_city="San Francisco",
+            geo_asn=36459,
+            geo_as_org="GITHUB",
         ),
         conn(2, dport=8443, app="TLS", sni="api.example.org", process="curl", pid=77, bytes=5_000),
         conn(
@@ -122,6 +127,11 @@ def sample() -> list[dict[str, Any]]:
             state="QUIC_CONNECTED",
             quic_version="0x00000001",
             hostname_dst="edge.example.net",
+            geo_country="DE",
+            geo_country_name="Germany",
+            geo_city="Frankfurt am Main",
+            geo_asn=13335,
+            geo_as_org="CLOUDFLARENET",
         ),
     ]
 

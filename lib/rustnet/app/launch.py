@@ -69,6 +69,12 @@ class Options:
     json_log: str | None = None
     pcap_export: str | None = None
     pcapng_export: str | None = None
+    resolve_dns: bool | None = None  # None: on live, off for a file
+    show_ptr_lookups: bool = False
+    geoip_country: str | None = None
+    geoip_asn: str | None = None
+    geoip_city: str | None = None
+    no_geoip: bool = False
 
     @property
     def live(self) -> bool:
@@ -246,7 +252,8 @@ def plan(opts: Options) -> list[StageSpec]:
     if opts.max_connections != DEFAULT_MAX_CONNECTIONS:
         track += ["--max-connections", str(opts.max_connections)]
     # A file's connections are not this host's: names only, no socket lookups.
-    enrich = [*command("rn-enrich"), *(["--no-process"] if opts.read_path is not None else []), *debug]
+    enrich = [*command("rn-enrich"), *(["--no-process"] if opts.read_path is not None else [])]
+    enrich += [*enrich_name_options(opts), *debug]
     stages: list[StageSpec] = []
     if opts.remote is not None:
         stages.append(StageSpec("ssh", remote_command(opts), stop_by_eof=True))
@@ -293,6 +300,24 @@ def plan(opts: Options) -> list[StageSpec]:
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     stages.append(StageSpec("rn-enrich", enrich))
     return stages
+
+
+def enrich_name_options(opts: Options) -> list[str]:
+    """rn-enrich's options for names and GeoIP (its own default for reverse DNS is rustnet's:
+    on live, off for a file)."""
+    out: list[str] = []
+    if opts.resolve_dns is not None:
+        out.append("--resolve-dns" if opts.resolve_dns else "--no-resolve-dns")
+    if opts.no_geoip:
+        return [*out, "--no-geoip"]
+    for flag, path in (
+        ("--geoip-country", opts.geoip_country),
+        ("--geoip-asn", opts.geoip_asn),
+        ("--geoip-city", opts.geoip_city),
+    ):
+        if path is not None:
+            out += [flag, os.path.abspath(path)]
+    return out
 
 
 def remote_command(opts: Options) -> list[str]:

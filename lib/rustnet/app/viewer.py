@@ -38,6 +38,6 @@ def run_viewer(fd: int, opts: Options) -> int:
     # --read: a finite input, every connection kept and shown (live: the header says live).
     finite = True if opts.read_path is not None else None
     table = ConnTable(_joiner(), max_rows=opts.max_connections, finite=finite)
-    state = ViewState(table, hide_localhost=opts.no_localhost)
+    state = ViewState(table, hide_localhost=opts.no_localhost, show_ptr_lookups=opts.show_ptr_lookups)
     tune_gc()  # the connection table is many long-lived containers: rare full passes
     return App(source, state, opts.refresh_ms / 1000.0).run()

@@ -188,7 +188,12 @@ def _run_json(opts: Options, specs: list[Any], exports: Exports | None = None) -
             timer.start()
         notes: list[str] = []
         damage = write_final_records(
-            view_r, RecordWriter(1, "json"), opts.no_localhost, opts.max_connections, notes
+            view_r,
+            RecordWriter(1, "json"),
+            opts.no_localhost,
+            opts.max_connections,
+            notes,
+            show_ptr_lookups=opts.show_ptr_lookups,
         )
         pipeline.wait_all(5.0)
         if relay is not None:
@@ -230,6 +235,7 @@ def write_final_records(
     no_localhost: bool,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     notes: list[str] | None = None,
+    show_ptr_lookups: bool = False,
 ) -> str | None:
     """Every connection's final record, as rn-track marks them (``final: true``), as they come.
 
@@ -237,9 +243,15 @@ def write_final_records(
     the end in its last known state, so each id appears exactly once. Memory holds only
     the connections still open, at most ``max_connections`` of them: over that, the least
     recently updated one is written then (in its last known state) and forgotten, and the
-    count is reported. Records are cut to the limits of rustnet.stream.bounds. The reports
+    count is reported. rn-enrich's own reverse lookups (``ptr_lookup_own``) are left out unless
+    ``show_ptr_lookups``. Records are cut to the limits of rustnet.stream.bounds. The reports
     go to ``notes`` when given (else to stderr), or join the damage line that is returned.
     """
+
+    def hidden(rec: dict[str, Any]) -> bool:
+        own_ptr = not show_ptr_lookups and rec.get("ptr_lookup_own") is True
+        return own_ptr or (no_localhost and is_localhost(rec))
+
     pending: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
     reader = RecordReader(fd, PROG)
     anonymous = early = cut = 0
@@ -256,7 +268,7 @@ def write_final_records(
                 key = ("anonymous", anonymous)
             if rec.get("final") is True:
                 pending.pop(key, None)
-                if not (no_localhost and is_localhost(rec)):
+                if not hidden(rec):
                     out.write(rec)
             else:
                 pending[key] = rec
@@ -264,11 +276,11 @@ def write_final_records(
                 if len(pending) > max_connections:
                     early += 1
                     old = pending.popitem(last=False)[1]
-                    if not (no_localhost and is_localhost(old)):
+                    if not hidden(old):
                         out.write(old)
         out.flush()
     for rec in pending.values():
-        if not (no_localhost and is_localhost(rec)):
+        if not hidden(rec):
             out.write(rec)
     out.close()
     said = [f"{early:,} open connections written early at the cap of {max_connections:,}"] if early else []

@@ -16,21 +16,20 @@ Each name says how it was learned (:data:`VIA_DNS`: inferred from DNS seen on th
 shown ``~name``; :data:`VIA_PTR`: a reverse lookup), written by rn-enrich as
 ``hostname_src_via`` / ``hostname_dst_via``.
 
-Reverse DNS is off by default (it makes traffic of its own); when on, lookups run in
-background threads with a bounded queue and a bounded cache, so the pipeline never
-waits: a name shows up on a connection's later records.
+Reverse lookups (:mod:`rustnet.enrich.rdns`) run in background threads, bounded in rate,
+concurrency and memory, so the pipeline never waits: a name found later reaches the
+viewer in a ``name`` record, and a connection's later records carry it.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-import queue
 import socket
-import threading
 from collections import OrderedDict
 from typing import Any, Final
 
+from rustnet.enrich.rdns import ReverseResolver
 from rustnet.enrich.text import printable
 
 _MAX_NAME: Final = 253
@@ -74,19 +73,24 @@ def resolved_pairs(resolved: Any, limit: int = 64) -> list[tuple[str, str]]:
 
 
 class HostNames:
-    """Address text -> hostname, learned from DNS and (optionally) reverse lookups."""
+    """Address text -> hostname, learned from DNS answers and (when on) reverse lookups."""
 
-    def __init__(self, reverse_dns: bool = False, max_entries: int = 65536, workers: int = 2) -> None:
+    def __init__(
+        self, reverse_dns: bool = False, max_entries: int = 65536, resolver: ReverseResolver | None = None
+    ) -> None:
         self.max_entries = max_entries
         self._learned: OrderedDict[str, str] = OrderedDict()
-        self._reverse: OrderedDict[str, str | None] = OrderedDict()
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[str] | None = None
-        self._pending: set[str] = set()
-        if reverse_dns:
-            self._queue = queue.Queue(maxsize=1024)
-            for i in range(workers):
-                threading.Thread(target=self._worker, name=f"rn-enrich-rdns-{i}", daemon=True).start()
+        self.resolver: ReverseResolver | None = resolver
+        if reverse_dns and resolver is None:
+            self.resolver = ReverseResolver()
+
+    def set_reverse(self, on: bool) -> None:
+        """Turn reverse lookups on (a resolver whose threads start with the first lookup) or off."""
+        if on and self.resolver is None:
+            self.resolver = ReverseResolver()
+        elif not on and self.resolver is not None:
+            self.resolver.close()
+            self.resolver = None
 
     # --- learning from DNS answers -------------------------------------------------------
     def learn(self, ip: str, name: str) -> None:
@@ -106,45 +110,20 @@ class HostNames:
         return len(pairs)
 
     # --- looking up --------------------------------------------------------------------
-    def lookup(self, ip: Any) -> tuple[str, str] | None:
+    def lookup(self, ip: Any, reverse: bool = True) -> tuple[str, str] | None:
         """The best known name for an address and how it was learned (``VIA_DNS``,
-        ``VIA_PTR``); with reverse DNS on, an unknown address is queued."""
+        ``VIA_PTR``); with reverse DNS on (and ``reverse``), an unknown address is queued."""
         if not isinstance(ip, str) or not ip:
             return None
         name = self._learned.get(ip)
         if name is not None:
             return name, VIA_DNS
-        if self._queue is None:
+        if self.resolver is None or not reverse or len(ip) > 64:
             return None
-        with self._lock:
-            if ip in self._reverse:
-                rname = self._reverse[ip]
-                return None if rname is None else (rname, VIA_PTR)
-            if ip in self._pending or len(self._pending) >= 4096:
-                return None
-            self._pending.add(ip)
-        try:
-            self._queue.put_nowait(ip)
-        except queue.Full:
-            with self._lock:
-                self._pending.discard(ip)
-        return None
+        rname = self.resolver.lookup(ip)
+        return None if rname is None else (rname, VIA_PTR)
 
     def name_for(self, ip: Any) -> str | None:
         """The best known name for an address (see :meth:`lookup`)."""
         got = self.lookup(ip)
         return None if got is None else got[0]
-
-    def _worker(self) -> None:
-        assert self._queue is not None
-        while True:
-            ip = self._queue.get()
-            try:
-                name: str | None = printable(socket.gethostbyaddr(ip)[0], _MAX_NAME)
-            except (OSError, UnicodeError, ValueError):
-                name = None
-            with self._lock:
-                self._pending.discard(ip)
-                self._reverse[ip] = name
-                if len(self._reverse) > self.max_entries:
-                    self._reverse.popitem(last=False)

@@ -11,8 +11,11 @@ It can sit in two places in the pipeline; both work with the same command:
    ``service`` (the responder port's service name, TCP and UDP) and
    ``hostname_src``/``hostname_dst`` (names learned from DNS
    answers seen on the wire to queries seen: the address -> the name the client asked
-   for; with ``--reverse-dns`` also PTR names, looked up in the background), each with
-   ``hostname_src_via``/``hostname_dst_via`` saying how: ``dns`` or ``ptr``.
+   for; and PTR names, looked up in the background, by default for live streams only:
+   a name found later follows as a ``name`` record, and the PTR queries this causes are
+   marked ``ptr_lookup_own``), each with ``hostname_src_via``/``hostname_dst_via``
+   saying how: ``dns`` or ``ptr``; with GeoIP databases, the remote end's ``geo_*``
+   fields (country, city, autonomous system; rustnet.enrich.geoip).
    Processes are attributed only when the stream is live (``hdr.live`` true): a
    capture file or an old recording is not matched against today's processes
    (services and learned names still apply). Once a connection has a process it
@@ -48,15 +51,17 @@ from collections import OrderedDict
 from typing import Any, Final
 
 from rustnet.enrich.flows import Flow, decode_key, flow_key
+from rustnet.enrich.geoip import GeoIP
 from rustnet.enrich.linklayer import LinkLayer
 from rustnet.enrich.localaddr import NOT_LOCAL, OWN_NETNS
 from rustnet.enrich.macos import PsutilSocketOwners
-from rustnet.enrich.names import HostNames
+from rustnet.enrich.names import VIA_PTR, HostNames
 from rustnet.enrich.owners import DENIED_HINT, SocketOwners
 from rustnet.enrich.services import ServiceNames
 from rustnet.stream.records import (
     CONN,
     HEADER,
+    NAME,
     PACKET,
     PKT_DATA,
     PROTO_TCP,
@@ -89,6 +94,9 @@ _HOSTNAME_FIELDS: Final = (
 # How long a local flow found without its owner keeps the short-lived watcher polling fast:
 # the same program (a script calling curl in a loop, a browser) is likely to connect again.
 _ARM_UNATTRIBUTED: Final = 10.0
+# How long the end of a file waits for reverse lookups still under way (--resolve-dns).
+_FINISH_WAIT: Final = 3.0
+_OWN_PID: Final = os.getpid()
 
 
 class Enricher:
@@ -97,7 +105,8 @@ class Enricher:
     def __init__(
         self,
         processes: bool = True,
-        reverse_dns: bool = False,
+        resolve_dns: bool | None = False,
+        geoip: GeoIP | None = None,
         poll_interval: float = 1.0,
         retry_for: float = 5.0,
         producer: str = PROG,
@@ -110,7 +119,10 @@ class Enricher:
         self.retry_for = retry_for
         self.producer = producer
         self.services = ServiceNames()
-        self.names = HostNames(reverse_dns=reverse_dns)
+        # None: reverse lookups for live streams only (a file's addresses are from elsewhere).
+        self.resolve_dns = resolve_dns
+        self.names = HostNames(reverse_dns=resolve_dns is True)
+        self.geoip = geoip
         self.linklayer = LinkLayer()
         self.upstream = SocketJoiner()
         self.live = False
@@ -182,16 +194,22 @@ class Enricher:
                 self.upstream.add(rec)
             elif t == HEADER and isinstance(rec, dict):
                 self.live = rec.get("live") is True
+                if self.resolve_dns is None:
+                    self.names.set_reverse(self.live)
                 lt = rec.get("linktype")
                 self.linktype = lt if isinstance(lt, int) else None
                 self._set_capture_netns(rec.get("netns"))
                 rec = restamp_header(rec, self.producer)
+                if self.geoip is not None:
+                    rec["geoip"] = self.geoip.kinds()
             out.append(rec)
+        self._names_found(out)
         self._hint(out)
         return out
 
     def tick(self, now: float) -> list[Record]:
         out: list[Record] = []
+        self._names_found(out)
         owners = self.owners()
         if owners is None:
             return out
@@ -217,10 +235,31 @@ class Enricher:
 
     def finish(self) -> list[Record]:
         out: list[Record] = []
+        resolver = self.names.resolver
+        if resolver is not None and not self.live:
+            # A file asked for names (--resolve-dns): its end waits a little for the last answers.
+            deadline = time.monotonic() + _FINISH_WAIT
+            while resolver.pending and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self._names_found(out)
         self._hint(out)
         if self._owners is not None:
             self._owners.close()
+        if resolver is not None:
+            resolver.close()
+        if self.geoip is not None:
+            self.geoip.close()
         return out
+
+    def _names_found(self, out: list[Record]) -> None:
+        """A ``name`` record for each name a reverse lookup found since the last call."""
+        resolver = self.names.resolver
+        if resolver is None:
+            return
+        found = resolver.done()
+        if found:
+            now = time.time()
+            out.extend({"t": NAME, "ts": now, "addr": ip, "name": name, "via": VIA_PTR} for ip, name in found)
 
     # --- placement 2: flows seen in packets or summaries -> sock records -------------------
     def _on_summary(self, rec: list[Any], out: list[Record]) -> None:
@@ -302,7 +341,10 @@ class Enricher:
             service = self.services.lookup(conn.get("dport"), conn.get("proto"))
             if service is not None:
                 conn["service"] = service
-        self._add_hostnames(conn)
+        own_ptr = self._own_ptr_query(conn)
+        self._add_hostnames(conn, reverse=not own_ptr and conn.get("proto") != "arp")
+        if self.geoip is not None:
+            self.geoip.annotate(conn, conn.get("src" if conn.get("local_side") == "dst" else "dst"))
         self.linklayer.annotate(conn, self.live)
         if conn.get("proto") not in ("tcp", "udp"):
             return
@@ -313,6 +355,22 @@ class Enricher:
             owned = self._own_conn(owners, conn)
         if owned and conn.get("pid") is not None:
             self.conns_owned += 1
+        if not own_ptr and self.names.resolver is not None and conn.get("pid") == _OWN_PID:
+            conn["ptr_lookup_own"] = True  # our own socket: the resolver's queries
+
+    def _own_ptr_query(self, conn: dict[str, Any]) -> bool:
+        """Mark a DNS connection that asks a PTR name our reverse lookups asked for (it may be
+        another process's socket: a local caching resolver forwards our queries)."""
+        if conn.get("ptr_lookup_own") is True:
+            return True
+        resolver = self.names.resolver
+        if resolver is None or conn.get("dns_qtype") != "PTR":
+            return False
+        query = conn.get("dns_query")
+        if isinstance(query, str) and resolver.asked(query):
+            conn["ptr_lookup_own"] = True
+            return True
+        return False
 
     def _own_conn(self, owners: Owners, conn: dict[str, Any]) -> bool:
         """Attribute a connection from our own socket table (see the module doc)."""
@@ -350,7 +408,7 @@ class Enricher:
             final = False
         return joiner.annotate(conn, remember=final)
 
-    def _add_hostnames(self, conn: dict[str, Any]) -> None:
+    def _add_hostnames(self, conn: dict[str, Any], reverse: bool = True) -> None:
         conn_id = conn.get("id")
         try:
             kept = self._names_by_id.get(conn_id) if conn_id is not None else None
@@ -361,7 +419,7 @@ class Enricher:
                 continue  # named upstream: its own via (if any) stays as sent
             got = kept.get(field) if kept else None
             if got is None:
-                got = self.names.lookup(conn.get(side))
+                got = self.names.lookup(conn.get(side), reverse)
                 if got is not None and conn_id is not None:
                     if kept is None:
                         kept = self._names_by_id[conn_id] = {}

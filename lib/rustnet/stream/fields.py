@@ -186,6 +186,13 @@ HDR: Final = (
         stage=CAPTURE,
     ),
     Field(
+        "geoip",
+        "list[str]",
+        'the GeoIP databases rn-enrich loaded ("country", "asn", "city"); absent when none. A '
+        "viewer shows a Loc column when country or city is among them",
+        stage=ENRICH,
+    ),
+    Field(
         "privs",
         "list[map]",
         "the privileges each stage had when it wrote the header (after giving up what it does "
@@ -495,6 +502,15 @@ WARN: Final = (
     Field("msg", "str", "the warning, already escaped for display"),
 )
 
+# --- name ----------------------------------------------------------------------------------
+NAME: Final = (
+    _tag("name"),
+    Field("ts", "float", "when the name was found", "epoch s", ENRICH),
+    Field("addr", "str", "the address named, as in a connection's src or dst", stage=ENRICH),
+    Field("name", "str", "its name, escaped for display, at most 253 characters", stage=ENRICH),
+    Field("via", "str", '"ptr": a reverse lookup (how hostname_src_via says it)', stage=ENRICH),
+)
+
 # --- sock ----------------------------------------------------------------------------------
 SOCK: Final = (
     _tag("sock"),
@@ -541,7 +557,7 @@ SOCK: Final = (
 # Table order is the order Details shows the fields in.
 _HOSTNAME_VIA = (
     'how hostname_{side} was learned: "dns" (from a DNS answer seen on the wire to a query '
-    'seen, see dns_resolved; rn-view shows ~name) or "ptr" (a reverse lookup, rn-enrich --reverse-dns)'
+    'seen, see dns_resolved; rn-view shows ~name) or "ptr" (a reverse lookup, rn-enrich --resolve-dns)'
 )
 CONN: Final = (
     _tag("conn"),
@@ -708,6 +724,60 @@ CONN: Final = (
         keywords=("vendor",),
         label="Vendor",
         side="dst",
+    ),
+    # GeoIP of the remote end (dst, or src when local_side is "dst"), rn-enrich's databases
+    Field(
+        "geo_country",
+        "str",
+        'the remote end\'s country, ISO 3166 code ("DE"), from the GeoIP Country or City database',
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("country",),
+        label="Country",
+        card=NETWORK,
+    ),
+    Field(
+        "geo_country_name",
+        "str",
+        'that country\'s English name ("Germany")',
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("country",),
+        label="Country Name",
+    ),
+    Field(
+        "geo_city",
+        "str",
+        "the remote end's city (English name), from the GeoIP City database",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("city",),
+        label="City",
+        card=NETWORK,
+    ),
+    Field(
+        "geo_asn",
+        "int",
+        "the remote end's autonomous system number, from the GeoIP ASN database",
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("asn",),
+        label="ASN",
+        card=NETWORK,
+    ),
+    Field(
+        "geo_as_org",
+        "str",
+        'that autonomous system\'s organisation ("GOOGLE")',
+        stage=ENRICH,
+        merge=KEPT,
+        search=True,
+        keywords=("asn",),
+        label="AS Organisation",
     ),
     Field(
         "local_side",
@@ -1041,6 +1111,15 @@ CONN: Final = (
         merge=ACCUMULATE,
         label="Names Learned",
         card=app_card("DNS"),
+    ),
+    Field(
+        "ptr_lookup_own",
+        "bool",
+        "true: a reverse lookup rn-enrich made itself (a PTR query for a name it asked, or its "
+        "own socket); rn-view and rustnet hide such connections unless --show-ptr-lookups",
+        stage=ENRICH,
+        merge=KEPT,
+        label="Own Reverse Lookup",
     ),
     # SSH
     Field(
@@ -1760,6 +1839,17 @@ RECORDS: Final = (
         DSTATS,
     ),
     RecordType("warn", "map", "a problem a stage wants the viewer to show", "", WARN),
+    RecordType(
+        "name",
+        "map",
+        "a name found for an address, from rn-enrich",
+        "Written by rn-enrich when a reverse lookup it made in the background found a name, "
+        "after the connection records that showed the address went on without it: a viewer "
+        "names the connections it holds with that address (hostname_src or hostname_dst, with "
+        "via), unless a name learned from DNS answers already names them. Later connection "
+        "records carry the name themselves.",
+        NAME,
+    ),
     RecordType(
         "sock",
         "map",

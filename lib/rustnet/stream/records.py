@@ -73,6 +73,7 @@ DISSECT_STATS: Final = "dstats"
 CONN: Final = "conn"
 SOCK: Final = "sock"
 WARNING: Final = "warn"
+NAME: Final = "name"
 
 Record = list[Any] | dict[str, Any]
 

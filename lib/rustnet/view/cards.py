@@ -171,6 +171,16 @@ def _field_line(row: Row, f: Field, label: str, table: ConnTable) -> Line:
         if not mac:
             return label, NONE, ""
         return label, safe(text(mac)) + (f" ({safe(text(vendor))})" if vendor else ""), ""
+    if name == "geo_country":  # RustNet's "Germany (DE)"
+        code, cname = rec.get(name), rec.get("geo_country_name")
+        if not code:
+            return label, NONE, ""
+        return label, (f"{safe(text(cname))} ({safe(text(code))})" if cname else safe(text(code))), ""
+    if name == "geo_asn":  # RustNet's "AS15169 (GOOGLE)"
+        asn, org = rec.get(name), rec.get("geo_as_org")
+        if asn is None:
+            return label, safe(text(org)) if org else NONE, ""
+        return label, f"AS{safe(text(asn))}" + (f" ({safe(text(org))})" if org else ""), ""
     if name == "proto":
         return label, safe(text(rec.get("proto")).upper()) or NONE, ""
     if name == "user":

@@ -171,6 +171,20 @@ def _service(row: Row) -> str:
     return safe(row.field("service")) or "-"
 
 
+def _loc(row: Row) -> str:
+    return safe(row.field("geo_country")) or "-"
+
+
+NO_GEOIP: Final = frozenset(("loc",))  # the columns hidden when there is no GeoIP location
+
+
+def hidden_for(table: Any) -> frozenset[str]:
+    """Columns the stream has nothing for: Loc unless rn-enrich loaded a GeoIP Country or City
+    database (its header says which), as RustNet shows it only then."""
+    geo = getattr(table, "geoip", ())
+    return frozenset() if ("country" in geo or "city" in geo) else NO_GEOIP
+
+
 COLUMNS: Final[tuple[Column, ...]] = (
     Column("process", "Process", 22, 8, 2, False, _process, _process_key, False),
     Column("remote", "Remote", 21, 12, 4, False, _remote, lambda r: _ip_key(r, r.remote), False),
@@ -185,6 +199,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
         lambda r: _ip_key(r, r.local),
         False,
     ),
+    Column("loc", "Loc", 4, 3, 0, False, _loc, lambda r: text(r.field("geo_country")), False),
     Column(
         "service", "Service", 10, 5, 0, False, _service, lambda r: text(r.field("service")).lower(), False
     ),
@@ -235,7 +250,7 @@ def swap_columns(cols: list[tuple[Column, int]], swap: tuple[Column, ...]) -> li
 GAP: Final = 1  # cells between columns
 # RustNet's order of giving way ("app" here: App narrows to its compact width), ours (Total)
 # first; then, narrower than RustNet goes, the columns RustNet always keeps, Remote last.
-GIVE_WAY: Final = ("total", "service", "local", "rtt", "app", "state", "process", "app", "rate")
+GIVE_WAY: Final = ("total", "loc", "service", "local", "rtt", "app", "state", "process", "app", "rate")
 
 
 def cell_text(col: Column, row: Row, cells: int) -> str:
@@ -250,7 +265,7 @@ def cell_text(col: Column, row: Row, cells: int) -> str:
 
 
 def layout(
-    total: int, adjust: dict[str, int], hidden: frozenset[str] = frozenset(), keep: str = ""
+    total: int, adjust: dict[str, int], hidden: frozenset[str] = NO_GEOIP, keep: str = ""
 ) -> list[tuple[Column, int]]:
     """Columns that fit in ``total`` cells with their widths (user adjustments applied).
 
@@ -258,7 +273,7 @@ def layout(
     sorted by: an order whose values are off screen would look random); spare cells go to
     flexible columns by weight.
     """
-    cols = [c for c in COLUMNS if c.code not in hidden]
+    cols = [c for c in COLUMNS if c.code not in hidden or c.code == keep]
     widths = {c.code: max(c.min_width, c.width + adjust.get(c.code, 0)) for c in cols}
     if keep in widths:  # room for the title and the sort arrow after it
         widths[keep] = max(widths[keep], width(COLUMNS[COLUMN_INDEX[keep]].title) + 2)

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from rustnet.stream import fields
 from rustnet.view import cards, staleness
-from rustnet.view.columns import PORT_COLUMN, REMOTE_ADDRESS_COLUMN, endpoint, layout, swap_columns
+from rustnet.view.columns import (
+    PORT_COLUMN,
+    REMOTE_ADDRESS_COLUMN,
+    endpoint,
+    hidden_for,
+    layout,
+    swap_columns,
+)
 from rustnet.view.model import Row
 from rustnet.view.overview import _group_line, _header, _row_line
 from rustnet.view.state import Group, ViewState
@@ -98,7 +105,7 @@ def _band(state: ViewState, row: Row, w: int, th: Theme) -> str:
 def _strip(state: ViewState, w: int, th: Theme) -> list[str]:
     """The table's header and the rows around the selection (RustNet's continuity strip)."""
     swap = (PORT_COLUMN,) * state.show_ports + (REMOTE_ADDRESS_COLUMN,) * state.show_ips
-    cols = swap_columns(layout(w, state.adjust, keep=state.sort_code), swap)
+    cols = swap_columns(layout(w, state.adjust, hidden_for(state.table), keep=state.sort_code), swap)
     out = [_header(state, cols, th)]
     entries = state.entries()
     for i in (state.cursor - 1, state.cursor, state.cursor + 1):

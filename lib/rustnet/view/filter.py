@@ -116,6 +116,9 @@ KEYWORDS: Final[dict[str, Keyword]] = {
         ),
         Keyword("service", "well-known service name of the responder port", _values("service"), ("svc",)),
         Keyword("vendor", "MAC vendor of either end (on-link peers, ARP)", _values("vendor")),
+        Keyword("country", "the remote end's country, code or name (GeoIP)", _values("country")),
+        Keyword("city", "the remote end's city (GeoIP City database)", _values("city")),
+        Keyword("asn", "the remote end's AS number or organisation (GeoIP ASN database)", _values("asn")),
     )
 }
 

@@ -43,7 +43,7 @@ from typing import Any, Final
 
 from rustnet.stream import fields
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS, MAX_INT, MAX_TEXT, bound_record
-from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, WARNING, Record
+from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, NAME, SOCK, WARNING, Record
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
 from rustnet.view.graphstats import GraphMetrics
@@ -59,6 +59,13 @@ MAX_STATE_HISTORY: Final = 32
 RATE_WINDOW: Final = WINDOW
 ENDED_STATES: Final = ENDED_NAMES
 MAX_MESSAGES: Final = 50
+# Names from ``name`` records wait here until applied to the rows (at most this many).
+MAX_PENDING_NAMES: Final = 4096
+# Applying names is one pass over the rows: over this many rows, at most once a second of
+# stream time (names come at a bounded rate, but a pass over 200,000 rows is not free).
+NAME_PASS_ROWS: Final = 20_000
+MAX_NAME: Final = 253
+_NAME_VIAS: Final = frozenset(("ptr", "dns"))
 
 
 def _names(*states: State) -> frozenset[str]:
@@ -356,6 +363,9 @@ class ConnTable:
         self.producer = ""
         self.privileges: list[tuple[str, str]] = []  # (stage, "user, capabilities") from the header
         self.sandboxes: list[tuple[str, str]] = []  # (stage, its sandbox state in words) from the header
+        self.geoip: tuple[str, ...] = ()  # the GeoIP databases rn-enrich loaded (from the header)
+        self._names: dict[str, tuple[str, str]] = {}  # address -> (name, via), not yet applied
+        self._names_applied = -math.inf  # stream time of the last pass
         self.received = 0
         self.dropped = 0
         self.ifdropped = 0
@@ -459,6 +469,8 @@ class ConnTable:
                 self._stats(rec)
             elif t == IFSTATS:
                 self._ifstats(rec)
+            elif t == NAME:
+                self._name(rec)
             elif t == HEADER:
                 self.interface = text(rec.get("source"))[:MAX_TEXT] or self.interface
                 self.live = bool(rec.get("live"))
@@ -466,6 +478,8 @@ class ConnTable:
                 self.producer = text(rec.get("producer"))[:MAX_TEXT]
                 self.privileges = privileges_of(rec.get("privs"))
                 self.sandboxes = sandboxes_of(rec.get("privs"))
+                geo = rec.get("geoip")
+                self.geoip = tuple(k for k in geo[:8] if type(k) is str) if type(geo) is list else ()
             elif t == WARNING:
                 stage = text(rec.get("stage"))[:MAX_TEXT]
                 self.messages.append((stage + ": " if stage else "") + text(rec.get("msg"))[:MAX_TEXT])
@@ -475,6 +489,8 @@ class ConnTable:
                     self._joined = True
                 except Exception:  # a hostile sock record must not stop the viewer
                     self.ignored += 1
+        if self._names and (len(rows) <= NAME_PASS_ROWS or self.clock - self._names_applied >= 1.0):
+            self._apply_names()
         if not self._have_stats:
             self._estimate_rate()
         self.traffic.advance(self.clock)
@@ -633,6 +649,47 @@ class ConnTable:
         tx, rx = (ds, dd) if rec.get("local_side") != "dst" else (dd, ds)
         self.traffic.add_captured(t0, t1, rx, tx)
         self.process_window.add(process_key(rec, old), t1, tx, rx)
+
+    def _name(self, rec: dict[str, Any]) -> None:
+        """A name found for an address after its connections' records went by (rn-enrich's
+        reverse lookups): kept until the next pass names those rows."""
+        addr, name, via = rec.get("addr"), rec.get("name"), rec.get("via")
+        if type(addr) is not str or type(name) is not str or not name or via not in _NAME_VIAS:
+            self.ignored += 1
+            return
+        if len(addr) > 64 or (len(self._names) >= MAX_PENDING_NAMES and addr not in self._names):
+            self.ignored += 1
+            return
+        self._names[addr] = (name[:MAX_NAME], via)
+
+    def _apply_names(self) -> None:
+        """Name the rows whose ends have a pending name (one pass over the rows). A name learned
+        from DNS answers stays; records are replaced, never mutated."""
+        names, self._names = self._names, {}
+        self._names_applied = self.clock
+        log = self._log
+        for row in self.rows.values():
+            rec = row.rec
+            named: dict[str, Any] | None = None
+            for side in ("src", "dst"):
+                addr = rec.get(side)
+                got = names.get(addr) if type(addr) is str else None
+                if got is None:
+                    continue
+                key = "hostname_" + side
+                old = rec.get(key)
+                if old == got[0] or (old is not None and rec.get(key + "_via") == "dns"):
+                    continue
+                if named is None:
+                    named = dict(rec)
+                named[key], named[key + "_via"] = got
+            if named is not None:
+                row.rec = named
+                row.hay = None
+                row.kw = None
+                row.scored_for = None
+                if log is not None:
+                    log.append(row)
 
     def _ifstats(self, rec: dict[str, Any]) -> None:
         rates = self.interfaces.ingest(rec)

@@ -10,6 +10,7 @@ from rustnet.view.columns import (
     REMOTE_ADDRESS_COLUMN,
     Column,
     cell_text,
+    hidden_for,
     layout,
     remote_name,
     swap_columns,
@@ -28,7 +29,7 @@ def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
     # The selection's rates from when it was selected, for its charts in Details (one connection).
     state.conn_rates.observe(state.selected_row(), state.table.clock)
     swap = (PORT_COLUMN,) * state.show_ports + (REMOTE_ADDRESS_COLUMN,) * state.show_ips
-    cols = swap_columns(layout(w, state.adjust, keep=state.sort_code), swap)
+    cols = swap_columns(layout(w, state.adjust, hidden_for(state.table), keep=state.sort_code), swap)
     lines = [_header(state, cols, th)]
     rows_h = max(h - 1, MIN_ROWS)
     state.set_viewport(rows_h)

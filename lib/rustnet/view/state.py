@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from rustnet.view.activity import ActivityView
-from rustnet.view.columns import COLUMN_INDEX, COLUMNS
+from rustnet.view.columns import COLUMN_INDEX, COLUMNS, hidden_for
 from rustnet.view.connrates import ConnRates
 from rustnet.view.filter import Filter, haystack
 from rustnet.view.model import ConnTable, Row
@@ -86,9 +86,13 @@ Entry = Row | Group
 class ViewState:
     """The viewer's state, changed by key actions and read by render."""
 
-    def __init__(self, table: ConnTable, hide_localhost: bool = False) -> None:
+    def __init__(
+        self, table: ConnTable, hide_localhost: bool = False, show_ptr_lookups: bool = False
+    ) -> None:
         self.table = table
         self.hide_localhost = hide_localhost
+        # rn-enrich's own reverse lookups are listed too (fixed for a view: not in the sort key)
+        self.show_ptr_lookups = show_ptr_lookups
         self.tab = OVERVIEW
         self.activity = ActivityView()  # the Activity tab's direction, sort and interface table
         self.help_open = False  # the help overlay (h), over whichever tab is shown
@@ -147,6 +151,8 @@ class ViewState:
     # --- the entry list -----------------------------------------------------------
     def _eligible(self, row: Row) -> bool:
         if not self.closed_shown and self.table.in_history(row):
+            return False
+        if not self.show_ptr_lookups and row.rec.get("ptr_lookup_own") is True:
             return False
         return not (self.hide_localhost and row.loopback())
 
@@ -569,8 +575,9 @@ class ViewState:
         self.sort_reverse = not self.sort_reverse
 
     def focus_column(self, step: int) -> None:
-        i = COLUMN_INDEX.get(self.focus_col, 0)
-        self.focus_col = COLUMNS[(i + step) % len(COLUMNS)].code
+        shown = [c.code for c in COLUMNS if c.code not in hidden_for(self.table)]
+        i = shown.index(self.focus_col) if self.focus_col in shown else 0
+        self.focus_col = shown[(i + step) % len(shown)]
         self.focus_visible = True
 
     def resize_column(self, step: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from rustnet.view.columns import COLUMNS, GAP, cell_text, layout
+from rustnet.view.columns import COLUMNS, GAP, cell_text, hidden_for, layout
 from rustnet.view.model import Row
 from rustnet.view.state import ViewState
 from rustnet.view.text import fit, width
@@ -21,12 +21,13 @@ def table_lines(state: ViewState, total_width: int | None = None) -> list[str]:
     """The header and one line per shown connection."""
     rows = [e for e in state.entries() if isinstance(e, Row)]
     if total_width is not None:
-        cols = layout(total_width, state.adjust, keep=state.sort_code)
+        cols = layout(total_width, state.adjust, hidden_for(state.table), keep=state.sort_code)
         widths = [w for _, w in cols]
         columns = [c for c, _ in cols]
         cells = [[cell_text(c, r, w) for c, w in cols] for r in rows]
     else:
-        columns = list(COLUMNS)
+        hidden = hidden_for(state.table)
+        columns = [c for c in COLUMNS if c.code not in hidden]
         cells = [[c.cell(r) for c in columns] for r in rows]
         widths = [
             min(max([width(c.title)] + [width(row[i]) for row in cells]), MAX_CELL)
