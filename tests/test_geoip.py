@@ -231,3 +231,31 @@ def test_the_loc_column_shows_only_with_a_location_database() -> None:
     for geo in (None, ["asn"]):
         assert "Loc" not in _viewed(recs, geo)[0].split()
     assert "Loc" in _viewed(recs, ["city"])[0].split()
+
+
+def test_details_show_country_city_and_as_as_rustnet() -> None:
+    from rustnet.view import cards
+
+    t = ConnTable()
+    t.ingest(
+        [
+            {"t": "hdr", "v": 1, "live": False, "geoip": ["country", "asn", "city"]},
+            _conn(
+                1,
+                "10.0.0.2",
+                DE,
+                geo_country="DE",
+                geo_country_name="Germany",
+                geo_city="Frankfurt am Main",
+                geo_asn=20712,
+                geo_as_org="Andrews & Arnold Ltd",
+            ),
+            _conn(2, "10.0.0.2", "10.0.0.3"),
+        ]
+    )
+    network = dict(cards.left_cards(t.rows[1], t))["Network Context"]
+    got = {label: value for label, value, _ in network}
+    assert got["Country"] == "Germany (DE)" and got["City"] == "Frankfurt am Main"
+    assert got["ASN"] == "AS20712 (Andrews & Arnold Ltd)"
+    empty = {label: value for label, value, _ in dict(cards.left_cards(t.rows[2], t))["Network Context"]}
+    assert (empty["Country"], empty["City"], empty["ASN"]) == ("-", "-", "-")  # fixed rows
