@@ -9,6 +9,7 @@ the server (captured and attributed on the remote host).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -114,6 +115,7 @@ def test_live_exports_name_the_process_of_each_packet(net: TwoHosts, tmp_path: P
     assert len(named) == len(frames), frames
     for comment, _ in frames:
         assert comment.startswith("rustnet process=python") and "direction=outgoing" in comment, comment
+        assert f" uid={os.getuid()} " in comment, comment  # the client runs as we do
         assert "app=HTTP_(exports.test)" in comment and "sni=exports.test" in comment, comment
     # The sidecar: this connection, with its process, from this host's side.
     side = [
@@ -121,6 +123,7 @@ def test_live_exports_name_the_process_of_each_packet(net: TwoHosts, tmp_path: P
     ]
     assert len(side) == 1 and side[0]["pid"] == pid and side[0]["local_addr"].startswith(net.addr_a + ":")
     assert side[0]["process_name"].startswith("python") and side[0]["attribution_match"] == "exact-tuple"
+    assert (side[0]["process_uid"], side[0]["process_gid"]) == (os.getuid(), os.getegid())
     events = [e for e in json_lines(log) if e["destination_port"] == 8000]
     assert [e["event"] for e in events] == ["new_connection"]  # still open when rustnet ended
     assert events[0]["source_ip"] == net.addr_a and events[0]["protocol"] == "TCP"
@@ -159,6 +162,7 @@ def test_remote_exports_carry_the_remote_hosts_processes(
     assert all(c[0].startswith("rustnet process=python") and f" pid={server} " in c[0] for c in frames), (
         frames
     )
+    assert not any(" uid=" in c[0] for c in frames)  # the remote host's users are not ours to name
     assert not tshark(pcap, "tcp.port == 2222", "frame.number")  # not the ssh carrying it
     events = [e for e in json_lines(log) if 8002 in (e["source_port"], e["destination_port"])]
     assert [e["event"] for e in events] == ["new_connection"]

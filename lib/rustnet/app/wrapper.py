@@ -149,7 +149,7 @@ def open_exports(opts: Options, specs: list[Any]) -> Exports | None:
     if not paths.any:
         return None
     try:
-        exports = Exports(paths, opts.max_connections)
+        exports = Exports(paths, opts.max_connections, local_ids=opts.live and opts.remote is None)
     except ExportOpenError as exc:
         raise StageError(f"{exc.what} {exc.filename}: {exc.strerror}") from None
     if exports.packets is not None:

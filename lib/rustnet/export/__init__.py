@@ -60,7 +60,9 @@ def _open(what: str, path: str, opener: Any) -> int:
 class Exports:
     """The open export files of one run, and what feeds them."""
 
-    def __init__(self, paths: ExportPaths, max_connections: int) -> None:
+    def __init__(self, paths: ExportPaths, max_connections: int, local_ids: bool = False) -> None:
+        """``local_ids``: the records' user and group names are this host's (live, not --remote),
+        so their uid and gid are written as RustNet writes them."""
         self.paths = paths
         fds: list[int] = []
         try:
@@ -86,12 +88,12 @@ class Exports:
             for fd in fds:
                 os.close(fd)
             raise
-        self.conns = ConnExports(events, sidecar, max_connections)
+        self.conns = ConnExports(events, sidecar, max_connections, local_ids)
         self.packets: Any = None
         if pcap_fd is not None or pcapng_fd is not None:
             from rustnet.export.packets import PacketExports
 
-            self.packets = PacketExports(pcap_fd, pcapng_fd, max_connections)
+            self.packets = PacketExports(pcap_fd, pcapng_fd, max_connections, local_ids)
 
     def observe(self, recs: list[Any]) -> None:
         """A batch of records on their way to the viewer (the relay thread)."""

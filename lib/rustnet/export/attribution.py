@@ -41,12 +41,14 @@ def sanitise(value: Any) -> str:
     return "".join("_" if ch.isspace() or not ch.isprintable() else ch for ch in text).strip("_")
 
 
-def comment(rec: dict[str, Any]) -> str | None:
-    """``rustnet process=… pid=… ppid=… attr=… direction=… app=… sni=…``; None when nothing is known."""
+def comment(rec: dict[str, Any], local_ids: bool = False) -> str | None:
+    """``rustnet process=… pid=… ppid=… uid=… attr=… direction=… app=… sni=…``; None when nothing
+    is known. ``uid=`` only when the record's user names one of this host's (``local_ids``)."""
     values = (
         ("process", rec.get("process")),
         ("pid", rec.get("pid") if type(rec.get("pid")) is int else None),
         ("ppid", rec.get("ppid") if type(rec.get("ppid")) is int else None),
+        ("uid", rustnet_fields.process_ids(rec, local_ids)[0]),
         ("attr", rustnet_fields.attribution_match(rec)),
         ("direction", rustnet_fields.direction(rec)),
         ("app", rustnet_fields.dpi_display(rec)),
@@ -67,11 +69,11 @@ class Meta:
 
     __slots__ = ("first_seen", "last_seen", "comment", "attributed", "final")
 
-    def __init__(self, rec: dict[str, Any]) -> None:
+    def __init__(self, rec: dict[str, Any], local_ids: bool = False) -> None:
         first, last = number(rec.get("first_seen")), number(rec.get("last_seen"))
         self.first_seen = 0.0 if first is None else first
         self.last_seen = self.first_seen if last is None else last
-        self.comment = comment(rec)
+        self.comment = comment(rec, local_ids)
         self.attributed = type(rec.get("pid")) is int
         self.final = rec.get("final") is True
 
@@ -79,8 +81,9 @@ class Meta:
 class AttributionTable:
     """Connection metadata by flow key and generation; updated by one thread, read by another."""
 
-    def __init__(self, max_keys: int) -> None:
+    def __init__(self, max_keys: int, local_ids: bool = False) -> None:
         self.max_keys = max(1, max_keys)
+        self.local_ids = local_ids
         self._lock = threading.Lock()
         self._by_key: collections.OrderedDict[Key, list[Meta]] = collections.OrderedDict()
         # The latest packet time any record reported: every connection's record is current
@@ -96,7 +99,7 @@ class AttributionTable:
             return
         src, dst = ip_packed(rec.get("src")), ip_packed(rec.get("dst"))
         key = flow_key(proto, src, rec.get("sport") or 0, dst, rec.get("dport") or 0)
-        meta = Meta(rec)
+        meta = Meta(rec, self.local_ids)
         with self._lock:
             if meta.last_seen > self.watermark and meta.last_seen < 1 << 40:
                 self.watermark = meta.last_seen

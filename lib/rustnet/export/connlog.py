@@ -73,7 +73,10 @@ class LineFile:
 class ConnExports:
     """Turns connection records into ``--json-log`` events and sidecar lines."""
 
-    def __init__(self, events: LineFile | None, sidecar: LineFile | None, max_connections: int) -> None:
+    def __init__(
+        self, events: LineFile | None, sidecar: LineFile | None, max_connections: int, local_ids: bool = False
+    ) -> None:
+        self.local_ids = local_ids  # user and group name this host's: write their ids
         self.events = events
         self.sidecar = sidecar
         self.max_connections = max_connections
@@ -100,27 +103,29 @@ class ConnExports:
             return  # no usable id: nothing can be tracked across records
         known = cid in self._open
         if not known and self.events is not None:
-            self.events.add(json_line(rustnet_fields.event(rec, "new_connection", self.live)))
+            self.events.add(json_line(rustnet_fields.event(rec, "new_connection", self.live, self.local_ids)))
         if rec.get("final") is True:
             self._open.pop(cid, None)
             if self.events is not None and rec.get("end") in _CLOSED_ENDS:
-                self.events.add(json_line(rustnet_fields.event(rec, "connection_closed", self.live)))
+                self.events.add(
+                    json_line(rustnet_fields.event(rec, "connection_closed", self.live, self.local_ids))
+                )
             if self.sidecar is not None:
-                self.sidecar.add(json_line(rustnet_fields.sidecar(rec)))
+                self.sidecar.add(json_line(rustnet_fields.sidecar(rec, self.local_ids)))
             return
         self._open[cid] = rec if self.sidecar is not None else None
         self._open.move_to_end(cid)
         if len(self._open) > self.max_connections:
             old = self._open.popitem(last=False)[1]
             if old is not None and self.sidecar is not None:
-                self.sidecar.add(json_line(rustnet_fields.sidecar(old)))
+                self.sidecar.add(json_line(rustnet_fields.sidecar(old, self.local_ids)))
 
     def close(self) -> list[str]:
         """Write what shutdown writes (the sidecar's open connections), close; the errors to report."""
         if self.sidecar is not None:
             for rec in self._open.values():
                 if rec is not None:
-                    self.sidecar.add(json_line(rustnet_fields.sidecar(rec)))
+                    self.sidecar.add(json_line(rustnet_fields.sidecar(rec, self.local_ids)))
         self._open.clear()
         errors = []
         for out in (self.events, self.sidecar):

@@ -32,7 +32,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Final
 
-from rustnet import __version__
+from rustnet import __version__, caps
 from rustnet.export.attribution import AttributionTable, Key, flow_key
 from rustnet.export.pcapfiles import SNAPLEN, PcapFile, PcapngFile
 from rustnet.stream import RecordReader
@@ -54,6 +54,7 @@ PENDING_BYTES: Final = 64 << 20
 WAIT_SECONDS: Final = 2.0
 FLUSH_SECONDS: Final = 0.5  # a live export reaches the disk at least this often
 _TICK: Final = 0.1
+CLOSE_SECONDS: Final = 3.0  # how long shutdown waits for the files to be written out
 
 
 class _Waiting:
@@ -73,12 +74,14 @@ class _Waiting:
 class PacketExports:
     """The packet exports of one run: fed by the tap thread, written by a thread of its own."""
 
-    def __init__(self, pcap_fd: int | None, pcapng_fd: int | None, max_connections: int) -> None:
+    def __init__(
+        self, pcap_fd: int | None, pcapng_fd: int | None, max_connections: int, local_ids: bool = False
+    ) -> None:
         self.pcap = None if pcap_fd is None else PcapFile(self._file(pcap_fd))
         self.pcapng = (
             None if pcapng_fd is None else PcapngFile(self._file(pcapng_fd), f"rustnet {__version__}")
         )
-        self.table = AttributionTable(max_connections)
+        self.table = AttributionTable(max_connections, local_ids)
         self.live = True  # until the stream's header says otherwise
         self.drops = 0  # packets the full export queue turned away (live)
         self.forced = 0  # packets written before their record was settled, to keep the line bounded
@@ -158,8 +161,10 @@ class PacketExports:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        self._thread.join()
+        self._thread.join(CLOSE_SECONDS)
         said = []
+        if self._thread.is_alive():  # stuck on a FIFO nobody reads, a hung disk: not our exit too
+            said.append("packet export: the writer did not finish in time; the files may be cut short")
         if self.error:
             said.append(self.error)
         if self.drops:
@@ -170,6 +175,10 @@ class PacketExports:
 
     # --- the writer thread ------------------------------------------------------
     def _run(self) -> None:
+        try:  # this thread parses packets: no capabilities (they are per thread)
+            caps.limit(0)
+        except caps.CapsError:
+            pass  # rustnet's own confinement fails the same way, and says so
         last_flush = time.monotonic()
         try:
             while True:

@@ -11,7 +11,10 @@ writes a key (the sidecar's ``pid`` and ``process_name``).
 
 from __future__ import annotations
 
+import functools
+import grp
 import ipaddress
+import pwd
 import time
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -60,6 +63,37 @@ _NAME_FIELD: Final = {
     "MQTT": "mqtt_client_id",
 }
 _LINEAGE_KEPT: Final = 4  # rn-enrich keeps this many ancestors: a full list may have been cut
+
+
+@functools.lru_cache(maxsize=256)
+def _uid_of(user: str) -> int | None:
+    if user.isdigit():
+        return int(user)
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except (KeyError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _gid_of(group: str) -> int | None:
+    if group.isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except (KeyError, OSError):
+        return None
+
+
+def process_ids(rec: dict[str, Any], local_ids: bool) -> tuple[int | None, int | None]:
+    """The process's uid and gid, from the user and group names rn-enrich gives: only when they
+    name this host's users (a live capture here, not --remote, not a file)."""
+    if not local_ids:
+        return None, None
+    user, group = rec.get("user"), rec.get("group")
+    uid = _uid_of(user) if isinstance(user, str) and 0 < len(user) <= 64 else None
+    gid = _gid_of(group) if isinstance(group, str) and 0 < len(group) <= 64 else None
+    return uid, gid
 
 
 def now_rfc3339() -> str:
@@ -184,12 +218,17 @@ def lineage(rec: dict[str, Any]) -> dict[str, Any] | None:
     return {"ancestors": out, "truncated": len(ancestors) >= _LINEAGE_KEPT} if out else None
 
 
-def _process_fields(rec: dict[str, Any], out: dict[str, Any]) -> None:
+def _process_fields(rec: dict[str, Any], out: dict[str, Any], local_ids: bool) -> None:
     """The rich process fields RustNet writes when known."""
     for ours, theirs in (("ppid", "process_ppid"), ("exe", "process_executable")):
         value = rec.get(ours)
         if (type(value) is int) if ours == "ppid" else _text(value):
             out[theirs] = value
+    uid, gid = process_ids(rec, local_ids)
+    if uid is not None:
+        out["process_uid"] = uid
+    if gid is not None:
+        out["process_gid"] = gid
     match = attribution_match(rec)
     if match is not None:
         out["attribution_match"] = match
@@ -207,7 +246,7 @@ def _sent_received(rec: dict[str, Any], sides: Sides) -> tuple[int, int]:
     return sent, received
 
 
-def event(rec: dict[str, Any], kind: str, live: bool) -> dict[str, Any]:
+def event(rec: dict[str, Any], kind: str, live: bool, local_ids: bool = False) -> dict[str, Any]:
     """A ``--json-log`` line: ``new_connection`` or ``connection_closed`` of connection record ``rec``."""
     s = Sides(rec)
     out: dict[str, Any] = {
@@ -234,7 +273,7 @@ def event(rec: dict[str, Any], kind: str, live: bool) -> dict[str, Any]:
         out["pid"] = rec["pid"]
     if _text(rec.get("process")):
         out["process_name"] = rec["process"]
-    _process_fields(rec, out)
+    _process_fields(rec, out, local_ids)
     if _text(rec.get("service")):
         out["service_name"] = rec["service"]
     for key, value in (("direction", direction(rec)), ("dpi_protocol", dpi_display(rec))):
@@ -262,7 +301,7 @@ def duration_secs(rec: dict[str, Any], live: bool) -> int:
         return 0
 
 
-def sidecar(rec: dict[str, Any]) -> dict[str, Any]:
+def sidecar(rec: dict[str, Any], local_ids: bool = False) -> dict[str, Any]:
     """A ``FILE.connections.jsonl`` line for connection record ``rec``."""
     s = Sides(rec)
     local_port = rec.get("sport" if s.local == "src" else "dport")
@@ -287,5 +326,5 @@ def sidecar(rec: dict[str, Any]) -> dict[str, Any]:
             out[key] = kind_of
     if rec.get("gateway") == s.remote:
         out["remote_is_gateway"] = True
-    _process_fields(rec, out)
+    _process_fields(rec, out, local_ids)
     return out
