@@ -115,6 +115,11 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "rustnet": (["rustnet", "--read", "-", "--json"], "pcap"),
     # a recording: rustnet's own reader is then busy decoding connection records
     "rustnet-recording": (["rustnet", "--read", "-", "--json"], "rn-track"),
+    # the exports' threads (the tap, the pcapng writer with its waiting line) end too
+    "rustnet-exports": (
+        ["rustnet", "--read", "-", "--json", "--pcapng-export", "/dev/null", "--json-log", "/dev/null"],
+        "pcap",
+    ),
 }
 
 

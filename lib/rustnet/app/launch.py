@@ -227,7 +227,7 @@ def check(opts: Options) -> None:
     for what, path in outputs:
         if path is not None and opts.read_path is not None and _same_file(path, opts.read_path):
             raise StageError(f"{what} would overwrite the --read file {opts.read_path}", EXIT_USAGE)
-    named = [path for _, path in outputs if path is not None and not names_a_descriptor(path)]
+    named = [path for _, path in outputs if path and path != os.devnull and not names_a_descriptor(path)]
     if len(set(named)) < len(named):
         raise StageError("two outputs name the same file", EXIT_USAGE)
 
