@@ -146,6 +146,83 @@ def test_json_log_from_a_recording_and_a_record_stream_refuses_packet_exports(tm
         assert p.returncode == 2 and option in p.stderr, p.stderr
 
 
+def test_json_log_and_sidecar_name_rustnets_fields_from_a_recording(tmp_path: Path) -> None:
+    """Every field rn-enrich can give, from hand-made records, under RustNet's name: the local end
+    first (here the responder), the process, its lineage, the remote end's GeoIP."""
+    base = {
+        "t": "conn",
+        "id": 7,
+        "proto": "tcp",
+        "src": "203.0.113.9",
+        "sport": 51000,
+        "dst": "192.0.2.10",
+        "dport": 443,
+        "local_side": "dst",
+        "state": "ESTABLISHED",
+        "first_seen": 1700000000.25,
+        "last_seen": 1700000042.5,
+        "bytes_src": 1000,
+        "bytes_dst": 5000,
+        "process": "nginx",
+        "pid": 812,
+        "ppid": 1,
+        "exe": "/usr/sbin/nginx",
+        "ancestors": ["systemd/1"],
+        "owner_via": "listener-socket",
+        "rtt_ms": 12.345,
+        "app": "TLS",
+        "sni": "www.example.com",
+        "service": "https",
+        "geo_country": "NL",
+        "geo_country_name": "Netherlands",
+        "geo_asn": 64500,
+        "geo_as_org": "EXAMPLE-AS",
+        "geo_city": "Amsterdam",
+        "hostname_src": "client.example.net",
+    }
+    hdr = {"t": "hdr", "v": 1, "producer": "test", "live": False, "source": "test", "stages": ["test"]}
+    recs = [hdr, base, dict(base, final=True, end="timeout")]
+    stream = tmp_path / "made.jsonl"
+    stream.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    log = tmp_path / "events.jsonl"
+    p = rustnet("--read", str(stream), "--json", "--json-log", str(log))
+    assert p.returncode == 0, p.stderr
+    new, closed = json_lines(log)
+    assert new == {
+        "timestamp": new["timestamp"],
+        "event": "new_connection",
+        "protocol": "TCP",
+        "source_ip": "192.0.2.10",
+        "source_port": 443,
+        "destination_ip": "203.0.113.9",
+        "destination_port": 51000,
+        "destination_hostname": "client.example.net",
+        "direction": "incoming",
+        "pid": 812,
+        "process_name": "nginx",
+        "process_ppid": 1,
+        "process_executable": "/usr/sbin/nginx",
+        "attribution_match": "listener-socket",
+        "process_lineage": {"ancestors": [{"name": "systemd", "pid": 1}], "truncated": False},
+        "rtt_ms": 12.3,
+        "service_name": "https",
+        "dpi_protocol": "HTTPS (www.example.com)",
+        "dpi_domain": "www.example.com",
+        "geoip_country_code": "NL",
+        "geoip_country_name": "Netherlands",
+        "geoip_asn": 64500,
+        "geoip_as_org": "EXAMPLE-AS",
+        "geoip_city": "Amsterdam",
+    }
+    assert closed["event"] == "connection_closed"
+    assert (closed["bytes_sent"], closed["bytes_received"], closed["duration_secs"]) == (5000, 1000, 42)
+    assert "process_uid" not in new  # a recording's users are not this host's
+    assert comment(base) == (
+        "rustnet process=nginx pid=812 ppid=1 attr=listener-socket direction=incoming "
+        "app=HTTPS_(www.example.com) sni=www.example.com country=NL asn=64500"
+    )
+
+
 # --- --pcap-export ----------------------------------------------------------------------------
 def test_pcap_export_is_the_capture_cut_at_1514_bytes(tmp_path: Path) -> None:
     out = tmp_path / "out.pcap"

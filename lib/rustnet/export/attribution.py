@@ -42,8 +42,8 @@ def sanitise(value: Any) -> str:
 
 
 def comment(rec: dict[str, Any], local_ids: bool = False) -> str | None:
-    """``rustnet process=… pid=… ppid=… uid=… attr=… direction=… app=… sni=…``; None when nothing
-    is known. ``uid=`` only when the record's user names one of this host's (``local_ids``)."""
+    """``rustnet process=… pid=… ppid=… uid=… attr=… direction=… app=… sni=… country=… asn=…``;
+    None when nothing is known. ``uid=`` only when the record's user is this host's (``local_ids``)."""
     values = (
         ("process", rec.get("process")),
         ("pid", rec.get("pid") if type(rec.get("pid")) is int else None),
@@ -53,6 +53,8 @@ def comment(rec: dict[str, Any], local_ids: bool = False) -> str | None:
         ("direction", rustnet_fields.direction(rec)),
         ("app", rustnet_fields.dpi_display(rec)),
         ("sni", rustnet_fields.dpi_domain(rec)),
+        ("country", rec.get("geo_country") if isinstance(rec.get("geo_country"), str) else None),
+        ("asn", rec.get("geo_asn") if type(rec.get("geo_asn")) is int else None),
     )
     tokens = []
     for key, value in values:

@@ -240,6 +240,23 @@ def _process_fields(rec: dict[str, Any], out: dict[str, Any], local_ids: bool) -
         out["rtt_ms"] = round(rtt, 1)
 
 
+# Our GeoIP fields (of the remote end) under RustNet's names.
+_GEOIP: Final = (
+    ("geo_country", "geoip_country_code"),
+    ("geo_country_name", "geoip_country_name"),
+    ("geo_asn", "geoip_asn"),
+    ("geo_as_org", "geoip_as_org"),
+    ("geo_city", "geoip_city"),
+)
+
+
+def _geoip_fields(rec: dict[str, Any], out: dict[str, Any]) -> None:
+    for ours, theirs in _GEOIP:
+        value = rec.get(ours)
+        if (type(value) is int) if ours == "geo_asn" else _text(value):
+            out[theirs] = value
+
+
 def _sent_received(rec: dict[str, Any], sides: Sides) -> tuple[int, int]:
     sent = _int(rec.get(f"bytes_{sides.local}")) or 0
     received = _int(rec.get(f"bytes_{sides.remote}")) or 0
@@ -282,6 +299,7 @@ def event(rec: dict[str, Any], kind: str, live: bool, local_ids: bool = False) -
     domain = dpi_domain(rec)
     if domain is not None:
         out["dpi_domain"] = domain
+    _geoip_fields(rec, out)
     if kind == "connection_closed":
         out["bytes_sent"], out["bytes_received"] = _sent_received(rec, s)
         out["duration_secs"] = duration_secs(rec, live)
@@ -327,4 +345,5 @@ def sidecar(rec: dict[str, Any], local_ids: bool = False) -> dict[str, Any]:
     if rec.get("gateway") == s.remote:
         out["remote_is_gateway"] = True
     _process_fields(rec, out, local_ids)
+    _geoip_fields(rec, out)
     return out
