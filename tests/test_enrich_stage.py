@@ -453,3 +453,18 @@ def test_packets_from_a_capture_file_get_no_sock_records(exe: Path, server: sock
     finally:
         acc.close()
         client.exit()
+
+
+def test_the_header_says_how_processes_are_attributed() -> None:
+    """The viewer's System panel shows it (Detection)."""
+    for enricher, live, want in (
+        (Enricher(), False, ("none (not a live capture)",)),
+        (Enricher(processes=False), True, ("off",)),
+        (Enricher(watch_interval=0.0), True, ("sock_diag + procfs", "/proc/net + procfs")),
+    ):
+        try:
+            out = enricher.process([hdr(live=live)])
+        finally:
+            enricher.finish()
+        if want[0] != "sock_diag + procfs" or sys.platform.startswith("linux"):
+            assert out[0]["attribution"] in want, out[0]["attribution"]

@@ -18,7 +18,9 @@ ALL = ["Process", "Remote", "Local", "Service", "App", "State", "RTT", "Rx↓/Tx
 def make(recs: list[dict], live: bool = False) -> ViewState:
     t = ConnTable()
     t.ingest([dict(header(), live=live), *recs])
-    return ViewState(t)
+    s = ViewState(t)
+    s.show_system = False  # the table alone: its widths are the screen's
+    return s
 
 
 SINK = conn(

@@ -27,7 +27,9 @@ def theme(color: bool = True) -> Theme:
 def make(recs: list[dict] | None = None) -> ViewState:
     t = ConnTable()
     t.ingest([header(), *(recs if recs is not None else sample())])
-    return ViewState(t)
+    s = ViewState(t)
+    s.show_system = False  # the table alone (tests/test_view_system.py has the System panel's)
+    return s
 
 
 def draw(state: ViewState, w: int = 120, h: int = 30, color: bool = True) -> tuple[pyte.Screen, str]:

@@ -158,6 +158,23 @@ class Enricher:
             self._poll(time.time())
         return self._owners
 
+    def attribution(self) -> str:
+        """How processes are found for this stream, in words (the header's ``attribution``)."""
+        if not self.processes:
+            return "off"
+        if not self.live:
+            return "none (not a live capture)"
+        owners = self.owners()
+        if isinstance(owners, SocketOwners):
+            parts = ["sock_diag" if owners.use_diag else "/proc/net", "procfs"]
+            watcher = owners.watcher
+            if watcher is not None:
+                parts.append("fast socket watch")
+                if watcher.exec_events:
+                    parts.append("exec events")
+            return " + ".join(parts)
+        return "psutil" if owners is not None else "none"
+
     def _set_capture_netns(self, inode: Any) -> None:
         """A connection's own process is the one at the end in the capture's namespace; the
         other end's, in another namespace of this host, is its peer (rustnet.track.join)."""
@@ -202,6 +219,7 @@ class Enricher:
                 rec = restamp_header(rec, self.producer)
                 if self.geoip is not None:
                     rec["geoip"] = self.geoip.kinds()
+                rec["attribution"] = self.attribution()
             out.append(rec)
         self._names_found(out)
         self._hint(out)

@@ -193,6 +193,14 @@ HDR: Final = (
         stage=ENRICH,
     ),
     Field(
+        "attribution",
+        "str",
+        'how rn-enrich finds the process of a connection here: its sources joined by " + " '
+        "(sock_diag or /proc/net, procfs, exec events or fast socket watch; psutil off Linux), "
+        '"none (not a live capture)" or "off"',
+        stage=ENRICH,
+    ),
+    Field(
         "privs",
         "list[map]",
         "the privileges each stage had when it wrote the header (after giving up what it does "

@@ -366,6 +366,8 @@ class ConnTable:
         self.geoip: tuple[str, ...] = ()  # the GeoIP databases rn-enrich loaded (from the header)
         self._names: dict[str, tuple[str, str]] = {}  # address -> (name, via), not yet applied
         self._names_applied = -math.inf  # stream time of the last pass
+        self.linktype: int | None = None  # the capture's link type (header)
+        self.attribution = ""  # how rn-enrich finds processes here (header), "" without rn-enrich
         self.received = 0
         self.dropped = 0
         self.ifdropped = 0
@@ -480,6 +482,9 @@ class ConnTable:
                 self.sandboxes = sandboxes_of(rec.get("privs"))
                 geo = rec.get("geoip")
                 self.geoip = tuple(k for k in geo[:8] if type(k) is str) if type(geo) is list else ()
+                lt = rec.get("linktype")
+                self.linktype = lt if type(lt) is int else None
+                self.attribution = text(rec.get("attribution"))[:MAX_TEXT]
             elif t == WARNING:
                 stage = text(rec.get("stage"))[:MAX_TEXT]
                 self.messages.append((stage + ": " if stage else "") + text(rec.get("msg"))[:MAX_TEXT])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from rustnet.view import staleness
+from rustnet.view import staleness, system
 from rustnet.view.columns import (
     PORT_COLUMN,
     REMOTE_ADDRESS_COLUMN,
@@ -28,6 +28,17 @@ def draw(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         return []
     # The selection's rates from when it was selected, for its charts in Details (one connection).
     state.conn_rates.observe(state.selected_row(), state.table.clock)
+    if system.shown(state, w):
+        # The table on the left, the System panel on the right (RustNet's sidebar).
+        table_w = w - system.WIDTH - 1
+        table = _table(state, table_w, h, th)
+        table += [" " * table_w] * (h - len(table))
+        return [a + b for a, b in zip(table, system.draw(state, h, th), strict=False)]
+    return _table(state, w, h, th)
+
+
+def _table(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
+    """The connection table, ``w`` cells wide: the header and the rows in view."""
     swap = (PORT_COLUMN,) * state.show_ports + (REMOTE_ADDRESS_COLUMN,) * state.show_ips
     cols = swap_columns(layout(w, state.adjust, hidden_for(state.table), keep=state.sort_code), swap)
     lines = [_header(state, cols, th)]
