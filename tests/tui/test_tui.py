@@ -112,7 +112,7 @@ def test_hostile_host_and_sni_are_shown_escaped(tmp_path: Path, views: list[PtyV
             conn(2, app="TLS", sni=evil_sni, bytes=50, process="\x1b[31mred"),
         ],
     )
-    v = start(views, path, cols=180, rows=30)
+    v = start(views, path, cols=240, rows=30)  # App wide enough beside the System panel
     screen = v.wait_for("evil\\x1b]0;pwned")
     assert "\\u202etxt.exe\\x9b1;1H" in screen and "\\x1b[31mred" in screen
     v.send("enter")
@@ -200,7 +200,7 @@ def test_capture_file_through_the_pipeline(views: list[PtyView]) -> None:
     pcap = PCAPS / "dpkt_http.pcap"
     if not pcap.exists():
         pytest.skip("corpus not present")
-    v = start(views, "--read", str(pcap), cols=180, rows=20)
+    v = start(views, "--read", str(pcap), cols=240, rows=20)  # App wide enough beside the System panel
     v.wait_for("www.ethereal.com")
     v.wait_for("end of input")
     v.send("q", "q")
