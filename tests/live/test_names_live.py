@@ -180,7 +180,9 @@ def _http(net: TwoHosts) -> None:
 
 def test_a_record_goes_out_at_once_and_its_name_follows(dns: DnsNet, tmp_path: Path) -> None:
     net = dns.net
-    lines = _pipeline(dns)
+    # No process attribution: the lookups are recognised by their query names alone (a local
+    # caching resolver would send them from its own socket, not rn-enrich's).
+    lines = _pipeline(dns, "--no-process")
     try:
         _http(net)
         t_conn, first = lines.wait_for(_to_b(net, 8000))
