@@ -10,6 +10,7 @@ RUN_PACKAGES := python3 python3-venv ieee-data
 APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmisc util-linux \
 	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base zsh fish
 APT_PACKAGES += libcap2-bin  # setcap, getcap, capsh: the privilege tests
+APT_PACKAGES += nfdump  # nfcapd and nfdump: the IPFIX collector rn-export is tested against
 ARGS ?=
 
 .PHONY: bytecode all deps system-deps run-deps apt-install venv venv-test run test test-fast lint bench fuzz man \

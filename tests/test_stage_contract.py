@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,11 @@ from rustnet.stream.records import FORMAT_VERSION, make_header
 from tests.corpus import PCAPS as CORPUS
 
 BIN = Path(sys.executable).parent
-STAGES = ["rn-dissect", "rn-track", "rn-enrich"]
+STAGES = ["rn-dissect", "rn-track", "rn-enrich", "rn-export"]
+# rn-export needs a collector: a UDP socket that takes its messages (and never answers).
+_SINK = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+_SINK.bind(("127.0.0.1", 0))
+EXTRA = {"rn-export": ["--ipfix", f"127.0.0.1:{_SINK.getsockname()[1]}"]}
 
 
 def header() -> dict[str, object]:
@@ -47,7 +52,9 @@ def stream(*frames: list[object]) -> bytes:
 
 
 def run(cmd: str, data: bytes, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([str(BIN / cmd), *args], input=data, capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / cmd), *EXTRA.get(cmd, []), *args], input=data, capture_output=True, timeout=timeout
+    )
 
 
 def json_records(out: bytes) -> list[dict[str, object]]:
@@ -125,7 +132,7 @@ def test_a_closed_pipe_ends_quietly(cmd: str) -> None:
         f.write(data)
         f.seek(0)
         p = subprocess.run(
-            f"{BIN / cmd} --format json | head -n 1",
+            f"{BIN / cmd} {' '.join(EXTRA.get(cmd, []))} --format json | head -n 1",
             shell=True,
             stdin=f,
             capture_output=True,
@@ -140,7 +147,11 @@ def test_binary_output_to_a_terminal_is_refused(cmd: str) -> None:
     master, slave = pty.openpty()
     try:
         p = subprocess.run(
-            [str(BIN / cmd)], input=stream([header()]), stdout=slave, stderr=subprocess.PIPE, timeout=30
+            [str(BIN / cmd), *EXTRA.get(cmd, [])],
+            input=stream([header()]),
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            timeout=30,
         )
     finally:
         os.close(slave)

@@ -32,6 +32,7 @@ COMMANDS: Final = {
     "rn-track": "track",
     "rn-enrich": "enrich",
     "rn-view": "view",
+    "rn-export": "export",
     "rustnet": "rustnet",
 }
 
@@ -54,6 +55,37 @@ INTERFACE_OPTS: Final = frozenset({"-i", "--interface"})
 
 # Hand-written sections per command, in the man page after OPTIONS.
 EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
+    "rn-export": [
+        (
+            "FLOWS",
+            "One IPFIX (RFC 7011) biflow (RFC 5103) per connection, the originator forward and the "
+            "responder reverse (reverse elements: enterprise number 29305): sourceIPv4Address or "
+            "sourceIPv6Address and the destination's, sourceTransportPort, destinationTransportPort "
+            "(0 for ICMP and other protocols), protocolIdentifier, flowStartMilliseconds, "
+            "flowEndMilliseconds, packetDeltaCount and octetDeltaCount each way, flowEndReason (1 idle "
+            "timeout, 2 active timeout, 3 end of flow detected: TCP or QUIC closed, or a new connection "
+            "on the tuple, 4 forced end: end of input, 5 lack of resources: evicted). Octets are at the "
+            "IP layer: the frame bytes less each frame's link-layer header (Ethernet 14, Linux cooked "
+            "16 or 20, 4 per VLAN tag); frames padded to Ethernet's 60-byte minimum count their padding. "
+            "TCP flags are not exported (the connection records do not carry them). ARP is not exported.",
+        ),
+        (
+            "ENTERPRISE ELEMENTS",
+            "Element 1: the detected application protocol (TLS, DNS, QUIC, ...). Element 2: the TLS or "
+            "QUIC server name. Both are variable-length strings (at most 255 bytes) of enterprise number "
+            "--pen: 32473 by default, the number RFC 5612 reserves for documentation, as rustnet has none "
+            "of its own; a collector that does not know them skips them.",
+        ),
+        (
+            "TRANSPORT",
+            "UDP: one message per datagram, at most --max-message bytes; the templates go in the first "
+            "message and again every --template-refresh seconds (RFC 7011 section 8.4). TCP: the "
+            "templates open each connection; a lost connection is retried 1 s, 2 s, ... up to 30 s "
+            "later, each new connection numbering from 0; at most 4 MiB of messages and 100,000 flows "
+            "wait for it, the rest is dropped and counted. The sequence number of a message counts the "
+            "flows sent before it in the session. Errors are counted and summed up on stderr at exit.",
+        ),
+    ],
     "rustnet": [
         (
             "PIPELINE",
