@@ -31,6 +31,7 @@ BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_view.py", [], []),
     ("bench_exports.py", [], ["-n", "50000", "--rounds", "1"]),
     ("bench_enrich.py", [], []),
+    ("bench_names.py", [], ["-n", "20000", "--rounds", "1"]),
     ("bench_idle.py", [], ["--seconds", "5"]),
     ("bench_latency.py", [], ["--samples", "5"]),
     ("bench_live.py", [], ["--seconds", "5"]),

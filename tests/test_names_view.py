@@ -138,3 +138,8 @@ def test_rustnet_passes_its_name_and_geoip_options_to_rn_enrich(tmp_path: Path) 
     assert "--geoip-city" in argv
     off = _enrich(Options(no_geoip=True, geoip_country="c.mmdb"))
     assert "--no-geoip" in off and "--geoip-country" not in off
+    # --remote: names and GeoIP here (the remote rn-enrich sees packets only), reverse DNS only
+    # when asked (the addresses are the remote network's).
+    remote = _enrich(Options(remote="root@h", geoip_asn="/x/a.mmdb"))
+    assert "--no-process" in remote and "--no-resolve-dns" in remote and "/x/a.mmdb" in remote
+    assert "--resolve-dns" in _enrich(Options(remote="root@h", resolve_dns=True))

@@ -202,7 +202,7 @@ def test_remote_command_is_ssh_to_the_host(monkeypatch: pytest.MonkeyPatch) -> N
     assert argv[:4] == ["ssh", "-p", "2222", "-i"]
     assert argv[-2] == "root@h" and "BatchMode=yes" in argv and "-T" in argv
     specs = plan(Options(remote="root@h"))
-    assert [s.name for s in specs] == ["ssh", "rn-dissect", "rn-track"]
+    assert [s.name for s in specs] == ["ssh", "rn-dissect", "rn-track", "rn-enrich"]
 
 
 def _remote_script(monkeypatch: pytest.MonkeyPatch, opts: Options) -> str:

@@ -3,7 +3,7 @@
     live:    rn-capture -i IF | rn-dissect | rn-track | rn-enrich  -> viewer
     --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich --no-process  -> viewer  (pcap / pcapng)
              rn-dissect F | rn-track | rn-enrich --no-process                    -> viewer  (a recording)
-    --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track -> viewer
+    --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track | rn-enrich --no-process -> viewer
 
 A file comes from elsewhere: this host's sockets say nothing about it, so rn-enrich only
 names (services, hostnames from DNS answers in the file), and ``--json`` prints those names
@@ -259,6 +259,10 @@ def plan(opts: Options) -> list[StageSpec]:
         stages.append(StageSpec("ssh", remote_command(opts), stop_by_eof=True))
         stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
         stages.append(StageSpec("rn-track", track, run_as=run_as))
+        # Names here (services, names from DNS answers seen, GeoIP): the remote rn-enrich only
+        # sees packets. No reverse lookups unless asked: the addresses are the remote network's.
+        remote_names = enrich_name_options(opts, resolve_default=False)
+        stages.append(StageSpec("rn-enrich", [*command("rn-enrich"), "--no-process", *remote_names, *debug]))
         return stages
     stream = open_stream(opts.read_path) if opts.read_path is not None and is_stream(opts.read_path) else None
     feed = None if stream is None else (stream.fd, stream.head)
@@ -302,12 +306,14 @@ def plan(opts: Options) -> list[StageSpec]:
     return stages
 
 
-def enrich_name_options(opts: Options) -> list[str]:
-    """rn-enrich's options for names and GeoIP (its own default for reverse DNS is rustnet's:
-    on live, off for a file)."""
+def enrich_name_options(opts: Options, resolve_default: bool | None = None) -> list[str]:
+    """rn-enrich's options for names and GeoIP. Reverse DNS as ``--[no-]resolve-dns`` said, else
+    ``resolve_default``; None leaves rn-enrich's own default, which is rustnet's: on live, off
+    for a file."""
     out: list[str] = []
-    if opts.resolve_dns is not None:
-        out.append("--resolve-dns" if opts.resolve_dns else "--no-resolve-dns")
+    resolve = resolve_default if opts.resolve_dns is None else opts.resolve_dns
+    if resolve is not None:
+        out.append("--resolve-dns" if resolve else "--no-resolve-dns")
     if opts.no_geoip:
         return [*out, "--no-geoip"]
     for flag, path in (
