@@ -143,3 +143,22 @@ def test_rustnet_passes_its_name_and_geoip_options_to_rn_enrich(tmp_path: Path) 
     remote = _enrich(Options(remote="root@h", geoip_asn="/x/a.mmdb"))
     assert "--no-process" in remote and "--no-resolve-dns" in remote and "/x/a.mmdb" in remote
     assert "--resolve-dns" in _enrich(Options(remote="root@h", resolve_dns=True))
+
+
+def test_the_screen_names_a_remote_once_its_name_record_comes() -> None:
+    from tests.test_view_render import draw
+    from tests.tui.records import header
+
+    t = ConnTable()
+    t.ingest([dict(header(), geoip=["country"]), conn(1, dst="198.51.100.7", geo_country="NL", bytes=9)])
+    s = ViewState(t)
+    s.show_system = False
+    screen, _ = draw(s, 150)
+    assert "198.51.100.7:443" in screen.display[3] and "mail.example.net" not in screen.display[3]
+    assert screen.display[2].split()[3] == "Loc" and " NL " in screen.display[3]
+    t.ingest([_name("198.51.100.7", "mail.example.net")])
+    screen, _ = draw(s, 150)
+    assert "mail.example.net:443" in screen.display[3]  # the same row, named now
+    s.show_ips = True  # d: addresses instead of names
+    screen, _ = draw(s, 150)
+    assert "198.51.100.7:443" in screen.display[3] and "mail.example.net" not in screen.display[3]
