@@ -30,6 +30,7 @@ BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_quic_flood.py", [], ["--packets", "20000", "--rounds", "1"]),
     ("bench_view.py", [], []),
     ("bench_exports.py", [], ["-n", "50000", "--rounds", "1"]),
+    ("bench_export.py", [], ["--records", "20000", "--runs", "1"]),
     ("bench_enrich.py", [], []),
     ("bench_names.py", [], ["-n", "20000", "--rounds", "1"]),
     ("bench_idle.py", [], ["--seconds", "5"]),

@@ -132,6 +132,13 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     help="Also show the PTR lookups reverse DNS makes (hidden by default).",
 )
 @geoip_options
+@click.option(
+    "--ipfix",
+    metavar="HOST:PORT",
+    help="Also send every connection as an IPFIX flow to the collector at HOST:PORT (UDP; rn-export "
+    "joins the pipeline, see rn-export(1)).",
+)
+@click.option("--ipfix-tcp", is_flag=True, help="Send the IPFIX flows over TCP instead of UDP.")
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @click.option(
     "--remote",
@@ -164,6 +171,8 @@ def main(
     geoip_asn: str | None,
     geoip_city: str | None,
     no_geoip: bool,
+    ipfix: str | None,
+    ipfix_tcp: bool,
     list_interfaces: bool,
     remote: str | None,
     debug: bool,
@@ -179,6 +188,7 @@ def main(
       rustnet --read trace.pcap --json    final connection records as JSON Lines
       rustnet --remote root@host          capture there, view here
       rustnet --pcapng-export t.pcapng    packets with their process, as comments
+      rustnet --ipfix collector:4739      also send the connections to an IPFIX collector
     """
 
     def body() -> int:
@@ -215,6 +225,8 @@ def main(
                 geoip_asn=geoip_asn,
                 geoip_city=geoip_city,
                 no_geoip=no_geoip,
+                ipfix=ipfix,
+                ipfix_tcp=ipfix_tcp,
             )
         )
 

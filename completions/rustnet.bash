@@ -18,10 +18,11 @@ _rustnet() {
         --geoip-country) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --geoip-asn) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --ipfix) COMPREPLY=(); return ;;
         --remote) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-geoip --no-localhost --no-resolve-dns --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --show-localhost --show-ptr-lookups --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --ipfix --ipfix-tcp --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-geoip --no-localhost --no-resolve-dns --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --show-localhost --show-ptr-lookups --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
     else
         COMPREPLY=()
     fi

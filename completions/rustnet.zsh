@@ -24,6 +24,8 @@ _arguments -s \
   '--geoip-country[GeoIP database GeoLite2-Country.mmdb (country) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--geoip-asn[GeoIP database GeoLite2-ASN.mmdb (autonomous system number and organisation) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--geoip-city[GeoIP database GeoLite2-City.mmdb (city; also the country when there is no Country database) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--ipfix[Also send every connection as an IPFIX flow to the collector at HOST\:PORT (UDP; rn-export joins the pipeline, see rn-export(1))]:host\:port:' \
+  '--ipfix-tcp[Send the IPFIX flows over TCP instead of UDP]' \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
   '--remote[Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here]:\[user@\]host:' \
   '--debug[Show Python tracebacks for internal errors]' \

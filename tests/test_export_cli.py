@@ -48,16 +48,23 @@ def closed_port(kind: int) -> int:
 def test_a_collector_that_is_down_costs_only_counted_errors(transport: str) -> None:
     port = closed_port(socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM)
     args = ["--tcp"] if transport == "tcp" else []
-    p = subprocess.run(
+    proc = subprocess.Popen(
         [EXPORT, "--ipfix", f"127.0.0.1:{port}", *args, "--format", "json"],
-        input=stream([header(), *RECS]),
-        capture_output=True,
-        timeout=60,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    assert p.returncode == 0, p.stderr
-    out = json_records(p.stdout)
+    assert proc.stdin is not None
+    proc.stdin.write(stream([header(), *RECS[:25]]))
+    proc.stdin.flush()
+    time.sleep(2.5)  # the flows leave at a tick; the refusal is heard at a later one
+    stdout, stderr = proc.communicate(stream(RECS[25:]), timeout=60)
+    assert proc.returncode == 0, stderr
+    out = json_records(stdout)
     assert [r for r in out if r["t"] == "conn"] == RECS  # every record still flows
-    err = p.stderr.decode()
+    # the viewer is told too (its status bar shows warn records)
+    assert [r["msg"][:13] for r in out if r["t"] == "warn"] == ["export error:"]
+    err = stderr.decode()
     assert "export error" in err and "errors" in err and "Connection refused" in err
     assert all(line.startswith("rn-export: ") for line in err.splitlines())
     assert "Traceback" not in err

@@ -217,3 +217,42 @@ def test_nfdump_reads_back_rn_tracks_final_records(name: str, collector: Collect
         sent[(f["proto"], src, sport, dst, dport)] += f["in_bytes"]
         sent[(f["proto"], dst, dport, src, sport)] += f["out_bytes"]
     assert +sent == +tshark_ip_octets(pcap)
+
+
+def test_rustnet_ipfix_adds_the_exporter_to_its_pipeline(collector: Collector) -> None:
+    pcap = PCAPS / "ndpi_http_ipv6.pcap"
+    plain = subprocess.run(
+        [str(BIN / "rustnet"), "--read", str(pcap), "--json"], capture_output=True, timeout=120
+    )
+    assert plain.returncode == 0, plain.stderr
+    p = subprocess.run(
+        [str(BIN / "rustnet"), "--read", str(pcap), "--json", "--ipfix", f"127.0.0.1:{collector.port}"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == plain.stdout  # what rustnet shows is the same
+    final = records(p.stdout)
+    time.sleep(0.3)
+    collector.stop()
+    flows = collector.flows()
+    # rn-export's default active timeout (300 s) does not split this capture's connections
+    assert sorted((f["src_port"], f["in_packets"], f["out_packets"]) for f in flows) == sorted(
+        (r["sport"], r["packets_src"], r["packets_dst"]) for r in final
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ipfix", "collector"], "--ipfix: 'collector' is not HOST:PORT"),
+        (["--ipfix-tcp"], "--ipfix-tcp needs --ipfix HOST:PORT"),
+    ],
+)
+def test_rustnet_ipfix_usage_errors(args: list[str], message: str) -> None:
+    pcap = PCAPS / "tcpdump_dns_udp.pcap"
+    p = subprocess.run(
+        [str(BIN / "rustnet"), "--read", str(pcap), "--json", *args], capture_output=True, timeout=60
+    )
+    assert p.returncode == 2
+    assert message in p.stderr.decode()

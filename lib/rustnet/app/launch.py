@@ -1,6 +1,7 @@
 """What ``rustnet`` runs: the stage command lines for the options given, and the two ways to end.
 
     live:    rn-capture -i IF | rn-dissect | rn-track | rn-enrich  -> viewer
+             (with --ipfix, rn-export after the last stage: ... | rn-export --ipfix HOST:PORT -> viewer)
     --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich --no-process  -> viewer  (pcap / pcapng)
              rn-dissect F | rn-track | rn-enrich --no-process                    -> viewer  (a recording)
     --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track | rn-enrich --no-process -> viewer
@@ -75,6 +76,8 @@ class Options:
     geoip_asn: str | None = None
     geoip_city: str | None = None
     no_geoip: bool = False
+    ipfix: str | None = None  # HOST:PORT of an IPFIX collector: rn-export joins the pipeline
+    ipfix_tcp: bool = False
 
     @property
     def live(self) -> bool:
@@ -212,6 +215,15 @@ def check(opts: Options) -> None:
         )
     if opts.remote is not None and (not opts.remote or opts.remote.startswith("-")):
         raise StageError(f"--remote needs [USER@]HOST, not {opts.remote!r}", EXIT_USAGE)
+    if opts.ipfix is not None:
+        from rustnet.export.ipfix.transport import ExportAddressError, parse_address
+
+        try:
+            parse_address(opts.ipfix)
+        except ExportAddressError as exc:
+            raise StageError(f"--ipfix: {exc}", EXIT_USAGE) from None
+    elif opts.ipfix_tcp:
+        raise StageError("--ipfix-tcp needs --ipfix HOST:PORT", EXIT_USAGE)
     if opts.buffer_size is not None and opts.read_path is not None:
         raise StageError("-B/--buffer-size applies to a live capture, not to --read", EXIT_USAGE)
     outputs = [
@@ -263,7 +275,7 @@ def plan(opts: Options) -> list[StageSpec]:
         # sees packets. No reverse lookups unless asked: the addresses are the remote network's.
         remote_names = enrich_name_options(opts, resolve_default=False)
         stages.append(StageSpec("rn-enrich", [*command("rn-enrich"), "--no-process", *remote_names, *debug]))
-        return stages
+        return stages + export_stage(opts, run_as)
     stream = open_stream(opts.read_path) if opts.read_path is not None and is_stream(opts.read_path) else None
     feed = None if stream is None else (stream.fd, stream.head)
     feed_gzip = stream is not None and stream.gzip
@@ -303,7 +315,15 @@ def plan(opts: Options) -> list[StageSpec]:
         stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     stages.append(StageSpec("rn-enrich", enrich))
-    return stages
+    return stages + export_stage(opts, run_as)
+
+
+def export_stage(opts: Options, run_as: tuple[int, int] | None) -> list[StageSpec]:
+    """rn-export last, with --ipfix: the viewer gets every record it passes on."""
+    if opts.ipfix is None:
+        return []
+    export = [*command("rn-export"), "--ipfix", opts.ipfix, *(["--tcp"] if opts.ipfix_tcp else [])]
+    return [StageSpec("rn-export", [*export, *(["--debug"] if opts.debug else [])], run_as=run_as)]
 
 
 def enrich_name_options(opts: Options, resolve_default: bool | None = None) -> list[str]:

@@ -32,7 +32,7 @@ from rustnet.export.ipfix.messages import (
     link_header_len,
 )
 from rustnet.export.ipfix.transport import Sender
-from rustnet.stream.records import CONN, HEADER, Record, restamp_header
+from rustnet.stream.records import CONN, HEADER, WARNING, Record, restamp_header
 
 MAX_LIVE: Final = 1 << 20  # connections followed for active-timeout deltas (bounded: hostile streams)
 MAX_PENDING: Final = 100_000  # flows waiting for a collector that is not ready (TCP), oldest dropped
@@ -107,8 +107,9 @@ class Exporter:
             self.templates_at = mono
         self._send()
         self.sender.flush(now)
-        self._check_errors()
-        return []
+        said = self._check_errors()
+        # the viewer shows a warn record in its status bar: the first export error, once
+        return [] if said is None else [{"t": WARNING, "ts": now, "stage": "rn-export", "msg": said}]
 
     def finish(self) -> list[Record]:
         self._send()
@@ -206,13 +207,18 @@ class Exporter:
             else:
                 self.dropped_flows += n
 
-    def _check_errors(self) -> None:
-        if self.sender.errors and not self._reported and self.report is not None:
-            self._reported = True
-            self.report(
-                f"export error: {self.sender.last_error}; records still pass through, "
-                "export errors are counted (summary at exit)"
-            )
+    def _check_errors(self) -> str | None:
+        """The first export error, said once (on stderr through ``report``), else None."""
+        if not self.sender.errors or self._reported:
+            return None
+        self._reported = True
+        said = (
+            f"export error: {self.sender.last_error}; records still pass through, "
+            "export errors are counted (summary at exit)"
+        )
+        if self.report is not None:
+            self.report(said)
+        return said
 
     def summary(self) -> str:
         return (

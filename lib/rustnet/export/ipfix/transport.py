@@ -105,16 +105,17 @@ class UdpSender(Sender):
         return True
 
     def flush(self, now: float) -> None:
-        pass
+        """Hear of a refusal (ICMP) of datagrams already sent, without sending anything."""
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self.errors += 1
+            self.last_error = os.strerror(err)
 
     def close(self, wait: float) -> None:
         # A refusal of the last datagrams arrives after them: give it a moment to be counted.
         if wait > 0:
             time.sleep(min(wait, 0.05))
-        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)  # a pending ICMP error
-        if err:
-            self.errors += 1
-            self.last_error = os.strerror(err)
+        self.flush(time.time())
         self.sock.close()
 
 
