@@ -53,6 +53,11 @@ def test_s_cycles_and_S_reverses() -> None:
     for _ in SORT_CODES:
         press(s, "s")
         codes.add(s.sort_code)
+    assert codes == set(SORT_CODES) - {"loc"}  # Location only with a GeoIP location database
+    s.table.geoip = ("city",)
+    for _ in SORT_CODES:
+        press(s, "s")
+        codes.add(s.sort_code)
     assert codes == set(SORT_CODES)
 
 

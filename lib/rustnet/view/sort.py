@@ -21,7 +21,9 @@ def sort_rows(rows: Iterable[Row], code: str, reverse: bool = False) -> list[Row
     return sorted(rows, key=col.sort_key, reverse=col.descending != reverse)
 
 
-def next_sort(code: str) -> str:
-    """The column ``s`` moves the sort to after ``code``."""
-    i = SORT_CODES.index(code) if code in SORT_CODES else -1
-    return SORT_CODES[(i + 1) % len(SORT_CODES)]
+def next_sort(code: str, skip: frozenset[str] = frozenset()) -> str:
+    """The column ``s`` moves the sort to after ``code``, passing over those in ``skip`` (not
+    shown for this stream: Loc without GeoIP, as RustNet's Location)."""
+    codes = [c for c in SORT_CODES if c not in skip or c == code]
+    i = codes.index(code) if code in codes else -1
+    return codes[(i + 1) % len(codes)]

@@ -568,7 +568,7 @@ class ViewState:
         return self.show_closed or self.table.whole
 
     def cycle_sort(self) -> None:
-        self.sort_code = next_sort(self.sort_code)
+        self.sort_code = next_sort(self.sort_code, hidden_for(self.table))
         self.sort_reverse = False
 
     def reverse_sort(self) -> None:
