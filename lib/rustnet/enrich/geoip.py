@@ -153,7 +153,7 @@ class GeoIP:
         except GeoIPError:
             self.close()
             raise
-        self._cache: OrderedDict[str, tuple[tuple[Any, ...] | None, float]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[dict[str, Any] | None, float]] = OrderedDict()
         self.lookups = 0  # database lookups made (the benchmark reads it)
         self.errors = 0  # lookups a damaged database failed
 
@@ -176,13 +176,25 @@ class GeoIP:
     def lookup(self, ip: Any) -> tuple[Any, ...] | None:
         """(country code, country name, city, ASN, AS organisation) for ``ip``, each None when
         unknown; None when nothing is known."""
-        if not isinstance(ip, str) or not ip:
+        got = self._fields(ip)
+        return None if got is None else tuple(got.get(k) for k in FIELDS)
+
+    def annotate(self, rec: dict[str, Any], ip: Any) -> None:
+        """Add the geo_* fields of ``ip`` to a connection record (only those known)."""
+        got = self._fields(ip)
+        if got is not None:
+            rec.update(got)
+
+    def _fields(self, ip: Any) -> dict[str, Any] | None:
+        """The known geo_* fields of ``ip`` (cached), or None."""
+        if type(ip) is not str or not ip:
             return None
         now = time.monotonic()
         hit = self._cache.get(ip)
         if hit is not None and hit[1] > now:
             return hit[0]
-        got = self._lookup(ip) if placeable(ip) else None
+        found = self._lookup(ip) if placeable(ip) else None
+        got = None if found is None else {k: v for k, v in zip(FIELDS, found, strict=True) if v is not None}
         self._cache[ip] = (got, now + CACHE_SECONDS)
         self._cache.move_to_end(ip)
         if len(self._cache) > MAX_CACHE:
@@ -190,15 +202,6 @@ class GeoIP:
             for _ in range(MAX_CACHE // 4):
                 self._cache.popitem(last=False)
         return got
-
-    def annotate(self, rec: dict[str, Any], ip: Any) -> None:
-        """Add the geo_* fields of ``ip`` to a connection record (only those known)."""
-        got = self.lookup(ip)
-        if got is None:
-            return
-        for key, value in zip(FIELDS, got, strict=True):
-            if value is not None:
-                rec[key] = value
 
     def _get(self, kind: str, ip: str) -> dict[str, Any] | None:
         db = self.loaded.get(kind)
