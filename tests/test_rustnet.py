@@ -75,6 +75,12 @@ NAME_FIELDS = (
     "hostname_dst_via",
     "mac_src",
     "vendor_src",
+    # GeoIP, on a machine with databases in the usual places
+    "geo_country",
+    "geo_country_name",
+    "geo_city",
+    "geo_asn",
+    "geo_as_org",
 )
 
 

@@ -42,7 +42,18 @@ from rustnet.stream.sniff import (
 )
 
 # What rn-enrich --no-process adds to a connection record (rustnet-records(5)).
-NAME_FIELDS = ("service", "hostname_src", "hostname_dst", "hostname_src_via", "hostname_dst_via")
+NAME_FIELDS = (
+    "service",
+    "hostname_src",
+    "hostname_dst",
+    "hostname_src_via",
+    "hostname_dst_via",
+    "geo_country",
+    "geo_country_name",
+    "geo_city",
+    "geo_asn",
+    "geo_as_org",
+)
 # Where the remote side finds the commands; the local user's PATH means nothing there.
 REMOTE_PATH_ENV = "RUSTNET_REMOTE_PATH"
 SSH_ENV = "RUSTNET_SSH"
