@@ -22,10 +22,13 @@ from typing import Any
 
 import pytest
 from rustnet.app.launch import Options, plan, remote_command
+from rustnet.app.relay import Relay
+from rustnet.app.supervise import Pipeline, StageSpec
+from rustnet.export import ExportPaths, Exports
 from rustnet.export import packets as packet_exports
 from rustnet.export.attribution import comment, sanitise
 from rustnet.export.packets import PENDING_MAX, QUEUE_MAX, PacketExports
-from rustnet.stream import RecordWriter
+from rustnet.stream import RecordReader, RecordWriter
 
 from tests.corpus import PCAPS
 
@@ -500,3 +503,36 @@ def test_two_outputs_on_one_file_are_a_usage_error(tmp_path: Path) -> None:
     f = str(tmp_path / "same")
     p = rustnet("--read", str(LOOPBACK), "--json", "--pcap-export", f, "--pcapng-export", f)
     assert p.returncode == 2 and "same file" in p.stderr
+
+
+def test_the_viewer_is_told_when_packets_are_left_out(tmp_path: Path) -> None:
+    """RustNet shows its Export Drops: the relay adds one warning to the viewer's stream."""
+    stuck_r, stuck_w = os.pipe()  # the pcap export's disk, never read: the queue fills
+    exports = Exports(ExportPaths(), 1000)
+    exports.packets = PacketExports(stuck_w, None, 1000)
+    data = _stream(5 * QUEUE_MAX, live=True)
+    for i in range(0, len(data), 1 << 16):
+        exports.packets.feed(data[i : i + (1 << 16)])
+    assert exports.packets.drops > 0
+    src_r, src_w = os.pipe()
+    view_r, view_w = os.pipe()
+    relay = Relay(src_r, view_w, Pipeline([StageSpec("none", ["true"])]), None, exports)
+    relay.start()
+    writer = RecordWriter(src_w)
+    writer.write({"t": "conn", "id": 1, "proto": "udp", "src": "10.0.0.1", "dst": "10.0.0.2"})
+    writer.close()
+    os.close(src_w)
+    got = list(RecordReader(view_r, "viewer"))
+    assert relay.join(10)
+    warnings = [r for r in got if isinstance(r, dict) and r.get("t") == "warn"]
+    assert len(warnings) == 1 and "left out" in warnings[0]["msg"], got
+    os.set_blocking(stuck_r, False)
+    closer = threading.Thread(target=exports.close)
+    closer.start()
+    while closer.is_alive():
+        try:
+            os.read(stuck_r, 1 << 20)
+        except BlockingIOError:
+            time.sleep(0.01)
+    os.close(stuck_r)
+    os.close(view_r)

@@ -167,6 +167,7 @@ class Relay:
         self.ready = threading.Event()
         self.saw_header = False
         self._reported: set[int] = set()
+        self._drops_reported = False
         self._thread = threading.Thread(target=self._run, name="rustnet-relay", daemon=True)
 
     def start(self) -> None:
@@ -201,6 +202,7 @@ class Relay:
                     if self.saw_header:
                         self.ready.set()
                 self._report_failures(out)
+                self._report_export_drops(out)
             self.damage = reader.damage
             if reader.damage:
                 self.log.warning("%s", reader.damage)
@@ -236,6 +238,18 @@ class Relay:
             self.record_error = f"--record stopped: {exc}"
             self.log.error("%s", self.record_error)
             return None
+
+    def _report_export_drops(self, out: RecordWriter) -> None:
+        """Once, when the packet exports first leave packets out: the viewer says so (RustNet's
+        Export Drops); the count at the end is said on exit."""
+        packets = None if self.exports is None else self.exports.packets
+        if packets is None or not packets.drops or self._drops_reported:
+            return
+        self._drops_reported = True
+        msg = "packet export queue full: packets are being left out of the export files"
+        self.log.warning("%s", msg)
+        out.write(warn_record("rustnet", msg))
+        out.flush()
 
     def _report_failures(self, out: RecordWriter) -> None:
         for child in self.pipeline.failures():
