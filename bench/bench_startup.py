@@ -9,6 +9,8 @@
   the time from spawn until the first screenful has been written. The harness answers the
   terminal queries a real emulator answers (cursor position, XTVERSION, XTGETTCAP), so no
   reply timeout is counted. Then ``q q`` ends it.
+* A stage's whole run on a header-only stream (start, sandbox, end), with its Landlock
+  sandbox and with ``--no-sandbox``: what the sandbox adds to every start.
 """
 
 from __future__ import annotations
@@ -43,6 +45,19 @@ def time_help(cmd: str, runs: int) -> list[float]:
     for _ in range(runs):
         t0 = time.perf_counter()
         subprocess.run([rn(cmd), "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def time_stage(cmd: str, runs: int, *extra: str) -> list[float]:
+    """Wall time of ``cmd`` run to its end on a stream holding only a header."""
+    header = subprocess.run(
+        [rn("rn-capture"), "-r", str(SMALL_PCAP), "-c", "1"], capture_output=True, check=True
+    ).stdout
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([rn(cmd), *extra], input=header, stdout=subprocess.DEVNULL, check=True)
         out.append(time.perf_counter() - t0)
     return out
 
@@ -126,6 +141,13 @@ def main() -> int:
         rows.append(
             [f"{cmd} --help", median(ts) * 1000, min(ts) * 1000, "< 300 ms" if cmd == "rustnet" else ""]
         )
+    for cmd in ("rn-dissect", "rn-track", "rn-enrich"):
+        extra = ["--no-process"] if cmd == "rn-enrich" else []  # else Landlock is not applied
+        for label, flags in (("sandbox", []), ("--no-sandbox", ["--no-sandbox"])):
+            ts = time_stage(cmd, a.runs, *extra, *flags)
+            rows.append(
+                [f"{cmd} {' '.join(extra)} on a header ({label})", median(ts) * 1000, min(ts) * 1000, ""]
+            )
     frames = [first_frame([rn("rustnet"), "--read", str(SMALL_PCAP)]) for _ in range(max(3, a.runs // 3))]
     rows.append(
         [

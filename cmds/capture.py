@@ -16,6 +16,8 @@ from rustnet.cli.common import (
     run_stage,
     version_option,
 )
+from rustnet.cli.privilege import sandbox_options
+from rustnet.sandbox import mode_of
 from rustnet.stream import RecordWriter
 
 PROG = "rn-capture"
@@ -80,7 +82,13 @@ PROG = "rn-capture"
     show_default=True,
     help="When started as root, become this user once the capture is open.",
 )
-@click.option("--no-drop", is_flag=True, help="Keep root privileges (do not switch to the -Z user).")
+@click.option(
+    "--no-drop",
+    "--no-uid-drop",
+    "no_drop",
+    is_flag=True,
+    help="Keep root privileges (do not switch to the -Z user).",
+)
 @click.option(
     "--include-self",
     is_flag=True,
@@ -95,6 +103,7 @@ PROG = "rn-capture"
     help="How often a live capture reports its statistics.",
 )
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
+@sandbox_options
 @format_option
 @debug_option
 @version_option(PROG)
@@ -113,6 +122,8 @@ def main(
     include_self: bool,
     stats_interval: float,
     list_interfaces: bool,
+    no_sandbox: bool,
+    sandbox_strict: bool,
     fmt: str,
     debug: bool,
     expression: tuple[str, ...],
@@ -135,6 +146,8 @@ def main(
         raise click.UsageError("use either -i/--interface or -r/--read, not both")
     if write_pcap == "-":
         raise click.UsageError("-w - is not supported: standard output carries the record stream")
+    if no_sandbox and sandbox_strict:
+        raise click.UsageError("--no-sandbox and --sandbox-strict contradict each other")
     check_output_format(fmt, PROG)
     trailing = " ".join(expression)
     opts = CaptureOptions(
@@ -149,6 +162,7 @@ def main(
         drop_user=None if no_drop else drop_user,
         include_self=include_self,
         stats_interval=stats_interval,
+        sandbox_mode=mode_of(no_sandbox, sandbox_strict),
     )
     run_stage(PROG, lambda: run_capture(opts, RecordWriter(1, fmt), PROG, producer(PROG)), debug=debug)
 

@@ -15,10 +15,14 @@ from rustnet.cli.common import (
     version_option,
 )
 from rustnet.cli.geoipopts import geoip_options, load_geoip
-from rustnet.cli.privilege import ENRICH_KEEPS, confine
+from rustnet.cli.privilege import ENRICH_KEEPS, confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.enrich.stage import PROG, Enricher
 from rustnet.stream import RecordWriter
+
+PROCESS_ATTRIBUTION = (
+    "process attribution looks into other processes, which Landlock forbids (--no-process allows it)"
+)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -55,6 +59,7 @@ from rustnet.stream import RecordWriter
 @click.option("--reverse-dns", "reverse_dns_old", is_flag=True, hidden=True)  # its old name
 @geoip_options
 @click.option("--no-process", is_flag=True, help="No process attribution: services and hostnames only.")
+@sandbox_options
 @debug_option
 @version_option(PROG)
 def main(
@@ -69,6 +74,8 @@ def main(
     geoip_city: str | None,
     no_geoip: bool,
     no_process: bool,
+    no_sandbox: bool,
+    sandbox_strict: bool,
     debug: bool,
 ) -> None:
     """Add process, user, network namespace, service and hostnames to records (stdin or FILEs).
@@ -93,6 +100,17 @@ def main(
     def body() -> int:
         geoip = load_geoip(PROG, no_geoip, geoip_country, geoip_asn, geoip_city)
         confine(ENRICH_KEEPS)  # no capability it does not need (root's, or a setcap interpreter's)
+        # Read /proc, sysfs and the name-service files only; TCP only to DNS (before any thread).
+        # Not with process attribution: Landlock forbids looking into processes outside the
+        # sandbox (their /proc/PID/fd links and namespaces), which is what attribution does.
+        enter_sandbox(
+            PROG,
+            no_sandbox,
+            sandbox_strict,
+            reverse_dns=reverse_dns_old or resolve_dns is not False,  # None: on when live
+            extra_read=input_files(inputs),
+            impossible="" if no_process else PROCESS_ATTRIBUTION,
+        )
         stage = Enricher(
             processes=not no_process,
             resolve_dns=True if reverse_dns_old else resolve_dns,

@@ -145,6 +145,23 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     metavar="[USER@]HOST",
     help="Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here.",
 )
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="Do not restrict the stages with Landlock, and keep root in the stages that drop it "
+    "(no_new_privs is still set).",
+)
+@click.option(
+    "--sandbox-strict",
+    is_flag=True,
+    help="Exit with an error unless every stage's sandbox is fully enforced.",
+)
+@click.option(
+    "--no-uid-drop",
+    is_flag=True,
+    help="When run as root, keep root in rn-capture, rn-dissect and rn-track instead of "
+    "becoming nobody once started.",
+)
 @debug_option
 @version_option(PROG)
 def main(
@@ -175,6 +192,9 @@ def main(
     ipfix_tcp: bool,
     list_interfaces: bool,
     remote: str | None,
+    no_sandbox: bool,
+    sandbox_strict: bool,
+    no_uid_drop: bool,
     debug: bool,
 ) -> None:
     """Monitor network connections in the terminal: rn-capture | rn-dissect | rn-track | rn-enrich,
@@ -190,6 +210,9 @@ def main(
       rustnet --pcapng-export t.pcapng    packets with their process, as comments
       rustnet --ipfix collector:4739      also send the connections to an IPFIX collector
     """
+
+    if no_sandbox and sandbox_strict:
+        raise click.UsageError("--no-sandbox and --sandbox-strict contradict each other")
 
     def body() -> int:
         if list_interfaces:
@@ -227,6 +250,8 @@ def main(
                 no_geoip=no_geoip,
                 ipfix=ipfix,
                 ipfix_tcp=ipfix_tcp,
+                sandbox="off" if no_sandbox else "strict" if sandbox_strict else "best-effort",
+                uid_drop=not no_uid_drop,
             )
         )
 

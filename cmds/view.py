@@ -25,7 +25,7 @@ from rustnet.cli.common import (
     version_option,
     warn,
 )
-from rustnet.cli.privilege import confine
+from rustnet.cli.privilege import confine, enter_sandbox, sandbox_options
 from rustnet.stream import RecordWriter
 from rustnet.stream.bounds import cut_message
 from rustnet.stream.gctune import tune_gc
@@ -202,6 +202,7 @@ def _not_a_file(path: str) -> str:
     f"{HISTORY_SECONDS:.0f} s of stream time when the input is live (FILEs keep and show them all). "
     "--json prints every connection before dropping it.",
 )
+@sandbox_options
 @debug_option
 @version_option(PROG)
 def main(
@@ -219,6 +220,8 @@ def main(
     reverse: bool,
     show_closed: bool,
     max_connections: int,
+    no_sandbox: bool,
+    sandbox_strict: bool,
     debug: bool,
 ) -> None:
     """Show connections from a record stream (stdin or FILEs) in a terminal UI.
@@ -234,6 +237,15 @@ def main(
     uses_stdin = (not paths and read_file is None) or "-" in paths
     headless = as_json or as_table or not os.isatty(1)
 
+    def sandbox(source: Source) -> None:
+        """The terminal, the named files and nothing else from here on (no program to start:
+        the clipboard tools neither)."""
+        later = "capture files still to read through rn-capture" if source.programs_to_start() else ""
+        named = tuple(p for p in [*paths, *([read_file] if read_file else [])] if p != "-")
+        enter_sandbox(
+            PROG, no_sandbox, sandbox_strict, extra_read=named, children=source.has_child(), impossible=later
+        )
+
     def body() -> int:
         for p in paths:  # before the terminal is taken over; an I/O error, as in every stage
             if p != "-" and not os.path.isfile(p):
@@ -242,6 +254,7 @@ def main(
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
             source = Source(paths, 0, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
+            sandbox(source)
             tune_gc()  # the table is many long-lived containers: no full passes every few thousand
             if as_json:
                 table = _print_json(source, no_localhost, filter_text, max_connections, show_ptr_lookups)
@@ -291,6 +304,7 @@ def main(
         except NoTerminal as exc:
             fail(str(exc))
         source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
+        sandbox(source)
         # Recordings and captures named as FILEs are finite: all their connections are shown.
         files_only = read_file is not None or (paths and "-" not in paths)
         table = _table(max_rows=max_connections, finite=True if files_only else None)

@@ -10,10 +10,12 @@ _arguments -s \
   '(-c --count)'{-c,--count}'[Stop after this many packets]:count:' \
   '(-w --write)'{-w,--write}'[Also write the captured packets to this pcap file]:file:_files' \
   '(-Z --user)'{-Z,--user}'[When started as root, become this user once the capture is open]:user:' \
-  '--no-drop[Keep root privileges (do not switch to the -Z user)]' \
+  '(--no-drop --no-uid-drop)'{--no-drop,--no-uid-drop}'[Keep root privileges (do not switch to the -Z user)]' \
   '--include-self[Also capture our own ssh connection (excluded by default when SSH_CONNECTION is set)]' \
   '--stats-interval[How often a live capture reports its statistics]:seconds:' \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
+  '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
+  '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
   '--format[Output encoding\: MessagePack frames, or JSON Lines for people and jq]:fmt:(msgpack json)' \
   '--debug[Show Python tracebacks for internal errors]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \

@@ -10,7 +10,7 @@ _rn_enrich() {
         --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --format --geoip-asn --geoip-city --geoip-country --help --no-geoip --no-process --no-resolve-dns --poll-interval --resolve-dns --version --watch-interval -V -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --format --geoip-asn --geoip-city --geoip-country --help --no-geoip --no-process --no-resolve-dns --no-sandbox --poll-interval --resolve-dns --sandbox-strict --version --watch-interval -V -h" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -8,6 +8,8 @@ complete -c rn-enrich -l geoip-country -r -F -d 'GeoIP database GeoLite2-Country
 complete -c rn-enrich -l geoip-asn -r -F -d 'GeoIP database GeoLite2-ASN.mmdb (autonomous system number and organisation) [default: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...]'
 complete -c rn-enrich -l geoip-city -r -F -d 'GeoIP database GeoLite2-City.mmdb (city; also the country when there is no Country database) [default: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...]'
 complete -c rn-enrich -l no-process -d 'No process attribution: services and hostnames only'
+complete -c rn-enrich -l no-sandbox -d 'Do not restrict this stage with Landlock (no_new_privs is still set)'
+complete -c rn-enrich -l sandbox-strict -d 'Exit with an error unless the sandbox (Landlock) is fully enforced'
 complete -c rn-enrich -l debug -d 'Show Python tracebacks for internal errors'
 complete -c rn-enrich -s V -l version -d 'Show the version and exit'
 complete -c rn-enrich -s h -l help -d 'Show this message and exit'

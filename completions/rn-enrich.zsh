@@ -10,6 +10,8 @@ _arguments -s \
   '--geoip-asn[GeoIP database GeoLite2-ASN.mmdb (autonomous system number and organisation) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--geoip-city[GeoIP database GeoLite2-City.mmdb (city; also the country when there is no Country database) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--no-process[No process attribution\: services and hostnames only]' \
+  '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
+  '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
   '--debug[Show Python tracebacks for internal errors]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \
   '(-h --help)'{-h,--help}'[Show this message and exit]' \

@@ -10,7 +10,7 @@ _rn_view() {
         --max-connections) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-dpi --no-localhost --read --refresh-interval --reverse --show-closed --show-ptr-lookups --sort --speed --table --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-dpi --no-localhost --no-sandbox --read --refresh-interval --reverse --sandbox-strict --show-closed --show-ptr-lookups --sort --speed --table --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

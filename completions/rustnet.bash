@@ -22,7 +22,7 @@ _rustnet() {
         --remote) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --ipfix --ipfix-tcp --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-geoip --no-localhost --no-resolve-dns --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --show-localhost --show-ptr-lookups --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --ipfix --ipfix-tcp --json --json-log --list-interfaces --log-level --max-connections --no-dpi --no-geoip --no-localhost --no-resolve-dns --no-sandbox --no-uid-drop --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --sandbox-strict --show-localhost --show-ptr-lookups --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
     else
         COMPREPLY=()
     fi

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from rustnet import landlock
+from rustnet.stream import RecordReader
 
 from tests.corpus import PCAPS
 
@@ -283,13 +284,194 @@ def test_viewer_help_and_system_data_show_each_stages_sandbox() -> None:
     ]
     table = ConnTable()
     table.ingest([{"t": "hdr", "v": 1, "privs": privs}])
-    lines = dict(help_entries(ViewState(table)))
-    assert lines["rn-dissect"] == (
-        "nobody, no capabilities · Sandbox: Fully enforced · Landlock ABI v7 · FS restricted, Net blocked, No new privs"
-    )
-    assert lines["rn-track"].endswith("Sandbox: Not applied · Landlock ABI v7 · No new privs · --no-sandbox")
-    assert lines["rn-enrich"] == "root, no capabilities"  # a state we do not know is not shown
-    assert table.sandboxes == [
-        ("rn-dissect", "Fully enforced · Landlock ABI v7 · FS restricted, Net blocked, No new privs"),
-        ("rn-track", "Not applied · Landlock ABI v7 · No new privs · --no-sandbox"),
+    entries = help_entries(ViewState(table))
+    section = entries[entries.index(("Privileges", "")) + 1 :]
+    assert section[:8] == [
+        ("rn-dissect", "nobody, no capabilities"),
+        ("", "Sandbox: Fully enforced · Landlock ABI v7"),
+        ("", "FS restricted, Net blocked, No new privs"),
+        ("rn-track", "nobody, no capabilities"),
+        ("", "Sandbox: Not applied · Landlock ABI v7"),
+        ("", "No new privs"),
+        ("", "--no-sandbox"),
+        ("rn-enrich", "root, no capabilities"),  # a state we do not know is not shown
     ]
+    assert table.sandboxes == [
+        (
+            "rn-dissect",
+            ["Sandbox: Fully enforced · Landlock ABI v7", "FS restricted, Net blocked, No new privs"],
+        ),
+        ("rn-track", ["Sandbox: Not applied · Landlock ABI v7", "No new privs", "--no-sandbox"]),
+    ]
+
+
+CLIPBOARD = """
+import sys
+from rustnet import sandbox
+from rustnet.view import clipboard
+sandbox.apply("rn-view", sys.argv[1], children=True)
+print(clipboard.copy("192.0.2.7:443", None))
+"""
+
+
+@needs_landlock
+def test_clipboard_under_the_sandbox_says_to_use_no_sandbox(tmp_path: Path) -> None:
+    tools, marker = tmp_path / "bin", tmp_path / "pasted"
+    tools.mkdir()
+    xclip = tools / "xclip"
+    xclip.write_text(f"#!/bin/sh\ncat > {marker}\n")
+    xclip.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "DISPLAY": ":0"}
+    env.pop("WAYLAND_DISPLAY", None)
+
+    def copy(mode: str) -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", CLIPBOARD, mode], capture_output=True, env=env, timeout=60
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.decode().strip()
+
+    assert copy("best-effort") == "Clipboard unavailable (sandbox active). Use --no-sandbox to enable."
+    assert not marker.exists()
+    assert copy("off") == "copied 192.0.2.7:443 (system clipboard via xclip)"
+    assert marker.read_text() == "192.0.2.7:443"
+
+
+# --- rn-capture, rn-enrich, rn-view and rustnet -----------------------------------------------
+@needs_landlock
+def test_capture_sandboxed_after_its_file_is_open_same_records() -> None:
+    pcap = str(PCAPS / "ndpi_http.pcapng")
+    runs = {
+        mode: subprocess.run(
+            [rn("rn-capture"), "-r", pcap, "--format", "json", *extra], capture_output=True, timeout=60
+        )
+        for mode, extra in (("on", ["--sandbox-strict"]), ("off", ["--no-sandbox"]))
+    }
+    on, off = ([json.loads(line) for line in runs[m].stdout.splitlines()] for m in ("on", "off"))
+    assert runs["on"].returncode == 0 and runs["on"].stderr == b""
+    assert comparable(on) == comparable(off) and len(on) > 10
+    state = on[0]["privs"][0]["sandbox"]
+    assert state["state"] == "Fully enforced"
+    if os.geteuid() == 0:  # dropped to nobody first, then the sandbox
+        assert {"Root UID dropped", "CAP_NET_RAW dropped"} <= set(state["features"])
+    assert off[0]["privs"][0]["sandbox"]["state"] == "Not applied"
+
+
+def test_capture_no_uid_drop_keeps_root_and_strict_fails_without_landlock() -> None:
+    pcap = str(PCAPS / "ndpi_dns.pcap")
+    kept = subprocess.run(
+        [rn("rn-capture"), "-r", pcap, "--format", "json", "--no-uid-drop"], capture_output=True, timeout=60
+    )
+    assert kept.returncode == 0
+    assert json.loads(kept.stdout.splitlines()[0])["privs"][0]["uid"] == os.geteuid()
+    env = {**os.environ, landlock.TEST_ABI_ENV: "0"}
+    strict = subprocess.run([rn("rn-capture"), "-r", pcap, "--sandbox-strict"], capture_output=True, env=env)
+    assert strict.returncode == 1 and strict.stdout == b""
+    assert strict.stderr.startswith(b"rn-capture: --sandbox-strict: sandbox not applied")
+
+
+@needs_landlock
+def test_enrich_sandboxed_gives_the_same_records() -> None:
+    data = subprocess.run(
+        [rn("rn-track"), "--no-sandbox"],
+        input=subprocess.run(
+            [rn("rn-dissect"), "--no-sandbox"],
+            input=packets("ndpi_dns.pcap"),
+            capture_output=True,
+            check=True,
+        ).stdout,
+        capture_output=True,
+        check=True,
+    ).stdout
+    runs = [
+        subprocess.run(
+            [rn("rn-enrich"), "--no-process", "--format", "json", *extra],
+            input=data,
+            capture_output=True,
+            timeout=60,
+        )
+        for extra in (["--sandbox-strict"], ["--no-sandbox"])
+    ]
+    assert runs[0].returncode == 0 and runs[0].stderr == b""
+    on, off = ([json.loads(line) for line in run.stdout.splitlines()] for run in runs)
+    assert comparable(on) == comparable(off)
+    assert on[0]["privs"][-1]["sandbox"]["state"] == "Fully enforced"
+    # Process attribution needs to look into processes outside any sandbox: Landlock forbids it.
+    attributing = subprocess.run([rn("rn-enrich"), "--format", "json"], input=data, capture_output=True)
+    assert attributing.returncode == 0
+    state = json.loads(attributing.stdout.splitlines()[0])["privs"][-1]["sandbox"]
+    assert state["state"] == "Not applied" and "process attribution" in state["reason"]
+    strict = subprocess.run([rn("rn-enrich"), "--sandbox-strict"], input=data, capture_output=True)
+    assert strict.returncode == 1 and strict.stderr.startswith(
+        b"rn-enrich: --sandbox-strict: sandbox not applied"
+    )
+
+
+@needs_landlock
+def test_view_sandboxed_unless_a_capture_file_is_still_to_be_read(tmp_path: Path) -> None:
+    rec = tmp_path / "rec.rn"
+    rec.write_bytes(packets("ndpi_dns.pcap"))
+    first, second = str(PCAPS / "ndpi_dns.pcap"), str(PCAPS / "tcpdump_ssh.pcap")
+    strict = subprocess.run(
+        [rn("rn-view"), "--json", "--sandbox-strict", str(rec), first], capture_output=True
+    )
+    assert strict.returncode == 1
+    assert strict.stderr == (
+        b"rn-view: --sandbox-strict: sandbox not applied: capture files still to read through rn-capture\n"
+    )
+    both = subprocess.run(
+        [rn("rn-view"), "--json", first, second], capture_output=True
+    )  # best effort: reads both
+    assert both.returncode == 0 and both.stdout.count(b'"t":"conn"') >= 2
+    ok = subprocess.run([rn("rn-view"), "--json", "--sandbox-strict", str(rec)], capture_output=True)
+    assert ok.returncode == 0 and ok.stdout.count(b'"t":"conn"') >= 1, ok.stderr
+
+
+def recorded_sandboxes(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    rec = tmp_path / "rec.rn"
+    run = subprocess.run(
+        [rn("rustnet"), "--read", str(PCAPS / "ndpi_dns.pcap"), "--json", "--record", str(rec), *args],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    assert run.returncode == 0, run.stderr
+    fd = os.open(rec, os.O_RDONLY)
+    try:
+        header = next(iter(RecordReader(fd, rec.name)))
+    finally:
+        os.close(fd)
+    assert isinstance(header, dict) and header["t"] == "hdr"
+    return {p["stage"]: p for p in header["privs"]}
+
+
+@needs_landlock
+def test_rustnet_stages_are_sandboxed_and_no_sandbox_reaches_every_stage(tmp_path: Path) -> None:
+    on = recorded_sandboxes(tmp_path)
+    assert {s: p["sandbox"]["state"] for s, p in on.items()} == dict.fromkeys(
+        ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"], "Fully enforced"
+    )
+    off = recorded_sandboxes(tmp_path, "--no-sandbox")
+    assert {s: p["sandbox"]["reason"] for s, p in off.items()} == dict.fromkeys(
+        ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"], "--no-sandbox"
+    )
+    if os.geteuid() == 0:  # --no-sandbox keeps root, as RustNet
+        assert {p["uid"] for p in off.values()} == {0}
+        assert on["rn-capture"]["uid"] != 0
+
+
+def test_rustnet_sandbox_strict_fails_without_landlock(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [rn("rustnet"), "--read", str(PCAPS / "ndpi_dns.pcap"), "--json", "--sandbox-strict"],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, landlock.TEST_ABI_ENV: "0"},
+    )
+    assert run.returncode == 1 and run.stdout == b""
+    assert b"--sandbox-strict: sandbox not applied: the kernel has no Landlock" in run.stderr
+    both = subprocess.run(
+        [rn("rustnet"), "--no-sandbox", "--sandbox-strict"], capture_output=True, timeout=60
+    )
+    assert both.returncode == 2

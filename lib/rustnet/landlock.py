@@ -128,9 +128,11 @@ class Ruleset:
     def __init__(self) -> None:
         self.read: list[str] = []
         self.write: list[str] = []
+        self.devices: list[str] = []  # read, write and ioctl (a terminal)
         self.connect_ports: list[int] = []
         self.block_tcp = True  # bind and connect (ABI 4 on)
-        self.scope = True  # abstract unix sockets and signals (ABI 6 on)
+        self.scope = True  # abstract unix sockets (ABI 6 on)
+        self.scope_signals = True  # signals only to processes in the same domain (ABI 6 on)
 
 
 class Applied:
@@ -163,7 +165,7 @@ def restrict(rules: Ruleset, abi: int | None = None) -> Applied:
     attr = _RulesetAttr(
         handled_fs,
         (BIND_TCP | CONNECT_TCP) if net else 0,
-        (SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if scoped else 0,
+        (SCOPE_ABSTRACT_UNIX_SOCKET | (SCOPE_SIGNAL if rules.scope_signals else 0)) if scoped else 0,
     )
     call = _syscall()
     ruleset = _check(
@@ -171,9 +173,12 @@ def restrict(rules: Ruleset, abi: int | None = None) -> Applied:
         "landlock_create_ruleset",
     )
     try:
-        for path, rights in [(p, READ) for p in rules.read] + [
-            (p, READ | WRITE_FILE | TRUNCATE) for p in rules.write
-        ]:
+        paths = (
+            [(p, READ) for p in rules.read]
+            + [(p, READ | WRITE_FILE | TRUNCATE) for p in rules.write]
+            + [(p, READ_FILE | WRITE_FILE | IOCTL_DEV) for p in rules.devices]
+        )
+        for path, rights in paths:
             _add_path(call, ruleset, path, rights & handled_fs)
         if net:
             for port in rules.connect_ports:

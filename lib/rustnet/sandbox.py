@@ -20,6 +20,8 @@ enforced is an error exit), ``off`` (--no-sandbox: nothing applied).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import sys
 from typing import Any, Final
@@ -93,14 +95,15 @@ class Status:
             out["reason"] = self.reason
         return out
 
-    def describe(self) -> str:
-        """``Fully enforced · Landlock ABI v7 · FS restricted, Net blocked, ...`` for people."""
-        parts = [self.state]
-        parts.append(f"Landlock ABI v{self.abi}" if self.abi else "Landlock: kernel unsupported")
-        parts.append(", ".join(self.features) if self.features else "No restrictions active")
+    def lines(self) -> list[str]:
+        """``Sandbox: Fully enforced · Landlock ABI v7``, then the bullets (``FS restricted, Net
+        blocked, ...`` or ``No restrictions active``), then why it is not fully enforced."""
+        landlock_text = f"Landlock ABI v{self.abi}" if self.abi else "Landlock: kernel unsupported"
+        out = [f"Sandbox: {self.state} · {landlock_text}"]
+        out.append(", ".join(self.features) if self.features else "No restrictions active")
         if self.reason:
-            parts.append(self.reason)
-        return " · ".join(parts)
+            out.append(self.reason)
+        return out
 
 
 status: Status | None = None  # set by apply(); None: this process applied no sandbox
@@ -121,16 +124,12 @@ def _listing(paths: tuple[str, ...], prefix: str) -> list[str]:
     return out
 
 
+@functools.cache
 def python_library_dirs() -> list[str]:
     """Where this interpreter imports from: its standard library and site directories, and
     our own packages (not the current directory, nor a script's)."""
-    import importlib.util
-    import sysconfig
-
     prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
-    paths = sysconfig.get_paths()
-    out = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    out |= {p for p in sys.path if p and os.path.isabs(p) and p.startswith(prefixes)}
+    out = {p for p in sys.path if p and os.path.isabs(p) and p.startswith(prefixes)}
     for package in ("rustnet", "rustnet_cmds"):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.origin:
@@ -138,19 +137,28 @@ def python_library_dirs() -> list[str]:
     return sorted(out)
 
 
-def rules_for(stage: str, reverse_dns: bool = False, extra_read: tuple[str, ...] = ()) -> landlock.Ruleset:
-    """What ``stage`` keeps (see the module's text)."""
+def rules_for(
+    stage: str, reverse_dns: bool = False, extra_read: tuple[str, ...] = (), children: bool = False
+) -> landlock.Ruleset:
+    """What ``stage`` keeps (see the module's text); ``children``: it has started processes it
+    must still be able to stop (signals to them stay allowed)."""
     rules = landlock.Ruleset()
+    rules.scope_signals = not children
     rules.read += python_library_dirs()
     if stage == "rn-capture":
         rules.read += SYSFS_NET
     elif stage == "rn-enrich":
-        rules.read += ["/proc", *SYSFS_NET, *NAME_SERVICE_FILES, *GEOIP_DIRS, *DATA_DIRS]
+        home = os.path.expanduser("~")
+        geoip_home = [
+            os.path.join(home, ".local/share/GeoIP"),
+            os.path.join(home, ".local/share/rustnet/geoip"),
+        ]
+        rules.read += ["/proc", *SYSFS_NET, *NAME_SERVICE_FILES, *GEOIP_DIRS, *geoip_home, *DATA_DIRS]
         rules.read += _listing(NSS_LIBRARY_DIRS, "libnss_")
         if reverse_dns:
             rules.connect_ports.append(DNS_PORT)  # a truncated answer is asked again over TCP
     elif stage == "rn-view":
-        rules.write += ["/dev/tty"]
+        rules.devices += ["/dev/tty"]
         rules.read += list(TERMINFO_DIRS)
     rules.read += list(extra_read)
     return rules
@@ -173,9 +181,12 @@ def apply(
     uid_dropped: bool = False,
     reverse_dns: bool = False,
     extra_read: tuple[str, ...] = (),
+    children: bool = False,
+    impossible: str = "",
 ) -> Status:
     """Restrict this process as ``stage`` in ``mode``; the resulting :data:`status`.
 
+    ``impossible``: why this run cannot be restricted (it must still start programs, say).
     Raises SandboxError in strict mode when the result is not Fully enforced."""
     global status
     caps.no_new_privs()  # always, as RustNet: also with --no-sandbox
@@ -191,8 +202,13 @@ def apply(
         status = Status(NOT_APPLIED, landlock.kernel_abi(), base, "--no-sandbox")
         return status
     abi = landlock.kernel_abi()
+    if impossible:
+        status = Status(NOT_APPLIED, abi, base, impossible)
+        if mode == STRICT:
+            raise SandboxError(f"--sandbox-strict: sandbox not applied: {impossible}")
+        return status
     try:
-        applied = landlock.restrict(rules_for(stage, reverse_dns, extra_read), abi)
+        applied = landlock.restrict(rules_for(stage, reverse_dns, extra_read, children), abi)
     except (landlock.LandlockError, OSError) as exc:
         status = Status(ERROR, abi, base, f"Landlock failed: {exc}")
     else:
@@ -215,8 +231,9 @@ def apply(
     return status
 
 
-def describe_entry(entry: Any) -> str | None:
-    """A header ``privs`` entry's ``sandbox`` map in words (None when absent or malformed)."""
+def describe_entry(entry: Any) -> list[str] | None:
+    """A header ``privs`` entry's ``sandbox`` map in words, as :meth:`Status.lines` (None when
+    absent or malformed)."""
     if not isinstance(entry, dict):
         return None
     state = entry.get("state")
@@ -230,12 +247,9 @@ def describe_entry(entry: Any) -> str | None:
         abi if isinstance(abi, int) and 0 <= abi < 1000 else 0,
         [f[:40] for f in features[:12] if isinstance(f, str)] if isinstance(features, list) else [],
         reason[:200] if isinstance(reason, str) else "",
-    ).describe()
+    ).lines()
 
 
 def clipboard_blocked() -> bool:
     """True when Landlock keeps this process from running a clipboard helper."""
     return status is not None and status.state in (FULL, PARTIAL)
-
-
-CLIPBOARD_MESSAGE: Final = "Clipboard unavailable (sandbox active). Use --no-sandbox to enable."

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import pytest
+from rustnet.landlock import kernel_abi
 
 from tests.netns import TwoHosts, can_make_namespaces
 from tests.tui.test_rustnet_tui import RUSTNET, Terminal, stage_pids
@@ -19,6 +20,9 @@ pytestmark = [
     pytest.mark.tui,
     pytest.mark.skipif(shutil.which("capsh") is None, reason="needs capsh (Debian package libcap2-bin)"),
 ]
+
+
+STAGES = ("rn-capture", "rn-dissect", "rn-track", "rn-enrich")
 
 
 def truth(pid: int) -> str:
@@ -47,18 +51,28 @@ def test_help_shows_every_stage_with_its_real_privileges() -> None:
             t.wait_for("conns")
             stages: dict[str, int] = {}
             for pid in stage_pids(t.proc.pid, timeout=10.0):
-                for name in ("rn-capture", "rn-dissect", "rn-track", "rn-enrich"):
+                for name in STAGES:
                     if f"/{name} " in cmdline(pid) + " ":
                         stages[name] = pid
             assert len(stages) == 4, stages
             t.send(b"h")
             t.send(b"G")  # the help, scrolled to its end: the Privileges section
             t.wait_for("Privileges")
-            screen = t.wait_for("rn-enrich")
+            t.wait_for("viewer")
+            screen = t.wait_for("┘")  # the help box's last corner: the whole box is drawn
             lines = [ln.split("│")[1] for ln in screen.splitlines() if ln.count("│") >= 2]
             for name, pid in [*stages.items(), ("viewer", t.proc.pid)]:
                 row = [ln for ln in lines if ln.split()[:1] == [name]]
                 assert len(row) == 1, (name, screen)
                 assert row[0].split(None, 1)[1].strip() == truth(pid), (name, row[0])
+            if kernel_abi() >= 6:
+                # Each one's sandbox on the line below it, as the stage applied it: process
+                # attribution (rn-enrich) looks into other processes, which Landlock forbids.
+                for name, sandbox in (
+                    *dict.fromkeys(STAGES[:3] + ("viewer",), "Fully enforced").items(),
+                    ("rn-enrich", "Not applied"),
+                ):
+                    at = next(i for i, ln in enumerate(lines) if ln.split()[:1] == [name])
+                    assert lines[at + 1].strip().startswith(f"Sandbox: {sandbox} · Landlock ABI v"), screen
         finally:
             t.close()

@@ -89,6 +89,8 @@ class Options:
     no_geoip: bool = False
     ipfix: str | None = None  # HOST:PORT of an IPFIX collector: rn-export joins the pipeline
     ipfix_tcp: bool = False
+    sandbox: str = "best-effort"  # rustnet.sandbox's modes: best-effort, strict, off
+    uid_drop: bool = True  # the parsing stages as nobody, rn-capture too once its handle is open
 
     @property
     def live(self) -> bool:
@@ -268,8 +270,11 @@ def plan(opts: Options) -> list[StageSpec]:
     from rustnet.cli.privilege import unprivileged_stage_user
 
     user, _ = unprivileged_stage_user()
-    run_as = None if user is None else (user.uid, user.gid)
+    # As RustNet: --no-sandbox also keeps root (--no-uid-drop keeps it alone).
+    uid_drop = opts.uid_drop and opts.sandbox != "off"
+    run_as = None if user is None or not uid_drop else (user.uid, user.gid)
     debug = ["--debug"] if opts.debug else []  # tracebacks from the stages, too (logged)
+    debug += sandbox_args(opts.sandbox)  # every local stage takes the same
     dissect = [*command("rn-dissect"), *(["--no-dpi"] if opts.no_dpi else []), *debug]
     track = [*command("rn-track"), "-r", str(opts.refresh_ms), *debug]
     if opts.max_connections != DEFAULT_MAX_CONNECTIONS:
@@ -311,7 +316,7 @@ def plan(opts: Options) -> list[StageSpec]:
         else:  # by name, so its messages name the file
             stages.append(StageSpec("rn-dissect", [*dissect, opts.read_path]))
     else:
-        capture = [*command("rn-capture"), *debug]
+        capture = [*command("rn-capture"), *debug, *([] if uid_drop else ["--no-uid-drop"])]
         if opts.read_path is not None:
             capture += ["-r", "-" if feed else opts.read_path]
         elif opts.interface:
@@ -355,6 +360,11 @@ def enrich_name_options(opts: Options, resolve_default: bool | None = None) -> l
         if path is not None:
             out += [flag, os.path.abspath(path)]
     return out
+
+
+def sandbox_args(mode: str) -> list[str]:
+    """The stage options for sandbox ``mode``."""
+    return {"off": ["--no-sandbox"], "strict": ["--sandbox-strict"]}.get(mode, [])
 
 
 def remote_command(opts: Options) -> list[str]:

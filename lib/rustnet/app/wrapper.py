@@ -345,6 +345,7 @@ def _run_tui(opts: Options, specs: list[Any], exports: Exports | None = None) ->
             timer.start()
         from rustnet.app.viewer import run_viewer
 
+        _sandbox_viewer(opts)
         status = run_viewer(view_r, opts)
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
@@ -402,6 +403,14 @@ def _start(pipeline: Pipeline) -> int:
     # Every stage has its privileges now: the viewer and supervisor need none but to stop them.
     confine(SUPERVISOR_KEEPS)
     return last
+
+
+def _sandbox_viewer(opts: Options) -> None:
+    """The viewer (this thread) keeps the terminal and nothing else: the stages are started, the
+    recording is open, the relay thread writes it. Signals to the stages stay allowed."""
+    from rustnet.cli.privilege import enter_sandbox
+
+    enter_sandbox("rn-view", opts.sandbox == "off", opts.sandbox == "strict", children=True)
 
 
 def _refusal_cause(pipeline: Pipeline, exc: OSError) -> str:

@@ -20,6 +20,7 @@ from typing import IO, Any, BinaryIO, cast
 import pcapy
 
 import rustnet.caps  # noqa: F401 - loaded before giving up root: our files may be out of nobody's reach
+import rustnet.sandbox  # noqa: F401 - the same
 from rustnet.capture.bpf import combine, ssh_self_clause
 from rustnet.capture.ifstats import INTERVAL as IFSTATS_INTERVAL
 from rustnet.capture.ifstats import InterfaceSampler
@@ -56,6 +57,7 @@ from rustnet.cli.common import (
     StageError,
     warn,
 )
+from rustnet.cli.privilege import enter_sandbox
 from rustnet.stream import RecordWriter
 from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.gctune import tune_gc
@@ -81,6 +83,7 @@ class CaptureOptions:
         include_self: bool = False,
         stats_interval: float = 1.0,
         ifstats: bool = True,
+        sandbox_mode: str = "best-effort",
     ) -> None:
         self.interface = interface
         self.read_file = read_file
@@ -94,6 +97,7 @@ class CaptureOptions:
         self.include_self = include_self
         self.stats_interval = stats_interval
         self.ifstats = ifstats  # ifstats records of every interface, every 500 ms (live only)
+        self.sandbox_mode = sandbox_mode  # rustnet.sandbox: best-effort, strict or off
 
 
 def printable(text: str) -> str:
@@ -418,15 +422,22 @@ _SWITCH_USER = 1 << 6 | 1 << 7  # CAP_SETGID, CAP_SETUID
 
 
 def _maybe_drop(opts: CaptureOptions) -> None:
-    if opts.drop_user is None:
-        return
-    try:
-        if is_root() and effective_capabilities() & _SWITCH_USER == _SWITCH_USER:
-            drop_privileges(opts.drop_user)
-        elif effective_capabilities():  # also root without setuid/setgid: a parent confined us
-            drop_capabilities()  # capture allowed by setcap: the handle is open, nothing else needs it
-    except PrivDropError as exc:
-        raise StageError(str(exc)) from None
+    """Give up root (or a setcap'd Python's capabilities), then enter the sandbox: the handle
+    and every file are open, only the interface counters are read from here on."""
+    dropped = False
+    rustnet.sandbox.python_library_dirs()  # found while we may still read them all
+    if opts.drop_user is not None:
+        try:
+            if is_root() and effective_capabilities() & _SWITCH_USER == _SWITCH_USER:
+                drop_privileges(opts.drop_user)
+                dropped = True
+            elif effective_capabilities():  # also root without setuid/setgid: a parent confined us
+                drop_capabilities()  # capture allowed by setcap: the handle is open, nothing else needs it
+        except PrivDropError as exc:
+            raise StageError(str(exc)) from None
+    enter_sandbox(
+        "rn-capture", opts.sandbox_mode == "off", opts.sandbox_mode == "strict", uid_dropped=dropped
+    )
 
 
 def _own_netns_inode() -> int | None:

@@ -202,6 +202,8 @@ def enter_sandbox(
     reverse_dns: bool = False,
     extra_read: tuple[str, ...] = (),
     uid_dropped: bool = False,
+    children: bool = False,
+    impossible: str = "",
 ) -> Any:
     """Restrict this stage (see rustnet.sandbox) and return its status; a one-line error under
     --sandbox-strict."""
@@ -216,6 +218,8 @@ def enter_sandbox(
             uid_dropped=uid_dropped,
             reverse_dns=reverse_dns,
             extra_read=extra_read,
+            children=children,
+            impossible=impossible,
         )
     except sandbox.SandboxError as exc:
         raise StageError(str(exc)) from None

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import Final
 
@@ -38,6 +39,7 @@ _CLIPPABLE: Final = re.compile(r"[\x21-\x7e]{1,300}")
 _CLIPPABLE_VALUE: Final = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,299}")
 NOT_COPYABLE_VALUE: Final = "not copied: only printable ASCII values are copied"
 NOT_COPYABLE: Final = "not copied: the remote end is not a valid address or host name"
+SANDBOXED: Final = "Clipboard unavailable (sandbox active). Use --no-sandbox to enable."
 
 
 def _is_ip(addr: str) -> bool:
@@ -102,6 +104,12 @@ def system_copy(text: str) -> str | None:
     return None
 
 
+def sandboxed() -> bool:
+    """True when Landlock keeps this viewer from running a clipboard tool."""
+    sandbox = sys.modules.get("rustnet.sandbox")  # loaded only when this viewer applied one
+    return sandbox is not None and sandbox.clipboard_blocked()
+
+
 def copy(text: str, write_terminal: Callable[[str], None] | None, label: str | None = None) -> str:
     """Copy ``text`` both ways; returns the status message that says what happened.
 
@@ -122,12 +130,17 @@ def copy(text: str, write_terminal: Callable[[str], None] | None, label: str | N
             sent = True
         except OSError:
             sent = False
-    tool = system_copy(text)
+    blocked = sandboxed()
+    tool = None if blocked else system_copy(text)
+    if blocked and not sent:
+        return SANDBOXED
     how = []
     if sent:
         how.append("OSC 52 sent to the terminal")
     if tool:
         how.append(f"system clipboard via {tool}")
+    if blocked:
+        how.append("no system clipboard: sandbox active, use --no-sandbox to enable")
     if not how:
         return f"could not copy {text}: no terminal clipboard and no clipboard tool"
     if label is not None:

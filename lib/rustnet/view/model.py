@@ -143,28 +143,21 @@ def privileges_of(entries: Any) -> list[tuple[str, str]]:
         caps = entry.get("caps")
         who = user if isinstance(user, str) else text(entry.get("uid")) or "?"
         held = " ".join(c for c in caps if isinstance(c, str)) if isinstance(caps, list) else ""
-        line = f"{who[:64]}, {held[:512] or 'no capabilities'}"
-        sandbox = sandbox_text(entry.get("sandbox"))
-        out.append((entry["stage"][:64], line + (f" · Sandbox: {sandbox}" if sandbox else "")))
+        out.append((entry["stage"][:64], f"{who[:64]}, {held[:512] or 'no capabilities'}"))
     return out
 
 
-def sandbox_text(entry: Any) -> str | None:
-    """A ``privs`` entry's sandbox in words (``Fully enforced · Landlock ABI v7 · FS restricted,
-    ...``), None when the stage reported none."""
+def sandboxes_of(entries: Any) -> list[tuple[str, list[str]]]:
+    """(stage, its sandbox in lines: ``Sandbox: Fully enforced · Landlock ABI v7``, the bullets,
+    why not fully enforced) for each stage of the header that reported one (System panel)."""
     from rustnet.sandbox import describe_entry
 
-    return describe_entry(entry)
-
-
-def sandboxes_of(entries: Any) -> list[tuple[str, str]]:
-    """(stage, sandbox in words) for each stage of the header that reported one (System panel)."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, list[str]]] = []
     if not isinstance(entries, list):
         return out
     for entry in entries[-MAX_PRIVILEGE_LINES:]:
         if isinstance(entry, dict) and isinstance(entry.get("stage"), str):
-            found = sandbox_text(entry.get("sandbox"))
+            found = describe_entry(entry.get("sandbox"))
             if found is not None:
                 out.append((entry["stage"][:64], found))
     return out
@@ -362,7 +355,7 @@ class ConnTable:
         self._header_finite = False
         self.producer = ""
         self.privileges: list[tuple[str, str]] = []  # (stage, "user, capabilities") from the header
-        self.sandboxes: list[tuple[str, str]] = []  # (stage, its sandbox state in words) from the header
+        self.sandboxes: list[tuple[str, list[str]]] = []  # (stage, its sandbox in lines) from the header
         self.geoip: tuple[str, ...] = ()  # the GeoIP databases rn-enrich loaded (from the header)
         self._names: dict[str, tuple[str, str]] = {}  # address -> (name, via), not yet applied
         self._names_applied = -math.inf  # stream time of the last pass

@@ -195,8 +195,12 @@ def help_entries(state: ViewState) -> list[tuple[str, str]]:
     for title, lines in tab.help_extra():
         out += [("", ""), (title, "")] + list(lines)
     out += [("", ""), ("Privileges", "")]
-    out += [(safe(stage), safe(held)) for stage, held in state.table.privileges]
+    sandboxes = dict(state.table.sandboxes)
+    for stage, held in state.table.privileges:
+        out.append((safe(stage), safe(held)))
+        out += [("", safe(line)) for line in sandboxes.get(stage, [])]
     out += [("viewer", viewer_privileges())]
+    out += [("", line) for line in viewer_sandbox()]
     return out
 
 
@@ -204,9 +208,14 @@ def viewer_privileges() -> str:
     """This process's user and capabilities (the viewer's own line under Privileges)."""
     from rustnet.caps import current
 
+    return current().describe()
+
+
+def viewer_sandbox() -> list[str]:
+    """This viewer's own sandbox in lines (none when it applied none)."""
     sandbox = sys.modules.get("rustnet.sandbox")  # loaded only when this viewer applied one
     own = sandbox.status if sandbox is not None else None
-    return current().describe() + (f" · Sandbox: {own.describe()}" if own is not None else "")
+    return own.lines() if own is not None else []
 
 
 def help_box_rect(w: int, top: int, body_h: int, n_items: int) -> tuple[int, int, int, int]:

@@ -199,6 +199,14 @@ class Source:
         self._open_next()
 
     # --- inputs -------------------------------------------------------------------------
+    def programs_to_start(self) -> bool:
+        """True when an input still to be opened is a capture file (read through rn-capture)."""
+        later = self._inputs()[self._next :]
+        return any(is_capture_file(name.removeprefix("capture:")) for name in later if name != "-")
+
+    def has_child(self) -> bool:
+        return self.child is not None
+
     def _inputs(self) -> list[str]:
         return ([f"capture:{self.read_file}"] if self.read_file else []) + self.paths
 

@@ -170,8 +170,8 @@ def lines(state: ViewState, h: int) -> list[Line]:
     for stage, held in table.privileges:
         who = held.split(" · Sandbox: ", 1)[0]
         out.append((f"{safe(stage)}: {safe(who)}", "yellow" if who.startswith("root,") else ""))
-        if stage in sandboxes:
-            out.append(("  Sandbox: " + safe(sandboxes[stage]), ""))
+        # "Sandbox: <state> · Landlock ABI vN", what holds, why not fully enforced
+        out += [("  " + safe(line), "") for line in sandboxes.get(stage, [])]
     out.append(("", ""))
     out += traffic_lines(state, max(h - len(out), 0))
     return out[:h]
