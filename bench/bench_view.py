@@ -223,6 +223,48 @@ def bench_graph(n: int) -> None:
     )
 
 
+def bench_system(n: int) -> None:
+    """The Overview with and without the System panel after new data, and the panel's pass over
+    every connection (processes, counter sums: every data frame up to 10,000 connections, once
+    a second above), plus what following the selected connection's rates (Details' charts) keeps."""
+    from rustnet.view import system
+
+    table, recs = build(n)
+    table.ingest(ifstats_records(1.7e9 - 60, 121))
+    state = ViewState(table)
+    term = blessed.Terminal(kind="xterm-256color", stream=io.StringIO(), force_styling=True)
+    theme = Theme.from_terminal(term)
+    rnd = random.Random(5)
+    out = []
+    for shown in (False, True):
+        state.show_system = shown
+        render(state, W, H, theme)
+        times = []
+        for _ in range(10):
+            table.ingest([dict(recs[rnd.randrange(n)], bytes=rnd.randrange(10**9)) for _ in range(100)])
+            t0 = time.process_time()
+            render(state, W, H, theme)
+            times.append(time.process_time() - t0)
+        out.append(ms(statistics.median(times)))
+    passes = []
+    for i in range(10):
+        table.ingest([dict(recs[i], bytes=i)])
+        system._TALLIES.pop(state, None)
+        t0 = time.process_time()
+        system.lines(state, H)
+        passes.append(time.process_time() - t0)
+    rates = state.conn_rates
+    row = state.selected_row()
+    for i in range(240):  # two minutes of stream time followed: the ring is full
+        rates.observe(row, 1.7e9 + i * 0.5)
+    kept = sys.getsizeof(rates.rx) + sys.getsizeof(rates.tx) + 2 * 24 * len(rates.rx)
+    print(
+        f"  System panel, {n:,} conns, {W}x{H}, after 100 updates: Overview {out[0]}, with the panel "
+        f"{out[1]}; its pass over every connection {ms(statistics.median(passes))}; "
+        f"Details' rate history {len(rates.rx)} samples, {kept / 1024:.1f} KiB (one connection)"
+    )
+
+
 def bench_activity(n: int) -> None:
     """The Activity tab's frame: the first one (a pass over every connection) and the cached ones,
     and what its process accounting costs per record whatever the tab."""
@@ -588,6 +630,7 @@ def main() -> None:
     print("rn-view benchmark")
     for n in (int(x) for x in args.sizes.split(",") if x):
         bench_frames(n)
+        bench_system(n)
         bench_graph(n)
         bench_activity(n)
         bench_ingest(n)

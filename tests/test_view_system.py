@@ -79,13 +79,13 @@ def test_the_panel_says_what_the_stream_says() -> None:
         "Fast Retransmits: 0 / 0",
         "Active TCP Flows: 2",
         "Security",
-        "rn-capture: nobody, cap_net_raw",
-        "rn-enrich: root, no capabilities",
+        "capture: nobody, cap_net_raw",
+        "enrich: root, no capabilities",
     ):
         assert want in p, (want, body)
     y = p.index("Packets Dropped: 7 (kernel)")
     assert screen.buffer[y][160 - 34].fg == "brown"  # the warn colour (pyte's ANSI yellow)
-    y = p.index("rn-enrich: root, no capabilities")
+    y = p.index("enrich: root, no capabilities")
     assert screen.buffer[y][160 - 34].fg == "brown"
     assert all(line[160 - 35] == "│" for line in screen.display[2:-2])
 
