@@ -225,7 +225,7 @@ def bench_graph(n: int) -> None:
 
 def bench_system(n: int) -> None:
     """The Overview with and without the System panel after new data, and the panel's pass over
-    every connection (processes, counter sums: every data frame up to 10,000 connections, once
+    every connection (processes, counter sums: every data frame up to 2,000 connections, once
     a second above), plus what following the selected connection's rates (Details' charts) keeps."""
     from rustnet.view import system
 

@@ -5,6 +5,7 @@ historic rows. Expectations are written out by hand from RustNet's rules."""
 from __future__ import annotations
 
 import pytest
+from rustnet.view import keys
 from rustnet.view.columns import layout
 from rustnet.view.model import ConnTable
 from rustnet.view.state import ViewState
@@ -261,3 +262,30 @@ def test_historic_rows_are_grey_closed_and_rates_not_applicable() -> None:
     assert all(screen.buffer[y][x].fg == "brightblack" for x in range(len(line.rstrip())))
     other = screen.display[9 - y]
     assert "ESTABLISHED" in other and "4K/-" in other
+
+
+def test_grouped_by_process_as_rustnet() -> None:
+    s = make(
+        [
+            SINK,
+            conn(1, process="firefox", pid=4242, rate_dst=2048.0, bytes=100),
+            conn(2, process="firefox", pid=4243, proto="udp", rate_src=1024.0, bytes=50),
+            conn(3, process="Zoom", pid=7, bytes=10),
+            conn(4, process="curl", pid=None, bytes=5),
+            conn(5, process="firefox", pid=4244, final=True, end="timeout", rate_dst=9999.0, bytes=1),
+        ]
+    )
+    s.sort_code = "process"
+    keys.handle(s, "a")
+    screen, _ = draw(s, 160, 20)
+    lines = [ln.rstrip() for ln in screen.display[2:14] if ln.strip()]
+    names = [ln.split()[1] for ln in lines if ln.startswith(("▾", "▸"))]
+    assert names == ["0-selected", "curl", "firefox", "Zoom"]  # by name, case-insensitively
+    head = next(ln for ln in lines if "firefox" in ln)
+    # Three connections, one of them history; State counts the open ones; rates of the open ones.
+    assert head.startswith("▾ firefox (3, hist)")
+    assert "TCP:1 UDP:1" in head and "2K/1K" in head and "151B" in head
+    children = lines[lines.index(head) + 1 : lines.index(head) + 4]
+    assert [c.split()[0:2] for c in children] == [["├─", "4242"], ["├─", "4243"], ["└─", "4244"]]
+    curl = lines[lines.index(next(ln for ln in lines if ln.startswith("▾ curl"))) + 1]
+    assert curl.split()[:2] == ["└─", "-"]  # no pid

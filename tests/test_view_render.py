@@ -241,7 +241,7 @@ def test_group_headers() -> None:
     keys.handle(s, "a")
     screen, _ = draw(s)
     body = text(screen)
-    assert "▾ firefox  1 conn" in body and "▾ <unknown>" in body
+    assert "▾ firefox (1)" in body and "▾ <unknown> (1)" in body
 
 
 def test_messages_show_on_the_hint_line() -> None:

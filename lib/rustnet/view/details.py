@@ -112,7 +112,7 @@ def _strip(state: ViewState, w: int, th: Theme) -> list[str]:
         if 0 <= i < len(entries):
             e = entries[i]
             if isinstance(e, Group):
-                out.append(_group_line(e, w, i == state.cursor, th))
+                out.append(_group_line(state, e, cols, i == state.cursor, th))
             else:
                 out.append(_row_line(state, e, cols, i == state.cursor, th))
     return out + [""]

@@ -17,7 +17,7 @@ from rustnet.view.columns import (
 )
 from rustnet.view.model import Row, num
 from rustnet.view.state import Group, ViewState
-from rustnet.view.text import fit, human_bytes, human_rate, rtt_tone, safe
+from rustnet.view.text import compact_rate, fit, human_bytes, rtt_tone, safe
 from rustnet.view.theme import Theme
 
 MIN_ROWS: Final = 1
@@ -59,10 +59,17 @@ def _table(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         e = entries[i]
         selected = i == state.cursor
         if isinstance(e, Group):
-            lines.append(_group_line(e, w, selected, th))
+            lines.append(_group_line(state, e, cols, selected, th))
         else:
-            lines.append(_row_line(state, e, cols, selected, th))
+            child = _child_mark(entries, i) if state.grouped else None
+            lines.append(_row_line(state, e, cols, selected, th, child))
     return lines
+
+
+def _child_mark(entries: list[Row | Group], i: int) -> str:
+    """``├─`` for a process's connection with another after it, ``└─`` for its last."""
+    last = i + 1 >= len(entries) or isinstance(entries[i + 1], Group)
+    return "└─" if last else "├─"
 
 
 def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
@@ -78,7 +85,14 @@ def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
     return th.bold + " ".join(cells) + th.normal
 
 
-def _row_line(state: ViewState, row: Row, cols: list[tuple[Column, int]], selected: bool, th: Theme) -> str:
+def _row_line(
+    state: ViewState,
+    row: Row,
+    cols: list[tuple[Column, int]],
+    selected: bool,
+    th: Theme,
+    child: str | None = None,
+) -> str:
     """One connection. Historic rows are dim with State ``closed`` and rates ``n/a``; a row near
     its idle timeout is painted whole in the warn, then the err colour (RustNet's staleness);
     otherwise cells keep their own colours (state, RTT, rx green / tx blue)."""
@@ -96,7 +110,10 @@ def _row_line(state: ViewState, row: Row, cols: list[tuple[Column, int]], select
         if i:
             out.append(" ")
         code = c.code
-        if historic and code == "state":
+        if child is not None and code == "process":
+            pid = row.rec.get("pid")
+            value = f"  {child} {safe(pid)}" if pid is not None else f"  {child} -"
+        elif historic and code == "state":
             value = "closed"
         elif historic and code == "rate":
             value = "n/a"
@@ -137,20 +154,30 @@ def _paint(code: str, row: Row, cell: str, th: Theme) -> str:
     return cell
 
 
-def _group_line(g: Group, w: int, selected: bool, th: Theme) -> str:
-    rx = sum(r.rate_rx for r in g.rows)
-    tx = sum(r.rate_tx for r in g.rows)
-    total = sum(num(r.rec.get("bytes")) for r in g.rows)
+def _group_line(state: ViewState, g: Group, cols: list[tuple[Column, int]], selected: bool, th: Theme) -> str:
+    """A process's header row, RustNet's: ``▸ name (count)`` (``, hist`` when closed ones are
+    among them), ``TCP:n UDP:m`` of its open connections in State, their summed rates in
+    Rx↓/Tx↑ and bytes in Total; the other cells blank."""
+    table = state.table
+    active = [r for r in g.rows if not table.in_history(r)]
+    hist = len(g.rows) - len(active)
     mark = "▸" if g.collapsed else "▾"
-    label = f"{mark} {safe(g.name)}  {len(g.rows)} conn{'s' if len(g.rows) != 1 else ''}"
-    rates = " ".join(
-        x
-        for x in (
-            f"rx {human_rate(rx)}" if rx else "",
-            f"tx {human_rate(tx)}" if tx else "",
-            f"total {human_bytes(total)}",
-        )
-        if x
-    )
+    label = f"{mark} {safe(g.name)} ({len(g.rows)}{', hist' if hist else ''})"
+    tcp = sum(1 for r in active if r.rec.get("proto") == "tcp")
+    udp = sum(1 for r in active if r.rec.get("proto") == "udp")
+    rx, tx = sum(r.rate_rx for r in active), sum(r.rate_tx for r in active)
+    cells = {
+        "process": label,
+        "state": f"TCP:{tcp} UDP:{udp}",
+        "rate": f"{compact_rate(rx)}/{compact_rate(tx)}",
+        "total": human_bytes(sum(num(r.rec.get("bytes")) for r in g.rows)),
+    }
+    out = []
+    for c, cw in cols:
+        out.append(fit(cells.get(c.code, ""), cw, c.right))
+    if not cols:
+        return ""
+    if cols[0][0].code != "process":  # the name always shows, first
+        out[0] = fit(label, cols[0][1])
     style = th.reverse if selected else th.cyan + th.bold
-    return style + fit(f"{label}  {rates}", w) + th.normal
+    return style + " ".join(out) + th.normal

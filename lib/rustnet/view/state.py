@@ -376,8 +376,8 @@ class ViewState:
             name = r.process
             groups.setdefault(name if name and name != "Unknown" else UNKNOWN_GROUP, []).append(r)
         out: list[Entry] = []
-        # Busiest process first, then by name.
-        order = sorted(groups.items(), key=lambda kv: (-sum(r.rate_rx + r.rate_tx for r in kv[1]), kv[0]))
+        # By name, case-insensitively (RustNet's: groups do not jump around as rates change).
+        order = sorted(groups.items(), key=lambda kv: (kv[0].lower(), kv[0]))
         for name, members in order:
             g = Group(name, members, name in self.collapsed)
             out.append(g)

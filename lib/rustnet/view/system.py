@@ -30,7 +30,7 @@ from rustnet.view.traffic import AGGREGATE
 WIDTH: Final = 34  # the panel's cells (RustNet's), a rule before it
 MIN_AREA: Final = 90  # the Overview must be this wide to show it
 RECOUNT_EVERY: Final = 1.0  # seconds between passes over every connection (big tables)
-SMALL: Final = 10_000  # connections a frame may count over every time
+SMALL: Final = 2_000  # connections a frame may count over every time (~0.4 ms)
 SMOOTH: Final = 4  # the waves' trailing average, in samples
 COUNTERS: Final = (
     ("retransmits", "TCP Retransmits"),
