@@ -30,7 +30,7 @@ from rustnet.view.traffic import AGGREGATE
 WIDTH: Final = 34  # the panel's cells (RustNet's), a rule before it
 MIN_AREA: Final = 90  # the Overview must be this wide to show it
 RECOUNT_EVERY: Final = 1.0  # seconds between passes over every connection (big tables)
-SMALL: Final = 2_000  # connections a frame may count over every time (~0.4 ms)
+SMALL: Final = 2_000  # connections a frame may count over every time (~0.4 ms a pass)
 SMOOTH: Final = 4  # the waves' trailing average, in samples
 COUNTERS: Final = (
     ("retransmits", "TCP Retransmits"),
@@ -73,7 +73,7 @@ def _tally(state: ViewState) -> _Tally:
     table = state.table
     key = (table.version, id(table.rows))
     now = time.monotonic()
-    # A pass costs ~1 ms per 10,000 connections: big tables are recounted once a second while
+    # A pass costs ~2 ms per 10,000 connections: big tables are recounted once a second while
     # records flow (and at once when the input ended: no later frame would correct it).
     due = now - t.at >= RECOUNT_EVERY or len(table.rows) <= SMALL or table.input_done
     if t.key != key and (due or t.key[1] != key[1] or t.sums is None):
