@@ -290,3 +290,16 @@ def test_transport_health_shows_the_measurements_that_apply() -> None:
     _, body, _ = details([dns])
     assert row(body, "DNS Response Time") == "4.2ms" or row(body, "DNS Response Time") == "4.3ms"
     assert "Duplicate ACKs" not in body and "TCP Retransmits" not in body
+
+
+def test_clear_all_forgets_the_chart() -> None:
+    t = ConnTable()
+    t.ingest([dict(header(), live=True)])
+    s = ViewState(t)
+    for i in range(10):
+        t.ingest([conn(1, last_seen=T0 + i * 0.5, rate_dst=1000.0)])
+        draw(s, 160, 40)
+    assert len(s.conn_rates.rx) == 10
+    keys.handle(s, "x")
+    keys.handle(s, "x")
+    assert not s.conn_rates.rx and s.conn_rates.conn_id is None

@@ -607,6 +607,7 @@ class ViewState:
             self.toggle_pause()
         self.table.clear()
         self.activity.cached = None  # its numbers are made again from the empty table
+        self.conn_rates.clear()  # the selected connection's chart
         self.show_closed = False
         self._base_key = self._entries_key = None
         self._matched = None
