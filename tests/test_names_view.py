@@ -162,3 +162,20 @@ def test_the_screen_names_a_remote_once_its_name_record_comes() -> None:
     s.show_ips = True  # d: addresses instead of names
     screen, _ = draw(s, 150)
     assert "198.51.100.7:443" in screen.display[3] and "mail.example.net" not in screen.display[3]
+
+
+def test_the_system_panel_says_what_names_rn_enrich_gives() -> None:
+    from rustnet.view import system
+
+    from tests.tui.records import header
+
+    def said(**hdr: Any) -> list[str]:
+        t = ConnTable()
+        t.ingest([dict(header(), **hdr), conn(1)])
+        return [text for text, _ in system.lines(ViewState(t), 60)]
+
+    both = said(resolve_dns=True, geoip=["country", "asn"])
+    i = both.index("Names: reverse DNS")
+    assert both[i + 1] == "   + GeoIP country, asn"
+    assert "Names: none" in said(resolve_dns=False)
+    assert not any(line.startswith("Names") for line in said())  # no rn-enrich in the stream

@@ -217,6 +217,7 @@ class Enricher:
                 self.linktype = lt if isinstance(lt, int) else None
                 self._set_capture_netns(rec.get("netns"))
                 rec = restamp_header(rec, self.producer)
+                rec["resolve_dns"] = self.names.resolver is not None
                 if self.geoip is not None:
                     rec["geoip"] = self.geoip.kinds()
                 rec["attribution"] = self.attribution()

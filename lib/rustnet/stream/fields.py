@@ -186,6 +186,12 @@ HDR: Final = (
         stage=CAPTURE,
     ),
     Field(
+        "resolve_dns",
+        "bool",
+        "rn-enrich looks up PTR names of this stream's addresses (reverse DNS is on)",
+        stage=ENRICH,
+    ),
+    Field(
         "geoip",
         "list[str]",
         'the GeoIP databases rn-enrich loaded ("country", "asn", "city"); absent when none. A '

@@ -357,6 +357,7 @@ class ConnTable:
         self.privileges: list[tuple[str, str]] = []  # (stage, "user, capabilities") from the header
         self.sandboxes: list[tuple[str, list[str]]] = []  # (stage, its sandbox in lines) from the header
         self.geoip: tuple[str, ...] = ()  # the GeoIP databases rn-enrich loaded (from the header)
+        self.resolve_dns: bool | None = None  # rn-enrich's reverse DNS (None: no rn-enrich said)
         self._names: dict[str, tuple[str, str]] = {}  # address -> (name, via), not yet applied
         self._names_applied = -math.inf  # stream time of the last pass
         self.linktype: int | None = None  # the capture's link type (header)
@@ -473,6 +474,8 @@ class ConnTable:
                 self.producer = text(rec.get("producer"))[:MAX_TEXT]
                 self.privileges = privileges_of(rec.get("privs"))
                 self.sandboxes = sandboxes_of(rec.get("privs"))
+                rd = rec.get("resolve_dns")
+                self.resolve_dns = rd if type(rd) is bool else None
                 geo = rec.get("geoip")
                 self.geoip = tuple(k for k in geo[:8] if type(k) is str) if type(geo) is list else ()
                 lt = rec.get("linktype")

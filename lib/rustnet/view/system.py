@@ -106,6 +106,17 @@ def _wrap(head: str, sources: str) -> list[str]:
     return out
 
 
+def names_line(resolve_dns: bool | None, geoip: Sequence[str]) -> str:
+    """``reverse DNS + GeoIP country, asn, city`` (what rn-enrich's header says it does), ``none``,
+    or "" when no rn-enrich said anything."""
+    if resolve_dns is None and not geoip:
+        return ""
+    parts = (["reverse DNS"] if resolve_dns else []) + (
+        ["GeoIP " + ", ".join(safe(g) for g in geoip)] if geoip else []
+    )
+    return " + ".join(parts) or "none"
+
+
 def link_name(linktype: int | None) -> str:
     if linktype is None:
         return "-"
@@ -146,6 +157,9 @@ def lines(state: ViewState, h: int) -> list[Line]:
     out.append(("Interface: " + (safe(table.interface) or "-"), ""))
     out.append(("Link Layer: " + link_name(table.linktype), ""))
     out += [(ln, "") for ln in _wrap("Detection: ", safe(table.attribution) or "none (no rn-enrich)")]
+    names = names_line(table.resolve_dns, table.geoip)
+    if names:
+        out += [(ln, "") for ln in _wrap("Names: ", names)]
     out.append(("", ""))
     out.append((f"TCP Connections: {tcp:,}", ""))
     out.append((f"UDP Connections: {udp:,}", ""))
