@@ -16,7 +16,7 @@ from rustnet.cli.common import (
     version_option,
     warn,
 )
-from rustnet.cli.privilege import confine
+from rustnet.cli.privilege import confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.export.ipfix.messages import DEFAULT_PEN, HEADER_LEN, MessageBuilder
 from rustnet.export.ipfix.stage import Exporter
@@ -86,6 +86,7 @@ PROG = "rn-export"
     "the one reserved for documentation: rustnet has none of its own).",
 )
 @debug_option
+@sandbox_options
 @version_option(PROG)
 def main(
     inputs: tuple[str, ...],
@@ -98,6 +99,8 @@ def main(
     domain_id: int,
     pen: int,
     debug: bool,
+    no_sandbox: bool,
+    sandbox_strict: bool,
 ) -> None:
     """Export connection records (rn-track's output, in FILEs or stdin) as IPFIX flows.
 
@@ -117,6 +120,14 @@ def main(
             sender: Sender = TcpSender(host, port) if tcp else UdpSender(host, port)
         except OSError as exc:
             raise StageError(f"--ipfix {target}: {exc.strerror or exc}") from None
+        # The collector's address is resolved: no file but the named inputs, TCP to its port only.
+        enter_sandbox(
+            PROG,
+            no_sandbox,
+            sandbox_strict,
+            extra_read=input_files(inputs),
+            connect_ports=(port,) if tcp else (),
+        )
         exporter = Exporter(
             sender,
             MessageBuilder(domain_id, pen, max_message),

@@ -11,7 +11,7 @@ _rn_export() {
         --pen) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--active-timeout --debug --domain-id --format --help --ipfix --max-message --pen --tcp --template-refresh --version -V -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "--active-timeout --debug --domain-id --format --help --ipfix --max-message --no-sandbox --pen --sandbox-strict --tcp --template-refresh --version -V -h" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -8,5 +8,7 @@ complete -c rn-export -l max-message -x -d 'Largest IPFIX message; over UDP keep
 complete -c rn-export -l domain-id -x -d 'Observation domain id in every message header'
 complete -c rn-export -l pen -x -d 'Private enterprise number of the application and server-name elements (the default is the one reserved for documentation: rustnet has none of its own)'
 complete -c rn-export -l debug -d 'Show Python tracebacks for internal errors'
+complete -c rn-export -l no-sandbox -d 'Do not restrict this stage with Landlock (no_new_privs is still set)'
+complete -c rn-export -l sandbox-strict -d 'Exit with an error unless the sandbox (Landlock) is fully enforced'
 complete -c rn-export -s V -l version -d 'Show the version and exit'
 complete -c rn-export -s h -l help -d 'Show this message and exit'

@@ -10,6 +10,8 @@ _arguments -s \
   '--domain-id[Observation domain id in every message header]:domain_id:' \
   '--pen[Private enterprise number of the application and server-name elements (the default is the one reserved for documentation\: rustnet has none of its own)]:pen:' \
   '--debug[Show Python tracebacks for internal errors]' \
+  '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
+  '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \
   '(-h --help)'{-h,--help}'[Show this message and exit]' \
   '*:file:_files'

@@ -1,9 +1,10 @@
 """Run as a program by tests/test_sandbox.py: apply a stage's sandbox with the very function the
 stage calls, then try what the sandbox must stop (and what it must leave) and print the outcome.
 
-    python tests/sandbox_probe.py STAGE MODE [--reverse-dns] ATTEMPT...
+    python tests/sandbox_probe.py STAGE MODE [--reverse-dns] [--port=N] ATTEMPT...
 
-ATTEMPT is read:PATH, list:DIR, write:PATH, connect:PORT, bind:PORT or exec:PATH; each prints
+ATTEMPT is read:PATH, list:DIR, write:PATH, connect:PORT, bind:PORT, resolve:IP, user:UID or
+exec:PATH; each prints
 one JSON line {"attempt": ..., "errno": name or null}, after a first line with the status.
 """
 
@@ -37,22 +38,31 @@ def attempt(what: str) -> str | None:
                     s.connect(("127.0.0.1", int(arg)))
                 else:
                     s.bind(("127.0.0.1", int(arg)))
+        elif kind == "resolve":  # a reverse lookup through the C library (nsswitch, /etc/hosts)
+            socket.gethostbyaddr(arg)
+        elif kind == "user":  # the account database (nsswitch, /etc/passwd)
+            import pwd
+
+            pwd.getpwuid(int(arg))
         elif kind == "exec":
             subprocess.run([arg], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
             raise SystemExit(f"unknown attempt {what}")
     except OSError as exc:
         return errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    except KeyError:  # pwd: no such user (or the database out of reach)
+        return "KeyError"
     return None
 
 
 def main() -> None:
     stage, mode, *rest = sys.argv[1:]
     reverse_dns = "--reverse-dns" in rest
-    status = sandbox.apply(stage, mode, reverse_dns=reverse_dns)
+    ports = tuple(int(w.split("=", 1)[1]) for w in rest if w.startswith("--port="))
+    status = sandbox.apply(stage, mode, reverse_dns=reverse_dns, connect_ports=ports)
     print(json.dumps(status.as_record()), flush=True)
     for what in rest:
-        if what != "--reverse-dns":
+        if not what.startswith("--"):
             print(json.dumps({"attempt": what, "errno": attempt(what)}), flush=True)
 
 

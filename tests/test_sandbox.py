@@ -118,9 +118,18 @@ def test_enrich_reads_proc_sysfs_accounts_but_no_other_file_and_no_tcp(secret: P
 
 @needs_landlock
 def test_enrich_with_reverse_dns_may_connect_to_port_53_only(listener: int) -> None:
-    _, got = probe("rn-enrich", "best-effort", "--reverse-dns", "connect:53", f"connect:{listener}")
-    # Nothing listens on 53 here: refused by the port, not by Landlock.
-    assert got == {"connect:53": "ECONNREFUSED", f"connect:{listener}": "EACCES"}
+    attempts = ("connect:53", f"connect:{listener}", "resolve:127.0.0.1", "user:65534")
+    _, got = probe("rn-enrich", "best-effort", "--reverse-dns", *attempts)
+    # Nothing listens on 53 here: refused by the port, not by Landlock. The C library still
+    # reads /etc/hosts and the account database for the names.
+    assert got == {
+        "connect:53": "ECONNREFUSED",
+        f"connect:{listener}": "EACCES",
+        "resolve:127.0.0.1": None,
+        "user:65534": None,
+    }
+    _, dissect = probe("rn-dissect", "best-effort", "resolve:127.0.0.1", "user:65534")
+    assert dissect["user:65534"] == "KeyError" and dissect["resolve:127.0.0.1"] is not None
 
 
 @needs_landlock
@@ -475,3 +484,64 @@ def test_rustnet_sandbox_strict_fails_without_landlock(tmp_path: Path) -> None:
         [rn("rustnet"), "--no-sandbox", "--sandbox-strict"], capture_output=True, timeout=60
     )
     assert both.returncode == 2
+
+
+@needs_landlock
+def test_export_connects_to_its_collector_port_only(listener: int, secret: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        elsewhere = other.getsockname()[1]
+        _, got = probe(
+            "rn-export",
+            "best-effort",
+            f"--port={listener}",
+            f"connect:{listener}",
+            f"connect:{elsewhere}",
+            f"read:{secret}",
+        )
+    assert got == {f"connect:{listener}": None, f"connect:{elsewhere}": "EACCES", f"read:{secret}": "EACCES"}
+
+
+@needs_landlock
+def test_export_sandboxed_still_sends_to_a_tcp_collector() -> None:
+    data = subprocess.run(
+        [rn("rn-track"), "--no-sandbox"],
+        input=subprocess.run(
+            [rn("rn-dissect"), "--no-sandbox"],
+            input=packets("ndpi_http.pcapng"),
+            capture_output=True,
+            check=True,
+        ).stdout,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as collector:
+        collector.bind(("127.0.0.1", 0))
+        collector.listen(1)
+        collector.settimeout(30)
+        port = collector.getsockname()[1]
+        run = subprocess.Popen(
+            [
+                rn("rn-export"),
+                "--ipfix",
+                f"127.0.0.1:{port}",
+                "--tcp",
+                "--sandbox-strict",
+                "--format",
+                "json",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = run.communicate(data, timeout=60)
+        conn, _ = collector.accept()
+        with conn:
+            conn.settimeout(5)
+            message = conn.recv(65536)
+    assert run.returncode == 0, err
+    assert message[:2] == b"\x00\x0a"  # an IPFIX message (version 10) reached the collector
+    header = json.loads(out.splitlines()[0])
+    assert header["privs"][-1]["stage"] == "rn-export"
+    assert header["privs"][-1]["sandbox"]["state"] == "Fully enforced"

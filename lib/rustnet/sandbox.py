@@ -13,6 +13,8 @@ started after it). What each stage keeps:
 - rn-enrich: /proc, /sys/class/net, /sys/devices, the account and name-service files, the
   GeoIP and OUI directories (read); TCP connect to port 53 only with reverse DNS.
 - rn-view: the terminal (/dev/tty) and nothing else; the clipboard helpers cannot run.
+- rn-export: nothing; TCP connect only to the collector's port with --tcp (UDP is not
+  restricted by Landlock).
 
 Modes: best effort (the default: degrade and say so), ``strict`` (anything short of Fully
 enforced is an error exit), ``off`` (--no-sandbox: nothing applied).
@@ -138,7 +140,11 @@ def python_library_dirs() -> list[str]:
 
 
 def rules_for(
-    stage: str, reverse_dns: bool = False, extra_read: tuple[str, ...] = (), children: bool = False
+    stage: str,
+    reverse_dns: bool = False,
+    extra_read: tuple[str, ...] = (),
+    children: bool = False,
+    connect_ports: tuple[int, ...] = (),
 ) -> landlock.Ruleset:
     """What ``stage`` keeps (see the module's text); ``children``: it has started processes it
     must still be able to stop (signals to them stay allowed)."""
@@ -161,6 +167,7 @@ def rules_for(
         rules.devices += ["/dev/tty"]
         rules.read += list(TERMINFO_DIRS)
     rules.read += list(extra_read)
+    rules.connect_ports += list(connect_ports)
     return rules
 
 
@@ -183,6 +190,7 @@ def apply(
     extra_read: tuple[str, ...] = (),
     children: bool = False,
     impossible: str = "",
+    connect_ports: tuple[int, ...] = (),
 ) -> Status:
     """Restrict this process as ``stage`` in ``mode``; the resulting :data:`status`.
 
@@ -208,7 +216,7 @@ def apply(
             raise SandboxError(f"--sandbox-strict: sandbox not applied: {impossible}")
         return status
     try:
-        applied = landlock.restrict(rules_for(stage, reverse_dns, extra_read, children), abi)
+        applied = landlock.restrict(rules_for(stage, reverse_dns, extra_read, children, connect_ports), abi)
     except (landlock.LandlockError, OSError) as exc:
         status = Status(ERROR, abi, base, f"Landlock failed: {exc}")
     else:

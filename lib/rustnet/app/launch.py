@@ -339,6 +339,7 @@ def export_stage(opts: Options, run_as: tuple[int, int] | None) -> list[StageSpe
     if opts.ipfix is None:
         return []
     export = [*command("rn-export"), "--ipfix", opts.ipfix, *(["--tcp"] if opts.ipfix_tcp else [])]
+    export += sandbox_args(opts.sandbox)
     return [StageSpec("rn-export", [*export, *(["--debug"] if opts.debug else [])], run_as=run_as)]
 
 

@@ -204,6 +204,7 @@ def enter_sandbox(
     uid_dropped: bool = False,
     children: bool = False,
     impossible: str = "",
+    connect_ports: tuple[int, ...] = (),
 ) -> Any:
     """Restrict this stage (see rustnet.sandbox) and return its status; a one-line error under
     --sandbox-strict."""
@@ -220,6 +221,7 @@ def enter_sandbox(
             extra_read=extra_read,
             children=children,
             impossible=impossible,
+            connect_ports=connect_ports,
         )
     except sandbox.SandboxError as exc:
         raise StageError(str(exc)) from None
