@@ -154,7 +154,8 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
 @click.option(
     "--sandbox-strict",
     is_flag=True,
-    help="Exit with an error unless every stage's sandbox is fully enforced.",
+    help="Exit with an error unless every stage's sandbox is fully enforced (a live capture's "
+    "rn-enrich, which looks into other processes for their sockets, cannot be).",
 )
 @click.option(
     "--no-uid-drop",

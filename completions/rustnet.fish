@@ -28,7 +28,7 @@ complete -c rustnet -l ipfix-tcp -d 'Send the IPFIX flows over TCP instead of UD
 complete -c rustnet -l list-interfaces -d 'List the interfaces that can be captured on and exit'
 complete -c rustnet -l remote -x -d 'Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here'
 complete -c rustnet -l no-sandbox -d 'Do not restrict the stages with Landlock, and keep root in the stages that drop it (no_new_privs is still set)'
-complete -c rustnet -l sandbox-strict -d 'Exit with an error unless every stage\'s sandbox is fully enforced'
+complete -c rustnet -l sandbox-strict -d 'Exit with an error unless every stage\'s sandbox is fully enforced (a live capture\'s rn-enrich, which looks into other processes for their sockets, cannot be)'
 complete -c rustnet -l no-uid-drop -d 'When run as root, keep root in rn-capture, rn-dissect and rn-track instead of becoming nobody once started'
 complete -c rustnet -l debug -d 'Show Python tracebacks for internal errors'
 complete -c rustnet -s V -l version -d 'Show the version and exit'

@@ -29,7 +29,7 @@ _arguments -s \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
   '--remote[Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here]:\[user@\]host:' \
   '--no-sandbox[Do not restrict the stages with Landlock, and keep root in the stages that drop it (no_new_privs is still set)]' \
-  '--sandbox-strict[Exit with an error unless every stage'\''s sandbox is fully enforced]' \
+  '--sandbox-strict[Exit with an error unless every stage'\''s sandbox is fully enforced (a live capture'\''s rn-enrich, which looks into other processes for their sockets, cannot be)]' \
   '--no-uid-drop[When run as root, keep root in rn-capture, rn-dissect and rn-track instead of becoming nobody once started]' \
   '--debug[Show Python tracebacks for internal errors]' \
   '(-V --version)'{-V,--version}'[Show the version and exit]' \

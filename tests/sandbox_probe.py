@@ -3,8 +3,8 @@ stage calls, then try what the sandbox must stop (and what it must leave) and pr
 
     python tests/sandbox_probe.py STAGE MODE [--reverse-dns] [--port=N] ATTEMPT...
 
-ATTEMPT is read:PATH, list:DIR, write:PATH, connect:PORT, bind:PORT, resolve:IP, user:UID or
-exec:PATH; each prints
+ATTEMPT is read:PATH, list:DIR, write:PATH, connect:PORT, bind:PORT, resolve:IP, user:UID,
+signal:PID, abstract:NAME or exec:PATH; each prints
 one JSON line {"attempt": ..., "errno": name or null}, after a first line with the status.
 """
 
@@ -44,6 +44,11 @@ def attempt(what: str) -> str | None:
             import pwd
 
             pwd.getpwuid(int(arg))
+        elif kind == "signal":  # signal 0: only whether we may signal that process
+            os.kill(int(arg), 0)
+        elif kind == "abstract":  # an abstract unix socket someone outside listens on
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect("\0" + arg)
         elif kind == "exec":
             subprocess.run([arg], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:

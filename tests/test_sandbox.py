@@ -65,12 +65,24 @@ def listener() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
+@pytest.fixture
+def abstract_listener() -> Iterator[str]:
+    """An abstract unix socket listening here, outside any sandbox."""
+    name = f"rustnet-sandbox-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind("\0" + name)
+        s.listen(8)
+        yield name
+
+
 @needs_landlock
 @pytest.mark.parametrize("stage", ["rn-dissect", "rn-track", "rn-capture", "rn-view"])
 def test_parsing_stage_cannot_read_write_connect_bind_or_exec(
-    stage: str, secret: Path, tmp_path: Path, listener: int
+    stage: str, secret: Path, tmp_path: Path, listener: int, abstract_listener: str
 ) -> None:
     attempts = (
+        f"signal:{os.getpid()}",
+        f"abstract:{abstract_listener}",
         f"read:{secret}",
         f"list:{tmp_path}",
         f"write:{tmp_path / 'dropped'}",
@@ -82,7 +94,8 @@ def test_parsing_stage_cannot_read_write_connect_bind_or_exec(
     status, got = probe(stage, "best-effort", *attempts)
     assert status["state"] == "Fully enforced" and status["abi"] == KERNEL_ABI
     assert {"FS restricted", "Net blocked", "IPC scoped", "No new privs"} <= set(status["features"])
-    assert got == dict.fromkeys(attempts, "EACCES")
+    scoped = {f"signal:{os.getpid()}": "EPERM", f"abstract:{abstract_listener}": "EPERM"}
+    assert got == {**dict.fromkeys(attempts, "EACCES"), **scoped}
     assert not (tmp_path / "dropped").exists()
     # The same attempts without the sandbox succeed: it is the sandbox that refused them.
     _, free = probe(stage, "off", *attempts)
