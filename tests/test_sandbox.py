@@ -333,6 +333,7 @@ from rustnet import sandbox
 from rustnet.view import clipboard
 sandbox.apply("rn-view", sys.argv[1], children=True)
 print(clipboard.copy("192.0.2.7:443", None))
+print(clipboard.copy("192.0.2.7:443", lambda seq: None))  # a terminal took the OSC 52 sequence
 """
 
 
@@ -351,11 +352,17 @@ def test_clipboard_under_the_sandbox_says_to_use_no_sandbox(tmp_path: Path) -> N
             [sys.executable, "-c", CLIPBOARD, mode], capture_output=True, env=env, timeout=60
         )
         assert run.returncode == 0, run.stderr
-        return run.stdout.decode().strip()
+        return run.stdout.decode().strip().splitlines()
 
-    assert copy("best-effort") == "Clipboard unavailable (sandbox active). Use --no-sandbox to enable."
+    assert copy("best-effort") == [
+        "Clipboard unavailable (sandbox active). Use --no-sandbox to enable.",
+        "copied 192.0.2.7:443 (OSC 52 sent to the terminal; xclip blocked by the sandbox: --no-sandbox)",
+    ]
     assert not marker.exists()
-    assert copy("off") == "copied 192.0.2.7:443 (system clipboard via xclip)"
+    assert copy("off") == [
+        "copied 192.0.2.7:443 (system clipboard via xclip)",
+        "copied 192.0.2.7:443 (OSC 52 sent to the terminal; system clipboard via xclip)",
+    ]
     assert marker.read_text() == "192.0.2.7:443"
 
 

@@ -81,13 +81,20 @@ def osc52(text: str) -> str:
     return seq if len(seq) <= MAX_OSC52 else ""
 
 
-def system_copy(text: str) -> str | None:
-    """Copy with the first usable system tool; its name, or None when there is none or it failed."""
+def usable_tools() -> list[tuple[str, tuple[str, ...]]]:
+    """The system tools that exist here and have a display to talk to, in order of preference."""
+    out: list[tuple[str, tuple[str, ...]]] = []
     for name, argv, display_var in TOOLS:
         if display_var is not None and not os.environ.get(display_var):
             continue
-        if shutil.which(argv[0]) is None:
-            continue
+        if shutil.which(argv[0]) is not None:
+            out.append((name, argv))
+    return out
+
+
+def system_copy(text: str) -> str | None:
+    """Copy with the first usable system tool; its name, or None when there is none or it failed."""
+    for name, argv in usable_tools():
         try:
             proc = subprocess.run(
                 argv,
@@ -139,8 +146,9 @@ def copy(text: str, write_terminal: Callable[[str], None] | None, label: str | N
         how.append("OSC 52 sent to the terminal")
     if tool:
         how.append(f"system clipboard via {tool}")
-    if blocked:
-        how.append("no system clipboard: sandbox active, use --no-sandbox to enable")
+    kept_out = usable_tools() if blocked else []
+    if kept_out:  # a tool would have run: say why it did not
+        how.append(f"{kept_out[0][0]} blocked by the sandbox: --no-sandbox")
     if not how:
         return f"could not copy {text}: no terminal clipboard and no clipboard tool"
     if label is not None:
