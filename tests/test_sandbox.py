@@ -565,3 +565,13 @@ def test_export_sandboxed_still_sends_to_a_tcp_collector() -> None:
     header = json.loads(out.splitlines()[0])
     assert header["privs"][-1]["stage"] == "rn-export"
     assert header["privs"][-1]["sandbox"]["state"] == "Fully enforced"
+
+
+@needs_landlock
+def test_viewer_reads_the_terminal_descriptions_the_user_points_to(tmp_path: Path, secret: Path) -> None:
+    entry = tmp_path / "terminfo" / "x" / "xterm-mine"
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"\x1a\x01")
+    env = {"TERMINFO": str(tmp_path / "terminfo")}
+    _, got = probe("rn-view", "best-effort", f"read:{entry}", f"read:{secret}", env=env)
+    assert got == {f"read:{entry}": None, f"read:{secret}": "EACCES"}

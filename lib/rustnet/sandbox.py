@@ -126,6 +126,13 @@ def _listing(paths: tuple[str, ...], prefix: str) -> list[str]:
     return out
 
 
+def terminfo_of_user() -> list[str]:
+    """The terminal descriptions the user points to ($TERMINFO, $TERMINFO_DIRS, ~/.terminfo)."""
+    out = [os.path.expanduser("~/.terminfo")]
+    out += [os.environ.get("TERMINFO", "")] + os.environ.get("TERMINFO_DIRS", "").split(":")
+    return [p for p in out if p and os.path.isabs(p)]
+
+
 @functools.cache
 def python_library_dirs() -> list[str]:
     """Where this interpreter imports from: its standard library and site directories, and
@@ -165,21 +172,16 @@ def rules_for(
             rules.connect_ports.append(DNS_PORT)  # a truncated answer is asked again over TCP
     elif stage == "rn-view":
         rules.devices += ["/dev/tty"]
-        rules.read += list(TERMINFO_DIRS)
+        rules.read += list(TERMINFO_DIRS) + terminfo_of_user()
     rules.read += list(extra_read)
     rules.connect_ports += list(connect_ports)
     return rules
 
 
 def _warm_up() -> None:
-    """Load what the C library and Python would otherwise fetch from disk later: the user
-    database modules (a name lookup in the header) and codecs used on untrusted text."""
+    """Look up now what a stage without /etc/passwd still names later: its own user, in the
+    header's privileges (Python modules stay importable: their directories are readable)."""
     caps.user_name(os.geteuid())
-    for codec in ("idna", "latin-1", "utf-16", "cp437"):
-        try:
-            "".encode(codec)
-        except LookupError:
-            pass
 
 
 def apply(
