@@ -9,6 +9,7 @@ kernel offers less (a test-only switch) for --sandbox-strict and the degraded st
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -575,3 +576,50 @@ def test_viewer_reads_the_terminal_descriptions_the_user_points_to(tmp_path: Pat
     env = {"TERMINFO": str(tmp_path / "terminfo")}
     _, got = probe("rn-view", "best-effort", f"read:{entry}", f"read:{secret}", env=env)
     assert got == {f"read:{entry}": None, f"read:{secret}": "EACCES"}
+
+
+INFLATER = """
+import errno, sys, threading
+from rustnet.capture.run import CaptureOptions, _thread_setup
+setup = _thread_setup(CaptureOptions(read_file="x.pcap.gz", sandbox_mode=sys.argv[1]))
+seen = []
+def inflater():
+    if setup is not None:
+        setup()
+    try:
+        open(sys.argv[2], "rb").close()
+        seen.append("read")
+    except OSError as exc:
+        seen.append(errno.errorcode[exc.errno])
+thread = threading.Thread(target=inflater)
+thread.start()
+thread.join()
+open(sys.argv[2], "rb").close()  # the main thread is not restricted by its helper's sandbox
+print(seen[0])
+"""
+
+
+@needs_landlock
+def test_capture_inflater_thread_is_sandboxed_from_its_start(secret: Path) -> None:
+    """A gzip'd capture is inflated by a thread started before the capture restricts itself:
+    it restricts itself first thing, with the capture's rules."""
+    for mode, expected in (("best-effort", "EACCES"), ("off", "read")):
+        run = subprocess.run(
+            [sys.executable, "-c", INFLATER, mode, str(secret)], capture_output=True, timeout=60
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.decode().strip() == expected
+    gz = secret.parent / "http.pcapng.gz"
+    gz.write_bytes(gzip.compress((PCAPS / "ndpi_http.pcapng").read_bytes()))
+    plain, packed = (
+        subprocess.run(
+            [rn("rn-capture"), "-r", str(p), "--format", "json", "--sandbox-strict"], capture_output=True
+        )
+        for p in (PCAPS / "ndpi_http.pcapng", gz)
+    )
+    assert packed.returncode == 0, packed.stderr
+
+    def packets_of(run: subprocess.CompletedProcess[bytes]) -> list[Any]:
+        return [r for r in map(json.loads, run.stdout.splitlines()) if r["t"] == "pkt"]
+
+    assert packets_of(packed) == packets_of(plain) and len(packets_of(plain)) > 5

@@ -21,6 +21,7 @@ import pcapy
 
 import rustnet.caps  # noqa: F401 - loaded before giving up root: our files may be out of nobody's reach
 import rustnet.sandbox  # noqa: F401 - the same
+from rustnet import landlock
 from rustnet.capture.bpf import combine, ssh_self_clause
 from rustnet.capture.ifstats import INTERVAL as IFSTATS_INTERVAL
 from rustnet.capture.ifstats import InterfaceSampler
@@ -228,18 +229,28 @@ def _read_blocks(
 
 
 def _thread_setup(opts: CaptureOptions) -> Callable[[], None] | None:
-    """What a helper thread runs first: giving up the capabilities a setcap'd Python starts with
-    (capabilities are per thread; root's setuid() in the main thread reaches every thread)."""
-    if opts.drop_user is None or is_root():
+    """What a helper thread (a gzip'd file's inflater) runs first: giving up the capabilities a
+    setcap'd Python starts with (capabilities are per thread; root's setuid() in the main
+    thread reaches every thread), and the capture's sandbox: Landlock restricts the thread that
+    asks, and this one starts before the main thread restricts itself."""
+    drop_caps = opts.drop_user is not None and not is_root()
+    confine = opts.sandbox_mode != "off"
+    if not drop_caps and not confine:
         return None
 
-    def drop() -> None:
-        try:
-            drop_capabilities()
-        except PrivDropError:
-            pass  # the main thread's own drop fails the same way, and says so
+    def setup() -> None:
+        if drop_caps:
+            try:
+                drop_capabilities()
+            except PrivDropError:
+                pass  # the main thread's own drop fails the same way, and says so
+        if confine:
+            try:
+                landlock.restrict(rustnet.sandbox.rules_for("rn-capture"))
+            except (landlock.LandlockError, OSError):
+                pass  # the main thread's sandbox fails the same way, and says so
 
-    return drop
+    return setup
 
 
 # --- live ------------------------------------------------------------------------
