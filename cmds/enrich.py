@@ -14,7 +14,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
-from rustnet.cli.geoipopts import geoip_options, load_geoip
+from rustnet.cli.geoipopts import geoip_options
 from rustnet.cli.privilege import ENRICH_KEEPS, confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.enrich.stage import PROG, Enricher
@@ -98,7 +98,9 @@ def main(
     stdin_hint(PROG, inputs)
 
     def body() -> int:
-        geoip = load_geoip(PROG, no_geoip, geoip_country, geoip_asn, geoip_city)
+        from rustnet.enrich import geoip as geoip_db
+
+        geoip = geoip_db.load(PROG, no_geoip, geoip_country, geoip_asn, geoip_city)
         confine(ENRICH_KEEPS)  # no capability it does not need (root's, or a setcap interpreter's)
         # Read /proc, sysfs and the name-service files only; TCP only to DNS (before any thread).
         # Not with process attribution: Landlock forbids looking into processes outside the

@@ -1,4 +1,4 @@
-"""The GeoIP options shared by ``rn-enrich`` and ``rustnet``, and opening what they name."""
+"""The GeoIP options shared by ``rn-enrich`` and ``rustnet`` (opened by rustnet.enrich.geoip.load)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-
-from rustnet.cli.common import EXIT_DAMAGED, EXIT_ERROR, StageError, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,22 +28,3 @@ def geoip_options(f: F) -> F:
         )(f)
     f = click.option("--no-geoip", is_flag=True, help="No GeoIP (country, city, AS) at all.")(f)
     return f
-
-
-def load_geoip(
-    prog: str, off: bool, country: str | None, asn: str | None, city: str | None
-) -> Any:  # rustnet.enrich.geoip.GeoIP | None (imported only when used)
-    """The GeoIP databases named or found; None when off or none is found. A database named
-    by path that cannot be used is an error (status 1, or 3 when it is not a MaxMind DB)."""
-    if off:
-        return None
-    from rustnet.enrich.geoip import GeoIPError, open_databases
-
-    try:
-        geo, notes = open_databases({"country": country, "asn": asn, "city": city})
-    except GeoIPError as exc:
-        status = EXIT_DAMAGED if exc.damaged else EXIT_ERROR
-        raise StageError(f"GeoIP: {exc}", status) from None
-    for note in notes:
-        warn(prog, note)
-    return geo

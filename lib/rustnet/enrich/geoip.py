@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from rustnet.cli.common import EXIT_DAMAGED, EXIT_ERROR, StageError, warn
 from rustnet.enrich.text import printable
 
 COUNTRY: Final = "country"
@@ -264,3 +265,18 @@ def open_databases(
         geo.close()
         raise
     return (geo if geo.loaded else None), notes
+
+
+def load(prog: str, off: bool, country: str | None, asn: str | None, city: str | None) -> GeoIP | None:
+    """The databases ``--geoip-country/--geoip-asn/--geoip-city`` name or the search finds; None
+    when ``off`` or none is found. A database named by path that cannot be used is an error
+    (status 1, or 3 when it is not a MaxMind DB); one found by searching is skipped with a note."""
+    if off:
+        return None
+    try:
+        geo, notes = open_databases({COUNTRY: country, ASN: asn, CITY: city})
+    except GeoIPError as exc:
+        raise StageError(f"GeoIP: {exc}", EXIT_DAMAGED if exc.damaged else EXIT_ERROR) from None
+    for note in notes:
+        warn(prog, note)
+    return geo
