@@ -623,3 +623,47 @@ def test_capture_inflater_thread_is_sandboxed_from_its_start(secret: Path) -> No
         return [r for r in map(json.loads, run.stdout.splitlines()) if r["t"] == "pkt"]
 
     assert packets_of(packed) == packets_of(plain) and len(packets_of(plain)) > 5
+
+
+def test_system_panel_shows_each_stages_sandbox_within_its_width() -> None:
+    from rustnet.view import system
+    from rustnet.view.model import ConnTable
+    from rustnet.view.state import ViewState
+
+    reason = "process attribution looks into other processes, which Landlock forbids (--no-process allows it)"
+    privs = [
+        {
+            "stage": "rn-dissect",
+            "user": "nobody",
+            "uid": 65534,
+            "caps": [],
+            "sandbox": {
+                "state": "Fully enforced",
+                "abi": 7,
+                "features": ["FS restricted", "Net blocked", "No new privs"],
+            },
+        },
+        {
+            "stage": "rn-enrich",
+            "user": "root",
+            "uid": 0,
+            "caps": [],
+            "sandbox": {"state": "Not applied", "abi": 7, "features": ["No new privs"], "reason": reason},
+        },
+    ]
+    table = ConnTable()
+    table.ingest([{"t": "hdr", "v": 1, "privs": privs}])
+    lines = system.lines(ViewState(table), 80)
+    texts = [text for text, _ in lines]
+    at = texts.index("Security")
+    assert lines[at + 2 : at + 7] == [
+        ("  Sandbox: Fully enforced", "green"),
+        ("  Landlock ABI v7", "dim"),
+        ("  • FS restricted", ""),
+        ("  • Net blocked", ""),
+        ("  • No new privs", ""),
+    ]
+    enrich = texts.index("  Sandbox: Not applied")
+    assert lines[enrich][1] == "yellow" and texts[enrich + 2] == "  • No new privs"
+    assert " ".join(t.strip() for t in texts[enrich + 3 : enrich + 6]).startswith(reason[:60])
+    assert all(len(t) <= system.WIDTH for t in texts[at : enrich + 6])

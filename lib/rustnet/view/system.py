@@ -15,6 +15,7 @@ connections; the rest is read from what the table keeps as records come.
 from __future__ import annotations
 
 import math
+import textwrap
 import time
 import weakref
 from collections.abc import Sequence
@@ -117,6 +118,23 @@ def names_line(resolve_dns: bool | None, geoip: Sequence[str]) -> str:
     return " + ".join(parts) or "none"
 
 
+def sandbox_lines(described: Sequence[str]) -> list[Line]:
+    """A stage's sandbox (``Sandbox: <state> · Landlock ABI vN``, what holds, why not fully
+    enforced) cut to the panel's width: the state, the ABI, one bullet a line, the reason."""
+    if not described:
+        return []
+    state, _, abi = described[0].partition(" · ")
+    style = "green" if state.endswith("Fully enforced") else "yellow"
+    out: list[Line] = [("  " + safe(state), style)]
+    if abi:
+        out.append(("  " + safe(abi), "dim"))
+    if len(described) > 1:
+        out += [("  • " + safe(bullet), "") for bullet in described[1].split(", ")]
+    for reason in described[2:3]:
+        out += [("  " + safe(piece), "dim") for piece in textwrap.wrap(reason, WIDTH - 2)[:3]]
+    return out
+
+
 def link_name(linktype: int | None) -> str:
     if linktype is None:
         return "-"
@@ -189,8 +207,7 @@ def lines(state: ViewState, h: int) -> list[Line]:
         who = held.split(" · Sandbox: ", 1)[0]
         name = stage[3:] if stage.startswith("rn-") else stage  # (34 columns: "capture", "enrich")
         out.append((f"{safe(name)}: {safe(who)}", "yellow" if who.startswith("root,") else ""))
-        # "Sandbox: <state> · Landlock ABI vN", what holds, why not fully enforced
-        out += [("  " + safe(line), "") for line in sandboxes.get(stage, [])]
+        out += sandbox_lines(sandboxes.get(stage, []))
     out.append(("", ""))
     out += traffic_lines(state, max(h - len(out), 0))
     return out[:h]
