@@ -667,3 +667,17 @@ def test_system_panel_shows_each_stages_sandbox_within_its_width() -> None:
     assert lines[enrich][1] == "yellow" and texts[enrich + 2] == "  • No new privs"
     assert " ".join(t.strip() for t in texts[enrich + 3 : enrich + 6]).startswith(reason[:60])
     assert all(len(t) <= system.WIDTH for t in texts[at : enrich + 6])
+
+
+@needs_landlock
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop is for root")
+def test_rustnet_no_uid_drop_keeps_root_and_the_sandbox(tmp_path: Path) -> None:
+    dropped = recorded_sandboxes(tmp_path)
+    assert dropped["rn-capture"]["uid"] != 0
+    assert "Root UID dropped" in dropped["rn-capture"]["sandbox"]["features"]
+    kept = recorded_sandboxes(tmp_path, "--no-uid-drop")
+    assert {stage: p["uid"] for stage, p in kept.items()} == dict.fromkeys(
+        ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"], 0
+    )
+    assert {p["sandbox"]["state"] for p in kept.values()} == {"Fully enforced"}
+    assert "Root UID dropped" not in kept["rn-capture"]["sandbox"]["features"]
