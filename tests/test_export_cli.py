@@ -67,6 +67,10 @@ def test_a_collector_that_is_down_costs_only_counted_errors(transport: str) -> N
     err = stderr.decode()
     assert "export error" in err and "errors" in err and "Connection refused" in err
     assert all(line.startswith("rn-export: ") for line in err.splitlines())
+    if transport == "tcp":  # nothing could be sent: every flow is counted as dropped
+        assert "0 flows sent, 50 dropped" in err, err
+    else:  # datagrams leave (whether anyone hears them UDP cannot tell); refusals are counted
+        assert "50 flows sent, 0 dropped" in err, err
     assert "Traceback" not in err
 
 

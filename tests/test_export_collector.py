@@ -40,6 +40,7 @@ CAPTURES = [
     "zeek_icmp_5-pings.pcap",  # ICMP: no ports
     "zeek_icmp6-ping.pcap",  # ICMPv6
     "zeek_linux_dlt_sll2.pcap",  # Linux cooked capture v2: 20 bytes before IP; ARP is not exported
+    "zeek_tcp_syn-then-ack-then-rst.pcap",  # the two sides' TCP flags differ
 ]
 PROTOS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
 
@@ -206,6 +207,15 @@ def test_nfdump_reads_back_rn_tracks_final_records(name: str, collector: Collect
         )
 
     assert Counter(map(from_nfdump, flows)) == Counter(map(from_records, final))
+
+    # TCP flags: nfdump keeps the originator's (its letters CEUAPRSF, 0x80 down to 0x01)
+    def letters(bits: int) -> str:
+        return "".join(c if bits & (0x80 >> i) else "." for i, c in enumerate("CEUAPRSF"))
+
+    tcp_flags = Counter((f["src_port"], f["dst_port"], f["tcp_flags"]) for f in flows if f["proto"] == 6)
+    assert tcp_flags == Counter(
+        (r["sport"], r["dport"], letters(r["tcp_flags_src"])) for r in final if r["proto"] == "tcp"
+    )
 
     # octets per direction, at the IP layer, as tshark counts them
     sent: Counter[tuple[Any, ...]] = Counter()

@@ -42,6 +42,8 @@ def conn(**kw: Any) -> dict[str, Any]:
         "end": "eof",
         "app": "TLS",
         "sni": "example.com",
+        "tcp_flags_src": 0x1B,  # FIN SYN PSH ACK
+        "tcp_flags_dst": 0x16,  # SYN RST ACK
     }
     rec.update(kw)
     return rec
@@ -84,27 +86,29 @@ def test_one_message_byte_for_byte(collector: socket.socket) -> None:
     msg = messages[0]
     common = (
         "0007 0002 000b 0002 0004 0001"  # source/destination port, protocolIdentifier
+        "8006 0002 00007279 0006 0002"  # reverse tcpControlBits (unsigned16, RFC 7125), forward
         "0098 0008 0099 0008"  # flowStartMilliseconds 152, flowEndMilliseconds 153
         "0002 0008 0001 0008"  # packetDeltaCount, octetDeltaCount
         "8002 0008 00007279 8001 0008 00007279"  # the same, enterprise bit + 29305: reverse
         "0088 0001"  # flowEndReason 136
         "8001 ffff 00007ed9 8002 ffff 00007ed9"  # enterprise 32473 elements 1, 2: variable length
     )
-    template_v4 = "0100 000e" + "0008 0004 000c 0004" + common  # 256: 14 fields, IPv4 8 and 12
-    template_v6 = "0101 000e" + "001b 0010 001c 0010" + common  # 257: IPv6 27 and 28
+    template_v4 = "0100 0010" + "0008 0004 000c 0004" + common  # 256: 16 fields, IPv4 8 and 12
+    template_v6 = "0101 0010" + "001b 0010 001c 0010" + common  # 257: IPv6 27 and 28
     data = (
         "c0000201 c6336402"  # 192.0.2.1, 198.51.100.2
         "9c40 01bb 06"  # 40000, 443, TCP
+        "0016 001b"  # the flags the responder sent, the originator's
         "0000018bcfe5687b 0000018bcfe56db0"  # 1700000000123 ms, 1700000001456 ms
         "0000000000000003 00000000000000b4"  # 3 packets, 180 octets (IP layer)
         "0000000000000002 00000000000005dc"  # reverse: 2 packets, 1500 octets
         "04"  # flowEndReason: forced end (end of input)
         "03 544c53 0b 6578616d706c652e636f6d"  # "TLS", "example.com"
     )
-    template_set = "0002 009c" + template_v4 + template_v6  # 4 + 2 * 76 bytes
-    data_set = "0100 0052" + data  # 4 + 78 bytes
-    # version 10, length 254, export time (checked below), sequence 0, observation domain 5
-    assert msg[:4] == bytes.fromhex("000a 00fe")
+    template_set = "0002 00b4" + template_v4 + template_v6  # 4 + 2 * 88 bytes
+    data_set = "0100 0056" + data  # 4 + 82 bytes
+    # version 10, length 282, export time (checked below), sequence 0, observation domain 5
+    assert msg[:4] == bytes.fromhex("000a 011a")
     assert before <= struct.unpack("!I", msg[4:8])[0] <= time.time() + 1
     assert msg[8:] == bytes.fromhex("00000000 00000005" + template_set + data_set)
 

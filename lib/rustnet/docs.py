@@ -62,12 +62,14 @@ EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
             "responder reverse (reverse elements: enterprise number 29305): sourceIPv4Address or "
             "sourceIPv6Address and the destination's, sourceTransportPort, destinationTransportPort "
             "(0 for ICMP and other protocols), protocolIdentifier, flowStartMilliseconds, "
-            "flowEndMilliseconds, packetDeltaCount and octetDeltaCount each way, flowEndReason (1 idle "
+            "flowEndMilliseconds, packetDeltaCount and octetDeltaCount each way, tcpControlBits each "
+            "way (every flag a side's segments carried, OR'd; the reverse one first, so that nfdump, "
+            "which keeps one, keeps the originator's), flowEndReason (1 idle "
             "timeout, 2 active timeout, 3 end of flow detected: TCP or QUIC closed, or a new connection "
             "on the tuple, 4 forced end: end of input, 5 lack of resources: evicted). Octets are at the "
             "IP layer: the frame bytes less each frame's link-layer header (Ethernet 14, Linux cooked "
             "16 or 20, 4 per VLAN tag); frames padded to Ethernet's 60-byte minimum count their padding. "
-            "TCP flags are not exported (the connection records do not carry them). ARP is not exported.",
+            "ARP is not exported.",
         ),
         (
             "ENTERPRISE ELEMENTS",

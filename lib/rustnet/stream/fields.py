@@ -1777,6 +1777,23 @@ CONN: Final = (
         label="Fast Retransmits",
         card=TRANSPORT,
     ),
+    Field(
+        "tcp_flags_src",
+        "int",
+        "TCP: every flag the originator's segments carried, OR'd together (FIN 0x01 SYN 0x02 RST "
+        "0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80), as IPFIX tcpControlBits",
+        "",
+        TRACK,
+        label="TCP Flags Sent",
+    ),
+    Field(
+        "tcp_flags_dst",
+        "int",
+        "TCP: every flag the responder's segments carried, OR'd together",
+        "",
+        TRACK,
+        label="TCP Flags Received",
+    ),
     # Time and end
     Field(
         "first_seen", "float", "time of the first packet", "epoch s", TRACK, label="Started", card=CONNECTION

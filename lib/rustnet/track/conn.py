@@ -56,6 +56,8 @@ class Conn:
         "run_r",  # TCP: each side's current run of duplicate ACKs
         "dups",
         "fast",  # TCP: duplicate ACKs, runs that reached 3 (fast retransmits)
+        "flags_o",
+        "flags_r",  # TCP: every flag each direction's segments carried, OR'd together
         "dpi",  # dict | None: DPI fields (first non-empty value wins), downstream annotations
         "vlan",  # list[int] | None, of the first packet
         "local",  # 0 unknown, 1 the originator is this host, 2 the responder is, 3 neither is
@@ -90,6 +92,7 @@ class Conn:
         self.rtt = self.srtt = self.probe_ts = _NEG
         self.probe = self.aw_o = self.aw_r = -1
         self.run_o = self.run_r = self.dups = self.fast = 0
+        self.flags_o = self.flags_r = 0
         self.dpi: dict[str, Any] | None = None
         self.vlan: Any = None
         self.local = 0

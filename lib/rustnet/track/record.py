@@ -86,6 +86,8 @@ DYNAMIC: Final = (
     "out_of_order",
     "dup_acks",
     "fast_retransmits",
+    "tcp_flags_src",
+    "tcp_flags_dst",
     "rtt_ms",
     "rtt_kind",
 )
@@ -112,6 +114,8 @@ def update(rec: dict[str, Any], c: Conn, state: str) -> None:
         rec["out_of_order"] = c.ooo
         rec["dup_acks"] = c.dups
         rec["fast_retransmits"] = c.fast
+        rec["tcp_flags_src"] = c.flags_o
+        rec["tcp_flags_dst"] = c.flags_r
         if c.srtt >= 0:  # the live round trip changes without the record's other fields
             rec["rtt_ms"] = round(c.srtt * 1000.0, 3)
             rec["rtt_kind"] = "tcp"
@@ -153,6 +157,8 @@ def build(c: Conn, state: str) -> dict[str, Any]:
         rec["out_of_order"] = c.ooo
         rec["dup_acks"] = c.dups
         rec["fast_retransmits"] = c.fast
+        rec["tcp_flags_src"] = c.flags_o
+        rec["tcp_flags_dst"] = c.flags_r
         if c.rtt >= 0:
             rec["rtt_ms"] = rec["rtt_initial_ms"] = round(c.rtt * 1000.0, 3)
             rec["rtt_kind"] = "tcp_handshake"

@@ -304,6 +304,10 @@ class Tracker:
                 if ts > c.last:
                     c.last = ts
                 if proto == PROTO_TCP:
+                    if fwd:
+                        c.flags_o |= flags & 0xFF
+                    else:
+                        c.flags_r |= flags & 0xFF
                     if (flags & _FIN_SYN_RST or c.watch) and not opened:
                         tcp_state(c, fwd, ts, flags, seq, ack, plen)
                     if plen and not flags & SYN:

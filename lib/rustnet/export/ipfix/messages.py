@@ -5,7 +5,8 @@ domain), then sets. A template set (id 2) describes the data records; data sets 
 carry them. Two templates, one per address family, both with the same fields:
 
     source/destination address (IPv4 8/12 or IPv6 27/28), source/destination port (7/11),
-    protocolIdentifier (4), flowStartMilliseconds (152), flowEndMilliseconds (153),
+    protocolIdentifier (4), reverse and forward tcpControlBits (6), flowStartMilliseconds (152),
+    flowEndMilliseconds (153),
     packetDeltaCount (2), octetDeltaCount (1), the same two counters reversed (RFC 5103: the
     element ids with enterprise number 29305) for the responder's direction, flowEndReason (136),
     and two variable-length enterprise-specific strings: application name and TLS server name.
@@ -49,6 +50,11 @@ _COMMON: Final = (
     (7, 2, 0),  # sourceTransportPort
     (11, 2, 0),  # destinationTransportPort
     (4, 1, 0),  # protocolIdentifier
+    # The responder's flags before the originator's: RFC 5103 does not mind the order, and
+    # nfdump, which keeps one set of flags and reads this reverse element as the forward one,
+    # then ends up with the originator's.
+    (6, 2, REVERSE_PEN),  # reverseTcpControlBits: every flag the responder's segments carried
+    (6, 2, 0),  # tcpControlBits: the originator's
     (152, 8, 0),  # flowStartMilliseconds
     (153, 8, 0),  # flowEndMilliseconds
     (2, 8, 0),  # packetDeltaCount
@@ -57,7 +63,7 @@ _COMMON: Final = (
     (1, 8, REVERSE_PEN),  # reverseOctetDeltaCount
     (136, 1, 0),  # flowEndReason
 )
-_FIXED: Final = struct.Struct("!HHBQQQQQQB")
+_FIXED: Final = struct.Struct("!HHBHHQQQQQQB")
 _V4_ADDRS: Final = ((8, 4, 0), (12, 4, 0))  # sourceIPv4Address, destinationIPv4Address
 _V6_ADDRS: Final = ((27, 16, 0), (28, 16, 0))  # sourceIPv6Address, destinationIPv6Address
 MAX_COUNT: Final = (1 << 64) - 1  # unsigned64 counters
@@ -165,10 +171,11 @@ def encode_flow(
     reason: int,
     app: Any = None,
     sni: Any = None,
+    flags: tuple[Any, Any] = (0, 0),
 ) -> Flow | None:
     """A data record from a connection's fields, or None when they cannot make one (not IP,
     addresses of different families, damaged values). ``counts``: packets and IP-layer octets
-    the originator sent, then the responder's."""
+    the originator sent, then the responder's; ``flags``: the TCP flags each side sent."""
     proto_num = PROTO_NUMBERS.get(proto) if isinstance(proto, str) else None
     if proto_num is None and isinstance(proto, str) and proto.startswith("ip-") and proto[3:].isdigit():
         proto_num = int(proto[3:])
@@ -185,7 +192,8 @@ def encode_flow(
     ps, os_, pd, od = counts
     if ps > MAX_COUNT or os_ > MAX_COUNT or pd > MAX_COUNT or od > MAX_COUNT:  # damaged input
         ps, os_, pd, od = (min(c, MAX_COUNT) for c in counts)
-    body = _FIXED.pack(sp, dp, proto_num, start_ms, max(end_ms, start_ms), ps, os_, pd, od, reason)
+    fo, fr = (f & 0xFFFF if f.__class__ is int and f > 0 else 0 for f in flags)
+    body = _FIXED.pack(sp, dp, proto_num, fr, fo, start_ms, max(end_ms, start_ms), ps, os_, pd, od, reason)
     text = _varlen(app if isinstance(app, str) else "") + _varlen(sni if isinstance(sni, str) else "")
     return Flow(TEMPLATE_V4 if len(a) == 4 else TEMPLATE_V6, a + b + body + text)
 

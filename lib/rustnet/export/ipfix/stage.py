@@ -176,6 +176,7 @@ class Exporter:
             reason,
             rec.get("app"),
             rec.get("sni"),
+            (rec.get("tcp_flags_src"), rec.get("tcp_flags_dst")),
         )
         if flow is None:
             self.not_ip += 1
@@ -222,7 +223,7 @@ class Exporter:
 
     def summary(self) -> str:
         return (
-            f"{self.flows} flows exported, {self.dropped_flows} dropped, {self.sender.errors} export "
+            f"{self.flows} flows sent, {self.dropped_flows} dropped, {self.sender.errors} export "
             f"errors, {self.not_ip} connection records not IP flows"
             + (f" (last error: {self.sender.last_error})" if self.sender.last_error else "")
         )
