@@ -259,3 +259,30 @@ def test_udp_templates_are_sent_again(collector: socket.socket) -> None:
     messages = [collector.recv(65535) for _ in range(3)]
     has_templates = [struct.unpack("!H", m[16:18])[0] == 2 for m in messages]
     assert has_templates == [True, False, True]
+
+
+def test_flows_waiting_for_a_tcp_collector_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rustnet.export.ipfix import stage
+    from rustnet.export.ipfix.transport import TcpSender
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens once it is closed
+    monkeypatch.setattr(stage, "MAX_PENDING", 10)
+    exporter = Exporter(TcpSender("127.0.0.1", port), MessageBuilder(0, 32473, 1400))
+    exporter.process([HDR, *[conn(id=i) for i in range(100)]])
+    exporter.tick(time.time())
+    assert len(exporter.pending) == 10 and exporter.dropped_flows == 90
+    exporter.close(0.2)
+    assert exporter.dropped_flows == 100 and exporter.flows == 0 and exporter.sender.errors >= 1
+
+
+def test_connections_followed_for_active_timeouts_are_bounded(
+    collector: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rustnet.export.ipfix import stage
+
+    monkeypatch.setattr(stage, "MAX_LIVE", 5)
+    updates = [conn(id=i, final=None, end=None) for i in range(20)]
+    exporter, _ = export(collector, updates, active_timeout=1)
+    assert len(exporter.live) == 5

@@ -34,7 +34,9 @@ from rustnet.export.ipfix.messages import (
 from rustnet.export.ipfix.transport import Sender
 from rustnet.stream.records import CONN, HEADER, WARNING, Record, restamp_header
 
-MAX_LIVE: Final = 1 << 20  # connections followed for active-timeout deltas (bounded: hostile streams)
+# Connections followed for active-timeout deltas (about 200 bytes each): more than rn-track's
+# default --max-connections, bounded against a hostile stream of ids.
+MAX_LIVE: Final = 1 << 18
 MAX_PENDING: Final = 100_000  # flows waiting for a collector that is not ready (TCP), oldest dropped
 _ENDED_STATES: Final = frozenset(
     {"CLOSED", "TIME_WAIT", "LAST_ACK", "CLOSING", "QUIC_CLOSED", "QUIC_DRAINING"}
@@ -191,9 +193,9 @@ class Exporter:
         if not self.sender.ready(now):
             if len(self.pending) > MAX_PENDING:
                 drop = len(self.pending) - MAX_PENDING
+                self._pending_bytes -= sum(len(f.encoded) for f in self.pending[:drop])
                 del self.pending[:drop]
                 self.dropped_flows += drop
-                self._pending_bytes = sum(len(f.encoded) for f in self.pending)
             return
         if self.sender.new_session:  # a new TCP connection: numbering restarts, templates first
             self.builder.restart_session()
