@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 from rustnet.cli.common import CONTEXT_SETTINGS, debug_option, run_stage, version_option
 from rustnet.cli.geoipopts import geoip_options
+from rustnet.cli.themeopts import theme_options
 from rustnet.stream.bounds import DEFAULT_MAX_CONNECTIONS
 
 PROG = "rustnet"
@@ -163,6 +164,7 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     help="When run as root, keep root in rn-capture, rn-dissect and rn-track instead of "
     "becoming nobody once started.",
 )
+@theme_options
 @debug_option
 @version_option(PROG)
 def main(
@@ -196,6 +198,8 @@ def main(
     no_sandbox: bool,
     sandbox_strict: bool,
     no_uid_drop: bool,
+    theme: str | None,
+    no_color: bool,
     debug: bool,
 ) -> None:
     """Monitor network connections in the terminal: rn-capture | rn-dissect | rn-track | rn-enrich,
@@ -223,6 +227,14 @@ def main(
         from rustnet.app.launch import Options
         from rustnet.app.wrapper import run
 
+        palette = None
+        if not json_out:  # the viewer's colours; read before any stage starts or sandbox closes
+            from rustnet.cli.common import warn
+            from rustnet.view.themeconfig import resolve_palette
+
+            palette, messages = resolve_palette(theme, no_color)
+            for msg in messages:
+                warn(PROG, msg)
         return run(
             Options(
                 interface=interface,
@@ -253,6 +265,7 @@ def main(
                 ipfix_tcp=ipfix_tcp,
                 sandbox="off" if no_sandbox else "strict" if sandbox_strict else "best-effort",
                 uid_drop=not no_uid_drop,
+                palette=palette,
             )
         )
 

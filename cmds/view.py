@@ -26,15 +26,18 @@ from rustnet.cli.common import (
     warn,
 )
 from rustnet.cli.privilege import confine, enter_sandbox, sandbox_options
+from rustnet.cli.themeopts import theme_options
 from rustnet.stream import RecordWriter
 from rustnet.stream.bounds import cut_message
 from rustnet.stream.gctune import tune_gc
 from rustnet.view.filter import Filter
 from rustnet.view.model import HISTORY_SECONDS, MAX_ROWS, ConnTable, Row
+from rustnet.view.palette import Palette
 from rustnet.view.sort import SORT_CODES
 from rustnet.view.source import Source
 from rustnet.view.state import ViewState
 from rustnet.view.table import table_lines
+from rustnet.view.themeconfig import resolve_palette
 
 PROG = "rn-view"
 
@@ -129,6 +132,14 @@ def _status(source: Source) -> int:
     return EXIT_ERROR if source.errors else EXIT_OK
 
 
+def _palette(theme: str | None, no_color: bool) -> Palette | None:
+    """The colours to draw with (None: none), after printing the config file's problems."""
+    palette, messages = resolve_palette(theme, no_color)
+    for msg in messages:
+        warn(PROG, msg)
+    return palette
+
+
 def _not_a_file(path: str) -> str:
     """Why ``path`` cannot be read as a recording, in the words the other stages use."""
     # (A directory is refused earlier, by click, as the other stages do.)
@@ -202,6 +213,7 @@ def _not_a_file(path: str) -> str:
     f"{HISTORY_SECONDS:.0f} s of stream time when the input is live (FILEs keep and show them all). "
     "--json prints every connection before dropping it.",
 )
+@theme_options
 @sandbox_options
 @debug_option
 @version_option(PROG)
@@ -220,6 +232,8 @@ def main(
     reverse: bool,
     show_closed: bool,
     max_connections: int,
+    theme: str | None,
+    no_color: bool,
     no_sandbox: bool,
     sandbox_strict: bool,
     debug: bool,
@@ -303,6 +317,7 @@ def main(
             pipe_fd = attach_terminal(uses_stdin)
         except NoTerminal as exc:
             fail(str(exc))
+        palette = _palette(theme, no_color)  # the config file is read before the sandbox closes it
         source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
         sandbox(source)
         # Recordings and captures named as FILEs are finite: all their connections are shown.
@@ -311,7 +326,7 @@ def main(
         tune_gc()
         state = _state(table, no_localhost, filter_text, sort, reverse, show_ptr_lookups)
         state.show_closed = show_closed
-        status = App(source, state, refresh / 1000.0).run()
+        status = App(source, state, refresh / 1000.0, palette).run()
         if status == EXIT_OK and source.damage:
             status = EXIT_DAMAGED
         return status

@@ -8,9 +8,10 @@ _rn_view() {
         --filter) COMPREPLY=(); return ;;
         --sort) COMPREPLY=($(compgen -W "process remote local loc service app state rtt rate total" -- "$cur")); return ;;
         --max-connections) COMPREPLY=(); return ;;
+        --theme) COMPREPLY=($(compgen -W "muted vivid catppuccin-mocha tokyo-night gruvbox nord" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-dpi --no-localhost --no-sandbox --read --refresh-interval --reverse --sandbox-strict --show-closed --show-ptr-lookups --sort --speed --table --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --filter --help --json --max-connections --no-color --no-dpi --no-localhost --no-sandbox --read --refresh-interval --reverse --sandbox-strict --show-closed --show-ptr-lookups --sort --speed --table --theme --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -12,6 +12,8 @@ complete -c rn-view -l sort -x -a 'process remote local loc service app state rt
 complete -c rn-view -l reverse -d 'Reverse the sort order'
 complete -c rn-view -l show-closed -d 'Start with closed connections from history shown (t)'
 complete -c rn-view -l max-connections -x -d 'Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)'
+complete -c rn-view -l theme -x -a 'muted vivid catppuccin-mocha tokyo-night gruvbox nord' -d 'Colour theme; wins over the config file\'s [theme] name [default: muted]'
+complete -c rn-view -l no-color -d 'No colours at all (as a non-empty NO_COLOR in the environment)'
 complete -c rn-view -l no-sandbox -d 'Do not restrict this stage with Landlock (no_new_privs is still set)'
 complete -c rn-view -l sandbox-strict -d 'Exit with an error unless the sandbox (Landlock) is fully enforced'
 complete -c rn-view -l debug -d 'Show Python tracebacks for internal errors'

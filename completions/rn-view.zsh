@@ -14,6 +14,8 @@ _arguments -s \
   '--reverse[Reverse the sort order]' \
   '--show-closed[Start with closed connections from history shown (t)]' \
   '--max-connections[Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)]:n:' \
+  '--theme[Colour theme; wins over the config file'\''s \[theme\] name \[default\: muted\]]:theme:(muted vivid catppuccin-mocha tokyo-night gruvbox nord)' \
+  '--no-color[No colours at all (as a non-empty NO_COLOR in the environment)]' \
   '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
   '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
   '--debug[Show Python tracebacks for internal errors]' \

@@ -54,6 +54,26 @@ EXIT_STATUS: Final = (
 INTERFACE_OPTS: Final = frozenset({"-i", "--interface"})
 
 # Hand-written sections per command, in the man page after OPTIONS.
+THEME_FILES = (
+    "The config file, the first of: under sudo, the invoking user's ~/.config/rustnet/config.toml (read "
+    "only if that user owns it); $XDG_CONFIG_HOME/rustnet/config.toml; ~/.config/rustnet/config.toml. "
+    "Only its [theme] table is read: name = one of the --theme presets (--theme wins), and "
+    "[theme.overrides] token = colour, where a token is one of accent, ok, warn, err, info, special, "
+    "muted, faint, text, heading, label, key, border, rx, tx, rx_wave, tx_wave, selection_bg, "
+    "selection_fg, status_bg and a colour is #rrggbb or an ANSI name (black, red, green, yellow, blue, "
+    "magenta, cyan, gray, darkgray, lightred, lightgreen, lightyellow, lightblue, lightmagenta, lightcyan, "
+    "white, reset; reset not for the _bg tokens). A missing file is fine; a file that cannot be read "
+    "(a symbolic link, over 64 KiB, not TOML), an unknown theme or a bad override is one line on stderr "
+    "and the default is used; an override with under 3:1 contrast is a warning only. Example: a "
+    '[theme] table with name = "nord" and a [theme.overrides] table with border = "darkgray".'
+)
+THEME_ENVIRONMENT = (
+    "NO_COLOR (non-empty): no colours at all, as --no-color. COLORTERM=truecolor or 24bit, or a TERM "
+    "ending in -direct: the terminal shows 24-bit colour, so the truecolor themes (catppuccin-mocha, "
+    "tokyo-night, gruvbox, nord) and #rrggbb overrides are drawn exactly; otherwise those themes use "
+    "muted's colours and #rrggbb overrides the nearest of 256 colours."
+)
+
 EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
     "rn-export": [
         (
@@ -114,15 +134,17 @@ EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
         (
             "FILES",
             "logs/rustnet_YYYY-MM-DD_HH-MM-SS.log: the session log written with -l/--log-level, created "
-            "with mode 0600 because it holds connection data. scripts/clear_old_logs.sh deletes old logs.",
+            "with mode 0600 because it holds connection data. scripts/clear_old_logs.sh deletes old logs. "
+            + THEME_FILES,
         ),
         (
             "ENVIRONMENT",
             "RUSTNET_SSH: the ssh command used by --remote (default: ssh), split like a shell would, e.g. "
             "'ssh -p 2222 -i ~/.ssh/monitor'. RUSTNET_REMOTE_PATH: directory prepended to PATH on the "
-            "remote host, where rn-capture and rn-enrich are installed.",
+            "remote host, where rn-capture and rn-enrich are installed. " + THEME_ENVIRONMENT,
         ),
     ],
+    "rn-view": [("FILES", THEME_FILES), ("ENVIRONMENT", THEME_ENVIRONMENT)],
 }
 
 

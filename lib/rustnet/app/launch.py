@@ -40,6 +40,7 @@ from rustnet.stream.sniff import (
     sniff_fd,
     sniff_stream_head,
 )
+from rustnet.view.palette import DEFAULT_PALETTE, Palette
 
 # What rn-enrich --no-process adds to a connection record (rustnet-records(5)).
 NAME_FIELDS = (
@@ -91,6 +92,7 @@ class Options:
     ipfix_tcp: bool = False
     sandbox: str = "best-effort"  # rustnet.sandbox's modes: best-effort, strict, off
     uid_drop: bool = True  # the parsing stages as nobody, rn-capture too once its handle is open
+    palette: Palette | None = DEFAULT_PALETTE  # the viewer's colours; None: none (--no-color)
 
     @property
     def live(self) -> bool:

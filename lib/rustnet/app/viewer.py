@@ -40,4 +40,4 @@ def run_viewer(fd: int, opts: Options) -> int:
     table = ConnTable(_joiner(), max_rows=opts.max_connections, finite=finite)
     state = ViewState(table, hide_localhost=opts.no_localhost, show_ptr_lookups=opts.show_ptr_lookups)
     tune_gc()  # the connection table is many long-lived containers: rare full passes
-    return App(source, state, opts.refresh_ms / 1000.0).run()
+    return App(source, state, opts.refresh_ms / 1000.0, opts.palette).run()

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from rustnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from rustnet.view import clipboard, keys, mouse, tabs
+from rustnet.view.palette import DEFAULT_PALETTE, Palette
 from rustnet.view.render import Theme, render
 from rustnet.view.source import Source
 from rustnet.view.state import ViewState
@@ -73,11 +74,13 @@ def key_name(ks: Any) -> str:
 class App:
     """Runs the viewer until the user quits; returns the exit status."""
 
-    def __init__(self, source: Source, state: ViewState, refresh: float, color: bool = True) -> None:
+    def __init__(
+        self, source: Source, state: ViewState, refresh: float, palette: Palette | None = DEFAULT_PALETTE
+    ) -> None:
         self.source = source
         self.state = state
         self.refresh = max(refresh, 0.02)
-        self.color = color
+        self.palette = palette  # None: no colour at all (--no-color)
         self._signal: int | None = None
         self._resized = False
         self._suspend = False
@@ -127,7 +130,9 @@ class App:
             if saved_env is not None:
                 os.environ["NO_COLOR"] = saved_env
         self.term = term
-        self.theme = Theme.from_terminal(term, color=self.color and saved_env is None)
+        # NO_COLOR counts only when non-empty (no-color.org).
+        color = self.palette is not None and not saved_env
+        self.theme = Theme.from_terminal(term, color=color, palette=self.palette)
         wake_r, wake_w, old = self._install_signals()
         try:
             self._orig_attrs = termios.tcgetattr(0)

@@ -1,4 +1,8 @@
-"""Terminal styles for the screen: escape sequences, or empty strings for plain text."""
+"""Terminal styles for the screen: escape sequences, or empty strings for plain text.
+
+Renderers colour by meaning (``th.ok``, ``th.rx``, ``th.border``...), never by colour name: the
+palette (rustnet.view.palette) says what each token is in the chosen preset.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rustnet.view.model import CLOSING_STATES, ESTABLISHED_STATES, HALF_OPEN_STATES
+from rustnet.view.palette import Palette
 
 
 def _ansi_move(y: int, x: int) -> str:
@@ -22,18 +27,31 @@ class Theme:
     reverse: str = ""
     dim: str = ""
     underline: str = ""
-    green: str = ""
-    yellow: str = ""
-    red: str = ""
-    cyan: str = ""
-    blue: str = ""
-    grey: str = ""  # historic rows (dim without colour)
-    bar: str = ""  # the status and tab bars
+    # The semantic tokens (what a theme's [theme.overrides] may set).
+    accent: str = ""  # tabs, group headers, the highlighted item
+    ok: str = ""  # established, good values
+    warn: str = ""  # half-open, middling values, things to look at
+    err: str = ""  # closing, bad values, errors
+    info: str = ""
+    special: str = ""
+    muted: str = ""  # secondary text
+    faint: str = ""  # historic rows, empty parts of bars
+    text: str = ""
+    heading: str = ""
+    label: str = ""
+    key: str = ""  # key names in the help
+    border: str = ""
+    rx: str = ""
+    tx: str = ""
+    rx_wave: str = ""
+    tx_wave: str = ""
+    selection: str = ""  # selection_bg + selection_fg (reverse video in the ANSI presets)
+    status: str = ""  # the status bar: status_bg and the preset's text colour on it
     clear_eol: str = "\x1b[K"
     move: Callable[[int, int], str] = field(default=_ansi_move)
 
     @classmethod
-    def from_terminal(cls, term: Any, color: bool = True) -> Theme:
+    def from_terminal(cls, term: Any, color: bool = True, palette: Palette | None = None) -> Theme:
         """Styles from a blessed Terminal; without colour only bold/reverse/dim/underline."""
         t = cls(
             normal=str(term.normal),
@@ -43,26 +61,54 @@ class Theme:
             underline=str(term.underline),
             clear_eol=str(term.clear_eol) or "\x1b[K",
         )
-        if color:
-            t.green, t.yellow, t.red, t.cyan, t.blue = (
-                str(term.green),
-                str(term.yellow),
-                str(term.red),
-                str(term.cyan),
-                str(term.blue),
-            )
-            t.bar = str(term.black_on_cyan)
-            t.grey = str(term.bright_black)
+        if color and (term.number_of_colors or 0) >= 8:
+            t.apply(palette or Palette())
         else:
-            t.grey = t.dim
-            t.bar = str(term.reverse)
+            # No colour at all: attributes only, so history and the bars still stand apart.
+            t.faint = t.muted = t.border = t.dim
+            t.selection = t.status = t.reverse
         return t
+
+    def apply(self, palette: Palette) -> None:
+        """Set every token from ``palette``."""
+        for token, style in palette.styles().items():
+            if hasattr(self, token):
+                setattr(self, token, style)
+
+    # Older names, kept while renderers move to the tokens.
+    @property
+    def green(self) -> str:
+        return self.ok
+
+    @property
+    def yellow(self) -> str:
+        return self.warn
+
+    @property
+    def red(self) -> str:
+        return self.err
+
+    @property
+    def cyan(self) -> str:
+        return self.accent
+
+    @property
+    def blue(self) -> str:
+        return self.tx
+
+    @property
+    def grey(self) -> str:
+        return self.faint
+
+    @property
+    def bar(self) -> str:
+        return self.status
 
     def state_style(self, state: str) -> str:
         if state in ESTABLISHED_STATES:
-            return self.green
+            return self.ok
         if state in HALF_OPEN_STATES:
-            return self.yellow
+            return self.warn
         if state in CLOSING_STATES:
-            return self.red
+            return self.err
         return ""
