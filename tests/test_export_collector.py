@@ -266,3 +266,43 @@ def test_rustnet_ipfix_usage_errors(args: list[str], message: str) -> None:
     )
     assert p.returncode == 2
     assert message in p.stderr.decode()
+
+
+def test_active_timeout_flows_add_up_to_the_connection_in_nfdump(
+    collector: Collector, tmp_path: Path
+) -> None:
+    pcap = PCAPS / "zeek_communityid_ipv6.pcap"  # one TCP connection over 11.4 s
+    tracked = tmp_path / "tracked.rn"
+    p = subprocess.run(
+        f"{BIN / 'rn-capture'} -r {pcap} | {BIN / 'rn-dissect'} | {BIN / 'rn-track'} > {tracked}",
+        shell=True,
+        capture_output=True,
+        timeout=120,
+        executable="/bin/bash",
+    )
+    assert p.returncode == 0, p.stderr
+    (final,) = [r for r in read_stream(tracked) if r.get("t") == "conn" and r.get("final")]
+    exported = subprocess.run(
+        [
+            str(BIN / "rn-export"),
+            "--ipfix",
+            f"127.0.0.1:{collector.port}",
+            "--active-timeout",
+            "3",
+            str(tracked),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    time.sleep(0.3)
+    collector.stop()
+    flows = sorted(collector.flows(), key=lambda f: ms(f["first"]))
+    assert len(flows) >= 2  # a period of at least 3 s (rn-track's update at 9.2 s), then the end
+    assert sum(f["in_packets"] for f in flows) == final["packets_src"]
+    assert sum(f["out_packets"] for f in flows) == final["packets_dst"]
+    assert sum(f["in_bytes"] + f["out_bytes"] for f in flows) == final["bytes"] - 14 * final["packets"]
+    assert ms(flows[0]["first"]) == round(final["first_seen"] * 1000)
+    assert ms(flows[-1]["last"]) == round(final["last_seen"] * 1000)
+    # each period starts where the previous one ended
+    assert all(ms(a["last"]) == ms(b["first"]) for a, b in zip(flows, flows[1:], strict=False))
