@@ -29,7 +29,10 @@ from rustnet.stream import open_inputs
 from tests.corpus import PCAPS
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.skipif(shutil.which("nfcapd") is None, reason="nfdump not installed (make deps)")
+pytestmark = [
+    pytest.mark.slow,  # a collector and a pipeline per capture: about 30 s in all
+    pytest.mark.skipif(shutil.which("nfcapd") is None, reason="nfdump not installed (make deps)"),
+]
 
 CAPTURES = [
     "zeek_communityid_ipv6.pcap",  # IPv6 TCP
