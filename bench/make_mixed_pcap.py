@@ -3,8 +3,11 @@
 Many short TCP flows (handshake, request, response, FIN close) carrying HTTP
 requests or TLS ClientHellos with SNI, and DNS query/response pairs over UDP,
 interleaved as on a busy host. Deterministic for a given --seed.
+With ``--bulk N``: N long TCP transfers instead (full-sized segments one way, an ACK
+every second segment back), the opposite case: few connections, many packets each.
 
     python bench/make_mixed_pcap.py -n 200000 -o /tmp/mixed.pcap
+    python bench/make_mixed_pcap.py -n 200000 --bulk 8 -o /tmp/bulk.pcap
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import struct
+from collections.abc import Iterator
 
 import dpkt
 
@@ -114,6 +118,56 @@ def tcp_flow(rng: random.Random, i: int) -> list[bytes]:
     return pkts
 
 
+MSS = 1448
+
+
+def bulk_segments(i: int, rng: random.Random) -> Iterator[bytes]:
+    """Transfer ``i``: a handshake, then MSS-sized segments to the client with an ACK back
+    every second one, for as long as the caller takes packets."""
+    cli = bytes([10, 3, 0, i & 0xFF])
+    srv = bytes([192, 0, 2, 100 + i % 100])
+    sport, dport = 40000 + i, 443
+    cs, ss = rng.getrandbits(32), rng.getrandbits(32)
+    F = dpkt.tcp
+    payload = bytes(MSS)
+
+    def seg(to_server: bool, flags: int, seq: int, ack: int, data: bytes = b"") -> bytes:
+        t = F.TCP(
+            sport=sport if to_server else dport,
+            dport=dport if to_server else sport,
+            seq=seq & 0xFFFFFFFF,
+            ack=ack & 0xFFFFFFFF,
+            flags=flags,
+            win=64240,
+            data=data,
+        )
+        t.off = 5
+        return frame(cli if to_server else srv, srv if to_server else cli, t, 6, to_server)
+
+    yield seg(True, F.TH_SYN, cs, 0)
+    yield seg(False, F.TH_SYN | F.TH_ACK, ss, cs + 1)
+    yield seg(True, F.TH_ACK, cs + 1, ss + 1)
+    sent = 0
+    while True:
+        yield seg(False, F.TH_ACK, ss + 1 + sent, cs + 1, payload)
+        sent += MSS
+        if sent % (2 * MSS) == 0:
+            yield seg(True, F.TH_ACK, cs + 1, ss + 1 + sent)
+
+
+def write_bulk(path: str, packets: int, flows: int, seed: int) -> None:
+    """``flows`` transfers interleaved round-robin, ``packets`` in all (cut mid-transfer: the
+    flows are still open at the end, as in a capture of long downloads)."""
+    rng = random.Random(seed)
+    gens = [bulk_segments(i, rng) for i in range(max(flows, 1))]
+    ts = 1_700_000_000.0
+    with open(path, "wb") as f:
+        w = dpkt.pcap.Writer(f, snaplen=262144)
+        for n in range(packets):
+            ts += 0.00001
+            w.writepkt(next(gens[n % len(gens)]), ts)
+
+
 def dns_pair(i: int) -> list[bytes]:
     cli = bytes([10, 2, (i >> 8) & 0xFF, i & 0xFF])
     srv = bytes([192, 0, 2, 53])
@@ -133,7 +187,12 @@ def main() -> None:
     ap.add_argument("-o", "--output", default="/tmp/rustnet-mixed.pcap")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=64, help="flows in flight at once")
+    ap.add_argument("--bulk", type=int, metavar="N", help="N long TCP transfers instead of the mix")
     a = ap.parse_args()
+    if a.bulk:
+        write_bulk(a.output, a.packets, a.bulk, a.seed)
+        print(f"{a.output}: {a.packets} packets, {a.bulk} flows")
+        return
     rng = random.Random(a.seed)
     ts = 1_700_000_000.0
     written = 0

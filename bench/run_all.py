@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_startup.py", [], ["--runs", "5"]),
     ("bench_pipeline.py", ["--runs", "5"], ["--runs", "3"]),
+    ("bench_cpu_report.py", [], ["--packets", "50000", "--rounds", "1"]),
     ("guard_pipeline.py", [], []),
     ("bench_dissect.py", ["--command"], []),
     ("bench_track_flood.py", [], ["--connections", "100000"]),

@@ -1,0 +1,135 @@
+"""CPU and wall time against tshark on a flow-heavy and a bulk capture, side by side, one run.
+
+    .venv/bin/python bench/bench_cpu_report.py [--packets 200000] [--rounds 3] [--bulk-flows 8]
+
+Two captures are generated into a temporary directory (deleted afterwards):
+
+* flow-heavy: bench/make_mixed_pcap.py's mix, short flows: HTTP and TLS connections of 9
+  packets, DNS pairs (7.6 packets per connection on average);
+* bulk: ``--bulk-flows`` long TCP transfers (make_mixed_pcap.py ``--bulk``).
+
+On each, interleaved round by round so that load on the machine falls on every command alike:
+
+* pipe:      ``rn-capture -r F | rn-dissect | rn-track --format json > /dev/null``
+* rustnet:   ``rustnet --read F --json > /dev/null`` (its stages are its children: their CPU
+  counts in its rusage, and its peak RSS is the largest of the tree)
+* tshark:    ``tshark -r F -q -z conv,tcp -z conv,udp``
+
+Printed: medians of wall seconds and CPU seconds (user + system of every process), packets/s,
+CPU µs per packet, speed (tshark's wall / ours: >1 is faster) and CPU ratio (ours / tshark's:
+<1 uses less), then each pipe stage's CPU µs per packet and peak RSS. CPU time is what a loaded
+machine disturbs least; the load average is printed before and after, quote it with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    RunResult,
+    count_packets,
+    have,
+    median,
+    rn,
+    run_pipeline,
+    table,
+)
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def make_captures(tmp: Path, packets: int, bulk_flows: int) -> dict[str, Path]:
+    gen = str(ROOT / "bench" / "make_mixed_pcap.py")
+    heavy, bulk = tmp / "flow-heavy.pcap", tmp / "bulk.pcap"
+    for argv in (["-o", str(heavy)], ["--bulk", str(bulk_flows), "-o", str(bulk)]):
+        subprocess.run([PYTHON, gen, "-n", str(packets), *argv], check=True, stdout=subprocess.DEVNULL)
+    return {"flow-heavy": heavy, "bulk": bulk}
+
+
+def commands(pcap: Path) -> dict[str, list[list[str]]]:
+    f = str(pcap)
+    cmds = {
+        "pipe": [[rn("rn-capture"), "-r", f], [rn("rn-dissect")], [rn("rn-track"), "--format", "json"]],
+        "rustnet --json": [[rn("rustnet"), "--read", f, "--json"]],
+    }
+    if have("tshark"):
+        cmds["tshark conv"] = [["tshark", "-r", f, "-q", "-z", "conv,tcp", "-z", "conv,udp"]]
+    return cmds
+
+
+def measure(captures: dict[str, Path], rounds: int) -> dict[str, dict[str, list[RunResult]]]:
+    """capture -> command -> one result per round; every command of every capture in each round."""
+    out: dict[str, dict[str, list[RunResult]]] = {c: {} for c in captures}
+    for _ in range(rounds):
+        for cap, path in captures.items():
+            for name, argvs in commands(path).items():
+                r = run_pipeline(argvs)
+                if not r.ok:
+                    failed = ", ".join(f"{s.name} exit {s.status}" for s in r.stages)
+                    raise SystemExit(f"{name} on {cap} failed: {failed}")
+                out[cap].setdefault(name, []).append(r)
+    return out
+
+
+def report(results: dict[str, dict[str, list[RunResult]]], packets: dict[str, int]) -> None:
+    caps = list(results)
+    headers = ["command"]
+    for cap in caps:
+        headers += [f"{cap} wall s", "CPU s", "CPU µs/pkt", "speed ÷ tshark", "CPU ÷ tshark"]
+    names = list(results[caps[0]])
+    rows = []
+    for name in names:
+        row: list[object] = [name]
+        for cap in caps:
+            rs = results[cap][name]
+            ref = results[cap].get("tshark conv")
+            wall, cpu = median([r.wall for r in rs]), median([r.cpu for r in rs])
+            row += [wall, cpu, cpu / packets[cap] * 1e6]
+            if ref:
+                row += [median([r.wall for r in ref]) / wall, cpu / median([r.cpu for r in ref])]
+            else:
+                row += [float("nan"), float("nan")]
+        rows.append(row)
+    print(table(headers, rows))
+    print("\n(medians; speed: tshark's wall / ours, >1 faster; CPU: ours / tshark's, <1 less)")
+    for cap in caps:
+        print(f"\n{cap} ({packets[cap]:,} packets): per stage (medians)")
+        srows = []
+        for name in names:
+            rs = results[cap][name]
+            for i, st in enumerate(rs[0].stages):
+                cpu = median([r.stages[i].cpu for r in rs])
+                rss = median([r.stages[i].maxrss_kb for r in rs]) / 1024
+                srows.append([f"{name}: {st.name}", cpu / packets[cap] * 1e6, rss])
+        print(table(["stage", "CPU µs/packet", "peak RSS MiB"], srows))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--packets", type=int, default=200_000, help="packets in each generated capture")
+    ap.add_argument("--bulk-flows", type=int, default=8, help="transfers in the bulk capture")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rn-cpu-report-") as tmp:
+        captures = make_captures(Path(tmp), a.packets, a.bulk_flows)
+        packets = {cap: count_packets(p) for cap, p in captures.items()}
+        print(f"{a.rounds} rounds; load average before: {load_average()}")
+        results = measure(captures, max(a.rounds, 1))
+        print(f"load average after: {load_average()}\n")
+        report(results, packets)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
