@@ -17,14 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. Each entry is one layer; names on the same layer are independent siblings.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # The version and the process's capabilities (no imports of ours).
-    ("rustnet", "rustnet.caps"),
+    ("rustnet", "rustnet.caps", "rustnet.landlock"),
+    # What a stage may still reach once restricted (Landlock rules per stage).
+    ("rustnet.sandbox",),
     # The record stream: its format, reading, writing, bounds, escaping.
     ("rustnet.stream",),
     # The command base every command shares: exit statuses, errors, signals, options.
     ("rustnet.cli",),
     ("rustnet.capture", "rustnet.dissect"),
     ("rustnet.track",),
-    ("rustnet.enrich",),
+    # Enrichment, and the exports (IPFIX, RustNet's logs and packet files) that read records.
+    ("rustnet.enrich", "rustnet.export"),
     ("rustnet.view",),
     # The rustnet application: runs all of the above behind the TUI.
     ("rustnet.app",),
