@@ -334,3 +334,24 @@ def test_counters_start_at_zero_and_updates_carry_them() -> None:
         1,
         "tcp",
     )
+
+
+def test_window_is_the_peers_latest_advertised() -> None:
+    recs = [*handshake(1.0), data(2.0, 1001), ack_of(2.05, 1101, win=4000), ack_of(2.06, 1101, win=3000)]
+    recs += [ack_of(2.055, 1001, win=9999)]  # an older ACK arriving late: not the latest window
+    (r,) = run(sorted(recs, key=lambda x: x[1]))
+    assert r["window"] == 3000  # B's (the responder's) raw 16-bit window, as the local side sees it
+    # This host is B: A's window (1000, as track_util writes it).
+    (r,) = run([*handshake(1.0), data(2.0, 1001), ack_of(2.05, 1101, win=4000)], live_local=B)
+    assert r["window"] == 1000
+
+
+def test_echo_id_and_latest_sequence() -> None:
+    (r,) = run(
+        [
+            echo(1.0, A, B, False, ident=0x4242, seq=1),
+            echo(1.01, B, A, True, ident=0x4242, seq=1),
+            echo(2.0, A, B, False, ident=0x4242, seq=2),
+        ]
+    )
+    assert (r["echo_id"], r["echo_seq"]) == (0x4242, 2)

@@ -1688,6 +1688,20 @@ CONN: Final = (
         card=TRANSPORT,
     ),
     Field(
+        "echo_id",
+        "int",
+        "ICMP echo: the identifier of the latest echo request or reply",
+        stage=TRACK,
+        label="echo identifier",
+    ),
+    Field(
+        "echo_seq",
+        "int",
+        "ICMP echo: the sequence number of the latest echo request or reply",
+        stage=TRACK,
+        label="echo sequence",
+    ),
+    Field(
         "dns_response_ms",
         "float",
         "DNS: the latest response time of a query the local side sent (the response with its id, "
@@ -1767,6 +1781,15 @@ CONN: Final = (
         TRACK,
         label="Duplicate ACKs",
         card=TRANSPORT,
+    ),
+    Field(
+        "window",
+        "int",
+        "TCP: the window the peer of the local side (the responder when that is not known) "
+        "advertised last, raw 16 bits (not scaled)",
+        "",
+        TRACK,
+        label="window size",
     ),
     Field(
         "fast_retransmits",

@@ -50,8 +50,10 @@ class Conn:
         "srtt",  # seconds, TCP: smoothed live round trip (RFC 6298); -1 unknown
         "probe",  # TCP: end sequence of the local side's segment being timed; -1 none
         "probe_ts",  # TCP: when that segment was sent
-        "aw_o",
-        "aw_r",  # TCP: each side's latest ACK number | window << 32 (-1: none yet)
+        "ack_o",
+        "ack_r",  # TCP: each side's latest ACK number (-1: none yet)
+        "win_o",
+        "win_r",  # TCP: the window each side advertised last (raw 16 bits; -1: none yet)
         "run_o",
         "run_r",  # TCP: each side's current run of duplicate ACKs
         "dups",
@@ -90,7 +92,7 @@ class Conn:
         self.retrans = self.ooo = 0
         self.syn_ts = _NEG
         self.rtt = self.srtt = self.probe_ts = _NEG
-        self.probe = self.aw_o = self.aw_r = -1
+        self.probe = self.ack_o = self.ack_r = self.win_o = self.win_r = -1
         self.run_o = self.run_r = self.dups = self.fast = 0
         self.flags_o = self.flags_r = 0
         self.dpi: dict[str, Any] | None = None

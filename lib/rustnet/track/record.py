@@ -88,6 +88,7 @@ DYNAMIC: Final = (
     "fast_retransmits",
     "tcp_flags_src",
     "tcp_flags_dst",
+    "window",
     "rtt_ms",
     "rtt_kind",
 )
@@ -116,6 +117,9 @@ def update(rec: dict[str, Any], c: Conn, state: str) -> None:
         rec["fast_retransmits"] = c.fast
         rec["tcp_flags_src"] = c.flags_o
         rec["tcp_flags_dst"] = c.flags_r
+        win = c.win_o if c.local == 2 else c.win_r  # the peer's
+        if win >= 0:
+            rec["window"] = win
         if c.srtt >= 0:  # the live round trip changes without the record's other fields
             rec["rtt_ms"] = round(c.srtt * 1000.0, 3)
             rec["rtt_kind"] = "tcp"
@@ -159,6 +163,9 @@ def build(c: Conn, state: str) -> dict[str, Any]:
         rec["fast_retransmits"] = c.fast
         rec["tcp_flags_src"] = c.flags_o
         rec["tcp_flags_dst"] = c.flags_r
+        win = c.win_o if c.local == 2 else c.win_r
+        if win >= 0:
+            rec["window"] = win
         if c.rtt >= 0:
             rec["rtt_ms"] = rec["rtt_initial_ms"] = round(c.rtt * 1000.0, 3)
             rec["rtt_kind"] = "tcp_handshake"

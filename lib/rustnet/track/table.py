@@ -65,6 +65,7 @@ assert bounds.MAX_WIRELEN == (1 << 32) - 1  # process() tests wirelen with a shi
 _M32: Final = 0xFFFFFFFF
 _NEG: Final = -1.0
 _HALF: Final = 0x80000000  # sequence numbers: a - b in 32-bit arithmetic below this means a >= b
+_NHALF: Final = -_HALF
 _FIN_SYN_RST: Final = FIN | SYN | RST  # the segments that always go through the state machine
 _FIN_SYN: Final = FIN | SYN  # the segments that take a sequence number of their own
 _SYN_ACK: Final = SYN | ACK
@@ -670,35 +671,48 @@ class Tracker:
         FIN, the sender's previous ACK number and window again, the window not 0, data of the
         other side outstanding), their runs (the third is a fast retransmit), and the live round
         trip when it covers the local side's timed segment."""
-        last = c.aw_o if fwd else c.aw_r
-        moved = (ack - last) & _M32 if last >= 0 else 1
-        if moved == 0:
-            if last >> 32 != win:
-                if fwd:  # a window update: not a duplicate; the run goes on
-                    c.aw_o = ack | win << 32
-                else:
-                    c.aw_r = ack | win << 32
-            elif not plen and not flags & FIN and win:
-                nxt = c.nxt_r if fwd else c.nxt_o  # the acknowledged side's highest sequence
-                if nxt >= 0 and 0 < (nxt - ack) & _M32 < _HALF:
+        # Sequence arithmetic by plain differences (ints past 2**30 cost an allocation each): b is
+        # after a when 0 < b - a < 2**31, or b - a < -2**31 (it wrapped).
+        if fwd:
+            last = c.ack_o
+            if ack != last:
+                d = ack - last
+                if last < 0 or 0 < d < _HALF or d < _NHALF:  # forward (an older ACK changes nothing)
+                    c.ack_o = ack
+                    c.win_o = win
+                    if c.run_o:
+                        c.run_o = 0
+            elif win != c.win_o:
+                c.win_o = win  # a window update: not a duplicate; the run goes on
+            elif not plen and win and not flags & FIN:
+                nxt = c.nxt_r  # the acknowledged side's highest sequence
+                d = nxt - ack
+                if nxt >= 0 and (0 < d < _HALF or d < _NHALF):
                     c.dups += 1
-                    if fwd:
-                        c.run_o += 1
-                        run = c.run_o
-                    else:
-                        c.run_r += 1
-                        run = c.run_r
-                    if run == 3:
+                    c.run_o += 1
+                    if c.run_o == 3:
                         c.fast += 1
-        elif moved < _HALF:  # forward (an older ACK arriving late changes nothing)
-            if fwd:
-                c.aw_o = ack | win << 32
-                c.run_o = 0
-            else:
-                c.aw_r = ack | win << 32
-                c.run_r = 0
+        else:
+            last = c.ack_r
+            if ack != last:
+                d = ack - last
+                if last < 0 or 0 < d < _HALF or d < _NHALF:
+                    c.ack_r = ack
+                    c.win_r = win
+                    if c.run_r:
+                        c.run_r = 0
+            elif win != c.win_r:
+                c.win_r = win
+            elif not plen and win and not flags & FIN:
+                nxt = c.nxt_o
+                d = nxt - ack
+                if nxt >= 0 and (0 < d < _HALF or d < _NHALF):
+                    c.dups += 1
+                    c.run_r += 1
+                    if c.run_r == 3:
+                        c.fast += 1
         probe = c.probe
-        if probe >= 0 and fwd is (c.local == 2) and (ack - probe) & _M32 < _HALF:
+        if probe >= 0 and fwd is (c.local == 2) and (0 <= ack - probe < _HALF or ack - probe < _NHALF):
             # The peer acknowledged the local side's timed segment: a live round trip.
             sample = ts - c.probe_ts
             c.probe = -1
@@ -711,7 +725,15 @@ class Tracker:
         self, c: Conn, fwd: bool, ts: float, reply: bool, src: Any, dst: Any, ident: int, seq: int
     ) -> None:
         """An ICMP echo request of the local side waits for the reply with its identifier and
-        sequence; the reply's round trip is the connection's latest."""
+        sequence; the reply's round trip is the connection's latest. Either shows its identifier
+        and sequence (the latest)."""
+        d = c.dpi
+        if d is None:
+            d = c.dpi = {}
+        if d.get("echo_seq") != seq or d.get("echo_id") != ident:
+            d["echo_id"] = ident
+            d["echo_seq"] = seq
+            c.tmpl = None
         if reply:
             got = self._answered(("echo", dst, src, ident, seq), ts)
             if got is not None and got[1] is c:
