@@ -142,3 +142,14 @@ def test_ntp_llmnr_netbios_from_tsharks_pairing(records: dict[tuple[Any, ...], d
     took = ms(final[0][0]) - ms(asked[0])
     assert records[(CLIENT, 137, "10.9.0.255", 137)]["netbios_response_ms"] == pytest.approx(took, abs=0.001)
     assert records[(OTHER, 137, CLIENT, 137)]["netbios_response_ms"] == pytest.approx(took, abs=0.001)
+
+
+def test_window_and_echo_fields_are_tsharks(records: dict[tuple[Any, ...], dict[str, Any]]) -> None:
+    for port in (41001, 41002, 41003):
+        # The server's last window as its segments said it (raw: no scaling was negotiated).
+        last = tshark(f"tcp.srcport == 5001 && tcp.dstport == {port}", "tcp.window_size_value")[-1][0]
+        assert tcp(records, port)["window"] == int(last)
+    assert tcp(records, 41002)["window"] == 16384  # after its window update
+    ident, seq = tshark("icmp.type == 8 || icmp.type == 0", "icmp.ident", "icmp.seq")[-1]
+    r = records[(CLIENT, 0, SERVER, 0)]
+    assert (r["echo_id"], r["echo_seq"]) == (int(ident), int(seq))

@@ -355,3 +355,31 @@ def test_echo_id_and_latest_sequence() -> None:
         ]
     )
     assert (r["echo_id"], r["echo_seq"]) == (0x4242, 2)
+
+
+def test_sequence_numbers_past_2_31_and_wrapping() -> None:
+    """ACK numbers, duplicates and the timed segment by serial arithmetic (RFC 1982), around 2**32."""
+    top = 0xFFFFFFFF - 250  # A's data wraps past 0
+    recs = [
+        tcp(1.0, A, 40000, B, 80, SYN, top - 1),
+        ack_of(1.02, top, 0xF0000000, flags=SYN | ACK),
+        tcp(1.03, A, 40000, B, 80, ACK, top, 0xF0000001),
+    ]
+    recs += [
+        tcp(2.0 + i * 0.001, A, 40000, B, 80, ACK | PSH, (top + i * 100) & 0xFFFFFFFF, 0xF0000001, 100)
+        for i in range(5)
+    ]
+    recs += [ack_of(2.03, (top + 100) & 0xFFFFFFFF, 0xF0000001)]  # 30 ms: the first segment
+    recs += [
+        ack_of(2.031 + i * 0.001, (top + 100) & 0xFFFFFFFF, 0xF0000001) for i in range(3)
+    ]  # past 2**32 outstanding
+    wrapped = (top + 500) & 0xFFFFFFFF  # 249
+    recs += [ack_of(2.05, wrapped, 0xF0000001)]  # past 0: forward, the run ends
+    recs += [ack_of(2.06, wrapped, 0xF0000001)]  # nothing outstanding: no duplicate
+    recs += [
+        tcp(3.0 + i * 0.001, A, 40000, B, 80, ACK | PSH, wrapped + i * 100, 0xF0000001, 100) for i in range(3)
+    ]
+    recs += [ack_of(3.04 + i * 0.001, wrapped, 0xF0000001) for i in range(3)]  # a new run of 3
+    (r,) = run(recs)
+    assert (r["dup_acks"], r["fast_retransmits"]) == (6, 2)
+    assert (r["rtt_ms"], r["rtt_kind"]) == (pytest.approx(30.0), "tcp")  # the one segment timed

@@ -65,7 +65,6 @@ assert bounds.MAX_WIRELEN == (1 << 32) - 1  # process() tests wirelen with a shi
 _M32: Final = 0xFFFFFFFF
 _NEG: Final = -1.0
 _HALF: Final = 0x80000000  # sequence numbers: a - b in 32-bit arithmetic below this means a >= b
-_NHALF: Final = -_HALF
 _FIN_SYN_RST: Final = FIN | SYN | RST  # the segments that always go through the state machine
 _FIN_SYN: Final = FIN | SYN  # the segments that take a sequence number of their own
 _SYN_ACK: Final = SYN | ACK
@@ -671,23 +670,21 @@ class Tracker:
         FIN, the sender's previous ACK number and window again, the window not 0, data of the
         other side outstanding), their runs (the third is a fast retransmit), and the live round
         trip when it covers the local side's timed segment."""
-        # Sequence arithmetic by plain differences (ints past 2**30 cost an allocation each): b is
-        # after a when 0 < b - a < 2**31, or b - a < -2**31 (it wrapped).
+        # Sequence arithmetic without masking (ints past 2**30 cost an allocation each): b is after
+        # a when b > a and b - a < 2**31, or b < a and a - b > 2**31 (it wrapped).
         if fwd:
             last = c.ack_o
             if ack != last:
-                d = ack - last
-                if last < 0 or 0 < d < _HALF or d < _NHALF:  # forward (an older ACK changes nothing)
-                    c.ack_o = ack
+                if (ack - last < _HALF or last < 0) if ack > last else last - ack > _HALF:
+                    c.ack_o = ack  # forward (an older ACK arriving late changes nothing)
                     c.win_o = win
                     if c.run_o:
                         c.run_o = 0
             elif win != c.win_o:
                 c.win_o = win  # a window update: not a duplicate; the run goes on
             elif not plen and win and not flags & FIN:
-                nxt = c.nxt_r  # the acknowledged side's highest sequence
-                d = nxt - ack
-                if nxt >= 0 and (0 < d < _HALF or d < _NHALF):
+                nxt = c.nxt_r  # the acknowledged side's highest sequence: data outstanding?
+                if nxt - ack < _HALF if nxt > ack else ack - nxt > _HALF and nxt >= 0:
                     c.dups += 1
                     c.run_o += 1
                     if c.run_o == 3:
@@ -695,8 +692,7 @@ class Tracker:
         else:
             last = c.ack_r
             if ack != last:
-                d = ack - last
-                if last < 0 or 0 < d < _HALF or d < _NHALF:
+                if (ack - last < _HALF or last < 0) if ack > last else last - ack > _HALF:
                     c.ack_r = ack
                     c.win_r = win
                     if c.run_r:
@@ -705,14 +701,17 @@ class Tracker:
                 c.win_r = win
             elif not plen and win and not flags & FIN:
                 nxt = c.nxt_o
-                d = nxt - ack
-                if nxt >= 0 and (0 < d < _HALF or d < _NHALF):
+                if nxt - ack < _HALF if nxt > ack else ack - nxt > _HALF and nxt >= 0:
                     c.dups += 1
                     c.run_r += 1
                     if c.run_r == 3:
                         c.fast += 1
         probe = c.probe
-        if probe >= 0 and fwd is (c.local == 2) and (0 <= ack - probe < _HALF or ack - probe < _NHALF):
+        if (
+            probe >= 0
+            and fwd is (c.local == 2)
+            and (ack - probe < _HALF if ack >= probe else probe - ack > _HALF)
+        ):
             # The peer acknowledged the local side's timed segment: a live round trip.
             sample = ts - c.probe_ts
             c.probe = -1
