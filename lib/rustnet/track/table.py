@@ -676,6 +676,8 @@ class Tracker:
             last = c.ack_o
             if ack != last:
                 if (ack - last < _HALF or last < 0) if ack > last else last - ack > _HALF:
+                    if last < 0:
+                        c.tmpl = None  # its first: the record gains a window field
                     c.ack_o = ack  # forward (an older ACK arriving late changes nothing)
                     c.win_o = win
                     if c.run_o:
@@ -693,6 +695,8 @@ class Tracker:
             last = c.ack_r
             if ack != last:
                 if (ack - last < _HALF or last < 0) if ack > last else last - ack > _HALF:
+                    if last < 0:
+                        c.tmpl = None
                     c.ack_r = ack
                     c.win_r = win
                     if c.run_r:
@@ -717,7 +721,11 @@ class Tracker:
             c.probe = -1
             if 0.0 <= sample <= PROBE_LIFE:
                 srtt = c.srtt
-                c.srtt = sample if srtt < 0 else srtt + (sample - srtt) * 0.125
+                if srtt < 0:
+                    c.srtt = sample
+                    c.tmpl = None  # the record's round trip changes kind
+                else:
+                    c.srtt = srtt + (sample - srtt) * 0.125
 
     # --- request / response round trips ------------------------------------------------
     def _echo(
