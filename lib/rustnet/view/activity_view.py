@@ -73,7 +73,7 @@ def draw(s: ViewState, w: int, h: int, th: Theme) -> list[str]:
     if view.interfaces:
         return interface_table(s, w, h, th)
     snap = view.numbers(s.table, s.hide_localhost)
-    colour = th.blue if view.direction == "tx" else th.green  # Egress blue, Ingress green
+    colour = th.tx if view.direction == "tx" else th.rx  # Egress blue, Ingress green
     bottom = BOTTOM_ROWS if h >= PULSE_ROWS + BOTTOM_ROWS + 6 else 0
     pulse = PULSE_ROWS if h >= PULSE_ROWS + 6 else 0
     lines = traffic_pulse(s, snap, w, th)[:pulse] if pulse else []
@@ -98,7 +98,7 @@ def rule(text_: str, w: int) -> str:
 
 
 def _title(text_: str, w: int, th: Theme) -> str:
-    return th.bold + rule(text_, w) + th.normal
+    return th.heading + th.bold + rule(text_, w) + th.normal
 
 
 def traffic_pulse(s: ViewState, snap: Snapshot, w: int, th: Theme) -> list[str]:
@@ -224,7 +224,7 @@ def top_processes(s: ViewState, snap: Snapshot, w: int, h: int, th: Theme, colou
             else:
                 cells.append(fit(_cell(code, p, d, snap, iface), n, right))
         line = " ".join(cells)
-        lines.append((th.yellow + line + th.normal) if p.unknown else line)
+        lines.append((th.warn + line + th.normal) if p.unknown else line)
     lines += [""] * (h - len(lines))
     return lines[:h]
 
@@ -275,7 +275,7 @@ def side_by_side(left: list[str], right: list[str], lw: int, th: Theme) -> list[
     for i in range(max(len(left), len(right), BOTTOM_ROWS)):
         a = left[i] if i < len(left) else ""
         b = right[i] if i < len(right) else ""
-        out.append(_pad(a, lw) + th.normal + th.dim + "│" + th.normal + b)
+        out.append(_pad(a, lw) + th.normal + th.border + "│" + th.normal + b)
     return out
 
 
@@ -345,14 +345,14 @@ def interface_table(s: ViewState, w: int, h: int, th: Theme) -> list[str]:
         lost.append(f"{table.dropped:,} interfaces beyond {MAX_IFACES} not kept")
     if table.damaged:
         lost.append(f"{table.damaged:,} damaged counters or entries left out")
-    note = [th.yellow + fit("  " + "; ".join(lost), w) + th.normal] if lost and h > 3 else []
+    note = [th.warn + fit("  " + "; ".join(lost), w) + th.normal] if lost and h > 3 else []
     room = max(h - 2 - len(note), 1)
     view.scroll = max(0, min(view.scroll, len(rows) - room))
     for r in rows[view.scroll : view.scroll + room]:
         cells = _interface_cells(r)
         line = " ".join(fit(c, n, right) for c, (_, n, right) in zip(cells, cols, strict=False))
         if r.name == table.captured:
-            line = th.bold + th.cyan + line + th.normal  # the captured interface, highlighted
+            line = th.bold + th.accent + line + th.normal  # the captured interface, highlighted
         lines.append(line)
     return lines[: h - len(note)] + note
 

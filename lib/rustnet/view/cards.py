@@ -73,11 +73,11 @@ _RTT_KINDS: Final = {
 # QUIC shows only these of the TLS card (the handshake it carries).
 _QUIC_TLS: Final = ("sni", "alpn", "tls_version")
 _MATCH: Final = {
-    "exact-tuple": ("exact tuple", "green"),
-    "short-lived-watch": ("exact tuple, caught by the fast watcher", "green"),
-    "exec-event": ("exact tuple, process from a kernel exec event", "green"),
-    "listener-socket": ("listener socket", "yellow"),
-    "bound-socket": ("bound socket (wildcard remote)", "yellow"),
+    "exact-tuple": ("exact tuple", "ok"),
+    "short-lived-watch": ("exact tuple, caught by the fast watcher", "ok"),
+    "exec-event": ("exact tuple, process from a kernel exec event", "ok"),
+    "listener-socket": ("listener socket", "warn"),
+    "bound-socket": ("bound socket (wildcard remote)", "warn"),
 }
 _SCOPES: Final = (
     ("UNSPECIFIED", ("0.0.0.0/32", "::/128")),
@@ -197,7 +197,7 @@ def _field_line(row: Row, f: Field, label: str, table: ConnTable) -> Line:
         how = rec.get(name)
         if how is None:
             return label, "unspecified" if rec.get("process") else NONE, "dim"
-        said, colour = _MATCH.get(text(how), (safe(how), "yellow"))
+        said, colour = _MATCH.get(text(how), (safe(how), "warn"))
         return label, said, colour
     if name == "rtt_ms" or f.unit == "ms":
         value = rec.get(name)
@@ -328,8 +328,8 @@ def traffic_rows(row: Row, table: ConnTable) -> list[Line]:
         ("Bytes Received", full_bytes(rb), ""),
         ("Packets Sent", f"{int(sp):,}", ""),
         ("Packets Received", f"{int(rp):,}", ""),
-        ("Current Rate (In)", "n/a" if hist else full_rate(row.rate_rx), "green" if row.rate_rx else ""),
-        ("Current Rate (Out)", "n/a" if hist else full_rate(row.rate_tx), "blue" if row.rate_tx else ""),
+        ("Current Rate (In)", "n/a" if hist else full_rate(row.rate_rx), "rx" if row.rate_rx else ""),
+        ("Current Rate (Out)", "n/a" if hist else full_rate(row.rate_tx), "tx" if row.rate_tx else ""),
     ]
 
 
@@ -365,7 +365,7 @@ def traffic_panel(row: Row, table: ConnTable, series: Sequence[float], rx: bool,
     peak = max(series, default=0.0)
     head = ("↓ RX " if rx else "↑ TX ") + ("n/a" if hist else f"{full_rate(rate)} {trend(series)}")
     head += f"   peak {full_rate(peak)}"
-    colour = "green" if rx else "blue"
+    colour = "rx" if rx else "tx"
     lines: list[Line] = [
         (head, "", "bold"),
         (f"Total {full_bytes(total_b)}  ·  {int(total_p):,} packets", "", ""),

@@ -52,7 +52,7 @@ def _card_text(card: cards.Card, w: int, th: Theme, x: int, targets: list[list[T
     """A card's lines ``w`` cells wide; ``targets`` gets, per line, where its value can be
     clicked to copy it (the pane starts at cell ``x``)."""
     title, lines = card
-    out = [th.bold + th.underline + fit(title, w) + th.normal]
+    out = [th.heading + th.bold + th.underline + fit(title, w) + th.normal]
     targets.append([])
     label_w = min(cards.LABEL_W, w)
     value_w = max(w - label_w, 1)
@@ -61,10 +61,12 @@ def _card_text(card: cards.Card, w: int, th: Theme, x: int, targets: list[list[T
             out.append(" " * w)
             targets.append([])
         elif not label:  # a note across the card
-            out.append(_styled(th, colour or "dim", fit(value, w)))
+            out.append(_styled(th, colour or "muted", fit(value, w)))
             targets.append([])
         else:
-            out.append(th.dim + fit(label, label_w) + th.normal + _styled(th, colour, fit(value, value_w)))
+            out.append(
+                th.label + th.dim + fit(label, label_w) + th.normal + _styled(th, colour, fit(value, value_w))
+            )
             targets.append([(x, x + w, label, value)])
     out.append(" " * w)
     targets.append([])
@@ -79,7 +81,7 @@ def _band(state: ViewState, row: Row, w: int, th: Theme) -> str:
     remote = safe(endpoint(row.addr(row.remote), row.port(row.remote)))
     tone, _ = staleness.tone(staleness.ratio(row, table.clock))
     head = ("▎ Historic · " if hist else "▎ ") + f"{who} → {remote}"
-    parts = [(_styled(th, "grey" if hist else tone, head), width(head))]
+    parts = [(_styled(th, "faint" if hist else tone, head), width(head))]
     pill = f" {'closed' if hist else safe(row.state) or '-'} "
     parts.append((th.reverse + pill + th.normal, width(pill)))
     if not hist and (row.rate_rx or row.rate_tx):

@@ -194,22 +194,22 @@ def box(title: str, inner: list[str], w: int, h: int, th: Theme) -> list[str]:
     iw = w - 2
     label = fit(f" {title} ", iw) if width(title) + 2 > iw else f" {title} "
     top = (
-        th.dim
+        th.border
         + "┌"
         + th.normal
         + th.bold
         + label
         + th.normal
-        + th.dim
+        + th.border
         + "─" * (iw - width(label))
         + "┐"
         + th.normal
     )
-    side = th.dim + "│" + th.normal
+    side = th.border + "│" + th.normal
     rows = [top]
     for i in range(h - 2):
         rows.append(side + (inner[i] if i < len(inner) else " " * iw) + side)
-    rows.append(th.dim + "└" + "─" * iw + "┘" + th.normal)
+    rows.append(th.border + "└" + "─" * iw + "┘" + th.normal)
     return rows
 
 
@@ -268,8 +268,8 @@ def traffic_panel(state: ViewState, view: GraphView, w: int, h: int, th: Theme, 
     up, down = _halves(ih)
     # RustNet's colours: rx text green over a blue wave, tx text blue over a green wave.
     for label, style, wave, raw, rows in (
-        ("↓ RX", th.green, th.blue, rx_raw, up),
-        ("↑ TX", th.blue, th.green, tx_raw, down),
+        ("↓ RX", th.rx, th.rx_wave, rx_raw, up),
+        ("↑ TX", th.tx, th.tx_wave, tx_raw, down),
     ):
         values = smoothed(raw)
         current = values[-1] if values else 0.0
@@ -303,8 +303,8 @@ def lifecycle_panel(
     ]
     up, down = _halves(ih - 1)
     for label, style, series, rate, rows in (
-        ("OPENED", th.green, metrics.opened, metrics.opened_rate(), up),
-        ("CLOSED", th.red, metrics.closed, metrics.closed_rate(), down),
+        ("OPENED", th.ok, metrics.opened, metrics.opened_rate(), up),
+        ("CLOSED", th.err, metrics.closed, metrics.closed_rate(), down),
     ):
         values = [float(v) for v in series]
         head = f" {rate:.1f}/s {trend(values)}"
@@ -318,7 +318,7 @@ def lifecycle_panel(
 
 
 def _tone(value: float, green_below: float, yellow_below: float, th: Theme) -> str:
-    return th.green if value < green_below else th.yellow if value < yellow_below else th.red
+    return th.ok if value < green_below else th.warn if value < yellow_below else th.err
 
 
 def gauge(label: str, value: float | None, scale: float, shown: str, style: str, iw: int, th: Theme) -> str:
@@ -370,7 +370,7 @@ def counters_panel(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
         ("Fast Retrans", "fast_retransmits", 50),
     ):
         n = totals[key]
-        style = th.green if n == 0 else th.yellow if n < yellow_below else th.red
+        style = th.ok if n == 0 else th.warn if n < yellow_below else th.err
         value = f"{n:,}"
         inner.append(line([("", fit(label, max(iw - width(value), 0))), (style + th.bold, value)], iw, th))
     return box("TCP Counters", inner, w, h, th)
@@ -408,7 +408,7 @@ def _bars(
 def states_panel(counts: Counts, w: int, h: int, th: Theme) -> list[str]:
     iw = max(w - 2, 0)
     rows = [(label, counts.tcp_states[label]) for label in TCP_ORDER if counts.tcp_states.get(label)]
-    inner = _bars(rows, 10, lambda n: f"{n:,}", iw, th, th.cyan)
+    inner = _bars(rows, 10, lambda n: f"{n:,}", iw, th, th.accent)
     if not inner:
         inner = [line([(th.dim, "No TCP connections")], iw, th)]
     return box("TCP States", inner, w, h, th)
@@ -418,7 +418,7 @@ def apps_panel(counts: Counts, w: int, h: int, th: Theme) -> list[str]:
     iw = max(w - 2, 0)
     total = sum(counts.apps.values())
     rows = [(label, counts.apps[label]) for label in APPS if counts.apps.get(label)]
-    inner = _bars(rows, 6, lambda n: f"{n / total * 100:5.1f}%", iw, th, th.green)
+    inner = _bars(rows, 6, lambda n: f"{n / total * 100:5.1f}%", iw, th, th.ok)
     if not inner:
         inner = [line([(th.dim, NO_CONNECTIONS)], iw, th)]
     return box("Application Distribution", inner, w, h, th)
@@ -441,7 +441,7 @@ def processes_panel(counts: Counts, w: int, h: int, th: Theme) -> list[str]:
             line(
                 [
                     ("", fit(process_label(name), name_w) + " "),
-                    (th.green, fit(full_rate(rate), rate_w, right=True)),
+                    (th.rx, fit(full_rate(rate), rate_w, right=True)),
                 ],
                 iw,
                 th,

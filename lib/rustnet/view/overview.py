@@ -82,7 +82,7 @@ def _header(state: ViewState, cols: list[tuple[Column, int]], th: Theme) -> str:
         if c.code == state.focus_col and state.focus_visible:
             cell = th.underline + cell + th.normal + th.bold
         cells.append(cell)
-    return th.bold + " ".join(cells) + th.normal
+    return th.heading + th.bold + " ".join(cells) + th.normal
 
 
 def _row_line(
@@ -98,9 +98,9 @@ def _row_line(
     otherwise cells keep their own colours (state, RTT, rx green / tx blue)."""
     historic = state.table.in_history(row)
     if selected:
-        base = th.reverse
+        base = th.selection
     elif historic:
-        base = th.grey or th.dim
+        base = th.faint or th.dim
     else:
         tone, bold = staleness.tone(staleness.ratio(row, state.table.clock))
         base = (getattr(th, tone) if tone else "") + (th.bold if bold else "")
@@ -143,9 +143,9 @@ def _paint(code: str, row: Row, cell: str, th: Theme) -> str:
             return cell
         left, right = cell[:cut], cell[cut + 1 :]
         if rx > 0:
-            left = th.green + left + th.normal
+            left = th.rx + left + th.normal
         if tx > 0:
-            right = th.blue + right + th.normal
+            right = th.tx + right + th.normal
         return left + "/" + right
     elif code == "remote" and remote_name(row)[1]:
         style = th.dim  # a name inferred from DNS seen on the wire
@@ -179,5 +179,5 @@ def _group_line(state: ViewState, g: Group, cols: list[tuple[Column, int]], sele
         return ""
     if cols[0][0].code != "process":  # the name always shows, first
         out[0] = fit(label, cols[0][1])
-    style = th.reverse if selected else th.cyan + th.bold
+    style = th.selection if selected else th.accent + th.bold
     return style + " ".join(out) + th.normal

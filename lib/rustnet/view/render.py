@@ -58,15 +58,15 @@ def _tab_bar(state: ViewState, w: int, th: Theme) -> list[str]:
     for start, end, name in spans:
         label = fit(tab_label(state, TABS.index(name), name), end - start)
         shown = name == state.tab
-        parts.append((th.bold + th.cyan if shown else "") + label + th.normal)
-        accent.append((th.cyan + "━" * (end - start) + th.normal) if shown else " " * (end - start))
+        parts.append((th.bold + th.accent if shown else "") + label + th.normal)
+        accent.append((th.accent + "━" * (end - start) + th.normal) if shown else " " * (end - start))
     used = spans[-1][1]
     cluster = "● " + (safe(state.table.interface) or "-")
     if state.paused:
         cluster += " · PAUSED"
     rest = w - used - 2
     if rest >= 4:
-        dot_style = th.red if state.table.damage else th.green
+        dot_style = th.err if state.table.damage else th.ok
         text = fit(cluster, min(width(cluster), rest))
         parts.append(" " * (w - used - width(text)) + dot_style + text[:1] + th.normal + text[1:])
     if len(spans) == 1:  # narrow: the shown tab alone, marked as the bar used to be
@@ -155,7 +155,7 @@ def hints_line(state: ViewState, w: int, th: Theme) -> str:
 
 
 def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
-    status = th.bar + fit(" " + status_text(state), w) + th.normal
+    status = th.status + fit(" " + status_text(state), w) + th.normal
     if state.filter_input is not None and not state.help_open:
         prompt = "/" + safe(state.filter_input)
         # A bad /regex/ says so where the user is typing, instead of the key hints.
@@ -235,14 +235,14 @@ def _help_box(state: ViewState, w: int, top: int, body_h: int, th: Theme) -> str
     key_w = min(max(width(k) for k, v in items if v) + 2, max(inner // 3, 8))
     shown = "Interfaces" if state.tab == ACTIVITY and state.activity.interfaces else state.tab
     title = f" Help · {shown} "
-    border = th.cyan
+    border = th.border
     top_line = ("─" + title + "─" * inner)[:inner] if width(title) + 1 <= inner else "─" * inner
     out = [th.move(y, x) + border + "┌" + top_line + "┐" + th.normal]
     for i, (k, v) in enumerate(items[state.help_scroll : state.help_scroll + rows]):
         if k and not v:
-            cell = th.bold + th.underline + fit(k, inner) + th.normal
+            cell = th.heading + th.bold + th.underline + fit(k, inner) + th.normal
         else:
-            cell = th.cyan + fit(k, key_w) + th.normal + fit(v, inner - key_w)
+            cell = th.key + fit(k, key_w) + th.normal + fit(v, inner - key_w)
         out.append(th.move(y + 1 + i, x) + border + "│" + th.normal + cell + border + "│" + th.normal)
     for i in range(len(items[state.help_scroll : state.help_scroll + rows]), rows):
         out.append(th.move(y + 1 + i, x) + border + "│" + th.normal + " " * inner + border + "│" + th.normal)

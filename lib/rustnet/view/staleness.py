@@ -50,9 +50,9 @@ def ratio(row: Row, clock: float) -> float:
 
 
 def tone(r: float) -> tuple[str, bool]:
-    """(theme colour name or "", bold) of a row at staleness ratio ``r``."""
+    """(theme token or "", bold) of a row at staleness ratio ``r``."""
     if r < WARN_AT:
         return "", False
     if r < ERR_AT:
-        return "yellow", False
-    return "red", r >= BOLD_AT
+        return "warn", False
+    return "err", r >= BOLD_AT

@@ -124,7 +124,7 @@ def sandbox_lines(described: Sequence[str]) -> list[Line]:
     if not described:
         return []
     state, _, abi = described[0].partition(" · ")
-    style = "green" if state.endswith("Fully enforced") else "yellow"
+    style = "ok" if state.endswith("Fully enforced") else "warn"
     out: list[Line] = [("  " + safe(state), style)]
     if abi:
         out.append(("  " + safe(abi), "dim"))
@@ -190,7 +190,7 @@ def lines(state: ViewState, h: int) -> list[Line]:
     pps = table.packets_per_s
     out.append((f"Packets/sec: {pps:,.0f}" if pps is not None else "Packets/sec: -", ""))
     drops = table.dropped + table.ifdropped
-    out.append((f"Packets Dropped: {drops:,}" + (" (kernel)" if drops else ""), "yellow" if drops else ""))
+    out.append((f"Packets Dropped: {drops:,}" + (" (kernel)" if drops else ""), "warn" if drops else ""))
     out.append(("", ""))
     out.append(("Network Stats (active / total)", "bold"))
     totals = table.graph.totals
@@ -206,7 +206,7 @@ def lines(state: ViewState, h: int) -> list[Line]:
     for stage, held in table.privileges:
         who = held.split(" · Sandbox: ", 1)[0]
         name = stage[3:] if stage.startswith("rn-") else stage  # (34 columns: "capture", "enrich")
-        out.append((f"{safe(name)}: {safe(who)}", "yellow" if who.startswith("root,") else ""))
+        out.append((f"{safe(name)}: {safe(who)}", "warn" if who.startswith("root,") else ""))
         out += sandbox_lines(sandboxes.get(stage, []))
     out.append(("", ""))
     out += traffic_lines(state, max(h - len(out), 0))
@@ -223,8 +223,8 @@ def traffic_lines(state: ViewState, room: int) -> list[Line]:
     top = wave_ceiling(rx[-2 * cells :] + tx[-2 * cells :])
     title = "Traffic" + (" (captured)" if traffic.source != "interfaces" else "")
     out: list[Line] = [(title, "bold")]
-    out.append(("RX " + braille.wave(rx, cells, top), "green"))
-    out.append(("TX " + braille.wave(tx, cells, top), "blue"))
+    out.append(("RX " + braille.wave(rx, cells, top), "rx"))
+    out.append(("TX " + braille.wave(tx, cells, top), "tx"))
     now_rx = rx[-1] if rx else 0.0
     now_tx = tx[-1] if tx else 0.0
     out.append((f"↓{compact_rate(now_rx)}/s ↑{compact_rate(now_tx)}/s", ""))
@@ -246,7 +246,7 @@ def traffic_lines(state: ViewState, room: int) -> list[Line]:
             break
         errors = r.get("rx_errors") + r.get("tx_errors")
         dropped = r.get("rx_dropped") + r.get("tx_dropped")
-        style = "red" if errors else "yellow" if dropped else ""
+        style = "err" if errors else "warn" if dropped else ""
         out.append((f"{safe(r.name)}: Err: {errors:,}  Drop: {dropped:,}", style))
     return out
 
@@ -264,5 +264,5 @@ def draw(state: ViewState, h: int, th: Theme) -> list[str]:
         text_, style = content[y] if y < len(content) else ("", "")
         cell = fit(text_, WIDTH)
         st = getattr(th, style, "") if style else ""
-        out.append(th.dim + "│" + th.normal + (st + cell + th.normal if st else cell))
+        out.append(th.border + "│" + th.normal + (st + cell + th.normal if st else cell))
     return out

@@ -149,7 +149,7 @@ def rtt_tone(ms: Any) -> str:
     """The colour a round trip is shown in: green under 50 ms, yellow under 150 ms, else red."""
     if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not ms >= 0:
         return ""
-    return "green" if ms < 50 else "yellow" if ms < 150 else "red"
+    return "ok" if ms < 50 else "warn" if ms < 150 else "err"
 
 
 def age(seconds: float) -> str:
