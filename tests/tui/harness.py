@@ -38,7 +38,7 @@ def set_size(fd: int, cols: int, rows: int) -> None:
 
 
 class PtyView:
-    """rn-view on a pty; ``stdin_data`` makes its stdin a pipe carrying those bytes."""
+    """rn-view (or ``program``) on a pty; ``stdin_data`` makes its stdin a pipe carrying those bytes."""
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class PtyView:
         rows: int = 30,
         stdin_data: bytes | None = None,
         env: dict[str, str] | None = None,
+        program: str = RN_VIEW,
     ) -> None:
         self.cols, self.rows = cols, rows
         self.screen = pyte.Screen(cols, rows)
@@ -78,7 +79,7 @@ class PtyView:
                     os.close(pipe_w)
                     os.dup2(pipe_r, 0)
                     os.close(pipe_r)
-                os.execve(RN_VIEW, [RN_VIEW, *args], full_env)
+                os.execve(program, [program, *args], full_env)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
