@@ -31,7 +31,9 @@ from rustnet.stream import RecordWriter
 from rustnet.stream.bounds import cut_message
 from rustnet.stream.gctune import tune_gc
 from rustnet.view.filter import Filter
+from rustnet.view.merge import MergedSource, merged
 from rustnet.view.model import HISTORY_SECONDS, MAX_ROWS, ConnTable, Row
+from rustnet.view.nodes import NodeJoiner
 from rustnet.view.palette import Palette
 from rustnet.view.sort import SORT_CODES
 from rustnet.view.source import Source
@@ -52,8 +54,8 @@ def _table(names: bool = True, **bounds: Any) -> ConnTable:
     except ImportError:
         return ConnTable(**bounds)
     if not names:
-        return ConnTable(SocketJoiner(), **bounds)
-    return ConnTable(SocketJoiner(), ServiceNames(), HostNames(), **bounds)
+        return ConnTable(NodeJoiner(SocketJoiner), **bounds)
+    return ConnTable(NodeJoiner(SocketJoiner), ServiceNames(), HostNames(), **bounds)
 
 
 def _check_filter(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -65,7 +67,11 @@ def _check_filter(ctx: click.Context, param: click.Parameter, value: str) -> str
 
 
 def _print_json(
-    source: Source, no_localhost: bool, filter_text: str, max_connections: int, show_ptr: bool = False
+    source: Source | MergedSource,
+    no_localhost: bool,
+    filter_text: str,
+    max_connections: int,
+    show_ptr: bool = False,
 ) -> ConnTable:
     """``--json``: every connection's last record, each printed once and held only until then.
 
@@ -126,7 +132,22 @@ def _state(
     return state
 
 
-def _status(source: Source) -> int:
+def open_source(
+    paths: list[str],
+    stdin_fd: int | None,
+    read_file: str | None,
+    speed: float | None,
+    dpi: bool,
+    refresh: float,
+) -> Source | MergedSource:
+    """One input as it is; several merged side by side, each a node with its own clock."""
+    inputs = ([read_file] if read_file is not None else []) + paths
+    if len(inputs) > 1:
+        return merged(inputs, stdin_fd, speed, dpi, refresh)
+    return Source(paths, stdin_fd, read_file, speed, dpi=dpi, refresh=refresh)
+
+
+def _status(source: Source | MergedSource) -> int:
     if source.damage:
         return EXIT_DAMAGED
     return EXIT_ERROR if source.errors else EXIT_OK
@@ -242,7 +263,9 @@ def main(
 
     Reads any stage's output: connection records from rn-track, or packet records and
     summaries, which it completes in-process (so `rn-capture | rn-view` works); a FILE may
-    also be a pcap/pcapng capture, and any FILE may be gzip'd. Keys come
+    also be a pcap/pcapng capture, and any FILE may be gzip'd. Several FILEs (or fifos from
+    several hosts) are merged side by side, each a node named after its host (or file) with
+    its own clock: a Host column, the node: filter keyword. Keys come
     from the terminal even when stdin is the pipe. Press h in the viewer for the keys and
     the filter language. A finished recording stays on screen until you quit (q q).
     When standard output is not a terminal, --table is implied.
@@ -251,7 +274,7 @@ def main(
     uses_stdin = (not paths and read_file is None) or "-" in paths
     headless = as_json or as_table or not os.isatty(1)
 
-    def sandbox(source: Source) -> None:
+    def sandbox(source: Source | MergedSource) -> None:
         """The terminal, the named files and nothing else from here on (no program to start:
         the clipboard tools neither)."""
         later = "capture files still to read through rn-capture" if source.programs_to_start() else ""
@@ -267,7 +290,7 @@ def main(
         confine()  # no capability it does not need (root's, or a setcap interpreter's)
         if headless:
             stdin_hint(PROG, paths if read_file is None else ["x"])
-            source = Source(paths, 0, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
+            source = open_source(paths, 0, read_file, speed, not no_dpi, refresh / 1000.0)
             sandbox(source)
             tune_gc()  # the table is many long-lived containers: no full passes every few thousand
             if as_json:
@@ -318,7 +341,7 @@ def main(
         except NoTerminal as exc:
             fail(str(exc))
         palette = _palette(theme, no_color)  # the config file is read before the sandbox closes it
-        source = Source(paths, pipe_fd, read_file, speed, dpi=not no_dpi, refresh=refresh / 1000.0)
+        source = open_source(paths, pipe_fd, read_file, speed, not no_dpi, refresh / 1000.0)
         sandbox(source)
         # Recordings and captures named as FILEs are finite: all their connections are shown.
         files_only = read_file is not None or (paths and "-" not in paths)

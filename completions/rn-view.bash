@@ -6,7 +6,7 @@ _rn_view() {
         --read) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --speed) COMPREPLY=(); return ;;
         --filter) COMPREPLY=(); return ;;
-        --sort) COMPREPLY=($(compgen -W "process remote local loc service app state rtt rate total" -- "$cur")); return ;;
+        --sort) COMPREPLY=($(compgen -W "node process remote local loc service app state rtt rate total" -- "$cur")); return ;;
         --max-connections) COMPREPLY=(); return ;;
         --theme) COMPREPLY=($(compgen -W "muted vivid catppuccin-mocha tokyo-night gruvbox nord" -- "$cur")); return ;;
     esac

@@ -8,7 +8,7 @@ complete -c rn-view -l no-localhost -d 'Hide connections whose both ends are loo
 complete -c rn-view -l no-dpi -d 'When completing the pipeline from packets: skip DPI'
 complete -c rn-view -l show-ptr-lookups -d 'Also show the PTR lookups rn-enrich\'s reverse DNS made (ptr_lookup_own; hidden by default)'
 complete -c rn-view -l filter -x -d 'Start with this filter (the / language: words, port:443, sni:/^www\\./, !state:closed ...)'
-complete -c rn-view -l sort -x -a 'process remote local loc service app state rtt rate total' -d 'Start sorted by this column'
+complete -c rn-view -l sort -x -a 'node process remote local loc service app state rtt rate total' -d 'Start sorted by this column'
 complete -c rn-view -l reverse -d 'Reverse the sort order'
 complete -c rn-view -l show-closed -d 'Start with closed connections from history shown (t)'
 complete -c rn-view -l max-connections -x -d 'Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)'

@@ -10,7 +10,7 @@ _arguments -s \
   '--no-dpi[When completing the pipeline from packets\: skip DPI]' \
   '--show-ptr-lookups[Also show the PTR lookups rn-enrich'\''s reverse DNS made (ptr_lookup_own; hidden by default)]' \
   '--filter[Start with this filter (the / language\: words, port\:443, sni\:/^www\\./, !state\:closed ...)]:query:' \
-  '--sort[Start sorted by this column]:sort:(process remote local loc service app state rtt rate total)' \
+  '--sort[Start sorted by this column]:sort:(node process remote local loc service app state rtt rate total)' \
   '--reverse[Reverse the sort order]' \
   '--show-closed[Start with closed connections from history shown (t)]' \
   '--max-connections[Cap on connections held; over it the longest-closed, then the least recently updated ones are dropped and counted (status bar)]:n:' \

@@ -17,7 +17,21 @@ def rows() -> list[Row]:
 
 
 def ids(query: str, rows: list[Row]) -> list[int]:
-    return sorted(r.id for r in Filter(query).apply(rows))
+    return sorted(r.id if type(r.id) is int else r.id[1] for r in Filter(query).apply(rows))
+
+
+def node_rows() -> list[Row]:
+    """The sample seen on two hosts (a merged stream): every connection tagged with its node."""
+    t = ConnTable()
+    t.ingest([{**r, "node": "web1" if r.get("id", 0) % 2 else "edge"} for r in sample()])
+    return list(t.rows.values())
+
+
+def test_node_keyword_selects_the_rows_of_one_host() -> None:
+    rows = node_rows()
+    odd = sorted({r.id[1] for r in rows if r.id[1] % 2})
+    assert odd and ids("node:web1", rows) == odd
+    assert ids("node:edge", rows) == sorted({r.id[1] for r in rows} - set(odd))
 
 
 @pytest.mark.parametrize(
@@ -64,6 +78,8 @@ def test_every_keyword(query: str, expected: list[int], rows: list[Row]) -> None
 def test_keywords_and_values_are_case_insensitive(keyword: str, rows: list[Row]) -> None:
     """``SNI:`` is ``sni:``, ``state:ESTABLISHED`` is ``state:established``, negated too; the
     row sets differ between keywords, so a keyword read as a fuzzy word would show."""
+    if keyword == "node":
+        rows = node_rows()
     matched = False
     for value in ("a", "4", "e", "t", "1"):
         want = ids(f"{keyword}:{value}", rows)
@@ -92,6 +108,7 @@ def test_every_keyword_is_tested_and_documented() -> None:
         "country",
         "city",
         "asn",
+        "node",
     }
     assert set(KEYWORDS) == tested
     doc = dict(help_lines())

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 from rustnet.view import clipboard, keys
-from rustnet.view.columns import COLUMN_INDEX, COLUMNS, layout
+from rustnet.view.columns import COLUMN_INDEX, COLUMNS, hidden_for, layout
 from rustnet.view.model import ConnTable
 from rustnet.view.sort import SORT_CODES, next_sort, sort_rows
 from rustnet.view.state import ACTIVITY, DETAILS, GRAPH, OVERVIEW, Group, ViewState
@@ -48,17 +48,18 @@ def test_s_cycles_and_S_reverses() -> None:
     press(s, "S")
     assert order(s) == first[::-1]
     press(s, "s")
-    assert s.sort_code == next_sort("total") and not s.sort_reverse
+    assert s.sort_code == next_sort("total", hidden_for(s.table)) and not s.sort_reverse
     codes = set()
     for _ in SORT_CODES:
         press(s, "s")
         codes.add(s.sort_code)
-    assert codes == set(SORT_CODES) - {"loc"}  # Location only with a GeoIP location database
+    # Location only with a GeoIP location database, Host only with several hosts
+    assert codes == set(SORT_CODES) - {"loc", "node"}
     s.table.geoip = ("city",)
     for _ in SORT_CODES:
         press(s, "s")
         codes.add(s.sort_code)
-    assert codes == set(SORT_CODES)
+    assert codes == set(SORT_CODES) - {"node"}
 
 
 def test_sort_is_stable_for_ties() -> None:
@@ -378,7 +379,8 @@ def test_no_localhost_hides_loopback_pairs() -> None:
 
 def test_columns_drop_by_priority_and_resize() -> None:
     full = layout(200, {})
-    assert [c.code for c, _ in full] == [c.code for c in COLUMNS if c.code != "loc"]  # (no GeoIP)
+    # (no GeoIP, one host)
+    assert [c.code for c, _ in full] == [c.code for c in COLUMNS if c.code not in ("loc", "node")]
     assert sum(w for _, w in full) + len(full) - 1 == 200
     narrow = [c.code for c, _ in layout(40, {})]
     assert "remote" in narrow and "total" not in narrow and "local" not in narrow

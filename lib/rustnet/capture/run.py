@@ -271,6 +271,7 @@ def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: s
     cap.start()
     dump = _open_dump(opts, cap.linktype)
     header = make_header(producer, cap.linktype, iface, True, opts.snaplen, time.time())
+    header["host"] = os.uname().nodename  # names this stream's node when a viewer merges several
     netns = _own_netns_inode()  # read while still privileged: a dropped process may not see its /proc
     if netns is not None:
         header["netns"] = netns

@@ -35,7 +35,13 @@ CAPTURE: Final = "rn-capture"
 DISSECT: Final = "rn-dissect"
 TRACK: Final = "rn-track"
 ENRICH: Final = "rn-enrich"
-STAGES: Final = (CAPTURE, DISSECT, TRACK, ENRICH, "rn-view")  # every stage that writes headers
+VIEW: Final = "rn-view"
+STAGES: Final = (CAPTURE, DISSECT, TRACK, ENRICH, VIEW)  # every stage that writes headers
+# What a viewer merging several streams writes into each record of one of them.
+NODE_MEANING: Final = (
+    "the node (host) the record came from: set by a viewer merging several streams "
+    "(rustnet --remote A --remote B, rn-view A B), from the name it was given or the stream header's host"
+)
 
 # How the records of one connection carry a field from update to update (``Field.merge``).
 OWN: Final = "own"
@@ -167,6 +173,13 @@ HDR: Final = (
         stage=CAPTURE,
     ),
     Field("source", "str", "interface name or capture file path", stage=CAPTURE),
+    Field(
+        "host",
+        "str",
+        "optional: the name of the host a live capture runs on; a viewer merging several streams "
+        "names each stream's node after it",
+        stage=CAPTURE,
+    ),
     Field(
         "live",
         "bool",
@@ -441,6 +454,7 @@ IFSTATS: Final = (
         "every interface of the capturing host, each a map of name and counters (below)",
         stage=CAPTURE,
     ),
+    Field("node", "str", "optional: " + NODE_MEANING, stage=VIEW),
 )
 
 # --- dstats --------------------------------------------------------------------------------
@@ -538,6 +552,7 @@ SOCK: Final = (
     Field("pid", "int|null", "the owning process", stage=ENRICH),
     Field("process", "str|null", "its name", stage=ENRICH),
     Field("cmdline", "str|null", "its command line", stage=ENRICH),
+    Field("node", "str", "optional: " + NODE_MEANING, stage=VIEW),
     Field("user", "str|null", "the socket's user", stage=ENRICH),
     Field(
         "netns",
@@ -582,6 +597,17 @@ CONN: Final = (
         "reused tuple gets a new id",
         stage=TRACK,
         label="Connection ID",
+    ),
+    Field(
+        "node",
+        "str",
+        NODE_MEANING + "; connections of different nodes are never merged, even with equal addresses "
+        "and ports",
+        stage=VIEW,
+        search=True,
+        keywords=("node",),
+        label="Host",
+        card=CONNECTION,
     ),
     Field(
         "proto",

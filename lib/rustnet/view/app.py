@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from rustnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from rustnet.view import clipboard, keys, mouse, tabs
+from rustnet.view.merge import MergedSource
 from rustnet.view.palette import DEFAULT_PALETTE, Palette
 from rustnet.view.render import Theme, render
 from rustnet.view.source import Source
@@ -75,7 +76,11 @@ class App:
     """Runs the viewer until the user quits; returns the exit status."""
 
     def __init__(
-        self, source: Source, state: ViewState, refresh: float, palette: Palette | None = DEFAULT_PALETTE
+        self,
+        source: Source | MergedSource,
+        state: ViewState,
+        refresh: float,
+        palette: Palette | None = DEFAULT_PALETTE,
     ) -> None:
         self.source = source
         self.state = state
@@ -158,20 +163,20 @@ class App:
         sel = selectors.PollSelector()  # epoll refuses regular files; poll takes recordings too
         sel.register(0, selectors.EVENT_READ, "key")
         sel.register(wake_r, selectors.EVENT_READ, "signal")
-        src_fd: int | None = None
+        src_fds: set[int] = set()
         dirty = True
         draw_now = True
         data_now = True  # a frame with the newest data at once (start, first rows, end of input)
         next_frame = 0.0
         next_tick = time.monotonic() + 1.0
         while not state.quit:
-            fd = source.fileno()
-            if fd != src_fd:
-                if src_fd is not None:
-                    sel.unregister(src_fd)
-                if fd is not None:
+            fds = set(source.filenos())  # several when streams are merged (several hosts)
+            if fds != src_fds:
+                for fd in src_fds - fds:
+                    sel.unregister(fd)
+                for fd in fds - src_fds:
                     sel.register(fd, selectors.EVENT_READ, "src")
-                src_fd = fd
+                src_fds = fds
             now = time.monotonic()
             due = dirty and (data_now or now >= next_frame)
             if draw_now or due:
@@ -188,7 +193,7 @@ class App:
                     next_frame = now + self.refresh
             # Wake only for something due: an idle viewer sleeps in select until input comes.
             deadlines = [next_frame] if dirty else []
-            if source.completer.chain is not None:
+            if source.ticking:
                 deadlines.append(next_tick)
             nd = source.next_due()
             if nd is not None:
@@ -200,7 +205,9 @@ class App:
             events.sort(key=lambda ev: ev[0].data != "key")  # keys before records: responsiveness
             for key, _ in events:
                 if key.data == "src":
-                    recs = source.read()
+                    if key.fd not in set(source.filenos()):
+                        continue  # its input ended while another was read
+                    recs = source.read(key.fd)
                     if recs:
                         table.ingest(recs)
                         dirty = True
@@ -217,7 +224,7 @@ class App:
                 table.ingest(recs)
                 dirty = True
             now = time.monotonic()
-            if source.completer.chain is not None and now >= next_tick:
+            if source.ticking and now >= next_tick:
                 recs = source.tick(time.time())
                 if recs:
                     table.ingest(recs)

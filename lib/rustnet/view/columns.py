@@ -171,21 +171,29 @@ def _service(row: Row) -> str:
     return safe(row.field("service")) or "-"
 
 
+def _node(row: Row) -> str:
+    return safe(row.rec.get("node")) or "-"
+
+
 def _loc(row: Row) -> str:
     return safe(row.field("geo_country")) or "-"
 
 
-NO_GEOIP: Final = frozenset(("loc",))  # the columns hidden when there is no GeoIP location
+NO_GEOIP: Final = frozenset(("loc", "node"))  # hidden with no GeoIP location and one host
+ONE_NODE: Final = frozenset(("node",))
 
 
 def hidden_for(table: Any) -> frozenset[str]:
     """Columns the stream has nothing for: Loc unless rn-enrich loaded a GeoIP Country or City
-    database (its header says which), as RustNet shows it only then."""
+    database (its header says which), as RustNet shows it only then; Host unless the
+    connections come from more than one host (merged streams)."""
     geo = getattr(table, "geoip", ())
-    return frozenset() if ("country" in geo or "city" in geo) else NO_GEOIP
+    hidden = frozenset() if len(getattr(table, "nodes", ())) > 1 else ONE_NODE
+    return hidden if ("country" in geo or "city" in geo) else hidden | {"loc"}
 
 
 COLUMNS: Final[tuple[Column, ...]] = (
+    Column("node", "Host", 10, 4, 1, False, _node, lambda r: text(r.rec.get("node")), False),
     Column("process", "Process", 22, 8, 2, False, _process, _process_key, False),
     Column("remote", "Remote", 21, 12, 4, False, _remote, lambda r: _ip_key(r, r.remote), False),
     Column(
@@ -250,7 +258,19 @@ def swap_columns(cols: list[tuple[Column, int]], swap: tuple[Column, ...]) -> li
 GAP: Final = 1  # cells between columns
 # RustNet's order of giving way ("app" here: App narrows to its compact width), ours (Total)
 # first; then, narrower than RustNet goes, the columns RustNet always keeps, Remote last.
-GIVE_WAY: Final = ("total", "loc", "service", "local", "rtt", "app", "state", "process", "app", "rate")
+GIVE_WAY: Final = (
+    "total",
+    "loc",
+    "service",
+    "local",
+    "rtt",
+    "app",
+    "state",
+    "node",
+    "process",
+    "app",
+    "rate",
+)
 
 
 def cell_text(col: Column, row: Row, cells: int) -> str:

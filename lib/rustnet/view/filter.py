@@ -119,6 +119,7 @@ KEYWORDS: Final[dict[str, Keyword]] = {
         Keyword("country", "the remote end's country, code or name (GeoIP)", _values("country")),
         Keyword("city", "the remote end's city (GeoIP City database)", _values("city")),
         Keyword("asn", "the remote end's AS number or organisation (GeoIP ASN database)", _values("asn")),
+        Keyword("node", "the host a connection was seen on (several hosts in one view)", _values("node")),
     )
 }
 

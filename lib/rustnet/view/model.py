@@ -47,6 +47,7 @@ from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, NAME, S
 from rustnet.track.rates import WINDOW
 from rustnet.track.states import ENDED_NAMES, State
 from rustnet.view.graphstats import GraphMetrics
+from rustnet.view.nodes import MAX_NODES, NodeInterfaces
 from rustnet.view.traffic import SPREAD, InterfaceTable, ProcessWindow, TrafficHistory, process_key
 
 MAX_ROWS: Final = DEFAULT_MAX_CONNECTIONS  # connections held at most (rn-track's default cap too)
@@ -402,7 +403,8 @@ class ConnTable:
         self._rate_due: list[tuple[float, int, Any]] = []
         # Traffic over time (the charts) and each interface's counters (ifstats records).
         self.traffic = TrafficHistory()
-        self.interfaces = InterfaceTable()
+        self.interfaces: InterfaceTable = NodeInterfaces()  # each node's apart when streams are merged
+        self.nodes: dict[str, int] = {}  # node -> connections seen (several: a merged stream)
         self.graph = GraphMetrics()  # the Graph tab's lifecycle and health samples (O(1) a record)
         self.process_window = ProcessWindow()  # each process's bytes over 60 s (Activity)
         # Capture counters as they read at the last clear(): shown counts start from there.
@@ -552,6 +554,16 @@ class ConnTable:
         if cut:
             self.cut += cut
         cid = rec.get("id")
+        node = rec.get("node")
+        if type(node) is str and cid is not None:
+            # Several hosts in one table: their ids (and 5-tuples) may be equal, their rows never.
+            cid = (node, cid)
+            if node not in self.nodes:
+                if len(self.nodes) >= MAX_NODES:
+                    self.ignored += 1
+                    return
+                self.nodes[node] = 0
+            self.nodes[node] += 1
         try:
             row = rows.get(cid)
         except TypeError:  # an unhashable id
@@ -694,7 +706,8 @@ class ConnTable:
 
     def _ifstats(self, rec: dict[str, Any]) -> None:
         rates = self.interfaces.ingest(rec)
-        if rates is not None:
+        # One host's totals are not the traffic of several: merged streams chart captured bytes.
+        if rates is not None and "node" not in rec:
             self.traffic.add_sample(*rates)
         # Like stats, wall-clock time: the stream's clock only when live.
         ts = num(rec.get("ts"))

@@ -294,7 +294,17 @@ class Source:
             return None
         return self.reader.fd
 
-    def read(self) -> list[Record]:
+    def filenos(self) -> list[int]:
+        """The descriptors to wait on (one at most: the inputs are read in order)."""
+        fd = self.fileno()
+        return [] if fd is None else [fd]
+
+    @property
+    def ticking(self) -> bool:
+        """In-process stages run here: they want a tick every second."""
+        return self.completer.chain is not None
+
+    def read(self, fd: int | None = None) -> list[Record]:
         """Read what is available now (call when :meth:`fileno` is readable)."""
         reader = self.reader
         if reader is None:

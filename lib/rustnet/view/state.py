@@ -19,7 +19,7 @@ from rustnet.view.activity import ActivityView
 from rustnet.view.columns import COLUMN_INDEX, COLUMNS, hidden_for
 from rustnet.view.connrates import ConnRates
 from rustnet.view.filter import Filter, haystack
-from rustnet.view.model import ConnTable, Row
+from rustnet.view.model import ConnTable, Row, text
 from rustnet.view.sort import DEFAULT_SORT, next_sort, sort_rows
 from rustnet.view.traffic import InterfaceTable, TrafficHistory
 
@@ -371,10 +371,16 @@ class ViewState:
 
     def _group(self, rows: list[Row]) -> list[Entry]:
         groups: dict[str, list[Row]] = {}
+        by_node = (
+            len(getattr(self.table, "nodes", ())) > 1
+        )  # several hosts: a process is grouped per host, hosts apart
         for r in rows:
             # As RustNet: no name, or the placeholder name Unknown, is one group.
             name = r.process
-            groups.setdefault(name if name and name != "Unknown" else UNKNOWN_GROUP, []).append(r)
+            name = name if name and name != "Unknown" else UNKNOWN_GROUP
+            if by_node:
+                name = f"{text(r.rec.get('node')) or '-'}: {name}"
+            groups.setdefault(name, []).append(r)
         out: list[Entry] = []
         # By name, case-insensitively (RustNet's: groups do not jump around as rates change).
         order = sorted(groups.items(), key=lambda kv: (kv[0].lower(), kv[0]))
