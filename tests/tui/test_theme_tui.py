@@ -4,8 +4,10 @@ all with --no-color or NO_COLOR, and the config file's theme and its one-line co
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +188,36 @@ def test_rustnet_takes_theme_and_no_color(recording: str, home: Path, views: lis
         views, home, ["--read", recording, "--no-color", "--theme", "nord"], {"COLORTERM": "truecolor"}
     )
     assert colour_params(raw) == []
+
+
+def answer_background(v: PtyView, colour: bytes) -> None:
+    """Be a terminal whose background is ``colour``: answer the viewer's OSC 11 query and the
+    cursor report that follows it (blessed's boundary)."""
+    deadline = time.monotonic() + 10
+    while b"\x1b]11;?" not in v.raw:
+        assert time.monotonic() < deadline, "no OSC 11 query"
+        v.pump(0.05)
+    os.write(v.fd, b"\x1b]11;rgb:" + colour + b"\x1b\\\x1b[5;1R")
+
+
+@pytest.mark.parametrize(
+    ("colour", "override", "grey"),
+    [
+        (b"ffff/ffff/ffff", "", b"\x1b[90m"),  # light: the grey tier darkened to dark grey
+        (b"0000/0000/0000", "", b"\x1b[37m"),  # dark: as the preset has it
+        (b"f0f0/f0f0/e0e0", 'muted = "gray"', b"\x1b[37m"),  # an override is never altered
+    ],
+)
+def test_light_background_darkens_the_grey_tiers(
+    colour: bytes, override: str, grey: bytes, recording: str, home: Path, views: list[PtyView]
+) -> None:
+    (home / ".config" / "rustnet" / "config.toml").write_text("[theme.overrides]\n" + override + "\n")
+    full = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "COLORTERM": ""}
+    v = PtyView([recording], cols=160, rows=40, env=full)
+    views.append(v)
+    answer_background(v, colour)
+    v.wait_for("github.com")
+    hints = bytes(v.raw).split(b"\x1b[40;1H")[-1]  # the hints line, the screen's last
+    v.send("q", "q")
+    assert v.wait_exit() == 0
+    assert hints.startswith(grey + b"\x1b[2m"), hints[:40]

@@ -16,6 +16,7 @@ before stopping and takes it back on resume.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import os
 import selectors
 import signal
@@ -28,7 +29,7 @@ from typing import Any, Final
 from rustnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from rustnet.view import clipboard, keys, mouse, tabs
 from rustnet.view.merge import MergedSource
-from rustnet.view.palette import DEFAULT_PALETTE, Palette
+from rustnet.view.palette import DEFAULT_PALETTE, Palette, is_light
 from rustnet.view.render import Theme, render
 from rustnet.view.source import Source
 from rustnet.view.state import ViewState
@@ -37,6 +38,7 @@ MESSAGE_SECONDS: Final = 5.0
 SYNC_BEGIN: Final = "\x1b[?2026h"  # synchronized output: terminals that know it draw a frame at once
 SYNC_END: Final = "\x1b[?2026l"
 REPORT_WAIT: Final = 0.03  # seconds to wait for the rest of a mouse report cut by a read
+BACKGROUND_QUERY_TIMEOUT: Final = 0.15  # seconds for the terminal to tell its background colour
 
 
 class NoTerminal(Exception):
@@ -122,6 +124,20 @@ class App:
         for sig, handler in old.items():
             signal.signal(sig, handler)
 
+    @staticmethod
+    def _with_background(term: Any, palette: Palette | None) -> Palette | None:
+        """The palette for the terminal's background, asked with OSC 11 (blessed's query, which a
+        cursor report bounds: a terminal that does not know OSC 11 costs no wait)."""
+        if palette is None:
+            return None
+        try:
+            bg = term.get_bgcolor(timeout=BACKGROUND_QUERY_TIMEOUT, bits=8)
+        except (OSError, ValueError):
+            return palette
+        if min(bg) < 0 or not is_light(bg):
+            return palette
+        return dataclasses.replace(palette, light_background=True)
+
     # --- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
         saved_env = os.environ.pop("NO_COLOR", None)
@@ -137,7 +153,8 @@ class App:
         self.term = term
         # NO_COLOR counts only when non-empty (no-color.org).
         color = self.palette is not None and not saved_env
-        self.theme = Theme.from_terminal(term, color=color, palette=self.palette)
+        palette = self._with_background(term, self.palette) if color else self.palette
+        self.theme = Theme.from_terminal(term, color=color, palette=palette)
         wake_r, wake_w, old = self._install_signals()
         try:
             self._orig_attrs = termios.tcgetattr(0)

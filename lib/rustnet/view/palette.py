@@ -36,6 +36,7 @@ TOKENS = (
     "status_bg",
 )
 BACKGROUND_TOKENS = frozenset({"selection_bg", "status_bg"})
+GREY_TIERS = ("muted", "faint")
 DEFAULT_PRESET = "muted"
 
 # ANSI names -> index in the 16-colour table (0-7 normal, 8-15 bright), as terminals number them.
@@ -296,6 +297,11 @@ def sgr(colour: str, background: bool, truecolor: bool) -> str:
     return f"\x1b[{lead};5;{_cube_index(r, g, b)}m"
 
 
+def is_light(colour: tuple[int, int, int]) -> bool:
+    """A background black text stands out on better than white text does."""
+    return contrast(colour, (0, 0, 0)) > contrast(colour, (255, 255, 255))
+
+
 def terminal_has_truecolor(env: Mapping[str, str]) -> bool:
     """24-bit colour, as terminals announce it: COLORTERM=truecolor/24bit or a TERM=*-direct."""
     return env.get("COLORTERM", "").lower() in ("truecolor", "24bit") or env.get("TERM", "").endswith(
@@ -310,13 +316,17 @@ class Palette:
     name: str = DEFAULT_PRESET
     overrides: Mapping[str, str] = field(default_factory=dict)
     truecolor: bool = False
+    light_background: bool = False  # the terminal answered OSC 11 with a light colour
 
     def colours(self) -> dict[str, str | None]:
         """Token -> colour after the ANSI fallback and the overrides (overrides are never altered)."""
-        table = PRESETS[self.name]
+        table = dict(PRESETS[self.name])
         if self.name in TRUECOLOR_PRESETS and not self.truecolor:
-            table = MUTED
-        return dict(table) | dict(self.overrides)
+            table = dict(MUTED)
+        if self.light_background:
+            # The grey tiers are made for a dark background: on a light one, dark grey reads.
+            table |= {token: "darkgray" for token in GREY_TIERS}
+        return table | dict(self.overrides)
 
     def status_fg(self) -> str:
         return (

@@ -133,7 +133,7 @@ def _hint_text(hints: list[tuple[str, str, bool]], labels: bool, th: Theme) -> t
         if out:
             out.append("  ")
             used += 2
-        out.append((th.reverse if on else "") + piece + (th.normal + th.dim if on else ""))
+        out.append((th.reverse if on else "") + piece + (th.normal + th.muted + th.dim if on else ""))
         used += width(piece)
     return "".join(out), used
 
@@ -150,8 +150,8 @@ def hints_line(state: ViewState, w: int, th: Theme) -> str:
         ltext, lw = _hint_text(left, labels, th)
         rtext, rw = _hint_text(right, labels, th)
         if 1 + lw + 2 + rw + 1 <= w:
-            return th.dim + " " + ltext + " " * (w - lw - rw - 2) + rtext + " " + th.normal
-    return th.dim + fit(" " + "  ".join(k for k, _, _ in left + right), w) + th.normal
+            return th.muted + th.dim + " " + ltext + " " * (w - lw - rw - 2) + rtext + " " + th.normal
+    return th.muted + th.dim + fit(" " + "  ".join(k for k, _, _ in left + right), w) + th.normal
 
 
 def _bottom_lines(state: ViewState, w: int, h: int, th: Theme) -> list[str]:
