@@ -268,3 +268,35 @@ def test_low_contrast_override_is_a_warning_only(tmp_path: Path) -> None:
     assert palette is not None and palette.overrides["border"] == "#101010"  # still used
     one_line(messages, "warning: theme.overrides.border = #101010", "1.1:1", "under 3:1")
     assert theme(palette).border == "\x1b[38;5;233m"
+
+
+def test_vivid_gives_columns_their_own_colours_muted_does_not() -> None:
+    import pyte
+    from rustnet.view.model import ConnTable
+    from rustnet.view.render import render
+    from rustnet.view.state import ViewState
+
+    from tests.tui.records import header, sample
+
+    table = ConnTable()
+    table.ingest([header(), *sample()])
+    state = ViewState(table)
+    state.show_system = False
+    colours = {}
+    for name in ("muted", "vivid"):
+        screen = pyte.Screen(160, 30)
+        pyte.Stream(screen).feed(render(state, 160, 30, theme(Palette(name))))
+        head = screen.display[2]
+        y = next(i for i, line in enumerate(screen.display) if line.startswith("curl"))  # not selected
+        assert not screen.buffer[y][0].reverse
+        colours[name] = {
+            col: screen.buffer[y][head.index(col)].fg for col in ("Process", "Remote", "Service", "App")
+        }
+    assert set(colours["muted"].values()) == {"default"}
+    # pyte's names for SGR 95, 36, 94, 33 (vivid's special, accent, info, key)
+    assert colours["vivid"] == {
+        "Process": "brightmagenta",
+        "Remote": "cyan",
+        "Service": "brightblue",
+        "App": "brown",
+    }

@@ -128,7 +128,7 @@ def _row_line(
 
 def _paint(code: str, row: Row, cell: str, th: Theme) -> str:
     """A cell in its own colours (only on rows that are not painted whole)."""
-    style = ""
+    style = th.columns.get(code, "")  # the theme's colour for the column, if it has one
     if code == "state":
         style = th.state_style(row.state)
     elif code == "rtt":

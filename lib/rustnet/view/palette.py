@@ -220,6 +220,10 @@ PRESETS: dict[str, dict[str, str | None]] = {
         },
     ),
 }
+# Overview columns drawn in their own token's colour (vivid's "distinct colours per column").
+COLUMN_TOKENS: dict[str, dict[str, str]] = {
+    "vivid": {"process": "special", "remote": "accent", "service": "info", "app": "key"},
+}
 # The status bar's text over status_bg: black on the ANSI presets, the scheme's base elsewhere.
 STATUS_FG = {
     "muted": "black",
@@ -327,6 +331,10 @@ class Palette:
             # The grey tiers are made for a dark background: on a light one, dark grey reads.
             table |= {token: "darkgray" for token in GREY_TIERS}
         return table | dict(self.overrides)
+
+    def column_tokens(self) -> dict[str, str]:
+        """Overview column code -> the token it is drawn in (none: the row's own colours)."""
+        return dict(COLUMN_TOKENS.get(self.name, {}))
 
     def status_fg(self) -> str:
         return (

@@ -47,6 +47,7 @@ class Theme:
     tx_wave: str = ""
     selection: str = ""  # selection_bg + selection_fg (reverse video in the ANSI presets)
     status: str = ""  # the status bar: status_bg and the preset's text colour on it
+    columns: dict[str, str] = field(default_factory=dict)  # Overview column code -> its own style
     clear_eol: str = "\x1b[K"
     move: Callable[[int, int], str] = field(default=_ansi_move)
 
@@ -74,6 +75,7 @@ class Theme:
         for token, style in palette.styles().items():
             if hasattr(self, token):
                 setattr(self, token, style)
+        self.columns = {code: getattr(self, token) for code, token in palette.column_tokens().items()}
 
     # Older names, kept while renderers move to the tokens.
     @property
