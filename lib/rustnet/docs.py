@@ -71,7 +71,9 @@ THEME_ENVIRONMENT = (
     "NO_COLOR (non-empty): no colours at all, as --no-color. COLORTERM=truecolor or 24bit, or a TERM "
     "ending in -direct: the terminal shows 24-bit colour, so the truecolor themes (catppuccin-mocha, "
     "tokyo-night, gruvbox, nord) and #rrggbb overrides are drawn exactly; otherwise those themes use "
-    "muted's colours and #rrggbb overrides the nearest of 256 colours."
+    "muted's colours and #rrggbb overrides the nearest of 256 colours. At start the terminal is asked "
+    "for its background colour (OSC 11, 150 ms at most): on a light one the grey tiers (muted, faint) "
+    "are drawn dark grey unless overridden."
 )
 
 EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
