@@ -300,3 +300,24 @@ def test_vivid_gives_columns_their_own_colours_muted_does_not() -> None:
         "Service": "brightblue",
         "App": "brown",
     }
+
+
+def test_plain_text_is_in_the_themes_text_colour() -> None:
+    import pyte
+    from rustnet.view.model import ConnTable
+    from rustnet.view.render import render
+    from rustnet.view.state import ViewState
+
+    from tests.tui.records import header, sample
+
+    table = ConnTable()
+    table.ingest([header(), *sample()])
+    state = ViewState(table)
+    found = {}
+    for palette in (Palette("catppuccin-mocha", truecolor=True), Palette("muted"), Palette("nord")):
+        screen = pyte.Screen(160, 30)
+        pyte.Stream(screen).feed(render(state, 160, 30, theme(palette)))
+        y = next(i for i, line in enumerate(screen.display) if line.startswith("curl"))
+        found[palette.name] = screen.buffer[y][1].fg  # the process name: no colour of its own
+    # catppuccin's text #cdd6f4; muted's text is the terminal's own; nord without truecolor: muted's
+    assert found == {"catppuccin-mocha": "cdd6f4", "muted": "default", "nord": "default"}

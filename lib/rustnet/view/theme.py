@@ -76,6 +76,9 @@ class Theme:
             if hasattr(self, token):
                 setattr(self, token, style)
         self.columns = {code: getattr(self, token) for code, token in palette.column_tokens().items()}
+        if palette.colours()["text"] != "reset":
+            # Every style ends with normal: with the text colour in it, plain text keeps the theme's.
+            self.normal += self.text
 
     # Older names, kept while renderers move to the tokens.
     @property
