@@ -1,0 +1,112 @@
+"""Round trips on a live capture between two namespaces, against what the real tools measured
+themselves: ping's times, dig's query time (asking a responder that answers 40 ms late) and
+curl's connect time; kinds and counters of a real download.
+
+    rn-capture -i <veth> | rn-dissect | rn-track --format json     (all in host a)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.netns import TwoHosts, can_make_namespaces
+
+BIN = Path(sys.executable).parent
+DELAY_MS = 40.0
+# A DNS responder in host b that answers every query after DELAY_MS: the query, marked a
+# response, with one A record (RFC 1035 4.1).
+SLOW_DNS = f"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+while True:
+    q, peer = s.recvfrom(512)
+    time.sleep({DELAY_MS / 1000.0})
+    answer = b"\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04\\x0a\\x09\\x08\\x07"
+    s.sendto(q[:2] + b"\\x81\\x80" + q[4:6] + b"\\x00\\x01\\x00\\x00\\x00\\x00" + q[12:] + answer, peer)
+"""
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip netns"),
+]
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_bytes().splitlines(keepends=True) if line.endswith(b"\n")]
+
+
+def wait_for(pred: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(what)
+
+
+def test_ping_dns_and_tcp_round_trips_through_a_delayed_link(tmp_path: Path) -> None:
+    out = tmp_path / "conns.jsonl"
+    with TwoHosts() as net:
+        (tmp_path / "www").mkdir()
+        (tmp_path / "www" / "big").write_bytes(os.urandom(400_000))
+        www = [
+            sys.executable,
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            net.addr_b,
+            "--directory",
+            str(tmp_path / "www"),
+        ]
+        net.spawn("b", www)
+        net.spawn("b", [sys.executable, "-c", SLOW_DNS, net.addr_b])
+        net.wait_port("b", 8000)
+        net.wait_port("b", 53, udp=True)
+        pipeline = f"'{BIN}/rn-capture' -i {net.if_a} | '{BIN}/rn-dissect' | "
+        pipeline += f"'{BIN}/rn-track' --format json -r 200 > '{out}'"
+        pipe = net.spawn("a", ["bash", "-c", pipeline])
+        wait_for(lambda: any(r.get("t") == "hdr" for r in records(out)), 15, "no header")
+
+        ping = net.run("a", ["ping", "-c", "3", "-i", "0.3", net.addr_b]).stdout.decode()
+        dig = net.run(
+            "a", ["dig", "+noedns", "+tries=1", "+time=3", f"@{net.addr_b}", "rtt.rustnet.test"]
+        ).stdout.decode()
+        curl = net.run(
+            "a", ["curl", "-s", "-o", "/dev/null", "-w", "%{time_connect}", f"http://{net.addr_b}:8000/big"]
+        ).stdout.decode()
+        time.sleep(0.5)
+        os.killpg(pipe.pid, signal.SIGINT)
+        pipe.wait(timeout=20)
+
+    final = [r for r in records(out) if r.get("t") == "conn" and r.get("final")]
+    # ICMP: the latest echo's round trip, as ping timed it (its clock is not the capture's).
+    (echo,) = [r for r in final if r["proto"] == "icmp"]
+    ping_ms = [float(t) for t in re.findall(r"time=([\d.]+) ms", ping)]
+    assert len(ping_ms) == 3
+    assert echo["rtt_kind"] == "icmp_echo" and echo["echo_seq"] == 3
+    assert echo["rtt_ms"] == pytest.approx(ping_ms[-1], abs=2.0)
+    # DNS: dig's query time (whole milliseconds), the responder's delay at least.
+    (dns,) = [r for r in final if r["proto"] == "udp" and r["dport"] == 53]
+    query_ms = float(re.search(r"Query time: (\d+) msec", dig).group(1))  # type: ignore[union-attr]
+    assert dns["dns_response_ms"] == pytest.approx(query_ms, abs=2.0)
+    assert dns["dns_response_ms"] >= DELAY_MS
+    # TCP: the handshake as curl's connect (SYN to SYN-ACK) plus the ACK's moment; the request
+    # and the download's ACKs timed live; a clean transfer.
+    (http,) = [r for r in final if r["proto"] == "tcp" and r["dport"] == 8000]
+    assert http["local_side"] == "src"
+    assert http["rtt_initial_ms"] == pytest.approx(float(curl) * 1000.0, abs=3.0)
+    assert http["rtt_kind"] == "tcp" and 0 < http["rtt_ms"] < 100.0
+    assert http["dup_acks"] == 0 and http["fast_retransmits"] == 0 and http["retransmits"] == 0
