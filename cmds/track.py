@@ -85,6 +85,12 @@ PROG = "rn-track"
     help="Also write every live connection (marked snapshot) this often, for viewers joining "
     "a stream; 0 = never.",
 )
+@click.option(
+    "--final-only",
+    is_flag=True,
+    help="Write only each connection's final record (and snapshots), no updates: for a "
+    "consumer that keeps only how connections ended. The final records are the same as without it.",
+)
 @sandbox_options
 @debug_option
 @version_option(PROG)
@@ -97,6 +103,7 @@ def main(
     max_connections: int,
     history: int,
     snapshot_every: float,
+    final_only: bool,
     no_sandbox: bool,
     sandbox_strict: bool,
     debug: bool,
@@ -127,6 +134,7 @@ def main(
             max_connections=max_connections,
             snapshot_every=snapshot_every,
             history=history,
+            final_only=final_only,
         )
 
         def on_usr1(signum: int, frame: Any) -> None:

@@ -281,6 +281,8 @@ def plan(opts: Options) -> list[StageSpec]:
     track = [*command("rn-track"), "-r", str(opts.refresh_ms), *debug]
     if opts.max_connections != DEFAULT_MAX_CONNECTIONS:
         track += ["--max-connections", str(opts.max_connections)]
+    if finals_suffice(opts):
+        track.append("--final-only")
     # A file's connections are not this host's: names only, no socket lookups.
     enrich = [*command("rn-enrich"), *(["--no-process"] if opts.read_path is not None else [])]
     enrich += [*enrich_name_options(opts), *debug]
@@ -334,6 +336,22 @@ def plan(opts: Options) -> list[StageSpec]:
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     stages.append(StageSpec("rn-enrich", enrich))
     return stages + export_stage(opts, run_as)
+
+
+def finals_suffice(opts: Options) -> bool:
+    """Whether nothing downstream of rn-track needs its updates: ``--read F --json`` prints final
+    records only, and no recording, log, export or collector sees the stream. rn-track then writes
+    only final records (the same ones), sparing every stage after it their updates."""
+    return (
+        opts.json_out
+        and opts.read_path is not None
+        and opts.record is None
+        and opts.log_level is None
+        and opts.json_log is None
+        and opts.pcap_export is None
+        and opts.pcapng_export is None
+        and opts.ipfix is None
+    )
 
 
 def export_stage(opts: Options, run_as: tuple[int, int] | None) -> list[StageSpec]:

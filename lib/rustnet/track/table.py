@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from math import exp
 from typing import Any, Final
 
@@ -187,8 +187,13 @@ class Tracker:
         history: int = DEFAULT_HISTORY,
         local_addrs: Iterable[bytes] | None = None,
         joiner: Any = None,
+        final_only: bool = False,
     ) -> None:
         self.producer = producer
+        # Write final records only (and snapshots when asked): for a consumer that keeps nothing but
+        # each connection's end (rustnet --read F --json). Updates are still sampled at every
+        # refresh, unwritten, so each final record is the one the full stream ends with.
+        self.final_only = final_only
         self.refresh = max(float(refresh), 0.0)
         self.timeouts = timeouts or Timeouts()
         self.max_connections = max(int(max_connections), 1)
@@ -968,8 +973,13 @@ class Tracker:
         dirty = self._dirty[:]
         self._dirty.clear()  # in place: process() holds this list in a local
         rating = self._rating
-        record_of = self._record
-        append = out.append
+        write = not self.final_only
+        # Unwritten updates still take their rate sample (rates are smoothed from one record to the
+        # next); the joiner, when there is one, still sees each record (it may keep process fields).
+        record_of: Callable[[Conn, float], Any] = (
+            self._record if write or self.joiner is not None else self._sample
+        )
+        append: Callable[[Any], None] = out.append if write else _drop
         for c in dirty:
             c.dirty = False
             if c.due >= 0:
@@ -1008,6 +1018,33 @@ class Tracker:
         answered: it leaves within seconds, and its final record is then a copy too). Another idle
         one keeps none (memory: it may stay idle for long), nor does one that left the table.
         Whoever changes other fields of the record drops the copy."""
+        keep = self._sample(c, now, final)
+        shown = c.shown
+        tmpl = c.tmpl
+        if tmpl is None:
+            rec = record.build(c, NAMES[shown])
+            if keep:
+                c.tmpl = rec.copy()
+        else:
+            if keep:
+                rec = tmpl.copy()
+            else:
+                rec = tmpl  # no longer kept: it can be this record
+                c.tmpl = None
+            record.update(rec, c, NAMES[shown])
+        joiner = self.joiner
+        if joiner is not None:
+            try:
+                if joiner.annotate(rec):
+                    self._keep_annotations(c, rec)
+            except Exception:  # a joiner problem must not stop tracking
+                pass
+        return rec
+
+    def _sample(self, c: Conn, now: float, final: bool = False) -> bool:
+        """What writing a record of ``c`` now does to ``c`` itself, without the record: the rate
+        sample, whether it is rating, the state shown (``c.shown``). True when the record would
+        be kept as its copy (see :meth:`_record`)."""
         # The rate rule of rustnet.track.rates (once per record; tests/test_track_rates.py)
         bs = c.bs
         bd = c.bd
@@ -1045,26 +1082,7 @@ class Tracker:
             shown = self._display(c, now)
             keep = moving or (not final and shown == _DNS_RESPONSE)  # likewise, at dns (30 s)
         c.shown = shown
-        tmpl = c.tmpl
-        if tmpl is None:
-            rec = record.build(c, NAMES[shown])
-            if keep:
-                c.tmpl = rec.copy()
-        else:
-            if keep:
-                rec = tmpl.copy()
-            else:
-                rec = tmpl  # no longer kept: it can be this record
-                c.tmpl = None
-            record.update(rec, c, NAMES[shown])
-        joiner = self.joiner
-        if joiner is not None:
-            try:
-                if joiner.annotate(rec):
-                    self._keep_annotations(c, rec)
-            except Exception:  # a joiner problem must not stop tracking
-                pass
-        return rec
+        return bool(keep)
 
     def _keep_annotations(self, c: Conn, rec: dict[str, Any]) -> None:
         """Process fields found once stay on the connection's later records (rustnet-records(5)); only a known
@@ -1101,6 +1119,10 @@ def _sends(c: Conn, fwd: bool) -> bool:
     the local side is not known (a capture file), nobody's when neither end is this host."""
     local = c.local
     return fwd if local < 2 else (local == 2 and not fwd)
+
+
+def _drop(rec: Any) -> None:
+    """Where updates go with ``final_only``."""
 
 
 def _last_seen(c: Conn) -> float:

@@ -1,0 +1,113 @@
+"""rn-track --final-only: each connection's final record and nothing else, the same final record.
+
+Hand-built packet summaries at known times: connections that open and end between two
+refreshes, one that lives across many with a changing rate (whose final rate is smoothed over
+the refreshes, so the unwritten updates must still be sampled), DNS answered, one expired
+by timeout while the input goes on. `rustnet --read F --json` asks for it (it prints final
+records only) unless something downstream sees the whole stream.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rustnet.app.launch import Options, plan
+from rustnet.track.rates import TAU
+from rustnet.track.table import Tracker
+
+from tests.test_track_cli import msgpack_frames, parse, track
+from tests.track_util import ACK, FIN, PSH, A, B, C, conns, finals, handshake, header, tcp, udp
+
+CORPUS_PCAP = Path(__file__).parent / "data" / "corpus" / "pcaps" / "zeek_http_get.pcap"
+
+
+def _short_tcp(t: float, cp: int) -> list[list[Any]]:
+    """Handshake, 300 bytes each way, FIN both ways: 7 packets within 60 ms."""
+    return [
+        *handshake(t, cp=cp),
+        tcp(t + 0.03, A, cp, B, 80, PSH | ACK, 1001, 5001, paylen=300),
+        tcp(t + 0.04, B, 80, A, cp, PSH | ACK, 5001, 1301, paylen=300),
+        tcp(t + 0.05, A, cp, B, 80, FIN | ACK, 1301, 5301),
+        tcp(t + 0.06, B, 80, A, cp, FIN | ACK, 5301, 1302),
+    ]
+
+
+def _stream() -> list[Any]:
+    recs: list[Any] = [header()]
+    recs += _short_tcp(100.2, 41000)  # over before the first refresh (101.0), expires at ~105
+    recs += [udp(100.3, C, 33000, B, 53), udp(100.31, B, 53, C, 33000, paylen=80)]  # DNS answered
+    # 1 kB/s from A:50000 for 10 s, then 11 kB/s to the end of input: its final rate is the
+    # step followed with time constant TAU over the refreshes (rustnet.track.rates).
+    for s in range(1, 14):
+        recs.append(udp(100.0 + s, A, 50000, B, 9000, wirelen=1_000 if s <= 10 else 11_000))
+    recs += _short_tcp(112.2, 42000)  # opens and ends between the last two refreshes
+    return recs
+
+
+def _run(final_only: bool) -> list[Any]:
+    t = Tracker(refresh=1.0, final_only=final_only)
+    out: list[Any] = []
+    for rec in _stream():  # one at a time: the clock passes every refresh
+        out += t.process([rec])
+    return out + t.finish()
+
+
+def test_only_final_records_one_per_connection() -> None:
+    recs = conns(_run(final_only=True))
+    assert all(r.get("final") is True for r in recs)
+    by_port = {r["sport"]: r for r in recs}
+    assert len(recs) == len(by_port) == 4
+    early, late = by_port[41000], by_port[42000]
+    for r in (early, late):
+        assert (r["packets_src"], r["packets_dst"], r["bytes_src"], r["bytes_dst"]) == (4, 3, 516, 462)
+        assert r["state"] in ("TIME_WAIT", "CLOSED")
+    assert early["end"] == "timeout"  # tcp.closed (5 s) passed while the input went on
+    assert late["end"] == "eof"
+    dns = by_port[33000]
+    assert (dns["state"], dns["packets"], dns["end"]) == ("DNS_RESPONSE", 2, "eof")
+    # The 11 kB/s step (from 111.0) is sampled at the refresh at 112 and by the final record at
+    # 113: two steps of the smoothing, as the updates were sampled though none was written.
+    want = 1_000 + 10_000 * (1 - math.exp(-2 / TAU))
+    assert by_port[50000]["rate_src"] == pytest.approx(want, rel=0.02)
+
+
+def test_the_final_records_are_those_of_the_full_stream() -> None:
+    full = _run(final_only=False)
+    assert len(conns(full)) > len(finals(full))  # the full stream has updates to leave out
+    assert finals(_run(final_only=True)) == finals(full)
+
+
+def test_snapshots_are_still_written() -> None:
+    t = Tracker(refresh=1.0, final_only=True)
+    t.process([header(), *_short_tcp(100.0, 41000)])
+    t.snapshot_requested = True
+    snap = conns(t.process([udp(100.5, C, 33000, B, 53)]))
+    assert {r["sport"] for r in snap if r.get("snapshot")} == {41000, 33000}
+
+
+def test_the_command_takes_the_option() -> None:
+    p = track(msgpack_frames(_stream()), "--final-only")
+    assert p.returncode == 0, p.stderr
+    recs = [r for r in parse(p.stdout) if r.get("t") == "conn"]
+    assert len(recs) == 4 and all(r["final"] is True for r in recs)
+
+
+def _track_argv(**kw: Any) -> list[str]:
+    return next(s.argv for s in plan(Options(**kw)) if s.name == "rn-track")
+
+
+def test_rustnet_asks_for_final_records_only_when_nothing_else_reads_the_stream(tmp_path: Path) -> None:
+    f = str(CORPUS_PCAP)
+    assert "--final-only" in _track_argv(read_path=f, json_out=True)
+    assert "--final-only" not in _track_argv(read_path=f)  # the viewer shows updates
+    assert "--final-only" not in _track_argv(json_out=True)  # live: --json's cap writes updates
+    for extra in (
+        {"record": str(tmp_path / "r.rn")},
+        {"json_log": str(tmp_path / "log.json")},
+        {"pcap_export": str(tmp_path / "x.pcap")},
+        {"log_level": "debug"},
+    ):
+        assert "--final-only" not in _track_argv(read_path=f, json_out=True, **extra), extra
