@@ -144,7 +144,10 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
 @click.option(
     "--remote",
     metavar="[USER@]HOST",
-    help="Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here.",
+    multiple=True,
+    help="Capture on HOST over ssh (rn-capture | rn-enrich run there) and view here. Repeat it to "
+    "see several hosts in one view (a Host column); a host that drops out is shown as down "
+    "and tried again, the others go on.",
 )
 @click.option(
     "--no-sandbox",
@@ -194,7 +197,7 @@ def main(
     ipfix: str | None,
     ipfix_tcp: bool,
     list_interfaces: bool,
-    remote: str | None,
+    remote: tuple[str, ...],
     no_sandbox: bool,
     sandbox_strict: bool,
     no_uid_drop: bool,
@@ -212,6 +215,7 @@ def main(
       rustnet --read trace.pcap           TUI over a capture file
       rustnet --read trace.pcap --json    final connection records as JSON Lines
       rustnet --remote root@host          capture there, view here
+      rustnet --remote web1 --remote web2 several hosts in one view
       rustnet --pcapng-export t.pcapng    packets with their process, as comments
       rustnet --ipfix collector:4739      also send the connections to an IPFIX collector
     """
@@ -248,7 +252,8 @@ def main(
                 duration=duration,
                 write_pcap=write_pcap,
                 record=record,
-                remote=remote,
+                remote=remote[0] if len(remote) == 1 else None,
+                remotes=remote if len(remote) > 1 else (),
                 debug=debug,
                 max_connections=max_connections,
                 buffer_size=buffer_size,

@@ -649,3 +649,12 @@ def test_a_syn_on_a_tuple_in_time_wait_is_a_new_generation() -> None:
         ("TIME_WAIT", "reused", 5),
         ("ESTABLISHED", "eof", 3),
     ]
+
+
+def test_the_capturing_hosts_addresses_from_the_header_tell_the_local_end() -> None:
+    # A stream captured on another host (rustnet --remote): its header names that host's
+    # addresses; this host's own say nothing about which end is local there.
+    for addrs, side in (([ip_text(B), "junk", 7], "dst"), ([ip_text(A)], "src")):
+        t = Tracker()
+        out = t.process([{**header(live=True), "addrs": addrs}, *handshake(1000.0)])
+        assert conns(out) and conns(out)[0]["local_side"] == side, addrs

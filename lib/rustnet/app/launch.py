@@ -5,6 +5,7 @@
     --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich --no-process  -> viewer  (pcap / pcapng)
              rn-dissect F | rn-track | rn-enrich --no-process                    -> viewer  (a recording)
     --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track | rn-enrich --no-process -> viewer
+             (several --remote: that pipeline once per host, merged in the viewer: rustnet.app.fleet)
 
 A file comes from elsewhere: this host's sockets say nothing about it, so rn-enrich only
 names (services, hostnames from DNS answers in the file), and ``--json`` prints those names
@@ -76,6 +77,7 @@ class Options:
     write_pcap: str | None = None
     record: str | None = None
     remote: str | None = None
+    remotes: tuple[str, ...] = ()  # every --remote HOST; several: one pipeline per host (rustnet.app.fleet)
     debug: bool = False
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     buffer_size: int | None = None  # MiB; None: rn-capture's default
@@ -214,9 +216,9 @@ def command(name: str, scripts_dir: Path | None = None) -> list[str]:
 
 def check(opts: Options) -> None:
     """Refuse option combinations that cannot mean anything (usage errors, status 2)."""
-    if opts.read_path is not None and (opts.interface or opts.remote):
+    if opts.read_path is not None and (opts.interface or opts.remote or opts.remotes):
         raise StageError("--read cannot be combined with -i/--interface or --remote", EXIT_USAGE)
-    if opts.remote is not None and opts.write_pcap is not None:
+    if (opts.remote is not None or opts.remotes) and opts.write_pcap is not None:
         raise StageError(
             "--write-pcap is not available with --remote (the packets stay on the remote "
             "host); run 'ssh HOST rn-capture -w FILE' there instead",
@@ -228,8 +230,28 @@ def check(opts: Options) -> None:
             "and has no such descriptor; give a file name or a FIFO (mkfifo)",
             EXIT_USAGE,
         )
-    if opts.remote is not None and (not opts.remote or opts.remote.startswith("-")):
-        raise StageError(f"--remote needs [USER@]HOST, not {opts.remote!r}", EXIT_USAGE)
+    for host in (*opts.remotes, *([opts.remote] if opts.remote is not None else [])):
+        if not host or host.startswith("-"):
+            raise StageError(f"--remote needs [USER@]HOST, not {host!r}", EXIT_USAGE)
+    if len(opts.remotes) > 1:
+        if len(set(opts.remotes)) < len(opts.remotes):
+            raise StageError("--remote names the same host twice", EXIT_USAGE)
+        alone = [
+            what
+            for what, value in (
+                ("--record", opts.record),
+                ("--json-log", opts.json_log),
+                ("--pcap-export", opts.pcap_export),
+                ("--pcapng-export", opts.pcapng_export),
+                ("--ipfix", opts.ipfix),
+            )
+            if value is not None
+        ]
+        if alone:
+            raise StageError(
+                f"{', '.join(alone)}: not available with several --remote hosts (one host at a time)",
+                EXIT_USAGE,
+            )
     if opts.ipfix is not None:
         from rustnet.export.ipfix.transport import ExportAddressError, parse_address
 

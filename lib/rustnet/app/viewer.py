@@ -41,3 +41,27 @@ def run_viewer(fd: int, opts: Options) -> int:
     state = ViewState(table, hide_localhost=opts.no_localhost, show_ptr_lookups=opts.show_ptr_lookups)
     tune_gc()  # the connection table is many long-lived containers: rare full passes
     return App(source, state, opts.refresh_ms / 1000.0, opts.palette).run()
+
+
+def run_fleet_viewer(fds: list[int], hosts: list[str], opts: Options) -> int:
+    """The viewer over several hosts' streams (``fds``, one per host in ``hosts``), merged."""
+    from rustnet.view.app import App, NoTerminal, attach_terminal
+    from rustnet.view.merge import MergedSource
+    from rustnet.view.model import ConnTable
+    from rustnet.view.nodes import NodeJoiner
+    from rustnet.view.source import Source
+    from rustnet.view.state import ViewState
+
+    try:
+        attach_terminal(False)
+    except NoTerminal as exc:
+        raise StageError(str(exc)) from None
+    from rustnet.stream.gctune import tune_gc
+
+    source = MergedSource([Source([], fd) for fd in fds], list[str | None](hosts), list(hosts))
+    fds.clear()  # the sources close them
+    joiner = _joiner()
+    table = ConnTable(NodeJoiner(type(joiner)) if joiner is not None else None, max_rows=opts.max_connections)
+    state = ViewState(table, hide_localhost=opts.no_localhost, show_ptr_lookups=opts.show_ptr_lookups)
+    tune_gc()
+    return App(source, state, opts.refresh_ms / 1000.0, opts.palette).run()

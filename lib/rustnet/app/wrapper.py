@@ -23,8 +23,8 @@ import sys
 import threading
 from typing import Any
 
-from rustnet import __version__
-from rustnet.app.launch import Options, plan
+from rustnet import __version__, caps
+from rustnet.app.launch import Options, check, plan
 from rustnet.app.logsetup import close_logging, get_logger, setup_logging
 from rustnet.app.relay import Relay, open_record_file
 from rustnet.app.supervise import Child, Pipeline, spoken_as
@@ -65,6 +65,19 @@ def run(opts: Options) -> int:
     status = EXIT_ERROR
     try:
         _log_start(opts, log_path)
+        if len(opts.remotes) > 1:
+            from rustnet.app.fleet import host_plan
+
+            check(opts)
+            host_plan(opts, opts.remotes[0])  # refuses what one host would refuse
+            if not opts.json_out and not os.isatty(1):
+                raise StageError(
+                    "the TUI needs a terminal on standard output; use --json to write "
+                    "connection records to a pipe or file",
+                    EXIT_USAGE,
+                )
+            status = _run_fleet(opts)
+            return status
         specs = plan(opts)
         notice = stays_root_notice()
         if notice is not None:
@@ -119,8 +132,9 @@ def _log_start(opts: Options, log_path: Any) -> None:
     if opts.read_path is not None:
         log.info("reading %s", opts.read_path)
         return
-    if opts.remote is not None:
-        log.info("remote capture on %s, interface %s", opts.remote, opts.interface or "(its default)")
+    if opts.remote is not None or opts.remotes:
+        hosts = ", ".join(opts.remotes) or opts.remote
+        log.info("remote capture on %s, interface %s", hosts, opts.interface or "(its default)")
         return
     iface = opts.interface
     try:
@@ -380,6 +394,123 @@ def _run_tui(opts: Options, specs: list[Any], exports: Exports | None = None) ->
     if relay is not None and relay.record_error:
         return EXIT_ERROR
     return EXIT_DAMAGED if feed_damage or (relay is not None and relay.damage) else EXIT_OK
+
+
+# --- several --remote hosts --------------------------------------------------------------
+def _run_fleet(opts: Options) -> int:
+    """Every host's pipeline at once (rustnet.app.fleet), merged into one view or one JSON output."""
+    from rustnet.app.fleet import Fleet, node_names
+
+    def said_down(host: str, msg: str) -> None:
+        warn(PROG, f"{host}: {msg}")
+
+    fleet = Fleet(opts, said_down if opts.json_out else None)
+    timer: threading.Timer | None = None
+    status: int | None = None
+    old = _install_fleet_signals(fleet) if opts.json_out else _install_term_signals()
+    try:
+        fleet.start()
+        # Restarts run ssh and the stages as their user later on: those two stay (with kill).
+        confine(SUPERVISOR_KEEPS | caps.mask(caps.NAMES.index("setuid"), caps.NAMES.index("setgid")))
+        if not fleet.wait_started(START_GATE_REMOTE_SECONDS):
+            fleet.stop()
+            failures = fleet.failures()
+            for host, why, _ in failures:
+                warn(PROG, f"{host}: {why}")
+            return documented_status(failures[0][2]) if failures else EXIT_ERROR
+        if opts.duration is not None:
+            timer = threading.Timer(opts.duration, fleet.interrupt)
+            timer.daemon = True
+            timer.start()
+        if opts.json_out:
+            _fleet_json(fleet, opts)
+        else:
+            from rustnet.app.viewer import run_fleet_viewer
+
+            _sandbox_viewer(opts)
+            status = run_fleet_viewer(fleet.read_fds, node_names(fleet.hosts), opts)
+    except PipeClosed:
+        pass
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    except Terminated:
+        status = EXIT_TERMINATED
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # while stopping: a second one kills at once
+            signal.signal(sig, lambda signum, frame: fleet.kill_all())
+        if timer is not None:
+            timer.cancel()
+        fleet.stop()
+        fleet.close_reads()
+        _restore(old)
+    if termination.requested and status is None:
+        return EXIT_TERMINATED
+    return EXIT_OK if status is None else status
+
+
+def _fleet_json(fleet: Any, opts: Options) -> None:
+    """--json with several hosts: every connection's final record, each naming its node."""
+    from rustnet.app.fleet import node_names
+    from rustnet.view.merge import MergedSource
+    from rustnet.view.source import Source
+
+    names = node_names(fleet.hosts)
+    source = MergedSource([Source([], fd) for fd in fleet.read_fds], list(names), names)
+    fleet.read_fds = []  # the sources close them
+    out = RecordWriter(1, "json")
+
+    def shown(rec: dict[str, Any]) -> bool:
+        own_ptr = not opts.show_ptr_lookups and rec.get("ptr_lookup_own") is True
+        return not own_ptr and not (opts.no_localhost and is_localhost(rec))
+
+    pending: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
+    for batch in source.batches():
+        termination.check()
+        for rec in batch:
+            if type(rec) is not dict or rec.get("t", CONN) != CONN:
+                continue
+            rec, _ = bound_record(rec)
+            try:
+                key = (rec.get("node"), rec.get("id"))
+                hash(key)
+            except TypeError:
+                continue
+            if rec.get("final") is True:
+                pending.pop(key, None)
+                if shown(rec):
+                    out.write(rec)
+            else:
+                pending[key] = rec
+                pending.move_to_end(key)
+                if len(pending) > opts.max_connections:
+                    early = pending.popitem(last=False)[1]
+                    if shown(early):
+                        out.write(early)
+        out.flush()
+    for rec in pending.values():
+        if shown(rec):
+            out.write(rec)
+    out.close()
+    source.close()
+
+
+def _install_fleet_signals(fleet: Any) -> dict[int, Any]:
+    """Headless, several hosts: the first Ctrl+C stops every host (their streams drain), the second
+    ends at once; SIGTERM/SIGHUP end at once."""
+    count = [0]
+
+    def on_int(signum: int, frame: Any) -> None:
+        count[0] += 1
+        if count[0] == 1:
+            fleet.interrupt()
+        else:
+            raise KeyboardInterrupt
+
+    term = termination.request
+    return {
+        sig: signal.signal(sig, handler)
+        for sig, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, term), (signal.SIGHUP, term))
+    }
 
 
 def _open_record(path: str | None) -> int | None:

@@ -140,3 +140,27 @@ def unknown_interface_message(name: str) -> str:
     names = real_interfaces()
     choices = ", ".join(names) + (", any" if names else "any")
     return f"no such interface: {name!r} (available: {choices}; see --list-interfaces)"
+
+
+MAX_HOST_ADDRESSES = 256  # addresses a header names at most (a host with more: the first ones)
+
+
+def host_addresses() -> list[str]:
+    """This host's (this network namespace's) IPv4 and IPv6 addresses as text, for the stream
+    header: a tracker elsewhere (rustnet --remote) then knows which end is this host's."""
+    import socket
+
+    try:
+        import psutil
+
+        found = psutil.net_if_addrs()
+    except (ImportError, OSError, RuntimeError):
+        return []
+    out: list[str] = []
+    for addrs in found.values():
+        for a in addrs:
+            if a.family in (socket.AF_INET, socket.AF_INET6):
+                addr = a.address.split("%", 1)[0]
+                if addr not in out:
+                    out.append(addr)
+    return out[:MAX_HOST_ADDRESSES]

@@ -25,7 +25,13 @@ from rustnet import landlock
 from rustnet.capture.bpf import combine, ssh_self_clause
 from rustnet.capture.ifstats import INTERVAL as IFSTATS_INTERVAL
 from rustnet.capture.ifstats import InterfaceSampler
-from rustnet.capture.interfaces import NoInterfaceError, choose_default, exists, unknown_interface_message
+from rustnet.capture.interfaces import (
+    NoInterfaceError,
+    choose_default,
+    exists,
+    host_addresses,
+    unknown_interface_message,
+)
 from rustnet.capture.live import (
     DEFAULT_BUFFER,
     DEFAULT_SNAPLEN,
@@ -272,6 +278,7 @@ def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: s
     dump = _open_dump(opts, cap.linktype)
     header = make_header(producer, cap.linktype, iface, True, opts.snaplen, time.time())
     header["host"] = os.uname().nodename  # names this stream's node when a viewer merges several
+    header["addrs"] = host_addresses()  # which end is this host's, for a tracker on another host
     netns = _own_netns_inode()  # read while still privileged: a dropped process may not see its /proc
     if netns is not None:
         header["netns"] = netns

@@ -181,6 +181,14 @@ HDR: Final = (
         stage=CAPTURE,
     ),
     Field(
+        "addrs",
+        "list[str]",
+        "optional: the IP addresses of the host (network namespace) a live capture runs on, at most "
+        "256; rn-track takes them, not its own host's, to tell the local end (local_side) of a "
+        "stream captured elsewhere (rustnet --remote)",
+        stage=CAPTURE,
+    ),
+    Field(
         "live",
         "bool",
         "true for a live interface (process attribution only applies then); false: a finite input, "
@@ -190,6 +198,7 @@ HDR: Final = (
     Field("snaplen", "int", "bytes captured per packet at most", "bytes", CAPTURE),
     Field("start", "float", "capture start", "epoch s", CAPTURE),
     Field("stages", "list[str]", "the producers this stream went through, in order"),
+    Field("node", "str", "optional: " + NODE_MEANING, stage=VIEW),
     Field(
         "netns",
         "int",
@@ -528,6 +537,14 @@ WARN: Final = (
     Field("ts", "float", "when", "epoch s"),
     Field("stage", "str", 'the stage that warns, e.g. "rn-capture"'),
     Field("msg", "str", "the warning, already escaped for display"),
+    Field(
+        "down",
+        "bool",
+        "optional, from rustnet with several --remote hosts: true when this node's stream ended "
+        "and is being retried (the viewer shows the node as down until its stream starts again)",
+        stage="rustnet",
+    ),
+    Field("node", "str", "optional: " + NODE_MEANING, stage=VIEW),
 )
 
 # --- name ----------------------------------------------------------------------------------

@@ -202,6 +202,7 @@ class Tracker:
         self.joiner = joiner  # rustnet.track.join.SocketJoiner, when sock records may arrive
         self.live = False
         self._local: frozenset[bytes] | None = frozenset(local_addrs) if local_addrs is not None else None
+        self._local_given = local_addrs is not None
         self.table: dict[tuple[Any, ...], Conn] = {}
         self.clock = 0.0  # "now": packet time, advanced by tick() when live
         self.next_event = 0.0  # the earliest of the three below: one comparison per packet
@@ -409,8 +410,10 @@ class Tracker:
                     self._end_all(out)
                 self._recording = ident
                 self.live = bool(rec.get("live"))
-                if self.live and self._local is None:
-                    self._local = local_addresses()
+                if self.live and not self._local_given:
+                    # The capturing host's addresses when its header says them (it may be another
+                    # host: rustnet --remote), else this host's.
+                    self._local = header_addresses(rec.get("addrs")) or self._local or local_addresses()
                 out.append(restamp_header(rec, self.producer))
                 return
             if tag == SOCK:
@@ -1127,6 +1130,29 @@ def _drop(rec: Any) -> None:
 
 def _last_seen(c: Conn) -> float:
     return c.last
+
+
+MAX_HEADER_ADDRS: Final = 256
+
+
+def header_addresses(addrs: Any) -> frozenset[bytes] | None:
+    """The packed addresses a header's ``addrs`` lists (at most MAX_HEADER_ADDRS; junk skipped),
+    or None when it lists none."""
+    import socket
+
+    if not isinstance(addrs, list):
+        return None
+    out: set[bytes] = set()
+    for a in addrs[:MAX_HEADER_ADDRS]:
+        if not isinstance(a, str) or len(a) > 64:
+            continue
+        for family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                out.add(socket.inet_pton(family, a))
+                break
+            except (OSError, ValueError):
+                continue
+    return frozenset(out) or None
 
 
 def local_addresses() -> frozenset[bytes]:

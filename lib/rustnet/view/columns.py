@@ -193,7 +193,7 @@ def hidden_for(table: Any) -> frozenset[str]:
 
 
 COLUMNS: Final[tuple[Column, ...]] = (
-    Column("node", "Host", 10, 4, 1, False, _node, lambda r: text(r.rec.get("node")), False),
+    Column("node", "Host", 15, 4, 1, False, _node, lambda r: text(r.rec.get("node")), False),
     Column("process", "Process", 22, 8, 2, False, _process, _process_key, False),
     Column("remote", "Remote", 21, 12, 4, False, _remote, lambda r: _ip_key(r, r.remote), False),
     Column(

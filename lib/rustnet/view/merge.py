@@ -5,7 +5,9 @@ stages and paced by its own clock (``--speed`` replays every stream from its own
 recording of yesterday and one of today play side by side). Every connection, interface
 counter and socket record of an input is tagged ``node``: the name it was given (``rustnet
 --remote HOST``), else its header's ``host``, else the file's name; names that repeat get
-``#2``, ``#3``. The table keys connections by (node, id), so two hosts' connections never merge.
+``#2``, ``#3``. The table keys connections by (node, id), so two hosts' connections never merge;
+a stream that starts again (a header after the first: a host reconnected) numbers its
+connections from N * 10^12, N the times it started again, so they do not take the old rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rustnet.stream.records import CONN, HEADER, IFSTATS, SOCK, WARNING
 from rustnet.view.source import Source
 
 TAGGED: Final = frozenset((CONN, IFSTATS, SOCK))
+EPOCH_IDS: Final = 10**12  # a stream that starts again numbers its connections from N * this
 SUFFIXES: Final = (".gz", ".rn", ".msgpack", ".jsonl", ".json", ".pcapng", ".pcap")
 
 
@@ -48,7 +51,8 @@ class MergedSource:
         self._given = names  # a name given (rustnet --remote HOST) or None: the header tells
         self._fallback = fallback  # the name when the header names no host (the file's name)
         self.nodes: list[str | None] = [clean_name(n) if n else None for n in names]
-        self.down: dict[str, str] = {}  # node -> why its stream ended early (shown, then retried)
+        self._headers = [False] * len(parts)  # a header came on that input
+        self._epochs = [0] * len(parts)  # times that input's stream started again
 
     # --- naming -------------------------------------------------------------------------
     def _name(self, i: int, recs: list[Record]) -> str:
@@ -72,13 +76,25 @@ class MergedSource:
         if not recs:
             return recs
         node = self._name(i, recs)
+        epoch = self._epochs[i]
         for rec in recs:
             if type(rec) is not dict:
                 continue
             t = rec.get("t", CONN)
             if t in TAGGED:
                 rec["node"] = node
+                cid = rec.get("id")
+                if epoch > 0 and t == CONN and type(cid) is int and 0 <= cid < EPOCH_IDS:
+                    rec["id"] = cid + epoch * EPOCH_IDS
+            elif t == HEADER:
+                rec["node"] = node
+                if self._headers[i]:
+                    # A stream started again (a host reconnected): its rn-track counts ids from 1
+                    # again, so the new connections must not take the old ones' rows.
+                    self._epochs[i] = epoch = epoch + 1
+                self._headers[i] = True
             elif t == WARNING:
+                rec["node"] = node
                 rec["stage"] = f"{node} {rec.get('stage') or ''}".rstrip()
         return recs
 

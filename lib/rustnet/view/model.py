@@ -405,6 +405,7 @@ class ConnTable:
         self.traffic = TrafficHistory()
         self.interfaces: InterfaceTable = NodeInterfaces()  # each node's apart when streams are merged
         self.nodes: dict[str, int] = {}  # node -> connections seen (several: a merged stream)
+        self.nodes_down: dict[str, str] = {}  # node -> why its stream ended (retried meanwhile)
         self.graph = GraphMetrics()  # the Graph tab's lifecycle and health samples (O(1) a record)
         self.process_window = ProcessWindow()  # each process's bytes over 60 s (Activity)
         # Capture counters as they read at the last clear(): shown counts start from there.
@@ -470,6 +471,11 @@ class ConnTable:
             elif t == NAME:
                 self._name(rec)
             elif t == HEADER:
+                node = rec.get("node")
+                if type(node) is str:  # a node's stream (re)starts: it is up
+                    self.nodes_down.pop(node, None)
+                    if node not in self.nodes and len(self.nodes) < MAX_NODES:
+                        self.nodes[node] = 0
                 self.interface = text(rec.get("source"))[:MAX_TEXT] or self.interface
                 self.live = bool(rec.get("live"))
                 self._header_finite = rec.get("live") is False
@@ -485,6 +491,9 @@ class ConnTable:
                 self.attribution = text(rec.get("attribution"))[:MAX_TEXT]
             elif t == WARNING:
                 stage = text(rec.get("stage"))[:MAX_TEXT]
+                node = rec.get("node")
+                if rec.get("down") is True and type(node) is str and len(self.nodes_down) < MAX_NODES:
+                    self.nodes_down[node] = text(rec.get("msg"))[:MAX_TEXT]
                 self.messages.append((stage + ": " if stage else "") + text(rec.get("msg"))[:MAX_TEXT])
             elif t == SOCK and self.joiner is not None:
                 try:

@@ -81,7 +81,11 @@ def status_text(state: ViewState) -> str:
     hist = counts.pop("history", 0)
     total = sum(counts.values())
     by_proto = " ".join(f"{safe(k)} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:4])
-    parts = [safe(t.interface) or "-"]
+    nodes = getattr(t, "nodes", {})
+    parts = [f"{len(nodes)} hosts" if len(nodes) > 1 else safe(t.interface) or "-"]
+    down = getattr(t, "nodes_down", {})
+    if down:
+        parts.append("down: " + ", ".join(safe(n) for n in sorted(down)) + "!")  # retried meanwhile
     if t.packets_per_s is not None:
         parts.append(f"{t.packets_per_s:,.0f} pkt/s")
     drops = t.dropped + t.ifdropped

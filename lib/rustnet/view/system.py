@@ -172,7 +172,14 @@ def lines(state: ViewState, h: int) -> list[Line]:
     tcp, udp = counts.get("tcp", 0), counts.get("udp", 0)
     tally = _tally(state)
     out: list[Line] = [("Statistics", "bold")]
-    out.append(("Interface: " + (safe(table.interface) or "-"), ""))
+    nodes = getattr(table, "nodes", {})
+    if len(nodes) > 1:
+        down = getattr(table, "nodes_down", {})
+        out += [(ln, "") for ln in _wrap("Hosts: ", ", ".join(safe(n) for n in sorted(nodes)))]
+        for node in sorted(down):  # why each stopped; rustnet retries it meanwhile
+            out += [(ln, "warn") for ln in _wrap("Down: ", safe(node) + ": " + safe(down[node]))]
+    else:
+        out.append(("Interface: " + (safe(table.interface) or "-"), ""))
     out.append(("Link Layer: " + link_name(table.linktype), ""))
     out += [(ln, "") for ln in _wrap("Detection: ", safe(table.attribution) or "none (no rn-enrich)")]
     names = names_line(table.resolve_dns, table.geoip)
