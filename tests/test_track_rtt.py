@@ -383,3 +383,24 @@ def test_sequence_numbers_past_2_31_and_wrapping() -> None:
     (r,) = run(recs)
     assert (r["dup_acks"], r["fast_retransmits"]) == (6, 2)
     assert (r["rtt_ms"], r["rtt_kind"]) == (pytest.approx(30.0), "tcp")  # the one segment timed
+
+
+def test_duplicate_acks_of_the_originator_past_2_32() -> None:
+    """The same from the other side: the responder's data wraps, the originator acknowledges."""
+    top = 0xFFFFFFFF - 250
+    recs = [
+        tcp(1.0, A, 40000, B, 80, SYN, 999),
+        ack_of(1.02, 1000, top - 1, flags=SYN | ACK),
+        tcp(1.03, A, 40000, B, 80, ACK, 1000, top),
+    ]
+    recs += [
+        ack_of(2.0 + i * 0.001, 1000, (top + i * 100) & 0xFFFFFFFF, n=100, flags=ACK | PSH) for i in range(5)
+    ]
+    recs += [tcp(2.03 + i * 0.001, A, 40000, B, 80, ACK, 1000, (top + 100) & 0xFFFFFFFF) for i in range(4)]
+    wrapped = (top + 500) & 0xFFFFFFFF
+    recs += [tcp(2.05, A, 40000, B, 80, ACK, 1000, wrapped)]  # past 0: forward, the run ends
+    recs += [ack_of(3.0 + i * 0.001, 1000, wrapped + i * 100, n=100, flags=ACK | PSH) for i in range(3)]
+    # It acknowledged `wrapped` already: all four repeat it while B's new data is outstanding.
+    recs += [tcp(3.04 + i * 0.001, A, 40000, B, 80, ACK, 1000, wrapped) for i in range(4)]
+    (r,) = run(recs)
+    assert (r["dup_acks"], r["fast_retransmits"]) == (3 + 4, 2)
