@@ -11,7 +11,7 @@ _rn_track() {
         --snapshot-every) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --final-only --format --help --history --max-connections --no-sandbox --refresh-interval --sandbox-strict --snapshot-every --timeout --timeouts --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --dissect --final-only --format --help --history --max-connections --no-sandbox --refresh-interval --sandbox-strict --snapshot-every --timeout --timeouts --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

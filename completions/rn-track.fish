@@ -6,6 +6,7 @@ complete -c rn-track -l timeout -x -d 'Override one timeout, e.g. --timeout tcp.
 complete -c rn-track -l max-connections -x -d 'Cap on live connections; those nearest their expiry (idle longest for their state) are evicted first, counted and written as final records'
 complete -c rn-track -l history -x -d 'Ended connections kept for snapshots'
 complete -c rn-track -l snapshot-every -x -d 'Also write every live connection (marked snapshot) this often, for viewers joining a stream; 0 = never'
+complete -c rn-track -l dissect -d 'Also dissect packet records (rn-capture\'s output, with DPI) in this process, as rn-dissect does: one process instead of two, less CPU, but the two no longer run side by side'
 complete -c rn-track -l final-only -d 'Write only each connection\'s final record (and snapshots), no updates: for a consumer that keeps only how connections ended'
 complete -c rn-track -l no-sandbox -d 'Do not restrict this stage with Landlock (no_new_privs is still set)'
 complete -c rn-track -l sandbox-strict -d 'Exit with an error unless the sandbox (Landlock) is fully enforced'

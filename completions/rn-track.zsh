@@ -8,6 +8,7 @@ _arguments -s \
   '--max-connections[Cap on live connections; those nearest their expiry (idle longest for their state) are evicted first, counted and written as final records]:max_connections:' \
   '--history[Ended connections kept for snapshots]:history:' \
   '--snapshot-every[Also write every live connection (marked snapshot) this often, for viewers joining a stream; 0 = never]:seconds:' \
+  '--dissect[Also dissect packet records (rn-capture'\''s output, with DPI) in this process, as rn-dissect does\: one process instead of two, less CPU, but the two no longer run side by side]' \
   '--final-only[Write only each connection'\''s final record (and snapshots), no updates\: for a consumer that keeps only how connections ended]' \
   '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
   '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \

@@ -1,15 +1,20 @@
-"""rn-track --final-only: each connection's final record and nothing else, the same final record.
+"""rn-track --final-only: each connection's final record and nothing else, the same final record;
+rn-track --dissect: the packets dissected in rn-track's own process.
 
 Hand-built packet summaries at known times: connections that open and end between two
 refreshes, one that lives across many with a changing rate (whose final rate is smoothed over
 the refreshes, so the unwritten updates must still be sampled), DNS answered, one expired
 by timeout while the input goes on. `rustnet --read F --json` asks for it (it prints final
-records only) unless something downstream sees the whole stream.
+records only) unless something downstream sees the whole stream, and has rn-track dissect.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,10 @@ from tests.test_track_cli import msgpack_frames, parse, track
 from tests.track_util import ACK, FIN, PSH, A, B, C, conns, finals, handshake, header, tcp, udp
 
 CORPUS_PCAP = Path(__file__).parent / "data" / "corpus" / "pcaps" / "zeek_http_get.pcap"
+
+
+def _bin(name: str) -> str:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
 
 
 def _short_tcp(t: float, cp: int) -> list[list[Any]]:
@@ -111,3 +120,42 @@ def test_rustnet_asks_for_final_records_only_when_nothing_else_reads_the_stream(
         {"log_level": "debug"},
     ):
         assert "--final-only" not in _track_argv(read_path=f, json_out=True, **extra), extra
+
+
+def test_rn_track_dissects_packet_records_itself_with_dissect() -> None:
+    # rn-capture's packet records straight into rn-track --dissect: the connection as tshark
+    # counts it (the corpus truth), with its HTTP request found by DPI.
+    pcap = CORPUS_PCAP
+    truth = json.loads((CORPUS_PCAP.parent.parent / "truth" / f"{pcap.name}.json").read_text())
+    conv = truth["tcp_conversations"][0]
+    request = truth["http"]["requests"][0]
+    cap = subprocess.run([_bin("rn-capture"), "-r", str(pcap)], capture_output=True, timeout=60, check=True)
+    p = track(cap.stdout, "--dissect")
+    assert p.returncode == 0, p.stderr
+    recs = [r for r in parse(p.stdout) if r.get("t") == "conn" and r.get("final")]
+    assert len(recs) == 1
+    r = recs[0]
+    assert (r["src"], r["sport"], r["dst"], r["dport"]) == (
+        conv["a"],
+        conv["a_port"],
+        conv["b"],
+        conv["b_port"],
+    )
+    assert (r["packets_src"], r["bytes_src"]) == (conv["frames_a_to_b"], conv["bytes_a_to_b"])
+    assert (r["packets_dst"], r["bytes_dst"]) == (conv["frames_b_to_a"], conv["bytes_b_to_a"])
+    assert (r["http_host"], r["http_method"], r["http_status"]) == ("bro.org", request["method"], 200)
+    assert any(d.get("t") == "dstats" for d in parse(p.stdout))  # the dissector's counters pass on
+
+
+def _names(**kw: Any) -> list[str]:
+    return [s.name for s in plan(Options(**kw))]
+
+
+def test_rustnet_read_json_runs_dissect_and_track_in_one_process() -> None:
+    f = str(CORPUS_PCAP)
+    assert _names(read_path=f, json_out=True) == ["rn-capture", "rn-track", "rn-enrich"]
+    assert "--dissect" in _track_argv(read_path=f, json_out=True)
+    # The viewer, live, and without DPI: rn-dissect in its own process, as before.
+    for kw in ({"read_path": f}, {"json_out": True}, {"read_path": f, "json_out": True, "no_dpi": True}):
+        assert _names(**kw) == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"], kw
+        assert "--dissect" not in _track_argv(**kw), kw

@@ -354,7 +354,10 @@ def plan(opts: Options) -> list[StageSpec]:
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
         stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
-        stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
+        if dissect_in_track(opts):
+            track.append("--dissect")
+        else:
+            stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     stages.append(StageSpec("rn-enrich", enrich))
     return stages + export_stage(opts, run_as)
@@ -374,6 +377,14 @@ def finals_suffice(opts: Options) -> bool:
         and opts.pcapng_export is None
         and opts.ipfix is None
     )
+
+
+def dissect_in_track(opts: Options) -> bool:
+    """Whether rn-track dissects the packets itself (``--dissect``) instead of an rn-dissect before
+    it: for ``--read F --json`` of a capture, a batch job where CPU time is what counts (the two
+    in one process take ~15% less of it; side by side they may finish sooner on idle cores).
+    Live, each stage keeps its own process (and core)."""
+    return opts.json_out and opts.read_path is not None and not opts.no_dpi
 
 
 def export_stage(opts: Options, run_as: tuple[int, int] | None) -> list[StageSpec]:
