@@ -88,9 +88,12 @@ def main() -> None:
         except (IndexError, struct.error, UnicodeError):
             return
         time.sleep(delay if pause is None else pause)
+        # Stamped before the answer leaves: the client's next query cannot arrive before it,
+        # so a busy machine does not make two lookups look simultaneous.
+        answered = time.time()
         sock.sendto(reply, peer)
         with lock:
-            log.write(json.dumps({"in": arrived, "out": time.time(), "q": qname, "type": qtype}) + "\n")
+            log.write(json.dumps({"in": arrived, "out": answered, "q": qname, "type": qtype}) + "\n")
 
     while True:
         query, peer = sock.recvfrom(4096)
