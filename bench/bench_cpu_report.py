@@ -11,6 +11,8 @@ Two captures are generated into a temporary directory (deleted afterwards):
 On each, interleaved round by round so that load on the machine falls on every command alike:
 
 * pipe:      ``rn-capture -r F | rn-dissect | rn-track --format json > /dev/null``
+* one process: ``rn-capture -r F | rn-track --dissect --format json``: the same records, with
+  dissection and tracking in one process (less CPU; the two no longer run side by side)
 * rustnet:   ``rustnet --read F --json > /dev/null`` (its stages are its children: their CPU
   counts in its rusage, and its peak RSS is the largest of the tree)
 * tshark:    ``tshark -r F -q -z conv,tcp -z conv,udp``
@@ -61,6 +63,7 @@ def commands(pcap: Path) -> dict[str, list[list[str]]]:
     f = str(pcap)
     cmds = {
         "pipe": [[rn("rn-capture"), "-r", f], [rn("rn-dissect")], [rn("rn-track"), "--format", "json"]],
+        "pipe, one process": [[rn("rn-capture"), "-r", f], [rn("rn-track"), "--dissect", "--format", "json"]],
         "rustnet --json": [[rn("rustnet"), "--read", f, "--json"]],
     }
     if have("tshark"):
