@@ -6,6 +6,7 @@ import errno
 import math
 import os
 import shutil
+import stat
 import sys
 from typing import Any
 
@@ -161,6 +162,13 @@ def _palette(theme: str | None, no_color: bool) -> Palette | None:
     return palette
 
 
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _not_a_file(path: str) -> str:
     """Why ``path`` cannot be read as a recording, in the words the other stages use."""
     # (A directory is refused earlier, by click, as the other stages do.)
@@ -285,7 +293,8 @@ def main(
 
     def body() -> int:
         for p in paths:  # before the terminal is taken over; an I/O error, as in every stage
-            if p != "-" and not os.path.isfile(p):
+            # A FIFO too: one per host (mkfifo a b; ssh HOST 'rn-capture | rn-enrich' > a & ...).
+            if p != "-" and not os.path.isfile(p) and not _is_fifo(p):
                 fail(f"{p}: {_not_a_file(p)}")
         confine()  # no capability it does not need (root's, or a setcap interpreter's)
         if headless:

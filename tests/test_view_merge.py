@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,47 @@ def test_each_nodes_interfaces_are_rated_apart() -> None:
     assert set(rows) == {"a/eth0", "b/eth0"}
     assert rows["a/eth0"].rx_rate == 2_000.0 and rows["a/eth0"].tx_rate == 500.0
     assert rows["b/eth0"].rx_rate == 100_000.0
+
+
+def test_capture_counters_of_several_hosts_add_up() -> None:
+    # Each host's counters are cumulative on its own: interleaved, one table's counters would
+    # jump between the two hosts' readings.
+    table = ConnTable()
+    for ts, a, b in ((100.0, 1_000, 50), (101.0, 1_500, 60)):
+        table.ingest(
+            [
+                {"t": "stats", "ts": ts, "packets": a, "received": a, "dropped": 2, "node": "a"},
+                {"t": "stats", "ts": ts + 0.3, "packets": b, "received": b, "dropped": 1, "node": "b"},
+            ]
+        )
+    assert (table.received, table.dropped) == (1_560, 3)
+    assert table.packets_per_s == 500.0 + 10.0
+
+
+def test_fifos_from_several_pipelines_are_merged(tmp_path: Path) -> None:
+    # mkfifo a b; ssh web1 '...' > a & ssh web2 '...' > b & rn-view a b
+    fifos = [tmp_path / "web1", tmp_path / "web2"]
+    for fifo in fifos:
+        os.mkfifo(fifo, 0o600)
+    p = subprocess.Popen(
+        [RN_VIEW, "--json", *map(str, fifos)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def write(fifo: Path, n: int) -> None:
+        data = stream(tmp_path / f"{fifo.name}.jsonl", 1_000.0, host=None, n=n).read_bytes()
+        with open(fifo, "wb") as w:  # (waits for rn-view to open it)
+            w.write(data)
+
+    writers = [
+        threading.Thread(target=write, args=(f, n), daemon=True) for f, n in zip(fifos, (5, 3), strict=True)
+    ]
+    try:
+        for t in reversed(writers):  # the second host's pipeline is the first to start
+            t.start()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    got = sorted((json.loads(line)["node"], json.loads(line)["packets"]) for line in out.splitlines())
+    assert got == [("web1", 5), ("web2", 3)]

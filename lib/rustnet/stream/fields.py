@@ -425,6 +425,7 @@ STATS: Final = (
         "packets",
         CAPTURE,
     ),
+    Field("node", "str", "optional: " + NODE_MEANING, stage=VIEW),
 )
 
 # --- ifstats -------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from typing import Any, Final
 
 from rustnet.stream import Record
 from rustnet.stream.bounds import MAX_IFNAME
-from rustnet.stream.records import CONN, HEADER, IFSTATS, SOCK, WARNING
+from rustnet.stream.records import CAPTURE_STATS, CONN, HEADER, IFSTATS, SOCK, WARNING
 from rustnet.view.source import Source
 
-TAGGED: Final = frozenset((CONN, IFSTATS, SOCK))
+TAGGED: Final = frozenset((CONN, IFSTATS, SOCK, CAPTURE_STATS))
 EPOCH_IDS: Final = 10**12  # a stream that starts again numbers its connections from N * this
 SUFFIXES: Final = (".gz", ".rn", ".msgpack", ".jsonl", ".json", ".pcapng", ".pcap")
 

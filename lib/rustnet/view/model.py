@@ -406,6 +406,8 @@ class ConnTable:
         self.interfaces: InterfaceTable = NodeInterfaces()  # each node's apart when streams are merged
         self.nodes: dict[str, int] = {}  # node -> connections seen (several: a merged stream)
         self.nodes_down: dict[str, str] = {}  # node -> why its stream ended (retried meanwhile)
+        # node -> (ts, packets, received, dropped, ifdropped, packets/s) of its latest stats record
+        self._per_node_stats: dict[str, tuple[float, float, float, float, float, float | None]] = {}
         self.graph = GraphMetrics()  # the Graph tab's lifecycle and health samples (O(1) a record)
         self.process_window = ProcessWindow()  # each process's bytes over 60 s (Activity)
         # Capture counters as they read at the last clear(): shown counts start from there.
@@ -864,6 +866,10 @@ class ConnTable:
 
     def _stats(self, rec: dict[str, Any]) -> None:
         self._have_stats = True
+        node = rec.get("node")
+        if type(node) is str:
+            self._node_stats(node, rec)
+            return
         ts = num(rec.get("ts"))
         packets = num(rec.get("packets")) or num(rec.get("received"))
         base_received, base_dropped, base_ifdropped = self._stats_base
@@ -877,6 +883,30 @@ class ConnTable:
         self._last_stats = (ts, packets)
         # Stats carry wall-clock time: the stream's clock only when live. A replay's clock is its
         # packets' time (the final stats of a file, stamped now, would age out every row).
+        if self.live and ts > self.clock:
+            self.clock = ts
+
+    def _node_stats(self, node: str, rec: dict[str, Any]) -> None:
+        """Capture counters of one of several hosts: the table shows their sums (each host's
+        counters and rate from its own records, on its own clock)."""
+        ts = num(rec.get("ts"))
+        packets = num(rec.get("packets")) or num(rec.get("received"))
+        per = self._per_node_stats
+        prev = per.get(node)
+        if prev is None and len(per) >= MAX_NODES:
+            self.ignored += 1
+            return
+        rate = prev[5] if prev is not None else None
+        if prev is not None and ts > prev[0] and packets >= prev[1]:
+            rate = (packets - prev[1]) / (ts - prev[0])
+        received = num(rec.get("received")) or packets
+        per[node] = (ts, packets, received, num(rec.get("dropped")), num(rec.get("ifdropped")), rate)
+        base_received, base_dropped, base_ifdropped = self._stats_base
+        self.received = max(int(sum(v[2] for v in per.values())) - base_received, 0)
+        self.dropped = max(int(sum(v[3] for v in per.values())) - base_dropped, 0)
+        self.ifdropped = max(int(sum(v[4] for v in per.values())) - base_ifdropped, 0)
+        rates = [v[5] for v in per.values() if v[5] is not None]
+        self.packets_per_s = sum(rates) if rates else None
         if self.live and ts > self.clock:
             self.clock = ts
 
