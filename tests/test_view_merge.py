@@ -157,3 +157,21 @@ def test_fifos_from_several_pipelines_are_merged(tmp_path: Path) -> None:
     assert p.returncode == 0, err
     got = sorted((json.loads(line)["node"], json.loads(line)["packets"]) for line in out.splitlines())
     assert got == [("web1", 5), ("web2", 3)]
+
+
+def test_a_node_down_is_in_the_status_bar_and_the_system_panel_until_it_is_back() -> None:
+    from rustnet.view import system
+    from rustnet.view.render import status_text
+    from rustnet.view.state import ViewState
+
+    table = ConnTable()
+    state = ViewState(table)
+    table.ingest([{**conn(1, 100.0), "node": "web1"}, {**conn(1, 100.0), "node": "web2"}])
+    assert status_text(state).startswith("2 hosts") and "down" not in status_text(state)
+    down = {"t": "warn", "ts": 101.0, "stage": "web2 rustnet", "msg": "down (ssh exited with status 255)"}
+    table.ingest([{**down, "down": True, "node": "web2"}])
+    assert "down: web2!" in status_text(state)
+    panel = [text for text, _ in system.lines(state, 60)]
+    assert "Hosts: web1, web2" in panel and any(t.startswith("Down: web2: down (ssh") for t in panel)
+    table.ingest([{"t": "hdr", "v": 1, "producer": "rn-enrich", "live": True, "node": "web2"}])  # back
+    assert "down:" not in status_text(state)
