@@ -658,14 +658,14 @@ def test_system_panel_shows_each_stages_sandbox_within_its_width() -> None:
     texts = [text for text, _ in lines]
     at = texts.index("Security")
     assert lines[at + 2 : at + 7] == [
-        ("  Sandbox: Fully enforced", "green"),
+        ("  Sandbox: Fully enforced", "ok"),
         ("  Landlock ABI v7", "dim"),
         ("  • FS restricted", ""),
         ("  • Net blocked", ""),
         ("  • No new privs", ""),
     ]
     enrich = texts.index("  Sandbox: Not applied")
-    assert lines[enrich][1] == "yellow" and texts[enrich + 2] == "  • No new privs"
+    assert lines[enrich][1] == "warn" and texts[enrich + 2] == "  • No new privs"
     assert " ".join(t.strip() for t in texts[enrich + 3 : enrich + 6]).startswith(reason[:60])
     assert all(len(t) <= system.WIDTH for t in texts[at : enrich + 6])
 
