@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. Each entry is one layer; names on the same layer are independent siblings.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # The version and the process's capabilities (no imports of ours).
-    ("rustnet", "rustnet.caps", "rustnet.landlock"),
+    ("rustnet", "rustnet.caps"),
+    # The Landlock system calls (sets no_new_privs through caps).
+    ("rustnet.landlock",),
     # What a stage may still reach once restricted (Landlock rules per stage).
     ("rustnet.sandbox",),
     # The record stream: its format, reading, writing, bounds, escaping.

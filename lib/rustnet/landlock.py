@@ -19,6 +19,8 @@ import stat
 import sys
 from typing import Any, Final
 
+from rustnet import caps
+
 # The generic syscall table (x86_64, aarch64, arm, riscv, ...); alpha is 110 higher.
 _SYSCALL_BASE: Final = 554 if os.uname().machine == "alpha" else 444
 _SYS_CREATE_RULESET: Final = _SYSCALL_BASE
@@ -27,7 +29,6 @@ _SYS_RESTRICT_SELF: Final = _SYSCALL_BASE + 2
 _CREATE_RULESET_VERSION: Final = 1
 _RULE_PATH_BENEATH: Final = 1
 _RULE_NET_PORT: Final = 2
-_PR_SET_NO_NEW_PRIVS: Final = 38
 
 # Filesystem rights (linux/landlock.h) and the ABI that introduced each.
 EXECUTE: Final = 1 << 0
@@ -187,7 +188,7 @@ def restrict(rules: Ruleset, abi: int | None = None) -> Applied:
                     call(ctypes.c_long(_SYS_ADD_RULE), ruleset, _RULE_NET_PORT, ctypes.byref(rule), 0),
                     f"landlock_add_rule port {port}",
                 )
-        _syscall_prctl_no_new_privs()
+        caps.no_new_privs()  # Landlock refuses a process that could still gain privileges by exec
         _check(call(ctypes.c_long(_SYS_RESTRICT_SELF), ruleset, 0), "landlock_restrict_self")
     finally:
         os.close(ruleset)
@@ -209,9 +210,3 @@ def _add_path(call: Any, ruleset: int, path: str, rights: int) -> None:
         )
     finally:
         os.close(fd)
-
-
-def _syscall_prctl_no_new_privs() -> None:
-    # Landlock refuses an unprivileged process that could still gain privileges by exec.
-    if _libc is not None:
-        _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)

@@ -80,35 +80,6 @@ class Theme:
             # Every style ends with normal: with the text colour in it, plain text keeps the theme's.
             self.normal += self.text
 
-    # Older names, kept while renderers move to the tokens.
-    @property
-    def green(self) -> str:
-        return self.ok
-
-    @property
-    def yellow(self) -> str:
-        return self.warn
-
-    @property
-    def red(self) -> str:
-        return self.err
-
-    @property
-    def cyan(self) -> str:
-        return self.accent
-
-    @property
-    def blue(self) -> str:
-        return self.tx
-
-    @property
-    def grey(self) -> str:
-        return self.faint
-
-    @property
-    def bar(self) -> str:
-        return self.status
-
     def state_style(self, state: str) -> str:
         if state in ESTABLISHED_STATES:
             return self.ok
