@@ -370,6 +370,11 @@ class Dissector:
         )
 
     # --- one packet -------------------------------------------------------
+    def discard_inner(self) -> None:
+        """Drop the summaries of tunnelled inner packets that :meth:`packet` set aside
+        (:meth:`process` passes them on; a caller of :meth:`packet` alone must drop them)."""
+        self._inner.clear()
+
     def packet_of_link(self, ts: Any, wirelen: Any, data: Any, linktype: Any) -> list[Any] | None:
         """The summary of a frame of its own link type (a pcapng interface other than the first)."""
         decode = self._decode

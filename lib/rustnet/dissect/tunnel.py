@@ -17,11 +17,11 @@ raises ``struct.error`` on a cut header. :func:`udp_inner` does the same for a U
 
 from __future__ import annotations
 
-import socket
 import struct
 from typing import Final
 
 from rustnet.dissect.link import ETH_IPV4, ETH_IPV6
+from rustnet.stream.records import ip_text
 
 PROTO_IPIP: Final = 4
 PROTO_IPV6_IN_IP: Final = 41
@@ -129,5 +129,4 @@ def _teredo(data: bytes, off: int, end: int) -> tuple[int, int, str] | None:
 
 def describe(name: str, src: bytes, dst: bytes) -> str:
     """``name`` with the outer addresses, as Details shows it: ``"vxlan 42 10.0.0.1→10.0.0.2"``."""
-    family = socket.AF_INET if len(src) == 4 else socket.AF_INET6
-    return f"{name} {socket.inet_ntop(family, src)}\u2192{socket.inet_ntop(family, dst)}"
+    return f"{name} {ip_text(src)}\u2192{ip_text(dst)}"

@@ -46,6 +46,7 @@ from rustnet.stream.records import (
     SUM_SPORT,
     SUM_SRC,
 )
+from rustnet.track.record import proto_name
 
 QUEUE_MAX: Final = 10_000  # records on the export queue
 PENDING_MAX: Final = 10_000  # packets waiting for their connection's record (live)
@@ -86,7 +87,6 @@ class PacketExports:
         self.drops = 0  # packets the full export queue turned away (live)
         self.forced = 0  # packets written before their record was settled, to keep the line bounded
         self.skipped = 0  # pcap: packets of a link type other than the file's
-        self.written = 0
         self.error: str | None = None
         self._reader = RecordReader(-1, "packet stream")
         self._cond = threading.Condition()
@@ -259,7 +259,6 @@ class PacketExports:
                 self._pending_bytes += len(data)
                 if self._line_full():
                     self._release(False)
-            self.written += 1
 
     def _header(self, hdr: dict[str, Any]) -> None:
         linktype = hdr.get("linktype")
@@ -286,10 +285,9 @@ class PacketExports:
             if n >= 5
             else dissector.packet(ts, wirelen, data)
         )
+        dissector.discard_inner()  # a tunnel's inner packets would pile up otherwise
         if summary is None:
             return None
-        from rustnet.track.record import proto_name
-
         return flow_key(
             proto_name(summary[SUM_PROTO]),
             summary[SUM_SRC],

@@ -11,20 +11,17 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Final
 
+from rustnet.capture.pcapng import BYTE_ORDER_MAGIC, EPB, IDB, OPT_TSRESOL, SHB
+from rustnet.capture.pcapwrite import PCAP_MAGIC_USEC
+
 SNAPLEN: Final = 1514  # RustNet's capture snaplen: what each exported packet keeps at most
 
-PCAP_MAGIC_USEC: Final = 0xA1B2C3D4
 _PCAP_GLOBAL: Final = struct.Struct("<IHHiIII")
 _PCAP_RECORD: Final = struct.Struct("<IIII")
 
-_SHB: Final = 0x0A0D0D0A
-_IDB: Final = 1
-_EPB: Final = 6
-_BYTE_ORDER: Final = 0x1A2B3C4D
 OPT_COMMENT: Final = 1
 OPT_IF_NAME: Final = 2
 OPT_SHB_USERAPPL: Final = 4
-OPT_IF_TSRESOL: Final = 9
 _OPT: Final = struct.Struct("<HH")
 _EPB_HEAD: Final = struct.Struct("<IIIIIII")
 _U32: Final = struct.Struct("<I")
@@ -79,23 +76,21 @@ class PcapngFile:
         self.userappl = userappl
         self.interfaces: dict[int, int] = {}  # link type -> interface id
         self.if_name = ""
-        self._started = False
 
     def interface(self, linktype: int) -> int:
         """The id of the interface of ``linktype``, described first if it is new."""
         found = self.interfaces.get(linktype)
         if found is not None:
             return found
-        if not self._started:
-            self._started = True
-            body = struct.pack("<IHHq", _BYTE_ORDER, 1, 0, -1)
+        if not self.interfaces:  # the section header goes before the first interface
+            body = struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1)
             body += option(OPT_SHB_USERAPPL, self.userappl.encode()) + _END_OF_OPTIONS
-            self.fh.write(_block(_SHB, body))
+            self.fh.write(_block(SHB, body))
         body = struct.pack("<HHI", linktype & 0xFFFF, 0, SNAPLEN)
         if self.if_name:
             body += option(OPT_IF_NAME, self.if_name.encode("utf-8", "backslashreplace"))
-        body += option(OPT_IF_TSRESOL, b"\x06") + _END_OF_OPTIONS
-        self.fh.write(_block(_IDB, body))
+        body += option(OPT_TSRESOL, b"\x06") + _END_OF_OPTIONS
+        self.fh.write(_block(IDB, body))
         self.interfaces[linktype] = len(self.interfaces)
         return self.interfaces[linktype]
 
@@ -107,6 +102,6 @@ class PcapngFile:
             opts = option(OPT_COMMENT, comment.encode("utf-8", "backslashreplace")) + _END_OF_OPTIONS
         total = 32 + len(data) + (-len(data) & 3) + len(opts)
         head = _EPB_HEAD.pack(
-            _EPB, total, iface, usec >> 32, usec & 0xFFFFFFFF, len(data), wirelen & 0xFFFFFFFF
+            EPB, total, iface, usec >> 32, usec & 0xFFFFFFFF, len(data), wirelen & 0xFFFFFFFF
         )
         self.fh.write(head + data + _pad(len(data)) + opts + _U32.pack(total))

@@ -23,6 +23,21 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Final
 
+from rustnet.dissect.link import (
+    DLT_EN10MB,
+    DLT_IPV4,
+    DLT_IPV6,
+    DLT_LINUX_SLL,
+    DLT_LINUX_SLL2,
+    DLT_LOOP,
+    DLT_NULL,
+    DLT_RAW,
+    DLT_RAW_LINKTYPE,
+    ETH_HEADER_LEN,
+    SLL2_HEADER_LEN,
+    SLL_HEADER_LEN,
+)
+
 VERSION: Final = 10
 HEADER_LEN: Final = 16
 SET_HEADER_LEN: Final = 4
@@ -88,15 +103,15 @@ PROTO_NUMBERS: Final = {
 
 # Bytes before the IP header for the link types a capture gives us (pcap LINKTYPE_ values).
 _LINK_HEADER: Final = {
-    0: 4,  # BSD loopback
-    1: 14,  # Ethernet
-    12: 0,  # raw IP
-    101: 0,  # raw IP
-    108: 4,  # OpenBSD loopback
-    113: 16,  # Linux cooked capture
-    228: 0,  # raw IPv4
-    229: 0,  # raw IPv6
-    276: 20,  # Linux cooked capture v2
+    DLT_NULL: 4,  # BSD loopback: the address family
+    DLT_EN10MB: ETH_HEADER_LEN,
+    DLT_RAW: 0,
+    DLT_RAW_LINKTYPE: 0,
+    DLT_LOOP: 4,
+    DLT_LINUX_SLL: SLL_HEADER_LEN,
+    DLT_IPV4: 0,
+    DLT_IPV6: 0,
+    DLT_LINUX_SLL2: SLL2_HEADER_LEN,
 }
 
 

@@ -131,19 +131,20 @@ class Exporter:
 
     # --- records ---------------------------------------------------------------------------
     def _conn(self, rec: dict[str, Any]) -> None:
+        cid = rec.get("id")
+        if cid.__class__ is not int:
+            cid = None
+        final = rec.get("final") is True
+        if not final and (self.active_timeout <= 0 or cid is None):
+            return  # an update that no active timeout exports: nothing to count
         ps, pd = _int(rec.get("packets_src")), _int(rec.get("packets_dst"))
         hl = link_header_len(self.linktype, rec.get("vlan"))
         os_ = max(_int(rec.get("bytes_src")) - ps * hl, 0)
         od = max(_int(rec.get("bytes_dst")) - pd * hl, 0)
-        cid = rec.get("id")
-        if cid.__class__ is not int:
-            cid = None
-        if rec.get("final") is True:
+        if final:
             prev = self.live.pop(cid, None) if cid is not None else None
             reason = end_reason(rec)
         else:
-            if self.active_timeout <= 0 or cid is None:
-                return
             prev = self.live.get(cid)
             if prev is None:
                 if len(self.live) >= MAX_LIVE:
