@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 from rustnet.view import braille
 from rustnet.view.graphcount import TCP_LABEL, ActiveTally
 from rustnet.view.graphstats import GraphMetrics, mean
-from rustnet.view.text import fit, safe, width
+from rustnet.view.text import fit, full_rate, safe, width
 from rustnet.view.traffic import CAPTURED
 
 if TYPE_CHECKING:
@@ -52,16 +52,6 @@ APPS: Final = ("HTTPS", "QUIC", "HTTP", "DNS", "SSH", "Other")
 
 
 # --- numbers --------------------------------------------------------------------------------
-def full_rate(n: float) -> str:
-    """``1.25 MB/s`` (1024-based), ``512 B/s``, ``-`` when zero."""
-    if not n > 0 or not math.isfinite(n):
-        return "-"
-    for unit, size in (("GB/s", 1024**3), ("MB/s", 1024**2), ("KB/s", 1024)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:.0f} B/s"
-
-
 def power_ceiling(peak: float, floor: float) -> float:
     """max(peak, floor) rounded up to a power of two."""
     top = max(peak, floor) if math.isfinite(peak) else floor

@@ -230,6 +230,13 @@ class Row:
         self.filtered_by: Any = None
         self.filtered_in: object | None = None
 
+    def replace(self, rec: dict[str, Any]) -> None:
+        """A new record for this row: what the filter took from the old one is stale."""
+        self.rec = rec
+        self.hay = None
+        self.kw = None
+        self.scored_for = None
+
     def snapshot(self) -> Row:
         """A frozen copy for the paused display (records are replaced, never mutated)."""
         r = Row(self.id, self.rec, self.seq, self.born)
@@ -603,15 +610,12 @@ class ConnTable:
         else:
             # Fields learned downstream (process, hostnames) stay once known.
             old = row.rec
-            if _KEPT.intersection(old):
+            if not _KEPT.isdisjoint(old):
                 for key in _KEPT:
                     if key in old and rec.get(key) is None:
                         rec[key] = old[key]
-            row.rec = rec
+            row.replace(rec)
             row.seq = self.seq
-            row.hay = None
-            row.kw = None
-            row.scored_for = None
         if self._derives:
             self._derive(row)
         ts = rec.get("last_seen")
@@ -708,10 +712,7 @@ class ConnTable:
                     named = dict(rec)
                 named[key], named[key + "_via"] = got
             if named is not None:
-                row.rec = named
-                row.hay = None
-                row.kw = None
-                row.scored_for = None
+                row.replace(named)
                 if log is not None:
                     log.append(row)
 
@@ -742,10 +743,7 @@ class ConnTable:
             for key in ("rate_src", "rate_dst"):
                 if key in rec:
                     rec[key] = 0
-            row.rec = rec
-            row.hay = None
-            row.kw = None
-            row.scored_for = None
+            row.replace(rec)
             if log is not None:
                 log.append(row)
 

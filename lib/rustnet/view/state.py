@@ -369,18 +369,22 @@ class ViewState:
         self.entries()
         return self._shown
 
+    def _by_node(self) -> bool:
+        """Several hosts: a process is grouped per host, hosts apart."""
+        return len(getattr(self.table, "nodes", ())) > 1
+
+    @staticmethod
+    def _group_name(r: Row, by_node: bool) -> str:
+        # As RustNet: no name, or the placeholder name Unknown, is one group.
+        name = r.process
+        name = name if name and name != "Unknown" else UNKNOWN_GROUP
+        return f"{text(r.rec.get('node')) or '-'}: {name}" if by_node else name
+
     def _group(self, rows: list[Row]) -> list[Entry]:
         groups: dict[str, list[Row]] = {}
-        by_node = (
-            len(getattr(self.table, "nodes", ())) > 1
-        )  # several hosts: a process is grouped per host, hosts apart
+        by_node = self._by_node()
         for r in rows:
-            # As RustNet: no name, or the placeholder name Unknown, is one group.
-            name = r.process
-            name = name if name and name != "Unknown" else UNKNOWN_GROUP
-            if by_node:
-                name = f"{text(r.rec.get('node')) or '-'}: {name}"
-            groups.setdefault(name, []).append(r)
+            groups.setdefault(self._group_name(r, by_node), []).append(r)
         out: list[Entry] = []
         # By name, case-insensitively (RustNet's: groups do not jump around as rates change).
         order = sorted(groups.items(), key=lambda kv: (kv[0].lower(), kv[0]))
@@ -492,7 +496,7 @@ class ViewState:
             return None
         if isinstance(e, Group):
             return e.name
-        return e.process if e.process and e.process != "Unknown" else UNKNOWN_GROUP
+        return self._group_name(e, self._by_node())
 
     def fold_selected(self, mode: str) -> None:
         """Fold (``fold``), unfold (``unfold``) or flip (``toggle``) the group of the selection."""
