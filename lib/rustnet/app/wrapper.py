@@ -70,12 +70,7 @@ def run(opts: Options) -> int:
 
             check(opts)
             host_plan(opts, opts.remotes[0])  # refuses what one host would refuse
-            if not opts.json_out and not os.isatty(1):
-                raise StageError(
-                    "the TUI needs a terminal on standard output; use --json to write "
-                    "connection records to a pipe or file",
-                    EXIT_USAGE,
-                )
+            _require_terminal(opts)
             status = _run_fleet(opts)
             return status
         specs = plan(opts)
@@ -84,12 +79,7 @@ def run(opts: Options) -> int:
             log.warning("%s", notice)
             if os.isatty(2):  # for the person at the terminal; a script's stderr keeps one line per error
                 warn(PROG, notice)
-        if not opts.json_out and not os.isatty(1):
-            raise StageError(
-                "the TUI needs a terminal on standard output; use --json to write "
-                "connection records to a pipe or file",
-                EXIT_USAGE,
-            )
+        _require_terminal(opts)
         exports = open_exports(opts, specs)
         try:
             status = _run_json(opts, specs, exports) if opts.json_out else _run_tui(opts, specs, exports)
@@ -106,6 +96,16 @@ def run(opts: Options) -> int:
     finally:
         log.info("rustnet exiting with status %s", status)
         close_logging()
+
+
+def _require_terminal(opts: Options) -> None:
+    """The TUI draws on standard output: a pipe or file there takes --json."""
+    if not opts.json_out and not os.isatty(1):
+        raise StageError(
+            "the TUI needs a terminal on standard output; use --json to write "
+            "connection records to a pipe or file",
+            EXIT_USAGE,
+        )
 
 
 def _log_start(opts: Options, log_path: Any) -> None:
