@@ -18,7 +18,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from tests.track_util import ACK, A, B, header, tcp, udp
+from tests.track_util import ACK, PSH, SYN, A, B, header, tcp, udp
 
 BIN = Path(sys.executable).parent
 U64 = (1 << 64) - 1
@@ -181,3 +181,39 @@ def test_rustnet_read_json_counts_out_of_range_summaries(tmp_path: Path) -> None
     p = run("rustnet", "--read", str(rec), "--json", data=b"")
     final = [json.loads(x) for x in p.stdout.splitlines()]
     assert sorted(r["bytes"] for r in final if r.get("t") == "conn") == [(1 << 32) - 1, 2 * ((1 << 32) - 1)]
+
+
+def with_window(rec: list[Any], window: Any) -> list[Any]:
+    rec = list(rec)
+    rec[12] = window
+    return rec
+
+
+# A TCP window is 16 bits (unscaled): any other value damages its summary, like a wirelen past 32 bits.
+# (JSON input reads a null window as absent, 0; MessagePack cannot carry an integer past 64 bits.)
+BAD_WINDOWS = {
+    "msgpack": [None, "x", 1.5, -1, 1 << 16, 1 << 63],
+    "json": ["x", 1.5, -1, 1 << 16, 1 << 63, 1 << 70],
+}
+
+
+@pytest.mark.parametrize("fmt", ["msgpack", "json"])
+@pytest.mark.parametrize("given", ["msgpack", "json"])
+def test_rn_track_counts_summaries_with_a_window_out_of_range(given: str, fmt: str) -> None:
+    # Each bad window sits on a pure ACK of the responder (the window the record shows) after data.
+    good = [
+        tcp(1.0, A, 1000, B, 80, SYN, 100),
+        tcp(1.1, B, 80, A, 1000, SYN | ACK, 500, 101),
+        tcp(1.2, A, 1000, B, 80, ACK | PSH, 101, 501, 10),
+    ]
+    windows = BAD_WINDOWS[given]
+    bad = [with_window(tcp(1.3 + i / 100, B, 80, A, 1000, ACK, 501, 111), w) for i, w in enumerate(windows)]
+    last = with_window(tcp(1.5, B, 80, A, 1000, ACK, 501, 111), 0xFFFF)  # the largest window: tracked
+    recs_in = [header(), *good, *bad, last]
+    stream = jsonl(recs_in) if given == "json" else msgpack.packb(recs_in, use_bin_type=True)
+    p = run("rn-track", "--format", fmt, data=stream)
+    recs = msgpack_records(p.stdout) if fmt == "msgpack" else [json.loads(x) for x in p.stdout.splitlines()]
+    warns = [r["msg"] for r in recs if r.get("t") == "warn"]
+    assert f"{len(windows)} damaged packet summaries skipped" in warns
+    (final,) = [r for r in recs if r.get("t") == "conn" and r.get("final")]
+    assert (final["packets"], final["window"]) == (len(good) + 1, 0xFFFF)

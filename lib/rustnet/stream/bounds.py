@@ -17,7 +17,8 @@ stages write are far within these limits and pass unchanged, at the cost of one 
 each value.
 
 Integers: a summary's ``wirelen`` is at most :data:`MAX_WIRELEN` (a captured frame's length is
-a 32-bit field in pcap and pcapng); rn-track counts a summary beyond it as damaged. MessagePack
+a 32-bit field in pcap and pcapng) and its ``window`` at most :data:`MAX_WINDOW` (TCP's
+16-bit field); rn-track counts a summary beyond either as damaged. MessagePack
 holds integers from :data:`MIN_INT` to :data:`MAX_INT`: a writer saturates any integer beyond
 them (:func:`saturate`), so a counter that passed 64 bits is written as ``MAX_INT``.
 """
@@ -36,6 +37,7 @@ MAX_KEY: Final = 64
 ELLIPSIS: Final = "\u2026"
 MAX_WIRELEN: Final = 0xFFFF_FFFF
 MAX_PORT: Final = 0xFFFF
+MAX_WINDOW: Final = 0xFFFF  # a summary's TCP window: the header's 16 bits, unscaled
 MAX_VLAN: Final = 0xFFF
 MAX_INT: Final = 0xFFFF_FFFF_FFFF_FFFF
 # Interface counters (ifstats records): interfaces a consumer keeps, characters of a name.

@@ -28,6 +28,7 @@ from rustnet.stream.bounds import (
     MAX_PORT,
     MAX_TEXT,
     MAX_VLAN,
+    MAX_WINDOW,
     MAX_WIRELEN,
 )
 
@@ -1996,6 +1997,12 @@ LIMITS: Final = (
         "port",
         MAX_PORT,
         "largest TCP/UDP sport or dport of a summary; a summary beyond it is damaged, as above",
+    ),
+    (
+        "window",
+        MAX_WINDOW,
+        "largest window of a summary (TCP's 16-bit field, unscaled); a summary whose window is not "
+        "an integer from 0 to this is damaged, as above",
     ),
     ("interfaces", MAX_IFACES, "interfaces of an ifstats record a consumer keeps (the rest are counted)"),
     ("vlan id", MAX_VLAN, "largest 802.1Q id rn-track keeps (a list with a larger one is dropped)"),

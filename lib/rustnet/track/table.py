@@ -61,6 +61,7 @@ EVICT_BATCH: Final = 16  # connections evicted at once when the table is full
 MAX_TS: Final = 1e11  # timestamps beyond year 5138 are damage, not time
 MAX_VLAN: Final = bounds.MAX_VLAN
 assert bounds.MAX_WIRELEN == (1 << 32) - 1  # process() tests wirelen with a shift by 32
+assert bounds.MAX_WINDOW == (1 << 16) - 1  # and the window with a shift by 16
 
 _M32: Final = 0xFFFFFFFF
 _NEG: Final = -1.0
@@ -261,7 +262,15 @@ class Tracker:
                     )[:15]
                 # wl >> 32 is 0 exactly for 0 <= wl <= MAX_WIRELEN (pcap's 32-bit length field): one
                 # operation rejects a negative length and one past 32 bits (counters stay in 64 bits).
-                if not 0.0 < ts < MAX_TS or wl.__class__ is not int or wl >> 32 or proto.__class__ is not int:
+                # Likewise the window (TCP's 16 bits): records carry it, and _acked compares it.
+                if (
+                    not 0.0 < ts < MAX_TS
+                    or wl.__class__ is not int
+                    or wl >> 32
+                    or proto.__class__ is not int
+                    or _w.__class__ is not int
+                    or _w >> 16
+                ):
                     self.bad_records += 1
                     continue
                 if ts > clock:
