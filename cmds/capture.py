@@ -102,6 +102,21 @@ PROG = "rn-capture"
     metavar="SECONDS",
     help="How often a live capture reports its statistics.",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Only worker I's share of N (0 <= I < N): the connections whose flow hash falls to it, "
+    "both directions. A file is read whole, the other shards' packets written as clock records; "
+    "live, the kernel shares the packets out among the N captures (PACKET_FANOUT). Run N of "
+    "them, each into its own rn-track --dissect, and rn-merge their outputs.",
+)
+@click.option(
+    "--fanout-group",
+    type=click.IntRange(0, 0xFFFF),
+    metavar="ID",
+    help="Live --shard: the kernel fanout group the N captures share [default: the parent "
+    "process id, the same for captures started by one shell or rustnet].",
+)
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @sandbox_options
 @format_option
@@ -121,6 +136,8 @@ def main(
     no_drop: bool,
     include_self: bool,
     stats_interval: float,
+    shard: str | None,
+    fanout_group: int | None,
     list_interfaces: bool,
     no_sandbox: bool,
     sandbox_strict: bool,
@@ -149,6 +166,16 @@ def main(
     if no_sandbox and sandbox_strict:
         raise click.UsageError("--no-sandbox and --sandbox-strict contradict each other")
     check_output_format(fmt, PROG)
+    shard_of = None
+    if shard is not None:
+        from rustnet.capture.shard import ShardSpecError, parse_shard
+
+        try:
+            shard_of = parse_shard(shard)
+        except ShardSpecError as exc:
+            raise click.UsageError(str(exc)) from None
+    if fanout_group is not None and (shard_of is None or read_file is not None):
+        raise click.UsageError("--fanout-group goes with --shard on a live capture")
     trailing = " ".join(expression)
     opts = CaptureOptions(
         interface=interface,
@@ -163,6 +190,8 @@ def main(
         include_self=include_self,
         stats_interval=stats_interval,
         sandbox_mode=mode_of(no_sandbox, sandbox_strict),
+        shard=shard_of,
+        fanout_group=fanout_group,
     )
     run_stage(PROG, lambda: run_capture(opts, RecordWriter(1, fmt), PROG, producer(PROG)), debug=debug)
 

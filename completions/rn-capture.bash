@@ -11,10 +11,12 @@ _rn_capture() {
         -w|--write) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         -Z|--user) COMPREPLY=(); return ;;
         --stats-interval) COMPREPLY=(); return ;;
+        --shard) COMPREPLY=(); return ;;
+        --fanout-group) COMPREPLY=(); return ;;
         --format) COMPREPLY=($(compgen -W "msgpack json" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--buffer-size --count --debug --filter --format --help --include-self --interface --list-interfaces --no-drop --no-promisc --no-sandbox --no-uid-drop --read --sandbox-strict --snaplen --stats-interval --user --version --write -B -V -Z -c -f -h -i -p -r -s -w" -- "$cur"))
+        COMPREPLY=($(compgen -W "--buffer-size --count --debug --fanout-group --filter --format --help --include-self --interface --list-interfaces --no-drop --no-promisc --no-sandbox --no-uid-drop --read --sandbox-strict --shard --snaplen --stats-interval --user --version --write -B -V -Z -c -f -h -i -p -r -s -w" -- "$cur"))
     else
         COMPREPLY=()
     fi

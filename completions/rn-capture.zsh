@@ -13,6 +13,8 @@ _arguments -s \
   '(--no-drop --no-uid-drop)'{--no-drop,--no-uid-drop}'[Keep root privileges (do not switch to the -Z user)]' \
   '--include-self[Also capture our own ssh connection (excluded by default when SSH_CONNECTION is set)]' \
   '--stats-interval[How often a live capture reports its statistics]:seconds:' \
+  '--shard[Only worker I'\''s share of N (0 <= I < N)\: the connections whose flow hash falls to it, both directions]:i/n:' \
+  '--fanout-group[Live --shard\: the kernel fanout group the N captures share \[default\: the parent process id, the same for captures started by one shell or rustnet\]]:id:' \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
   '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
   '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \

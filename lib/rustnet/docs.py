@@ -33,6 +33,7 @@ COMMANDS: Final = {
     "rn-enrich": "enrich",
     "rn-view": "view",
     "rn-export": "export",
+    "rn-merge": "merge",
     "rustnet": "rustnet",
 }
 

@@ -91,6 +91,8 @@ class CaptureOptions:
         stats_interval: float = 1.0,
         ifstats: bool = True,
         sandbox_mode: str = "best-effort",
+        shard: tuple[int, int] | None = None,
+        fanout_group: int | None = None,
     ) -> None:
         self.interface = interface
         self.read_file = read_file
@@ -105,6 +107,8 @@ class CaptureOptions:
         self.stats_interval = stats_interval
         self.ifstats = ifstats  # ifstats records of every interface, every 500 ms (live only)
         self.sandbox_mode = sandbox_mode  # rustnet.sandbox: best-effort, strict or off
+        self.shard = shard  # (I, N): only worker I's share of the flows (rustnet.capture.shard)
+        self.fanout_group = fanout_group  # live --shard: the kernel's fanout group (None: the parent's pid)
 
 
 def printable(text: str) -> str:
@@ -118,6 +122,10 @@ def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer:
     ctl.install()
     tune_gc()
     if opts.read_file is not None:
+        if opts.shard is not None and opts.shard[1] > 1:
+            from rustnet.capture.shard import ShardWriter
+
+            writer = cast(RecordWriter, ShardWriter(writer, *opts.shard))
         return _run_file(opts, opts.read_file, writer, prog, producer, ctl)
     return _run_live(opts, writer, prog, producer, ctl)
 
@@ -274,11 +282,15 @@ def _run_live(opts: CaptureOptions, writer: RecordWriter, prog: str, producer: s
     except LiveOpenError as exc:
         raise StageError(_open_error_message(iface, exc)) from None
     _set_live_filter(cap, opts, prog)
+    if opts.shard is not None and opts.shard[1] > 1:
+        _join_fanout(cap, opts, iface)
     cap.start()
     dump = _open_dump(opts, cap.linktype)
     header = make_header(producer, cap.linktype, iface, True, opts.snaplen, time.time())
     header["host"] = os.uname().nodename  # names this stream's node when a viewer merges several
     header["addrs"] = host_addresses()  # which end is this host's, for a tracker on another host
+    if opts.shard is not None and opts.shard[1] > 1:
+        header["shard"] = f"{opts.shard[0]}/{opts.shard[1]}"
     netns = _own_netns_inode()  # read while still privileged: a dropped process may not see its /proc
     if netns is not None:
         header["netns"] = netns
@@ -347,6 +359,20 @@ def _live_loop(
     writer.write(_live_stats(cap, iface, n))
     writer.close()
     return EXIT_TERMINATED if ctl.terminated else status
+
+
+def _join_fanout(cap: LiveCapture, opts: CaptureOptions, iface: str) -> None:
+    """--shard I/N live: this capture joins the others in the kernel's fanout group, which hands
+    each flow's packets to one of them."""
+    from rustnet.capture.shard import FanoutError, join_fanout
+
+    group = opts.fanout_group if opts.fanout_group is not None else os.getppid()
+    try:
+        join_fanout(cap.fileno(), group)
+    except FanoutError as exc:
+        raise StageError(
+            printable(f"{iface}: cannot join fanout group {group & 0xFFFF} for --shard: {exc.strerror}")
+        ) from None
 
 
 def _final_drain(cap: LiveCapture, writer: RecordWriter, dump: PcapWriter | None, count: int) -> int:

@@ -199,6 +199,13 @@ HDR: Final = (
     Field("snaplen", "int", "bytes captured per packet at most", "bytes", CAPTURE),
     Field("start", "float", "capture start", "epoch s", CAPTURE),
     Field("stages", "list[str]", "the producers this stream went through, in order"),
+    Field(
+        "shard",
+        "str",
+        'optional: "I/N" when this stream is worker I\'s share of N (rn-capture --shard): the '
+        "connections whose flow hash falls to it; rn-merge puts the N shares back together",
+        stage=CAPTURE,
+    ),
     Field("node", "str", "optional: " + NODE_MEANING, stage=VIEW),
     Field(
         "netns",
@@ -556,6 +563,14 @@ NAME: Final = (
     Field("addr", "str", "the address named, as in a connection's src or dst", stage=ENRICH),
     Field("name", "str", "its name, escaped for display, at most 253 characters", stage=ENRICH),
     Field("via", "str", '"ptr": a reverse lookup (how hostname_src_via says it)', stage=ENRICH),
+)
+
+# --- clock ---------------------------------------------------------------------------------
+CLOCK: Final = (
+    _tag("clock"),
+    Field(
+        "ts", "float", "one or more: the capture times of packets another shard tracks", "epoch s", CAPTURE
+    ),
 )
 
 # --- sock ----------------------------------------------------------------------------------
@@ -1948,6 +1963,17 @@ RECORDS: Final = (
         "via), unless a name learned from DNS answers already names them. Later connection "
         "records carry the name themselves.",
         NAME,
+    ),
+    RecordType(
+        "clock",
+        "positional",
+        "packet time of other shards, from rn-capture --shard",
+        "Written by rn-capture --shard I/N reading a file, in place of the packets that other "
+        "shards track: the array holds the tag, then their timestamps (only those later than any "
+        "before). rn-track moves its clock through them as if it had seen those packets, so its "
+        "connections expire and are refreshed when an unsharded rn-track's would; it does not pass "
+        "them on.",
+        CLOCK,
     ),
     RecordType(
         "sock",

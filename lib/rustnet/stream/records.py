@@ -74,6 +74,7 @@ CONN: Final = "conn"
 SOCK: Final = "sock"
 WARNING: Final = "warn"
 NAME: Final = "name"
+CLOCK: Final = "clock"  # positional: [tag, ts, ts, ...] (rn-capture --shard)
 
 Record = list[Any] | dict[str, Any]
 

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from rustnet.stream import bounds
 from rustnet.stream.records import (
+    CLOCK,
     HEADER,
     PROTO_ARP,
     PROTO_ICMP,
@@ -409,6 +410,9 @@ class Tracker:
 
     # --- records other than summaries -------------------------------------------
     def _other(self, rec: Record, out: list[Record]) -> None:
+        if rec.__class__ is list and rec and rec[0] == CLOCK:
+            self._follow(rec, out)  # another shard's packet times: consumed here, not passed on
+            return
         if isinstance(rec, dict):
             tag = rec.get("t")
             if tag == HEADER:
@@ -436,6 +440,22 @@ class Tracker:
                 except Exception:  # a joiner problem must not stop tracking
                     self.bad_records += 1
         out.append(rec)
+
+    def _follow(self, rec: Record, out: list[Record]) -> None:
+        """A ``clock`` record (rn-capture --shard): time moves through the timestamps of packets
+        another shard tracks, exactly as their summaries would move it here (expiry and refreshes
+        then come at the same packet times as in one unsharded tracker)."""
+        assert isinstance(rec, list)
+        clock = self.clock
+        edge = self.next_event
+        for ts in rec[1:]:
+            if ts.__class__ is float and clock < ts < MAX_TS:
+                clock = ts
+                if clock >= edge:
+                    self.clock = clock
+                    self._timers(out)
+                    edge = self.next_event
+        self.clock = clock
 
     # --- connections --------------------------------------------------------------
     def _new(

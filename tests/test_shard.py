@@ -1,0 +1,228 @@
+"""Flow-hash sharding: N workers (rn-capture --shard I/N | rn-track --dissect) merged by rn-merge
+give the final records of one unsharded run, as a set, ids aside.
+
+The truth is the unsharded pipeline on the same input: every real capture of the corpus, and a
+hand-built capture with what splits flows apart when hashed naively (fragments of a datagram
+after its first, VXLAN both ways, GRE, ARP, frames that are not IP). The shards must each get
+a real share (not one shard everything), and their clocks must follow the whole capture's
+(connections expire and are refreshed at the same packet times, hence the same final rates).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rustnet.app.merge import ShardMerge
+from rustnet.capture.shard import FlowHasher, ShardWriter, parse_shard
+from rustnet.dissect.engine import Dissector
+from rustnet.stream.stage import Chain
+from rustnet.track.table import Tracker
+
+from tests import dissect_frames as f
+from tests.corpus import PCAPS
+from tests.corpus_records import packet_records
+
+CORPUS_FILES = sorted(p for p in PCAPS.iterdir() if p.suffix in (".pcap", ".pcapng"))
+
+
+class Collect:
+    """Where a ShardWriter writes: the records, in order (rn-capture's RecordWriter takes them)."""
+
+    max_records = 256
+    max_bytes = 64 * 1024
+
+    def __init__(self) -> None:
+        self.recs: list[Any] = []
+
+    def write(self, rec: Any) -> None:
+        self.recs.append(rec)
+
+    def write_packets(self, recs: list[Any], data_bytes: int) -> None:
+        self.recs.extend(recs)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def track(recs: list[Any]) -> list[Any]:
+    chain = Chain([Dissector(dpi=True), Tracker()])
+    out = chain.process(list(recs))
+    return out + chain.finish()
+
+
+def shard_input(recs: list[Any], index: int, count: int) -> list[Any]:
+    """What rn-capture --shard index/count writes for these records (packets in frames of 100)."""
+    sink = Collect()
+    writer = ShardWriter(sink, index, count)
+    writer.write(recs[0])
+    for i in range(1, len(recs), 100):
+        writer.write_packets(recs[i : i + 100], 0)
+    return sink.recs
+
+
+def final_set(recs: list[Any]) -> collections.Counter[str]:
+    out: collections.Counter[str] = collections.Counter()
+    for r in recs:
+        if isinstance(r, dict) and r.get("t") == "conn" and r.get("final"):
+            out[json.dumps({k: v for k, v in r.items() if k != "id"}, sort_keys=True, default=str)] += 1
+    return out
+
+
+def dstats(recs: list[Any]) -> dict[str, Any]:
+    last = [r for r in recs if isinstance(r, dict) and r.get("t") == "dstats"][-1]
+    return {k: v for k, v in last.items() if k != "ts"}
+
+
+def sharded(recs: list[Any], count: int) -> tuple[list[Any], list[int]]:
+    """The merged output of ``count`` shards, and how many connections each one tracked."""
+    merge = ShardMerge(count, "rn-merge test")
+    out: list[Any] = []
+    per_shard = []
+    for i in range(count):
+        mine = track(shard_input(recs, i, count))
+        per_shard.append(len(final_set(mine)))
+        out += merge.take(i, mine)
+    return out, per_shard
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_shards_together_give_the_unsharded_final_records_on_the_corpus(count: int) -> None:
+    split = 0
+    for pcap in CORPUS_FILES:
+        recs = packet_records(pcap)
+        whole = track(recs)
+        merged, per_shard = sharded(recs, count)
+        assert final_set(merged) == final_set(whole), pcap.name
+        assert dstats(merged) == dstats(whole), pcap.name
+        ids = [r["id"] for r in merged if isinstance(r, dict) and r.get("t") == "conn" and r.get("final")]
+        assert len(ids) == len(set(ids)), pcap.name  # unique across the shards
+        assert sum(1 for r in merged if isinstance(r, dict) and r.get("t") == "hdr") == 1
+        split += sum(1 for n in per_shard if n) > 1
+    assert split >= 10  # the shards really share the work out
+
+
+def _frames() -> list[Any]:
+    """A capture whose flows a naive per-packet hash tears apart."""
+    recs: list[Any] = [f.hdr(1)]
+    t = 1_700_000_000.0
+    payload = bytes(range(256)) * 12  # 3072 bytes: three fragments of 1480 + rest
+    for n in range(40):
+        t += 0.5
+        a = bytes([10, 0, n, 1])
+        b = bytes([10, 0, n, 2])
+        sport = 30000 + n
+        # An unfragmented datagram each way, then a fragmented one (first, middle, last).
+        recs.append(f.pkt(f.eth(f.ipv4(f.udp(b"q" * 20, sport, 5000), 17, a, b)), t))
+        recs.append(f.pkt(f.eth(f.ipv4(f.udp(b"r" * 20, 5000, sport), 17, b, a)), t + 0.01))
+        dgram = f.udp(payload, sport, 5000)
+        ident = 1000 + n
+        for i, off in enumerate(range(0, len(dgram), 1480)):
+            part = dgram[off : off + 1480]
+            more = off + 1480 < len(dgram)
+            word = (off // 8) | (0x2000 if more else 0)
+            frame = f.eth(f.ipv4(part, 17, b, a, ident=ident, frag=word, total=20 + len(part)))
+            recs.append(f.pkt(frame, t + 0.02 + i * 0.001))
+        # TCP both ways, GRE carrying it, VXLAN both ways, ARP, and a frame that is not IP.
+        recs.append(f.pkt(f.eth(f.ipv4(f.tcp(b"", 40000 + n, 80, flags=0x02), 6, a, b)), t + 0.03))
+        recs.append(f.pkt(f.eth(f.ipv4(f.tcp(b"", 80, 40000 + n, flags=0x12), 6, b, a)), t + 0.031))
+        inner = f.ipv4(
+            f.tcp(b"x", 50000 + n, 443, flags=0x18), 6, bytes([192, 168, n, 1]), bytes([192, 168, 0, 9])
+        )
+        recs.append(f.pkt(f.eth(f.ipv4(b"\x00\x00\x08\x00" + inner, 47, a, b)), t + 0.04))
+        vx = b"\x08\x00\x00\x00\x00\x00\x2a\x00" + f.eth(inner)
+        recs.append(f.pkt(f.eth(f.ipv4(f.udp(vx, 50000 + n, 4789), 17, a, b)), t + 0.05))
+        back = f.ipv4(
+            f.tcp(b"y", 443, 50000 + n, flags=0x18), 6, bytes([192, 168, 0, 9]), bytes([192, 168, n, 1])
+        )
+        vx_back = b"\x08\x00\x00\x00\x00\x00\x2a\x00" + f.eth(back)
+        recs.append(f.pkt(f.eth(f.ipv4(f.udp(vx_back, 51000 + n, 4789), 17, b, a)), t + 0.06))
+        recs.append(f.pkt(f.eth(f.arp(1, spa=a, tpa=b), etype=0x0806), t + 0.07))
+        recs.append(f.pkt(f.eth(f.arp(2, spa=b, tpa=a), etype=0x0806), t + 0.08))
+        recs.append(f.pkt(f.eth(b"\x00" * 46, etype=0x88CC), t + 0.09))  # LLDP: counted, not tracked
+    return recs
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_fragments_tunnels_and_arp_stay_with_their_connections(count: int) -> None:
+    recs = _frames()
+    whole = track(recs)
+    merged, per_shard = sharded(recs, count)
+    assert final_set(merged) == final_set(whole)
+    assert dstats(merged) == dstats(whole)
+    assert min(per_shard) > 10
+
+
+def test_both_directions_and_every_fragment_have_one_key() -> None:
+    hasher = FlowHasher()
+    hasher.set_linktype(1)
+    a, b = f.V4_A, f.V4_B
+    there = hasher.key(f.eth(f.ipv4(f.udp(b"x", 1234, 53), 17, a, b)))
+    back = hasher.key(f.eth(f.ipv4(f.udp(b"y", 53, 1234), 17, b, a)))
+    assert there == back >= 0
+    dgram = f.udp(b"z" * 3000, 1234, 53)
+    first = hasher.key(f.eth(f.ipv4(dgram[:1480], 17, a, b, ident=7, frag=0x2000)))
+    last = hasher.key(f.eth(f.ipv4(dgram[1480:2960], 17, a, b, ident=7, frag=185)))
+    assert first == last == there
+    assert hasher.key(f.eth(b"\x00" * 46, etype=0x88CC)) < 0  # not IP: no connection
+
+
+@pytest.mark.parametrize("text", ["1", "2/2", "-1/2", "a/b", "0/0", "0/65"])
+def test_shard_spec_is_checked(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_shard(text)
+
+
+def _bin(name: str) -> str:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+def test_commands_shard_a_file_and_rn_merge_puts_it_together(tmp_path: Path) -> None:
+    """The commands as a user's own pipeline: two shards into files, rn-merge, JSON out."""
+    pcap = PCAPS / "ndpi_quic_interop_V.pcapng"
+    whole = subprocess.run(
+        f"{_bin('rn-capture')} -r {pcap} | {_bin('rn-track')} --dissect --format json",
+        shell=True,
+        capture_output=True,
+        check=True,
+    ).stdout
+    parts = []
+    for i in range(2):
+        out = tmp_path / f"s{i}.rn"
+        subprocess.run(
+            f"{_bin('rn-capture')} -r {pcap} --shard {i}/2 | {_bin('rn-track')} --dissect > {out}",
+            shell=True,
+            check=True,
+        )
+        parts.append(str(out))
+    merged = subprocess.run(
+        [_bin("rn-merge"), "--format", "json", *parts], capture_output=True, check=True
+    ).stdout
+    whole_recs = [json.loads(line) for line in whole.splitlines()]
+    merged_recs = [json.loads(line) for line in merged.splitlines()]
+    assert final_set(merged_recs) == final_set(whole_recs)
+    assert [r["t"] for r in merged_recs].count("hdr") == 1
+    assert not any(r.get("t") == "clock" for r in merged_recs)
+    stats = [r for r in merged_recs if r.get("t") == "stats"][-1]
+    assert stats["packets"] == [r for r in whole_recs if r.get("t") == "stats"][-1]["packets"]
+    conns = [r for r in merged_recs if r.get("t") == "conn" and r.get("final")]
+    assert len({r["id"] for r in conns}) == len(conns)
+    assert os.path.getsize(parts[0]) and os.path.getsize(parts[1])
+
+
+def test_rn_capture_refuses_a_bad_shard() -> None:
+    run = subprocess.run(
+        [_bin("rn-capture"), "-r", str(CORPUS_FILES[0]), "--shard", "3/2"], capture_output=True, text=True
+    )
+    assert run.returncode == 2
+    assert "--shard" in run.stderr and "Traceback" not in run.stderr
