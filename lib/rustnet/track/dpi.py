@@ -50,7 +50,9 @@ def _clean(v: Any) -> Any:
         return out or None
     if isinstance(v, str):
         return v[:MAX_STR] if v else None
-    if isinstance(v, int):  # bool too
+    if v.__class__ is bool:  # apart: compiled, an isinstance(v, int) narrowing would make True a 1
+        return v
+    if isinstance(v, int):
         return v if MIN_INT <= v <= MAX_INT else None  # beyond 64 bits: no record can carry it
     if isinstance(v, float):
         return v
@@ -100,8 +102,11 @@ def _kind(k: Any) -> int:
     return _FIRST if declared is None else _KINDS.get(declared.merge, _SKIP)
 
 
-def merge(d: dict[str, Any], info: dict[str, Any]) -> bool:
-    """Fold one packet's ``info`` into the connection's field dict ``d``; True when ``d`` changed."""
+def merge(d: dict[str, Any], info: dict[Any, Any]) -> bool:
+    """Fold one packet's ``info`` into the connection's field dict ``d``; True when ``d`` changed.
+
+    ``info`` may have keys of any type (a hostile stream): they are skipped, never checked on the way in
+    (compiled, a ``dict[str, Any]`` would raise on the first such key)."""
     changed = False
     kinds = _kinds
     for k, v in info.items():

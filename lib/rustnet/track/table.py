@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from math import exp
 from typing import Any, Final
 
-from rustnet.stream import bounds
+from rustnet.stream import bounds, fields
 from rustnet.stream.records import (
     CLOCK,
     HEADER,
@@ -63,6 +63,8 @@ MAX_TS: Final = 1e11  # timestamps beyond year 5138 are damage, not time
 MAX_VLAN: Final = bounds.MAX_VLAN
 assert bounds.MAX_WIRELEN == (1 << 32) - 1  # process() tests wirelen with a shift by 32
 assert bounds.MAX_WINDOW == (1 << 16) - 1  # and the window with a shift by 16
+# process() checks each summary field's type by hand (one comparison each): these declared ones.
+assert [f.type for f in fields.SUM[1:13]] == ["float", *["int"] * 2, "bytes", "int", "bytes", *["int"] * 6]
 
 _M32: Final = 0xFFFFFFFF
 _NEG: Final = -1.0
@@ -261,14 +263,26 @@ class Tracker:
                     _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = (
                         rec + [0] * 15
                     )[:15]
+                # Every field's type exactly as declared (rustnet.stream.fields.SUM), before anything
+                # changes: a wrong-typed field is a damaged summary, counted, whichever build runs
+                # (compiled, the annotations would reject or coerce it elsewhere, after changes).
                 # wl >> 32 is 0 exactly for 0 <= wl <= MAX_WIRELEN (pcap's 32-bit length field): one
                 # operation rejects a negative length and one past 32 bits (counters stay in 64 bits).
                 # Likewise the window (TCP's 16 bits): records carry it, and _acked compares it.
                 if (
-                    not 0.0 < ts < MAX_TS
+                    ts.__class__ is not float
+                    or not 0.0 < ts < MAX_TS
                     or wl.__class__ is not int
                     or wl >> 32
                     or proto.__class__ is not int
+                    or src.__class__ is not bytes
+                    or dst.__class__ is not bytes
+                    or sp.__class__ is not int
+                    or dp.__class__ is not int
+                    or flags.__class__ is not int
+                    or seq.__class__ is not int
+                    or ack.__class__ is not int
+                    or plen.__class__ is not int
                     or _w.__class__ is not int
                     or _w >> 16
                 ):
