@@ -11,9 +11,10 @@ APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmi
 	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base zsh fish
 APT_PACKAGES += libcap2-bin  # setcap, getcap, capsh: the privilege tests
 APT_PACKAGES += nfdump  # nfcapd and nfdump: the IPFIX collector rn-export is tested against
+APT_PACKAGES += gcc libc6-dev python3-dev  # mypyc's build of the hot modules, diffed against pure Python
 ARGS ?=
 
-.PHONY: bytecode all deps system-deps run-deps apt-install venv venv-test run test test-fast lint bench fuzz man \
+.PHONY: compiled bytecode all deps system-deps run-deps apt-install venv venv-test run test test-fast lint bench fuzz man \
 	completions install uninstall clean
 
 all: venv
@@ -36,9 +37,21 @@ apt-install:
 	fi
 
 # `venv` has what running needs; `venv-test` adds the test tools (pytest, hypothesis, mypy, ruff, ...).
+# Both then compile the hot modules (below), after the installs: the build may add mypy.
 venv: $(VENV)/.installed bytecode
+	@$(COMPILE)
 
 venv-test: $(VENV)/.installed-test bytecode
+	@$(COMPILE)
+
+# The hot modules compiled with mypyc into $(VENV)/rustnet-compiled (scripts/build_compiled.py: a
+# no-op when the sources are unchanged; one line, and pure Python, without a C compiler or the
+# Python headers). PURE=1 removes them: everything runs as pure Python (so does RUSTNET_PURE=1).
+PURE ?=
+COMPILE = $(BIN)/python scripts/build_compiled.py $(if $(PURE),--remove)
+
+compiled: $(VENV)/.installed
+	@$(COMPILE)
 
 # Byte-compile our own modules: every stage is a fresh process, and with PYTHONDONTWRITEBYTECODE
 # set (or a read-only tree) each one would otherwise compile all its imports again at start-up.
