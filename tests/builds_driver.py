@@ -177,6 +177,11 @@ def hostile_summary(rng: random.Random, rec: list[Any]) -> list[Any]:
         what = rng.random()
         if len(rec) < 2:
             rec.append(rng.choice(HOSTILE))
+        elif what < 0.15 and len(rec) > 6:
+            # Both addresses of one other type: comparable, so nothing fails before the tracker keeps them.
+            kind = rng.choice([[0, 1], ["10.0.0.1", "10.0.0.2"], [1.5, 2.5], [[1], [2]], [True, False]])
+            rng.shuffle(kind)
+            rec[4], rec[6] = kind
         elif what < 0.6:
             rec[rng.randrange(1, len(rec))] = rng.choice(HOSTILE)
         elif what < 0.85:
