@@ -7,11 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from rustnet.enrich import sockdiag
+from rustnet.enrich import newprocs, sockdiag
 from rustnet.enrich.owners import SocketOwners
 from rustnet.enrich.processes import ProcessInfoCache, scan_socket_inodes
 from rustnet.enrich.sockets import (
@@ -19,6 +20,7 @@ from rustnet.enrich.sockets import (
     container_from_cgroup,
     container_of,
     decode_address,
+    netns_inode,
     parse_table,
     read_tables,
 )
@@ -213,6 +215,69 @@ def test_resolve_flow_finds_a_socket_newer_than_the_last_poll() -> None:
         owners.close()
         for s in (lst, cli, acc):
             s.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="copying another process's socket (pidfd_getfd) needs root")
+def test_the_watchers_copy_of_a_programs_socket_never_makes_us_its_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The short-lived watcher reads a new program's socket through a copy in our own fd table.
+    An owner lookup that meets the copy (the program has closed its end meanwhile, or after a
+    pid wrap-around our pid is scanned before the program's) must not name us as the owner;
+    the server end of the same connection, really ours, still is."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    port = lst.getsockname()[1]
+    code = (
+        f"import socket,sys; s=socket.create_connection(('127.0.0.1', {port}));"
+        "print(s.getsockname()[1], flush=True); sys.stdin.readline(); s.close();"
+        "print('closed', flush=True); sys.stdin.read()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    held, release = threading.Event(), threading.Event()
+    real_tuple = newprocs.socket_tuple
+
+    def preempted(sock: socket.socket) -> tuple[str, str, int, str, int] | None:
+        held.set()  # the watcher thread holds its copy here, as when the scheduler stops it
+        release.wait(10)
+        return real_tuple(sock)
+
+    monkeypatch.setattr(newprocs, "socket_tuple", preempted)
+    programs = newprocs.StartedPrograms(seconds=30)
+    poller = threading.Thread(target=programs.poll, daemon=True)
+    owners = SocketOwners(watch_interval=0)
+    acc: socket.socket | None = None
+    try:
+        cport = int(child.stdout.readline())
+        acc, _ = lst.accept()
+        ino = netns_inode(child.pid)
+        assert ino is not None
+        programs.add(child.pid, ino)
+        poller.start()
+        assert held.wait(10), "the program's socket was not copied"
+        child.stdin.write("close\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "closed\n"  # only our copy holds the socket now
+        sock, _final = owners.resolve_flow("tcp", "127.0.0.1", cport, "127.0.0.1", port)
+        assert sock is None or sock["pid"] != os.getpid()
+        server_end = owners.lookup("tcp", "127.0.0.1", port, "127.0.0.1", cport)
+        assert server_end is not None and server_end["pid"] == os.getpid() and server_end["rport"] == cport
+    finally:
+        release.set()
+        if poller.is_alive() or poller.ident is not None:
+            poller.join(timeout=10)
+        programs.close()
+        owners.close()
+        for s in (lst, acc):
+            if s is not None:
+                s.close()
+        child.stdin.close()
+        child.wait(timeout=10)
+        child.stdout.close()
 
 
 def test_watcher_catches_a_socket_that_lives_between_two_polls(tmp_path: Path) -> None:

@@ -12,7 +12,11 @@ programs at once (a build) are each looked at less often, within the share of on
 (the watcher gives a fifth: a curl is watched for the few milliseconds it lives).
 
 The copy holds the socket for the microseconds of two ``getsockname`` calls: a program
-closing it at that very moment has its close completed when the copy is closed.
+closing it at that very moment has its close completed when the copy is closed. Meanwhile
+the socket is in our own fd table too, so each copy is announced first
+(:func:`rustnet.enrich.processes.note_borrowed`): an owner scan running then in another
+thread (newest pids first, and after a pid wrap-around ours may come before the program's)
+must not name us as the owner of the program's connection.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from typing import Final
 
 from rustnet.enrich import sockets as socktab
+from rustnet.enrich.processes import note_borrowed
 from rustnet.enrich.sockets import SockEntry
 from rustnet.enrich.text import printable
 
@@ -158,6 +163,11 @@ class StartedPrograms:
             if seen is not None and seen[0] == link and seen[1]:
                 continue  # reported connected already
             try:
+                inode = int(link[8:-1])
+            except ValueError:
+                continue
+            note_borrowed(inode)  # an owner scan meeting the copy must not take us for its owner
+            try:
                 copy = _pidfd_getfd(prog.pidfd, int(fd))
             except OSError as exc:
                 if exc.errno in (errno.EPERM, errno.ENOSYS):
@@ -176,10 +186,6 @@ class StartedPrograms:
             finally:
                 sock.close()
             if tup is None or (seen is not None and seen[0] == link and seen[2] == tup):
-                continue
-            try:
-                inode = int(link[8:-1])
-            except ValueError:
                 continue
             proto, local, lport, remote, rport = tup
             connected = bool(rport)

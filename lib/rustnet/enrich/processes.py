@@ -19,7 +19,7 @@ import grp
 import os
 import pwd
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any, NamedTuple
 
 import psutil
@@ -27,6 +27,26 @@ import psutil
 from rustnet.enrich.text import printable
 
 _SOCKET_PREFIX = "socket:["
+
+
+# Sockets of other processes that this process holds a copy of for a moment (the short-lived
+# watcher reads a new program's socket through a pidfd_getfd copy, rustnet.enrich.newprocs): a
+# scan that meets one in our own fd table at that moment must not call us its owner. Inode ->
+# None, oldest first; written by the watcher thread, read by any (single dict operations).
+_BORROWED: dict[int, None] = {}
+_MAX_BORROWED = 4096
+
+
+def note_borrowed(inode: int) -> None:
+    """Say that this process is about to hold a copy of another process's socket ``inode``
+    (call it before the copy exists, so no scan can see the copy unannounced)."""
+    _BORROWED.pop(inode, None)
+    _BORROWED[inode] = None
+    if len(_BORROWED) > _MAX_BORROWED:
+        try:
+            del _BORROWED[next(iter(_BORROWED))]
+        except (KeyError, RuntimeError, StopIteration):
+            pass  # another thread noted one meanwhile: trimmed at the next note
 
 
 class ScanResult(NamedTuple):
@@ -43,7 +63,10 @@ def scan_socket_inodes(wanted: set[int], pid_list: Iterable[int]) -> ScanResult:
     remaining = set(wanted)
     denied = scanned = 0
     readlink = os.readlink
+    own = os.getpid()
     for pid in pid_list:
+        # Our own copies of other processes' sockets (see note_borrowed) name no owner.
+        skip: Container[int] = _BORROWED if pid == own else ()
         fd_dir = f"/proc/{pid}/fd/"
         try:
             fds = os.listdir(fd_dir)
@@ -63,7 +86,7 @@ def scan_socket_inodes(wanted: set[int], pid_list: Iterable[int]) -> ScanResult:
                     ino = int(link[8:-1])
                 except ValueError:
                     continue
-                if ino in remaining:
+                if ino in remaining and ino not in skip:
                     found[ino] = pid
                     remaining.discard(ino)
                     if not remaining:
