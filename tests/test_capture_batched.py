@@ -312,3 +312,76 @@ def test_pcapng_is_read_packet_by_packet(tmp_path: Path) -> None:
     assert WholePacketProof.open(str(f), "", 1) is None
     recs, _whole = both(f)
     assert [r[1] for r in recs] == [2**33 + 5e-6, 1.0]
+
+
+def test_without_a_filter_the_proof_walks_headers_and_copies_no_packet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The three libpcap passes read every packet three times; the record headers say it all.
+    rng = random.Random(10)
+    pkts = [(i, 0, packet(rng, 60 + i), 60 + i) for i in range(200)]
+    f = tmp_path / "w.pcap"
+    write_pcap(f, pkts)
+
+    def no_libpcap(path: str) -> Any:
+        raise AssertionError("libpcap opened for the proof")
+
+    monkeypatch.setattr(wirelen.pcapy, "open_offline", no_libpcap)
+    proof = WholePacketProof.open(str(f), "", 1)
+    assert proof is not None
+    assert proof.whole_prefix() == 200
+
+
+def write_pcap_as(
+    path: Path, pkts: list[tuple[bytes, int]], order: str, magic: int, minor: int, snaplen: int
+) -> None:
+    """A classic pcap in either byte order, with any magic, minor version and snaplen: (data, wirelen)."""
+    with open(path, "wb") as fh:
+        fh.write(struct.pack(order + "IHHiIII", magic, 2, minor, 0, 0, snaplen, 1))
+        for i, (data, wire) in enumerate(pkts):
+            fh.write(struct.pack(order + "IIII", 1700000000 + i, 1000 * i, len(data), wire) + data)
+
+
+@pytest.mark.parametrize(
+    ("order", "magic", "minor", "snaplen", "longest", "proven"),
+    [
+        ("<", 0xA1B2C3D4, 4, 65535, 1514, True),
+        (">", 0xA1B2C3D4, 4, 65535, 1514, True),  # written on a big-endian host
+        ("<", 0xA1B23C4D, 4, 65535, 1514, True),  # nanosecond timestamps
+        (">", 0xA1B23C4D, 4, 0, 1514, True),  # snaplen 0: libpcap reads with its largest
+        ("<", 0xA1B2C3D4, 4, 1000, 1000, True),  # as long as the snaplen
+        ("<", 0xA1B2C3D4, 4, 1000, 1001, False),  # longer than the snaplen: libpcap cuts it
+        ("<", 0xA1B2C3D4, 4, 0, 262145, False),  # beyond libpcap's largest: refused
+        ("<", 0xA1B2C3D4, 3, 65535, 1514, False),  # version 2.3: libpcap may swap the lengths
+    ],
+)
+def test_the_header_walk_proves_what_libpcap_reads_unchanged(
+    tmp_path: Path, order: str, magic: int, minor: int, snaplen: int, longest: int, proven: bool
+) -> None:
+    rng = random.Random(longest)
+    sizes = [60, min(1514, longest), 333, longest, 90]
+    pkts = [(packet(rng, n), n) for n in sizes]
+    f = tmp_path / "v.pcap"
+    write_pcap_as(f, pkts, order, magic, minor, snaplen)
+    proof = WholePacketProof.open(str(f), "", 1)
+    assert proof is not None
+    whole = proof.whole_prefix()
+    assert whole == (len(pkts) if proven else 0)
+    if longest <= 262144:  # what libpcap reads to the end: the same records both ways
+        both(f)
+
+
+def test_a_partial_record_at_the_end_proves_nothing(tmp_path: Path) -> None:
+    pkts = [(i, 0, bytes(100), 100) for i in range(50)]
+    f = tmp_path / "p.pcap"
+    write_pcap(f, pkts)
+    with open(f, "ab") as fh:
+        fh.write(struct.pack("<IIII", 99, 0, 100, 100) + bytes(40))  # a writer still at it
+    proof = WholePacketProof.open(str(f), "", 1)
+    assert proof is not None
+    assert proof.whole_prefix() == 0
+    with open(f, "r+b") as fh:
+        fh.truncate(24 + 50 * 116 + 7)  # a record header cut short
+    proof = WholePacketProof.open(str(f), "", 1)
+    assert proof is not None
+    assert proof.whole_prefix() == 0
