@@ -158,7 +158,8 @@ def main(
         if dissect:
             from rustnet.dissect.engine import Dissector
 
-            stage = Chain([Dissector(dpi=True), tracker])
+            # segments=True: established flows' segments reach the tracker without a summary built.
+            stage = Chain([Dissector(dpi=True, segments=True), tracker])
         # Tick often: a live update is due refresh after the previous one, not at a 1 s tick after that.
         return run_stream_stage(PROG, stage, list(inputs), writer, tick_every=0.1)
 

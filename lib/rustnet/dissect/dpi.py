@@ -94,6 +94,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from rustnet.dissect import dns, ftp, http, mqtt, netbios, ssh, tls, udpmisc
@@ -212,6 +213,7 @@ class _Flow:
 
 # Entry of a flow that has nothing more to learn: the whole cost of its later packets.
 _DONE: Final = _Flow(0)
+FINISHED: Final[object] = _DONE  # what Inspector.flow_lookup finds for such a flow
 # Inspector._whole's answer when the general path must take the segment (compared by identity).
 _SLOW: Final[dict[str, Any]] = {}
 # A reader's answer when the direction starts again at its latest segment (compared by identity).
@@ -359,6 +361,14 @@ class Inspector:
             self.bugs += 1
             self._finish(key)
         return None
+
+    @property
+    def flow_lookup(self) -> Callable[[tuple[Any, ...]], object]:
+        """The flow table's lookup by the key :meth:`inspect` makes (protocol, lower endpoint
+        first), for a caller that has the key already: a flow not there learns nothing from a
+        segment without payload, and one that is :data:`FINISHED` nothing from any segment but a
+        bare SYN, a FIN or an RST (inspect then returns None and changes nothing)."""
+        return self._flows.get
 
     def wants(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
         """False when inspect would ignore this flow's payloads (classified and finished)."""

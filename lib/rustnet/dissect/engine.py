@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from rustnet.cli.common import producer
@@ -73,6 +74,7 @@ from rustnet.stream.records import (
     PROTO_ICMPV6,
     PROTO_TCP,
     PROTO_UDP,
+    SEGMENT,
     SUM_INFO,
     SUM_VLAN,
     SUM_WIRELEN,
@@ -92,6 +94,7 @@ PROG: Final = "rn-dissect"
 _DPI_CONTROL: Final = tuple(
     bool(f & (TCP_FIN | TCP_RST)) or f & (TCP_SYN | TCP_ACK) == TCP_SYN for f in range(256)
 )
+_SYN_FIN_RST: Final = TCP_SYN | TCP_FIN | TCP_RST
 # Timestamps outside [0, this) are not packet times (year ~5138): the record is damaged.
 _MAX_TS: Final = 1e11
 
@@ -122,7 +125,9 @@ COUNTERS: Final = fields.names(fields.DSTATS)[2:]
 class Dissector:
     """L2-L4 dissection of packet records, with an optional DPI hook for TCP/UDP payloads."""
 
-    def __init__(self, dpi: bool = True, inspector: Inspector | None = None, prog: str = PROG) -> None:
+    def __init__(
+        self, dpi: bool = True, inspector: Inspector | None = None, prog: str = PROG, segments: bool = False
+    ) -> None:
         self.prog = prog
         if inspector is None and dpi:
             # Imported here: --no-dpi starts without the DPI modules (and their ~30 ms).
@@ -132,6 +137,15 @@ class Dissector:
         self.inspector: Inspector | None = inspector
         # None skips the call entirely (--no-dpi): not even a method call per packet.
         self._inspect = inspector.inspect if dpi and inspector is not None and inspector.enabled else None
+        # The inspector's flow table, looked up here first: most segments of a long flow have nothing
+        # to teach it (the lookup is not used when _inspect is None).
+        self._flow_lookup: Callable[[tuple[Any, ...]], object] = (
+            inspector.flow_lookup if self._inspect is not None and inspector is not None else _no_flow
+        )
+        self._finished: object = _finished_flow() if self._inspect is not None else None
+        # The next stage is a Tracker in this process: segments of known flows go to it as SEGMENT
+        # records, never to be written (see rustnet.stream.records.SEGMENT).
+        self.segments = segments
         self._decode: Decoder | None = None
         self.frags = FragmentTable()
         self.reassembly = Reassembler()  # fragmented UDP datagrams, for DPI
@@ -155,6 +169,9 @@ class Dissector:
         inspect = self._inspect
         eth = self._decode is ethernet
         tunnel_port = _UDP_TUNNEL_PORT
+        flow_lookup = self._flow_lookup
+        finished = self._finished
+        segments = self.segments
         fast = 0  # packets summarised inline (counted at the end)
         for rec in recs:
             if rec.__class__ is list and len(rec) == 4 and rec[0] == PACKET:
@@ -211,21 +228,56 @@ class Dissector:
                             if 20 <= hlen <= l4len and l4off + l4len <= len(data):
                                 paylen = l4len - hlen
                                 info = None
+                                key = None
                                 if inspect is not None and (paylen or _DPI_CONTROL[flags]):
-                                    try:
-                                        info = inspect(
-                                            PROTO_TCP,
-                                            src,
-                                            sport,
-                                            dst,
-                                            dport,
-                                            data[l4off + hlen : l4off + l4len],
-                                            ts,
-                                            seq,
-                                            flags,
-                                        )
-                                    except Exception:  # DPI must not stop L2-L4 (as in packet())
-                                        self.dpi_errors += 1
+                                    if src < dst or (src == dst and sport <= dport):
+                                        key = (PROTO_TCP, src, sport, dst, dport)
+                                        low = True
+                                    else:
+                                        key = (PROTO_TCP, dst, dport, src, sport)
+                                        low = False
+                                    flow = flow_lookup(key)
+                                    # What inspect() does for a flow that has nothing to learn from
+                                    # this segment (the bulk of a long transfer), without the call
+                                    # and the copy of the payload.
+                                    if (flow is finished and not _DPI_CONTROL[flags]) or (
+                                        flow is None and not paylen
+                                    ):
+                                        pass
+                                    else:
+                                        try:
+                                            info = inspect(
+                                                PROTO_TCP,
+                                                src,
+                                                sport,
+                                                dst,
+                                                dport,
+                                                data[l4off + hlen : l4off + l4len],
+                                                ts,
+                                                seq,
+                                                flags,
+                                            )
+                                        except Exception:  # DPI must not stop L2-L4 (as in packet())
+                                            self.dpi_errors += 1
+                                if (
+                                    segments
+                                    and info is None
+                                    and not flags & _SYN_FIN_RST
+                                    and ts > 0.0
+                                    and not wirelen >> 32
+                                ):
+                                    # For the Tracker in this process: the summary's fields without
+                                    # the summary (rustnet.stream.records.SEGMENT).
+                                    if key is None:
+                                        if src < dst or (src == dst and sport <= dport):
+                                            key = (PROTO_TCP, src, sport, dst, dport)
+                                            low = True
+                                        else:
+                                            key = (PROTO_TCP, dst, dport, src, sport)
+                                            low = False
+                                    append([SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window])
+                                    fast += 1
+                                    continue
                                 # summary() written out: the call would cost ~5% of this path.
                                 # tests/test_dissect_fastpath.py holds it equal to packet()'s.
                                 append(
@@ -761,6 +813,16 @@ def _first_fragment_head(data: bytes, proto: int, l4off: int, l4len: int) -> Fra
     except (struct.error, Malformed):
         return None
     return None
+
+
+def _no_flow(key: tuple[Any, ...]) -> object:
+    return None
+
+
+def _finished_flow() -> object:
+    from rustnet.dissect.dpi import FINISHED
+
+    return FINISHED
 
 
 def _sanitize(ts: Any, wirelen: Any, data: Any) -> tuple[float, int, bytes] | None:

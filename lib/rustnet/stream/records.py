@@ -78,6 +78,24 @@ CLOCK: Final = "clock"  # positional: [tag, ts, ts, ...] (rn-capture --shard)
 
 Record = list[Any] | dict[str, Any]
 
+
+class _InProcess:
+    """The tag of a record that exists only between two stages of one process (never written)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<in-process segment>"
+
+
+# A TCP segment of a known, established flow that DPI has nothing more to learn from, as the
+# dissect engine hands it to the Tracker in the same process (``rn-track --dissect``):
+# ``[SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window]``, where ``key`` is the
+# connection key (protocol, lower endpoint first) and ``low`` says the sender is its first
+# endpoint. It stands for the summary with those fields, no VLAN and no info, and never carries
+# SYN, FIN or RST. The tag is an object no stream can decode to, so no input can forge one.
+SEGMENT: Final = _InProcess()
+
 # The positional records' fields, in order, as declared in rustnet.stream.fields.
 PKT_FIELDS: Final = fields.names(fields.PKT)
 PKT_TS: Final = PKT_FIELDS.index("ts")

@@ -38,6 +38,7 @@ from rustnet.stream.records import (
     PROTO_ICMPV6,
     PROTO_TCP,
     PROTO_UDP,
+    SEGMENT,
     SOCK,
     WARNING,
     Record,
@@ -252,10 +253,51 @@ class Tracker:
         acked = self._acked
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
-                self.clock = clock
-                self._other(rec, out)
-                clock, edge = self.clock, self.next_event
-                continue
+                if rec.__class__ is not list or not rec or rec[0] is not SEGMENT:
+                    self.clock = clock
+                    self._other(rec, out)
+                    clock, edge = self.clock, self.next_event
+                    continue
+                # A segment of an established TCP flow from the dissect engine in this process
+                # (rustnet.stream.records.SEGMENT): what the summary would do, for a known
+                # connection; types checked there, no SYN, FIN or RST, no info.
+                _t, key, low, ts, wl, flags, seq, ack, plen, _w = rec
+                if ts > clock:
+                    clock = ts
+                    if clock >= edge:
+                        self.clock = clock
+                        self._timers(out)
+                        edge = self.next_event
+                c = get(key)
+                if c is not None:
+                    if low is not c.flip:
+                        c.ps += 1
+                        c.bs += wl
+                        c.flags_o |= flags
+                        fwd = True
+                    else:
+                        c.pd += 1
+                        c.bd += wl
+                        c.flags_r |= flags
+                        fwd = False
+                    if ts > c.last:
+                        c.last = ts
+                    if c.watch:
+                        tcp_state(c, fwd, ts, flags, seq, ack, plen)
+                    if plen:
+                        sequence(c, fwd, ts, seq, plen)
+                    if flags & ACK:
+                        acked(c, fwd, ts, flags, ack, plen, _w)
+                    if not c.dirty:
+                        c.dirty = True
+                        dirty.append(c)
+                    continue
+                # A new connection: the summary itself, through the general path.
+                _, a, ap, b, bp = key
+                if low:
+                    rec = ["sum", ts, wl, PROTO_TCP, a, ap, b, bp, flags, seq, ack, plen, _w, None, None]
+                else:
+                    rec = ["sum", ts, wl, PROTO_TCP, b, bp, a, ap, flags, seq, ack, plen, _w, None, None]
             try:
                 try:
                     _t, ts, wl, proto, src, sp, dst, dp, flags, seq, ack, plen, _w, vlan, info = rec

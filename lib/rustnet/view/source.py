@@ -88,7 +88,7 @@ class Completer:
             if first == PACKET:
                 from rustnet.dissect.engine import Dissector
 
-                stages.append(Dissector(dpi=self.dpi))
+                stages.append(Dissector(dpi=self.dpi, segments=True))  # the Tracker follows
             from rustnet.track.table import Tracker
 
             stages.append(Tracker(producer="rn-view", refresh=self.refresh))
