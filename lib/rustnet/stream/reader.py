@@ -91,6 +91,13 @@ class RecordReader:
     def done(self) -> bool:
         return self.eof or self.damage is not None
 
+    @property
+    def damaged(self) -> bool:
+        # The decoding loops test this, not ``self.damage is None``: type checkers narrow an attribute
+        # tested that way and take the methods called in the loop for leaving it None, so mypyc would
+        # drop the code that stops once one of them found damage.
+        return self.damage is not None
+
     def __iter__(self) -> Iterator[Record]:
         while not self.done:
             yield from self.poll(None)
@@ -151,7 +158,7 @@ class RecordReader:
             self._raw_base = self._fed - len(chunk)
         append = out.append
         accept = self._accept
-        while self.damage is None:
+        while not self.damaged:
             if self._obj_start < 0:
                 self._obj_start = up.tell()
                 self._skip_left = -1 if ormsgpack is None else _UNDECIDED
@@ -248,14 +255,16 @@ class RecordReader:
     def _decode_msgpack(self, out: list[Record]) -> None:
         up = self._unpacker
         try:
-            while self.damage is None:
+            while not self.damaged:
                 if self._positional is not None:
                     if self._positional_left:
                         self._positional.append(up.unpack())
                         self._positional_left -= 1
                         continue
-                    rec, self._positional = self._positional, None
-                    self._accept(rec, out)
+                    # Not named rec: compiled, the name would be typed list by this first use, and
+                    # a rec = up.unpack() below that is no list would raise before _accept saw it.
+                    assembled, self._positional = self._positional, None
+                    self._accept(assembled, out)
                     continue
                 if self._array_unknown:
                     first = up.unpack()
@@ -359,7 +368,7 @@ class RecordReader:
         if self._fmt == "json":
             self._decode_json(out, final=True)
             return
-        if self._fmt != "msgpack" or self.damage:
+        if self._fmt != "msgpack" or self.damaged:
             return
         if self._fast and self._obj_start >= 0:
             self._redo(out)  # a frame cut short: its complete records still count
@@ -376,7 +385,7 @@ def _lone_surrogate_escape(m: re.Match[str]) -> str:
     return f"\\u{ord(m.group()):04x}"
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # re's escapes: a surrogate in a literal cannot be compiled
 
 
 def _without_lone_surrogates(value: Any) -> Any:
