@@ -34,6 +34,7 @@ LIB = ROOT / "lib"
 # The hot modules: where the CPU of rn-track, rn-dissect and the stream reader goes. Not
 # stream/writer.py: compiled, it blocked in writev and never ran the SIGTERM handler.
 MODULES = [
+    "rustnet/stream/infile.py",  # subclasses the reader: a compiled class needs compiled subclasses
     "rustnet/stream/reader.py",
     "rustnet/stream/stage.py",
     "rustnet/track/conn.py",

@@ -9,17 +9,22 @@ no Python headers), and says so in the skip reason; `make test` installs both.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from rustnet import _compiled
+
+from tests.corpus import PCAPS
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "scripts" / "build_compiled.py"
@@ -75,6 +80,54 @@ def test_compiled_and_pure_builds_write_the_same_records(tmp_path: Path) -> None
     assert pure == compiled, _first_difference(pure, compiled)
 
 
+# Whole commands on captures: what the in-process driver cannot see (the sandbox's readable
+# directories, classes subclassed outside the compiled modules, the writer and start-up paths).
+COMMANDS = [
+    "rn-capture -r {f} | rn-dissect | rn-track --format json",
+    "rn-capture -r {f} | rn-track --dissect --format json --final-only",
+    "rn-capture -r {f} | gzip > {tmp}/p.rn.gz; rn-view --json {tmp}/p.rn.gz",
+    "rustnet --read {f} --json",
+]
+CAPTURES = ["zeek_wikipedia.pcap", "ndpi_quic_interop_V.pcapng", "dpkt_truncated_dns.pcap"]
+
+
+def _steady(out: bytes) -> list[Any]:
+    """JSON Lines records without the wall-clock times of the records about the run itself."""
+    recs = [json.loads(line) for line in out.splitlines()]
+    for r in recs:
+        if r.get("t") != "conn":
+            r.pop("start", None)
+            r.pop("ts", None)
+    return recs
+
+
+@pytest.mark.slow
+def test_compiled_and_pure_commands_write_the_same_output(tmp_path: Path) -> None:
+    why = _build_script().missing_toolchain()
+    if why is not None:
+        pytest.skip(
+            f"NOT CHECKED: the compiled build cannot be made here ({why}); apt install gcc python3-dev"
+        )
+    build = subprocess.run([sys.executable, str(BUILD), "--strict"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    for name in CAPTURES:
+        for cmd in COMMANDS:
+            line = cmd.format(f=PCAPS / name, tmp=tmp_path)
+            got = {}
+            for build_name, pure in (("pure", "1"), ("compiled", "")):
+                p = subprocess.run(
+                    ["bash", "-o", "pipefail", "-c", line],
+                    env={**env, _compiled.ENV_PURE: pure},
+                    capture_output=True,
+                    timeout=120,
+                )
+                got[build_name] = (p.returncode, _steady(p.stdout), p.stderr)
+            assert got["pure"][1], f"{line}: no output"
+            assert got["pure"] == got["compiled"], f"{line}: the builds differ"
+
+
 def test_mypy_finds_no_unreachable_code_in_the_compiled_modules() -> None:
     """pyproject.toml has mypy report unreachable code in exactly the modules the build compiles."""
     with open(ROOT / "pyproject.toml", "rb") as f:
@@ -82,6 +135,39 @@ def test_mypy_finds_no_unreachable_code_in_the_compiled_modules() -> None:
     checked = {m for o in overrides if o.get("warn_unreachable") for m in o["module"]}
     build = _build_script()
     assert checked == {build.module_name(m) for m in build.MODULES}
+
+
+def test_no_interpreted_class_inherits_from_a_compiled_one() -> None:
+    """Compiled classes refuse interpreted subclasses (TypeError on the first instance): a subclass
+    must be compiled too. Found statically, as the failure only comes when the subclass is used."""
+    build = _build_script()
+    compiled = {build.module_name(m) for m in build.MODULES}
+    offenders = []
+    for path in [*(ROOT / "lib").rglob("*.py"), *(ROOT / "cmds").rglob("*.py")]:
+        name = ".".join(path.relative_to(ROOT / "lib").with_suffix("").parts) if "lib" in path.parts else ""
+        if name in compiled:
+            continue
+        tree = ast.parse(path.read_bytes())
+        names, modules = set(), set()  # what this file imports from compiled modules: names, module aliases
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in compiled:
+                names.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules.update(
+                    a.asname or a.name for a in node.names if f"{node.module}.{a.name}" in compiled
+                )
+            elif isinstance(node, ast.Import):
+                modules.update(a.asname or a.name for a in node.names if a.name in compiled)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for base in node.bases:
+                    if (isinstance(base, ast.Name) and base.id in names) or (
+                        isinstance(base, ast.Attribute)
+                        and isinstance(base.value, ast.Name)
+                        and base.value.id in modules
+                    ):
+                        offenders.append(f"{path.relative_to(ROOT)}: {node.name}({ast.unparse(base)})")
+    assert offenders == [], "compile these modules too (scripts/build_compiled.py MODULES)"
 
 
 # --- the loader: a stale build is never used ------------------------------------------------------

@@ -143,6 +143,10 @@ def python_library_dirs() -> list[str]:
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.origin:
             out.add(os.path.dirname(spec.origin))
+    from rustnet import _compiled
+
+    if _compiled.compiled:  # the compiled modules in use: their tree (modules load when first needed)
+        out.add(_compiled.tree_dir())
     return sorted(out)
 
 
