@@ -280,6 +280,12 @@ def main() -> int:
         run_stage(
             emit, case + "/chain", lambda pkts=pkts, chain=chain: iter(chain.process(pkts) + chain.finish())
         )
+        seg_chain = Chain([Dissector(segments=True), Tracker()])  # established flows' segments: no summary
+        run_stage(
+            emit,
+            case + "/chain-segments",
+            lambda pkts=pkts, chain=seg_chain: iter(chain.process(pkts) + chain.finish()),
+        )
         pool.extend(r for r in sums if isinstance(r, list) and r and r[0] == "sum")
         pkts_pool.extend(r for r in pkts if isinstance(r, list))
     json_lines = b"".join(
