@@ -1,4 +1,5 @@
-"""No 'rate fell to 0' update for a TCP connection that is over (shown TIME_WAIT or CLOSED).
+"""No 'rate fell to 0' update for a connection that is over (TCP shown TIME_WAIT or CLOSED, DNS
+shown DNS_RESPONSE).
 
 The viewer reads such a connection's rate as 0 once rates.WINDOW has passed since its
 last_seen (rustnet.view.model). Every other record must stay exactly as it was: the tests
@@ -97,6 +98,33 @@ def test_closed_connection_gets_no_zero_rate_update(rst: bool, monkeypatch: pyte
     assert len(assert_only_ended_zero_updates(old, new)) == 1  # the old tracker wrote one more
 
 
+def dns_exchange(t: float, cp: int, answer_info: bool = True) -> list[list[Any]]:
+    """A query and its answer 20 ms later (told by rn-dissect's dns_rcode, or by the ports alone)."""
+    info = {"app": "DNS", "dns_rcode": "NOERROR"} if answer_info else None
+    return [
+        udp(t, A, cp, B, 53, info={"app": "DNS", "dns_query": "example.com"}),
+        udp(t + 0.02, B, 53, A, cp, paylen=80, info=info),
+    ]
+
+
+@pytest.mark.parametrize("answer_info", [True, False])
+def test_answered_dns_gets_no_zero_rate_update(answer_info: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    recs = dns_exchange(10.0, 40001, answer_info) + clock(10.1, 20.0)
+    new = run(recs, refresh=1.0)
+    mine = [r for r in conns(new) if r["sport"] == 40001]
+    assert [r.get("final", False) for r in mine] == [False, True]
+    assert mine[0]["rate_src"] > 0 and mine[0]["state"] == "DNS_RESPONSE"
+    assert mine[1]["rate_src"] == 0 and mine[1]["end"] == "eof"
+    old = run_without_rule(recs, monkeypatch, refresh=1.0)
+    assert len(assert_only_ended_zero_updates(old, new)) == 1  # the old tracker wrote one more
+
+
+def test_unanswered_dns_keeps_its_zero_rate_update() -> None:
+    recs = dns_exchange(10.0, 40001)[:1] + clock(10.1, 14.0)
+    mine = [r for r in conns(run(recs, refresh=1.0)) if r["sport"] == 40001]
+    assert [(r["state"], r["rate_src"] > 0) for r in mine[:2]] == [("DNS_QUERY", True), ("DNS_QUERY", False)]
+
+
 def test_open_idle_connection_keeps_its_zero_rate_update() -> None:
     recs = handshake(10.0) + [tcp(10.03, A, 40000, B, 80, PSH | ACK, 1001, 5001, 300)] + clock(10.1, 20.0)
     mine = [r for r in conns(run(recs, refresh=1.0)) if r["sport"] == 40000]
@@ -131,8 +159,10 @@ def random_stream(rng: random.Random, n_flows: int) -> list[list[Any]]:
             flow = closed_flow(t, cp, rst=rng.random() < 0.2)
         elif kind < 0.8:
             flow = handshake(t, cp=cp) + [tcp(t + 0.05, A, cp, B, 80, PSH | ACK, 1001, 5001, 100)]
-        else:
+        elif kind < 0.9:
             flow = [udp(t + k * 0.3, A, cp, B, 53 if rng.random() < 0.5 else 9999) for k in range(3)]
+        else:
+            flow = dns_exchange(t, cp, rng.random() < 0.5)
         # Late packets now and then: retransmissions, stray ACKs after the end.
         for _ in range(rng.randrange(3)):
             flags = rng.choice([ACK, FIN | ACK, RST])

@@ -267,7 +267,7 @@ def test_counts_follow_every_change() -> None:
         assert len(t) <= 60
 
 
-# --- rates of ended TCP connections (rn-track writes no 'rate fell to 0' update for them) ----------
+# --- rates of ended connections (rn-track writes no 'rate fell to 0' update for them) --------------
 def test_rates_of_an_ended_connection_read_0_once_the_rate_window_passed() -> None:
     from rustnet.view.model import RATE_WINDOW
 
@@ -288,6 +288,17 @@ def test_rates_of_an_ended_connection_read_0_once_the_rate_window_passed() -> No
     }
     assert row in (t.changes(pos)[0] or [])  # sorted views re-key it
     assert t.rows[2].rate_tx == 50.0  # open: rn-track still says when its rate falls to 0
+
+
+def test_rates_of_an_answered_dns_exchange_read_0_once_the_rate_window_passed() -> None:
+    from rustnet.view.model import RATE_WINDOW
+
+    t = ConnTable()
+    t.ingest([conn(1, proto="udp", state="DNS_QUERY", last_seen=100.0, rate_src=90.0)])  # not over
+    t.ingest([conn(2, proto="udp", state="DNS_RESPONSE", last_seen=100.0, rate_src=90.0, rate_dst=300.0)])
+    t.ingest([conn(3, last_seen=100.0 + RATE_WINDOW)])
+    assert (t.rows[2].rate_tx, t.rows[2].rate_rx) == (0.0, 0.0)
+    assert t.rows[1].rate_tx == 90.0  # rn-track says when the rate of an unanswered query falls to 0
 
 
 def test_capture_stats_move_the_clock_for_ended_rates_too() -> None:

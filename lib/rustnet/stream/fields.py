@@ -1705,7 +1705,8 @@ CONN: Final = (
         "rate_src",
         "int",
         "rate the originator sends at, smoothed over seconds (rustnet.track.rates); TCP shown "
-        "TIME_WAIT or CLOSED: 0 once 5 s have passed since last_seen (no update says so)",
+        "TIME_WAIT or CLOSED, and DNS shown DNS_RESPONSE: 0 once 5 s have passed since last_seen (no "
+        "update says so)",
         "B/s",
         TRACK,
         label="Rate",

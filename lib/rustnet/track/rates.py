@@ -9,10 +9,10 @@ sample grows with the time it covers, so the result does not depend on how often
 records are written. A window without any byte, or ``window`` seconds without a
 packet, reads exactly 0 (an average would only approach it): a connection that
 goes quiet gets one more record showing 0, then no more until it changes. Except
-a TCP connection shown TIME_WAIT or CLOSED: it is over, so it gets no such record;
-readers take its rate as 0 once ``WINDOW`` seconds have passed since its
-``last_seen`` (the viewer does, rustnet.view.model). When the input ends (``end: eof``)
-no such time is left: its final record shows rate 0 itself.
+a connection that is over (``rustnet.track.states.ENDED_NAMES``: TCP shown TIME_WAIT or
+CLOSED, DNS answered): it gets no such record; readers take its rate as 0 once ``WINDOW``
+seconds have passed since its ``last_seen`` (the viewer does, rustnet.view.model). When the
+input ends (``end: eof``) no such time is left: a TCP one's final record shows rate 0 itself.
 """
 
 from __future__ import annotations

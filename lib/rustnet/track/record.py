@@ -9,7 +9,7 @@ Records of one connection share its ``id``. While the input runs, a connection
 that changed gets an update at most once per refresh interval (plus, with
 ``--snapshot-every``, all live connections periodically, marked ``snapshot``). A
 connection that went quiet gets one more update showing rate 0, except a TCP
-connection whose ``state`` reads TIME_WAIT or CLOSED: it is over, and its rates
+connection whose ``state`` reads TIME_WAIT, CLOSED or DNS_RESPONSE: it is over, and its rates
 read as 0 once ``rustnet.track.rates.WINDOW`` (5 s) has passed since its
 ``last_seen`` (its final record follows at expiry or end of input).
 Each connection gets exactly one record with ``final: true``: when it expires,

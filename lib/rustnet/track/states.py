@@ -61,7 +61,8 @@ NAMES: Final[dict[int, str]] = {s.value: s.name for s in State} | {State.NONE.va
 
 TCP_STATES: Final = frozenset(range(State.NONE, State.CLOSED + 1))
 
-# The names a record's ``state`` shows for a TCP connection that is over (an endpoint in TIME_WAIT or
-# CLOSED; NONE reads CLOSED too): rn-track writes no "rate fell to 0" update for one, and readers take
-# its rates as 0 once rustnet.track.rates.WINDOW has passed since its last_seen.
-ENDED_NAMES: Final = frozenset({"TIME_WAIT", "CLOSED"})
+# The names a record's ``state`` shows for a connection that is over: TCP with an endpoint in TIME_WAIT
+# or CLOSED (NONE reads CLOSED too), DNS answered (nothing moves it on from there). rn-track writes no
+# "rate fell to 0" update for one, and readers take its rates as 0 once rustnet.track.rates.WINDOW has
+# passed since its last_seen.
+ENDED_NAMES: Final = frozenset({"TIME_WAIT", "CLOSED", "DNS_RESPONSE"})

@@ -174,8 +174,8 @@ _TCP_CLASS_LOCAL_RESP: Final = tuple(
 _C_TCP_ESTABLISHED: Final = lifecycle.C_TCP_ESTABLISHED
 _C_SSH: Final = lifecycle.C_SSH
 _C_QUIC_CLOSED: Final = lifecycle.C_QUIC_CLOSED
-# Shown TCP states of a connection that is over: no "rate fell to 0" update for it (_emit_dirty).
-# By name, as the viewer can only go by the record (NONE reads CLOSED too).
+# Shown states of a connection that is over (TCP closed, DNS answered): no "rate fell to 0" update
+# for it (_emit_dirty). By name, as the viewer can only go by the record (NONE reads CLOSED too).
 _ENDED_SHOWN: Final = frozenset(s for s, name in NAMES.items() if name in ENDED_NAMES)
 
 
@@ -1073,14 +1073,15 @@ class Tracker:
             if c.due >= 0:
                 append(record_of(c, now))
         # Connections gone quiet: their rate still falls to 0, and the viewer should see that;
-        # except a TCP connection shown closed (TIME_WAIT, CLOSED): it is over, and the viewer
-        # reads its rate as 0 once rates.WINDOW has passed since its last_seen (rustnet.view.model).
-        # Its rate falls to 0 here all the same, as writing the record would have done (no
-        # packet since its last record: the sample reads 0), so every later record is unchanged.
+        # except one shown over (TCP TIME_WAIT or CLOSED, DNS answered: flow-heavy traffic is mostly
+        # these), and the viewer reads its rate as 0 once rates.WINDOW has passed since its
+        # last_seen (rustnet.view.model). Its rate falls to 0 here all the same, as writing the
+        # record would have done (no packet since its last record: the sample reads 0; the shown
+        # state cannot change without one), so every later record is unchanged.
         for c in list(rating.values()):
             if c.rate_t == now or c.due < 0:
                 continue  # just written above, or gone
-            if c.proto == PROTO_TCP and c.shown in _ENDED_SHOWN and c.bs == c.rate_bs and c.bd == c.rate_bd:
+            if c.shown in _ENDED_SHOWN and c.bs == c.rate_bs and c.bd == c.rate_bd:
                 if self.joiner is None:
                     c.rate_src = c.rate_dst = 0.0
                     c.rate_t = now

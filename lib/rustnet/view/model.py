@@ -22,8 +22,8 @@ then the least recently updated open connections (counted in :attr:`ConnTable.ev
 keeps of its record is cut to the limits of :mod:`rustnet.stream.bounds` (counted in
 :attr:`ConnTable.cut`).
 
-rn-track writes no "rate fell to 0" update for a TCP connection that is over (state
-TIME_WAIT or CLOSED): once :data:`RATE_WINDOW` seconds of stream time have passed since
+rn-track writes no "rate fell to 0" update for a connection that is over (state
+TIME_WAIT, CLOSED or DNS_RESPONSE): once :data:`RATE_WINDOW` seconds of stream time have passed since
 its ``last_seen``, its row gets that record made here (the same one with rates 0; not
 after its final record, which shows rn-track's last word).
 
@@ -55,7 +55,7 @@ HISTORY_SECONDS: Final = 60.0  # stream seconds an ended connection stays in his
 HISTORY_SHARE: Final = 10  # history holds at most 1/HISTORY_SHARE of max_rows by default
 EVICT_SHARE: Final = 100  # over the cap, evict this share of it at once (amortises the search)
 MAX_STATE_HISTORY: Final = 32
-# rn-track writes no "rate fell to 0" update for a TCP connection that is over: its rates are read
+# rn-track writes no "rate fell to 0" update for a connection that is over: its rates are read
 # as 0 once RATE_WINDOW seconds of stream time have passed since its last_seen (the tracker's rule).
 RATE_WINDOW: Final = WINDOW
 ENDED_STATES: Final = ENDED_NAMES
@@ -727,7 +727,7 @@ class ConnTable:
             self.clock = ts
 
     def _zero_rates(self) -> None:
-        """Rates of ended TCP connections quiet for RATE_WINDOW read 0: the record rn-track used to
+        """Rates of ended connections (ENDED_STATES) quiet for RATE_WINDOW read 0: the record rn-track used to
         write then (the same one with rates 0), made here. Records are replaced, never mutated."""
         due, rows, clock, log = self._rate_due, self.rows, self.clock, self._log
         if len(due) > 2 * len(rows) + 4096:
