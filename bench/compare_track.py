@@ -3,8 +3,8 @@
 Each capture goes through one rn-capture and one rn-dissect (the OLD build's, so both
 trackers see the same input), then through each build's rn-track three ways: the full
 stream (``--format json``), ``--final-only``, and ``--dissect`` on the packet records.
-Final connection records must be equal, in order, in all three; the full streams'
-updates are compared too and their differences counted (reported, not an error: updates
+Final connection records must be equal, in order and field for field (the fields' order
+too), in all three; the full streams' updates are compared too and their differences counted (reported, not an error: updates
 may change where the record contract allows).
 
     python bench/compare_track.py --old /tmp/old-track/.venv/bin --new .venv/bin \\
@@ -45,10 +45,10 @@ def first_difference(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
     if len(a) != len(b):
         return f"{len(a)} vs {len(b)} records"
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x != y:
+        if list(x.items()) != list(y.items()):
             keys = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
             changes = ", ".join(f"{k}: {x.get(k)!r} -> {y.get(k)!r}" for k in keys)
-            return f"record {i} (id {x.get('id')}): {changes}"
+            return f"record {i} (id {x.get('id')}): {changes or 'the fields in another order'}"
     return ""
 
 
@@ -66,7 +66,7 @@ def compare(capture: Path, old: Path, new: Path, work: Path) -> bool:
         for how, args, src in (("final-only", ["--final-only"], sums), ("dissect", ["--dissect"], pkts)):
             got = finals(conns(run([*track, *args, str(src)])))
             want = finals(full[name])
-            if got != want:
+            if first_difference(want, got):
                 ok = False
                 notes.append(f"{name} {how} differs from its own full stream: {first_difference(want, got)}")
             full[f"{name} {how}"] = got
@@ -80,7 +80,7 @@ def compare(capture: Path, old: Path, new: Path, work: Path) -> bool:
             ok = False
             notes.append(f"{how}: final records differ: {diff}")
     updates = {k: [r for r in full[k] if r.get("final") is not True] for k in ("old", "new")}
-    same_updates = updates["old"] == updates["new"]
+    same_updates = not first_difference(updates["old"], updates["new"])
     print(
         f"{'ok  ' if ok else 'FAIL'} {capture.name}: {len(finals(full['new']))} final records; updates "
         f"{len(updates['old'])} -> {len(updates['new'])}{'' if same_updates else ' (differ)'}"
