@@ -4,8 +4,8 @@ Each capture goes through one rn-capture and one rn-dissect (the OLD build's, so
 trackers see the same input), then through each build's rn-track three ways: the full
 stream (``--format json``), ``--final-only``, and ``--dissect`` on the packet records.
 Final connection records must be equal, in order and field for field (the fields' order
-too), in all three; the full streams' updates are compared too and their differences counted (reported, not an error: updates
-may change where the record contract allows).
+too), in all three; the full streams' updates are compared too and their differences
+counted (reported, not an error: updates may change where the record contract allows).
 
     python bench/compare_track.py --old /tmp/old-track/.venv/bin --new .venv/bin \\
         tests/data/corpus/pcaps/*.pcap* /tmp/mixed.pcap
