@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import subprocess
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from rustnet.enrich import localaddr, sockdiag
 from rustnet.enrich.localaddr import NOT_LOCAL, OTHER_NETNS, OWN_NETNS, LocalAddresses, parse_addr_dump
 from rustnet.enrich.owners import SocketOwners
+from rustnet.enrich.sockets import netns_inode
 from rustnet.enrich.stage import Enricher
 from rustnet.stream.records import make_header
 
@@ -130,6 +132,27 @@ def test_locality_sets_spellings_and_unknown_namespaces() -> None:
     la._by_ns[3] = None  # a namespace whose addresses could not be read
     la.rebuild()
     assert la.locality(REMOTE_A) == OWN_NETNS
+
+
+def test_a_process_gone_before_its_namespace_is_read_leaves_the_filter_whole() -> None:
+    """Processes of other namespaces come and go all the time (containers, `ip netns exec`): one
+    that exits between the process listing and the read of its namespace says nothing about that
+    namespace. It must not count as an unreadable one (every address then counts as local, and
+    every routed flow costs lookups), nor be remembered as one for the socket tables."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    la = LocalAddresses()
+    owners = SocketOwners(watch_interval=0)
+    try:
+        la.read_ns(netns_inode("self"), None)
+        la.read_ns(4026599999, gone.pid)  # a namespace whose process has just left
+        la.rebuild()
+        assert la.complete and la.locality(REMOTE_A) == NOT_LOCAL
+        assert owners._read_ns(4026599999, gone.pid) is None  # nothing read...
+        assert 4026599999 not in owners._diag  # ...and nothing remembered: ask its next process
+    finally:
+        la.close()
+        owners.close()
 
 
 # --- the stage: what is looked up, and the answers --------------------------------------------------

@@ -181,6 +181,9 @@ class LocalAddresses:
         return None if a is None or b is None else (a, b)
 
     def _netlink(self, ino: int | None, pid: int | None) -> socket.socket | None:
+        """The namespace's rtnetlink socket; None when it is refused there. Raises
+        ProcessLookupError when ``pid`` exited before we could enter its namespace (nothing
+        learned: not remembered)."""
         if ino in self._socks:
             return self._socks[ino]
         sock: socket.socket | None
@@ -190,14 +193,22 @@ class LocalAddresses:
                 if pid is None
                 else sockdiag.open_netlink_in(f"/proc/{pid}/ns/net", socket.NETLINK_ROUTE)
             )
-        except OSError:
+        except OSError as exc:
+            if pid is not None and sockdiag.process_gone(exc):
+                raise ProcessLookupError(pid) from exc
             sock = None
         self._socks[ino] = sock
         return sock
 
     def read_ns(self, ino: int | None, pid: int | None) -> None:
-        """(Re)read one namespace's addresses; ``pid`` None: our own namespace."""
-        sock = self._netlink(ino, pid)
+        """(Re)read one namespace's addresses; ``pid`` None: our own namespace. When ``pid`` has
+        exited meanwhile (processes of other namespaces come and go all the time), what was known
+        of the namespace stays as it was: a process gone is no sign of an unreadable namespace,
+        which would make every address count as local."""
+        try:
+            sock = self._netlink(ino, pid)
+        except ProcessLookupError:
+            return
         addrs: set[str] | None = None
         if sock is not None:
             try:

@@ -134,7 +134,9 @@ class SocketOwners:
         sock: socket.socket | None
         try:
             sock = sockdiag.open_diag() if pid is None else sockdiag.open_diag_in(f"/proc/{pid}/ns/net")
-        except OSError:
+        except OSError as exc:
+            if pid is not None and sockdiag.process_gone(exc):
+                return None  # exited meanwhile: another of the namespace's processes, or next time
             sock = None
         self._diag[ino] = sock
         return sock

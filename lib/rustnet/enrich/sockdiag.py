@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 import socket
 import struct
@@ -55,6 +56,12 @@ INET_DIAG_BC_S_LE: Final = 3
 
 class DiagError(OSError):
     """sock_diag is not available (old kernel, no permission, or a malformed answer)."""
+
+
+def process_gone(exc: OSError) -> bool:
+    """Whether opening a socket in a process's namespace failed only because that process has
+    exited meanwhile (not a refusal: the namespace is not unreadable, try another process)."""
+    return exc.errno in (errno.ENOENT, errno.ESRCH)
 
 
 def open_netlink(proto: int) -> socket.socket:
@@ -98,7 +105,7 @@ def open_netlink_in(ns_path: str, proto: int) -> socket.socket:
         target = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         os.close(own)
-        raise DiagError(str(exc)) from exc
+        raise DiagError(exc.errno, f"{ns_path}: {exc.strerror}") from exc  # ENOENT: the process is gone
     try:
         try:
             _setns(target)
