@@ -317,9 +317,9 @@ def test_pcapng_is_read_packet_by_packet(tmp_path: Path) -> None:
 def test_without_a_filter_the_proof_walks_headers_and_copies_no_packet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The three libpcap passes read every packet three times; the record headers say it all.
+    # Large packets: the three libpcap passes would copy each three times; the headers say it all.
     rng = random.Random(10)
-    pkts = [(i, 0, packet(rng, 60 + i), 60 + i) for i in range(200)]
+    pkts = [(i, 0, packet(rng, 1000 + i), 1000 + i) for i in range(200)]
     f = tmp_path / "w.pcap"
     write_pcap(f, pkts)
 
@@ -363,25 +363,44 @@ def test_the_header_walk_proves_what_libpcap_reads_unchanged(
     pkts = [(packet(rng, n), n) for n in sizes]
     f = tmp_path / "v.pcap"
     write_pcap_as(f, pkts, order, magic, minor, snaplen)
-    proof = WholePacketProof.open(str(f), "", 1)
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        assert wirelen.whole_records(fd) == (len(pkts) if proven else 0)
+    finally:
+        os.close(fd)
+    proof = WholePacketProof.open(str(f), "", 1)  # the walk or the passes: the same answer
     assert proof is not None
-    whole = proof.whole_prefix()
-    assert whole == (len(pkts) if proven else 0)
+    assert proof.whole_prefix() == (len(pkts) if proven else 0)
     if longest <= 262144:  # what libpcap reads to the end: the same records both ways
         both(f)
 
 
-def test_a_partial_record_at_the_end_proves_nothing(tmp_path: Path) -> None:
-    pkts = [(i, 0, bytes(100), 100) for i in range(50)]
+@pytest.mark.parametrize("size", [100, 1000])  # the passes, the walk
+def test_a_partial_record_at_the_end_proves_nothing(tmp_path: Path, size: int) -> None:
+    pkts = [(i, 0, bytes(size), size) for i in range(50)]
     f = tmp_path / "p.pcap"
     write_pcap(f, pkts)
+    proof = WholePacketProof.open(str(f), "", 1)
+    assert proof is not None
+    assert proof.whole_prefix() == 50
     with open(f, "ab") as fh:
-        fh.write(struct.pack("<IIII", 99, 0, 100, 100) + bytes(40))  # a writer still at it
+        fh.write(struct.pack("<IIII", 99, 0, size, size) + bytes(40))  # a writer still at it
     proof = WholePacketProof.open(str(f), "", 1)
     assert proof is not None
     assert proof.whole_prefix() == 0
     with open(f, "r+b") as fh:
-        fh.truncate(24 + 50 * 116 + 7)  # a record header cut short
+        fh.truncate(24 + 50 * (16 + size) + 7)  # a record header cut short
     proof = WholePacketProof.open(str(f), "", 1)
     assert proof is not None
     assert proof.whole_prefix() == 0
+
+
+def test_the_walk_is_taken_for_large_packets_only(tmp_path: Path) -> None:
+    small, large = tmp_path / "s.pcap", tmp_path / "l.pcap"
+    write_pcap(small, [(i, 0, bytes(90), 90) for i in range(100)])
+    write_pcap(large, [(i, 0, bytes(1514), 1514) for i in range(100)])
+    for path, walked in ((small, False), (large, True)):
+        proof = WholePacketProof.open(str(path), "", 1)
+        assert proof is not None
+        assert (proof._fd >= 0) is walked and (not proof._handles) is walked
+        assert proof.whole_prefix() == 100

@@ -22,12 +22,14 @@ The passes read the file again, which costs only CPU while the file stays in the
 (the first pass brings it there for the real read too); a file larger than a quarter of
 the memory available is read with ``next()`` rather than from the disk four times.
 
-Without a user's filter, one walk over the record headers proves the same with no packet
-copied (three libpcap passes copy every packet three times: on 200k full-size frames that
-was a third of rn-capture's CPU): every record says ``caplen == len``, within the snaplen
-libpcap reads the file with, and the last record ends exactly at the end of the file. What
-libpcap would call damaged or cut (a partial record at the end, a length past its limits)
-proves nothing, as the passes would have failed on it.
+Without a user's filter, and when the file starts with large packets, one walk over the
+record headers proves the same with no packet copied: every record says ``caplen == len``,
+within the snaplen libpcap reads the file with, and the last record ends exactly at the end of
+the file. What libpcap would call damaged or cut (a partial record at the end, a length past
+its limits) proves nothing, as the passes would have failed on it. The passes cost by the byte
+(three copies of every packet), the walk by the packet (Python): on 200k full-size frames the
+walk takes half the CPU (0.07 s against 0.14), on 200k frames of 90 bytes a third more (0.04
+against 0.03), so the first records' mean size picks one.
 
 Only for classic pcap files (pcapng timestamps are 64-bit; ``next_batch`` keeps 32 bits) and
 link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte ``i`` of the
@@ -61,6 +63,10 @@ LINK_AT_ZERO = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
 MAX_SNAPLEN = 262144
 PCAP_HEADER_LEN = 24
 PCAP_RECORD_LEN = 16
+# The walk is taken when the records in the file's first WALK_SAMPLE bytes hold at least this many
+# bytes each on average (about where the walk's cost per packet meets the passes' cost per byte).
+WALK_FROM_BYTES = 400
+WALK_SAMPLE = 64 << 10
 
 
 class WholePacketProof:
@@ -81,9 +87,10 @@ class WholePacketProof:
             if not stat.S_ISREG(info.st_mode) or info.st_size > cache_budget():
                 return None
             with open(path, "rb") as fh:
-                if fh.read(4) not in PCAP_MAGICS:
-                    return None
-            if not bpf:
+                head = fh.read(WALK_SAMPLE)
+            if head[:4] not in PCAP_MAGICS:
+                return None
+            if not bpf and _large_packets(head):
                 return cls([], os.open(path, os.O_RDONLY | os.O_CLOEXEC))
             handles = []
             # WHOLE goes first: a user's "vlan" or "mpls" shifts the offsets of what follows it.
@@ -121,6 +128,21 @@ class WholePacketProof:
         for handle in self._handles:
             handle.close()
         self._handles = []
+
+
+def _large_packets(head: bytes) -> bool:
+    """Whether the records that start within ``head`` (a classic pcap file's first bytes) hold
+    WALK_FROM_BYTES or more each on average."""
+    order = "<" if head[:4] in (PCAP_MAGICS[1], PCAP_MAGICS[3]) else ">"
+    caplen = struct.Struct(order + "8xI").unpack_from
+    pos = PCAP_HEADER_LEN
+    n = total = 0
+    while pos + PCAP_RECORD_LEN <= len(head):
+        (size,) = caplen(head, pos)
+        total += size
+        n += 1
+        pos += PCAP_RECORD_LEN + size
+    return n > 0 and total >= WALK_FROM_BYTES * n
 
 
 def whole_records(fd: int) -> int:
