@@ -167,6 +167,14 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     help="When run as root, keep root in rn-capture, rn-dissect and rn-track instead of "
     "becoming nobody once started.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    metavar="N",
+    help="Run N capture and tracking chains side by side, each on its share of the connections "
+    "(a flow hash; live: the kernel shares the packets out), merged into one stream  [default: the "
+    "idle cores, 1 on a busy machine].",
+)
 @theme_options
 @debug_option
 @version_option(PROG)
@@ -201,6 +209,7 @@ def main(
     no_sandbox: bool,
     sandbox_strict: bool,
     no_uid_drop: bool,
+    workers: int | None,
     theme: str | None,
     no_color: bool,
     debug: bool,
@@ -271,6 +280,7 @@ def main(
                 sandbox="off" if no_sandbox else "strict" if sandbox_strict else "best-effort",
                 uid_drop=not no_uid_drop,
                 palette=palette,
+                workers=workers,
             )
         )
 

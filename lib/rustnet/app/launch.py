@@ -95,6 +95,7 @@ class Options:
     sandbox: str = "best-effort"  # rustnet.sandbox's modes: best-effort, strict, off
     uid_drop: bool = True  # the parsing stages as nobody, rn-capture too once its handle is open
     palette: Palette | None = DEFAULT_PALETTE  # the viewer's colours; None: none (--no-color)
+    workers: int | None = None  # flow-hash shards (capture | track chains); None: chosen by default_workers
 
     @property
     def live(self) -> bool:
@@ -351,6 +352,11 @@ def plan(opts: Options) -> list[StageSpec]:
             capture += ["-f", opts.bpf_filter]
         if opts.buffer_size is not None:
             capture += ["-B", str(opts.buffer_size)]
+        workers = worker_count(opts, shardable=feed is None)
+        if workers > 1:
+            stages.append(sharded(opts, capture, workers, track, run_as, debug))
+            stages.append(StageSpec("rn-enrich", enrich))
+            return stages + export_stage(opts, run_as)
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
         stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
@@ -361,6 +367,75 @@ def plan(opts: Options) -> list[StageSpec]:
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     stages.append(StageSpec("rn-enrich", enrich))
     return stages + export_stage(opts, run_as)
+
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def worker_count(opts: Options, shardable: bool) -> int:
+    """How many flow-hash shards to run: ``--workers``, else :func:`default_workers`. One when the
+    input cannot be read N times (a pipe) or something needs every packet in one place (the
+    packet exports, a live --write-pcap); asked for explicitly, that is a usage error."""
+    why = None
+    if not shardable:
+        why = "a capture read from standard input or a pipe can be read only once"
+    elif opts.packet_exports:
+        why = f"{opts.packet_exports[0][0]} needs every packet in one place"
+    elif opts.write_pcap is not None and opts.live:
+        why = "--write-pcap of a live capture needs every packet in one place"
+    if why is not None:
+        if opts.workers is not None and opts.workers > 1:
+            raise StageError(f"--workers {opts.workers}: {why}; use --workers 1", EXIT_USAGE)
+        return 1
+    return opts.workers if opts.workers is not None else default_workers(opts)
+
+
+def default_workers(opts: Options) -> int:
+    """The cores this process may run on that are idle (1-minute load average), at most
+    MAX_DEFAULT_WORKERS; 1 on a busy machine, where one chain costs the least CPU."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+        idle = cores - os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return 1
+    return max(1, min(MAX_DEFAULT_WORKERS, int(idle + 0.5)))
+
+
+def sharded(
+    opts: Options,
+    capture: list[str],
+    workers: int,
+    track: list[str],
+    run_as: tuple[int, int] | None,
+    debug: list[str],
+) -> StageSpec:
+    """rn-merge over ``workers`` chains ``rn-capture --shard I/N | rn-track --dissect``: each
+    captures its share of the flows (a file: reads it whole and keeps its share; live: the
+    kernel's fanout shares the packets out) and tracks them; rn-merge makes one stream of them."""
+    per_worker = -(-opts.max_connections // workers)  # the cap shared out (eviction is per shard)
+    track = [a for a in track if a != "--final-only"]
+    if "--max-connections" in track:
+        at = track.index("--max-connections")
+        del track[at : at + 2]
+    if per_worker != DEFAULT_MAX_CONNECTIONS:
+        track += ["--max-connections", str(per_worker)]
+    if finals_suffice(opts):
+        track.append("--final-only")
+    branches: list[list[StageSpec]] = []
+    for i in range(workers):
+        mine = [*capture, "--shard", f"{i}/{workers}"]
+        if opts.live:
+            mine += ["--fanout-group", str(os.getpid() & 0xFFFF)]
+        elif i == 0 and opts.write_pcap:
+            mine += ["-w", opts.write_pcap]  # every worker reads the whole file: one copies it
+        chain = [StageSpec("rn-capture", mine)]
+        if opts.no_dpi:
+            chain.append(StageSpec("rn-dissect", [*command("rn-dissect"), "--no-dpi", *debug], run_as=run_as))
+            chain.append(StageSpec("rn-track", track, run_as=run_as))
+        else:
+            chain.append(StageSpec("rn-track", [*track, "--dissect"], run_as=run_as))
+        branches.append(chain)
+    return StageSpec("rn-merge", [*command("rn-merge"), *debug], run_as=run_as, branches=branches)
 
 
 def finals_suffice(opts: Options) -> bool:

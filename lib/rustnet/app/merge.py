@@ -19,7 +19,6 @@ Everything else passes through in the order it arrives.
 
 from __future__ import annotations
 
-import os
 import select
 import time
 from collections import OrderedDict
@@ -200,7 +199,3 @@ def run_merge(prog: str, paths: list[str], writer: Any, producer: str, opened: C
         for f in files:
             f.close()
 
-
-def fd_path(fd: int) -> str:
-    """The name under which a stage started with descriptor ``fd`` open reads it."""
-    return f"/dev/fd/{fd}" if os.path.exists("/dev/fd") else f"/proc/self/fd/{fd}"

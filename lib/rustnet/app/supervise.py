@@ -54,6 +54,9 @@ class StageSpec:
     run_as: tuple[int, int] | None = None  # (uid, gid) to run as, for stages that need no privileges
     # not the first stage: also hand everything the stage reads to this (feed(chunk), then end())
     input_tap: InputTap | None = None
+    # first stage only: chains run side by side before it (rustnet --workers), whose outputs this
+    # stage reads: their descriptors are passed on and named as arguments (/dev/fd/N)
+    branches: list[list[StageSpec]] | None = None
 
 
 class InputTap(Protocol):
@@ -190,6 +193,7 @@ class Pipeline:
             raise ValueError("a pipeline needs at least one stage")
         self.specs = specs
         self.children: list[Child] = []
+        self.sources: list[Child] = []  # the first stage of each chain: what interrupt_source stops
         self.pgid: int | None = None
         self.echo_stderr = echo_stderr  # copy stages' stderr to ours (headless mode)
         self.echo_as = echo_as  # echo lines as this program's (None: as the stages wrote them)
@@ -206,11 +210,30 @@ class Pipeline:
     # --- start ---------------------------------------------------------------
     def start(self) -> int:
         """Spawn every stage; returns the read end of the last stage's stdout (ours to close)."""
-        prev_out: int | None = None
         setup = _child_setup(os.getpid())
         try:
-            for i, spec in enumerate(self.specs):
-                if i == 0 and spec.stop_by_eof:
+            out = self._start_chain(self.specs, setup)
+        except BaseException:
+            self.teardown()
+            raise
+        self._watcher = threading.Thread(target=self._watch, name="rustnet-supervise", daemon=True)
+        self._watcher.start()
+        return out
+
+    def _start_chain(self, specs: list[StageSpec], setup: Callable[[], None]) -> int:
+        """Spawn ``specs`` as one chain; the read end of its last stage's stdout."""
+        prev_out: int | None = None
+        try:
+            for i, spec in enumerate(specs):
+                pass_fds: list[int] = []
+                argv = spec.argv
+                if i == 0 and spec.branches:
+                    # The chains first, each to a pipe of its own that this stage reads by name.
+                    for branch in spec.branches:
+                        pass_fds.append(self._start_chain(branch, setup))
+                    argv = [*argv, *(fd_path(fd) for fd in pass_fds)]
+                    stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+                elif i == 0 and spec.stop_by_eof:
                     stdin, self._stop_fd = os.pipe()
                 elif i == 0 and spec.stdin_feed is not None:
                     stdin = self._feed(*spec.stdin_feed, gzip=spec.feed_gzip)
@@ -231,11 +254,12 @@ class Pipeline:
                     if spec.run_as is not None:
                         creds = {"user": spec.run_as[0], "group": spec.run_as[1], "extra_groups": []}
                     proc = subprocess.Popen(
-                        spec.argv,
+                        argv,
                         stdin=stdin,
                         stdout=out_w,
                         stderr=err_w,
                         close_fds=True,
+                        pass_fds=pass_fds,
                         process_group=0 if self.pgid is None else self.pgid,
                         preexec_fn=setup,
                         **creds,
@@ -248,20 +272,22 @@ class Pipeline:
                     os.close(stdin)
                     os.close(out_w)
                     os.close(err_w)
+                    for fd in pass_fds:
+                        os.close(fd)
                     prev_out = None
                 if self.pgid is None:
                     self.pgid = proc.pid
-                self.log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(spec.argv))
-                self.children.append(Child(spec, proc, err_r))
+                self.log.info("started %s (pid %d): %s", spec.name, proc.pid, " ".join(argv))
+                child = Child(spec, proc, err_r)
+                self.children.append(child)
+                if i == 0 and not spec.branches:
+                    self.sources.append(child)
                 prev_out = out_r
         except BaseException:
             if prev_out is not None:
                 os.close(prev_out)
-            self.teardown()
             raise
         assert prev_out is not None
-        self._watcher = threading.Thread(target=self._watch, name="rustnet-supervise", daemon=True)
-        self._watcher.start()
         return prev_out
 
     def _feed(self, src: int, head: bytes, gzip: bool = False) -> int:
@@ -476,9 +502,12 @@ class Pipeline:
 
     # --- control ---------------------------------------------------------------
     def interrupt_source(self) -> None:
-        """Ask the first stage to stop (SIGINT); the rest drain its output and finish."""
-        child = self.children[0] if self.children else None
-        if child is not None and child.status is None:
+        """Ask the first stage of every chain to stop (SIGINT); the rest drain its output and finish."""
+        for child in self.sources:
+            self._interrupt(child)
+
+    def _interrupt(self, child: Child) -> None:
+        if child.status is None:
             child.interrupted = True
             if self._stop_fd is not None:
                 self.log.info("stopping %s (closing its input)", child.name)
@@ -546,6 +575,11 @@ class Pipeline:
             os.killpg(self.pgid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def fd_path(fd: int) -> str:
+    """How a stage started with descriptor ``fd`` open names it as a file argument."""
+    return f"/dev/fd/{fd}"
 
 
 def is_failure(status: int) -> bool:

@@ -266,7 +266,7 @@ def join_fanout(fd: int, group: int) -> None:
     sock = socket.socket(fileno=fd)
     try:
         arg = (group & 0xFFFF) | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16
-        sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+        sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("=I", arg))  # past int's range
     except OSError as exc:
         raise FanoutError(exc.errno, exc.strerror) from None
     finally:
