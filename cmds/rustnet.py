@@ -172,8 +172,8 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     type=click.IntRange(1, 64),
     metavar="N",
     help="Run N capture and tracking chains side by side, each on its share of the connections "
-    "(a flow hash; live: the kernel shares the packets out), merged into one stream  [default: the "
-    "idle cores, 1 on a busy machine].",
+    "(a flow hash; live: the kernel shares the packets out), merged into one stream  [default: half "
+    "the idle cores, at least 1].",
 )
 @theme_options
 @debug_option
@@ -281,6 +281,7 @@ def main(
                 uid_drop=not no_uid_drop,
                 palette=palette,
                 workers=workers,
+                auto_workers=True,
             )
         )
 

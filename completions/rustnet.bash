@@ -20,10 +20,11 @@ _rustnet() {
         --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --ipfix) COMPREPLY=(); return ;;
         --remote) COMPREPLY=(); return ;;
+        --workers) COMPREPLY=(); return ;;
         --theme) COMPREPLY=($(compgen -W "muted vivid catppuccin-mocha tokyo-night gruvbox nord" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --ipfix --ipfix-tcp --json --json-log --list-interfaces --log-level --max-connections --no-color --no-dpi --no-geoip --no-localhost --no-resolve-dns --no-sandbox --no-uid-drop --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --sandbox-strict --show-localhost --show-ptr-lookups --theme --version --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--bpf-filter --buffer-size --debug --duration --geoip-asn --geoip-city --geoip-country --help --interface --ipfix --ipfix-tcp --json --json-log --list-interfaces --log-level --max-connections --no-color --no-dpi --no-geoip --no-localhost --no-resolve-dns --no-sandbox --no-uid-drop --pcap-export --pcapng-export --read --record --refresh-interval --remote --resolve-dns --sandbox-strict --show-localhost --show-ptr-lookups --theme --version --workers --write-pcap -B -V -f -h -i -l -r" -- "$cur"))
     else
         COMPREPLY=()
     fi

@@ -30,6 +30,7 @@ complete -c rustnet -l remote -x -d 'Capture on HOST over ssh (rn-capture | rn-e
 complete -c rustnet -l no-sandbox -d 'Do not restrict the stages with Landlock, and keep root in the stages that drop it (no_new_privs is still set)'
 complete -c rustnet -l sandbox-strict -d 'Exit with an error unless every stage\'s sandbox is fully enforced (a live capture\'s rn-enrich, which looks into other processes for their sockets, cannot be)'
 complete -c rustnet -l no-uid-drop -d 'When run as root, keep root in rn-capture, rn-dissect and rn-track instead of becoming nobody once started'
+complete -c rustnet -l workers -x -d 'Run N capture and tracking chains side by side, each on its share of the connections (a flow hash; live: the kernel shares the packets out), merged into one stream [default: half the idle cores, at least 1]'
 complete -c rustnet -l theme -x -a 'muted vivid catppuccin-mocha tokyo-night gruvbox nord' -d 'Colour theme; wins over the config file\'s [theme] name [default: muted]'
 complete -c rustnet -l no-color -d 'No colours at all (as a non-empty NO_COLOR in the environment)'
 complete -c rustnet -l debug -d 'Show Python tracebacks for internal errors'

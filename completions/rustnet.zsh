@@ -31,6 +31,7 @@ _arguments -s \
   '--no-sandbox[Do not restrict the stages with Landlock, and keep root in the stages that drop it (no_new_privs is still set)]' \
   '--sandbox-strict[Exit with an error unless every stage'\''s sandbox is fully enforced (a live capture'\''s rn-enrich, which looks into other processes for their sockets, cannot be)]' \
   '--no-uid-drop[When run as root, keep root in rn-capture, rn-dissect and rn-track instead of becoming nobody once started]' \
+  '--workers[Run N capture and tracking chains side by side, each on its share of the connections (a flow hash; live\: the kernel shares the packets out), merged into one stream \[default\: half the idle cores, at least 1\]]:n:' \
   '--theme[Colour theme; wins over the config file'\''s \[theme\] name \[default\: muted\]]:theme:(muted vivid catppuccin-mocha tokyo-night gruvbox nord)' \
   '--no-color[No colours at all (as a non-empty NO_COLOR in the environment)]' \
   '--debug[Show Python tracebacks for internal errors]' \

@@ -93,6 +93,7 @@ def sharded(recs: list[Any], count: int) -> tuple[list[Any], list[int]]:
         mine = track(shard_input(recs, i, count))
         per_shard.append(len(final_set(mine)))
         out += merge.take(i, mine)
+        out += merge.end(i)
     return out, per_shard
 
 
@@ -226,3 +227,49 @@ def test_rn_capture_refuses_a_bad_shard() -> None:
     )
     assert run.returncode == 2
     assert "--shard" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_rustnet_workers_give_the_same_connections_as_one(tmp_path: Path) -> None:
+    pcap = PCAPS / "ndpi_android.pcap"
+    outs = {}
+    for n in (1, 3):
+        run = subprocess.run(
+            [_bin("rustnet"), "--read", str(pcap), "--json", "--workers", str(n)],
+            capture_output=True,
+            check=True,
+        )
+        outs[n] = [json.loads(line) for line in run.stdout.splitlines()]
+    assert final_set([{**r, "final": True} for r in outs[3]]) == final_set(
+        [{**r, "final": True} for r in outs[1]]
+    )
+    ids = [r["id"] for r in outs[3]]
+    assert len(ids) == len(set(ids)) == len(outs[1]) > 20
+
+
+def test_rustnet_workers_plan(tmp_path: Path) -> None:
+    from rustnet.app.launch import Options, plan
+
+    pcap = PCAPS / "zeek_http_get.pcap"
+    specs = plan(Options(read_path=str(pcap), json_out=True, workers=2, write_pcap=str(tmp_path / "c.pcap")))
+    assert [s.name for s in specs] == ["rn-merge", "rn-enrich"]
+    branches = specs[0].branches
+    assert branches is not None and len(branches) == 2
+    for i, chain in enumerate(branches):
+        capture, track = chain
+        assert capture.argv[capture.argv.index("--shard") + 1] == f"{i}/2"
+        assert ("-w" in capture.argv) == (i == 0)  # each reads the whole file: one copies it
+        assert "--dissect" in track.argv and "--final-only" in track.argv
+    assert [s.name for s in plan(Options(read_path=str(pcap), json_out=True))][0] == "rn-capture"
+
+
+def test_rustnet_workers_refused_where_one_reader_must_see_everything(tmp_path: Path) -> None:
+    pcap = PCAPS / "zeek_http_get.pcap"
+    with pcap.open("rb") as stdin:
+        run = subprocess.run(
+            [_bin("rustnet"), "--read", "-", "--json", "--workers", "2"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+        )
+    assert run.returncode == 2
+    assert "--workers 2" in run.stderr and "Traceback" not in run.stderr

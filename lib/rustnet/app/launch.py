@@ -95,7 +95,8 @@ class Options:
     sandbox: str = "best-effort"  # rustnet.sandbox's modes: best-effort, strict, off
     uid_drop: bool = True  # the parsing stages as nobody, rn-capture too once its handle is open
     palette: Palette | None = DEFAULT_PALETTE  # the viewer's colours; None: none (--no-color)
-    workers: int | None = None  # flow-hash shards (capture | track chains); None: chosen by default_workers
+    workers: int | None = None  # flow-hash shards (capture | track chains); None: 1, or default_workers
+    auto_workers: bool = False  # workers None: as default_workers says (rustnet without --workers)
 
     @property
     def live(self) -> bool:
@@ -387,18 +388,22 @@ def worker_count(opts: Options, shardable: bool) -> int:
         if opts.workers is not None and opts.workers > 1:
             raise StageError(f"--workers {opts.workers}: {why}; use --workers 1", EXIT_USAGE)
         return 1
-    return opts.workers if opts.workers is not None else default_workers(opts)
+    if opts.workers is not None:
+        return opts.workers
+    return default_workers() if opts.auto_workers else 1
 
 
-def default_workers(opts: Options) -> int:
-    """The cores this process may run on that are idle (1-minute load average), at most
-    MAX_DEFAULT_WORKERS; 1 on a busy machine, where one chain costs the least CPU."""
+def default_workers() -> int:
+    """Half the cores this process may run on that are idle (by the 1-minute load average), at
+    most MAX_DEFAULT_WORKERS, at least 1. One chain's stages already run side by side on about
+    two cores, and each worker reads the whole file (offline) and adds two processes: on two
+    cores, two workers took 1.5x the CPU and finished later than one (bench/bench_shard.py)."""
     try:
         cores = len(os.sched_getaffinity(0))
         idle = cores - os.getloadavg()[0]
     except (OSError, AttributeError):
         return 1
-    return max(1, min(MAX_DEFAULT_WORKERS, int(idle + 0.5)))
+    return max(1, min(MAX_DEFAULT_WORKERS, int(idle + 0.5) // 2))
 
 
 def sharded(

@@ -1,7 +1,6 @@
 """The streams of N shards (``rn-capture --shard I/N | rn-track --dissect``) as one stream.
 
-Each shard tracks its own connections, so their records simply interleave; what the shards
-share is put back together:
+Each shard tracks its own connections; what the shards share is put back together:
 
 * one header (the first; the others announce the same capture), without ``shard``;
 * connection ids made unique: id ``k`` of shard ``I`` of ``N`` becomes ``(k - 1) * N + I + 1``
@@ -11,14 +10,22 @@ share is put back together:
   time a shard reports; a live capture's ``ifdropped`` (the interface's, the same for every
   shard) taken once;
 * ``ifstats`` from one shard only (every capture reads the same interface counters);
-* ``clock`` records (rn-track consumes them) dropped, and a warning several shards give alike
-  passed on once.
+* a warning several shards give alike passed on once.
 
-Everything else passes through in the order it arrives.
+Order: the shards of a file (their headers say ``shard``, not ``live``) come with rn-track's
+``clock`` marks, one per expiry and refresh round, at the same packet times in every shard
+(their clocks follow the whole file). Their records are put out round by round, and within a
+round by when each connection was first seen: the order one unsharded rn-track writes them in,
+up to connections first seen at the same instant. That order is what rn-enrich's names learned
+from DNS answers depend on (an answer names the connections that come after it). A shard that
+is ahead is not read until the others catch up. Live shards' records go out as they arrive.
+The marks themselves are dropped.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 import select
 import time
 from collections import OrderedDict
@@ -57,44 +64,78 @@ class ShardMerge:
         self._ifstats_from: int | None = None
         self._warned: OrderedDict[tuple[Any, Any], None] = OrderedDict()
         self.headers_dropped = 0
+        # Per input: whether its records are put in time order (None: no header yet), the round
+        # it is in (its last clock mark), and its records not yet out, by round.
+        self._ordered: list[bool | None] = [None] * count
+        self._epoch: list[float] = [-math.inf] * count
+        self._ended: list[bool] = [False] * count
+        self._buckets: list[list[tuple[float, list[Record]]]] = [[] for _ in range(count)]
 
     def take(self, index: int, recs: list[Record]) -> list[Record]:
-        out: list[Record] = []
+        """Input ``index`` said ``recs``: what can go out now."""
+        now: list[Record] = []
         shard_index, shards = self._shard[index]
+        ordered = self._ordered[index]
+        bucket = now
+        if ordered:
+            buckets = self._buckets[index]
+            if not buckets or buckets[-1][0] != self._epoch[index]:
+                buckets.append((self._epoch[index], []))
+            bucket = buckets[-1][1]
         for rec in recs:
             if rec.__class__ is not dict:
                 if rec.__class__ is list and rec and rec[0] == CLOCK:
+                    if ordered and len(rec) > 1 and rec[1].__class__ is float:
+                        self._epoch[index] = rec[1]
+                        bucket = []
+                        self._buckets[index].append((rec[1], bucket))
                     continue
-                out.append(rec)
+                if ordered is None:
+                    ordered = self._ordered[index] = False
+                    bucket = now
+                bucket.append(rec)
                 continue
             assert isinstance(rec, dict)
             tag = rec.get("t")
-            if tag == CONN:
-                cid = rec.get("id")
-                if cid.__class__ is int and cid >= 1:
-                    rec["id"] = (cid - 1) * shards + shard_index + 1
-                out.append(rec)
-            elif tag == HEADER:
+            if tag == HEADER:
                 self._adopt_shard(index, rec.get("shard"))
                 shard_index, shards = self._shard[index]
+                if ordered is None:
+                    ordered = self._ordered[index] = "shard" in rec and not rec.get("live")
+                    if ordered:
+                        bucket = []
+                        self._buckets[index].append((-math.inf, bucket))
+                    else:
+                        bucket = now
                 if self.header_sent:
                     self.headers_dropped += 1
                     continue
                 self.header_sent = True
                 hdr = restamp_header(rec, self.producer)
                 hdr.pop("shard", None)
-                out.append(hdr)
+                now.append(hdr)  # first, whatever the order of the rest
+                continue
+            if ordered is None:
+                ordered = self._ordered[index] = False
+                bucket = now
+            if tag == CONN:
+                cid = rec.get("id")
+                if cid.__class__ is int and cid >= 1:
+                    rec["id"] = (cid - 1) * shards + shard_index + 1
+                bucket.append(rec)
+            # Counters go out at once, whatever the order: the latest merged one is the sum of
+            # every shard's latest.
             elif tag == CAPTURE_STATS:
                 self._stats[index] = rec
-                out.append(self._merged_stats())
+                now.append(self._merged_stats())
             elif tag == DISSECT_STATS:
                 self._dstats[index] = rec
-                out.append(self._merged_dstats())
+                now.append(self._merged_dstats())
             elif tag == IFSTATS:
                 if self._ifstats_from is None:
                     self._ifstats_from = index
                 if self._ifstats_from == index:
-                    out.append(rec)
+                    now.append(rec)
             elif tag == WARNING:
                 said = (rec.get("stage"), rec.get("msg"))
                 try:
@@ -105,10 +146,51 @@ class ShardMerge:
                     pass
                 if len(self._warned) > MAX_WARNINGS_SEEN:
                     self._warned.popitem(last=False)
-                out.append(rec)
+                bucket.append(rec)
             else:
-                out.append(rec)
-        return out
+                bucket.append(rec)
+        return now + self._release()
+
+    def end(self, index: int) -> list[Record]:
+        """Input ``index`` ended: what can go out now (everything, once every input ended)."""
+        self._epoch[index] = math.inf
+        self._ended[index] = True
+        return self._release()
+
+    def behind(self, index: int) -> bool:
+        """Whether input ``index`` should be read now: it is not ahead of the slowest ordered one
+        (the others wait in their pipes instead of in memory)."""
+        return not self._ordered[index] or self._epoch[index] <= self._floor()
+
+    def _floor(self) -> float:
+        """The earliest round an ordered input (or one not yet known) may still add to."""
+        floor = math.inf
+        for i in range(self.count):
+            if self._ended[i]:
+                continue
+            if self._ordered[i] is None:
+                return -math.inf
+            if self._ordered[i] and self._epoch[i] < floor:
+                floor = self._epoch[i]
+        return floor
+
+    def _release(self) -> list[Record]:
+        """The rounds every ordered input is past, merged: round by round, and within a round by
+        first_seen (records without one first)."""
+        floor = self._floor()
+        lists: list[list[tuple[float, float, int, int, Record]]] = []
+        for i, buckets in enumerate(self._buckets):
+            done: list[tuple[float, float, int, int, Record]] = []
+            while buckets and (buckets[0][0] < floor or floor == math.inf):
+                epoch, recs = buckets.pop(0)
+                done += [(epoch, _first_seen(r), i, n, r) for n, r in enumerate(recs)]
+            if done:
+                lists.append(done)
+        if not lists:
+            return []
+        if len(lists) == 1:
+            return [t[4] for t in lists[0]]
+        return [t[4] for t in heapq.merge(*lists, key=lambda t: (t[0], t[1]))]
 
     def _adopt_shard(self, index: int, spec: Any) -> None:
         """The shard I/N a stream's header names, when it names a sound one."""
@@ -141,6 +223,16 @@ class ShardMerge:
             if values:
                 out[key] = sum(values)
         return out
+
+
+def _first_seen(rec: Record) -> float:
+    if rec.__class__ is dict:
+        assert isinstance(rec, dict)
+        t = rec.get("first_seen")
+        if t.__class__ is float:
+            assert isinstance(t, float)
+            return t
+    return -math.inf
 
 
 def _ints(recs: list[dict[str, Any]], key: str) -> list[int]:
@@ -183,10 +275,11 @@ def run_merge(prog: str, paths: list[str], writer: Any, producer: str, opened: C
                         warn(prog, reader.damage)
                         writer.write({"t": WARNING, "ts": time.time(), "stage": prog, "msg": reader.damage})
                         status = EXIT_DAMAGED
+                    writer.write_many(merge.end(i))
             if not readers:
                 break
             writer.flush()
-            by_fd = {r.fd: i for i, r in readers.items()}
+            by_fd = {r.fd: i for i, r in readers.items() if merge.behind(i)}
             ready, _, _ = select.select(list(by_fd), [], [])
             for fd in ready:
                 i = by_fd[fd]
@@ -198,4 +291,3 @@ def run_merge(prog: str, paths: list[str], writer: Any, producer: str, opened: C
     finally:
         for f in files:
             f.close()
-

@@ -1973,7 +1973,8 @@ RECORDS: Final = (
         "shards track: the array holds the tag, then their timestamps (only those later than any "
         "before). rn-track moves its clock through them as if it had seen those packets, so its "
         "connections expire and are refreshed when an unsharded rn-track's would; it does not pass "
-        "them on.",
+        "them on, but writes one of its own (one timestamp: its clock) before each round of expiry "
+        "and refreshes of such a stream, which rn-merge orders the shards' records by and drops.",
         CLOCK,
     ),
     RecordType(

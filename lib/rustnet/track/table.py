@@ -234,6 +234,7 @@ class Tracker:
         self._stale_fraction = v["udp.stale_fraction"]
         self.snapshot_requested = False
         self._recording: tuple[Any, Any] | None = None  # (source, start) of the current stream header
+        self._marks = False  # write clock records (a shard's stream: _other)
         # Counters (also reported at the end in a warn record when something was lost).
         self.connections = 0
         self.expired = 0
@@ -479,6 +480,9 @@ class Tracker:
                     self._end_all(out)
                 self._recording = ident
                 self.live = bool(rec.get("live"))
+                # A shard of a file (rn-capture --shard): mark each expiry and refresh round with
+                # its packet time, so rn-merge can put the shards' records in one time order.
+                self._marks = "shard" in rec and not self.live
                 if self.live and not self._local_given:
                     # The capturing host's addresses when its header says them (it may be another
                     # host: rustnet --remote), else this host's.
@@ -1036,6 +1040,8 @@ class Tracker:
     # --- output ----------------------------------------------------------------------
     def _timers(self, out: list[Record]) -> None:
         now = self.clock
+        if self._marks:
+            out.append([CLOCK, now])
         if not self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY
             self._next_emit = now + self.refresh
