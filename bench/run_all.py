@@ -4,8 +4,8 @@
 
 Order: start-up, offline pipeline vs tshark/tcpdump (and the guard on its CPU per packet),
 dissect and track in-process, the viewer, enrichment, idle cost, new-connection latency,
-live rates with tcpreplay, and the 10-minute soak (``--quick`` skips the soak and shortens
-the rest). The benches needing root and network
+live rates with tcpreplay, the worker scaling curve (offline and live), and the 10-minute
+soak (``--quick`` skips the soak and shortens the rest). The benches needing root and network
 namespaces say so and skip themselves when those are missing. A bench that fails is
 reported and the others still run; the exit status is 1 if any failed.
 """
@@ -37,6 +37,7 @@ BENCHES: list[tuple[str, list[str], list[str] | None]] = [
     ("bench_idle.py", [], ["--seconds", "5"]),
     ("bench_latency.py", [], ["--samples", "5"]),
     ("bench_live.py", [], ["--seconds", "5"]),
+    ("bench_shard.py", ["--live"], ["--packets", "50000", "--rounds", "1", "--live", "--seconds", "3"]),
     ("soak.py", [], None),
 ]
 
