@@ -95,12 +95,18 @@ DYNAMIC: Final = (
 
 
 def update(rec: dict[str, Any], c: Conn, state: str) -> None:
-    """Refresh the :data:`DYNAMIC` fields of ``rec``, a copy of an earlier ``build(c, ...)``."""
+    """Refresh the :data:`DYNAMIC` fields of ``rec``, a copy of an earlier ``build(c, ...)``.
+    Only the state and the rates change without a packet: when none came since ``rec`` was
+    made (its packet count is the connection's), the others are as they were."""
+    rec["state"] = state
+    rec["rate_src"] = int(c.rate_src + 0.5)
+    rec["rate_dst"] = int(c.rate_dst + 0.5)
     ps = c.ps
     pd = c.pd
+    if rec["packets"] == ps + pd:
+        return  # e.g. the final record of a connection over since its last update
     bs = c.bs
     bd = c.bd
-    rec["state"] = state
     rec["packets"] = ps + pd
     rec["bytes"] = bs + bd
     rec["packets_src"] = ps
@@ -108,8 +114,6 @@ def update(rec: dict[str, Any], c: Conn, state: str) -> None:
     rec["packets_dst"] = pd
     rec["bytes_dst"] = bd
     rec["last_seen"] = c.last
-    rec["rate_src"] = int(c.rate_src + 0.5)
-    rec["rate_dst"] = int(c.rate_dst + 0.5)
     if c.proto == 6:
         rec["retransmits"] = c.retrans
         rec["out_of_order"] = c.ooo

@@ -172,6 +172,13 @@ _TCP_CLASS_LOCAL_RESP: Final = tuple(
     for sr in range(_NTCP)
 )
 _C_TCP_ESTABLISHED: Final = lifecycle.C_TCP_ESTABLISHED
+_C_TCP_HANDSHAKE: Final = lifecycle.C_TCP_HANDSHAKE
+# A plain SYN's connection (_new): the handshake's timeout class, whichever end is local.
+assert (
+    _TCP_CLASS[_SYN_SENT * _NTCP + _SYN_RECV]
+    == _TCP_CLASS_LOCAL_RESP[_SYN_SENT * _NTCP + _SYN_RECV]
+    == _C_TCP_HANDSHAKE
+)
 _C_SSH: Final = lifecycle.C_SSH
 _C_QUIC_CLOSED: Final = lifecycle.C_QUIC_CLOSED
 # Shown states of a connection that is over (TCP closed, DNS answered): no "rate fell to 0" update
@@ -582,8 +589,12 @@ class Tracker:
             orig, resp = (dst, src) if sender_is_orig is False else (src, dst)
             c.local = 1 if orig in local else 2 if resp in local else 3
         table[key] = c
-        if proto != PROTO_TCP or opened:
-            self._schedule(c, ts + self._timeout(c))
+        # _timeout(c) without the call: no packet counted yet (the single-packet timeout), and no
+        # state here is SSH's or QUIC's (its class by state alone; a SYN's is the handshake's).
+        if opened:
+            self._schedule(c, ts + self._t_single[_C_TCP_HANDSHAKE])
+        elif proto != PROTO_TCP:
+            self._schedule(c, ts + self._t_single[_CLASS_OF_STATE[c.so]])
         # Other TCP: the first segment always changes the state, and process() schedules then.
         return c, opened
 
@@ -939,11 +950,11 @@ class Tracker:
         d = c.dpi
         if d is None:
             d = c.dpi = {}
-        had_app = d.get("app")
+        had_app = "app" in d  # the first value stays (fields.FIRST): only a first one is news
         if dpi_fields.merge(d, info):
             c.tmpl = None  # the record's DPI fields changed
-            app = d.get("app")
-            if app != had_app and isinstance(app, str):
+            app = None if had_app else d.get("app")
+            if isinstance(app, str):
                 kind = _APP_KIND.get(app.upper(), KIND_NONE)
                 if kind and c.kind != kind and (kind == KIND_SSH) == (c.proto == PROTO_TCP):
                     c.kind = kind
