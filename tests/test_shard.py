@@ -273,3 +273,16 @@ def test_rustnet_workers_refused_where_one_reader_must_see_everything(tmp_path: 
         )
     assert run.returncode == 2
     assert "--workers 2" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_rn_merge_holds_back_a_bounded_number_of_records() -> None:
+    """A stream that says it is a shard but never marks a round cannot make the merge hold
+    everything it sends (a hostile or foreign stream): past the bound, records go out as they came."""
+    merge = ShardMerge(2, "rn-merge test")
+    hdr = {**f.hdr(1), "shard": "0/2"}
+    out = merge.take(0, [hdr])
+    out += merge.take(1, [{**hdr, "shard": "1/2"}])
+    for start in range(0, 60_000, 1000):
+        recs = [{"t": "conn", "id": start + k + 1, "first_seen": 1.0} for k in range(1000)]
+        out += merge.take(0, recs)
+    assert sum(1 for r in out if isinstance(r, dict) and r.get("t") == "conn") >= 50_000

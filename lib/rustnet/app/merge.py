@@ -49,6 +49,9 @@ DSTATS_COUNTERS: Final = fields.names(fields.DSTATS)[2:]  # every field after t 
 STATS_SUMMED: Final = ("packets", "received", "dropped")
 STATS_SHARED: Final = ("ifdropped",)  # the interface's own counter: every shard reads the same
 MAX_WARNINGS_SEEN: Final = 1024
+# Records held back for the time order at most: past it they go out as they came (a stream that
+# says it is a shard but never marks a round must not hold everything it sends).
+MAX_HELD: Final = 50_000
 
 
 class ShardMerge:
@@ -178,6 +181,8 @@ class ShardMerge:
         """The rounds every ordered input is past, merged: round by round, and within a round by
         first_seen (records without one first)."""
         floor = self._floor()
+        if sum(len(recs) for buckets in self._buckets for _, recs in buckets) > MAX_HELD:
+            floor = math.inf
         lists: list[list[tuple[float, float, int, int, Record]]] = []
         for i, buckets in enumerate(self._buckets):
             done: list[tuple[float, float, int, int, Record]] = []
