@@ -191,3 +191,28 @@ def test_rustnet_workers_live_json(tmp_path: Path) -> None:
     for k, r in whole.items():
         if k[4] != FRAGMENTED_PORT:
             assert _counts(mine[k]) == _counts(r), k
+
+
+PROBE = r"""
+import socket, struct, sys
+from rustnet.capture.live import LiveCapture
+from rustnet.capture.shard import join_fanout
+cap = LiveCapture(sys.argv[1])
+sock = socket.socket(fileno=cap.fileno())
+version = sock.getsockopt(263, 10)  # SOL_PACKET, PACKET_VERSION
+join_fanout(cap.fileno(), int(sys.argv[2]))
+fanout = struct.unpack("=I", sock.getsockopt(263, 18, 4))[0]  # PACKET_FANOUT
+sock.detach()
+print(version, fanout)
+"""
+
+
+def test_fanout_joins_libpcaps_tpacket_v3_socket() -> None:
+    """libpcap's socket here is a TPACKET_V3 ring, and it joins the group as a hash fanout
+    that puts IPv4 fragments back together first."""
+    with TwoHosts() as net:
+        run = net.run("a", [sys.executable, "-c", PROBE, net.if_a, "4321"])
+    version, fanout = (int(v) for v in run.stdout.split())
+    assert version == 2  # TPACKET_V3
+    assert fanout & 0xFFFF == 4321
+    assert fanout >> 16 == 0x8000  # PACKET_FANOUT_HASH (0) with PACKET_FANOUT_FLAG_DEFRAG
