@@ -286,3 +286,33 @@ def test_rn_merge_holds_back_a_bounded_number_of_records() -> None:
         recs = [{"t": "conn", "id": start + k + 1, "first_seen": 1.0} for k in range(1000)]
         out += merge.take(0, recs)
     assert sum(1 for r in out if isinstance(r, dict) and r.get("t") == "conn") >= 50_000
+
+
+def test_rn_merge_sums_live_counters_and_takes_shared_ones_once() -> None:
+    """Live shards: each capture's socket counts its own share (summed); the interface's own
+    drop counter and interface counters are the same for every shard (taken once); a warning
+    every shard gives goes out once; records pass in arrival order."""
+    merge = ShardMerge(2, "rn-merge test")
+    live = {**f.hdr(1), "live": True}
+    out = merge.take(0, [{**live, "shard": "0/2"}]) + merge.take(1, [{**live, "shard": "1/2"}])
+    stats = {"t": "stats", "source": "eth0", "ifdropped": 7}
+    ifstats = {"t": "ifstats", "ts": 1.0, "captured": "eth0", "ifaces": []}
+    warning = {"t": "warn", "ts": 1.0, "stage": "rn-dissect", "msg": "link type 147 is not supported"}
+    out += merge.take(
+        0, [{**stats, "ts": 1.0, "packets": 10, "received": 12, "dropped": 2}, ifstats, warning]
+    )
+    out += merge.take(1, [{**stats, "ts": 2.0, "packets": 5, "received": 5, "dropped": 0}, ifstats, warning])
+    out += merge.take(1, [{"t": "conn", "id": 1, "first_seen": 1.0}])
+    out += merge.take(0, [{"t": "conn", "id": 1, "first_seen": 1.0}])
+    last = [r for r in out if r["t"] == "stats"][-1]
+    assert (last["packets"], last["received"], last["dropped"], last["ifdropped"], last["ts"]) == (
+        15,
+        17,
+        2,
+        7,
+        2.0,
+    )
+    assert sum(r["t"] == "ifstats" for r in out) == 1
+    assert sum(r["t"] == "warn" for r in out) == 1
+    assert [r["id"] for r in out if r["t"] == "conn"] == [2, 1]  # shard 1/2's first, then 0/2's
+    assert [r["t"] for r in out].count("hdr") == 1 and "shard" not in out[0]
