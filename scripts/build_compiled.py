@@ -31,9 +31,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "lib"
-# The hot modules: where the CPU of rn-track, rn-dissect and the stream reader goes. Not
+# The hot modules: where the CPU of rn-track, rn-dissect and the stream reader goes; of dissect/,
+# the per-packet path and the parsers of flow-heavy traffic (DNS, HTTP, TLS), not the rarer ones
+# (each costs build time in CI). Not dissect/errors.py and info.py: the rarer parsers' exceptions
+# (quic.py's) subclass theirs, and a compiled class refuses interpreted subclasses. Not
 # stream/writer.py: compiled, it blocked in writev and never ran the SIGTERM handler.
 MODULES = [
+    "rustnet/dissect/dns.py",
+    "rustnet/dissect/dpi.py",
+    "rustnet/dissect/engine.py",
+    "rustnet/dissect/frag.py",
+    "rustnet/dissect/http.py",
+    "rustnet/dissect/ip.py",
+    "rustnet/dissect/l4.py",
+    "rustnet/dissect/link.py",
+    "rustnet/dissect/quic_detect.py",
+    "rustnet/dissect/safe_text.py",
+    "rustnet/dissect/tls.py",
     "rustnet/stream/infile.py",  # subclasses the reader: a compiled class needs compiled subclasses
     "rustnet/stream/reader.py",
     "rustnet/stream/stage.py",
@@ -234,9 +248,7 @@ def status() -> int:
     sys.path.insert(0, str(LIB))
     from rustnet import _compiled
 
-    print(_compiled.state)
-    for name in _compiled.compiled:
-        print(f"  {name}")
+    sys.stdout.write("".join([f"{_compiled.state}\n", *(f"  {name}\n" for name in _compiled.compiled)]))
     return 0 if _compiled.compiled else 1
 
 

@@ -91,14 +91,20 @@ COMMANDS = [
 CAPTURES = ["zeek_wikipedia.pcap", "ndpi_quic_interop_V.pcapng", "dpkt_truncated_dns.pcap"]
 
 
-def _steady(out: bytes) -> list[Any]:
-    """JSON Lines records without the wall-clock times of the records about the run itself."""
+def _steady(out: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """The records that do not depend on timing: the connection records and headers in order, and
+    the last record of each other type without its wall-clock times (how many stats records a
+    run writes, and where, follows the wall clock: a tick may even come before the header)."""
     recs = [json.loads(line) for line in out.splitlines()]
+    last = {}
     for r in recs:
-        if r.get("t") != "conn":
-            r.pop("start", None)
+        if r.get("t") not in ("conn", "hdr"):
             r.pop("ts", None)
-    return recs
+            last[r.get("t")] = r
+    ordered = [r for r in recs if r.get("t") in ("conn", "hdr")]
+    for r in ordered:
+        r.pop("start", None)
+    return ordered, last
 
 
 @pytest.mark.slow
