@@ -31,11 +31,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "lib"
-# The hot modules: where the CPU of rn-track, rn-dissect and the stream reader goes; of dissect/,
-# the per-packet path and the parsers of flow-heavy traffic (DNS, HTTP, TLS), not the rarer ones
-# (each costs build time in CI). Not dissect/errors.py and info.py: the rarer parsers' exceptions
-# (quic.py's) subclass theirs, and a compiled class refuses interpreted subclasses. Not
-# stream/writer.py: compiled, it blocked in writev and never ran the SIGTERM handler.
+# The modules that pay (bench/bench_compiled.py): all of track/; of dissect/, the per-packet path
+# and the parsers of flow-heavy traffic (DNS, HTTP, TLS), not the rarer ones (each costs build time
+# in CI). Not dissect/errors.py and info.py: the rarer parsers' exceptions (quic.py's) subclass
+# theirs, and a compiled class refuses interpreted subclasses. Not the stream reader and stage: their
+# time is msgpack's C code (compiled, reading 200k summaries took the same CPU). Not stream/writer.py:
+# compiled, it blocked in writev and never ran the SIGTERM handler.
 MODULES = [
     "rustnet/dissect/dns.py",
     "rustnet/dissect/dpi.py",
@@ -48,9 +49,6 @@ MODULES = [
     "rustnet/dissect/quic_detect.py",
     "rustnet/dissect/safe_text.py",
     "rustnet/dissect/tls.py",
-    "rustnet/stream/infile.py",  # subclasses the reader: a compiled class needs compiled subclasses
-    "rustnet/stream/reader.py",
-    "rustnet/stream/stage.py",
     "rustnet/track/conn.py",
     "rustnet/track/dpi.py",
     "rustnet/track/join.py",
