@@ -97,7 +97,7 @@ LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
     "--buffer-size",
     type=click.IntRange(1, 4096),
     metavar="MIB",
-    help="Kernel capture buffer of a live capture, in MiB [default: 64].",
+    help="Kernel capture buffer of a live capture, in MiB, shared out among --workers [default: 64].",
 )
 @click.option(
     "--json-log",

@@ -14,7 +14,7 @@ _arguments -s \
   '--write-pcap[Also save the captured packets to this pcap file]:file:_files' \
   '--record[Also save the record stream to FILE (replay\: '\''rn-view FILE'\'' or '\''rustnet --read FILE'\'')]:file:_files' \
   '--max-connections[Cap on connections held (tracker and viewer); over it the least recently updated are dropped and counted (--json\: written then, in their last state)]:n:' \
-  '(-B --buffer-size)'{-B,--buffer-size}'[Kernel capture buffer of a live capture, in MiB \[default\: 64\]]:mib:' \
+  '(-B --buffer-size)'{-B,--buffer-size}'[Kernel capture buffer of a live capture, in MiB, shared out among --workers \[default\: 64\]]:mib:' \
   '--json-log[Append connection events (new_connection, connection_closed) to FILE as JSON Lines]:file:_files' \
   '--pcap-export[Write the packets to FILE as pcap (1514 bytes of each at most) and the connections to FILE.connections.jsonl]:file:_files' \
   '--pcapng-export[Write the packets to FILE as pcapng, each with a comment naming its process, application and server name when known]:file:_files' \

@@ -260,6 +260,14 @@ def test_rustnet_workers_plan(tmp_path: Path) -> None:
         assert ("-w" in capture.argv) == (i == 0)  # each reads the whole file: one copies it
         assert "--dissect" in track.argv and "--final-only" in track.argv
     assert [s.name for s in plan(Options(read_path=str(pcap), json_out=True))][0] == "rn-capture"
+    live = plan(Options(interface="lo", workers=4, buffer_size=100))[0].branches
+    assert live is not None
+    groups = set()
+    for chain in live:
+        argv = chain[0].argv
+        assert argv[argv.index("-B") + 1] == "25"  # the buffer shared out, as the packets are
+        groups.add(argv[argv.index("--fanout-group") + 1])
+    assert len(groups) == 1
 
 
 def test_rustnet_workers_refused_where_one_reader_must_see_everything(tmp_path: Path) -> None:

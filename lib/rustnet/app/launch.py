@@ -371,6 +371,7 @@ def plan(opts: Options) -> list[StageSpec]:
 
 
 MAX_DEFAULT_WORKERS = 8
+DEFAULT_BUFFER_MIB = 64  # rn-capture's -B default (rustnet.capture.live.DEFAULT_BUFFER)
 
 
 def worker_count(opts: Options, shardable: bool) -> int:
@@ -427,6 +428,12 @@ def sharded(
     if finals_suffice(opts):
         track.append("--final-only")
     branches: list[list[StageSpec]] = []
+    if opts.live:  # the kernel buffer shared out too: each capture gets a share of the packets
+        if "-B" in capture:
+            at = capture.index("-B")
+            capture = capture[:at] + capture[at + 2 :]
+        total = opts.buffer_size if opts.buffer_size is not None else DEFAULT_BUFFER_MIB
+        capture = [*capture, "-B", str(max(1, total // workers))]
     for i in range(workers):
         mine = [*capture, "--shard", f"{i}/{workers}"]
         if opts.live:
