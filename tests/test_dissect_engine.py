@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rustnet.dissect.dpi import Inspector
+from rustnet.dissect.dpi import FINISHED, Inspector
 from rustnet.dissect.engine import COUNTERS, Dissector
 from rustnet.stream.records import SUM_FIELDS
 
@@ -428,11 +429,13 @@ def test_fragment_table_is_bounded() -> None:
 
 # --- the DPI hook ------------------------------------------------------------------------
 class RecordingInspector(Inspector):
-    """A real Inspector whose answer is fixed, remembering what it was asked."""
+    """A real Inspector whose answer is fixed, remembering what it was asked. ``flow`` is what
+    its flow table holds for every key: None (no flow yet), an open flow or FINISHED."""
 
-    def __init__(self, answer: dict[str, Any] | None) -> None:
+    def __init__(self, answer: dict[str, Any] | None, flow: object = None) -> None:
         super().__init__(enabled=True)
         self.answer = answer
+        self.flow = flow
         self.calls: list[tuple[Any, ...]] = []
         self.tcp_args: list[tuple[int | None, int]] = []
 
@@ -452,9 +455,16 @@ class RecordingInspector(Inspector):
         self.tcp_args.append((seq, flags))
         return self.answer
 
+    @property
+    def flow_lookup(self) -> Callable[[tuple[Any, ...]], object]:
+        return lambda key: self.flow
+
+
+OPEN_FLOW = object()  # a flow the inspector is still learning about
+
 
 def test_dpi_gets_payloads_syn_and_fin_but_not_bare_acks() -> None:
-    insp = RecordingInspector({"app": "HTTP", "http_host": "example.com"})
+    insp = RecordingInspector({"app": "HTTP", "http_host": "example.com"}, flow=OPEN_FLOW)
     frames = [
         F.eth(F.ipv4(F.tcp(flags=0x02))),
         F.eth(F.ipv4(F.tcp(flags=0x10))),
@@ -470,6 +480,29 @@ def test_dpi_gets_payloads_syn_and_fin_but_not_bare_acks() -> None:
     assert [f for _, f in insp.tcp_args] == [0x02, 0x18, 0, 0x11]
     assert insp.tcp_args[2] == (None, 0)
     assert [s[14] for s in sums] == [insp.answer, None, insp.answer, insp.answer, None, insp.answer]
+
+
+def test_dpi_skips_what_its_flow_table_says_teaches_nothing() -> None:
+    frames = [
+        F.eth(F.ipv4(F.tcp(flags=0x02))),
+        F.eth(F.ipv4(F.tcp(flags=0x10))),
+        F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\n", flags=0x18))),
+        F.eth(F.ipv4(F.udp(b"q" * 12), proto=17)),
+        F.eth(F.ipv4(F.tcp(flags=0x11))),
+    ]
+    # No flow yet: a SYN or FIN without payload starts nothing, so only payloads are inspected.
+    unknown = RecordingInspector({"app": "HTTP"})
+    sums, _, _ = run(frames, dpi=True, inspector=unknown)
+    assert [(c[0], c[5]) for c in unknown.calls] == [(6, b"GET / HTTP/1.1\r\n"), (17, b"q" * 12)]
+    assert [s[14] for s in sums] == [None, None, unknown.answer, unknown.answer, None]
+    # A finished flow: its TCP payloads are skipped, its SYN and FIN still go (they end it).
+    finished = RecordingInspector({"app": "HTTP"}, flow=FINISHED)
+    run(frames, dpi=True, inspector=finished)
+    assert [(c[0], f) for c, (_, f) in zip(finished.calls, finished.tcp_args, strict=True)] == [
+        (6, 0x02),
+        (17, 0),
+        (6, 0x11),
+    ]
 
 
 def test_dpi_result_merges_with_trunc() -> None:

@@ -1,12 +1,15 @@
 """The bounded tables of rn-dissect evict their oldest entry first, in O(1) however full they are.
 
 A plain dict finds its first entry by skipping the holes deletions left at its front: with
-one hole more per eviction, evicting costs O(n) and a full table under churn slows down.
+one hole more per eviction, evicting costs O(n) and a full table under churn slows down. That
+cost is C code no test can count, and timing it in a unit test fails on a loaded machine, so
+the tests check the order under churn and that each table is kept in an OrderedDict (whose
+oldest entry is found in O(1)).
 """
 
 from __future__ import annotations
 
-import time
+from collections import OrderedDict
 
 from rustnet.dissect.frag import FragmentTable
 from rustnet.dissect.quic import QuicFlows
@@ -33,26 +36,14 @@ def test_fragment_table_evicts_oldest_first() -> None:
     assert [t.get(key(i)) is not None for i in (3, 4, 5)] == [True, True, True]
 
 
-def _evictions(t: FragmentTable, start: int, n: int) -> float:
-    began = time.perf_counter()
-    for i in range(start, start + n):
-        t.remember(key(i), HEAD)
-    return time.perf_counter() - began
-
-
-def test_fragment_eviction_stays_cheap_under_churn() -> None:
-    size, n = 30_000, 10_000
-    ratios = []
-    for _ in range(3):  # the best of three: a loaded machine only makes it look worse
-        t = FragmentTable(max_pending=size + n)
-        _evictions(t, 0, size)
-        insert_only = _evictions(t, size, n)  # below the bound: nothing evicted
-        full = FragmentTable(max_pending=size)
-        _evictions(full, 0, size)
-        evicting = _evictions(full, size, n)  # every insert evicts the oldest entry
-        assert full.evicted == n and len(full) == size
-        ratios.append(evicting / insert_only)
-    assert min(ratios) < 5, ratios  # a plain dict: ~8x here
+def test_fragment_table_under_churn_keeps_the_newest_in_o1_order() -> None:
+    size, n = 3_000, 1_000
+    full = FragmentTable(max_pending=size)
+    for i in range(size + n):  # every insert past size evicts the oldest entry
+        full.remember(key(i), HEAD)
+    assert full.evicted == n and len(full) == size
+    assert full.get(key(n - 1)) is None and full.get(key(n)) == HEAD
+    assert type(full._pending) is OrderedDict
 
 
 def vn_packet(i: int) -> bytes:
@@ -74,21 +65,10 @@ def test_quic_flows_evict_oldest_first() -> None:
     assert [flows.known(("k", i)) for i in range(6)] == [False, False, False, True, True, True]
 
 
-def _new_flows(flows: QuicFlows, start: int, n: int) -> float:
-    began = time.perf_counter()
-    for i in range(start, start + n):
+def test_quic_flows_under_churn_keep_the_newest_in_o1_order() -> None:
+    size, n = 3_000, 1_000
+    flows = QuicFlows(max_flows=size)
+    for i in range(size + n):  # each past size evicts the oldest
         flows.inspect(("k", i), True, vn_packet(i), 0.0)
-    return time.perf_counter() - began
-
-
-def test_quic_eviction_stays_cheap_under_churn() -> None:
-    size, n = 60_000, 20_000
-    ratios = []
-    for _ in range(2):  # the best of two: a loaded machine only makes it look worse
-        flows = QuicFlows(max_flows=size)
-        filling = _new_flows(flows, 0, n)  # the first n: nothing evicted
-        _new_flows(flows, n, size - n)
-        evicting = _new_flows(flows, size, n)  # each evicts the oldest; a dict skips ever more holes
-        assert len(flows._flows) == size and not flows.known(("k", n - 1)) and flows.known(("k", n))
-        ratios.append(evicting / filling)
-    assert min(ratios) < 1.2, ratios  # OrderedDict ~0.6, a plain dict ~1.8 here
+    assert len(flows._flows) == size and not flows.known(("k", n - 1)) and flows.known(("k", n))
+    assert type(flows._flows) is OrderedDict

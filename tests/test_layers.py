@@ -3,8 +3,8 @@
 Every module under ``lib/`` and ``cmds/`` is parsed (not imported) and each import it
 makes, at the top or inside a function, is placed in the declared order below. A
 module may import from its own package and from any layer below; not from a layer
-above, and not from a sibling on its own layer (capture and dissect know nothing of
-each other). A package that is not in the order fails too: a new one must be placed.
+above, and not from a sibling on its own layer. A package that is not in the order
+fails too: a new one must be placed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lowest first. Each entry is one layer; names on the same layer are independent siblings.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # The version and the process's capabilities (no imports of ours).
+    # The loader of the mypyc-compiled modules, which the top package runs first (no imports of ours).
+    ("rustnet._compiled",),
+    # The version and the process's capabilities.
     ("rustnet", "rustnet.caps"),
     # The Landlock system calls (sets no_new_privs through caps).
     ("rustnet.landlock",),
@@ -26,7 +28,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rustnet.stream",),
     # The command base every command shares: exit statuses, errors, signals, options.
     ("rustnet.cli",),
-    ("rustnet.capture", "rustnet.dissect"),
+    ("rustnet.dissect",),
+    # Capture reads packets with dissect's link and IP parsers where it shards flows (capture/shard.py).
+    ("rustnet.capture",),
     ("rustnet.track",),
     # Enrichment, and the exports (IPFIX, RustNet's logs and packet files) that read records.
     ("rustnet.enrich", "rustnet.export"),
