@@ -75,7 +75,9 @@ def test_the_watcher_sleeps_while_idle_and_wakes_for_a_program_start(net: TwoHos
     idle, started = out["idle"], out["started"]
     assert isinstance(idle, dict) and isinstance(started, dict)
     assert idle["checks"] == 0 and idle["arms"] == 0 and not idle["armed"]
-    assert idle["cpu"] < 0.005  # under half a percent of a core (it is ~0.01% here)
+    # No busy loop (one would take a whole core): well under 5% of one (~0.01% on an idle machine,
+    # up to ~0.7% measured under load, where each wake-up costs more).
+    assert idle["cpu"] < 0.05
     if started["exec_events"]:
         assert started["armed"] and started["reasons"]["exec"] >= 1
 

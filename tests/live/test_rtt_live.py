@@ -98,11 +98,11 @@ def test_ping_dns_and_tcp_round_trips_through_a_delayed_link(tmp_path: Path) -> 
     assert len(ping_ms) == 3
     assert echo["rtt_kind"] == "icmp_echo" and echo["echo_seq"] == 3
     assert echo["rtt_ms"] == pytest.approx(ping_ms[-1], abs=2.0)
-    # DNS: dig's query time (whole milliseconds), the responder's delay at least.
+    # DNS: on the wire, between the responder's delay and dig's query time (whole milliseconds,
+    # timed in dig's process: a loaded machine adds its scheduling delays to it, never to ours).
     (dns,) = [r for r in final if r["proto"] == "udp" and r["dport"] == 53]
     query_ms = float(re.search(r"Query time: (\d+) msec", dig).group(1))  # type: ignore[union-attr]
-    assert dns["dns_response_ms"] == pytest.approx(query_ms, abs=2.0)
-    assert dns["dns_response_ms"] >= DELAY_MS
+    assert DELAY_MS <= dns["dns_response_ms"] <= query_ms + 1.0
     # TCP: the handshake as curl's connect (SYN to SYN-ACK) plus the ACK's moment; the request
     # and the download's ACKs timed live; a clean transfer.
     (http,) = [r for r in final if r["proto"] == "tcp" and r["dport"] == 8000]
