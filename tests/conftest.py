@@ -4,7 +4,6 @@ tests/__init__.py, which makes this process's rustnet the pure Python build (see
 from __future__ import annotations
 
 import pytest
-
 from rustnet import _compiled
 
 if _compiled.compiled:  # rustnet was imported before tests/__init__.py could choose

@@ -244,6 +244,16 @@ def test_dstats_on_tick_only_when_changed_and_always_at_finish() -> None:
     assert d.finish()[0]["t"] == "dstats"
 
 
+def test_no_dstats_before_the_header() -> None:
+    """A stream begins with its header: a tick before it (rn-track --dissect ticks while it waits
+    for rn-capture) says nothing, and the first one after it reports."""
+    d = Dissector(dpi=False)
+    assert d.tick(TS) == []
+    out = d.process([F.hdr(1)])
+    assert [r["t"] for r in out] == ["hdr"]
+    assert [r["t"] for r in d.tick(TS + 1)] == ["dstats"]
+
+
 # --- truncation and damage at every length ----------------------------------------------
 CUT_FRAMES = {
     "eth-ipv4-tcp": (1, F.eth(F.ipv4(F.tcp(b"GET / HTTP/1.1\r\n", options=b"\x01" * 12)))),

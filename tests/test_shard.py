@@ -11,6 +11,7 @@ a real share (not one shard everything), and their clocks must follow the whole 
 from __future__ import annotations
 
 import collections
+import copy
 import json
 import os
 import shutil
@@ -324,3 +325,51 @@ def test_rn_merge_sums_live_counters_and_takes_shared_ones_once() -> None:
     assert sum(r["t"] == "warn" for r in out) == 1
     assert [r["id"] for r in out if r["t"] == "conn"] == [2, 1]  # shard 1/2's first, then 0/2's
     assert [r["t"] for r in out].count("hdr") == 1 and "shard" not in out[0]
+
+
+def _conns(out: list[Any]) -> list[tuple[int, float]]:
+    return [(r["id"], r["first_seen"]) for r in out if isinstance(r, dict) and r.get("t") == "conn"]
+
+
+def _merged_in_chunks(streams: list[list[Any]], chunk: int) -> list[Any]:
+    """Two shards' streams given to the merge ``chunk`` records at a time, taking turns (the
+    order in which their pipes happen to be read)."""
+    streams = copy.deepcopy(streams)  # the merge renumbers ids in place
+    merge = ShardMerge(len(streams), "rn-merge test")
+    out: list[Any] = []
+    pos = [0] * len(streams)
+    while any(p < len(s) for p, s in zip(pos, streams, strict=True)):
+        for i, s in enumerate(streams):
+            if pos[i] < len(s) and merge.behind(i):
+                out += merge.take(i, s[pos[i] : pos[i] + chunk])
+                pos[i] += chunk
+            if pos[i] >= len(s) and pos[i] < len(s) + chunk:
+                out += merge.end(i)
+                pos[i] = len(s) + chunk
+    return out
+
+
+def test_rn_merge_order_does_not_depend_on_how_the_shards_are_read() -> None:
+    """The shards' records come out round by round and, within a round, by first_seen, however
+    their reads interleave: a round's records need not arrive sorted, and a shard's counters
+    may come before its header (both made the order depend on the pipes' timing)."""
+    hdr = {**f.hdr(1), "shard": "0/2"}
+    counters = {"t": "dstats", "ts": 9.0, "packets": 0}
+    shard0 = [counters, hdr, ["clock", 10.0], {"t": "conn", "id": 1, "first_seen": 7.0}]
+    shard0 += [
+        {"t": "conn", "id": 2, "first_seen": 3.0},
+        ["clock", 20.0],
+        {"t": "conn", "id": 3, "first_seen": 12.0},
+    ]
+    shard1 = [
+        {**hdr, "shard": "1/2"},
+        ["clock", 10.0],
+        {"t": "conn", "id": 1, "first_seen": 5.0},
+        ["clock", 20.0],
+    ]
+    shard1 += [{"t": "conn", "id": 2, "first_seen": 15.0}, {"t": "conn", "id": 3, "first_seen": 11.0}]
+    # Round 10 (records after the mark at 10), then round 20; merged ids: shard 0 odd, shard 1 even.
+    want = [(3, 3.0), (2, 5.0), (1, 7.0), (6, 11.0), (5, 12.0), (4, 15.0)]
+    for chunk in (1, 2, 3, 100):
+        assert _conns(_merged_in_chunks([shard0, shard1], chunk)) == want, chunk
+        assert _conns(_merged_in_chunks([shard1, shard0], chunk)) == want, chunk  # ids by header

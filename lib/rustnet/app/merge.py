@@ -52,6 +52,7 @@ MAX_WARNINGS_SEEN: Final = 1024
 # Records held back for the time order at most: past it they go out as they came (a stream that
 # says it is a shard but never marks a round must not hold everything it sends).
 MAX_HELD: Final = 50_000
+_COUNTERS: Final = (CAPTURE_STATS, DISSECT_STATS, IFSTATS)  # merged and put out at once, never held
 
 
 class ShardMerge:
@@ -118,7 +119,9 @@ class ShardMerge:
                 hdr.pop("shard", None)
                 now.append(hdr)  # first, whatever the order of the rest
                 continue
-            if ordered is None:
+            if ordered is None and tag not in _COUNTERS:
+                # Not a shard's stream after all (its first ordered record came before any header);
+                # counters alone decide nothing, since they go out at once either way.
                 ordered = self._ordered[index] = False
                 bucket = now
             if tag == CONN:
@@ -190,12 +193,16 @@ class ShardMerge:
                 epoch, recs = buckets.pop(0)
                 done += [(epoch, _first_seen(r), i, n, r) for n, r in enumerate(recs)]
             if done:
+                # A round's records come in the order their shard wrote them, which is not always
+                # by first_seen: sorted here (stably), so that what goes out does not depend on
+                # how many rounds happen to be released together (heapq.merge needs sorted inputs).
+                done.sort(key=_round_order)
                 lists.append(done)
         if not lists:
             return []
         if len(lists) == 1:
             return [t[4] for t in lists[0]]
-        return [t[4] for t in heapq.merge(*lists, key=lambda t: (t[0], t[1]))]
+        return [t[4] for t in heapq.merge(*lists, key=_round_order)]
 
     def _adopt_shard(self, index: int, spec: Any) -> None:
         """The shard I/N a stream's header names, when it names a sound one."""
@@ -228,6 +235,10 @@ class ShardMerge:
             if values:
                 out[key] = sum(values)
         return out
+
+
+def _round_order(held: tuple[float, float, int, int, Record]) -> tuple[float, float]:
+    return held[0], held[1]
 
 
 def _first_seen(rec: Record) -> float:

@@ -160,6 +160,7 @@ class Dissector:
         self.fragments = 0
         self.dpi_errors = 0  # exceptions out of the inspector (a bug there; the packet is still summarised)
         self._reported: tuple[int, ...] | None = None
+        self._header_seen = False  # a stream's first record is its header: no counters before it
 
     # --- Stage ------------------------------------------------------------
     def process(self, recs: list[Record]) -> list[Record]:
@@ -369,7 +370,7 @@ class Dissector:
         return out
 
     def tick(self, now: float) -> list[Record]:
-        if self._counts() == self._reported:
+        if not self._header_seen or self._counts() == self._reported:
             return []
         return [self.stats(now)]
 
@@ -380,6 +381,7 @@ class Dissector:
     def header(self, hdr: dict[str, Any]) -> list[Record]:
         """Adopt a header's link type; the restamped header (and a warning if we cannot read it)."""
         out: list[Record] = [restamp_header(hdr, producer(self.prog))]
+        self._header_seen = True
         linktype = hdr.get("linktype")
         self._decode = decoder_for(linktype)
         self.frags.clear()  # a new recording: its fragment ids have nothing to do with the last
