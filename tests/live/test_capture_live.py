@@ -176,14 +176,24 @@ def test_http_download_seen_with_exact_bytes(tmp_path: Path) -> None:
         assert body == 300_000
 
         def payload(recs: list[dict[str, Any]], dport: int | None = None, sport: int | None = None) -> int:
-            # Bytes of distinct segments: on a loaded machine TCP may send a segment twice (a loss
-            # probe when an ACK is late), and the capture rightly shows both copies.
-            seen: dict[tuple[int, int, int], int] = {}
+            # Bytes of the stream the segments cover: on a loaded machine TCP may send data twice
+            # (a loss probe, or a retransmission cut at other boundaries), and the capture rightly
+            # shows every copy. Sequence numbers relative to the first, so a wrap past 2**32 is fine.
+            spans: list[tuple[int, int]] = []
+            first: int | None = None
             for r in recs:
                 t = tcp_of(r) if r["t"] == "pkt" else None
                 if t and t[2] and (dport is None or t[1] == dport) and (sport is None or t[0] == sport):
-                    seen[(t[0], t[1], tcp_seq(r))] = t[2]
-            return sum(seen.values())
+                    seq = tcp_seq(r)
+                    first = seq if first is None else first
+                    start = (seq - first + 2**31) % 2**32
+                    spans.append((start, start + t[2]))
+            covered, end = 0, -1
+            for start, stop in sorted(spans):
+                if stop > end:
+                    covered += stop - max(start, end)
+                    end = stop
+            return covered
 
         # Everything arrives while the capture still runs (nothing held back in a buffer).
         cap.wait_for(
