@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rustnet.view.model import ConnTable
 
 RN_VIEW = str(Path(sys.executable).parent / "rn-view")
@@ -175,3 +176,19 @@ def test_a_node_down_is_in_the_status_bar_and_the_system_panel_until_it_is_back(
     assert "Hosts: web1, web2" in panel and any(t.startswith("Down: web2: down (ssh") for t in panel)
     table.ingest([{"t": "hdr", "v": 1, "producer": "rn-enrich", "live": True, "node": "web2"}])  # back
     assert "down:" not in status_text(state)
+
+
+def test_a_fifo_is_not_opened_to_guess_its_kind(tmp_path: Path) -> None:
+    """Opening a FIFO to look into it waits for its writer, and closing it again throws away what
+    the writer wrote: the real open after it then waits for a writer that has left (rn-view hung
+    on two pipelines' FIFOs). A FIFO with no writer yet: the question must not wait for one."""
+    fifo = tmp_path / "web1"
+    os.mkfifo(fifo, 0o600)
+    code = "import sys; from rustnet.view.source import is_capture_file; print(is_capture_file(sys.argv[1]))"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("is_capture_file opened the FIFO and waited for a writer")
+    assert out.stdout.strip() == "False"

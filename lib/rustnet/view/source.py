@@ -19,6 +19,7 @@ import collections
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,13 @@ READ_SIZE: Final = 1 << 16  # a few hundred records per read: the loop gets back
 
 
 def is_capture_file(path: str) -> bool:
-    """True for a pcap or pcapng file, gzip'd or not (by its first bytes)."""
+    """True for a pcap or pcapng file, gzip'd or not (by its first bytes). Only a regular file is
+    looked into: opening a FIFO (or /dev/fd/N) to look would take its writer's first bytes, and a
+    second open would then wait for a writer that is gone. Such an input is read as a record
+    stream (a capture file there is refused with the rn-capture -r hint)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
