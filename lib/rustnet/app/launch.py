@@ -471,8 +471,14 @@ def dissect_in_track(opts: Options) -> bool:
     it: for ``--read F --json`` of a capture when no core is idle. In one process the two take
     10-15% less CPU time, which is what counts when the cores are busy (sooner done, too); with
     an idle core for each, side by side finishes sooner (~20% on short flows). Live, each stage
-    keeps its own process."""
-    return opts.json_out and opts.read_path is not None and not opts.no_dpi and cores_busy()
+    keeps its own process. Not with a packet export: it taps rn-dissect's input."""
+    return (
+        opts.json_out
+        and opts.read_path is not None
+        and not opts.no_dpi
+        and not opts.packet_exports
+        and cores_busy()
+    )
 
 
 def cores_busy() -> bool:
