@@ -3,15 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# System packages. Running needs only Python (the pcapy-ng wheel bundles libpcap); the tests
-# also need the live tests' real peers, the benchmarks' references, groff for the man pages
-# and zsh and fish to check the completions.
-RUN_PACKAGES := python3 python3-venv ieee-data
+# System packages. Running needs Python (the pcapy-ng wheel bundles libpcap), and gcc with the
+# Python headers to compile the hot modules with mypyc (below; without them all runs as pure
+# Python, slower). The tests also need the live tests' real peers, the benchmarks' references,
+# groff for the man pages and zsh and fish to check the completions.
+RUN_PACKAGES := python3 python3-venv ieee-data gcc libc6-dev python3-dev
 APT_PACKAGES := $(RUN_PACKAGES) iproute2 iputils-ping iputils-arping procps psmisc util-linux \
 	curl openssl dnsutils dnsmasq-base openssh-server openssh-client tcpdump tshark tcpreplay tmux groff-base zsh fish
 APT_PACKAGES += libcap2-bin  # setcap, getcap, capsh: the privilege tests
 APT_PACKAGES += nfdump  # nfcapd and nfdump: the IPFIX collector rn-export is tested against
-APT_PACKAGES += gcc libc6-dev python3-dev  # mypyc's build of the hot modules, diffed against pure Python
 ARGS ?=
 
 .PHONY: compiled bytecode all deps system-deps run-deps apt-install venv venv-test run test test-fast lint bench fuzz man \
