@@ -9,6 +9,9 @@ For every capture (default: the corpus, tests/data/corpus/pcaps), each build run
 * ``rn-capture -r F | rn-track --dissect --format json``: the same, dissected in-process;
 * ``rustnet --read F --json`` (``--with-rustnet``): what the wrapper writes;
 
+(``--final-only``: rn-track writes final connection records only, for changes that mean to
+change the updates but not what each connection ends as)
+
 and every record must be equal: connection records (updates and final records, field by field:
 RTT, duplicate ACKs, fast retransmits, DPI fields...) and summaries in the same order, element
 by element; the other records (headers, warnings, stats) as a set. Only what depends on the wall
@@ -103,13 +106,16 @@ def _records(out: bytes, fmt: str) -> list[Any]:
     return recs
 
 
-def commands(bin_dir: Path, pcap: str, with_rustnet: bool) -> dict[str, tuple[list[list[str]], str]]:
+def commands(
+    bin_dir: Path, pcap: str, with_rustnet: bool, final_only: bool = False
+) -> dict[str, tuple[list[list[str]], str]]:
     b = str(bin_dir)
     cap = [f"{b}/rn-capture", "-r", pcap]
+    track = [f"{b}/rn-track", "--format", "json", *(["--final-only"] if final_only else [])]
     cmds = {
         "dissect": ([cap, [f"{b}/rn-dissect"]], "msgpack"),
-        "pipe": ([cap, [f"{b}/rn-dissect"], [f"{b}/rn-track", "--format", "json"]], "json"),
-        "track --dissect": ([cap, [f"{b}/rn-track", "--dissect", "--format", "json"]], "json"),
+        "pipe": ([cap, [f"{b}/rn-dissect"], track], "json"),
+        "track --dissect": ([cap, [*track, "--dissect"]], "json"),
     }
     if with_rustnet:
         cmds["rustnet --json"] = ([[f"{b}/rustnet", "--read", pcap, "--json"]], "json")
@@ -155,6 +161,11 @@ def main() -> int:
     ap.add_argument("--old", required=True, type=Path, help="bin directory of the reference build's venv")
     ap.add_argument("--new", default=Path(sys.executable).parent, type=Path, help="bin directory to check")
     ap.add_argument("--with-rustnet", action="store_true", help="also compare rustnet --read F --json")
+    ap.add_argument(
+        "--final-only",
+        action="store_true",
+        help="connection records: final ones only (rn-track --final-only), not the updates",
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/rustnet-same-records"), help="reference outputs")
     ap.add_argument("pcaps", nargs="*", help="captures (default: every capture of the corpus)")
     args = ap.parse_args()
@@ -162,8 +173,8 @@ def main() -> int:
     failed = 0
     compared = 0
     for pcap in pcaps:
-        old_cmds = commands(args.old, pcap, args.with_rustnet)
-        new_cmds = commands(args.new, pcap, args.with_rustnet)
+        old_cmds = commands(args.old, pcap, args.with_rustnet, args.final_only)
+        new_cmds = commands(args.new, pcap, args.with_rustnet, args.final_only)
         for name, (argvs, fmt) in new_cmds.items():
             old_out, old_st = _cached(args.cache, pcap, name, old_cmds[name][0])
             new_out, new_st = _pipeline(argvs)
