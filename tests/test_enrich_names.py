@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rustnet.enrich.names import VIA_DNS, VIA_PTR, HostNames, resolved_pairs
@@ -42,19 +45,30 @@ def test_names_from_packets_are_escaped_and_bounded() -> None:
     assert names.name_for("10.0.0.1") is None and names.name_for("10.0.1.9") == "n"
 
 
-def test_reverse_dns_is_off_by_default_and_never_blocks_when_on() -> None:
+def test_reverse_dns_is_off_by_default_and_never_blocks_when_on(monkeypatch: pytest.MonkeyPatch) -> None:
     off = HostNames()
     assert off.name_for("127.0.0.1") is None and off.resolver is None  # no lookups, no threads
+    # The system resolver held shut until the first answer was asked for: a lookup made in the
+    # caller's thread would wait here, and come back with the name instead of None.
+    gate, callers = threading.Event(), []
+    real_getnameinfo = socket.getnameinfo
+
+    def held_getnameinfo(*args: Any) -> Any:
+        callers.append(threading.current_thread())
+        gate.wait(10)
+        return real_getnameinfo(*args)
+
+    monkeypatch.setattr(socket, "getnameinfo", held_getnameinfo)
     on = HostNames(reverse_dns=True)
-    t0 = time.perf_counter()
     assert on.name_for("127.0.0.1") is None  # queued; the answer comes later
-    assert time.perf_counter() - t0 < 0.05
+    gate.set()
     deadline = time.monotonic() + 10
     name = None
     while name is None and time.monotonic() < deadline:
         time.sleep(0.01)
         name = on.name_for("127.0.0.1")  # /etc/hosts: no traffic
     assert name == socket.gethostbyaddr("127.0.0.1")[0]
+    assert callers and threading.main_thread() not in callers  # asked in the resolver's thread
     assert on.lookup("127.0.0.1") == (name, VIA_PTR)
     on.learn("127.0.0.1", "learned.example")
     assert on.lookup("127.0.0.1") == ("learned.example", VIA_DNS)  # names seen on the wire win
