@@ -6,6 +6,7 @@ import os
 import socket
 import struct
 import time
+from typing import Any
 
 import pytest
 from rustnet.enrich import procevents, watch
@@ -62,6 +63,49 @@ def test_exec_events_literal() -> None:
     assert procevents.exec_pids(data) == [100]
     assert procevents.exec_pids(data[:20]) == []
     assert procevents.exec_pids(b"") == []
+
+
+class _EventsSocket:
+    """What a netlink socket's recv gives, in turn: datagrams, errors, then nothing (EAGAIN)."""
+
+    def __init__(self, *replies: bytes | OSError) -> None:
+        self.replies = list(replies)
+
+    def recv(self, size: int) -> bytes:
+        if not self.replies:
+            raise BlockingIOError
+        reply = self.replies.pop(0)
+        if isinstance(reply, OSError):
+            raise reply
+        return reply
+
+
+def test_drain_says_when_events_were_lost() -> None:
+    """ENOBUFS: the kernel dropped events that did not fit. The ones after it are still read, and
+    the caller learns of the loss (one of the lost events may have been its own program)."""
+    import errno
+
+    ours, other = (
+        _proc_event(procevents.PROC_EVENT_EXEC, 11, 10),
+        _proc_event(procevents.PROC_EVENT_EXEC, 21, 20),
+    )
+    sock: Any = _EventsSocket(ours)
+    assert procevents.drain(sock) == ([10], False)
+    sock = _EventsSocket(ours, OSError(errno.ENOBUFS, "No buffer space available"), other)
+    assert procevents.drain(sock) == ([10, 20], True)
+
+
+def test_a_lost_exec_event_arms_the_watcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = ShortLivedWatcher(idle_check=60.0, exec_events=False)
+    try:
+        monkeypatch.setattr(w, "_events", object())
+        monkeypatch.setattr(procevents, "drain", lambda sock: ([], True))
+        monkeypatch.setattr(watch.select, "select", lambda r, w_, x, t: (r, [], []))
+        w._pause(0.0)
+        assert w.armed and w.reasons["exec"] >= 1
+    finally:
+        monkeypatch.undo()
+        w.close()
 
 
 @pytest.mark.parametrize(

@@ -32,10 +32,14 @@ time.sleep(2.0)
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / (time.monotonic() - t0)
 idle = {"cpu": cpu, "checks": w.checks, "armed": w.armed, "arms": w.arms}
-subprocess.run(["sleep", "0.1"])             # a program starts in this namespace
+# A program starts in this namespace. It lives 1 s: while other namespaces start many programs
+# (another test worker), their events are read in batches 0.25 s apart, and a program that is
+# gone by then cannot be placed in a namespace any more.
+prog = subprocess.Popen(["sleep", "1"])
 deadline = time.monotonic() + 2
 while not w.armed and time.monotonic() < deadline:
     time.sleep(0.005)
+prog.wait()
 started = {"armed": w.armed, "reasons": w.reasons, "exec_events": w.exec_events}
 w.close()
 print(json.dumps({"idle": idle, "started": started}))

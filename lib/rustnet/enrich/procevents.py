@@ -32,6 +32,8 @@ CN_VAL_PROC: Final = 1
 PROC_CN_MCAST_LISTEN: Final = 1
 PROC_EVENT_EXEC: Final = 0x00000002
 NLMSG_DONE: Final = 3
+SO_RCVBUFFORCE: Final = 33  # <asm-generic/socket.h>: SO_RCVBUF past net.core.rmem_max (CAP_NET_ADMIN)
+EVENTS_BUFFER: Final = 4 << 20  # ~50,000 exec events: a quarter second of a very busy host
 
 _NLMSGHDR: Final = struct.Struct("=IHHII")
 _CN_MSG: Final = struct.Struct("=IIIIHH")
@@ -71,12 +73,25 @@ def open_exec_events() -> socket.socket | None:
             )
             sock.bind((0, CN_IDX_PROC))
             _subscribe(sock)  # refused (ECONNREFUSED) outside the host's network namespace
+            _enlarge_buffer(sock)
             sock.setblocking(False)
             return sock
         except OSError:
             if sock is not None:
                 sock.close()
     return None
+
+
+def _enlarge_buffer(sock: socket.socket) -> None:
+    """Room for the events of a busy host between two reads: the watcher reads them in batches a
+    quarter of a second apart while other namespaces start many programs, and the kernel drops
+    what does not fit (ENOBUFS), ours among them. Root may pass the rmem_max limit."""
+    for option in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, EVENTS_BUFFER)
+            return
+        except OSError:
+            continue
 
 
 def _candidate_namespaces(tries: int = 4) -> Iterator[str | None]:
@@ -111,16 +126,22 @@ def exec_pids(data: bytes) -> list[int]:
     return out
 
 
-def drain(sock: socket.socket) -> list[int]:
-    """Every exec event waiting on ``sock`` (non-blocking): the new programs' pids."""
+def drain(sock: socket.socket) -> tuple[list[int], bool]:
+    """Every exec event waiting on ``sock`` (non-blocking): the new programs' pids, and whether
+    some were lost (ENOBUFS: the buffer overflowed, so one of them may have been a program the
+    caller watches for)."""
     out: list[int] = []
+    lost = False
     while True:
         try:
             data = sock.recv(8192)
         except (BlockingIOError, InterruptedError):
-            return out
-        except OSError:  # ENOBUFS: events were lost; the caller arms anyway
-            return out
+            return out, lost
+        except OSError:  # ENOBUFS; the socket goes on with the events after the loss
+            if lost:
+                return out, lost
+            lost = True
+            continue
         if not data:
-            return out
+            return out, lost
         out.extend(exec_pids(data))

@@ -218,8 +218,10 @@ class ShortLivedWatcher:
             time.sleep(seconds)  # cheaper than Event.wait: no lock round trip per tick
             return
         ready, _, _ = select.select([self._events], [], [], seconds)
-        if ready and self._started_here(procevents.drain(self._events)):
-            self.arm(ARM_EXEC, "exec")
+        if ready:
+            pids, lost = procevents.drain(self._events)
+            if self._started_here(pids) or lost:  # a lost event may have been one of ours
+                self.arm(ARM_EXEC, "exec")
 
     def _pace_foreign_execs(self) -> None:
         """Many programs starting in other namespaces (a build, a test suite): read their events
@@ -289,7 +291,8 @@ class ShortLivedWatcher:
             return False
         self.wakeups += 1
         if self._events is not None and self._events in ready:
-            if self._started_here(procevents.drain(self._events)):
+            pids, lost = procevents.drain(self._events)
+            if self._started_here(pids) or lost:  # a lost event may have been one of ours
                 self.arm(ARM_EXEC, "exec")
             else:
                 self._pace_foreign_execs()
