@@ -219,9 +219,17 @@ class ShortLivedWatcher:
             return
         ready, _, _ = select.select([self._events], [], [], seconds)
         if ready:
-            pids, lost = procevents.drain(self._events)
-            if self._started_here(pids) or lost:  # a lost event may have been one of ours
-                self.arm(ARM_EXEC, "exec")
+            self._read_exec_events()
+
+    def _read_exec_events(self) -> bool:
+        """Read the waiting exec events; arm when a program started here, or when events were
+        lost (one of them may have been ours). Whether it armed."""
+        assert self._events is not None
+        pids, lost = procevents.drain(self._events)
+        if self._started_here(pids) or lost:
+            self.arm(ARM_EXEC, "exec")
+            return True
+        return False
 
     def _pace_foreign_execs(self) -> None:
         """Many programs starting in other namespaces (a build, a test suite): read their events
@@ -290,12 +298,8 @@ class ShortLivedWatcher:
         if self._stop.is_set():
             return False
         self.wakeups += 1
-        if self._events is not None and self._events in ready:
-            pids, lost = procevents.drain(self._events)
-            if self._started_here(pids) or lost:  # a lost event may have been one of ours
-                self.arm(ARM_EXEC, "exec")
-            else:
-                self._pace_foreign_execs()
+        if self._events is not None and self._events in ready and not self._read_exec_events():
+            self._pace_foreign_execs()
         if self._wake_r in ready:
             try:
                 os.read(self._wake_r, 4096)
