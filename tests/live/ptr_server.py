@@ -91,9 +91,11 @@ def main() -> None:
         # Stamped before the answer leaves: the client's next query cannot arrive before it,
         # so a busy machine does not make two lookups look simultaneous.
         answered = time.time()
-        sock.sendto(reply, peer)
+        # Logged before it leaves too: a client holding its answer always finds its query in
+        # the log (a test that empties the log after a lookup must not see it come back).
         with lock:
             log.write(json.dumps({"in": arrived, "out": answered, "q": qname, "type": qtype}) + "\n")
+        sock.sendto(reply, peer)
 
     while True:
         query, peer = sock.recvfrom(4096)
