@@ -14,7 +14,9 @@ inputs are made with a seeded ``random``, so both runs see the same ones:
 * summary streams made from the corpus' summaries with fields replaced by wrong-typed or
   out-of-range values (and cut or lengthened records, hostile ``info`` maps, ``sock`` records);
 * byte streams: the encoded summaries with flipped, cut and inserted bytes, and JSON Lines;
-* packet records with mutated frames and wrong-typed fields, through the Dissector.
+* packet records with mutated frames and wrong-typed fields, through the Dissector;
+* connection records with long, nested, wrong-typed and too many fields, through the record
+  limits (``bound_record``, ``saturate``: what a viewer keeps).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import msgpack
 from rustnet import _compiled
 from rustnet.dissect.engine import Dissector
+from rustnet.stream.bounds import MAX_FIELDS, MAX_KEY, MAX_LIST, MAX_TEXT, bound_record, saturate
 from rustnet.stream.reader import RecordReader
 from rustnet.stream.records import make_header
 from rustnet.stream.stage import Chain
@@ -218,6 +221,37 @@ def hostile_sock(rng: random.Random, base: list[Any]) -> dict[str, Any]:
     return sock
 
 
+def hostile_conn(rng: random.Random, base: dict[str, Any]) -> dict[Any, Any]:
+    """A connection record with values past the record limits, of wrong types, or nested."""
+    rec: dict[Any, Any] = dict(base)
+    for _ in range(rng.randrange(1, 4)):
+        key = rng.choice(list(rec)) if rec and rng.random() < 0.7 else f"f{rng.randrange(100)}"
+        rec[key] = rng.choice(
+            [
+                rng.choice(HOSTILE),
+                "y" * rng.choice([MAX_TEXT, MAX_TEXT + 1, 5000]),
+                ["z" * rng.choice([10, 1024, 1025])] * rng.choice([1, MAX_LIST, MAX_LIST + 1]),
+                [rng.choice(HOSTILE) for _ in range(rng.randrange(5))],
+                {"k": rng.choice(HOSTILE), 7: 1, "x" * (MAX_KEY + 1): 2},
+                (1, "a"),
+                bytearray(b"ab"),
+            ]
+        )
+    what = rng.random()
+    if what < 0.1:
+        rec.update({f"extra{i}": i for i in range(MAX_FIELDS)})
+    elif what < 0.2:
+        rec[rng.choice([7, 1.5, None, "k" * (MAX_KEY + 1), b"key"])] = 1
+    return rec
+
+
+def bounded(recs: list[dict[Any, Any]]) -> Iterator[Any]:
+    for rec in recs:
+        out, cut = bound_record(rec)
+        yield [out is rec, cut, out]
+        yield saturate(out)
+
+
 def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     b = bytearray(data)
     for _ in range(rng.randrange(1, 6)):
@@ -251,6 +285,7 @@ def main() -> int:
     hdr = make_header("rn-dissect 0.1.0", 1, "corpus", False, 262144, 0.0)
     pool: list[list[Any]] = []  # summaries from the corpus, for the hostile streams
     pkts_pool: list[list[Any]] = []
+    conn_pool: list[dict[str, Any]] = []  # connection records from the corpus, for the limits
     pcaps = sorted(CORPUS_PCAPS.glob("*.pcap*"))
     if args.pcaps:
         pcaps = pcaps[: args.pcaps]
@@ -272,7 +307,14 @@ def main() -> int:
             case + "/read",
             lambda data=data, seed=seed: read_back(RecordReader(-1, "corpus"), seed, data),
         )
-        run_stage(emit, case + "/track", lambda sums=sums: track(sums))
+
+        def track_case(sums: list[Any] = sums) -> Iterator[Any]:
+            for rec in track(sums):
+                if isinstance(rec, dict) and rec.get("t") == "conn":
+                    conn_pool.append(rec)
+                yield rec
+
+        run_stage(emit, case + "/track", track_case)
         run_stage(
             emit, case + "/track-final", lambda sums=sums: track(sums, final_only=True, max_connections=20)
         )
@@ -325,6 +367,8 @@ def main() -> int:
                 p[rng.randrange(1, len(p))] = rng.choice(HOSTILE)
             prec.append(p)
         run_stage(emit, f"hostile-pkt/{n}", lambda prec=prec: dissect(prec))
+        conns = [hostile_conn(rng, rng.choice(conn_pool)) for _ in range(10)] if conn_pool else []
+        run_stage(emit, f"hostile-conn/{n}", lambda conns=conns: bounded(conns))
     Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
 

@@ -53,10 +53,14 @@ def bound_record(rec: dict[Any, Any]) -> tuple[dict[Any, Any], int]:
     """``rec`` within the limits (the same object when it already is) and how many values were cut."""
     if len(rec) > MAX_FIELDS:
         return _cut(rec)
+    # type(), not isinstance: what msgpack and JSON decode is never a subclass (and mypyc makes
+    # ``type(v) is str`` one pointer compare; this runs for every record a viewer keeps).
     for k, v in rec.items():
-        if k.__class__ is not str or len(k) > MAX_KEY:
+        if type(k) is not str or len(k) > MAX_KEY:
             return _cut(rec)
-        c = v.__class__
+        c = type(v)
+        if c is int or c is float or c is bool or v is None:
+            continue
         if c is str:
             if len(v) > MAX_TEXT:
                 return _cut(rec)
@@ -64,12 +68,13 @@ def bound_record(rec: dict[Any, Any]) -> tuple[dict[Any, Any], int]:
             if len(v) > MAX_LIST:
                 return _cut(rec)
             for x in v:
-                if x.__class__ is str:
+                cx = type(x)
+                if cx is str:
                     if len(x) > MAX_ITEM_TEXT:
                         return _cut(rec)
-                elif x.__class__ in _CONTAINERS:
+                elif cx is list or cx is dict or cx is tuple:
                     return _cut(rec)
-        elif c in _CONTAINERS or c is bytes:
+        elif c is dict or c is tuple or c is bytes:
             return _cut(rec)
     return rec, 0
 

@@ -162,7 +162,7 @@ def _tag(tag: str) -> Field:
 
 
 # --- hdr -----------------------------------------------------------------------------------
-HDR: Final = (
+HDR: Final[tuple[Field, ...]] = (
     _tag("hdr"),
     Field("v", "int", "format version of what follows"),
     Field("producer", "str", 'the last stage that rewrote the header, e.g. "rn-capture 0.1.0"'),
@@ -246,7 +246,7 @@ HDR: Final = (
 )
 
 # The entries of the header's ``privs``.
-PRIVS: Final = (
+PRIVS: Final[tuple[Field, ...]] = (
     Field("stage", "str", "the stage's name"),
     Field("user", "str", "the user it ran as"),
     Field("uid", "int", "that user's id"),
@@ -263,7 +263,7 @@ PRIVS: Final = (
 )
 
 # --- pkt -----------------------------------------------------------------------------------
-PKT: Final = (
+PKT: Final[tuple[Field, ...]] = (
     _tag("pkt"),
     Field("ts", "float", "capture time (µs resolution)", "epoch s", CAPTURE),
     Field(
@@ -291,7 +291,7 @@ PKT: Final = (
 
 # --- sum -----------------------------------------------------------------------------------
 # Positional, in this order; ``default`` is what a field holds where it does not apply.
-SUM: Final = (
+SUM: Final[tuple[Field, ...]] = (
     _tag("sum"),
     Field("ts", "float", "capture time", "epoch s", DISSECT),
     Field(
@@ -364,7 +364,7 @@ SUM: Final = (
 
 # Keys of a summary's ``info`` that describe that one packet: rn-track does not copy them into
 # the connection (the other keys of ``info`` are connection fields; see CONN).
-INFO: Final = (
+INFO: Final[tuple[Field, ...]] = (
     Field(
         "malformed",
         "str",
@@ -419,7 +419,7 @@ INFO: Final = (
 )
 
 # --- stats ---------------------------------------------------------------------------------
-STATS: Final = (
+STATS: Final[tuple[Field, ...]] = (
     _tag("stats"),
     Field("ts", "float", "when the counters were read", "epoch s", CAPTURE),
     Field("source", "str", "interface or file", stage=CAPTURE),
@@ -449,7 +449,7 @@ IFACE_COUNTERS: Final = (
     "tx_dropped",
     "collisions",
 )
-IFACE: Final = (
+IFACE: Final[tuple[Field, ...]] = (
     Field("name", "str", "the interface, e.g. eth0", stage=CAPTURE),
     *(
         Field(
@@ -462,7 +462,7 @@ IFACE: Final = (
         for c in IFACE_COUNTERS
     ),
 )
-IFSTATS: Final = (
+IFSTATS: Final[tuple[Field, ...]] = (
     _tag("ifstats"),
     Field("ts", "float", "when the counters were read", "epoch s", CAPTURE),
     Field("captured", "str|null", "the interface being captured (null when not known)", stage=CAPTURE),
@@ -477,7 +477,7 @@ IFSTATS: Final = (
 
 # --- dstats --------------------------------------------------------------------------------
 # Every field after ts is a counter, in this order (rustnet.dissect.engine.COUNTERS).
-DSTATS: Final = (
+DSTATS: Final[tuple[Field, ...]] = (
     _tag("dstats"),
     Field("ts", "float", "when the counters were read", "epoch s", DISSECT),
     Field("packets", "int", "pkt records read", "packets", DISSECT),
@@ -541,7 +541,7 @@ DSTATS: Final = (
 )
 
 # --- warn ----------------------------------------------------------------------------------
-WARN: Final = (
+WARN: Final[tuple[Field, ...]] = (
     _tag("warn"),
     Field("ts", "float", "when", "epoch s"),
     Field("stage", "str", 'the stage that warns, e.g. "rn-capture"'),
@@ -557,7 +557,7 @@ WARN: Final = (
 )
 
 # --- name ----------------------------------------------------------------------------------
-NAME: Final = (
+NAME: Final[tuple[Field, ...]] = (
     _tag("name"),
     Field("ts", "float", "when the name was found", "epoch s", ENRICH),
     Field("addr", "str", "the address named, as in a connection's src or dst", stage=ENRICH),
@@ -566,7 +566,7 @@ NAME: Final = (
 )
 
 # --- clock ---------------------------------------------------------------------------------
-CLOCK: Final = (
+CLOCK: Final[tuple[Field, ...]] = (
     _tag("clock"),
     Field(
         "ts", "float", "one or more: the capture times of packets another shard tracks", "epoch s", CAPTURE
@@ -574,7 +574,7 @@ CLOCK: Final = (
 )
 
 # --- sock ----------------------------------------------------------------------------------
-SOCK: Final = (
+SOCK: Final[tuple[Field, ...]] = (
     _tag("sock"),
     Field("ts", "float", "when the socket table was read", "epoch s", ENRICH),
     Field("proto", "str", '"tcp" or "udp"', stage=ENRICH),
@@ -622,7 +622,7 @@ _HOSTNAME_VIA = (
     'how hostname_{side} was learned: "dns" (from a DNS answer seen on the wire to a query '
     'seen, see dns_resolved; rn-view shows ~name) or "ptr" (a reverse lookup, rn-enrich --resolve-dns)'
 )
-CONN: Final = (
+CONN: Final[tuple[Field, ...]] = (
     _tag("conn"),
     Field(
         "id",
