@@ -61,6 +61,10 @@ MODULES = [
     "rustnet/track/states.py",
     "rustnet/track/table.py",
     "rustnet/track/tcp_state.py",
+    "rustnet/view/graphstats.py",
+    "rustnet/view/model.py",
+    "rustnet/view/nodes.py",
+    "rustnet/view/traffic.py",
 ]
 TREE_NAME = "rustnet-compiled"
 MANIFEST = "manifest.txt"  # read by rustnet._compiled at every start: plain lines, no json

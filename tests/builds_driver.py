@@ -16,7 +16,10 @@ inputs are made with a seeded ``random``, so both runs see the same ones:
 * byte streams: the encoded summaries with flipped, cut and inserted bytes, and JSON Lines;
 * packet records with mutated frames and wrong-typed fields, through the Dissector;
 * connection records with long, nested, wrong-typed and too many fields, through the record
-  limits (``bound_record``, ``saturate``: what a viewer keeps).
+  limits (``bound_record``, ``saturate``: what a viewer keeps);
+* the viewer's connection table (rn-view's and the TUI's): the corpus' connection records, and
+  those mixed with hostile ones and with headers, stats, interface counters, names, warnings and
+  sock records whose fields hold values of every type; its whole state after each batch.
 """
 
 from __future__ import annotations
@@ -33,11 +36,17 @@ from typing import Any
 import msgpack
 from rustnet import _compiled
 from rustnet.dissect.engine import Dissector
+from rustnet.enrich.names import HostNames
+from rustnet.enrich.services import ServiceNames
+from rustnet.stream import fields
 from rustnet.stream.bounds import MAX_FIELDS, MAX_KEY, MAX_LIST, MAX_TEXT, bound_record, saturate
 from rustnet.stream.reader import RecordReader
 from rustnet.stream.records import make_header
 from rustnet.stream.stage import Chain
+from rustnet.track.join import SocketJoiner
 from rustnet.track.table import Tracker
+from rustnet.view.model import ConnTable
+from rustnet.view.nodes import NodeJoiner
 
 from tests.corpus_records import CORPUS_PCAPS, packet_records
 
@@ -252,6 +261,58 @@ def bounded(recs: list[dict[Any, Any]]) -> Iterator[Any]:
         yield saturate(out)
 
 
+# Other records a viewer reads, by type: their declared fields get hostile values.
+VIEW_TYPES = {
+    "hdr": fields.HDR,
+    "stats": fields.STATS,
+    "ifstats": fields.IFSTATS,
+    "name": fields.NAME,
+    "warn": fields.WARN,
+    "sock": fields.SOCK,
+}
+
+
+def hostile_other(rng: random.Random) -> dict[str, Any]:
+    tag = rng.choice(sorted(VIEW_TYPES))
+    rec: dict[str, Any] = {"t": tag}
+    for name in fields.names(VIEW_TYPES[tag])[1:]:
+        if rng.random() < 0.6:
+            rec[name] = rng.choice(HOSTILE)
+    if tag == "ifstats" and rng.random() < 0.5:
+        rec["ifaces"] = [{"name": rng.choice(["eth0", "", 7]), "rx_bytes": rng.choice(HOSTILE)}]
+    return rec
+
+
+def state_of(obj: Any, depth: int = 0) -> Any:
+    """An object's attributes by name (a compiled class has no ``__dict__``), and those of the
+    rustnet objects it holds (a repr would show their addresses)."""
+    if isinstance(obj, dict):
+        return {k: state_of(v, depth) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [state_of(v, depth) for v in obj]
+    if not type(obj).__module__.startswith("rustnet") or depth > 3:
+        return obj
+    names = (n for n in dir(obj) if not n.startswith("__"))
+    return {n: state_of(v, depth + 1) for n in names if not callable(v := getattr(obj, n))}
+
+
+def view_table(batches: list[list[Any]]) -> Iterator[Any]:
+    """rn-view's table fed ``batches``: after each, every row and what the tabs read."""
+    table = ConnTable(NodeJoiner(SocketJoiner), ServiceNames(), HostNames())
+    for batch in batches:
+        table.ingest(batch)
+        for cid, row in table.rows.items():
+            yield [cid, row.rec, row.states, row.seq, row.final_seq, row.bucket, row.extra]
+        g = table.graph
+        yield [table.counts(), table.cut, table.ignored, table.evicted, table.expired, table.clock]
+        yield [g.totals, list(g.opened), list(g.closed), list(g.rtt), list(g.loss)]
+        yield [table.received, table.dropped, table.packets_per_s, table.interface, table.live]
+        yield [state_of(table.traffic), state_of(table.process_window), state_of(table.interfaces)]
+        yield [table.nodes, table.nodes_down, table.messages, table.privileges, table.sandboxes]
+        yield [table.geoip, table.linktype, table.attribution, table.resolve_dns, table.producer]
+    yield table.final_records()
+
+
 def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     b = bytearray(data)
     for _ in range(rng.randrange(1, 6)):
@@ -315,6 +376,12 @@ def main() -> int:
                 yield rec
 
         run_stage(emit, case + "/track", track_case)
+        view_recs = [r for r in track(sums) if isinstance(r, dict)]
+        run_stage(
+            emit,
+            case + "/view",
+            lambda recs=view_recs: view_table([recs[i : i + 50] for i in range(0, len(recs), 50)]),
+        )
         run_stage(
             emit, case + "/track-final", lambda sums=sums: track(sums, final_only=True, max_connections=20)
         )
@@ -369,6 +436,16 @@ def main() -> int:
         run_stage(emit, f"hostile-pkt/{n}", lambda prec=prec: dissect(prec))
         conns = [hostile_conn(rng, rng.choice(conn_pool)) for _ in range(10)] if conn_pool else []
         run_stage(emit, f"hostile-conn/{n}", lambda conns=conns: bounded(conns))
+        mixed: list[Any] = [hdr]
+        for _ in range(30):
+            what = rng.random()
+            if what < 0.5 and conn_pool:
+                mixed.append(dict(rng.choice(conn_pool)))
+            elif what < 0.8 and conn_pool:
+                mixed.append(hostile_conn(rng, rng.choice(conn_pool)))
+            else:
+                mixed.append(hostile_other(rng))
+        run_stage(emit, f"hostile-view/{n}", lambda m=mixed: view_table([m[:10], m[10:20], m[20:]]))
     Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
 

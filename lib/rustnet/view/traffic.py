@@ -234,8 +234,8 @@ class TrafficHistory:
         """One interface-counter sample (the sum of every interface's rates)."""
         if self.source != INTERFACES:
             self.source = INTERFACES
-        self._rx.append(rx_rate)
-        self._tx.append(tx_rate)
+        self._rx.append(float(rx_rate))
+        self._tx.append(float(tx_rate))
 
     def add_captured(self, t0: float, t1: float, rx: float, tx: float) -> None:
         """``rx`` and ``tx`` bytes captured between stream times ``t0`` and ``t1``, spread evenly."""
@@ -255,7 +255,7 @@ class TrafficHistory:
             # (With interface counters as the series, only 60 s sums are read: no need to spread.)
             b = buckets.get(last)
             if b is None:
-                buckets[last] = [rx, tx]
+                buckets[last] = [float(rx), float(tx)]  # (floats as the compiled build makes them)
             else:
                 b[0] += rx
                 b[1] += tx
@@ -346,7 +346,7 @@ class ProcessWindow:
                 key = OTHER_KEY
                 cell = bucket.get(key)
             if cell is None:
-                bucket[key] = [tx, rx]
+                bucket[key] = [float(tx), float(rx)]  # (floats as the compiled build makes them)
                 cell = None
         if cell is not None:
             cell[0] += tx
