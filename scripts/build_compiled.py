@@ -34,7 +34,9 @@ LIB = ROOT / "lib"
 # The modules that pay (bench/bench_compiled.py): all of track/; of dissect/, the per-packet path
 # and the parsers of flow-heavy traffic (DNS, HTTP, TLS), not the rarer ones (each costs build time
 # in CI); stream/bounds.py, the record limits every record a viewer keeps passes (3.2 µs a record
-# pure, 0.7 compiled). Not dissect/errors.py and info.py: the rarer parsers' exceptions (quic.py's) subclass
+# pure, 0.7 compiled); the viewer's connection table (view/model.py, graphstats.py, traffic.py,
+# and nodes.py, whose class subclasses traffic's): rn-view --json took 0.78 s of CPU for 53k
+# records, 0.55 compiled. Not dissect/errors.py and info.py: the rarer parsers' exceptions (quic.py's) subclass
 # theirs, and a compiled class refuses interpreted subclasses. Not the stream reader and stage: their
 # time is msgpack's C code (compiled, reading 200k summaries took the same CPU). Not stream/writer.py:
 # compiled, it blocked in writev and never ran the SIGTERM handler.
