@@ -1,7 +1,7 @@
 """Live: the highest replay rate the full pipeline takes with zero drops.
 
     sudo .venv/bin/python bench/bench_live.py [--rates 25000,50000,100000,150000,200000]
-                                              [--seconds 10] [--pcap F]
+                                              [--seconds 10] [--pcap F] [--reference]
 
 Two network namespaces joined by a veth pair (tests/netns.py). In host "b" runs the
 whole pipeline with DPI, enrichment and the viewer's model:
@@ -16,6 +16,10 @@ packets libpcap saw and how many the kernel dropped. A rate passes when nothing 
 dropped and every packet tcpreplay sent was captured. Each step prints the rate
 tcpreplay achieved, the drops, and the CPU the pipeline used (% of one core, all
 processes); the rates are tried in order until one fails.
+
+``--reference`` replays each rate into ``tshark -i IFACE -q -z conv,tcp -z conv,udp`` too (the
+offline benchmarks' reference), in the same run: what it captured, the drops dumpcap reports,
+its CPU. It is stopped once dumpcap's temporary file stops growing (the kernel buffer is empty).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,34 +132,8 @@ def run_step(
     time.sleep(0.5)
     pids = [p for p in descendants(proc.pid) if p != proc.pid]
     before = {p: c for p, c in tree_cpu(proc.pid).items()}
-    limit = int(rate * seconds)
-    argv = [
-        "tcpreplay",
-        "-q",
-        "-K",
-        "-i",
-        net.iface("a"),
-        "--pps",
-        str(rate),
-        "--loop",
-        "0",
-        "--limit",
-        str(limit),
-        str(pcap),
-    ]
-    if rate >= 20000:
-        argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
-    t0 = time.monotonic()
-    rp = net.run("a", argv, timeout=seconds * 4 + 60, check=False)
-    replay_s = time.monotonic() - t0
+    sent, actual, replay_s = replay(net, pcap, rate, seconds)
     after = tree_cpu(proc.pid)
-    text = (rp.stdout + rp.stderr).decode(errors="replace")
-    if rp.returncode != 0:
-        print(f"tcpreplay failed ({rp.returncode}): {text.strip()[-400:]}", file=sys.stderr)
-    m = re.search(r"Actual:\s*(\d+)\s*packets", text)
-    sent = int(m.group(1)) if m else 0
-    m = re.search(r"Rated:.*?([\d.]+)\s*pps", text)
-    actual = float(m.group(1)) if m else sent / replay_s
     names = {p: proc_name(p) for p in pids}
     per_stage: dict[str, float] = {}
     for p, c in after.items():
@@ -195,6 +174,97 @@ def run_step(
     )
 
 
+@dataclass
+class Reference:
+    """tshark at one rate: what it captured, what dumpcap says the kernel dropped, its CPU."""
+
+    rate: int
+    sent: int
+    captured: int
+    dropped: int
+    cpu_pct: float  # tshark and dumpcap, % of one core, during the replay
+    drain_s: float  # from the end of the replay until dumpcap's file stopped growing and tshark exited
+
+    @property
+    def ok(self) -> bool:
+        return self.dropped == 0 and self.captured >= self.sent > 0
+
+
+def replay(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> tuple[int, float, float]:
+    """tcpreplay from host "a" at ``rate`` for ``seconds``: (sent, achieved pps, wall seconds)."""
+    argv = ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(rate), "--loop", "0"]
+    argv += ["--limit", str(int(rate * seconds)), str(pcap)]
+    if rate >= 20000:
+        argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
+    t0 = time.monotonic()
+    rp = net.run("a", argv, timeout=seconds * 4 + 60, check=False)
+    took = time.monotonic() - t0
+    text = (rp.stdout + rp.stderr).decode(errors="replace")
+    if rp.returncode != 0:
+        print(f"tcpreplay failed ({rp.returncode}): {text.strip()[-400:]}", file=sys.stderr)
+    m = re.search(r"Actual:\s*(\d+)\s*packets", text)
+    sent = int(m.group(1)) if m else 0
+    m = re.search(r"Rated:.*?([\d.]+)\s*pps", text)
+    return sent, float(m.group(1)) if m else sent / took, took
+
+
+def run_reference(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> Reference:
+    """The same replay into ``tshark -i IFACE -q -z conv,tcp -z conv,udp`` (the offline reference)."""
+    argv = ["tshark", "-i", net.iface("b"), "-q", "-z", "conv,tcp", "-z", "conv,udp"]
+    proc = net.spawn("b", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err: list[str] = []
+    started = threading.Event()
+
+    def read_err() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace")
+            err.append(line)
+            if "Capturing on" in line:
+                started.set()
+
+    reader = threading.Thread(target=read_err, daemon=True)
+    reader.start()
+    started.wait(30)
+    time.sleep(1.0)  # dumpcap has the interface open once tshark says so; a moment for the rest
+    before = tree_cpu(proc.pid)
+    sent, _, took = replay(net, pcap, rate, seconds)
+    after = tree_cpu(proc.pid)
+    cpu = sum(c - before.get(p, 0.0) for p, c in after.items()) / took * 100
+    # dumpcap writes what it reads to a temporary file that tshark follows: once that file stops
+    # growing, the kernel's buffer is empty (stopping at once would discard a backlog unseen).
+    t1 = time.monotonic()
+    m = re.search(r'File: "([^"]+)"', "".join(err))
+    if m:
+        size, still = -1, t1
+        while time.monotonic() - t1 < 60:
+            try:
+                now_size = os.path.getsize(m.group(1))
+            except OSError:
+                break
+            if now_size != size:
+                size, still = now_size, time.monotonic()
+            elif time.monotonic() - still >= 0.5:
+                break
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    drain = time.monotonic() - t1
+    reader.join(5)
+    text = "".join(err)
+    if os.environ.get("BENCH_DEBUG"):
+        print(text, file=sys.stderr)
+    m = re.search(r"(\d+) packets? captured", text)
+    captured = int(m.group(1)) if m else 0
+    dropped = sum(int(n) for n in re.findall(r"(\d+) packets? dropped", text))
+    return Reference(rate, sent, captured, dropped, cpu, drain)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -207,6 +277,11 @@ def main() -> int:
     ap.add_argument("--no-dpi", action="store_true", help="run rn-dissect --no-dpi")
     ap.add_argument("--no-enrich", action="store_true", help="leave rn-enrich out (to see what it costs)")
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
+    ap.add_argument(
+        "--reference",
+        action="store_true",
+        help="after each rate, the same replay into tshark -q -z conv,tcp -z conv,udp (needs tshark)",
+    )
     a = ap.parse_args()
     if not can_make_namespaces() or not have("tcpreplay"):
         print("bench_live: needs root, ip netns and tcpreplay; skipped")
@@ -214,6 +289,7 @@ def main() -> int:
     pcap = a.pcap or mixed_pcap(200_000)
     rates = [int(r) for r in a.rates.split(",") if r.strip()]
     steps: list[Step] = []
+    refs: list[Reference] = []
     print(
         f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | rn-dissect"
         f"{' --no-dpi' if a.no_dpi else ''} | rn-track{'' if a.no_enrich else ' | rn-enrich'} | tee | "
@@ -235,6 +311,15 @@ def main() -> int:
                 f"CPU {st.cpu_pct:.0f}% of a core ({stages})",
                 flush=True,
             )
+            if a.reference and have("tshark"):
+                ref = run_reference(net, pcap, rate, a.seconds)
+                refs.append(ref)
+                print(
+                    f"  {rate:>7,} pps into tshark: sent {ref.sent:,}, captured {ref.captured:,}, "
+                    f"dropped {ref.dropped:,}, {'OK' if ref.ok else 'DROPS'}; CPU {ref.cpu_pct:.0f}% of "
+                    f"a core; done {ref.drain_s:.1f} s after the replay",
+                    flush=True,
+                )
             if not st.ok and not a.all:
                 break
     rows = [
@@ -262,6 +347,9 @@ def main() -> int:
     )
     best = max((s.actual_pps for s in steps if s.ok), default=0.0)
     print(f"\nhighest rate with zero drops: {best:,.0f} packets/s for {a.seconds:.0f} s")
+    if refs:
+        ref_best = max((r.rate for r in refs if r.ok), default=0)
+        print(f"tshark (the same replays): {ref_best:,} packets/s with zero drops")
     return 0
 
 
