@@ -66,12 +66,18 @@ class Step:
         return self.dropped == 0 and self.ifdropped == 0 and self.captured >= self.sent > 0
 
 
-def pipeline_cmd(iface: str, stream: Path, out: Path, dpi: bool = True, enrich: bool = True) -> str:
-    dissect = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi")
+def pipeline_cmd(
+    iface: str, stream: Path, out: Path, dpi: bool = True, enrich: bool = True, chain: bool = False
+) -> str:
+    """The stages as a shell pipeline; ``chain``: rn-track dissects itself (``--dissect``)."""
+    if chain:
+        tracker = f"{rn('rn-track')} --dissect" + ("" if dpi else " --no-dpi")
+    else:
+        tracker = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi") + f" | {rn('rn-track')}"
     enricher = f" | {rn('rn-enrich')}" if enrich else ""
     return (
-        f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {dissect} | "
-        f"{rn('rn-track')}{enricher} | tee {stream} | {rn('rn-view')} --json > {out}"
+        f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {tracker}"
+        f"{enricher} | tee {stream} | {rn('rn-view')} --json > {out}"
     )
 
 
@@ -124,10 +130,17 @@ def wait_caught_up(follow: StatsFollower, timeout: float) -> float:
 
 
 def run_step(
-    net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, dpi: bool = True, enrich: bool = True
+    net: TwoHosts,
+    pcap: Path,
+    rate: int,
+    seconds: float,
+    tmp: Path,
+    dpi: bool = True,
+    enrich: bool = True,
+    chain: bool = False,
 ) -> Step:
     stream, out = tmp / f"stream-{rate}.rn", tmp / f"view-{rate}.json"
-    proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi, enrich)])
+    proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi, enrich, chain)])
     wait_for_header(stream)
     time.sleep(0.5)
     pids = [p for p in descendants(proc.pid) if p != proc.pid]
@@ -276,6 +289,9 @@ def main() -> int:
     ap.add_argument("--pcap", type=Path, help="capture to replay (default: the mixed bench capture)")
     ap.add_argument("--no-dpi", action="store_true", help="run rn-dissect --no-dpi")
     ap.add_argument("--no-enrich", action="store_true", help="leave rn-enrich out (to see what it costs)")
+    ap.add_argument(
+        "--chain", action="store_true", help="rn-track --dissect for rn-dissect | rn-track (one process)"
+    )
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
     ap.add_argument(
         "--reference",
@@ -291,14 +307,23 @@ def main() -> int:
     steps: list[Step] = []
     refs: list[Reference] = []
     print(
-        f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | rn-dissect"
-        f"{' --no-dpi' if a.no_dpi else ''} | rn-track{'' if a.no_enrich else ' | rn-enrich'} | tee | "
-        "rn-view --json",
+        f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | "
+        f"{'rn-track --dissect' if a.chain else 'rn-dissect | rn-track'}{' --no-dpi' if a.no_dpi else ''}"
+        f"{'' if a.no_enrich else ' | rn-enrich'} | tee | rn-view --json",
         flush=True,
     )
     with TwoHosts() as net, tempfile.TemporaryDirectory() as tmpdir:
         for rate in rates:
-            st = run_step(net, pcap, rate, a.seconds, Path(tmpdir), dpi=not a.no_dpi, enrich=not a.no_enrich)
+            st = run_step(
+                net,
+                pcap,
+                rate,
+                a.seconds,
+                Path(tmpdir),
+                dpi=not a.no_dpi,
+                enrich=not a.no_enrich,
+                chain=a.chain,
+            )
             steps.append(st)
             stages = ", ".join(
                 f"{k} {v:.0f}%" for k, v in sorted(st.per_stage.items(), key=lambda kv: -kv[1])
