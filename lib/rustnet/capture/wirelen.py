@@ -67,6 +67,8 @@ PCAP_RECORD_LEN = 16
 # bytes each on average (about where the walk's cost per packet meets the passes' cost per byte).
 WALK_FROM_BYTES = 400
 WALK_SAMPLE = 64 << 10
+RELEASE_EVERY = 8 << 20  # bytes of file the header walk reads between giving its pages back
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 class WholePacketProof:
@@ -163,12 +165,20 @@ def whole_records(fd: int) -> int:
         last = end - PCAP_RECORD_LEN
         pos = PCAP_HEADER_LEN
         n = 0
+        released = 0  # the pages before this offset are given back (see below)
         while pos <= last:
             caplen, wirelen = lengths(mm, pos)
             if caplen != wirelen or not 0 < caplen <= snaplen:
                 return 0
             pos += PCAP_RECORD_LEN + caplen
             n += 1
+            if pos - released >= RELEASE_EVERY:
+                # Every page the walk touched would count in our resident memory, up to the whole
+                # file: the ones behind are unmapped (they stay in the page cache for libpcap).
+                upto = min(pos, end) // mmap.PAGESIZE * mmap.PAGESIZE
+                if _DONTNEED is not None and upto > released:
+                    mm.madvise(_DONTNEED, released, upto - released)
+                released = upto
         return n if pos == end else 0
 
 
