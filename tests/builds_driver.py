@@ -17,6 +17,8 @@ inputs are made with a seeded ``random``, so both runs see the same ones:
 * packet records with mutated frames and wrong-typed fields, through the Dissector;
 * connection records with long, nested, wrong-typed and too many fields, through the record
   limits (``bound_record``, ``saturate``: what a viewer keeps);
+* the header walk that proves a capture file whole (``rustnet.capture.walk``), over the corpus
+  files and copies with flipped, cut and inserted bytes;
 * the viewer's connection table (rn-view's and the TUI's): the corpus' connection records, and
   those mixed with hostile ones and with headers, stats, interface counters, names, warnings and
   sock records whose fields hold values of every type; its whole state after each batch.
@@ -29,12 +31,14 @@ import copy
 import json
 import random
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgpack
 from rustnet import _compiled
+from rustnet.capture.walk import whole_records
 from rustnet.dissect.engine import Dissector
 from rustnet.enrich.names import HostNames
 from rustnet.enrich.services import ServiceNames
@@ -254,6 +258,14 @@ def hostile_conn(rng: random.Random, base: dict[str, Any]) -> dict[Any, Any]:
     return rec
 
 
+def walked(data: bytes) -> Iterator[Any]:
+    """What the header walk says of a file holding ``data``."""
+    with tempfile.TemporaryFile() as fh:
+        fh.write(data)
+        fh.flush()
+        yield whole_records(fh.fileno())
+
+
 def bounded(recs: list[dict[Any, Any]]) -> Iterator[Any]:
     for rec in recs:
         out, cut = bound_record(rec)
@@ -396,6 +408,12 @@ def main() -> int:
             lambda pkts=pkts, chain=seg_chain: iter(chain.process(pkts) + chain.finish()),
         )
         pool.extend(r for r in sums if isinstance(r, list) and r and r[0] == "sum")
+        raw = pcap.read_bytes()
+        run_stage(emit, case + "/walk", lambda raw=raw: walked(raw))
+        if raw[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+            for k in range(3):
+                bad = mutate_bytes(rng, raw[:4096]) + raw[4096:]
+                run_stage(emit, f"{case}/walk-mutated/{k}", lambda bad=bad: walked(bad))
         pkts_pool.extend(r for r in pkts if isinstance(r, list))
     json_lines = b"".join(
         json.dumps({"t": "conn", "id": i, "src": "10.0.0.1"}).encode() + b"\n" for i in range(5)

@@ -39,7 +39,6 @@ packet); for the others (radiotap, PPI, ...) nothing is proven and the file is r
 
 from __future__ import annotations
 
-import mmap
 import os
 import stat
 import struct
@@ -48,27 +47,21 @@ from typing import Any
 import pcapy
 
 from rustnet.capture.bpf import combine
+from rustnet.capture.walk import PCAP_HEADER_LEN, PCAP_MAGICS, PCAP_RECORD_LEN, whole_records
+
+__all__ = ["WholePacketProof", "cache_budget", "whole_records"]
 
 WHOLE = "link[len - 1:1] >= 0"
 OVERLONG = "link[len:1] >= 0"
 
-# Classic pcap, both byte orders, microsecond and nanosecond timestamps.
-PCAP_MAGICS = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1")
 FALLBACK_BUDGET = 256 << 20  # without /proc/meminfo (macOS)
 
 # DLT_NULL, EN10MB, RAW (12, 14, 101), LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2: link header at byte 0.
 LINK_AT_ZERO = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
-# libpcap's largest snaplen for those link types (MAXIMUM_SNAPLEN): it reads a file whose header
-# says 0 or more with this one, and cuts (or refuses) a record longer than the snaplen it reads with.
-MAX_SNAPLEN = 262144
-PCAP_HEADER_LEN = 24
-PCAP_RECORD_LEN = 16
 # The walk is taken when the records in the file's first WALK_SAMPLE bytes hold at least this many
 # bytes each on average (about where the walk's cost per packet meets the passes' cost per byte).
 WALK_FROM_BYTES = 400
 WALK_SAMPLE = 64 << 10
-RELEASE_EVERY = 8 << 20  # bytes of file the header walk reads between giving its pages back
-_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 class WholePacketProof:
@@ -145,41 +138,6 @@ def _large_packets(head: bytes) -> bool:
         n += 1
         pos += PCAP_RECORD_LEN + size
     return n > 0 and total >= WALK_FROM_BYTES * n
-
-
-def whole_records(fd: int) -> int:
-    """The packets of the classic pcap file open on ``fd`` when every one is whole and libpcap reads it
-    unchanged (``caplen == len``, not 0, within libpcap's snaplen for the file, the last record
-    ending at the end of the file); 0 otherwise."""
-    if os.fstat(fd).st_size < PCAP_HEADER_LEN:
-        return 0
-    with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mm:
-        order = "<" if mm[:4] in (PCAP_MAGICS[1], PCAP_MAGICS[3]) else ">"
-        major, minor, snaplen = struct.unpack_from(order + "HH8xI", mm, 4)
-        if (major, minor) != (2, 4):
-            return 0  # older files swap or pad fields, as libpcap knows: nothing proven
-        if not 0 < snaplen <= MAX_SNAPLEN:
-            snaplen = MAX_SNAPLEN
-        lengths = struct.Struct(order + "8xII").unpack_from
-        end = len(mm)
-        last = end - PCAP_RECORD_LEN
-        pos = PCAP_HEADER_LEN
-        n = 0
-        released = 0  # the pages before this offset are given back (see below)
-        while pos <= last:
-            caplen, wirelen = lengths(mm, pos)
-            if caplen != wirelen or not 0 < caplen <= snaplen:
-                return 0
-            pos += PCAP_RECORD_LEN + caplen
-            n += 1
-            if pos - released >= RELEASE_EVERY:
-                # Every page the walk touched would count in our resident memory, up to the whole
-                # file: the ones behind are unmapped (they stay in the page cache for libpcap).
-                upto = min(pos, end) // mmap.PAGESIZE * mmap.PAGESIZE
-                if _DONTNEED is not None and upto > released:
-                    mm.madvise(_DONTNEED, released, upto - released)
-                released = upto
-        return n if pos == end else 0
 
 
 def cache_budget(meminfo: str = "/proc/meminfo") -> int:
