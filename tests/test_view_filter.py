@@ -319,14 +319,19 @@ def test_bad_regex_shows_on_the_status_and_prompt_lines() -> None:
 
 
 def test_regex_search_on_hostile_text_is_bounded() -> None:
-    """The worst pattern accepted against long hostile values: each search stays short."""
-    import time
-
+    """The worst pattern accepted searches a bounded piece of each value: its first 128 characters
+    (rustnet.view.saferegex), whatever the record holds (the cost grows with that length to the
+    power of the pattern's repeats)."""
     t = ConnTable()
-    t.ingest([conn(i, sni="a" * 4000, http_host="a" * 4000) for i in range(1, 21)])
+    t.ingest(
+        [
+            conn(1, sni="a" * 100 + "x1", http_host="h"),  # a match within the first 128
+            conn(2, sni="a" * 4000 + "x1", http_host="h"),  # the same match past them
+            conn(3, sni="a" * 126 + "x1", http_host="h"),  # ends at character 128
+            conn(4, sni="a" * 127 + "x1", http_host="h"),  # ends at character 129
+        ]
+    )
     rows = list(t.rows.values())
-    f = Filter("host:/\\w+\\w+\\d/")
+    f = Filter("sni:/\\w+\\w+\\d/")
     assert f.error is None
-    t0 = time.process_time()
-    assert f.apply(rows) == []
-    assert time.process_time() - t0 < 2.0
+    assert sorted(r.id for r in f.apply(rows)) == [1, 3]
