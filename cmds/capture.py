@@ -117,6 +117,13 @@ PROG = "rn-capture"
     help="Live --shard: the kernel fanout group the N captures share [default: the parent "
     "process id, the same for captures started by one shell or rustnet].",
 )
+@click.option(
+    "--dissect",
+    is_flag=True,
+    help="With -r: also dissect the packets (with DPI) in this process and write packet summaries, "
+    "as rn-capture -r FILE | rn-dissect would: the packets' bytes never cross a pipe (much less "
+    "CPU on large frames).",
+)
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @sandbox_options
 @format_option
@@ -138,6 +145,7 @@ def main(
     stats_interval: float,
     shard: str | None,
     fanout_group: int | None,
+    dissect: bool,
     list_interfaces: bool,
     no_sandbox: bool,
     sandbox_strict: bool,
@@ -154,6 +162,7 @@ def main(
     Examples:
       sudo rn-capture -i eth0 tcp port 443 | rn-dissect | rn-track --format json
       rn-capture -r trace.pcap | rn-view
+      rn-capture -r trace.pcap --dissect | rn-track --format json
       ssh host rn-capture | rn-view
     """
     if list_interfaces:
@@ -174,6 +183,8 @@ def main(
             shard_of = parse_shard(shard)
         except ShardSpecError as exc:
             raise click.UsageError(str(exc)) from None
+    if dissect and read_file is None:
+        raise click.UsageError("--dissect goes with -r/--read (live, run rn-dissect after rn-capture)")
     if fanout_group is not None and (shard_of is None or read_file is not None):
         raise click.UsageError("--fanout-group goes with --shard on a live capture")
     trailing = " ".join(expression)
@@ -192,6 +203,7 @@ def main(
         sandbox_mode=mode_of(no_sandbox, sandbox_strict),
         shard=shard_of,
         fanout_group=fanout_group,
+        dissect=dissect,
     )
     run_stage(PROG, lambda: run_capture(opts, RecordWriter(1, fmt), PROG, producer(PROG)), debug=debug)
 

@@ -16,7 +16,7 @@ _rn_capture() {
         --format) COMPREPLY=($(compgen -W "msgpack json" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--buffer-size --count --debug --fanout-group --filter --format --help --include-self --interface --list-interfaces --no-drop --no-promisc --no-sandbox --no-uid-drop --read --sandbox-strict --shard --snaplen --stats-interval --user --version --write -B -V -Z -c -f -h -i -p -r -s -w" -- "$cur"))
+        COMPREPLY=($(compgen -W "--buffer-size --count --debug --dissect --fanout-group --filter --format --help --include-self --interface --list-interfaces --no-drop --no-promisc --no-sandbox --no-uid-drop --read --sandbox-strict --shard --snaplen --stats-interval --user --version --write -B -V -Z -c -f -h -i -p -r -s -w" -- "$cur"))
     else
         COMPREPLY=()
     fi

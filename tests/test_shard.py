@@ -375,21 +375,17 @@ def test_rn_merge_order_does_not_depend_on_how_the_shards_are_read() -> None:
         assert _conns(_merged_in_chunks([shard1, shard0], chunk)) == want, chunk  # ids by header
 
 
-def test_a_busy_machine_keeps_rn_dissect_where_a_packet_export_taps_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """With every core busy, ``--read F --json`` dissects in rn-track's process; a packet export
-    reads rn-dissect's input, so with one rn-dissect stays (the export was empty under load)."""
-    from rustnet.app import launch
+def test_a_packet_export_keeps_rn_dissect_where_it_taps(tmp_path: Path) -> None:
+    """``--read F`` dissects in rn-capture's process; a packet export reads rn-dissect's input,
+    so with one rn-dissect stays (the export was empty when the dissecting moved)."""
     from rustnet.app.launch import Options, plan
 
-    monkeypatch.setattr(launch, "cores_busy", lambda: True)
     pcap = str(PCAPS / "zeek_http_get.pcap")
 
     def names(**extra: Any) -> list[str]:
         specs = plan(Options(read_path=pcap, json_out=True, workers=1, **extra))
         return [s.name + (" --dissect" if "--dissect" in s.argv else "") for s in specs]
 
-    assert names()[:2] == ["rn-capture", "rn-track --dissect"]
+    assert names()[:2] == ["rn-capture --dissect", "rn-track"]
     for export in ("pcap_export", "pcapng_export"):
         assert names(**{export: str(tmp_path / "out")})[:3] == ["rn-capture", "rn-dissect", "rn-track"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -109,6 +108,10 @@ def _track_argv(**kw: Any) -> list[str]:
     return next(s.argv for s in plan(Options(**kw)) if s.name == "rn-track")
 
 
+def _capture_argv(**kw: Any) -> list[str]:
+    return next(s.argv for s in plan(Options(**kw)) if s.name == "rn-capture")
+
+
 def test_rustnet_asks_for_final_records_only_when_nothing_else_reads_the_stream(tmp_path: Path) -> None:
     f = str(CORPUS_PCAP)
     assert "--final-only" in _track_argv(read_path=f, json_out=True)
@@ -152,18 +155,12 @@ def _names(**kw: Any) -> list[str]:
     return [s.name for s in plan(Options(**kw))]
 
 
-def test_rustnet_read_json_runs_dissect_and_track_in_one_process_when_the_cores_are_busy(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_rustnet_read_dissects_in_rn_captures_process() -> None:
     f = str(CORPUS_PCAP)
-    cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
-    assert _names(read_path=f, json_out=True) == ["rn-capture", "rn-track", "rn-enrich"]
-    assert "--dissect" in _track_argv(read_path=f, json_out=True)
-    # The viewer, live, and without DPI: rn-dissect in its own process, as before.
-    for kw in ({"read_path": f}, {"json_out": True}, {"read_path": f, "json_out": True, "no_dpi": True}):
+    for kw in ({"read_path": f, "json_out": True}, {"read_path": f}):
+        assert _names(**kw) == ["rn-capture", "rn-track", "rn-enrich"], kw
+        assert "--dissect" in _capture_argv(**kw) and "--dissect" not in _track_argv(**kw), kw
+    # Live, and without DPI: rn-dissect in its own process, as before.
+    for kw in ({"json_out": True}, {"read_path": f, "json_out": True, "no_dpi": True}):
         assert _names(**kw) == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"], kw
-        assert "--dissect" not in _track_argv(**kw), kw
-    # An idle core for each: side by side.
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.5, 0.0, 0.0))
-    assert _names(read_path=f, json_out=True) == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
+        assert "--dissect" not in _capture_argv(**kw), kw

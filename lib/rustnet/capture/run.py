@@ -93,6 +93,7 @@ class CaptureOptions:
         sandbox_mode: str = "best-effort",
         shard: tuple[int, int] | None = None,
         fanout_group: int | None = None,
+        dissect: bool = False,
     ) -> None:
         self.interface = interface
         self.read_file = read_file
@@ -109,6 +110,7 @@ class CaptureOptions:
         self.sandbox_mode = sandbox_mode  # rustnet.sandbox: best-effort, strict or off
         self.shard = shard  # (I, N): only worker I's share of the flows (rustnet.capture.shard)
         self.fanout_group = fanout_group  # live --shard: the kernel's fanout group (None: the parent's pid)
+        self.dissect = dissect  # a file: dissect in this process, write summaries (capture/dissecting.py)
 
 
 def printable(text: str) -> str:
@@ -122,6 +124,10 @@ def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer:
     ctl.install()
     tune_gc()
     if opts.read_file is not None:
+        if opts.dissect:
+            from rustnet.capture.dissecting import DissectingWriter
+
+            writer = cast(RecordWriter, DissectingWriter(writer))
         if opts.shard is not None and opts.shard[1] > 1:
             from rustnet.capture.shard import ShardWriter
 
