@@ -67,18 +67,20 @@ class Step:
 
 
 def pipeline_cmd(
-    iface: str, stream: Path, out: Path, dpi: bool = True, enrich: bool = True, chain: bool = False
+    iface: str, stream: Path, out: Path, dpi: bool = True, enrich: bool = True, chain: bool | str = False
 ) -> str:
-    """The stages as a shell pipeline; ``chain``: rn-track dissects itself (``--dissect``)."""
-    if chain:
+    """The stages as a shell pipeline; ``chain``: rn-track dissects itself (``rn-track --dissect``),
+    "capture": rn-capture does (``rn-capture --dissect``)."""
+    capture = f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL}"
+    if chain == "capture":
+        capture += " --dissect"
+        tracker = rn("rn-track")
+    elif chain:
         tracker = f"{rn('rn-track')} --dissect" + ("" if dpi else " --no-dpi")
     else:
         tracker = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi") + f" | {rn('rn-track')}"
     enricher = f" | {rn('rn-enrich')}" if enrich else ""
-    return (
-        f"{rn('rn-capture')} -i {iface} --stats-interval {STATS_INTERVAL} | {tracker}"
-        f"{enricher} | tee {stream} | {rn('rn-view')} --json > {out}"
-    )
+    return f"{capture} | {tracker}{enricher} | tee {stream} | {rn('rn-view')} --json > {out}"
 
 
 def wait_for_header(stream: Path, timeout: float = 15.0) -> None:
@@ -137,7 +139,7 @@ def run_step(
     tmp: Path,
     dpi: bool = True,
     enrich: bool = True,
-    chain: bool = False,
+    chain: bool | str = False,
 ) -> Step:
     stream, out = tmp / f"stream-{rate}.rn", tmp / f"view-{rate}.json"
     proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi, enrich, chain)])
@@ -292,6 +294,9 @@ def main() -> int:
     ap.add_argument(
         "--chain", action="store_true", help="rn-track --dissect for rn-dissect | rn-track (one process)"
     )
+    ap.add_argument(
+        "--capture-dissect", action="store_true", help="rn-capture --dissect for rn-capture | rn-dissect"
+    )
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
     ap.add_argument(
         "--reference",
@@ -306,9 +311,14 @@ def main() -> int:
     rates = [int(r) for r in a.rates.split(",") if r.strip()]
     steps: list[Step] = []
     refs: list[Reference] = []
+    middle = " | rn-dissect | rn-track"
+    if a.capture_dissect:
+        middle = " --dissect | rn-track"
+    elif a.chain:
+        middle = " | rn-track --dissect"
     print(
-        f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture | "
-        f"{'rn-track --dissect' if a.chain else 'rn-dissect | rn-track'}{' --no-dpi' if a.no_dpi else ''}"
+        f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture{middle}"
+        f"{' --no-dpi' if a.no_dpi else ''}"
         f"{'' if a.no_enrich else ' | rn-enrich'} | tee | rn-view --json",
         flush=True,
     )
@@ -322,7 +332,7 @@ def main() -> int:
                 Path(tmpdir),
                 dpi=not a.no_dpi,
                 enrich=not a.no_enrich,
-                chain=a.chain,
+                chain="capture" if a.capture_dissect else a.chain,
             )
             steps.append(st)
             stages = ", ".join(

@@ -120,9 +120,9 @@ PROG = "rn-capture"
 @click.option(
     "--dissect",
     is_flag=True,
-    help="With -r: also dissect the packets (with DPI) in this process and write packet summaries, "
-    "as rn-capture -r FILE | rn-dissect would: the packets' bytes never cross a pipe (much less "
-    "CPU on large frames).",
+    help="Also dissect the packets (with DPI) in this process and write packet summaries, as "
+    "rn-capture | rn-dissect would: the packets' bytes never cross a pipe (less CPU, most on "
+    "large frames; the dissecting runs after root is given up, as rn-dissect's would).",
 )
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @sandbox_options
@@ -183,8 +183,6 @@ def main(
             shard_of = parse_shard(shard)
         except ShardSpecError as exc:
             raise click.UsageError(str(exc)) from None
-    if dissect and read_file is None:
-        raise click.UsageError("--dissect goes with -r/--read (live, run rn-dissect after rn-capture)")
     if fanout_group is not None and (shard_of is None or read_file is not None):
         raise click.UsageError("--fanout-group goes with --shard on a live capture")
     trailing = " ".join(expression)

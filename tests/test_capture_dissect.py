@@ -66,9 +66,3 @@ def test_gzipped_and_standard_input(tmp_path: Path) -> None:
 
 def test_a_filter_and_a_count_apply_before_the_dissecting() -> None:
     _both(["-r", str(PCAPS / "zeek_web.pcap"), "-c", "40", "tcp port 80"])
-
-
-def test_dissect_needs_a_file() -> None:
-    p = subprocess.run([CAPTURE, "-i", "lo", "--dissect"], capture_output=True, text=True, timeout=30)
-    assert p.returncode == 2
-    assert "--dissect goes with -r/--read" in p.stderr and "Traceback" not in p.stderr

@@ -5,14 +5,17 @@ passes them through rn-dissect's :class:`~rustnet.dissect.engine.Dissector` firs
 what comes out: the stream ``rn-capture -r FILE | rn-dissect`` gives, without every packet's
 bytes encoded, piped and decoded again (on full-size frames that is most of both stages' cost).
 
-For capture files only: a file is read after privileges are dropped, so the dissecting runs
-as the unprivileged user rn-dissect would run as, and packet time drives everything, so
-nothing waits for a tick. Records written one at a time are gathered and dissected in
-batches; a batch of packets from the file is dissected as it comes, after what was gathered.
+rn-capture gives up root before the first packet (a file is read, a live capture drained,
+only after the drop), so the dissecting runs as the unprivileged user rn-dissect would run
+as. Records written one at a time are gathered and dissected in batches; a batch of packets
+is dissected as it comes, after what was gathered. Live, each flush (rn-capture flushes before
+it waits for packets) also gives the Dissector its tick, at most once a second as rn-dissect
+does: its counters then follow while the link is quiet.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +23,7 @@ from rustnet.dissect.engine import Dissector
 from rustnet.stream.records import Record
 
 BATCH = 256  # records written one by one (a damaged file's packets) dissected together
+TICK_EVERY = 1.0  # seconds between the Dissector's ticks (rn-dissect's interval)
 
 
 class DissectingWriter:
@@ -31,6 +35,7 @@ class DissectingWriter:
         self.max_records: int = writer.max_records
         self.max_bytes: int = writer.max_bytes
         self._pending: list[Record] = []
+        self._next_tick = time.monotonic() + TICK_EVERY
 
     def _dissect(self, recs: list[Record]) -> None:
         out = self.dissector.process(recs)
@@ -58,6 +63,12 @@ class DissectingWriter:
 
     def flush(self) -> None:
         self._drain()
+        now = time.monotonic()
+        if now >= self._next_tick:
+            self._next_tick = now + TICK_EVERY
+            out = self.dissector.tick(time.time())
+            if out:
+                self.writer.write_many(out)
         self.writer.flush()
 
     def close(self) -> None:

@@ -110,7 +110,7 @@ class CaptureOptions:
         self.sandbox_mode = sandbox_mode  # rustnet.sandbox: best-effort, strict or off
         self.shard = shard  # (I, N): only worker I's share of the flows (rustnet.capture.shard)
         self.fanout_group = fanout_group  # live --shard: the kernel's fanout group (None: the parent's pid)
-        self.dissect = dissect  # a file: dissect in this process, write summaries (capture/dissecting.py)
+        self.dissect = dissect  # dissect in this process, write summaries (capture/dissecting.py)
 
 
 def printable(text: str) -> str:
@@ -123,11 +123,11 @@ def run_capture(opts: CaptureOptions, writer: RecordWriter, prog: str, producer:
     ctl = StopControl()
     ctl.install()
     tune_gc()
-    if opts.read_file is not None:
-        if opts.dissect:
-            from rustnet.capture.dissecting import DissectingWriter
+    if opts.dissect:
+        from rustnet.capture.dissecting import DissectingWriter
 
-            writer = cast(RecordWriter, DissectingWriter(writer))
+        writer = cast(RecordWriter, DissectingWriter(writer))
+    if opts.read_file is not None:
         if opts.shard is not None and opts.shard[1] > 1:
             from rustnet.capture.shard import ShardWriter
 
