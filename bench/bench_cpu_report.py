@@ -13,6 +13,8 @@ On each, interleaved round by round so that load on the machine falls on every c
 * pipe:      ``rn-capture -r F | rn-dissect | rn-track --format json > /dev/null``
 * one process: ``rn-capture -r F | rn-track --dissect --format json``: the same records, with
   dissection and tracking in one process (less CPU; the two no longer run side by side)
+* capture --dissect: ``rn-capture -r F --dissect | rn-track --format json``: the same records,
+  dissection in rn-capture's process (the packets' bytes never piped; what rustnet runs)
 * rustnet:   ``rustnet --read F --json > /dev/null`` (its stages are its children: their CPU
   counts in its rusage, and its peak RSS is the largest of the tree)
 * tshark:    ``tshark -r F -q -z conv,tcp -z conv,udp``
@@ -64,6 +66,7 @@ def commands(pcap: Path) -> dict[str, list[list[str]]]:
     cmds = {
         "pipe": [[rn("rn-capture"), "-r", f], [rn("rn-dissect")], [rn("rn-track"), "--format", "json"]],
         "pipe, one process": [[rn("rn-capture"), "-r", f], [rn("rn-track"), "--dissect", "--format", "json"]],
+        "capture --dissect": [[rn("rn-capture"), "-r", f, "--dissect"], [rn("rn-track"), "--format", "json"]],
         "rustnet --json": [[rn("rustnet"), "--read", f, "--json"]],
     }
     if have("tshark"):
