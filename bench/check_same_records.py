@@ -19,7 +19,8 @@ clock or on the build is left out: the ``ts``/``start`` of header, stats and war
 header's ``producer``/``privs``/``stages``, and the ``dstats`` records a stage writes on its
 wall-clock tick (only the last, the totals, is compared). Exit 1 when anything differed (each
 difference is printed with the capture, command and record index), 0 when everything matched.
-The reference build's output is kept in ``--cache`` (it does not change between runs).
+The reference build's output is kept in ``--cache``, under a digest of that build's sources (a
+worktree of another commit at the same path does not reuse it).
 """
 
 from __future__ import annotations
@@ -71,11 +72,26 @@ def _pipeline(argvs: list[list[str]]) -> tuple[bytes, list[int]]:
     return out, statuses
 
 
-def _cached(cache: Path, pcap: str, name: str, argvs: list[list[str]]) -> tuple[bytes, list[int]]:
+def build_digest(bin_dir: Path) -> str:
+    """What the build in ``bin_dir`` is: a digest of the rustnet sources its Python imports (a
+    worktree of another commit at the same path is another build, and its cached outputs stale)."""
+    where = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import rustnet, os; print(os.path.dirname(rustnet.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    h = hashlib.sha256()
+    for path in sorted(Path(where).rglob("*.py")):
+        h.update(str(path.relative_to(where)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _cached(cache: Path, build: str, pcap: str, name: str, argvs: list[list[str]]) -> tuple[bytes, list[int]]:
     """The reference build's output for ``pcap`` (run once, then kept in ``cache``)."""
     st = Path(pcap).stat()
     tag = hashlib.sha256(
-        repr((str(Path(pcap).resolve()), st.st_size, st.st_mtime_ns, argvs)).encode()
+        repr((build, str(Path(pcap).resolve()), st.st_size, st.st_mtime_ns, argvs)).encode()
     ).hexdigest()
     path = cache / f"{tag[:24]}.out"
     if path.exists():
@@ -172,11 +188,12 @@ def main() -> int:
     pcaps = args.pcaps or sorted(str(p) for p in CORPUS.iterdir() if p.suffix in (".pcap", ".pcapng"))
     failed = 0
     compared = 0
+    build = build_digest(args.old)
     for pcap in pcaps:
         old_cmds = commands(args.old, pcap, args.with_rustnet, args.final_only)
         new_cmds = commands(args.new, pcap, args.with_rustnet, args.final_only)
         for name, (argvs, fmt) in new_cmds.items():
-            old_out, old_st = _cached(args.cache, pcap, name, old_cmds[name][0])
+            old_out, old_st = _cached(args.cache, build, pcap, name, old_cmds[name][0])
             new_out, new_st = _pipeline(argvs)
             old_recs, new_recs = _records(old_out, fmt), _records(new_out, fmt)
             compared += len(new_recs)
