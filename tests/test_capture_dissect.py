@@ -66,3 +66,9 @@ def test_gzipped_and_standard_input(tmp_path: Path) -> None:
 
 def test_a_filter_and_a_count_apply_before_the_dissecting() -> None:
     _both(["-r", str(PCAPS / "zeek_web.pcap"), "-c", "40", "tcp port 80"])
+
+
+@pytest.mark.parametrize("shard", ["0/2", "1/2"])
+def test_a_shard_is_dissected_after_its_share_is_taken(shard: str) -> None:
+    # The other shards' packets become clock records, which the Dissector passes on.
+    _both(["-r", str(PCAPS / "ndpi_android.pcap"), "--shard", shard])
