@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -120,7 +119,7 @@ def offline_report(results: dict[str, dict[str, list[RunResult]]], packets: dict
 
 # --- live ------------------------------------------------------------------------------------
 def live_step(net: object, pcap: Path, workers: int, rate: int, seconds: float, tmp: Path) -> list[object]:
-    from bench_live import StatsFollower, wait_caught_up, wait_for_header
+    from bench_live import StatsFollower, replay, wait_caught_up, wait_for_header
 
     assert hasattr(net, "iface") and hasattr(net, "spawn") and hasattr(net, "run")
     stream, out = tmp / f"stream-{workers}-{rate}.rn", tmp / f"out-{workers}-{rate}.json"
@@ -132,15 +131,8 @@ def live_step(net: object, pcap: Path, workers: int, rate: int, seconds: float, 
     wait_for_header(stream)
     time.sleep(1.0)
     before = tree_cpu(proc.pid)
-    argv = ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(rate), "--loop", "0"]
-    argv += ["--limit", str(int(rate * seconds)), str(pcap)]
-    if rate >= 20000:
-        argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
     t0 = time.monotonic()
-    rp = net.run("a", argv, timeout=seconds * 4 + 60, check=False)
-    text = (rp.stdout + rp.stderr).decode(errors="replace")
-    m = re.search(r"Actual:\s*(\d+)\s*packets", text)
-    sent = int(m.group(1)) if m else 0
+    sent, _, _ = replay(net, pcap, rate, seconds)
     follow = StatsFollower(stream)
     lag = wait_caught_up(follow, timeout=60.0)
     # Until every packet was read: what the kernel's buffer held back is work done after the replay.
