@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from benchlib import descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
-from netns import TwoHosts, can_make_namespaces  # noqa: E402
+from netns import TwoHosts, can_make_namespaces, stop  # noqa: E402
 from rustnet.stream import RecordReader  # noqa: E402
 
 STATS_INTERVAL = 0.25  # seconds between rn-capture's stats records: the resolution of the lag
@@ -263,12 +263,7 @@ def run_reference(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> Refer
             elif time.monotonic() - still >= 0.5:
                 break
             time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=300)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc, timeout=300)
     drain = time.monotonic() - t1
     reader.join(5)
     text = "".join(err)

@@ -24,6 +24,16 @@ from typing import Any
 _counter = itertools.count(1)
 
 
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 20.0) -> None:
+    """Ask ``proc`` to stop with ``sig``; kill it if it has not ended within ``timeout`` seconds."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def can_make_namespaces() -> bool:
     """True when running as root with ``ip netns`` available."""
     return os.geteuid() == 0 and shutil.which("ip") is not None

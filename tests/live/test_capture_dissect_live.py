@@ -9,7 +9,6 @@ one. While the link is quiet the counters still follow (the Dissector's tick, on
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.netns import TwoHosts, can_make_namespaces
+from tests.netns import TwoHosts, can_make_namespaces, stop
 
 BIN = Path(sys.executable).parent
 
@@ -73,12 +72,7 @@ def test_live_dissecting_in_rn_capture_matches_rn_dissect_on_the_same_frames(tmp
             time.sleep(2.5)
             quiet = [r for r in _lines(out) if isinstance(r, dict) and r.get("t") == "dstats"]
         finally:
-            cap.send_signal(signal.SIGINT)
-            try:
-                cap.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                cap.kill()
-                cap.wait()
+            stop(cap)
     live = _lines(out)
     ref = subprocess.run(
         [
