@@ -122,7 +122,7 @@ PROG = "rn-capture"
     is_flag=True,
     help="Also dissect the packets (with DPI) in this process and write packet summaries, as "
     "rn-capture | rn-dissect would: the packets' bytes never cross a pipe (less CPU, most on "
-    "large frames; the dissecting runs after root is given up, as rn-dissect's would).",
+    "large frames). It runs after root is given up (unless --no-drop), as the packets are read.",
 )
 @click.option("--list-interfaces", is_flag=True, help="List the interfaces that can be captured on and exit.")
 @sandbox_options

@@ -14,7 +14,7 @@ complete -c rn-capture -l include-self -d 'Also capture our own ssh connection (
 complete -c rn-capture -l stats-interval -x -d 'How often a live capture reports its statistics'
 complete -c rn-capture -l shard -x -d 'Only worker I\'s share of N (0 <= I < N): the connections whose flow hash falls to it, both directions'
 complete -c rn-capture -l fanout-group -x -d 'Live --shard: the kernel fanout group the N captures share [default: the parent process id, the same for captures started by one shell or rustnet]'
-complete -c rn-capture -l dissect -d 'Also dissect the packets (with DPI) in this process and write packet summaries, as rn-capture | rn-dissect would: the packets\' bytes never cross a pipe (less CPU, most on large frames; the dissecting runs after root is given up, as rn-dissect\'s would)'
+complete -c rn-capture -l dissect -d 'Also dissect the packets (with DPI) in this process and write packet summaries, as rn-capture | rn-dissect would: the packets\' bytes never cross a pipe (less CPU, most on large frames)'
 complete -c rn-capture -l list-interfaces -d 'List the interfaces that can be captured on and exit'
 complete -c rn-capture -l no-sandbox -d 'Do not restrict this stage with Landlock (no_new_privs is still set)'
 complete -c rn-capture -l sandbox-strict -d 'Exit with an error unless the sandbox (Landlock) is fully enforced'

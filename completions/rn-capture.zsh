@@ -15,7 +15,7 @@ _arguments -s \
   '--stats-interval[How often a live capture reports its statistics]:seconds:' \
   '--shard[Only worker I'\''s share of N (0 <= I < N)\: the connections whose flow hash falls to it, both directions]:i/n:' \
   '--fanout-group[Live --shard\: the kernel fanout group the N captures share \[default\: the parent process id, the same for captures started by one shell or rustnet\]]:id:' \
-  '--dissect[Also dissect the packets (with DPI) in this process and write packet summaries, as rn-capture | rn-dissect would\: the packets'\'' bytes never cross a pipe (less CPU, most on large frames; the dissecting runs after root is given up, as rn-dissect'\''s would)]' \
+  '--dissect[Also dissect the packets (with DPI) in this process and write packet summaries, as rn-capture | rn-dissect would\: the packets'\'' bytes never cross a pipe (less CPU, most on large frames)]' \
   '--list-interfaces[List the interfaces that can be captured on and exit]' \
   '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
   '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
