@@ -29,9 +29,9 @@ TICK_EVERY = 1.0  # seconds between the Dissector's ticks (rn-dissect's interval
 class DissectingWriter:
     """A RecordWriter's interface in front of ``writer``: records go through a Dissector."""
 
-    def __init__(self, writer: Any, dissector: Dissector | None = None) -> None:
+    def __init__(self, writer: Any) -> None:
         self.writer = writer
-        self.dissector = dissector if dissector is not None else Dissector(dpi=True)
+        self.dissector = Dissector(dpi=True)
         self.max_records: int = writer.max_records
         self.max_bytes: int = writer.max_bytes
         self._pending: list[Record] = []

@@ -23,13 +23,13 @@ import pcapy
 from rustnet.capture.batch import BatchReadError, pump_batches
 from rustnet.capture.pcapng import PcapngDamage, PcapngReader
 from rustnet.capture.pcapwrite import PcapWriter
+from rustnet.capture.walk import MAX_SNAPLEN  # what filters are compiled for (libpcap's own maximum)
 from rustnet.stream import RecordWriter
 from rustnet.stream.gunzip import Inflater
 from rustnet.stream.sniff import EMPTY, HEAD_SIZE, OTHER, RECORDS, empty_message, neither_message, sniff_fd
 
 # Packets between checks of the stop flag (SIGINT/SIGTERM): bounds the reaction time.
 CHUNK = 256
-MAX_SNAPLEN = 262144  # what filters are compiled for (libpcap's own maximum)
 
 
 _PCAP_MAGICS = {
