@@ -220,11 +220,12 @@ def _remote_script(monkeypatch: pytest.MonkeyPatch, opts: Options) -> str:
 
 
 def _run_remote_side(
-    script: str, tmp: Path, traffic_port: int | None = None
+    script: str, tmp: Path, traffic_port: int | None = None, ends_by_itself: bool = False
 ) -> tuple[int, list[object], str]:
     """``script`` run as sshd runs a command (the login shell with -c), with a PATH that has no
     rn- command: its exit status, its records and its stderr. Closing its standard input, as
-    rustnet does on Ctrl+C, is what stops it."""
+    rustnet does on Ctrl+C, is what stops it; ``ends_by_itself``: it is left to end first (a
+    Ctrl+C before rn-capture has failed would end it with 130, as it should)."""
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     out_path = tmp / "remote.rn"
     with out_path.open("wb") as out:
@@ -242,6 +243,8 @@ def _run_remote_side(
                     s.sendto(b"probe %d" % i, ("127.0.0.1", traffic_port))
                 s.sendto(b"filtered out", ("127.0.0.1", traffic_port + 1))
             time.sleep(0.3)
+        if ends_by_itself:
+            p.wait(timeout=60)
         _, err = p.communicate(input=b"", timeout=60)
     finally:
         if p.poll() is None:
@@ -305,7 +308,7 @@ def test_remote_side_captures_with_the_filter_and_stops_when_stdin_closes(
 def test_remote_side_exits_with_rn_captures_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A plain `rn-capture | rn-enrich` would exit 0 here (rn-enrich's status).
     script = _remote_script(monkeypatch, Options(remote="h", interface="rn-no-such0"))
-    status, recs, err = _run_remote_side(script, tmp_path)
+    status, recs, err = _run_remote_side(script, tmp_path, ends_by_itself=True)
     assert status == 1 and recs == []
     assert err.startswith("rn-capture: no such interface: 'rn-no-such0'")
 
