@@ -57,6 +57,7 @@ MODULES = [
     "rustnet/dissect/safe_text.py",
     "rustnet/dissect/tls.py",
     "rustnet/stream/bounds.py",
+    "rustnet/stream/pktbatch.py",
     "rustnet/track/conn.py",
     "rustnet/track/dpi.py",
     "rustnet/track/join.py",

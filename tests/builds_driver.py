@@ -30,6 +30,7 @@ import argparse
 import copy
 import json
 import random
+import struct
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ from rustnet.enrich.names import HostNames
 from rustnet.enrich.services import ServiceNames
 from rustnet.stream import fields
 from rustnet.stream.bounds import MAX_FIELDS, MAX_KEY, MAX_LIST, MAX_TEXT, bound_record, saturate
+from rustnet.stream.pktbatch import expand as expand_packets
 from rustnet.stream.reader import RecordReader
 from rustnet.stream.records import make_header
 from rustnet.stream.stage import Chain
@@ -258,6 +260,25 @@ def hostile_conn(rng: random.Random, base: dict[str, Any]) -> dict[Any, Any]:
     return rec
 
 
+def hostile_pkb(rng: random.Random, pkts: list[Any]) -> list[Any]:
+    """A pkb record of the frames of ``pkts`` (pkt records), its metadata or fields damaged now
+    and then."""
+    meta, data = bytearray(), bytearray()
+    for p in pkts:
+        frame = p[3] if len(p) > 3 and isinstance(p[3], bytes) else b""
+        meta += struct.pack("<IIII", rng.randrange(1 << 32), rng.randrange(1 << 32), len(data), len(frame))
+        data += frame
+    rec: list[Any] = ["pkb", rng.random() < 0.5, bytes(meta), bytes(data)]
+    what = rng.random()
+    if what < 0.3:
+        rec[2] = mutate_bytes(rng, rec[2])
+    elif what < 0.4:
+        rec[rng.randrange(1, 4)] = rng.choice(HOSTILE)
+    elif what < 0.45:
+        rec.append(1)
+    return rec
+
+
 def walked(data: bytes) -> Iterator[Any]:
     """What the header walk says of a file holding ``data``."""
     with tempfile.TemporaryFile() as fh:
@@ -452,6 +473,8 @@ def main() -> int:
                 p[rng.randrange(1, len(p))] = rng.choice(HOSTILE)
             prec.append(p)
         run_stage(emit, f"hostile-pkt/{n}", lambda prec=prec: dissect(prec))
+        batch = hostile_pkb(rng, prec[1:])
+        run_stage(emit, f"hostile-pkb/{n}", lambda batch=batch: iter(expand_packets(batch)))
         conns = [hostile_conn(rng, rng.choice(conn_pool)) for _ in range(10)] if conn_pool else []
         run_stage(emit, f"hostile-conn/{n}", lambda conns=conns: bounded(conns))
         mixed: list[Any] = [hdr]

@@ -14,6 +14,7 @@ re-packed (the writer's packing is canonical) to find where it ends.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -57,6 +58,11 @@ def layout(data: bytes) -> tuple[list[tuple[int, Any]], set[int]]:
                 pos += len(msgpack.packb(rec, use_bin_type=True))
                 records.append((pos, rec))
             assert pos == end, "frame elements must re-pack to the same bytes"
+        elif isinstance(obj, list) and obj and obj[0] == "pkb":
+            # Many frames, all there once the record is: read here with struct, as the format says.
+            data_ = obj[3]
+            for sec, usec, off, caplen in struct.iter_unpack("<iiII" if obj[1] else "<IIII", obj[2]):
+                records.append((end, ["pkt", sec + usec * 1e-6, caplen, data_[off : off + caplen]]))
         else:
             records.append((end, obj))
         ends.add(end)

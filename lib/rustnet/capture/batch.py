@@ -1,9 +1,11 @@
 """``pkt`` records from libpcap's ``next_batch``: a few hundred packets per call, a frame each.
 
 ``next_batch`` returns the packets of one call as one buffer plus 16 bytes of metadata per
-packet (seconds, microseconds, offset, captured length). The records are built in one list
-comprehension and handed to the writer as a whole frame, so the only Python work per packet
-is the record itself. There is no wire length: callers use this only for packets whose
+packet (seconds, microseconds, offset, captured length). A MessagePack writer on a
+little-endian host takes the two as they are, as one ``pkb`` record (rustnet.stream.pktbatch):
+no Python work per packet at all. Otherwise (JSON, rn-capture --dissect or --shard, which
+want the packets themselves) the records are built in one list comprehension and handed to
+the writer as a whole frame. There is no wire length: callers use this only for packets whose
 captured length is their wire length (a file proven whole, or a live capture whose snaplen
 is larger than any frame).
 """
@@ -48,6 +50,8 @@ def pump_batches(
     (checked between calls) is true; returns how many. A libpcap error raises BatchReadError."""
     iter_meta = (_META_FILE if from_file else _META).iter_unpack
     write_packets = writer.write_packets
+    # Only RecordWriter has it: rn-capture --dissect's and --shard's writers take pkt records.
+    as_batches = getattr(writer, "packet_batches", False) is True
     per_call = writer.max_records
     n = 0
     while n < limit:
@@ -59,12 +63,16 @@ def pump_batches(
             raise BatchReadError(n, str(exc) or "read error") from None
         if not meta:
             break
-        recs = [
-            ["pkt", sec + usec * 1e-6, caplen, buf[off : off + caplen]]
-            for sec, usec, off, caplen in iter_meta(meta)
-        ]
-        count = len(recs)
-        write_packets(recs, len(buf))
+        if as_batches:
+            count = len(meta) // _META.size
+            writer.write_packet_batch(from_file, meta, buf)
+        else:
+            recs = [
+                ["pkt", sec + usec * 1e-6, caplen, buf[off : off + caplen]]
+                for sec, usec, off, caplen in iter_meta(meta)
+            ]
+            count = len(recs)
+            write_packets(recs, len(buf))
         if dump is not None:
             for sec, usec, off, caplen in iter_meta(meta):
                 dump.write(sec, usec, caplen, buf[off : off + caplen])

@@ -289,6 +289,32 @@ PKT: Final[tuple[Field, ...]] = (
     ),
 )
 
+# --- pkb -----------------------------------------------------------------------------------
+# Many whole frames in one record: what libpcap's next_batch gives, passed on as it is.
+PKB: Final[tuple[Field, ...]] = (
+    _tag("pkb"),
+    Field(
+        "signed",
+        "bool",
+        "true: the seconds in meta are signed 32-bit numbers (a capture file, read as libpcap reads "
+        "it); false: unsigned (a live capture's clock)",
+        stage=CAPTURE,
+    ),
+    Field(
+        "meta",
+        "bytes",
+        "16 bytes per frame, four little-endian 32-bit numbers: seconds, microseconds, the frame's "
+        "offset in data and its length; frames in order, none overlapping the one before",
+        stage=CAPTURE,
+    ),
+    Field(
+        "data",
+        "bytes",
+        "the frames, each whole (its length is its wire length), of hdr.linktype",
+        stage=CAPTURE,
+    ),
+)
+
 # --- sum -----------------------------------------------------------------------------------
 # Positional, in this order; ``default`` is what a field holds where it does not apply.
 SUM: Final[tuple[Field, ...]] = (
@@ -1918,6 +1944,20 @@ RECORDS: Final = (
         "one captured frame, from rn-capture",
         "",
         PKT,
+    ),
+    RecordType(
+        "pkb",
+        "positional",
+        "many whole frames, from rn-capture",
+        "What rn-capture writes instead of pkt records for frames that are whole (a capture file "
+        "libpcap proved so, a live capture whose snaplen no frame exceeds), one record for each "
+        "read from libpcap: no work per frame in rn-capture. Always a top-level object, never "
+        "inside a frame (readers take it anywhere). A reader hands it on as one pkt record per "
+        "frame (ts = seconds + microseconds / 1e6, wirelen = its length), so no stage sees it "
+        "and JSON never shows it. A pkb record that does not check out (meta not a multiple of "
+        "16 bytes, a frame outside data or overlapping the one before, more than 65536 frames) "
+        "becomes one damaged pkt record, which rn-dissect counts as malformed.",
+        PKB,
     ),
     RecordType(
         "sum",

@@ -33,7 +33,8 @@ except ImportError:  # pragma: no cover - ormsgpack is a dependency; degrade, do
     ormsgpack = None  # type: ignore[assignment]
 
 from rustnet.stream.escape import escape_unsafe
-from rustnet.stream.records import FORMAT_VERSION, HEADER, Record, from_json_obj
+from rustnet.stream.pktbatch import expand as expand_packets
+from rustnet.stream.records import FORMAT_VERSION, HEADER, PACKETS, Record, from_json_obj
 
 READ_SIZE = 1 << 20
 # Bounds what one hostile record can make us buffer.
@@ -189,11 +190,17 @@ class RecordReader:
                 if not obj:
                     continue  # an empty frame
                 if obj[0].__class__ is str:
-                    append(obj)  # a single positional record
+                    if obj[0] == PACKETS:  # many frames, each handed on as a pkt record
+                        out += expand_packets(obj)
+                    else:
+                        append(obj)  # a single positional record
                     continue
                 for rec in obj:
                     if rec.__class__ is list and rec and rec[0].__class__ is str:
-                        append(rec)
+                        if rec[0] == PACKETS:  # never inside a frame from rn-capture: anywhere from others
+                            out += expand_packets(rec)
+                        else:
+                            append(rec)
                     elif rec.__class__ is dict and (tag := rec.get("t")).__class__ is str and tag != HEADER:
                         append(rec)  # a map record with a type tag (the other cases are _accept's)
                     else:
@@ -312,7 +319,10 @@ class RecordReader:
                 self._check_version(rec)
             out.append(rec)
         elif isinstance(rec, list) and rec and isinstance(rec[0], str):
-            out.append(rec)
+            if rec[0] == PACKETS:
+                out += expand_packets(rec)
+            else:
+                out.append(rec)
         else:
             self.damage = f"{self.name}: corrupt record stream: {type(rec).__name__} where a record belongs"
 

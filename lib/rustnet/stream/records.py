@@ -45,8 +45,10 @@ rn-view, rustnet). Integers: rn-track counts a summary whose ``wirelen`` is outs
 saturates an integer beyond MessagePack's 64 bits (a counter that passed them) at the nearest
 end, 18446744073709551615 or -9223372036854775808.
 
-Format version 1. A reader refuses a header whose ``v`` is newer than
-:data:`FORMAT_VERSION`; a header may appear anywhere (concatenated recordings).
+Format version 2: version 1 with ``pkb`` records, which a version 1 reader would pass over
+as unknown and so lose every packet (it refuses the stream instead). A reader refuses a header
+whose ``v`` is newer than :data:`FORMAT_VERSION` and reads older streams as before; a header may
+appear anywhere (concatenated recordings).
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ from typing import Any, Final
 
 from rustnet.stream import fields
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 
 # Type tags.
 HEADER: Final = "hdr"
 PACKET: Final = "pkt"
+PACKETS: Final = "pkb"  # many whole frames: readers hand each on as a pkt record (rustnet.stream.pktbatch)
 SUMMARY: Final = "sum"
 CAPTURE_STATS: Final = "stats"
 IFSTATS: Final = "ifstats"

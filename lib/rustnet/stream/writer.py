@@ -15,12 +15,14 @@ import os
 import re
 import select
 import stat
+import sys
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 import msgpack
 
+from rustnet.stream import pktbatch
 from rustnet.stream.bounds import saturate
 from rustnet.stream.escape import escape_char
 from rustnet.stream.records import PACKET, PKT_DATA, Record, to_json_obj
@@ -88,6 +90,8 @@ class RecordWriter:
         self._out: list[bytes] = []
         self._pending = 0  # about how many bytes of whole frames wait in the output buffer
         self._closed = False
+        # pkb records carry libpcap's metadata as it is: little-endian hosts only (the format's order).
+        self.packet_batches = fmt == "msgpack" and sys.byteorder == "little"
         grow_pipe(fd)
 
     def write(self, rec: Record) -> None:
@@ -157,6 +161,17 @@ class RecordWriter:
         self._batch_bytes += nbytes
         if len(batch) >= self.max_records or self._batch_bytes >= self.max_bytes:
             self._end_frame()
+
+    def write_packet_batch(self, signed: bool, meta: bytes, data: bytes) -> None:
+        """Write ``len(meta) // 16`` whole frames as one ``pkb`` record (only where
+        :attr:`packet_batches` is true): after what is queued, as a top-level object of its own,
+        the data handed to ``writev`` as it is (never copied here)."""
+        self._end_frame()
+        self._out += (pktbatch.header(signed, len(meta)), meta, pktbatch.data_header(len(data)), data)
+        self.records_written += len(meta) // pktbatch.META_SIZE
+        self._pending += len(meta) + len(data)
+        if self._pending >= WRITE_SIZE:
+            self._write_out()
 
     def flush(self) -> None:
         """Write everything queued now."""
