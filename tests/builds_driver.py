@@ -475,6 +475,7 @@ def main() -> int:
         run_stage(emit, f"hostile-pkt/{n}", lambda prec=prec: dissect(prec))
         batch = hostile_pkb(rng, prec[1:])
         run_stage(emit, f"hostile-pkb/{n}", lambda batch=batch: iter(expand_packets(batch)))
+        run_stage(emit, f"hostile-pkb-dissect/{n}", lambda hb=[prec[0], batch]: dissect(hb))
         conns = [hostile_conn(rng, rng.choice(conn_pool)) for _ in range(10)] if conn_pool else []
         run_stage(emit, f"hostile-conn/{n}", lambda conns=conns: bounded(conns))
         mixed: list[Any] = [hdr]

@@ -83,45 +83,58 @@ def test_signed_seconds_are_read_as_libpcap_reads_a_file() -> None:
     assert recs == [["pkt", float(0xFFFFFFFF), 1, b"x"]]
 
 
-def bad_records() -> dict[str, list[Any]]:
-    good = pkb([(1, 0, b"a" * 40), (2, 0, b"b" * 40)])
+FIRST = b"a" * 40  # the first frame of the records below, sound in all of them
+
+
+def bad_records() -> dict[str, tuple[list[Any], int]]:
+    """Damaged pkb records, each with how many of its frames come before the damage."""
+    good = pkb([(1, 0, FIRST), (2, 0, b"b" * 40)])
     _, signed, meta, data = good
     over = bytearray(meta)
     struct.pack_into("<I", over, 16 + 8, 10)  # the second frame starts inside the first
     past = bytearray(meta)
     struct.pack_into("<I", past, 16 + 12, 41)  # one byte past the data
     huge = struct.pack("<IIII", 1, 0, 0, 0) * ((1 << 16) + 1)  # too many (empty) frames
+    negative = bytearray(pkb([(1, 0, FIRST), (2, 0, b"b")], signed=True)[2])
+    struct.pack_into("<i", negative, 16 + 12, -1)  # read with the seconds' signedness
     return {
-        "overlapping": ["pkb", signed, bytes(over), data],
-        "past the data": ["pkb", signed, bytes(past), data],
-        "meta not a multiple of 16": ["pkb", signed, meta[:-1], data],
-        "too many frames": ["pkb", False, huge, b""],
-        "meta as text": ["pkb", signed, "meta", data],
-        "signed as an int": ["pkb", 1, meta, data],
-        "short": ["pkb", signed, meta],
-        "long": ["pkb", signed, meta, data, 1],
+        "overlapping": (["pkb", signed, bytes(over), data], 1),
+        "past the data": (["pkb", signed, bytes(past), data], 1),
+        "negative length": (["pkb", True, bytes(negative), FIRST + b"b"], 1),
+        "meta not a multiple of 16": (["pkb", signed, meta[:-1], data], 0),
+        "no frames": (["pkb", signed, b"", b""], 0),
+        "too many frames": (["pkb", False, huge, b""], 0),
+        "meta as text": (["pkb", signed, "meta", data], 0),
+        "signed as an int": (["pkb", 1, meta, data], 0),
+        "short": (["pkb", signed, meta], 0),
+        "long": (["pkb", signed, meta, data, 1], 0),
     }
 
 
 @pytest.mark.parametrize("name", list(bad_records()))
-def test_a_pkb_that_does_not_check_out_is_one_damaged_packet(name: str) -> None:
-    bad = bad_records()[name]
+def test_a_pkb_is_read_up_to_its_damage_which_is_one_damaged_packet(name: str) -> None:
+    bad, before = bad_records()[name]
     recs, reader = decode(msgpack.packb([HEADER, bad, ["sum", 1.0]]))
     assert reader.damage is None
-    assert recs == [HEADER, ["pkt"], ["sum", 1.0]]
+    assert recs == [HEADER, *[["pkt", 1.0, 40, FIRST]] * before, ["pkt"], ["sum", 1.0]]
 
 
 def test_rn_dissect_counts_a_damaged_pkb_as_one_malformed_packet(tmp_path: Path) -> None:
-    good = pkb([(1, 0, bytes(60))])
-    stream = msgpack.packb([HEADER, *bad_records().values(), good])
+    eth = bytes(12) + b"\x08\x00" + bytes(46)  # an empty IPv4 header: malformed as well
+    good = pkb([(1, 0, eth)])
+    bad = list(bad_records().values())
+    stream = msgpack.packb([HEADER, *(rec for rec, _ in bad), good])
     out = subprocess.run(
         [str(BIN / "rn-dissect"), "--format", "json"], input=stream, capture_output=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr == b""
     stats = [json.loads(line) for line in out.stdout.splitlines() if b'"dstats"' in line][-1]
-    assert stats["packets"] == len(bad_records()) + 1
-    assert stats["malformed"] == len(bad_records())
+    frames_before = sum(before for _, before in bad)  # FIRST: EtherType 0x6161, not IP
+    assert stats["packets"] == len(bad) + frames_before + 1
+    assert stats["non_ip"] == frames_before
+    # Each damaged record is one malformed packet, and so is the frame with an empty IPv4 header.
+    assert stats["malformed"] == len(bad) + 1
 
 
 def test_the_writer_puts_a_pkb_after_what_it_queued(tmp_path: Path) -> None:

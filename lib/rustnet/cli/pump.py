@@ -9,7 +9,7 @@ from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, termination, warn
 from rustnet.stream import Record, RecordWriter, open_inputs
 from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import WARNING
-from rustnet.stream.stage import Stage
+from rustnet.stream.stage import Stage, takes_packet_batches
 
 _SLICE = 2048  # records handed to a stage at once
 
@@ -21,6 +21,7 @@ def pump(
     writer: RecordWriter,
     on_tick: Callable[[float], None] | None = None,
     tick_every: float = 1.0,
+    keep_packet_batches: bool = False,
 ) -> int:
     """Feed every input's records, in batches, to ``on_records`` until each input ends.
 
@@ -28,12 +29,14 @@ def pump(
     records flow or the input is quiet (live streams). Output is flushed before every
     wait, so a quiet stream is never held back. A damaged input is reported on stderr
     and downstream as a ``warn`` record, and the status is then 3; the next input is
-    still read.
+    still read. ``keep_packet_batches``: ``pkb`` records reach ``on_records`` as they are, not
+    as ``pkt`` records (for a stage that reads them itself).
     """
     status = EXIT_OK
     next_tick = time.monotonic() + tick_every
     check_terminated = termination.check
     for reader in open_inputs(paths):
+        reader.keep_packet_batches = keep_packet_batches
         while not reader.done:
             check_terminated()
             timeout = None
@@ -73,6 +76,7 @@ def run_stream_stage(
         writer,
         on_tick=lambda now: writer.write_many(stage.tick(now)),
         tick_every=tick_every,
+        keep_packet_batches=takes_packet_batches(stage),
     )
     writer.write_many(stage.finish())
     writer.close()

@@ -64,11 +64,12 @@ from rustnet.dissect.tunnel import (
     udp_inner,
 )
 from rustnet.dissect.tunnel import inner as tunnel_inner
-from rustnet.stream import fields
+from rustnet.stream import fields, pktbatch
 from rustnet.stream.records import (
     DISSECT_STATS,
     HEADER,
     PACKET,
+    PACKETS,
     PROTO_ARP,
     PROTO_ICMP,
     PROTO_ICMPV6,
@@ -146,6 +147,8 @@ class Dissector:
         # The next stage is a Tracker in this process: segments of known flows go to it as SEGMENT
         # records, never to be written (see rustnet.stream.records.SEGMENT).
         self.segments = segments
+        # process() reads pkb records itself (rustnet.stream.pktbatch): its reader hands them on whole.
+        self.takes_packet_batches = True
         self._decode: Decoder | None = None
         self.frags = FragmentTable()
         self.reassembly = Reassembler()  # fragmented UDP datagrams, for DPI
@@ -167,12 +170,7 @@ class Dissector:
         out: list[Record] = []
         append = out.append
         packet = self.packet
-        inspect = self._inspect
         eth = self._decode is ethernet
-        tunnel_port = _UDP_TUNNEL_PORT
-        flow_lookup = self._flow_lookup
-        finished = self._finished
-        segments = self.segments
         fast = 0  # packets summarised inline (counted at the end)
         for rec in recs:
             if rec.__class__ is list and len(rec) == 4 and rec[0] == PACKET:
@@ -190,167 +188,44 @@ class Dissector:
                     and 0.0 <= ts < _MAX_TS
                     and wirelen >= len(data)
                 ):
-                    l4off = 0  # stays 0 unless the IP header is one the fast path takes
-                    try:
-                        (
-                            etype,
-                            vhl,
-                            l4len,
-                            frag,
-                            proto,
-                            src,
-                            dst,
-                            sport,
-                            dport,
-                            seq,
-                            ack,
-                            doff,
-                            flags,
-                            window,
-                        ) = _eth_ip4_l4(data)
-                    except struct.error:
-                        etype = 0
-                    if etype == ETH_IPV4:
-                        if vhl == 0x45 and not frag & 0x3FFF and l4len <= wirelen - 14:
-                            l4off = 34
-                            l4len -= 20
-                    elif etype == ETH_IPV6:
-                        try:
-                            (_, vtf, l4len, proto, src, dst, sport, dport, seq, ack, doff, flags, window) = (
-                                _eth_ip6_l4(data)
-                            )
-                        except struct.error:
-                            vtf = 0
-                        if vtf >> 28 == 6 and 0 < l4len <= wirelen - 54:
-                            l4off = 54
-                    if l4off:
-                        if proto == PROTO_TCP:
-                            hlen = (doff >> 4) << 2
-                            if 20 <= hlen <= l4len and l4off + l4len <= len(data):
-                                paylen = l4len - hlen
-                                info = None
-                                key = None
-                                if inspect is not None and (paylen or _DPI_CONTROL[flags]):
-                                    if src < dst or (src == dst and sport <= dport):
-                                        key = (PROTO_TCP, src, sport, dst, dport)
-                                        low = True
-                                    else:
-                                        key = (PROTO_TCP, dst, dport, src, sport)
-                                        low = False
-                                    flow = flow_lookup(key)
-                                    # What inspect() does for a flow that has nothing to learn from
-                                    # this segment (the bulk of a long transfer), without the call
-                                    # and the copy of the payload.
-                                    if (flow is finished and not _DPI_CONTROL[flags]) or (
-                                        flow is None and not paylen
-                                    ):
-                                        pass
-                                    else:
-                                        try:
-                                            info = inspect(
-                                                PROTO_TCP,
-                                                src,
-                                                sport,
-                                                dst,
-                                                dport,
-                                                data[l4off + hlen : l4off + l4len],
-                                                ts,
-                                                seq,
-                                                flags,
-                                            )
-                                        except Exception:  # DPI must not stop L2-L4 (as in packet())
-                                            self.dpi_errors += 1
-                                if (
-                                    segments
-                                    and info is None
-                                    and not flags & _SYN_FIN_RST
-                                    and ts > 0.0
-                                    and not wirelen >> 32
-                                ):
-                                    # For the Tracker in this process: the summary's fields without
-                                    # the summary (rustnet.stream.records.SEGMENT).
-                                    if key is None:
-                                        if src < dst or (src == dst and sport <= dport):
-                                            key = (PROTO_TCP, src, sport, dst, dport)
-                                            low = True
-                                        else:
-                                            key = (PROTO_TCP, dst, dport, src, sport)
-                                            low = False
-                                    append([SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window])
-                                    fast += 1
-                                    continue
-                                # summary() written out: the call would cost ~5% of this path.
-                                # tests/test_dissect_fastpath.py holds it equal to packet()'s.
-                                append(
-                                    [
-                                        SUMMARY,
-                                        ts,
-                                        wirelen,
-                                        PROTO_TCP,
-                                        src,
-                                        sport,
-                                        dst,
-                                        dport,
-                                        flags,
-                                        seq,
-                                        ack,
-                                        paylen,
-                                        window,
-                                        None,
-                                        info,
-                                    ]
-                                )
-                                fast += 1
-                                continue
-                        elif proto == PROTO_UDP:
-                            ulen = seq >> 16  # the UDP length sits where TCP's sequence number starts
-                            if (
-                                8 <= ulen <= l4len
-                                and l4off + ulen <= len(data)
-                                and not tunnel_port[dport]
-                                and not tunnel_port[sport]
-                            ):
-                                info = None
-                                if inspect is not None and ulen > 8:
-                                    try:
-                                        info = inspect(
-                                            PROTO_UDP,
-                                            src,
-                                            sport,
-                                            dst,
-                                            dport,
-                                            data[l4off + 8 : l4off + ulen],
-                                            ts,
-                                        )
-                                    except Exception:  # DPI must not stop L2-L4 (as in packet())
-                                        self.dpi_errors += 1
-                                append(  # summary() written out, as for TCP
-                                    [
-                                        SUMMARY,
-                                        ts,
-                                        wirelen,
-                                        PROTO_UDP,
-                                        src,
-                                        sport,
-                                        dst,
-                                        dport,
-                                        0,
-                                        0,
-                                        0,
-                                        ulen - 8,
-                                        0,
-                                        None,
-                                        info,
-                                    ]
-                                )
-                                fast += 1
-                                continue
+                    if self._fast(ts, wirelen, data, 0, len(data), out):
+                        fast += 1
+                        continue
                 s = packet(ts, wirelen, data)
                 if s is not None:
                     append(s)
                 if self._inner:
                     out.extend(self._inner)
                     self._inner.clear()
+            elif rec.__class__ is list and rec and rec[0] == PACKETS:
+                # Many whole frames (rustnet.stream.pktbatch): each read in place, as a pkt record
+                # with its fields would be; one that does not check out is one damaged packet.
+                v = pktbatch.frames(rec)
+                if not v:
+                    self.packets += 1
+                    self.malformed += 1
+                    continue
+                buf: bytes = rec[3]
+                size = len(buf)
+                end = 0
+                for i in range(0, len(v), 4):
+                    off = v[i + 2]
+                    caplen = v[i + 3]
+                    if not pktbatch.frame_ok(off, caplen, end, size):
+                        self.packets += 1  # the rest of the record: one damaged packet
+                        self.malformed += 1
+                        break
+                    end = off + caplen
+                    ts = v[i] + v[i + 1] * 1e-6
+                    if eth and 0.0 <= ts < _MAX_TS and self._fast(ts, caplen, buf, off, caplen, out):
+                        fast += 1
+                        continue
+                    s = packet(ts, caplen, buf[off:end])
+                    if s is not None:
+                        append(s)
+                    if self._inner:
+                        out.extend(self._inner)
+                        self._inner.clear()
             elif type(rec) is list and len(rec) == 5 and rec[0] == PACKET:
                 s = self.packet_of_link(rec[1], rec[2], rec[3], rec[4])
                 if s is not None:
@@ -368,6 +243,172 @@ class Dissector:
                 append(rec)
         self.packets += fast
         return out
+
+    def _fast(self, ts: float, wirelen: int, buf: bytes, base: int, caplen: int, out: list[Record]) -> bool:
+        """The fast path: the summary of the frame ``buf[base : base + caplen]`` (untagged
+        Ethernet, IPv4 without options or IPv6 without extension headers, a sound TCP/UDP header,
+        nothing cut and no length disagreeing) appended to ``out``, True; False, having done
+        nothing, for anything else (and any doubt): the caller sends that to packet(), the general
+        path, which gives the same summary for what this path accepts
+        (tests/test_dissect_fastpath.py). One struct read covers all three headers, in place: a
+        frame of a pkb record is not copied unless DPI wants its payload."""
+        inspect = self._inspect
+        flow_lookup = self._flow_lookup
+        finished = self._finished
+        segments = self.segments
+        tunnel_port = _UDP_TUNNEL_PORT
+
+        l4off = 0  # stays 0 unless the IP header is one the fast path takes
+        try:
+            (
+                etype,
+                vhl,
+                l4len,
+                frag,
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+                seq,
+                ack,
+                doff,
+                flags,
+                window,
+            ) = _eth_ip4_l4(buf, base)
+        except struct.error:
+            etype = 0
+        if etype == ETH_IPV4:
+            if vhl == 0x45 and not frag & 0x3FFF and l4len <= wirelen - 14:
+                l4off = 34
+                l4len -= 20
+        elif etype == ETH_IPV6:
+            try:
+                (_, vtf, l4len, proto, src, dst, sport, dport, seq, ack, doff, flags, window) = _eth_ip6_l4(
+                    buf, base
+                )
+            except struct.error:
+                vtf = 0
+            if vtf >> 28 == 6 and 0 < l4len <= wirelen - 54:
+                l4off = 54
+        if l4off:
+            if proto == PROTO_TCP:
+                hlen = (doff >> 4) << 2
+                if 20 <= hlen <= l4len and l4off + l4len <= caplen:
+                    paylen = l4len - hlen
+                    info = None
+                    key = None
+                    if inspect is not None and (paylen or _DPI_CONTROL[flags]):
+                        if src < dst or (src == dst and sport <= dport):
+                            key = (PROTO_TCP, src, sport, dst, dport)
+                            low = True
+                        else:
+                            key = (PROTO_TCP, dst, dport, src, sport)
+                            low = False
+                        flow = flow_lookup(key)
+                        # What inspect() does for a flow that has nothing to learn from
+                        # this segment (the bulk of a long transfer), without the call
+                        # and the copy of the payload.
+                        if (flow is finished and not _DPI_CONTROL[flags]) or (flow is None and not paylen):
+                            pass
+                        else:
+                            try:
+                                info = inspect(
+                                    PROTO_TCP,
+                                    src,
+                                    sport,
+                                    dst,
+                                    dport,
+                                    buf[base + l4off + hlen : base + l4off + l4len],
+                                    ts,
+                                    seq,
+                                    flags,
+                                )
+                            except Exception:  # DPI must not stop L2-L4 (as in packet())
+                                self.dpi_errors += 1
+                    if (
+                        segments
+                        and info is None
+                        and not flags & _SYN_FIN_RST
+                        and ts > 0.0
+                        and not wirelen >> 32
+                    ):
+                        # For the Tracker in this process: the summary's fields without
+                        # the summary (rustnet.stream.records.SEGMENT).
+                        if key is None:
+                            if src < dst or (src == dst and sport <= dport):
+                                key = (PROTO_TCP, src, sport, dst, dport)
+                                low = True
+                            else:
+                                key = (PROTO_TCP, dst, dport, src, sport)
+                                low = False
+                        out.append([SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window])
+                        return True
+                    # summary() written out: the call would cost ~5% of this path.
+                    # tests/test_dissect_fastpath.py holds it equal to packet()'s.
+                    out.append(
+                        [
+                            SUMMARY,
+                            ts,
+                            wirelen,
+                            PROTO_TCP,
+                            src,
+                            sport,
+                            dst,
+                            dport,
+                            flags,
+                            seq,
+                            ack,
+                            paylen,
+                            window,
+                            None,
+                            info,
+                        ]
+                    )
+                    return True
+            elif proto == PROTO_UDP:
+                ulen = seq >> 16  # the UDP length sits where TCP's sequence number starts
+                if (
+                    8 <= ulen <= l4len
+                    and l4off + ulen <= caplen
+                    and not tunnel_port[dport]
+                    and not tunnel_port[sport]
+                ):
+                    info = None
+                    if inspect is not None and ulen > 8:
+                        try:
+                            info = inspect(
+                                PROTO_UDP,
+                                src,
+                                sport,
+                                dst,
+                                dport,
+                                buf[base + l4off + 8 : base + l4off + ulen],
+                                ts,
+                            )
+                        except Exception:  # DPI must not stop L2-L4 (as in packet())
+                            self.dpi_errors += 1
+                    out.append(  # summary() written out, as for TCP
+                        [
+                            SUMMARY,
+                            ts,
+                            wirelen,
+                            PROTO_UDP,
+                            src,
+                            sport,
+                            dst,
+                            dport,
+                            0,
+                            0,
+                            0,
+                            ulen - 8,
+                            0,
+                            None,
+                            info,
+                        ]
+                    )
+                    return True
+        return False
 
     def tick(self, now: float) -> list[Record]:
         if not self._header_seen or self._counts() == self._reported:

@@ -5,10 +5,11 @@ per frame, passed on as they are: no Python work per frame), and a record reader
 back into one ``pkt`` record per frame with :func:`expand`, so every stage still sees ``pkt``
 records. The fields are declared in :data:`rustnet.stream.fields.PKB`.
 
-A ``pkb`` record is untrusted input like any other: one whose metadata does not check out
-becomes a single damaged ``pkt`` record (rn-dissect counts it as malformed), and the frames it
-yields never hold more bytes than its data (no frame overlaps the one before), nor number more
-than :data:`MAX_FRAMES`.
+A ``pkb`` record is untrusted input like any other: one whose fields do not check out becomes
+a single damaged ``pkt`` record (rn-dissect counts it as malformed); the frames before the first
+that lies outside its data or overlaps the one before are read, and the rest is one damaged
+record. So the frames never hold more bytes than its data, nor number more than
+:data:`MAX_FRAMES`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from rustnet.stream.records import PACKET
 
 # seconds, microseconds, offset, length: little-endian whatever the host (a stream crosses hosts).
 META_SIZE: Final = 16
-_UNSIGNED: Final = struct.Struct("<IIII")
-_SIGNED: Final = struct.Struct("<iiII")
 # As many frames as a frame of records may hold (rustnet.stream.reader.MAX_CONTAINER).
 MAX_FRAMES: Final = 1 << 16
 
@@ -31,25 +30,46 @@ def damaged() -> list[Any]:
     return [PACKET]
 
 
-def expand(rec: list[Any]) -> list[list[Any]]:
-    """The ``pkt`` records of the ``pkb`` record ``rec``, in order (see the module's docstring)."""
+def frames(rec: list[Any]) -> tuple[int, ...]:
+    """The metadata of the ``pkb`` record ``rec`` as one tuple, four numbers a frame (seconds,
+    microseconds, offset, length); empty when the record's fields do not check out (the frames
+    themselves are checked as they are read: :func:`frame_ok`)."""
     if len(rec) != 4:
-        return [damaged()]
-    signed = rec[1]
+        return ()
     meta = rec[2]
-    data = rec[3]
-    if signed.__class__ is not bool or meta.__class__ is not bytes or data.__class__ is not bytes:
+    if rec[1].__class__ is not bool or meta.__class__ is not bytes or rec[3].__class__ is not bytes:
+        return ()
+    n = len(meta) // 4
+    if len(meta) % META_SIZE or not 0 < n <= 4 * MAX_FRAMES:
+        return ()
+    return struct.unpack(f"<{n}{'i' if rec[1] else 'I'}", meta)
+
+
+def frame_ok(off: int, caplen: int, end: int, size: int) -> bool:
+    """Whether a frame at ``off``, ``caplen`` bytes long, lies in ``size`` bytes of data after the
+    previous frame's ``end``. (Offsets and lengths are read with the seconds' signedness: no valid
+    record has data of 2 GiB, so a negative one is always damage.)"""
+    return end <= off and 0 <= caplen <= size - off
+
+
+def expand(rec: list[Any]) -> list[list[Any]]:
+    """The ``pkt`` records of the ``pkb`` record ``rec``, in order (see the module's docstring):
+    the frames up to the first that does not check out, then one damaged record for the rest."""
+    v = frames(rec)
+    if not v:
         return [damaged()]
-    if len(meta) % META_SIZE or len(meta) > MAX_FRAMES * META_SIZE:
-        return [damaged()]
-    out: list[list[Any]] = []
-    end = 0  # where the previous frame ended
+    data: bytes = rec[3]
     size = len(data)
-    for sec, usec, off, caplen in (_SIGNED if signed else _UNSIGNED).iter_unpack(meta):
-        if off < end or off + caplen > size:
-            return [damaged()]
+    out: list[list[Any]] = []
+    end = 0
+    for i in range(0, len(v), 4):
+        off = v[i + 2]
+        caplen = v[i + 3]
+        if not frame_ok(off, caplen, end, size):
+            out.append(damaged())
+            break
         end = off + caplen
-        out.append([PACKET, sec + usec * 1e-6, caplen, data[off:end]])
+        out.append([PACKET, v[i] + v[i + 1] * 1e-6, caplen, data[off:end]])
     return out
 
 

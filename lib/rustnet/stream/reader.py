@@ -66,6 +66,9 @@ class RecordReader:
         self.eof = False
         self.damage: str | None = None  # one-line description once the stream is found damaged
         self.records_read = 0
+        # pkb records (rustnet.stream.pktbatch) are handed on as pkt records, one per frame, unless
+        # this is set (a consumer that reads them itself: rn-dissect).
+        self.keep_packet_batches = False
         self._fmt: str | None = None  # "msgpack" or "json" once detected
         self._unpacker = _unpacker()
         self._fed = 0
@@ -190,14 +193,14 @@ class RecordReader:
                 if not obj:
                     continue  # an empty frame
                 if obj[0].__class__ is str:
-                    if obj[0] == PACKETS:  # many frames, each handed on as a pkt record
+                    if obj[0] == PACKETS and not self.keep_packet_batches:  # a pkt record per frame
                         out += expand_packets(obj)
                     else:
                         append(obj)  # a single positional record
                     continue
                 for rec in obj:
                     if rec.__class__ is list and rec and rec[0].__class__ is str:
-                        if rec[0] == PACKETS:  # never inside a frame from rn-capture: anywhere from others
+                        if rec[0] == PACKETS and not self.keep_packet_batches:  # in a frame: not ours
                             out += expand_packets(rec)
                         else:
                             append(rec)
@@ -319,7 +322,7 @@ class RecordReader:
                 self._check_version(rec)
             out.append(rec)
         elif isinstance(rec, list) and rec and isinstance(rec[0], str):
-            if rec[0] == PACKETS:
+            if rec[0] == PACKETS and not self.keep_packet_batches:
                 out += expand_packets(rec)
             else:
                 out.append(rec)

@@ -36,6 +36,8 @@ class Chain:
 
     def __init__(self, stages: list[Stage]) -> None:
         self.stages = stages
+        # pkb records reach the first stage as they are when it reads them itself (a Dissector).
+        self.takes_packet_batches = bool(stages) and takes_packet_batches(stages[0])
 
     def process(self, recs: list[Record]) -> list[Record]:
         for st in self.stages:
@@ -53,3 +55,9 @@ class Chain:
         for st in self.stages:
             out = st.process(out) + st.finish()
         return out
+
+
+def takes_packet_batches(stage: object) -> bool:
+    """Whether ``stage`` reads ``pkb`` records itself (rustnet.stream.pktbatch), so its reader
+    need not turn them into ``pkt`` records first."""
+    return getattr(stage, "takes_packet_batches", False) is True
