@@ -1954,9 +1954,11 @@ RECORDS: Final = (
         "read from libpcap: no work per frame in rn-capture. Always a top-level object, never "
         "inside a frame (readers take it anywhere). A reader hands it on as one pkt record per "
         "frame (ts = seconds + microseconds / 1e6, wirelen = its length), so no stage sees it "
-        "and JSON never shows it. A pkb record that does not check out (meta not a multiple of "
-        "16 bytes, a frame outside data or overlapping the one before, more than 65536 frames) "
-        "becomes one damaged pkt record, which rn-dissect counts as malformed.",
+        "and JSON never shows it (rn-dissect reads it in place). A pkb record whose fields do "
+        "not check out (meta not a multiple of 16 bytes, no frames or more than 65536) is one "
+        "damaged pkt record, which rn-dissect counts as malformed; otherwise its frames are read "
+        "up to the first that lies outside data or overlaps the one before, and the rest is one "
+        "damaged pkt record.",
         PKB,
     ),
     RecordType(
