@@ -1,13 +1,13 @@
 """``pkt`` records from libpcap's ``next_batch``: a few hundred packets per call, a frame each.
 
 ``next_batch`` returns the packets of one call as one buffer plus 16 bytes of metadata per
-packet (seconds, microseconds, offset, captured length). A MessagePack writer on a
-little-endian host takes the two as they are, as one ``pkb`` record (rustnet.stream.pktbatch):
-no Python work per packet at all. Otherwise (JSON, rn-capture --dissect or --shard, which
-want the packets themselves) the records are built in one list comprehension and handed to
-the writer as a whole frame. There is no wire length: callers use this only for packets whose
-captured length is their wire length (a file proven whole, or a live capture whose snaplen
-is larger than any frame).
+packet (seconds, microseconds, offset, captured length). A MessagePack writer on a little-endian
+host takes the two as they are, as one ``pkb`` record (rustnet.stream.pktbatch): no Python work
+per packet at all; so does rn-capture --dissect's, which hands it to the Dissector. Otherwise
+(JSON, rn-capture --shard, which wants the packets themselves) the records are built in one list
+comprehension and handed to the writer as a whole frame. There is no wire length: callers use
+this only for packets whose captured length is their wire length (a file proven whole, or a live
+capture whose snaplen is larger than any frame).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def pump_batches(
     (checked between calls) is true; returns how many. A libpcap error raises BatchReadError."""
     iter_meta = (_META_FILE if from_file else _META).iter_unpack
     write_packets = writer.write_packets
-    # Only RecordWriter has it: rn-capture --dissect's and --shard's writers take pkt records.
+    # RecordWriter and rn-capture --dissect's writer have it; --shard's takes pkt records.
     as_batches = getattr(writer, "packet_batches", False) is True
     per_call = writer.max_records
     n = 0
