@@ -36,7 +36,11 @@ from rustnet.stream.escape import escape_unsafe
 from rustnet.stream.pktbatch import expand as expand_packets
 from rustnet.stream.records import FORMAT_VERSION, HEADER, PACKETS, Record, from_json_obj
 
-READ_SIZE = 1 << 20
+# Bytes read at once. A pipe holds 1 MiB (rustnet.stream.writer.PIPE_SIZE), but decoding a
+# quarter of that at a time keeps the chunk, its copy kept for a redo and the records built from
+# it in the CPU's cache: rn-track read 200k summaries with 0.10 s less CPU than with 1 MiB reads
+# (-6% for the whole pipe on short flows; the same on long transfers).
+READ_SIZE = 1 << 18
 # Bounds what one hostile record can make us buffer.
 MAX_BUFFER = 64 << 20
 MAX_JSON_LINE = 16 << 20
