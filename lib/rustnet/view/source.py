@@ -29,7 +29,7 @@ from typing import IO, Any, Final
 
 from rustnet.stream import Record, RecordReader
 from rustnet.stream.infile import RecordFile
-from rustnet.stream.records import CONN, HEADER, PACKET, SUMMARY, WARNING
+from rustnet.stream.records import CONN, HEADER, PACKET, PACKETS, SUMMARY, WARNING
 from rustnet.stream.sniff import CAPTURE, sniff_fd
 from rustnet.stream.stage import Chain, Stage
 
@@ -91,7 +91,7 @@ class Completer:
     def _build(self, first: str) -> Stage | None:
         stages: list[Stage] = []
         try:
-            if first == PACKET:
+            if first == PACKET or first == PACKETS:
                 from rustnet.dissect.engine import Dissector
 
                 stages.append(Dissector(dpi=self.dpi, segments=True))  # the Tracker follows
@@ -107,7 +107,7 @@ class Completer:
         if self.chain is None:
             first = None
             for rec in recs:
-                if type(rec) is list and rec and rec[0] in (PACKET, SUMMARY):
+                if type(rec) is list and rec and rec[0] in (PACKET, PACKETS, SUMMARY):
                     first = rec[0]
                     break
                 if type(rec) is dict and rec.get("t") == HEADER:
@@ -232,6 +232,7 @@ class Source:
                 self._close_current()
                 continue
             os.set_blocking(reader.fd, False)
+            reader.keep_packet_batches = True  # the Completer's Dissector reads pkb records itself
             self.reader = reader
             return
         self.reader = None
