@@ -16,7 +16,7 @@ and every record must be equal: connection records (updates and final records, f
 RTT, duplicate ACKs, fast retransmits, DPI fields...) and summaries in the same order, element
 by element; the other records (headers, warnings, stats) as a set. Only what depends on the wall
 clock or on the build is left out: the ``ts``/``start`` of header, stats and warn records, a
-header's ``producer``/``privs``/``stages``, and the ``dstats`` records a stage writes on its
+header's ``producer``/``privs``/``stages`` and format version ``v``, and the ``dstats`` records a stage writes on its
 wall-clock tick (only the last, the totals, is compared). Exit 1 when anything differed (each
 difference is printed with the capture, command and record index), 0 when everything matched.
 The reference build's output is kept in ``--cache``, under a digest of that build's sources (a
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "corpus" / "pcaps"
 # Fields that change run to run (wall clock) or build to build, by record type.
 _VOLATILE: dict[str, frozenset[str]] = {
-    "hdr": frozenset({"start", "producer", "privs", "stages"}),
+    "hdr": frozenset({"start", "producer", "privs", "stages", "v"}),
     "stats": frozenset({"ts"}),
     "dstats": frozenset({"ts"}),
     "warn": frozenset({"ts"}),
