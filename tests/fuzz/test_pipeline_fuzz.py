@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from typing import Any
 
 import msgpack
@@ -28,7 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rustnet.dissect.engine import Dissector
 from rustnet.enrich.stage import Enricher
-from rustnet.stream import NewerFormatError, RecordReader
+from rustnet.stream import NewerFormatError, RecordReader, fields
 from rustnet.stream.records import FORMAT_VERSION, PKT_FIELDS, SUM_FIELDS, make_header
 from rustnet.stream.writer import json_lines
 from rustnet.track.table import Tracker
@@ -154,23 +155,24 @@ def map_records(draw: st.DrawFn) -> dict[Any, Any]:
 
 @st.composite
 def positional_records(draw: st.DrawFn) -> list[Any]:
-    tag = draw(st.sampled_from(["sum", "pkt", "novel"]))
+    tag = draw(st.sampled_from(["sum", "pkt", "pkb", "novel"]))
     if draw(st.booleans()):  # a valid record with some fields replaced
-        rec = (
-            list(GOOD_SUM)
-            if tag == "sum"
-            else ["pkt", 1_700_000_001.0, 60, bytes.fromhex("020000000002020000000001080045") + bytes(45)]
-        )
+        frame = bytes.fromhex("020000000002020000000001080045") + bytes(45)
+        rec = list(GOOD_SUM) if tag == "sum" else ["pkt", 1_700_000_001.0, 60, frame]
+        if tag == "pkb":  # the same frame twice, as rn-capture writes them (rustnet.stream.pktbatch)
+            meta = struct.pack("<8I", 1_700_000_001, 0, 0, 60, 1_700_000_002, 5, 60, 60)
+            rec = ["pkb", False, meta, frame * 2]
         if tag == "novel":
             rec = ["novel", 1]
         for _ in range(draw(st.integers(1, 3))):
             rec[draw(st.integers(1, len(rec) - 1))] = draw(values)
         return rec
-    width = len(SUM_FIELDS if tag == "sum" else PKT_FIELDS)
+    width = len(SUM_FIELDS if tag == "sum" else PKT_FIELDS if tag == "pkt" else PKB_FIELDS)
     n = draw(st.integers(0, width + 2))
     return [tag, *draw(st.lists(values, min_size=n, max_size=n))]
 
 
+PKB_FIELDS = fields.names(fields.PKB)
 records = st.one_of(map_records(), positional_records())
 # A stage example costs ~20 ms (three stages built, two batches, a render): a fifth of the
 # profile's examples keeps make fuzz within its budget (the default profile's count stays).
