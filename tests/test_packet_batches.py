@@ -119,6 +119,13 @@ def test_a_pkb_is_read_up_to_its_damage_which_is_one_damaged_packet(name: str) -
     assert recs == [HEADER, *[["pkt", 1.0, 40, FIRST]] * before, ["pkt"], ["sum", 1.0]]
 
 
+def test_a_pkb_may_hold_as_many_frames_as_a_frame_of_records() -> None:
+    meta = struct.pack("<IIII", 7, 0, 0, 0) * (1 << 16)  # 65536 empty frames: the most allowed
+    recs, reader = decode(msgpack.packb(["pkb", False, meta, b""]))
+    assert reader.damage is None
+    assert len(recs) == 1 << 16 and recs[0] == recs[-1] == ["pkt", 7.0, 0, b""]
+
+
 def test_rn_dissect_counts_a_damaged_pkb_as_one_malformed_packet(tmp_path: Path) -> None:
     eth = bytes(12) + b"\x08\x00" + bytes(46)  # an empty IPv4 header: malformed as well
     good = pkb([(1, 0, eth)])

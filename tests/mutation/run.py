@@ -55,6 +55,10 @@ MODULES: dict[str, dict[str, Any]] = {
     "dissect/http.py": {"tests": ["tests/test_dpi_corpus.py"]},
     "dissect/ssh.py": {"tests": ["tests/test_dpi_corpus.py"]},
     "stream/reader.py": {"tests": []},
+    "stream/pktbatch.py": {
+        "tests": ["tests/test_packet_batches.py", "tests/test_capture_batched.py"],
+        "process": True,
+    },
     "view/filter.py": {"tests": []},
     "dissect/safe_text.py": {"tests": []},
     "stream/escape.py": {"tests": ["tests/robust/test_escaping.py"], "process": True},
