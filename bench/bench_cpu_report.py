@@ -1,6 +1,7 @@
 """CPU and wall time against tshark on a flow-heavy and a bulk capture, side by side, one run.
 
     .venv/bin/python bench/bench_cpu_report.py [--packets 200000] [--rounds 3] [--bulk-flows 8]
+                                               [--busy-core]
 
 Two captures are generated into a temporary directory (deleted afterwards):
 
@@ -23,6 +24,9 @@ Printed: medians of wall seconds and CPU seconds (user + system of every process
 CPU µs per packet, speed (tshark's wall / ours: >1 is faster) and CPU ratio (ours / tshark's:
 <1 uses less), then each pipe stage's CPU µs per packet and peak RSS. CPU time is what a loaded
 machine disturbs least; the load average is printed before and after, quote it with the figures.
+
+``--busy-core`` keeps one core busy with other work while it measures (a shell busy loop, stopped
+at the end): the speed figures then say whether we keep up on a machine that is not idle.
 """
 
 from __future__ import annotations
@@ -126,13 +130,21 @@ def main() -> int:
     ap.add_argument("--packets", type=int, default=200_000, help="packets in each generated capture")
     ap.add_argument("--bulk-flows", type=int, default=8, help="transfers in the bulk capture")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+    ap.add_argument("--busy-core", action="store_true", help="keep one core busy with a busy loop meanwhile")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rn-cpu-report-") as tmp:
         captures = make_captures(Path(tmp), a.packets, a.bulk_flows)
         packets = {cap: count_packets(p) for cap, p in captures.items()}
-        print(f"{a.rounds} rounds; load average before: {load_average()}")
-        results = measure(captures, max(a.rounds, 1))
-        print(f"load average after: {load_average()}\n")
+        busy = subprocess.Popen(["sh", "-c", "while :; do :; done"]) if a.busy_core else None
+        try:
+            busy_note = "; one core busy" if busy else ""
+            print(f"{a.rounds} rounds{busy_note}; load average before: {load_average()}")
+            results = measure(captures, max(a.rounds, 1))
+            print(f"load average after: {load_average()}\n")
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
         report(results, packets)
     return 0
 
