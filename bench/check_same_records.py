@@ -16,11 +16,11 @@ and every record must be equal: connection records (updates and final records, f
 RTT, duplicate ACKs, fast retransmits, DPI fields...) and summaries in the same order, element
 by element; the other records (headers, warnings, stats) as a set. Only what depends on the wall
 clock or on the build is left out: the ``ts``/``start`` of header, stats and warn records, a
-header's ``producer``/``privs``/``stages`` and format version ``v``, and the ``dstats`` records a stage writes on its
-wall-clock tick (only the last, the totals, is compared). Exit 1 when anything differed (each
-difference is printed with the capture, command and record index), 0 when everything matched.
-The reference build's output is kept in ``--cache``, under a digest of that build's sources (a
-worktree of another commit at the same path does not reuse it).
+header's ``producer``/``privs``/``stages`` and format version ``v``, and the ``dstats`` records
+a stage writes on its wall-clock tick (only the last, the totals, is compared). Exit 1 when
+anything differed (each difference is printed with the capture, command and record index), 0
+when everything matched. The reference build's output is kept in ``--cache``, under a digest of
+that build's sources (a worktree of another commit at the same path does not reuse it).
 """
 
 from __future__ import annotations
