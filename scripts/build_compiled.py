@@ -33,16 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "lib"
 # The modules that pay (bench/bench_compiled.py): all of track/; of dissect/, the per-packet path
 # and the parsers of flow-heavy traffic (DNS, HTTP, TLS), not the rarer ones (each costs build time
-# in CI); capture/walk.py, the header walk that proves a capture file's packets whole (0.20 s of
-# CPU for 200k full-size frames pure, 0.08 compiled); stream/bounds.py, the record limits every
-# record a viewer keeps passes (3.2 µs a record pure, 0.7 compiled); the viewer's connection table
-# (view/model.py, graphstats.py, traffic.py, and nodes.py, whose class subclasses traffic's):
-# rn-view --json took 0.78 s of CPU for 53k records, 0.55 compiled. Not dissect/errors.py and
-# info.py: the rarer parsers' exceptions (quic.py's) subclass theirs, and a compiled class refuses
-# interpreted subclasses. Not the stream reader and stage: their time is msgpack's C code
-# (compiled, reading 200k summaries took the same CPU). Not stream/writer.py: compiled, it
-# blocked in writev and never ran the SIGTERM handler. Not rn-enrich's modules: compiled, 12% less
-# CPU, not worth the surface (threads, sockets, the process table).
+# in CI); capture/walk.py, the header walk that proves a capture file's packets whole (0.20 s of CPU
+# for 200k full-size frames pure, 0.08 compiled); stream/bounds.py, the record limits every record a
+# viewer keeps passes (3.2 µs a record pure, 0.7 compiled); stream/pktbatch.py, the frames of a pkb
+# record, and stream/frames.py, every record reader's check of each record in a frame; the viewer's
+# connection table (view/model.py, graphstats.py, traffic.py, and nodes.py, whose class subclasses
+# traffic's): rn-view --json took 0.78 s of CPU for 53k records, 0.55 compiled. Not
+# dissect/errors.py and info.py: the rarer parsers' exceptions (quic.py's) subclass theirs, and a
+# compiled class refuses interpreted subclasses. Not the rest of the stream reader and the stage
+# loop: their time is msgpack's C code (compiled, reading 200k summaries took the same CPU). Not
+# stream/writer.py: compiled, it blocked in writev and never ran the SIGTERM handler. Not
+# rn-enrich's modules: compiled, 12% less CPU, not worth the surface (threads, sockets, the process
+# table).
 MODULES = [
     "rustnet/capture/walk.py",
     "rustnet/dissect/dns.py",
@@ -57,6 +59,7 @@ MODULES = [
     "rustnet/dissect/safe_text.py",
     "rustnet/dissect/tls.py",
     "rustnet/stream/bounds.py",
+    "rustnet/stream/frames.py",
     "rustnet/stream/pktbatch.py",
     "rustnet/track/conn.py",
     "rustnet/track/dpi.py",

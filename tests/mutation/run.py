@@ -55,6 +55,7 @@ MODULES: dict[str, dict[str, Any]] = {
     "dissect/http.py": {"tests": ["tests/test_dpi_corpus.py"]},
     "dissect/ssh.py": {"tests": ["tests/test_dpi_corpus.py"]},
     "stream/reader.py": {"tests": []},
+    "stream/frames.py": {"tests": ["tests/test_stream_frames.py", "tests/test_stream.py"]},
     "stream/pktbatch.py": {
         "tests": ["tests/test_packet_batches.py", "tests/test_capture_batched.py"],
         "process": True,

@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - ormsgpack is a dependency; degrade, do
     ormsgpack = None  # type: ignore[assignment]
 
 from rustnet.stream.escape import escape_unsafe
+from rustnet.stream.frames import take_records
 from rustnet.stream.pktbatch import expand as expand_packets
 from rustnet.stream.records import FORMAT_VERSION, HEADER, PACKETS, Record, from_json_obj
 
@@ -202,18 +203,13 @@ class RecordReader:
                     else:
                         append(obj)  # a single positional record
                     continue
-                for rec in obj:
-                    if rec.__class__ is list and rec and rec[0].__class__ is str:
-                        if rec[0] == PACKETS and not self.keep_packet_batches:  # in a frame: not ours
-                            out += expand_packets(rec)
-                        else:
-                            append(rec)
-                    elif rec.__class__ is dict and (tag := rec.get("t")).__class__ is str and tag != HEADER:
-                        append(rec)  # a map record with a type tag (the other cases are _accept's)
-                    else:
-                        accept(rec, out)
-                        if self.damage is not None:
-                            return
+                # Each record checked in compiled code; a header or a non-record is _accept's.
+                i = take_records(obj, 0, out, self.keep_packet_batches)
+                while i < len(obj):
+                    accept(obj[i], out)
+                    if self.damage is not None:
+                        return
+                    i = take_records(obj, i + 1, out, self.keep_packet_batches)
             else:
                 accept(obj, out)
 
