@@ -105,30 +105,32 @@ def test_ping_dns_and_tcp_round_trips_through_a_delayed_link(tmp_path: Path) -> 
         pipe.wait(timeout=20)
 
     final = [r for r in records(out) if r.get("t") == "conn" and r.get("final")]
-    # ICMP: the latest echo's round trip as tshark reads it from the same packets; ping's own time
-    # (its clock is not the capture's, and a loaded machine delays it) within a few ms.
+    # ICMP: the latest echo's round trip as tshark reads it from the same packets; at most ping's own
+    # time (its clock is not the capture's, and a loaded machine delays it) plus a few ms.
     (echo,) = [r for r in final if r["proto"] == "icmp"]
     ping_ms = [float(t) for t in re.findall(r"time=([\d.]+) ms", ping)]
     assert len(ping_ms) == 3
     assert echo["rtt_kind"] == "icmp_echo" and echo["echo_seq"] == 3
     assert echo["rtt_ms"] == pytest.approx(shark(dump, "icmp.type == 0", "icmp.resptime")[-1], abs=0.01)
-    assert echo["rtt_ms"] == pytest.approx(ping_ms[-1], abs=5.0)
+    # ping's, dig's and curl's own times are taken in their processes, so a busy machine adds its
+    # scheduling delays to theirs, never takes any away: ours is at most theirs, plus a little.
+    assert echo["rtt_ms"] <= ping_ms[-1] + 5.0
     # DNS: tshark's dns.time on the packets the pipeline captured, at least the responder's delay;
-    # dig's own query time (whole ms, timed in dig's process, whose scheduling a loaded machine
-    # delays either way) within a few ms of it.
+    # at most dig's own query time (whole ms, timed in dig's process, whose scheduling a loaded
+    # machine delays) plus a few ms.
     (dns,) = [r for r in final if r["proto"] == "udp" and r["dport"] == 53]
     dns_time_s = shark(dump, "dns.flags.response == 1", "dns.time")[0]
     assert dns["dns_response_ms"] == pytest.approx(dns_time_s * 1000.0, abs=0.01)
     assert dns["dns_response_ms"] >= DELAY_MS
     query_ms = float(re.search(r"Query time: (\d+) msec", dig).group(1))  # type: ignore[union-attr]
-    assert dns["dns_response_ms"] == pytest.approx(query_ms, abs=5.0)
+    assert dns["dns_response_ms"] <= query_ms + 5.0
     # TCP: the handshake (SYN to the ACK of the SYN-ACK) as tshark's iRTT on the same packets, and
-    # as curl's connect time within a few ms; the request and the download's ACKs timed live; a
+    # at most curl's connect time plus a few ms; the request and the download's ACKs timed live; a
     # clean transfer.
     (http,) = [r for r in final if r["proto"] == "tcp" and r["dport"] == 8000]
     assert http["local_side"] == "src"
     irtt_s = shark(dump, "tcp.port == 8000 && tcp.analysis.initial_rtt", "tcp.analysis.initial_rtt")[0]
     assert http["rtt_initial_ms"] == pytest.approx(irtt_s * 1000.0, abs=0.01)
-    assert http["rtt_initial_ms"] == pytest.approx(float(curl) * 1000.0, abs=5.0)
+    assert http["rtt_initial_ms"] <= float(curl) * 1000.0 + 5.0
     assert http["rtt_kind"] == "tcp" and 0 < http["rtt_ms"] < 100.0
     assert http["dup_acks"] == 0 and http["fast_retransmits"] == 0 and http["retransmits"] == 0
