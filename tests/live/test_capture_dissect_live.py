@@ -97,8 +97,8 @@ def test_live_dissecting_in_rn_capture_matches_rn_dissect_on_the_same_frames(tmp
     assert any(i.get("http_host") == f"{net.addr_b}:8000" for i in info), info
     assert any(i.get("dns_query") == "example.com" for i in info), info
     # The latest tick counts every summary written before it, and it came after the last packet we
-    # sent (the DNS query), while the link was quiet. (A stray packet, IPv6 neighbour discovery,
-    # may come after it: its summary is not the tick's to count.)
+    # sent (the DNS query), while the link was quiet. (A packet may still arrive after it, a late
+    # reply or the kernel's own traffic: its summary is not that tick's to count.)
     ticks = [i for i, r in enumerate(quiet) if isinstance(r, dict) and r.get("t") == "dstats"]
     assert ticks, quiet
     before = _summaries(quiet[: ticks[-1]])
