@@ -16,12 +16,12 @@ a second as rn-dissect does: its counters then follow while the link is quiet.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from rustnet.dissect.engine import Dissector
+from rustnet.stream import pktbatch
 from rustnet.stream.records import PACKETS, Record
 
 BATCH = 256  # records written one by one (a damaged file's packets) dissected together
@@ -38,9 +38,8 @@ class DissectingWriter:
         self.max_bytes: int = writer.max_bytes
         self._pending: list[Record] = []
         self._next_tick = time.monotonic() + TICK_EVERY
-        # libpcap's batches reach the Dissector as pkb records, each frame read in place (its
-        # metadata is little-endian, as next_batch gives it on a little-endian host).
-        self.packet_batches = sys.byteorder == "little"
+        # libpcap's batches reach the Dissector as pkb records, each frame read in place.
+        self.packet_batches = pktbatch.META_IN_HOST_ORDER
 
     def _dissect(self, recs: list[Record]) -> None:
         out = self.dissector.process(recs)

@@ -15,12 +15,16 @@ record. So the frames never hold more bytes than its data, nor number more than
 from __future__ import annotations
 
 import struct
+import sys
 from typing import Any, Final
 
 from rustnet.stream.records import PACKET
 
 # seconds, microseconds, offset, length: little-endian whatever the host (a stream crosses hosts).
 META_SIZE: Final = 16
+# next_batch gives its metadata in the host's byte order: pkb records are made only where that is
+# the format's (elsewhere rn-capture writes pkt records).
+META_IN_HOST_ORDER: Final = sys.byteorder == "little"
 # As many frames as a frame of records may hold (rustnet.stream.reader.MAX_CONTAINER).
 MAX_FRAMES: Final = 1 << 16
 

@@ -165,7 +165,6 @@ class RecordReader:
             raw.clear()
             raw += chunk
             self._raw_base = self._fed - len(chunk)
-        append = out.append
         accept = self._accept
         while not self.damaged:
             if self._obj_start < 0:
@@ -198,10 +197,7 @@ class RecordReader:
                 if not obj:
                     continue  # an empty frame
                 if obj[0].__class__ is str:
-                    if obj[0] == PACKETS and not self.keep_packet_batches:  # a pkt record per frame
-                        out += expand_packets(obj)
-                    else:
-                        append(obj)  # a single positional record
+                    accept(obj, out)  # a single positional record (a pkb, from rn-capture)
                     continue
                 # Each record checked in compiled code; a header or a non-record is _accept's.
                 i = take_records(obj, 0, out, self.keep_packet_batches)

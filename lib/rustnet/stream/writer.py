@@ -15,7 +15,6 @@ import os
 import re
 import select
 import stat
-import sys
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -90,8 +89,8 @@ class RecordWriter:
         self._out: list[bytes] = []
         self._pending = 0  # about how many bytes of whole frames wait in the output buffer
         self._closed = False
-        # pkb records carry libpcap's metadata as it is: little-endian hosts only (the format's order).
-        self.packet_batches = fmt == "msgpack" and sys.byteorder == "little"
+        # pkb records carry libpcap's metadata as it is (rustnet.stream.pktbatch).
+        self.packet_batches = fmt == "msgpack" and pktbatch.META_IN_HOST_ORDER
         grow_pipe(fd)
 
     def write(self, rec: Record) -> None:
