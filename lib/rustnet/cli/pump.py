@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, termination, warn
+from rustnet.cli.common import EXIT_DAMAGED, EXIT_OK, leave_to_exit, termination, warn
 from rustnet.stream import Record, RecordWriter, open_inputs
 from rustnet.stream.gctune import tune_gc
 from rustnet.stream.records import WARNING
@@ -80,4 +80,5 @@ def run_stream_stage(
     )
     writer.write_many(stage.finish())
     writer.close()
+    leave_to_exit(stage)
     return status
