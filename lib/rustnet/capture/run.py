@@ -477,6 +477,11 @@ def _maybe_drop(opts: CaptureOptions) -> None:
     and every file are open, only the interface counters are read from here on."""
     dropped = False
     rustnet.sandbox.python_library_dirs()  # found while we may still read them all
+    if opts.dissect:
+        # DPI loads QUIC's decryption at the first QUIC packet. Its standard-library modules
+        # (hmac) may lie where the user we become cannot read (a Python installed under /root):
+        # load them now, or QUIC Initials would go undecrypted.
+        from rustnet.dissect import quic  # noqa: F401
     if opts.drop_user is not None:
         try:
             if is_root() and effective_capabilities() & _SWITCH_USER == _SWITCH_USER:
