@@ -19,6 +19,7 @@ from rustnet.cli.common import (
     stdin_hint,
     version_option,
 )
+from rustnet.cli.geoipopts import geoip_options
 from rustnet.cli.privilege import confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.stream import RecordWriter
@@ -98,6 +99,14 @@ PROG = "rn-track"
     help="Write only each connection's final record (and snapshots), no updates: for a "
     "consumer that keeps only how connections ended. The final records are the same as without it.",
 )
+@click.option(
+    "--enrich",
+    is_flag=True,
+    help="Also add services, hostnames from DNS answers seen and GeoIP to connection records "
+    "in this process, as rn-enrich --no-process --no-resolve-dns does: for a capture file's "
+    "records (no process attribution, no reverse lookups), one process fewer.",
+)
+@geoip_options
 @sandbox_options
 @debug_option
 @version_option(PROG)
@@ -112,6 +121,11 @@ def main(
     snapshot_every: float,
     dissect: bool,
     final_only: bool,
+    enrich: bool,
+    geoip_country: str | None,
+    geoip_asn: str | None,
+    geoip_city: str | None,
+    no_geoip: bool,
     no_sandbox: bool,
     sandbox_strict: bool,
     debug: bool,
@@ -123,6 +137,8 @@ def main(
     Other records pass through.
     """
     check_output_format(fmt, PROG)
+    if not enrich and (no_geoip or geoip_country or geoip_asn or geoip_city):
+        raise click.UsageError("the GeoIP options go with --enrich")
     timeouts = Timeouts()
     try:
         if timeouts_file:
@@ -132,9 +148,18 @@ def main(
         raise click.UsageError(str(exc)) from None
 
     def body() -> int:
+        names: Stage | None = None
+        if enrich:
+            from rustnet.enrich import geoip as geoip_db
+            from rustnet.enrich.stage import PROG as ENRICH_PROG
+            from rustnet.enrich.stage import Enricher
+
+            geoip = geoip_db.load(PROG, no_geoip, geoip_country, geoip_asn, geoip_city)
+            names = Enricher(processes=False, resolve_dns=False, geoip=geoip, producer=producer(ENRICH_PROG))
         confine()  # no capability it does not need (root's, or a setcap interpreter's)
-        # No file but the named inputs from here on, no TCP (before any thread starts).
-        enter_sandbox(PROG, no_sandbox, sandbox_strict, extra_read=input_files(inputs))
+        # No file but the named inputs (and with --enrich the name-service, GeoIP and OUI files)
+        # from here on, no TCP (before any thread starts).
+        enter_sandbox(PROG, no_sandbox, sandbox_strict, extra_read=input_files(inputs), names=enrich)
         tracker = Tracker(
             producer=producer(PROG),
             refresh=refresh_ms / 1000.0,
@@ -154,12 +179,15 @@ def main(
             writer = RecordWriter(1, fmt)
         except ValueError as exc:
             raise StageError(str(exc), EXIT_USAGE) from None
-        stage: Stage = tracker
+        stages: list[Stage] = [tracker]
         if dissect:
             from rustnet.dissect.engine import Dissector
 
             # segments=True: established flows' segments reach the tracker without a summary built.
-            stage = Chain([Dissector(dpi=True, segments=True), tracker])
+            stages.insert(0, Dissector(dpi=True, segments=True))
+        if names is not None:
+            stages.append(names)
+        stage: Stage = stages[0] if len(stages) == 1 else Chain(stages)
         # Tick often: a live update is due refresh after the previous one, not at a 1 s tick after that.
         return run_stream_stage(PROG, stage, list(inputs), writer, tick_every=0.1)
 

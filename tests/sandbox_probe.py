@@ -1,7 +1,7 @@
 """Run as a program by tests/test_sandbox.py: apply a stage's sandbox with the very function the
 stage calls, then try what the sandbox must stop (and what it must leave) and print the outcome.
 
-    python tests/sandbox_probe.py STAGE MODE [--reverse-dns] [--port=N] ATTEMPT...
+    python tests/sandbox_probe.py STAGE MODE [--reverse-dns] [--names] [--port=N] ATTEMPT...
 
 ATTEMPT is read:PATH, list:DIR, write:PATH, connect:PORT, bind:PORT, resolve:IP, user:UID,
 signal:PID, abstract:NAME or exec:PATH; each prints
@@ -64,7 +64,8 @@ def main() -> None:
     stage, mode, *rest = sys.argv[1:]
     reverse_dns = "--reverse-dns" in rest
     ports = tuple(int(w.split("=", 1)[1]) for w in rest if w.startswith("--port="))
-    status = sandbox.apply(stage, mode, reverse_dns=reverse_dns, connect_ports=ports)
+    names = "--names" in rest  # rn-track --enrich
+    status = sandbox.apply(stage, mode, reverse_dns=reverse_dns, connect_ports=ports, names=names)
     print(json.dumps(status.as_record()), flush=True)
     for what in rest:
         if not what.startswith("--"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rustnet.app.launch import Options, plan, remote_command, sniff_input
+from rustnet.app.launch import Options, names_in_track, plan, remote_command, sniff_input
 from rustnet.app.logsetup import TRACE, escape_controls, log_file_name
 from rustnet.stream import RecordReader
 
@@ -184,23 +184,54 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     assert _stage(specs, "rn-dissect")[-1] == "--no-dpi"
     assert _stage(specs, "rn-track")[-2:] == ["-r", "500"]
     assert all("--debug" in s.argv for s in plan(Options(debug=True)))
-    # --read of a capture: rn-capture -r, dissecting in its process; rn-enrich names only (a file
-    # is not this host's sockets).
+    # --read of a capture: rn-capture -r, dissecting in its process; names only (a file is not
+    # this host's sockets), added in rn-track's process (--enrich).
     specs = plan(Options(read_path=str(pcap), json_out=True))
     assert _stage(specs, "rn-capture")[-3:] == ["-r", str(pcap), "--dissect"]
-    assert [s.name for s in specs] == ["rn-capture", "rn-track", "rn-enrich"]
-    assert "--no-process" in _stage(specs, "rn-enrich")
-    assert "--no-process" in _stage(plan(Options(read_path=str(pcap))), "rn-enrich")
+    assert [s.name for s in specs] == ["rn-capture", "rn-track"]
+    assert "--enrich" in _stage(specs, "rn-track")
     assert "--no-process" not in _stage(plan(Options()), "rn-enrich")
+    # Reverse DNS needs the network, which rn-track's sandbox shuts: an rn-enrich --no-process.
+    specs = plan(Options(read_path=str(pcap), resolve_dns=True))
+    assert [s.name for s in specs] == ["rn-capture", "rn-track", "rn-enrich"]
+    assert "--enrich" not in _stage(specs, "rn-track")
+    assert "--no-process" in _stage(specs, "rn-enrich") and "--resolve-dns" in _stage(specs, "rn-enrich")
+    # GeoIP options go along; --no-geoip too.
+    specs = plan(Options(read_path=str(pcap), no_geoip=True))
+    assert _stage(specs, "rn-track")[-2:] == ["--enrich", "--no-geoip"]
     # --read of a recording: rn-dissect reads it (it passes through what it does not consume).
     rec = tmp_path / "r.rn"
     rec.write_bytes(b"\x91\x81\xa1t\xa3hdr")
     assert sniff_input(str(rec)) == "records" and sniff_input(str(pcap)) == "pcap"
     specs = plan(Options(read_path=str(rec)))
-    assert [s.name for s in specs] == ["rn-dissect", "rn-track", "rn-enrich"]
+    assert [s.name for s in specs] == ["rn-dissect", "rn-track"]
+    assert "--enrich" in _stage(specs, "rn-track")
     # A root rustnet opens it itself: the stage runs as nobody, or as root without capabilities.
     by_rustnet = specs[0].run_as is not None or os.geteuid() == 0
     assert specs[0].stdin_path == str(rec) if by_rustnet else specs[0].argv[-1] == str(rec)
+
+
+def test_names_in_track_only_where_rn_track_can_read_the_geoip_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rustnet.enrich import geoip
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    if any(geoip.find(kind) is not None for kind in geoip.KINDS):
+        pytest.skip("this machine has GeoIP databases in the system directories")
+    pcap = str(tmp_path / "t.pcap")
+    nobody = (65534, 65534)
+    assert names_in_track(Options(read_path=pcap), nobody)  # no database anywhere
+    assert not names_in_track(Options(), None)  # live: rn-enrich attributes processes
+    assert not names_in_track(Options(read_path=pcap, resolve_dns=True), None)
+    # A database rustnet's user has (in its home, say): rn-track as nobody might not read it.
+    given = Options(read_path=pcap, geoip_city=str(tmp_path / "c.mmdb"))
+    assert not names_in_track(given, nobody) and names_in_track(given, None)
+    (tmp_path / "xdg" / "GeoIP").mkdir(parents=True)
+    (tmp_path / "xdg" / "GeoIP" / "GeoLite2-ASN.mmdb").write_bytes(b"")
+    assert not names_in_track(Options(read_path=pcap), nobody)
+    assert names_in_track(Options(read_path=pcap, no_geoip=True), nobody)
 
 
 def test_remote_command_is_ssh_to_the_host(monkeypatch: pytest.MonkeyPatch) -> None:

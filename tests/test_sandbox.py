@@ -131,6 +131,31 @@ def test_enrich_reads_proc_sysfs_accounts_but_no_other_file_and_no_tcp(secret: P
 
 
 @needs_landlock
+def test_track_enriching_reads_the_name_files_but_not_proc_and_no_tcp(
+    secret: Path, tmp_path: Path, listener: int
+) -> None:
+    # rn-track --enrich: services (/etc/services through the C library), GeoIP and OUI
+    # directories; still no /proc (no process attribution), no other file, no TCP, no exec.
+    allowed = ("read:/etc/services", "read:/etc/nsswitch.conf", "read:/etc/hosts")
+    if os.path.isdir("/usr/share/ieee-data"):
+        allowed += ("list:/usr/share/ieee-data",)
+    refused = (
+        f"read:{secret}",
+        "read:/proc/self/status",
+        "read:/sys/class/net/lo/statistics/rx_bytes",
+        f"write:{tmp_path / 'dropped'}",
+        f"connect:{listener}",
+        "exec:/bin/true",
+    )
+    status, got = probe("rn-track", "best-effort", "--names", *allowed, *refused)
+    assert status["state"] == "Fully enforced"
+    assert got == {**dict.fromkeys(allowed), **dict.fromkeys(refused, "EACCES")}
+    # Without --enrich, none of the name files.
+    _, plain = probe("rn-track", "best-effort", "read:/etc/services")
+    assert plain == {"read:/etc/services": "EACCES"}
+
+
+@needs_landlock
 def test_enrich_with_reverse_dns_may_connect_to_port_53_only(listener: int) -> None:
     attempts = ("connect:53", f"connect:{listener}", "resolve:127.0.0.1", "user:65534")
     _, got = probe("rn-enrich", "best-effort", "--reverse-dns", *attempts)

@@ -8,7 +8,9 @@ started after it). What each stage keeps:
 - every stage: Python's own library directories (read only: modules such as DPI's QUIC
   decryption are imported when first needed, which keeps every start fast).
 - rn-dissect, rn-track: nothing else (their input and output are open; input files named on
-  the command line, read only), no TCP.
+  the command line, read only), no TCP. rn-track ``--enrich`` (names for a capture file's
+  records in its process, as rn-enrich --no-process --no-resolve-dns) also reads the
+  name-service files and the GeoIP and OUI directories.
 - rn-capture: the interface counters (/sys/class/net and /sys/devices, read), no TCP.
 - rn-enrich: /proc, /sys/class/net, /sys/devices, the account and name-service files, the
   GeoIP and OUI directories (read); TCP connect to port 53 only with reverse DNS.
@@ -156,22 +158,26 @@ def rules_for(
     extra_read: tuple[str, ...] = (),
     children: bool = False,
     connect_ports: tuple[int, ...] = (),
+    names: bool = False,
 ) -> landlock.Ruleset:
     """What ``stage`` keeps (see the module's text); ``children``: it has started processes it
-    must still be able to stop (signals to them stay allowed)."""
+    must still be able to stop (signals to them stay allowed); ``names``: it adds services,
+    hostnames and GeoIP to records (rn-enrich, rn-track --enrich)."""
     rules = landlock.Ruleset()
     rules.scope_signals = not children
     rules.read += python_library_dirs()
-    if stage == "rn-capture":
-        rules.read += SYSFS_NET
-    elif stage == "rn-enrich":
+    if names or stage == "rn-enrich":
         home = os.path.expanduser("~")
         geoip_home = [
             os.path.join(home, ".local/share/GeoIP"),
             os.path.join(home, ".local/share/rustnet/geoip"),
         ]
-        rules.read += ["/proc", *SYSFS_NET, *NAME_SERVICE_FILES, *GEOIP_DIRS, *geoip_home, *DATA_DIRS]
+        rules.read += [*NAME_SERVICE_FILES, *GEOIP_DIRS, *geoip_home, *DATA_DIRS]
         rules.read += _listing(NSS_LIBRARY_DIRS, "libnss_")
+    if stage == "rn-capture":
+        rules.read += SYSFS_NET
+    elif stage == "rn-enrich":
+        rules.read += ["/proc", *SYSFS_NET]
         if reverse_dns:
             rules.connect_ports.append(DNS_PORT)  # a truncated answer is asked again over TCP
     elif stage == "rn-view":
@@ -197,6 +203,7 @@ def apply(
     children: bool = False,
     impossible: str = "",
     connect_ports: tuple[int, ...] = (),
+    names: bool = False,
 ) -> Status:
     """Restrict this process as ``stage`` in ``mode``; the resulting :data:`status`.
 
@@ -222,7 +229,8 @@ def apply(
             raise SandboxError(f"--sandbox-strict: sandbox not applied: {impossible}")
         return status
     try:
-        applied = landlock.restrict(rules_for(stage, reverse_dns, extra_read, children, connect_ports), abi)
+        rules = rules_for(stage, reverse_dns, extra_read, children, connect_ports, names)
+        applied = landlock.restrict(rules, abi)
     except (landlock.LandlockError, OSError) as exc:
         status = Status(ERROR, abi, base, f"Landlock failed: {exc}")
     else:

@@ -2,12 +2,14 @@
 
     live:    rn-capture -i IF | rn-dissect | rn-track | rn-enrich  -> viewer
              (with --ipfix, rn-export after the last stage: ... | rn-export --ipfix HOST:PORT -> viewer)
-    --read:  rn-capture -r F  | rn-dissect | rn-track | rn-enrich --no-process  -> viewer  (pcap / pcapng)
-             rn-dissect F | rn-track | rn-enrich --no-process                    -> viewer  (a recording)
+    --read:  rn-capture -r F --dissect | rn-track --enrich                     -> viewer  (pcap / pcapng)
+             rn-dissect F | rn-track --enrich                                   -> viewer  (a recording)
+             (rn-track --enrich adds what rn-enrich --no-process would; a separate
+             rn-enrich --no-process runs instead where rn-track could not: names_in_track)
     --remote: ssh HOST 'rn-capture | rn-enrich' | rn-dissect | rn-track | rn-enrich --no-process -> viewer
              (several --remote: that pipeline once per host, merged in the viewer: rustnet.app.fleet)
 
-A file comes from elsewhere: this host's sockets say nothing about it, so rn-enrich only
+A file comes from elsewhere: this host's sockets say nothing about it, so it only gets
 names (services, hostnames from DNS answers in the file), and ``--json`` prints those names
 too. The output of ``rustnet --read F --json`` is then the final records of
 ``rn-capture -r F | rn-dissect | rn-track --format json``, each with the name fields
@@ -366,9 +368,30 @@ def plan(opts: Options) -> list[StageSpec]:
         stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
         if not in_capture:
             stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
+    if names_in_track(opts, run_as):
+        # A file's names in rn-track's process: one stage (decoding and encoding every record)
+        # fewer; the records are the same (tests/test_track_enrich.py).
+        track += ["--enrich", *(a for a in enrich_name_options(opts) if a != "--no-resolve-dns")]
+        stages.append(StageSpec("rn-track", track, run_as=run_as))
+        return stages + export_stage(opts, run_as)
     stages.append(StageSpec("rn-track", track, run_as=run_as))
     stages.append(StageSpec("rn-enrich", enrich))
     return stages + export_stage(opts, run_as)
+
+
+def names_in_track(opts: Options, run_as: tuple[int, int] | None) -> bool:
+    """Whether rn-track adds a file's names itself (``--enrich``) instead of an rn-enrich after it.
+    Not with reverse DNS (rn-track may not reach the network) and not when GeoIP databases are in
+    play and rn-track gives up root: it might not read them (root's home). Only for a file: live,
+    rn-enrich attributes processes, which needs privileges rn-track gives up."""
+    if opts.read_path is None or opts.resolve_dns:
+        return False
+    if opts.no_geoip or run_as is None:
+        return True
+    from rustnet.enrich import geoip
+
+    given = (opts.geoip_country, opts.geoip_asn, opts.geoip_city)
+    return all(p is None for p in given) and all(geoip.find(kind) is None for kind in geoip.KINDS)
 
 
 MAX_DEFAULT_WORKERS = 8

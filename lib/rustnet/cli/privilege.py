@@ -205,6 +205,7 @@ def enter_sandbox(
     children: bool = False,
     impossible: str = "",
     connect_ports: tuple[int, ...] = (),
+    names: bool = False,
 ) -> Any:
     """Restrict this stage (see rustnet.sandbox) and return its status; a one-line error under
     --sandbox-strict."""
@@ -222,6 +223,7 @@ def enter_sandbox(
             children=children,
             impossible=impossible,
             connect_ports=connect_ports,
+            names=names,
         )
     except sandbox.SandboxError as exc:
         raise StageError(str(exc)) from None
