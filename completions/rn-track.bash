@@ -9,9 +9,12 @@ _rn_track() {
         --max-connections) COMPREPLY=(); return ;;
         --history) COMPREPLY=(); return ;;
         --snapshot-every) COMPREPLY=(); return ;;
+        --geoip-country) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-asn) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --dissect --final-only --format --help --history --max-connections --no-sandbox --refresh-interval --sandbox-strict --snapshot-every --timeout --timeouts --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--debug --dissect --enrich --final-only --format --geoip-asn --geoip-city --geoip-country --help --history --max-connections --no-geoip --no-sandbox --refresh-interval --sandbox-strict --snapshot-every --timeout --timeouts --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

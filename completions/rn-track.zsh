@@ -10,6 +10,11 @@ _arguments -s \
   '--snapshot-every[Also write every live connection (marked snapshot) this often, for viewers joining a stream; 0 = never]:seconds:' \
   '--dissect[Also dissect packet records (rn-capture'\''s output, with DPI) in this process, as rn-dissect does\: one process instead of two, less CPU, but the two no longer run side by side]' \
   '--final-only[Write only each connection'\''s final record (and snapshots), no updates\: for a consumer that keeps only how connections ended]' \
+  '--enrich[Also add services, hostnames from DNS answers seen and GeoIP to connection records in this process, as rn-enrich --no-process --no-resolve-dns does\: for a capture file'\''s records (no process attribution, no reverse lookups), one process fewer]' \
+  '--no-geoip[No GeoIP (country, city, AS) at all]' \
+  '--geoip-country[GeoIP database GeoLite2-Country.mmdb (country) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--geoip-asn[GeoIP database GeoLite2-ASN.mmdb (autonomous system number and organisation) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
+  '--geoip-city[GeoIP database GeoLite2-City.mmdb (city; also the country when there is no Country database) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \
   '--no-sandbox[Do not restrict this stage with Landlock (no_new_privs is still set)]' \
   '--sandbox-strict[Exit with an error unless the sandbox (Landlock) is fully enforced]' \
   '--debug[Show Python tracebacks for internal errors]' \

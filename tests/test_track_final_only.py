@@ -158,9 +158,10 @@ def _names(**kw: Any) -> list[str]:
 def test_rustnet_read_dissects_in_rn_captures_process() -> None:
     f = str(CORPUS_PCAP)
     for kw in ({"read_path": f, "json_out": True}, {"read_path": f}):
-        assert _names(**kw) == ["rn-capture", "rn-track", "rn-enrich"], kw
+        assert _names(**kw) == ["rn-capture", "rn-track"], kw  # names too in rn-track (--enrich)
         assert "--dissect" in _capture_argv(**kw) and "--dissect" not in _track_argv(**kw), kw
     # Live, and without DPI: rn-dissect in its own process, as before.
+    assert _names(json_out=True) == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
+    assert _names(read_path=f, json_out=True, no_dpi=True) == ["rn-capture", "rn-dissect", "rn-track"]
     for kw in ({"json_out": True}, {"read_path": f, "json_out": True, "no_dpi": True}):
-        assert _names(**kw) == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"], kw
         assert "--dissect" not in _capture_argv(**kw), kw

@@ -132,7 +132,9 @@ def terminals() -> Iterator[list[Terminal]]:
         t.close()
 
 
-def stage_pids(pid: int, timeout: float = 10.0) -> list[int]:
+def stage_pids(pid: int, timeout: float = 10.0, count: int = 3) -> list[int]:
+    """rustnet's child processes, once there are ``count`` of them (live: rn-capture, rn-dissect,
+    rn-track and rn-enrich)."""
     deadline = time.monotonic() + timeout
     pids: list[int] = []
     while time.monotonic() < deadline:
@@ -143,7 +145,7 @@ def stage_pids(pid: int, timeout: float = 10.0) -> list[int]:
                     pids += [int(x) for x in f.read().split()]
             except OSError:
                 pass
-        if len(pids) >= 3:
+        if len(pids) >= count:
             return pids
         time.sleep(0.05)
     return pids
@@ -169,7 +171,7 @@ def none_left(pids: list[int], timeout: float = 5.0) -> bool:
 def test_read_capture_shows_table_and_q_q_quits(terminals: list[Terminal]) -> None:
     t = Terminal([RUSTNET, "--read", str(CORPUS / "zeek_http_get.pcap")])
     terminals.append(t)
-    pids = stage_pids(t.proc.pid, timeout=3.0)
+    pids = stage_pids(t.proc.pid, timeout=3.0, count=2)  # rn-capture --dissect, rn-track --enrich
     screen = t.wait_for("192.150.187.43")
     assert "Overview" in screen and "TIME_WAIT" in screen
     t.send(b"q")
