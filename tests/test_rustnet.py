@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rustnet.app import launch
 from rustnet.app.launch import Options, names_in_track, plan, remote_command, sniff_input
 from rustnet.app.logsetup import TRACE, escape_controls, log_file_name
 from rustnet.stream import RecordReader
@@ -167,7 +168,8 @@ def _stage(specs: list, name: str) -> list[str]:  # type: ignore[type-arg]
     return found[0]
 
 
-def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
+def test_every_option_reaches_its_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(launch, "idle_cores", lambda: 8.0)  # cores to spare: rn-dissect of its own
     pcap = tmp_path / "t.pcap"
     pcap.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(20))
     specs = plan(Options())
@@ -209,6 +211,19 @@ def test_every_option_reaches_its_stage(tmp_path: Path) -> None:
     # A root rustnet opens it itself: the stage runs as nobody, or as root without capabilities.
     by_rustnet = specs[0].run_as is not None or os.geteuid() == 0
     assert specs[0].stdin_path == str(rec) if by_rustnet else specs[0].argv[-1] == str(rec)
+
+
+def test_live_rn_track_dissects_itself_where_few_cores_are_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(launch, "idle_cores", lambda: 1.6)
+    specs = plan(Options())
+    assert [s.name for s in specs] == ["rn-capture", "rn-track", "rn-enrich"]
+    assert "--dissect" in _stage(specs, "rn-track") and "--dissect" not in _stage(specs, "rn-capture")
+    # rn-dissect of its own without DPI (rn-dissect --no-dpi) and for a packet export (it taps
+    # rn-dissect's input).
+    for opts in (Options(no_dpi=True), Options(pcap_export="/tmp/x.pcap")):
+        assert [s.name for s in plan(opts)] == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
+    monkeypatch.setattr(launch, "idle_cores", lambda: 3.0)
+    assert [s.name for s in plan(Options())] == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
 
 
 def test_names_in_track_only_where_rn_track_can_read_the_geoip_files(
@@ -670,7 +685,10 @@ def test_clear_old_logs(tmp_path: Path) -> None:
     assert not new.exists() and other.exists()
 
 
-def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python() -> None:
+def test_parsing_stages_run_unprivileged_only_when_nobody_can_start_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(launch, "idle_cores", lambda: 8.0)  # rn-dissect of its own
     import shutil
     import tempfile
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rustnet.app import launch
 from rustnet.app.launch import Options, plan
 from rustnet.track.rates import TAU
 from rustnet.track.table import Tracker
@@ -155,7 +156,8 @@ def _names(**kw: Any) -> list[str]:
     return [s.name for s in plan(Options(**kw))]
 
 
-def test_rustnet_read_dissects_in_rn_captures_process() -> None:
+def test_rustnet_read_dissects_in_rn_captures_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(launch, "idle_cores", lambda: 8.0)  # live: rn-dissect of its own
     f = str(CORPUS_PCAP)
     for kw in ({"read_path": f, "json_out": True}, {"read_path": f}):
         assert _names(**kw) == ["rn-capture", "rn-track"], kw  # names too in rn-track (--enrich)
