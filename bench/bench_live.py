@@ -4,9 +4,13 @@
                                               [--seconds 10] [--pcap F] [--reference]
 
 Two network namespaces joined by a veth pair (tests/netns.py). In host "b" runs the
-whole pipeline with DPI, enrichment and the viewer's model:
+whole pipeline with DPI, enrichment and the viewer's model, as rustnet runs it:
 
     rn-capture -i veth-b | rn-dissect | rn-track | rn-enrich | tee STREAM | rn-view --json
+
+(with ``rn-track --dissect`` for ``rn-dissect | rn-track`` where rustnet would run that, fewer
+than 3 idle cores: rustnet.app.launch.dissect_in_track; ``--separate`` and ``--chain`` force
+either)
 
 (``tee`` keeps the stream so the capture's ``stats`` records, which every stage passes
 through, can be read afterwards). In host "a", ``tcpreplay --pps R`` sends the mixed
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from benchlib import descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
 from netns import TwoHosts, can_make_namespaces, stop  # noqa: E402
+from rustnet.app.launch import Options, dissect_in_track  # noqa: E402
 from rustnet.stream import RecordReader  # noqa: E402
 
 STATS_INTERVAL = 0.25  # seconds between rn-capture's stats records: the resolution of the lag
@@ -290,6 +295,11 @@ def main() -> int:
         "--chain", action="store_true", help="rn-track --dissect for rn-dissect | rn-track (one process)"
     )
     ap.add_argument(
+        "--separate",
+        action="store_true",
+        help="rn-dissect | rn-track even where rustnet would run rn-track --dissect",
+    )
+    ap.add_argument(
         "--capture-dissect", action="store_true", help="rn-capture --dissect for rn-capture | rn-dissect"
     )
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
@@ -306,6 +316,7 @@ def main() -> int:
     rates = [int(r) for r in a.rates.split(",") if r.strip()]
     steps: list[Step] = []
     refs: list[Reference] = []
+    a.chain = a.chain or not (a.separate or a.capture_dissect or a.no_dpi or not dissect_in_track(Options()))
     middle = " | rn-dissect | rn-track"
     if a.capture_dissect:
         middle = " --dissect | rn-track"
