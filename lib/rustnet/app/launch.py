@@ -518,9 +518,9 @@ def dissect_in_track(opts: Options) -> bool:
     CPU a packet; but the two no longer run side by side, which one process bounds at about 180k
     packets a second. So only where the CPU is what runs short: fewer than
     :data:`DISSECT_IN_TRACK_BELOW` idle cores. On 2 cores with the replayer on one of them
-    (bench/bench_live.py --chain), drops at 125k packets a second fell from 12% to 3%, and at 150k
-    from 20% to 13%. Not with --no-dpi (rn-dissect --no-dpi) or a packet export (it taps
-    rn-dissect's input)."""
+    (bench/bench_live.py, against its --separate), drops at 125k packets a second fell from 12% to
+    none (3% in another run), and at 150k from 20% to 13%. Not with --no-dpi (rn-dissect --no-dpi)
+    or a packet export (it taps rn-dissect's input)."""
     if not opts.live or opts.remote is not None or opts.no_dpi or opts.packet_exports:
         return False
     return idle_cores() < DISSECT_IN_TRACK_BELOW
