@@ -188,6 +188,11 @@ def main(
         if names is not None:
             stages.append(names)
         stage: Stage = stages[0] if len(stages) == 1 else Chain(stages)
+        if names is None:
+            # Its records go only to the writer, which is done with them at every flush: the
+            # tracker may then reuse them instead of keeping copies (Tracker.reuse_records).
+            tracker.reuse_records = True
+            writer.on_flushed = tracker.released
         # Tick often: a live update is due refresh after the previous one, not at a 1 s tick after that.
         return run_stream_stage(PROG, stage, list(inputs), writer, tick_every=0.1)
 

@@ -15,7 +15,7 @@ import os
 import re
 import select
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -89,6 +89,9 @@ class RecordWriter:
         self._out: list[bytes] = []
         self._pending = 0  # about how many bytes of whole frames wait in the output buffer
         self._closed = False
+        # Called at the end of every flush(): every record handed over before is encoded and no
+        # longer referenced here (rn-track reuses its record dicts then: Tracker.released).
+        self.on_flushed: Callable[[], None] | None = None
         # pkb records carry libpcap's metadata as it is (rustnet.stream.pktbatch).
         self.packet_batches = fmt == "msgpack" and pktbatch.META_IN_HOST_ORDER
         grow_pipe(fd)
@@ -177,6 +180,8 @@ class RecordWriter:
         self._end_frame()
         if self._pending:
             self._write_out()
+        if self.on_flushed is not None:
+            self.on_flushed()
 
     def close(self) -> None:
         if not self._closed:

@@ -73,6 +73,7 @@ class Conn:
         "shown",  # int: the state its latest record showed (-1: no record yet)
         "hinted",  # bool, QUIC: rn-dissect sends quic_state hints (no guessing from packet counts)
         "tmpl",  # dict | None: a copy of its latest record while its rate is not 0 or it is over
+        "tmpl_call",  # int: Tracker.reuse_records, the call whose output held tmpl itself
     )
 
     def __init__(self, cid: int, key: Any, flip: bool, proto: int, ts: float) -> None:
@@ -106,6 +107,7 @@ class Conn:
         self.shown = -1
         self.hinted = False
         self.tmpl: dict[str, Any] | None = None
+        self.tmpl_call = 0
 
     def endpoints(self) -> tuple[Any, int, Any, int]:
         """(src, sport, dst, dport): originator first."""

@@ -147,12 +147,13 @@ def merge(d: dict[str, Any], info: dict[Any, Any]) -> bool:
 
 def _accumulate(d: dict[str, Any], k: str, v: Any) -> bool:
     items = v if isinstance(v, list) else [v]
-    have = d.get(k)
-    if have is None:
-        if len(d) >= MAX_FIELDS:
-            return False
-        have = d[k] = []
-    changed = False
+    old = d.get(k)
+    if old is None and len(d) >= MAX_FIELDS:
+        return False
+    # A new list, never the old one grown: records already written out hold the old one (a
+    # record is built from these fields), and must keep saying what they said.
+    have: list[Any] = [] if old is None else old
+    grown = False
     for x in items if len(items) <= MAX_LIST else items[:MAX_LIST]:
         if x.__class__ is str:  # the usual item: _clean(x) without the call
             if not x:
@@ -165,8 +166,10 @@ def _accumulate(d: dict[str, Any], k: str, v: Any) -> bool:
                 continue
         if x in have or len(have) >= MAX_LIST:
             continue
+        if not grown and old is not None:
+            have = list(old)
+        grown = True
         have.append(x)
-        changed = True
-    if not have:
-        del d[k]
-    return changed
+    if grown:
+        d[k] = have
+    return grown
