@@ -372,14 +372,14 @@ def plan(opts: Options) -> list[StageSpec]:
             track.append("--dissect")
         elif not in_capture:
             stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
-    if names_in_track(opts, run_as):
+    names_here = names_in_track(opts, run_as)
+    if names_here:
         # A file's names in rn-track's process: one stage (decoding and encoding every record)
         # fewer; the records are the same (tests/test_track_enrich.py).
         track += ["--enrich", *(a for a in enrich_name_options(opts) if a != "--no-resolve-dns")]
-        stages.append(StageSpec("rn-track", track, run_as=run_as))
-        return stages + export_stage(opts, run_as)
     stages.append(StageSpec("rn-track", track, run_as=run_as))
-    stages.append(StageSpec("rn-enrich", enrich))
+    if not names_here:
+        stages.append(StageSpec("rn-enrich", enrich))
     return stages + export_stage(opts, run_as)
 
 

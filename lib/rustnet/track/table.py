@@ -1145,26 +1145,20 @@ class Tracker:
         if tmpl is None:
             rec = record.build(c, NAMES[shown])
             if keep:
-                if reuse:
-                    c.tmpl = rec  # once this call's output is released, ours alone again
-                    c.tmpl_call = self._calls
-                else:
-                    c.tmpl = rec.copy()
+                # Reusing, the record itself: ours alone again once this call's output is released.
+                c.tmpl = rec if reuse else rec.copy()
+                c.tmpl_call = self._calls
         else:
-            if reuse and c.tmpl_call > self._released:
-                # Written out by this call or one not yet released: may still be queued.
+            # A copy when the copy stays ours, or when the copy went out in a call not released
+            # yet (it may still be queued); else the copy itself is this record.
+            if (keep and not reuse) or (reuse and c.tmpl_call > self._released):
                 rec = tmpl.copy()
-                if not keep:
-                    c.tmpl = None
-            elif keep:
-                if reuse:
-                    rec = tmpl  # released: it goes out again, and stays the copy
-                    c.tmpl_call = self._calls
-                else:
-                    rec = tmpl.copy()
             else:
-                rec = tmpl  # no longer kept: it can be this record
+                rec = tmpl
+            if not keep:
                 c.tmpl = None
+            elif rec is tmpl:
+                c.tmpl_call = self._calls
             record.update(rec, c, NAMES[shown])
         if joiner is not None:
             try:
