@@ -136,14 +136,17 @@ class Dissector:
 
             inspector = Inspector()
         self.inspector: Inspector | None = inspector
-        # None skips the call entirely (--no-dpi): not even a method call per packet.
-        self._inspect = inspector.inspect if dpi and inspector is not None and inspector.enabled else None
-        # The inspector's flow table, looked up here first: most segments of a long flow have nothing
-        # to teach it (the lookup is not used when _inspect is None).
-        self._flow_lookup: Callable[[tuple[Any, ...]], object] = (
-            inspector.flow_lookup if self._inspect is not None and inspector is not None else _no_flow
+        # The inspector when DPI is on, else None (--no-dpi): not even a method call per packet.
+        # Called as self._dpi.inspect(...), not through a bound method: compiled, a direct C call.
+        self._dpi: Inspector | None = (
+            inspector if dpi and inspector is not None and inspector.enabled else None
         )
-        self._finished: object = _finished_flow() if self._inspect is not None else None
+        # The inspector's flow table, looked up here first: most segments of a long flow have nothing
+        # to teach it (the lookup is not used when _dpi is None).
+        self._flow_lookup: Callable[[tuple[Any, ...]], object] = (
+            inspector.flow_lookup if self._dpi is not None and inspector is not None else _no_flow
+        )
+        self._finished: object = _finished_flow() if self._dpi is not None else None
         # The next stage is a Tracker in this process: segments of known flows go to it as SEGMENT
         # records, never to be written (see rustnet.stream.records.SEGMENT).
         self.segments = segments
@@ -252,7 +255,7 @@ class Dissector:
         path, which gives the same summary for what this path accepts
         (tests/test_dissect_fastpath.py). One struct read covers all three headers, in place: a
         frame of a pkb record is not copied unless DPI wants its payload."""
-        inspect = self._inspect
+        dpi = self._dpi
         flow_lookup = self._flow_lookup
         finished = self._finished
         segments = self.segments
@@ -298,7 +301,7 @@ class Dissector:
                     paylen = l4len - hlen
                     info = None
                     key = None
-                    if inspect is not None and (paylen or _DPI_CONTROL[flags]):
+                    if dpi is not None and (paylen or _DPI_CONTROL[flags]):
                         if src < dst or (src == dst and sport <= dport):
                             key = (PROTO_TCP, src, sport, dst, dport)
                             low = True
@@ -313,7 +316,7 @@ class Dissector:
                             pass
                         else:
                             try:
-                                info = inspect(
+                                info = dpi.inspect(
                                     PROTO_TCP,
                                     src,
                                     sport,
@@ -375,9 +378,9 @@ class Dissector:
                     and not tunnel_port[sport]
                 ):
                     info = None
-                    if inspect is not None and ulen > 8:
+                    if dpi is not None and ulen > 8:
                         try:
-                            info = inspect(
+                            info = dpi.inspect(
                                 PROTO_UDP,
                                 src,
                                 sport,
@@ -541,10 +544,10 @@ class Dissector:
             poff = l4off + hlen
             paylen = l4len - hlen
             end = poff + paylen
-            inspect = self._inspect
-            if inspect is not None and (paylen or _DPI_CONTROL[flags]):
+            dpi = self._dpi
+            if dpi is not None and (paylen or _DPI_CONTROL[flags]):
                 try:
-                    info = inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts, seq, flags)
+                    info = dpi.inspect(PROTO_TCP, src, sport, dst, dport, data[poff:end], ts, seq, flags)
                 except Exception:  # DPI promises never to raise; a bug there must not stop L2-L4
                     self.dpi_errors += 1
             if caplen < end or anomaly is not None:
@@ -577,10 +580,10 @@ class Dissector:
                 return self._broken(ts, wirelen, caplen, proto, src, dst, l4len, vlan, exc.reason)
             poff = l4off + 8
             end = poff + paylen
-            inspect = self._inspect
-            if inspect is not None and paylen:
+            dpi = self._dpi
+            if dpi is not None and paylen:
                 try:
-                    info = inspect(PROTO_UDP, src, sport, dst, dport, data[poff:end], ts)
+                    info = dpi.inspect(PROTO_UDP, src, sport, dst, dport, data[poff:end], ts)
                 except Exception:  # DPI promises never to raise; a bug there must not stop L2-L4
                     self.dpi_errors += 1
             if caplen < end or anomaly is not None or uanomaly is not None:
@@ -794,7 +797,7 @@ class Dissector:
                 return summary(ts, wirelen, proto, src, 0, dst, paylen=l4len, vlan=vlan, info=info)
             self.frags.remember(key, head)
             sport, dport, flags, seq, ack, window, hlen, _ = head
-            if proto == PROTO_UDP and self._inspect is not None and caplen >= l4off + l4len:
+            if proto == PROTO_UDP and self._dpi is not None and caplen >= l4off + l4len:
                 self.reassembly.first(key, ts, data[l4off : l4off + l4len])
             return summary(
                 ts, wirelen, proto, src, sport, dst, dport, flags, seq, ack, l4len - hlen, window, vlan, info
@@ -804,7 +807,7 @@ class Dissector:
             return summary(ts, wirelen, proto, src, 0, dst, paylen=l4len, vlan=vlan, info=info)
         sport, dport, flags, seq, ack, window, hlen, udp_paylen = head
         paylen = l4len
-        held = proto == PROTO_UDP and self._inspect is not None and caplen >= l4off + l4len
+        held = proto == PROTO_UDP and self._dpi is not None and caplen >= l4off + l4len
         if more:
             if held:
                 self.reassembly.middle(key, ts, offset, data[l4off : l4off + l4len])
@@ -823,11 +826,11 @@ class Dissector:
         self, info: dict[str, Any], src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, ts: float
     ) -> None:
         """DPI of a reassembled UDP datagram, merged into the info of the fragment that completed it."""
-        inspect = self._inspect
-        if inspect is None or not payload:
+        dpi = self._dpi
+        if dpi is None or not payload:
             return
         try:
-            found = inspect(PROTO_UDP, src, sport, dst, dport, payload, ts)
+            found = dpi.inspect(PROTO_UDP, src, sport, dst, dport, payload, ts)
         except Exception:  # DPI must not stop L2-L4 (as in packet())
             self.dpi_errors += 1
             return

@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from math import exp
 from typing import Any, Final
 
@@ -264,13 +264,12 @@ class Tracker:
     def process(self, recs: list[Record]) -> list[Record]:
         self._calls += 1
         out: list[Record] = []
-        get = self.table.get
+        # Methods are called through self, not bound to locals: compiled, that is a direct C call
+        # (a bound method boxes every argument and goes through Python's calling convention).
+        table = self.table
         dirty = self._dirty
         clock = self.clock
         edge = self.next_event
-        tcp_state = self._tcp_state
-        sequence = self._sequence
-        acked = self._acked
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
                 if rec.__class__ is not list or not rec or rec[0] is not SEGMENT:
@@ -288,7 +287,7 @@ class Tracker:
                         self.clock = clock
                         self._timers(out)
                         edge = self.next_event
-                c = get(key)
+                c = table.get(key)
                 if c is not None:
                     if low is not c.flip:
                         c.ps += 1
@@ -303,11 +302,11 @@ class Tracker:
                     if ts > c.last:
                         c.last = ts
                     if c.watch:
-                        tcp_state(c, fwd, ts, flags, seq, ack, plen)
+                        self._tcp_state(c, fwd, ts, flags, seq, ack, plen)
                     if plen:
-                        sequence(c, fwd, ts, seq, plen)
+                        self._sequence(c, fwd, ts, seq, plen)
                     if flags & ACK:
-                        acked(c, fwd, ts, flags, ack, plen, _w)
+                        self._acked(c, fwd, ts, flags, ack, plen, _w)
                     if not c.dirty:
                         c.dirty = True
                         dirty.append(c)
@@ -374,7 +373,7 @@ class Tracker:
                 else:
                     key = (proto, dst, dp, src, sp)
                     low = False
-                c = get(key)
+                c = table.get(key)
                 opened = False  # the new connection's first segment was fully taken in by _new
                 if c is None:
                     self.clock = clock
@@ -401,11 +400,11 @@ class Tracker:
                     else:
                         c.flags_r |= flags & 0xFF
                     if (flags & _FIN_SYN_RST or c.watch) and not opened:
-                        tcp_state(c, fwd, ts, flags, seq, ack, plen)
+                        self._tcp_state(c, fwd, ts, flags, seq, ack, plen)
                     if plen and not flags & SYN:
-                        sequence(c, fwd, ts, seq, plen)
+                        self._sequence(c, fwd, ts, seq, plen)
                     if flags & _ACK_SYN_RST == ACK:
-                        acked(c, fwd, ts, flags, ack, plen, _w)
+                        self._acked(c, fwd, ts, flags, ack, plen, _w)
                 elif proto == PROTO_UDP:
                     if c.kind:
                         self._udp_app(c, fwd, sp, dp, info)
@@ -474,9 +473,8 @@ class Tracker:
     def _end_all(self, out: list[Record]) -> None:
         conns = list(self.table.values())
         self.table.clear()  # at once, not one key at a time (_end)
-        left = self._left
         for c in conns:
-            left(c, "eof", out)
+            self._left(c, "eof", out)
         self._dirty.clear()
         self._rating.clear()
         self._pending.clear()
@@ -1095,14 +1093,16 @@ class Tracker:
         write = not self.final_only
         # Unwritten updates still take their rate sample (rates are smoothed from one record to the
         # next); the joiner, when there is one, still sees each record (it may keep process fields).
-        record_of: Callable[[Conn, float], Any] = (
-            self._record if write or self.joiner is not None else self._sample
-        )
-        append: Callable[[Any], None] = out.append if write else _drop
+        full = write or self.joiner is not None  # else each update only takes its rate sample
         for c in dirty:
             c.dirty = False
             if c.due >= 0:
-                append(record_of(c, now))
+                if not full:
+                    self._sample(c, now)
+                elif write:
+                    out.append(self._record(c, now))
+                else:
+                    self._record(c, now)
         # Connections gone quiet: their rate still falls to 0, and the viewer should see that;
         # except one shown over (TCP TIME_WAIT or CLOSED, DNS answered: flow-heavy traffic is mostly
         # these), and the viewer reads its rate as 0 once rates.WINDOW has passed since its
@@ -1118,9 +1118,14 @@ class Tracker:
                     c.rate_t = now
                     del rating[c.id]  # its record copy stays (_record): rates are refreshed from c
                 else:
-                    record_of(c, now)  # the joiner may keep process fields from it: not written
+                    self._record(c, now)  # the joiner may keep process fields from it: not written
                 continue
-            append(record_of(c, now))
+            if not full:
+                self._sample(c, now)
+            elif write:
+                out.append(self._record(c, now))
+            else:
+                self._record(c, now)
 
     def _snapshot(self, out: list[Record]) -> None:
         now = self.clock
@@ -1246,10 +1251,6 @@ def _sends(c: Conn, fwd: bool) -> bool:
     the local side is not known (a capture file), nobody's when neither end is this host."""
     local = c.local
     return fwd if local < 2 else (local == 2 and not fwd)
-
-
-def _drop(rec: Any) -> None:
-    """Where updates go with ``final_only``."""
 
 
 def _last_seen(c: Conn) -> float:
