@@ -9,6 +9,7 @@ machine slows both sides alike and the ratio stays meaningful.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -159,8 +160,10 @@ def count_packets(path: Path) -> int:
 
 
 def mixed_pcap(packets: int, path: Path | None = None) -> Path:
-    """The mixed-traffic capture of bench/make_mixed_pcap.py, built once and reused."""
-    path = path or Path("/tmp") / f"rn-bench-mixed-{packets}.pcap"
+    """The mixed-traffic capture of bench/make_mixed_pcap.py, built once and reused (the name
+    holds a digest of the generator: a changed generator makes a new file)."""
+    digest = hashlib.sha256((ROOT / "bench" / "make_mixed_pcap.py").read_bytes()).hexdigest()[:8]
+    path = path or Path("/tmp") / f"rn-bench-mixed-{packets}-{digest}.pcap"
     if not path.exists() or path.stat().st_size == 0:
         tmp = path.with_suffix(".part")
         subprocess.run(

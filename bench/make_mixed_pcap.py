@@ -2,7 +2,11 @@
 
 Many short TCP flows (handshake, request, response, FIN close) carrying HTTP
 requests or TLS ClientHellos with SNI, and DNS query/response pairs over UDP,
-interleaved as on a busy host. Deterministic for a given --seed.
+interleaved as on a busy host. Deterministic for a given --seed. The servers are in
+198.18.0.0/24, inside RFC 2544's range for benchmarks, so that no machine running the benchmarks
+owns one: a flow to an address of another network namespace of the host is one rn-enrich looks
+up in that namespace's socket table (on one machine here, eth0 held 192.0.2.2, an address the
+servers once had, and those lookups cost rn-enrich a fifth of its CPU in bench_live.py).
 With ``--bulk N``: N long TCP transfers instead (full-sized segments one way, an ACK
 every second segment back), the opposite case: few connections, many packets each.
 
@@ -74,7 +78,7 @@ def frame(src: bytes, dst: bytes, l4: dpkt.Packet, proto: int, to_server: bool) 
 
 def tcp_flow(rng: random.Random, i: int) -> list[bytes]:
     cli = bytes([10, 1, (i >> 8) & 0xFF, i & 0xFF])
-    srv = bytes([192, 0, 2, 1 + i % 200])
+    srv = bytes([198, 18, 0, 1 + i % 200])
     sport = 20000 + i % 40000
     tls = i % 2 == 0
     dport = 443 if tls else 80
@@ -125,7 +129,7 @@ def bulk_segments(i: int, rng: random.Random) -> Iterator[bytes]:
     """Transfer ``i``: a handshake, then MSS-sized segments to the client with an ACK back
     every second one, for as long as the caller takes packets."""
     cli = bytes([10, 3, 0, i & 0xFF])
-    srv = bytes([192, 0, 2, 100 + i % 100])
+    srv = bytes([198, 18, 0, 100 + i % 100])
     sport, dport = 40000 + i, 443
     cs, ss = rng.getrandbits(32), rng.getrandbits(32)
     F = dpkt.tcp
@@ -170,7 +174,7 @@ def write_bulk(path: str, packets: int, flows: int, seed: int) -> None:
 
 def dns_pair(i: int) -> list[bytes]:
     cli = bytes([10, 2, (i >> 8) & 0xFF, i & 0xFF])
-    srv = bytes([192, 0, 2, 53])
+    srv = bytes([198, 18, 0, 53])
     name = f"name{i % 3000}.example.net"
     sport = 30000 + i % 30000
     q = dpkt.udp.UDP(sport=sport, dport=53, data=dns_query(i & 0xFFFF, name))
