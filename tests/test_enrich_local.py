@@ -134,6 +134,42 @@ def test_locality_sets_spellings_and_unknown_namespaces() -> None:
     assert la.locality(REMOTE_A) == OWN_NETNS
 
 
+def test_verdicts_outlive_a_rebuild_with_the_same_addresses_but_not_a_change() -> None:
+    """Addresses are read again every second on a busy link: what did not change is not
+    classified again, and any change (ours, another namespace's, the capture's) counts at once."""
+    la = LocalAddresses()
+    la._by_ns = {1: {"10.1.1.1"}, 2: {"10.2.2.2"}}
+    la.own_ns = 1
+    la.rebuild()
+    assert la.locality(REMOTE_A) == NOT_LOCAL and la.in_capture_ns("10.2.2.2") is False
+    classified: list[str] = []
+    real = la._classify
+
+    def counting(addr: str) -> int:
+        classified.append(addr)
+        return real(addr)
+
+    la._classify = counting  # type: ignore[method-assign]
+    la._by_ns = {1: {"10.1.1.1"}, 2: {"10.2.2.2"}}  # read again: the same
+    la.rebuild()
+    assert la.locality(REMOTE_A) == NOT_LOCAL and classified == []
+    la._by_ns[2] = {"10.2.2.2", REMOTE_A}  # a container took the address
+    la.rebuild()
+    assert la.locality(REMOTE_A) == OTHER_NETNS
+    la._by_ns = {1: {"10.1.1.1", REMOTE_A}, 2: {"10.2.2.2"}}  # now ours
+    la.rebuild()
+    assert la.locality(REMOTE_A) == OWN_NETNS
+    la._by_ns[3] = None  # unreadable: nothing can be ruled out
+    la.rebuild()
+    assert la.locality(REMOTE_B) == OWN_NETNS
+    la.capture_ns = 2  # the capture runs in the container
+    la.rebuild()
+    assert la.in_capture_ns("10.2.2.2") is True and la.in_capture_ns("10.1.1.1") is False
+    la._by_ns[2] = {"10.2.2.3"}
+    la.rebuild()
+    assert la.in_capture_ns("10.2.2.2") is False and la.in_capture_ns("10.2.2.3") is True
+
+
 def test_a_process_gone_before_its_namespace_is_read_leaves_the_filter_whole() -> None:
     """Processes of other namespaces come and go all the time (containers, `ip netns exec`): one
     that exits between the process listing and the read of its namespace says nothing about that

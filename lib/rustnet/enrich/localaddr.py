@@ -234,20 +234,26 @@ class LocalAddresses:
         self._sockets_seen = {normalize_ip(a) for a in addrs}
 
     def rebuild(self) -> None:
-        """Recompute the lookup sets after :meth:`read_ns` calls."""
-        own = self._by_ns.get(self.own_ns)
-        self.complete = all(v is not None for v in self._by_ns.values())
-        self.own = set(own or ()) | self._sockets_seen
+        """Recompute the lookup sets after :meth:`read_ns` calls. The verdicts remembered stay when
+        the sets came out the same: addresses are read again every second while flows with no
+        local end arrive, and a busy link has tens of thousands of remote addresses."""
+        own_addrs = self._by_ns.get(self.own_ns)
+        complete = all(v is not None for v in self._by_ns.values())
+        own = set(own_addrs or ()) | self._sockets_seen
         others: set[str] = set()
         for ino, addrs in self._by_ns.items():
             if ino != self.own_ns and addrs:
                 others |= addrs
-        self.others = others - self.own
-        self._verdicts = {}
+        others -= own
+        if complete != self.complete or own != self.own or others != self.others:
+            self.complete, self.own, self.others = complete, own, others
+            self._verdicts = {}
         cap = self.own_ns if self.capture_ns is None else self.capture_ns
-        capture = self._by_ns.get(cap)
-        self._capture = set(capture) if capture is not None else None
-        self._capture_verdicts = {}
+        capture_addrs = self._by_ns.get(cap)
+        capture = set(capture_addrs) if capture_addrs is not None else None
+        if capture != self._capture:
+            self._capture = capture
+            self._capture_verdicts = {}
 
     def close(self) -> None:
         for sock in self._socks.values():
