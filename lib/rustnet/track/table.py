@@ -1093,16 +1093,10 @@ class Tracker:
         write = not self.final_only
         # Unwritten updates still take their rate sample (rates are smoothed from one record to the
         # next); the joiner, when there is one, still sees each record (it may keep process fields).
-        full = write or self.joiner is not None  # else each update only takes its rate sample
         for c in dirty:
             c.dirty = False
             if c.due >= 0:
-                if not full:
-                    self._sample(c, now)
-                elif write:
-                    out.append(self._record(c, now))
-                else:
-                    self._record(c, now)
+                self._update(c, now, write, out)
         # Connections gone quiet: their rate still falls to 0, and the viewer should see that;
         # except one shown over (TCP TIME_WAIT or CLOSED, DNS answered: flow-heavy traffic is mostly
         # these), and the viewer reads its rate as 0 once rates.WINDOW has passed since its
@@ -1120,12 +1114,17 @@ class Tracker:
                 else:
                     self._record(c, now)  # the joiner may keep process fields from it: not written
                 continue
-            if not full:
-                self._sample(c, now)
-            elif write:
-                out.append(self._record(c, now))
-            else:
-                self._record(c, now)
+            self._update(c, now, write, out)
+
+    def _update(self, c: Conn, now: float, write: bool, out: list[Record]) -> None:
+        """One update of ``c``: written; or, not written, still seen by the joiner; or only its
+        rate sample taken."""
+        if write:
+            out.append(self._record(c, now))
+        elif self.joiner is not None:
+            self._record(c, now)
+        else:
+            self._sample(c, now)
 
     def _snapshot(self, out: list[Record]) -> None:
         now = self.clock
