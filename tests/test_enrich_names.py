@@ -104,3 +104,47 @@ def test_address_fast_path_agrees_with_ipaddress(token: str) -> None:
     from rustnet.enrich.names import _as_ip
 
     assert _as_ip(token) == _slow_as_ip(token)
+
+
+def test_the_resolver_queue_bounds_and_its_answers_without_a_dns_server() -> None:
+    """ReverseResolver with a lookup function of the test's: a full queue refuses new addresses
+    at once (counted), never one already waiting; names come back from the cache once found,
+    and an expired answer is asked for again."""
+    from rustnet.enrich.rdns import ReverseResolver
+
+    release = threading.Event()
+    asked: list[str] = []
+
+    def resolve(ip: str) -> str | None:
+        asked.append(ip)
+        release.wait(10)
+        return f"host-{ip.replace('.', '-')}.example"
+
+    r = ReverseResolver(workers=1, rate=1000.0, burst=1000, queue_size=3, ttl=0.3, resolve=resolve)
+    try:
+        addrs = [f"10.9.0.{i}" for i in range(1, 8)]
+        assert r.lookup(addrs[0]) is None
+        deadline = time.monotonic() + 5
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for a in addrs[1:4]:  # the worker is busy with the first: three waiting fill the queue
+            assert r.lookup(a) is None
+        assert asked == [addrs[0]] and r.refused == 0
+        assert r.lookup(addrs[2]) is None and r.refused == 0  # waiting already: not a refusal
+        assert r.lookup(addrs[5]) is None and r.lookup(addrs[6]) is None
+        assert r.refused == 2
+        release.set()
+        while len(asked) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        while r.lookup(addrs[3]) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [r.lookup(a) for a in addrs[:4]] == [f"host-10-9-0-{i}.example" for i in range(1, 5)]
+        assert r.lookup(addrs[5]) is None  # refused before: asked now that there is room
+        time.sleep(0.35)  # the answers expire: asked again
+        assert r.lookup(addrs[0]) is None
+        while asked.count(addrs[0]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert asked.count(addrs[0]) == 2
+    finally:
+        release.set()
+        r.close()

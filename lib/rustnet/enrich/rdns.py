@@ -116,6 +116,15 @@ class ReverseResolver:
     def lookup(self, ip: str) -> str | None:
         """The cached name of ``ip``; else None, the address queued (when there is room)."""
         now = time.monotonic()
+        # Without the lock first: one dict lookup is atomic (the workers write under the lock), and
+        # on a busy link most addresses are new while the queue is full: refused at once.
+        hit = self._cache.get(ip)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        if hit is None and len(self._queue) >= self.queue_size:
+            if ip not in self._busy and not self._closed:
+                self.refused += 1
+            return None
         with self._lock:
             hit = self._cache.get(ip)
             if hit is not None:
