@@ -61,7 +61,7 @@ def together(recs: list[Any], dpi: bool, refresh: float, batch: int) -> list[Any
     for i in range(0, len(recs), batch):
         out += chain.process(recs[i : i + batch])
     out += chain.finish()
-    assert not any(isinstance(r, list) and r and r[0] is SEGMENT for r in out)
+    assert not any(isinstance(r, (list, tuple)) and r and r[0] is SEGMENT for r in out)
     return stable(out)
 
 
@@ -210,5 +210,5 @@ def test_a_finished_flow_costs_no_inspection_and_no_summary() -> None:
     calls = insp.calls
     out = d.process([F.pkt(f, TS + 1 + i * 1e-3) for i, f in enumerate(bulk)])
     assert insp.calls == calls  # DPI had finished: not called, no payload copied for it
-    assert [r[0] for r in out] == [SEGMENT] * len(bulk)
+    assert [(type(r), r[0]) for r in out] == [(tuple, SEGMENT)] * len(bulk)
     assert not any(r[0] == SUMMARY for r in out)

@@ -345,7 +345,7 @@ class Dissector:
                             else:
                                 key = (PROTO_TCP, dst, dport, src, sport)
                                 low = False
-                        out.append([SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window])
+                        out.append((SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window))
                         return True
                     # summary() written out: the call would cost ~5% of this path.
                     # tests/test_dissect_fastpath.py holds it equal to packet()'s.

@@ -79,7 +79,9 @@ WARNING: Final = "warn"
 NAME: Final = "name"
 CLOCK: Final = "clock"  # positional: [tag, ts, ts, ...] (rn-capture --shard)
 
-Record = list[Any] | dict[str, Any]
+# A record: a list (positional records) or a dict (map records), as streams decode; or, only
+# between stages of one process, a tuple (SEGMENT, below).
+Record = list[Any] | dict[str, Any] | tuple[Any, ...]
 
 
 class _InProcess:
@@ -92,8 +94,9 @@ class _InProcess:
 
 
 # A TCP segment of a known, established flow that DPI has nothing more to learn from, as the
-# dissect engine hands it to the Tracker in the same process (``rn-track --dissect``):
-# ``[SEGMENT, key, low, ts, wirelen, flags, seq, ack, paylen, window]``, where ``key`` is the
+# dissect engine hands it to the Tracker in the same process (``rn-track --dissect``), as a tuple
+# (one allocation; no decoded record is one): ``(SEGMENT, key, low, ts, wirelen, flags, seq, ack,
+# paylen, window)``, where ``key`` is the
 # connection key (protocol, lower endpoint first) and ``low`` says the sender is its first
 # endpoint. It stands for the summary with those fields, no VLAN and no info, and never carries
 # SYN, FIN or RST. The tag is an object no stream can decode to, so no input can forge one.

@@ -272,7 +272,7 @@ class Tracker:
         edge = self.next_event
         for rec in recs:
             if rec.__class__ is not list or not rec or rec[0] != "sum":
-                if rec.__class__ is not list or not rec or rec[0] is not SEGMENT:
+                if rec.__class__ is not tuple or rec[0] is not SEGMENT:
                     self.clock = clock
                     self._other(rec, out)
                     clock, edge = self.clock, self.next_event
