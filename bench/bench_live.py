@@ -1,7 +1,7 @@
 """Live: the highest replay rate the full pipeline takes with zero drops.
 
     sudo .venv/bin/python bench/bench_live.py [--rates 25000,50000,100000,150000,200000]
-                                              [--seconds 10] [--pcap F] [--reference]
+                                              [--seconds 30] [--pcap F] [--reference]
 
 Two network namespaces joined by a veth pair (tests/netns.py). In host "b" runs the
 whole pipeline with DPI, enrichment and the viewer's model, as rustnet runs it:
@@ -14,7 +14,9 @@ either)
 
 (``tee`` keeps the stream so the capture's ``stats`` records, which every stage passes
 through, can be read afterwards). In host "a", ``tcpreplay --pps R`` sends the mixed
-capture (bench/make_mixed_pcap.py, looped) onto the veth for ``--seconds``. Then
+capture (bench/make_mixed_pcap.py, looped) onto the veth for ``--seconds`` (30 by default: the
+64 MiB kernel buffer holds about 3 s of these packets, so a shorter replay can pass a rate the
+stages do not sustain: 150,000 packets/s passed 10 s runs here and dropped 17% over 30 s). Then
 rn-capture gets SIGINT, the stages drain, and the final ``stats`` record says how many
 packets libpcap saw and how many the kernel dropped. A rate passes when nothing was
 dropped and every packet tcpreplay sent was captured. Each step prints the rate
@@ -287,7 +289,7 @@ def main() -> int:
         default="25000,50000,100000,150000,200000",
         help="packets/s to try, in order (comma-separated)",
     )
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=30.0, help="replay time per rate (default 30)")
     ap.add_argument("--pcap", type=Path, help="capture to replay (default: the mixed bench capture)")
     ap.add_argument("--no-dpi", action="store_true", help="run rn-dissect --no-dpi")
     ap.add_argument("--no-enrich", action="store_true", help="leave rn-enrich out (to see what it costs)")
