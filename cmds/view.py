@@ -20,6 +20,7 @@ from rustnet.cli.common import (
     fail,
     inputs_argument,
     interrupts,
+    leave_to_exit,
     run_stage,
     stdin_hint,
     termination,
@@ -337,6 +338,8 @@ def main(
                 messages = [f"{messages[0]}; {note}", *messages[1:]] if messages else [note]
             for msg in messages:
                 warn(PROG, msg)
+            if source.drained:  # every input read, a capture child reaped: nothing left to close
+                leave_to_exit(table)  # 5% of a --json run went to freeing the table row by row
             return _status(source)
         if uses_stdin and os.isatty(0):
             raise click.UsageError(
