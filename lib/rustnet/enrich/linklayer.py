@@ -30,17 +30,15 @@ class LinkLayer:
         self._read_at = -REFRESH
         self._neighbours_at = -REFRESH
 
-    def _refresh(self) -> None:
-        now = time.monotonic()
+    def _refresh(self, now: float) -> None:
         if now - self._read_at >= REFRESH:
             self._read_at = now
             self._gateways = default_gateways()
             self._neighbours_at = now
             self._neighbours = read_neighbours()
 
-    def _neighbour(self, addr: str) -> str | None:
+    def _neighbour(self, addr: str, now: float) -> str | None:
         mac = self._neighbours.get(addr)
-        now = time.monotonic()
         if mac is None and now - self._neighbours_at >= MISS_REFRESH:
             self._neighbours_at = now
             self._neighbours = read_neighbours()
@@ -52,13 +50,14 @@ class LinkLayer:
         if conn.get("proto") == "arp" and conn.get("sha") not in (None, _NO_MAC):
             macs["src"] = conn.get("sha")
         if live:
-            self._refresh()
+            now = time.monotonic()  # one clock read a record: this runs for every record
+            self._refresh(now)
             for side in ("src", "dst"):
                 addr = conn.get(side)
                 if not isinstance(addr, str):
                     continue
                 if side not in macs:
-                    mac = self._neighbour(addr)
+                    mac = self._neighbour(addr, now)
                     if mac is not None:
                         macs[side] = mac
                 if addr in self._gateways:
