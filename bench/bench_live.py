@@ -16,7 +16,7 @@ either)
 through, can be read afterwards). In host "a", ``tcpreplay --pps R`` sends the mixed
 capture (bench/make_mixed_pcap.py, looped) onto the veth for ``--seconds`` (30 by default: the
 64 MiB kernel buffer holds about 3 s of these packets, so a shorter replay can pass a rate the
-stages do not sustain: 150,000 packets/s passed 10 s runs here and dropped 17% over 30 s). Then
+stages do not sustain: 150,000 packets/s passed 10 s runs here and dropped 17-28% over 30 s). Then
 rn-capture gets SIGINT, the stages drain, and the final ``stats`` record says how many
 packets libpcap saw and how many the kernel dropped. A rate passes when nothing was
 dropped and every packet tcpreplay sent was captured. Each step prints the rate

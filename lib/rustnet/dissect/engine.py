@@ -144,7 +144,7 @@ class Dissector:
         # The inspector's flow table, looked up here first: most segments of a long flow have nothing
         # to teach it (the lookup is not used when _dpi is None).
         self._flow_lookup: Callable[[tuple[Any, ...]], object] = (
-            inspector.flow_lookup if self._dpi is not None and inspector is not None else _no_flow
+            self._dpi.flow_lookup if self._dpi is not None else _no_flow
         )
         self._finished: object = _finished_flow() if self._dpi is not None else None
         # The next stage is a Tracker in this process: segments of known flows go to it as SEGMENT

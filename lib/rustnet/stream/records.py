@@ -96,10 +96,10 @@ class _InProcess:
 # A TCP segment of a known, established flow that DPI has nothing more to learn from, as the
 # dissect engine hands it to the Tracker in the same process (``rn-track --dissect``), as a tuple
 # (one allocation; no decoded record is one): ``(SEGMENT, key, low, ts, wirelen, flags, seq, ack,
-# paylen, window)``, where ``key`` is the
-# connection key (protocol, lower endpoint first) and ``low`` says the sender is its first
-# endpoint. It stands for the summary with those fields, no VLAN and no info, and never carries
-# SYN, FIN or RST. The tag is an object no stream can decode to, so no input can forge one.
+# paylen, window)``, where ``key`` is the connection key (protocol, lower endpoint first) and
+# ``low`` says the sender is its first endpoint. It stands for the summary with those fields, no
+# VLAN and no info, and never carries SYN, FIN or RST. The tag is an object no stream can decode
+# to, so no input can forge one.
 SEGMENT: Final = _InProcess()
 
 # The positional records' fields, in order, as declared in rustnet.stream.fields.
