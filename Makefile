@@ -123,7 +123,8 @@ completions: venv
 	$(BIN)/python -m rustnet.docs completions completions
 
 # `make install`: a venv of its own in $(PREFIX)/lib/rustnet (a plain, non-editable copy: the
-# clone can go), a link in $(PREFIX)/bin for every command pyproject.toml's [project.scripts]
+# clone can go) with the compiled hot modules built in the clone's .venv (`compiled`; none with
+# PURE=1), a link in $(PREFIX)/bin for every command pyproject.toml's [project.scripts]
 # defines, the man pages and the completions. DESTDIR stages the same tree for packaging: a venv
 # is not relocatable, so the staged scripts and .pyc files are rewritten to name their final
 # place. The stages run as `nobody`, so everything is left readable by others whatever the umask.
@@ -145,7 +146,7 @@ INSTALL_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_
 ENTRY_POINTS := from importlib.metadata import distribution; \
 	print(*(e.name for e in distribution("rustnet").entry_points if e.group == "console_scripts"))
 
-install: run-deps
+install: run-deps compiled
 	@set -euo pipefail; umask 022; \
 	case '$(PREFIX)' in /*) ;; *) echo "make install: PREFIX must be an absolute path"; exit 2;; esac; \
 	dest='$(DESTDIR)'; case "$$dest" in ""|/*) ;; *) dest="$$PWD/$$dest";; esac; stage="$$dest"'$(LIBDIR)'; list="$$stage/installed-files"; \
@@ -161,6 +162,7 @@ install: run-deps
 	echo "installing into $$stage (a venv of $(INSTALL_PYTHON))"; \
 	$(INSTALL_PYTHON) -m venv "$$stage"; \
 	"$$stage/bin/python" -m pip install -q --disable-pip-version-check --no-compile "$$src"; \
+	$(BIN)/python scripts/build_compiled.py --copy-for "$$stage/bin/python"; \
 	if [ -n "$$dest" ]; then \
 		esc=$$(printf '%s' "$$stage" | sed 's/[][\.*^$$/]/\\&/g'); \
 		grep -rlIF -- "$$stage" "$$stage" | while IFS= read -r f; do sed -i "s/$$esc/$$(printf '%s' '$(LIBDIR)' | sed 's/[\&/]/\\&/g')/g" "$$f"; done; \

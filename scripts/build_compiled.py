@@ -1,6 +1,7 @@
 """Compile rustnet's hot modules with mypyc into a tree of their own (the venv's ``rustnet-compiled``).
 
-    .venv/bin/python scripts/build_compiled.py [--jobs N] [--check] [--remove]
+    .venv/bin/python scripts/build_compiled.py [--jobs N] [--strict] [--remove] [--status]
+                                               [--copy-for PYTHON]
 
 The pure Python modules stay the reference: nothing is written into lib/. ``rustnet._compiled``
 loads a module from this tree only while every source the build read (the compiled modules and
@@ -12,6 +13,12 @@ module is skipped for its ``.py``. So a stale ``.so`` never shadows an edit, and
 Needs a C compiler, the Python headers and mypy (which ships mypyc): without the first two it
 says so in one line and exits 0 (everything runs as pure Python); mypy is installed into the
 venv when missing. Prints one line either way.
+
+``--copy-for PYTHON`` is ``make install``'s: the venv of PYTHON holds a copy of these sources (pip
+installed them), and gets this build's modules, with a manifest naming its own copy, when both
+interpreters load the same kind of extension module (``.cpython-311-x86_64-linux-gnu.so``, say) and
+every source is unchanged. The modules name their sources relative to the clone (``lib/...``), so
+the copy names neither the clone nor a staging directory.
 """
 
 from __future__ import annotations
@@ -80,6 +87,8 @@ TREE_NAME = "rustnet-compiled"
 MANIFEST = "manifest.txt"  # read by rustnet._compiled at every start: plain lines, no json
 GROUP = "rustnet_hot"  # the shared library every compiled module's shim loads: rustnet_hot__mypyc
 MYPY_REQUIREMENT = "mypy>=1.10"
+# "relative-sources": the modules were built from sources named relative to the clone (lib/...).
+BUILD_FORMAT = "relative-sources"
 
 
 def say(msg: str) -> None:
@@ -158,18 +167,21 @@ def digest(paths: list[Path]) -> dict[str, str]:
     return {str(p.relative_to(LIB)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
-def manifest_text(tree: Path, srcs: list[Path], want: dict[str, str]) -> str:
-    """What rustnet._compiled checks: the lib built from, the interpreter's extension suffix, each
-    module's file, each source's hash (with its mtime and size, so only touched files are hashed)."""
-    suffix = EXTENSION_SUFFIXES[0]
-    lines = [f"lib {LIB}", f"suffix {suffix}"]
+def manifest_text(
+    tree: Path, srcs: list[Path], want: dict[str, str], lib: Path = LIB, suffix: str = EXTENSION_SUFFIXES[0]
+) -> str:
+    """What rustnet._compiled checks: the lib the sources are in (``lib``: the clone's, or an
+    installed copy's), the interpreter's extension suffix, each module's file, each source's hash
+    (with its mtime and size in ``lib``, so only touched files are hashed). The ``build`` line names
+    how the modules were built: a tree built another way is rebuilt."""
+    lines = [f"lib {lib}", f"suffix {suffix}", f"build {BUILD_FORMAT}"]
     for m in MODULES:
         so = m.removesuffix(".py") + suffix
         lines.append(f"module {module_name(m)} {so}")
     lines.append(f"module {GROUP}__mypyc {GROUP}__mypyc{suffix}")
     for p in srcs:
         rel = str(p.relative_to(LIB))
-        st = p.stat()
+        st = (lib / rel).stat()
         lines.append(f"source {want[rel]} {st.st_mtime_ns} {st.st_size} {rel}")
     return "\n".join(lines) + "\n"
 
@@ -223,7 +235,9 @@ def build(tree: Path, jobs: int) -> list[str]:
     try:
         os.chdir(ROOT)  # mypy reads its options (strict, ...) from pyproject.toml here
         exts = mypycify(
-            [str(LIB / m) for m in MODULES],
+            # Relative to the clone: the names the modules carry for tracebacks are then the same
+            # wherever the tree is used (an installed copy must not name the clone).
+            [str((LIB / m).relative_to(ROOT)) for m in MODULES],
             opt_level="2",
             multi_file=True,  # a C file per module: gcc runs in parallel
             group_name=GROUP,
@@ -257,6 +271,67 @@ def build(tree: Path, jobs: int) -> list[str]:
     return sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file())
 
 
+def installed_interpreter(python: str) -> tuple[Path, Path, str]:
+    """(sys.prefix, where its packages are, its extension suffix) of another interpreter's venv."""
+    code = (
+        "import sys, sysconfig; from importlib.machinery import EXTENSION_SUFFIXES as s; "
+        "print(sys.prefix); print(sysconfig.get_paths()['purelib']); print(s[0])"
+    )
+    out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True)
+    prefix, purelib, suffix = out.stdout.splitlines()
+    return Path(prefix), Path(purelib), suffix
+
+
+def copy_stripped(src: Path, dst: Path, strip: str | None) -> None:
+    """Copy a compiled module without its debug information, which names the directories it was
+    built in (and is half its size); binutils comes with the C compiler that built it."""
+    if (
+        strip is not None
+        and subprocess.run([strip, "--strip-debug", "-o", str(dst), str(src)]).returncode == 0
+    ):
+        return
+    shutil.copyfile(src, dst)
+
+
+def copy_for(python: str) -> int:
+    """Give the venv of ``python`` (``make install``'s, holding a copy of these very sources) this
+    clone's compiled modules, with a manifest that names its own copy of the sources."""
+    prefix, lib, suffix = installed_interpreter(python)
+    target = prefix / TREE_NAME
+    shutil.rmtree(target, ignore_errors=True)
+    srcs = sources()
+    want = digest(srcs)
+    tree = tree_dir()
+    pure = f"none for {prefix}, which runs pure Python"
+    if not up_to_date(tree, srcs, want):
+        say(f"{pure}: this clone's are not built from its sources (make compiled builds them)")
+        return 0
+    if suffix != EXTENSION_SUFFIXES[0]:
+        say(f"{pure}: its Python loads modules ending {suffix}, these end {EXTENSION_SUFFIXES[0]}")
+        return 0
+    for rel, sha in want.items():
+        copy = lib / rel
+        if not copy.is_file() or hashlib.sha256(copy.read_bytes()).hexdigest() != sha:
+            say(f"{pure}: its {rel} is not this clone's")
+            return 0
+    strip = shutil.which("strip")
+    new = Path(tempfile.mkdtemp(prefix=f".{TREE_NAME}-", dir=prefix))
+    try:
+        for line in (tree / MANIFEST).read_text().splitlines():
+            if line.startswith("module "):
+                so = line.split(" ")[2]
+                (new / so).parent.mkdir(parents=True, exist_ok=True)
+                copy_stripped(tree / so, new / so, strip)
+        (new / MANIFEST).write_text(manifest_text(new, srcs, want, lib, suffix))
+        new.chmod(0o755)
+        new.rename(target)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    say(f"{len(MODULES)} copied into {target}")
+    return 0
+
+
 def status() -> int:
     """What this interpreter loads: the compiled modules, or pure Python and why."""
     sys.path.insert(0, str(LIB))
@@ -274,9 +349,16 @@ def main() -> int:
     ap.add_argument(
         "--strict", action="store_true", help="exit 1 when the build fails (not when it cannot run)"
     )
+    ap.add_argument(
+        "--copy-for",
+        metavar="PYTHON",
+        help="copy the built modules into the venv of PYTHON, an installed copy of these sources",
+    )
     args = ap.parse_args()
     if args.status:
         return status()
+    if args.copy_for:
+        return copy_for(args.copy_for)
     tree = tree_dir()
     if args.remove:
         shutil.rmtree(tree, ignore_errors=True)

@@ -2,12 +2,14 @@
 
 The commands are the ``[project.scripts]`` of pyproject.toml. They must run from ``/`` with a plain
 PATH, from a copy that does not need the clone, readable by the unprivileged user the stages drop
-to whatever the installing umask; a DESTDIR-staged tree must work once copied to its PREFIX. Each
-install builds a venv with pip (about 30 s).
+to whatever the installing umask; a DESTDIR-staged tree must work once copied to its PREFIX; the
+copy runs the hot modules compiled (built in the clone, copied). Each install builds a venv with
+pip (about 30 s).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -80,6 +82,30 @@ def assert_commands_run(bindir: Path, *, as_nobody: bool = False, pcap: Path = P
     assert got == want
 
 
+def compiled_build_expected() -> bool:
+    """Whether `make install` copies compiled modules: it builds them in the clone first wherever a
+    C compiler and the Python headers are (as `make test` installs them)."""
+    spec = importlib.util.spec_from_file_location("build_compiled", ROOT / "scripts" / "build_compiled.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build.missing_toolchain() is None
+
+
+def assert_build_loads(venv: Path, *, as_nobody: bool = False) -> None:
+    """The installed copy runs the compiled modules (copied from the clone's build) where they can be
+    built, and says it runs pure Python where they cannot."""
+    show = "from rustnet import _compiled; print(_compiled.state); print(len(_compiled.compiled))"
+    done = run_plain([str(venv / "bin" / "python"), "-c", show], as_nobody=as_nobody)
+    assert done.returncode == 0, done.stderr
+    state, count = done.stdout.splitlines()
+    if compiled_build_expected():
+        assert state == f"compiled: {count} modules from {venv / 'rustnet-compiled'}"
+        assert int(count) > 20
+    else:
+        assert state.startswith("pure Python"), state
+
+
 def readable_by_others(path: Path) -> bool:
     mode = path.stat().st_mode
     want = 0o005 if path.is_dir() or mode & 0o100 else 0o004
@@ -105,6 +131,7 @@ def test_destdir_stages_every_command_in_a_tree_that_runs_once_copied(scratch: P
     assert named == []
     shutil.copytree(staged, prefix, symlinks=True)
     assert_commands_run(prefix / "bin")
+    assert_build_loads(prefix / "lib" / "rustnet")
 
     make("uninstall", f"DESTDIR={dest}", f"PREFIX={prefix}")
     assert list(dest.iterdir()) == []
@@ -121,6 +148,7 @@ def test_prefix_install_runs_anywhere_without_the_clone_and_uninstalls(scratch: 
     make("install", f"PREFIX={prefix}", *completion_dirs)  # again, as an upgrade would
     assert sorted(p.name for p in (prefix / "bin").iterdir()) == COMMANDS
     assert_commands_run(prefix / "bin")
+    assert_build_loads(prefix / "lib" / "rustnet")
     # A copy, not an editable install: no file of it names the clone.
     named = [p for p in files_in(prefix) if not p.is_symlink() and str(ROOT).encode() in p.read_bytes()]
     assert named == []
@@ -137,6 +165,7 @@ def test_prefix_install_runs_anywhere_without_the_clone_and_uninstalls(scratch: 
         pcap.chmod(0o644)
         try:
             assert_commands_run(prefix / "bin", as_nobody=True, pcap=pcap)
+            assert_build_loads(prefix / "lib" / "rustnet", as_nobody=True)
         finally:
             pcap.unlink()
 
