@@ -1,6 +1,11 @@
 # rustnet: `make run` and `make test` are all a fresh Debian machine needs (as root).
 SHELL := /bin/bash
-PYTHON ?= python3
+# The venv's interpreter: the system's python3 (the one run-deps installs, with the headers the
+# compiled modules are built against) when it is 3.11 or newer, else the first python3 on the PATH.
+# A Python built with a shared libpython, as pyenv builds it, ran the stages 11-17% slower. Worked
+# out when used, so after run-deps has installed it.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # System packages. Running needs Python (the pcapy-ng wheel bundles libpcap), and gcc with the

@@ -21,7 +21,9 @@ PROG = "rn-merge"
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument(
+    "inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, readable=False)
+)
 @format_option
 @sandbox_options
 @debug_option

@@ -51,14 +51,14 @@ def test_reverse_dns_is_off_by_default_and_never_blocks_when_on(monkeypatch: pyt
     # The system resolver held shut until the first answer was asked for: a lookup made in the
     # caller's thread would wait here, and come back with the name instead of None.
     gate, callers = threading.Event(), []
-    real_getnameinfo = socket.getnameinfo
+    real_gethostbyaddr = socket.gethostbyaddr
 
-    def held_getnameinfo(*args: Any) -> Any:
+    def held_gethostbyaddr(*args: Any) -> Any:
         callers.append(threading.current_thread())
         gate.wait(10)
-        return real_getnameinfo(*args)
+        return real_gethostbyaddr(*args)
 
-    monkeypatch.setattr(socket, "getnameinfo", held_getnameinfo)
+    monkeypatch.setattr(socket, "gethostbyaddr", held_gethostbyaddr)
     on = HostNames(reverse_dns=True)
     assert on.name_for("127.0.0.1") is None  # queued; the answer comes later
     gate.set()
@@ -67,7 +67,7 @@ def test_reverse_dns_is_off_by_default_and_never_blocks_when_on(monkeypatch: pyt
     while name is None and time.monotonic() < deadline:
         time.sleep(0.01)
         name = on.name_for("127.0.0.1")  # /etc/hosts: no traffic
-    assert name == socket.gethostbyaddr("127.0.0.1")[0]
+    assert name == real_gethostbyaddr("127.0.0.1")[0]
     assert callers and threading.main_thread() not in callers  # asked in the resolver's thread
     assert on.lookup("127.0.0.1") == (name, VIA_PTR)
     on.learn("127.0.0.1", "learned.example")

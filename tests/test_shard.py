@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,66 @@ def test_commands_shard_a_file_and_rn_merge_puts_it_together(tmp_path: Path) -> 
     conns = [r for r in merged_recs if r.get("t") == "conn" and r.get("final")]
     assert len({r["id"] for r in conns}) == len(conns)
     assert os.path.getsize(parts[0]) and os.path.getsize(parts[1])
+
+
+def test_rn_merge_as_nobody_reads_the_pipes_root_hands_it_by_name() -> None:
+    """rustnet, as root, gives rn-merge (run as nobody) its shards' pipes as /dev/fd/N names: a pipe
+    refuses to be opened again through /proc by any user but its maker, so the names must be read
+    through the descriptors handed over."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a pipe made by root, read by nobody")
+    nobody_python = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", "pass"],
+        capture_output=True,
+    )
+    if nobody_python.returncode != 0:
+        pytest.skip(f"nobody cannot run {sys.executable}")
+    pcap = PCAPS / "ndpi_quic_interop_V.pcapng"
+    streams = [
+        subprocess.run(
+            f"{_bin('rn-capture')} -r {pcap} --shard {i}/2 | {_bin('rn-track')} --dissect",
+            shell=True,
+            capture_output=True,
+            check=True,
+        ).stdout
+        for i in range(2)
+    ]
+    pipes = [os.pipe() for _ in streams]
+    merge = subprocess.Popen(
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            _bin("rn-merge"),
+            "--format",
+            "json",
+        ]
+        + [f"/dev/fd/{r}" for r, _ in pipes],
+        pass_fds=[r for r, _ in pipes],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    for r, _ in pipes:
+        os.close(r)
+    writers = [
+        threading.Thread(target=_write_and_close, args=(w, data))
+        for (_, w), data in zip(pipes, streams, strict=True)
+    ]
+    for t in writers:
+        t.start()
+    out, err = merge.communicate(timeout=60)
+    for t in writers:
+        t.join()
+    assert merge.returncode == 0, err.decode(errors="replace")
+    recs = [json.loads(line) for line in out.splitlines()]
+    finals = [r for r in recs if r.get("t") == "conn" and r.get("final")]
+    assert len(finals) > 2 and len({r["id"] for r in finals}) == len(finals)
+
+
+def _write_and_close(fd: int, data: bytes) -> None:
+    with open(fd, "wb") as f:
+        f.write(data)
 
 
 def test_rn_capture_refuses_a_bad_shard() -> None:

@@ -71,7 +71,7 @@ CAP_NET_RAW = NAMES.index("net_raw")
 CAP_SYS_PTRACE = NAMES.index("sys_ptrace")
 CAP_SYS_ADMIN = NAMES.index("sys_admin")
 
-_PR_CAPBSET_DROP = 24
+PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -182,7 +182,8 @@ def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _last_cap() -> int:
+def last_cap() -> int:
+    """The highest capability number this kernel knows."""
     try:
         with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as fh:
             return int(fh.read())
@@ -202,9 +203,9 @@ def limit(keep: int) -> None:
     now = current()
     libc = _libc()
     if now.effective >> CAP_SETPCAP & 1:  # the bounding set first: this needs CAP_SETPCAP
-        for cap in range(_last_cap() + 1):
+        for cap in range(last_cap() + 1):
             if now.bounding >> cap & 1 and not keep >> cap & 1:
-                libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+                libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)  # EINVAL before Linux 4.3: none there
 
     class Header(ctypes.Structure):

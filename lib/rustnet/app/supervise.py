@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from rustnet import caps
 from rustnet.app.logsetup import escape_controls, get_logger
@@ -179,6 +179,26 @@ def _child_setup(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
+def _as_user(setup: Callable[[], None], run_as: tuple[int, int]) -> Callable[[], None]:
+    """``setup``, then the child becomes user and group ``run_as`` with an empty capability
+    bounding set: emptied while the child is still root, since afterwards only CAP_SETPCAP could,
+    which the user lacks (Popen's own user= switches before any preexec_fn runs)."""
+    prctl = _PRCTL
+    last = caps.last_cap()
+    uid, gid = run_as
+
+    def become() -> None:
+        setup()
+        if prctl is not None:
+            for cap in range(last + 1):
+                prctl(caps.PR_CAPBSET_DROP, cap)
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
+    return become
+
+
 class Pipeline:
     """``stage0 | stage1 | ... ``: started, watched and torn down together."""
 
@@ -250,9 +270,6 @@ class Pipeline:
                 out_r, out_w = os.pipe()
                 err_r, err_w = os.pipe()
                 try:
-                    creds: dict[str, Any] = {}
-                    if spec.run_as is not None:
-                        creds = {"user": spec.run_as[0], "group": spec.run_as[1], "extra_groups": []}
                     proc = subprocess.Popen(
                         argv,
                         stdin=stdin,
@@ -261,8 +278,7 @@ class Pipeline:
                         close_fds=True,
                         pass_fds=pass_fds,
                         process_group=0 if self.pgid is None else self.pgid,
-                        preexec_fn=setup,
-                        **creds,
+                        preexec_fn=setup if spec.run_as is None else _as_user(setup, spec.run_as),
                     )
                 except OSError:
                     os.close(out_r)

@@ -4,7 +4,7 @@ The pipeline never waits for a name: :meth:`ReverseResolver.lookup` answers from
 at once, or queues the address and answers ``None``; the name arrives later through
 :meth:`ReverseResolver.done` (rn-enrich turns each into a ``name`` record, so a viewer names
 the connections it already shows). Lookups go through the system resolver
-(``getnameinfo``: /etc/hosts, then DNS as nsswitch.conf says), like RustNet's.
+(``gethostbyaddr``: /etc/hosts, then DNS as nsswitch.conf says), like RustNet's.
 
 Bounds, so a flood of distinct addresses (a scan, spoofed sources) costs neither memory
 nor unbounded queries:
@@ -44,10 +44,13 @@ MAX_ASKED: Final = 4096
 
 
 def system_reverse(ip: str) -> str | None:
-    """The system resolver's name for ``ip`` (``getnameinfo`` with NI_NAMEREQD), or None."""
+    """The system resolver's name for ``ip`` (``gethostbyaddr``), or None.
+
+    Not ``getnameinfo``: before Python 3.11.4 (Debian 12 has 3.11.2) it holds the interpreter's
+    lock while it waits for the answer, so each slow lookup stopped rn-enrich as a whole."""
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     try:
-        host, _ = socket.getnameinfo((ip, 0), socket.NI_NAMEREQD)
+        host = socket.gethostbyaddr(ip)[0]
     except (OSError, UnicodeError, ValueError):
         return None
     try:  # a "name" that is an address again (some resolvers answer so) names nothing

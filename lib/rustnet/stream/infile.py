@@ -8,9 +8,12 @@ pipe cannot be read twice, and an empty pipe stays a valid, empty stream.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import shlex
 from types import TracebackType
+from typing import Final
 
 from rustnet.stream.gunzip import Inflater
 from rustnet.stream.reader import RecordReader
@@ -34,6 +37,24 @@ class InflatedReader(RecordReader):
         return out
 
 
+_OWN_DESCRIPTOR: Final = re.compile(r"/(?:dev|proc/self)/fd/(\d+)")
+
+
+def open_input(path: str) -> int:
+    """A descriptor to read ``path`` from. A name of a descriptor this process was handed
+    (``/dev/fd/N``) gets a duplicate of it: opening the name again goes through /proc, which a pipe
+    refuses to anyone but the user that made it (rustnet hands rn-merge, which runs as nobody,
+    its shards' pipes by name)."""
+    own = _OWN_DESCRIPTOR.fullmatch(path)
+    if own is not None:
+        try:
+            if fcntl.fcntl(int(own[1]), fcntl.F_GETFL) & os.O_ACCMODE != os.O_WRONLY:
+                return fcntl.fcntl(int(own[1]), fcntl.F_DUPFD_CLOEXEC, 0)
+        except (OSError, OverflowError):
+            pass  # not open here (or write-only): opening the name says why
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
 class RecordFile:
     """The reader for one input (``-``: standard input), and what to close after it."""
 
@@ -43,7 +64,7 @@ class RecordFile:
         if path == "-":
             fd, name = stdin_fd, "stdin"
         else:
-            fd = self._owned = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = self._owned = open_input(path)
             name = path
         try:
             self.reader = self._reader(fd, name, path == "-")
