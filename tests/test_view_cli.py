@@ -171,6 +171,21 @@ def test_text_safety_and_width() -> None:
     assert fit("abcdef", 4) == "abc…" and fit("ab", 4, right=True) == "  ab"
 
 
+def test_rn_view_imports_wcwidth_only_for_text_that_is_not_ascii() -> None:
+    """Its import is 30 ms of CPU at every start of rn-view --json, which measures no text."""
+    check = (
+        "import sys, rustnet_cmds.view\n"
+        "from rustnet.view.text import fit, width\n"
+        "before = 'wcwidth' in sys.modules\n"
+        "fit('ascii only', 5); width('ascii')\n"
+        "ascii = 'wcwidth' in sys.modules\n"
+        "width('日本')\n"
+        "print(before, ascii, 'wcwidth' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "True"]
+
+
 def test_osc52_sequence() -> None:
     assert osc52("10.0.0.1:443") == "\x1b]52;c;MTAuMC4wLjE6NDQz\x07"
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from wcwidth import wcswidth, wcwidth
-
 from rustnet.stream.escape import escape_unsafe
 
 ELLIPSIS = "…"
@@ -40,6 +38,10 @@ def safe(value: Any) -> str:
 
 @lru_cache(maxsize=65536)
 def _width_slow(text: str) -> int:
+    # wcwidth is imported only for text that is not ASCII: its import is 30 ms of CPU, which
+    # rn-view --json and the ASCII-only screens never need.
+    from wcwidth import wcswidth, wcwidth
+
     w = wcswidth(text)
     if w >= 0:
         return w
@@ -65,6 +67,8 @@ def fit(text: str, cells: int, right: bool = False) -> str:
         return pad + text if right else text + pad
     w = width(text)
     if w > cells:
+        from wcwidth import wcwidth
+
         out = []
         used = 0
         for ch in text:
