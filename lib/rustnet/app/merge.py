@@ -87,9 +87,9 @@ class ShardMerge:
                 buckets.append((self._epoch[index], []))
             bucket = buckets[-1][1]
         for rec in recs:
-            if rec.__class__ is not dict:
-                if rec.__class__ is list and rec and rec[0] == CLOCK:
-                    if ordered and len(rec) > 1 and rec[1].__class__ is float:
+            if type(rec) is not dict:
+                if type(rec) is list and rec and rec[0] == CLOCK:
+                    if ordered and len(rec) > 1 and type(rec[1]) is float:
                         self._epoch[index] = rec[1]
                         bucket = []
                         self._buckets[index].append((rec[1], bucket))
@@ -126,7 +126,7 @@ class ShardMerge:
                 bucket = now
             if tag == CONN:
                 cid = rec.get("id")
-                if cid.__class__ is int and cid >= 1:
+                if type(cid) is int and cid >= 1:
                     rec["id"] = (cid - 1) * shards + shard_index + 1
                 bucket.append(rec)
             # Counters go out at once, whatever the order: the latest merged one is the sum of
@@ -242,21 +242,21 @@ def _round_order(held: tuple[float, float, int, int, Record]) -> tuple[float, fl
 
 
 def _first_seen(rec: Record) -> float:
-    if rec.__class__ is dict:
+    if type(rec) is dict:
         assert isinstance(rec, dict)
         t = rec.get("first_seen")
-        if t.__class__ is float:
+        if type(t) is float:
             assert isinstance(t, float)
             return t
     return -math.inf
 
 
 def _ints(recs: list[dict[str, Any]], key: str) -> list[int]:
-    return [v for v in (r.get(key) for r in recs) if v.__class__ is int]
+    return [v for v in (r.get(key) for r in recs) if type(v) is int]
 
 
 def _latest(recs: list[dict[str, Any]]) -> Any:
-    times: list[float] = [t for t in (r.get("ts") for r in recs) if t.__class__ in (int, float)]
+    times: list[float] = [t for t in (r.get("ts") for r in recs) if type(t) is float or type(t) is int]
     return max(times) if times else recs[-1].get("ts")
 
 

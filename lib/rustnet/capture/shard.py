@@ -110,7 +110,7 @@ class FlowHasher:
                     sp = dp = 0
                 return _pair_hash(src, sp, dst, dp)
         decode = self._decode if linktype is None else decoder_for(linktype)
-        if decode is None or data.__class__ is not bytes:
+        if decode is None or type(data) is not bytes:
             return NO_SUMMARY
         try:
             etype, off, _vlan = decode(data)
@@ -181,7 +181,7 @@ class ShardWriter:
         own = 0
         nbytes = 0
         for rec in recs:
-            if rec.__class__ is not list or not rec or rec[0] != PACKET or len(rec) < 4:
+            if type(rec) is not list or not rec or rec[0] != PACKET or len(rec) < 4:
                 if times:
                     out.append([CLOCK, *times])
                     times = []
@@ -206,9 +206,9 @@ class ShardWriter:
                 out.append(rec)
                 own += 1
                 nbytes += len(data)
-                if ts.__class__ is float and ts > clock:
+                if type(ts) is float and ts > clock:
                     clock = ts
-            elif ts.__class__ is float and ts > clock:
+            elif type(ts) is float and ts > clock:
                 clock = ts
                 times.append(ts)
         if times:
@@ -223,7 +223,7 @@ class ShardWriter:
             self.writer.write_packets(out, nbytes)
 
     def write(self, rec: Record) -> None:
-        if rec.__class__ is dict:
+        if type(rec) is dict:
             assert isinstance(rec, dict)
             tag = rec.get("t")
             if tag == HEADER:

@@ -534,7 +534,7 @@ class Inspector:
             except DissectError:
                 self.malformed += 1
         elif kind == K_NEW or kind == K_HTTP:
-            data = payload if payload.__class__ is bytes else bytes(payload)
+            data = payload if type(payload) is bytes else bytes(payload)
             final = n >= self.buf_cap
             # Either start makes a new flow HTTP (_classify_tcp), as neither can look like TLS.
             if http.request_start(data):
@@ -1032,7 +1032,7 @@ class Inspector:
         if kind == K_TIMED:
             return udpmisc.TIMING_IDS[flow.app](payload)
         try:
-            msg = dns.parse_message(payload if payload.__class__ is bytes else bytes(payload))
+            msg = dns.parse_message(payload if type(payload) is bytes else bytes(payload))
         except DissectError:
             self.malformed += 1
             flow.bad += 1

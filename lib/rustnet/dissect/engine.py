@@ -176,7 +176,7 @@ class Dissector:
         eth = self._decode is ethernet
         fast = 0  # packets summarised inline (counted at the end)
         for rec in recs:
-            if rec.__class__ is list and len(rec) == 4 and rec[0] == PACKET:
+            if type(rec) is list and len(rec) == 4 and rec[0] == PACKET:
                 _, ts, wirelen, data = rec
                 # The fast path: untagged Ethernet, IPv4 without options or IPv6 without
                 # extension headers, a sound TCP/UDP header, nothing cut and no length
@@ -185,9 +185,9 @@ class Dissector:
                 # summary for what the fast path accepts (tests/test_dissect_fastpath.py).
                 if (
                     eth
-                    and data.__class__ is bytes
-                    and ts.__class__ is float
-                    and wirelen.__class__ is int
+                    and type(data) is bytes
+                    and type(ts) is float
+                    and type(wirelen) is int
                     and 0.0 <= ts < _MAX_TS
                     and wirelen >= len(data)
                 ):
@@ -200,7 +200,7 @@ class Dissector:
                 if self._inner:
                     out.extend(self._inner)
                     self._inner.clear()
-            elif rec.__class__ is list and rec and rec[0] == PACKETS:
+            elif type(rec) is list and rec and rec[0] == PACKETS:
                 # Many whole frames (rustnet.stream.pktbatch): each read in place, as a pkt record
                 # with its fields would be; one that does not check out is one damaged packet.
                 v = pktbatch.frames(rec)

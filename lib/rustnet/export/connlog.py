@@ -86,7 +86,7 @@ class ConnExports:
 
     def observe(self, recs: list[Any]) -> None:
         for rec in recs:
-            if rec.__class__ is not dict:
+            if type(rec) is not dict:
                 continue
             t = rec.get("t")
             if t == CONN:

@@ -112,18 +112,18 @@ class PacketExports:
         reader = self._reader
         if reader.done or self._dead:
             return
-        recs: list[Any] = [r for r in reader.feed(chunk) if r.__class__ is list or r.__class__ is dict]
+        recs: list[Any] = [r for r in reader.feed(chunk) if type(r) is list or type(r) is dict]
         if not recs:
             return
         for rec in recs:
-            if rec.__class__ is dict and rec.get("t") == HEADER and isinstance(rec.get("live"), bool):
+            if type(rec) is dict and rec.get("t") == HEADER and isinstance(rec.get("live"), bool):
                 self.live = rec["live"]
         with self._cond:
             if self.live:
                 room = QUEUE_MAX - self._queued
                 if len(recs) > room:
-                    kept: list[Any] = [r for r in recs if r.__class__ is dict]  # headers always pass
-                    kept += [r for r in recs if r.__class__ is list][: max(0, room - len(kept))]
+                    kept: list[Any] = [r for r in recs if type(r) is dict]  # headers always pass
+                    kept += [r for r in recs if type(r) is list][: max(0, room - len(kept))]
                     self.drops += len(recs) - len(kept)
                     recs = kept
             else:
@@ -146,7 +146,7 @@ class PacketExports:
             return
         update = self.table.update
         for rec in recs:
-            if rec.__class__ is dict and rec.get("t") == CONN:
+            if type(rec) is dict and rec.get("t") == CONN:
                 update(rec)
 
     def records_ended(self) -> None:
@@ -230,7 +230,7 @@ class PacketExports:
         pcap, pcapng = self.pcap, self.pcapng
         now = time.monotonic()
         for rec in recs:
-            if rec.__class__ is dict:
+            if type(rec) is dict:
                 if rec.get("t") == HEADER:
                     self._header(rec)
                 continue

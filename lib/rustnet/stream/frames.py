@@ -24,16 +24,16 @@ def take_records(frame: list[Any], start: int, out: list[Any], keep_packet_batch
     i = start
     while i < n:
         rec = frame[i]
-        if rec.__class__ is list:
-            if not rec or rec[0].__class__ is not str:
+        if type(rec) is list:
+            if not rec or type(rec[0]) is not str:
                 return i
             if rec[0] == PACKETS and not keep_packet_batches:
                 out.extend(expand(rec))
             else:
                 out.append(rec)
-        elif rec.__class__ is dict:
+        elif type(rec) is dict:
             tag = rec.get("t")
-            if tag.__class__ is not str or tag == HEADER:
+            if type(tag) is not str or tag == HEADER:
                 return i
             out.append(rec)
         else:

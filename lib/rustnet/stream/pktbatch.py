@@ -41,7 +41,7 @@ def frames(rec: list[Any]) -> tuple[int, ...]:
     if len(rec) != 4:
         return ()
     meta = rec[2]
-    if rec[1].__class__ is not bool or meta.__class__ is not bytes or rec[3].__class__ is not bytes:
+    if type(rec[1]) is not bool or type(meta) is not bytes or type(rec[3]) is not bytes:
         return ()
     n = len(meta) // 4
     if len(meta) % META_SIZE or not 0 < n <= 4 * MAX_FRAMES:

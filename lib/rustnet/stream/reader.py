@@ -193,10 +193,10 @@ class RecordReader:
                 self._redo(out)
                 return
             self._obj_start = -1
-            if obj.__class__ is list:
+            if type(obj) is list:
                 if not obj:
                     continue  # an empty frame
-                if obj[0].__class__ is str:
+                if type(obj[0]) is str:
                     accept(obj, out)  # a single positional record (a pkb, from rn-capture)
                     continue
                 # Each record checked in compiled code; a header or a non-record is _accept's.

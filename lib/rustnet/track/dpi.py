@@ -40,7 +40,7 @@ def _clean(v: Any) -> Any:
     if isinstance(v, list):  # first: merge() handles plain strings itself, lists come here (ALPN, ...)
         out = []
         for x in v if len(v) <= MAX_LIST else v[:MAX_LIST]:
-            if x.__class__ is str:  # the usual item (ALPN, DNS names): _clean(x) without the call
+            if type(x) is str:  # the usual item (ALPN, DNS names): _clean(x) without the call
                 if x:
                     out.append(x if len(x) <= MAX_STR else x[:MAX_STR])
             elif isinstance(x, _ITEMS):
@@ -50,7 +50,7 @@ def _clean(v: Any) -> Any:
         return out or None
     if isinstance(v, str):
         return v[:MAX_STR] if v else None
-    if v.__class__ is bool:  # apart: compiled, an isinstance(v, int) narrowing would make True a 1
+    if type(v) is bool:  # apart: compiled, an isinstance(v, int) narrowing would make True a 1
         return v
     if isinstance(v, int):
         return v if MIN_INT <= v <= MAX_INT else None  # beyond 64 bits: no record can carry it
@@ -131,7 +131,7 @@ def merge(d: dict[str, Any], info: dict[Any, Any]) -> bool:
                 continue
         elif len(d) >= MAX_FIELDS:  # _LATEST
             continue
-        if v.__class__ is str:  # the usual value: _clean(v) without the call
+        if type(v) is str:  # the usual value: _clean(v) without the call
             if not v:
                 continue
             if len(v) > MAX_STR:
@@ -155,7 +155,7 @@ def _accumulate(d: dict[str, Any], k: str, v: Any) -> bool:
     have: list[Any] = [] if old is None else old
     grown = False
     for x in items if len(items) <= MAX_LIST else items[:MAX_LIST]:
-        if x.__class__ is str:  # the usual item: _clean(x) without the call
+        if type(x) is str:  # the usual item: _clean(x) without the call
             if not x:
                 continue
             if len(x) > MAX_STR:

@@ -58,10 +58,10 @@ _texts: dict[bytes, str] = {}
 
 
 def _text(addr: Any) -> Any:
-    text = _texts.get(addr) if addr.__class__ is bytes else None
+    text = _texts.get(addr) if type(addr) is bytes else None
     if text is None:
         text = ip_text(addr)
-        if addr.__class__ is bytes:
+        if type(addr) is bytes:
             if len(_texts) >= MAX_TEXTS:
                 _texts.clear()
             _texts[addr] = text

@@ -271,8 +271,8 @@ class Tracker:
         clock = self.clock
         edge = self.next_event
         for rec in recs:
-            if rec.__class__ is not list or not rec or rec[0] != "sum":
-                if rec.__class__ is not tuple or rec[0] is not SEGMENT:
+            if type(rec) is not list or not rec or rec[0] != "sum":
+                if type(rec) is not tuple or rec[0] is not SEGMENT:
                     self.clock = clock
                     self._other(rec, out)
                     clock, edge = self.clock, self.next_event
@@ -331,20 +331,20 @@ class Tracker:
                 # operation rejects a negative length and one past 32 bits (counters stay in 64 bits).
                 # Likewise the window (TCP's 16 bits): records carry it, and _acked compares it.
                 if (
-                    ts.__class__ is not float
+                    type(ts) is not float
                     or not 0.0 < ts < MAX_TS
-                    or wl.__class__ is not int
+                    or type(wl) is not int
                     or wl >> 32
-                    or proto.__class__ is not int
-                    or src.__class__ is not bytes
-                    or dst.__class__ is not bytes
-                    or sp.__class__ is not int
-                    or dp.__class__ is not int
-                    or flags.__class__ is not int
-                    or seq.__class__ is not int
-                    or ack.__class__ is not int
-                    or plen.__class__ is not int
-                    or _w.__class__ is not int
+                    or type(proto) is not int
+                    or type(src) is not bytes
+                    or type(dst) is not bytes
+                    or type(sp) is not int
+                    or type(dp) is not int
+                    or type(flags) is not int
+                    or type(seq) is not int
+                    or type(ack) is not int
+                    or type(plen) is not int
+                    or type(_w) is not int
                     or _w >> 16
                 ):
                     self.bad_records += 1
@@ -357,7 +357,7 @@ class Tracker:
                         edge = self.next_event
                 if (
                     info is not None
-                    and info.__class__ is dict
+                    and type(info) is dict
                     and ("malformed" in info or ("frag" in info and info["frag"] == "part"))
                 ):
                     # Not dissected to L4, or a fragment before the one completing its datagram:
@@ -414,7 +414,7 @@ class Tracker:
                         self._echo(c, fwd, ts, st == _ECHO_REPLY, src, dst, seq, ack)
                 elif proto == PROTO_ARP:
                     c.so = _ARP_REPLY if mtype == ARP_OP_REPLY or mtype == RARP_OP_REPLY else _ARP_REQUEST
-                if info is not None and info.__class__ is dict:
+                if info is not None and type(info) is dict:
                     self._merge_dpi(c, fwd, info)
                     if "req_id" in info or "resp_id" in info:
                         self._timed(c, fwd, ts, src, sp, dst, dp, info)
@@ -486,7 +486,7 @@ class Tracker:
 
     # --- records other than summaries -------------------------------------------
     def _other(self, rec: Record, out: list[Record]) -> None:
-        if rec.__class__ is list and rec and rec[0] == CLOCK:
+        if type(rec) is list and rec and rec[0] == CLOCK:
             self._follow(rec, out)  # another shard's packet times: consumed here, not passed on
             return
         if isinstance(rec, dict):
@@ -528,7 +528,7 @@ class Tracker:
         clock = self.clock
         edge = self.next_event
         for ts in rec[1:]:
-            if ts.__class__ is float and clock < ts < MAX_TS:
+            if type(ts) is float and clock < ts < MAX_TS:
                 clock = ts
                 if clock >= edge:
                     self.clock = clock
@@ -894,12 +894,12 @@ class Tracker:
         response's time goes on the request's connection, and on the response's when that is
         another one (LLMNR and NetBIOS answer a multicast or broadcast query by unicast)."""
         tok = info.get("req_id")
-        if tok.__class__ is str and _sends(c, fwd):
+        if type(tok) is str and _sends(c, fwd):
             kind = tok.partition(" ")[0]
             if kind in _TIMED_FIELD:
                 self._asked((tok, src, sp) if kind in _ANY_PEER else (tok, src, sp, dst, dp), ts, c)
         tok = info.get("resp_id")
-        if tok.__class__ is str:
+        if type(tok) is str:
             kind = tok.partition(" ")[0]
             name = _TIMED_FIELD.get(kind)
             if name is not None:
@@ -924,7 +924,7 @@ class Tracker:
         if kind == KIND_DNS:
             if c.so != _DNS_RESPONSE:
                 response = False
-                if info is not None and info.__class__ is dict and "dns_rcode" in info:
+                if info is not None and type(info) is dict and "dns_rcode" in info:
                     response = True
                 elif sp in DNS_PORTS and dp not in DNS_PORTS:
                     response = True

@@ -118,7 +118,7 @@ _LINK_HEADER: Final = {
 def link_header_len(linktype: Any, vlan: Any) -> int:
     """Bytes each frame of a connection carries before its IP header: the link type's header and
     4 per 802.1Q tag. Unknown link types count as Ethernet (rn-capture's usual case)."""
-    n = _LINK_HEADER.get(linktype, 14) if linktype.__class__ is int else 14
+    n = _LINK_HEADER.get(linktype, 14) if type(linktype) is int else 14
     if isinstance(vlan, list):
         n += 4 * min(len(vlan), 8)  # the tags rn-dissect saw in the frame (it unwraps at most a few)
     return n
@@ -160,7 +160,7 @@ def _varlen(text: str) -> bytes:
 
 def _packed(text: Any) -> bytes | None:
     """An address in network byte order (4 or 16 bytes), or None when ``text`` is not one."""
-    if text.__class__ is not str:
+    if type(text) is not str:
         return None
     try:
         return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
@@ -169,7 +169,7 @@ def _packed(text: Any) -> bytes | None:
 
 
 def _ms(value: Any) -> int | None:
-    if value.__class__ not in (float, int) or not 0 <= value < 1e13:  # NaN fails the comparison
+    if type(value) not in (float, int) or not 0 <= value < 1e13:  # NaN fails the comparison
         return None
     return int(round(value * 1000))
 
@@ -202,12 +202,12 @@ def encode_flow(
     start_ms, end_ms = _ms(start), _ms(end)
     if start_ms is None or end_ms is None:
         return None
-    sp = sport if sport.__class__ is int and 0 <= sport <= 0xFFFF else 0
-    dp = dport if dport.__class__ is int and 0 <= dport <= 0xFFFF else 0
+    sp = sport if type(sport) is int and 0 <= sport <= 0xFFFF else 0
+    dp = dport if type(dport) is int and 0 <= dport <= 0xFFFF else 0
     ps, os_, pd, od = counts
     if ps > MAX_COUNT or os_ > MAX_COUNT or pd > MAX_COUNT or od > MAX_COUNT:  # damaged input
         ps, os_, pd, od = (min(c, MAX_COUNT) for c in counts)
-    fo, fr = (f & 0xFFFF if f.__class__ is int and f > 0 else 0 for f in flags)
+    fo, fr = (f & 0xFFFF if type(f) is int and f > 0 else 0 for f in flags)
     body = _FIXED.pack(sp, dp, proto_num, fr, fo, start_ms, max(end_ms, start_ms), ps, os_, pd, od, reason)
     text = _varlen(app if isinstance(app, str) else "") + _varlen(sni if isinstance(sni, str) else "")
     return Flow(TEMPLATE_V4 if len(a) == 4 else TEMPLATE_V6, a + b + body + text)

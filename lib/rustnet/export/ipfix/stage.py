@@ -54,7 +54,7 @@ def end_reason(rec: dict[str, Any]) -> int:
 
 def _int(value: Any) -> int:
     """A counter of the record: 0 when damaged or negative."""
-    return value if value.__class__ is int and value > 0 else 0
+    return value if type(value) is int and value > 0 else 0
 
 
 class Exporter:
@@ -89,7 +89,7 @@ class Exporter:
     # --- Stage -----------------------------------------------------------------------------
     def process(self, recs: list[Record]) -> list[Record]:
         for i, rec in enumerate(recs):
-            if rec.__class__ is dict:
+            if type(rec) is dict:
                 t = rec.get("t")
                 if t == CONN:
                     self._conn(rec)
@@ -132,7 +132,7 @@ class Exporter:
     # --- records ---------------------------------------------------------------------------
     def _conn(self, rec: dict[str, Any]) -> None:
         cid = rec.get("id")
-        if cid.__class__ is not int:
+        if type(cid) is not int:
             cid = None
         final = rec.get("final") is True
         if not final and (self.active_timeout <= 0 or cid is None):
@@ -153,7 +153,7 @@ class Exporter:
                 self.live[cid] = prev = [0, 0, 0, 0, first]
             last = rec.get("last_seen")
             since = prev[4]
-            if last.__class__ not in (int, float) or since.__class__ not in (int, float):
+            if type(last) not in (int, float) or type(since) not in (int, float):
                 return
             if last - since < self.active_timeout or (ps, os_, pd, od) == tuple(prev[:4]):
                 return
