@@ -18,24 +18,15 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from rustnet import _compiled
 
+from tests.build_script import BUILD, build_script
 from tests.corpus import PCAPS
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "scripts" / "build_compiled.py"
-
-
-def _build_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_compiled", BUILD)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _first_difference(pure: list[str], compiled: list[str]) -> str:
@@ -47,7 +38,7 @@ def _first_difference(pure: list[str], compiled: list[str]) -> str:
 
 @pytest.mark.slow
 def test_compiled_and_pure_builds_write_the_same_records(tmp_path: Path) -> None:
-    why = _build_script().missing_toolchain()
+    why = build_script().missing_toolchain()
     if why is not None:
         pytest.skip(
             f"NOT CHECKED: the compiled build cannot be made here ({why}); apt install gcc python3-dev"
@@ -109,7 +100,7 @@ def _steady(out: bytes) -> tuple[list[Any], dict[str, Any]]:
 
 @pytest.mark.slow
 def test_compiled_and_pure_commands_write_the_same_output(tmp_path: Path) -> None:
-    why = _build_script().missing_toolchain()
+    why = build_script().missing_toolchain()
     if why is not None:
         pytest.skip(
             f"NOT CHECKED: the compiled build cannot be made here ({why}); apt install gcc python3-dev"
@@ -139,14 +130,14 @@ def test_mypy_finds_no_unreachable_code_in_the_compiled_modules() -> None:
     with open(ROOT / "pyproject.toml", "rb") as f:
         overrides = tomllib.load(f)["tool"]["mypy"]["overrides"]
     checked = {m for o in overrides if o.get("warn_unreachable") for m in o["module"]}
-    build = _build_script()
+    build = build_script()
     assert checked == {build.module_name(m) for m in build.MODULES}
 
 
 def test_no_interpreted_class_inherits_from_a_compiled_one() -> None:
     """Compiled classes refuse interpreted subclasses (TypeError on the first instance): a subclass
     must be compiled too. Found statically, as the failure only comes when the subclass is used."""
-    build = _build_script()
+    build = build_script()
     compiled = {build.module_name(m) for m in build.MODULES}
     offenders = []
     for path in [*(ROOT / "lib").rglob("*.py"), *(ROOT / "cmds").rglob("*.py")]:

@@ -9,7 +9,6 @@ pip (about 30 s).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.build_script import build_script
 from tests.corpus import PCAPS, TRUTH
 
 pytestmark = pytest.mark.slow
@@ -85,11 +85,7 @@ def assert_commands_run(bindir: Path, *, as_nobody: bool = False, pcap: Path = P
 def compiled_build_expected() -> bool:
     """Whether `make install` copies compiled modules: it builds them in the clone first wherever a
     C compiler and the Python headers are (as `make test` installs them)."""
-    spec = importlib.util.spec_from_file_location("build_compiled", ROOT / "scripts" / "build_compiled.py")
-    assert spec is not None and spec.loader is not None
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    return build.missing_toolchain() is None
+    return build_script().missing_toolchain() is None
 
 
 def assert_build_loads(venv: Path, *, as_nobody: bool = False) -> None:
