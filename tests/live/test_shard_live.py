@@ -95,11 +95,22 @@ def _traffic(net: TwoHosts) -> None:
     net.run("a", [sys.executable, "-c", CLIENT, net.addr_b], timeout=60)
 
 
-def _wait_started(errs: list[Path], procs: list[subprocess.Popen[bytes]], settle: float = 2.5) -> None:
-    """The captures are open once their processes have run a moment without failing."""
-    time.sleep(settle)
-    for p, err in zip(procs, errs, strict=True):
-        assert p.poll() is None, err.read_text()
+def _wait_started(
+    net: TwoHosts, sockets: int, errs: list[Path], procs: list[subprocess.Popen[bytes]], timeout: float = 60.0
+) -> None:
+    """Wait until host a has ``sockets`` packet sockets open (the captures': nothing else there
+    opens one), failing at once if a pipeline ends. A fixed wait was not enough on a loaded
+    machine: rustnet's shards opened after the traffic had gone by."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for p, err in zip(procs, errs, strict=True):
+            assert p.poll() is None, err.read_text()
+        out = subprocess.run(net.cmd("a", ["cat", "/proc/net/packet"]), capture_output=True, text=True)
+        if len(out.stdout.splitlines()) - 1 >= sockets:
+            time.sleep(1.0)  # the filter, the ring and the fanout group come right after the socket
+            return
+        assert time.monotonic() < deadline, f"{sockets} captures never opened"
+        time.sleep(0.1)
 
 
 def test_fanout_gives_each_capture_whole_flows_and_together_every_flow(tmp_path: Path) -> None:
@@ -121,7 +132,7 @@ def test_fanout_gives_each_capture_whole_flows_and_together_every_flow(tmp_path:
         shell = f"{BIN}/rn-capture -i {net.if_a} | {BIN}/rn-track --dissect --format json"
         procs.append(_pipeline(net, shell, ref_out, ref_err))
         try:
-            _wait_started([*errs, ref_err], procs)
+            _wait_started(net, 3, [*errs, ref_err], procs)
             _traffic(net)
             time.sleep(1.0)
         finally:
@@ -167,7 +178,7 @@ def test_rustnet_workers_live_json(tmp_path: Path) -> None:
         shell = f"{BIN}/rn-capture -i {net.if_a} | {BIN}/rn-track --dissect --format json"
         procs.append(_pipeline(net, shell, ref_out, ref_err))
         try:
-            _wait_started([err, ref_err], procs, settle=4.0)
+            _wait_started(net, 3, [err, ref_err], procs)
             _traffic(net)
             time.sleep(1.0)
             pids = subprocess.run(["ip", "netns", "pids", net.ns_a], capture_output=True, text=True).stdout
