@@ -23,6 +23,7 @@ from rustnet.cli.geoipopts import geoip_options
 from rustnet.cli.privilege import confine, enter_sandbox, input_files, sandbox_options
 from rustnet.cli.pump import run_stream_stage
 from rustnet.stream import RecordWriter
+from rustnet.stream.records import CONN
 from rustnet.stream.stage import Chain, Stage
 from rustnet.track.lifecycle import DEFAULT_TIMEOUTS, TimeoutConfigError, Timeouts
 from rustnet.track.table import DEFAULT_HISTORY, DEFAULT_MAX_CONNECTIONS, Tracker
@@ -100,6 +101,12 @@ PROG = "rn-track"
     "consumer that keeps only how connections ended. The final records are the same as without it.",
 )
 @click.option(
+    "--conn-only",
+    is_flag=True,
+    help="With --format json: write connection records only (no header, statistics or other "
+    "records), one line per record, for jq and scripts.",
+)
+@click.option(
     "--enrich",
     is_flag=True,
     help="Also add services, hostnames from DNS answers seen and GeoIP to connection records "
@@ -121,6 +128,7 @@ def main(
     snapshot_every: float,
     dissect: bool,
     final_only: bool,
+    conn_only: bool,
     enrich: bool,
     geoip_country: str | None,
     geoip_asn: str | None,
@@ -137,6 +145,8 @@ def main(
     Other records pass through.
     """
     check_output_format(fmt, PROG)
+    if conn_only and fmt != "json":
+        raise click.UsageError("--conn-only goes with --format json (a record stream needs its header)")
     if not enrich and (no_geoip or geoip_country or geoip_asn or geoip_city):
         raise click.UsageError("the GeoIP options go with --enrich")
     timeouts = Timeouts()
@@ -176,7 +186,7 @@ def main(
         signal.signal(signal.SIGUSR1, on_usr1)
         stdin_hint(PROG, inputs)
         try:
-            writer = RecordWriter(1, fmt)
+            writer = RecordWriter(1, fmt, only_type=CONN if conn_only else None)
         except ValueError as exc:
             raise StageError(str(exc), EXIT_USAGE) from None
         stages: list[Stage] = [tracker]

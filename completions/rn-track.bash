@@ -14,7 +14,7 @@ _rn_track() {
         --geoip-city) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--debug --dissect --enrich --final-only --format --geoip-asn --geoip-city --geoip-country --help --history --max-connections --no-geoip --no-sandbox --refresh-interval --sandbox-strict --snapshot-every --timeout --timeouts --version -V -h -r" -- "$cur"))
+        COMPREPLY=($(compgen -W "--conn-only --debug --dissect --enrich --final-only --format --geoip-asn --geoip-city --geoip-country --help --history --max-connections --no-geoip --no-sandbox --refresh-interval --sandbox-strict --snapshot-every --timeout --timeouts --version -V -h -r" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -10,6 +10,7 @@ _arguments -s \
   '--snapshot-every[Also write every live connection (marked snapshot) this often, for viewers joining a stream; 0 = never]:seconds:' \
   '--dissect[Also dissect packet records (rn-capture'\''s output, with DPI) in this process, as rn-dissect does\: one process instead of two, less CPU, but the two no longer run side by side]' \
   '--final-only[Write only each connection'\''s final record (and snapshots), no updates\: for a consumer that keeps only how connections ended]' \
+  '--conn-only[With --format json\: write connection records only (no header, statistics or other records), one line per record, for jq and scripts]' \
   '--enrich[Also add services, hostnames from DNS answers seen and GeoIP to connection records in this process, as rn-enrich --no-process --no-resolve-dns does\: for a capture file'\''s records (no process attribution, no reverse lookups), one process fewer]' \
   '--no-geoip[No GeoIP (country, city, AS) at all]' \
   '--geoip-country[GeoIP database GeoLite2-Country.mmdb (country) \[default\: found in ~/.local/share/GeoIP, /usr/share/GeoIP, /var/lib/GeoIP, ...\]]:path:_files' \

@@ -552,6 +552,21 @@ def test_no_localhost_hides_loopback_pairs(tmp_path: Path) -> None:
     assert hidden == [3, 4]
 
 
+def test_no_localhost_hides_loopback_pairs_of_a_capture(tmp_path: Path) -> None:
+    # Hand-built frames: one TCP exchange on loopback, one UDP datagram between two other hosts.
+    from tests.robust.util import tcp_session, udp, write_pcap
+
+    pcap = tmp_path / "mixed.pcap"
+    frames = tcp_session("127.0.0.1", 40000, "127.0.0.1", 8080, b"GET / HTTP/1.0\r\n\r\n")
+    write_pcap(pcap, [*frames, udp("10.0.0.1", 5353, "10.0.0.2", 9999, b"x" * 20)])
+    shown = rustnet("--read", str(pcap), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert sorted(json.loads(ln)["dport"] for ln in shown.stdout.splitlines()) == [8080, 9999]
+    hidden = rustnet("--read", str(pcap), "--json", "--no-localhost")
+    assert hidden.returncode == 0, hidden.stderr
+    assert [json.loads(ln)["dport"] for ln in hidden.stdout.splitlines()] == [9999]
+
+
 # --- errors: one line, a documented status ------------------------------------------------
 def test_missing_file() -> None:
     p = rustnet("--read", "/nonexistent/trace.pcap", "--json")

@@ -105,6 +105,43 @@ def test_the_command_takes_the_option() -> None:
     assert len(recs) == 4 and all(r["final"] is True for r in recs)
 
 
+def test_conn_only_writes_the_connection_lines_alone() -> None:
+    whole = track(msgpack_frames(_stream()), "--final-only")  # JSON Lines (track's --format json)
+    alone = track(msgpack_frames(_stream()), "--final-only", "--conn-only")
+    assert whole.returncode == alone.returncode == 0, alone.stderr
+    lines = whole.stdout.splitlines()
+    assert {json.loads(ln)["t"] for ln in lines} > {"conn"}  # a header and statistics besides
+    assert alone.stdout.splitlines() == [ln for ln in lines if json.loads(ln)["t"] == "conn"]
+    assert len(alone.stdout.splitlines()) == 4
+    refused = track(msgpack_frames(_stream()), "--conn-only", "--format", "msgpack")  # no header
+    assert refused.returncode == 2 and "--format json" in refused.stderr.decode()
+
+
+def test_rustnet_json_lines_come_from_rn_track_when_it_writes_them_all(tmp_path: Path) -> None:
+    """rustnet --read F --json hands its standard output to rn-track when the lines are exactly
+    rn-track's final connection records; otherwise it reads them (to hide, cut or tee them)."""
+
+    def last(**kw: Any) -> Any:
+        return plan(Options(**kw))[-1]
+
+    f = str(CORPUS_PCAP)
+    spec = last(read_path=f, json_out=True)
+    assert spec.name == "rn-track" and spec.stdout_direct
+    assert spec.argv[-3:] == ["--format", "json", "--conn-only"] and "--final-only" in spec.argv
+    rec = tmp_path / "r.rn"
+    rec.write_bytes(b"\x91\x81\xa1t\xa3hdr")
+    for kw in (
+        {"read_path": f, "json_out": True, "no_localhost": True},  # some are hidden
+        {"read_path": str(rec), "json_out": True},  # a recording's records are cut to size first
+        {"read_path": f, "json_out": True, "log_level": "debug"},  # the log sees the stream
+        {"read_path": f, "json_out": True, "resolve_dns": True},  # rn-enrich comes last
+        {"read_path": f},  # the viewer
+        {"json_out": True},  # live
+    ):
+        spec = last(**kw)
+        assert not spec.stdout_direct and "--conn-only" not in spec.argv, kw
+
+
 def _track_argv(**kw: Any) -> list[str]:
     return next(s.argv for s in plan(Options(**kw)) if s.name == "rn-track")
 

@@ -57,6 +57,9 @@ class StageSpec:
     # first stage only: chains run side by side before it (rustnet --workers), whose outputs this
     # stage reads: their descriptors are passed on and named as arguments (/dev/fd/N)
     branches: list[list[StageSpec]] | None = None
+    # last stage only: it writes to our standard output itself (rustnet --json when nothing needs
+    # its records here); start() then returns -1 instead of a pipe to read
+    stdout_direct: bool = False
 
 
 class InputTap(Protocol):
@@ -229,7 +232,8 @@ class Pipeline:
 
     # --- start ---------------------------------------------------------------
     def start(self) -> int:
-        """Spawn every stage; returns the read end of the last stage's stdout (ours to close)."""
+        """Spawn every stage; returns the read end of the last stage's stdout (ours to close), or
+        -1 when that stage writes to our standard output (``stdout_direct``)."""
         setup = _child_setup(os.getpid())
         try:
             out = self._start_chain(self.specs, setup)
@@ -267,7 +271,7 @@ class Pipeline:
                 else:
                     assert prev_out is not None
                     stdin = prev_out if spec.input_tap is None else self._tap(prev_out, spec.input_tap)
-                out_r, out_w = os.pipe()
+                out_r, out_w = (-1, os.dup(1)) if spec.stdout_direct else os.pipe()
                 err_r, err_w = os.pipe()
                 try:
                     proc = subprocess.Popen(
@@ -281,7 +285,8 @@ class Pipeline:
                         preexec_fn=setup if spec.run_as is None else _as_user(setup, spec.run_as),
                     )
                 except OSError:
-                    os.close(out_r)
+                    if out_r >= 0:
+                        os.close(out_r)
                     os.close(err_r)
                     raise
                 finally:
@@ -300,7 +305,7 @@ class Pipeline:
                     self.sources.append(child)
                 prev_out = out_r
         except BaseException:
-            if prev_out is not None:
+            if prev_out is not None and prev_out >= 0:
                 os.close(prev_out)
             raise
         assert prev_out is not None

@@ -201,14 +201,18 @@ def _run_json(opts: Options, specs: list[Any], exports: Exports | None = None) -
             timer.daemon = True
             timer.start()
         notes: list[str] = []
-        damage = write_final_records(
-            view_r,
-            RecordWriter(1, "json"),
-            opts.no_localhost,
-            opts.max_connections,
-            notes,
-            show_ptr_lookups=opts.show_ptr_lookups,
-        )
+        if view_r < 0:  # the last stage writes the lines itself (launch.json_from_track)
+            while not pipeline.wait_all(0.5):
+                termination.check()
+        else:
+            damage = write_final_records(
+                view_r,
+                RecordWriter(1, "json"),
+                opts.no_localhost,
+                opts.max_connections,
+                notes,
+                show_ptr_lookups=opts.show_ptr_lookups,
+            )
         pipeline.wait_all(5.0)
         if relay is not None:
             relay.join(2.0)

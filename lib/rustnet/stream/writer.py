@@ -72,12 +72,22 @@ class RecordWriter:
     """Batches records and writes them as frames (msgpack) or lines (json)."""
 
     def __init__(
-        self, fd: int, fmt: str = "msgpack", max_records: int = 256, max_bytes: int = 64 * 1024
+        self,
+        fd: int,
+        fmt: str = "msgpack",
+        max_records: int = 256,
+        max_bytes: int = 64 * 1024,
+        only_type: str | None = None,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown output format {fmt!r}")
+        if only_type is not None and fmt != "json":
+            # A record stream without its header is no stream: only lines may leave records out.
+            raise ValueError("only JSON Lines can leave records out")
         self.fd = fd
         self.fmt = fmt
+        # JSON Lines: write only the map records of this type ("conn": one line per connection).
+        self.only_type = only_type
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.records_written = 0
@@ -200,8 +210,11 @@ class RecordWriter:
         self.records_written += len(batch)
         if self.fmt == "msgpack":
             self._out.append(self._pack(batch))
-        else:
+        elif self.only_type is None:
             self._out.append(json_lines(batch))
+        else:
+            kind = self.only_type
+            self._out.append(json_lines([r for r in batch if type(r) is dict and r.get("t") == kind]))
         if self._pending >= WRITE_SIZE:
             self._write_out()
 
