@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+from rustnet.app.handoff import Handoff
 from rustnet.app.logsetup import TRACE, get_logger
 from rustnet.app.supervise import Child, Pipeline
 from rustnet.cli.common import EXIT_DAMAGED
@@ -147,14 +148,16 @@ class Relay:
     def __init__(
         self,
         src_fd: int,
-        dst_fd: int,
+        dst_fd: int | Handoff,
         pipeline: Pipeline,
         record_fd: int | None = None,
         exports: Exports | None = None,
     ) -> None:
         self.src_fd = src_fd
         self.exports = exports  # --json-log, --pcap-export's sidecar, --pcapng-export's attribution
-        self.dst_fd = dst_fd
+        # A pipe the records go to, encoded, or the viewer in this process (rustnet.app.handoff).
+        self.dst_fd = dst_fd if isinstance(dst_fd, int) else None
+        self.handoff = dst_fd if isinstance(dst_fd, Handoff) else None
         self.pipeline = pipeline
         self.log = get_logger()
         self.record_log = RecordLog(get_logger("stream"))
@@ -178,7 +181,12 @@ class Relay:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
-        out = RecordWriter(self.dst_fd)
+        out: RecordWriter | Handoff
+        if self.handoff is not None:
+            out = self.handoff
+        else:
+            assert self.dst_fd is not None
+            out = RecordWriter(self.dst_fd)
         rec_out = RecordWriter(self.record_fd) if self.record_fd is not None else None
         reader = RecordReader(self.src_fd, self.pipeline.children[-1].name if self.pipeline.children else "-")
         try:
@@ -196,7 +204,7 @@ class Relay:
                     if self.exports is not None:
                         self.exports.observe(recs)
                     out.write_many(recs)
-                    if rec_out is not None:
+                    if rec_out is not None:  # encoded before the viewer may change a record
                         rec_out = self._tee(rec_out, recs)
                     out.flush()
                     if self.saw_header:
@@ -218,6 +226,8 @@ class Relay:
         except Exception:  # never let the relay thread die silently: the log says why
             self.log.exception("relay failed")
         finally:
+            if self.handoff is not None:
+                self.handoff.end()
             if self.exports is not None:
                 self.exports.records_ended()
             self.ready.set()
@@ -239,7 +249,7 @@ class Relay:
             self.log.error("%s", self.record_error)
             return None
 
-    def _report_export_drops(self, out: RecordWriter) -> None:
+    def _report_export_drops(self, out: RecordWriter | Handoff) -> None:
         """Once, when the packet exports first leave packets out: the viewer says so (RustNet's
         Export Drops); the count at the end is said on exit."""
         packets = None if self.exports is None else self.exports.packets
@@ -251,7 +261,7 @@ class Relay:
         out.write(warn_record("rustnet", msg))
         out.flush()
 
-    def _report_failures(self, out: RecordWriter) -> None:
+    def _report_failures(self, out: RecordWriter | Handoff) -> None:
         for child in self.pipeline.failures():
             if id(child) not in self._reported:
                 self._reported.add(id(child))

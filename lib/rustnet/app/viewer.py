@@ -1,9 +1,10 @@
-"""The in-process viewer of ``rustnet``: rn-view's App reading the relay's pipe."""
+"""The in-process viewer of ``rustnet``: rn-view's App reading what the relay hands over."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rustnet.app.handoff import Handoff, HandoffSource
 from rustnet.app.launch import Options
 from rustnet.cli.common import StageError
 
@@ -17,15 +18,16 @@ def _joiner() -> Any:
     return SocketJoiner()
 
 
-def run_viewer(fd: int, opts: Options) -> int:
-    """Show the records arriving on ``fd`` until the user quits; returns the exit status.
+def run_viewer(fd: int | Handoff, opts: Options) -> int:
+    """Show the records arriving on ``fd`` (or handed over by the relay) until the user quits;
+    returns the exit status.
 
     The viewer restores the terminal on every way out (quit, exception, SIGTERM/SIGHUP)
     and answers Ctrl+C itself (status 130), as ``rn-view`` does.
     """
     from rustnet.view.app import App, NoTerminal, attach_terminal
     from rustnet.view.model import ConnTable
-    from rustnet.view.source import Source
+    from rustnet.view.source import RecordSource, Source
     from rustnet.view.state import ViewState
 
     try:
@@ -34,7 +36,7 @@ def run_viewer(fd: int, opts: Options) -> int:
         raise StageError(str(exc)) from None
     from rustnet.stream.gctune import tune_gc
 
-    source = Source([], fd)
+    source: RecordSource = Source([], fd) if isinstance(fd, int) else HandoffSource(fd)
     # --read: a finite input, every connection kept and shown (live: the header says live).
     finite = True if opts.read_path is not None else None
     table = ConnTable(_joiner(), max_rows=opts.max_connections, finite=finite)

@@ -24,6 +24,7 @@ import threading
 from typing import Any
 
 from rustnet import __version__, caps
+from rustnet.app.handoff import Handoff
 from rustnet.app.launch import Options, check, plan
 from rustnet.app.logsetup import close_logging, get_logger, setup_logging
 from rustnet.app.relay import Relay, open_record_file
@@ -334,14 +335,17 @@ def _loopback(addr: Any) -> bool:
 def _run_tui(opts: Options, specs: list[Any], exports: Exports | None = None) -> int:
     pipeline = Pipeline(specs, echo_stderr=False)
     record_fd = _open_record(opts.record)
-    view_r, view_w = os.pipe()
+    # The relay hands the viewer its decoded records, unless exports keep records the viewer
+    # would change (rustnet.app.handoff): then they go through a pipe, encoded.
+    handoff = Handoff() if exports is None else None
+    view_r, view_w = os.pipe() if handoff is None else (-1, -1)
     timer: threading.Timer | None = None
     relay: Relay | None = None
     status = EXIT_OK
     old = _install_term_signals()
     try:
         last = _start(pipeline)
-        relay = Relay(last, view_w, pipeline, record_fd, exports)
+        relay = Relay(last, view_w if handoff is None else handoff, pipeline, record_fd, exports)
         record_fd = None
         view_w = -1
         relay.start()
@@ -364,7 +368,7 @@ def _run_tui(opts: Options, specs: list[Any], exports: Exports | None = None) ->
         from rustnet.app.viewer import run_viewer
 
         _sandbox_viewer(opts)
-        status = run_viewer(view_r, opts)
+        status = run_viewer(view_r if handoff is None else handoff, opts)
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
     except Terminated:
@@ -374,11 +378,15 @@ def _run_tui(opts: Options, specs: list[Any], exports: Exports | None = None) ->
         if timer is not None:
             timer.cancel()
         pipeline.teardown()
+        if handoff is not None:
+            handoff.shut()  # a relay waiting to hand more over gives up
         for fd in (view_r, view_w, -1 if record_fd is None else record_fd):
             if fd >= 0:
                 _close(fd)
         if relay is not None:
             relay.join(2.0)
+        if handoff is not None and (relay is None or relay.join(0)):
+            handoff.close_fds()
         _restore(old)
     # The screen is gone: say again (once) what went wrong while it was up.
     failures = pipeline.failures()

@@ -28,10 +28,9 @@ from typing import Any, Final
 
 from rustnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from rustnet.view import clipboard, keys, mouse, tabs
-from rustnet.view.merge import MergedSource
 from rustnet.view.palette import DEFAULT_PALETTE, Palette, is_light
 from rustnet.view.render import Theme, render
-from rustnet.view.source import Source
+from rustnet.view.source import RecordSource
 from rustnet.view.state import ViewState
 
 MESSAGE_SECONDS: Final = 5.0
@@ -79,7 +78,7 @@ class App:
 
     def __init__(
         self,
-        source: Source | MergedSource,
+        source: RecordSource,
         state: ViewState,
         refresh: float,
         palette: Palette | None = DEFAULT_PALETTE,

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 from rustnet.stream import Record, RecordReader
 from rustnet.stream.infile import RecordFile
@@ -174,6 +174,35 @@ class Pacer:
     @property
     def full(self) -> bool:
         return len(self.pending) >= MAX_PENDING
+
+
+class RecordSource(Protocol):
+    """What the viewer's loop reads records from: :class:`Source`, several merged
+    (rustnet.view.merge), or rustnet's relay (rustnet.app.handoff)."""
+
+    @property
+    def damage(self) -> list[str]: ...
+
+    @property
+    def errors(self) -> list[str]: ...
+
+    @property
+    def ticking(self) -> bool: ...
+
+    @property
+    def drained(self) -> bool: ...
+
+    def filenos(self) -> list[int]: ...
+
+    def read(self, fd: int | None = None) -> list[Record]: ...
+
+    def due(self) -> list[Record]: ...
+
+    def next_due(self) -> float | None: ...
+
+    def tick(self, now: float) -> list[Record]: ...
+
+    def close(self) -> None: ...
 
 
 class Source:
