@@ -19,6 +19,7 @@ import msgpack
 import pytest
 from rustnet.capture.ifstats import InterfaceSampler
 from rustnet.stream import fields
+from rustnet.stream.bounds import MAX_INT
 from rustnet.stream.records import make_header
 from rustnet.view.model import ConnTable
 from rustnet.view.state import ViewState
@@ -167,6 +168,14 @@ def test_without_ifstats_the_series_is_captured_bytes_over_capture_time() -> Non
 
 
 # --- hostile streams ------------------------------------------------------------------------
+def test_hostile_byte_counters_add_nothing_below_zero_or_beyond_64_bits() -> None:
+    t = ConnTable()
+    t.ingest([conn(1, 100.0, 100.25, -5000, 4000)])  # a negative counter: nothing sent
+    assert t.traffic.captured_window() == (4000.0, 0.0)
+    t.ingest([conn(2, 100.0, 100.25, 1 << 70, 0)])  # past 64 bits: counted as MAX_INT
+    assert t.traffic.captured_window() == (4000.0, float(MAX_INT))
+
+
 def test_hostile_ifstats_are_bounded_and_counted() -> None:
     t = ConnTable()
     huge = [iface(f"if{i}", i, i) for i in range(70_000)]

@@ -233,6 +233,14 @@ def test_counters_count_growth_once_and_restart_after_a_reset() -> None:
     assert not m.opened and not m.rtt
 
 
+def test_a_hostile_counter_jump_counts_at_most_max_delta() -> None:
+    m = GraphMetrics()
+    a = conn(1, retransmits=3, packets=10, last_seen=T0)
+    m.conn(None, a, T0)
+    m.conn(a, dict(a, retransmits=3 + (1 << 60)), T0 + 0.5)  # 2**60 more: counted as 2**48
+    assert m.totals["retransmits"] == 3 + (1 << 48)
+
+
 def test_a_clock_jump_fills_quiet_seconds_and_keeps_sixty() -> None:
     m = GraphMetrics()
     m.conn(None, conn(1), T0)

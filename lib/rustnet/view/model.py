@@ -673,7 +673,9 @@ class ConnTable:
             # rn-track writes a moving connection at least once a second: after a longer gap
             # the new bytes came at its end, not evenly over the quiet time.
             t0 = t1 - SPREAD
-        ds, dd = min(max(ds, 0), MAX_INT), min(max(dd, 0), MAX_INT)
+        # Within 0..MAX_INT (not min() and max(): compiled, those are generic calls).
+        ds = 0 if ds < 0 else MAX_INT if ds > MAX_INT else ds
+        dd = 0 if dd < 0 else MAX_INT if dd > MAX_INT else dd
         tx, rx = (ds, dd) if rec.get("local_side") != "dst" else (dd, ds)
         self.traffic.add_captured(t0, t1, rx, tx)
         self.process_window.add(process_key(rec, old), t1, tx, rx)
