@@ -46,7 +46,7 @@ def test_records_arrive_in_order_and_the_fd_says_when() -> None:
 
 
 def test_a_full_handoff_holds_the_relay_until_the_viewer_takes() -> None:
-    h = Handoff(max_batches=2)
+    h = Handoff(max_records=3)
     try:
         for i in range(2):
             h.write(_conn(i))
@@ -54,7 +54,7 @@ def test_a_full_handoff_holds_the_relay_until_the_viewer_takes() -> None:
         done = threading.Event()
 
         def relay() -> None:
-            h.write(_conn(2))
+            h.write_many([_conn(2), _conn(3)])  # 2 waiting + 2 > 3
             h.flush()
             done.set()
 
@@ -63,14 +63,17 @@ def test_a_full_handoff_holds_the_relay_until_the_viewer_takes() -> None:
         assert not done.wait(0.3)  # held: two batches wait already
         assert [r["id"] for r in h.take()] == [0, 1]
         assert done.wait(10)
-        assert [r["id"] for r in h.take()] == [2]
+        assert [r["id"] for r in h.take()] == [2, 3]
+        h.write_many([_conn(i) for i in range(4, 9)])  # more than the bound, with none waiting: goes
+        h.flush()
+        assert len(h.take()) == 5
         t.join(10)
     finally:
         h.close_fds()
 
 
 def test_a_relay_held_when_the_viewer_goes_stops_with_pipe_closed() -> None:
-    h = Handoff(max_batches=1)
+    h = Handoff(max_records=1)
     try:
         h.write(_conn(0))
         h.flush()

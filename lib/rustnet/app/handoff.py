@@ -19,17 +19,20 @@ import threading
 
 from rustnet.stream import PipeClosed, Record
 
-MAX_BATCHES = 64  # batches waiting at most: about what the 1 MiB pipe held
+# Records waiting at most before the relay waits: about twice what the 1 MiB pipe held of
+# connection records (a batch that alone is more still goes, when nothing else waits).
+MAX_RECORDS = 8192
 
 
 class Handoff:
     """The relay's side writes as a RecordWriter does (``write``, ``write_many``, ``flush``,
     ``close``); the viewer's side waits on :attr:`fd` and :meth:`take` s what came."""
 
-    def __init__(self, max_batches: int = MAX_BATCHES) -> None:
+    def __init__(self, max_records: int = MAX_RECORDS) -> None:
         self._batches: collections.deque[list[Record]] = collections.deque()
         self._cond = threading.Condition()
-        self._max = max_batches
+        self._max = max_records
+        self._waiting = 0  # records in _batches
         self._pending: list[Record] = []  # written since the last flush (the relay's alone)
         self._ended = False  # the relay is done: nothing more comes
         self._shut = False  # the viewer is gone: a flush raises PipeClosed
@@ -46,16 +49,17 @@ class Handoff:
         self._pending += recs
 
     def flush(self) -> None:
-        """Hand over what was written; waits while :data:`MAX_BATCHES` batches wait."""
+        """Hand over what was written; waits while :data:`MAX_RECORDS` records wait."""
         if not self._pending:
             return
         batch, self._pending = self._pending, []
         with self._cond:
-            while len(self._batches) >= self._max and not self._shut:
+            while self._batches and self._waiting + len(batch) > self._max and not self._shut:
                 self._cond.wait()
             if self._shut:
                 raise PipeClosed()
             self._batches.append(batch)
+            self._waiting += len(batch)
             if len(self._batches) == 1:
                 self._wake()
 
@@ -83,6 +87,7 @@ class Handoff:
         with self._cond:
             batches = list(self._batches)
             self._batches.clear()
+            self._waiting = 0
             self._cond.notify_all()
         if len(batches) == 1:
             return batches[0]
@@ -99,6 +104,7 @@ class Handoff:
         with self._cond:
             self._shut = True
             self._batches.clear()
+            self._waiting = 0
             self._cond.notify_all()
 
     def close_fds(self) -> None:
