@@ -10,6 +10,7 @@ and a log directory that is a link or belongs to another user. Also: a stage sta
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgpack
 import pytest
 from rustnet.app.launch import command
 from rustnet.app.logsetup import create_log_file, log_file_name
@@ -166,6 +168,26 @@ def test_own_fifo_and_shell_substitution_are_written_to(tmp_path: Path, writer: 
     while time.monotonic() < deadline and not (sub.exists() and sub.stat().st_size > 0):
         time.sleep(0.05)
     assert sub.stat().st_size > 0
+
+
+@pytest.mark.parametrize("writer", ["rn-capture -w", "rustnet --record"])
+def test_a_descriptor_name_writes_where_the_shell_opened_it(tmp_path: Path, writer: str) -> None:
+    """``-w /dev/fd/3 3>>f`` appends to f, as the shell opened it, instead of writing over its
+    start (opening /dev/fd/3 again makes a new open file at offset 0, without O_APPEND)."""
+    kept = b"kept: what was there before\n"
+    out = tmp_path / "out"
+    out.write_bytes(kept)
+    argv = " ".join(WRITERS[writer](Path("OUT"))).replace("OUT", "/dev/fd/3")
+    p = subprocess.run(["bash", "-c", f"{argv} 3>>{out}"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    data = out.read_bytes()
+    assert data.startswith(kept) and len(data) > len(kept) + 100
+    written = data[len(kept) :]
+    if writer == "rn-capture -w":
+        assert written.startswith(PCAP_MAGIC), written[:16]
+    else:  # a record stream: its first frame begins with the header
+        first = next(iter(msgpack.Unpacker(io.BytesIO(written), raw=False)))
+        assert first[0]["t"] == "hdr", first[0]
 
 
 # --- the session log directory ----------------------------------------------------------------
