@@ -1,7 +1,7 @@
 """Live: the highest replay rate the full pipeline takes with zero drops.
 
     sudo .venv/bin/python bench/bench_live.py [--rates 25000,50000,100000,150000,200000]
-                                              [--seconds 30] [--pcap F] [--reference]
+                                              [--seconds 30] [--pcap F] [--reference] [--rustnet]
 
 Two network namespaces joined by a veth pair (tests/netns.py). In host "b" runs the
 whole pipeline with DPI, enrichment and the viewer's model, as rustnet runs it:
@@ -23,6 +23,12 @@ dropped and every packet tcpreplay sent was captured. Each step prints the rate
 tcpreplay achieved, the drops, and the CPU the pipeline used (% of one core, all
 processes); the rates are tried in order until one fails.
 
+``--rustnet`` replays each rate into ``rustnet -i IFACE`` itself instead, with its TUI on a
+pseudo-terminal (read and thrown away as fast as it draws): the stages rustnet picks, and its
+viewer getting the records in-process. The counts come from its session log's final capture
+statistics (``-l info``, which logs no connection records); it is quit once its processes go
+idle after the replay (the lag column: how long they took to read the backlog).
+
 ``--reference`` replays each rate into ``tshark -i IFACE -q -z conv,tcp -z conv,udp`` too (the
 offline benchmarks' reference), in the same run: what it captured, the drops dumpcap reports,
 its CPU. It is stopped once dumpcap's temporary file stops growing (the kernel buffer is empty).
@@ -31,12 +37,17 @@ its CPU. It is stopped once dumpcap's temporary file stops growing (the kernel b
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import pty
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -196,6 +207,127 @@ def run_step(
     )
 
 
+def spawn_tui(net: TwoHosts, cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``rustnet -i IFACE -l info`` in host "b" with its TUI on a 120x40 pty (its log in
+    ``cwd``/logs); returns (process, pty master)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color", BLESSED_QUERY_TIMEOUT_SECONDS="0.2")
+    proc = subprocess.Popen(
+        net.cmd("b", [rn("rustnet"), "-i", net.iface("b"), "-l", "info"]),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    os.close(slave)
+    return proc, master
+
+
+class PtyDrain:
+    """Reads (and throws away) what the TUI draws, so that it never blocks on a full pty."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    if not os.read(self.master, 1 << 16):
+                        return
+                except OSError:
+                    return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+
+
+def _log_text(logdir: Path) -> str:
+    return "".join(f.read_text(errors="replace") for f in sorted((logdir / "logs").glob("*.log")))
+
+
+def wait_until_idle(root: int, timeout: float, below: float = 5.0) -> float:
+    """Seconds until the stages that take every packet (rn-track, rn-dissect) under ``root`` use
+    less than ``below`` % of a core over two 0.5 s windows in a row: the backlog the kernel
+    held has been read. (Not the whole tree: the viewer redraws a large table every refresh.)"""
+
+    def busy() -> float:
+        return sum(c for p, c in tree_cpu(root).items() if proc_name(p) in ("rn-track", "rn-dissect"))
+
+    t0 = time.monotonic()
+    quiet = 0
+    before = busy()
+    while time.monotonic() - t0 < timeout:
+        time.sleep(0.5)
+        now = busy()
+        quiet = quiet + 1 if (now - before) / 0.5 * 100 < below else 0
+        before = now
+        if quiet >= 2:
+            return time.monotonic() - t0 - 1.0
+    return float("inf")
+
+
+def run_rustnet_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path) -> Step:
+    """One rate into ``rustnet -i IFACE`` itself, its TUI on a pty: what users run. The counts are
+    from the session log's final capture statistics (at INFO it logs no connection records)."""
+    logdir = tmp / f"rustnet-{rate}"
+    logdir.mkdir()
+    proc, master = spawn_tui(net, logdir)
+    drain = PtyDrain(master)
+    try:
+        deadline = time.monotonic() + 20
+        while "stream: source=" not in _log_text(logdir):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise TimeoutError("rustnet did not start (no stream header in its log within 20 s)")
+            time.sleep(0.1)
+        time.sleep(0.5)
+        before = tree_cpu(proc.pid)
+        sent, actual, replay_s = replay(net, pcap, rate, seconds)
+        after = tree_cpu(proc.pid)
+        per_stage: dict[str, float] = {}
+        for p, c in after.items():
+            name = proc_name(p)
+            per_stage[name] = per_stage.get(name, 0.0) + (c - before.get(p, 0.0)) / replay_s * 100
+        lag = wait_until_idle(proc.pid, timeout=60.0)
+        t1 = time.monotonic()
+        os.write(master, b"qq")  # quit (q asks, the second q confirms)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        took = time.monotonic() - t1
+    finally:
+        drain.stop()
+        os.close(master)
+    m = re.search(
+        r"final capture statistics: packets=(\d+) received=(\d+) dropped=(\d+) ifdropped=(\d+)",
+        _log_text(logdir),
+    )
+    packets, received, dropped, ifdropped = (int(g) for g in m.groups()) if m else (0, 0, 0, 0)
+    return Step(
+        rate,
+        sent,
+        actual,
+        packets,
+        received,
+        dropped,
+        ifdropped,
+        sum(per_stage.values()),
+        per_stage,
+        0,
+        took,
+        lag,
+    )
+
+
 @dataclass
 class Reference:
     """tshark at one rate: what it captured, what dumpcap says the kernel dropped, its CPU."""
@@ -304,6 +436,9 @@ def main() -> int:
     ap.add_argument(
         "--capture-dissect", action="store_true", help="rn-capture --dissect for rn-capture | rn-dissect"
     )
+    ap.add_argument(
+        "--rustnet", action="store_true", help="replay into rustnet -i IFACE itself, its TUI on a pty"
+    )
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
     ap.add_argument(
         "--reference",
@@ -324,24 +459,28 @@ def main() -> int:
         middle = " --dissect | rn-track"
     elif a.chain:
         middle = " | rn-track --dissect"
-    print(
-        f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: rn-capture{middle}"
-        f"{' --no-dpi' if a.no_dpi else ''}"
-        f"{'' if a.no_enrich else ' | rn-enrich'} | tee | rn-view --json",
-        flush=True,
+    what = (
+        "rustnet -i IFACE (its TUI on a pty)"
+        if a.rustnet
+        else f"rn-capture{middle}{' --no-dpi' if a.no_dpi else ''}"
+        f"{'' if a.no_enrich else ' | rn-enrich'} | tee | rn-view --json"
     )
+    print(f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: {what}", flush=True)
     with TwoHosts() as net, tempfile.TemporaryDirectory() as tmpdir:
         for rate in rates:
-            st = run_step(
-                net,
-                pcap,
-                rate,
-                a.seconds,
-                Path(tmpdir),
-                dpi=not a.no_dpi,
-                enrich=not a.no_enrich,
-                chain="capture" if a.capture_dissect else a.chain,
-            )
+            if a.rustnet:
+                st = run_rustnet_step(net, pcap, rate, a.seconds, Path(tmpdir))
+            else:
+                st = run_step(
+                    net,
+                    pcap,
+                    rate,
+                    a.seconds,
+                    Path(tmpdir),
+                    dpi=not a.no_dpi,
+                    enrich=not a.no_enrich,
+                    chain="capture" if a.capture_dissect else a.chain,
+                )
             steps.append(st)
             stages = ", ".join(
                 f"{k} {v:.0f}%" for k, v in sorted(st.per_stage.items(), key=lambda kv: -kv[1])
@@ -384,9 +523,14 @@ def main() -> int:
             ["asked pps", "actual pps", "sent", "captured", "lost", "CPU % core", "lag s", "zero drops"], rows
         )
     )
+    how = (
+        "until rn-track went idle (0.5 s windows)"
+        if a.rustnet
+        else f"measured with {STATS_INTERVAL} s stats records"
+    )
     print(
-        "(lag: seconds after the replay ended until the pipeline had read every packet, measured with "
-        f"{STATS_INTERVAL} s stats records; a longer lag means the kernel buffer held a backlog)"
+        "(lag: seconds after the replay ended until the pipeline had read every packet, "
+        f"{how}; a longer lag means the kernel buffer held a backlog)"
     )
     best = max((s.actual_pps for s in steps if s.ok), default=0.0)
     print(f"\nhighest rate with zero drops: {best:,.0f} packets/s for {a.seconds:.0f} s")
