@@ -51,8 +51,14 @@ def window_cpu(
     return sum(per.values()), per
 
 
-def start_tui(net: TwoHosts, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
-    """``rustnet -i veth-b`` (plus ``extra``) with its TUI on a 120x40 pty; returns (process, master)."""
+def start_tui(
+    net: TwoHosts,
+    extra: list[str] | None = None,
+    cwd: Path | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``rustnet -i veth-b`` (plus ``extra``, in ``cwd``) with its TUI on a 120x40 pty; returns
+    (process, master)."""
     import fcntl
     import pty
     import struct
@@ -60,13 +66,14 @@ def start_tui(net: TwoHosts, extra: list[str] | None = None) -> tuple[subprocess
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color")
+    env = dict(os.environ, TERM="xterm-256color", **(env_extra or {}))
     proc = subprocess.Popen(
         net.cmd("b", [rn("rustnet"), "-i", net.iface("b"), *(extra or [])]),
         stdin=slave,
         stdout=slave,
         stderr=slave,
         env=env,
+        cwd=cwd,
         start_new_session=True,
     )
     os.close(slave)

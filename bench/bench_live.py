@@ -37,17 +37,13 @@ its CPU. It is stopped once dumpcap's temporary file stops growing (the kernel b
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import pty
 import re
 import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +52,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from bench_idle import start_tui  # noqa: E402
 from benchlib import descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
 from netns import TwoHosts, can_make_namespaces, stop  # noqa: E402
 from rustnet.app.launch import Options, dissect_in_track  # noqa: E402
@@ -99,6 +96,15 @@ def pipeline_cmd(
         tracker = f"{rn('rn-dissect')}" + ("" if dpi else " --no-dpi") + f" | {rn('rn-track')}"
     enricher = f" | {rn('rn-enrich')}" if enrich else ""
     return f"{capture} | {tracker}{enricher} | tee {stream} | {rn('rn-view')} --json > {out}"
+
+
+def wait_or_kill(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for ``proc`` to end; after ``timeout`` seconds, SIGKILL its process group."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def wait_for_header(stream: Path, timeout: float = 15.0) -> None:
@@ -180,11 +186,7 @@ def run_step(
     for p in pids:
         if names.get(p) == "rn-capture":
             os.kill(p, signal.SIGINT)
-    try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    wait_or_kill(proc, 120)
     drain = time.monotonic() - t1
     st = follow.update()
     follow.close()
@@ -205,25 +207,6 @@ def run_step(
         drain,
         lag,
     )
-
-
-def spawn_tui(net: TwoHosts, cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """``rustnet -i IFACE -l info`` in host "b" with its TUI on a 120x40 pty (its log in
-    ``cwd``/logs); returns (process, pty master)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", BLESSED_QUERY_TIMEOUT_SECONDS="0.2")
-    proc = subprocess.Popen(
-        net.cmd("b", [rn("rustnet"), "-i", net.iface("b"), "-l", "info"]),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    os.close(slave)
-    return proc, master
 
 
 class PtyDrain:
@@ -279,7 +262,8 @@ def run_rustnet_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: 
     from the session log's final capture statistics (at INFO it logs no connection records)."""
     logdir = tmp / f"rustnet-{rate}"
     logdir.mkdir()
-    proc, master = spawn_tui(net, logdir)
+    # Its log in logdir/logs; the pty answers no terminal queries: blessed waits 0.2 s for them.
+    proc, master = start_tui(net, ["-l", "info"], logdir, {"BLESSED_QUERY_TIMEOUT_SECONDS": "0.2"})
     drain = PtyDrain(master)
     try:
         deadline = time.monotonic() + 20
@@ -298,11 +282,7 @@ def run_rustnet_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: 
         lag = wait_until_idle(proc.pid, timeout=60.0)
         t1 = time.monotonic()
         os.write(master, b"qq")  # quit (q asks, the second q confirms)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        wait_or_kill(proc, 60)
         took = time.monotonic() - t1
     finally:
         drain.stop()
