@@ -190,6 +190,12 @@ def test_a_descriptor_name_writes_where_the_shell_opened_it(tmp_path: Path, writ
         assert first[0]["t"] == "hdr", first[0]
 
 
+def test_a_descriptor_name_no_descriptor_can_have_is_a_one_line_error(tmp_path: Path) -> None:
+    for name in ("/dev/fd/99999999999999999999", "/dev/fd/77"):
+        p = run(capture_w(Path(name)))
+        assert p.returncode == 1 and "cannot write" in one_line(p.stderr), p.stderr
+
+
 # --- the session log directory ----------------------------------------------------------------
 def rustnet_with_log(cwd: Path) -> subprocess.CompletedProcess[str]:
     return run([str(BIN / "rustnet"), "--read", PCAP, "--json", "-l", "info"], cwd=cwd)

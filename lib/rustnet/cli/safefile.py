@@ -21,12 +21,13 @@ so the callers' existing ``exc.strerror`` messages say what happened.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
 import stat
 from pathlib import Path
 from typing import Final
+
+from rustnet.stream.fdname import duplicate_named
 
 PRIVATE_MODE: Final = 0o600
 PRIVATE_DIR_MODE: Final = 0o700
@@ -65,15 +66,11 @@ def names_a_descriptor(path: str | Path) -> bool:
     return bool(_STREAM_NAMES.fullmatch(os.fspath(path))) and os.fspath(path) != "/dev/null"
 
 
-# The descriptor names among them: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N.
-_NAMED_FD: Final = re.compile(r"/dev/std(out|err)|/dev/fd/(\d+)|/proc/self/fd/(\d+)")
-
-
 def _open_stream(path: str | Path) -> int | None:
     """The descriptor for a stream name (see ``_STREAM_NAMES``) or a FIFO of ours; else None."""
     name = os.fspath(path)
     if _STREAM_NAMES.fullmatch(name):
-        fd = _named_descriptor(name)
+        fd = duplicate_named(name, write=True)  # written where the shell opened it
         if fd is not None:
             return fd
         return os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
@@ -85,28 +82,6 @@ def _open_stream(path: str | Path) -> int | None:
         # Blocks until a reader opens the other end, as tcpdump -w does.
         return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
     return None
-
-
-def _named_descriptor(name: str) -> int | None:
-    """A duplicate of the descriptor ``name`` stands for, when it is open for writing; else None
-    (then the name is opened, which says why it cannot be). Opening ``/dev/fd/N`` again would
-    start a file of ``3>>f`` at offset 0 instead of appending, and is refused for a pipe that
-    another user (root, for a stage that gave up root) made."""
-    m = _NAMED_FD.fullmatch(name)
-    if m is None:
-        return None
-    std, fd_text, proc_text = m.groups()
-    if std is not None:
-        fd = 1 if std == "out" else 2
-    else:
-        fd = int(fd_text or proc_text)
-    try:
-        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
-    except OSError:
-        return None
-    if mode not in (os.O_WRONLY, os.O_RDWR):
-        return None
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
 
 
 def create_private(path: str | Path) -> int:

@@ -8,13 +8,11 @@ pipe cannot be read twice, and an empty pipe stays a valid, empty stream.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import re
 import shlex
 from types import TracebackType
-from typing import Final
 
+from rustnet.stream.fdname import duplicate_named
 from rustnet.stream.gunzip import Inflater
 from rustnet.stream.reader import RecordReader
 from rustnet.stream.records import Record
@@ -37,22 +35,12 @@ class InflatedReader(RecordReader):
         return out
 
 
-_OWN_DESCRIPTOR: Final = re.compile(r"/(?:dev|proc/self)/fd/(\d+)")
-
-
 def open_input(path: str) -> int:
-    """A descriptor to read ``path`` from. A name of a descriptor this process was handed
-    (``/dev/fd/N``) gets a duplicate of it: opening the name again goes through /proc, which a pipe
-    refuses to anyone but the user that made it (rustnet hands rn-merge, which runs as nobody,
-    its shards' pipes by name)."""
-    own = _OWN_DESCRIPTOR.fullmatch(path)
-    if own is not None:
-        try:
-            if fcntl.fcntl(int(own[1]), fcntl.F_GETFL) & os.O_ACCMODE != os.O_WRONLY:
-                return fcntl.fcntl(int(own[1]), fcntl.F_DUPFD_CLOEXEC, 0)
-        except (OSError, OverflowError):
-            pass  # not open here (or write-only): opening the name says why
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    """A descriptor to read ``path`` from: a duplicate of the one a name like ``/dev/fd/N``
+    stands for (rustnet.stream.fdname; rustnet hands rn-merge, which runs as nobody, its shards'
+    pipes by name), else the file opened."""
+    fd = duplicate_named(path, write=False)
+    return fd if fd is not None else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 class RecordFile:
