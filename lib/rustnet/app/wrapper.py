@@ -202,13 +202,13 @@ def _run_json(opts: Options, specs: list[Any], exports: Exports | None = None) -
             timer.daemon = True
             timer.start()
         notes: list[str] = []
-        from rustnet.stream.gctune import tune_gc
-
-        tune_gc()  # the open connections' records are many long-lived containers: rare full passes
         if view_r < 0:  # the last stage writes the lines itself (launch.json_from_track)
             while not pipeline.wait_all(0.5):
                 termination.check()
         else:
+            from rustnet.stream.gctune import tune_gc
+
+            tune_gc()  # the open connections' records are many long-lived containers: rare full passes
             damage = write_final_records(
                 view_r,
                 RecordWriter(1, "json"),
