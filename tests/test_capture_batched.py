@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 import pytest
+from rustnet import _compiled
 from rustnet.capture import wirelen
 from rustnet.capture.offline import open_capture_file, pump_file
 from rustnet.capture.pcapwrite import PcapWriter
@@ -397,15 +398,44 @@ def test_a_partial_record_at_the_end_proves_nothing(tmp_path: Path, size: int) -
     assert proof.whole_prefix() == 0
 
 
-def test_the_walk_is_taken_for_large_packets_only(tmp_path: Path) -> None:
+def test_without_a_filter_the_walk_is_taken_for_large_packets_and_compiled_for_all(tmp_path: Path) -> None:
     small, large = tmp_path / "s.pcap", tmp_path / "l.pcap"
     write_pcap(small, [(i, 0, bytes(90), 90) for i in range(100)])
     write_pcap(large, [(i, 0, bytes(1514), 1514) for i in range(100)])
-    for path, walked in ((small, False), (large, True)):
-        proof = WholePacketProof.open(str(path), "", 1)
-        assert proof is not None
-        assert (proof._fd >= 0) is walked and (not proof._handles) is walked
-        assert proof.whole_prefix() == 100
+    compiled = "rustnet.capture.walk" in _compiled.compiled
+    for path in (small, large):
+        for bpf, walked in (("", compiled or path == large), ("len > 0", False)):
+            proof = WholePacketProof.open(str(path), bpf, 1)
+            assert proof is not None
+            assert (proof._fd >= 0) is walked and (not proof._handles) is walked
+            assert proof.whole_prefix() == 100
+
+
+@pytest.mark.parametrize("size", [60, 1514, 9000, 70000])
+def test_the_walk_crosses_its_reads_as_records_do(tmp_path: Path, size: int) -> None:
+    # Records cut by the end of one read of the walk (1 MiB) and records longer than several reads
+    # fit: the same count as an independent parser, and one byte more or less at the end is no proof.
+    n = (3 << 20) // (16 + size) + 3
+    f = tmp_path / "x.pcap"
+    write_pcap(f, [(i, 0, bytes([i % 251]) * size, size) for i in range(n)], snaplen=262144)
+    assert len(pcap_records(f)) == n
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        assert wirelen.whole_records(fd) == n
+    finally:
+        os.close(fd)
+    for extra in (b"\0", b""):
+        with open(f, "r+b") as fh:
+            if extra:
+                fh.seek(0, 2)
+                fh.write(extra)
+            else:
+                fh.truncate(f.stat().st_size - 2)
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            assert wirelen.whole_records(fd) == 0
+        finally:
+            os.close(fd)
 
 
 def test_reading_a_large_file_does_not_keep_it_in_memory(tmp_path: Path) -> None:
