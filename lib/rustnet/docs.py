@@ -121,10 +121,9 @@ EXTRA: Final[dict[str, list[tuple[str, str]]]] = {
             "stage. With --read FILE, a pcap or pcapng file goes to rn-capture -r and anything else is "
             "read as a recorded record stream. With --json the output is exactly the final records of "
             "rn-capture -r FILE | rn-dissect | rn-track --format json, with the names rn-enrich --no-process "
-            "adds. Some stages may share a process, for the same records: a file's connections are named "
-            "in rn-track's process (rn-track --enrich); where fewer than 3 cores are idle, rn-track "
-            "dissects the packets itself (rn-track --dissect), live or from a file; with more, a file is "
-            "dissected in rn-capture's process (rn-capture --dissect).",
+            "adds. Some stages may share a process, for the same records: a file is dissected in "
+            "rn-capture's process and named in rn-track's (rn-capture --dissect, rn-track --enrich); live, "
+            "where fewer than 3 cores are idle, rn-track dissects the packets itself (rn-track --dissect).",
         ),
         (
             "PERMISSIONS",
