@@ -226,28 +226,6 @@ def test_live_rn_track_dissects_itself_where_few_cores_are_idle(monkeypatch: pyt
     assert [s.name for s in plan(Options())] == ["rn-capture", "rn-dissect", "rn-track", "rn-enrich"]
 
 
-def test_a_capture_file_is_dissected_in_rn_track_where_few_cores_are_idle(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pcap = tmp_path / "t.pcap"
-    pcap.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
-    read = Options(read_path=str(pcap), json_out=True, workers=1)
-
-    def shape(opts: Options) -> list[str]:
-        return [s.name + (" --dissect" if "--dissect" in s.argv else "") for s in plan(opts)]
-
-    monkeypatch.setattr(launch, "idle_cores", lambda: 1.6)
-    assert shape(read) == ["rn-capture", "rn-track --dissect"]
-    # Without DPI rn-dissect --no-dpi does it; a packet export taps rn-dissect's input.
-    assert shape(Options(read_path=str(pcap), json_out=True, workers=1, no_dpi=True)) == [
-        "rn-capture",
-        "rn-dissect",
-        "rn-track",
-    ]
-    monkeypatch.setattr(launch, "idle_cores", lambda: 3.0)  # cores to spare: side by side
-    assert shape(read) == ["rn-capture --dissect", "rn-track"]
-
-
 def test_names_in_track_only_where_rn_track_can_read_the_geoip_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -436,16 +436,10 @@ def test_rn_merge_order_does_not_depend_on_how_the_shards_are_read() -> None:
         assert _conns(_merged_in_chunks([shard1, shard0], chunk)) == want, chunk  # ids by header
 
 
-def test_a_packet_export_keeps_rn_dissect_where_it_taps(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``--read F`` dissects in rn-capture's process (with cores to spare); a packet export reads
-    rn-dissect's input, so with one rn-dissect stays (the export was empty when the dissecting
-    moved)."""
-    from rustnet.app import launch
+def test_a_packet_export_keeps_rn_dissect_where_it_taps(tmp_path: Path) -> None:
+    """``--read F`` dissects in rn-capture's process; a packet export reads rn-dissect's input,
+    so with one rn-dissect stays (the export was empty when the dissecting moved)."""
     from rustnet.app.launch import Options, plan
-
-    monkeypatch.setattr(launch, "idle_cores", lambda: 8.0)
 
     pcap = str(PCAPS / "zeek_http_get.pcap")
 

@@ -4,7 +4,6 @@
              (fewer than 3 idle cores: rn-capture -i IF | rn-track --dissect | rn-enrich)
              (with --ipfix, rn-export after the last stage: ... | rn-export --ipfix HOST:PORT -> viewer)
     --read:  rn-capture -r F --dissect | rn-track --enrich                     -> viewer  (pcap / pcapng)
-             (fewer than 3 idle cores: rn-capture -r F | rn-track --dissect --enrich)
              rn-dissect F | rn-track --enrich                                   -> viewer  (a recording)
              (rn-track --enrich adds what rn-enrich --no-process would; a separate
              rn-enrich --no-process runs instead where rn-track could not: names_in_track)
@@ -365,12 +364,11 @@ def plan(opts: Options) -> list[StageSpec]:
             return stages + export_stage(opts, run_as)
         if opts.write_pcap:
             capture += ["-w", opts.write_pcap]
-        in_track = dissect_in_track(opts)
-        in_capture = not in_track and dissect_in_capture(opts)
+        in_capture = dissect_in_capture(opts)
         if in_capture:
             capture.append("--dissect")
         stages.append(StageSpec("rn-capture", capture, stdin_feed=feed, feed_gzip=feed_gzip))
-        if in_track:
+        if dissect_in_track(opts):
             track.append("--dissect")
         elif not in_capture:
             stages.append(StageSpec("rn-dissect", dissect, run_as=run_as))
@@ -519,33 +517,25 @@ def finals_suffice(opts: Options) -> bool:
 
 def dissect_in_capture(opts: Options) -> bool:
     """Whether rn-capture dissects the capture file it reads itself (``--dissect``) instead of an
-    rn-dissect after it, where rn-track does not (:func:`dissect_in_track`): the packets' bytes
-    then never cross a pipe. On 200k packets of short flows that took 12% less CPU and 10% less
-    time than the two side by side, on full-size frames 30% less of both
-    (bench/bench_cpu_report.py). A file is read after rn-capture gives up root, so the dissecting
-    runs unprivileged as before. Not live (there it saved 4% of a core and no drops:
-    bench/bench_live.py --capture-dissect), not without DPI (rn-dissect --no-dpi), and not with a
-    packet export: it taps rn-dissect's input."""
+    rn-dissect after it: the packets' bytes then never cross a pipe. On 200k packets of short
+    flows that took 12% less CPU and 10% less time than the two side by side, on full-size
+    frames 30% less of both (bench/bench_cpu_report.py). A file is read after rn-capture gives up
+    root, so the dissecting runs unprivileged as before. Not live (there it saved 4% of a core
+    and no drops: bench/bench_live.py --capture-dissect), not without DPI (rn-dissect
+    --no-dpi), and not with a packet export: it taps rn-dissect's input."""
     return opts.read_path is not None and not opts.no_dpi and not opts.packet_exports
 
 
 def dissect_in_track(opts: Options) -> bool:
-    """Whether rn-track dissects the packets itself (``rn-track --dissect``), live or from a capture
-    file, instead of an rn-dissect before it or rn-capture --dissect: one process fewer, and no
-    summary encoded and decoded; but dissecting and tracking no longer run side by side, which one
-    process bounds at about 180k packets a second. So only where the CPU is what runs short: fewer
-    than :data:`DISSECT_IN_TRACK_BELOW` idle cores.
-
-    * Live, on 2 cores with the replayer on one of them (bench/bench_live.py, against its
-      --separate): drops at 125k packets a second fell from 12% to none (3% in another run), and
-      at 150k from 20% to 13%.
-    * A file, against ``rn-capture -r F --dissect | rn-track`` (``rustnet --read F --json``'s
-      stages, 7 interleaved rounds on 2 cores): on 200k packets of short flows 22% less CPU (1.26
-      s against 1.62) in as much time (0.94 s against 1.00); on 8 long transfers the same CPU
-      (0.94 s) and 6% more time (0.49 s against 0.46).
-
-    Not with --no-dpi (rn-dissect --no-dpi) or a packet export (it taps rn-dissect's input)."""
-    if opts.remote is not None or opts.no_dpi or opts.packet_exports:
+    """Whether a live rn-track dissects the packets itself (``rn-track --dissect``) instead of an
+    rn-dissect before it: one process fewer, and no summary encoded and decoded, for about 8% less
+    CPU a packet; but the two no longer run side by side, which one process bounds at about 180k
+    packets a second. So only where the CPU is what runs short: fewer than
+    :data:`DISSECT_IN_TRACK_BELOW` idle cores. On 2 cores with the replayer on one of them
+    (bench/bench_live.py, against its --separate), drops at 125k packets a second fell from 12% to
+    none (3% in another run), and at 150k from 20% to 13%. Not with --no-dpi (rn-dissect --no-dpi)
+    or a packet export (it taps rn-dissect's input)."""
+    if not opts.live or opts.remote is not None or opts.no_dpi or opts.packet_exports:
         return False
     return idle_cores() < DISSECT_IN_TRACK_BELOW
 
