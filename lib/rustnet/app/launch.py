@@ -522,7 +522,10 @@ def dissect_in_capture(opts: Options) -> bool:
     frames 30% less of both (bench/bench_cpu_report.py). A file is read after rn-capture gives up
     root, so the dissecting runs unprivileged as before. Not live (there it saved 4% of a core
     and no drops: bench/bench_live.py --capture-dissect), not without DPI (rn-dissect
-    --no-dpi), and not with a packet export: it taps rn-dissect's input."""
+    --no-dpi), and not with a packet export: it taps rn-dissect's input. Not in rn-track's process
+    instead (``rn-capture -r F | rn-track --dissect``, as live on few idle cores): on 2 cores that
+    took 12-15% less CPU on short flows and the same on long transfers, but 11-23% and 28-42% more
+    time (9 interleaved rounds of ``rustnet --read F --json``), and a file is read for its answer."""
     return opts.read_path is not None and not opts.no_dpi and not opts.packet_exports
 
 
