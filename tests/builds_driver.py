@@ -17,7 +17,7 @@ inputs are made with a seeded ``random``, so both runs see the same ones:
 * packet records with mutated frames and wrong-typed fields, through the Dissector;
 * connection records with long, nested, wrong-typed and too many fields, through the record
   limits (``bound_record``, ``saturate``: what a viewer keeps);
-* the header walk that proves a capture file whole (``rustnet.capture.walk``), over the corpus
+* the header walks that prove a capture file whole (``rustnet.capture.walk``), over the corpus
   files and copies with flipped, cut and inserted bytes;
 * the viewer's connection table (rn-view's and the TUI's): the corpus' connection records, and
   those mixed with hostile ones and with headers, stats, interface counters, names, warnings and
@@ -39,7 +39,7 @@ from typing import Any
 
 import msgpack
 from rustnet import _compiled
-from rustnet.capture.walk import whole_records
+from rustnet.capture.walk import whole_pcapng_records, whole_records
 from rustnet.dissect.engine import Dissector
 from rustnet.enrich.names import HostNames
 from rustnet.enrich.services import ServiceNames
@@ -280,11 +280,12 @@ def hostile_pkb(rng: random.Random, pkts: list[Any]) -> list[Any]:
 
 
 def walked(data: bytes) -> Iterator[Any]:
-    """What the header walk says of a file holding ``data``."""
+    """What the header walks (classic pcap, pcapng) say of a file holding ``data``."""
     with tempfile.TemporaryFile() as fh:
         fh.write(data)
         fh.flush()
         yield whole_records(fh.fileno())
+        yield whole_pcapng_records(fh.fileno())
 
 
 def bounded(recs: list[dict[Any, Any]]) -> Iterator[Any]:
@@ -431,7 +432,13 @@ def main() -> int:
         pool.extend(r for r in sums if isinstance(r, list) and r and r[0] == "sum")
         raw = pcap.read_bytes()
         run_stage(emit, case + "/walk", lambda raw=raw: walked(raw))
-        if raw[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        if raw[:4] in (
+            b"\xd4\xc3\xb2\xa1",
+            b"\xa1\xb2\xc3\xd4",
+            b"\x4d\x3c\xb2\xa1",
+            b"\xa1\xb2\x3c\x4d",
+            b"\x0a\x0d\x0d\x0a",
+        ):
             for k in range(3):
                 bad = mutate_bytes(rng, raw[:4096]) + raw[4096:]
                 run_stage(emit, f"{case}/walk-mutated/{k}", lambda bad=bad: walked(bad))

@@ -20,7 +20,7 @@ from typing import Any
 import msgpack
 import pytest
 from rustnet import _compiled
-from rustnet.capture import wirelen
+from rustnet.capture import walk, wirelen
 from rustnet.capture.offline import open_capture_file, pump_file
 from rustnet.capture.pcapwrite import PcapWriter
 from rustnet.capture.wirelen import WholePacketProof
@@ -308,13 +308,151 @@ def pcapng(packets: list[tuple[int, bytes]]) -> bytes:
     return out
 
 
-def test_pcapng_is_read_packet_by_packet(tmp_path: Path) -> None:
+def test_pcapng_beyond_31_bits_of_seconds_is_read_packet_by_packet(tmp_path: Path) -> None:
     # pcapng timestamps are 64-bit; next_batch keeps 32 bits of the seconds.
     f = tmp_path / "far.pcapng"
     f.write_bytes(pcapng([((2**33) * 10**6 + 5, bytes(60)), (10**6, bytes(70))]))
-    assert WholePacketProof.open(str(f), "", 1) is None
-    recs, _whole = both(f)
+    recs, whole = both(f)
+    assert whole == 0
     assert [r[1] for r in recs] == [2**33 + 5e-6, 1.0]
+
+
+def ng_block(order: str, btype: int, body: bytes, trailer: int | None = None) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    n = len(body) + 12
+    return (
+        struct.pack(order + "II", btype, n)
+        + body
+        + struct.pack(order + "I", n if trailer is None else trailer)
+    )
+
+
+def ng_file(
+    packets: list[tuple[int, bytes, int]],
+    order: str = "<",
+    tsresol: int | None = None,
+    extra_idb: tuple[int, int] | None = None,
+    idb_options: bytes = b"",
+    between: bytes = b"",
+    sections: int = 1,
+) -> bytes:
+    """A pcapng file written here with struct: ``sections`` sections, each with an Ethernet interface
+    (snap length 65535, ``if_tsresol`` if given) and an enhanced packet block per (ticks, data,
+    original length); ``between`` (whole blocks) after the first packet of each section."""
+    opts = idb_options
+    if tsresol is not None:
+        opts += struct.pack(order + "HHB3x", 9, 1, tsresol)
+    if opts:
+        opts += struct.pack(order + "HH", 0, 0)
+    out = b""
+    for _ in range(sections):
+        out += ng_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+        out += ng_block(order, 1, struct.pack(order + "HHI", 1, 0, 65535) + opts)
+        if extra_idb is not None:
+            out += ng_block(order, 1, struct.pack(order + "HHI", extra_idb[0], 0, extra_idb[1]))
+        for i, (ticks, data, wire) in enumerate(packets):
+            head = struct.pack(order + "5I", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(data), wire)
+            out += ng_block(order, 6, head + data)
+            if i == 0:
+                out += between
+    return out
+
+
+def ng_walk(path: Path) -> int:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return walk.whole_pcapng_records(fd)
+    finally:
+        os.close(fd)
+
+
+NG_PACKETS = [(1_700_000_000_000_000 + 1000 * i, bytes([i]) * (60 + i * 7), 60 + i * 7) for i in range(40)]
+
+
+@pytest.mark.parametrize(
+    ("case", "proven"),
+    [
+        ("plain", True),
+        ("big-endian", True),
+        ("nanoseconds", True),
+        ("binary resolution", True),
+        ("names and statistics between", True),
+        ("two sections", True),
+        ("second interface of the same kind", True),
+        ("second interface of another link type", False),
+        ("a cut packet", False),
+        ("an overlong packet", False),
+        ("an empty packet", False),
+        ("a time offset", False),
+        ("a simple packet block", False),
+        ("trailer disagrees", False),
+        ("partial block at the end", False),
+        ("one byte more at the end", False),
+        ("seconds past 31 bits", False),
+    ],
+)
+def test_the_pcapng_walk_proves_what_libpcap_reads_unchanged(tmp_path: Path, case: str, proven: bool) -> None:
+    pkts = list(NG_PACKETS)
+    kw: dict[str, Any] = {}
+    tail = b""
+    if case == "big-endian":
+        kw["order"] = ">"
+    elif case == "nanoseconds":
+        kw["tsresol"] = 9
+        pkts = [(t * 1000 + 123, d, w) for t, d, w in pkts]
+    elif case == "binary resolution":
+        kw["tsresol"] = 0x80 | 20
+        pkts = [((t // 10**6) << 20 | 12345, d, w) for t, d, w in pkts]
+    elif case == "names and statistics between":
+        kw["between"] = ng_block("<", 4, struct.pack("<HH", 0, 0)) + ng_block("<", 5, bytes(16))
+    elif case == "two sections":
+        kw["sections"] = 2
+    elif case == "second interface of the same kind":
+        kw["extra_idb"] = (1, 65535)
+    elif case == "second interface of another link type":
+        kw["extra_idb"] = (101, 65535)
+    elif case == "a cut packet":
+        pkts[7] = (pkts[7][0], pkts[7][1], pkts[7][2] + 1)
+    elif case == "an overlong packet":
+        pkts[7] = (pkts[7][0], pkts[7][1], pkts[7][2] - 1)
+    elif case == "an empty packet":
+        pkts[7] = (pkts[7][0], b"", 0)
+    elif case == "a time offset":
+        kw["idb_options"] = struct.pack("<HHq", 14, 8, 5)
+    elif case == "a simple packet block":
+        kw["between"] = ng_block("<", 3, struct.pack("<I", 60) + bytes(60))
+    elif case == "trailer disagrees":
+        kw["between"] = ng_block("<", 5, bytes(16), trailer=36)
+    elif case == "partial block at the end":
+        tail = ng_block("<", 6, struct.pack("<5I", 0, 0, 0, 60, 60) + bytes(60))[:-8]
+    elif case == "one byte more at the end":
+        tail = b"\0"
+    elif case == "seconds past 31 bits":
+        pkts[-1] = (2**31 * 10**6, pkts[-1][1], pkts[-1][2])
+    f = tmp_path / "n.pcapng"
+    f.write_bytes(ng_file(pkts, **kw) + tail)
+    n = len(pkts) * kw.get("sections", 1) + (case == "a simple packet block")
+    assert ng_walk(f) == (n if proven else 0)
+    if "rustnet.capture.walk" in _compiled.compiled:
+        proof = WholePacketProof.open(str(f), "", 1)
+        assert proof is not None and proof.whole_prefix() == (n if proven else 0)
+    both(f)  # proven or not, the records of next() (what libpcap reads), as far as it reads
+    if proven:
+        recs, _whole = both(f, count=13)
+        assert len(recs) == 13
+
+
+def test_the_pcapng_walk_crosses_its_reads_as_blocks_do(tmp_path: Path) -> None:
+    # Blocks cut by the end of one read of the walk (1 MiB) and blocks longer than a read.
+    for size in (60, 1514, 9000, 70000):
+        n = (3 << 20) // (32 + size) + 3
+        pkts = [(1_700_000_000_000_000 + i, bytes([i % 251]) * size, size) for i in range(n)]
+        f = tmp_path / f"x{size}.pcapng"
+        f.write_bytes(ng_file(pkts).replace(struct.pack("<HHI", 1, 0, 65535), struct.pack("<HHI", 1, 0, 0)))
+        assert ng_walk(f) == n, size
+        with open(f, "ab") as fh:
+            fh.write(b"\0\0\0\0")
+        assert ng_walk(f) == 0, size
 
 
 def test_without_a_filter_the_proof_walks_headers_and_copies_no_packet(

@@ -78,3 +78,131 @@ def whole_records(fd: int) -> int:
             n += 1
         pos += at
     return n if pos == size else 0
+
+
+# pcapng (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html): the blocks the walk
+# reads, and libpcap's cap on a block.
+PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
+_SHB: Final = 0x0A0D0D0A
+_IDB: Final = 1
+_OBSOLETE_PB: Final = 2
+_SPB: Final = 3
+_EPB: Final = 6
+_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
+_MAX_BLOCK: Final = 16 << 20
+_OPT_TSRESOL: Final = 9
+_OPT_TSOFFSET: Final = 14
+_EPB_HEAD: Final = 28  # type, length, interface, timestamp (2 words), captured and original length
+_MAX_SECONDS: Final = (1 << 31) - 2  # next_batch hands seconds over in 32 bits
+
+
+def whole_pcapng_records(fd: int) -> int:
+    """The packets of the pcapng file open on ``fd`` when libpcap reads every one unchanged and
+    ``next_batch`` gives what ``next()`` would; 0 otherwise (anything else is read with ``next()``,
+    which says what libpcap says of it).
+
+    Proven: sections of one byte order and pcapng version 1; interfaces all of one link type and
+    snap length (libpcap stops at any other), with no ``if_tsoffset``; only enhanced packet blocks
+    (simple and obsolete ones are not), each of a described interface, whole (captured length =
+    original length, not 0, within the snap length libpcap reads with and within its block), at a
+    time whose seconds fit in 31 bits; every block's lengths sound and the last one ending at the
+    end of the file. Other blocks (names, statistics, secrets...) are skipped, as libpcap skips them."""
+    size = os.fstat(fd).st_size
+    chunk = os.pread(fd, min(WALK_READ, size), 0)
+    base = 0  # file offset of chunk[0]
+    if len(chunk) < 28 or chunk[:4] != PCAPNG_MAGIC:
+        return 0
+    magic = chunk[8] | chunk[9] << 8 | chunk[10] << 16 | chunk[11] << 24
+    if magic == _BYTE_ORDER_MAGIC:
+        little = True
+    elif magic == 0x4D3C2B1A:
+        little = False
+    else:
+        return 0
+    linktype = -1
+    snaplen = 0
+    limit = 0  # the longest packet libpcap reads whole: the interfaces' snap length, or its maximum
+    highs: list[int] = []  # for each interface of the section: see below
+    pos = 0
+    n = 0
+    while pos < size:
+        if pos + 12 > base + len(chunk):
+            chunk = os.pread(fd, min(WALK_READ, size - pos), pos)
+            base = pos
+            if len(chunk) < 12:
+                return 0
+        at = pos - base
+        btype = _u32(chunk, at, little)
+        length = _u32(chunk, at + 4, little)
+        if length % 4 or length < 12 or length > _MAX_BLOCK or pos + length > size:
+            return 0
+        if btype == _SHB or btype == _IDB or btype == _EPB:
+            # The block's head (its whole, for the short headers and descriptions) and its trailer.
+            want = _EPB_HEAD if btype == _EPB else length
+            if pos + length > base + len(chunk) and (btype != _EPB or pos + want > base + len(chunk)):
+                chunk = os.pread(fd, max(min(WALK_READ, size - pos), want), pos)
+                base = pos
+                at = 0
+                if len(chunk) < want:
+                    return 0
+        if btype == _SHB:
+            if length < 28 or _u32(chunk, at + 8, little) != _BYTE_ORDER_MAGIC:
+                return 0  # another byte order (libpcap stops there) or no magic
+            if _u16(chunk, at + 12, little) != 1:
+                return 0
+            highs = []
+        elif btype == _IDB:
+            if length < 20:
+                return 0
+            lt = _u16(chunk, at + 8, little)
+            sl = _u32(chunk, at + 12, little)
+            if linktype < 0:
+                linktype, snaplen = lt, sl
+                limit = snaplen if 0 < snaplen <= MAX_SNAPLEN else MAX_SNAPLEN
+            elif lt != linktype or sl != snaplen:
+                return 0
+            per_second = 1_000_000
+            opt = at + 16
+            end = at + length - 4
+            while opt + 4 <= end:
+                code = _u16(chunk, opt, little)
+                olen = _u16(chunk, opt + 2, little)
+                opt += 4
+                if code == 0:
+                    break
+                if opt + olen > end:
+                    return 0
+                if code == _OPT_TSRESOL and olen == 1:
+                    value = chunk[opt]
+                    if value & 0x7F > (63 if value & 0x80 else 18):
+                        return 0
+                    per_second = 1 << (value & 0x7F) if value & 0x80 else 10 ** (value & 0x7F)
+                elif code == _OPT_TSOFFSET:
+                    return 0
+                opt += olen + (-olen % 4)
+            # Timestamps whose upper word is below this have seconds below _MAX_SECONDS: no
+            # division a packet (one that is not is not proven, whatever its seconds).
+            highs.append(_MAX_SECONDS * per_second >> 32)
+        elif btype == _EPB:
+            if length < 32:
+                return 0
+            iface = _u32(chunk, at + 8, little)
+            caplen = _u32(chunk, at + 20, little)
+            if iface >= len(highs) or caplen != _u32(chunk, at + 24, little) or not 0 < caplen <= limit:
+                return 0
+            if _EPB_HEAD + caplen + 4 > length:
+                return 0  # the packet runs past its block
+            if _u32(chunk, at + 12, little) >= highs[iface]:
+                return 0
+            n += 1
+        elif btype == _SPB or btype == _OBSOLETE_PB:
+            return 0
+        # libpcap refuses a block whose trailing length is not its leading one.
+        tail = pos + length - 4 - base
+        if tail + 4 <= len(chunk):
+            if _u32(chunk, tail, little) != length:
+                return 0
+        elif _u32(os.pread(fd, 4, pos + length - 4) + b"\0\0\0\0", 0, little) != length:
+            return 0
+        pos += length
+    return n if pos == size else 0

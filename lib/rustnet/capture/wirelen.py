@@ -31,9 +31,14 @@ walk by the packet. Compiled, the walk always costs less: 0.03 s against 0.16 on
 frames, 0.007 against 0.05 on 200k frames of short flows. In pure Python it costs 0.2 s on either,
 so it is taken there only when the file starts with large packets.
 
-Only for classic pcap files (pcapng timestamps are 64-bit; ``next_batch`` keeps 32 bits) and
-link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte ``i`` of the
-packet); for the others (radiotap, PPI, ...) nothing is proven and the file is read with
+A pcapng file is proven by a walk over its blocks (``rustnet.capture.walk.whole_pcapng_records``),
+compiled and without a user's filter only: its timestamps are 64-bit and ``next_batch`` keeps 32
+bits of the seconds, which the passes cannot check and the walk does. Its packets then cost what
+a classic file's cost: 200k packets of short flows took rn-capture 0.42 s of CPU read with
+``next()``.
+
+Only for link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte ``i`` of
+the packet); for the others (radiotap, PPI, ...) nothing is proven and the file is read with
 ``next()``.
 """
 
@@ -48,7 +53,14 @@ import pcapy
 
 from rustnet import _compiled
 from rustnet.capture.bpf import combine
-from rustnet.capture.walk import PCAP_HEADER_LEN, PCAP_MAGICS, PCAP_RECORD_LEN, whole_records
+from rustnet.capture.walk import (
+    PCAP_HEADER_LEN,
+    PCAP_MAGICS,
+    PCAP_RECORD_LEN,
+    PCAPNG_MAGIC,
+    whole_pcapng_records,
+    whole_records,
+)
 
 __all__ = ["WholePacketProof", "cache_budget", "whole_records"]
 
@@ -69,9 +81,10 @@ WALK_SAMPLE = 64 << 10
 class WholePacketProof:
     """Three handles on a capture file, opened now (before privileges are dropped), counted later."""
 
-    def __init__(self, handles: list[Any], fd: int = -1) -> None:
+    def __init__(self, handles: list[Any], fd: int = -1, pcapng: bool = False) -> None:
         self._handles = handles
         self._fd = fd  # without a user's filter: the file whose headers are walked instead
+        self._pcapng = pcapng  # the file walked is a pcapng file
 
     @classmethod
     def open(cls, path: str, bpf: str, linktype: int) -> WholePacketProof | None:
@@ -85,6 +98,11 @@ class WholePacketProof:
                 return None
             with open(path, "rb") as fh:
                 head = fh.read(WALK_SAMPLE)
+            if head[:4] == PCAPNG_MAGIC:
+                # Blocks are walked compiled and without a filter only; otherwise next() reads them.
+                if bpf or not _walk_compiled():
+                    return None
+                return cls([], os.open(path, os.O_RDONLY | os.O_CLOEXEC), pcapng=True)
             if head[:4] not in PCAP_MAGICS:
                 return None
             if not bpf and (_walk_compiled() or _large_packets(head)):
@@ -105,7 +123,7 @@ class WholePacketProof:
         all of them, or 0 (also when a pass fails: a damaged file is read packet by packet)."""
         if self._fd >= 0:
             try:
-                return whole_records(self._fd)
+                return whole_pcapng_records(self._fd) if self._pcapng else whole_records(self._fd)
             except (OSError, ValueError):
                 return 0
             finally:
