@@ -37,9 +37,9 @@ bits of the seconds, which the passes cannot check and the walk does. Its packet
 a classic file's cost: 200k packets of short flows took rn-capture 0.42 s of CPU read with
 ``next()``.
 
-Only for link types whose link-layer header starts at byte 0 (where ``link[i]`` is byte ``i`` of
-the packet); for the others (radiotap, PPI, ...) nothing is proven and the file is read with
-``next()``.
+The passes only for link types whose link-layer header starts at byte 0 (where ``link[i]`` is
+byte ``i`` of the packet); for the others (radiotap, PPI, ...) only the walks prove anything (they
+read no packet), else the file is read with ``next()``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ class WholePacketProof:
     @classmethod
     def open(cls, path: str, bpf: str, linktype: int) -> WholePacketProof | None:
         """The handles for ``path`` under the user's filter ``bpf``; None when nothing can be proven
-        (standard input or a pipe cannot be read twice, or the link type has a header offset)."""
-        if path == "-" or linktype not in LINK_AT_ZERO:
+        (standard input or a pipe cannot be read twice; the passes, for a link type whose header
+        has an offset)."""
+        if path == "-":
             return None
         try:
             info = os.stat(path)
@@ -107,6 +108,8 @@ class WholePacketProof:
                 return None
             if not bpf and (_walk_compiled() or _large_packets(head)):
                 return cls([], os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+            if linktype not in LINK_AT_ZERO:
+                return None
             handles = []
             # WHOLE goes first: a user's "vlan" or "mpls" shifts the offsets of what follows it.
             for expr in (combine(WHOLE, bpf), bpf, combine(OVERLONG, bpf)):
