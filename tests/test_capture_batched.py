@@ -303,16 +303,7 @@ def test_times_beyond_31_bits_read_the_same_both_ways(tmp_path: Path) -> None:
 
 def pcapng(packets: list[tuple[int, bytes]]) -> bytes:
     """A pcapng file: (timestamp in microseconds, data) per enhanced packet block."""
-
-    def block(btype: int, body: bytes) -> bytes:
-        body += b"\0" * (-len(body) % 4)
-        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
-
-    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    out += block(1, struct.pack("<HHI", 1, 0, 65535))
-    for ts, data in packets:
-        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data)
-    return out
+    return ng_file([(ts, data, len(data)) for ts, data in packets])
 
 
 def test_pcapng_beyond_31_bits_of_seconds_is_read_packet_by_packet(tmp_path: Path) -> None:

@@ -53,11 +53,11 @@ import pcapy
 
 from rustnet import _compiled
 from rustnet.capture.bpf import combine
+from rustnet.capture.pcapng import SHB_MAGIC
 from rustnet.capture.walk import (
     PCAP_HEADER_LEN,
     PCAP_MAGICS,
     PCAP_RECORD_LEN,
-    PCAPNG_MAGIC,
     whole_pcapng_records,
     whole_records,
 )
@@ -99,7 +99,7 @@ class WholePacketProof:
                 return None
             with open(path, "rb") as fh:
                 head = fh.read(WALK_SAMPLE)
-            if head[:4] == PCAPNG_MAGIC:
+            if head[:4] == SHB_MAGIC:
                 # Blocks are walked compiled and without a filter only; otherwise next() reads them.
                 if bpf or not _walk_compiled():
                     return None
