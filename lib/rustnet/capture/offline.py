@@ -21,9 +21,13 @@ from typing import IO, Any, BinaryIO
 import pcapy
 
 from rustnet.capture.batch import BatchReadError, pump_batches
-from rustnet.capture.pcapng import PcapngDamage, PcapngReader
+from rustnet.capture.pcapng import BYTE_ORDER_MAGIC, IDB, SHB_MAGIC, PcapngDamage, PcapngReader
 from rustnet.capture.pcapwrite import PcapWriter
-from rustnet.capture.walk import MAX_SNAPLEN  # what filters are compiled for (libpcap's own maximum)
+from rustnet.capture.walk import (
+    LITTLE_ENDIAN_MAGICS,
+    MAX_SNAPLEN,  # what filters are compiled for (libpcap's own maximum)
+    PCAP_MAGICS,
+)
 from rustnet.stream import RecordWriter
 from rustnet.stream.gunzip import Inflater
 from rustnet.stream.sniff import EMPTY, HEAD_SIZE, OTHER, RECORDS, empty_message, neither_message, sniff_fd
@@ -32,13 +36,6 @@ from rustnet.stream.sniff import EMPTY, HEAD_SIZE, OTHER, RECORDS, empty_message
 CHUNK = 256
 
 
-_PCAP_MAGICS = {
-    b"\xa1\xb2\xc3\xd4": ">",
-    b"\xd4\xc3\xb2\xa1": "<",
-    b"\xa1\xb2\x3c\x4d": ">",
-    b"\x4d\x3c\xb2\xa1": "<",
-}
-_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 OPEN_TIMEOUT = 30.0  # seconds a gzip'd capture's header may take to decompress
 
 
@@ -126,18 +123,18 @@ def open_capture(path: str, setup: Callable[[], None] | None = None) -> CaptureI
 def opening_size(head: bytes) -> int | None:
     """Bytes libpcap reads when it opens a capture starting with ``head``: a pcap file header, or
     a pcapng file up to its first interface description block; None when that is not in ``head``."""
-    if head[:4] in _PCAP_MAGICS:
+    if head[:4] in PCAP_MAGICS:
         return 24
-    if head[:4] != _PCAPNG_SHB or len(head) < 12:
+    if head[:4] != SHB_MAGIC or len(head) < 12:
         return len(head)  # cut short: libpcap reads it all and fails
-    order = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    order = _pcapng_order(head)
     pos = 0
     while pos + 8 <= len(head):
         btype, blen = struct.unpack_from(order + "II", head, pos)
         if blen < 12 or blen % 4:
             return pos + 8  # a damaged block: libpcap fails on it
         pos += blen
-        if btype == 1:
+        if btype == IDB:
             return int(pos)
     return len(head) if len(head) < HEAD_SIZE else None  # the whole file: libpcap reads it all
 
@@ -192,7 +189,7 @@ def _has_capture_magic(path: str) -> bool:
             head = fh.read(4)
     except OSError:
         return False
-    return head in _PCAP_MAGICS or head == _PCAPNG_SHB
+    return head in PCAP_MAGICS or head == SHB_MAGIC
 
 
 def file_snaplen(path: str) -> int | None:
@@ -209,23 +206,28 @@ def file_snaplen(path: str) -> int | None:
 
 def snaplen_of(head: bytes) -> int | None:
     """The snaplen declared by a capture that starts with ``head``, when it can be told."""
-    order = _PCAP_MAGICS.get(head[:4])
-    if order is not None and len(head) >= 20:
+    if head[:4] in PCAP_MAGICS and len(head) >= 20:
+        order = "<" if head[:4] in LITTLE_ENDIAN_MAGICS else ">"
         return int(struct.unpack_from(order + "I", head, 16)[0])
-    if head[:4] == _PCAPNG_SHB and len(head) >= 12:
-        order = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    if head[:4] == SHB_MAGIC and len(head) >= 12:
+        order = _pcapng_order(head)
         # Walk the first blocks (secrets or comments may precede the interface block).
         pos = 0
         for _ in range(16):
             if pos + 16 > len(head):
                 break
             btype, blen = struct.unpack_from(order + "II", head, pos)
-            if btype == 1:
+            if btype == IDB:
                 return int(struct.unpack_from(order + "I", head, pos + 12)[0]) or None
             if blen < 12 or blen % 4:
                 break
             pos += blen
     return None
+
+
+def _pcapng_order(head: bytes) -> str:
+    """The struct byte order of the pcapng section whose header block starts ``head``."""
+    return "<" if struct.unpack_from("<I", head, 8)[0] == BYTE_ORDER_MAGIC else ">"
 
 
 def pump_file(

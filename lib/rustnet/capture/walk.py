@@ -30,7 +30,7 @@ from rustnet.capture.pcapng import (
 
 # Classic pcap, both byte orders, microsecond and nanosecond timestamps.
 PCAP_MAGICS: Final = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1")
-_LITTLE_ENDIAN: Final = (PCAP_MAGICS[1], PCAP_MAGICS[3])
+LITTLE_ENDIAN_MAGICS: Final = (PCAP_MAGICS[1], PCAP_MAGICS[3])
 # libpcap's largest snaplen for the link types the walk is taken for (MAXIMUM_SNAPLEN): it reads
 # a file whose header says 0 or more with this one, and cuts (or refuses) a record longer than
 # the snaplen it reads with.
@@ -46,7 +46,7 @@ def layout_of(head: bytes) -> tuple[bool, int] | None:
     fields, as libpcap knows: nothing is proven for them)."""
     if len(head) < PCAP_HEADER_LEN or head[:4] not in PCAP_MAGICS:
         return None
-    little = head[:4] in _LITTLE_ENDIAN
+    little = head[:4] in LITTLE_ENDIAN_MAGICS
     if _u16(head, 4, little) != 2 or _u16(head, 6, little) != 4:
         return None
     snaplen = _u32(head, 16, little)

@@ -55,6 +55,7 @@ from rustnet import _compiled
 from rustnet.capture.bpf import combine
 from rustnet.capture.pcapng import SHB_MAGIC
 from rustnet.capture.walk import (
+    LITTLE_ENDIAN_MAGICS,
     PCAP_HEADER_LEN,
     PCAP_MAGICS,
     PCAP_RECORD_LEN,
@@ -155,7 +156,7 @@ def _walk_compiled() -> bool:
 def _large_packets(head: bytes) -> bool:
     """Whether the records that start within ``head`` (a classic pcap file's first bytes) hold
     WALK_FROM_BYTES or more each on average."""
-    order = "<" if head[:4] in (PCAP_MAGICS[1], PCAP_MAGICS[3]) else ">"
+    order = "<" if head[:4] in LITTLE_ENDIAN_MAGICS else ">"
     caplen = struct.Struct(order + "8xI").unpack_from
     pos = PCAP_HEADER_LEN
     n = total = 0
