@@ -59,6 +59,12 @@ from rustnet.app.launch import Options, dissect_in_track  # noqa: E402
 from rustnet.stream import RecordReader  # noqa: E402
 
 STATS_INTERVAL = 0.25  # seconds between rn-capture's stats records: the resolution of the lag
+# How tcpreplay keeps its rate. "nano" sleeps between bursts; its default ("gtod") spins on the
+# clock, which took a whole core of the two here (99% of a core against 25% for nano at 150,000
+# packets/s, the same rate achieved), leaving the pipeline the other one. On a real host the packets
+# come from the network, not from a spinning process beside the pipeline. --replay-timer gtod
+# gives the earlier runs' conditions.
+REPLAY_TIMER = "nano"
 
 
 @dataclass
@@ -164,6 +170,7 @@ def run_step(
     dpi: bool = True,
     enrich: bool = True,
     chain: bool | str = False,
+    timer: str = REPLAY_TIMER,
 ) -> Step:
     stream, out = tmp / f"stream-{rate}.rn", tmp / f"view-{rate}.json"
     proc = net.spawn("b", ["sh", "-c", pipeline_cmd(net.iface("b"), stream, out, dpi, enrich, chain)])
@@ -171,7 +178,7 @@ def run_step(
     time.sleep(0.5)
     pids = [p for p in descendants(proc.pid) if p != proc.pid]
     before = {p: c for p, c in tree_cpu(proc.pid).items()}
-    sent, actual, replay_s = replay(net, pcap, rate, seconds)
+    sent, actual, replay_s = replay(net, pcap, rate, seconds, timer)
     after = tree_cpu(proc.pid)
     names = {p: proc_name(p) for p in pids}
     per_stage: dict[str, float] = {}
@@ -257,7 +264,9 @@ def wait_until_idle(root: int, timeout: float, below: float = 5.0) -> float:
     return float("inf")
 
 
-def run_rustnet_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path) -> Step:
+def run_rustnet_step(
+    net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: Path, timer: str = REPLAY_TIMER
+) -> Step:
     """One rate into ``rustnet -i IFACE`` itself, its TUI on a pty: what users run. The counts are
     from the session log's final capture statistics (at INFO it logs no connection records)."""
     logdir = tmp / f"rustnet-{rate}"
@@ -273,7 +282,7 @@ def run_rustnet_step(net: TwoHosts, pcap: Path, rate: int, seconds: float, tmp: 
             time.sleep(0.1)
         time.sleep(0.5)
         before = tree_cpu(proc.pid)
-        sent, actual, replay_s = replay(net, pcap, rate, seconds)
+        sent, actual, replay_s = replay(net, pcap, rate, seconds, timer)
         after = tree_cpu(proc.pid)
         per_stage: dict[str, float] = {}
         for p, c in after.items():
@@ -324,9 +333,12 @@ class Reference:
         return self.dropped == 0 and self.captured >= self.sent > 0
 
 
-def replay(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> tuple[int, float, float]:
-    """tcpreplay from host "a" at ``rate`` for ``seconds``: (sent, achieved pps, wall seconds)."""
-    argv = ["tcpreplay", "-q", "-K", "-i", net.iface("a"), "--pps", str(rate), "--loop", "0"]
+def replay(
+    net: TwoHosts, pcap: Path, rate: int, seconds: float, timer: str = REPLAY_TIMER
+) -> tuple[int, float, float]:
+    """tcpreplay from host "a" at ``rate`` for ``seconds``, its timing mode ``timer``: (sent, achieved
+    pps, wall seconds)."""
+    argv = ["tcpreplay", "-q", "-K", "-T", timer, "-i", net.iface("a"), "--pps", str(rate), "--loop", "0"]
     argv += ["--limit", str(int(rate * seconds)), str(pcap)]
     if rate >= 20000:
         argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
@@ -342,7 +354,9 @@ def replay(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> tuple[int, f
     return sent, float(m.group(1)) if m else sent / took, took
 
 
-def run_reference(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> Reference:
+def run_reference(
+    net: TwoHosts, pcap: Path, rate: int, seconds: float, timer: str = REPLAY_TIMER
+) -> Reference:
     """The same replay into ``tshark -i IFACE -q -z conv,tcp -z conv,udp`` (the offline reference)."""
     argv = ["tshark", "-i", net.iface("b"), "-q", "-z", "conv,tcp", "-z", "conv,udp"]
     proc = net.spawn("b", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -363,7 +377,7 @@ def run_reference(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> Refer
     started.wait(30)
     time.sleep(1.0)  # dumpcap has the interface open once tshark says so; a moment for the rest
     before = tree_cpu(proc.pid)
-    sent, _, took = replay(net, pcap, rate, seconds)
+    sent, _, took = replay(net, pcap, rate, seconds, timer)
     after = tree_cpu(proc.pid)
     cpu = sum(c - before.get(p, 0.0) for p, c in after.items()) / took * 100
     # dumpcap writes what it reads to a temporary file that tshark follows: once that file stops
@@ -421,6 +435,13 @@ def main() -> int:
     )
     ap.add_argument("--all", action="store_true", help="go on after the first rate with drops")
     ap.add_argument(
+        "--replay-timer",
+        choices=("nano", "gtod", "select"),
+        default=REPLAY_TIMER,
+        help="tcpreplay's timing mode (-T): nano sleeps between bursts, gtod (tcpreplay's default) "
+        "spins a core (default %(default)s)",
+    )
+    ap.add_argument(
         "--reference",
         action="store_true",
         help="after each rate, the same replay into tshark -q -z conv,tcp -z conv,udp (needs tshark)",
@@ -445,11 +466,14 @@ def main() -> int:
         else f"rn-capture{middle}{' --no-dpi' if a.no_dpi else ''}"
         f"{'' if a.no_enrich else ' | rn-enrich'} | tee | rn-view --json"
     )
-    print(f"replaying {pcap} for {a.seconds:.0f} s per rate; pipeline: {what}", flush=True)
+    print(
+        f"replaying {pcap} for {a.seconds:.0f} s per rate (tcpreplay -T {a.replay_timer}); pipeline: {what}",
+        flush=True,
+    )
     with TwoHosts() as net, tempfile.TemporaryDirectory() as tmpdir:
         for rate in rates:
             if a.rustnet:
-                st = run_rustnet_step(net, pcap, rate, a.seconds, Path(tmpdir))
+                st = run_rustnet_step(net, pcap, rate, a.seconds, Path(tmpdir), a.replay_timer)
             else:
                 st = run_step(
                     net,
@@ -460,6 +484,7 @@ def main() -> int:
                     dpi=not a.no_dpi,
                     enrich=not a.no_enrich,
                     chain="capture" if a.capture_dissect else a.chain,
+                    timer=a.replay_timer,
                 )
             steps.append(st)
             stages = ", ".join(
@@ -474,7 +499,7 @@ def main() -> int:
                 flush=True,
             )
             if a.reference and have("tshark"):
-                ref = run_reference(net, pcap, rate, a.seconds)
+                ref = run_reference(net, pcap, rate, a.seconds, a.replay_timer)
                 refs.append(ref)
                 print(
                     f"  {rate:>7,} pps into tshark: sent {ref.sent:,}, captured {ref.captured:,}, "
