@@ -417,3 +417,53 @@ def test_an_unaccepted_connection_is_not_taken_for_a_closed_one() -> None:
         owners.close()
         cli.close()
         lst.close()
+
+
+def test_a_lookup_cut_short_is_answered_from_a_table_read_after_the_first_sight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first records of two local flows find no connected socket and the refresh is skipped
+    (rate limit): not final. One flow's socket appears, the other's never does (a short connection
+    gone by then); a refresh reads the table. The next records ask again, as of the first sight,
+    and the table answers both from the index: the owner of the one, nobody for the other, with no
+    exact query made again. Then both answers are final: the records after them do not ask."""
+    cli, srv = socket.socket(), socket.socket()
+    cli.bind(("127.0.0.1", 0))
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    appears = ("127.0.0.1", cli.getsockname()[1], "127.0.0.1", srv.getsockname()[1])
+    gone = ("127.0.0.1", 1, "127.0.0.1", 2)  # no socket can be connected from port 1 to port 2 here
+    queries = [0]
+    real_query = sockdiag.query
+
+    def counting_query(*args: Any, **kw: Any) -> Any:
+        queries[0] += 1
+        return real_query(*args, **kw)
+
+    monkeypatch.setattr(sockdiag, "query", counting_query)
+    owners = CountingOwners()
+    st = Enricher(owners=owners)
+    acc = None
+    try:
+        st.process([hdr()])
+        owners.refresh()
+        owners.last_cost = 10.0  # as if that refresh took 10 s: the one a miss asks for is held back
+        st.process([conn(7, *appears), conn(8, *gone)])
+        assert owners.resolves == 2 and queries[0] > 0  # looked up exactly: no connected socket yet
+        srv.listen(1)
+        cli.connect(srv.getsockname())
+        acc, _ = srv.accept()
+        owners.refresh()
+        queries[0] = 0
+        later = st.process([conn(7, *appears), conn(8, *gone)])
+        assert owners.resolves == 4 and queries[0] == 0
+        assert later[0].get("pid") == os.getpid() and later[0].get("owner_via") == "exact-tuple"  # type: ignore[union-attr]
+        assert "pid" not in later[1]  # type: ignore[operator]
+        again = st.process([conn(7, *appears), conn(8, *gone)])
+        assert owners.resolves == 4 and queries[0] == 0
+        assert again[0].get("pid") == os.getpid() and "pid" not in again[1]  # type: ignore[union-attr,operator]
+    finally:
+        st.finish()
+        for s in (cli, srv, acc):
+            if s is not None:
+                s.close()

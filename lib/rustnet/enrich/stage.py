@@ -87,6 +87,8 @@ Owners = SocketOwners | PsutilSocketOwners
 _MAX_FLOWS: Final = 200_000
 _MAX_PENDING: Final = 10_000
 _MAX_IDS: Final = 200_000
+# A connection's lookup that was final (see Enricher._own_conn); else (refreshes then, first sight).
+_FINAL: Final = (-1, 0.0)
 _HOSTNAME_FIELDS: Final = (
     ("src", "hostname_src", "hostname_src_via"),
     ("dst", "hostname_dst", "hostname_dst_via"),
@@ -132,8 +134,9 @@ class Enricher:
         self._seen: set[Any] = set()
         self._pending: dict[Flow, float] = {}
         self._emitted: set[tuple[Any, ...]] = set()
-        # Connection id -> the refresh count when its lookup was not final, or -1 when it was.
-        self._tried: dict[Any, int] = {}
+        # Connection id -> _FINAL when its lookup was final; else the refresh count after it and
+        # when the connection was first seen (monotonic).
+        self._tried: dict[Any, tuple[int, float]] = {}
         self._want_poll = False  # a local flow used the socket table since the last poll
         self._batch_start = 0.0  # when the records being processed arrived (monotonic)
         self._names_by_id: OrderedDict[Any, dict[str, tuple[str, str]]] = OrderedDict()
@@ -406,24 +409,29 @@ class Enricher:
         self._want_poll = True
         # First sight of a connection: look its socket up now (it may be newer than the last
         # poll, and a mere listener match may hide it); later records use the index and cache,
-        # unless the first lookup was cut short by the refresh rate limit.
+        # unless the first lookup was cut short by the refresh rate limit. Then a later record asks
+        # again once a refresh is made or due, as of the first sight: a table read since then
+        # answers for good, from the index (it holds the socket if it still exists), where asking
+        # as of the later record's arrival made the exact queries again, 20-40 µs a record for
+        # the sockets of short connections, gone by then.
         try:
             tried = self._tried.get(conn_id)
         except TypeError:
-            tried = -1
+            tried = _FINAL
         final = True
-        if tried is None or (tried >= 0 and (owners.refreshes != tried or owners.refresh_due())):
+        if tried is None or (tried[0] >= 0 and (owners.refreshes != tried[0] or owners.refresh_due())):
+            first_seen = self._batch_start if tried is None else tried[1]
             sock, final = owners.resolve_flow(
-                *flow, where=where, max_age=self.poll_interval, seen_at=self._batch_start
+                *flow, where=where, max_age=self.poll_interval, seen_at=first_seen
             )
             if len(self._tried) >= _MAX_IDS:
                 self._tried.clear()
             try:
-                self._tried[conn_id] = -1 if final else owners.refreshes
+                self._tried[conn_id] = _FINAL if final else (owners.refreshes, first_seen)
             except TypeError:
                 pass
             self._arm_if_unowned(owners, sock, where)
-        elif tried >= 0:
+        elif tried[0] >= 0:
             final = False
         return joiner.annotate(conn, remember=final)
 
