@@ -25,6 +25,11 @@ CPU µs per packet, speed (tshark's wall / ours: >1 is faster) and CPU ratio (ou
 <1 uses less), then each pipe stage's CPU µs per packet and peak RSS. CPU time is what a loaded
 machine disturbs least; the load average is printed before and after, quote it with the figures.
 
+Last, each command's start-up: its CPU on a capture with no packet (a pcap header alone), run in
+the same rounds, and its CPU a packet beyond that, against tshark's the same way. Start-up is
+paid once a run (each stage is an interpreter importing its libraries; tshark loads its
+dissectors): on 200k packets it is a large part of the totals above, on a larger capture less.
+
 ``--busy-core`` keeps one core busy with other work while it measures (a shell busy loop, stopped
 at the end): the speed figures then say whether we keep up on a machine that is not idle.
 """
@@ -32,6 +37,7 @@ at the end): the speed figures then say whether we keep up on a machine that is 
 from __future__ import annotations
 
 import argparse
+import struct
 import subprocess
 import sys
 import tempfile
@@ -57,12 +63,18 @@ def load_average() -> str:
         return " ".join(f.read().split()[:3])
 
 
+# The capture with no packet: what each command costs before its first packet (start-up).
+EMPTY = "empty"
+
+
 def make_captures(tmp: Path, packets: int, bulk_flows: int) -> dict[str, Path]:
     gen = str(ROOT / "bench" / "make_mixed_pcap.py")
-    heavy, bulk = tmp / "flow-heavy.pcap", tmp / "bulk.pcap"
+    heavy, bulk, empty = tmp / "flow-heavy.pcap", tmp / "bulk.pcap", tmp / "empty.pcap"
     for argv in (["-o", str(heavy)], ["--bulk", str(bulk_flows), "-o", str(bulk)]):
         subprocess.run([PYTHON, gen, "-n", str(packets), *argv], check=True, stdout=subprocess.DEVNULL)
-    return {"flow-heavy": heavy, "bulk": bulk}
+    # A classic pcap header (little-endian, version 2.4, snaplen 262144, Ethernet) and nothing else.
+    empty.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+    return {"flow-heavy": heavy, "bulk": bulk, EMPTY: empty}
 
 
 def commands(pcap: Path) -> dict[str, list[list[str]]]:
@@ -93,7 +105,7 @@ def measure(captures: dict[str, Path], rounds: int) -> dict[str, dict[str, list[
 
 
 def report(results: dict[str, dict[str, list[RunResult]]], packets: dict[str, int]) -> None:
-    caps = list(results)
+    caps = [c for c in results if c != EMPTY]
     headers = ["command"]
     for cap in caps:
         headers += [f"{cap} wall s", "CPU s", "CPU µs/pkt", "speed ÷ tshark", "CPU ÷ tshark"]
@@ -123,6 +135,34 @@ def report(results: dict[str, dict[str, list[RunResult]]], packets: dict[str, in
                 rss = median([r.stages[i].maxrss_kb for r in rs]) / 1024
                 srows.append([f"{name}: {st.name}", cpu / packets[cap] * 1e6, rss])
         print(table(["stage", "CPU µs/packet", "peak RSS MiB"], srows))
+    if EMPTY in results:
+        report_startup(results, packets, caps, names)
+
+
+def report_startup(
+    results: dict[str, dict[str, list[RunResult]]], packets: dict[str, int], caps: list[str], names: list[str]
+) -> None:
+    """Each command's CPU on the capture with no packet (its start-up, paid once a run), and its
+    CPU a packet beyond that: what a larger capture costs it, against tshark's the same way."""
+    empty = results[EMPTY]
+
+    def beyond(cap: str, name: str) -> float:
+        start = median([r.cpu for r in empty[name]])
+        return (median([r.cpu for r in results[cap][name]]) - start) / packets[cap] * 1e6
+
+    headers = ["command", "start-up CPU s"]
+    for cap in caps:
+        headers += [f"{cap} µs/pkt beyond it", "÷ tshark"]
+    rows = []
+    for name in names:
+        row: list[object] = [name, median([r.cpu for r in empty[name]])]
+        for cap in caps:
+            ours = beyond(cap, name)
+            ref = beyond(cap, "tshark conv") if "tshark conv" in empty else float("nan")
+            row += [ours, ours / ref]
+        rows.append(row)
+    print("\nstart-up: each command on a capture with no packet (medians), and its CPU a packet beyond that")
+    print(table(headers, rows))
 
 
 def main() -> int:
