@@ -53,18 +53,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_idle import start_tui  # noqa: E402
-from benchlib import descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
+from benchlib import REPLAY_TIMER, descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
 from netns import TwoHosts, can_make_namespaces, stop  # noqa: E402
 from rustnet.app.launch import Options, dissect_in_track  # noqa: E402
 from rustnet.stream import RecordReader  # noqa: E402
 
 STATS_INTERVAL = 0.25  # seconds between rn-capture's stats records: the resolution of the lag
-# How tcpreplay keeps its rate. "nano" sleeps between bursts; its default ("gtod") spins on the
-# clock, which took a whole core of the two here (99% of a core against 25% for nano at 150,000
-# packets/s, the same rate achieved), leaving the pipeline the other one. On a real host the packets
-# come from the network, not from a spinning process beside the pipeline. --replay-timer gtod
-# gives the earlier runs' conditions.
-REPLAY_TIMER = "nano"
 
 
 @dataclass
