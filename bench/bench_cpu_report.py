@@ -144,21 +144,20 @@ def report_startup(
 ) -> None:
     """Each command's CPU on the capture with no packet (its start-up, paid once a run), and its
     CPU a packet beyond that: what a larger capture costs it, against tshark's the same way."""
-    empty = results[EMPTY]
+    start = {name: median([r.cpu for r in rs]) for name, rs in results[EMPTY].items()}
 
     def beyond(cap: str, name: str) -> float:
-        start = median([r.cpu for r in empty[name]])
-        return (median([r.cpu for r in results[cap][name]]) - start) / packets[cap] * 1e6
+        return (median([r.cpu for r in results[cap][name]]) - start[name]) / packets[cap] * 1e6
 
     headers = ["command", "start-up CPU s"]
     for cap in caps:
         headers += [f"{cap} µs/pkt beyond it", "÷ tshark"]
     rows = []
     for name in names:
-        row: list[object] = [name, median([r.cpu for r in empty[name]])]
+        row: list[object] = [name, start[name]]
         for cap in caps:
             ours = beyond(cap, name)
-            ref = beyond(cap, "tshark conv") if "tshark conv" in empty else float("nan")
+            ref = beyond(cap, "tshark conv") if "tshark conv" in start else float("nan")
             row += [ours, ours / ref]
         rows.append(row)
     print("\nstart-up: each command on a capture with no packet (medians), and its CPU a packet beyond that")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_startup import read_pty  # noqa: E402
-from benchlib import REPLAY_TIMER, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
+from benchlib import have, mixed_pcap, proc_name, rn, table, tcpreplay_argv, tree_cpu  # noqa: E402
 from netns import TwoHosts, can_make_namespaces  # noqa: E402
 
 
@@ -91,26 +91,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def replay(net: TwoHosts, pcap: Path, rate: int, seconds: float) -> subprocess.Popen[bytes]:
-    # Sleeping between bursts, not spinning a core beside the processes measured (REPLAY_TIMER).
-    argv = [
-        "tcpreplay",
-        "-q",
-        "-K",
-        "-T",
-        REPLAY_TIMER,
-        "--pps-multi",
-        str(max(1, rate // 10000)),
-        "-i",
-        net.iface("a"),
-        "--pps",
-        str(rate),
-        "--loop",
-        "0",
-        "--limit",
-        str(int(rate * (seconds + 3))),
-        str(pcap),
-    ]
-    return net.spawn("a", argv)
+    return net.spawn("a", tcpreplay_argv(net.iface("a"), pcap, rate, int(rate * (seconds + 3))))
 
 
 def main() -> int:

@@ -53,7 +53,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_idle import start_tui  # noqa: E402
-from benchlib import REPLAY_TIMER, descendants, have, mixed_pcap, proc_name, rn, table, tree_cpu  # noqa: E402
+from benchlib import (  # noqa: E402
+    REPLAY_TIMER,
+    descendants,
+    have,
+    mixed_pcap,
+    proc_name,
+    rn,
+    table,
+    tcpreplay_argv,
+    tree_cpu,
+)
 from netns import TwoHosts, can_make_namespaces, stop  # noqa: E402
 from rustnet.app.launch import Options, dissect_in_track  # noqa: E402
 from rustnet.stream import RecordReader  # noqa: E402
@@ -332,10 +342,7 @@ def replay(
 ) -> tuple[int, float, float]:
     """tcpreplay from host "a" at ``rate`` for ``seconds``, its timing mode ``timer``: (sent, achieved
     pps, wall seconds)."""
-    argv = ["tcpreplay", "-q", "-K", "-T", timer, "-i", net.iface("a"), "--pps", str(rate), "--loop", "0"]
-    argv += ["--limit", str(int(rate * seconds)), str(pcap)]
-    if rate >= 20000:
-        argv[1:1] = ["--pps-multi", str(max(1, rate // 10000))]
+    argv = tcpreplay_argv(net.iface("a"), pcap, rate, int(rate * seconds), timer)
     t0 = time.monotonic()
     rp = net.run("a", argv, timeout=seconds * 4 + 60, check=False)
     took = time.monotonic() - t0

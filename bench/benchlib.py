@@ -35,6 +35,29 @@ PYTHON = sys.executable
 REPLAY_TIMER = "nano"
 
 
+def tcpreplay_argv(iface: str, pcap: Path, rate: int, packets: int, timer: str = REPLAY_TIMER) -> list[str]:
+    """tcpreplay sending ``pcap`` (looped) onto ``iface`` at ``rate`` packets/s until ``packets``
+    are sent, in bursts of a packet per 10,000 packets/s (one timer wake-up per burst)."""
+    return [
+        "tcpreplay",
+        "-q",
+        "-K",
+        "-T",
+        timer,
+        "--pps-multi",
+        str(max(1, rate // 10000)),
+        "-i",
+        iface,
+        "--pps",
+        str(rate),
+        "--loop",
+        "0",
+        "--limit",
+        str(packets),
+        str(pcap),
+    ]
+
+
 def rn(name: str) -> str:
     """The path of one of our commands in this venv (falls back to PATH)."""
     exe = BIN / name
